@@ -1,0 +1,66 @@
+# gotcpdump: Go-backed Wireshark dissectors and capture tools.
+#   make run [PCAP=file]   install what is missing, build, install the plugin, decode a capture
+#   make test              every test
+#   make bench             benchmarks against Wireshark's own dissectors
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+
+OUT      := build/out
+LIB      := $(OUT)/libgoparser.so
+SHIM52   := $(OUT)/goshim52.so
+PLUGDIR  ?= $(HOME)/.local/lib/wireshark/plugins/gotcpdump
+PCAP     ?= testpcaps/h2c_go.pcap
+CFLAGS   ?= -O2 -g
+SHIM_CFLAGS := -std=c99 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Igoparser/capi
+GO_SRC   := $(shell find goparser -name '*.go' -not -name '*_test.go') go.mod go.sum
+
+.PHONY: all deps build install uninstall run test test-go test-lua test-tshark lint bench clean
+
+all: build
+
+deps:
+	@build/deps.sh
+
+build: $(LIB) $(SHIM52)
+
+$(LIB): $(GO_SRC) goparser/capi/goparser.h
+	@mkdir -p $(OUT)
+	go build -buildmode=c-shared -o $@ ./goparser/capi
+
+$(SHIM52): cshim/goshim.c goparser/capi/goparser.h $(LIB)
+	$(CC) $(CFLAGS) $(SHIM_CFLAGS) $$(pkg-config --cflags lua5.2) -shared -o $@ $< \
+		-L$(OUT) -lgoparser -Wl,-rpath,'$$ORIGIN'
+
+install: build
+	@mkdir -p $(PLUGDIR)
+	install -m 0644 lua/goh2.lua lua/gotcpdump.luainc $(PLUGDIR)/
+	install -m 0755 $(LIB) $(SHIM52) $(PLUGDIR)/
+	@echo "installed into $(PLUGDIR)"
+
+uninstall:
+	rm -rf $(PLUGDIR)
+
+run: deps install
+	@echo "== goh2 decoding $(PCAP) (tshark -O goh2)"
+	tshark -r $(PCAP) -O goh2 -Y goh2
+
+lint:
+	@test -z "$$(gofmt -l goparser testpcaps cmd 2>/dev/null)" || { gofmt -l goparser testpcaps cmd; exit 1; }
+	go vet ./...
+
+test: deps build lint test-go test-lua test-tshark
+
+test-go:
+	go test ./goparser/...
+
+test-lua: build
+	LUA_SHIM=$(SHIM52) lua5.2 cshim/shim_test.lua
+
+test-tshark: build
+	go test -count=1 ./tests/...
+
+bench: deps build
+	build/bench.sh
+
+clean:
+	rm -rf $(OUT)

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what building and testing gotcpdump needs on Debian 12, only
+# where it is missing, so that 'make run' and 'make test' work on a fresh
+# machine. Needs root for apt-get.
+set -euo pipefail
+
+pkgs=(
+  tshark            # Wireshark 4.0 with Lua 5.2: the host of our dissectors
+  liblua5.2-dev     # headers for the Lua 5.2 shim
+  lua5.2            # plain interpreter for the shim's Lua-level test
+  libpcap-dev       # gopacket/pcap and BPF compilation
+  tcpdump           # capturing test traffic
+  nghttp2-client    # nghttp, h2load: captures and benchmark load
+  nghttp2-server    # nghttpd
+  gcc
+  make
+  pkg-config
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps: missing packages ${missing[*]}; run as root or install them" >&2
+    exit 1
+  fi
+  echo "deps: installing ${missing[*]}" >&2
+  # Do not ask whether non-root users may capture.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v go >/dev/null; then
+  for d in /usr/local/go/bin /usr/lib/go/bin; do
+    [ -x "$d/go" ] && { echo "deps: add $d to PATH" >&2; exit 1; }
+  done
+  echo "deps: Go $(sed -n 's/^go //p' "$(dirname "$0")/../go.mod") or newer is required (https://go.dev/dl/)" >&2
+  exit 1
+fi
+go mod download

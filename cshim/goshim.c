@@ -1,0 +1,235 @@
+/* goshim: the Lua C module between Wireshark's Lua dissectors and
+ * libgoparser.so. It only marshals: packet bytes go to Go in one call, and
+ * Go's encoded result comes back as a Lua string that decode() turns into
+ * Lua values. It knows nothing about any protocol.
+ *
+ * Built once per Lua ABI (5.2 for Wireshark <= 4.2, 5.4 for 4.4+). */
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "goparser.h"
+
+#define MAX_ARGS 16
+#define MIN_BUF (256 * 1024)
+#define MAX_BUF ((size_t)256 * 1024 * 1024)
+#define MAX_DEPTH 80 /* deeper than the encoder's limit of 64 */
+
+/* One result buffer, reused for every call; Wireshark dissects on one
+ * thread. */
+static uint8_t *buf;
+static size_t bufcap;
+
+static int grow(size_t need) {
+    size_t n = bufcap ? bufcap : MIN_BUF;
+    uint8_t *p;
+    if (need > MAX_BUF)
+        return 0;
+    while (n < need)
+        n *= 2;
+    if (n > MAX_BUF)
+        n = MAX_BUF;
+    p = realloc(buf, n);
+    if (p == NULL)
+        return 0;
+    buf = p;
+    bufcap = n;
+    return 1;
+}
+
+static const char *library_path(void) {
+    Dl_info info;
+    if (dladdr((void *)gp_abi_version, &info) && info.dli_fname)
+        return info.dli_fname;
+    return "libgoparser.so";
+}
+
+/* goshim.call(op, data, key, int...) -> blob | nil, message */
+static int l_call(lua_State *L) {
+    int op = (int)luaL_checkinteger(L, 1);
+    size_t datalen = 0, keylen = 0, outlen = 0;
+    const char *data = luaL_optlstring(L, 2, "", &datalen);
+    const char *key = luaL_optlstring(L, 3, "", &keylen);
+    int64_t args[MAX_ARGS];
+    int nargs = lua_gettop(L) - 3, i, st;
+
+    if (nargs < 0)
+        nargs = 0;
+    if (nargs > MAX_ARGS)
+        return luaL_error(L, "goshim.call: at most %d integer arguments", MAX_ARGS);
+    for (i = 0; i < nargs; i++)
+        args[i] = (int64_t)luaL_checknumber(L, 4 + i);
+    if (!buf && !grow(MIN_BUF))
+        return luaL_error(L, "goshim.call: out of memory");
+
+    st = gp_call(op, args, nargs, (char *)key, keylen, (uint8_t *)data, datalen, buf, bufcap, &outlen);
+    if (st == GP_NEED_BUFFER) {
+        if (!grow(outlen)) {
+            lua_pushnil(L);
+            lua_pushfstring(L, "goshim.call: result of %d octets is too large", (int)(outlen > 0x7fffffff ? 0x7fffffff : outlen));
+            return 2;
+        }
+        st = gp_take(buf, bufcap, &outlen);
+    }
+    if (st != GP_OK) {
+        lua_pushnil(L);
+        lua_pushlstring(L, (const char *)buf, outlen <= bufcap ? outlen : 0);
+        return 2;
+    }
+    lua_pushlstring(L, (const char *)buf, outlen);
+    return 1;
+}
+
+static int l_reset(lua_State *L) {
+    (void)L;
+    gp_reset();
+    return 0;
+}
+
+static int l_abi(lua_State *L) {
+    lua_pushinteger(L, gp_abi_version());
+    return 1;
+}
+
+/* Decoding of the result format (see goparser/result). */
+struct reader {
+    const uint8_t *p, *end;
+};
+
+static uint32_t rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+static int need(struct reader *r, size_t n) { return (size_t)(r->end - r->p) >= n; }
+
+/* Pushes one value; returns 0 on malformed input. */
+static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit) {
+    uint8_t tag;
+    uint32_t n, i;
+    if (depth > MAX_DEPTH || !need(r, 1) || !lua_checkstack(L, 4))
+        return 0;
+    tag = *r->p++;
+    switch (tag) {
+    case 0:
+        lua_pushnil(L);
+        return 1;
+    case 1:
+    case 2:
+        lua_pushboolean(L, tag == 2);
+        return 1;
+    case 3:
+        if (!need(r, 4))
+            return 0;
+        lua_pushinteger(L, (lua_Integer)(int32_t)rd32(r->p));
+        r->p += 4;
+        return 1;
+    case 4:
+        if (!need(r, 8))
+            return 0;
+        lua_pushnumber(L, (lua_Number)(int64_t)rd64(r->p));
+        r->p += 8;
+        return 1;
+    case 5: {
+        double d;
+        uint64_t bits;
+        if (!need(r, 8))
+            return 0;
+        bits = rd64(r->p);
+        memcpy(&d, &bits, sizeof d);
+        lua_pushnumber(L, (lua_Number)d);
+        r->p += 8;
+        return 1;
+    }
+    case 6:
+        if (!need(r, 4))
+            return 0;
+        n = rd32(r->p);
+        r->p += 4;
+        if (!need(r, n))
+            return 0;
+        lua_pushlstring(L, (const char *)r->p, n);
+        r->p += n;
+        return 1;
+    case 7:
+        if (!need(r, 4))
+            return 0;
+        n = rd32(r->p);
+        r->p += 4;
+        if (!need(r, n)) /* each value takes at least one octet */
+            return 0;
+        if (limit && n > limit)
+            n = limit; /* only the leading elements are wanted */
+        lua_createtable(L, (int)n, 0);
+        for (i = 1; i <= n; i++) {
+            if (!push_value(L, r, depth + 1, 0))
+                return 0;
+            lua_rawseti(L, -2, (int)i);
+        }
+        return 1;
+    case 8:
+        if (!need(r, 4))
+            return 0;
+        n = rd32(r->p);
+        r->p += 4;
+        if (!need(r, (size_t)n * 2))
+            return 0;
+        lua_createtable(L, 0, (int)n);
+        for (i = 0; i < n; i++) {
+            if (!push_value(L, r, depth + 1, 0) || !push_value(L, r, depth + 1, 0))
+                return 0;
+            if (lua_isnil(L, -2)) {
+                lua_pop(L, 2);
+                continue;
+            }
+            lua_rawset(L, -3);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* goshim.decode(blob [, n]) -> value. With n, a top-level array yields
+ * only its first n elements, which skips building what is not needed. */
+static int l_decode(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    lua_Integer limit = luaL_optinteger(L, 2, 0);
+    struct reader r;
+    int top = lua_gettop(L);
+    r.p = (const uint8_t *)s;
+    r.end = r.p + len;
+    if (limit < 0 || limit > 0x7fffffff)
+        limit = 0;
+    if (!push_value(L, &r, 0, (uint32_t)limit)) {
+        lua_settop(L, top);
+        return luaL_error(L, "goshim.decode: malformed result (%d octets)", (int)len);
+    }
+    return 1;
+}
+
+static const luaL_Reg funcs[] = {
+    {"call", l_call},
+    {"decode", l_decode},
+    {"reset", l_reset},
+    {"abi", l_abi},
+    {NULL, NULL},
+};
+
+int luaopen_goshim(lua_State *L) {
+    int abi = gp_abi_version();
+    if (abi != GOPARSER_ABI)
+        return luaL_error(L, "goshim: %s has ABI version %d but this shim needs %d; rebuild both with 'make'",
+                          library_path(), abi, GOPARSER_ABI);
+    luaL_newlib(L, funcs);
+    lua_pushinteger(L, GOPARSER_ABI);
+    lua_setfield(L, -2, "ABI");
+    lua_pushstring(L, library_path());
+    lua_setfield(L, -2, "library");
+    return 1;
+}

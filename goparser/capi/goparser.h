@@ -1,0 +1,30 @@
+/* The C interface of libgoparser.so, shared by the Go exports and the Lua
+ * shim. Bump GOPARSER_ABI whenever a signature, an op or a result layout
+ * changes: the shim refuses a library whose ABI differs from its own.
+ * Pointers are not const because cgo exports cannot declare const; the
+ * library never writes through args, key or data. */
+#ifndef GOPARSER_H
+#define GOPARSER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GOPARSER_ABI 1
+
+/* gp_call operations. */
+#define GP_OP_SCHEMA 0     /* no args: the fields and experts of every protocol */
+#define GP_OP_H2 1         /* args: heuristic(0/1); key: "src addr port\ndst addr port"; data: TCP payload */
+#define GP_OP_H2_OPTIONS 2 /* args: max conns, max streams, max header list, max table, max CONTINUATION, max frame */
+
+/* gp_call status codes. */
+#define GP_OK 0
+#define GP_NEED_BUFFER 1 /* result kept: *outlen octets; fetch with gp_take */
+#define GP_ERROR 2       /* out holds a UTF-8 message of *outlen octets */
+
+int gp_abi_version(void);
+void gp_reset(void);
+int gp_call(int op, int64_t *args, int nargs, char *key, size_t keylen,
+            uint8_t *data, size_t datalen, uint8_t *out, size_t outcap, size_t *outlen);
+int gp_take(uint8_t *out, size_t outcap, size_t *outlen);
+
+#endif

@@ -1,0 +1,213 @@
+package h2
+
+import (
+	"bytes"
+	"io"
+	"strconv"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+const (
+	frameHeaderLen     = 9
+	initialWindow      = 65535 // RFC 9113 §6.9.2
+	defaultMaxFrame    = 16384 // RFC 9113 §4.2
+	defaultTableSize   = 4096  // RFC 7541 §4.2
+	maxWindow          = 1<<31 - 1
+	maxPendingSettings = 16
+)
+
+// Options bound the decoder's memory and work. The zero value of a field
+// means its default (see DefaultOptions).
+type Options struct {
+	MaxConns          int    // connections tracked; the least recently used are evicted
+	MaxStreams        int    // streams tracked per connection; the oldest are evicted
+	MaxHeaderListSize uint32 // decoded header octets kept per header block
+	MaxTableSize      uint32 // largest HPACK dynamic table a peer may set up
+	MaxContinuation   int    // CONTINUATION frames per header block before an expert note
+	MaxFrameLen       uint32 // largest frame reassembled; larger lengths desynchronise
+}
+
+// DefaultOptions returns the limits used when none are set.
+func DefaultOptions() Options {
+	return Options{
+		MaxConns:          100000,
+		MaxStreams:        10000,
+		MaxHeaderListSize: 1 << 20,
+		MaxTableSize:      1 << 16,
+		MaxContinuation:   64,
+		MaxFrameLen:       1<<24 - 1,
+	}
+}
+
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	if o.MaxConns > 0 {
+		d.MaxConns = o.MaxConns
+	}
+	if o.MaxStreams > 0 {
+		d.MaxStreams = o.MaxStreams
+	}
+	if o.MaxHeaderListSize > 0 {
+		d.MaxHeaderListSize = o.MaxHeaderListSize
+	}
+	if o.MaxTableSize > 0 {
+		d.MaxTableSize = o.MaxTableSize
+	}
+	if o.MaxContinuation > 0 {
+		d.MaxContinuation = o.MaxContinuation
+	}
+	if o.MaxFrameLen > 0 && o.MaxFrameLen <= 1<<24-1 {
+		d.MaxFrameLen = o.MaxFrameLen
+	}
+	return d
+}
+
+// conn is one TCP connection carrying HTTP/2.
+type conn struct {
+	lastUse   uint64
+	senders   [2]string // endpoint key of the sender of each direction
+	half      [2]*half
+	streams   map[uint32]*stream
+	sawStart  bool // the client preface was captured: windows and sizes are known
+	clientDir int
+}
+
+// half is the state of one direction: what its sender sent and what the
+// sender has told its peer through SETTINGS.
+type half struct {
+	synced bool // frame boundaries are known
+	primed bool // HPACK table holds stand-ins for entries never captured
+	blocks int  // header blocks started
+	rd     bytes.Reader
+	fr     *http2.Framer
+	hdec   *hpack.Decoder
+	fields []hpack.HeaderField // fields emitted for the current block
+	listSz uint32
+	capped bool
+
+	block struct {
+		active  bool
+		stream  uint32
+		push    bool
+		promise uint32
+		frames  int
+		failed  bool
+		err     string
+		regular bool // a regular field was seen: pseudo-headers must not follow
+	}
+
+	// Settings this sender advertised, applying to what its peer sends.
+	pending      [][]http2.Setting // sent and not yet acknowledged
+	maxFrame     uint32            // SETTINGS_MAX_FRAME_SIZE (peer's frames)
+	maxFrameSeen bool              // a SETTINGS frame (or the preface) told us
+	initWindow   int64             // SETTINGS_INITIAL_WINDOW_SIZE (peer's stream windows)
+
+	connWindow int64 // this sender's connection send window
+
+	o *Options
+}
+
+type stream struct {
+	lastUse  uint64
+	window   [2]int64 // send window of each direction
+	ended    [2]bool  // END_STREAM sent
+	sawHdrs  [2]bool
+	reqLabel string
+}
+
+func newHalf(o *Options) *half {
+	h := &half{maxFrame: defaultMaxFrame, initWindow: initialWindow, connWindow: initialWindow}
+	h.fr = http2.NewFramer(io.Discard, &h.rd)
+	h.fr.SetReuseFrames()
+	h.o = o
+	h.freshHPACK()
+	return h
+}
+
+func (h *half) freshHPACK() {
+	h.hdec = hpack.NewDecoder(defaultTableSize, h.emit)
+	h.hdec.SetMaxStringLength(int(h.o.MaxHeaderListSize))
+	h.primed = false
+}
+
+func (h *half) emit(f hpack.HeaderField) {
+	sz := f.Size()
+	h.listSz += sz
+	if h.listSz > h.o.MaxHeaderListSize {
+		h.capped = true
+		return
+	}
+	h.fields = append(h.fields, f)
+}
+
+// placeholderPrefix marks the stand-in dynamic-table entries that let a
+// capture that starts mid-connection go on decoding. A NUL cannot appear
+// in a valid header name, so no real field is mistaken for one.
+const placeholderPrefix = "\x00?"
+
+// primeMidstream fills the HPACK dynamic table with one stand-in entry per
+// possible unseen entry (newest first, as HPACK indexes them). Later
+// insertions push them to the old end just as they push the real unseen
+// entries, so references keep resolving to the right stand-in.
+func (h *half) primeMidstream() {
+	const n = defaultTableSize / 32 // the most entries a 4096-octet table holds
+	fields := make([]hpack.HeaderField, 0, n)
+	size := uint32(0)
+	for i := n; i >= 1; i-- { // oldest first, so entry 1 ends up newest
+		name := placeholderPrefix + strconv.Itoa(61+i)
+		f := hpack.HeaderField{Name: name, Value: name}
+		size += f.Size()
+		fields = append(fields, f)
+	}
+	var buf bytes.Buffer
+	enc := hpack.NewEncoder(&buf)
+	enc.SetMaxDynamicTableSizeLimit(defaultTableSize + size)
+	enc.SetMaxDynamicTableSize(defaultTableSize + size)
+	for _, f := range fields {
+		_ = enc.WriteField(f)
+	}
+	h.hdec.SetAllowedMaxDynamicTableSize(defaultTableSize + size)
+	h.hdec.SetEmitEnabled(false)
+	_, _ = h.hdec.Write(buf.Bytes())
+	_ = h.hdec.Close()
+	h.hdec.SetEmitEnabled(true)
+	h.hdec.SetAllowedMaxDynamicTableSize(defaultTableSize)
+	h.primed = true
+}
+
+// unknownIndex reports the capture-start table index a stand-in represents.
+func unknownIndex(s string) (int, bool) {
+	if len(s) <= len(placeholderPrefix) || s[:len(placeholderPrefix)] != placeholderPrefix {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s[len(placeholderPrefix):])
+	return n, err == nil
+}
+
+func (c *conn) stream(id uint32, tick uint64, o *Options) (*stream, bool) {
+	if st := c.streams[id]; st != nil {
+		st.lastUse = tick
+		return st, false
+	}
+	evicted := false
+	if len(c.streams) >= o.MaxStreams {
+		var oldID uint32
+		var old uint64 = ^uint64(0)
+		for sid, st := range c.streams {
+			if st.lastUse < old {
+				old, oldID = st.lastUse, sid
+			}
+		}
+		delete(c.streams, oldID)
+		evicted = true
+	}
+	st := &stream{lastUse: tick}
+	// A sender's stream window starts at the INITIAL_WINDOW_SIZE its peer
+	// advertised.
+	st.window[0] = c.half[1].initWindow
+	st.window[1] = c.half[0].initWindow
+	c.streams[id] = st
+	return st, evicted
+}

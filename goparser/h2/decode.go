@@ -1,0 +1,1023 @@
+// Package h2 decodes captured HTTP/2 connections the way a Go peer reads
+// them: frames through golang.org/x/net/http2's Framer, header blocks
+// through its hpack Decoder (one per direction), plus the flow-control and
+// SETTINGS state a peer keeps. Results are written as Wireshark tree items.
+package h2
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/gotcpdump/gotcpdump/goparser/result"
+	"github.com/gotcpdump/gotcpdump/goparser/schema"
+	"github.com/gotcpdump/gotcpdump/goparser/tree"
+)
+
+// Status is the outcome of one Decode call.
+type Status int
+
+const (
+	StatusOK      Status = 0
+	StatusNotMine Status = 1 // heuristic call on traffic that is not HTTP/2
+)
+
+// NeedOneMoreSegment asks for one more TCP segment, as Wireshark's
+// DESEGMENT_ONE_MORE_SEGMENT does.
+const NeedOneMoreSegment = -1
+
+// Input is one TCP payload (or a reassembly of several) of a connection.
+// Connections are told apart by their endpoints: a new connection on the
+// same 4-tuple starts with the client preface, which resets the state.
+type Input struct {
+	Src, Dst  string // sender and receiver endpoints, "address port"
+	Data      []byte // starts at a frame boundary once the direction is in sync
+	Heuristic bool   // claim the payload only if it looks like HTTP/2
+}
+
+func (in Input) connKey() string {
+	if in.Src < in.Dst {
+		return in.Src + "|" + in.Dst
+	}
+	return in.Dst + "|" + in.Src
+}
+
+// Decoder holds the state of every HTTP/2 connection of a capture.
+// It is not safe for concurrent use.
+type Decoder struct {
+	opts    Options
+	conns   map[string]*conn
+	rejects map[string]uint8
+	tick    uint64
+	w       tree.Writer
+	info    []string
+	fx      frameExperts
+}
+
+// New returns a Decoder with the given limits.
+func New(o Options) *Decoder {
+	return &Decoder{
+		opts:    o.withDefaults(),
+		conns:   make(map[string]*conn),
+		rejects: make(map[string]uint8),
+	}
+}
+
+// heuristicTries is how many unclaimed payloads of a TCP stream the
+// heuristic looks at before it leaves the stream alone for good.
+const heuristicTries = 8
+
+// Decode decodes in.Data and appends the result to e as one array:
+//
+//	{status, consumed, need, {pdu…}, info}
+//
+// consumed is how many octets of in.Data were decoded; need, when not 0,
+// is how many more octets the frame at consumed needs (NeedOneMoreSegment
+// when unknown); each pdu is a tree item; info is the Info column text or
+// nil.
+func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
+	d.tick++
+	key := in.connKey()
+	c := d.conns[key]
+	if c != nil && c.started(in.Src) && startsWithPreface(in.Data) {
+		// A new connection on a reused 4-tuple.
+		c = nil
+	}
+	if c == nil {
+		if in.Heuristic {
+			if d.rejects[key] >= heuristicTries || !LooksLikeHTTP2(in.Data) {
+				if len(d.rejects) >= d.opts.MaxConns {
+					clear(d.rejects)
+				}
+				d.rejects[key]++
+				e.BeginArray()
+				e.Int(int64(StatusNotMine))
+				e.Int(0)
+				e.Int(0)
+				e.BeginArray()
+				e.End()
+				e.Nil()
+				e.End()
+				return StatusNotMine
+			}
+		}
+		c = d.newConn(key)
+	}
+	c.lastUse = d.tick
+	dir := c.direction(in.Src)
+	d.w = tree.Writer{E: e}
+	d.info = d.info[:0]
+
+	e.BeginArray()
+	e.Int(int64(StatusOK))
+	consumedSlot, needSlot := e.IntSlot(), e.IntSlot()
+	e.BeginArray()
+	consumed, need := d.decodeDir(c, dir, in.Data)
+	e.End()
+	e.PatchInt(consumedSlot, int64(consumed))
+	e.PatchInt(needSlot, int64(need))
+	if len(d.info) == 0 {
+		e.Nil()
+	} else {
+		e.String(strings.Join(d.info, ", "))
+	}
+	e.End()
+	return StatusOK
+}
+
+func (d *Decoder) newConn(id string) *conn {
+	if len(d.conns) >= d.opts.MaxConns {
+		d.evictConns()
+	}
+	c := &conn{streams: make(map[uint32]*stream), clientDir: -1}
+	c.half[0] = newHalf(&d.opts)
+	c.half[1] = newHalf(&d.opts)
+	d.conns[id] = c
+	delete(d.rejects, id)
+	return c
+}
+
+// evictConns drops the least recently used eighth of the connections.
+func (d *Decoder) evictConns() {
+	n := len(d.conns) / 8
+	if n == 0 {
+		n = 1
+	}
+	ticks := make([]uint64, 0, len(d.conns))
+	for _, c := range d.conns {
+		ticks = append(ticks, c.lastUse)
+	}
+	cut := nthSmallest(ticks, n)
+	for id, c := range d.conns {
+		if c.lastUse <= cut {
+			delete(d.conns, id)
+		}
+	}
+}
+
+func nthSmallest(v []uint64, n int) uint64 {
+	// Simple selection; eviction is rare.
+	lo, hi := uint64(0), ^uint64(0)
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		cnt := 0
+		for _, x := range v {
+			if x <= mid {
+				cnt++
+			}
+		}
+		if cnt >= n {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+// started reports whether the direction sent by sender already decoded
+// frames.
+func (c *conn) started(sender string) bool {
+	for i := range c.senders {
+		if c.senders[i] == sender {
+			return c.half[i].synced
+		}
+	}
+	return false
+}
+
+func startsWithPreface(b []byte) bool {
+	return len(b) >= len(clientPreface) && string(b[:len(clientPreface)]) == http2.ClientPreface
+}
+
+func (c *conn) direction(sender string) int {
+	for i := range c.senders {
+		if c.senders[i] == sender {
+			return i
+		}
+		if c.senders[i] == "" {
+			c.senders[i] = sender
+			return i
+		}
+	}
+	return 1
+}
+
+// decodeDir decodes the frames of one direction and writes their PDUs.
+func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
+	h := c.half[dir]
+	off, need := 0, 0
+	if !h.synced {
+		n, ok := d.sync(c, dir, data)
+		switch {
+		case !ok && n > 0:
+			need = n
+		case !ok:
+			d.unsynced(data)
+			off = len(data)
+		default:
+			off = n
+		}
+	}
+	for h.synced && off < len(data) {
+		rem := data[off:]
+		fh, _, ok := readHeader(rem)
+		if !ok {
+			need = frameHeaderLen - len(rem)
+			break
+		}
+		if fh.Length > d.opts.MaxFrameLen {
+			d.oversized(off, len(rem), fh)
+			h.synced = false
+			off = len(data)
+			break
+		}
+		total := frameHeaderLen + int(fh.Length)
+		if total > len(rem) {
+			need = total - len(rem)
+			break
+		}
+		d.frame(c, dir, data, off, fh)
+		off += total
+	}
+	return off, need
+}
+
+// sync finds the first frame boundary of a direction. It returns the
+// octets to skip (the preface) and true, or the octets still needed for
+// the preface and false, or 0 and false when the data is not aligned.
+func (d *Decoder) sync(c *conn, dir int, data []byte) (int, bool) {
+	h := c.half[dir]
+	switch {
+	case startsWithPreface(data):
+		h.synced = true
+		c.sawStart = true
+		c.clientDir = dir
+		c.half[0].maxFrameSeen = true
+		c.half[1].maxFrameSeen = true
+		if other := c.half[1-dir]; other.primed && other.blocks == 0 {
+			// The server spoke first (nghttpd sends SETTINGS before it reads
+			// the preface): its table is fresh after all.
+			other.freshHPACK()
+		}
+		d.w.Begin(Proto.Item, 0, len(clientPreface), tree.FromBytes, ": Connection Preface", 0)
+		d.w.Add(fMagic, 0, len(clientPreface), tree.Str(http2.ClientPreface), "", 0)
+		d.w.End()
+		d.info = append(d.info, "Magic")
+		return len(clientPreface), true
+	case len(data) < len(clientPreface) && string(clientPreface[:len(data)]) == string(data):
+		return len(clientPreface) - len(data), false
+	case c.sawStart && dir != c.clientDir:
+		// The server's first frame follows the client's preface.
+		h.synced = true
+		return 0, true
+	case frameRun(data, false, d.opts.MaxFrameLen):
+		h.synced = true
+		h.primeMidstream()
+		return 0, true
+	}
+	return 0, false
+}
+
+func (d *Decoder) unsynced(data []byte) {
+	d.w.Begin(Proto.Item, 0, len(data), tree.FromBytes, ": continuation of a frame that started before the capture", 0)
+	d.w.Add(fNotSynced, 0, len(data), tree.FromBytes, "", 0)
+	d.w.Expert(xUnsynced, fmt.Sprintf("%d octets before the first frame boundary of this direction", len(data)))
+	d.w.End()
+	d.info = append(d.info, "Continuation")
+}
+
+func (d *Decoder) oversized(off, n int, fh http2.FrameHeader) {
+	d.w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %v[%d], Length %d", fh.Type, fh.StreamID, fh.Length), 0)
+	d.header(off, fh)
+	d.w.Expert(xLimit, fmt.Sprintf("frame length %d exceeds the decoder limit %d; decoding of this direction resumes at the next frame boundary found", fh.Length, d.opts.MaxFrameLen))
+	d.w.End()
+	d.info = append(d.info, fh.Type.String()+"[too large]")
+}
+
+// header writes the items of the 9-octet frame header.
+func (d *Decoder) header(off int, fh http2.FrameHeader) {
+	w := d.w
+	w.Add(fLength, off, 3, tree.FromBytes, "", 0)
+	w.Add(fType, off+3, 1, tree.FromBytes, "", 0)
+	w.Begin(fFlags, off+4, 1, tree.FromBytes, "", 0)
+	var defined http2.Flags
+	if knownType(fh.Type) {
+		defined = definedFlags[fh.Type]
+	}
+	switch fh.Type {
+	case http2.FrameData:
+		w.Add(fEndStrm, off+4, 1, tree.FromBytes, "", 0)
+		w.Add(fPadded, off+4, 1, tree.FromBytes, "", 0)
+	case http2.FrameHeaders:
+		w.Add(fEndStrm, off+4, 1, tree.FromBytes, "", 0)
+		w.Add(fEndHdrs, off+4, 1, tree.FromBytes, "", 0)
+		w.Add(fPadded, off+4, 1, tree.FromBytes, "", 0)
+		w.Add(fPrioFlag, off+4, 1, tree.FromBytes, "", 0)
+	case http2.FramePushPromise:
+		w.Add(fEndHdrs, off+4, 1, tree.FromBytes, "", 0)
+		w.Add(fPadded, off+4, 1, tree.FromBytes, "", 0)
+	case http2.FrameContinuation:
+		w.Add(fEndHdrs, off+4, 1, tree.FromBytes, "", 0)
+	case http2.FrameSettings:
+		w.Add(fAckSet, off+4, 1, tree.FromBytes, "", 0)
+	case http2.FramePing:
+		w.Add(fAckPing, off+4, 1, tree.FromBytes, "", 0)
+	}
+	w.Add(fUnused, off+4, 1, tree.Uint(uint64(fh.Flags&^defined)), "", 0)
+	w.End()
+	w.Add(fReserved, off+5, 4, tree.FromBytes, "", 0)
+	w.Add(fStreamID, off+5, 4, tree.FromBytes, "", 0)
+}
+
+// frameExperts collects the expert infos of the frame being decoded; they
+// are written once the frame's state changes are known.
+type frameExperts []struct {
+	id  schema.ExpertID
+	msg string
+}
+
+func (fx *frameExperts) add(id schema.ExpertID, format string, a ...any) {
+	*fx = append(*fx, struct {
+		id  schema.ExpertID
+		msg string
+	}{id, fmt.Sprintf(format, a...)})
+}
+
+// section names the RFC 9113 section that governs each frame type.
+var section = [...]string{
+	http2.FrameData:         "§6.1",
+	http2.FrameHeaders:      "§6.2",
+	http2.FramePriority:     "§6.3",
+	http2.FrameRSTStream:    "§6.4",
+	http2.FrameSettings:     "§6.5",
+	http2.FramePushPromise:  "§6.6",
+	http2.FramePing:         "§6.7",
+	http2.FrameGoAway:       "§6.8",
+	http2.FrameWindowUpdate: "§6.9",
+	http2.FrameContinuation: "§6.10",
+}
+
+func sectionOf(t http2.FrameType) string {
+	if knownType(t) {
+		return section[t]
+	}
+	return "§5.5"
+}
+
+// violation explains, for a frame the Framer refused without detail, which
+// rule of its section it breaks.
+func violation(fh http2.FrameHeader) string {
+	zeroOnly := fh.Type == http2.FrameSettings || fh.Type == http2.FramePing || fh.Type == http2.FrameGoAway
+	switch {
+	case zeroOnly && fh.StreamID != 0:
+		return fmt.Sprintf("%v frame on stream %d; it must use stream 0", fh.Type, fh.StreamID)
+	case !zeroOnly && fh.Type != http2.FrameWindowUpdate && knownType(fh.Type) && fh.StreamID == 0:
+		return fmt.Sprintf("%v frame on stream 0", fh.Type)
+	case fh.Type == http2.FramePing && fh.Length != 8:
+		return fmt.Sprintf("PING payload of %d octets; it must be 8", fh.Length)
+	case fh.Type == http2.FrameSettings && fh.Flags.Has(http2.FlagSettingsAck) && fh.Length != 0:
+		return "SETTINGS ACK with a payload"
+	case fh.Type == http2.FrameSettings && fh.Length%6 != 0:
+		return fmt.Sprintf("SETTINGS payload of %d octets is not a multiple of 6", fh.Length)
+	case fh.Type == http2.FrameWindowUpdate && fh.Length == 4:
+		return "WINDOW_UPDATE with an increment of 0"
+	case fh.Type == http2.FrameWindowUpdate, fh.Type == http2.FrameRSTStream:
+		return fmt.Sprintf("%v payload of %d octets; it must be 4", fh.Type, fh.Length)
+	case fh.Type == http2.FramePriority:
+		return fmt.Sprintf("PRIORITY payload of %d octets; it must be 5", fh.Length)
+	case fh.Type == http2.FrameGoAway:
+		return fmt.Sprintf("GOAWAY payload of %d octets; it must be at least 8", fh.Length)
+	}
+	return "padding longer than the payload"
+}
+
+// framerError turns an error of the Framer into an expert info.
+func (d *Decoder) framerError(fr *http2.Framer, fh http2.FrameHeader, err error) {
+	detail := ""
+	if e := fr.ErrorDetail(); e != nil {
+		detail = e.Error()
+	}
+	var ce http2.ConnectionError
+	var se http2.StreamError
+	code := http2.ErrCodeProtocol
+	scope := "connection"
+	switch {
+	case errors.As(err, &ce):
+		code = http2.ErrCode(ce)
+	case errors.As(err, &se):
+		code, scope = se.Code, fmt.Sprintf("stream %d", se.StreamID)
+		if se.Cause != nil {
+			detail = se.Cause.Error()
+		}
+	default:
+		d.fx.add(xProtocol, "%v (RFC 9113 %s)", err, sectionOf(fh.Type))
+		return
+	}
+	if detail == "" {
+		detail = violation(fh)
+	}
+	sec := sectionOf(fh.Type)
+	if strings.HasPrefix(detail, "got ") || strings.HasPrefix(detail, "unexpected CONTINUATION") {
+		sec = "§6.10" // header block sequencing
+	}
+	id := xProtocol
+	switch code {
+	case http2.ErrCodeFrameSize:
+		id = xFrameSize
+	case http2.ErrCodeFlowControl:
+		id = xFlowError
+	}
+	d.fx.add(id, "%s error %v: %s (RFC 9113 %s)", scope, code, detail, sec)
+}
+
+// frame decodes one complete frame at data[off:].
+func (d *Decoder) frame(c *conn, dir int, data []byte, off int, fh http2.FrameHeader) {
+	h, peer := c.half[dir], c.half[1-dir]
+	d.fx = d.fx[:0]
+	total := frameHeaderLen + int(fh.Length)
+	raw := data[off : off+total]
+	h.rd.Reset(raw)
+
+	// A Go peer reads with its advertised SETTINGS_MAX_FRAME_SIZE. When the
+	// capture missed the SETTINGS, the size is unknown: do not judge it.
+	if peer.maxFrameSeen {
+		h.fr.SetMaxReadFrameSize(peer.maxFrame)
+	} else {
+		h.fr.SetMaxReadFrameSize(1<<24 - 1)
+	}
+	hdr, err := h.fr.ReadFrameHeader()
+	if errors.Is(err, http2.ErrFrameTooLarge) {
+		d.fx.add(xFrameSize, "frame length %d exceeds the receiver's SETTINGS_MAX_FRAME_SIZE %d (RFC 9113 §4.2)", fh.Length, peer.maxFrame)
+	} else if err != nil {
+		d.framerError(h.fr, fh, err)
+	}
+	if err != nil {
+		hdr = fh
+	}
+	f, err := h.fr.ReadFrameForHeader(hdr)
+	if err != nil {
+		d.framerError(h.fr, fh, err)
+		f = nil
+	}
+
+	st := d.apply(c, dir, fh, f)
+	d.render(c, dir, data, off, fh, f, st)
+}
+
+// flowResult is what a frame did to a flow-control window.
+type flowResult struct {
+	valid        bool
+	conn, stream int64
+	hasStream    bool
+	adjusted     int
+}
+
+// frameState carries what apply learned for render.
+type frameState struct {
+	flow     flowResult
+	fields   []hpack.HeaderField // fields completed by this frame's fragment
+	inBlock  bool                // this frame carries a header block fragment
+	all      []hpack.HeaderField // the whole block, once it ends
+	block    bool                // a header block ended in this frame
+	frames   int
+	listSz   uint32
+	capped   bool
+	trailers bool
+	hpackErr string
+	acked    []http2.Setting
+}
+
+// apply updates the connection state for one frame, on the first pass
+// only (the caller never decodes a frame twice).
+func (d *Decoder) apply(c *conn, dir int, fh http2.FrameHeader, f http2.Frame) frameState {
+	h, peer := c.half[dir], c.half[1-dir]
+	var fs frameState
+	var st *stream
+	if fh.StreamID != 0 && fh.Type != http2.FrameSettings && fh.Type != http2.FramePing && fh.Type != http2.FrameGoAway && knownType(fh.Type) {
+		var evicted bool
+		st, evicted = c.stream(fh.StreamID, d.tick, &d.opts)
+		if evicted {
+			d.fx.add(xLimit, "more than %d streams tracked on this connection; the least recently used was forgotten", d.opts.MaxStreams)
+		}
+	}
+
+	switch f := f.(type) {
+	case *http2.DataFrame:
+		if c.sawStart && st != nil {
+			n := int64(fh.Length) // padding counts against the window
+			h.connWindow -= n
+			st.window[dir] -= n
+			fs.flow = flowResult{valid: true, conn: h.connWindow, stream: st.window[dir], hasStream: true}
+			d.checkWindow("connection", h.connWindow, n)
+			d.checkWindow(fmt.Sprintf("stream %d", fh.StreamID), st.window[dir], n)
+		}
+		if f.StreamEnded() && st != nil {
+			st.ended[dir] = true
+		}
+	case *http2.HeadersFrame:
+		d.startBlock(h, fh.StreamID, false, 0)
+		if st != nil {
+			fs.trailers = st.sawHdrs[dir]
+			st.sawHdrs[dir] = true
+			if f.StreamEnded() {
+				st.ended[dir] = true
+			}
+		}
+		d.blockFragment(h, f.HeaderBlockFragment(), f.HeadersEnded(), &fs)
+	case *http2.PushPromiseFrame:
+		d.startBlock(h, fh.StreamID, true, f.PromiseID)
+		if _, evicted := c.stream(f.PromiseID, d.tick, &d.opts); evicted {
+			d.fx.add(xLimit, "more than %d streams tracked on this connection; the least recently used was forgotten", d.opts.MaxStreams)
+		}
+		d.blockFragment(h, f.HeaderBlockFragment(), f.HeadersEnded(), &fs)
+	case *http2.ContinuationFrame:
+		if h.block.active && h.block.stream == fh.StreamID {
+			h.block.frames++
+			if h.block.frames == d.opts.MaxContinuation+1 {
+				d.fx.add(xLimit, "header block spans more than %d CONTINUATION frames", d.opts.MaxContinuation)
+			}
+			d.blockFragment(h, f.HeaderBlockFragment(), f.HeadersEnded(), &fs)
+		}
+	case *http2.RSTStreamFrame:
+		delete(c.streams, fh.StreamID)
+		st = nil
+	case *http2.SettingsFrame:
+		if f.IsAck() {
+			// The ACK makes the peer's oldest outstanding SETTINGS apply.
+			if len(peer.pending) > 0 {
+				fs.acked = peer.pending[0]
+				peer.pending = peer.pending[1:]
+				fs.flow.adjusted = d.applySettings(c, 1-dir, fs.acked)
+			}
+			break
+		}
+		var ss []http2.Setting
+		for i := 0; i < f.NumSettings(); i++ {
+			s := f.Setting(i)
+			if err := s.Valid(); err != nil {
+				d.fx.add(xProtocol, "%v %d is invalid: %v (RFC 9113 §6.5.2)", s.ID, s.Val, err)
+				continue
+			}
+			if s.ID == http2.SettingMaxFrameSize {
+				// The sender accepts larger frames as soon as it says so.
+				h.maxFrame, h.maxFrameSeen = s.Val, true
+			}
+			ss = append(ss, s)
+		}
+		if len(h.pending) < maxPendingSettings {
+			h.pending = append(h.pending, ss)
+		}
+	case *http2.WindowUpdateFrame:
+		if !c.sawStart {
+			break
+		}
+		inc := int64(f.Increment)
+		if fh.StreamID == 0 {
+			peer.connWindow += inc
+			fs.flow = flowResult{valid: true, conn: peer.connWindow}
+			if peer.connWindow > maxWindow {
+				d.fx.add(xFlowError, "connection window grows to %d, above 2^31-1 (RFC 9113 §6.9.1)", peer.connWindow)
+			}
+		} else if st != nil {
+			st.window[1-dir] += inc
+			fs.flow = flowResult{valid: true, conn: peer.connWindow, stream: st.window[1-dir], hasStream: true}
+			if st.window[1-dir] > maxWindow {
+				d.fx.add(xFlowError, "stream %d window grows to %d, above 2^31-1 (RFC 9113 §6.9.1)", fh.StreamID, st.window[1-dir])
+			}
+		}
+	}
+	if st != nil && st.ended[0] && st.ended[1] {
+		delete(c.streams, fh.StreamID)
+	}
+	return fs
+}
+
+func (d *Decoder) checkWindow(scope string, w, n int64) {
+	switch {
+	case w < 0:
+		d.fx.add(xFlowError, "DATA of %d octets exceeds the %s window by %d (RFC 9113 §6.9.1)", n, scope, -w)
+	case w == 0:
+		d.fx.add(xBlocked, "%s window exhausted: the sender is blocked until a WINDOW_UPDATE", scope)
+	}
+}
+
+// applySettings applies SETTINGS sent by side s, now acknowledged. It
+// returns how many open streams had their window adjusted.
+func (d *Decoder) applySettings(c *conn, s int, ss []http2.Setting) int {
+	h, peer := c.half[s], c.half[1-s]
+	adjusted := 0
+	for _, x := range ss {
+		switch x.ID {
+		case http2.SettingHeaderTableSize:
+			// The peer's encoder may now grow its table up to this size.
+			peer.hdec.SetAllowedMaxDynamicTableSize(min(x.Val, d.opts.MaxTableSize))
+		case http2.SettingInitialWindowSize:
+			delta := int64(x.Val) - h.initWindow
+			h.initWindow = int64(x.Val)
+			for _, st := range c.streams {
+				st.window[1-s] += delta
+				adjusted++
+			}
+		}
+	}
+	return adjusted
+}
+
+func (d *Decoder) startBlock(h *half, stream uint32, push bool, promise uint32) {
+	if h.block.active {
+		// The Framer reports the missing CONTINUATION; reset the decoder
+		// so the new block starts clean.
+		_ = h.hdec.Close()
+	}
+	h.blocks++
+	h.block.active = true
+	h.block.stream = stream
+	h.block.push = push
+	h.block.promise = promise
+	h.block.frames = 1
+	h.block.failed = false
+	h.block.err = ""
+	h.block.regular = false
+	h.fields = h.fields[:0]
+	h.listSz = 0
+	h.capped = false
+}
+
+// blockFragment feeds one fragment to the direction's HPACK decoder. The
+// fields it completes are shown in this frame, as Wireshark's http2 does.
+func (d *Decoder) blockFragment(h *half, frag []byte, end bool, fs *frameState) {
+	fs.inBlock = true
+	start := len(h.fields)
+	if !h.block.failed && len(frag) > 0 {
+		if _, err := h.hdec.Write(frag); err != nil {
+			h.block.failed = true
+			h.block.err = hpackError(err)
+			fs.hpackErr = h.block.err
+		}
+	}
+	fs.fields = h.fields[start:]
+	if !end {
+		return
+	}
+	if err := h.hdec.Close(); err != nil && !h.block.failed {
+		h.block.failed = true
+		h.block.err = hpackError(err)
+		fs.hpackErr = h.block.err
+	}
+	fs.block = true
+	fs.all = h.fields
+	fs.frames = h.block.frames
+	fs.listSz = h.listSz
+	fs.capped = h.capped
+	h.block.active = false
+}
+
+func hpackError(err error) string {
+	var ie hpack.InvalidIndexError
+	if errors.As(err, &ie) {
+		return fmt.Sprintf("reference to HPACK index %d, which is not in the table (capture started mid-connection?); the rest of the block is lost", int(ie))
+	}
+	return err.Error()
+}
+
+// render writes the PDU for one frame.
+func (d *Decoder) render(c *conn, dir int, data []byte, off int, fh http2.FrameHeader, f http2.Frame, fs frameState) {
+	w := d.w
+	p := off + frameHeaderLen
+	L := int(fh.Length)
+	label := frameLabel(fh)
+	if fh.Type == http2.FrameRSTStream || fh.Type == http2.FrameGoAway {
+		if ec, ok := errCodeOf(f); ok {
+			label += " " + ec.String()
+		}
+	}
+	summary := ""
+	if fs.block {
+		summary = blockSummary(fs.all, fs.trailers)
+	}
+	info := label
+	if summary != "" {
+		info += ": " + summary
+	}
+	d.info = append(d.info, info)
+	text := fmt.Sprintf(": %s, Length %d", label, L)
+	if summary != "" {
+		text += ": " + summary
+	}
+	w.Begin(Proto.Item, off, frameHeaderLen+L, tree.FromBytes, text, 0)
+	d.header(off, fh)
+
+	pad := 0
+	padded := fh.Flags.Has(http2.FlagDataPadded) && (fh.Type == http2.FrameData || fh.Type == http2.FrameHeaders || fh.Type == http2.FramePushPromise)
+	if padded && L > 0 && f != nil {
+		pad = int(data[p])
+	}
+	q := p
+	if padded && f != nil {
+		w.Add(fPadLen, q, 1, tree.FromBytes, "", 0)
+		q++
+	}
+	end := p + L - pad // end of the meaningful payload
+
+	switch f := f.(type) {
+	case nil:
+		if L > 0 {
+			w.Add(fUnknown, p, L, tree.FromBytes, "", 0)
+		}
+	case *http2.DataFrame:
+		w.Add(fData, q, len(f.Data()), tree.FromBytes, "", 0)
+		if pad > 0 {
+			w.Add(fDataPadding, end, pad, tree.FromBytes, "", 0)
+		}
+	case *http2.HeadersFrame:
+		if f.HasPriority() {
+			d.priority(q)
+			q += 5
+		}
+		w.Add(fHeaderBlock, q, end-q, tree.FromBytes, "", 0)
+		d.headers(c.half[dir], q, end-q, off, fs)
+		if pad > 0 {
+			w.Add(fHdrPadding, end, pad, tree.FromBytes, "", 0)
+		}
+	case *http2.PriorityFrame:
+		d.priority(p)
+	case *http2.RSTStreamFrame:
+		w.Add(fRstError, p, 4, tree.FromBytes, "", 0)
+		if f.ErrCode == http2.ErrCodeNo {
+			w.Expert(xRstOK, fmt.Sprintf("RST_STREAM[%d] %v", fh.StreamID, f.ErrCode))
+		} else {
+			w.Expert(xRst, fmt.Sprintf("RST_STREAM[%d] %v", fh.StreamID, f.ErrCode))
+		}
+	case *http2.SettingsFrame:
+		for i := 0; i < f.NumSettings(); i++ {
+			s := f.Setting(i)
+			o := p + 6*i
+			w.Begin(fSettings, o, 6, tree.FromBytes, fmt.Sprintf(" - %v : %d", s.ID, s.Val), 0)
+			w.Add(fSettingsID, o, 2, tree.FromBytes, "", 0)
+			w.Add(settingField(s.ID), o+2, 4, tree.FromBytes, "", 0)
+			w.End()
+		}
+		if f.IsAck() && fs.acked != nil {
+			parts := make([]string, len(fs.acked))
+			for i, s := range fs.acked {
+				parts[i] = fmt.Sprintf("%v=%d", s.ID, s.Val)
+			}
+			w.Add(fSettingsAcked, off, frameHeaderLen, tree.Str(strings.Join(parts, ", ")), "", tree.FlagGenerated)
+			if fs.flow.adjusted > 0 {
+				w.Add(fStreamsOpen, off, frameHeaderLen, tree.Int(int64(fs.flow.adjusted)), "", tree.FlagGenerated)
+			}
+		}
+	case *http2.PushPromiseFrame:
+		w.Add(fPushReserved, q, 4, tree.FromBytes, "", 0)
+		w.Add(fPromisedID, q, 4, tree.FromBytes, "", 0)
+		q += 4
+		w.Add(fPushHeader, q, end-q, tree.FromBytes, "", 0)
+		d.headers(c.half[dir], q, end-q, off, fs)
+		if pad > 0 {
+			w.Add(fPushPadding, end, pad, tree.FromBytes, "", 0)
+		}
+	case *http2.PingFrame:
+		if f.IsAck() {
+			w.Add(fPong, p, 8, tree.FromBytes, "", 0)
+		} else {
+			w.Add(fPing, p, 8, tree.FromBytes, "", 0)
+		}
+	case *http2.GoAwayFrame:
+		w.Add(fGoawayReserved, p, 4, tree.FromBytes, "", 0)
+		w.Add(fGoawayLast, p, 4, tree.FromBytes, "", 0)
+		w.Add(fGoawayError, p+4, 4, tree.FromBytes, "", 0)
+		if L > 8 {
+			w.Add(fGoawayDebug, p+8, L-8, tree.FromBytes, "", 0)
+		}
+		msg := fmt.Sprintf("GOAWAY %v, last stream %d", f.ErrCode, f.LastStreamID)
+		if dd := f.DebugData(); len(dd) > 0 {
+			msg += ": " + strconv.Quote(string(dd))
+		}
+		if f.ErrCode == http2.ErrCodeNo {
+			w.Expert(xGoawayOK, msg)
+		} else {
+			w.Expert(xGoaway, msg)
+		}
+	case *http2.WindowUpdateFrame:
+		w.Add(fWUReserved, p, 4, tree.FromBytes, "", 0)
+		w.Add(fWUIncr, p, 4, tree.FromBytes, "", 0)
+	case *http2.ContinuationFrame:
+		w.Add(fContHeader, p, L, tree.FromBytes, "", 0)
+		d.headers(c.half[dir], p, L, off, fs)
+	case *http2.UnknownFrame:
+		if L > 0 {
+			w.Add(fUnknown, p, L, tree.FromBytes, "", 0)
+		}
+	}
+
+	if fs.flow.valid {
+		who := "sender"
+		if fh.Type == http2.FrameWindowUpdate {
+			who = "receiver of this update"
+		}
+		w.Add(fConnWindow, off, frameHeaderLen, tree.Int(clamp32(fs.flow.conn)), "", tree.FlagGenerated)
+		if fs.flow.hasStream {
+			w.Add(fStreamWindow, off, frameHeaderLen, tree.Int(clamp32(fs.flow.stream)), " (send window of the "+who+")", tree.FlagGenerated)
+		}
+	}
+	for _, x := range d.fx {
+		w.Expert(x.id, x.msg)
+	}
+	w.End()
+}
+
+func clamp32(v int64) int64 { return max(min(v, 1<<31-1), -1<<31) }
+
+func errCodeOf(f http2.Frame) (http2.ErrCode, bool) {
+	switch f := f.(type) {
+	case *http2.RSTStreamFrame:
+		return f.ErrCode, true
+	case *http2.GoAwayFrame:
+		return f.ErrCode, true
+	}
+	return 0, false
+}
+
+// frameLabel is the Info-column name of a frame: TYPE[stream] for stream
+// frames, TYPE (with ACK) for connection frames.
+func frameLabel(fh http2.FrameHeader) string {
+	switch fh.Type {
+	case http2.FrameSettings, http2.FramePing:
+		if fh.Flags.Has(http2.FlagSettingsAck) {
+			return fh.Type.String() + " ACK"
+		}
+		return fh.Type.String()
+	case http2.FrameGoAway:
+		return fh.Type.String()
+	case http2.FrameWindowUpdate:
+		if fh.StreamID == 0 {
+			return fh.Type.String()
+		}
+	}
+	return fh.Type.String() + "[" + strconv.FormatUint(uint64(fh.StreamID), 10) + "]"
+}
+
+func (d *Decoder) priority(o int) {
+	w := d.w
+	w.Add(fExclusive, o, 4, tree.FromBytes, "", 0)
+	w.Add(fStreamDep, o, 4, tree.FromBytes, "", 0)
+	w.Add(fWeight, o+4, 1, tree.FromBytes, "", 0)
+}
+
+func settingField(id http2.SettingID) schema.FieldID {
+	switch id {
+	case http2.SettingHeaderTableSize:
+		return fSetTableSize
+	case http2.SettingEnablePush:
+		return fSetPush
+	case http2.SettingMaxConcurrentStreams:
+		return fSetMaxStreams
+	case http2.SettingInitialWindowSize:
+		return fSetInitWindow
+	case http2.SettingMaxFrameSize:
+		return fSetMaxFrame
+	case http2.SettingMaxHeaderListSize:
+		return fSetMaxHdrList
+	case http2.SettingEnableConnectProtocol:
+		return fSetConnect
+	}
+	return fSetUnknown
+}
+
+// blockSummary is the Info text of a decoded header block.
+func blockSummary(fields []hpack.HeaderField, trailers bool) string {
+	var method, path, status string
+	for _, f := range fields {
+		switch f.Name {
+		case ":method":
+			method = f.Value
+		case ":path":
+			path = f.Value
+		case ":status":
+			status = f.Value
+		}
+	}
+	switch {
+	case method != "" || path != "":
+		return strings.TrimSpace(method + " " + path)
+	case status != "":
+		return status
+	case trailers:
+		return "trailers"
+	}
+	return ""
+}
+
+// headers writes the header fields that this frame's fragment completed
+// and, in the frame that ends the block, what is known of the whole block.
+func (d *Decoder) headers(h *half, o, n, frameOff int, fs frameState) {
+	if !fs.inBlock {
+		return
+	}
+	w := d.w
+	if n <= 0 {
+		o, n = frameOff, frameHeaderLen
+	}
+	w.Add(fHeaderCount, o, n, tree.Int(int64(len(fs.fields))), "", tree.FlagGenerated)
+	if fs.block {
+		w.Add(fHeaderListSz, o, n, tree.Int(int64(fs.listSz)), "", tree.FlagGenerated)
+		if fs.frames > 1 {
+			w.Add(fBlockFrames, o, n, tree.Int(int64(fs.frames)), "", tree.FlagGenerated)
+		}
+		if fs.trailers {
+			w.Add(fTrailers, o, n, tree.Bool(true), "", tree.FlagGenerated)
+		}
+		if fs.capped {
+			w.Expert(xLimit, fmt.Sprintf("header list of %d octets exceeds the decoder limit %d; the remaining fields are decoded for the table but not shown", fs.listSz, d.opts.MaxHeaderListSize))
+		}
+	}
+	if fs.hpackErr != "" {
+		w.Expert(xHPACK, "HPACK: "+fs.hpackErr+" (RFC 9113 §4.3)")
+	}
+	for _, f := range fs.fields {
+		name, value := f.Name, f.Value
+		ni, nameUnknown := unknownIndex(name)
+		vi, valueUnknown := unknownIndex(value)
+		if nameUnknown {
+			name = fmt.Sprintf("unknown (index %d)", ni)
+		}
+		if valueUnknown {
+			value = fmt.Sprintf("unknown (index %d)", vi)
+		}
+		w.Begin(fHeader, o, n, tree.FromBytes, fmt.Sprintf(": %s: %s", name, value), 0)
+		w.Add(fHeaderName, o, n, tree.Str(name), "", 0)
+		w.Add(fHeaderValue, o, n, tree.Str(value), "", 0)
+		if nameUnknown {
+			w.Add(fUnknownIndex, o, n, tree.Int(int64(ni)), "", tree.FlagGenerated)
+			w.Expert(xUnknownIdx, fmt.Sprintf("header refers to dynamic table entry %d (at capture start), which was never captured: unknown (index %d)", ni, ni))
+		}
+		if !nameUnknown {
+			d.headerChecks(f, &h.block.regular)
+			if typed, ok := typedHeader(f.Name); ok && !valueUnknown {
+				if typed == fStatus {
+					if v, err := strconv.Atoi(value); err == nil {
+						w.Add(fStatus, o, n, tree.Int(int64(v)), "", 0)
+					}
+				} else {
+					w.Add(typed, o, n, tree.Str(value), "", 0)
+				}
+			}
+		}
+		w.End()
+	}
+}
+
+// headerChecks applies the field rules a Go peer enforces (RFC 9113 §8.2
+// and §8.3).
+func (d *Decoder) headerChecks(f hpack.HeaderField, regular *bool) {
+	w := d.w
+	if f.IsPseudo() {
+		if *regular {
+			w.Expert(xHeaderName, fmt.Sprintf("pseudo-header %s after a regular header field (RFC 9113 §8.3)", f.Name))
+		}
+		return
+	}
+	*regular = true
+	if strings.ToLower(f.Name) != f.Name {
+		w.Expert(xHeaderName, fmt.Sprintf("header name %q has uppercase characters (RFC 9113 §8.2.1)", f.Name))
+	} else if !httpguts.ValidHeaderFieldName(f.Name) {
+		w.Expert(xHeaderName, fmt.Sprintf("header name %q has invalid characters (RFC 9113 §8.2.1)", f.Name))
+	}
+	if !httpguts.ValidHeaderFieldValue(f.Value) {
+		w.Expert(xHeaderName, fmt.Sprintf("value of %s has invalid characters (RFC 9113 §8.2.1)", f.Name))
+	}
+}
+
+func typedHeader(name string) (schema.FieldID, bool) {
+	switch name {
+	case ":method":
+		return fMethod, true
+	case ":path":
+		return fPath, true
+	case ":scheme":
+		return fScheme, true
+	case ":authority":
+		return fAuthority, true
+	case ":status":
+		return fStatus, true
+	case ":protocol":
+		return fProtocolPH, true
+	case "content-type":
+		return fContentType, true
+	case "user-agent":
+		return fUserAgent, true
+	}
+	return 0, false
+}
+
+// Forget drops the state of the connection in belongs to, for instance
+// after an internal error left it inconsistent.
+func (d *Decoder) Forget(in Input) {
+	delete(d.conns, in.connKey())
+}

@@ -1,0 +1,120 @@
+// Package tree writes Wireshark tree items into a result.Encoder.
+//
+// Each item is an array
+//
+//	{field, offset, length, value, text, flags [, {child…}]}
+//
+// (children sit in their own array so that the item's nil slots never
+// confuse Lua's length operator)
+// where value nil means "let Wireshark read the value from the bytes" and
+// text, when present, is appended to the item's label (or replaces it with
+// FlagReplaceText). An expert info is an item whose field is -(expert+1);
+// it applies to the enclosing item and its text is the message.
+package tree
+
+import (
+	"github.com/gotcpdump/gotcpdump/goparser/result"
+	"github.com/gotcpdump/gotcpdump/goparser/schema"
+)
+
+// Flags modify how an item is shown.
+type Flags int
+
+const (
+	FlagGenerated   Flags = 1 << iota // value computed, not on the wire: shown in [brackets]
+	FlagHidden                        // filterable but not displayed
+	FlagReplaceText                   // text replaces the label instead of being appended
+)
+
+// Kind tells which variant a Value holds.
+type Kind uint8
+
+const (
+	KindNone Kind = iota // read the value from the packet bytes
+	KindInt
+	KindString
+	KindBytes
+	KindFloat
+	KindBool
+)
+
+// Value is the explicit value of an item, held without an interface so
+// that building items does not allocate.
+type Value struct {
+	Kind Kind
+	I    int64
+	F    float64
+	S    string
+	B    []byte
+}
+
+// FromBytes is the zero Value: Wireshark reads the field from the range.
+var FromBytes = Value{}
+
+func Int(v int64) Value     { return Value{Kind: KindInt, I: v} }
+func Uint(v uint64) Value   { return Value{Kind: KindInt, I: int64(v)} }
+func Str(s string) Value    { return Value{Kind: KindString, S: s} }
+func Bytes(b []byte) Value  { return Value{Kind: KindBytes, B: b} }
+func Float(f float64) Value { return Value{Kind: KindFloat, F: f} }
+func Bool(b bool) Value {
+	if b {
+		return Value{Kind: KindBool, I: 1}
+	}
+	return Value{Kind: KindBool}
+}
+
+// Writer emits items. The zero Writer is unusable; set E.
+type Writer struct {
+	E *result.Encoder
+}
+
+// Begin opens an item; children follow until End.
+func (w Writer) Begin(f schema.FieldID, off, length int, v Value, text string, fl Flags) {
+	w.item(f, off, length, v, text, fl)
+	w.E.BeginArray()
+}
+
+func (w Writer) item(f schema.FieldID, off, length int, v Value, text string, fl Flags) {
+	e := w.E
+	e.BeginArray()
+	e.Int(int64(f))
+	e.Int(int64(off))
+	e.Int(int64(length))
+	switch v.Kind {
+	case KindNone:
+		e.Nil()
+	case KindInt:
+		e.Int(v.I)
+	case KindString:
+		e.String(v.S)
+	case KindBytes:
+		e.BytesValue(v.B)
+	case KindFloat:
+		e.Float(v.F)
+	case KindBool:
+		e.Bool(v.I != 0)
+	}
+	if text == "" {
+		e.Nil()
+	} else {
+		e.String(text)
+	}
+	e.Int(int64(fl))
+}
+
+// End closes the item opened last.
+func (w Writer) End() {
+	w.E.End()
+	w.E.End()
+}
+
+// Add writes an item without children.
+func (w Writer) Add(f schema.FieldID, off, length int, v Value, text string, fl Flags) {
+	w.item(f, off, length, v, text, fl)
+	w.E.End()
+}
+
+// Expert attaches an expert info to the enclosing item.
+func (w Writer) Expert(x schema.ExpertID, msg string) {
+	w.Add(schema.FieldID(-(int32(x) + 1)), 0, 0, FromBytes, msg, 0)
+}

@@ -1,0 +1,103 @@
+-- goh2: HTTP/2 decoded by Go (golang.org/x/net/http2 and hpack).
+-- This script only maps the Go library's results onto Wireshark: every
+-- protocol decision (framing, HPACK, flow control, errors, heuristics) is
+-- made in Go, in one call per TCP payload on the first pass.
+
+local common = dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*[/\\])") .. "gotcpdump.luainc")
+local shim, call = common.shim, common.call
+local goh2 = common.protos.goh2
+
+goh2.prefs.ports = Pref.range("TCP ports", "", "TCP ports decoded as HTTP/2 without heuristics", 65535)
+goh2.prefs.tls_alpn = Pref.bool("Decode TLS with ALPN h2", true,
+    "Take decrypted TLS connections that negotiated ALPN h2 from the built-in http2 dissector")
+goh2.prefs.max_streams = Pref.uint("Max streams per connection", 10000, "Streams tracked per connection; the least recently used are forgotten")
+goh2.prefs.max_header_list = Pref.uint("Max header list size", 1048576, "Decoded header octets kept per header block")
+goh2.prefs.max_table = Pref.uint("Max HPACK table size", 65536, "Largest HPACK dynamic table a peer may set up")
+goh2.prefs.max_continuation = Pref.uint("Max CONTINUATION frames", 64, "CONTINUATION frames per header block before an expert note")
+goh2.prefs.max_frame = Pref.uint("Max frame length", 16777215, "Largest frame reassembled")
+goh2.prefs.max_conns = Pref.uint("Max connections", 100000, "Connections tracked; the least recently used are forgotten")
+
+local OK, NOT_MINE = 0, 1
+local cache = common.new_cache()
+
+local function dissect(tvb, pinfo, tree, heuristic)
+    local num, key, ord, first = cache:begin(pinfo, tvb)
+    local blob
+    if not pinfo.visited then
+        local ends = tostring(pinfo.src) .. " " .. pinfo.src_port .. "\n" .. tostring(pinfo.dst) .. " " .. pinfo.dst_port
+        blob = call(common.OP_H2, tvb:raw(), ends, heuristic and 1 or 0)
+        local head = shim.decode(blob, 1)
+        if head[1] == NOT_MINE then
+            return 0
+        end
+        cache:put(num, key, ord, blob)
+    else
+        blob = cache:get(num, key, ord)
+        if not blob then
+            return 0 -- not ours on the first pass either
+        end
+    end
+
+    local r = shim.decode(blob)
+    local consumed, need, pdus, info = r[2], r[3], r[4], r[5]
+    if need ~= 0 then
+        pinfo.desegment_offset = consumed
+        pinfo.desegment_len = need > 0 and need or DESEGMENT_ONE_MORE_SEGMENT
+    end
+    if info then
+        pinfo.cols.protocol = "GOH2"
+        if first then
+            pinfo.cols.info:set(info)
+        else
+            pinfo.cols.info:append(", " .. info)
+        end
+    end
+    if #pdus > 0 then
+        common.render(tree, tvb, pdus)
+    end
+    return tvb:len()
+end
+
+function goh2.dissector(tvb, pinfo, tree)
+    return dissect(tvb, pinfo, tree, false)
+end
+
+local function heuristic(tvb, pinfo, tree)
+    if dissect(tvb, pinfo, tree, true) == 0 then
+        return false
+    end
+    -- Later packets of this TCP conversation come straight to goh2.
+    pinfo.conversation = goh2
+    return true
+end
+goh2:register_heuristic("tcp", heuristic)
+goh2:register_heuristic("tls", heuristic)
+
+local tcp_port = DissectorTable.get("tcp.port")
+local registered_ports
+local function apply_prefs()
+    if registered_ports then
+        tcp_port:remove(registered_ports, goh2)
+    end
+    registered_ports = goh2.prefs.ports
+    if registered_ports ~= "" then
+        tcp_port:add(registered_ports, goh2)
+    end
+    local alpn = DissectorTable.get("tls.alpn")
+    if goh2.prefs.tls_alpn then
+        alpn:add("h2", goh2)
+    else
+        alpn:add("h2", Dissector.get("http2"))
+    end
+end
+tcp_port:add_for_decode_as(goh2)
+goh2.prefs_changed = apply_prefs
+apply_prefs()
+
+function goh2.init()
+    cache:clear()
+    local p = goh2.prefs
+    call(common.OP_H2_OPTIONS, "", "", p.max_conns, p.max_streams, p.max_header_list, p.max_table,
+        p.max_continuation, p.max_frame)
+    shim.reset()
+end
