@@ -54,7 +54,9 @@ test-go:
 	go test ./goparser/...
 
 test-lua: build
-	LUA_SHIM=$(SHIM52) lua5.2 cshim/shim_test.lua
+	$(CC) $(CFLAGS) $(SHIM_CFLAGS) -DGOSHIM_EXPECT_ABI=999 $$(pkg-config --cflags lua5.2) -shared \
+		-o $(OUT)/goshim52_badabi.so cshim/goshim.c -L$(OUT) -lgoparser -Wl,-rpath,'$$ORIGIN'
+	LUA_SHIM=$(SHIM52) LUA_SHIM_BADABI=$(OUT)/goshim52_badabi.so lua5.2 cshim/shim_test.lua
 
 test-tshark: build
 	go test -count=1 ./tests/...

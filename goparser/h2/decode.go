@@ -5,6 +5,7 @@
 package h2
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -276,7 +277,7 @@ func (d *Decoder) sync(c *conn, dir int, data []byte) (int, bool) {
 		// The server's first frame follows the client's preface.
 		h.synced = true
 		return 0, true
-	case frameRun(data, false, d.opts.MaxFrameLen):
+	case frameRun(data, false, strictMaxLen):
 		h.synced = true
 		h.primeMidstream()
 		return 0, true
@@ -371,34 +372,42 @@ func sectionOf(t http2.FrameType) string {
 }
 
 // violation explains, for a frame the Framer refused without detail, which
-// rule of its section it breaks.
-func violation(fh http2.FrameHeader) string {
+// rule it breaks, and the section of that rule when it is not the frame
+// type's own.
+func violation(fh http2.FrameHeader, payload []byte) (string, string) {
 	zeroOnly := fh.Type == http2.FrameSettings || fh.Type == http2.FramePing || fh.Type == http2.FrameGoAway
 	switch {
 	case zeroOnly && fh.StreamID != 0:
-		return fmt.Sprintf("%v frame on stream %d; it must use stream 0", fh.Type, fh.StreamID)
+		return fmt.Sprintf("%v frame on stream %d; it must use stream 0", fh.Type, fh.StreamID), ""
 	case !zeroOnly && fh.Type != http2.FrameWindowUpdate && knownType(fh.Type) && fh.StreamID == 0:
-		return fmt.Sprintf("%v frame on stream 0", fh.Type)
+		return fmt.Sprintf("%v frame on stream 0", fh.Type), ""
 	case fh.Type == http2.FramePing && fh.Length != 8:
-		return fmt.Sprintf("PING payload of %d octets; it must be 8", fh.Length)
+		return fmt.Sprintf("PING payload of %d octets; it must be 8", fh.Length), ""
 	case fh.Type == http2.FrameSettings && fh.Flags.Has(http2.FlagSettingsAck) && fh.Length != 0:
-		return "SETTINGS ACK with a payload"
+		return "SETTINGS ACK with a payload", ""
 	case fh.Type == http2.FrameSettings && fh.Length%6 != 0:
-		return fmt.Sprintf("SETTINGS payload of %d octets is not a multiple of 6", fh.Length)
+		return fmt.Sprintf("SETTINGS payload of %d octets is not a multiple of 6", fh.Length), ""
+	case fh.Type == http2.FrameSettings:
+		for i := 0; i+6 <= len(payload); i += 6 {
+			s := http2.Setting{ID: http2.SettingID(binary.BigEndian.Uint16(payload[i:])), Val: binary.BigEndian.Uint32(payload[i+2:])}
+			if err := s.Valid(); err != nil {
+				return fmt.Sprintf("%v %d is invalid", s.ID, s.Val), "§6.5.2"
+			}
+		}
 	case fh.Type == http2.FrameWindowUpdate && fh.Length == 4:
-		return "WINDOW_UPDATE with an increment of 0"
+		return "WINDOW_UPDATE with an increment of 0", ""
 	case fh.Type == http2.FrameWindowUpdate, fh.Type == http2.FrameRSTStream:
-		return fmt.Sprintf("%v payload of %d octets; it must be 4", fh.Type, fh.Length)
+		return fmt.Sprintf("%v payload of %d octets; it must be 4", fh.Type, fh.Length), ""
 	case fh.Type == http2.FramePriority:
-		return fmt.Sprintf("PRIORITY payload of %d octets; it must be 5", fh.Length)
+		return fmt.Sprintf("PRIORITY payload of %d octets; it must be 5", fh.Length), ""
 	case fh.Type == http2.FrameGoAway:
-		return fmt.Sprintf("GOAWAY payload of %d octets; it must be at least 8", fh.Length)
+		return fmt.Sprintf("GOAWAY payload of %d octets; it must be at least 8", fh.Length), ""
 	}
-	return "padding longer than the payload"
+	return "padding longer than the payload", ""
 }
 
 // framerError turns an error of the Framer into an expert info.
-func (d *Decoder) framerError(fr *http2.Framer, fh http2.FrameHeader, err error) {
+func (d *Decoder) framerError(fr *http2.Framer, fh http2.FrameHeader, payload []byte, err error) {
 	detail := ""
 	if e := fr.ErrorDetail(); e != nil {
 		detail = e.Error()
@@ -419,10 +428,14 @@ func (d *Decoder) framerError(fr *http2.Framer, fh http2.FrameHeader, err error)
 		d.fx.add(xProtocol, "%v (RFC 9113 %s)", err, sectionOf(fh.Type))
 		return
 	}
-	if detail == "" {
-		detail = violation(fh)
-	}
 	sec := sectionOf(fh.Type)
+	if detail == "" {
+		var rule string
+		detail, rule = violation(fh, payload)
+		if rule != "" {
+			sec = rule
+		}
+	}
 	if strings.HasPrefix(detail, "got ") || strings.HasPrefix(detail, "unexpected CONTINUATION") {
 		sec = "§6.10" // header block sequencing
 	}
@@ -455,14 +468,14 @@ func (d *Decoder) frame(c *conn, dir int, data []byte, off int, fh http2.FrameHe
 	if errors.Is(err, http2.ErrFrameTooLarge) {
 		d.fx.add(xFrameSize, "frame length %d exceeds the receiver's SETTINGS_MAX_FRAME_SIZE %d (RFC 9113 §4.2)", fh.Length, peer.maxFrame)
 	} else if err != nil {
-		d.framerError(h.fr, fh, err)
+		d.framerError(h.fr, fh, raw[frameHeaderLen:], err)
 	}
 	if err != nil {
 		hdr = fh
 	}
 	f, err := h.fr.ReadFrameForHeader(hdr)
 	if err != nil {
-		d.framerError(h.fr, fh, err)
+		d.framerError(h.fr, fh, raw[frameHeaderLen:], err)
 		f = nil
 	}
 

@@ -25,14 +25,14 @@ var definedFlags = [...]http2.Flags{
 func knownType(t http2.FrameType) bool { return int(t) < len(definedFlags) }
 
 // plausibleHeader reports whether fh could start a frame that a conforming
-// peer sends. strict also rejects undefined flag bits, the reserved bit and
-// oversized frames, for deciding whether unknown traffic is HTTP/2 at all.
+// peer sends. strict also rejects undefined flag bits and the reserved bit,
+// for deciding whether unknown traffic is HTTP/2 at all.
 func plausibleHeader(fh http2.FrameHeader, reservedBit bool, strict bool, maxLen uint32) bool {
 	if fh.Length > maxLen {
 		return false
 	}
 	if !knownType(fh.Type) {
-		return !strict
+		return false // extension frames are legal, but cannot show alignment
 	}
 	if strict && (reservedBit || fh.Flags&^definedFlags[fh.Type] != 0) {
 		return false

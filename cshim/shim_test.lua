@@ -1,0 +1,91 @@
+-- Lua-level test of the C shim in a plain Lua interpreter (no Wireshark):
+--   LUA_SHIM=build/out/goshim52.so [LUA_SHIM_BADABI=...] lua5.2 cshim/shim_test.lua
+-- Prints "N passed, M failed" and exits non-zero on any failure.
+
+local shim_path = assert(os.getenv("LUA_SHIM"), "set LUA_SHIM to the shim's path")
+local passed, failed = 0, 0
+
+local function check(name, cond, detail)
+    if cond then
+        passed = passed + 1
+    else
+        failed = failed + 1
+        print("FAIL " .. name .. (detail and (": " .. tostring(detail)) or ""))
+    end
+end
+
+local open = assert(package.loadlib(shim_path, "luaopen_goshim"))
+local g = open()
+
+check("abi matches", g.abi() == g.ABI, g.abi())
+check("library path reported", type(g.library) == "string" and g.library:match("libgoparser%.so$"), g.library)
+
+-- The schema lists goh2 and fields named like Wireshark's http2.
+local schema = g.decode(assert(g.call(0)))
+local abbrevs = {}
+for _, f in ipairs(schema.fields) do abbrevs[f[1]] = f end
+check("goh2 protocol", schema.protocols[1][1] == "goh2")
+for _, want in ipairs({ "goh2.streamid", "goh2.type", "goh2.flags", "goh2.length", "goh2.header.name",
+    "goh2.header.value", "goh2.settings.id", "goh2.method", "goh2.path", "goh2.status" }) do
+    check("field " .. want, abbrevs[want] ~= nil)
+end
+check("frame type names", abbrevs["goh2.type"][6][1] == "HEADERS" and abbrevs["goh2.type"][6][9] == "CONTINUATION")
+
+-- One call per payload: a preface and an empty SETTINGS frame.
+local preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+local settings = "\0\0\0\4\0\0\0\0\0"
+local ends = "127.0.0.1 40000\n127.0.0.1 80"
+local r = g.decode(assert(g.call(1, preface .. settings, ends, 1)))
+check("status ok", r[1] == 0, r[1])
+check("consumed all", r[2] == #preface + #settings, r[2])
+check("nothing needed", r[3] == 0, r[3])
+check("two PDUs", #r[4] == 2, #r[4])
+check("info", r[5] == "Magic, SETTINGS", r[5])
+check("item has field, offset, length", r[4][2][1] == 0 and r[4][2][2] == 24 and r[4][2][3] == 9)
+check("children present", type(r[4][2][7]) == "table" and #r[4][2][7] > 0)
+
+-- decode(blob, n) builds only the first n elements of the top array.
+local head = g.decode(assert(g.call(1, "\0\0\0\4\1\0\0\0\0", "127.0.0.1 80\n127.0.0.1 40000", 0)), 3)
+check("partial decode", head[1] == 0 and head[4] == nil, head[4])
+
+-- A partial frame asks for the missing octets.
+r = g.decode(assert(g.call(1, "\0\0\8\6\0\0\0\0\0\1\2", ends, 0)))
+check("need more", r[2] == 0 and r[3] == 6, tostring(r[2]) .. "/" .. tostring(r[3]))
+
+-- Not HTTP/2: the heuristic says no.
+r = g.decode(assert(g.call(1, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "10.0.0.1 1\n10.0.0.2 80", 1)))
+check("heuristic rejects HTTP/1.1", r[1] == 1, r[1])
+
+-- Errors come back as nil and a message, never as a crash.
+local blob, msg = g.call(99)
+check("unknown op", blob == nil and msg:match("unknown op"), msg)
+blob, msg = g.call(1, "x", ends)
+check("missing args", blob == nil and msg:match("needs 1 argument"), msg)
+
+-- Malformed results raise a Lua error, not a crash.
+for _, bad in ipairs({ "", "\7\255\255\255\255", "\6\10\0\0\0ab", "\42", string.rep("\7\1\0\0\0", 200) .. "\0" }) do
+    local ok, err = pcall(g.decode, bad)
+    check("malformed result rejected", not ok and tostring(err):match("malformed"), err)
+end
+
+-- Results larger than the shim's first buffer arrive whole.
+local big = {}
+for i = 1, 3000 do big[#big + 1] = "\0\0\8\6\0\0\0\0\0" .. string.rep("p", 8) end
+r = g.decode(assert(g.call(1, table.concat(big), ends, 0)))
+check("large result", #r[4] == 3000 and r[2] == 3000 * 17, #r[4])
+
+-- reset() forgets connections: a fresh decoder after it.
+g.reset()
+r = g.decode(assert(g.call(1, "\0\0\8\6\0\0\0\0\0" .. string.rep("p", 8), "10.9.9.9 1\n10.9.9.8 2", 1)))
+check("after reset", r[1] == 0 and r[5] == "PING", r[5])
+
+-- A shim built for another ABI refuses the library with a clear message.
+local bad_path = os.getenv("LUA_SHIM_BADABI")
+if bad_path then
+    local bad_open = assert(package.loadlib(bad_path, "luaopen_goshim"))
+    local ok, err = pcall(bad_open)
+    check("ABI mismatch refused", not ok and tostring(err):match("has ABI version %d+ but this shim needs 999"), err)
+end
+
+print(string.format("%d passed, %d failed", passed, failed))
+os.exit(failed == 0 and 0 or 1)

@@ -1,0 +1,436 @@
+package h2
+
+import (
+	"math/rand"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+func TestPrefaceSettingsAndInfo(t *testing.T) {
+	d := New(Options{})
+	c, s := newPeer(), newPeer()
+	c.buf.WriteString(http2.ClientPreface)
+	must(c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20}))
+	must(c.fr.WriteWindowUpdate(0, 1<<30))
+	o := decodeOnce(t, d, client, server, c.take(), true)
+	if o.status != StatusOK || o.info != "Magic, SETTINGS, WINDOW_UPDATE" {
+		t.Fatalf("got %v %q", o.status, o.info)
+	}
+	if got := o.values("goh2.magic"); len(got) != 1 || got[0] != http2.ClientPreface {
+		t.Fatalf("magic %v", got)
+	}
+	if got := o.values("goh2.flow.conn_window"); len(got) != 1 || got[0] != int64(initialWindow+1<<30) {
+		t.Fatalf("server's connection window after the update: %v", got)
+	}
+	must(s.fr.WriteSettingsAck())
+	o = decodeOnce(t, d, server, client, s.take(), false)
+	if o.info != "SETTINGS ACK" {
+		t.Fatalf("info %q", o.info)
+	}
+	if got := o.values("goh2.settings.acked"); len(got) != 1 || got[0] != "INITIAL_WINDOW_SIZE=1048576" {
+		t.Fatalf("acked %v", got)
+	}
+}
+
+func TestInfoColumn(t *testing.T) {
+	d, c, s := started(t)
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.block(":method", "POST", ":path", "/pkg.Svc/Method", ":scheme", "http", ":authority", "x"), EndHeaders: true}))
+	must(c.fr.WriteData(1, true, []byte("body")))
+	if o := decodeOnce(t, d, client, server, c.take(), false); o.info != "HEADERS[1]: POST /pkg.Svc/Method, DATA[1]" {
+		t.Fatalf("info %q", o.info)
+	}
+	must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: s.block(":status", "200"), EndHeaders: true}))
+	must(s.fr.WriteRSTStream(3, http2.ErrCodeCancel))
+	must(s.fr.WriteGoAway(1, http2.ErrCodeNo, nil))
+	must(s.fr.WritePing(true, [8]byte{1}))
+	o := decodeOnce(t, d, server, client, s.take(), false)
+	if o.info != "HEADERS[1]: 200, RST_STREAM[3] CANCEL, GOAWAY NO_ERROR, PING ACK" {
+		t.Fatalf("info %q", o.info)
+	}
+	if !o.hasExpert("goh2.rst_stream.error_code", "RST_STREAM[3] CANCEL") || !o.hasExpert("goh2.goaway.graceful", "GOAWAY NO_ERROR") {
+		t.Fatalf("experts %q", o.experts())
+	}
+	if got := o.values("goh2.status"); len(got) != 1 || got[0] != int64(200) {
+		t.Fatalf(":status %v", got)
+	}
+}
+
+// TestProtocolErrors checks that frames a Go peer refuses get an expert
+// info naming the RFC 9113 section, and that decoding goes on.
+func TestProtocolErrors(t *testing.T) {
+	ping8 := make([]byte, 8)
+	tests := []struct {
+		name   string
+		frame  func(c *peer) []byte
+		expert string
+		want   string
+	}{
+		{"DATA on stream 0", func(*peer) []byte { return raw(http2.FrameData, 0, 0, []byte("x")) },
+			"goh2.protocol_error", "DATA frame with stream ID 0 (RFC 9113 §6.1)"},
+		{"HEADERS on stream 0", func(*peer) []byte { return raw(http2.FrameHeaders, http2.FlagHeadersEndHeaders, 0, []byte{0x82}) },
+			"goh2.protocol_error", "§6.2"},
+		{"SETTINGS on stream 1", func(*peer) []byte { return raw(http2.FrameSettings, 0, 1, nil) },
+			"goh2.protocol_error", "SETTINGS frame on stream 1; it must use stream 0 (RFC 9113 §6.5)"},
+		{"PING on stream 1", func(*peer) []byte { return raw(http2.FramePing, 0, 1, ping8) },
+			"goh2.protocol_error", "PING frame on stream 1; it must use stream 0 (RFC 9113 §6.7)"},
+		{"PING of 7 octets", func(*peer) []byte { return raw(http2.FramePing, 0, 0, ping8[:7]) },
+			"goh2.frame_size_error", "PING payload of 7 octets; it must be 8 (RFC 9113 §6.7)"},
+		{"ENABLE_PUSH 2", func(*peer) []byte { return raw(http2.FrameSettings, 0, 0, []byte{0, 2, 0, 0, 0, 2}) },
+			"goh2.protocol_error", "ENABLE_PUSH 2 is invalid"},
+		{"MAX_FRAME_SIZE too small", func(*peer) []byte { return raw(http2.FrameSettings, 0, 0, []byte{0, 5, 0, 0, 0x10, 0}) },
+			"goh2.protocol_error", "MAX_FRAME_SIZE 4096 is invalid"},
+		{"INITIAL_WINDOW_SIZE above 2^31-1", func(*peer) []byte {
+			return raw(http2.FrameSettings, 0, 0, []byte{0, 4, 0x80, 0, 0, 0})
+		}, "goh2.flow.error", "FLOW_CONTROL_ERROR: INITIAL_WINDOW_SIZE 2147483648 is invalid (RFC 9113 §6.5.2)"},
+		{"WINDOW_UPDATE of 0", func(*peer) []byte { return raw(http2.FrameWindowUpdate, 0, 0, []byte{0, 0, 0, 0}) },
+			"goh2.protocol_error", "§6.9"},
+		{"CONTINUATION without a header block", func(*peer) []byte {
+			return raw(http2.FrameContinuation, http2.FlagContinuationEndHeaders, 1, []byte{0x82})
+		}, "goh2.protocol_error", "unexpected CONTINUATION for stream 1 (RFC 9113 §6.10)"},
+		{"frame above SETTINGS_MAX_FRAME_SIZE", func(*peer) []byte {
+			return raw(http2.FrameData, 0, 1, make([]byte, 16385))
+		}, "goh2.frame_size_error", "frame length 16385 exceeds the receiver's SETTINGS_MAX_FRAME_SIZE 16384 (RFC 9113 §4.2)"},
+		{"uppercase header name", func(c *peer) []byte {
+			return raw(http2.FrameHeaders, http2.FlagHeadersEndHeaders, 1, c.block(":method", "GET", ":path", "/", "X-Upper", "1"))
+		}, "goh2.header.invalid", `header name "X-Upper" has uppercase characters (RFC 9113 §8.2.1)`},
+		{"pseudo-header after a regular one", func(c *peer) []byte {
+			return raw(http2.FrameHeaders, http2.FlagHeadersEndHeaders, 1, c.block(":method", "GET", "accept", "*/*", ":path", "/"))
+		}, "goh2.header.invalid", "pseudo-header :path after a regular header field (RFC 9113 §8.3)"},
+		{"GOAWAY with an error", func(c *peer) []byte {
+			must(c.fr.WriteGoAway(7, http2.ErrCodeEnhanceYourCalm, []byte("too many")))
+			return c.take()
+		}, "goh2.goaway.error_code", `GOAWAY ENHANCE_YOUR_CALM, last stream 7: "too many"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, c, _ := started(t)
+			bad := tt.frame(c)
+			must(c.fr.WritePing(false, [8]byte{9}))
+			good := c.take()
+			o := decodeOnce(t, d, client, server, append(bad, good...), false)
+			if !o.hasExpert(tt.expert, tt.want) {
+				t.Fatalf("no %s expert with %q; got %q", tt.expert, tt.want, o.experts())
+			}
+			if o.consumed != len(bad)+len(good) || !strings.HasSuffix(o.info, "PING") {
+				t.Fatalf("decoding did not go on after the bad frame: consumed %d of %d, info %q", o.consumed, len(bad)+len(good), o.info)
+			}
+		})
+	}
+}
+
+func TestValidTrafficHasNoErrors(t *testing.T) {
+	d, c, s := started(t)
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.block(":method", "GET", ":path", "/", ":scheme", "http", ":authority", "a", "accept", "*/*"), EndHeaders: true, EndStream: true}))
+	o := decodeOnce(t, d, client, server, c.take(), false)
+	must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: s.block(":status", "200", "content-type", "text/plain"), EndHeaders: true}))
+	must(s.fr.WriteData(1, true, []byte("ok")))
+	o2 := decodeOnce(t, d, server, client, s.take(), false)
+	for _, x := range append(o.experts(), o2.experts()...) {
+		t.Errorf("unexpected expert: %s", x)
+	}
+}
+
+func TestFlowControl(t *testing.T) {
+	d, c, s := started(t)
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.block(":method", "POST", ":path", "/up"), EndHeaders: true}))
+	decodeOnce(t, d, client, server, c.take(), false)
+	chunk := make([]byte, 16384)
+	for i := 0; i < 3; i++ {
+		must(c.fr.WriteData(1, false, chunk))
+	}
+	o := decodeOnce(t, d, client, server, c.take(), false)
+	if got := o.values("goh2.flow.stream_window"); len(got) != 3 || got[2] != int64(65535-3*16384) {
+		t.Fatalf("stream windows %v", got)
+	}
+	// 16383 more octets exactly exhaust both windows: the sender is blocked.
+	must(c.fr.WriteData(1, false, chunk[:16383]))
+	o = decodeOnce(t, d, client, server, c.take(), false)
+	if !o.hasExpert("goh2.flow.blocked", "connection window exhausted") || !o.hasExpert("goh2.flow.blocked", "stream 1 window exhausted") {
+		t.Fatalf("experts %q", o.experts())
+	}
+	// Padding counts against the window too.
+	must(c.fr.WriteDataPadded(1, false, nil, make([]byte, 4)))
+	o = decodeOnce(t, d, client, server, c.take(), false)
+	if !o.hasExpert("goh2.flow.error", "DATA of 5 octets exceeds the connection window by 5 (RFC 9113 §6.9.1)") {
+		t.Fatalf("experts %q", o.experts())
+	}
+	must(s.fr.WriteWindowUpdate(0, 100))
+	must(s.fr.WriteWindowUpdate(1, 50))
+	o = decodeOnce(t, d, server, client, s.take(), false)
+	if got := o.values("goh2.flow.conn_window"); len(got) != 2 || got[0] != int64(95) {
+		t.Fatalf("connection windows %v", got)
+	}
+	if got := o.values("goh2.flow.stream_window"); len(got) != 1 || got[0] != int64(45) {
+		t.Fatalf("stream window %v", got)
+	}
+}
+
+// TestInitialWindowAppliedOnAck: SETTINGS_INITIAL_WINDOW_SIZE changes the
+// peer's stream windows, open ones included, once acknowledged.
+func TestInitialWindowAppliedOnAck(t *testing.T) {
+	d, c, s := started(t)
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.block(":method", "POST", ":path", "/"), EndHeaders: true}))
+	decodeOnce(t, d, client, server, c.take(), false)
+	must(s.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1000}))
+	decodeOnce(t, d, server, client, s.take(), false)
+	must(c.fr.WriteData(1, false, make([]byte, 10)))
+	if o := decodeOnce(t, d, client, server, c.take(), false); o.values("goh2.flow.stream_window")[0] != int64(65525) {
+		t.Fatalf("window before the ACK: %v", o.values("goh2.flow.stream_window"))
+	}
+	must(c.fr.WriteSettingsAck())
+	o := decodeOnce(t, d, client, server, c.take(), false)
+	if got := o.values("goh2.flow.open_streams"); len(got) != 1 || got[0] != int64(1) {
+		t.Fatalf("adjusted streams %v", got)
+	}
+	must(c.fr.WriteData(1, false, make([]byte, 10)))
+	if o := decodeOnce(t, d, client, server, c.take(), false); o.values("goh2.flow.stream_window")[0] != int64(1000-20) {
+		t.Fatalf("window after the ACK: %v", o.values("goh2.flow.stream_window"))
+	}
+}
+
+// TestHeaderTableSizeAppliedOnAck: a larger dynamic table may be used only
+// after the SETTINGS that allows it is acknowledged.
+func TestHeaderTableSizeAppliedOnAck(t *testing.T) {
+	for _, acked := range []bool{false, true} {
+		d, c, s := started(t)
+		must(c.fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 8192}))
+		decodeOnce(t, d, client, server, c.take(), false)
+		if acked {
+			must(s.fr.WriteSettingsAck())
+		}
+		s.enc.SetMaxDynamicTableSizeLimit(8192)
+		s.enc.SetMaxDynamicTableSize(8192)
+		must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: s.block(":status", "200"), EndHeaders: true}))
+		o := decodeOnce(t, d, server, client, s.take(), false)
+		failed := o.hasExpert("goh2.compression_error", "dynamic table size update too large")
+		if failed == acked {
+			t.Errorf("acked=%v: size update refused=%v; experts %q", acked, failed, o.experts())
+		}
+	}
+}
+
+func TestContinuationAcrossPackets(t *testing.T) {
+	d, c, _ := started(t)
+	big := strings.Repeat("v", 20000)
+	block := c.block(":method", "GET", ":path", "/big", "x-big", big, "x-after", "1")
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:16000], EndStream: true}))
+	o1 := decodeOnce(t, d, client, server, c.take(), false)
+	must(c.fr.WriteContinuation(1, true, block[16000:]))
+	o2 := decodeOnce(t, d, client, server, c.take(), false)
+	if o1.info != "HEADERS[1]" || o2.info != "CONTINUATION[1]: GET /big" {
+		t.Fatalf("info %q / %q", o1.info, o2.info)
+	}
+	n1, n2 := o1.values("goh2.header.name"), o2.values("goh2.header.name")
+	if len(n1) != 2 || len(n2) != 2 || n2[0] != "x-big" || n2[1] != "x-after" {
+		t.Fatalf("fields per frame: %v / %v", n1, n2)
+	}
+	if got := o2.values("goh2.header.block_frames"); len(got) != 1 || got[0] != int64(2) {
+		t.Fatalf("block frames %v", got)
+	}
+	if len(o2.experts()) != 0 {
+		t.Fatalf("experts %q", o2.experts())
+	}
+}
+
+func TestDesegmentation(t *testing.T) {
+	d, c, _ := started(t)
+	must(c.fr.WritePing(false, [8]byte{}))
+	must(c.fr.WriteData(1, false, make([]byte, 100)))
+	b := c.take()
+	// The PING and 4 octets of the DATA frame header.
+	o := decodeOnce(t, d, client, server, b[:17+4], false)
+	if o.consumed != 17 || o.need != 5 || o.info != "PING" {
+		t.Fatalf("got consumed %d need %d info %q", o.consumed, o.need, o.info)
+	}
+	// The header, but not all of the payload.
+	o = decodeOnce(t, d, client, server, b[17:17+50], false)
+	if o.consumed != 0 || o.need != 109-50 || len(o.pdus) != 0 {
+		t.Fatalf("got consumed %d need %d", o.consumed, o.need)
+	}
+	o = decodeOnce(t, d, client, server, b[17:], false)
+	if o.consumed != 109 || o.need != 0 || o.info != "DATA[1]" {
+		t.Fatalf("got consumed %d need %d info %q", o.consumed, o.need, o.info)
+	}
+}
+
+// TestMidConnection starts decoding after the dynamic table was built:
+// unseen entries show as unknown with a note, and the rest decodes.
+func TestMidConnection(t *testing.T) {
+	c := newPeer()
+	// Not captured: a block that puts two entries into the table.
+	c.block("x-trace", "abc", "x-tenant", "acme")
+	// Captured: a block that refers to both and adds a literal.
+	block := c.block(":method", "GET", "x-trace", "abc", "x-tenant", "acme", "x-new", "1")
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 5, BlockFragment: block, EndHeaders: true}))
+	d := New(Options{})
+	o := decodeOnce(t, d, client, server, c.take(), true)
+	if o.status != StatusOK {
+		t.Fatal("mid-connection HEADERS not claimed")
+	}
+	names := o.values("goh2.header.name")
+	want := []any{":method", "unknown (index 63)", "unknown (index 62)", "x-new"}
+	if len(names) != len(want) {
+		t.Fatalf("names %v", names)
+	}
+	for i := range want {
+		if names[i] != want[i] {
+			t.Fatalf("names %v, want %v", names, want)
+		}
+	}
+	if !o.hasExpert("goh2.hpack.unknown_index", "unknown (index 62)") || o.hasExpert("goh2.compression_error", "") {
+		t.Fatalf("experts %q", o.experts())
+	}
+	// The table stays in step: the next block's reference to x-new resolves.
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 7, BlockFragment: c.block(":method", "GET", "x-new", "1"), EndHeaders: true}))
+	o = decodeOnce(t, d, client, server, c.take(), false)
+	if names := o.values("goh2.header.name"); len(names) != 2 || names[1] != "x-new" {
+		t.Fatalf("names %v", names)
+	}
+}
+
+func TestNewConnectionOnReusedTuple(t *testing.T) {
+	d, c, _ := started(t)
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.block("x-a", "1"), EndHeaders: true}))
+	decodeOnce(t, d, client, server, c.take(), false)
+	// Same 4-tuple, new connection: a new preface and a fresh HPACK context.
+	c2 := newPeer()
+	c2.buf.WriteString(http2.ClientPreface)
+	must(c2.fr.WriteSettings())
+	must(c2.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c2.block("x-a", "1"), EndHeaders: true}))
+	o := decodeOnce(t, d, client, server, c2.take(), false)
+	if len(o.experts()) != 0 || o.values("goh2.header.name")[0] != "x-a" {
+		t.Fatalf("experts %q names %v", o.experts(), o.values("goh2.header.name"))
+	}
+}
+
+func TestHeuristic(t *testing.T) {
+	p := newPeer()
+	must(p.fr.WriteSettings())
+	must(p.fr.WriteWindowUpdate(0, 1000))
+	frames := p.take()
+	positive := map[string][]byte{
+		"preface":         []byte(http2.ClientPreface),
+		"preface prefix":  []byte(http2.ClientPreface[:16]),
+		"frames":          frames,
+		"frame then part": append(frames, 0, 0, 40, 0, 0, 0, 0, 0, 1),
+	}
+	for name, b := range positive {
+		if !LooksLikeHTTP2(b) {
+			t.Errorf("%s not recognised", name)
+		}
+	}
+	negative := map[string][]byte{
+		"HTTP/1.1 request":  []byte("GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n"),
+		"HTTP/1.1 response": []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+		"TLS ClientHello":   {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x11, 0x22},
+		"TLS app data":      {0x17, 0x03, 0x03, 0x00, 0x20, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00},
+		"SSH banner":        []byte("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
+		"empty":             nil,
+		"zeros":             make([]byte, 64),
+		"lone partial DATA": {0, 0x10, 0, 0, 0, 0, 0, 0, 1, 'a'},
+	}
+	for name, b := range negative {
+		if LooksLikeHTTP2(b) {
+			t.Errorf("%s claimed as HTTP/2", name)
+		}
+	}
+	rng := rand.New(rand.NewSource(1))
+	claimed := 0
+	const n = 200000
+	for i := 0; i < n; i++ {
+		b := make([]byte, 1+rng.Intn(1500))
+		rng.Read(b)
+		if LooksLikeHTTP2(b) {
+			claimed++
+		}
+	}
+	if claimed != 0 {
+		t.Errorf("%d of %d random payloads claimed", claimed, n)
+	}
+	// The decision is remembered: after enough misses a stream is left alone.
+	d := New(Options{})
+	for i := 0; i < heuristicTries; i++ {
+		decodeOnce(t, d, client, server, []byte("GET / HTTP/1.1\r\n\r\n"), true)
+	}
+	if o := decodeOnce(t, d, client, server, []byte(http2.ClientPreface), true); o.status != StatusNotMine {
+		t.Fatal("stream claimed after the heuristic gave up on it")
+	}
+}
+
+func TestLimits(t *testing.T) {
+	d := New(Options{MaxStreams: 2, MaxHeaderListSize: 100})
+	c := newPeer()
+	c.buf.WriteString(http2.ClientPreface)
+	for id := uint32(1); id <= 5; id += 2 {
+		must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.block(":path", "/"+strings.Repeat("p", 80), "x-long", strings.Repeat("v", 100)), EndHeaders: true}))
+	}
+	o := decodeOnce(t, d, client, server, c.take(), true)
+	if !o.hasExpert("goh2.limit", "more than 2 streams") || !o.hasExpert("goh2.limit", "exceeds the decoder limit 100") {
+		t.Fatalf("experts %q", o.experts())
+	}
+	if len(d.conns) != 1 || len(d.conns[Input{Src: client, Dst: server}.connKey()].streams) > 2 {
+		t.Fatal("stream limit not enforced")
+	}
+	d = New(Options{MaxConns: 10})
+	for i := 0; i < 100; i++ {
+		decodeOnce(t, d, client, strings.Repeat("s", i), []byte(http2.ClientPreface), true)
+	}
+	if len(d.conns) > 10 {
+		t.Fatalf("%d connections tracked, limit 10", len(d.conns))
+	}
+}
+
+func TestUnsyncedDirection(t *testing.T) {
+	d, _, _ := started(t)
+	_ = d
+	d2 := New(Options{})
+	c := newPeer()
+	must(c.fr.WritePing(false, [8]byte{}))
+	decodeOnce(t, d2, client, server, c.take(), true)
+	// The other direction starts inside a frame: not claimed as frames.
+	o := decodeOnce(t, d2, server, client, []byte("tail of a DATA frame that began before the capture"), false)
+	if o.consumed != len("tail of a DATA frame that began before the capture") || !o.hasExpert("goh2.unsynced", "before the first frame boundary") {
+		t.Fatalf("consumed %d experts %q", o.consumed, o.experts())
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	p := newPeer()
+	p.buf.WriteString(http2.ClientPreface)
+	must(p.fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 100}))
+	must(p.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: p.block(":method", "GET"), EndHeaders: true, PadLength: 3}))
+	f.Add(p.take(), []byte{}, uint8(7))
+	f.Add([]byte(http2.ClientPreface), []byte{0, 0, 0, 4, 1, 0, 0, 0, 0}, uint8(1))
+	f.Fuzz(func(t *testing.T, a, b []byte, split uint8) {
+		d := New(Options{MaxStreams: 16, MaxConns: 4})
+		// Feed each direction in two pieces, as TCP segments would arrive,
+		// honouring the decoder's consumed/need answers.
+		feed := func(from, to string, data []byte) {
+			cut := int(split) % (len(data) + 1)
+			pending := append([]byte(nil), data[:cut]...)
+			for _, next := range [][]byte{data[cut:], nil} {
+				o := decodeOnce(t, d, from, to, pending, true)
+				if o.status == StatusNotMine {
+					return
+				}
+				pending = append(pending[o.consumed:], next...)
+			}
+		}
+		feed(client, server, a)
+		feed(server, client, b)
+		var e1, e2 = newResultPair()
+		d1, d2 := New(Options{}), New(Options{})
+		d1.Decode(Input{Src: client, Dst: server, Data: a, Heuristic: true}, e1)
+		d2.Decode(Input{Src: client, Dst: server, Data: a, Heuristic: true}, e2)
+		b1, _ := e1.Bytes()
+		b2, _ := e2.Bytes()
+		if string(b1) != string(b2) {
+			t.Fatal("results are not deterministic")
+		}
+	})
+}
+
+var _ = hpack.HeaderField{}

@@ -1,0 +1,126 @@
+package result
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+)
+
+func TestEncodeExactBytes(t *testing.T) {
+	tests := []struct {
+		name  string
+		write func(e *Encoder)
+		want  []byte
+	}{
+		{"nil", func(e *Encoder) { e.Nil() }, []byte{0x00}},
+		{"bools", func(e *Encoder) { e.BeginArray(); e.Bool(false); e.Bool(true); e.End() },
+			[]byte{0x07, 2, 0, 0, 0, 0x01, 0x02}},
+		{"int32", func(e *Encoder) { e.Int(-2) }, []byte{0x03, 0xfe, 0xff, 0xff, 0xff}},
+		{"int64", func(e *Encoder) { e.Int(1 << 40) }, []byte{0x04, 0, 0, 0, 0, 0, 1, 0, 0}},
+		{"float", func(e *Encoder) { e.Float(1) }, []byte{0x05, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f}},
+		{"string", func(e *Encoder) { e.String("hi") }, []byte{0x06, 2, 0, 0, 0, 'h', 'i'}},
+		{"map", func(e *Encoder) { e.BeginMap(); e.String("k"); e.Int(1); e.End() },
+			[]byte{0x08, 1, 0, 0, 0, 0x06, 1, 0, 0, 0, 'k', 0x03, 1, 0, 0, 0}},
+		{"nested counts", func(e *Encoder) {
+			e.BeginArray()
+			e.BeginArray()
+			e.Nil()
+			e.End()
+			e.Nil()
+			e.End()
+		}, []byte{0x07, 2, 0, 0, 0, 0x07, 1, 0, 0, 0, 0x00, 0x00}},
+		{"slot", func(e *Encoder) { s := e.IntSlot(); e.PatchInt(s, 7) }, []byte{0x04, 7, 0, 0, 0, 0, 0, 0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e Encoder
+			tt.write(&e)
+			got, err := e.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, tt.want) {
+				t.Fatalf("got % x, want % x", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	var e Encoder
+	e.BeginArray()
+	e.Int(math.MaxInt64)
+	e.Int(math.MinInt32)
+	e.String("")
+	e.BytesValue([]byte{0, 1, 2})
+	e.BeginMap()
+	e.String("a")
+	e.Bool(true)
+	e.End()
+	e.End()
+	b, err := e.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, rest, err := Decode(b)
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("Decode: %v, %d octets left", err, len(rest))
+	}
+	want := []any{int64(math.MaxInt64), int64(math.MinInt32), "", "\x00\x01\x02", map[any]any{"a": true}}
+	if !reflect.DeepEqual(v, want) {
+		t.Fatalf("got %#v, want %#v", v, want)
+	}
+}
+
+func TestEncoderMisuse(t *testing.T) {
+	var e Encoder
+	e.BeginArray()
+	if _, err := e.Bytes(); err == nil {
+		t.Fatal("unclosed array accepted")
+	}
+	e.Reset()
+	e.End()
+	if _, err := e.Bytes(); err == nil {
+		t.Fatal("End without Begin accepted")
+	}
+	e.Reset()
+	e.BeginMap()
+	e.String("key only")
+	e.End()
+	if _, err := e.Bytes(); err == nil {
+		t.Fatal("map with a dangling key accepted")
+	}
+	e.Reset()
+	for i := 0; i <= MaxDepth; i++ {
+		e.BeginArray()
+	}
+	for i := 0; i <= MaxDepth; i++ {
+		e.End()
+	}
+	if _, err := e.Bytes(); err == nil {
+		t.Fatal("nesting beyond MaxDepth accepted")
+	}
+}
+
+func TestDecodeRejectsTruncation(t *testing.T) {
+	var e Encoder
+	e.BeginArray()
+	e.String("hello")
+	e.Int(1 << 40)
+	e.End()
+	b, _ := e.Bytes()
+	for n := 0; n < len(b); n++ {
+		if _, _, err := Decode(b[:n]); !errors.Is(err, ErrTruncated) {
+			t.Fatalf("prefix of %d octets: err %v, want ErrTruncated", n, err)
+		}
+	}
+	// An array that claims more elements than there are octets.
+	if _, _, err := Decode([]byte{0x07, 0xff, 0xff, 0xff, 0xff}); !errors.Is(err, ErrTruncated) {
+		t.Fatalf("huge count: %v", err)
+	}
+	if _, _, err := Decode([]byte{0x42}); err == nil {
+		t.Fatal("unknown tag accepted")
+	}
+}

@@ -1,0 +1,218 @@
+package tests
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestTwoPassEqualsOnePass: Wireshark dissects packets again on later
+// passes; goh2 must show exactly what it showed on the first.
+func TestTwoPassEqualsOnePass(t *testing.T) {
+	for _, c := range h2Captures {
+		t.Run(c.file, func(t *testing.T) {
+			one := tshark(t, pluginEnv, "-r", pcap(c.file), "-O", "goh2")
+			two := tshark(t, pluginEnv, "-2", "-r", pcap(c.file), "-O", "goh2")
+			if !strings.Contains(one, "HTTP/2 (Go x/net/http2)") {
+				t.Fatal("no goh2 tree in the output")
+			}
+			if one != two {
+				t.Fatalf("tshark -2 differs from single pass:\n%s", firstDiff(one, two))
+			}
+			f1 := tshark(t, pluginEnv, "-r", pcap(c.file), "-T", "fields", "-e", "frame.number", "-e", "_ws.col.Info", "-e", "goh2.flow.conn_window", "-e", "goh2.header.value")
+			f2 := tshark(t, pluginEnv, "-2", "-r", pcap(c.file), "-T", "fields", "-e", "frame.number", "-e", "_ws.col.Info", "-e", "goh2.flow.conn_window", "-e", "goh2.header.value")
+			if f1 != f2 {
+				t.Fatalf("tshark -2 -T fields differs:\n%s", firstDiff(f1, f2))
+			}
+		})
+	}
+}
+
+func firstDiff(a, b string) string {
+	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < len(la) && i < len(lb); i++ {
+		if la[i] != lb[i] {
+			return "line " + itoa(i+1) + ":\n  one pass: " + la[i] + "\n  two pass: " + lb[i]
+		}
+	}
+	return "lengths differ"
+}
+
+func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i)) }
+
+func fmtInt(i int) string {
+	const digits = "0123456789"
+	if i == 0 {
+		return "0"
+	}
+	s := ""
+	for ; i > 0; i /= 10 {
+		s = string(digits[i%10]) + s
+	}
+	return s
+}
+
+// TestWhatAnAnalystSees checks the Info column, expert infos and decoded
+// features on the Go h2c capture, whose traffic the generator scripted.
+func TestWhatAnAnalystSees(t *testing.T) {
+	info := tshark(t, pluginEnv, "-r", pcap("h2c_go.pcap"), "-Y", "goh2", "-T", "fields", "-e", "_ws.col.Info")
+	for _, want := range []string{
+		"Magic, SETTINGS, WINDOW_UPDATE",
+		"HEADERS[1]: GET /hello",
+		"HEADERS[3]: POST /echo",
+		"RST_STREAM[17] CANCEL",
+		"RST_STREAM[19] INTERNAL_ERROR",
+		"GOAWAY NO_ERROR",
+		"SETTINGS ACK",
+		"PING ACK",
+		"HEADERS[1]: 200",
+	} {
+		if !strings.Contains(info, want) {
+			t.Errorf("Info column never shows %q", want)
+		}
+	}
+	// The 40 KiB request header spans HEADERS and CONTINUATION; the block
+	// summary appears where it ends.
+	if !regexp.MustCompile(`CONTINUATION\[\d+\]: GET /large-header`).MatchString(info) {
+		t.Error("no CONTINUATION ending the /large-header block")
+	}
+
+	experts := tshark(t, pluginEnv, "-r", pcap("h2c_go.pcap"), "-Y", "goh2", "-T", "fields", "-e", "_ws.expert.message", "-e", "_ws.expert.severity")
+	for _, want := range []string{"RST_STREAM[17] CANCEL", "RST_STREAM[19] INTERNAL_ERROR", "GOAWAY NO_ERROR, last stream"} {
+		if !strings.Contains(experts, want) {
+			t.Errorf("no expert info %q", want)
+		}
+	}
+	// Go peers produced this traffic: no protocol error may be reported.
+	if out := tshark(t, pluginEnv, "-r", pcap("h2c_go.pcap"), "-Y", "goh2.protocol_error || goh2.frame_size_error || goh2.compression_error || goh2.flow.error || goh2.header.invalid"); strings.TrimSpace(out) != "" {
+		t.Errorf("protocol errors reported on valid traffic:\n%s", out)
+	}
+	// The generator set 16 KiB stream windows and uploads 128 KiB on
+	// stream 21: its DATA frames fill the window, and goh2 says the sender
+	// is blocked, while no DATA ever exceeds a window.
+	blocked := tshark(t, pluginEnv, "-r", pcap("h2c_go.pcap"), "-Y", "goh2.flow.blocked", "-T", "fields", "-e", "_ws.expert.message")
+	if !strings.Contains(blocked, "stream 21 window exhausted") {
+		t.Errorf("no blocked sender on stream 21:\n%s", blocked)
+	}
+	win := tshark(t, pluginEnv, "-r", pcap("h2c_go.pcap"), "-Y", "goh2.streamid == 21 && goh2.type == 0", "-T", "fields", "-e", "goh2.flow.stream_window")
+	if !regexp.MustCompile(`(?m)^0$`).MatchString(win) {
+		t.Errorf("stream 21's window never reaches 0:\n%s", win)
+	}
+	trailers := tshark(t, pluginEnv, "-r", pcap("h2c_go.pcap"), "-Y", "goh2.trailers", "-T", "fields", "-e", "goh2.header.name")
+	if !strings.Contains(trailers, "x-checksum") || !strings.Contains(trailers, "x-upload-sum") {
+		t.Errorf("trailers not recognised:\n%s", trailers)
+	}
+}
+
+func TestNghttp2Features(t *testing.T) {
+	out := tshark(t, pluginEnv, "-r", pcap("nghttp2_push_padding.pcap"), "-Y", "goh2", "-T", "fields",
+		"-e", "goh2.push_promise.promised_stream_id", "-e", "goh2.padding", "-e", "goh2.stream_dependency", "-e", "goh2.headers.weight")
+	if !strings.Contains(out, "2") {
+		t.Error("no promised stream 2")
+	}
+	padded := tshark(t, pluginEnv, "-r", pcap("nghttp2_push_padding.pcap"), "-Y", "goh2.flags.padded == 1", "-T", "fields", "-e", "goh2.padding")
+	if len(strings.Fields(strings.ReplaceAll(padded, ",", " "))) < 21 {
+		t.Errorf("expected at least 21 padded frames, got:\n%s", padded)
+	}
+	prio := tshark(t, pluginEnv, "-r", pcap("nghttp2_push_padding.pcap"), "-Y", "goh2.type == 2")
+	if strings.Count(prio, "\n") < 2 {
+		t.Error("no PRIORITY frames")
+	}
+}
+
+func TestMidConnectionCapture(t *testing.T) {
+	out := tshark(t, pluginEnv, "-r", pcap("h2c_go_midstream.pcap"), "-Y", "goh2.hpack.unknown_index", "-T", "fields", "-e", "goh2.header.name", "-e", "_ws.expert.message")
+	if !strings.Contains(out, "unknown (index ") || !strings.Contains(out, "never captured") {
+		t.Fatalf("no unknown-index notes:\n%s", out)
+	}
+	// Static and literal fields still decode next to the unknown ones.
+	names := tshark(t, pluginEnv, "-r", pcap("h2c_go_midstream.pcap"), "-Y", "goh2.header", "-T", "fields", "-e", "goh2.header.name")
+	for _, want := range []string{":status", ":method", ":path", "content-length"} {
+		if !strings.Contains(names, want) {
+			t.Errorf("%s not decoded mid-connection", want)
+		}
+	}
+	if out := tshark(t, pluginEnv, "-r", pcap("h2c_go_midstream.pcap"), "-Y", "goh2.compression_error"); strings.TrimSpace(out) != "" {
+		t.Errorf("decoding stopped with HPACK errors:\n%s", out)
+	}
+}
+
+func TestFieldsListed(t *testing.T) {
+	out := tshark(t, pluginEnv, "-G", "fields")
+	for _, f := range []string{"goh2.streamid", "goh2.type", "goh2.flags", "goh2.length", "goh2.header.name", "goh2.header.value",
+		"goh2.settings.id", "goh2.method", "goh2.path", "goh2.status", "goh2.authority", "goh2.content_type",
+		"goh2.rst_stream.error", "goh2.goaway.error", "goh2.goaway.last_stream_id", "goh2.push_promise.promised_stream_id",
+		"goh2.window_update.window_size_increment", "goh2.flow.conn_window", "goh2.flow.stream_window"} {
+		if !strings.Contains(out, "\t"+f+"\t") {
+			t.Errorf("tshark -G fields lacks %s", f)
+		}
+	}
+	// Where a field means what the built-in's does, it has the same name.
+	builtin := tshark(t, plainEnv, "-G", "fields")
+	same := 0
+	for _, line := range strings.Split(out, "\n") {
+		cols := strings.Split(line, "\t")
+		if len(cols) > 2 && strings.HasPrefix(cols[2], "goh2.") && !strings.HasPrefix(cols[2], "goh2.flow.") {
+			if strings.Contains(builtin, "\thttp2."+strings.TrimPrefix(cols[2], "goh2.")+"\t") {
+				same++
+			}
+		}
+	}
+	if same < 40 {
+		t.Errorf("only %d goh2 fields share a name with http2 fields", same)
+	}
+}
+
+// TestDetection: heuristics find h2c without Decode As; they can be
+// switched off, and then the port preference and Decode As still work.
+func TestDetection(t *testing.T) {
+	count := func(args ...string) int {
+		out := tshark(t, pluginEnv, append([]string{"-r", pcap("h2c_go.pcap"), "-Y", "goh2"}, args...)...)
+		return strings.Count(out, "\n")
+	}
+	all := count()
+	if all != 120 {
+		t.Fatalf("heuristics found %d goh2 packets, want 120", all)
+	}
+	if n := count("--disable-heuristic", "goh2_tcp"); n != 0 {
+		t.Fatalf("%d packets decoded with the heuristics off", n)
+	}
+	if n := count("--disable-heuristic", "goh2_tcp", "-o", "goh2.ports:18080"); n != all {
+		t.Fatalf("port preference: %d packets, want %d", n, all)
+	}
+	if n := count("--disable-heuristic", "goh2_tcp", "-d", "tcp.port==18080,goh2"); n != all {
+		t.Fatalf("Decode As: %d packets, want %d", n, all)
+	}
+}
+
+// TestTLSALPN: decrypted TLS with ALPN h2 goes to goh2, or to the built-in
+// http2 when the preference says so.
+func TestTLSALPN(t *testing.T) {
+	ours := tshark(t, pluginEnv, "-r", pcap("grpc_tls_keylog.pcapng"), "-Y", "goh2")
+	if strings.Count(ours, "\n") != 27 {
+		t.Fatalf("goh2 decoded %d packets of the TLS capture, want 27", strings.Count(ours, "\n"))
+	}
+	builtin := tshark(t, pluginEnv, "-r", pcap("grpc_tls_keylog.pcapng"), "-o", "goh2.tls_alpn:FALSE", "--disable-heuristic", "goh2_tls", "-Y", "http2 && !goh2")
+	if strings.Count(builtin, "\n") != 27 {
+		t.Fatalf("built-in http2 decoded %d packets with the preference off, want 27", strings.Count(builtin, "\n"))
+	}
+}
+
+// TestHeuristicsLeaveOtherTrafficAlone: HTTP/1.1, TLS, SSH and random
+// bytes are not claimed.
+func TestHeuristicsLeaveOtherTrafficAlone(t *testing.T) {
+	file := pcap("not_h2_mix.pcap")
+	if _, err := os.Stat(file); err != nil {
+		t.Fatal(err)
+	}
+	phs := tshark(t, plainEnv, "-r", file, "-q", "-z", "io,phs")
+	for _, p := range []string{"http", "tls", "data"} {
+		if !strings.Contains(phs, " "+p+" ") {
+			t.Errorf("the capture lacks %s traffic:\n%s", p, phs)
+		}
+	}
+	if out := tshark(t, pluginEnv, "-r", file, "-Y", "goh2"); strings.TrimSpace(out) != "" {
+		t.Fatalf("goh2 claimed other traffic:\n%s", out)
+	}
+}

@@ -1,0 +1,146 @@
+// Package tests runs tshark with the installed plugin on the captures in
+// testpcaps/ and checks what an analyst would see. Like Wireshark's own
+// test fixtures, every run gets a temporary HOME (so the user's plugins
+// and preferences are never read or touched) and TZ=UTC.
+//
+// The plugin is taken from build/out and lua/: run `make build` first
+// (`make test` does).
+package tests
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+var (
+	root      string // repository root
+	pluginEnv []string
+	plainEnv  []string // no plugin: Wireshark's built-in dissectors only
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	_, file, _, _ := runtime.Caller(0)
+	root = filepath.Dir(filepath.Dir(file))
+	if _, err := exec.LookPath("tshark"); err != nil {
+		fmt.Fprintln(os.Stderr, "tests: tshark is required (make deps installs it)")
+		return 1
+	}
+	tmp, err := os.MkdirTemp("", "gotcpdump-tests-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	home := filepath.Join(tmp, "home")
+	plugdir := filepath.Join(home, ".local", "lib", "wireshark", "plugins", "gotcpdump")
+	if err := os.MkdirAll(plugdir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, f := range []string{"build/out/libgoparser.so", "build/out/goshim52.so", "lua/goh2.lua", "lua/gotcpdump.luainc"} {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "tests: %v (run make build)\n", err)
+			return 1
+		}
+		if err := os.WriteFile(filepath.Join(plugdir, filepath.Base(f)), b, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	empty := filepath.Join(tmp, "empty")
+	if err := os.MkdirAll(empty, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	base := []string{"PATH=" + os.Getenv("PATH"), "TZ=UTC", "LANG=C.UTF-8"}
+	pluginEnv = append([]string{"HOME=" + home}, base...)
+	plainEnv = append([]string{"HOME=" + empty}, base...)
+	return m.Run()
+}
+
+// tshark runs tshark and returns its stdout. Any "Lua Error" in stdout or
+// stderr, or a non-zero exit, fails the test.
+func tshark(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("tshark", args...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	errText := strings.ReplaceAll(stderr.String(), `Running as user "root" and group "root". This could be dangerous.`, "")
+	if err != nil {
+		t.Fatalf("tshark %s: %v\n%s", strings.Join(args, " "), err, errText)
+	}
+	if strings.Contains(stdout.String(), "Lua Error:") || strings.Contains(errText, "Lua Error:") {
+		t.Fatalf("tshark %s printed a Lua Error:\n%s%s", strings.Join(args, " "), grepLines(stdout.String(), "Lua Error:"), errText)
+	}
+	if s := strings.TrimSpace(errText); s != "" {
+		t.Fatalf("tshark %s wrote to stderr:\n%s", strings.Join(args, " "), s)
+	}
+	return stdout.String()
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func pcap(name string) string { return filepath.Join(root, "testpcaps", name) }
+
+// capture is a committed capture and how Wireshark's http2 dissector is
+// pointed at it (cleartext h2 needs Decode As; TLS goes by ALPN).
+type capture struct {
+	file   string
+	decode []string
+}
+
+var h2Captures = []capture{
+	{"h2c_go.pcap", []string{"-d", "tcp.port==18080,http2"}},
+	{"h2c_go_midstream.pcap", []string{"-d", "tcp.port==18080,http2"}},
+	{"nghttp2_push_padding.pcap", []string{"-d", "tcp.port==18081,http2"}},
+	{"grpc_tls_keylog.pcapng", nil},
+}
+
+// fieldRows runs tshark -T fields and returns one row per packet, keyed by
+// frame number; each cell is the list of occurrences of that field.
+func fieldRows(t *testing.T, env []string, file string, extra []string, filter string, fields ...string) map[string][][]string {
+	t.Helper()
+	args := append([]string{"-r", file}, extra...)
+	args = append(args, "-Y", filter, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=\x1f", "-e", "frame.number")
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	rows := make(map[string][][]string)
+	for _, line := range strings.Split(strings.TrimRight(tshark(t, env, args...), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		cols := strings.Split(line, "\t")
+		var cells [][]string
+		for _, c := range cols[1:] {
+			if c == "" {
+				cells = append(cells, nil)
+			} else {
+				cells = append(cells, strings.Split(c, "\x1f"))
+			}
+		}
+		rows[cols[0]] = cells
+	}
+	return rows
+}
