@@ -45,7 +45,7 @@ run: deps install
 	tshark -r $(PCAP) -O goh2 -Y goh2
 
 lint:
-	@test -z "$$(gofmt -l goparser testpcaps cmd 2>/dev/null)" || { gofmt -l goparser testpcaps cmd; exit 1; }
+	@files=$$(gofmt -l .); test -z "$$files" || { echo "gofmt needed: $$files"; exit 1; }
 	go vet ./...
 
 test: deps build lint test-go test-lua test-tshark
@@ -59,7 +59,7 @@ test-lua: build
 	LUA_SHIM=$(SHIM52) LUA_SHIM_BADABI=$(OUT)/goshim52_badabi.so lua5.2 cshim/shim_test.lua
 
 test-tshark: build
-	go test -count=1 ./tests/...
+	go test -count=1 -v ./tests/...
 
 bench: deps build
 	build/bench.sh

@@ -113,8 +113,62 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd
 
 static int need(struct reader *r, size_t n) { return (size_t)(r->end - r->p) >= n; }
 
-/* Pushes one value; returns 0 on malformed input. */
-static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit) {
+/* Steps over one value without building it; returns 0 on malformed input. */
+static int skip_value(struct reader *r, int depth) {
+    uint32_t n, i;
+    uint8_t tag;
+    if (depth > MAX_DEPTH || !need(r, 1))
+        return 0;
+    tag = *r->p++;
+    switch (tag) {
+    case 0:
+    case 1:
+    case 2:
+        return 1;
+    case 3:
+        if (!need(r, 4))
+            return 0;
+        r->p += 4;
+        return 1;
+    case 4:
+    case 5:
+        if (!need(r, 8))
+            return 0;
+        r->p += 8;
+        return 1;
+    case 6:
+        if (!need(r, 4))
+            return 0;
+        n = rd32(r->p);
+        r->p += 4;
+        if (!need(r, n))
+            return 0;
+        r->p += n;
+        return 1;
+    case 7:
+    case 8:
+        if (!need(r, 4))
+            return 0;
+        n = rd32(r->p);
+        r->p += 4;
+        if (tag == 8) {
+            if (n > 0x7fffffff)
+                return 0;
+            n *= 2;
+        }
+        if (!need(r, n))
+            return 0;
+        for (i = 0; i < n; i++)
+            if (!skip_value(r, depth + 1))
+                return 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Pushes one value; returns 0 on malformed input. In a top-level array
+ * (depth 0), element number skip (1-based) is stepped over and left out. */
+static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit, uint32_t skip) {
     uint8_t tag;
     uint32_t n, i;
     if (depth > MAX_DEPTH || !need(r, 1) || !lua_checkstack(L, 4))
@@ -172,7 +226,12 @@ static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit)
             n = limit; /* only the leading elements are wanted */
         lua_createtable(L, (int)n, 0);
         for (i = 1; i <= n; i++) {
-            if (!push_value(L, r, depth + 1, 0))
+            if (depth == 0 && i == skip) {
+                if (!skip_value(r, depth + 1))
+                    return 0;
+                continue;
+            }
+            if (!push_value(L, r, depth + 1, 0, 0))
                 return 0;
             lua_rawseti(L, -2, (int)i);
         }
@@ -186,7 +245,7 @@ static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit)
             return 0;
         lua_createtable(L, 0, (int)n);
         for (i = 0; i < n; i++) {
-            if (!push_value(L, r, depth + 1, 0) || !push_value(L, r, depth + 1, 0))
+            if (!push_value(L, r, depth + 1, 0, 0) || !push_value(L, r, depth + 1, 0, 0))
                 return 0;
             if (lua_isnil(L, -2)) {
                 lua_pop(L, 2);
@@ -199,19 +258,24 @@ static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit)
     return 0;
 }
 
-/* goshim.decode(blob [, n]) -> value. With n, a top-level array yields
- * only its first n elements, which skips building what is not needed. */
+/* goshim.decode(blob [, n [, skip]]) -> value. With n > 0, a top-level
+ * array yields only its first n elements; with skip, its element number
+ * skip is left out (nil). Both avoid building what is not needed, such as
+ * tree items when Wireshark wants no tree. */
 static int l_decode(lua_State *L) {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     lua_Integer limit = luaL_optinteger(L, 2, 0);
+    lua_Integer skip = luaL_optinteger(L, 3, 0);
     struct reader r;
     int top = lua_gettop(L);
     r.p = (const uint8_t *)s;
     r.end = r.p + len;
     if (limit < 0 || limit > 0x7fffffff)
         limit = 0;
-    if (!push_value(L, &r, 0, (uint32_t)limit)) {
+    if (skip < 0 || skip > 0x7fffffff)
+        skip = 0;
+    if (!push_value(L, &r, 0, (uint32_t)limit, (uint32_t)skip)) {
         lua_settop(L, top);
         return luaL_error(L, "goshim.decode: malformed result (%d octets)", (int)len);
     }

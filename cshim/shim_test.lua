@@ -48,6 +48,11 @@ check("children present", type(r[4][2][7]) == "table" and #r[4][2][7] > 0)
 local head = g.decode(assert(g.call(1, "\0\0\0\4\1\0\0\0\0", "127.0.0.1 80\n127.0.0.1 40000", 0)), 3)
 check("partial decode", head[1] == 0 and head[4] == nil, head[4])
 
+-- decode(blob, 0, 4) leaves out the PDUs but keeps what follows them.
+local full = assert(g.call(1, "\0\0\8\6\0\0\0\0\0" .. string.rep("q", 8), ends, 0))
+local lean = g.decode(full, 0, 4)
+check("skip PDUs", lean[4] == nil and lean[5] == "PING" and lean[2] == 17, lean[5])
+
 -- A partial frame asks for the missing octets.
 r = g.decode(assert(g.call(1, "\0\0\8\6\0\0\0\0\0\1\2", ends, 0)))
 check("need more", r[2] == 0 and r[3] == 6, tostring(r[2]) .. "/" .. tostring(r[3]))

@@ -38,7 +38,9 @@ local function dissect(tvb, pinfo, tree, heuristic)
         end
     end
 
-    local r = shim.decode(blob)
+    -- Tree items are built only when Wireshark keeps a tree.
+    local want_tree = common.has_tree(tree)
+    local r = shim.decode(blob, 0, want_tree and 0 or 4)
     local consumed, need, pdus, info = r[2], r[3], r[4], r[5]
     if need ~= 0 then
         pinfo.desegment_offset = consumed
@@ -52,7 +54,7 @@ local function dissect(tvb, pinfo, tree, heuristic)
             pinfo.cols.info:append(", " .. info)
         end
     end
-    if #pdus > 0 then
+    if pdus then
         common.render(tree, tvb, pdus)
     end
     return tvb:len()

@@ -101,7 +101,7 @@ func flatten(items []any, depth int, dst *[]item) {
 			text = s
 		}
 		if f < 0 {
-			*dst = append(*dst, item{abbrev: "expert:" + schema.LookupExpert(schema.ExpertID(-f - 1)).Abbrev, text: text, depth: depth})
+			*dst = append(*dst, item{abbrev: "expert:" + schema.LookupExpert(schema.ExpertID(-f-1)).Abbrev, text: text, depth: depth})
 			continue
 		}
 		*dst = append(*dst, item{abbrev: schema.Lookup(schema.FieldID(f)).Abbrev, off: int(a[1].(int64)), n: int(a[2].(int64)), value: a[3], text: text, depth: depth})
