@@ -19,6 +19,19 @@ import (
 	"github.com/gotcpdump/gotcpdump/goparser/schema"
 )
 
+// Operations and statuses, as in goparser.h.
+const (
+	opSchema    = C.GP_OP_SCHEMA
+	opH2        = C.GP_OP_H2
+	opH2Options = C.GP_OP_H2_OPTIONS
+
+	statusOK          = C.GP_OK
+	statusNeedBuffer  = C.GP_NEED_BUFFER
+	statusError       = C.GP_ERROR
+	abiVersion        = C.GOPARSER_ABI
+	h2OptionArguments = 6
+)
+
 // state is everything the library keeps between calls. Wireshark calls
 // dissectors from one thread, so no locking is needed.
 var state struct {
@@ -29,6 +42,10 @@ var state struct {
 	pending []byte
 }
 
+// h2Decode is the decoder entry point; tests replace it to check that
+// panics are contained.
+var h2Decode = func(d *h2.Decoder, in h2.Input, e *result.Encoder) { d.Decode(in, e) }
+
 func init() { reset() }
 
 func reset() {
@@ -37,7 +54,7 @@ func reset() {
 }
 
 //export gp_abi_version
-func gp_abi_version() C.int { return C.GOPARSER_ABI }
+func gp_abi_version() C.int { return abiVersion }
 
 //export gp_reset
 func gp_reset() {
@@ -47,13 +64,8 @@ func gp_reset() {
 
 //export gp_call
 func gp_call(op C.int, args *C.int64_t, nargs C.int, key *C.char, keylen C.size_t,
-	data *C.uint8_t, datalen C.size_t, out *C.uint8_t, outcap C.size_t, outlen *C.size_t) (status C.int) {
+	data *C.uint8_t, datalen C.size_t, out *C.uint8_t, outcap C.size_t, outlen *C.size_t) C.int {
 	dst := unsafe.Slice((*byte)(unsafe.Pointer(out)), int(outcap))
-	defer func() {
-		if r := recover(); r != nil {
-			status = fail(dst, outlen, fmt.Sprintf("goparser: internal error (op %d): %v", int(op), r))
-		}
-	}()
 	var a []int64
 	if nargs > 0 {
 		a = unsafe.Slice((*int64)(unsafe.Pointer(args)), int(nargs))
@@ -61,21 +73,34 @@ func gp_call(op C.int, args *C.int64_t, nargs C.int, key *C.char, keylen C.size_
 	// Copy the input so that no Go state ever refers to the caller's memory.
 	state.input = append(state.input[:0], unsafe.Slice((*byte)(unsafe.Pointer(data)), int(datalen))...)
 	k := C.GoStringN(key, C.int(keylen))
+	n, st := call(int(op), a, k, state.input, dst)
+	*outlen = C.size_t(n)
+	return C.int(st)
+}
 
+// call runs one operation and writes its result into dst. It returns the
+// result's length and a status; with statusNeedBuffer the result waits in
+// state.pending for gp_take.
+func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status int) {
+	defer func() {
+		if r := recover(); r != nil {
+			n, status = fail(dst, fmt.Sprintf("goparser: internal error (op %d): %v", op, r))
+		}
+	}()
 	e := &state.enc
 	e.Reset()
-	switch int(op) {
-	case C.GP_OP_SCHEMA:
+	switch op {
+	case opSchema:
 		schema.Encode(e)
-	case C.GP_OP_H2:
+	case opH2:
 		if len(a) < 1 {
-			return fail(dst, outlen, "goparser: h2 needs 1 argument")
+			return fail(dst, "goparser: h2 needs 1 argument")
 		}
-		src, dstEP, _ := strings.Cut(k, "\n")
-		decodeH2(e, h2.Input{Src: src, Dst: dstEP, Data: state.input, Heuristic: a[0] != 0})
-	case C.GP_OP_H2_OPTIONS:
-		if len(a) < 6 {
-			return fail(dst, outlen, "goparser: h2 options need 6 arguments")
+		src, dstEP, _ := strings.Cut(key, "\n")
+		decodeH2(e, h2.Input{Src: src, Dst: dstEP, Data: data, Heuristic: a[0] != 0})
+	case opH2Options:
+		if len(a) < h2OptionArguments {
+			return fail(dst, "goparser: h2 options need 6 arguments")
 		}
 		state.h2opts = h2.Options{
 			MaxConns: int(a[0]), MaxStreams: int(a[1]), MaxHeaderListSize: uint32(a[2]),
@@ -84,54 +109,55 @@ func gp_call(op C.int, args *C.int64_t, nargs C.int, key *C.char, keylen C.size_
 		state.h2 = h2.New(state.h2opts)
 		e.Bool(true)
 	default:
-		return fail(dst, outlen, fmt.Sprintf("goparser: unknown op %d", int(op)))
+		return fail(dst, fmt.Sprintf("goparser: unknown op %d", op))
 	}
 	b, err := e.Bytes()
 	if err != nil {
-		return fail(dst, outlen, "goparser: "+err.Error())
+		return fail(dst, "goparser: "+err.Error())
 	}
-	*outlen = C.size_t(len(b))
 	if len(b) > len(dst) {
 		state.pending = append(state.pending[:0], b...)
-		return C.GP_NEED_BUFFER
+		return len(b), statusNeedBuffer
 	}
-	copy(dst, b)
-	return C.GP_OK
+	return copy(dst, b), statusOK
 }
 
 func decodeH2(e *result.Encoder, in h2.Input) {
 	defer func() {
 		if r := recover(); r != nil {
 			// Drop the connection whose state may now be inconsistent, then
-			// let the outer handler report the error.
+			// let call report the error.
 			state.h2.Forget(in)
 			panic(r)
 		}
 	}()
-	state.h2.Decode(in, e)
+	h2Decode(state.h2, in, e)
 }
 
 //export gp_take
-func gp_take(out *C.uint8_t, outcap C.size_t, outlen *C.size_t) (status C.int) {
+func gp_take(out *C.uint8_t, outcap C.size_t, outlen *C.size_t) C.int {
 	dst := unsafe.Slice((*byte)(unsafe.Pointer(out)), int(outcap))
-	defer func() {
-		if r := recover(); r != nil {
-			status = fail(dst, outlen, fmt.Sprint("goparser: internal error: ", r))
-		}
-	}()
-	*outlen = C.size_t(len(state.pending))
-	if len(state.pending) > len(dst) {
-		return C.GP_NEED_BUFFER
-	}
-	copy(dst, state.pending)
-	state.pending = state.pending[:0]
-	return C.GP_OK
+	n, st := take(dst)
+	*outlen = C.size_t(n)
+	return C.int(st)
 }
 
-func fail(dst []byte, outlen *C.size_t, msg string) C.int {
-	n := copy(dst, msg)
-	*outlen = C.size_t(n)
-	return C.GP_ERROR
+func take(dst []byte) (n int, status int) {
+	defer func() {
+		if r := recover(); r != nil {
+			n, status = fail(dst, fmt.Sprint("goparser: internal error: ", r))
+		}
+	}()
+	if len(state.pending) > len(dst) {
+		return len(state.pending), statusNeedBuffer
+	}
+	n = copy(dst, state.pending)
+	state.pending = state.pending[:0]
+	return n, statusOK
+}
+
+func fail(dst []byte, msg string) (int, int) {
+	return copy(dst, msg), statusError
 }
 
 func main() {}

@@ -434,3 +434,71 @@ func FuzzDecode(f *testing.F) {
 }
 
 var _ = hpack.HeaderField{}
+
+// TestItemRanges checks, over exact bytes, where each field of a padded
+// HEADERS frame with priority, a PUSH_PROMISE and an unknown frame lies.
+func TestItemRanges(t *testing.T) {
+	d, c, s := started(t)
+	frag := c.block(":method", "GET", ":path", "/")
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: frag, EndHeaders: true, PadLength: 4,
+		Priority: http2.PriorityParam{StreamDep: 1, Exclusive: true, Weight: 15}}))
+	b := c.take()
+	unknown := raw(0x42, 0x3, 3, []byte("xyz"))
+	o := decodeOnce(t, d, client, server, append(b, unknown...), false)
+	type rng struct{ off, n int }
+	want := map[string]rng{
+		"goh2.length":                     {0, 3},
+		"goh2.type":                       {3, 1},
+		"goh2.flags":                      {4, 1},
+		"goh2.streamid":                   {5, 4},
+		"goh2.padding":                    {9, 1},
+		"goh2.exclusive":                  {10, 4},
+		"goh2.stream_dependency":          {10, 4},
+		"goh2.headers.weight":             {14, 1},
+		"goh2.headers":                    {15, len(frag)},
+		"goh2.headers.padding":            {15 + len(frag), 4},
+		"goh2.unknown":                    {len(b) + 9, 3},
+		"goh2.flags.unused":               {4, 1},
+		"goh2.flags.priority":             {4, 1},
+		"goh2.header.count":               {15, len(frag)},
+		"goh2.header.name":                {15, len(frag)},
+		"goh2.method":                     {15, len(frag)},
+		"goh2.flow.conn_window":           {-1, 0}, // HEADERS moves no window
+		"goh2.settings.header_table_size": {-1, 0},
+	}
+	seen := map[string]rng{}
+	for _, it := range o.items() {
+		if _, ok := seen[it.abbrev]; !ok {
+			seen[it.abbrev] = rng{it.off, it.n}
+		}
+	}
+	for f, r := range want {
+		got, ok := seen[f]
+		if r.off < 0 {
+			if ok {
+				t.Errorf("%s present at %v", f, got)
+			}
+			continue
+		}
+		if !ok || got != r {
+			t.Errorf("%s at %v (present %v), want %v", f, got, ok, r)
+		}
+	}
+	if o.info != "HEADERS[3]: GET /, UNKNOWN_FRAME_TYPE_66[3]" {
+		t.Errorf("info %q", o.info)
+	}
+	if got := o.values("goh2.flags.unused"); got[len(got)-1] != int64(3) {
+		t.Errorf("unused flags of the unknown frame: %v", got)
+	}
+	// PUSH_PROMISE: reserved bit and promised id after the pad length.
+	must(s.fr.WritePushPromise(http2.PushPromiseParam{StreamID: 3, PromiseID: 2, BlockFragment: s.block(":method", "GET", ":path", "/x"), EndHeaders: true, PadLength: 2}))
+	o = decodeOnce(t, d, server, client, s.take(), false)
+	for _, it := range o.items() {
+		if it.abbrev == "goh2.push_promise.promised_stream_id" && (it.off != 10 || it.n != 4) {
+			t.Errorf("promised stream id at %d+%d", it.off, it.n)
+		}
+	}
+	if o.info != "PUSH_PROMISE[3]: GET /x" {
+		t.Errorf("info %q", o.info)
+	}
+}
