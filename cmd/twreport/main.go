@@ -1,0 +1,228 @@
+// Command twreport reads pcap and pcapng captures and reports where
+// TIME_WAIT sockets come from: who closes, how many each host holds over
+// time, the ports each client ties up, and the requests behind short
+// connections, with findings in plain words.
+//
+//	twreport [--json] [--timeline] [--tw-seconds 60] [--port-range 32768-60999] FILE...
+//
+// FILE "-" reads standard input.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
+	"github.com/gotcpdump/gotcpdump/goparser/tcptw"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "twreport:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("twreport", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	timeline := fs.Bool("timeline", false, "add each TIME_WAIT holder's population change points")
+	twSeconds := fs.Float64("tw-seconds", 60, "TIME_WAIT length in seconds (Linux: 60, fixed)")
+	portRange := fs.String("port-range", "32768-60999", "ephemeral port range of the clients")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: twreport [flags] FILE... (pcap or pcapng; - for stdin)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("no capture file given")
+	}
+	lo, hi, err := parseRange(*portRange)
+	if err != nil {
+		return err
+	}
+	if *twSeconds <= 0 {
+		return errors.New("--tw-seconds must be positive")
+	}
+	eng := tcptw.New(tcptw.Config{TimeWait: time.Duration(*twSeconds * float64(time.Second)), PortLo: lo, PortHi: hi})
+	prog := newProgress(stderr)
+	for _, name := range fs.Args() {
+		if err := feed(eng, name, prog); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	prog.done()
+	rep := eng.Report(*timeline)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.WriteText(stdout)
+	return nil
+}
+
+func parseRange(s string) (uint16, uint16, error) {
+	a, b, ok := strings.Cut(s, "-")
+	lo, err1 := strconv.ParseUint(a, 10, 16)
+	hi, err2 := strconv.ParseUint(b, 10, 16)
+	if !ok || err1 != nil || err2 != nil || lo == 0 || lo > hi {
+		return 0, 0, fmt.Errorf("bad --port-range %q, want LOW-HIGH", s)
+	}
+	return uint16(lo), uint16(hi), nil
+}
+
+// packetSource is what pcapgo's pcap and pcapng readers share.
+type packetSource interface {
+	ZeroCopyReadPacketData() ([]byte, captureInfo, error)
+}
+
+type captureInfo struct {
+	ts   time.Time
+	link layers.LinkType
+	size int
+}
+
+type pcapSource struct{ r *pcapgo.Reader }
+
+func (p pcapSource) ZeroCopyReadPacketData() ([]byte, captureInfo, error) {
+	b, ci, err := p.r.ZeroCopyReadPacketData()
+	return b, captureInfo{ci.Timestamp, p.r.LinkType(), ci.Length}, err
+}
+
+type ngSource struct{ r *pcapgo.NgReader }
+
+func (p ngSource) ZeroCopyReadPacketData() ([]byte, captureInfo, error) {
+	b, ci, err := p.r.ZeroCopyReadPacketData()
+	if err != nil {
+		return nil, captureInfo{}, err
+	}
+	lt := p.r.LinkType()
+	if intf, e := p.r.Interface(ci.InterfaceIndex); e == nil {
+		lt = intf.LinkType
+	}
+	return b, captureInfo{ci.Timestamp, lt, ci.Length}, nil
+}
+
+func open(name string) (io.ReadCloser, int64, error) {
+	if name == "-" {
+		return io.NopCloser(os.Stdin), 0, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, _ := f.Stat()
+	return f, st.Size(), nil
+}
+
+func feed(eng *tcptw.Engine, name string, prog *progress) error {
+	f, size, err := open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cr := &countingReader{r: f}
+	br := bufio.NewReaderSize(cr, 1<<20)
+	magic, err := br.Peek(4)
+	if err != nil {
+		return fmt.Errorf("not a capture file: %w", err)
+	}
+	var src packetSource
+	if string(magic) == "\x0a\x0d\x0d\x0a" {
+		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
+		if err != nil {
+			return err
+		}
+		src = ngSource{r}
+	} else {
+		r, err := pcapgo.NewReader(br)
+		if err != nil {
+			return err
+		}
+		src = pcapSource{r}
+	}
+	dec := tcpdecode.New()
+	for n := 0; ; n++ {
+		data, ci, err := src.ZeroCopyReadPacketData()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				fmt.Fprintf(prog.w, "twreport: %s: truncated after %d packets\n", name, n)
+				return nil
+			}
+			return err
+		}
+		if n%65536 == 0 {
+			prog.update(name, cr.n, size)
+		}
+		seg, err := dec.Decode(ci.link, data)
+		if err != nil {
+			continue
+		}
+		eng.Segment(ci.ts, &seg)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// progress draws a bar on stderr when stderr is a terminal.
+type progress struct {
+	w  io.Writer
+	on bool
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.on = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(name string, done, size int64) {
+	if !p.on || size <= 0 {
+		return
+	}
+	frac := float64(done) / float64(size)
+	if frac > 1 {
+		frac = 1
+	}
+	const width = 40
+	n := int(frac * width)
+	fmt.Fprintf(p.w, "\r%s [%s%s] %3.0f%%", name, strings.Repeat("#", n), strings.Repeat(" ", width-n), frac*100)
+}
+
+func (p *progress) done() {
+	if p.on {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

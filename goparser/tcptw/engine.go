@@ -1,0 +1,558 @@
+// Package tcptw tracks TCP connections in a capture and estimates, the way
+// the Linux kernel behaves, which endpoint holds each connection in
+// TIME_WAIT and for how long, how many TIME_WAIT sockets each host holds
+// over time, how many ephemeral ports each client ties up towards each
+// server, and which requests the short connections carried.
+//
+// Kernel facts it follows (net/ipv4/tcp_minisocks.c):
+//   - TIME_WAIT lasts TCP_TIMEWAIT_LEN, a fixed 60 s (tcp_fin_timeout is the
+//     FIN_WAIT_2 timeout, not this).
+//   - The side that sends the first FIN holds TIME_WAIT; after a
+//     simultaneous close both do; a connection ended by RST leaves none.
+//   - TIME_WAIT starts once the holder has both acknowledged the peer's FIN
+//     and had its own FIN acknowledged.
+//   - A segment from the peer that reaches the TIME_WAIT socket restarts
+//     the 60 s (a bare in-window ACK, a retransmitted FIN); an in-window
+//     RST kills the socket (tcp_rfc1337=0).
+//   - A SYN for the 4-tuple is accepted by the TIME_WAIT socket when its
+//     sequence number is after the old connection's, or its timestamp is
+//     newer (RFC 6191); otherwise the kernel answers with an ACK.
+package tcptw
+
+import (
+	"container/heap"
+	"net/netip"
+	"time"
+
+	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
+)
+
+// Config sets the engine's model. Zero fields take defaults.
+type Config struct {
+	TimeWait time.Duration // TCP_TIMEWAIT_LEN; 60 s on Linux
+	PortLo   uint16        // ephemeral port range (ip_local_port_range)
+	PortHi   uint16
+	MaxConns int // open connections tracked; the least recently active are dropped
+}
+
+func (c Config) withDefaults() Config {
+	if c.TimeWait <= 0 {
+		c.TimeWait = 60 * time.Second
+	}
+	if c.PortLo == 0 && c.PortHi == 0 {
+		c.PortLo, c.PortHi = 32768, 60999
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = 1 << 20
+	}
+	return c
+}
+
+// Closer says how a connection ended.
+type Closer uint8
+
+const (
+	CloserNone Closer = iota
+	CloserClient
+	CloserServer
+	CloserBoth // simultaneous close: both sides hold TIME_WAIT
+	CloserRST
+)
+
+var closerNames = [...]string{"", "client", "server", "both", "rst"}
+
+func (c Closer) String() string { return closerNames[c] }
+
+// tupleKey orders a connection's endpoints so both directions share it.
+type tupleKey struct{ lo, hi netip.AddrPort }
+
+func keyOf(a, b netip.AddrPort) tupleKey {
+	if a.Compare(b) < 0 {
+		return tupleKey{a, b}
+	}
+	return tupleKey{b, a}
+}
+
+type conn struct {
+	id         uint64
+	ep         [2]netip.AddrPort // ep[0] is the client when rolesKnown
+	rolesKnown bool
+	start      time.Time
+	last       time.Time
+	synSeq     uint32
+	synCount   int
+	synAck     bool
+	bytes      [2]uint64
+	nxt        [2]uint32
+	nxtOK      [2]bool
+	ts         [2]uint32
+	tsOK       [2]bool
+	fin        [2]bool
+	finSeq     [2]uint32
+	finAcked   [2]bool // this side's FIN was acknowledged
+	ackedPeer  [2]bool // this side acknowledged the peer's FIN
+	closer     Closer
+	closedAt   time.Time
+	closed     bool
+	tw         [2]*twEntry
+	req        reqTracker
+	pair       *pair
+	heapIndex  int
+}
+
+func (c *conn) side(src netip.AddrPort) int {
+	if src == c.ep[0] {
+		return 0
+	}
+	return 1
+}
+
+// twEntry is one socket in TIME_WAIT.
+type twEntry struct {
+	key      tupleKey
+	holder   netip.AddrPort
+	peer     netip.AddrPort
+	start    time.Time
+	until    time.Time
+	rcvNxt   uint32 // next sequence number expected from the peer
+	tsRecent uint32
+	tsOK     bool
+	active   bool
+	index    int // in the expiry heap
+	host     *hostState
+	pair     *pair
+	byClient bool // the client holds it (its ephemeral port is tied up)
+}
+
+// expiryHeap orders TIME_WAIT sockets by expiry.
+type expiryHeap []*twEntry
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].until.Before(h[j].until) }
+func (h expiryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *expiryHeap) Push(x any) {
+	e := x.(*twEntry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+func (h *expiryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.index = -1
+	return e
+}
+
+// Engine is the connection tracker. Feed it segments in capture order.
+type Engine struct {
+	cfg     Config
+	conns   map[tupleKey]*conn
+	tws     map[tupleKey]*twEntry // at most one TIME_WAIT socket per tuple and holder side
+	tws2    map[tupleKey]*twEntry // the second holder of a simultaneous close
+	expiry  expiryHeap
+	hosts   map[netip.Addr]*hostState
+	pairs   map[pairKey]*pair
+	nextID  uint64
+	now     time.Time
+	first   time.Time
+	rep     reportState
+	verdict Verdict
+}
+
+// New returns an Engine.
+func New(cfg Config) *Engine {
+	return &Engine{
+		cfg:   cfg.withDefaults(),
+		conns: make(map[tupleKey]*conn),
+		tws:   make(map[tupleKey]*twEntry),
+		tws2:  make(map[tupleKey]*twEntry),
+		hosts: make(map[netip.Addr]*hostState),
+		pairs: make(map[pairKey]*pair),
+	}
+}
+
+// Config returns the engine's configuration with defaults applied.
+func (e *Engine) Config() Config { return e.cfg }
+
+// expire ends the TIME_WAIT sockets whose time ran out by t.
+func (e *Engine) expire(t time.Time) {
+	for len(e.expiry) > 0 && !e.expiry[0].until.After(t) {
+		tw := heap.Pop(&e.expiry).(*twEntry)
+		e.endTW(tw, tw.until)
+	}
+}
+
+func (e *Engine) startTW(c *conn, s int, t time.Time) {
+	o := 1 - s
+	tw := &twEntry{
+		key:      keyOf(c.ep[0], c.ep[1]),
+		holder:   c.ep[s],
+		peer:     c.ep[o],
+		start:    t,
+		until:    t.Add(e.cfg.TimeWait),
+		rcvNxt:   c.finSeq[o] + 1,
+		tsRecent: c.ts[o],
+		tsOK:     c.tsOK[o],
+		active:   true,
+		pair:     c.pair,
+		byClient: c.rolesKnown && s == 0,
+	}
+	c.tw[s] = tw
+	if old := e.tws[tw.key]; old == nil || !old.active {
+		e.tws[tw.key] = tw
+	} else {
+		e.tws2[tw.key] = tw
+	}
+	heap.Push(&e.expiry, tw)
+	tw.host = e.host(tw.holder.Addr())
+	tw.host.change(t, +1)
+	if tw.pair != nil {
+		tw.pair.twChange(t, +1, tw.byClient)
+	}
+	e.rep.twStarted++
+}
+
+func (e *Engine) endTW(tw *twEntry, t time.Time) {
+	if !tw.active {
+		return
+	}
+	tw.active = false
+	if tw.index >= 0 {
+		heap.Remove(&e.expiry, tw.index)
+	}
+	tw.host.change(t, -1)
+	if tw.pair != nil {
+		tw.pair.twChange(t, -1, tw.byClient)
+	}
+	if e.tws[tw.key] == tw {
+		delete(e.tws, tw.key)
+		if o := e.tws2[tw.key]; o != nil {
+			e.tws[tw.key] = o
+			delete(e.tws2, tw.key)
+		}
+	} else if e.tws2[tw.key] == tw {
+		delete(e.tws2, tw.key)
+	}
+}
+
+func (e *Engine) restartTW(tw *twEntry, t time.Time) {
+	tw.until = t.Add(e.cfg.TimeWait)
+	heap.Fix(&e.expiry, tw.index)
+}
+
+// twFor returns the active TIME_WAIT socket of a tuple held by holder.
+func (e *Engine) twFor(k tupleKey, holder netip.AddrPort) *twEntry {
+	if tw := e.tws[k]; tw != nil && tw.active && tw.holder == holder {
+		return tw
+	}
+	if tw := e.tws2[k]; tw != nil && tw.active && tw.holder == holder {
+		return tw
+	}
+	return nil
+}
+
+func seqAfter(a, b uint32) bool { return int32(a-b) > 0 }
+
+func (e *Engine) newConn(k tupleKey, client, server netip.AddrPort, known bool, t time.Time) *conn {
+	if len(e.conns) >= e.cfg.MaxConns {
+		e.evict()
+	}
+	e.nextID++
+	c := &conn{id: e.nextID, ep: [2]netip.AddrPort{client, server}, rolesKnown: known, start: t}
+	c.pair = e.pair(client.Addr(), server)
+	e.conns[k] = c
+	e.rep.conns++
+	if !known {
+		e.rep.partial++
+	}
+	return c
+}
+
+// evict drops the least recently active eighth of the open connections,
+// so that hostile captures (SYN floods with random tuples) stay bounded.
+func (e *Engine) evict() {
+	n := len(e.conns) / 8
+	if n < 1 {
+		n = 1
+	}
+	var cut time.Time
+	// Find a time below which about n connections were last active.
+	times := make([]int64, 0, len(e.conns))
+	for _, c := range e.conns {
+		times = append(times, c.last.UnixNano())
+	}
+	cut = time.Unix(0, nth(times, n))
+	for k, c := range e.conns {
+		if !c.last.After(cut) {
+			delete(e.conns, k)
+			e.rep.evicted++
+		}
+	}
+}
+
+func nth(v []int64, n int) int64 {
+	// Quickselect would do; eviction is rare enough for a sort-free scan.
+	lo, hi := int64(-1<<63), int64(1<<63-1)
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		cnt := 0
+		for _, x := range v {
+			if x <= mid {
+				cnt++
+			}
+		}
+		if cnt >= n {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+// Segment processes one TCP segment seen at time t and returns the
+// verdict for its packet. The verdict is valid until the next call.
+func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
+	if e.first.IsZero() {
+		e.first = t
+	}
+	if t.After(e.now) {
+		e.now = t
+	}
+	e.expire(t)
+	v := &e.verdict
+	*v = Verdict{Population: -1, FinToSyn: -1}
+	e.rep.packets++
+
+	k := keyOf(s.Src, s.Dst)
+	c := e.conns[k]
+
+	if s.SYN && !s.ACK && !s.RST {
+		c = e.syn(k, c, t, s, v)
+	} else if c == nil {
+		// Mid-stream: guess the client from the ports.
+		client, server := s.Src, s.Dst
+		if s.SYN && s.ACK {
+			client, server = s.Dst, s.Src
+		} else if e.looksLikeServerPort(s.Src.Port(), s.Dst.Port()) {
+			client, server = s.Dst, s.Src
+		}
+		c = e.newConn(k, client, server, s.SYN && s.ACK, t)
+	}
+	c.last = t
+	d := c.side(s.Src)
+	o := 1 - d
+	v.Conn = c.id
+	v.FromClient = d == 0
+	v.RolesKnown = c.rolesKnown
+
+	// Segments reaching a TIME_WAIT socket of the receiver.
+	if tw := e.twFor(k, s.Dst); tw != nil && !(s.SYN && !s.ACK) {
+		e.toTimeWait(tw, t, s, v)
+	}
+
+	if s.SYN && s.ACK {
+		c.synAck = true
+	}
+	c.bytes[d] += uint64(s.PayloadLen)
+	end := s.Seq + uint32(s.PayloadLen)
+	if s.SYN {
+		end++
+	}
+	if s.FIN {
+		end++
+	}
+	if !c.nxtOK[d] || seqAfter(end, c.nxt[d]) {
+		c.nxt[d], c.nxtOK[d] = end, true
+	}
+	if s.HasTS {
+		c.ts[d], c.tsOK[d] = s.TSval, true
+	}
+	if d == 0 && s.PayloadLen > 0 && !c.fin[0] {
+		before := c.req.count
+		c.req.clientPayload(s.Payload)
+		if c.req.count > before && before == 0 && c.pair != nil {
+			c.pair.requestSeen()
+		}
+	}
+
+	if !c.closed {
+		e.closing(c, d, o, t, s, v)
+	}
+	e.fill(c, t, v)
+	return v
+}
+
+func (e *Engine) looksLikeServerPort(src, dst uint16) bool {
+	inRange := func(p uint16) bool { return p >= e.cfg.PortLo && p <= e.cfg.PortHi }
+	if inRange(src) != inRange(dst) {
+		return !inRange(src)
+	}
+	return src < dst
+}
+
+// syn handles a SYN without ACK: a new connection, a retransmission, or
+// an attempt to reuse a 4-tuple that is still in TIME_WAIT.
+func (e *Engine) syn(k tupleKey, c *conn, t time.Time, s *tcpdecode.Segment, v *Verdict) *conn {
+	if c != nil && !c.closed && c.rolesKnown && c.ep[0] == s.Src && c.synSeq == s.Seq && !c.synAck {
+		c.synCount++
+		v.SynRetry = c.synCount
+		e.rep.synRetries++
+		e.event(t, EventSYNRetry, c.ep[0], c.ep[1], "")
+		return c
+	}
+	reuse := false
+	// The receiver (server) holds the tuple in TIME_WAIT: RFC 6191.
+	if tw := e.twFor(k, s.Dst); tw != nil {
+		reuse = true
+		accepted := seqAfter(s.Seq, tw.rcvNxt) || (s.HasTS && tw.tsOK && int32(tw.tsRecent-s.TSval) < 0)
+		v.Reuse = &Reuse{Since: t.Sub(tw.start), Accepted: accepted, Holder: tw.holder}
+		e.rep.reuse(accepted)
+		e.event(t, reuseKind(accepted), s.Src, s.Dst, tw.holder.String())
+		if accepted {
+			e.endTW(tw, t)
+		}
+	}
+	// The sender itself holds the tuple: the kernel let it reuse the port
+	// (tcp_tw_reuse), which ends its TIME_WAIT socket.
+	if tw := e.twFor(k, s.Src); tw != nil {
+		reuse = true
+		v.Reuse = &Reuse{Since: t.Sub(tw.start), Accepted: true, Holder: tw.holder}
+		e.rep.reuse(true)
+		e.event(t, EventReuseAccepted, s.Src, s.Dst, tw.holder.String())
+		e.endTW(tw, t)
+	}
+	_ = reuse
+	nc := e.newConn(k, s.Src, s.Dst, true, t)
+	nc.synSeq = s.Seq
+	if c != nil && c.pair == nc.pair && !c.closed {
+		// An earlier attempt on this tuple that never completed.
+		e.rep.failedConnects++
+	}
+	p := nc.pair
+	if !p.lastClose.IsZero() {
+		v.FinToSyn = t.Sub(p.lastClose)
+		p.finToSyn.add(v.FinToSyn.Seconds())
+	}
+	p.connStarted(t)
+	v.PortsInUse = p.portsInUse()
+	v.PortRange = int(e.cfg.PortHi) - int(e.cfg.PortLo) + 1
+	return nc
+}
+
+// toTimeWait applies a segment from the peer to a TIME_WAIT socket.
+func (e *Engine) toTimeWait(tw *twEntry, t time.Time, s *tcpdecode.Segment, v *Verdict) {
+	inWindow := s.Seq == tw.rcvNxt
+	switch {
+	case s.RST && inWindow:
+		e.event(t, EventTWAssassinated, s.Src, s.Dst, "")
+		e.rep.rstInTW++
+		e.endTW(tw, t)
+		v.Assassinated = true
+	case s.RST:
+		// Out of window: ignored by the kernel.
+	case s.ACK:
+		e.restartTW(tw, t)
+		v.TWRestarted = true
+		e.rep.twRestarts++
+	}
+}
+
+// closing follows FINs, their acknowledgements and RSTs.
+func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v *Verdict) {
+	if s.RST {
+		if !c.synAck && c.rolesKnown && d == 1 {
+			e.rep.failedConnects++
+			e.event(t, EventConnectRefused, c.ep[0], c.ep[1], "")
+		}
+		if c.closer == CloserNone {
+			c.closer = CloserRST
+			e.event(t, EventAbortiveClose, s.Src, s.Dst, "")
+		} else {
+			e.event(t, EventRSTAfterFIN, s.Src, s.Dst, "")
+		}
+		e.finish(c, t)
+		return
+	}
+	if s.FIN && !c.fin[d] {
+		c.fin[d] = true
+		c.finSeq[d] = s.Seq + uint32(s.PayloadLen)
+		switch {
+		case c.closer == CloserNone:
+			if d == 0 {
+				c.closer = CloserClient
+			} else {
+				c.closer = CloserServer
+			}
+		case c.fin[o] && !(s.ACK && !seqAfter(c.finSeq[o]+1, s.Ack)):
+			// This FIN was sent before its sender saw the peer's FIN.
+			c.closer = CloserBoth
+		}
+	}
+	if s.ACK && c.fin[o] && !seqAfter(c.finSeq[o]+1, s.Ack) {
+		c.ackedPeer[d] = true
+		c.finAcked[o] = true
+	}
+	for x := 0; x < 2; x++ {
+		holds := (c.closer == CloserBoth) || (c.closer == CloserClient && x == 0) || (c.closer == CloserServer && x == 1)
+		if holds && c.tw[x] == nil && c.finAcked[x] && c.ackedPeer[x] {
+			e.startTW(c, x, t)
+			v.TWStarted = true
+		}
+	}
+	if c.finAcked[0] && c.finAcked[1] {
+		e.finish(c, t)
+	}
+}
+
+// finish records a closed connection and shrinks it to its TIME_WAIT
+// sockets, which live on in the expiry heap.
+func (e *Engine) finish(c *conn, t time.Time) {
+	c.closed = true
+	c.closedAt = t
+	k := keyOf(c.ep[0], c.ep[1])
+	if e.conns[k] == c {
+		delete(e.conns, k)
+	}
+	e.rep.closed(c, t)
+	if c.pair != nil {
+		c.pair.connClosed(c, t)
+	}
+}
+
+// fill adds what is known of the connection to the verdict.
+func (e *Engine) fill(c *conn, t time.Time, v *Verdict) {
+	v.Closer = c.closer
+	v.Requests = c.req.count
+	if c.closed || c.fin[0] || c.fin[1] {
+		v.Duration = t.Sub(c.start)
+	}
+	for x := 0; x < 2; x++ {
+		tw := c.tw[x]
+		if tw == nil {
+			continue
+		}
+		if v.Holder.IsValid() {
+			v.Holder2 = tw.holder
+			continue
+		}
+		v.Holder = tw.holder
+		v.TWStart = tw.start
+		v.TWUntil = tw.until
+		v.TWActive = tw.active
+		v.Population = tw.host.count
+	}
+	if !v.Holder.IsValid() && c.closer != CloserNone && c.closer != CloserRST {
+		// Closing, not yet in TIME_WAIT: name who will hold it.
+		x := 0
+		if c.closer == CloserServer {
+			x = 1
+		}
+		v.Holder = c.ep[x]
+		v.Population = e.host(c.ep[x].Addr()).count
+	}
+}

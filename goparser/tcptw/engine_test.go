@@ -1,0 +1,233 @@
+package tcptw
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
+)
+
+var (
+	cli = netip.MustParseAddrPort("10.0.0.1:40000")
+	srv = netip.MustParseAddrPort("10.0.0.2:80")
+	t0  = time.Unix(1_700_000_000, 0)
+)
+
+// flow scripts one connection's segments, tracking sequence numbers.
+type flow struct {
+	e        *Engine
+	t        time.Time
+	seq      [2]uint32
+	ts       [2]uint32
+	ep       [2]netip.AddrPort
+	last     *Verdict
+	noTS     bool
+	lastCopy Verdict
+}
+
+func newFlow(e *Engine, c, s netip.AddrPort, isn uint32) *flow {
+	return &flow{e: e, t: t0, ep: [2]netip.AddrPort{c, s}, seq: [2]uint32{isn, 900000}, ts: [2]uint32{1000, 5000}}
+}
+
+func (f *flow) at(d time.Duration) *flow { f.t = t0.Add(d); return f }
+
+// send sends from side d (0 client, 1 server).
+func (f *flow) send(d int, syn, ack, fin, rst bool, n int) Verdict {
+	o := 1 - d
+	s := tcpdecode.Segment{Src: f.ep[d], Dst: f.ep[o], Seq: f.seq[d], Ack: f.seq[o], SYN: syn, ACK: ack, FIN: fin, RST: rst, PayloadLen: n}
+	if !f.noTS {
+		f.ts[d]++
+		s.HasTS, s.TSval = true, f.ts[d]
+	}
+	f.seq[d] += uint32(n)
+	if syn || fin {
+		f.seq[d]++
+	}
+	v := *f.e.Segment(f.t, &s)
+	return v
+}
+
+func (f *flow) handshake() {
+	f.send(0, true, false, false, false, 0)
+	f.send(1, true, true, false, false, 0)
+	f.send(0, false, true, false, false, 0)
+}
+
+func TestClientClosesFirst(t *testing.T) {
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.handshake()
+	f.at(time.Second).send(0, false, true, false, false, 100)
+	f.send(1, false, true, false, false, 500)
+	v := f.at(2*time.Second).send(0, false, true, true, false, 0) // client FIN
+	if v.Closer != CloserClient || v.Holder != cli || v.TWStarted {
+		t.Fatalf("after client FIN: %+v", v)
+	}
+	f.send(1, false, true, true, false, 0)                                         // server FIN+ACK
+	v = f.at(2*time.Second+time.Millisecond).send(0, false, true, false, false, 0) // client ACK: TIME_WAIT
+	if !v.TWStarted || v.Holder != cli || v.Population != 1 || !v.TWUntil.Equal(f.t.Add(60*time.Second)) {
+		t.Fatalf("final ACK: %+v", v)
+	}
+	if got := e.host(cli.Addr()).count; got != 1 {
+		t.Fatalf("population %d", got)
+	}
+	// A retransmitted FIN from the server restarts the 60 s.
+	f.seq[1]--
+	f.at(30*time.Second).send(1, false, true, true, false, 0)
+	r := e.Report(false)
+	if r.Summary.Restarts != 1 {
+		t.Fatalf("restarts %d", r.Summary.Restarts)
+	}
+	// Expiry 60 s after the restart, not after the first ACK.
+	e.expire(t0.Add(89 * time.Second))
+	if e.host(cli.Addr()).count != 1 {
+		t.Fatal("expired before 60 s after the restart")
+	}
+	e.expire(t0.Add(90 * time.Second))
+	if e.host(cli.Addr()).count != 0 {
+		t.Fatal("not expired 60 s after the restart")
+	}
+}
+
+func TestServerClosesFirstAndReuse(t *testing.T) {
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.handshake()
+	f.send(0, false, true, false, false, 50)
+	f.send(1, false, true, true, false, 100) // server answers and closes
+	f.send(0, false, true, true, false, 0)
+	v := f.send(1, false, true, false, false, 0)
+	if !v.TWStarted || v.Holder != srv || v.Closer != CloserServer {
+		t.Fatalf("%+v", v)
+	}
+	// The client reuses the tuple 5 s later with a higher sequence number:
+	// the server's TIME_WAIT socket accepts it (RFC 6191).
+	g := newFlow(e, cli, srv, f.seq[0]+100000)
+	g.ts[0] = f.ts[0] + 10
+	v = g.at(5*time.Second).send(0, true, false, false, false, 0)
+	if v.Reuse == nil || !v.Reuse.Accepted || v.Reuse.Since != 5*time.Second || v.Reuse.Holder != srv {
+		t.Fatalf("reuse %+v", v.Reuse)
+	}
+	if e.host(srv.Addr()).count != 0 {
+		t.Fatal("accepted reuse did not end the TIME_WAIT socket")
+	}
+}
+
+func TestReuseRefused(t *testing.T) {
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.noTS = true
+	f.handshake()
+	f.send(1, false, true, true, false, 0)
+	f.send(0, false, true, true, false, 0)
+	f.send(1, false, true, false, false, 0)
+	// An older sequence number and no timestamps: refused.
+	g := newFlow(e, cli, srv, 10)
+	g.noTS = true
+	v := g.at(time.Second).send(0, true, false, false, false, 0)
+	if v.Reuse == nil || v.Reuse.Accepted {
+		t.Fatalf("reuse %+v", v.Reuse)
+	}
+	if e.host(srv.Addr()).count != 1 {
+		t.Fatal("refused reuse ended the TIME_WAIT socket")
+	}
+}
+
+func TestClientReusesItsOwnTimeWait(t *testing.T) {
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.handshake()
+	f.send(0, false, true, true, false, 0)
+	f.send(1, false, true, true, false, 0)
+	f.send(0, false, true, false, false, 0)
+	g := newFlow(e, cli, srv, 5)
+	v := g.at(2*time.Second).send(0, true, false, false, false, 0)
+	if v.Reuse == nil || !v.Reuse.Accepted || v.Reuse.Holder != cli {
+		t.Fatalf("reuse %+v", v.Reuse)
+	}
+	if e.host(cli.Addr()).count != 0 {
+		t.Fatal("tcp_tw_reuse did not end the client's TIME_WAIT socket")
+	}
+}
+
+func TestAbortiveCloseLeavesNoTimeWait(t *testing.T) {
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.handshake()
+	v := f.send(0, false, true, false, true, 0)
+	if v.Closer != CloserRST || v.Holder.IsValid() {
+		t.Fatalf("%+v", v)
+	}
+	r := e.Report(false)
+	if r.Summary.TimeWaitTotal != 0 || r.Summary.Closes["rst"] != 1 {
+		t.Fatalf("%+v", r.Summary)
+	}
+}
+
+func TestSimultaneousClose(t *testing.T) {
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.handshake()
+	// Both FINs cross: neither acknowledges the other's FIN.
+	ack1 := f.seq[1]
+	f.send(0, false, true, true, false, 0)
+	s := tcpdecode.Segment{Src: srv, Dst: cli, Seq: f.seq[1], Ack: f.seq[0] - 1, ACK: true, FIN: true}
+	f.seq[1]++
+	e.Segment(f.t, &s)
+	_ = ack1
+	f.send(0, false, true, false, false, 0)
+	f.send(1, false, true, false, false, 0)
+	r := e.Report(false)
+	if r.Summary.Closes["both"] != 1 || r.Summary.TimeWaitTotal != 2 {
+		t.Fatalf("%+v", r.Summary)
+	}
+}
+
+func TestAssassination(t *testing.T) {
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.handshake()
+	f.send(0, false, true, true, false, 0)
+	f.send(1, false, true, true, false, 0)
+	f.send(0, false, true, false, false, 0)
+	v := f.at(time.Second).send(1, false, false, false, true, 0) // in-window RST
+	if !v.Assassinated || e.host(cli.Addr()).count != 0 {
+		t.Fatalf("%+v", v)
+	}
+}
+
+func TestSYNRetries(t *testing.T) {
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.send(0, true, false, false, false, 0)
+	f.seq[0]--
+	v := f.at(time.Second).send(0, true, false, false, false, 0)
+	f.seq[0]--
+	v2 := f.at(3*time.Second).send(0, true, false, false, false, 0)
+	if v.SynRetry != 1 || v2.SynRetry != 2 {
+		t.Fatalf("retries %d %d", v.SynRetry, v2.SynRetry)
+	}
+}
+
+func TestFindingsForKeepAliveOff(t *testing.T) {
+	e := New(Config{})
+	for i := 0; i < 50; i++ {
+		c := netip.AddrPortFrom(cli.Addr(), uint16(40000+i))
+		f := newFlow(e, c, srv, 1000)
+		f.at(time.Duration(i) * 100 * time.Millisecond).handshake()
+		f.send(0, false, true, false, false, 0)
+		f.e.conns[keyOf(c, srv)].req.clientPayload([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1\r\n\r\n"))
+		f.send(1, false, true, false, false, 100)
+		f.send(0, false, true, true, false, 0)
+		f.send(1, false, true, true, false, 0)
+		f.send(0, false, true, false, false, 0)
+	}
+	r := e.Report(false)
+	if len(r.Findings) == 0 || len(r.Requests) == 0 || r.Requests[0].Label != "GET /healthz" || r.Agents[0].Label != "probe/1" {
+		t.Fatalf("findings %q requests %+v agents %+v", r.Findings, r.Requests, r.Agents)
+	}
+	if r.Hosts[0].Address != "10.0.0.1" || r.Hosts[0].Peak != 50 {
+		t.Fatalf("hosts %+v", r.Hosts)
+	}
+}

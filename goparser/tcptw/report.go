@@ -1,0 +1,444 @@
+package tcptw
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+)
+
+// EventKind names a notable event.
+type EventKind string
+
+const (
+	EventReuseAccepted  EventKind = "tuple_reuse_accepted"
+	EventReuseRefused   EventKind = "tuple_reuse_refused"
+	EventSYNRetry       EventKind = "syn_retransmission"
+	EventConnectRefused EventKind = "connect_refused"
+	EventAbortiveClose  EventKind = "abortive_close"
+	EventRSTAfterFIN    EventKind = "rst_after_fin"
+	EventTWAssassinated EventKind = "rst_in_time_wait"
+)
+
+func reuseKind(accepted bool) EventKind {
+	if accepted {
+		return EventReuseAccepted
+	}
+	return EventReuseRefused
+}
+
+// Event is one notable event.
+type Event struct {
+	Time   float64   `json:"time"`
+	Kind   EventKind `json:"kind"`
+	Src    string    `json:"src"`
+	Dst    string    `json:"dst"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+const maxEvents = 1000
+
+type reportState struct {
+	packets        int
+	conns          int
+	partial        int
+	closes         [5]int
+	closedConns    int
+	twStarted      int
+	twRestarts     int
+	reusesAccepted int
+	reusesRefused  int
+	synRetries     int
+	failedConnects int
+	rstInTW        int
+	evicted        int
+	events         []Event
+	eventCounts    map[EventKind]int
+}
+
+func (r *reportState) reuse(accepted bool) {
+	if accepted {
+		r.reusesAccepted++
+	} else {
+		r.reusesRefused++
+	}
+}
+
+func (r *reportState) closed(c *conn, t time.Time) {
+	r.closedConns++
+	r.closes[c.closer]++
+}
+
+func (e *Engine) event(t time.Time, k EventKind, src, dst netip.AddrPort, detail string) {
+	if e.rep.eventCounts == nil {
+		e.rep.eventCounts = make(map[EventKind]int)
+	}
+	e.rep.eventCounts[k]++
+	if len(e.rep.events) < maxEvents {
+		e.rep.events = append(e.rep.events, Event{Time: unix(t), Kind: k, Src: src.String(), Dst: dst.String(), Detail: detail})
+	}
+}
+
+func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// Report is the analysis of a whole capture, for humans (Write) and for
+// pipelines (JSON).
+type Report struct {
+	Summary  Summary        `json:"summary"`
+	Hosts    []HostReport   `json:"hosts"`
+	Pairs    []PairReport   `json:"pairs"`
+	Events   []Event        `json:"events"`
+	Counts   map[string]int `json:"event_counts"`
+	Requests []Ranked       `json:"short_connection_requests"`
+	Agents   []Ranked       `json:"short_connection_user_agents"`
+	Findings []string       `json:"findings"`
+}
+
+// Summary is the capture-wide summary.
+type Summary struct {
+	Start          float64        `json:"start"`
+	End            float64        `json:"end"`
+	Seconds        float64        `json:"seconds"`
+	Packets        int            `json:"tcp_packets"`
+	Connections    int            `json:"connections"`
+	Complete       int            `json:"complete"`
+	Partial        int            `json:"partial"`
+	Closes         map[string]int `json:"closes"`
+	TimeWaitLen    float64        `json:"time_wait_seconds"`
+	PortRange      [2]int         `json:"port_range"`
+	TimeWaitTotal  int            `json:"time_wait_sockets"`
+	Restarts       int            `json:"time_wait_restarts"`
+	Evicted        int            `json:"evicted_connections"`
+	OpenAtEnd      int            `json:"open_at_end"`
+	TimeWaitAtEnd  int            `json:"time_wait_at_end"`
+	ReusesAccepted int            `json:"tuple_reuses_accepted"`
+	ReusesRefused  int            `json:"tuple_reuses_refused"`
+	SYNRetries     int            `json:"syn_retransmissions"`
+	FailedConnects int            `json:"failed_connects"`
+}
+
+// HostReport is one host that held TIME_WAIT sockets.
+type HostReport struct {
+	Address  string       `json:"address"`
+	Peak     int          `json:"peak"`
+	PeakTime float64      `json:"peak_time"`
+	AtEnd    int          `json:"at_end"`
+	Ports    []PortUsage  `json:"port_usage,omitempty"`
+	Timeline [][2]float64 `json:"timeline,omitempty"`
+}
+
+// PortUsage is a client host's ephemeral ports tied up towards a server.
+type PortUsage struct {
+	Server           string  `json:"server"`
+	InUseAtEnd       int     `json:"in_use_at_end"`
+	PeakTimeWait     int     `json:"peak_time_wait"`
+	RangeSize        int     `json:"range_size"`
+	SecondsToExhaust float64 `json:"seconds_to_exhaustion,omitempty"`
+}
+
+// PairReport is one client host talking to one server endpoint.
+type PairReport struct {
+	Client            string         `json:"client"`
+	Server            string         `json:"server"`
+	Connections       int            `json:"connections"`
+	RateMean          float64        `json:"new_conns_per_second_mean"`
+	RatePeak          int            `json:"new_conns_per_second_peak"`
+	MedianLifetime    float64        `json:"median_lifetime_seconds"`
+	RequestsPerConn   float64        `json:"requests_per_connection"`
+	OneRequestShare   float64        `json:"one_request_share"`
+	Closers           map[string]int `json:"closers"`
+	ConnectionClose   int            `json:"connection_close_requests"`
+	MedianFinToSyn    *float64       `json:"median_fin_to_syn_seconds"`
+	PredictedTimeWait float64        `json:"predicted_time_wait"`
+	ObservedTimeWait  int            `json:"observed_time_wait_peak"`
+}
+
+// Ranked is a label and how often it was seen.
+type Ranked struct {
+	Label string `json:"label"`
+	Count int    `json:"count"`
+}
+
+// Report builds the report at the end of the capture. With timeline, each
+// host carries the change points of its TIME_WAIT population.
+func (e *Engine) Report(timeline bool) *Report {
+	cfg := e.cfg
+	// What has expired by the end of the capture is gone at its end.
+	e.expire(e.now)
+	r := &Report{Counts: map[string]int{}}
+	s := &r.Summary
+	s.Start, s.End = unix(e.first), unix(e.now)
+	s.Seconds = e.now.Sub(e.first).Seconds()
+	s.Packets = e.rep.packets
+	s.Connections = e.rep.conns
+	s.Partial = e.rep.partial
+	s.Complete = e.rep.closedConns
+	s.Closes = map[string]int{}
+	for i, n := range e.rep.closes {
+		if i > 0 {
+			s.Closes[Closer(i).String()] = n
+		}
+	}
+	s.TimeWaitLen = cfg.TimeWait.Seconds()
+	s.PortRange = [2]int{int(cfg.PortLo), int(cfg.PortHi)}
+	s.TimeWaitTotal = e.rep.twStarted
+	s.Restarts = e.rep.twRestarts
+	s.Evicted = e.rep.evicted
+	s.OpenAtEnd = len(e.conns)
+	s.ReusesAccepted, s.ReusesRefused = e.rep.reusesAccepted, e.rep.reusesRefused
+	s.SYNRetries, s.FailedConnects = e.rep.synRetries, e.rep.failedConnects
+	rangeSize := int(cfg.PortHi) - int(cfg.PortLo) + 1
+
+	for _, h := range e.hosts {
+		if h.peak == 0 {
+			continue
+		}
+		s.TimeWaitAtEnd += h.count
+		hr := HostReport{Address: h.addr.String(), Peak: h.peak, PeakTime: unix(h.peakTime), AtEnd: h.count}
+		for _, p := range e.pairs {
+			if p.key.client != h.addr || p.twPeak == 0 {
+				continue
+			}
+			pu := PortUsage{Server: p.key.server.String(), InUseAtEnd: p.portsInUse(), PeakTimeWait: p.twPeak, RangeSize: rangeSize}
+			if rate := p.rate(); rate > 0 && p.twClient > 0 {
+				// Each new connection ties a port up for the TIME_WAIT length.
+				if free := rangeSize - pu.InUseAtEnd; free > 0 && rate*cfg.TimeWait.Seconds() > float64(rangeSize) {
+					pu.SecondsToExhaust = float64(free) / rate
+				}
+			}
+			hr.Ports = append(hr.Ports, pu)
+		}
+		sort.Slice(hr.Ports, func(i, j int) bool { return hr.Ports[i].PeakTimeWait > hr.Ports[j].PeakTimeWait })
+		if timeline {
+			hr.Timeline = make([][2]float64, 0, len(h.timeline))
+			for _, pt := range h.timeline {
+				hr.Timeline = append(hr.Timeline, [2]float64{unix(pt.Time), float64(pt.Count)})
+			}
+		}
+		r.Hosts = append(r.Hosts, hr)
+	}
+	sort.Slice(r.Hosts, func(i, j int) bool {
+		if r.Hosts[i].Peak != r.Hosts[j].Peak {
+			return r.Hosts[i].Peak > r.Hosts[j].Peak
+		}
+		return r.Hosts[i].Address < r.Hosts[j].Address
+	})
+
+	labels, agents := map[string]int{}, map[string]int{}
+	for _, p := range e.pairs {
+		if p.conns == 0 && p.closedConns == 0 {
+			continue
+		}
+		pr := PairReport{
+			Client: p.key.client.String(), Server: p.key.server.String(), Connections: p.conns,
+			RateMean: p.rate(), RatePeak: p.peakRate(), MedianLifetime: p.lifetimes.median(),
+			ConnectionClose: p.connClose, ObservedTimeWait: p.twPeak,
+			Closers: map[string]int{},
+		}
+		if p.finToSyn.n > 0 {
+			m := p.finToSyn.median()
+			pr.MedianFinToSyn = &m
+		}
+		if p.closedConns > 0 {
+			pr.RequestsPerConn = float64(p.requests) / float64(p.closedConns)
+			pr.OneRequestShare = float64(p.oneRequest) / float64(p.closedConns)
+		}
+		for i, n := range p.closers {
+			if i > 0 && n > 0 {
+				pr.Closers[Closer(i).String()] = n
+			}
+		}
+		tw := p.closers[CloserClient] + p.closers[CloserServer] + 2*p.closers[CloserBoth]
+		if p.closedConns > 0 {
+			pr.PredictedTimeWait = pr.RateMean * cfg.TimeWait.Seconds() * float64(tw) / float64(p.closedConns)
+		}
+		r.Pairs = append(r.Pairs, pr)
+		for l, n := range p.labels {
+			labels[l] += n
+		}
+		for a, n := range p.agents {
+			agents[a] += n
+		}
+	}
+	sort.Slice(r.Pairs, func(i, j int) bool {
+		if r.Pairs[i].Connections != r.Pairs[j].Connections {
+			return r.Pairs[i].Connections > r.Pairs[j].Connections
+		}
+		return r.Pairs[i].Client+r.Pairs[i].Server < r.Pairs[j].Client+r.Pairs[j].Server
+	})
+	r.Requests = ranked(labels, 20)
+	r.Agents = ranked(agents, 20)
+	r.Events = append([]Event(nil), e.rep.events...)
+	for k, n := range e.rep.eventCounts {
+		r.Counts[string(k)] = n
+	}
+	r.Findings = e.findings(r)
+	return r
+}
+
+// rate is the pair's new connections per second, over at least a second
+// so that a burst of two connections does not read as hundreds a second.
+func (p *pair) rate() float64 {
+	if p.conns == 0 {
+		return 0
+	}
+	return float64(p.conns) / max(p.lastSyn.Sub(p.firstSyn).Seconds(), 1)
+}
+
+func (p *pair) peakRate() int {
+	peak := 0
+	for _, n := range p.perSecond {
+		peak = max(peak, n)
+	}
+	return peak
+}
+
+func ranked(m map[string]int, n int) []Ranked {
+	out := make([]Ranked, 0, len(m))
+	for l, c := range m {
+		out = append(out, Ranked{l, c})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Label < out[j].Label
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// findings turns the numbers into advice. The fixes are those that work
+// for Go's net/http, and they name the side to change.
+func (e *Engine) findings(r *Report) []string {
+	var f []string
+	tw := e.cfg.TimeWait.Seconds()
+	for _, p := range r.Pairs {
+		closed := 0
+		for _, n := range p.Closers {
+			closed += n
+		}
+		if closed < 10 {
+			continue
+		}
+		cs, ss := p.Closers["client"], p.Closers["server"]
+		switch {
+		case float64(cs) >= 0.8*float64(closed) && p.OneRequestShare >= 0.8:
+			f = append(f, fmt.Sprintf("%s closes %.0f%% of its connections to %s itself, %.0f%% of them after a single request, "+
+				"at %.1f new connections/s: keep-alive is off or connections are not reused, and %s holds about %.0f sockets in TIME_WAIT "+
+				"(rate × %.0f s). Fix on the client: reuse one http.Client/Transport for all requests, raise Transport.MaxIdleConnsPerHost "+
+				"to the request concurrency (the default is 2), and drain and close every response body.",
+				p.Client, pct(cs, closed), p.Server, p.OneRequestShare*100, p.RateMean, p.Client, p.RateMean*tw, tw))
+		case float64(ss) >= 0.8*float64(closed) && p.ConnectionClose >= ss/2 && p.OneRequestShare >= 0.8:
+			f = append(f, fmt.Sprintf("%s closes %.0f%% of the connections from %s, because the requests ask for \"Connection: close\" "+
+				"(%d of %d): the server holds the TIME_WAIT sockets (peak %d) but the fix belongs to the client. In Go: do not set "+
+				"Transport.DisableKeepAlives or Request.Close, reuse one http.Client, and drain and close response bodies.",
+				p.Server, pct(ss, closed), p.Client, p.ConnectionClose, closed, p.ObservedTimeWait))
+		case float64(ss) >= 0.8*float64(closed) && p.OneRequestShare >= 0.8:
+			f = append(f, fmt.Sprintf("%s closes %.0f%% of the connections from %s after a single request: the server holds the "+
+				"TIME_WAIT sockets (peak %d). Check the server's idle timeout (http.Server.IdleTimeout) and whether the client "+
+				"reuses its connections.", p.Server, pct(ss, closed), p.Client, p.ObservedTimeWait))
+		}
+		if rst := p.Closers["rst"]; rst > 0 && float64(rst) >= 0.5*float64(closed) {
+			f = append(f, fmt.Sprintf("%d of %d connections from %s to %s end with RST (abortive close, e.g. SO_LINGER 0): "+
+				"they leave no TIME_WAIT, but unsent data is lost and the peer sees errors.", rst, closed, p.Client, p.Server))
+		}
+	}
+	for _, h := range r.Hosts {
+		for _, pu := range h.Ports {
+			if pu.SecondsToExhaust > 0 {
+				f = append(f, fmt.Sprintf("%s ties up its ephemeral ports towards %s faster than TIME_WAIT frees them: "+
+					"at the observed rate the %d ports run out in about %.0f s. Reuse connections; tcp_tw_reuse (outgoing "+
+					"connections only, needs TCP timestamps) only treats the symptom.", h.Address, pu.Server, pu.RangeSize, pu.SecondsToExhaust))
+			}
+		}
+	}
+	if n := r.Summary.ReusesRefused; n > 0 {
+		f = append(f, fmt.Sprintf("%d SYNs hit a 4-tuple still in TIME_WAIT on the server and were refused (their sequence "+
+			"number and timestamp were not newer); the clients see connect delays.", n))
+	}
+	return f
+}
+
+func pct(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return 100 * float64(a) / float64(b)
+}
+
+// WriteText writes the report for humans.
+func (r *Report) WriteText(w io.Writer) {
+	s := r.Summary
+	fmt.Fprintf(w, "TIME_WAIT report (TIME_WAIT %g s, ports %d-%d)\n", s.TimeWaitLen, s.PortRange[0], s.PortRange[1])
+	fmt.Fprintf(w, "\nSummary\n  span %.3f s, %d TCP packets, %d connections (%d complete, %d partial), %d open at the end\n",
+		s.Seconds, s.Packets, s.Connections, s.Complete, s.Partial, s.OpenAtEnd)
+	fmt.Fprintf(w, "  closes: client %d, server %d, simultaneous %d, RST %d\n", s.Closes["client"], s.Closes["server"], s.Closes["both"], s.Closes["rst"])
+	fmt.Fprintf(w, "  TIME_WAIT sockets: %d (%d restarts), %d at the end; tuple reuses: %d accepted, %d refused; SYN retransmissions %d; failed connects %d\n",
+		s.TimeWaitTotal, s.Restarts, s.TimeWaitAtEnd, s.ReusesAccepted, s.ReusesRefused, s.SYNRetries, s.FailedConnects)
+	fmt.Fprintf(w, "\nTIME_WAIT holders\n")
+	for _, h := range r.Hosts {
+		fmt.Fprintf(w, "  %-39s peak %6d at %s, %d at the end\n", h.Address, h.Peak, fmtTime(h.PeakTime), h.AtEnd)
+		for _, pu := range h.Ports {
+			ex := ""
+			if pu.SecondsToExhaust > 0 {
+				ex = fmt.Sprintf(", exhausted in ~%.0f s at the observed rate", pu.SecondsToExhaust)
+			}
+			fmt.Fprintf(w, "    -> %-30s ports in use %d of %d (peak TIME_WAIT %d)%s\n", pu.Server, pu.InUseAtEnd, pu.RangeSize, pu.PeakTimeWait, ex)
+		}
+	}
+	fmt.Fprintf(w, "\nClient -> server\n")
+	for _, p := range r.Pairs {
+		gap := "n/a"
+		if p.MedianFinToSyn != nil {
+			gap = fmt.Sprintf("%.3f s", *p.MedianFinToSyn)
+		}
+		fmt.Fprintf(w, "  %s -> %s: %d conns, %.1f/s (peak %d/s), median life %.3f s, %.1f req/conn, closes %s, FIN->SYN median %s, TIME_WAIT predicted %.0f observed peak %d\n",
+			p.Client, p.Server, p.Connections, p.RateMean, p.RatePeak, p.MedianLifetime, p.RequestsPerConn,
+			closersText(p.Closers), gap, p.PredictedTimeWait, p.ObservedTimeWait)
+	}
+	fmt.Fprintf(w, "\nEvents\n")
+	kinds := make([]string, 0, len(r.Counts))
+	for k := range r.Counts {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		fmt.Fprintf(w, "  %-24s %d\n", k, r.Counts[k])
+	}
+	fmt.Fprintf(w, "\nRequests behind short connections\n")
+	for _, q := range r.Requests {
+		fmt.Fprintf(w, "  %8d  %s\n", q.Count, q.Label)
+	}
+	for _, a := range r.Agents {
+		fmt.Fprintf(w, "  %8d  User-Agent: %s\n", a.Count, a.Label)
+	}
+	fmt.Fprintf(w, "\nFindings\n")
+	if len(r.Findings) == 0 {
+		fmt.Fprintf(w, "  none\n")
+	}
+	for _, f := range r.Findings {
+		fmt.Fprintf(w, "  - %s\n", f)
+	}
+}
+
+func fmtTime(t float64) string {
+	return time.Unix(0, int64(t*1e9)).UTC().Format("2006-01-02 15:04:05.000")
+}
+
+func closersText(m map[string]int) string {
+	var parts []string
+	for _, k := range []string{"client", "server", "both", "rst"} {
+		if m[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}

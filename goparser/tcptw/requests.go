@@ -1,0 +1,141 @@
+package tcptw
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"strings"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// reqTracker counts the requests a client sends on one connection:
+// HTTP/1.x request lines and HTTP/2 HEADERS frames that open a stream.
+// It looks at segments as they come, without reassembly: a request whose
+// first line or first HEADERS frame is split across segments still counts,
+// but its label may stay unknown.
+type reqTracker struct {
+	h2         bool
+	skip       int // octets left of an HTTP/2 frame begun in an earlier segment
+	lastStream uint32
+	count      int
+	label      string // first request: "GET /healthz" or the gRPC method
+	ua         string
+	connClose  bool // an HTTP/1.x request asked for Connection: close
+	grpc       bool
+}
+
+var methods = []string{"GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "}
+
+func (r *reqTracker) clientPayload(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	if !r.h2 && r.count == 0 && bytes.HasPrefix(p, []byte(http2.ClientPreface)) {
+		r.h2 = true
+		p = p[len(http2.ClientPreface):]
+	}
+	if r.h2 {
+		r.h2Frames(p)
+		return
+	}
+	for _, m := range methods {
+		if bytes.HasPrefix(p, []byte(m)) {
+			r.http1(p)
+			return
+		}
+	}
+}
+
+func (r *reqTracker) http1(p []byte) {
+	line, _, _ := bytes.Cut(p, []byte("\r\n"))
+	if !bytes.Contains(line, []byte(" HTTP/1.")) {
+		return
+	}
+	r.count++
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(p)))
+	if err == nil {
+		if req.Close {
+			r.connClose = true
+		}
+		if r.count == 1 {
+			r.label = req.Method + " " + req.RequestURI
+			r.ua = req.UserAgent()
+		}
+		return
+	}
+	if r.count == 1 { // headers continue in a later segment
+		f := strings.Fields(string(line))
+		if len(f) >= 2 {
+			r.label = f[0] + " " + f[1]
+		}
+	}
+}
+
+func (r *reqTracker) h2Frames(p []byte) {
+	if r.skip >= len(p) {
+		r.skip -= len(p)
+		return
+	}
+	p = p[r.skip:]
+	r.skip = 0
+	for len(p) >= 9 {
+		fh, err := http2.ReadFrameHeader(bytes.NewReader(p[:9]))
+		if err != nil {
+			return
+		}
+		end := 9 + int(fh.Length)
+		if fh.Type == http2.FrameHeaders && fh.StreamID > r.lastStream {
+			r.lastStream = fh.StreamID
+			r.count++
+			if r.count == 1 && end <= len(p) && fh.Flags.Has(http2.FlagHeadersEndHeaders) {
+				r.firstHeaders(fh, p[9:end])
+			}
+		}
+		if end > len(p) {
+			r.skip = end - len(p)
+			return
+		}
+		p = p[end:]
+	}
+}
+
+// firstHeaders decodes the first request's header block. It is the first
+// block of the connection, so a fresh HPACK decoder reads it exactly.
+func (r *reqTracker) firstHeaders(fh http2.FrameHeader, payload []byte) {
+	if fh.Flags.Has(http2.FlagHeadersPadded) {
+		if len(payload) < 1 || int(payload[0]) >= len(payload) {
+			return
+		}
+		payload = payload[1 : len(payload)-int(payload[0])]
+	}
+	if fh.Flags.Has(http2.FlagHeadersPriority) {
+		if len(payload) < 5 {
+			return
+		}
+		payload = payload[5:]
+	}
+	var method, path string
+	dec := hpack.NewDecoder(4096, func(f hpack.HeaderField) {
+		switch f.Name {
+		case ":method":
+			method = f.Value
+		case ":path":
+			path = f.Value
+		case "user-agent":
+			r.ua = f.Value
+		case "content-type":
+			r.grpc = strings.HasPrefix(f.Value, "application/grpc")
+		}
+	})
+	dec.SetMaxStringLength(16 << 10)
+	if _, err := dec.Write(payload); err != nil {
+		return
+	}
+	if r.grpc {
+		r.label = "gRPC " + path
+	} else {
+		r.label = strings.TrimSpace(method + " " + path)
+	}
+}
