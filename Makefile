@@ -59,7 +59,7 @@ test-lua: build
 	LUA_SHIM=$(SHIM52) LUA_SHIM_BADABI=$(OUT)/goshim52_badabi.so lua5.2 cshim/shim_test.lua
 
 test-tshark: build
-	go test -count=1 -v ./tests/...
+	go test -count=1 -v -parallel 8 -timeout 15m ./tests/...
 
 bench: deps build
 	build/bench.sh

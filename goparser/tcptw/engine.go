@@ -178,6 +178,16 @@ func New(cfg Config) *Engine {
 // Config returns the engine's configuration with defaults applied.
 func (e *Engine) Config() Config { return e.cfg }
 
+// Advance moves the engine's clock to t (the end of a capture that went
+// on after its last packet), ending the TIME_WAIT sockets that expire by
+// then.
+func (e *Engine) Advance(t time.Time) {
+	if t.After(e.now) {
+		e.now = t
+	}
+	e.expire(t)
+}
+
 // expire ends the TIME_WAIT sockets whose time ran out by t.
 func (e *Engine) expire(t time.Time) {
 	for len(e.expiry) > 0 && !e.expiry[0].until.After(t) {

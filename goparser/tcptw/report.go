@@ -210,7 +210,12 @@ func (e *Engine) Report(timeline bool) *Report {
 			}
 			hr.Ports = append(hr.Ports, pu)
 		}
-		sort.Slice(hr.Ports, func(i, j int) bool { return hr.Ports[i].PeakTimeWait > hr.Ports[j].PeakTimeWait })
+		sort.Slice(hr.Ports, func(i, j int) bool {
+			if hr.Ports[i].PeakTimeWait != hr.Ports[j].PeakTimeWait {
+				return hr.Ports[i].PeakTimeWait > hr.Ports[j].PeakTimeWait
+			}
+			return hr.Ports[i].Server < hr.Ports[j].Server
+		})
 		if timeline {
 			hr.Timeline = make([][2]float64, 0, len(h.timeline))
 			for _, pt := range h.timeline {
@@ -281,8 +286,8 @@ func (e *Engine) Report(timeline bool) *Report {
 // rate is the pair's new connections per second, over at least a second
 // so that a burst of two connections does not read as hundreds a second.
 func (p *pair) rate() float64 {
-	if p.conns == 0 {
-		return 0
+	if p.conns < 2 {
+		return 0 // one connection has no rate
 	}
 	return float64(p.conns) / max(p.lastSyn.Sub(p.firstSyn).Seconds(), 1)
 }
@@ -335,7 +340,7 @@ func (e *Engine) findings(r *Report) []string {
 				p.Client, pct(cs, closed), p.Server, p.OneRequestShare*100, p.RateMean, p.Client, p.RateMean*tw, tw))
 		case float64(ss) >= 0.8*float64(closed) && p.ConnectionClose >= ss/2 && p.OneRequestShare >= 0.8:
 			f = append(f, fmt.Sprintf("%s closes %.0f%% of the connections from %s, because the requests ask for \"Connection: close\" "+
-				"(%d of %d): the server holds the TIME_WAIT sockets (peak %d) but the fix belongs to the client. In Go: do not set "+
+				"(%d of %d): the server holds the TIME_WAIT sockets (this pair peaks at %d) but the fix belongs to the client. In Go: do not set "+
 				"Transport.DisableKeepAlives or Request.Close, reuse one http.Client, and drain and close response bodies.",
 				p.Server, pct(ss, closed), p.Client, p.ConnectionClose, closed, p.ObservedTimeWait))
 		case float64(ss) >= 0.8*float64(closed) && p.OneRequestShare >= 0.8:

@@ -1,0 +1,202 @@
+// Command twlab is the traffic of the TIME_WAIT scenarios: servers and
+// clients that close connections the ways real services do. The kernel
+// test (tests/timewait_kernel_test.go) runs it inside network namespaces.
+//
+//	twlab server   -listen ADDR [-backlog]      HTTP/1.1 keep-alive server (or a listener that never accepts)
+//	twlab client   -addr ADDR -n N -every D -mode MODE
+//	twlab gateway  -http ADDR -grpc ADDR        /healthz and a gRPC health service
+//	twlab grpc     -addr ADDR -n N -every D     gRPC calls over one connection
+//
+// Client modes: close (the client closes after reading the response),
+// nokeepalive (Go http.Client with DisableKeepAlives: it sends
+// "Connection: close", so the server closes first), linger0 (SO_LINGER 0:
+// RST), keepalive (one reused connection), connect (connect and close).
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+func main() {
+	log.SetFlags(0)
+	if len(os.Args) < 2 {
+		log.Fatal("usage: twlab server|client|gateway|grpc ...")
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	listen := fs.String("listen", "", "address to listen on")
+	backlog := fs.Bool("backlog", false, "listen with a backlog of 1 and never accept")
+	addr := fs.String("addr", "", "server address")
+	n := fs.Int("n", 10, "connections or calls")
+	every := fs.Duration("every", 100*time.Millisecond, "pause between connections")
+	mode := fs.String("mode", "close", "client mode")
+	path := fs.String("path", "/healthz", "request path")
+	httpAddr := fs.String("http", "", "gateway HTTP address")
+	grpcAddr := fs.String("grpc", "", "gateway gRPC address")
+	timeout := fs.Duration("timeout", 5*time.Second, "connect timeout")
+	_ = fs.Parse(os.Args[2:])
+
+	switch os.Args[1] {
+	case "server":
+		if *backlog {
+			neverAccept(*listen)
+		}
+		serveHTTP(*listen)
+	case "client":
+		client(*addr, *path, *mode, *n, *every, *timeout)
+	case "gateway":
+		go serveGRPC(*grpcAddr)
+		serveHTTP(*httpAddr)
+	case "grpc":
+		grpcCalls(*addr, *n, *every)
+	default:
+		log.Fatalf("unknown command %q", os.Args[1])
+	}
+}
+
+func handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+func serveHTTP(addr string) {
+	srv := &http.Server{Addr: addr, Handler: handler(), IdleTimeout: 5 * time.Minute}
+	log.Fatal(srv.ListenAndServe())
+}
+
+// neverAccept listens with a backlog of one and never accepts, so that
+// further SYNs are dropped and clients retransmit them.
+func neverAccept(addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sa := &syscall.SockaddrInet4{Port: p}
+	copy(sa.Addr[:], net.ParseIP(host).To4())
+	if err := syscall.Bind(fd, sa); err != nil {
+		log.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 1); err != nil {
+		log.Fatal(err)
+	}
+	select {}
+}
+
+func client(addr, path, mode string, n int, every, timeout time.Duration) {
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: twlab-probe/1.0\r\n\r\n"
+	var hc *http.Client
+	switch mode {
+	case "nokeepalive":
+		hc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	case "keepalive":
+		hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	}
+	failed := 0
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			time.Sleep(every)
+		}
+		var err error
+		switch mode {
+		case "close", "linger0":
+			err = rawRequest(addr, req, mode == "linger0", timeout)
+		case "connect":
+			var c net.Conn
+			if c, err = net.DialTimeout("tcp", addr, timeout); err == nil {
+				c.Close()
+			}
+		case "nokeepalive", "keepalive":
+			var resp *http.Response
+			r, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+			r.Header.Set("User-Agent", "twlab-probe/1.0")
+			if resp, err = hc.Do(r); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		default:
+			log.Fatalf("unknown mode %q", mode)
+		}
+		if err != nil {
+			failed++
+		}
+	}
+	if hc != nil {
+		hc.CloseIdleConnections()
+	}
+	fmt.Printf("done %d failed %d\n", n, failed)
+}
+
+// rawRequest sends one request, reads the whole response and closes
+// first (or aborts with SO_LINGER 0).
+func rawRequest(addr, req string, linger0 bool, timeout time.Duration) error {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, req); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if linger0 {
+		c.(*net.TCPConn).SetLinger(0)
+	}
+	return nil
+}
+
+func serveGRPC(addr string) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	s := grpc.NewServer()
+	healthpb.RegisterHealthServer(s, health.NewServer())
+	log.Fatal(s.Serve(lis))
+}
+
+func grpcCalls(addr string, n int, every time.Duration) {
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cc.Close()
+	hc := healthpb.NewHealthClient(cc)
+	failed := 0
+	for i := 0; i < n; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := hc.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+			failed++
+		}
+		cancel()
+		time.Sleep(every)
+	}
+	fmt.Printf("done %d failed %d\n", n, failed)
+}

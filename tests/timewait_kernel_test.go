@@ -1,0 +1,460 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
+	"github.com/gotcpdump/gotcpdump/goparser/tcptw"
+)
+
+var update = flag.Bool("update", false, "rewrite the committed TIME_WAIT captures and golden reports")
+
+// The kernel reaps expired TIME_WAIT sockets in timer-wheel batches, up
+// to one granularity late (4.096 s at HZ=1000), so a sample may match the
+// estimate of up to this long before it.
+const reapSlack = 4200 * time.Millisecond
+
+// lab is a client and a server network namespace joined by veth.
+type lab struct {
+	t        *testing.T
+	cliNS    string
+	srvNS    string
+	cliIP    netip.Addr
+	srvIP    netip.Addr
+	cliIf    string
+	sleepers map[string]*exec.Cmd
+}
+
+func newLab(t *testing.T, n int) *lab {
+	id := fmt.Sprintf("%d%d", os.Getpid()%10000, n)
+	l := &lab{
+		t: t, cliNS: "gtwc" + id, srvNS: "gtws" + id,
+		cliIP:    netip.MustParseAddr(fmt.Sprintf("10.251.%d.1", n)),
+		srvIP:    netip.MustParseAddr(fmt.Sprintf("10.251.%d.2", n)),
+		cliIf:    "vc" + id,
+		sleepers: map[string]*exec.Cmd{},
+	}
+	srvIf := "vs" + id
+	t.Cleanup(func() {
+		for _, c := range l.sleepers {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+		_ = exec.Command("ip", "netns", "del", l.cliNS).Run()
+		_ = exec.Command("ip", "netns", "del", l.srvNS).Run()
+	})
+	for _, args := range [][]string{
+		{"netns", "add", l.cliNS},
+		{"netns", "add", l.srvNS},
+		{"link", "add", l.cliIf, "type", "veth", "peer", "name", srvIf},
+		{"link", "set", l.cliIf, "netns", l.cliNS},
+		{"link", "set", srvIf, "netns", l.srvNS},
+		{"-n", l.cliNS, "addr", "add", l.cliIP.String() + "/24", "dev", l.cliIf},
+		{"-n", l.srvNS, "addr", "add", l.srvIP.String() + "/24", "dev", srvIf},
+		{"-n", l.cliNS, "link", "set", l.cliIf, "up"},
+		{"-n", l.srvNS, "link", "set", srvIf, "up"},
+		{"-n", l.cliNS, "link", "set", "lo", "up"},
+		{"-n", l.srvNS, "link", "set", "lo", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	// A process living in each namespace gives /proc/PID/net/tcp for it.
+	for _, ns := range []string{l.cliNS, l.srvNS} {
+		c := exec.Command("ip", "netns", "exec", ns, "sleep", "3600")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		l.sleepers[ns] = c
+	}
+	return l
+}
+
+func (l *lab) sysctl(ns string, kv ...string) {
+	for _, s := range kv {
+		if out, err := exec.Command("ip", "netns", "exec", ns, "sysctl", "-w", s).CombinedOutput(); err != nil {
+			l.t.Fatalf("sysctl %s: %v\n%s", s, err, out)
+		}
+	}
+}
+
+// start runs a command in a namespace and stops it when the test ends.
+func (l *lab) start(ns string, args ...string) *exec.Cmd {
+	c := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Cleanup(func() {
+		_ = c.Process.Signal(syscall.SIGTERM)
+		_ = c.Wait()
+	})
+	return c
+}
+
+// timeWait counts the namespace's sockets in TIME_WAIT (state 06).
+func (l *lab) timeWait(ns string) int {
+	pid := l.sleepers[ns].Process.Pid
+	n := 0
+	for _, f := range []string{"tcp", "tcp6"} {
+		fh, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			if fields := strings.Fields(sc.Text()); len(fields) > 3 && fields[3] == "06" {
+				n++
+			}
+		}
+		fh.Close()
+	}
+	return n
+}
+
+type sample struct {
+	before, after time.Time
+	count         map[netip.Addr]int
+}
+
+// scenario is one way connections end, checked against the kernel.
+type scenario struct {
+	name      string
+	cliSysctl []string
+	server    func(l *lab) []string
+	clients   func(l *lab) [][]string
+	check     func(t *testing.T, r *tcptw.Report, l *lab)
+}
+
+func httpServer(l *lab) []string { return []string{twlab, "server", "-listen", l.srvIP.String() + ":8080"} }
+
+func httpClient(mode string, n int, every string) func(l *lab) [][]string {
+	return func(l *lab) [][]string {
+		return [][]string{{twlab, "client", "-addr", l.srvIP.String() + ":8080", "-mode", mode, "-n", fmt.Sprint(n), "-every", every}}
+	}
+}
+
+var twlab string
+
+func host(r *tcptw.Report, a netip.Addr) tcptw.HostReport {
+	for _, h := range r.Hosts {
+		if h.Address == a.String() {
+			return h
+		}
+	}
+	return tcptw.HostReport{Address: a.String()}
+}
+
+var scenarios = []scenario{
+	{
+		name:    "client_closes",
+		server:  httpServer,
+		clients: httpClient("close", 40, "100ms"),
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			if r.Summary.Closes["client"] != 40 || host(r, l.cliIP).Peak != 40 || host(r, l.srvIP).Peak != 0 {
+				t.Errorf("closes %v, client peak %d, server peak %d", r.Summary.Closes, host(r, l.cliIP).Peak, host(r, l.srvIP).Peak)
+			}
+		},
+	},
+	{
+		name:    "server_closes",
+		server:  httpServer,
+		clients: httpClient("nokeepalive", 40, "100ms"),
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			// Go's client closes too once it has read the body, so a few
+			// closes race the server's; the kernel agreed on every one.
+			if r.Summary.Closes["server"] < 32 || host(r, l.srvIP).Peak < 32 {
+				t.Errorf("closes %v, server peak %d", r.Summary.Closes, host(r, l.srvIP).Peak)
+			}
+			if !anyContains(r.Findings, "Connection: close", "fix belongs to the client") {
+				t.Errorf("findings do not send the fix to the client: %q", r.Findings)
+			}
+		},
+	},
+	{
+		name:    "linger0",
+		server:  httpServer,
+		clients: httpClient("linger0", 40, "100ms"),
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			if r.Summary.Closes["rst"] != 40 || r.Summary.TimeWaitTotal != 0 {
+				t.Errorf("closes %v, TIME_WAIT sockets %d", r.Summary.Closes, r.Summary.TimeWaitTotal)
+			}
+		},
+	},
+	{
+		name:      "tuple_reuse",
+		cliSysctl: []string{"net.ipv4.ip_local_port_range=40000 40004", "net.ipv4.tcp_tw_reuse=1"},
+		server:    httpServer,
+		clients:   httpClient("close", 30, "300ms"),
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			if r.Summary.ReusesAccepted == 0 || r.Summary.ReusesRefused != 0 {
+				t.Errorf("reuses accepted %d refused %d", r.Summary.ReusesAccepted, r.Summary.ReusesRefused)
+			}
+		},
+	},
+	{
+		name: "syn_retries",
+		server: func(l *lab) []string {
+			return []string{twlab, "server", "-listen", l.srvIP.String() + ":8080", "-backlog"}
+		},
+		clients: func(l *lab) [][]string {
+			var c [][]string
+			for i := 0; i < 4; i++ {
+				c = append(c, []string{twlab, "client", "-addr", l.srvIP.String() + ":8080", "-mode", "connect", "-n", "1", "-timeout", "4s"})
+			}
+			return c
+		},
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			if r.Summary.SYNRetries == 0 {
+				t.Errorf("no SYN retransmissions seen: %+v", r.Summary)
+			}
+		},
+	},
+	{
+		name: "healthz_storm",
+		server: func(l *lab) []string {
+			return []string{twlab, "gateway", "-http", l.srvIP.String() + ":8080", "-grpc", l.srvIP.String() + ":9090"}
+		},
+		clients: func(l *lab) [][]string {
+			return [][]string{
+				{twlab, "client", "-addr", l.srvIP.String() + ":8080", "-mode", "nokeepalive", "-n", "60", "-every", "50ms"},
+				{twlab, "grpc", "-addr", l.srvIP.String() + ":9090", "-n", "30", "-every", "100ms"},
+			}
+		},
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			if len(r.Requests) == 0 || r.Requests[0].Label != "GET /healthz" || r.Agents[0].Label != "twlab-probe/1.0" {
+				t.Errorf("requests %+v agents %+v", r.Requests, r.Agents)
+			}
+			if !anyContains(r.Findings, l.cliIP.String(), "Connection: close") || host(r, l.srvIP).Peak < 45 {
+				t.Errorf("findings %q, gateway peak %d", r.Findings, host(r, l.srvIP).Peak)
+			}
+		},
+	},
+	{
+		name: "healthz_keepalive",
+		server: func(l *lab) []string {
+			return []string{twlab, "gateway", "-http", l.srvIP.String() + ":8080", "-grpc", l.srvIP.String() + ":9090"}
+		},
+		clients: func(l *lab) [][]string {
+			return [][]string{
+				{twlab, "client", "-addr", l.srvIP.String() + ":8080", "-mode", "keepalive", "-n", "60", "-every", "50ms"},
+				{twlab, "grpc", "-addr", l.srvIP.String() + ":9090", "-n", "30", "-every", "100ms"},
+			}
+		},
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			if r.Summary.Connections > 3 || host(r, l.srvIP).Peak != 0 || len(r.Findings) != 0 {
+				t.Errorf("storm not gone: %d connections, gateway peak %d, findings %q", r.Summary.Connections, host(r, l.srvIP).Peak, r.Findings)
+			}
+		},
+	},
+}
+
+func anyContains(list []string, subs ...string) bool {
+	for _, s := range list {
+		all := true
+		for _, sub := range subs {
+			all = all && strings.Contains(s, sub)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTimeWaitAgainstKernel runs each scenario between two network
+// namespaces, counts the kernel's TIME_WAIT sockets in each every 200 ms,
+// and checks every count against the engine's estimate from the capture.
+func TestTimeWaitAgainstKernel(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root for network namespaces (make test runs as root)")
+	}
+	dir := t.TempDir()
+	twlab = filepath.Join(dir, "twlab")
+	build := exec.Command("go", "build", "-o", twlab, "./testpcaps/gen/twlab")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building twlab: %v\n%s", err, out)
+	}
+	for i, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			runScenario(t, i+1, sc, dir)
+		})
+	}
+}
+
+func runScenario(t *testing.T, n int, sc scenario, dir string) {
+	l := newLab(t, n)
+	if len(sc.cliSysctl) > 0 {
+		l.sysctl(l.cliNS, sc.cliSysctl...)
+	}
+	capFile := filepath.Join(dir, sc.name+".pcap")
+	dump := exec.Command("ip", "netns", "exec", l.cliNS, "tcpdump", "-i", l.cliIf, "-s", "512", "-U", "--immediate-mode", "-w", capFile, "tcp")
+	var dumpErr bytes.Buffer
+	dump.Stderr = &dumpErr
+	if err := dump.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // tcpdump attaches
+	l.start(l.srvNS, sc.server(l)...)
+	time.Sleep(500 * time.Millisecond)
+
+	var mu sync.Mutex
+	var samples []sample
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			s := sample{before: time.Now(), count: map[netip.Addr]int{}}
+			s.count[l.cliIP] = l.timeWait(l.cliNS)
+			s.count[l.srvIP] = l.timeWait(l.srvNS)
+			s.after = time.Now()
+			mu.Lock()
+			samples = append(samples, s)
+			mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+
+	var clients []*exec.Cmd
+	for _, args := range sc.clients(l) {
+		clients = append(clients, l.start(l.cliNS, args...))
+	}
+	for _, c := range clients {
+		_ = c.Wait()
+	}
+	// Until every TIME_WAIT socket has expired and been reaped.
+	time.Sleep(60*time.Second + 2*reapSlack)
+	close(stop)
+	wg.Wait()
+	end := time.Now()
+	_ = dump.Process.Signal(syscall.SIGINT)
+	_ = dump.Wait()
+	if strings.Contains(dumpErr.String(), " dropped by kernel") && !strings.Contains(dumpErr.String(), "0 packets dropped by kernel") {
+		t.Fatalf("tcpdump dropped packets: %s", dumpErr.String())
+	}
+
+	eng := analyse(t, capFile)
+	eng.Advance(end)
+	r := eng.Report(true)
+
+	failed := 0
+	for _, s := range samples {
+		for addr, k := range s.count {
+			if !matches(host(r, addr).Timeline, s, k) {
+				if failed < 10 {
+					t.Errorf("%s at %s: kernel %d, estimate %d..%d in the window", addr, s.after.Format("15:04:05.000"), k,
+						estimate(host(r, addr).Timeline, s.before.Add(-reapSlack)), estimate(host(r, addr).Timeline, s.after))
+				}
+				failed++
+			}
+		}
+	}
+	t.Logf("%s: %d samples of 2 namespaces compared with the kernel, %d failed; client peak %d, server peak %d",
+		sc.name, len(samples), failed, host(r, l.cliIP).Peak, host(r, l.srvIP).Peak)
+	maxKernel := 0
+	for _, s := range samples {
+		for _, k := range s.count {
+			maxKernel = max(maxKernel, k)
+		}
+	}
+	if sc.name != "linger0" && sc.name != "healthz_keepalive" && sc.name != "syn_retries" && maxKernel == 0 {
+		t.Error("the kernel never held a TIME_WAIT socket: the scenario did not run")
+	}
+	sc.check(t, r, l)
+	if *update {
+		saveGolden(t, sc.name, capFile)
+	}
+}
+
+func analyse(t *testing.T, file string) *tcptw.Engine {
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := tcptw.New(tcptw.Config{})
+	dec := tcpdecode.New()
+	for {
+		data, ci, err := r.ZeroCopyReadPacketData()
+		if err != nil {
+			break
+		}
+		if seg, err := dec.Decode(r.LinkType(), data); err == nil {
+			eng.Segment(ci.Timestamp, &seg)
+		}
+	}
+	return eng
+}
+
+// estimate is the population at t from a timeline of change points.
+func estimate(tl [][2]float64, t time.Time) int {
+	x := float64(t.UnixNano()) / 1e9
+	v := 0
+	for _, p := range tl {
+		if p[0] > x {
+			break
+		}
+		v = int(p[1])
+	}
+	return v
+}
+
+// matches: the kernel's count equals the estimate, within max(2, 1%), at
+// some instant between reapSlack before the sample and its end.
+func matches(tl [][2]float64, s sample, k int) bool {
+	tol := max(2, k/100)
+	ok := func(v int) bool { return v-k <= tol && k-v <= tol }
+	from := s.before.Add(-reapSlack)
+	if ok(estimate(tl, from)) {
+		return true
+	}
+	lo, hi := float64(from.UnixNano())/1e9, float64(s.after.UnixNano())/1e9
+	for _, p := range tl {
+		if p[0] > lo && p[0] <= hi && ok(int(p[1])) {
+			return true
+		}
+	}
+	return false
+}
+
+func saveGolden(t *testing.T, name, capFile string) {
+	b, err := os.ReadFile(capFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(root, "testpcaps", "tw_"+name+".pcap")
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", dst)
+}
