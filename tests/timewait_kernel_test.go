@@ -142,7 +142,9 @@ type scenario struct {
 	check     func(t *testing.T, r *tcptw.Report, l *lab)
 }
 
-func httpServer(l *lab) []string { return []string{twlab, "server", "-listen", l.srvIP.String() + ":8080"} }
+func httpServer(l *lab) []string {
+	return []string{twlab, "server", "-listen", l.srvIP.String() + ":8080"}
+}
 
 func httpClient(mode string, n int, every string) func(l *lab) [][]string {
 	return func(l *lab) [][]string {
