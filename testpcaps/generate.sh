@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates every HTTP/2 capture in this directory from live loopback
-# traffic. Must run as root (tcpdump on lo). Needs go, tcpdump, tshark,
-# editcap, capinfos, nghttp and nghttpd.
+# traffic, and not_h2_mix.pcap, other TCP protocols that HTTP/2 heuristics
+# must not claim. Must run as root (tcpdump on lo). Needs go, tcpdump,
+# tshark, editcap, capinfos, nghttp, nghttpd, ssh, ssh-keygen and sshd
+# (openssh-client, openssh-server).
 #
 # Usage: sudo ./generate.sh
 set -euo pipefail
@@ -14,6 +16,10 @@ MODROOT=$(cd "$HERE/.." && pwd)
 H2C_PORT=18080
 NGHTTP_PORT=18081
 GRPC_PORT=18443
+NOTH2_HTTP_PORT=18090
+NOTH2_TLS_PORT=18091
+NOTH2_RAW_PORT=18092
+NOTH2_SSH_PORT=18022
 
 WORK=$(mktemp -d /tmp/testpcaps.XXXXXX)
 PIDS=()
@@ -34,7 +40,7 @@ die() {
 }
 
 [[ $EUID -eq 0 ]] || die "must run as root to capture on lo"
-for tool in go tcpdump tshark editcap capinfos nghttp nghttpd ss; do
+for tool in go tcpdump tshark editcap capinfos nghttp nghttpd ss ssh ssh-keygen; do
 	command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 
@@ -50,13 +56,16 @@ port_free() {
 	[[ -z $(ss -Hltn "sport = :$1") ]] || die "port $1 is in use"
 }
 
-# start_capture OUT PORT: starts tcpdump and waits until it is listening.
+# start_capture OUT PORT [FILTER]: starts tcpdump and waits until it is
+# listening. FILTER defaults to "tcp port PORT"; PORT also names the log.
 # --immediate-mode matters: without it packets still sitting in the
-# kernel ring buffer are lost when tcpdump is interrupted.
+# kernel ring buffer are lost when tcpdump is interrupted. -B matters too:
+# with -s 0 every ring slot takes 256 KiB, so the default 2 MiB buffer
+# holds only 8 packets and short bursts are dropped by the kernel.
 TCPDUMP_PID=
 start_capture() {
-	local out=$1 port=$2 log="$WORK/tcpdump.$2.log"
-	tcpdump -i lo -s 0 -U --immediate-mode -Z root -w "$out" "tcp port $port" 2>"$log" &
+	local out=$1 port=$2 filter=${3:-"tcp port $2"} log="$WORK/tcpdump.$2.log"
+	tcpdump -i lo -s 0 -B 65536 -U --immediate-mode -Z root -w "$out" "$filter" 2>"$log" &
 	TCPDUMP_PID=$!
 	PIDS+=("$TCPDUMP_PID")
 	for _ in $(seq 100); do
@@ -75,6 +84,8 @@ stop_capture() {
 	wait "$TCPDUMP_PID" || die "tcpdump exited with an error"
 	forget_pid "$TCPDUMP_PID"
 	tail -n 3 "$WORK/tcpdump.$1.log" | head -n 1
+	grep -q "^0 packets dropped by kernel" "$WORK/tcpdump.$1.log" ||
+		die "tcpdump: $(grep "dropped by kernel" "$WORK/tcpdump.$1.log")"
 }
 
 wait_port() {
@@ -102,8 +113,84 @@ require() {
 	printf '  %-28s %4d packets\n' "$what" "$n"
 }
 
+# --- not HTTP/2 ---------------------------------------------------------------
+# not_h2_mix.pcap: HTTP/1.1, TLS (ALPN http/1.1), seeded random bytes and an
+# SSH handshake, one port each, in one capture. Decoded with Wireshark's own
+# dissectors it shows http, tls, ssh and data; the goh2 heuristics must
+# claim none of it. Expects $WORK/noth2 to be built.
+gen_not_h2_mix() {
+	local out="$HERE/not_h2_mix.pcap" port sshd sshd_pid dir home
+	echo "== not_h2_mix.pcap (ports $NOTH2_HTTP_PORT $NOTH2_TLS_PORT $NOTH2_RAW_PORT $NOTH2_SSH_PORT)"
+	sshd=$(PATH="$PATH:/usr/sbin:/sbin" command -v sshd) || die "missing tool: sshd (openssh-server)"
+	for port in "$NOTH2_HTTP_PORT" "$NOTH2_TLS_PORT" "$NOTH2_RAW_PORT" "$NOTH2_SSH_PORT"; do
+		port_free "$port"
+	done
+
+	# A throwaway sshd: its own host key and config, listening on loopback
+	# only, logging to a file. The client logs in as "nobody" with a
+	# throwaway key that is authorized nowhere, so the session ends with a
+	# failed login after the key exchange and the public key offer.
+	dir="$WORK/ssh"
+	mkdir -p "$dir"
+	ssh-keygen -q -t ed25519 -N '' -C not_h2_mix-host -f "$dir/host_key"
+	ssh-keygen -q -t ed25519 -N '' -C not_h2_mix-client -f "$dir/client_key"
+	cat >"$dir/sshd_config" <<-EOF
+		Port $NOTH2_SSH_PORT
+		ListenAddress 127.0.0.1
+		HostKey $dir/host_key
+		PidFile $dir/sshd.pid
+		UsePAM no
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		StrictModes no
+	EOF
+	mkdir -p /run/sshd # privilege separation directory
+	"$sshd" -D -f "$dir/sshd_config" -E "$dir/sshd.log" &
+	sshd_pid=$!
+	PIDS+=("$sshd_pid")
+	wait_port "$sshd_pid" "$NOTH2_SSH_PORT"
+
+	start_capture "$WORK/noth2.pcap" "$NOTH2_HTTP_PORT" \
+		"tcp port $NOTH2_HTTP_PORT or tcp port $NOTH2_TLS_PORT or tcp port $NOTH2_RAW_PORT or tcp port $NOTH2_SSH_PORT"
+	"$WORK/noth2" -http "127.0.0.1:$NOTH2_HTTP_PORT" -tls "127.0.0.1:$NOTH2_TLS_PORT" \
+		-raw "127.0.0.1:$NOTH2_RAW_PORT"
+	# No config, known hosts, agent or keys of the real user.
+	if ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
+		-o IdentityAgent=none -o IdentitiesOnly=yes -i "$dir/client_key" \
+		-o LogLevel=ERROR -p "$NOTH2_SSH_PORT" nobody@127.0.0.1 true 2>"$dir/ssh.log"; then
+		die "ssh login as nobody unexpectedly succeeded"
+	fi
+	grep -q "Permission denied" "$dir/ssh.log" || {
+		cat "$dir/ssh.log" "$dir/sshd.log" >&2
+		die "ssh did not reach authentication"
+	}
+	stop_capture "$NOTH2_HTTP_PORT"
+	kill "$sshd_pid"
+	wait "$sshd_pid" || true
+	forget_pid "$sshd_pid"
+	cp "$WORK/noth2.pcap" "$out"
+
+	# Wireshark's own dissectors only, without the user's plugins.
+	home="$WORK/emptyhome"
+	mkdir -p "$home"
+	HOME=$home require "$out" "HTTP/1.1 requests" "http.request"
+	HOME=$home require "$out" "HTTP/1.1 responses" "http.response"
+	HOME=$home require "$out" "TLS handshake" "tls.handshake"
+	HOME=$home require "$out" "TLS application data" "tls.app_data"
+	# Wireshark 4.0 has no SSH heuristic and only knows ports 22 and 29418;
+	# an unregistered port is what lets every TCP heuristic see the SSH
+	# bytes, so SSH is decoded explicitly here.
+	HOME=$home require "$out" "SSH" "ssh" -d "tcp.port==$NOTH2_SSH_PORT,ssh"
+	HOME=$home require "$out" "random bytes" "data && tcp.port == $NOTH2_RAW_PORT"
+	if HOME=$home tshark -r "$out" -Y http2 2>/dev/null | grep -q .; then
+		die "not_h2_mix.pcap: Wireshark's http2 dissector claims packets"
+	fi
+}
+
 echo "== building generators"
-(cd "$MODROOT" && go build -o "$WORK/h2c" ./testpcaps/gen/h2c && go build -o "$WORK/grpctls" ./testpcaps/gen/grpctls)
+(cd "$MODROOT" && go build -o "$WORK/h2c" ./testpcaps/gen/h2c && go build -o "$WORK/grpctls" ./testpcaps/gen/grpctls &&
+	go build -o "$WORK/noth2" ./testpcaps/gen/noth2)
 
 # --- Go net/http h2c -------------------------------------------------------
 echo "== h2c_go.pcap (port $H2C_PORT)"
@@ -204,7 +291,9 @@ require "$GR" "grpc-status trailers" "http2.header.name == \"grpc-status\""
 require "$GR" "RST_STREAM CANCEL" "http2.rst_stream.error == 8"
 require "$GR" "GOAWAY" "http2.type == 7"
 
+gen_not_h2_mix
+
 echo "== done"
-for f in h2c_go.pcap h2c_go_midstream.pcap nghttp2_push_padding.pcap grpc_tls_keylog.pcapng; do
+for f in h2c_go.pcap h2c_go_midstream.pcap nghttp2_push_padding.pcap grpc_tls_keylog.pcapng not_h2_mix.pcap; do
 	printf '  %-28s %5d packets %8d bytes\n' "$f" "$(packets "$HERE/$f")" "$(stat -c %s "$HERE/$f")"
 done
