@@ -48,14 +48,24 @@ check("children present", type(r[4][2][7]) == "table" and #r[4][2][7] > 0)
 local head = g.decode(assert(g.call(1, "\0\0\0\4\1\0\0\0\0", "127.0.0.1 80\n127.0.0.1 40000", 0)), 3)
 check("partial decode", head[1] == 0 and head[4] == nil, head[4])
 
+-- Expert infos are listed for callers without a tree.
+r = g.decode(assert(g.call(1, "\0\0\4\3\0\0\0\0\1\0\0\0\8", ends, 0)))
+check("experts listed", #r[6] == 1 and r[6][1][2] == "RST_STREAM[1] CANCEL", r[6][1] and r[6][1][2])
+
 -- decode(blob, 0, 4) leaves out the PDUs but keeps what follows them.
 local full = assert(g.call(1, "\0\0\8\6\0\0\0\0\0" .. string.rep("q", 8), ends, 0))
 local lean = g.decode(full, 0, 4)
 check("skip PDUs", lean[4] == nil and lean[5] == "PING" and lean[2] == 17, lean[5])
 
--- A partial frame asks for the missing octets.
+-- A partial frame asks for the missing octets; a partial header for one
+-- more segment (-1).
 r = g.decode(assert(g.call(1, "\0\0\8\6\0\0\0\0\0\1\2", ends, 0)))
 check("need more", r[2] == 0 and r[3] == 6, tostring(r[2]) .. "/" .. tostring(r[3]))
+r = g.decode(assert(g.call(1, "\0\0\8\6", ends, 0)))
+check("need a segment", r[2] == 0 and r[3] == -1, tostring(r[2]) .. "/" .. tostring(r[3]))
+-- Without reassembly a cut frame is shown as far as it goes.
+r = g.decode(assert(g.call(1, "\0\0\8\6\0\0\0\0\0\1\2", ends, 0, 1)))
+check("no reassembly", r[2] == 11 and r[3] == 0 and r[5]:match("partial"), r[5])
 
 -- Not HTTP/2: the heuristic says no.
 r = g.decode(assert(g.call(1, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "10.0.0.1 1\n10.0.0.2 80", 1)))

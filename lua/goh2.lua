@@ -17,45 +17,56 @@ goh2.prefs.max_continuation = Pref.uint("Max CONTINUATION frames", 64, "CONTINUA
 goh2.prefs.max_frame = Pref.uint("Max frame length", 16777215, "Largest frame reassembled")
 goh2.prefs.max_conns = Pref.uint("Max connections", 100000, "Connections tracked; the least recently used are forgotten")
 
-local OK, NOT_MINE = 0, 1
-local cache = common.new_cache()
+local NOT_MINE = 1
+local cache = common.new_cache("goh2")
+local internal_error = common.expert["goh2.internal_error"]
 
 local function dissect(tvb, pinfo, tree, heuristic)
-    local num, key, ord, first = cache:begin(pinfo, tvb)
+    local num, ord = cache:begin(pinfo)
     local blob
     if not pinfo.visited then
         local ends = tostring(pinfo.src) .. " " .. pinfo.src_port .. "\n" .. tostring(pinfo.dst) .. " " .. pinfo.dst_port
-        blob = call(common.OP_H2, tvb:raw(), ends, heuristic and 1 or 0)
-        local head = shim.decode(blob, 1)
-        if head[1] == NOT_MINE then
+        local msg
+        blob, msg = shim.call(common.OP_H2, tvb:raw(), ends, heuristic and 1 or 0, pinfo.can_desegment > 0 and 0 or 1)
+        if not blob then
+            -- Go recovered from an internal error: say so, and let
+            -- dissection of the capture go on.
+            tree:add_proto_expert_info(internal_error, tostring(msg))
             return 0
         end
-        cache:put(num, key, ord, blob)
+        if shim.decode(blob, 1)[1] == NOT_MINE then
+            return 0
+        end
+        cache:put(num, ord, blob)
     else
-        blob = cache:get(num, key, ord)
+        blob = cache:get(num, ord)
         if not blob then
             return 0 -- not ours on the first pass either
         end
     end
 
-    -- Tree items are built only when Wireshark keeps a tree.
+    -- Tree items are built only when Wireshark keeps a tree; expert infos
+    -- are reported either way.
     local want_tree = common.has_tree(tree)
     local r = shim.decode(blob, 0, want_tree and 0 or 4)
-    local consumed, need, pdus, info = r[2], r[3], r[4], r[5]
+    local consumed, need, pdus, info, experts = r[2], r[3], r[4], r[5], r[6]
     if need ~= 0 then
         pinfo.desegment_offset = consumed
         pinfo.desegment_len = need > 0 and need or DESEGMENT_ONE_MORE_SEGMENT
     end
     if info then
         pinfo.cols.protocol = "GOH2"
-        if first then
-            pinfo.cols.info:set(info)
-        else
+        if pinfo.private.goh2_info then
             pinfo.cols.info:append(", " .. info)
+        else
+            pinfo.cols.info:set(info)
+            pinfo.private.goh2_info = "1"
         end
     end
     if pdus then
         common.render(tree, tvb, pdus)
+    else
+        common.add_experts(tree, experts)
     end
     return tvb:len()
 end
@@ -64,16 +75,20 @@ function goh2.dissector(tvb, pinfo, tree)
     return dissect(tvb, pinfo, tree, false)
 end
 
-local function heuristic(tvb, pinfo, tree)
+-- On TCP, a claimed connection's later packets come straight to goh2.
+goh2:register_heuristic("tcp", function(tvb, pinfo, tree)
     if dissect(tvb, pinfo, tree, true) == 0 then
         return false
     end
-    -- Later packets of this TCP conversation come straight to goh2.
     pinfo.conversation = goh2
     return true
-end
-goh2:register_heuristic("tcp", heuristic)
-goh2:register_heuristic("tls", heuristic)
+end)
+
+-- Inside decrypted TLS the conversation belongs to TLS: setting it would
+-- hand goh2 the ciphertext. Go remembers the connection instead.
+goh2:register_heuristic("tls", function(tvb, pinfo, tree)
+    return dissect(tvb, pinfo, tree, true) ~= 0
+end)
 
 local tcp_port = DissectorTable.get("tcp.port")
 local registered_ports

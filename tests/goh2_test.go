@@ -122,6 +122,12 @@ func TestNghttp2Features(t *testing.T) {
 }
 
 func TestMidConnectionCapture(t *testing.T) {
+	// The heuristic finds the connection without Decode As. The first
+	// packet is a lone DATA frame, which alone cannot tell HTTP/2 from
+	// other binary protocols, so it is left alone.
+	if n := strings.Count(tshark(t, pluginEnv, "-r", pcap("h2c_go_midstream.pcap"), "-Y", "goh2"), "\n"); n != 61 {
+		t.Errorf("heuristics claimed %d packets of 62", n)
+	}
 	out := tshark(t, pluginEnv, "-r", pcap("h2c_go_midstream.pcap"), "-Y", "goh2.hpack.unknown_index", "-T", "fields", "-e", "goh2.header.name", "-e", "_ws.expert.message")
 	if !strings.Contains(out, "unknown (index ") || !strings.Contains(out, "never captured") {
 		t.Fatalf("no unknown-index notes:\n%s", out)

@@ -103,6 +103,15 @@ func grepLines(s, sub string) string {
 
 func pcap(name string) string { return filepath.Join(root, "testpcaps", name) }
 
+// goh2Decode is the capture's Decode As for goh2.
+func (c capture) goh2Decode() []string {
+	var out []string
+	for _, a := range c.decode {
+		out = append(out, strings.ReplaceAll(a, ",http2", ",goh2"))
+	}
+	return out
+}
+
 // capture is a committed capture and how Wireshark's http2 dissector is
 // pointed at it (cleartext h2 needs Decode As; TLS goes by ALPN).
 type capture struct {

@@ -9,11 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOPARSER_ABI 1
+#define GOPARSER_ABI 2
 
 /* gp_call operations. */
 #define GP_OP_SCHEMA 0     /* no args: the fields and experts of every protocol */
-#define GP_OP_H2 1         /* args: heuristic(0/1); key: "src addr port\ndst addr port"; data: TCP payload */
+#define GP_OP_H2 1         /* args: heuristic(0/1) [, no reassembly(0/1)]; key: "src addr port\ndst addr port"; data: TCP payload */
 #define GP_OP_H2_OPTIONS 2 /* args: max conns, max streams, max header list, max table, max CONTINUATION, max frame */
 
 /* gp_call status codes. */

@@ -97,7 +97,11 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 			return fail(dst, "goparser: h2 needs 1 argument")
 		}
 		src, dstEP, _ := strings.Cut(key, "\n")
-		decodeH2(e, h2.Input{Src: src, Dst: dstEP, Data: data, Heuristic: a[0] != 0})
+		in := h2.Input{Src: src, Dst: dstEP, Data: data, Heuristic: a[0] != 0}
+		if len(a) > 1 {
+			in.NoReassembly = a[1] != 0
+		}
+		decodeH2(e, in)
 	case opH2Options:
 		if len(a) < h2OptionArguments {
 			return fail(dst, "goparser: h2 options need 6 arguments")

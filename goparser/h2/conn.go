@@ -35,7 +35,7 @@ func DefaultOptions() Options {
 		MaxConns:          100000,
 		MaxStreams:        10000,
 		MaxHeaderListSize: 1 << 20,
-		MaxTableSize:      1 << 16,
+		MaxTableSize:      1 << 22,
 		MaxContinuation:   64,
 		MaxFrameLen:       1<<24 - 1,
 	}
@@ -80,6 +80,7 @@ type half struct {
 	synced bool // frame boundaries are known
 	primed bool // HPACK table holds stand-ins for entries never captured
 	blocks int  // header blocks started
+	skip   int  // while unsynced: octets until a candidate frame boundary
 	rd     bytes.Reader
 	fr     *http2.Framer
 	hdec   *hpack.Decoder
@@ -95,8 +96,10 @@ type half struct {
 		frames  int
 		failed  bool
 		err     string
-		regular bool // a regular field was seen: pseudo-headers must not follow
+		regular bool    // a regular field was seen: pseudo-headers must not follow
+		st      *stream // the stream whose HEADERS opened the block
 	}
+	dirIndex int // this direction's index in conn.half
 
 	// Settings this sender advertised, applying to what its peer sends.
 	pending      [][]http2.Setting // sent and not yet acknowledged
@@ -119,11 +122,15 @@ type stream struct {
 
 func newHalf(o *Options) *half {
 	h := &half{maxFrame: defaultMaxFrame, initWindow: initialWindow, connWindow: initialWindow}
-	h.fr = http2.NewFramer(io.Discard, &h.rd)
-	h.fr.SetReuseFrames()
+	h.newFramer()
 	h.o = o
 	h.freshHPACK()
 	return h
+}
+
+func (h *half) newFramer() {
+	h.fr = http2.NewFramer(io.Discard, &h.rd)
+	h.fr.SetReuseFrames()
 }
 
 func (h *half) freshHPACK() {

@@ -39,6 +39,10 @@ type Input struct {
 	Src, Dst  string // sender and receiver endpoints, "address port"
 	Data      []byte // starts at a frame boundary once the direction is in sync
 	Heuristic bool   // claim the payload only if it looks like HTTP/2
+	// NoReassembly says the caller cannot supply more octets (Wireshark's
+	// TCP reassembly is off): a frame cut by the segment end is shown as
+	// far as it goes and the direction resynchronises.
+	NoReassembly bool
 }
 
 func (in Input) connKey() string {
@@ -58,6 +62,11 @@ type Decoder struct {
 	w       tree.Writer
 	info    []string
 	fx      frameExperts
+	experts []tree.ExpertRecord
+
+	noReassembly bool
+	resetFramer  bool
+	weight       uint8
 }
 
 // New returns a Decoder with the given limits.
@@ -75,44 +84,51 @@ const heuristicTries = 8
 
 // Decode decodes in.Data and appends the result to e as one array:
 //
-//	{status, consumed, need, {pdu…}, info}
+//	{status, consumed, need, {pdu…}, info, {{expert, message}…}}
 //
 // consumed is how many octets of in.Data were decoded; need, when not 0,
 // is how many more octets the frame at consumed needs (NeedOneMoreSegment
 // when unknown); each pdu is a tree item; info is the Info column text or
-// nil.
+// nil; the last list repeats the expert infos of the pdus, for callers
+// that build no tree.
 func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	d.tick++
 	key := in.connKey()
 	c := d.conns[key]
-	if c != nil && c.started(in.Src) && startsWithPreface(in.Data) {
+	preface := startsWithPreface(in.Data)
+	if c != nil && c.started(in.Src) && preface {
 		// A new connection on a reused 4-tuple.
 		c = nil
 	}
 	if c == nil {
-		if in.Heuristic {
-			if d.rejects[key] >= heuristicTries || !LooksLikeHTTP2(in.Data) {
-				if len(d.rejects) >= d.opts.MaxConns {
-					clear(d.rejects)
-				}
-				d.rejects[key]++
-				e.BeginArray()
-				e.Int(int64(StatusNotMine))
-				e.Int(0)
-				e.Int(0)
-				e.BeginArray()
-				e.End()
-				e.Nil()
-				e.End()
-				return StatusNotMine
+		// Tries are counted per direction: a capture that starts inside
+		// a bulk transfer may only align in the other direction.
+		rkey := key + "|" + in.Src
+		if in.Heuristic && !preface && (d.rejects[rkey] >= heuristicTries || !LooksLikeHTTP2(in.Data)) {
+			if len(d.rejects) >= d.opts.MaxConns {
+				clear(d.rejects)
 			}
+			d.rejects[rkey]++
+			e.BeginArray()
+			e.Int(int64(StatusNotMine))
+			e.Int(0)
+			e.Int(0)
+			e.BeginArray()
+			e.End()
+			e.Nil()
+			e.BeginArray()
+			e.End()
+			e.End()
+			return StatusNotMine
 		}
 		c = d.newConn(key)
 	}
 	c.lastUse = d.tick
 	dir := c.direction(in.Src)
-	d.w = tree.Writer{E: e}
+	d.experts = d.experts[:0]
+	d.w = tree.Writer{E: e, X: &d.experts}
 	d.info = d.info[:0]
+	d.noReassembly = in.NoReassembly
 
 	e.BeginArray()
 	e.Int(int64(StatusOK))
@@ -127,6 +143,7 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	} else {
 		e.String(strings.Join(d.info, ", "))
 	}
+	tree.EncodeExperts(e, d.experts)
 	e.End()
 	return StatusOK
 }
@@ -138,8 +155,8 @@ func (d *Decoder) newConn(id string) *conn {
 	c := &conn{streams: make(map[uint32]*stream), clientDir: -1}
 	c.half[0] = newHalf(&d.opts)
 	c.half[1] = newHalf(&d.opts)
+	c.half[1].dirIndex = 1
 	d.conns[id] = c
-	delete(d.rejects, id)
 	return c
 }
 
@@ -219,8 +236,14 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 		case !ok && n > 0:
 			need = n
 		case !ok:
-			d.unsynced(data)
-			off = len(data)
+			start, found := d.resync(h, data)
+			if start > 0 {
+				d.unsynced(data[:start])
+			}
+			off = start
+			if found {
+				d.synced(h)
+			}
 		default:
 			off = n
 		}
@@ -229,18 +252,36 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 		rem := data[off:]
 		fh, _, ok := readHeader(rem)
 		if !ok {
-			need = frameHeaderLen - len(rem)
-			break
-		}
-		if fh.Length > d.opts.MaxFrameLen {
-			d.oversized(off, len(rem), fh)
-			h.synced = false
-			off = len(data)
+			// As tcp_dissect_pdus does: ask for a segment, not for the
+			// missing header octets, so that every pass reassembles alike.
+			need = NeedOneMoreSegment
+			if d.noReassembly {
+				d.cut(off, len(rem), nil)
+				h.synced = false
+				off, need = len(data), 0
+			}
 			break
 		}
 		total := frameHeaderLen + int(fh.Length)
 		if total > len(rem) {
-			need = total - len(rem)
+			peer := c.half[1-dir]
+			switch {
+			case peer.maxFrameSeen && fh.Length > peer.maxFrame:
+				// A Go peer fails the connection on the header alone; do
+				// not wait for megabytes that will never be decoded.
+				d.oversized(off, len(rem), fh, fmt.Sprintf("frame length %d exceeds the receiver's SETTINGS_MAX_FRAME_SIZE %d (RFC 9113 §4.2); decoding of this direction resumes at the next frame boundary found", fh.Length, peer.maxFrame), xFrameSize)
+			case fh.Length > d.opts.MaxFrameLen:
+				d.oversized(off, len(rem), fh, fmt.Sprintf("frame length %d exceeds the decoder limit %d (preference goh2.max_frame); decoding of this direction resumes at the next frame boundary found", fh.Length, d.opts.MaxFrameLen), xLimit)
+			case d.noReassembly:
+				d.cut(off, len(rem), &fh)
+			default:
+				need = total - len(rem)
+				break
+			}
+			if need == 0 {
+				h.synced = false
+				off = len(data)
+			}
 			break
 		}
 		d.frame(c, dir, data, off, fh)
@@ -277,28 +318,93 @@ func (d *Decoder) sync(c *conn, dir int, data []byte) (int, bool) {
 		// The server's first frame follows the client's preface.
 		h.synced = true
 		return 0, true
-	case frameRun(data, false, strictMaxLen):
-		h.synced = true
-		h.primeMidstream()
+	case h.skip == 0 && frameRun(data, false, strictMaxLen):
+		d.synced(h)
 		return 0, true
 	}
 	return 0, false
 }
 
+// synced marks a direction aligned on frames after the capture started
+// mid-connection (or after a resynchronisation).
+func (d *Decoder) synced(h *half) {
+	h.synced = true
+	h.skip = 0
+	if h.blocks == 0 && !h.primed {
+		h.primeMidstream()
+	}
+}
+
+// resync looks for the first frame boundary inside data, for a direction
+// whose frames are larger than its segments (a bulk transfer captured
+// from its middle): a plausible header whose frame ends in a later
+// segment becomes a candidate, confirmed when a plausible header stands
+// exactly where that frame ends. It returns where decoding can start
+// (len(data) when nowhere) and whether a boundary was found there.
+func (d *Decoder) resync(h *half, data []byte) (int, bool) {
+	if h.skip > 0 {
+		if h.skip >= len(data) {
+			h.skip -= len(data)
+			return len(data), false
+		}
+		at := h.skip
+		h.skip = 0
+		if fh, r, ok := readHeader(data[at:]); ok && plausibleHeader(fh, r, true, strictMaxLen) {
+			return at, true
+		}
+	}
+	for i := 1; i+frameHeaderLen <= len(data); i++ {
+		fh, r, ok := readHeader(data[i:])
+		if !ok || !plausibleHeader(fh, r, true, strictMaxLen) || fh.Type == http2.FrameContinuation {
+			continue
+		}
+		end := i + frameHeaderLen + int(fh.Length)
+		if end > len(data) {
+			h.skip = end - len(data)
+			return len(data), false
+		}
+		if frameRun(data[i:], true, strictMaxLen) {
+			return i, true
+		}
+	}
+	return len(data), false
+}
+
+// unsynced shows data[0:] (a prefix of the call's data) as bytes that
+// belong to no frame seen from its start.
 func (d *Decoder) unsynced(data []byte) {
 	d.w.Begin(Proto.Item, 0, len(data), tree.FromBytes, ": continuation of a frame that started before the capture", 0)
 	d.w.Add(fNotSynced, 0, len(data), tree.FromBytes, "", 0)
 	d.w.Expert(xUnsynced, fmt.Sprintf("%d octets before the first frame boundary of this direction", len(data)))
 	d.w.End()
-	d.info = append(d.info, "Continuation")
+	d.info = append(d.info, "[data before the first frame boundary]")
 }
 
-func (d *Decoder) oversized(off, n int, fh http2.FrameHeader) {
-	d.w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %v[%d], Length %d", fh.Type, fh.StreamID, fh.Length), 0)
+func (d *Decoder) oversized(off, n int, fh http2.FrameHeader, msg string, x schema.ExpertID) {
+	d.w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s, Length %d", frameLabel(fh), fh.Length), 0)
 	d.header(off, fh)
-	d.w.Expert(xLimit, fmt.Sprintf("frame length %d exceeds the decoder limit %d; decoding of this direction resumes at the next frame boundary found", fh.Length, d.opts.MaxFrameLen))
+	d.w.Expert(x, msg)
 	d.w.End()
-	d.info = append(d.info, fh.Type.String()+"[too large]")
+	d.info = append(d.info, frameLabel(fh)+" [too large]")
+}
+
+// cut shows a frame that the segment ends inside of while TCP reassembly
+// is off.
+func (d *Decoder) cut(off, n int, fh *http2.FrameHeader) {
+	msg := fmt.Sprintf("frame cut by the end of the segment (%d octets) and TCP reassembly is off (tcp.desegment_tcp_streams): enable it to decode frames that span segments", n)
+	if fh == nil {
+		d.w.Begin(Proto.Item, off, n, tree.FromBytes, ": partial frame header", 0)
+		d.w.Add(fNotSynced, off, n, tree.FromBytes, "", 0)
+		d.w.Expert(xUnsynced, msg)
+		d.w.End()
+		d.info = append(d.info, "[partial frame]")
+		return
+	}
+	d.w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s, Length %d (partial)", frameLabel(*fh), fh.Length), 0)
+	d.header(off, *fh)
+	d.w.Expert(xUnsynced, msg)
+	d.w.End()
+	d.info = append(d.info, frameLabel(*fh)+" [partial]")
 }
 
 // header writes the items of the 9-octet frame header.
@@ -374,7 +480,7 @@ func sectionOf(t http2.FrameType) string {
 // violation explains, for a frame the Framer refused without detail, which
 // rule it breaks, and the section of that rule when it is not the frame
 // type's own.
-func violation(fh http2.FrameHeader, payload []byte) (string, string) {
+func violation(fh http2.FrameHeader, payload []byte, code http2.ErrCode) (string, string) {
 	zeroOnly := fh.Type == http2.FrameSettings || fh.Type == http2.FramePing || fh.Type == http2.FrameGoAway
 	switch {
 	case zeroOnly && fh.StreamID != 0:
@@ -390,7 +496,7 @@ func violation(fh http2.FrameHeader, payload []byte) (string, string) {
 	case fh.Type == http2.FrameSettings:
 		for i := 0; i+6 <= len(payload); i += 6 {
 			s := http2.Setting{ID: http2.SettingID(binary.BigEndian.Uint16(payload[i:])), Val: binary.BigEndian.Uint32(payload[i+2:])}
-			if err := s.Valid(); err != nil {
+			if err := s.Valid(); err != nil && err == http2.ConnectionError(code) {
 				return fmt.Sprintf("%v %d is invalid", s.ID, s.Val), "§6.5.2"
 			}
 		}
@@ -431,13 +537,14 @@ func (d *Decoder) framerError(fr *http2.Framer, fh http2.FrameHeader, payload []
 	sec := sectionOf(fh.Type)
 	if detail == "" {
 		var rule string
-		detail, rule = violation(fh, payload)
+		detail, rule = violation(fh, payload, code)
 		if rule != "" {
 			sec = rule
 		}
 	}
 	if strings.HasPrefix(detail, "got ") || strings.HasPrefix(detail, "unexpected CONTINUATION") {
 		sec = "§6.10" // header block sequencing
+		d.resetFramer = true
 	}
 	id := xProtocol
 	switch code {
@@ -481,6 +588,16 @@ func (d *Decoder) frame(c *conn, dir int, data []byte, off int, fh http2.FrameHe
 
 	st := d.apply(c, dir, fh, f)
 	d.render(c, dir, data, off, fh, f, st)
+	if d.resetFramer {
+		// x/net keeps expecting the CONTINUATION after a sequencing
+		// error; one error must not condemn every later frame.
+		d.resetFramer = false
+		h.newFramer()
+		if h.block.active {
+			_ = h.hdec.Close()
+			h.block.active = false
+		}
+	}
 }
 
 // flowResult is what a frame did to a flow-control window.
@@ -512,12 +629,20 @@ func (d *Decoder) apply(c *conn, dir int, fh http2.FrameHeader, f http2.Frame) f
 	h, peer := c.half[dir], c.half[1-dir]
 	var fs frameState
 	var st *stream
-	if fh.StreamID != 0 && fh.Type != http2.FrameSettings && fh.Type != http2.FramePing && fh.Type != http2.FrameGoAway && knownType(fh.Type) {
+	switch fh.Type {
+	case http2.FrameData, http2.FrameHeaders, http2.FramePushPromise, http2.FrameContinuation:
+		if fh.StreamID == 0 {
+			break
+		}
+		// Frames that open or carry a stream create its state.
 		var evicted bool
 		st, evicted = c.stream(fh.StreamID, d.tick, &d.opts)
 		if evicted {
 			d.fx.add(xLimit, "more than %d streams tracked on this connection; the least recently used was forgotten", d.opts.MaxStreams)
 		}
+	case http2.FrameWindowUpdate, http2.FramePriority, http2.FrameRSTStream:
+		// These may name closed or idle streams; they must not revive them.
+		st = c.streams[fh.StreamID]
 	}
 
 	switch f := f.(type) {
@@ -535,9 +660,9 @@ func (d *Decoder) apply(c *conn, dir int, fh http2.FrameHeader, f http2.Frame) f
 		}
 	case *http2.HeadersFrame:
 		d.startBlock(h, fh.StreamID, false, 0)
+		h.block.st = st
 		if st != nil {
 			fs.trailers = st.sawHdrs[dir]
-			st.sawHdrs[dir] = true
 			if f.StreamEnded() {
 				st.ended[dir] = true
 			}
@@ -611,11 +736,13 @@ func (d *Decoder) apply(c *conn, dir int, fh http2.FrameHeader, f http2.Frame) f
 	return fs
 }
 
+// checkWindow judges a window w after n flow-controlled octets.
 func (d *Decoder) checkWindow(scope string, w, n int64) {
 	switch {
 	case w < 0:
-		d.fx.add(xFlowError, "DATA of %d octets exceeds the %s window by %d (RFC 9113 §6.9.1)", n, scope, -w)
-	case w == 0:
+		// Only what went beyond a window that was still open counts.
+		d.fx.add(xFlowError, "DATA of %d octets exceeds the %s window by %d (RFC 9113 §6.9.1)", n, scope, min(n, -w))
+	case w == 0 && n > 0:
 		d.fx.add(xBlocked, "%s window exhausted: the sender is blocked until a WINDOW_UPDATE", scope)
 	}
 }
@@ -629,13 +756,19 @@ func (d *Decoder) applySettings(c *conn, s int, ss []http2.Setting) int {
 		switch x.ID {
 		case http2.SettingHeaderTableSize:
 			// The peer's encoder may now grow its table up to this size.
+			if x.Val > d.opts.MaxTableSize {
+				d.fx.add(xLimit, "HEADER_TABLE_SIZE %d exceeds the decoder limit %d (preference goh2.max_table): larger tables are refused", x.Val, d.opts.MaxTableSize)
+			}
 			peer.hdec.SetAllowedMaxDynamicTableSize(min(x.Val, d.opts.MaxTableSize))
 		case http2.SettingInitialWindowSize:
 			delta := int64(x.Val) - h.initWindow
 			h.initWindow = int64(x.Val)
-			for _, st := range c.streams {
+			for id, st := range c.streams {
 				st.window[1-s] += delta
 				adjusted++
+				if st.window[1-s] > maxWindow {
+					d.fx.add(xFlowError, "INITIAL_WINDOW_SIZE %d pushes stream %d's window to %d, above 2^31-1 (RFC 9113 §6.9.2)", x.Val, id, st.window[1-s])
+				}
 			}
 		}
 	}
@@ -657,6 +790,7 @@ func (d *Decoder) startBlock(h *half, stream uint32, push bool, promise uint32) 
 	h.block.failed = false
 	h.block.err = ""
 	h.block.regular = false
+	h.block.st = nil
 	h.fields = h.fields[:0]
 	h.listSz = 0
 	h.capped = false
@@ -686,9 +820,23 @@ func (d *Decoder) blockFragment(h *half, frag []byte, end bool, fs *frameState) 
 	fs.block = true
 	fs.all = h.fields
 	fs.frames = h.block.frames
+	if st := h.block.st; st != nil && !informational(h.fields) {
+		// Later blocks on this stream, in this direction, are trailers.
+		st.sawHdrs[h.dirIndex] = true
+	}
 	fs.listSz = h.listSz
 	fs.capped = h.capped
 	h.block.active = false
+}
+
+// informational reports a 1xx response, which a final response follows.
+func informational(fields []hpack.HeaderField) bool {
+	for _, f := range fields {
+		if f.Name == ":status" {
+			return len(f.Value) == 3 && f.Value[0] == '1'
+		}
+	}
+	return false
 }
 
 func hpackError(err error) string {
@@ -740,7 +888,12 @@ func (d *Decoder) render(c *conn, dir int, data []byte, off int, fh http2.FrameH
 
 	switch f := f.(type) {
 	case nil:
-		if L > 0 {
+		if fh.Type == http2.FrameSettings && L%6 == 0 {
+			// Refused (a value out of range), but still readable.
+			for i := 0; i < L; i += 6 {
+				d.setting(p+i, http2.Setting{ID: http2.SettingID(binary.BigEndian.Uint16(data[p+i:])), Val: binary.BigEndian.Uint32(data[p+i+2:])})
+			}
+		} else if L > 0 {
 			w.Add(fUnknown, p, L, tree.FromBytes, "", 0)
 		}
 	case *http2.DataFrame:
@@ -750,6 +903,7 @@ func (d *Decoder) render(c *conn, dir int, data []byte, off int, fh http2.FrameH
 		}
 	case *http2.HeadersFrame:
 		if f.HasPriority() {
+			d.weight = f.Priority.Weight
 			d.priority(q)
 			q += 5
 		}
@@ -759,6 +913,7 @@ func (d *Decoder) render(c *conn, dir int, data []byte, off int, fh http2.FrameH
 			w.Add(fHdrPadding, end, pad, tree.FromBytes, "", 0)
 		}
 	case *http2.PriorityFrame:
+		d.weight = f.Weight
 		d.priority(p)
 	case *http2.RSTStreamFrame:
 		w.Add(fRstError, p, 4, tree.FromBytes, "", 0)
@@ -769,12 +924,7 @@ func (d *Decoder) render(c *conn, dir int, data []byte, off int, fh http2.FrameH
 		}
 	case *http2.SettingsFrame:
 		for i := 0; i < f.NumSettings(); i++ {
-			s := f.Setting(i)
-			o := p + 6*i
-			w.Begin(fSettings, o, 6, tree.FromBytes, fmt.Sprintf(" - %v : %d", s.ID, s.Val), 0)
-			w.Add(fSettingsID, o, 2, tree.FromBytes, "", 0)
-			w.Add(settingField(s.ID), o+2, 4, tree.FromBytes, "", 0)
-			w.End()
+			d.setting(p+6*i, f.Setting(i))
 		}
 		if f.IsAck() && fs.acked != nil {
 			parts := make([]string, len(fs.acked))
@@ -876,11 +1026,19 @@ func frameLabel(fh http2.FrameHeader) string {
 	return fh.Type.String() + "[" + strconv.FormatUint(uint64(fh.StreamID), 10) + "]"
 }
 
+func (d *Decoder) setting(o int, s http2.Setting) {
+	d.w.Begin(fSettings, o, 6, tree.FromBytes, fmt.Sprintf(" - %v : %d", s.ID, s.Val), 0)
+	d.w.Add(fSettingsID, o, 2, tree.FromBytes, "", 0)
+	d.w.Add(settingField(s.ID), o+2, 4, tree.FromBytes, "", 0)
+	d.w.End()
+}
+
 func (d *Decoder) priority(o int) {
 	w := d.w
 	w.Add(fExclusive, o, 4, tree.FromBytes, "", 0)
 	w.Add(fStreamDep, o, 4, tree.FromBytes, "", 0)
 	w.Add(fWeight, o+4, 1, tree.FromBytes, "", 0)
+	w.Add(fWeightReal, o+4, 1, tree.Int(int64(d.weight)+1), "", tree.FlagGenerated)
 }
 
 func settingField(id http2.SettingID) schema.FieldID {

@@ -2,6 +2,8 @@ package h2
 
 import (
 	"math/rand"
+
+	"github.com/gotcpdump/gotcpdump/goparser/result"
 	"strings"
 	"testing"
 
@@ -242,7 +244,7 @@ func TestDesegmentation(t *testing.T) {
 	b := c.take()
 	// The PING and 4 octets of the DATA frame header.
 	o := decodeOnce(t, d, client, server, b[:17+4], false)
-	if o.consumed != 17 || o.need != 5 || o.info != "PING" {
+	if o.consumed != 17 || o.need != NeedOneMoreSegment || o.info != "PING" {
 		t.Fatalf("got consumed %d need %d info %q", o.consumed, o.need, o.info)
 	}
 	// The header, but not all of the payload.
@@ -331,6 +333,10 @@ func TestHeuristic(t *testing.T) {
 		"empty":             nil,
 		"zeros":             make([]byte, 64),
 		"lone partial DATA": {0, 0x10, 0, 0, 0, 0, 0, 0, 1, 'a'},
+		"empty DATA":        {0, 0, 0, 0, 0, 0, 0, 0, 0x86},
+		"one DATA":          {0, 0, 2, 0, 0, 0, 0, 0, 5, 'h', 'i'},
+		"CONTINUATION":      {0, 0, 1, 9, 4, 0, 0, 0, 1, 0x82},
+		"frame and 8 bytes": {0, 0, 0, 4, 1, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8},
 	}
 	for name, b := range negative {
 		if LooksLikeHTTP2(b) {
@@ -350,13 +356,24 @@ func TestHeuristic(t *testing.T) {
 	if claimed != 0 {
 		t.Errorf("%d of %d random payloads claimed", claimed, n)
 	}
-	// The decision is remembered: after enough misses a stream is left alone.
+	// The decision is remembered: after enough misses a direction is left
+	// alone, unless a new connection on the tuple starts with the preface.
 	d := New(Options{})
 	for i := 0; i < heuristicTries; i++ {
 		decodeOnce(t, d, client, server, []byte("GET / HTTP/1.1\r\n\r\n"), true)
 	}
-	if o := decodeOnce(t, d, client, server, []byte(http2.ClientPreface), true); o.status != StatusNotMine {
-		t.Fatal("stream claimed after the heuristic gave up on it")
+	if o := decodeOnce(t, d, client, server, frames, true); o.status != StatusNotMine {
+		t.Fatal("direction claimed after the heuristic gave up on it")
+	}
+	if o := decodeOnce(t, d, server, client, frames, true); o.status != StatusOK {
+		t.Fatal("the other direction was given up with the first")
+	}
+	d = New(Options{})
+	for i := 0; i < heuristicTries; i++ {
+		decodeOnce(t, d, client, server, []byte("GET / HTTP/1.1\r\n\r\n"), true)
+	}
+	if o := decodeOnce(t, d, client, server, []byte(http2.ClientPreface), true); o.status != StatusOK {
+		t.Fatal("a preface on a tuple given up on was not claimed")
 	}
 }
 
@@ -501,4 +518,76 @@ func TestItemRanges(t *testing.T) {
 	if o.info != "PUSH_PROMISE[3]: GET /x" {
 		t.Errorf("info %q", o.info)
 	}
+}
+
+// TestReviewRegressions covers behaviour found wrong in review.
+func TestReviewRegressions(t *testing.T) {
+	t.Run("one sequencing error, not a flood", func(t *testing.T) {
+		d, c, _ := started(t)
+		must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.block(":method", "GET")}))
+		must(c.fr.WritePing(false, [8]byte{}))
+		must(c.fr.WritePing(false, [8]byte{}))
+		must(c.fr.WriteWindowUpdate(0, 10))
+		o := decodeOnce(t, d, client, server, c.take(), false)
+		n := 0
+		for _, x := range o.experts() {
+			if strings.Contains(x, "§6.10") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%d sequencing errors: %q", n, o.experts())
+		}
+	})
+	t.Run("1xx is not the header block before trailers", func(t *testing.T) {
+		d, c, s := started(t)
+		must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.block(":method", "POST", ":path", "/"), EndHeaders: true}))
+		decodeOnce(t, d, client, server, c.take(), false)
+		must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: s.block(":status", "100"), EndHeaders: true}))
+		must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: s.block(":status", "200"), EndHeaders: true}))
+		must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: s.block("grpc-status", "0"), EndHeaders: true, EndStream: true}))
+		o := decodeOnce(t, d, server, client, s.take(), false)
+		if got := o.values("goh2.trailers"); len(got) != 1 || o.info != "HEADERS[1]: 100, HEADERS[1]: 200, HEADERS[1]: trailers" {
+			t.Fatalf("trailers %v info %q", got, o.info)
+		}
+	})
+	t.Run("oversized length reported at the header", func(t *testing.T) {
+		d, _, _ := started(t)
+		o := decodeOnce(t, d, client, server, []byte{0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1, 'x'}, false)
+		if o.need != 0 || o.consumed != 10 || !o.hasExpert("goh2.frame_size_error", "§4.2") {
+			t.Fatalf("need %d consumed %d experts %q", o.need, o.consumed, o.experts())
+		}
+	})
+	t.Run("no reassembly", func(t *testing.T) {
+		d, c, _ := started(t)
+		must(c.fr.WriteData(1, false, make([]byte, 100)))
+		b := c.take()
+		var e result.Encoder
+		d.Decode(Input{Src: client, Dst: server, Data: b[:50], NoReassembly: true}, &e)
+		v, _, _ := result.Decode(mustBytes(t, &e))
+		if a := v.([]any); a[2] != int64(0) || a[1] != int64(50) || !strings.Contains(a[4].(string), "[partial]") {
+			t.Fatalf("result %v", a)
+		}
+	})
+	t.Run("refused SETTINGS still shows its settings", func(t *testing.T) {
+		d, _, _ := started(t)
+		o := decodeOnce(t, d, client, server, raw(http2.FrameSettings, 0, 0, []byte{0, 2, 0, 0, 0, 5, 0, 4, 0x80, 0, 0, 0}), false)
+		if got := o.values("goh2.settings.id"); len(got) != 2 {
+			t.Fatalf("settings %v", got)
+		}
+		if !o.hasExpert("goh2.flow.error", "INITIAL_WINDOW_SIZE 2147483648 is invalid") {
+			t.Fatalf("experts %q", o.experts())
+		}
+	})
+	t.Run("experts listed for callers without a tree", func(t *testing.T) {
+		d, c, _ := started(t)
+		must(c.fr.WriteRSTStream(1, http2.ErrCodeCancel))
+		var e result.Encoder
+		d.Decode(Input{Src: client, Dst: server, Data: c.take()}, &e)
+		v, _, _ := result.Decode(mustBytes(t, &e))
+		xs := v.([]any)[5].([]any)
+		if len(xs) != 1 || xs[0].([]any)[1] != "RST_STREAM[1] CANCEL" {
+			t.Fatalf("experts %v", xs)
+		}
+	})
 }

@@ -215,3 +215,12 @@ func raw(typ http2.FrameType, flags http2.Flags, stream uint32, payload []byte) 
 func newResultPair() (*result.Encoder, *result.Encoder) {
 	return new(result.Encoder), new(result.Encoder)
 }
+
+func mustBytes(t testing.TB, e *result.Encoder) []byte {
+	t.Helper()
+	b, err := e.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -68,28 +68,45 @@ func readHeader(b []byte) (http2.FrameHeader, bool, bool) {
 	return fh, b[5]&0x80 != 0, true
 }
 
-// frameRun checks that b starts with a run of plausible frame headers. It
-// needs at least one complete frame (or, when !strict, one plausible
-// header) and every complete frame must chain exactly onto the next.
+// frameRun checks that b starts with a run of plausible frame headers,
+// each complete frame chaining exactly onto the next. Strictly (to decide
+// that unknown traffic is HTTP/2) it wants two complete frames, or one
+// that is not DATA or CONTINUATION and ends the payload or is followed by
+// a plausible header; short binary records full of zeros otherwise read
+// as empty DATA frames. Leniently (to align a direction of a connection
+// already known to be HTTP/2) one plausible header is enough.
 func frameRun(b []byte, strict bool, maxLen uint32) bool {
 	complete := 0
+	telling := false // a frame other than DATA and CONTINUATION
 	for off := 0; off < len(b); {
 		fh, r, ok := readHeader(b[off:])
-		if !ok { // fewer than 9 octets left
-			return complete > 0
+		if !ok { // fewer than 9 octets left: the next header continues later
+			return complete >= 2 || (complete > 0 && !strict)
 		}
 		if !plausibleHeader(fh, r, strict, maxLen) {
 			return false
 		}
+		if strict && off == 0 && fh.Type == http2.FrameContinuation {
+			return false // a continuation needs the HEADERS before it
+		}
+		if fh.Type != http2.FrameData && fh.Type != http2.FrameContinuation {
+			telling = true
+		}
 		end := off + frameHeaderLen + int(fh.Length)
 		if end > len(b) {
 			// A frame that continues in later segments.
-			return complete > 0 || !strict
+			if !strict {
+				return true
+			}
+			return complete >= 2 || (complete == 1 && telling)
 		}
 		complete++
 		off = end
 	}
-	return complete > 0
+	if !strict {
+		return complete > 0
+	}
+	return complete >= 2 || telling
 }
 
 // strictMaxLen bounds frame lengths in the heuristic. Peers may raise

@@ -66,6 +66,27 @@ func Bool(b bool) Value {
 // Writer emits items. The zero Writer is unusable; set E.
 type Writer struct {
 	E *result.Encoder
+	// X, when set, also collects every expert info, so that a caller can
+	// report them when Wireshark keeps no tree.
+	X *[]ExpertRecord
+}
+
+// ExpertRecord is one expert info written by a Writer.
+type ExpertRecord struct {
+	ID  schema.ExpertID
+	Msg string
+}
+
+// EncodeExperts writes records as {{expert, message}, …}.
+func EncodeExperts(e *result.Encoder, xs []ExpertRecord) {
+	e.BeginArray()
+	for _, x := range xs {
+		e.BeginArray()
+		e.Int(int64(x.ID))
+		e.String(x.Msg)
+		e.End()
+	}
+	e.End()
 }
 
 // Begin opens an item; children follow until End.
@@ -117,4 +138,7 @@ func (w Writer) Add(f schema.FieldID, off, length int, v Value, text string, fl 
 // Expert attaches an expert info to the enclosing item.
 func (w Writer) Expert(x schema.ExpertID, msg string) {
 	w.Add(schema.FieldID(-(int32(x) + 1)), 0, 0, FromBytes, msg, 0)
+	if w.X != nil {
+		*w.X = append(*w.X, ExpertRecord{x, msg})
+	}
 }
