@@ -21,7 +21,11 @@ all: build
 deps:
 	@build/deps.sh
 
-build: $(LIB) $(SHIM52)
+build: $(LIB) $(SHIM52) $(OUT)/twreport
+
+$(OUT)/twreport: $(GO_SRC) $(shell find cmd -name '*.go')
+	@mkdir -p $(OUT)
+	go build -o $@ ./cmd/twreport
 
 $(LIB): $(GO_SRC) goparser/capi/goparser.h
 	@mkdir -p $(OUT)
@@ -33,7 +37,7 @@ $(SHIM52): cshim/goshim.c goparser/capi/goparser.h $(LIB)
 
 install: build
 	@mkdir -p $(PLUGDIR)
-	install -m 0644 lua/goh2.lua lua/gotcpdump.luainc $(PLUGDIR)/
+	install -m 0644 lua/goh2.lua lua/tcptw.lua lua/gotcpdump.luainc $(PLUGDIR)/
 	install -m 0755 $(LIB) $(SHIM52) $(PLUGDIR)/
 	@echo "installed into $(PLUGDIR)"
 

@@ -10,13 +10,16 @@ package main
 import "C"
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/gotcpdump/gotcpdump/goparser/h2"
 	"github.com/gotcpdump/gotcpdump/goparser/result"
 	"github.com/gotcpdump/gotcpdump/goparser/schema"
+	"github.com/gotcpdump/gotcpdump/goparser/tcptw"
 )
 
 // Operations and statuses, as in goparser.h.
@@ -24,6 +27,9 @@ const (
 	opSchema    = C.GP_OP_SCHEMA
 	opH2        = C.GP_OP_H2
 	opH2Options = C.GP_OP_H2_OPTIONS
+	opTCPTW     = C.GP_OP_TCPTW
+	opTWOptions = C.GP_OP_TCPTW_OPTIONS
+	opTWReport  = C.GP_OP_TCPTW_REPORT
 
 	statusOK          = C.GP_OK
 	statusNeedBuffer  = C.GP_NEED_BUFFER
@@ -37,6 +43,8 @@ const (
 var state struct {
 	h2opts  h2.Options
 	h2      *h2.Decoder
+	twcfg   tcptw.Config
+	tw      *tcptw.Dissector
 	enc     result.Encoder
 	input   []byte
 	pending []byte
@@ -50,6 +58,7 @@ func init() { reset() }
 
 func reset() {
 	state.h2 = h2.New(state.h2opts)
+	state.tw = tcptw.NewDissector(state.twcfg)
 	state.pending = nil
 }
 
@@ -112,6 +121,32 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		}
 		state.h2 = h2.New(state.h2opts)
 		e.Bool(true)
+	case opTCPTW:
+		if len(a) < 2 {
+			return fail(dst, "goparser: tcptw needs 2 arguments")
+		}
+		src, dstEP, _ := strings.Cut(key, "\n")
+		state.tw.Frame(time.Unix(a[0], a[1]), src, dstEP, data, e)
+	case opTWOptions:
+		if len(a) < 4 {
+			return fail(dst, "goparser: tcptw options need 4 arguments")
+		}
+		state.twcfg = tcptw.Config{TimeWait: time.Duration(a[0]) * time.Millisecond, PortLo: uint16(a[1]), PortHi: uint16(a[2]), MaxConns: int(a[3])}
+		state.tw = tcptw.NewDissector(state.twcfg)
+		e.Bool(true)
+	case opTWReport:
+		var b strings.Builder
+		rep := state.tw.Engine.Report(len(a) > 1 && a[1] != 0)
+		if len(a) > 0 && a[0] != 0 {
+			enc := json.NewEncoder(&b)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(rep); err != nil {
+				return fail(dst, "goparser: "+err.Error())
+			}
+		} else {
+			rep.WriteText(&b)
+		}
+		e.String(b.String())
 	default:
 		return fail(dst, fmt.Sprintf("goparser: unknown op %d", op))
 	}

@@ -24,6 +24,7 @@ const (
 	FlagGenerated   Flags = 1 << iota // value computed, not on the wire: shown in [brackets]
 	FlagHidden                        // filterable but not displayed
 	FlagReplaceText                   // text replaces the label instead of being appended
+	FlagTime                          // the value is seconds, for a time field
 )
 
 // Kind tells which variant a Value holds.

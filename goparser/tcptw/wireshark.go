@@ -1,0 +1,202 @@
+package tcptw
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/gotcpdump/gotcpdump/goparser/result"
+	"github.com/gotcpdump/gotcpdump/goparser/schema"
+	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
+	"github.com/gotcpdump/gotcpdump/goparser/tree"
+)
+
+// Proto is the tcptw postdissector.
+var Proto = schema.NewProtocol("tcptw", "TCP TIME_WAIT analysis")
+
+func tf(abbrev, name string, t schema.FieldType, desc string) schema.Field {
+	f := schema.Field{Abbrev: abbrev, Name: name, Type: t, Desc: desc}
+	switch t {
+	case schema.Uint32, schema.Int32:
+		f.Base = schema.BaseDec
+	}
+	return f
+}
+
+var (
+	fConn        = Proto.Field(tf("tcptw.conn", "Connection", schema.Uint32, "Connection number (a new one per SYN on a 4-tuple)"))
+	fCloser      = Proto.Field(tf("tcptw.closer", "Closed by", schema.String, "client, server, both (simultaneous close) or rst"))
+	fHolder      = Proto.Field(tf("tcptw.holder", "TIME_WAIT holder", schema.String, "Endpoint that holds (or will hold) TIME_WAIT"))
+	fTWStart     = Proto.Field(tf("tcptw.tw_start", "TIME_WAIT since", schema.AbsTime, ""))
+	fTWUntil     = Proto.Field(tf("tcptw.tw_until", "TIME_WAIT until", schema.AbsTime, "Expiry, as restarted by later segments"))
+	fPopulation  = Proto.Field(tf("tcptw.population", "Holder's TIME_WAIT sockets", schema.Uint32, "Estimated TIME_WAIT sockets of the holder's host at this packet's time"))
+	fTWEnter     = Proto.Field(tf("tcptw.tw_enter", "Enters TIME_WAIT", schema.Bool, ""))
+	fTWRestart   = Proto.Field(tf("tcptw.tw_restart", "Restarts TIME_WAIT", schema.Bool, "A segment reached the TIME_WAIT socket and restarted its 60 s"))
+	fAssassin    = Proto.Field(tf("tcptw.assassination", "Kills TIME_WAIT (RST)", schema.Bool, ""))
+	fReuse       = Proto.Field(tf("tcptw.reuse", "4-tuple reuse", schema.Bool, "SYN on a 4-tuple still in TIME_WAIT"))
+	fReuseSince  = Proto.Field(tf("tcptw.reuse.since", "Since TIME_WAIT began", schema.RelTime, ""))
+	fReuseOK     = Proto.Field(tf("tcptw.reuse.accepted", "Accepted", schema.Bool, "Sequence number or timestamp newer (RFC 6191), or reuse by the holder (tcp_tw_reuse)"))
+	fReuseHolder = Proto.Field(tf("tcptw.reuse.holder", "Holder", schema.String, ""))
+	fSynRetry    = Proto.Field(tf("tcptw.syn_retry", "SYN retransmission", schema.Uint32, ""))
+	fDuration    = Proto.Field(tf("tcptw.conn_duration", "Connection age", schema.RelTime, ""))
+	fRequests    = Proto.Field(tf("tcptw.requests", "Requests", schema.Uint32, "HTTP/1.x request lines and HTTP/2 request HEADERS so far"))
+	fFinToSyn    = Proto.Field(tf("tcptw.fin_to_syn", "Since this client's last close towards the server", schema.RelTime, ""))
+	fPortsInUse  = Proto.Field(tf("tcptw.ports_in_use", "Client ports tied up towards this server", schema.Uint32, "Open connections plus TIME_WAIT sockets the client holds"))
+	fPortRange   = Proto.Field(tf("tcptw.port_range", "Ephemeral ports", schema.Uint32, ""))
+
+	xEnter     = Proto.Expert(schema.Expert{Abbrev: "tcptw.enter", Text: "Enters TIME_WAIT", Group: schema.GroupSequence, Severity: schema.Chat})
+	xReuse     = Proto.Expert(schema.Expert{Abbrev: "tcptw.reuse.expert", Text: "SYN on a 4-tuple in TIME_WAIT", Group: schema.GroupSequence, Severity: schema.Warn})
+	xSynRetry  = Proto.Expert(schema.Expert{Abbrev: "tcptw.syn_retry.expert", Text: "SYN retransmitted", Group: schema.GroupSequence, Severity: schema.Warn})
+	xAssassin  = Proto.Expert(schema.Expert{Abbrev: "tcptw.assassination.expert", Text: "RST killed a TIME_WAIT socket", Group: schema.GroupSequence, Severity: schema.Warn})
+	xPorts     = Proto.Expert(schema.Expert{Abbrev: "tcptw.ports.expert", Text: "Client's ephemeral ports running out", Group: schema.GroupSequence, Severity: schema.Warn})
+	xShortConn = Proto.Expert(schema.Expert{Abbrev: "tcptw.one_request", Text: "Connection closed after one request", Group: schema.GroupSequence, Severity: schema.Note})
+)
+
+// Dissector feeds the engine from Wireshark's postdissector, one frame at
+// a time, and writes the packet's items.
+type Dissector struct {
+	Engine *Engine
+	dec    *tcpdecode.Decoder
+	link   layers.LinkType
+	xs     []tree.ExpertRecord
+}
+
+// NewDissector returns a Dissector over a new Engine.
+func NewDissector(cfg Config) *Dissector {
+	return &Dissector{Engine: New(cfg), dec: tcpdecode.New(), link: layers.LinkTypeEthernet}
+}
+
+// linkTypes are tried in turn: Wireshark's Lua API does not tell a
+// postdissector the frame's encapsulation, so the one whose decoding
+// yields the endpoints Wireshark saw wins, and is tried first next time.
+var linkTypes = []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, layers.LinkTypeLinuxSLL2,
+	layers.LinkTypeNull, layers.LinkTypeLoop, layers.LinkTypeRaw}
+
+// Frame decodes one frame whose TCP endpoints Wireshark reported as src
+// and dst ("address port"), and appends {status, {item…}, {expert…}}.
+func (d *Dissector) Frame(ts time.Time, src, dst string, frame []byte, e *result.Encoder) {
+	seg, ok := d.segment(src, dst, frame)
+	e.BeginArray()
+	if !ok {
+		e.Int(1)
+		e.BeginArray()
+		e.End()
+		e.BeginArray()
+		e.End()
+		e.End()
+		return
+	}
+	v := d.Engine.Segment(ts, &seg)
+	e.Int(0)
+	e.BeginArray()
+	d.xs = d.xs[:0]
+	d.render(v, tree.Writer{E: e, X: &d.xs})
+	e.End()
+	tree.EncodeExperts(e, d.xs)
+	e.End()
+}
+
+func (d *Dissector) segment(src, dst string, frame []byte) (tcpdecode.Segment, bool) {
+	try := func(lt layers.LinkType) (tcpdecode.Segment, bool) {
+		s, err := d.dec.Decode(lt, frame)
+		if err != nil {
+			return s, false
+		}
+		return s, endpoint(s.Src.Addr().String(), s.Src.Port()) == src && endpoint(s.Dst.Addr().String(), s.Dst.Port()) == dst
+	}
+	if s, ok := try(d.link); ok {
+		return s, true
+	}
+	for _, lt := range linkTypes {
+		if lt == d.link {
+			continue
+		}
+		if s, ok := try(lt); ok {
+			d.link = lt
+			return s, true
+		}
+	}
+	return tcpdecode.Segment{}, false
+}
+
+func endpoint(a string, p uint16) string { return a + " " + strconv.Itoa(int(p)) }
+
+func secs(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+func (d *Dissector) render(v *Verdict, w tree.Writer) {
+	const gen = tree.FlagGenerated
+	const tm = gen | tree.FlagTime
+	summary := []string{}
+	if v.Closer != CloserNone {
+		summary = append(summary, "closed by "+v.Closer.String())
+	}
+	if v.Holder.IsValid() {
+		summary = append(summary, "TIME_WAIT at "+v.Holder.String())
+	}
+	w.Begin(Proto.Item, 0, 0, tree.FromBytes, ": "+strings.Join(summary, ", "), gen)
+	w.Add(fConn, 0, 0, tree.Uint(v.Conn), "", gen)
+	if v.Closer != CloserNone {
+		w.Add(fCloser, 0, 0, tree.Str(v.Closer.String()), "", gen)
+	}
+	if v.Holder.IsValid() {
+		w.Add(fHolder, 0, 0, tree.Str(v.Holder.String()), "", gen)
+		if v.Holder2.IsValid() {
+			w.Add(fHolder, 0, 0, tree.Str(v.Holder2.String()), "", gen)
+		}
+		if v.Population >= 0 {
+			w.Add(fPopulation, 0, 0, tree.Int(int64(v.Population)), "", gen)
+		}
+	}
+	if !v.TWStart.IsZero() {
+		w.Add(fTWStart, 0, 0, tree.Float(secs(v.TWStart)), "", tm)
+		w.Add(fTWUntil, 0, 0, tree.Float(secs(v.TWUntil)), "", tm)
+	}
+	if v.TWStarted {
+		w.Add(fTWEnter, 0, 0, tree.Bool(true), "", gen)
+		w.Expert(xEnter, fmt.Sprintf("%s enters TIME_WAIT until %s (%d sockets on its host)", v.Holder, v.TWUntil.UTC().Format("15:04:05.000"), v.Population))
+	}
+	if v.TWRestarted {
+		w.Add(fTWRestart, 0, 0, tree.Bool(true), "", gen)
+	}
+	if v.Assassinated {
+		w.Add(fAssassin, 0, 0, tree.Bool(true), "", gen)
+		w.Expert(xAssassin, "an in-window RST ended the TIME_WAIT socket (TIME_WAIT assassination, tcp_rfc1337=0)")
+	}
+	if r := v.Reuse; r != nil {
+		w.Begin(fReuse, 0, 0, tree.Bool(true), "", gen)
+		w.Add(fReuseSince, 0, 0, tree.Float(r.Since.Seconds()), "", tm)
+		w.Add(fReuseOK, 0, 0, tree.Bool(r.Accepted), "", gen)
+		w.Add(fReuseHolder, 0, 0, tree.Str(r.Holder.String()), "", gen)
+		verdict := "accepted"
+		if !r.Accepted {
+			verdict = "refused: sequence number and timestamp not newer (RFC 6191)"
+		}
+		w.Expert(xReuse, fmt.Sprintf("SYN on a 4-tuple that %s has held in TIME_WAIT for %.3f s: %s", r.Holder, r.Since.Seconds(), verdict))
+		w.End()
+	}
+	if v.SynRetry > 0 {
+		w.Add(fSynRetry, 0, 0, tree.Int(int64(v.SynRetry)), "", gen)
+		w.Expert(xSynRetry, fmt.Sprintf("SYN retransmission %d", v.SynRetry))
+	}
+	if v.Duration > 0 {
+		w.Add(fDuration, 0, 0, tree.Float(v.Duration.Seconds()), "", tm)
+	}
+	w.Add(fRequests, 0, 0, tree.Int(int64(v.Requests)), "", gen)
+	if v.TWStarted && v.Requests <= 1 {
+		w.Expert(xShortConn, fmt.Sprintf("connection closed after %d request(s): its port is tied up for the TIME_WAIT length", v.Requests))
+	}
+	if v.FinToSyn >= 0 {
+		w.Add(fFinToSyn, 0, 0, tree.Float(v.FinToSyn.Seconds()), "", tm)
+	}
+	if v.PortRange > 0 {
+		w.Add(fPortsInUse, 0, 0, tree.Int(int64(v.PortsInUse)), "", gen)
+		w.Add(fPortRange, 0, 0, tree.Int(int64(v.PortRange)), "", gen)
+		if v.PortsInUse*10 >= v.PortRange*8 {
+			w.Expert(xPorts, fmt.Sprintf("%d of %d ephemeral ports tied up towards this server", v.PortsInUse, v.PortRange))
+		}
+	}
+	w.End()
+}

@@ -1,0 +1,83 @@
+-- tcptw: TIME_WAIT analysis of TCP connections, computed in Go (the same
+-- engine as the twreport command). A postdissector: it sees every TCP
+-- frame once Wireshark has dissected it, hands the whole frame to Go on
+-- the first pass, and shows the verdict on every pass from the cache.
+
+local common = dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*[/\\])") .. "gotcpdump.luainc")
+local shim, call = common.shim, common.call
+local tcptw = common.protos.tcptw
+
+tcptw.prefs.tw_seconds = Pref.uint("TIME_WAIT length (s)", 60,
+    "Linux: a fixed 60 s (TCP_TIMEWAIT_LEN); tcp_fin_timeout does not change it")
+tcptw.prefs.port_range = Pref.string("Ephemeral port range", "32768-60999", "The clients' ip_local_port_range")
+tcptw.prefs.max_conns = Pref.uint("Max open connections", 1048576, "Open connections tracked; the least recently active are dropped")
+
+local PT_TCP = 2
+local cache = {}
+
+function tcptw.dissector(tvb, pinfo, tree)
+    if pinfo.port_type ~= PT_TCP then
+        return -- nothing to do for other traffic
+    end
+    local num = pinfo.number
+    local blob
+    if not pinfo.visited then
+        local ts = pinfo.abs_ts
+        local sec = math.floor(ts)
+        local ends = tostring(pinfo.net_src) .. " " .. pinfo.src_port .. "\n" .. tostring(pinfo.net_dst) .. " " .. pinfo.dst_port
+        local msg
+        blob, msg = shim.call(common.OP_TCPTW, tvb:raw(), ends, sec, math.floor((ts - sec) * 1e9 + 0.5))
+        if not blob then
+            tree:add_proto_expert_info(common.expert["goh2.internal_error"], tostring(msg))
+            return
+        end
+        cache[num] = blob
+    else
+        blob = cache[num]
+    end
+    if not blob then
+        return
+    end
+    local want_tree = common.has_tree(tree)
+    local r = shim.decode(blob, 0, want_tree and 0 or 2)
+    if r[1] ~= 0 then
+        return -- a TCP segment inside something the engine does not decode
+    end
+    if r[2] then
+        common.render(tree, tvb, r[2])
+    else
+        common.add_experts(tree, r[3])
+    end
+end
+register_postdissector(tcptw)
+
+local function configure()
+    local lo, hi = tcptw.prefs.port_range:match("^%s*(%d+)%s*%-%s*(%d+)%s*$")
+    lo, hi = tonumber(lo) or 32768, tonumber(hi) or 60999
+    call(common.OP_TCPTW_OPTIONS, "", "", tcptw.prefs.tw_seconds * 1000, lo, hi, tcptw.prefs.max_conns)
+end
+
+function tcptw.init()
+    cache = {}
+    configure()
+end
+
+local function report_text()
+    return shim.decode(call(common.OP_TCPTW_REPORT, "", "", 0, 0))
+end
+
+-- tshark -q -z tcptw,report prints the twreport report at the end.
+register_stat_cmd_arg("tcptw,report", function()
+    local tap = Listener.new("frame", "tcp")
+    function tap.draw()
+        io.write(report_text())
+    end
+end)
+
+-- Wireshark: Tools > TIME_WAIT report.
+if gui_enabled() then
+    register_menu("TIME_WAIT report (tcptw)", function()
+        local win = TextWindow.new("TIME_WAIT report")
+        win:set(report_text())
+    end, MENU_TOOLS_UNSORTED)
+end
