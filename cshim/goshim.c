@@ -125,6 +125,16 @@ static int skip_value(struct reader *r, int depth) {
     case 1:
     case 2:
         return 1;
+    case 9:
+        if (!need(r, 1))
+            return 0;
+        r->p += 1;
+        return 1;
+    case 10:
+        if (!need(r, 2))
+            return 0;
+        r->p += 2;
+        return 1;
     case 3:
         if (!need(r, 4))
             return 0;
@@ -181,6 +191,18 @@ static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit,
     case 1:
     case 2:
         lua_pushboolean(L, tag == 2);
+        return 1;
+    case 9:
+        if (!need(r, 1))
+            return 0;
+        lua_pushinteger(L, (lua_Integer)r->p[0]);
+        r->p += 1;
+        return 1;
+    case 10:
+        if (!need(r, 2))
+            return 0;
+        lua_pushinteger(L, (lua_Integer)(r->p[0] | r->p[1] << 8));
+        r->p += 2;
         return 1;
     case 3:
         if (!need(r, 4))

@@ -15,6 +15,11 @@
 //	0x06 string  (u32 length, bytes)
 //	0x07 array   (u32 count, count values)
 //	0x08 map     (u32 pair count, key and value for each pair)
+//	0x09 uint8   (1 byte)
+//	0x0a uint16  (2 bytes)
+//
+// Small integers (offsets, lengths, field numbers) take the short forms:
+// results are cached per frame by the caller, so their size is memory.
 package result
 
 import (
@@ -37,9 +42,11 @@ const (
 	TagString
 	TagArray
 	TagMap
+	TagUint8
+	TagUint16
 )
 
-var tagNames = [...]string{"nil", "false", "true", "int32", "int64", "float64", "string", "array", "map"}
+var tagNames = [...]string{"nil", "false", "true", "int32", "int64", "float64", "string", "array", "map", "uint8", "uint16"}
 
 func (t Tag) String() string {
 	if int(t) < len(tagNames) {
@@ -109,12 +116,17 @@ func (e *Encoder) Bool(b bool) {
 	e.counted()
 }
 
-// Int appends an integer, in four bytes when it fits.
+// Int appends an integer in the shortest form that holds it.
 func (e *Encoder) Int(v int64) {
-	if v >= math.MinInt32 && v <= math.MaxInt32 {
+	switch {
+	case v >= 0 && v <= math.MaxUint8:
+		e.buf = append(e.buf, byte(TagUint8), byte(v))
+	case v >= 0 && v <= math.MaxUint16:
+		e.buf = append(e.buf, byte(TagUint16), byte(v), byte(v>>8))
+	case v >= math.MinInt32 && v <= math.MaxInt32:
 		e.buf = append(e.buf, byte(TagInt32))
 		e.buf = binary.LittleEndian.AppendUint32(e.buf, uint32(int32(v)))
-	} else {
+	default:
 		e.buf = append(e.buf, byte(TagInt64))
 		e.buf = binary.LittleEndian.AppendUint64(e.buf, uint64(v))
 	}
@@ -222,6 +234,16 @@ func decode(b []byte, depth int) (any, []byte, error) {
 		return false, b, nil
 	case TagTrue:
 		return true, b, nil
+	case TagUint8:
+		if len(b) < 1 {
+			return nil, nil, ErrTruncated
+		}
+		return int64(b[0]), b[1:], nil
+	case TagUint16:
+		if len(b) < 2 {
+			return nil, nil, ErrTruncated
+		}
+		return int64(binary.LittleEndian.Uint16(b)), b[2:], nil
 	case TagInt32:
 		if len(b) < 4 {
 			return nil, nil, ErrTruncated

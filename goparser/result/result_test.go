@@ -15,14 +15,17 @@ func TestEncodeExactBytes(t *testing.T) {
 		want  []byte
 	}{
 		{"nil", func(e *Encoder) { e.Nil() }, []byte{0x00}},
+		{"uint8", func(e *Encoder) { e.Int(200) }, []byte{0x09, 200}},
+		{"uint16", func(e *Encoder) { e.Int(0x1234) }, []byte{0x0a, 0x34, 0x12}},
 		{"bools", func(e *Encoder) { e.BeginArray(); e.Bool(false); e.Bool(true); e.End() },
 			[]byte{0x07, 2, 0, 0, 0, 0x01, 0x02}},
 		{"int32", func(e *Encoder) { e.Int(-2) }, []byte{0x03, 0xfe, 0xff, 0xff, 0xff}},
+		{"int32 above uint16", func(e *Encoder) { e.Int(65536) }, []byte{0x03, 0, 0, 1, 0}},
 		{"int64", func(e *Encoder) { e.Int(1 << 40) }, []byte{0x04, 0, 0, 0, 0, 0, 1, 0, 0}},
 		{"float", func(e *Encoder) { e.Float(1) }, []byte{0x05, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f}},
 		{"string", func(e *Encoder) { e.String("hi") }, []byte{0x06, 2, 0, 0, 0, 'h', 'i'}},
 		{"map", func(e *Encoder) { e.BeginMap(); e.String("k"); e.Int(1); e.End() },
-			[]byte{0x08, 1, 0, 0, 0, 0x06, 1, 0, 0, 0, 'k', 0x03, 1, 0, 0, 0}},
+			[]byte{0x08, 1, 0, 0, 0, 0x06, 1, 0, 0, 0, 'k', 0x09, 1}},
 		{"nested counts", func(e *Encoder) {
 			e.BeginArray()
 			e.BeginArray()
