@@ -44,9 +44,13 @@ install: build
 uninstall:
 	rm -rf $(PLUGDIR)
 
+DEMO_TW  := testpcaps/tw_healthz_storm.pcap
+
 run: deps install
 	@echo "== goh2 decoding $(PCAP) (tshark -O goh2)"
 	tshark -r $(PCAP) -O goh2 -Y goh2
+	@echo "== TIME_WAIT report of $(DEMO_TW): a /healthz probe storm without keep-alive (tshark -q -z tcptw,report)"
+	tshark -q -r $(DEMO_TW) -z tcptw,report
 
 lint:
 	@files=$$(gofmt -l .); test -z "$$files" || { echo "gofmt needed: $$files"; exit 1; }

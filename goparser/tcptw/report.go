@@ -198,10 +198,10 @@ func (e *Engine) Report(timeline bool) *Report {
 		s.TimeWaitAtEnd += h.count
 		hr := HostReport{Address: h.addr.String(), Peak: h.peak, PeakTime: unix(h.peakTime), AtEnd: h.count}
 		for _, p := range e.pairs {
-			if p.key.client != h.addr || p.twPeak == 0 {
+			if p.key.client != h.addr || p.twClientPk == 0 {
 				continue
 			}
-			pu := PortUsage{Server: p.key.server.String(), InUseAtEnd: p.portsInUse(), PeakTimeWait: p.twPeak, RangeSize: rangeSize}
+			pu := PortUsage{Server: p.key.server.String(), InUseAtEnd: p.portsInUse(), PeakTimeWait: p.twClientPk, RangeSize: rangeSize}
 			if rate := p.rate(); rate > 0 && p.twClient > 0 {
 				// Each new connection ties a port up for the TIME_WAIT length.
 				if free := rangeSize - pu.InUseAtEnd; free > 0 && rate*cfg.TimeWait.Seconds() > float64(rangeSize) {

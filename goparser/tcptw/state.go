@@ -108,8 +108,9 @@ type pair struct {
 	open        int
 	twClient    int // TIME_WAIT sockets the client holds for this pair
 	twServer    int
-	twPeak      int
+	twPeak      int // both sides' TIME_WAIT sockets of this pair
 	twPeakTime  time.Time
+	twClientPk  int // the client's own, which tie up its ports
 	clientPorts int
 	labels      map[string]int // first request of short connections
 	agents      map[string]int
@@ -174,6 +175,7 @@ func (p *pair) twChange(t time.Time, delta int, byClient bool) {
 	if n := p.twClient + p.twServer; n > p.twPeak {
 		p.twPeak, p.twPeakTime = n, t
 	}
+	p.twClientPk = max(p.twClientPk, p.twClient)
 }
 
 // portsInUse counts the client's ports tied up towards the server: open
