@@ -6,6 +6,7 @@
 //	twlab client   -addr ADDR -n N -every D -mode MODE
 //	twlab gateway  -http ADDR -grpc ADDR        /healthz and a gRPC health service
 //	twlab grpc     -addr ADDR -n N -every D     gRPC calls over one connection
+//	twlab stalesyn -addr ADDR                    see staleSYN
 //
 // Client modes: close (the client closes after reading the response),
 // nokeepalive (Go http.Client with DisableKeepAlives: it sends
@@ -27,6 +28,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -64,6 +67,8 @@ func main() {
 		serveHTTP(*httpAddr)
 	case "grpc":
 		grpcCalls(*addr, *n, *every)
+	case "stalesyn":
+		staleSYN(*addr)
 	default:
 		log.Fatalf("unknown command %q", os.Args[1])
 	}
@@ -171,6 +176,65 @@ func rawRequest(addr, req string, linger0 bool, timeout time.Duration) error {
 	}
 	return nil
 }
+
+// staleSYN makes a connection that the server closes (so the server holds
+// its 4-tuple in TIME_WAIT), then sends a SYN on the same 4-tuple whose
+// sequence number is older than the old connection's and that carries no
+// timestamp: the server's TIME_WAIT socket must refuse it (RFC 6191) and
+// answer with an ACK. The SYN is built with gopacket and sent on a raw
+// socket; the old connection's ISN is read off the server's SYN-ACK on a
+// packet socket.
+func staleSYN(addr string) {
+	sniff, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_DGRAM, int(htons(syscall.ETH_P_IP)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer syscall.Close(sniff)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	local := c.LocalAddr().(*net.TCPAddr)
+	remote := c.RemoteAddr().(*net.TCPAddr)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	io.Copy(io.Discard, c) // the server closes first
+	c.Close()
+	isn, ok := uint32(0), false
+	buf := make([]byte, 65536)
+	syscall.SetsockoptTimeval(sniff, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &syscall.Timeval{Sec: 1})
+	for !ok {
+		n, _, err := syscall.Recvfrom(sniff, buf, 0)
+		if err != nil {
+			log.Fatal("no SYN-ACK seen: ", err)
+		}
+		p := gopacket.NewPacket(buf[:n], layers.LayerTypeIPv4, gopacket.NoCopy)
+		// The server's SYN-ACK acknowledges our ISN.
+		if t, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP); t != nil && t.SYN && t.ACK && int(t.DstPort) == local.Port {
+			isn, ok = t.Ack-1, true
+		}
+	}
+	time.Sleep(time.Second)
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: local.IP.To4(), DstIP: remote.IP.To4()}
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(local.Port), DstPort: layers.TCPPort(remote.Port), Seq: isn - 100000, SYN: true, Window: 64240}
+	tcp.SetNetworkLayerForChecksum(ip)
+	sb := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(sb, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, tcp); err != nil {
+		log.Fatal(err)
+	}
+	raw, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_RAW, syscall.IPPROTO_RAW)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer syscall.Close(raw)
+	sa := &syscall.SockaddrInet4{}
+	copy(sa.Addr[:], remote.IP.To4())
+	if err := syscall.Sendto(raw, sb.Bytes(), 0, sa); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("stale SYN from port %d, seq %d (old ISN %d)\n", local.Port, isn-100000, isn)
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 func serveGRPC(addr string) {
 	lis, err := net.Listen("tcp", addr)
