@@ -153,6 +153,8 @@ type PairReport struct {
 	MedianFinToSyn    *float64       `json:"median_fin_to_syn_seconds"`
 	PredictedTimeWait float64        `json:"predicted_time_wait"`
 	ObservedTimeWait  int            `json:"observed_time_wait_peak"`
+	BytesToServer     uint64         `json:"bytes_to_server"`
+	BytesToClient     uint64         `json:"bytes_to_client"`
 }
 
 // Ranked is a label and how often it was seen.
@@ -240,6 +242,7 @@ func (e *Engine) Report(timeline bool) *Report {
 			Client: p.key.client.String(), Server: p.key.server.String(), Connections: p.conns,
 			RateMean: p.rate(), RatePeak: p.peakRate(), MedianLifetime: p.lifetimes.median(),
 			ConnectionClose: p.connClose, ObservedTimeWait: p.twPeak,
+			BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
 			Closers: map[string]int{},
 		}
 		if p.finToSyn.n > 0 {
@@ -402,9 +405,9 @@ func (r *Report) WriteText(w io.Writer) {
 		if p.MedianFinToSyn != nil {
 			gap = fmt.Sprintf("%.3f s", *p.MedianFinToSyn)
 		}
-		fmt.Fprintf(w, "  %s -> %s: %d conns, %.1f/s (peak %d/s), median life %.3f s, %.1f req/conn, closes %s, FIN->SYN median %s, TIME_WAIT predicted %.0f observed peak %d\n",
+		fmt.Fprintf(w, "  %s -> %s: %d conns, %.1f/s (peak %d/s), median life %.3f s, %.1f req/conn, %d/%d bytes out/in, closes %s, FIN->SYN median %s, TIME_WAIT predicted %.0f observed peak %d\n",
 			p.Client, p.Server, p.Connections, p.RateMean, p.RatePeak, p.MedianLifetime, p.RequestsPerConn,
-			closersText(p.Closers), gap, p.PredictedTimeWait, p.ObservedTimeWait)
+			p.BytesToServer, p.BytesToClient, closersText(p.Closers), gap, p.PredictedTimeWait, p.ObservedTimeWait)
 	}
 	fmt.Fprintf(w, "\nEvents\n")
 	kinds := make([]string, 0, len(r.Counts))

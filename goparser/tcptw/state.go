@@ -115,6 +115,7 @@ type pair struct {
 	labels      map[string]int // first request of short connections
 	agents      map[string]int
 	withReq     int
+	bytes       [2]uint64 // payload octets client→server, server→client, of closed connections
 }
 
 const maxLabels = 10000
@@ -151,6 +152,8 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 	p.lifetimes.add(t.Sub(c.start).Seconds())
 	p.requests += c.req.count
 	p.closers[c.closer]++
+	p.bytes[0] += c.bytes[0]
+	p.bytes[1] += c.bytes[1]
 	if c.req.connClose {
 		p.connClose++
 	}
