@@ -21,11 +21,15 @@ all: build
 deps:
 	@build/deps.sh
 
-build: $(LIB) $(SHIM52) $(OUT)/twreport
+build: $(LIB) $(SHIM52) $(OUT)/twreport $(OUT)/gotcpdump
 
 $(OUT)/twreport: $(GO_SRC) $(shell find cmd -name '*.go')
 	@mkdir -p $(OUT)
 	go build -o $@ ./cmd/twreport
+
+$(OUT)/gotcpdump: $(shell find cmd internal -name '*.go') go.mod go.sum
+	@mkdir -p $(OUT)
+	go build -o $@ ./cmd/gotcpdump
 
 $(LIB): $(GO_SRC) goparser/capi/goparser.h
 	@mkdir -p $(OUT)
@@ -59,7 +63,7 @@ lint:
 test: deps build lint test-go test-lua test-tshark
 
 test-go:
-	go test ./goparser/...
+	go test ./goparser/... ./internal/... ./cmd/...
 
 test-lua: build
 	$(CC) $(CFLAGS) $(SHIM_CFLAGS) -DGOSHIM_EXPECT_ABI=999 $$(pkg-config --cflags lua5.2) -shared \

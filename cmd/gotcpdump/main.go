@@ -1,0 +1,237 @@
+// Command gotcpdump captures packets on production hosts into pcap or
+// pcapng files that Wireshark and the gotcpdump plugins read directly.
+// Its write-side flags mean what they mean in tcpdump; -p, -f and -t
+// follow the form our users' runbooks use (see the README for the
+// differences from tcpdump).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gotcpdump/gotcpdump/internal/capture"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+type options struct {
+	iface, write, filterFile, filter, engine, user string
+	count, snaplen, bufferKiB, files               int
+	rotate, duration                               int
+	maxMB                                          int64
+	pcapng, list, promisc                          bool
+}
+
+func parse(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("gotcpdump", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	str := func(p *string, def, usage string, names ...string) {
+		for _, n := range names {
+			fs.StringVar(p, n, def, usage)
+		}
+	}
+	integer := func(p *int, def int, usage string, names ...string) {
+		for _, n := range names {
+			fs.IntVar(p, n, def, usage)
+		}
+	}
+	str(&o.iface, "any", "interface to capture on (any: all, with cooked headers)", "i", "interface")
+	str(&o.write, "", "write packets to FILE (- for standard output); .pcapng names write pcapng", "w")
+	str(&o.filterFile, "", "read the filter expression from FILE", "F")
+	str(&o.filter, "", "filter expression (libpcap syntax); also taken from trailing arguments", "f", "filter")
+	str(&o.engine, "afpacket", "capture engine: afpacket (TPACKET_V3 ring) or pcap (libpcap)", "engine")
+	str(&o.user, "", "drop privileges to USER once the capture is open", "Z")
+	integer(&o.count, 0, "stop after COUNT packets", "c")
+	integer(&o.snaplen, 262144, "bytes of each packet to keep", "s")
+	integer(&o.bufferKiB, 32768, "capture buffer size in KiB", "B")
+	integer(&o.rotate, 0, "start a new file every SECONDS (name may use strftime %Y%m%d%H%M%S)", "G")
+	integer(&o.files, 0, "keep at most FILES files (with -C: a ring; with -G: stop after FILES)", "W")
+	integer(&o.duration, 0, "stop after SECONDS", "t", "duration")
+	fs.Int64Var(&o.maxMB, "C", 0, "start a new file when the current one exceeds MB million bytes")
+	fs.BoolVar(&o.pcapng, "pcapng", false, "write pcapng even if the name does not end in .pcapng")
+	fs.BoolVar(&o.list, "D", false, "list the interfaces and exit")
+	fs.BoolVar(&o.promisc, "promisc", false, "put the interface in promiscuous mode")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if rest := strings.Join(fs.Args(), " "); rest != "" {
+		if o.filter != "" {
+			o.filter = "(" + o.filter + ") and (" + rest + ")"
+		} else {
+			o.filter = rest
+		}
+	}
+	if o.filterFile != "" {
+		b, err := os.ReadFile(o.filterFile)
+		if err != nil {
+			return nil, err
+		}
+		o.filter = strings.TrimSpace(string(b))
+	}
+	if !o.list && o.write == "" {
+		return nil, errors.New("-w FILE is required (gotcpdump writes captures; use tcpdump to print packets)")
+	}
+	if strings.HasSuffix(o.write, ".pcapng") {
+		o.pcapng = true
+	}
+	return o, nil
+}
+
+func run(args []string, stderr io.Writer) int {
+	o, err := parse(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "gotcpdump:", err)
+		return 2
+	}
+	if o.list {
+		ifs, err := net.Interfaces()
+		if err != nil {
+			fmt.Fprintln(stderr, "gotcpdump:", err)
+			return 1
+		}
+		for i, ifc := range ifs {
+			fmt.Printf("%d.%s\n", i+1, ifc.Name)
+		}
+		fmt.Printf("%d.any (Pseudo-device that captures on all interfaces)\n", len(ifs)+1)
+		return 0
+	}
+	src, err := capture.Open(capture.Config{Interface: o.iface, Snaplen: o.snaplen, BufferKiB: o.bufferKiB,
+		Filter: o.filter, Engine: o.engine, Promisc: o.promisc})
+	if err != nil {
+		fmt.Fprintln(stderr, "gotcpdump:", err)
+		return 1
+	}
+	defer src.Close()
+	w, err := capture.NewWriter(capture.WriterConfig{Name: o.write, PcapNG: o.pcapng, LinkType: src.LinkType(),
+		Snaplen: o.snaplen, Iface: o.iface, Filter: o.filter, Rotate: time.Duration(o.rotate) * time.Second,
+		MaxBytes: o.maxMB * 1_000_000, Files: o.files})
+	if err != nil {
+		fmt.Fprintln(stderr, "gotcpdump:", err)
+		return 1
+	}
+	if o.user != "" {
+		if err := dropPrivileges(o.user); err != nil {
+			fmt.Fprintln(stderr, "gotcpdump:", err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "gotcpdump: capturing on %s, link-type %v, snapshot length %d bytes\n", o.iface, src.LinkType(), o.snaplen)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	start := time.Now()
+	var deadline time.Time
+	if o.duration > 0 {
+		deadline = start.Add(time.Duration(o.duration) * time.Second)
+	}
+	status := newStatus(stderr)
+	captured, code := 0, 0
+loop:
+	for o.count == 0 || captured < o.count {
+		select {
+		case <-sig:
+			break loop
+		default:
+		}
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			break
+		}
+		data, ci, err := src.ReadPacket()
+		if errors.Is(err, capture.ErrTimeout) {
+			if err := w.Flush(); err != nil {
+				fmt.Fprintln(stderr, "gotcpdump: writing:", err)
+				code = 1
+				break
+			}
+			status.update(captured, src, w.Current)
+			continue
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "gotcpdump:", err)
+			code = 1
+			break
+		}
+		if err := w.Write(ci, data, ""); err != nil {
+			if capture.IsDone(err) {
+				break
+			}
+			fmt.Fprintln(stderr, "gotcpdump: writing:", err)
+			code = 1
+			break
+		}
+		captured++
+		if captured%4096 == 0 {
+			status.update(captured, src, w.Current)
+		}
+	}
+	recv, drop, _ := src.Stats()
+	if err := w.Close(capture.Stats{Received: recv, Dropped: drop, Start: start, End: time.Now()}); err != nil {
+		fmt.Fprintln(stderr, "gotcpdump: writing:", err)
+		code = 1
+	}
+	status.clear()
+	fmt.Fprintf(stderr, "%d packets captured\n%d packets received by filter\n%d packets dropped by kernel\n", captured, recv, drop)
+	return code
+}
+
+func dropPrivileges(name string) error {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return err
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := syscall.Setgroups(nil); err != nil {
+		return err
+	}
+	if err := syscall.Setgid(gid); err != nil {
+		return err
+	}
+	return syscall.Setuid(uid)
+}
+
+// status draws a live line on stderr when it is a terminal.
+type status struct {
+	w  io.Writer
+	on bool
+}
+
+func newStatus(w io.Writer) *status {
+	s := &status{w: w}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			s.on = true
+		}
+	}
+	return s
+}
+
+func (s *status) update(n int, src capture.Source, file string) {
+	if !s.on {
+		return
+	}
+	recv, drop, _ := src.Stats()
+	fmt.Fprintf(s.w, "\r%d packets captured, %d received by filter, %d dropped, file %s", n, recv, drop, file)
+}
+
+func (s *status) clear() {
+	if s.on {
+		fmt.Fprint(s.w, "\r\033[K")
+	}
+}

@@ -1,0 +1,228 @@
+package capture
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// WriterConfig describes the output, with tcpdump's rotation semantics:
+// -G starts a new file every Rotate (the name may hold strftime-style
+// time: %Y %m %d %H %M %S), -C starts one when a file exceeds MaxBytes,
+// and -W keeps at most Files files (a ring when combined with -C).
+type WriterConfig struct {
+	Name     string // "-" for standard output
+	PcapNG   bool
+	LinkType layers.LinkType
+	Snaplen  int
+	Iface    string
+	Filter   string
+	Rotate   time.Duration
+	MaxBytes int64
+	Files    int
+}
+
+// Writer writes packets, rotating files as configured. Files are created
+// with mode 0600: captures hold sensitive data.
+type Writer struct {
+	cfg     WriterConfig
+	f       *os.File
+	bw      *bufio.Writer
+	pw      *pcapgo.Writer
+	nw      *pcapgo.NgWriter
+	opened  time.Time
+	written int64
+	seq     int
+	Current string
+}
+
+// NewWriter opens the first file.
+func NewWriter(cfg WriterConfig) (*Writer, error) {
+	w := &Writer{cfg: cfg}
+	return w, w.open(time.Now())
+}
+
+func (w *Writer) fileName(t time.Time) string {
+	name := strftime(w.cfg.Name, t)
+	if w.cfg.MaxBytes > 0 || (w.cfg.Files > 0 && w.cfg.Rotate == 0) {
+		// tcpdump appends the file number with -C.
+		width := 1
+		if w.cfg.Files > 0 {
+			width = len(strconv.Itoa(w.cfg.Files - 1))
+		}
+		if w.seq > 0 || w.cfg.Files > 0 {
+			name += fmt.Sprintf("%0*d", width, w.seq)
+		}
+	}
+	return name
+}
+
+func (w *Writer) open(t time.Time) error {
+	var out io.Writer
+	if w.cfg.Name == "-" {
+		w.f = os.Stdout
+		w.Current = "-"
+	} else {
+		w.Current = w.fileName(t)
+		f, err := os.OpenFile(w.Current, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		w.f = f
+	}
+	w.bw = bufio.NewWriterSize(w.f, 1<<20)
+	out = w.bw
+	w.opened, w.written = t, 0
+	if w.cfg.PcapNG {
+		host, _ := os.Hostname()
+		intf := pcapgo.NgInterface{
+			Name: w.cfg.Iface, Filter: w.cfg.Filter, OS: runtime.GOOS, LinkType: w.cfg.LinkType,
+			SnapLength: uint32(w.cfg.Snaplen), TimestampResolution: 9,
+			Description: "captured by gotcpdump on " + host,
+		}
+		opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{
+			Hardware: runtime.GOARCH, OS: runtime.GOOS, Application: "gotcpdump", Comment: "host: " + host,
+		}}
+		nw, err := pcapgo.NewNgWriterInterface(out, intf, opts)
+		if err != nil {
+			return err
+		}
+		w.nw = nw
+		return nil
+	}
+	w.pw = pcapgo.NewWriterNanos(out)
+	return w.pw.WriteFileHeader(uint32(w.cfg.Snaplen), w.cfg.LinkType)
+}
+
+// Write writes one packet, with an optional pcapng comment.
+func (w *Writer) Write(ci gopacket.CaptureInfo, data []byte, comment string) error {
+	if w.cfg.Name != "-" {
+		switch {
+		case w.cfg.Rotate > 0 && ci.Timestamp.Sub(w.opened) >= w.cfg.Rotate:
+			if err := w.rotate(ci.Timestamp); err != nil {
+				return err
+			}
+		case w.cfg.MaxBytes > 0 && w.written >= w.cfg.MaxBytes:
+			if err := w.rotate(ci.Timestamp); err != nil {
+				return err
+			}
+		}
+	}
+	var err error
+	if w.nw != nil {
+		ci.InterfaceIndex = 0 // the file's one interface, not the kernel's ifindex
+		opts := pcapgo.NgPacketOptions{}
+		if comment != "" {
+			opts.Comments = []string{comment}
+		}
+		err = w.nw.WritePacketWithOptions(ci, data, opts)
+	} else {
+		err = w.pw.WritePacket(ci, data)
+	}
+	w.written += int64(len(data)) + 16
+	return err
+}
+
+func (w *Writer) rotate(t time.Time) error {
+	if err := w.closeFile(nil); err != nil {
+		return err
+	}
+	w.seq++
+	if w.cfg.Files > 0 && w.seq >= w.cfg.Files {
+		if w.cfg.Rotate > 0 && w.cfg.MaxBytes == 0 {
+			return errRotationDone
+		}
+		w.seq = 0 // a ring of files
+	}
+	return w.open(t)
+}
+
+// errRotationDone ends a -G capture after -W files, as in tcpdump.
+var errRotationDone = fmt.Errorf("capture: -W files written")
+
+// IsDone reports whether err means the capture ended by design.
+func IsDone(err error) bool { return err == errRotationDone }
+
+// Stats are written at the end of a pcapng file.
+type Stats struct {
+	Received, Dropped uint64
+	Start, End        time.Time
+}
+
+func (w *Writer) closeFile(st *Stats) error {
+	if w.nw != nil {
+		if st != nil {
+			_ = w.nw.WriteInterfaceStats(0, pcapgo.NgInterfaceStatistics{
+				LastUpdate: st.End, StartTime: st.Start, EndTime: st.End,
+				PacketsReceived: st.Received, PacketsDropped: st.Dropped,
+			})
+		}
+		if err := w.nw.Flush(); err != nil {
+			return err
+		}
+	}
+	if err := w.bw.Flush(); err != nil {
+		return err
+	}
+	if w.f != os.Stdout {
+		if err := w.f.Sync(); err != nil {
+			return err
+		}
+		return w.f.Close()
+	}
+	return nil
+}
+
+// Flush pushes buffered packets to the file.
+func (w *Writer) Flush() error {
+	if w.nw != nil {
+		if err := w.nw.Flush(); err != nil {
+			return err
+		}
+	}
+	return w.bw.Flush()
+}
+
+// Close writes the final statistics (pcapng) and closes the file.
+func (w *Writer) Close(st Stats) error { return w.closeFile(&st) }
+
+// strftime expands the few conversions tcpdump users put in -w names.
+func strftime(s string, t time.Time) string {
+	out := make([]byte, 0, len(s)+16)
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' || i+1 == len(s) {
+			out = append(out, s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'Y':
+			out = t.AppendFormat(out, "2006")
+		case 'm':
+			out = t.AppendFormat(out, "01")
+		case 'd':
+			out = t.AppendFormat(out, "02")
+		case 'H':
+			out = t.AppendFormat(out, "15")
+		case 'M':
+			out = t.AppendFormat(out, "04")
+		case 'S':
+			out = t.AppendFormat(out, "05")
+		case 's':
+			out = strconv.AppendInt(out, t.Unix(), 10)
+		case '%':
+			out = append(out, '%')
+		default:
+			out = append(out, '%', s[i])
+		}
+	}
+	return string(out)
+}

@@ -1,0 +1,108 @@
+package tests
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestGotcpdumpAgainstTcpdump captures the same traffic between two
+// network namespaces with gotcpdump (both engines, pcap and pcapng) and
+// with tcpdump, and checks that every file holds the same packets, is
+// readable by tshark, is mode 0600, and that the statistics are printed.
+func TestGotcpdumpAgainstTcpdump(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root for network namespaces (make test runs as root)")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "gotcpdump")
+	lab := filepath.Join(dir, "twlab")
+	for out, pkg := range map[string]string{bin: "./cmd/gotcpdump", lab: "./testpcaps/gen/twlab"} {
+		b := exec.Command("go", "build", "-o", out, pkg)
+		b.Dir = root
+		if o, err := b.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, o)
+		}
+	}
+	twlab = lab
+	l := newLab(t, 40)
+	l.start(l.srvNS, httpServer(l)...)
+	time.Sleep(300 * time.Millisecond)
+
+	type run struct {
+		name string
+		cmd  *exec.Cmd
+		file string
+		err  bytes.Buffer
+	}
+	filter := "tcp port 8080"
+	var runs []*run
+	add := func(name, file string, args ...string) {
+		r := &run{name: name, file: filepath.Join(dir, file)}
+		r.cmd = exec.Command("ip", append([]string{"netns", "exec", l.cliNS}, args...)...)
+		r.cmd.Stderr = &r.err
+		runs = append(runs, r)
+	}
+	add("tcpdump", "tcpdump.pcap", "tcpdump", "-i", l.cliIf, "-s", "0", "-U", "--immediate-mode", "-B", "65536", "-w", filepath.Join(dir, "tcpdump.pcap"), filter)
+	add("afpacket pcap", "af.pcap", bin, "-i", l.cliIf, "-w", filepath.Join(dir, "af.pcap"), filter)
+	add("afpacket pcapng", "af.pcapng", bin, "-i", l.cliIf, "-w", filepath.Join(dir, "af.pcapng"), "-f", filter)
+	add("libpcap pcapng", "pcap.pcapng", bin, "--engine", "pcap", "-i", l.cliIf, "-w", filepath.Join(dir, "pcap.pcapng"), filter)
+	for _, r := range runs {
+		if err := r.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	c := exec.Command("ip", "netns", "exec", l.cliNS, lab, "client", "-addr", l.srvIP.String()+":8080", "-mode", "close", "-n", "50", "-every", "5ms")
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("client: %v\n%s", err, out)
+	}
+	// Traffic that the filter must keep out.
+	_ = exec.Command("ip", "netns", "exec", l.cliNS, "ping", "-c", "3", "-i", "0.2", l.srvIP.String()).Run()
+	time.Sleep(500 * time.Millisecond)
+	for i, r := range runs {
+		sig := syscall.SIGINT
+		if i == 1 {
+			sig = syscall.SIGTERM
+		}
+		_ = r.cmd.Process.Signal(sig)
+		if err := r.cmd.Wait(); err != nil && r.name != "tcpdump" {
+			t.Errorf("%s exited with %v:\n%s", r.name, err, r.err.String())
+		}
+	}
+	var want string
+	for _, r := range runs {
+		out := tshark(t, plainEnv, "-r", r.file, "-T", "fields", "-e", "ip.src", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.seq_raw", "-e", "tcp.flags", "-e", "tcp.len")
+		n := strings.Count(out, "\n")
+		if r.name == "tcpdump" {
+			want = out
+			if n < 500 {
+				t.Fatalf("tcpdump captured only %d packets", n)
+			}
+			t.Logf("tcpdump: %d packets", n)
+			continue
+		}
+		if out != want {
+			t.Errorf("%s: packets differ from tcpdump's (%d vs %d):\n%s", r.name, n, strings.Count(want, "\n"), firstDiff(want, out))
+		}
+		st, err := os.Stat(r.file)
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, %v", r.name, st.Mode().Perm(), err)
+		}
+		if !strings.Contains(r.err.String(), strconv.Itoa(n)+" packets captured") || !strings.Contains(r.err.String(), "dropped by kernel") {
+			t.Errorf("%s: statistics: %s", r.name, r.err.String())
+		}
+		if strings.HasSuffix(r.file, ".pcapng") {
+			info, _ := exec.Command("capinfos", r.file).CombinedOutput()
+			if !strings.Contains(string(info), "Filter string = "+filter) || !strings.Contains(string(info), "Number of stat entries = 1") {
+				t.Errorf("%s: pcapng lacks the filter or the statistics block:\n%s", r.name, info)
+			}
+		}
+	}
+}
