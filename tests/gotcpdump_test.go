@@ -106,3 +106,58 @@ func TestGotcpdumpAgainstTcpdump(t *testing.T) {
 		}
 	}
 }
+
+// TestGotcpdumpPid: with --pid, only the process's connections are
+// captured, and each packet's comment names the process.
+func TestGotcpdumpPid(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root for network namespaces (make test runs as root)")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "gotcpdump")
+	lab := filepath.Join(dir, "twlab")
+	for out, pkg := range map[string]string{bin: "./cmd/gotcpdump", lab: "./testpcaps/gen/twlab"} {
+		b := exec.Command("go", "build", "-o", out, pkg)
+		b.Dir = root
+		if o, err := b.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, o)
+		}
+	}
+	l := newLab(t, 41)
+	gw := l.start(l.srvNS, lab, "server", "-listen", l.srvIP.String()+":8080")
+	l.start(l.srvNS, lab, "server", "-listen", l.srvIP.String()+":7070") // another process
+	time.Sleep(300 * time.Millisecond)
+	file := filepath.Join(dir, "pid.pcapng")
+	var errOut bytes.Buffer
+	dump := exec.Command("ip", "netns", "exec", l.srvNS, bin, "-i", "vs"+l.cliIf[2:], "-w", file, "-p", strconv.Itoa(gw.Process.Pid))
+	dump.Stderr = &errOut
+	if err := dump.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	for _, port := range []string{"8080", "7070"} {
+		c := exec.Command("ip", "netns", "exec", l.cliNS, lab, "client", "-addr", l.srvIP.String()+":"+port, "-mode", "close", "-n", "10", "-every", "10ms")
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("client: %v\n%s", err, out)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	_ = dump.Process.Signal(syscall.SIGINT)
+	if err := dump.Wait(); err != nil {
+		t.Fatalf("gotcpdump: %v\n%s", err, errOut.String())
+	}
+	out := tshark(t, plainEnv, "-r", file, "-T", "fields", "-e", "tcp.port", "-e", "frame.comment")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 100 {
+		t.Errorf("%d packets, want the 100 of the 10 connections to port 8080", len(lines))
+	}
+	want := "pid: " + strconv.Itoa(gw.Process.Pid) + ", comm: twlab"
+	for _, line := range lines {
+		if !strings.Contains(line, "8080") || strings.Contains(line, "7070") || !strings.Contains(line, want) {
+			t.Fatalf("packet %q: want port 8080 and comment %q", line, want)
+		}
+	}
+	if n := strings.Count(tshark(t, plainEnv, "-r", file, "-Y", `frame.comment contains "pid: `+strconv.Itoa(gw.Process.Pid)+`"`), "\n"); n != len(lines) {
+		t.Errorf("a display filter on the comment matches %d of %d packets", n, len(lines))
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 	"github.com/gotcpdump/gotcpdump/internal/capture"
 )
 
@@ -26,7 +27,24 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
+// pidList collects repeated -p/--pid flags.
+type pidList []int
+
+func (p *pidList) String() string { return fmt.Sprint([]int(*p)) }
+func (p *pidList) Set(v string) error {
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("bad PID %q", f)
+		}
+		*p = append(*p, n)
+	}
+	return nil
+}
+
 type options struct {
+	pids                                           pidList
+	pname                                          string
 	iface, write, filterFile, filter, engine, user string
 	count, snaplen, bufferKiB, files               int
 	rotate, duration                               int
@@ -64,6 +82,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.pcapng, "pcapng", false, "write pcapng even if the name does not end in .pcapng")
 	fs.BoolVar(&o.list, "D", false, "list the interfaces and exit")
 	fs.BoolVar(&o.promisc, "promisc", false, "put the interface in promiscuous mode")
+	fs.Var(&o.pids, "p", "capture the TCP connections of process PID (repeatable; also a list, as $(pgrep -f NAME) gives)")
+	fs.Var(&o.pids, "pid", "same as -p")
+	str(&o.pname, "", "capture the TCP connections of the processes whose command line contains NAME", "pname")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -111,15 +132,26 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Printf("%d.any (Pseudo-device that captures on all interfaces)\n", len(ifs)+1)
 		return 0
 	}
+	procs, err := processes(o)
+	if err != nil {
+		fmt.Fprintln(stderr, "gotcpdump:", err)
+		return 1
+	}
+	var owners map[uint16]capture.Proc
+	filter := o.filter
+	if procs != nil {
+		owners = capture.PortOwners(procs)
+		filter = combine(o.filter, capture.PortFilter(owners))
+	}
 	src, err := capture.Open(capture.Config{Interface: o.iface, Snaplen: o.snaplen, BufferKiB: o.bufferKiB,
-		Filter: o.filter, Engine: o.engine, Promisc: o.promisc})
+		Filter: filter, Engine: o.engine, Promisc: o.promisc})
 	if err != nil {
 		fmt.Fprintln(stderr, "gotcpdump:", err)
 		return 1
 	}
 	defer src.Close()
 	w, err := capture.NewWriter(capture.WriterConfig{Name: o.write, PcapNG: o.pcapng, LinkType: src.LinkType(),
-		Snaplen: o.snaplen, Iface: o.iface, Filter: o.filter, Rotate: time.Duration(o.rotate) * time.Second,
+		Snaplen: o.snaplen, Iface: o.iface, Filter: filter, Rotate: time.Duration(o.rotate) * time.Second,
 		MaxBytes: o.maxMB * 1_000_000, Files: o.files})
 	if err != nil {
 		fmt.Fprintln(stderr, "gotcpdump:", err)
@@ -142,6 +174,8 @@ func run(args []string, stderr io.Writer) int {
 	}
 	status := newStatus(stderr)
 	captured, code := 0, 0
+	dec := tcpdecode.New()
+	lastRefresh := time.Now()
 loop:
 	for o.count == 0 || captured < o.count {
 		select {
@@ -151,6 +185,18 @@ loop:
 		}
 		if !deadline.IsZero() && time.Now().After(deadline) {
 			break
+		}
+		if procs != nil && time.Since(lastRefresh) >= refreshEvery {
+			// The processes open and close connections: follow their ports.
+			lastRefresh = time.Now()
+			if now := capture.PortOwners(procs); capture.PortFilter(now) != capture.PortFilter(owners) {
+				if err := src.SetFilter(combine(o.filter, capture.PortFilter(now))); err != nil {
+					fmt.Fprintln(stderr, "gotcpdump: updating the filter:", err)
+				}
+				for port, p := range now {
+					owners[port] = p // keep old ports: their last packets may still come
+				}
+			}
 		}
 		data, ci, err := src.ReadPacket()
 		if errors.Is(err, capture.ErrTimeout) {
@@ -167,7 +213,19 @@ loop:
 			code = 1
 			break
 		}
-		if err := w.Write(ci, data, ""); err != nil {
+		comment := ""
+		if procs != nil {
+			if seg, err := dec.Decode(src.LinkType(), data); err == nil {
+				p, ok := owners[seg.Src.Port()]
+				if !ok {
+					p, ok = owners[seg.Dst.Port()]
+				}
+				if ok {
+					comment = fmt.Sprintf("pid: %d, comm: %s", p.PID, p.Comm)
+				}
+			}
+		}
+		if err := w.Write(ci, data, comment); err != nil {
 			if capture.IsDone(err) {
 				break
 			}
@@ -188,6 +246,41 @@ loop:
 	status.clear()
 	fmt.Fprintf(stderr, "%d packets captured\n%d packets received by filter\n%d packets dropped by kernel\n", captured, recv, drop)
 	return code
+}
+
+// refreshEvery is how often the processes' ports are read again.
+const refreshEvery = 100 * time.Millisecond
+
+func processes(o *options) ([]capture.Proc, error) {
+	if len(o.pids) == 0 && o.pname == "" {
+		return nil, nil
+	}
+	var procs []capture.Proc
+	for _, pid := range o.pids {
+		p, err := capture.NewProc(pid)
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, p)
+	}
+	if o.pname != "" {
+		found, err := capture.FindByName(o.pname)
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("no process matches %q", o.pname)
+		}
+		procs = append(procs, found...)
+	}
+	return procs, nil
+}
+
+func combine(user, procs string) string {
+	if user == "" {
+		return procs
+	}
+	return "(" + user + ") and (" + procs + ")"
 }
 
 func dropPrivileges(name string) error {

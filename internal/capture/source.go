@@ -27,6 +27,8 @@ type Source interface {
 	// Stats reports packets that passed the filter and packets the
 	// kernel dropped, since the capture started.
 	Stats() (received, dropped uint64, err error)
+	// SetFilter replaces the kernel filter while capturing.
+	SetFilter(expr string) error
 	Close()
 }
 
@@ -125,11 +127,15 @@ func (p *pcapSource) Stats() (uint64, uint64, error) {
 	return uint64(s.PacketsReceived), uint64(s.PacketsDropped), nil
 }
 
+func (p *pcapSource) SetFilter(expr string) error { return p.h.SetBPFFilter(expr) }
+
 func (p *pcapSource) Close() { p.h.Close() }
 
 // afSource is an AF_PACKET TPACKET_V3 ring, read without copies.
 type afSource struct {
-	tp *afpacket.TPacket
+	tp       *afpacket.TPacket
+	snaplen  int
+	loopback bool
 	// gopacket accumulates the kernel's counters; these are their values
 	// when the real filter went in.
 	baseRecv, baseDrop uint64
@@ -158,7 +164,7 @@ func openAFPacket(c Config) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &afSource{tp: tp}
+	s := &afSource{tp: tp, snaplen: c.Snaplen, loopback: ifc.Flags&net.FlagLoopback != 0}
 	// The socket is bound before a filter can be attached: reject
 	// everything, drain what slipped in, then attach the real filter.
 	if err := tp.SetBPF([]bpf.RawInstruction{{Op: 0x06, K: 0}}); err != nil { // ret #0
@@ -166,15 +172,7 @@ func openAFPacket(c Config) (Source, error) {
 		return nil, err
 	}
 	s.drain()
-	prog, err := compile(layers.LinkTypeEthernet, c.Snaplen, c.Filter)
-	if err != nil {
-		tp.Close()
-		return nil, err
-	}
-	if ifc.Flags&net.FlagLoopback != 0 {
-		prog = append(skipOutgoing, prog...)
-	}
-	if err := tp.SetBPF(prog); err != nil {
+	if err := s.SetFilter(c.Filter); err != nil {
 		tp.Close()
 		return nil, err
 	}
@@ -240,6 +238,17 @@ func (s *afSource) cumulative() (uint64, uint64, error) {
 func (s *afSource) Stats() (uint64, uint64, error) {
 	r, d, err := s.cumulative()
 	return r - s.baseRecv, d - s.baseDrop, err
+}
+
+func (s *afSource) SetFilter(expr string) error {
+	prog, err := compile(layers.LinkTypeEthernet, s.snaplen, expr)
+	if err != nil {
+		return err
+	}
+	if s.loopback {
+		prog = append(append([]bpf.RawInstruction(nil), skipOutgoing...), prog...)
+	}
+	return s.tp.SetBPF(prog)
 }
 
 func (s *afSource) Close() { s.tp.Close() }

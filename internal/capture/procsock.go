@@ -1,0 +1,117 @@
+package capture
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Proc is a process whose connections are captured.
+type Proc struct {
+	PID  int
+	Comm string
+}
+
+// FindByName returns the processes whose comm or command line contains
+// name, as pgrep -f would.
+func FindByName(name string) ([]Proc, error) {
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		return nil, err
+	}
+	self := os.Getpid()
+	var out []Proc
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(filepath.Base(d))
+		if err != nil || pid == self {
+			continue
+		}
+		cmd, _ := os.ReadFile(d + "/cmdline")
+		comm := readComm(pid)
+		if strings.Contains(comm, name) || strings.Contains(strings.ReplaceAll(string(cmd), "\x00", " "), name) {
+			out = append(out, Proc{PID: pid, Comm: comm})
+		}
+	}
+	return out, nil
+}
+
+func readComm(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSpace(string(b))
+}
+
+// NewProc describes a PID.
+func NewProc(pid int) (Proc, error) {
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+		return Proc{}, fmt.Errorf("no process %d", pid)
+	}
+	return Proc{PID: pid, Comm: readComm(pid)}, nil
+}
+
+// PortOwners maps local TCP ports to the process that owns the socket:
+// its listening ports and the local ports of its connections, read from
+// /proc/PID/fd and the TCP tables of the process's network namespace.
+func PortOwners(procs []Proc) map[uint16]Proc {
+	owners := make(map[uint16]Proc)
+	for _, p := range procs {
+		inodes := socketInodes(p.PID)
+		if len(inodes) == 0 {
+			continue
+		}
+		for _, f := range []string{"tcp", "tcp6"} {
+			fh, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", p.PID, f))
+			if err != nil {
+				continue
+			}
+			sc := bufio.NewScanner(fh)
+			for sc.Scan() {
+				fields := strings.Fields(sc.Text())
+				if len(fields) < 10 || !inodes[fields[9]] {
+					continue
+				}
+				_, port, ok := strings.Cut(fields[1], ":")
+				if !ok {
+					continue
+				}
+				if n, err := strconv.ParseUint(port, 16, 16); err == nil {
+					owners[uint16(n)] = p
+				}
+			}
+			fh.Close()
+		}
+	}
+	return owners
+}
+
+func socketInodes(pid int) map[string]bool {
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	inodes := make(map[string]bool)
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(link, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		}
+	}
+	return inodes
+}
+
+// PortFilter is a libpcap expression matching TCP on the given ports.
+func PortFilter(owners map[uint16]Proc) string {
+	if len(owners) == 0 {
+		return "tcp port 0 and not tcp" // nothing yet
+	}
+	ports := make([]int, 0, len(owners))
+	for p := range owners {
+		ports = append(ports, int(p))
+	}
+	sort.Ints(ports)
+	parts := make([]string, len(ports))
+	for i, p := range ports {
+		parts[i] = "port " + strconv.Itoa(p)
+	}
+	return "tcp and (" + strings.Join(parts, " or ") + ")"
+}
