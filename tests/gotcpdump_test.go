@@ -21,15 +21,7 @@ func TestGotcpdumpAgainstTcpdump(t *testing.T) {
 		t.Fatal("needs root for network namespaces (make test runs as root)")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "gotcpdump")
-	lab := filepath.Join(dir, "twlab")
-	for out, pkg := range map[string]string{bin: "./cmd/gotcpdump", lab: "./testpcaps/gen/twlab"} {
-		b := exec.Command("go", "build", "-o", out, pkg)
-		b.Dir = root
-		if o, err := b.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, o)
-		}
-	}
+	bin, lab := goBuild(t, dir, "./cmd/gotcpdump"), goBuild(t, dir, "./testpcaps/gen/twlab")
 	twlab = lab
 	l := newLab(t, 40)
 	l.start(l.srvNS, httpServer(l)...)
@@ -114,15 +106,7 @@ func TestGotcpdumpPid(t *testing.T) {
 		t.Fatal("needs root for network namespaces (make test runs as root)")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "gotcpdump")
-	lab := filepath.Join(dir, "twlab")
-	for out, pkg := range map[string]string{bin: "./cmd/gotcpdump", lab: "./testpcaps/gen/twlab"} {
-		b := exec.Command("go", "build", "-o", out, pkg)
-		b.Dir = root
-		if o, err := b.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, o)
-		}
-	}
+	bin, lab := goBuild(t, dir, "./cmd/gotcpdump"), goBuild(t, dir, "./testpcaps/gen/twlab")
 	l := newLab(t, 41)
 	gw := l.start(l.srvNS, lab, "server", "-listen", l.srvIP.String()+":8080")
 	l.start(l.srvNS, lab, "server", "-listen", l.srvIP.String()+":7070") // another process

@@ -308,12 +308,7 @@ func TestTimeWaitAgainstKernel(t *testing.T) {
 		t.Fatal("needs root for network namespaces (make test runs as root)")
 	}
 	dir := t.TempDir()
-	twlab = filepath.Join(dir, "twlab")
-	build := exec.Command("go", "build", "-o", twlab, "./testpcaps/gen/twlab")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building twlab: %v\n%s", err, out)
-	}
+	twlab = goBuild(t, dir, "./testpcaps/gen/twlab")
 	for i, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -415,7 +410,8 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 	}
 }
 
-func analyse(t *testing.T, file string) *tcptw.Engine {
+// eachSegment calls fn for every TCP segment of a pcap file.
+func eachSegment(t *testing.T, file string, fn func(ts time.Time, s *tcpdecode.Segment)) {
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
@@ -425,44 +421,34 @@ func analyse(t *testing.T, file string) *tcptw.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := tcptw.New(tcptw.Config{})
 	dec := tcpdecode.New()
 	for {
 		data, ci, err := r.ZeroCopyReadPacketData()
 		if err != nil {
-			break
+			return
 		}
 		if seg, err := dec.Decode(r.LinkType(), data); err == nil {
-			eng.Segment(ci.Timestamp, &seg)
+			fn(ci.Timestamp, &seg)
 		}
 	}
+}
+
+func analyse(t *testing.T, file string) *tcptw.Engine {
+	eng := tcptw.New(tcptw.Config{})
+	eachSegment(t, file, func(ts time.Time, s *tcpdecode.Segment) { eng.Segment(ts, s) })
 	return eng
 }
 
 // synCounts counts the SYNs (without ACK) of a capture and the distinct
 // 4-tuples they open.
 func synCounts(t *testing.T, file string) (int, int) {
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := tcpdecode.New()
 	syns, tuples := 0, map[[2]netip.AddrPort]bool{}
-	for {
-		data, _, err := r.ZeroCopyReadPacketData()
-		if err != nil {
-			break
-		}
-		if s, err := dec.Decode(r.LinkType(), data); err == nil && s.SYN && !s.ACK {
+	eachSegment(t, file, func(_ time.Time, s *tcpdecode.Segment) {
+		if s.SYN && !s.ACK {
 			syns++
 			tuples[[2]netip.AddrPort{s.Src, s.Dst}] = true
 		}
-	}
+	})
 	return syns, len(tuples)
 }
 

@@ -153,3 +153,16 @@ func fieldRows(t *testing.T, env []string, file string, extra []string, filter s
 	}
 	return rows
 }
+
+// goBuild builds the package pkg of this module into dir and returns the
+// binary's path.
+func goBuild(t *testing.T, dir, pkg string) string {
+	t.Helper()
+	out := filepath.Join(dir, filepath.Base(pkg))
+	b := exec.Command("go", "build", "-o", out, pkg)
+	b.Dir = root
+	if o, err := b.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, o)
+	}
+	return out
+}

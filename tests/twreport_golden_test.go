@@ -13,12 +13,7 @@ import (
 // compares its text report with testpcaps/golden (go test -update
 // rewrites them; review the diff).
 func TestTwreportGolden(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "twreport")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/twreport")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building twreport: %v\n%s", err, out)
-	}
+	bin := goBuild(t, t.TempDir(), "./cmd/twreport")
 	caps, _ := filepath.Glob(filepath.Join(root, "testpcaps", "tw_*.pcap"))
 	if len(caps) < 7 {
 		t.Fatalf("only %d TIME_WAIT captures", len(caps))

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/gotcpdump/gotcpdump/goparser/internal/evict"
 	"github.com/gotcpdump/gotcpdump/goparser/result"
 	"github.com/gotcpdump/gotcpdump/goparser/schema"
 	"github.com/gotcpdump/gotcpdump/goparser/tree"
@@ -170,32 +171,12 @@ func (d *Decoder) evictConns() {
 	for _, c := range d.conns {
 		ticks = append(ticks, c.lastUse)
 	}
-	cut := nthSmallest(ticks, n)
+	cut := evict.Cutoff(ticks, n)
 	for id, c := range d.conns {
 		if c.lastUse <= cut {
 			delete(d.conns, id)
 		}
 	}
-}
-
-func nthSmallest(v []uint64, n int) uint64 {
-	// Simple selection; eviction is rare.
-	lo, hi := uint64(0), ^uint64(0)
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		cnt := 0
-		for _, x := range v {
-			if x <= mid {
-				cnt++
-			}
-		}
-		if cnt >= n {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	return lo
 }
 
 // started reports whether the direction sent by sender already decoded

@@ -24,6 +24,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/gotcpdump/gotcpdump/goparser/internal/evict"
 	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 )
 
@@ -289,39 +290,17 @@ func (e *Engine) evict() {
 	if n < 1 {
 		n = 1
 	}
-	var cut time.Time
-	// Find a time below which about n connections were last active.
 	times := make([]int64, 0, len(e.conns))
 	for _, c := range e.conns {
 		times = append(times, c.last.UnixNano())
 	}
-	cut = time.Unix(0, nth(times, n))
+	cut := time.Unix(0, evict.Cutoff(times, n))
 	for k, c := range e.conns {
 		if !c.last.After(cut) {
 			delete(e.conns, k)
 			e.rep.evicted++
 		}
 	}
-}
-
-func nth(v []int64, n int) int64 {
-	// Quickselect would do; eviction is rare enough for a sort-free scan.
-	lo, hi := int64(-1<<63), int64(1<<63-1)
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		cnt := 0
-		for _, x := range v {
-			if x <= mid {
-				cnt++
-			}
-		}
-		if cnt >= n {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	return lo
 }
 
 // Segment processes one TCP segment seen at time t and returns the

@@ -231,3 +231,19 @@ func TestFindingsForKeepAliveOff(t *testing.T) {
 		t.Fatalf("hosts %+v", r.Hosts)
 	}
 }
+
+func TestOpenConnectionsBounded(t *testing.T) {
+	e := New(Config{MaxConns: 10})
+	for i := 0; i < 100; i++ {
+		c := netip.AddrPortFrom(cli.Addr(), uint16(40000+i))
+		f := newFlow(e, c, srv, 1)
+		f.at(time.Duration(i)*time.Millisecond).send(0, true, false, false, false, 0)
+	}
+	if len(e.conns) > 10 || e.Report(false).Summary.Evicted == 0 {
+		t.Fatalf("%d open connections tracked with a limit of 10", len(e.conns))
+	}
+	// The most recent survive.
+	if e.conns[keyOf(netip.AddrPortFrom(cli.Addr(), 40099), srv)] == nil {
+		t.Fatal("the newest connection was evicted")
+	}
+}
