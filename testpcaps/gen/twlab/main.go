@@ -115,7 +115,7 @@ func client(addr, path, mode string, n int, every, timeout time.Duration) {
 	var hc *http.Client
 	switch mode {
 	case "nokeepalive":
-		hc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		hc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: lateClose}}
 	case "keepalive":
 		hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	}
@@ -152,6 +152,27 @@ func client(addr, path, mode string, n int, every, timeout time.Duration) {
 		hc.CloseIdleConnections()
 	}
 	fmt.Printf("done %d failed %d\n", n, failed)
+}
+
+// lateClose dials connections whose Close waits a little. The server
+// closes right after answering a "Connection: close" request, and so does
+// Go's Transport once it has read the body: without the wait the two
+// race and a fifth of the connections end with the client's FIN first.
+// The scenario is about the server closing first, so the client waits.
+func lateClose(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &slowCloser{Conn: c}, nil
+}
+
+type slowCloser struct{ net.Conn }
+
+func (c *slowCloser) Close() error {
+	time.Sleep(20 * time.Millisecond)
+	return c.Conn.Close()
 }
 
 // rawRequest sends one request, reads the whole response and closes
