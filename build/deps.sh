@@ -15,6 +15,7 @@ pkgs=(
   gcc
   make
   pkg-config
+  curl              # the watch-mode test scrapes metrics inside a namespace
 )
 
 missing=()

@@ -145,3 +145,61 @@ func TestGotcpdumpPid(t *testing.T) {
 		t.Errorf("a display filter on the comment matches %d of %d packets", n, len(lines))
 	}
 }
+
+// TestGotcpdumpWatch: when the namespace's TIME_WAIT sockets reach the
+// threshold, watch captures by itself, and Prometheus metrics say so.
+func TestGotcpdumpWatch(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root for network namespaces (make test runs as root)")
+	}
+	dir := t.TempDir()
+	bin, lab := goBuild(t, dir, "./cmd/gotcpdump"), goBuild(t, dir, "./testpcaps/gen/twlab")
+	l := newLab(t, 42)
+	l.start(l.srvNS, lab, "server", "-listen", l.srvIP.String()+":8080")
+	out := filepath.Join(dir, "captures")
+	var errOut bytes.Buffer
+	w := exec.Command("ip", "netns", "exec", l.cliNS, bin, "watch", "-i", l.cliIf, "--threshold", "20", "--interval", "200ms",
+		"--capture", "2s", "--dir", out, "--metrics", "127.0.0.1:9870")
+	w.Stderr = &errOut
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = w.Process.Signal(syscall.SIGTERM)
+		_ = w.Wait()
+	}()
+	time.Sleep(time.Second)
+	scrape := func() string {
+		b, err := exec.Command("ip", "netns", "exec", l.cliNS, "curl", "-s", "http://127.0.0.1:9870/metrics").Output()
+		if err != nil {
+			t.Fatalf("scraping metrics: %v\n%s", err, errOut.String())
+		}
+		return string(b)
+	}
+	if m := scrape(); !strings.Contains(m, "gotcpdump_captures_total 0") || !strings.Contains(m, "gotcpdump_time_wait_sockets 0") {
+		t.Fatalf("metrics before the storm:\n%s", m)
+	}
+	// 60 client-closed connections: the client namespace holds them in
+	// TIME_WAIT, past the threshold of 20.
+	c := exec.Command("ip", "netns", "exec", l.cliNS, lab, "client", "-addr", l.srvIP.String()+":8080", "-mode", "close", "-n", "60", "-every", "20ms")
+	if o, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("client: %v\n%s", err, o)
+	}
+	time.Sleep(3 * time.Second)
+	m := scrape()
+	if !strings.Contains(m, "gotcpdump_captures_total 1") || strings.Contains(m, "gotcpdump_time_wait_sockets 0\n") {
+		t.Fatalf("metrics after the storm:\n%s\n%s", m, errOut.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*.pcapng"))
+	if len(files) != 1 {
+		t.Fatalf("captures %v\n%s", files, errOut.String())
+	}
+	if st, _ := os.Stat(files[0]); st.Mode().Perm() != 0o600 {
+		t.Errorf("capture mode %v", st.Mode().Perm())
+	}
+	// The default filter keeps connection set-up and tear-down.
+	pkts := tshark(t, plainEnv, "-r", files[0], "-T", "fields", "-e", "tcp.flags.syn", "-e", "tcp.flags.fin")
+	if strings.Count(pkts, "\n") == 0 || strings.Contains(pkts, "0\t0\n") {
+		t.Errorf("capture holds %d packets, or packets without SYN or FIN:\n%s", strings.Count(pkts, "\n"), pkts)
+	}
+}

@@ -112,6 +112,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 }
 
 func run(args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "watch" {
+		return watch(args[1:], stderr)
+	}
 	o, err := parse(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -132,10 +135,40 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Printf("%d.any (Pseudo-device that captures on all interfaces)\n", len(ifs)+1)
 		return 0
 	}
-	procs, err := processes(o)
+	stop := make(chan struct{})
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sig
+		close(stop)
+	}()
+	r, err := session(o, stop, stderr, newStatus(stderr))
+	code := 0
 	if err != nil {
 		fmt.Fprintln(stderr, "gotcpdump:", err)
-		return 1
+		code = 1
+	}
+	if r.opened {
+		fmt.Fprintf(stderr, "%d packets captured\n%d packets received by filter\n%d packets dropped by kernel\n", r.captured, r.received, r.dropped)
+	}
+	return code
+}
+
+// result is what one capture session did.
+type result struct {
+	opened            bool
+	captured          int
+	received, dropped uint64
+	file              string
+}
+
+// session captures with options o until stop is closed, the count or the
+// duration is reached, or an error occurs; the file is always closed.
+func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status) (result, error) {
+	var r result
+	procs, err := processes(o)
+	if err != nil {
+		return r, err
 	}
 	var owners map[uint16]capture.Proc
 	filter := o.filter
@@ -146,40 +179,36 @@ func run(args []string, stderr io.Writer) int {
 	src, err := capture.Open(capture.Config{Interface: o.iface, Snaplen: o.snaplen, BufferKiB: o.bufferKiB,
 		Filter: filter, Engine: o.engine, Promisc: o.promisc})
 	if err != nil {
-		fmt.Fprintln(stderr, "gotcpdump:", err)
-		return 1
+		return r, err
 	}
 	defer src.Close()
 	w, err := capture.NewWriter(capture.WriterConfig{Name: o.write, PcapNG: o.pcapng, LinkType: src.LinkType(),
 		Snaplen: o.snaplen, Iface: o.iface, Filter: filter, Rotate: time.Duration(o.rotate) * time.Second,
 		MaxBytes: o.maxMB * 1_000_000, Files: o.files})
 	if err != nil {
-		fmt.Fprintln(stderr, "gotcpdump:", err)
-		return 1
+		return r, err
 	}
+	r.opened, r.file = true, w.Current
 	if o.user != "" {
 		if err := dropPrivileges(o.user); err != nil {
-			fmt.Fprintln(stderr, "gotcpdump:", err)
-			return 1
+			_ = w.Close(capture.Stats{})
+			return r, err
 		}
 	}
 	fmt.Fprintf(stderr, "gotcpdump: capturing on %s, link-type %v, snapshot length %d bytes\n", o.iface, src.LinkType(), o.snaplen)
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	start := time.Now()
 	var deadline time.Time
 	if o.duration > 0 {
 		deadline = start.Add(time.Duration(o.duration) * time.Second)
 	}
-	status := newStatus(stderr)
-	captured, code := 0, 0
 	dec := tcpdecode.New()
 	lastRefresh := time.Now()
+	var loopErr error
 loop:
-	for o.count == 0 || captured < o.count {
+	for o.count == 0 || r.captured < o.count {
 		select {
-		case <-sig:
+		case <-stop:
 			break loop
 		default:
 		}
@@ -201,16 +230,14 @@ loop:
 		data, ci, err := src.ReadPacket()
 		if errors.Is(err, capture.ErrTimeout) {
 			if err := w.Flush(); err != nil {
-				fmt.Fprintln(stderr, "gotcpdump: writing:", err)
-				code = 1
+				loopErr = fmt.Errorf("writing: %w", err)
 				break
 			}
-			status.update(captured, src, w.Current)
+			status.update(r.captured, src, w.Current)
 			continue
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, "gotcpdump:", err)
-			code = 1
+			loopErr = err
 			break
 		}
 		comment := ""
@@ -226,26 +253,22 @@ loop:
 			}
 		}
 		if err := w.Write(ci, data, comment); err != nil {
-			if capture.IsDone(err) {
-				break
+			if !capture.IsDone(err) {
+				loopErr = fmt.Errorf("writing: %w", err)
 			}
-			fmt.Fprintln(stderr, "gotcpdump: writing:", err)
-			code = 1
 			break
 		}
-		captured++
-		if captured%4096 == 0 {
-			status.update(captured, src, w.Current)
+		r.captured++
+		if r.captured%4096 == 0 {
+			status.update(r.captured, src, w.Current)
 		}
 	}
-	recv, drop, _ := src.Stats()
-	if err := w.Close(capture.Stats{Received: recv, Dropped: drop, Start: start, End: time.Now()}); err != nil {
-		fmt.Fprintln(stderr, "gotcpdump: writing:", err)
-		code = 1
+	r.received, r.dropped, _ = src.Stats()
+	if err := w.Close(capture.Stats{Received: r.received, Dropped: r.dropped, Start: start, End: time.Now()}); err != nil && loopErr == nil {
+		loopErr = fmt.Errorf("writing: %w", err)
 	}
 	status.clear()
-	fmt.Fprintf(stderr, "%d packets captured\n%d packets received by filter\n%d packets dropped by kernel\n", captured, recv, drop)
-	return code
+	return r, loopErr
 }
 
 // refreshEvery is how often the processes' ports are read again.
