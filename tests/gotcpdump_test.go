@@ -203,3 +203,98 @@ func TestGotcpdumpWatch(t *testing.T) {
 		t.Errorf("capture holds %d packets, or packets without SYN or FIN:\n%s", strings.Count(pkts, "\n"), pkts)
 	}
 }
+
+// TestGotcpdumpFaults: a full disk ends the capture with a clear error
+// and a non-zero exit; SIGKILL leaves a file whose complete packets read;
+// -w - streams to a pipe; -Z drops root after opening.
+func TestGotcpdumpFaults(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root for network namespaces and mounts (make test runs as root)")
+	}
+	dir := t.TempDir()
+	bin, lab := goBuild(t, dir, "./cmd/gotcpdump"), goBuild(t, dir, "./testpcaps/gen/twlab")
+	l := newLab(t, 43)
+	l.start(l.srvNS, lab, "server", "-listen", l.srvIP.String()+":8080")
+	traffic := func() {
+		c := exec.Command("ip", "netns", "exec", l.cliNS, lab, "client", "-addr", l.srvIP.String()+":8080", "-mode", "close", "-n", "40", "-every", "5ms")
+		if o, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("client: %v\n%s", err, o)
+		}
+	}
+	capture := func(args ...string) (*exec.Cmd, *bytes.Buffer) {
+		var errOut bytes.Buffer
+		c := exec.Command("ip", append([]string{"netns", "exec", l.cliNS, bin, "-i", l.cliIf}, args...)...)
+		c.Stderr = &errOut
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		return c, &errOut
+	}
+
+	t.Run("full disk", func(t *testing.T) {
+		mnt := filepath.Join(dir, "small")
+		os.MkdirAll(mnt, 0o755)
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", mnt).CombinedOutput(); err != nil {
+			t.Fatalf("mount: %v %s", err, out)
+		}
+		defer exec.Command("umount", mnt).Run()
+		c, errOut := capture("-w", filepath.Join(mnt, "full.pcap"))
+		traffic()
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(errOut.String(), "no space left on device") {
+				t.Fatalf("exit %v, stderr:\n%s", err, errOut.String())
+			}
+		case <-time.After(10 * time.Second):
+			_ = c.Process.Kill()
+			t.Fatalf("still running on a full disk:\n%s", errOut.String())
+		}
+	})
+
+	t.Run("SIGKILL", func(t *testing.T) {
+		file := filepath.Join(dir, "killed.pcap")
+		c, _ := capture("-w", file)
+		traffic()
+		time.Sleep(500 * time.Millisecond) // an idle poll flushes
+		_ = c.Process.Kill()
+		_ = c.Wait()
+		out := tshark(t, plainEnv, "-r", file, "-T", "fields", "-e", "frame.number")
+		if n := strings.Count(out, "\n"); n < 400 {
+			t.Fatalf("%d packets readable after SIGKILL", n)
+		}
+	})
+
+	t.Run("stdout", func(t *testing.T) {
+		var pipe bytes.Buffer
+		c := exec.Command("ip", "netns", "exec", l.cliNS, bin, "-i", l.cliIf, "-w", "-", "-c", "50")
+		c.Stdout = &pipe
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		traffic()
+		if err := c.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, "stdout.pcap")
+		os.WriteFile(f, pipe.Bytes(), 0o600)
+		if n := strings.Count(tshark(t, plainEnv, "-r", f), "\n"); n != 50 {
+			t.Fatalf("%d packets through stdout, want 50", n)
+		}
+	})
+
+	t.Run("drop privileges", func(t *testing.T) {
+		file := filepath.Join(dir, "nobody.pcap")
+		c, errOut := capture("-w", file, "-Z", "nobody", "-c", "10")
+		traffic()
+		if err := c.Wait(); err != nil {
+			t.Fatalf("%v\n%s", err, errOut.String())
+		}
+		if n := strings.Count(tshark(t, plainEnv, "-r", file), "\n"); n != 10 {
+			t.Fatalf("%d packets", n)
+		}
+	})
+}
