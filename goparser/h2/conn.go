@@ -7,6 +7,9 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/gotcpdump/gotcpdump/goparser/gogrpc"
+	"github.com/gotcpdump/gotcpdump/goparser/grpcmsg"
 )
 
 const (
@@ -113,11 +116,16 @@ type half struct {
 }
 
 type stream struct {
-	lastUse  uint64
-	window   [2]int64 // send window of each direction
-	ended    [2]bool  // END_STREAM sent
-	sawHdrs  [2]bool
-	reqLabel string
+	lastUse uint64
+	window  [2]int64 // send window of each direction
+	ended   [2]bool  // END_STREAM sent
+	sawHdrs [2]bool
+
+	// gRPC: set by a request whose content-type is application/grpc*.
+	grpc   bool
+	reqDir int
+	call   gogrpc.Call
+	msgs   [2]grpcmsg.Reassembler
 }
 
 func newHalf(o *Options) *half {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/gotcpdump/gotcpdump/goparser/gogrpc"
 	"github.com/gotcpdump/gotcpdump/goparser/internal/evict"
 	"github.com/gotcpdump/gotcpdump/goparser/result"
 	"github.com/gotcpdump/gotcpdump/goparser/schema"
@@ -569,6 +570,7 @@ func (d *Decoder) frame(c *conn, dir int, data []byte, off int, fh http2.FrameHe
 
 	st := d.apply(c, dir, fh, f)
 	d.render(c, dir, data, off, fh, f, st)
+	d.grpc(dir, data, off, fh, f, st)
 	if d.resetFramer {
 		// x/net keeps expecting the CONTINUATION after a sequencing
 		// error; one error must not condemn every later frame.
@@ -577,6 +579,42 @@ func (d *Decoder) frame(c *conn, dir int, data []byte, off int, fh http2.FrameHe
 		if h.block.active {
 			_ = h.hdec.Close()
 			h.block.active = false
+		}
+	}
+}
+
+// grpc writes the gogrpc items of a frame of a gRPC stream: the messages
+// that complete in a DATA frame, and the status in trailers.
+func (d *Decoder) grpc(dir int, data []byte, off int, fh http2.FrameHeader, f http2.Frame, fs frameState) {
+	st := fs.st
+	if st == nil {
+		return
+	}
+	if fs.block && fh.Type != http2.FramePushPromise {
+		get := func(name string) (string, bool) {
+			for _, h := range fs.all {
+				if h.Name == name {
+					return h.Value, true
+				}
+			}
+			return "", false
+		}
+		if m, ok := get(":method"); ok && m != "" {
+			if ct, _ := get("content-type"); strings.HasPrefix(ct, "application/grpc") {
+				path, _ := get(":path")
+				st.grpc, st.reqDir, st.call = true, dir, gogrpc.Call{Path: path}
+			}
+		} else if st.grpc && dir != st.reqDir {
+			gogrpc.WriteStatus(d.w, off, frameHeaderLen+int(fh.Length), st.call, get)
+		}
+	}
+	if df, ok := f.(*http2.DataFrame); ok && st.grpc {
+		base := off + frameHeaderLen
+		if fh.Flags.Has(http2.FlagDataPadded) {
+			base++
+		}
+		for _, m := range st.msgs[dir].Feed(df.Data()) {
+			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir)
 		}
 	}
 }
@@ -602,6 +640,7 @@ type frameState struct {
 	trailers bool
 	hpackErr string
 	acked    []http2.Setting
+	st       *stream
 }
 
 // apply updates the connection state for one frame, on the first pass
@@ -714,6 +753,7 @@ func (d *Decoder) apply(c *conn, dir int, fh http2.FrameHeader, f http2.Frame) f
 	if st != nil && st.ended[0] && st.ended[1] {
 		delete(c.streams, fh.StreamID)
 	}
+	fs.st = st
 	return fs
 }
 

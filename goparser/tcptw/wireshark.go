@@ -136,7 +136,11 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 	if v.Holder.IsValid() {
 		summary = append(summary, "TIME_WAIT at "+v.Holder.String())
 	}
-	w.Begin(Proto.Item, 0, 0, tree.FromBytes, ": "+strings.Join(summary, ", "), gen)
+	text := ""
+	if len(summary) > 0 {
+		text = ": " + strings.Join(summary, ", ")
+	}
+	w.Begin(Proto.Item, 0, 0, tree.FromBytes, text, gen)
 	w.Add(fConn, 0, 0, tree.Uint(v.Conn), "", gen)
 	if v.Closer != CloserNone {
 		w.Add(fCloser, 0, 0, tree.Str(v.Closer.String()), "", gen)

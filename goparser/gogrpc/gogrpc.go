@@ -1,0 +1,187 @@
+// Package gogrpc describes the gogrpc protocol: gRPC messages and status
+// found in goh2 streams, as Wireshark items. Field names follow the
+// built-in grpc dissector where they mean the same.
+package gogrpc
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/gotcpdump/gotcpdump/goparser/grpcmsg"
+	"github.com/gotcpdump/gotcpdump/goparser/schema"
+	"github.com/gotcpdump/gotcpdump/goparser/tree"
+)
+
+// Proto is the gogrpc protocol.
+var Proto = schema.NewProtocol("gogrpc", "gRPC (Go)")
+
+func codeNames() map[uint64]string {
+	m := map[uint64]string{}
+	for c := codes.OK; c <= codes.Unauthenticated; c++ {
+		m[uint64(c)] = c.String()
+	}
+	return m
+}
+
+var wireTypes = map[uint64]string{0: "varint", 1: "fixed64", 2: "length-delimited", 3: "start group", 4: "end group", 5: "fixed32"}
+
+var (
+	fLength     = Proto.Field(schema.Field{Abbrev: "gogrpc.message_length", Name: "Message Length", Type: schema.Uint32, Base: schema.BaseDec})
+	fCompressed = Proto.Field(schema.Field{Abbrev: "gogrpc.compressed_flag", Name: "Compressed Flag", Type: schema.Uint8, Base: schema.BaseDec})
+	fData       = Proto.Field(schema.Field{Abbrev: "gogrpc.message_data", Name: "Message Data", Type: schema.Bytes})
+	fPath       = Proto.Field(schema.Field{Abbrev: "gogrpc.path", Name: "Path", Type: schema.String})
+	fService    = Proto.Field(schema.Field{Abbrev: "gogrpc.service", Name: "Service", Type: schema.String})
+	fMethod     = Proto.Field(schema.Field{Abbrev: "gogrpc.method", Name: "Method", Type: schema.String})
+	fDirection  = Proto.Field(schema.Field{Abbrev: "gogrpc.direction", Name: "Direction", Type: schema.String, Desc: "request or response"})
+	fParts      = Proto.Field(schema.Field{Abbrev: "gogrpc.parts", Name: "DATA frames", Type: schema.Uint32, Base: schema.BaseDec, Desc: "DATA frames the message spanned"})
+	fTruncated  = Proto.Field(schema.Field{Abbrev: "gogrpc.truncated", Name: "Truncated", Type: schema.Bool, Desc: "Only the first octets of the message are kept"})
+	fStatus     = Proto.Field(schema.Field{Abbrev: "gogrpc.status", Name: "Status", Type: schema.Uint32, Base: schema.BaseDec, Strings: codeNames()})
+	fStatusMsg  = Proto.Field(schema.Field{Abbrev: "gogrpc.status_message", Name: "Status Message", Type: schema.String})
+	fPBField    = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.field", Name: "Field", Type: schema.None})
+	fPBNumber   = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.number", Name: "Field Number", Type: schema.Uint32, Base: schema.BaseDec})
+	fPBWire     = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.wire_type", Name: "Wire Type", Type: schema.Uint8, Base: schema.BaseDec, Strings: wireTypes})
+	fPBInt      = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.int", Name: "Integer", Type: schema.Double, Desc: "varint or fixed value (as a number)"})
+	fPBBytes    = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.bytes", Name: "Bytes", Type: schema.Bytes})
+	fPBString   = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.string", Name: "String", Type: schema.String})
+
+	xStatus = Proto.Expert(schema.Expert{Abbrev: "gogrpc.status.error", Text: "gRPC call failed", Group: schema.GroupResponse, Severity: schema.Warn})
+)
+
+// Call is what a stream knows of its gRPC call.
+type Call struct {
+	Path string
+}
+
+// SplitPath splits "/pkg.Service/Method".
+func SplitPath(p string) (service, method string) {
+	s := strings.TrimPrefix(p, "/")
+	service, method, _ = strings.Cut(s, "/")
+	return service, method
+}
+
+func direction(request bool) string {
+	if request {
+		return "request"
+	}
+	return "response"
+}
+
+// WriteMessage writes one message that ended in the DATA payload at base.
+func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request bool) {
+	const gen = tree.FlagGenerated
+	off, n := base+m.Off, m.N
+	text := fmt.Sprintf(": %s %s, Length %d", call.Path, direction(request), m.Length)
+	if m.Compressed {
+		text += ", compressed"
+	}
+	w.Begin(Proto.Item, off, n, tree.FromBytes, text, 0)
+	svc, method := SplitPath(call.Path)
+	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
+	w.Add(fService, off, n, tree.Str(svc), "", gen)
+	w.Add(fMethod, off, n, tree.Str(method), "", gen)
+	w.Add(fDirection, off, n, tree.Str(direction(request)), "", gen)
+	flag := int64(0)
+	if m.Compressed {
+		flag = 1
+	}
+	w.Add(fCompressed, off, n, tree.Int(flag), "", 0)
+	w.Add(fLength, off, n, tree.Int(int64(m.Length)), "", 0)
+	if m.Parts > 1 {
+		w.Add(fParts, off, n, tree.Int(int64(m.Parts)), "", gen)
+	}
+	if m.Truncated {
+		w.Add(fTruncated, off, n, tree.Bool(true), "", gen)
+	}
+	if m.Length > 0 {
+		if m.Parts == 1 && n == grpcmsg.PrefixLen+int(m.Length) {
+			w.Add(fData, off+grpcmsg.PrefixLen, int(m.Length), tree.FromBytes, "", 0)
+		} else {
+			// Reassembled from several DATA frames: the range is this
+			// frame's part, the value the whole message.
+			w.Add(fData, off, n, tree.Bytes(m.Data), fmt.Sprintf(" (%d octets reassembled)", len(m.Data)), 0)
+		}
+		if !m.Compressed && !m.Truncated {
+			if fields, ok := grpcmsg.DecodeRaw(m.Data, 0); ok {
+				writeFields(w, off, n, fields, 0)
+			}
+		}
+	}
+	w.End()
+}
+
+func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, depth int) {
+	const gen = tree.FlagGenerated
+	for _, f := range fields {
+		label := fmt.Sprintf(" %d (%s)", f.Number, wireTypes[uint64(f.Type)])
+		switch {
+		case f.Type == protowire.VarintType:
+			label += ": " + strconv.FormatUint(f.Varint, 10)
+		case f.Type == protowire.Fixed32Type || f.Type == protowire.Fixed64Type:
+			label += ": " + strconv.FormatUint(f.Fixed, 10)
+		case f.Nested == nil && utf8.Valid(f.Bytes):
+			label += ": " + strconv.Quote(string(f.Bytes))
+		case f.Nested == nil:
+			label += fmt.Sprintf(": %d octets", len(f.Bytes))
+		}
+		w.Begin(fPBField, off, n, tree.FromBytes, label, gen)
+		w.Add(fPBNumber, off, n, tree.Int(int64(f.Number)), "", gen)
+		w.Add(fPBWire, off, n, tree.Int(int64(f.Type)), "", gen)
+		switch f.Type {
+		case protowire.VarintType:
+			w.Add(fPBInt, off, n, tree.Float(float64(f.Varint)), "", gen)
+		case protowire.Fixed32Type, protowire.Fixed64Type:
+			w.Add(fPBInt, off, n, tree.Float(float64(f.Fixed)), "", gen)
+		case protowire.BytesType:
+			if f.Nested != nil {
+				writeFields(w, off, n, f.Nested, depth+1)
+			} else if utf8.Valid(f.Bytes) {
+				w.Add(fPBString, off, n, tree.Str(string(f.Bytes)), "", gen)
+			} else {
+				w.Add(fPBBytes, off, n, tree.Bytes(f.Bytes), "", gen)
+			}
+		}
+		w.End()
+	}
+}
+
+// WriteStatus writes the call's status from a trailers block (or a
+// trailers-only response); ok is false when the block has no grpc-status.
+func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) (string, bool)) bool {
+	st, ok := fields("grpc-status")
+	if !ok {
+		return false
+	}
+	code, err := strconv.ParseUint(st, 10, 32)
+	if err != nil {
+		return false
+	}
+	msg, _ := fields("grpc-message")
+	if u, err := url.PathUnescape(msg); err == nil {
+		msg = u // grpc-message is percent-encoded
+	}
+	const gen = tree.FlagGenerated
+	w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s status %v", call.Path, codes.Code(code)), 0)
+	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
+	svc, method := SplitPath(call.Path)
+	w.Add(fService, off, n, tree.Str(svc), "", gen)
+	w.Add(fMethod, off, n, tree.Str(method), "", gen)
+	w.Add(fStatus, off, n, tree.Int(int64(code)), "", 0)
+	if msg != "" {
+		w.Add(fStatusMsg, off, n, tree.Str(msg), "", 0)
+	}
+	if codes.Code(code) != codes.OK {
+		text := fmt.Sprintf("%s ended with %v", call.Path, codes.Code(code))
+		if msg != "" {
+			text += ": " + msg
+		}
+		w.Expert(xStatus, text)
+	}
+	w.End()
+	return true
+}

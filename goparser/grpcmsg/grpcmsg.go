@@ -1,0 +1,141 @@
+// Package grpcmsg reassembles gRPC length-prefixed messages from the DATA
+// frames of one HTTP/2 stream direction, and decodes protobuf without a
+// schema (like protoc --decode_raw) with google.golang.org/protobuf's
+// protowire.
+package grpcmsg
+
+import (
+	"encoding/binary"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// PrefixLen is the length of a gRPC message prefix: a compressed flag and
+// a 4-octet big-endian length.
+const PrefixLen = 5
+
+// Message is a gRPC message that completed in the data just fed.
+type Message struct {
+	Compressed bool
+	Length     uint32
+	Data       []byte // the message, up to the reassembler's cap
+	Truncated  bool   // Length was above the cap: Data holds the first octets
+	Off, N     int    // the part of the fed data that carried its last octets
+	Parts      int    // DATA chunks the message spanned
+}
+
+// Reassembler follows one stream direction. The zero value is ready; Max
+// caps the octets kept per message (0 means 4 MiB, gRPC's default limit).
+type Reassembler struct {
+	Max    int
+	prefix [PrefixLen]byte
+	have   int // prefix octets seen
+	length uint32
+	got    uint32
+	buf    []byte
+	parts  int
+	start  int // where the current message's part began in this chunk
+}
+
+func (r *Reassembler) max() int {
+	if r.Max > 0 {
+		return r.Max
+	}
+	return 4 << 20
+}
+
+// Feed consumes one DATA payload and returns the messages that completed
+// in it. Returned Data stays valid until the next Feed.
+func (r *Reassembler) Feed(data []byte) []Message {
+	var out []Message
+	off := 0
+	r.start = 0
+	if r.have > 0 || r.got > 0 {
+		r.parts++
+	}
+	for off < len(data) {
+		if r.have < PrefixLen {
+			if r.have == 0 {
+				r.start = off
+				r.parts = 1
+			}
+			n := copy(r.prefix[r.have:], data[off:])
+			r.have += n
+			off += n
+			if r.have < PrefixLen {
+				break
+			}
+			r.length = binary.BigEndian.Uint32(r.prefix[1:])
+			r.got = 0
+			r.buf = r.buf[:0]
+		}
+		n := min(int(r.length-r.got), len(data)-off)
+		if keep := r.max() - len(r.buf); keep > 0 {
+			r.buf = append(r.buf, data[off:off+min(n, keep)]...)
+		}
+		r.got += uint32(n)
+		off += n
+		if r.got == r.length {
+			out = append(out, Message{
+				Compressed: r.prefix[0]&1 == 1, Length: r.length, Data: r.buf,
+				Truncated: int(r.length) > r.max(), Off: r.start, N: off - r.start, Parts: r.parts,
+			})
+			r.buf = nil // the caller keeps the slice
+			r.have, r.got, r.length = 0, 0, 0
+			r.start = off
+		}
+	}
+	return out
+}
+
+// Field is one protobuf field decoded without a schema.
+type Field struct {
+	Number protowire.Number
+	Type   protowire.Type
+	Varint uint64
+	Fixed  uint64
+	Bytes  []byte
+	Nested []Field // Bytes parsed as a message, when they parse
+}
+
+// MaxDepth bounds nested decoding.
+const MaxDepth = 16
+
+// DecodeRaw decodes b as a protobuf message without a schema. It reports
+// false when b is not a well-formed message.
+func DecodeRaw(b []byte, depth int) ([]Field, bool) {
+	var fields []Field
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || num <= 0 {
+			return nil, false
+		}
+		b = b[n:]
+		f := Field{Number: num, Type: typ}
+		switch typ {
+		case protowire.VarintType:
+			f.Varint, n = protowire.ConsumeVarint(b)
+		case protowire.Fixed32Type:
+			var v uint32
+			v, n = protowire.ConsumeFixed32(b)
+			f.Fixed = uint64(v)
+		case protowire.Fixed64Type:
+			f.Fixed, n = protowire.ConsumeFixed64(b)
+		case protowire.BytesType:
+			f.Bytes, n = protowire.ConsumeBytes(b)
+			if n >= 0 && depth < MaxDepth && len(f.Bytes) > 0 {
+				if nested, ok := DecodeRaw(f.Bytes, depth+1); ok {
+					f.Nested = nested
+				}
+			}
+		default:
+			return nil, false // groups are long deprecated; treat as not a message
+		}
+		if n < 0 {
+			return nil, false
+		}
+		b = b[n:]
+		fields = append(fields, f)
+	}
+	return fields, true
+}

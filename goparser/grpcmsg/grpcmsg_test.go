@@ -1,0 +1,90 @@
+package grpcmsg
+
+import (
+	"bytes"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+func prefixed(compressed bool, msg []byte) []byte {
+	b := []byte{0, 0, 0, 0, 0}
+	if compressed {
+		b[0] = 1
+	}
+	b[1], b[2], b[3], b[4] = byte(len(msg)>>24), byte(len(msg)>>16), byte(len(msg)>>8), byte(len(msg))
+	return append(b, msg...)
+}
+
+func TestReassembly(t *testing.T) {
+	m1 := prefixed(false, []byte("hello"))
+	m2 := prefixed(true, bytes.Repeat([]byte("x"), 100))
+	m3 := prefixed(false, nil)
+	stream := append(append(append([]byte{}, m1...), m2...), m3...)
+	// Every way of cutting the stream in two DATA frames gives the same messages.
+	for cut := 0; cut <= len(stream); cut++ {
+		var r Reassembler
+		var got []Message
+		for _, chunk := range [][]byte{stream[:cut], stream[cut:]} {
+			for _, m := range r.Feed(chunk) {
+				m.Data = append([]byte(nil), m.Data...)
+				got = append(got, m)
+			}
+		}
+		if len(got) != 3 || string(got[0].Data) != "hello" || !got[1].Compressed || got[1].Length != 100 || got[2].Length != 0 {
+			t.Fatalf("cut %d: %+v", cut, got)
+		}
+		if cut > 10 && cut < len(m1)+len(m2) && got[1].Parts != 2 {
+			t.Fatalf("cut %d: message 2 in %d parts", cut, got[1].Parts)
+		}
+	}
+	var r Reassembler
+	ms := r.Feed(stream)
+	if ms[1].Off != len(m1) || ms[1].N != len(m2) {
+		t.Fatalf("part of message 2: %d+%d", ms[1].Off, ms[1].N)
+	}
+}
+
+func TestCap(t *testing.T) {
+	r := Reassembler{Max: 10}
+	ms := r.Feed(prefixed(false, bytes.Repeat([]byte("y"), 50)))
+	if len(ms) != 1 || !ms[0].Truncated || len(ms[0].Data) != 10 || ms[0].Length != 50 {
+		t.Fatalf("%+v", ms)
+	}
+}
+
+func TestDecodeRaw(t *testing.T) {
+	var inner []byte
+	inner = protowire.AppendTag(inner, 1, protowire.VarintType)
+	inner = protowire.AppendVarint(inner, 150)
+	var b []byte
+	b = protowire.AppendTag(b, 1, protowire.BytesType)
+	b = protowire.AppendBytes(b, []byte("svc"))
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	b = protowire.AppendBytes(b, inner)
+	b = protowire.AppendTag(b, 3, protowire.Fixed64Type)
+	b = protowire.AppendFixed64(b, 7)
+	f, ok := DecodeRaw(b, 0)
+	if !ok || len(f) != 3 || string(f[0].Bytes) != "svc" || len(f[1].Nested) != 1 || f[1].Nested[0].Varint != 150 || f[2].Fixed != 7 {
+		t.Fatalf("%v %+v", ok, f)
+	}
+	if _, ok := DecodeRaw([]byte{0xff, 0xff}, 0); ok {
+		t.Fatal("garbage decoded")
+	}
+}
+
+func FuzzFeed(f *testing.F) {
+	f.Add(prefixed(false, []byte("abc")), uint8(2))
+	f.Fuzz(func(t *testing.T, b []byte, cut uint8) {
+		r := Reassembler{Max: 64}
+		c := int(cut) % (len(b) + 1)
+		for _, chunk := range [][]byte{b[:c], b[c:]} {
+			for _, m := range r.Feed(chunk) {
+				if m.Off < 0 || m.N < 0 || m.Off+m.N > len(chunk) || len(m.Data) > 64 {
+					t.Fatalf("message %+v outside chunk of %d", m, len(chunk))
+				}
+			}
+		}
+		DecodeRaw(b, 0)
+	})
+}
