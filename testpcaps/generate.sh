@@ -16,6 +16,7 @@ MODROOT=$(cd "$HERE/.." && pwd)
 H2C_PORT=18080
 NGHTTP_PORT=18081
 GRPC_PORT=18443
+GRPC_GZIP_PORT=18444
 NOTH2_HTTP_PORT=18090
 NOTH2_TLS_PORT=18091
 NOTH2_RAW_PORT=18092
@@ -190,7 +191,7 @@ gen_not_h2_mix() {
 
 echo "== building generators"
 (cd "$MODROOT" && go build -o "$WORK/h2c" ./testpcaps/gen/h2c && go build -o "$WORK/grpctls" ./testpcaps/gen/grpctls &&
-	go build -o "$WORK/noth2" ./testpcaps/gen/noth2)
+	go build -o "$WORK/noth2" ./testpcaps/gen/noth2 && go build -o "$WORK/grpcgzip" ./testpcaps/gen/grpcgzip)
 
 # --- Go net/http h2c -------------------------------------------------------
 echo "== h2c_go.pcap (port $H2C_PORT)"
@@ -291,9 +292,20 @@ require "$GR" "grpc-status trailers" "http2.header.name == \"grpc-status\""
 require "$GR" "RST_STREAM CANCEL" "http2.rst_stream.error == 8"
 require "$GR" "GOAWAY" "http2.type == 7"
 
+# --- gRPC over h2c with gzip ---------------------------------------------
+echo "== grpc_h2c_gzip.pcap (port $GRPC_GZIP_PORT)"
+port_free "$GRPC_GZIP_PORT"
+start_capture "$WORK/grpcgzip.pcap" "$GRPC_GZIP_PORT"
+"$WORK/grpcgzip" -addr "127.0.0.1:$GRPC_GZIP_PORT"
+stop_capture "$GRPC_GZIP_PORT"
+cp "$WORK/grpcgzip.pcap" "$HERE/grpc_h2c_gzip.pcap"
+GZ=(-d "tcp.port==$GRPC_GZIP_PORT,http2")
+require "$HERE/grpc_h2c_gzip.pcap" "compressed gRPC messages" "grpc.compressed_flag == 1" "${GZ[@]}"
+require "$HERE/grpc_h2c_gzip.pcap" "a message over 100 KB" "grpc.message_length > 100000" "${GZ[@]}"
+
 gen_not_h2_mix
 
 echo "== done"
-for f in h2c_go.pcap h2c_go_midstream.pcap nghttp2_push_padding.pcap grpc_tls_keylog.pcapng not_h2_mix.pcap; do
+for f in h2c_go.pcap h2c_go_midstream.pcap nghttp2_push_padding.pcap grpc_tls_keylog.pcapng grpc_h2c_gzip.pcap not_h2_mix.pcap; do
 	printf '  %-28s %5d packets %8d bytes\n' "$f" "$(packets "$HERE/$f")" "$(stat -c %s "$HERE/$f")"
 done

@@ -9,22 +9,39 @@ import (
 // and compressed flag matches Wireshark's grpc dissector, packet by
 // packet; the status of each call is read from its trailers.
 func TestGogrpcAgreesWithBuiltinGRPC(t *testing.T) {
-	file := pcap("grpc_tls_keylog.pcapng")
-	builtin := fieldRows(t, plainEnv, file, nil, "grpc", "grpc.message_length", "grpc.compressed_flag")
-	ours := fieldRows(t, pluginEnv, file, nil, "gogrpc.message_length", "gogrpc.message_length", "gogrpc.compressed_flag")
-	if len(builtin) == 0 {
-		t.Fatal("the built-in grpc dissector decoded nothing")
-	}
-	messages := 0
-	for _, num := range sortedKeys(builtin, ours) {
-		b, o := builtin[num], ours[num]
-		if b == nil || o == nil || strings.Join(b[0], ",") != strings.Join(o[0], ",") || strings.Join(b[1], ",") != strings.Join(o[1], ",") {
-			t.Errorf("packet %s: grpc %q, gogrpc %q", num, b, o)
-			continue
+	for _, c := range []capture{
+		{"grpc_tls_keylog.pcapng", nil},
+		{"grpc_h2c_gzip.pcap", []string{"-d", "tcp.port==18444,http2"}},
+	} {
+		builtin := fieldRows(t, plainEnv, pcap(c.file), c.decode, "grpc", "grpc.message_length", "grpc.compressed_flag")
+		ours := fieldRows(t, pluginEnv, pcap(c.file), nil, "gogrpc.message_length", "gogrpc.message_length", "gogrpc.compressed_flag")
+		if len(builtin) == 0 {
+			t.Fatalf("%s: the built-in grpc dissector decoded nothing", c.file)
 		}
-		messages += len(b[0])
+		messages := 0
+		for _, num := range sortedKeys(builtin, ours) {
+			b, o := builtin[num], ours[num]
+			if b == nil || o == nil || strings.Join(b[0], ",") != strings.Join(o[0], ",") || strings.Join(b[1], ",") != strings.Join(o[1], ",") {
+				t.Errorf("%s packet %s: grpc %q, gogrpc %q", c.file, num, b, o)
+				continue
+			}
+			messages += len(b[0])
+		}
+		t.Logf("%s: compared %d messages in %d packets", c.file, messages, len(builtin))
 	}
-	t.Logf("compared %d messages in %d packets", messages, len(builtin))
+
+	// gzip messages are decompressed and decoded; the 150 KB request is
+	// reassembled from the DATA frames it spans.
+	gz := tshark(t, pluginEnv, "-r", pcap("grpc_h2c_gzip.pcap"), "-Y", "gogrpc.compressed_flag == 1", "-T", "fields",
+		"-e", "gogrpc.encoding", "-e", "gogrpc.decompressed_length", "-e", "gogrpc.pb.string")
+	if strings.Count(gz, "gzip\t14\tdemo.Greeter") != 3 {
+		t.Errorf("gzip requests not decompressed:\n%s", gz)
+	}
+	big := tshark(t, pluginEnv, "-r", pcap("grpc_h2c_gzip.pcap"), "-Y", "gogrpc.parts", "-T", "fields", "-e", "gogrpc.parts", "-e", "gogrpc.message_length")
+	if !strings.Contains(big, "\t150004") {
+		t.Errorf("no reassembled 150 KB message:\n%s", big)
+	}
+	file := pcap("grpc_tls_keylog.pcapng")
 
 	st := tshark(t, pluginEnv, "-r", file, "-Y", "gogrpc.status", "-T", "fields", "-e", "gogrpc.method", "-e", "gogrpc.status", "-e", "gogrpc.status_message")
 	if !strings.Contains(st, "Check\t0\t") || !strings.Contains(st, "Check\t5\tunknown service") {

@@ -124,6 +124,7 @@ var h2Captures = []capture{
 	{"h2c_go_midstream.pcap", []string{"-d", "tcp.port==18080,http2"}},
 	{"nghttp2_push_padding.pcap", []string{"-d", "tcp.port==18081,http2"}},
 	{"grpc_tls_keylog.pcapng", nil},
+	{"grpc_h2c_gzip.pcap", []string{"-d", "tcp.port==18444,http2"}},
 }
 
 // fieldRows runs tshark -T fields and returns one row per packet, keyed by

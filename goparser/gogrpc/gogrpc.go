@@ -43,6 +43,8 @@ var (
 	fTruncated  = Proto.Field(schema.Field{Abbrev: "gogrpc.truncated", Name: "Truncated", Type: schema.Bool, Desc: "Only the first octets of the message are kept"})
 	fStatus     = Proto.Field(schema.Field{Abbrev: "gogrpc.status", Name: "Status", Type: schema.Uint32, Base: schema.BaseDec, Strings: codeNames()})
 	fStatusMsg  = Proto.Field(schema.Field{Abbrev: "gogrpc.status_message", Name: "Status Message", Type: schema.String})
+	fEncoding   = Proto.Field(schema.Field{Abbrev: "gogrpc.encoding", Name: "grpc-encoding", Type: schema.String})
+	fInflated   = Proto.Field(schema.Field{Abbrev: "gogrpc.decompressed_length", Name: "Decompressed Length", Type: schema.Uint32, Base: schema.BaseDec})
 	fPBField    = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.field", Name: "Field", Type: schema.None})
 	fPBNumber   = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.number", Name: "Field Number", Type: schema.Uint32, Base: schema.BaseDec})
 	fPBWire     = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.wire_type", Name: "Wire Type", Type: schema.Uint8, Base: schema.BaseDec, Strings: wireTypes})
@@ -50,13 +52,18 @@ var (
 	fPBBytes    = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.bytes", Name: "Bytes", Type: schema.Bytes})
 	fPBString   = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.string", Name: "String", Type: schema.String})
 
-	xStatus = Proto.Expert(schema.Expert{Abbrev: "gogrpc.status.error", Text: "gRPC call failed", Group: schema.GroupResponse, Severity: schema.Warn})
+	xInflate = Proto.Expert(schema.Expert{Abbrev: "gogrpc.decompression_failed", Text: "Message not decompressed", Group: schema.GroupMalformed, Severity: schema.Error})
+	xStatus  = Proto.Expert(schema.Expert{Abbrev: "gogrpc.status.error", Text: "gRPC call failed", Group: schema.GroupResponse, Severity: schema.Warn})
 )
 
 // Call is what a stream knows of its gRPC call.
 type Call struct {
-	Path string
+	Path     string
+	Encoding [2]string // grpc-encoding of the request and of the response
 }
+
+// MaxDecompressed caps what one message may inflate to.
+const MaxDecompressed = 4 << 20
 
 // SplitPath splits "/pkg.Service/Method".
 func SplitPath(p string) (service, method string) {
@@ -98,6 +105,21 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 	if m.Truncated {
 		w.Add(fTruncated, off, n, tree.Bool(true), "", gen)
 	}
+	payload := m.Data
+	decoded := !m.Compressed && !m.Truncated
+	if m.Compressed {
+		enc := call.Encoding[0]
+		if !request {
+			enc = call.Encoding[1]
+		}
+		w.Add(fEncoding, off, n, tree.Str(enc), "", gen)
+		if out, err := grpcmsg.Decompress(enc, m.Data, MaxDecompressed); err != nil {
+			w.Expert(xInflate, fmt.Sprintf("%s message of %d octets not decompressed: %v", enc, m.Length, err))
+		} else {
+			w.Add(fInflated, off, n, tree.Int(int64(len(out))), "", gen)
+			payload, decoded = out, !m.Truncated
+		}
+	}
 	if m.Length > 0 {
 		if m.Parts == 1 && n == grpcmsg.PrefixLen+int(m.Length) {
 			w.Add(fData, off+grpcmsg.PrefixLen, int(m.Length), tree.FromBytes, "", 0)
@@ -106,8 +128,8 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 			// frame's part, the value the whole message.
 			w.Add(fData, off, n, tree.Bytes(m.Data), fmt.Sprintf(" (%d octets reassembled)", len(m.Data)), 0)
 		}
-		if !m.Compressed && !m.Truncated {
-			if fields, ok := grpcmsg.DecodeRaw(m.Data, 0); ok {
+		if decoded {
+			if fields, ok := grpcmsg.DecodeRaw(payload, 0); ok {
 				writeFields(w, off, n, fields, 0)
 			}
 		}

@@ -2,8 +2,12 @@ package grpcmsg
 
 import (
 	"bytes"
+	"compress/gzip"
+	"errors"
 	"testing"
 
+	"github.com/golang/snappy"
+	"github.com/klauspost/compress/zstd"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -87,4 +91,33 @@ func FuzzFeed(f *testing.F) {
 		}
 		DecodeRaw(b, 0)
 	})
+}
+
+func TestDecompress(t *testing.T) {
+	plain := bytes.Repeat([]byte("grpc "), 1000)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	got, err := Decompress("gzip", gz.Bytes(), 1<<20)
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("gzip: %v", err)
+	}
+	if _, err := Decompress("gzip", gz.Bytes(), 100); !errors.Is(err, ErrBomb) {
+		t.Fatalf("bomb not refused: %v", err)
+	}
+	enc, _ := zstd.NewWriter(nil)
+	if got, err := Decompress("zstd", enc.EncodeAll(plain, nil), 1<<20); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("zstd: %v", err)
+	}
+	var sn bytes.Buffer
+	sw := snappy.NewBufferedWriter(&sn)
+	sw.Write(plain)
+	sw.Close()
+	if got, err := Decompress("snappy", sn.Bytes(), 1<<20); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("snappy: %v", err)
+	}
+	if _, err := Decompress("lz4", nil, 10); !errors.Is(err, ErrEncoding) {
+		t.Fatalf("unknown encoding: %v", err)
+	}
 }

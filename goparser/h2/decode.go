@@ -602,9 +602,13 @@ func (d *Decoder) grpc(dir int, data []byte, off int, fh http2.FrameHeader, f ht
 		if m, ok := get(":method"); ok && m != "" {
 			if ct, _ := get("content-type"); strings.HasPrefix(ct, "application/grpc") {
 				path, _ := get(":path")
-				st.grpc, st.reqDir, st.call = true, dir, gogrpc.Call{Path: path}
+				enc, _ := get("grpc-encoding")
+				st.grpc, st.reqDir, st.call = true, dir, gogrpc.Call{Path: path, Encoding: [2]string{enc}}
 			}
 		} else if st.grpc && dir != st.reqDir {
+			if enc, ok := get("grpc-encoding"); ok {
+				st.call.Encoding[1] = enc
+			}
 			gogrpc.WriteStatus(d.w, off, frameHeaderLen+int(fh.Length), st.call, get)
 		}
 	}
