@@ -27,7 +27,10 @@ local function dissect(tvb, pinfo, tree, heuristic)
     if not pinfo.visited then
         local ends = tostring(pinfo.src) .. " " .. pinfo.src_port .. "\n" .. tostring(pinfo.dst) .. " " .. pinfo.dst_port
         local msg
-        blob, msg = shim.call(common.OP_H2, tvb:raw(), ends, heuristic and 1 or 0, pinfo.can_desegment > 0 and 0 or 1)
+        local ts = pinfo.abs_ts
+        local sec = math.floor(ts)
+        blob, msg = shim.call(common.OP_H2, tvb:raw(), ends, heuristic and 1 or 0, pinfo.can_desegment > 0 and 0 or 1,
+            sec, math.floor((ts - sec) * 1e9 + 0.5))
         if not blob then
             -- Go recovered from an internal error: say so, and let
             -- dissection of the capture go on.
@@ -117,4 +120,21 @@ function goh2.init()
     call(common.OP_H2_OPTIONS, "", "", p.max_conns, p.max_streams, p.max_header_list, p.max_table,
         p.max_continuation, p.max_frame)
     shim.reset()
+end
+
+-- tshark -q -z gogrpc,calls: per method, calls, errors by code and
+-- p50/p99/max latency, from the calls Go followed on the first pass.
+local function calls_text()
+    return shim.decode(call(common.OP_GRPC_CALLS, "", ""))
+end
+register_stat_cmd_arg("gogrpc,calls", function()
+    local tap = Listener.new("frame", "tcp")
+    function tap.draw()
+        io.write(calls_text())
+    end
+end)
+if gui_enabled() then
+    register_menu("gRPC calls (gogrpc)", function()
+        TextWindow.new("gRPC calls"):set(calls_text())
+    end, MENU_TOOLS_UNSORTED)
 end

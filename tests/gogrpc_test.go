@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -40,6 +41,18 @@ func TestGogrpcAgreesWithBuiltinGRPC(t *testing.T) {
 	big := tshark(t, pluginEnv, "-r", pcap("grpc_h2c_gzip.pcap"), "-Y", "gogrpc.parts", "-T", "fields", "-e", "gogrpc.parts", "-e", "gogrpc.message_length")
 	if !strings.Contains(big, "\t150004") {
 		t.Errorf("no reassembled 150 KB message:\n%s", big)
+	}
+	// Per-call summary and the calls table.
+	gzDecode := []string{"-d", "tcp.port==18444,goh2"}
+	calls := tshark(t, pluginEnv, append([]string{"-q", "-r", pcap("grpc_h2c_gzip.pcap"), "-z", "gogrpc,calls"}, gzDecode...)...)
+	if !regexp.MustCompile(`/grpc.health.v1.Health/Check\s+4\s+1\s.*\[NotFound=1 OK=3\]`).MatchString(calls) ||
+		!regexp.MustCompile(`/grpc.health.v1.Health/Watch\s+1\s+1\s.*\[Canceled=1\]`).MatchString(calls) {
+		t.Errorf("-z gogrpc,calls:\n%s", calls)
+	}
+	sum := tshark(t, pluginEnv, append([]string{"-r", pcap("grpc_h2c_gzip.pcap"), "-Y", "gogrpc.call.duration", "-T", "fields",
+		"-e", "gogrpc.status", "-e", "gogrpc.call.deadline_exceeded", "-e", "gogrpc.call.request_messages", "-e", "gogrpc.call.response_messages"}, gzDecode...)...)
+	if strings.Count(sum, "0\t0\t1\t1\n") != 3 || strings.Count(sum, "5\t0\t1\t0\n") != 1 {
+		t.Errorf("call summaries (status, exceeded, requests, responses):\n%s", sum)
 	}
 	file := pcap("grpc_tls_keylog.pcapng")
 

@@ -30,6 +30,7 @@ const (
 	opTCPTW     = C.GP_OP_TCPTW
 	opTWOptions = C.GP_OP_TCPTW_OPTIONS
 	opTWReport  = C.GP_OP_TCPTW_REPORT
+	opGRPCCalls = C.GP_OP_GRPC_CALLS
 
 	statusOK          = C.GP_OK
 	statusNeedBuffer  = C.GP_NEED_BUFFER
@@ -110,6 +111,9 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		if len(a) > 1 {
 			in.NoReassembly = a[1] != 0
 		}
+		if len(a) > 3 {
+			in.Time = time.Unix(a[2], a[3])
+		}
 		decodeH2(e, in)
 	case opH2Options:
 		if len(a) < h2OptionArguments {
@@ -134,6 +138,10 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.twcfg = tcptw.Config{TimeWait: time.Duration(a[0]) * time.Millisecond, PortLo: uint16(a[1]), PortHi: uint16(a[2]), MaxConns: int(a[3])}
 		state.tw = tcptw.NewDissector(state.twcfg)
 		e.Bool(true)
+	case opGRPCCalls:
+		var b strings.Builder
+		state.h2.GRPCCalls().WriteText(&b)
+		e.String(b.String())
 	case opTWReport:
 		var b strings.Builder
 		rep := state.tw.Engine.Report(len(a) > 1 && a[1] != 0)

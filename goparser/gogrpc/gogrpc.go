@@ -174,7 +174,7 @@ func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, depth int) {
 
 // WriteStatus writes the call's status from a trailers block (or a
 // trailers-only response); ok is false when the block has no grpc-status.
-func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) (string, bool)) bool {
+func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) (string, bool), summary func(tree.Writer)) bool {
 	st, ok := fields("grpc-status")
 	if !ok {
 		return false
@@ -196,6 +196,9 @@ func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) 
 	w.Add(fStatus, off, n, tree.Int(int64(code)), "", 0)
 	if msg != "" {
 		w.Add(fStatusMsg, off, n, tree.Str(msg), "", 0)
+	}
+	if summary != nil {
+		summary(w)
 	}
 	if codes.Code(code) != codes.OK {
 		text := fmt.Sprintf("%s ended with %v", call.Path, codes.Code(code))

@@ -122,10 +122,11 @@ type stream struct {
 	sawHdrs [2]bool
 
 	// gRPC: set by a request whose content-type is application/grpc*.
-	grpc   bool
-	reqDir int
-	call   gogrpc.Call
-	msgs   [2]grpcmsg.Reassembler
+	grpc     bool
+	reqDir   int
+	call     gogrpc.Call
+	msgs     [2]grpcmsg.Reassembler
+	progress gogrpc.Progress
 }
 
 func newHalf(o *Options) *half {

@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
 
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
@@ -45,6 +48,8 @@ type Input struct {
 	// TCP reassembly is off): a frame cut by the segment end is shown as
 	// far as it goes and the direction resynchronises.
 	NoReassembly bool
+	// Time is when the packet was captured (for gRPC call durations).
+	Time time.Time
 }
 
 func (in Input) connKey() string {
@@ -69,7 +74,12 @@ type Decoder struct {
 	noReassembly bool
 	resetFramer  bool
 	weight       uint8
+	now          time.Time
+	calls        gogrpc.Stats
 }
+
+// GRPCCalls returns the gRPC calls seen so far, per method.
+func (d *Decoder) GRPCCalls() *gogrpc.Stats { return &d.calls }
 
 // New returns a Decoder with the given limits.
 func New(o Options) *Decoder {
@@ -131,6 +141,7 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	d.w = tree.Writer{E: e, X: &d.experts}
 	d.info = d.info[:0]
 	d.noReassembly = in.NoReassembly
+	d.now = in.Time
 
 	e.BeginArray()
 	e.Int(int64(StatusOK))
@@ -604,13 +615,36 @@ func (d *Decoder) grpc(dir int, data []byte, off int, fh http2.FrameHeader, f ht
 				path, _ := get(":path")
 				enc, _ := get("grpc-encoding")
 				st.grpc, st.reqDir, st.call = true, dir, gogrpc.Call{Path: path, Encoding: [2]string{enc}}
+				st.progress = gogrpc.Progress{Start: d.now}
+				if v, ok := get("grpc-timeout"); ok {
+					st.progress.Timeout, _ = gogrpc.ParseTimeout(v)
+				}
 			}
 		} else if st.grpc && dir != st.reqDir {
 			if enc, ok := get("grpc-encoding"); ok {
 				st.call.Encoding[1] = enc
 			}
-			gogrpc.WriteStatus(d.w, off, frameHeaderLen+int(fh.Length), st.call, get)
+			n := frameHeaderLen + int(fh.Length)
+			if gogrpc.WriteStatus(d.w, off, n, st.call, get, func(w tree.Writer) {
+				gogrpc.WriteSummary(w, off, n, &st.progress, d.now)
+			}) && !st.progress.Ended {
+				st.progress.Ended = true
+				code, _ := get("grpc-status")
+				c, _ := strconv.Atoi(code)
+				d.calls.Add(st.call.Path, codes.Code(c), d.now.Sub(st.progress.Start))
+			}
 		}
+	}
+	if rst, ok := f.(*http2.RSTStreamFrame); ok && st.grpc && !st.progress.Ended {
+		// Reset before its status: the call ends as grpc-go reports it.
+		st.progress.Ended = true
+		code := codes.Internal
+		if rst.ErrCode == http2.ErrCodeCancel {
+			code = codes.Canceled
+		} else if rst.ErrCode == http2.ErrCodeRefusedStream {
+			code = codes.Unavailable
+		}
+		d.calls.Add(st.call.Path, code, d.now.Sub(st.progress.Start))
 	}
 	if df, ok := f.(*http2.DataFrame); ok && st.grpc {
 		base := off + frameHeaderLen
@@ -618,6 +652,12 @@ func (d *Decoder) grpc(dir int, data []byte, off int, fh http2.FrameHeader, f ht
 			base++
 		}
 		for _, m := range st.msgs[dir].Feed(df.Data()) {
+			side := 1
+			if dir == st.reqDir {
+				side = 0
+			}
+			st.progress.Messages[side]++
+			st.progress.Bytes[side] += int64(m.Length)
 			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir)
 		}
 	}
@@ -708,6 +748,7 @@ func (d *Decoder) apply(c *conn, dir int, fh http2.FrameHeader, f http2.Frame) f
 		}
 	case *http2.RSTStreamFrame:
 		delete(c.streams, fh.StreamID)
+		fs.st = st // its gRPC call ends here
 		st = nil
 	case *http2.SettingsFrame:
 		if f.IsAck() {
@@ -757,7 +798,9 @@ func (d *Decoder) apply(c *conn, dir int, fh http2.FrameHeader, f http2.Frame) f
 	if st != nil && st.ended[0] && st.ended[1] {
 		delete(c.streams, fh.StreamID)
 	}
-	fs.st = st
+	if st != nil {
+		fs.st = st
+	}
 	return fs
 }
 

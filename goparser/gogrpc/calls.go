@@ -1,0 +1,137 @@
+package gogrpc
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/gotcpdump/gotcpdump/goparser/schema"
+	"github.com/gotcpdump/gotcpdump/goparser/tree"
+)
+
+var (
+	fDuration = Proto.Field(schema.Field{Abbrev: "gogrpc.call.duration", Name: "Call duration", Type: schema.RelTime, Desc: "From the request HEADERS to the trailers"})
+	fTimeout  = Proto.Field(schema.Field{Abbrev: "gogrpc.timeout", Name: "grpc-timeout", Type: schema.RelTime})
+	fExceeded = Proto.Field(schema.Field{Abbrev: "gogrpc.call.deadline_exceeded", Name: "Took longer than grpc-timeout", Type: schema.Bool})
+	fReqMsgs  = Proto.Field(schema.Field{Abbrev: "gogrpc.call.request_messages", Name: "Request messages", Type: schema.Uint32, Base: schema.BaseDec})
+	fRespMsgs = Proto.Field(schema.Field{Abbrev: "gogrpc.call.response_messages", Name: "Response messages", Type: schema.Uint32, Base: schema.BaseDec})
+	fReqBytes = Proto.Field(schema.Field{Abbrev: "gogrpc.call.request_bytes", Name: "Request message octets", Type: schema.Uint32, Base: schema.BaseDec})
+	fRspBytes = Proto.Field(schema.Field{Abbrev: "gogrpc.call.response_bytes", Name: "Response message octets", Type: schema.Uint32, Base: schema.BaseDec})
+)
+
+// ParseTimeout reads a grpc-timeout header value ("100m", "9998452u").
+func ParseTimeout(v string) (time.Duration, bool) {
+	if len(v) < 2 || len(v) > 9 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v[:len(v)-1], 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	unit := map[byte]time.Duration{'H': time.Hour, 'M': time.Minute, 'S': time.Second, 'm': time.Millisecond, 'u': time.Microsecond, 'n': time.Nanosecond}[v[len(v)-1]]
+	if unit == 0 {
+		return 0, false
+	}
+	return time.Duration(n) * unit, true
+}
+
+// Progress is what a call did so far.
+type Progress struct {
+	Start    time.Time
+	Timeout  time.Duration // 0: none
+	Messages [2]int        // request, response
+	Bytes    [2]int64
+	Ended    bool
+}
+
+// WriteSummary writes the per-call summary on the packet that ends it.
+func WriteSummary(w tree.Writer, off, n int, p *Progress, now time.Time) {
+	const gen = tree.FlagGenerated
+	const tm = gen | tree.FlagTime
+	d := now.Sub(p.Start)
+	if !p.Start.IsZero() {
+		w.Add(fDuration, off, n, tree.Float(d.Seconds()), "", tm)
+	}
+	if p.Timeout > 0 {
+		w.Add(fTimeout, off, n, tree.Float(p.Timeout.Seconds()), "", tm)
+		w.Add(fExceeded, off, n, tree.Bool(d > p.Timeout), "", gen)
+	}
+	w.Add(fReqMsgs, off, n, tree.Int(int64(p.Messages[0])), "", gen)
+	w.Add(fRespMsgs, off, n, tree.Int(int64(p.Messages[1])), "", gen)
+	w.Add(fReqBytes, off, n, tree.Int(p.Bytes[0]), "", gen)
+	w.Add(fRspBytes, off, n, tree.Int(p.Bytes[1]), "", gen)
+}
+
+// Stats aggregates finished calls per method, for -z gogrpc,calls.
+type Stats struct {
+	methods map[string]*methodStats
+}
+
+type methodStats struct {
+	calls   int
+	codes   map[codes.Code]int
+	latency []float64 // seconds, bounded
+}
+
+const maxLatencies = 100000
+
+// Add records a finished call.
+func (s *Stats) Add(path string, code codes.Code, d time.Duration) {
+	if s.methods == nil {
+		s.methods = make(map[string]*methodStats)
+	}
+	m := s.methods[path]
+	if m == nil {
+		if len(s.methods) >= 10000 {
+			path = "(other methods)"
+			if m = s.methods[path]; m == nil {
+				m = &methodStats{codes: map[codes.Code]int{}}
+				s.methods[path] = m
+			}
+		} else {
+			m = &methodStats{codes: map[codes.Code]int{}}
+			s.methods[path] = m
+		}
+	}
+	m.calls++
+	m.codes[code]++
+	if len(m.latency) < maxLatencies && d >= 0 {
+		m.latency = append(m.latency, d.Seconds())
+	}
+}
+
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted)-1) + 0.5)
+	return sorted[i]
+}
+
+// WriteText writes the calls table: per method, calls, errors by code
+// and p50/p99/max latency.
+func (s *Stats) WriteText(w io.Writer) {
+	paths := make([]string, 0, len(s.methods))
+	for p := range s.methods {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	fmt.Fprintf(w, "gRPC calls\n%-50s %7s %7s %10s %10s %10s  %s\n", "Method", "Calls", "Errors", "p50 ms", "p99 ms", "max ms", "Codes")
+	for _, p := range paths {
+		m := s.methods[p]
+		lat := append([]float64(nil), m.latency...)
+		sort.Float64s(lat)
+		errs := m.calls - m.codes[codes.OK]
+		cs := make([]string, 0, len(m.codes))
+		for c, n := range m.codes {
+			cs = append(cs, fmt.Sprintf("%v=%d", c, n))
+		}
+		sort.Strings(cs)
+		fmt.Fprintf(w, "%-50s %7d %7d %10.3f %10.3f %10.3f  %v\n", p, m.calls, errs,
+			quantile(lat, 0.5)*1e3, quantile(lat, 0.99)*1e3, quantile(lat, 1)*1e3, cs)
+	}
+}
