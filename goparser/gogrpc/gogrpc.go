@@ -4,14 +4,17 @@
 package gogrpc
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gotcpdump/gotcpdump/goparser/grpcmsg"
 	"github.com/gotcpdump/gotcpdump/goparser/schema"
@@ -45,6 +48,8 @@ var (
 	fStatusMsg  = Proto.Field(schema.Field{Abbrev: "gogrpc.status_message", Name: "Status Message", Type: schema.String})
 	fEncoding   = Proto.Field(schema.Field{Abbrev: "gogrpc.encoding", Name: "grpc-encoding", Type: schema.String})
 	fInflated   = Proto.Field(schema.Field{Abbrev: "gogrpc.decompressed_length", Name: "Decompressed Length", Type: schema.Uint32, Base: schema.BaseDec})
+	fDetails    = Proto.Field(schema.Field{Abbrev: "gogrpc.status_details", Name: "Status details (google.rpc.Status)", Type: schema.String})
+	fDetailType = Proto.Field(schema.Field{Abbrev: "gogrpc.status_detail.type_url", Name: "Detail type", Type: schema.String})
 	fPBField    = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.field", Name: "Field", Type: schema.None})
 	fPBNumber   = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.number", Name: "Field Number", Type: schema.Uint32, Base: schema.BaseDec})
 	fPBWire     = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.wire_type", Name: "Wire Type", Type: schema.Uint8, Base: schema.BaseDec, Strings: wireTypes})
@@ -197,6 +202,9 @@ func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) 
 	if msg != "" {
 		w.Add(fStatusMsg, off, n, tree.Str(msg), "", 0)
 	}
+	if bin, ok := fields("grpc-status-details-bin"); ok {
+		writeDetails(w, off, n, bin)
+	}
 	if summary != nil {
 		summary(w)
 	}
@@ -209,4 +217,28 @@ func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) 
 	}
 	w.End()
 	return true
+}
+
+// writeDetails decodes grpc-status-details-bin: a base64 (padded or not)
+// google.rpc.Status whose details are Any messages.
+func writeDetails(w tree.Writer, off, n int, v string) {
+	const gen = tree.FlagGenerated
+	raw, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(v, "="))
+	var st spb.Status
+	if err == nil {
+		err = proto.Unmarshal(raw, &st)
+	}
+	if err != nil {
+		w.Add(fDetails, off, n, tree.Str("undecodable: "+err.Error()), "", gen)
+		return
+	}
+	w.Begin(fDetails, off, n, tree.Str(fmt.Sprintf("code %v, %q, %d details", codes.Code(st.Code), st.Message, len(st.Details))), "", gen)
+	for _, d := range st.Details {
+		w.Begin(fDetailType, off, n, tree.Str(d.TypeUrl), "", gen)
+		if fields, ok := grpcmsg.DecodeRaw(d.Value, 0); ok {
+			writeFields(w, off, n, fields, 0)
+		}
+		w.End()
+	}
+	w.End()
 }
