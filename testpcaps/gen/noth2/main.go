@@ -16,18 +16,13 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	crand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"math/rand"
 	"net"
 	"net/http"
@@ -35,6 +30,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gotcpdump/gotcpdump/testpcaps/gen/internal/selfsigned"
 )
 
 const (
@@ -189,7 +186,7 @@ func http1Mux() *http.ServeMux {
 // --- TLS ----------------------------------------------------------------------
 
 func runTLS(addr string) error {
-	cert, pool, err := selfSignedCert()
+	cert, pool, err := selfsigned.Cert()
 	if err != nil {
 		return err
 	}
@@ -296,38 +293,6 @@ func tlsClient(addr string, pool *x509.CertPool, version uint16) error {
 	}
 	// close_notify alert before the TCP FIN.
 	return conn.Close()
-}
-
-// selfSignedCert creates a throwaway certificate for localhost and
-// 127.0.0.1, and a pool that trusts it.
-func selfSignedCert() (tls.Certificate, *x509.CertPool, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "localhost"},
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool, nil
 }
 
 // --- raw TCP --------------------------------------------------------------------
