@@ -27,20 +27,14 @@ local function dissect(tvb, pinfo, tree, heuristic)
     if not pinfo.visited then
         local ends = tostring(pinfo.src) .. " " .. pinfo.src_port .. "\n" .. tostring(pinfo.dst) .. " " .. pinfo.dst_port
         local msg
-        local ts = pinfo.abs_ts
-        local sec = math.floor(ts)
         blob, msg = shim.call(common.OP_H2, tvb:raw(), ends, heuristic and 1 or 0, pinfo.can_desegment > 0 and 0 or 1,
-            sec, math.floor((ts - sec) * 1e9 + 0.5))
+            common.split_time(pinfo.abs_ts))
         if not blob then
             -- Go recovered from an internal error: say so, and let
             -- dissection of the capture go on.
             tree:add_proto_expert_info(internal_error, tostring(msg))
             return 0
         end
-        if shim.decode(blob, 1)[1] == NOT_MINE then
-            return 0
-        end
-        cache:put(num, ord, blob)
     else
         blob = cache:get(num, ord)
         if not blob then
@@ -52,6 +46,12 @@ local function dissect(tvb, pinfo, tree, heuristic)
     -- are reported either way.
     local want_tree = common.has_tree(tree)
     local r = shim.decode(blob, 0, want_tree and 0 or 4)
+    if r[1] == NOT_MINE then
+        return 0 -- only the first pass gets these: they are not cached
+    end
+    if not pinfo.visited then
+        cache:put(num, ord, blob)
+    end
     local consumed, need, pdus, info, experts = r[2], r[3], r[4], r[5], r[6]
     if need ~= 0 then
         pinfo.desegment_offset = consumed

@@ -22,11 +22,9 @@ function tcptw.dissector(tvb, pinfo, tree)
     local num = pinfo.number
     local blob
     if not pinfo.visited then
-        local ts = pinfo.abs_ts
-        local sec = math.floor(ts)
         local ends = tostring(pinfo.net_src) .. " " .. pinfo.src_port .. "\n" .. tostring(pinfo.net_dst) .. " " .. pinfo.dst_port
         local msg
-        blob, msg = shim.call(common.OP_TCPTW, tvb:raw(), ends, sec, math.floor((ts - sec) * 1e9 + 0.5))
+        blob, msg = shim.call(common.OP_TCPTW, tvb:raw(), ends, common.split_time(pinfo.abs_ts))
         if not blob then
             tree:add_proto_expert_info(common.expert["goh2.internal_error"], tostring(msg))
             return
