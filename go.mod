@@ -3,6 +3,7 @@ module github.com/gotcpdump/gotcpdump
 go 1.26.0
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/golang/snappy v1.0.0
 	github.com/gopacket/gopacket v1.7.7
 	github.com/klauspost/compress v1.20.4

@@ -2,14 +2,19 @@ package tests
 
 import (
 	"bytes"
+	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 )
 
 // TestGotcpdumpAgainstTcpdump captures the same traffic between two
@@ -144,6 +149,151 @@ func TestGotcpdumpPid(t *testing.T) {
 	if n := strings.Count(tshark(t, plainEnv, "-r", file, "-Y", `frame.comment contains "pid: `+strconv.Itoa(gw.Process.Pid)+`"`), "\n"); n != len(lines) {
 		t.Errorf("a display filter on the comment matches %d of %d packets", n, len(lines))
 	}
+}
+
+// TestGotcpdumpPidHighRate: process A opens and closes 5,000 connections
+// a second while process B does the same towards another server;
+// gotcpdump --pid A must hold at least 99% of A's connections complete,
+// from SYN to the last ACK, and not one packet of B's. The /proc fallback
+// (--no-ebpf) must warn that it misses connections, and does.
+func TestGotcpdumpPidHighRate(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root for network namespaces and eBPF (make test runs as root)")
+	}
+	dir := t.TempDir()
+	bin, lab := goBuild(t, dir, "./cmd/gotcpdump"), goBuild(t, dir, "./testpcaps/gen/twlab")
+	l := newLab(t, 44)
+	l.sysctl(l.cliNS, "net.ipv4.ip_local_port_range=10000 65000")
+	l.start(l.srvNS, lab, "sink", "-listen", l.srvIP.String()+":8080")
+	l.start(l.srvNS, lab, "sink", "-listen", l.srvIP.String()+":7070")
+
+	r := pidBurst(t, l, bin, lab, filepath.Join(dir, "ebpf.pcap"))
+	t.Logf("eBPF: A made %d connections (%d failed) at %.0f/s; the capture holds %d packets, %d of A's connections complete, %d packets of B's",
+		r.made, r.failed, r.rate, r.packets, r.complete, r.bPackets)
+	t.Logf("gotcpdump: %s", r.stderr)
+	if strings.Contains(r.stderr, "warning") {
+		t.Errorf("gotcpdump fell back from eBPF:\n%s", r.stderr)
+	}
+	if r.rate < 5000 {
+		t.Errorf("A opened %.0f connections a second, want 5,000", r.rate)
+	}
+	if r.bPackets != 0 {
+		t.Errorf("%d packets of process B were captured", r.bPackets)
+	}
+	if r.complete*100 < r.made*99 {
+		t.Errorf("%d of A's %d connections complete in the capture, want at least 99%%", r.complete, r.made)
+	}
+
+	r = pidBurst(t, l, bin, lab, filepath.Join(dir, "proc.pcap"), "--no-ebpf")
+	t.Logf("/proc polling: %d of A's %d connections complete, %d packets of B's", r.complete, r.made, r.bPackets)
+	if !strings.Contains(r.stderr, "misses connections that open and close between two reads") {
+		t.Errorf("the fallback does not say what it misses:\n%s", r.stderr)
+	}
+	if r.bPackets != 0 {
+		t.Errorf("%d packets of process B were captured", r.bPackets)
+	}
+}
+
+type burstResult struct {
+	made, failed                int
+	rate                        float64
+	packets, complete, bPackets int
+	stderr                      string
+}
+
+// pidBurst runs clients A (to port 8080) and B (to 7070) at 5,000
+// connections a second for 2 s and captures with gotcpdump -p A.
+func pidBurst(t *testing.T, l *lab, bin, lab, file string, extra ...string) burstResult {
+	const rate, secs, wait = 5500, 2, 3
+	client := func(port string) (*exec.Cmd, *bytes.Buffer) {
+		var out bytes.Buffer
+		c := exec.Command("ip", "netns", "exec", l.cliNS, lab, "burst", "-addr", l.srvIP.String()+":"+port,
+			"-rate", strconv.Itoa(rate), "-for", strconv.Itoa(secs)+"s", "-wait", strconv.Itoa(wait)+"s")
+		c.Stdout, c.Stderr = &out, &out
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return c, &out
+	}
+	a, aOut := client("8080")
+	b, bOut := client("7070")
+	var errOut syncBuffer
+	args := append([]string{"netns", "exec", l.cliNS, bin, "-i", l.cliIf, "-w", file, "-p", strconv.Itoa(a.Process.Pid)}, extra...)
+	dump := exec.Command("ip", args...)
+	dump.Stderr = &errOut
+	if err := dump.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(wait * time.Second); !strings.Contains(errOut.String(), "capturing on"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("gotcpdump not capturing before the clients start:\n%s", errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := a.Wait(); err != nil {
+		t.Fatalf("client A: %v\n%s", err, aOut)
+	}
+	if err := b.Wait(); err != nil {
+		t.Fatalf("client B: %v\n%s", err, bOut)
+	}
+	time.Sleep(500 * time.Millisecond)
+	_ = dump.Process.Signal(syscall.SIGINT)
+	if err := dump.Wait(); err != nil {
+		t.Fatalf("gotcpdump: %v\n%s", err, errOut.String())
+	}
+	var r burstResult
+	r.stderr = strings.TrimSpace(errOut.String())
+	var took float64
+	if _, err := fmt.Sscanf(aOut.String(), "connections %d failed %d seconds %f", &r.made, &r.failed, &took); err != nil || r.made < rate*secs*9/10 {
+		t.Fatalf("client A made too few connections for the test to mean anything: %q", aOut)
+	}
+	r.rate = float64(r.made) / took
+
+	// Per connection: SYN, SYN-ACK, both FINs, and the ACK of the last FIN.
+	type progress struct {
+		syn, synAck, finC, finS, lastAck bool
+		finSeqC, finSeqS                 uint32
+	}
+	conns := map[netip.AddrPort]*progress{}
+	eachSegment(t, file, func(_ time.Time, s *tcpdecode.Segment) {
+		r.packets++
+		if s.Src.Port() == 7070 || s.Dst.Port() == 7070 {
+			r.bPackets++
+			return
+		}
+		fromClient := s.Dst.Port() == 8080
+		cli := s.Src
+		if !fromClient {
+			cli = s.Dst
+		}
+		p := conns[cli]
+		if p == nil {
+			p = &progress{}
+			conns[cli] = p
+		}
+		switch {
+		case s.SYN && !s.ACK:
+			p.syn = true
+		case s.SYN && s.ACK:
+			p.synAck = true
+		}
+		if s.FIN {
+			if fromClient {
+				p.finC, p.finSeqC = true, s.Seq+uint32(s.PayloadLen)
+			} else {
+				p.finS, p.finSeqS = true, s.Seq+uint32(s.PayloadLen)
+			}
+		}
+		if s.ACK && p.finC && p.finS && ((fromClient && s.Ack == p.finSeqS+1) || (!fromClient && s.Ack == p.finSeqC+1)) {
+			p.lastAck = true
+		}
+	})
+	for _, p := range conns {
+		if p.syn && p.synAck && p.finC && p.finS && p.lastAck {
+			r.complete++
+		}
+	}
+	return r
 }
 
 // TestGotcpdumpWatch: when the namespace's TIME_WAIT sockets reach the
@@ -297,4 +447,23 @@ func TestGotcpdumpFaults(t *testing.T) {
 			t.Fatalf("%d packets", n)
 		}
 	})
+}
+
+// syncBuffer is a bytes.Buffer that a child process writes while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -49,7 +49,7 @@ type options struct {
 	count, snaplen, bufferKiB, files               int
 	rotate, duration                               int
 	maxMB                                          int64
-	pcapng, list, promisc                          bool
+	pcapng, list, promisc, noEBPF                  bool
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
@@ -85,6 +85,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(&o.pids, "p", "capture the TCP connections of process PID (repeatable; also a list, as $(pgrep -f NAME) gives)")
 	fs.Var(&o.pids, "pid", "same as -p")
 	str(&o.pname, "", "capture the TCP connections of the processes whose command line contains NAME", "pname")
+	fs.BoolVar(&o.noEBPF, "no-ebpf", false, "with -p/--pname: find the processes' connections by reading /proc (misses short connections) instead of with eBPF")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -170,11 +171,16 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	if err != nil {
 		return r, err
 	}
-	var owners map[uint16]capture.Proc
+	var match *capture.ProcMatcher
 	filter := o.filter
 	if procs != nil {
-		owners = capture.PortOwners(procs)
-		filter = combine(o.filter, capture.PortFilter(owners))
+		var warning error
+		match, warning = capture.NewProcMatcher(procs, !o.noEBPF)
+		defer match.Close()
+		if warning != nil {
+			fmt.Fprintln(stderr, "gotcpdump: warning:", warning)
+		}
+		filter = combine(o.filter, match.Filter())
 	}
 	src, err := capture.Open(capture.Config{Interface: o.iface, Snaplen: o.snaplen, BufferKiB: o.bufferKiB,
 		Filter: filter, Engine: o.engine, Promisc: o.promisc})
@@ -203,7 +209,6 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		deadline = start.Add(time.Duration(o.duration) * time.Second)
 	}
 	dec := tcpdecode.New()
-	lastRefresh := time.Now()
 	var loopErr error
 loop:
 	for o.count == 0 || r.captured < o.count {
@@ -215,16 +220,10 @@ loop:
 		if !deadline.IsZero() && time.Now().After(deadline) {
 			break
 		}
-		if procs != nil && time.Since(lastRefresh) >= refreshEvery {
-			// The processes open and close connections: follow their ports.
-			lastRefresh = time.Now()
-			if now := capture.PortOwners(procs); capture.PortFilter(now) != capture.PortFilter(owners) {
-				if err := src.SetFilter(combine(o.filter, capture.PortFilter(now))); err != nil {
-					fmt.Fprintln(stderr, "gotcpdump: updating the filter:", err)
-				}
-				for port, p := range now {
-					owners[port] = p // keep old ports: their last packets may still come
-				}
+		if match != nil && match.Poll(time.Now()) {
+			// Polling /proc: the processes opened or closed ports.
+			if err := src.SetFilter(combine(o.filter, match.Filter())); err != nil {
+				fmt.Fprintln(stderr, "gotcpdump: updating the filter:", err)
 			}
 		}
 		data, ci, err := src.ReadPacket()
@@ -241,16 +240,16 @@ loop:
 			break
 		}
 		comment := ""
-		if procs != nil {
-			if seg, err := dec.Decode(src.LinkType(), data); err == nil {
-				p, ok := owners[seg.Src.Port()]
-				if !ok {
-					p, ok = owners[seg.Dst.Port()]
-				}
-				if ok {
-					comment = fmt.Sprintf("pid: %d, comm: %s", p.PID, p.Comm)
-				}
+		if match != nil {
+			seg, err := dec.Decode(src.LinkType(), data)
+			if err != nil {
+				continue // not TCP over IP: passed a user filter, but no process's
 			}
+			p, ok := match.Match(&seg)
+			if !ok {
+				continue
+			}
+			comment = fmt.Sprintf("pid: %d, comm: %s", p.PID, p.Comm)
 		}
 		if err := w.Write(ci, data, comment); err != nil {
 			if !capture.IsDone(err) {
@@ -270,9 +269,6 @@ loop:
 	status.clear()
 	return r, loopErr
 }
-
-// refreshEvery is how often the processes' ports are read again.
-const refreshEvery = 100 * time.Millisecond
 
 func processes(o *options) ([]capture.Proc, error) {
 	if len(o.pids) == 0 && o.pname == "" {

@@ -2,7 +2,9 @@ package capture
 
 import (
 	"bufio"
+	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -52,11 +54,17 @@ func NewProc(pid int) (Proc, error) {
 	return Proc{PID: pid, Comm: readComm(pid)}, nil
 }
 
-// PortOwners maps local TCP ports to the process that owns the socket:
-// its listening ports and the local ports of its connections, read from
-// /proc/PID/fd and the TCP tables of the process's network namespace.
-func PortOwners(procs []Proc) map[uint16]Proc {
-	owners := make(map[uint16]Proc)
+// Socket is one TCP socket of a process, read from /proc.
+type Socket struct {
+	Local, Remote netip.AddrPort
+	Listen        bool
+	Proc          Proc
+}
+
+// Sockets lists the TCP sockets of the processes, from /proc/PID/fd and
+// the TCP tables of each process's network namespace.
+func Sockets(procs []Proc) []Socket {
+	var out []Socket
 	for _, p := range procs {
 		inodes := socketInodes(p.PID)
 		if len(inodes) == 0 {
@@ -73,16 +81,47 @@ func PortOwners(procs []Proc) map[uint16]Proc {
 				if len(fields) < 10 || !inodes[fields[9]] {
 					continue
 				}
-				_, port, ok := strings.Cut(fields[1], ":")
-				if !ok {
+				l, err1 := procAddr(fields[1])
+				r, err2 := procAddr(fields[2])
+				if err1 != nil || err2 != nil {
 					continue
 				}
-				if n, err := strconv.ParseUint(port, 16, 16); err == nil {
-					owners[uint16(n)] = p
-				}
+				out = append(out, Socket{Local: l, Remote: r, Listen: fields[3] == "0A", Proc: p})
 			}
 			fh.Close()
 		}
+	}
+	return out
+}
+
+// procAddr parses an address of /proc/net/tcp{,6}: hex words in host
+// (little-endian) byte order, a colon, the port in hex.
+func procAddr(s string) (netip.AddrPort, error) {
+	h, port, ok := strings.Cut(s, ":")
+	if !ok {
+		return netip.AddrPort{}, fmt.Errorf("bad address %q", s)
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil || (len(b) != 4 && len(b) != 16) {
+		return netip.AddrPort{}, fmt.Errorf("bad address %q", s)
+	}
+	for i := 0; i < len(b); i += 4 {
+		b[i], b[i+1], b[i+2], b[i+3] = b[i+3], b[i+2], b[i+1], b[i]
+	}
+	n, err := strconv.ParseUint(port, 16, 16)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("bad port %q", s)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return netip.AddrPortFrom(a.Unmap(), uint16(n)), nil
+}
+
+// PortOwners maps local TCP ports to the process that owns the socket:
+// its listening ports and the local ports of its connections.
+func PortOwners(procs []Proc) map[uint16]Proc {
+	owners := make(map[uint16]Proc)
+	for _, s := range Sockets(procs) {
+		owners[s.Local.Port()] = s.Proc
 	}
 	return owners
 }
@@ -102,7 +141,7 @@ func socketInodes(pid int) map[string]bool {
 // PortFilter is a libpcap expression matching TCP on the given ports.
 func PortFilter(owners map[uint16]Proc) string {
 	if len(owners) == 0 {
-		return "tcp port 0 and not tcp" // nothing yet
+		return "tcp and less 1" // nothing yet (libpcap refuses an expression it can prove rejects all)
 	}
 	ports := make([]int, 0, len(owners))
 	for p := range owners {

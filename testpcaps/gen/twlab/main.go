@@ -7,6 +7,8 @@
 //	twlab gateway  -http ADDR -grpc ADDR        /healthz and a gRPC health service
 //	twlab grpc     -addr ADDR -n N -every D     gRPC calls over one connection
 //	twlab stalesyn -addr ADDR                    see staleSYN
+//	twlab sink     -listen ADDR                  accepts, reads to EOF, closes
+//	twlab burst    -addr ADDR -rate R -for D [-wait D]  short connections at R per second
 //
 // Client modes: close (the client closes after reading the response),
 // nokeepalive (Go http.Client with DisableKeepAlives: it sends
@@ -25,6 +27,8 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -52,6 +56,9 @@ func main() {
 	httpAddr := fs.String("http", "", "gateway HTTP address")
 	grpcAddr := fs.String("grpc", "", "gateway gRPC address")
 	timeout := fs.Duration("timeout", 5*time.Second, "connect timeout")
+	rate := fs.Int("rate", 5000, "burst: connections per second")
+	length := fs.Duration("for", 2*time.Second, "burst: how long")
+	wait := fs.Duration("wait", 0, "burst: pause before starting")
 	_ = fs.Parse(os.Args[2:])
 
 	switch os.Args[1] {
@@ -69,6 +76,11 @@ func main() {
 		grpcCalls(*addr, *n, *every)
 	case "stalesyn":
 		staleSYN(*addr)
+	case "sink":
+		sink(*listen)
+	case "burst":
+		time.Sleep(*wait)
+		burst(*addr, *rate, *length)
 	default:
 		log.Fatalf("unknown command %q", os.Args[1])
 	}
@@ -253,6 +265,61 @@ func staleSYN(addr string) {
 		log.Fatal(err)
 	}
 	fmt.Printf("stale SYN from port %d, seq %d (old ISN %d)\n", local.Port, isn-100000, isn)
+}
+
+// sink accepts connections and closes each when the client has closed.
+func sink(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			log.Fatal(err)
+		}
+		go func() {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}()
+	}
+}
+
+// burst opens and closes connections at rate per second for d, from
+// enough goroutines to keep the rate, and prints how many succeeded.
+func burst(addr string, rate int, d time.Duration) {
+	const workers = 64
+	var ok, failed atomic.Int64
+	tick := time.NewTicker(time.Second / time.Duration(rate/100)) // 100 connections a tick
+	defer tick.Stop()
+	work := make(chan struct{}, rate)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range work {
+				c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				c.Close()
+				ok.Add(1)
+			}
+		}()
+	}
+	start := time.Now()
+	end := start.Add(d)
+	for time.Now().Before(end) {
+		<-tick.C
+		for i := 0; i < 100; i++ {
+			work <- struct{}{}
+		}
+	}
+	close(work)
+	wg.Wait()
+	fmt.Printf("connections %d failed %d seconds %.3f\n", ok.Load(), failed.Load(), time.Since(start).Seconds())
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
