@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // TestGotcpdumpAgainstTcpdump captures the same traffic between two
@@ -297,7 +300,9 @@ func pidBurst(t *testing.T, l *lab, bin, lab, file string, extra ...string) burs
 }
 
 // TestGotcpdumpWatch: when the namespace's TIME_WAIT sockets reach the
-// threshold, watch captures by itself, and Prometheus metrics say so.
+// threshold, watch captures by itself within two samples, the capture
+// holds the storm's connections, and the metrics scrape as valid
+// Prometheus text that says so.
 func TestGotcpdumpWatch(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root for network namespaces (make test runs as root)")
@@ -307,9 +312,10 @@ func TestGotcpdumpWatch(t *testing.T) {
 	l := newLab(t, 42)
 	l.start(l.srvNS, lab, "server", "-listen", l.srvIP.String()+":8080")
 	out := filepath.Join(dir, "captures")
-	var errOut bytes.Buffer
-	w := exec.Command("ip", "netns", "exec", l.cliNS, bin, "watch", "-i", l.cliIf, "--threshold", "20", "--interval", "200ms",
-		"--capture", "2s", "--dir", out, "--metrics", "127.0.0.1:9870")
+	const threshold, interval = 20, 200 * time.Millisecond
+	var errOut syncBuffer
+	w := exec.Command("ip", "netns", "exec", l.cliNS, bin, "watch", "-i", l.cliIf, "--tw-threshold", strconv.Itoa(threshold),
+		"--interval", interval.String(), "--capture", "3s", "--dir", out, "--metrics-addr", "127.0.0.1:9870")
 	w.Stderr = &errOut
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -319,38 +325,126 @@ func TestGotcpdumpWatch(t *testing.T) {
 		_ = w.Wait()
 	}()
 	time.Sleep(time.Second)
-	scrape := func() string {
-		b, err := exec.Command("ip", "netns", "exec", l.cliNS, "curl", "-s", "http://127.0.0.1:9870/metrics").Output()
+	scrape := func() map[string]*dto.MetricFamily {
+		b, err := exec.Command("ip", "netns", "exec", l.cliNS, "curl", "-sf", "http://127.0.0.1:9870/metrics").Output()
 		if err != nil {
 			t.Fatalf("scraping metrics: %v\n%s", err, errOut.String())
 		}
-		return string(b)
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		mf, err := p.TextToMetricFamilies(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("the metrics are not valid Prometheus text: %v\n%s", err, b)
+		}
+		return mf
 	}
-	if m := scrape(); !strings.Contains(m, "gotcpdump_captures_total 0") || !strings.Contains(m, "gotcpdump_time_wait_sockets 0") {
-		t.Fatalf("metrics before the storm:\n%s", m)
+	value := func(mf map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+		f := mf[name]
+		if f == nil {
+			t.Fatalf("no metric %s", name)
+		}
+	metrics:
+		for _, m := range f.Metric {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.Label {
+					found = found || (lp.GetName() == labels[i] && lp.GetValue() == labels[i+1])
+				}
+				if !found {
+					continue metrics
+				}
+			}
+			switch {
+			case m.Gauge != nil:
+				return m.Gauge.GetValue()
+			case m.Counter != nil:
+				return m.Counter.GetValue()
+			}
+		}
+		return -1
 	}
-	// 60 client-closed connections: the client namespace holds them in
-	// TIME_WAIT, past the threshold of 20.
-	c := exec.Command("ip", "netns", "exec", l.cliNS, lab, "client", "-addr", l.srvIP.String()+":8080", "-mode", "close", "-n", "60", "-every", "20ms")
+	mf := scrape()
+	if value(mf, "gotcpdump_captures_total") != 0 || value(mf, "gotcpdump_time_wait_sockets") != 0 || value(mf, "gotcpdump_trigger_armed") != 1 {
+		t.Fatalf("metrics before the storm: captures %v, TIME_WAIT %v, armed %v", value(mf, "gotcpdump_captures_total"),
+			value(mf, "gotcpdump_time_wait_sockets"), value(mf, "gotcpdump_trigger_armed"))
+	}
+	// 80 client-closed connections: the client namespace holds them in
+	// TIME_WAIT, past the threshold. The test samples the kernel's count
+	// itself to know when it crossed.
+	var crossed time.Time
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for end := time.Now().Add(6 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			before := time.Now()
+			if l.timeWait(l.cliNS) >= threshold {
+				crossed = before
+				return
+			}
+		}
+	}()
+	c := exec.Command("ip", "netns", "exec", l.cliNS, lab, "client", "-addr", l.srvIP.String()+":8080", "-mode", "close", "-n", "80", "-every", "20ms")
 	if o, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("client: %v\n%s", err, o)
 	}
-	time.Sleep(3 * time.Second)
-	m := scrape()
-	if !strings.Contains(m, "gotcpdump_captures_total 1") || strings.Contains(m, "gotcpdump_time_wait_sockets 0\n") {
-		t.Fatalf("metrics after the storm:\n%s\n%s", m, errOut.String())
+	<-done
+	if crossed.IsZero() {
+		t.Fatal("the storm never reached the threshold")
 	}
-	files, _ := filepath.Glob(filepath.Join(out, "*.pcapng"))
+	time.Sleep(3 * time.Second)
+
+	var fired time.Time
+	for _, line := range strings.Split(errOut.String(), "\n") {
+		if strings.Contains(line, "msg=trigger") {
+			ts, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+			fired, _ = time.Parse(time.RFC3339Nano, ts)
+			break
+		}
+	}
+	if fired.IsZero() {
+		t.Fatalf("no trigger logged:\n%s", errOut.String())
+	}
+	t.Logf("TIME_WAIT crossed %d at %s; the trigger fired %v later", threshold, crossed.Format("15:04:05.000"), fired.Sub(crossed).Round(time.Millisecond))
+	if late := fired.Sub(crossed); late > 2*interval+50*time.Millisecond {
+		t.Errorf("the trigger fired %v after the crossing, more than two samples of %v", late, interval)
+	}
+	if !strings.Contains(errOut.String(), `top_ports=8080`) || !strings.Contains(errOut.String(), `and (port 8080)`) {
+		t.Errorf("the trigger does not name the storm's port in its filter:\n%s", errOut.String())
+	}
+
+	mf = scrape()
+	if value(mf, "gotcpdump_captures_total") != 1 || value(mf, "gotcpdump_trigger_armed") != 0 ||
+		value(mf, "gotcpdump_time_wait_sockets_by_port", "port", "8080", "role", "client") < threshold ||
+		value(mf, "gotcpdump_capture_packets_total") <= 0 || value(mf, "gotcpdump_capture_bytes_total") <= 0 {
+		t.Errorf("metrics after the storm: captures %v, armed %v, TIME_WAIT towards 8080 %v, packets %v, bytes %v\n%s",
+			value(mf, "gotcpdump_captures_total"), value(mf, "gotcpdump_trigger_armed"),
+			value(mf, "gotcpdump_time_wait_sockets_by_port", "port", "8080", "role", "client"),
+			value(mf, "gotcpdump_capture_packets_total"), value(mf, "gotcpdump_capture_bytes_total"), errOut.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "timewait-*"))
 	if len(files) != 1 {
 		t.Fatalf("captures %v\n%s", files, errOut.String())
 	}
 	if st, _ := os.Stat(files[0]); st.Mode().Perm() != 0o600 {
 		t.Errorf("capture mode %v", st.Mode().Perm())
 	}
-	// The default filter keeps connection set-up and tear-down.
-	pkts := tshark(t, plainEnv, "-r", files[0], "-T", "fields", "-e", "tcp.flags.syn", "-e", "tcp.flags.fin")
-	if strings.Count(pkts, "\n") == 0 || strings.Contains(pkts, "0\t0\n") {
-		t.Errorf("capture holds %d packets, or packets without SYN or FIN:\n%s", strings.Count(pkts, "\n"), pkts)
+	// The capture holds the storm's connections from the trigger on:
+	// set-up and tear-down only, all towards the storm's port.
+	pkts := tshark(t, plainEnv, "-r", files[0], "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.flags.syn", "-e", "tcp.flags.fin", "-e", "tcp.flags.ack", "-e", "frame.time_epoch")
+	conns := 0
+	for _, line := range strings.Split(strings.TrimSpace(pkts), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 5 || (f[1] == "0" && f[2] == "0") {
+			t.Fatalf("a packet without SYN or FIN: %q", line)
+		}
+		if f[1] == "1" && f[3] == "0" {
+			conns++
+		}
+	}
+	// The client opened one connection every ~20 ms until the end of the
+	// storm; the capture must hold about those opened after the trigger.
+	t.Logf("the capture holds %d connections of the storm", conns)
+	if conns < 20 {
+		t.Errorf("the capture holds %d connections, want the storm's", conns)
 	}
 }
 

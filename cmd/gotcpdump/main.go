@@ -159,6 +159,7 @@ func run(args []string, stderr io.Writer) int {
 type result struct {
 	opened            bool
 	captured          int
+	bytes             int64
 	received, dropped uint64
 	file              string
 }
@@ -258,6 +259,7 @@ loop:
 			break
 		}
 		r.captured++
+		r.bytes += int64(ci.Length)
 		if r.captured%4096 == 0 {
 			status.update(r.captured, src, w.Current)
 		}

@@ -3,13 +3,15 @@ package main
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,28 +20,34 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/gotcpdump/gotcpdump/internal/capture"
+	"github.com/gotcpdump/gotcpdump/internal/sockdiag"
 )
 
-// watch counts the host's TIME_WAIT sockets and, when they climb past a
+// watch samples the host's TIME_WAIT sockets and, when they climb past a
 // threshold, captures for a while into a directory kept under a size cap.
-// Prometheus scrapes its metrics.
+// Prometheus scrapes its metrics; events go to stderr as key=value lines.
 //
-//	gotcpdump watch --threshold 10000 --dir /var/lib/gotcpdump --metrics :9870 [capture flags] [filter]
+//	gotcpdump watch --tw-threshold 10000 --dir /var/lib/gotcpdump --metrics-addr :9870 [capture flags] [filter]
 func watch(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gotcpdump watch", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	threshold := fs.Int("threshold", 10000, "start a capture when TIME_WAIT sockets reach this many")
-	interval := fs.Duration("interval", time.Second, "how often to count TIME_WAIT sockets")
+	var threshold int
+	fs.IntVar(&threshold, "tw-threshold", 10000, "start a capture when TIME_WAIT sockets reach this many")
+	fs.IntVar(&threshold, "threshold", 10000, "same as --tw-threshold")
+	rearm := fs.Float64("rearm", 0.8, "re-arm the trigger once TIME_WAIT falls below this fraction of the threshold")
+	interval := fs.Duration("interval", time.Second, "how often to sample TIME_WAIT sockets")
 	length := fs.Duration("capture", time.Minute, "length of each capture")
 	cooldown := fs.Duration("cooldown", 5*time.Minute, "minimum time between the starts of two captures")
 	dir := fs.String("dir", "/var/lib/gotcpdump", "directory for the captures (created with mode 0700)")
 	maxMB := fs.Int64("max-mb", 1024, "size cap of the directory in MB; the oldest captures go first")
-	metrics := fs.String("metrics", ":9870", "address for Prometheus /metrics (empty: none)")
+	fileMB := fs.Int64("file-mb", 100, "start a new file when the current one exceeds MB million bytes")
+	var metrics string
+	fs.StringVar(&metrics, "metrics-addr", ":9870", "address for Prometheus /metrics (empty: none)")
+	fs.StringVar(&metrics, "metrics", ":9870", "same as --metrics-addr")
 	iface := fs.String("i", "any", "interface to capture on")
 	snaplen := fs.Int("s", 262144, "bytes of each packet to keep")
 	engine := fs.String("engine", "afpacket", "capture engine: afpacket or pcap")
-	filter := fs.String("f", "tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0", "capture filter (libpcap syntax); also taken from trailing arguments")
+	filter := fs.String("f", "", "capture filter (libpcap syntax; also taken from trailing arguments); default: SYN, FIN and RST on the storm's ports")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -49,39 +57,22 @@ func watch(args []string, stderr io.Writer) int {
 	if rest := strings.Join(fs.Args(), " "); rest != "" {
 		*filter = rest
 	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
-		fmt.Fprintln(stderr, "gotcpdump watch:", err)
+		log.Error("captures directory", "err", err)
 		return 1
 	}
-
-	reg := prometheus.NewRegistry()
-	m := struct {
-		tw, capturing      prometheus.Gauge
-		captures, packets  prometheus.Counter
-		drops, errorsTotal prometheus.Counter
-		lastCapture        prometheus.Gauge
-	}{
-		tw:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "gotcpdump_time_wait_sockets", Help: "TCP sockets in TIME_WAIT on this host (network namespace)."}),
-		capturing:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "gotcpdump_capturing", Help: "1 while a triggered capture runs."}),
-		captures:    prometheus.NewCounter(prometheus.CounterOpts{Name: "gotcpdump_captures_total", Help: "Captures started because TIME_WAIT reached the threshold."}),
-		packets:     prometheus.NewCounter(prometheus.CounterOpts{Name: "gotcpdump_packets_captured_total", Help: "Packets written by triggered captures."}),
-		drops:       prometheus.NewCounter(prometheus.CounterOpts{Name: "gotcpdump_packets_dropped_total", Help: "Packets the kernel dropped during triggered captures."}),
-		errorsTotal: prometheus.NewCounter(prometheus.CounterOpts{Name: "gotcpdump_capture_errors_total", Help: "Triggered captures that failed."}),
-		lastCapture: prometheus.NewGauge(prometheus.GaugeOpts{Name: "gotcpdump_last_capture_timestamp_seconds", Help: "When the last triggered capture started."}),
-	}
-	reg.MustRegister(m.tw, m.capturing, m.captures, m.packets, m.drops, m.errorsTotal, m.lastCapture)
-	threshGauge := prometheus.NewGauge(prometheus.GaugeOpts{Name: "gotcpdump_time_wait_threshold", Help: "The TIME_WAIT count that starts a capture."})
-	threshGauge.Set(float64(*threshold))
-	reg.MustRegister(threshGauge)
-	if *metrics != "" {
+	m := newWatchMetrics(threshold)
+	if metrics != "" {
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		srv := &http.Server{Addr: *metrics, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				fmt.Fprintln(stderr, "gotcpdump watch: metrics:", err)
-			}
-		}()
+		mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Addr: metrics, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		ln, err := net.Listen("tcp", metrics)
+		if err != nil {
+			log.Error("metrics listener", "addr", metrics, "err", err)
+			return 2
+		}
+		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
 	}
 
@@ -92,43 +83,62 @@ func watch(args []string, stderr io.Writer) int {
 		<-sig
 		close(stop)
 	}()
-	fmt.Fprintf(stderr, "gotcpdump watch: capturing into %s when TIME_WAIT reaches %d\n", *dir, *threshold)
+	lo, hi := sockdiag.EphemeralRange()
+	log.Info("watching", "threshold", threshold, "rearm_below", int(float64(threshold)**rearm), "interval", *interval, "dir", *dir, "metrics_addr", metrics)
 	var (
 		wg        sync.WaitGroup
 		mu        sync.Mutex
 		busy      bool
+		armed     = true
 		lastStart time.Time
 	)
 	tick := time.NewTicker(*interval)
 	defer tick.Stop()
 	for {
-		n, err := capture.CountTimeWait()
+		tws, err := sockdiag.DumpTimeWait()
+		if err != nil {
+			log.Error("sampling TIME_WAIT sockets", "err", err)
+		}
+		n := len(tws)
+		ports := sockdiag.ByPort(tws, lo, hi)
 		if err == nil {
-			m.tw.Set(float64(n))
+			m.observe(n, ports)
 		}
 		mu.Lock()
-		start := err == nil && n >= *threshold && !busy && (lastStart.IsZero() || time.Since(lastStart) >= *cooldown)
-		if start {
-			busy, lastStart = true, time.Now()
+		if !armed && n < int(float64(threshold)**rearm) {
+			armed = true
+			log.Info("re-armed", "time_wait", n)
 		}
+		start := err == nil && armed && n >= threshold && !busy && (lastStart.IsZero() || time.Since(lastStart) >= *cooldown)
+		if start {
+			busy, armed, lastStart = true, false, time.Now()
+		}
+		m.armed.Set(b2f(armed))
 		mu.Unlock()
 		if start {
+			f := *filter
+			if f == "" {
+				f = stormFilter(ports)
+			}
+			name := filepath.Join(*dir, "timewait-"+time.Now().Format("20060102-150405")+".pcapng")
+			log.Info("trigger", "time_wait", n, "threshold", threshold, "top_ports", topPorts(ports, 5), "filter", f, "file", name, "duration", *length)
 			m.captures.Inc()
 			m.capturing.Set(1)
 			m.lastCapture.SetToCurrentTime()
-			name := filepath.Join(*dir, "timewait-"+time.Now().Format("20060102-150405")+".pcapng")
-			fmt.Fprintf(stderr, "gotcpdump watch: %d sockets in TIME_WAIT, capturing %v into %s\n", n, *length, name)
 			o := &options{iface: *iface, write: name, pcapng: true, snaplen: *snaplen, bufferKiB: 32768,
-				engine: *engine, filter: *filter, duration: int(length.Seconds())}
+				engine: *engine, filter: f, duration: int(length.Seconds()), maxMB: *fileMB}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				r, err := session(o, stop, io.Discard, newStatus(io.Discard))
 				m.packets.Add(float64(r.captured))
+				m.bytes.Add(float64(r.bytes))
 				m.drops.Add(float64(r.dropped))
 				if err != nil {
 					m.errorsTotal.Inc()
-					fmt.Fprintln(stderr, "gotcpdump watch:", err)
+					log.Error("capture failed", "file", name, "err", err)
+				} else {
+					log.Info("capture done", "file", name, "packets", r.captured, "bytes", r.bytes, "dropped", r.dropped)
 				}
 				enforceCap(*dir, *maxMB*1_000_000)
 				m.capturing.Set(0)
@@ -136,13 +146,116 @@ func watch(args []string, stderr io.Writer) int {
 				busy = false
 				mu.Unlock()
 			}()
+		} else if busy {
+			enforceCap(*dir, *maxMB*1_000_000)
 		}
 		select {
 		case <-stop:
 			wg.Wait()
+			log.Info("stopped")
 			return 0
 		case <-tick.C:
 		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// stormFilter captures connection set-up and tear-down on the service
+// ports that hold most of the TIME_WAIT sockets.
+func stormFilter(ports []sockdiag.PortCount) string {
+	const flags = "tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0"
+	top := topPorts(ports, 5)
+	if top == "" {
+		return flags
+	}
+	return flags + " and (port " + strings.ReplaceAll(top, ",", " or port ") + ")"
+}
+
+// topPorts lists the service ports with at least a tenth of the sockets,
+// at most n of them, comma-separated.
+func topPorts(ports []sockdiag.PortCount, n int) string {
+	total := 0
+	for _, p := range ports {
+		total += p.Count
+	}
+	var out []string
+	seen := map[uint16]bool{}
+	for _, p := range ports {
+		if len(out) == n || p.Count*10 < total {
+			break
+		}
+		if !seen[p.Port] {
+			seen[p.Port] = true
+			out = append(out, strconv.Itoa(int(p.Port)))
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+type watchMetrics struct {
+	reg                      *prometheus.Registry
+	tw, capturing, armed     prometheus.Gauge
+	byPort                   *prometheus.GaugeVec
+	captures, packets, bytes prometheus.Counter
+	drops, errorsTotal       prometheus.Counter
+	lastCapture              prometheus.Gauge
+}
+
+// maxPortSeries bounds the label values of the by-port gauge.
+const maxPortSeries = 20
+
+func newWatchMetrics(threshold int) *watchMetrics {
+	g := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	}
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	}
+	m := &watchMetrics{
+		reg:       prometheus.NewRegistry(),
+		tw:        g("gotcpdump_time_wait_sockets", "TCP sockets in TIME_WAIT in this network namespace."),
+		capturing: g("gotcpdump_capturing", "1 while a triggered capture runs."),
+		armed:     g("gotcpdump_trigger_armed", "1 when a TIME_WAIT count at the threshold starts a capture; 0 until the count falls below the re-arm level."),
+		byPort: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gotcpdump_time_wait_sockets_by_port",
+			Help: "TCP sockets in TIME_WAIT by service port; role is client when this host's ephemeral ports are tied up, server when it served the connections. The largest 20 groups; port=\"other\" holds the rest."},
+			[]string{"port", "role"}),
+		captures:    c("gotcpdump_captures_total", "Captures started because TIME_WAIT reached the threshold."),
+		packets:     c("gotcpdump_capture_packets_total", "Packets written by triggered captures."),
+		bytes:       c("gotcpdump_capture_bytes_total", "Bytes on the wire of the packets written by triggered captures."),
+		drops:       c("gotcpdump_capture_dropped_packets_total", "Packets the kernel dropped during triggered captures."),
+		errorsTotal: c("gotcpdump_capture_errors_total", "Triggered captures that failed."),
+		lastCapture: g("gotcpdump_last_capture_timestamp_seconds", "When the last triggered capture started."),
+	}
+	thr := g("gotcpdump_time_wait_threshold", "The TIME_WAIT count that starts a capture.")
+	thr.Set(float64(threshold))
+	m.armed.Set(1)
+	m.reg.MustRegister(m.tw, m.capturing, m.armed, m.byPort, m.captures, m.packets, m.bytes, m.drops, m.errorsTotal, m.lastCapture, thr)
+	return m
+}
+
+func (m *watchMetrics) observe(n int, ports []sockdiag.PortCount) {
+	m.tw.Set(float64(n))
+	m.byPort.Reset()
+	other := 0
+	for i, p := range ports {
+		if i >= maxPortSeries {
+			other += p.Count
+			continue
+		}
+		role := "server"
+		if p.Client {
+			role = "client"
+		}
+		m.byPort.WithLabelValues(strconv.Itoa(int(p.Port)), role).Set(float64(p.Count))
+	}
+	if other > 0 {
+		m.byPort.WithLabelValues("other", "").Set(float64(other))
 	}
 }
 
@@ -161,7 +274,7 @@ func enforceCap(dir string, max int64) {
 	var total int64
 	for _, e := range entries {
 		info, err := e.Info()
-		if err != nil || !info.Mode().IsRegular() || !strings.HasSuffix(e.Name(), ".pcapng") {
+		if err != nil || !info.Mode().IsRegular() || !strings.HasPrefix(e.Name(), "timewait-") {
 			continue
 		}
 		files = append(files, file{filepath.Join(dir, e.Name()), info.Size(), info.ModTime()})

@@ -154,27 +154,3 @@ func PortFilter(owners map[uint16]Proc) string {
 	}
 	return "tcp and (" + strings.Join(parts, " or ") + ")"
 }
-
-// CountTimeWait counts the TCP sockets in TIME_WAIT (state 06) of this
-// process's network namespace, as ss -tan state time-wait would.
-func CountTimeWait() (int, error) {
-	n, found := 0, false
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		fh, err := os.Open(f)
-		if err != nil {
-			continue
-		}
-		found = true
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			if fields := strings.Fields(sc.Text()); len(fields) > 3 && fields[3] == "06" {
-				n++
-			}
-		}
-		fh.Close()
-	}
-	if !found {
-		return 0, fmt.Errorf("no /proc/net/tcp")
-	}
-	return n, nil
-}
