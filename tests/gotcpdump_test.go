@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -533,6 +534,19 @@ func TestGotcpdumpFaults(t *testing.T) {
 	t.Run("drop privileges", func(t *testing.T) {
 		file := filepath.Join(dir, "nobody.pcap")
 		c, errOut := capture("-w", file, "-Z", "nobody", "-c", "10")
+		// While it waits for packets: the process runs as nobody with no
+		// capabilities left.
+		status, err := os.ReadFile("/proc/" + strconv.Itoa(c.Process.Pid) + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nobody := "65534\t65534\t65534\t65534"
+		for _, want := range []string{"Uid:\t" + nobody, "Gid:\t" + nobody, "CapInh:\t0000000000000000", "CapPrm:\t0000000000000000",
+			"CapEff:\t0000000000000000", "CapAmb:\t0000000000000000"} {
+			if !strings.Contains(string(status), want+"\n") {
+				t.Errorf("after -Z nobody, /proc/PID/status lacks %q:\n%s", want, status)
+			}
+		}
 		traffic()
 		if err := c.Wait(); err != nil {
 			t.Fatalf("%v\n%s", err, errOut.String())
@@ -540,6 +554,101 @@ func TestGotcpdumpFaults(t *testing.T) {
 		if n := strings.Count(tshark(t, plainEnv, "-r", file), "\n"); n != 10 {
 			t.Fatalf("%d packets", n)
 		}
+		if st, _ := os.Stat(file); st.Mode().Perm() != 0o600 {
+			t.Errorf("mode %v, want 0600", st.Mode().Perm())
+		}
+	})
+
+	t.Run("SIGTERM under load", func(t *testing.T) {
+		l.start(l.srvNS, lab, "sink", "-listen", l.srvIP.String()+":9090")
+		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+			file := filepath.Join(dir, sig.String()+".pcapng")
+			c, errOut := capture("-w", file)
+			burst := exec.Command("ip", "netns", "exec", l.cliNS, lab, "burst", "-addr", l.srvIP.String()+":9090", "-rate", "3000", "-for", "2s")
+			if err := burst.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second) // in the middle of the burst
+			_ = c.Process.Signal(sig)
+			if err := c.Wait(); err != nil {
+				t.Fatalf("%v: exit %v\n%s", sig, err, errOut.String())
+			}
+			_ = burst.Wait()
+			// tshark fails on a cut-short file; tshark() checks the exit.
+			n := strings.Count(tshark(t, plainEnv, "-r", file, "-T", "fields", "-e", "frame.number"), "\n")
+			if n < 1000 || !strings.Contains(errOut.String(), strconv.Itoa(n)+" packets captured") {
+				t.Errorf("%v: %d packets readable; gotcpdump said:\n%s", sig, n, errOut.String())
+			}
+		}
+	})
+
+	t.Run("rotation adds up", func(t *testing.T) {
+		// 20,000 datagrams of 1,000 bytes through -C 1 (1 MB files): every
+		// file whole, and the files' packets add up to those sent.
+		rot := filepath.Join(dir, "rot")
+		os.MkdirAll(rot, 0o755)
+		c, errOut := capture("-w", filepath.Join(rot, "r.pcap"), "-C", "1", "udp port 9999")
+		out, err := exec.Command("ip", "netns", "exec", l.cliNS, lab, "udp", "-addr", l.srvIP.String()+":9999", "-n", "20000", "-size", "1000").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		_ = c.Process.Signal(syscall.SIGINT)
+		if err := c.Wait(); err != nil {
+			t.Fatalf("%v\n%s", err, errOut.String())
+		}
+		var sent int
+		fmt.Sscanf(string(out), "sent %d", &sent)
+		files, _ := filepath.Glob(filepath.Join(rot, "r.pcap*"))
+		total := 0
+		for _, f := range files {
+			total += strings.Count(tshark(t, plainEnv, "-r", f, "-T", "fields", "-e", "frame.number"), "\n")
+		}
+		t.Logf("%d datagrams sent, %d files, %d packets in them", sent, len(files), total)
+		if len(files) < 10 || total != sent || sent != 20000 || !strings.Contains(errOut.String(), "20000 packets captured") {
+			t.Errorf("%d files hold %d packets, %d were sent; gotcpdump said:\n%s", len(files), total, sent, errOut.String())
+		}
+	})
+
+	t.Run("bad arguments exit 2", func(t *testing.T) {
+		gone := exec.Command("true")
+		_ = gone.Run()
+		for _, tc := range []struct {
+			args []string
+			msg  string
+		}{
+			{[]string{"-i", "nosuchif0", "-w", filepath.Join(dir, "x.pcap")}, `no such interface "nosuchif0"`},
+			{[]string{"-i", "lo", "-w", filepath.Join(dir, "x.pcap"), "tcp porrt 80"}, `bad filter "tcp porrt 80"`},
+			{[]string{"-i", "lo", "--engine", "pcap", "-w", filepath.Join(dir, "x.pcap"), "-f", "tcp porrt 80"}, `bad filter "tcp porrt 80"`},
+			{[]string{"-i", "lo", "-w", filepath.Join(dir, "x.pcap"), "-p", strconv.Itoa(gone.Process.Pid)}, "no process " + strconv.Itoa(gone.Process.Pid)},
+			{[]string{"-i", "lo", "-w", filepath.Join(dir, "x.pcap"), "--pname", "no-such-process-name"}, `no process matches "no-such-process-name"`},
+			{[]string{"-i", "lo", "-w", "/nonexistent/dir/x.pcap"}, "cannot write the capture"},
+			{[]string{"-i", "lo", "-w", "/proc/version"}, "cannot write the capture"},
+			{[]string{"-i", "lo", "-w", filepath.Join(dir, "x.pcap"), "-Z", "no-such-user"}, "unknown user no-such-user"},
+			{[]string{"-i", "lo"}, "-w FILE is required"},
+		} {
+			var errOut bytes.Buffer
+			c := exec.Command(bin, tc.args...)
+			c.Stderr = &errOut
+			err := c.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(errOut.String(), tc.msg) || strings.Contains(errOut.String(), "goroutine") {
+				t.Errorf("gotcpdump %s: %v, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), err, errOut.String(), tc.msg)
+			}
+		}
+	})
+
+	t.Run("unprivileged", func(t *testing.T) {
+		var errOut bytes.Buffer
+		c := exec.Command("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+			bin, "-i", "lo", "-w", "/tmp/gotcpdump-unpriv.pcap", "-c", "1")
+		c.Stderr = &errOut
+		err := c.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(errOut.String(), "CAP_NET_RAW") || strings.Contains(errOut.String(), "goroutine") {
+			t.Errorf("unprivileged: %v, stderr %q; want exit 2 naming CAP_NET_RAW", err, errOut.String())
+		}
+		os.Remove("/tmp/gotcpdump-unpriv.pcap")
 	})
 }
 

@@ -148,6 +148,9 @@ func run(args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "gotcpdump:", err)
 		code = 1
+		if errors.As(err, new(setupError)) {
+			code = 2 // nothing was captured: the command line or the host is wrong
+		}
 	}
 	if r.opened {
 		fmt.Fprintf(stderr, "%d packets captured\n%d packets received by filter\n%d packets dropped by kernel\n", r.captured, r.received, r.dropped)
@@ -164,13 +167,19 @@ type result struct {
 	file              string
 }
 
+// setupError is an error that stops a capture before it starts: a bad
+// filter, interface, process or output path, or missing privileges.
+type setupError struct{ error }
+
+func (e setupError) Unwrap() error { return e.error }
+
 // session captures with options o until stop is closed, the count or the
 // duration is reached, or an error occurs; the file is always closed.
 func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status) (result, error) {
 	var r result
 	procs, err := processes(o)
 	if err != nil {
-		return r, err
+		return r, setupError{err}
 	}
 	var match *capture.ProcMatcher
 	filter := o.filter
@@ -186,20 +195,20 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	src, err := capture.Open(capture.Config{Interface: o.iface, Snaplen: o.snaplen, BufferKiB: o.bufferKiB,
 		Filter: filter, Engine: o.engine, Promisc: o.promisc})
 	if err != nil {
-		return r, err
+		return r, setupError{err}
 	}
 	defer src.Close()
 	w, err := capture.NewWriter(capture.WriterConfig{Name: o.write, PcapNG: o.pcapng, LinkType: src.LinkType(),
 		Snaplen: o.snaplen, Iface: o.iface, Filter: filter, Rotate: time.Duration(o.rotate) * time.Second,
 		MaxBytes: o.maxMB * 1_000_000, Files: o.files})
 	if err != nil {
-		return r, err
+		return r, setupError{fmt.Errorf("cannot write the capture: %w", err)}
 	}
 	r.opened, r.file = true, w.Current
 	if o.user != "" {
 		if err := dropPrivileges(o.user); err != nil {
 			_ = w.Close(capture.Stats{})
-			return r, err
+			return r, setupError{err}
 		}
 	}
 	fmt.Fprintf(stderr, "gotcpdump: capturing on %s, link-type %v, snapshot length %d bytes\n", o.iface, src.LinkType(), o.snaplen)

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -35,6 +37,26 @@ type Source interface {
 // ErrTimeout means no packet arrived within the poll interval.
 var ErrTimeout = errors.New("capture: timeout")
 
+// Errors that say the capture cannot start as asked; Open wraps them
+// with the details.
+var (
+	ErrFilter     = errors.New("bad filter")
+	ErrInterface  = errors.New("no such interface")
+	ErrPermission = errors.New("capturing needs CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode); run as root or grant them with setcap cap_net_raw,cap_net_admin+ep")
+)
+
+// classify wraps an error of opening a capture in the sentinel that
+// explains it. libpcap reports errors as text.
+func classify(err error) error {
+	if err == nil || errors.Is(err, ErrFilter) {
+		return err
+	}
+	if msg := err.Error(); errors.Is(err, os.ErrPermission) || strings.Contains(msg, "not permitted") || strings.Contains(msg, "ermission denied") {
+		return fmt.Errorf("%w (%v)", ErrPermission, err)
+	}
+	return err
+}
+
 // Config describes a capture.
 type Config struct {
 	Interface string // "any" for all interfaces
@@ -50,6 +72,11 @@ const pollInterval = 200 * time.Millisecond
 // Open starts a capture. The afpacket engine cannot give cooked headers
 // for "any", which then goes through libpcap.
 func Open(c Config) (Source, error) {
+	if c.Interface != "" && c.Interface != "any" {
+		if _, err := net.InterfaceByName(c.Interface); err != nil {
+			return nil, fmt.Errorf("%w %q (gotcpdump -D lists them)", ErrInterface, c.Interface)
+		}
+	}
 	if c.Snaplen <= 0 {
 		c.Snaplen = 262144
 	}
@@ -58,9 +85,11 @@ func Open(c Config) (Source, error) {
 	}
 	switch {
 	case c.Engine == "pcap" || c.Interface == "any" || c.Interface == "":
-		return openPcap(c)
+		s, err := openPcap(c)
+		return s, classify(err)
 	case c.Engine == "" || c.Engine == "afpacket":
-		return openAFPacket(c)
+		s, err := openAFPacket(c)
+		return s, classify(err)
 	}
 	return nil, fmt.Errorf("capture: unknown engine %q (afpacket or pcap)", c.Engine)
 }
@@ -103,7 +132,7 @@ func openPcap(c Config) (Source, error) {
 	if c.Filter != "" {
 		if err := h.SetBPFFilter(c.Filter); err != nil {
 			h.Close()
-			return nil, fmt.Errorf("filter %q: %w", c.Filter, err)
+			return nil, fmt.Errorf("%w %q: %v", ErrFilter, c.Filter, err)
 		}
 	}
 	return &pcapSource{h: h}, nil
@@ -200,7 +229,7 @@ var skipOutgoing = []bpf.RawInstruction{
 func compile(lt layers.LinkType, snaplen int, expr string) ([]bpf.RawInstruction, error) {
 	ins, err := pcap.CompileBPFFilter(lt, snaplen, expr)
 	if err != nil {
-		return nil, fmt.Errorf("filter %q: %w", expr, err)
+		return nil, fmt.Errorf("%w %q: %v", ErrFilter, expr, err)
 	}
 	raw := make([]bpf.RawInstruction, len(ins))
 	for i, in := range ins {

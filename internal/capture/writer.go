@@ -96,10 +96,18 @@ func (w *Writer) open(t time.Time) error {
 			return err
 		}
 		w.nw = nw
-		return nil
+		if err := nw.Flush(); err != nil {
+			return err
+		}
+	} else {
+		w.pw = pcapgo.NewWriterNanos(out)
+		if err := w.pw.WriteFileHeader(uint32(w.cfg.Snaplen), w.cfg.LinkType); err != nil {
+			return err
+		}
 	}
-	w.pw = pcapgo.NewWriterNanos(out)
-	return w.pw.WriteFileHeader(uint32(w.cfg.Snaplen), w.cfg.LinkType)
+	// Write the header now, so that a path that takes no data fails
+	// before the capture starts.
+	return w.bw.Flush()
 }
 
 // Write writes one packet, with an optional pcapng comment.

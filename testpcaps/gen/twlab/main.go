@@ -9,6 +9,7 @@
 //	twlab stalesyn -addr ADDR                    see staleSYN
 //	twlab sink     -listen ADDR                  accepts, reads to EOF, closes
 //	twlab burst    -addr ADDR -rate R -for D [-wait D]  short connections at R per second
+//	twlab udp      -addr ADDR -n N [-size S]     N datagrams of S bytes, as fast as they go
 //
 // Client modes: close (the client closes after reading the response),
 // nokeepalive (Go http.Client with DisableKeepAlives: it sends
@@ -59,6 +60,7 @@ func main() {
 	rate := fs.Int("rate", 5000, "burst: connections per second")
 	length := fs.Duration("for", 2*time.Second, "burst: how long")
 	wait := fs.Duration("wait", 0, "burst: pause before starting")
+	size := fs.Int("size", 100, "udp: datagram size")
 	_ = fs.Parse(os.Args[2:])
 
 	switch os.Args[1] {
@@ -78,6 +80,8 @@ func main() {
 		staleSYN(*addr)
 	case "sink":
 		sink(*listen)
+	case "udp":
+		sendUDP(*addr, *n, *size)
 	case "burst":
 		time.Sleep(*wait)
 		burst(*addr, *rate, *length)
@@ -320,6 +324,27 @@ func burst(addr string, rate int, d time.Duration) {
 	close(work)
 	wg.Wait()
 	fmt.Printf("connections %d failed %d seconds %.3f\n", ok.Load(), failed.Load(), time.Since(start).Seconds())
+}
+
+// sendUDP sends n datagrams and prints how many were sent.
+func sendUDP(addr string, n, size int) {
+	// Unconnected, so that ICMP port unreachables fail no write.
+	dst, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := net.ListenPacket("udp", ":0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	buf := make([]byte, size)
+	sent := 0
+	for i := 0; i < n; i++ {
+		if _, err := c.WriteTo(buf, dst); err == nil {
+			sent++
+		}
+	}
+	fmt.Printf("sent %d\n", sent)
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
