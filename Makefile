@@ -1,7 +1,7 @@
 # gotcpdump: Go-backed Wireshark dissectors and capture tools.
 #   make run [PCAP=file]   install what is missing, build, install the plugin, decode a capture
 #   make test              every test
-#   make bench             benchmarks against Wireshark's own dissectors
+#   make bench             benchmarks against Wireshark's own dissectors and tcpdump
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 
@@ -14,7 +14,7 @@ CFLAGS   ?= -O2 -g
 SHIM_CFLAGS := -std=c99 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Igoparser/capi
 GO_SRC   := $(shell find goparser -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all deps build install uninstall run test test-go test-lua test-tshark lint bench clean
+.PHONY: all deps build install uninstall run test test-go test-lua test-tshark lint bench bench-capture clean
 
 all: build
 
@@ -27,7 +27,7 @@ $(OUT)/twreport: $(GO_SRC) $(shell find cmd -name '*.go')
 	@mkdir -p $(OUT)
 	go build -o $@ ./cmd/twreport
 
-$(OUT)/gotcpdump: $(shell find cmd internal -name '*.go') go.mod go.sum
+$(OUT)/gotcpdump: $(shell find cmd internal -name '*.go') $(GO_SRC)
 	@mkdir -p $(OUT)
 	go build -o $@ ./cmd/gotcpdump
 
@@ -75,6 +75,12 @@ test-tshark: build
 
 bench: deps build
 	build/bench.sh
+	$(MAKE) --no-print-directory bench-capture
+
+# gotcpdump against tcpdump at rising packet rates (about 2.5 minutes)
+bench-capture: deps build
+	go build -o $(OUT)/capbench ./bench/capbench
+	$(OUT)/capbench -gotcpdump $(OUT)/gotcpdump -json bench/out/capture.json
 
 clean:
 	rm -rf $(OUT)

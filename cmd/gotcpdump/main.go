@@ -16,6 +16,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -220,14 +221,27 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	}
 	dec := tcpdecode.New()
 	var loopErr error
-loop:
-	for o.count == 0 || r.captured < o.count {
+	// Stopping, the capture reads on until the ring holds nothing that
+	// arrived before the stop: the kernel hands over its last block only
+	// after capture.BlockTimeout.
+	var stopAt, drainUntil time.Time
+	// The stop channel is read through a flag: a receive on every packet
+	// costs more than the rest of the loop.
+	var stopping atomic.Bool
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
 		select {
 		case <-stop:
-			break loop
-		default:
+			stopping.Store(true)
+		case <-done:
 		}
-		if !deadline.IsZero() && time.Now().After(deadline) {
+	}()
+	startStop := func(at time.Time) {
+		stopAt, drainUntil = at, time.Now().Add(capture.BlockTimeout+200*time.Millisecond)
+	}
+	for o.count == 0 || r.captured < o.count {
+		if !stopAt.IsZero() && time.Now().After(drainUntil) {
 			break
 		}
 		if match != nil && match.Poll(time.Now()) {
@@ -237,17 +251,35 @@ loop:
 			}
 		}
 		data, ci, err := src.ReadPacket()
-		if errors.Is(err, capture.ErrTimeout) {
+		if err != nil && errors.Is(err, capture.ErrTimeout) {
+			if !stopAt.IsZero() {
+				break // nothing more in the ring
+			}
 			if err := w.Flush(); err != nil {
 				loopErr = fmt.Errorf("writing: %w", err)
 				break
 			}
 			status.update(r.captured, src, w.Current)
+			if now := time.Now(); stopping.Load() {
+				startStop(now)
+			} else if !deadline.IsZero() && now.After(deadline) {
+				startStop(deadline)
+			}
 			continue
 		}
 		if err != nil {
 			loopErr = err
 			break
+		}
+		if stopAt.IsZero() {
+			if stopping.Load() {
+				startStop(time.Now())
+			} else if !deadline.IsZero() && ci.Timestamp.After(deadline) {
+				startStop(deadline)
+			}
+		}
+		if !stopAt.IsZero() && ci.Timestamp.After(stopAt) {
+			continue
 		}
 		comment := ""
 		if match != nil {
