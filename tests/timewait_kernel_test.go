@@ -153,7 +153,7 @@ func httpClient(mode string, n int, every string) func(l *lab) [][]string {
 	}
 }
 
-var twlab string
+var twlab, gotcpdumpBin string
 
 func host(r *tcptw.Report, a netip.Addr) tcptw.HostReport {
 	for _, h := range r.Hosts {
@@ -307,6 +307,7 @@ func TestTimeWaitAgainstKernel(t *testing.T) {
 	}
 	dir := t.TempDir()
 	twlab = goBuild(t, dir, "./testpcaps/gen/twlab")
+	gotcpdumpBin = goBuild(t, dir, "./cmd/gotcpdump")
 	for i, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -322,13 +323,19 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 	}
 	capFile := filepath.Join(dir, sc.name+".pcap")
 	l.capFile = capFile
-	dump := exec.Command("ip", "netns", "exec", l.cliNS, "tcpdump", "-i", l.cliIf, "-s", "512", "-U", "--immediate-mode", "-w", capFile, "tcp")
-	var dumpErr bytes.Buffer
+	// The capture is ours: gotcpdump, as the scenario captures in
+	// testpcaps/ are made.
+	dump := exec.Command("ip", "netns", "exec", l.cliNS, gotcpdumpBin, "-i", l.cliIf, "-s", "512", "-w", capFile, "tcp")
+	var dumpErr syncBuffer
 	dump.Stderr = &dumpErr
 	if err := dump.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // tcpdump attaches
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(dumpErr.String(), "capturing on"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gotcpdump did not start: %s", dumpErr.String())
+		}
+	}
 	l.start(l.srvNS, sc.server(l)...)
 	time.Sleep(500 * time.Millisecond)
 
@@ -370,9 +377,11 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 	wg.Wait()
 	end := time.Now()
 	_ = dump.Process.Signal(syscall.SIGINT)
-	_ = dump.Wait()
-	if strings.Contains(dumpErr.String(), " dropped by kernel") && !strings.Contains(dumpErr.String(), "0 packets dropped by kernel") {
-		t.Fatalf("tcpdump dropped packets: %s", dumpErr.String())
+	if err := dump.Wait(); err != nil {
+		t.Fatalf("gotcpdump: %v: %s", err, dumpErr.String())
+	}
+	if !strings.Contains(dumpErr.String(), "\n0 packets dropped by kernel") {
+		t.Fatalf("gotcpdump dropped packets: %s", dumpErr.String())
 	}
 
 	eng := analyse(t, capFile)
