@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates every HTTP/2 capture in this directory from live loopback
 # traffic, and not_h2_mix.pcap, other TCP protocols that HTTP/2 heuristics
-# must not claim. Must run as root (tcpdump on lo). Needs go, tcpdump,
-# tshark, editcap, capinfos, nghttp, nghttpd, ssh, ssh-keygen and sshd
-# (openssh-client, openssh-server).
+# must not claim. Must run as root (gotcpdump on lo). Needs go, tshark,
+# editcap, capinfos, nghttp, nghttpd, ssh, ssh-keygen and sshd
+# (openssh-client, openssh-server), and libpcap-dev to build gotcpdump.
 #
 # Usage: sudo ./generate.sh
 set -euo pipefail
@@ -41,9 +41,14 @@ die() {
 }
 
 [[ $EUID -eq 0 ]] || die "must run as root to capture on lo"
-for tool in go tcpdump tshark editcap capinfos nghttp nghttpd ss ssh ssh-keygen; do
+for tool in go tshark editcap capinfos nghttp nghttpd ss ssh ssh-keygen; do
 	command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
+
+# tshark checks the captures with Wireshark's own dissectors only: an
+# installed gotcpdump plugin would claim HTTP/2 itself.
+mkdir -p "$WORK/tshark-home"
+tshark() { HOME="$WORK/tshark-home" command tshark "$@"; }
 
 forget_pid() {
 	local keep=() p
@@ -57,36 +62,34 @@ port_free() {
 	[[ -z $(ss -Hltn "sport = :$1") ]] || die "port $1 is in use"
 }
 
-# start_capture OUT PORT [FILTER]: starts tcpdump and waits until it is
-# listening. FILTER defaults to "tcp port PORT"; PORT also names the log.
-# --immediate-mode matters: without it packets still sitting in the
-# kernel ring buffer are lost when tcpdump is interrupted. -B matters too:
-# with -s 0 every ring slot takes 256 KiB, so the default 2 MiB buffer
-# holds only 8 packets and short bursts are dropped by the kernel.
-TCPDUMP_PID=
+# start_capture OUT PORT [FILTER]: starts gotcpdump (this project's
+# capture binary, built below) and waits until it is capturing. FILTER
+# defaults to "tcp port PORT"; PORT also names the log. gotcpdump reads
+# the ring on after SIGINT until it has every packet that arrived before.
+CAP_PID=
 start_capture() {
-	local out=$1 port=$2 filter=${3:-"tcp port $2"} log="$WORK/tcpdump.$2.log"
-	tcpdump -i lo -s 0 -B 65536 -U --immediate-mode -Z root -w "$out" "$filter" 2>"$log" &
-	TCPDUMP_PID=$!
-	PIDS+=("$TCPDUMP_PID")
+	local out=$1 port=$2 filter=${3:-"tcp port $2"} log="$WORK/gotcpdump.$2.log"
+	"$WORK/gotcpdump" -i lo -s 262144 -B 65536 -w "$out" "$filter" 2>"$log" &
+	CAP_PID=$!
+	PIDS+=("$CAP_PID")
 	for _ in $(seq 100); do
-		grep -q "listening on" "$log" && return 0
-		kill -0 "$TCPDUMP_PID" 2>/dev/null || break
+		grep -q "capturing on" "$log" && return 0
+		kill -0 "$CAP_PID" 2>/dev/null || break
 		sleep 0.05
 	done
 	cat "$log" >&2
-	die "tcpdump did not start"
+	die "gotcpdump did not start"
 }
 
 stop_capture() {
 	# Let the final FIN/ACKs reach the capture before stopping it.
 	sleep 0.5
-	kill -INT "$TCPDUMP_PID"
-	wait "$TCPDUMP_PID" || die "tcpdump exited with an error"
-	forget_pid "$TCPDUMP_PID"
-	tail -n 3 "$WORK/tcpdump.$1.log" | head -n 1
-	grep -q "^0 packets dropped by kernel" "$WORK/tcpdump.$1.log" ||
-		die "tcpdump: $(grep "dropped by kernel" "$WORK/tcpdump.$1.log")"
+	kill -INT "$CAP_PID"
+	wait "$CAP_PID" || die "gotcpdump exited with an error: $(cat "$WORK/gotcpdump.$1.log")"
+	forget_pid "$CAP_PID"
+	grep "packets captured" "$WORK/gotcpdump.$1.log"
+	grep -q "^0 packets dropped by kernel" "$WORK/gotcpdump.$1.log" ||
+		die "gotcpdump: $(grep "dropped by kernel" "$WORK/gotcpdump.$1.log")"
 }
 
 wait_port() {
@@ -190,7 +193,7 @@ gen_not_h2_mix() {
 }
 
 echo "== building generators"
-(cd "$MODROOT" && go build -o "$WORK/h2c" ./testpcaps/gen/h2c && go build -o "$WORK/grpctls" ./testpcaps/gen/grpctls &&
+(cd "$MODROOT" && go build -o "$WORK/gotcpdump" ./cmd/gotcpdump && go build -o "$WORK/h2c" ./testpcaps/gen/h2c && go build -o "$WORK/grpctls" ./testpcaps/gen/grpctls &&
 	go build -o "$WORK/noth2" ./testpcaps/gen/noth2 && go build -o "$WORK/grpcgzip" ./testpcaps/gen/grpcgzip)
 
 # --- Go net/http h2c -------------------------------------------------------
