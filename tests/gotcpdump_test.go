@@ -649,6 +649,18 @@ func TestGotcpdumpFaults(t *testing.T) {
 			t.Errorf("unprivileged: %v, stderr %q; want exit 2 naming CAP_NET_RAW", err, errOut.String())
 		}
 		os.Remove("/tmp/gotcpdump-unpriv.pcap")
+
+		// With CAP_NET_RAW but not CAP_BPF, --pid captures by reading
+		// /proc and says which capabilities eBPF needs.
+		errOut.Reset()
+		c = exec.Command("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+			"--inh-caps=-all,+net_raw,+net_admin", "--ambient-caps=+net_raw,+net_admin",
+			bin, "-i", "lo", "-w", "/tmp/gotcpdump-unpriv.pcap", "-t", "1", "-p", strconv.Itoa(os.Getpid()))
+		c.Stderr = &errOut
+		if err := c.Run(); err != nil || !strings.Contains(errOut.String(), "CAP_BPF") || !strings.Contains(errOut.String(), "capturing on lo") {
+			t.Errorf("--pid without CAP_BPF: %v, stderr %q; want a capture and a warning naming CAP_BPF", err, errOut.String())
+		}
+		os.Remove("/tmp/gotcpdump-unpriv.pcap")
 	})
 }
 

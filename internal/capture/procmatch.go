@@ -68,7 +68,7 @@ func NewProcMatcher(procs []Proc, useEBPF bool) (m *ProcMatcher, warning error) 
 	if err != nil {
 		msg := err.Error()
 		if errors.Is(err, os.ErrPermission) {
-			msg += " (" + eperm + ")"
+			msg = "loading the eBPF program " + eperm + " (or root)"
 		}
 		warning = errors.New("process capture without eBPF: " + msg + noEBPFTrail)
 	}
