@@ -1,7 +1,10 @@
 /* goshim: the Lua C module between Wireshark's Lua dissectors and
  * libgoparser.so. It only marshals: packet bytes go to Go in one call, and
- * Go's encoded result comes back as a Lua string that decode() turns into
- * Lua values. It knows nothing about any protocol.
+ * Go's encoded result comes back either as a Lua string that decode()
+ * turns into Lua values, or (run) stays in the shim's buffer, where
+ * result() decodes its top level and item() reads tree items one at a
+ * time, so that no Lua table or string is made per item. It knows nothing
+ * about any protocol.
  *
  * Built once per Lua ABI (5.2 for Wireshark <= 4.2, 5.4 for 4.4+). */
 #include <dlfcn.h>
@@ -53,10 +56,14 @@ static const char *library_path(void) {
     return "libgoparser.so";
 }
 
-/* goshim.call(op, data, key, int...) -> blob | nil, message */
-static int l_call(lua_State *L) {
+/* The length of the result in buf after run(); 0 after call(). */
+static size_t reslen;
+
+/* Runs one gp_call with the Lua arguments (op, data, key, int...) and
+ * leaves the result in buf. Returns the status and its length. */
+static int run_call(lua_State *L, size_t *outlen) {
     int op = (int)luaL_checkinteger(L, 1);
-    size_t datalen = 0, keylen = 0, outlen = 0;
+    size_t datalen = 0, keylen = 0;
     const char *data = luaL_optlstring(L, 2, "", &datalen);
     const char *key = luaL_optlstring(L, 3, "", &keylen);
     int64_t args[MAX_ARGS];
@@ -71,21 +78,63 @@ static int l_call(lua_State *L) {
     if (!buf && !grow(MIN_BUF))
         return luaL_error(L, "goshim.call: out of memory");
 
-    st = gp_call(op, args, nargs, (char *)key, keylen, (uint8_t *)data, datalen, buf, bufcap, &outlen);
+    reslen = 0;
+    *outlen = 0;
+    st = gp_call(op, args, nargs, (char *)key, keylen, (uint8_t *)data, datalen, buf, bufcap, outlen);
     if (st == GP_NEED_BUFFER) {
-        if (!grow(outlen)) {
-            lua_pushnil(L);
-            lua_pushfstring(L, "goshim.call: result of %d octets is too large", (int)(outlen > 0x7fffffff ? 0x7fffffff : outlen));
-            return 2;
+        if (!grow(*outlen)) {
+            size_t n = *outlen;
+            *outlen = 0;
+            lua_pushfstring(L, "goshim.call: result of %d octets is too large", (int)(n > 0x7fffffff ? 0x7fffffff : n));
+            return -1;
         }
-        st = gp_take(buf, bufcap, &outlen);
+        st = gp_take(buf, bufcap, outlen);
+    }
+    if (*outlen > bufcap)
+        *outlen = 0;
+    return st;
+}
+
+/* goshim.call(op, data, key, int...) -> blob | nil, message */
+static int l_call(lua_State *L) {
+    size_t outlen;
+    int st = run_call(L, &outlen);
+    if (st == -1) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
     }
     if (st != GP_OK) {
         lua_pushnil(L);
-        lua_pushlstring(L, (const char *)buf, outlen <= bufcap ? outlen : 0);
+        lua_pushlstring(L, (const char *)buf, st == GP_NOT_FOUND ? 0 : outlen);
         return 2;
     }
     lua_pushlstring(L, (const char *)buf, outlen);
+    return 1;
+}
+
+/* goshim.run(op, data, key, int...) -> true | false (GP_NOT_FOUND) |
+ * nil, message. The result stays in the shim for result() and item(),
+ * until the next call or run. */
+static int l_run(lua_State *L) {
+    size_t outlen;
+    int st = run_call(L, &outlen);
+    if (st == -1) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    if (st == GP_NOT_FOUND) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (st != GP_OK) {
+        lua_pushnil(L);
+        lua_pushlstring(L, (const char *)buf, outlen);
+        return 2;
+    }
+    reslen = outlen;
+    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -304,8 +353,76 @@ static int l_decode(lua_State *L) {
     return 1;
 }
 
+/* Where item() reads next in the result of run(). */
+static struct reader cursor;
+
+/* goshim.result([skip]) -> the top-level array of the last run() result.
+ * Element number skip, when it is an array, is not built: its number of
+ * elements stands in its place, and item() reads its elements. */
+static int l_result(lua_State *L) {
+    lua_Integer skip = luaL_optinteger(L, 1, 0);
+    struct reader r;
+    uint32_t n, i, count;
+    r.p = buf;
+    r.end = buf + reslen;
+    cursor.p = cursor.end = buf;
+    if (reslen == 0 || !need(&r, 5) || r.p[0] != 7)
+        return luaL_error(L, "goshim.result: no result (%d octets)", (int)reslen);
+    n = rd32(r.p + 1);
+    r.p += 5;
+    if (!need(&r, n))
+        return luaL_error(L, "goshim.result: malformed result");
+    lua_createtable(L, (int)n, 0);
+    for (i = 1; i <= n; i++) {
+        if ((lua_Integer)i == skip && need(&r, 5) && r.p[0] == 7) {
+            count = rd32(r.p + 1);
+            r.p += 5;
+            cursor.p = r.p;
+            cursor.end = r.end;
+            for (uint32_t j = 0; j < count; j++)
+                if (!skip_value(&r, 2))
+                    return luaL_error(L, "goshim.result: malformed result");
+            lua_pushinteger(L, (lua_Integer)count);
+        } else if (!push_value(L, &r, 1, 0, 0)) {
+            return luaL_error(L, "goshim.result: malformed result");
+        }
+        lua_rawseti(L, -2, (int)i);
+    }
+    return 1;
+}
+
+/* goshim.item() -> field, offset, length, value, text, flags, children:
+ * the next tree item {field, offset, length, value, text, flags
+ * [, {children}]} at the cursor that result() set. With children, the
+ * cursor moves to the first child (items are stored depth first), and
+ * children is their number; otherwise it is 0. */
+static int l_item(lua_State *L) {
+    uint32_t n, i;
+    if (!need(&cursor, 5) || cursor.p[0] != 7)
+        return luaL_error(L, "goshim.item: no item at the cursor");
+    n = rd32(cursor.p + 1);
+    if (n != 6 && n != 7)
+        return luaL_error(L, "goshim.item: an item has 6 or 7 elements, not %d", (int)n);
+    cursor.p += 5;
+    for (i = 0; i < 6; i++)
+        if (!push_value(L, &cursor, 2, 0, 0))
+            return luaL_error(L, "goshim.item: malformed item");
+    if (n == 7) {
+        if (!need(&cursor, 5) || cursor.p[0] != 7)
+            return luaL_error(L, "goshim.item: malformed children");
+        lua_pushinteger(L, (lua_Integer)rd32(cursor.p + 1));
+        cursor.p += 5;
+    } else {
+        lua_pushinteger(L, 0);
+    }
+    return 7;
+}
+
 static const luaL_Reg funcs[] = {
     {"call", l_call},
+    {"run", l_run},
+    {"result", l_result},
+    {"item", l_item},
     {"decode", l_decode},
     {"reset", l_reset},
     {"abi", l_abi},

@@ -98,6 +98,44 @@ g.reset()
 r = g.decode(assert(g.call(1, "\0\0\8\6\0\0\0\0\0" .. string.rep("p", 8), "10.9.9.9 1\n10.9.9.8 2", 1)))
 check("after reset", r[1] == 0 and r[5] == "PING", r[5])
 
+-- run() keeps the result in the shim: result(4) decodes the top level
+-- with the PDUs left as a count, and item() reads the items depth first,
+-- the same as decode() builds them.
+g.reset()
+local pdata, pends = preface .. settings .. "\0\0\0\4\1\0\0\0\0", "127.0.0.1 40001\n127.0.0.1 80"
+local want = g.decode(assert(g.call(1, pdata, pends, 1)))
+g.reset()
+check("run keeps the result", g.run(1, pdata, pends, 1, 0, 0, 0, 5, 1) == true)
+local top = g.result(4)
+check("result: PDUs counted", top[4] == #want[4] and top[5] == want[5] and top[1] == 0, tostring(top[4]))
+local function same(items, level)
+    for i = 1, #items do
+        local f, off, len, v, text, flags, nkids = g.item()
+        local w = items[i]
+        if f ~= w[1] or off ~= w[2] or len ~= w[3] or v ~= w[4] or text ~= w[5] or flags ~= w[6] or nkids ~= (w[7] and #w[7] or 0) then
+            return false, string.format("level %d item %d: %s %s %s", level, i, tostring(f), tostring(off), tostring(len))
+        end
+        if nkids > 0 then
+            local ok, why = same(w[7], level + 1)
+            if not ok then return false, why end
+        end
+    end
+    return true
+end
+local ok_items, why = same(want[4], 0)
+check("item() reads what decode() builds", ok_items, why)
+check("item() past the end is an error", not pcall(g.item))
+
+-- Go keeps the result of frame 5, ordinal 1; fetch (op 7) returns it
+-- after the connection has moved on, and knows nothing of frame 6.
+g.run(1, "\0\0\8\6\0\0\0\0\0" .. string.rep("z", 8), pends, 0, 0, 0, 0, 6, 1)
+check("fetch finds a kept result", g.run(7, "", "", 1, 5, 1) == true and g.result(4)[5] == want[5], g.result(4)[5])
+check("fetch of another ordinal", g.run(7, "", "", 1, 5, 2) == false)
+g.reset()
+check("reset forgets kept results", g.run(7, "", "", 1, 5, 1) == false)
+local rr, rmsg = g.run(99)
+check("run: errors as nil and a message", rr == nil and rmsg:match("unknown op"), rmsg)
+
 -- A shim built for another ABI refuses the library with a clear message.
 local bad_path = os.getenv("LUA_SHIM_BADABI")
 if bad_path then

@@ -18,41 +18,38 @@ goh2.prefs.max_frame = Pref.uint("Max frame length", 16777215, "Largest frame re
 goh2.prefs.max_conns = Pref.uint("Max connections", 100000, "Connections tracked; the least recently used are forgotten")
 
 local NOT_MINE = 1
-local cache = common.new_cache("goh2")
+local ordinals = common.new_ordinals("goh2")
 local internal_error = common.expert["goh2.internal_error"]
 
 local function dissect(tvb, pinfo, tree, heuristic)
-    local num, ord = cache:begin(pinfo)
-    local blob
+    local num, ord = ordinals:begin(pinfo)
+    local ok, msg
     if not pinfo.visited then
         local ends = tostring(pinfo.src) .. " " .. pinfo.src_port .. "\n" .. tostring(pinfo.dst) .. " " .. pinfo.dst_port
-        local msg
-        blob, msg = shim.call(common.OP_H2, tvb:raw(), ends, heuristic and 1 or 0, pinfo.can_desegment > 0 and 0 or 1,
-            common.split_time(pinfo.abs_ts))
-        if not blob then
-            -- Go recovered from an internal error: say so, and let
-            -- dissection of the capture go on.
-            tree:add_proto_expert_info(internal_error, tostring(msg))
-            return 0
-        end
+        local sec, nsec = common.split_time(pinfo.abs_ts)
+        ok, msg = shim.run(common.OP_H2, tvb:raw(), ends, heuristic and 1 or 0, pinfo.can_desegment > 0 and 0 or 1,
+            sec, nsec, num, ord)
     else
-        blob = cache:get(num, ord)
-        if not blob then
+        -- Later passes show what the first pass found: Go kept it.
+        ok, msg = shim.run(common.OP_FETCH, "", "", common.OP_H2, num, ord)
+        if ok == false then
             return 0 -- not ours on the first pass either
         end
+    end
+    if not ok then
+        -- Go recovered from an internal error: say so, and let
+        -- dissection of the capture go on.
+        tree:add_proto_expert_info(internal_error, tostring(msg))
+        return 0
     end
 
     -- Tree items are built only when Wireshark keeps a tree; expert infos
     -- are reported either way.
-    local want_tree = common.has_tree(tree)
-    local r = shim.decode(blob, 0, want_tree and 0 or 4)
+    local r = shim.result(4)
     if r[1] == NOT_MINE then
-        return 0 -- only the first pass gets these: they are not cached
+        return 0
     end
-    if not pinfo.visited then
-        cache:put(num, ord, blob)
-    end
-    local consumed, need, pdus, info, experts = r[2], r[3], r[4], r[5], r[6]
+    local consumed, need, npdus, info, experts = r[2], r[3], r[4], r[5], r[6]
     if need ~= 0 then
         pinfo.desegment_offset = consumed
         pinfo.desegment_len = need > 0 and need or DESEGMENT_ONE_MORE_SEGMENT
@@ -66,8 +63,8 @@ local function dissect(tvb, pinfo, tree, heuristic)
             pinfo.private.goh2_info = "1"
         end
     end
-    if pdus then
-        common.render(tree, tvb, pdus)
+    if common.has_tree(tree) then
+        common.render_items(tree, tvb, npdus)
     else
         common.add_experts(tree, experts)
     end
@@ -115,7 +112,6 @@ goh2.prefs_changed = apply_prefs
 apply_prefs()
 
 function goh2.init()
-    cache:clear()
     local p = goh2.prefs
     call(common.OP_H2_OPTIONS, "", "", p.max_conns, p.max_streams, p.max_header_list, p.max_table,
         p.max_continuation, p.max_frame)

@@ -13,36 +13,33 @@ tcptw.prefs.port_range = Pref.string("Ephemeral port range", "32768-60999", "The
 tcptw.prefs.max_conns = Pref.uint("Max open connections", 1048576, "Open connections tracked; the least recently active are dropped")
 
 local PT_TCP = 2
-local cache = {}
 
 function tcptw.dissector(tvb, pinfo, tree)
     if pinfo.port_type ~= PT_TCP then
         return -- nothing to do for other traffic
     end
     local num = pinfo.number
-    local blob
+    local ok, msg
     if not pinfo.visited then
         local ends = tostring(pinfo.net_src) .. " " .. pinfo.src_port .. "\n" .. tostring(pinfo.net_dst) .. " " .. pinfo.dst_port
-        local msg
-        blob, msg = shim.call(common.OP_TCPTW, tvb:raw(), ends, common.split_time(pinfo.abs_ts))
-        if not blob then
-            tree:add_proto_expert_info(common.expert["goh2.internal_error"], tostring(msg))
+        local sec, nsec = common.split_time(pinfo.abs_ts)
+        ok, msg = shim.run(common.OP_TCPTW, tvb:raw(), ends, sec, nsec, num, 1)
+    else
+        ok, msg = shim.run(common.OP_FETCH, "", "", common.OP_TCPTW, num, 1)
+        if ok == false then
             return
         end
-        cache[num] = blob
-    else
-        blob = cache[num]
     end
-    if not blob then
+    if not ok then
+        tree:add_proto_expert_info(common.expert["goh2.internal_error"], tostring(msg))
         return
     end
-    local want_tree = common.has_tree(tree)
-    local r = shim.decode(blob, 0, want_tree and 0 or 2)
+    local r = shim.result(2)
     if r[1] ~= 0 then
         return -- a TCP segment inside something the engine does not decode
     end
-    if r[2] then
-        common.render(tree, tvb, r[2])
+    if common.has_tree(tree) then
+        common.render_items(tree, tvb, r[2])
     else
         common.add_experts(tree, r[3])
     end
@@ -56,7 +53,6 @@ local function configure()
 end
 
 function tcptw.init()
-    cache = {}
     configure()
 end
 

@@ -9,21 +9,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOPARSER_ABI 5
+#define GOPARSER_ABI 6
 
 /* gp_call operations. */
 #define GP_OP_SCHEMA 0     /* no args: the fields and experts of every protocol */
-#define GP_OP_H2 1         /* args: heuristic(0/1) [, no reassembly(0/1) [, seconds, nanoseconds]]; key: "src addr port\ndst addr port"; data: TCP payload */
+#define GP_OP_H2 1         /* args: heuristic(0/1) [, no reassembly(0/1) [, seconds, nanoseconds [, frame, ordinal]]]; key: "src addr port\ndst addr port"; data: TCP payload */
 #define GP_OP_H2_OPTIONS 2 /* args: max conns, max streams, max header list, max table, max CONTINUATION, max frame */
-#define GP_OP_TCPTW 3      /* args: seconds, nanoseconds; key: "src addr port\ndst addr port"; data: whole frame */
+#define GP_OP_TCPTW 3      /* args: seconds, nanoseconds [, frame, ordinal]; key: "src addr port\ndst addr port"; data: whole frame */
 #define GP_OP_TCPTW_OPTIONS 4 /* args: TIME_WAIT ms, port low, port high, max conns */
 #define GP_OP_TCPTW_REPORT 5  /* args: json(0/1), timeline(0/1): the report as a string */
 #define GP_OP_GRPC_CALLS 6    /* no args: the gRPC calls table as a string */
+#define GP_OP_FETCH 7         /* args: op (GP_OP_H2 or GP_OP_TCPTW), frame, ordinal: the result kept for them */
+
+/* With a frame number above 0, GP_OP_H2 and GP_OP_TCPTW keep their result
+ * (GP_OP_H2 only when it claims the data) under (op, frame, ordinal), so
+ * that later passes over the same frame fetch it instead of decoding again
+ * with state that has moved on. gp_reset forgets them. */
 
 /* gp_call status codes. */
 #define GP_OK 0
 #define GP_NEED_BUFFER 1 /* result kept: *outlen octets; fetch with gp_take */
 #define GP_ERROR 2       /* out holds a UTF-8 message of *outlen octets */
+#define GP_NOT_FOUND 3   /* GP_OP_FETCH: nothing kept for that frame */
 
 int gp_abi_version(void);
 void gp_reset(void);

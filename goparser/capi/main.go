@@ -31,10 +31,12 @@ const (
 	opTWOptions = C.GP_OP_TCPTW_OPTIONS
 	opTWReport  = C.GP_OP_TCPTW_REPORT
 	opGRPCCalls = C.GP_OP_GRPC_CALLS
+	opFetch     = C.GP_OP_FETCH
 
 	statusOK          = C.GP_OK
 	statusNeedBuffer  = C.GP_NEED_BUFFER
 	statusError       = C.GP_ERROR
+	statusNotFound    = C.GP_NOT_FOUND
 	abiVersion        = C.GOPARSER_ABI
 	h2OptionArguments = 6
 )
@@ -49,11 +51,28 @@ var state struct {
 	enc     result.Encoder
 	input   []byte
 	pending []byte
+	// kept holds results for later passes over a frame; see goparser.h.
+	kept map[keptKey][]byte
+}
+
+type keptKey struct {
+	op    uint8
+	frame uint32
+	ord   uint16
+}
+
+// keepKey returns the key under which a result is kept, from the frame
+// and ordinal arguments at a[i:].
+func keepKey(op int, a []int64, i int) (keptKey, bool) {
+	if len(a) < i+2 || a[i] <= 0 {
+		return keptKey{}, false
+	}
+	return keptKey{uint8(op), uint32(a[i]), uint16(a[i+1])}, true
 }
 
 // h2Decode is the decoder entry point; tests replace it to check that
 // panics are contained.
-var h2Decode = func(d *h2.Decoder, in h2.Input, e *result.Encoder) { d.Decode(in, e) }
+var h2Decode = func(d *h2.Decoder, in h2.Input, e *result.Encoder) h2.Status { return d.Decode(in, e) }
 
 func init() { reset() }
 
@@ -61,6 +80,7 @@ func reset() {
 	state.h2 = h2.New(state.h2opts)
 	state.tw = tcptw.NewDissector(state.twcfg)
 	state.pending = nil
+	state.kept = make(map[keptKey][]byte)
 }
 
 //export gp_abi_version
@@ -99,6 +119,8 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 	}()
 	e := &state.enc
 	e.Reset()
+	var keep keptKey
+	kept := false
 	switch op {
 	case opSchema:
 		schema.Encode(e)
@@ -114,7 +136,9 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		if len(a) > 3 {
 			in.Time = time.Unix(a[2], a[3])
 		}
-		decodeH2(e, in)
+		if decodeH2(e, in) != h2.StatusNotMine {
+			keep, kept = keepKey(op, a, 4)
+		}
 	case opH2Options:
 		if len(a) < h2OptionArguments {
 			return fail(dst, "goparser: h2 options need 6 arguments")
@@ -131,6 +155,17 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		}
 		src, dstEP, _ := strings.Cut(key, "\n")
 		state.tw.Frame(time.Unix(a[0], a[1]), src, dstEP, data, e)
+		keep, kept = keepKey(op, a, 2)
+	case opFetch:
+		if len(a) < 3 {
+			return fail(dst, "goparser: fetch needs 3 arguments")
+		}
+		k, _ := keepKey(int(a[0]), a, 1)
+		b, ok := state.kept[k]
+		if !ok {
+			return 0, statusNotFound
+		}
+		return deliver(b, dst)
 	case opTWOptions:
 		if len(a) < 4 {
 			return fail(dst, "goparser: tcptw options need 4 arguments")
@@ -162,6 +197,15 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 	if err != nil {
 		return fail(dst, "goparser: "+err.Error())
 	}
+	if kept {
+		state.kept[keep] = append([]byte(nil), b...)
+	}
+	return deliver(b, dst)
+}
+
+// deliver copies a result into dst, or keeps it for gp_take when dst is
+// too small.
+func deliver(b, dst []byte) (int, int) {
 	if len(b) > len(dst) {
 		state.pending = append(state.pending[:0], b...)
 		return len(b), statusNeedBuffer
@@ -169,7 +213,7 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 	return copy(dst, b), statusOK
 }
 
-func decodeH2(e *result.Encoder, in h2.Input) {
+func decodeH2(e *result.Encoder, in h2.Input) h2.Status {
 	defer func() {
 		if r := recover(); r != nil {
 			// Drop the connection whose state may now be inconsistent, then
@@ -178,7 +222,7 @@ func decodeH2(e *result.Encoder, in h2.Input) {
 			panic(r)
 		}
 	}()
-	h2Decode(state.h2, in, e)
+	return h2Decode(state.h2, in, e)
 }
 
 //export gp_take

@@ -11,7 +11,7 @@ import (
 func TestPanicBecomesStatus(t *testing.T) {
 	saved := h2Decode
 	defer func() { h2Decode = saved }()
-	h2Decode = func(*h2.Decoder, h2.Input, *result.Encoder) { panic("boom") }
+	h2Decode = func(*h2.Decoder, h2.Input, *result.Encoder) h2.Status { panic("boom") }
 	dst := make([]byte, 256)
 	n, st := call(opH2, []int64{0}, "a 1\nb 2", []byte("x"), dst)
 	if st != statusError || !strings.Contains(string(dst[:n]), "internal error (op 1): boom") {
@@ -51,10 +51,53 @@ func TestBadCalls(t *testing.T) {
 		{42, nil, "unknown op 42"},
 		{opH2, nil, "h2 needs 1 argument"},
 		{opH2Options, []int64{1}, "h2 options need 6 arguments"},
+		{opFetch, []int64{opH2, 1}, "fetch needs 3 arguments"},
 	} {
 		n, st := call(c.op, c.args, "", nil, dst)
 		if st != statusError || !strings.Contains(string(dst[:n]), c.want) {
 			t.Errorf("op %d: status %d, %q", c.op, st, dst[:n])
 		}
+	}
+}
+
+// TestKeptResults: results of claimed data are kept per frame and
+// ordinal and fetched as they were, after the decoder has moved on; data
+// that is not HTTP/2 is not kept; a reset forgets everything.
+func TestKeptResults(t *testing.T) {
+	reset()
+	dst := make([]byte, 4096)
+	preface := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+	n, st := call(opH2, []int64{1, 0, 1, 0, 7, 1}, "a 1\nb 2", preface, dst)
+	if st != statusOK {
+		t.Fatalf("status %d", st)
+	}
+	first := append([]byte(nil), dst[:n]...)
+	// A later frame moves the connection on.
+	if _, st := call(opH2, []int64{1, 0, 1, 0, 8, 1}, "a 1\nb 2", []byte("\x00\x00\x00\x04\x01\x00\x00\x00\x00"), dst); st != statusOK {
+		t.Fatalf("status %d", st)
+	}
+	if _, st := call(opH2, []int64{1, 0, 1, 0, 9, 1}, "c 1\nd 2", []byte("GET / HTTP/1.1\r\n\r\n"), dst); st != statusOK {
+		t.Fatalf("status %d", st)
+	}
+	for _, c := range []struct {
+		args []int64
+		want int
+	}{
+		{[]int64{opH2, 7, 1}, statusOK},
+		{[]int64{opH2, 7, 2}, statusNotFound},    // another ordinal
+		{[]int64{opH2, 9, 1}, statusNotFound},    // not HTTP/2: not kept
+		{[]int64{opTCPTW, 7, 1}, statusNotFound}, // another protocol
+	} {
+		m, st := call(opFetch, c.args, "", nil, dst)
+		if st != c.want {
+			t.Errorf("fetch %v: status %d, want %d", c.args, st, c.want)
+		}
+		if st == statusOK && string(dst[:m]) != string(first) {
+			t.Errorf("fetch %v: the result differs from the first pass's", c.args)
+		}
+	}
+	gp_reset()
+	if _, st := call(opFetch, []int64{opH2, 7, 1}, "", nil, dst); st != statusNotFound {
+		t.Errorf("after a reset: status %d", st)
 	}
 }
