@@ -111,11 +111,26 @@ tcp_port:add_for_decode_as(goh2)
 goh2.prefs_changed = apply_prefs
 apply_prefs()
 
+-- gogrpc decodes messages with their protobuf types when it has them.
+local gogrpc = common.protos.gogrpc
+gogrpc.prefs.descriptor_sets = Pref.string("Descriptor sets", "",
+    "FileDescriptorSet files, separated by ':' (protoc --include_imports --descriptor_set_out=FILE, or buf build -o FILE)")
+gogrpc.prefs.method_types = Pref.string("Message types by method", "",
+    "For methods the sets do not give (or captures without HEADERS): PATH=REQUEST[,RESPONSE] entries separated by ';', e.g. /pkg.Svc/Get=pkg.GetRequest,pkg.GetReply")
+local function apply_grpc_prefs()
+    local ok, msg = shim.call(common.OP_GRPC_OPTIONS, "", gogrpc.prefs.descriptor_sets .. "\n" .. gogrpc.prefs.method_types)
+    if not ok then
+        report_failure("gogrpc: " .. tostring(msg))
+    end
+end
+gogrpc.prefs_changed = apply_grpc_prefs
+
 function goh2.init()
     local p = goh2.prefs
     call(common.OP_H2_OPTIONS, "", "", p.max_conns, p.max_streams, p.max_header_list, p.max_table,
         p.max_continuation, p.max_frame)
     shim.reset()
+    apply_grpc_prefs()
 end
 
 -- tshark -q -z gogrpc,calls: per method, calls, errors by code and

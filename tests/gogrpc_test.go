@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"math/rand"
 	"regexp"
 	"strings"
 	"testing"
@@ -71,5 +72,78 @@ func TestGogrpcAgreesWithBuiltinGRPC(t *testing.T) {
 	two := tshark(t, pluginEnv, "-2", "-r", file, "-O", "gogrpc")
 	if one != two {
 		t.Fatalf("tshark -2 differs:\n%s", firstDiff(one, two))
+	}
+}
+
+// TestGogrpcTypedDecoding: with the health service's descriptor set
+// (testpcaps/grpc_health.pb), every message decodes to the type of its
+// method, and its gogrpc.json equals what the generating program sent
+// (testpcaps/gen/grpctls and gen/grpcgzip), in order, per method and
+// direction. A call answered only by trailers has no message.
+func TestGogrpcTypedDecoding(t *testing.T) {
+	const (
+		check, watch = "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"
+		greeter      = `{"service":"demo.Greeter"}`
+		serving      = `{"status":"SERVING"}`
+		notServing   = `{"status":"NOT_SERVING"}`
+	)
+	// grpcgzip's large request: 150,000 letters from math/rand seeded 1.
+	rng := rand.New(rand.NewSource(1))
+	big := make([]byte, 150_000)
+	for i := range big {
+		big[i] = byte('a' + rng.Intn(26))
+	}
+	for _, c := range []struct {
+		file string
+		want map[string][]string // "path direction" -> JSON documents in order
+	}{
+		{"grpc_tls_keylog.pcapng", map[string][]string{
+			check + " request":  {`{}`, greeter, `{"service":"no.such.Service"}`, greeter},
+			check + " response": {serving, serving, notServing},
+			watch + " request":  {greeter},
+			watch + " response": {serving, notServing},
+		}},
+		{"grpc_h2c_gzip.pcap", map[string][]string{
+			check + " request":  {greeter, greeter, greeter, `{"service":"` + string(big) + `"}`},
+			check + " response": {serving, serving, serving},
+			watch + " request":  {greeter},
+			watch + " response": {serving, notServing},
+		}},
+	} {
+		args := []string{"-r", pcap(c.file), "-o", "gogrpc.descriptor_sets:" + pcap("grpc_health.pb"), "-Y", "gogrpc", "-T", "fields",
+			"-E", "aggregator=|", "-e", "gogrpc.path", "-e", "gogrpc.direction", "-e", "gogrpc.message_type", "-e", "gogrpc.json"}
+		if strings.HasSuffix(c.file, ".pcap") {
+			args = append(args, "-d", "tcp.port==18444,goh2")
+		}
+		got := map[string][]string{}
+		for _, line := range strings.Split(strings.TrimSpace(tshark(t, pluginEnv, args...)), "\n") {
+			f := strings.Split(line, "\t")
+			if len(f) != 4 || f[3] == "" {
+				continue // a status or summary without a message
+			}
+			paths, dirs, types, docs := strings.Split(f[0], "|"), strings.Split(f[1], "|"), strings.Split(f[2], "|"), strings.Split(f[3], "|")
+			if len(dirs) != len(docs) || len(types) != len(docs) {
+				t.Fatalf("%s: %d messages but %d types and %d documents in %q", c.file, len(dirs), len(types), len(docs), line[:min(len(line), 300)])
+			}
+			for i := range docs {
+				want := "grpc.health.v1.HealthCheckResponse"
+				if dirs[i] == "request" {
+					want = "grpc.health.v1.HealthCheckRequest"
+				}
+				if types[i] != want {
+					t.Errorf("%s: a %s of %s has type %s", c.file, dirs[i], paths[min(i, len(paths)-1)], types[i])
+				}
+				key := paths[min(i, len(paths)-1)] + " " + dirs[i]
+				got[key] = append(got[key], docs[i])
+			}
+		}
+		n := 0
+		for key, want := range c.want {
+			if strings.Join(got[key], "\n") != strings.Join(want, "\n") {
+				t.Errorf("%s: %s: decoded\n%.300s\nwant\n%.300s", c.file, key, strings.Join(got[key], "\n"), strings.Join(want, "\n"))
+			}
+			n += len(want)
+		}
+		t.Logf("%s: %d messages decoded with their types, as sent", c.file, n)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/gotcpdump/gotcpdump/goparser/h2"
+	"github.com/gotcpdump/gotcpdump/goparser/pbschema"
 	"github.com/gotcpdump/gotcpdump/goparser/result"
 	"github.com/gotcpdump/gotcpdump/goparser/schema"
 	"github.com/gotcpdump/gotcpdump/goparser/tcptw"
@@ -32,6 +33,7 @@ const (
 	opTWReport  = C.GP_OP_TCPTW_REPORT
 	opGRPCCalls = C.GP_OP_GRPC_CALLS
 	opFetch     = C.GP_OP_FETCH
+	opGRPCOpts  = C.GP_OP_GRPC_OPTIONS
 
 	statusOK          = C.GP_OK
 	statusNeedBuffer  = C.GP_NEED_BUFFER
@@ -46,6 +48,7 @@ const (
 var state struct {
 	h2opts  h2.Options
 	h2      *h2.Decoder
+	schema  *pbschema.Registry
 	twcfg   tcptw.Config
 	tw      *tcptw.Dissector
 	enc     result.Encoder
@@ -78,6 +81,7 @@ func init() { reset() }
 
 func reset() {
 	state.h2 = h2.New(state.h2opts)
+	state.h2.SetSchema(state.schema)
 	state.tw = tcptw.NewDissector(state.twcfg)
 	state.pending = nil
 	state.kept = make(map[keptKey][]byte)
@@ -148,6 +152,7 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 			MaxTableSize: uint32(a[3]), MaxContinuation: int(a[4]), MaxFrameLen: uint32(a[5]),
 		}
 		state.h2 = h2.New(state.h2opts)
+		state.h2.SetSchema(state.schema)
 		e.Bool(true)
 	case opTCPTW:
 		if len(a) < 2 {
@@ -172,6 +177,27 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		}
 		state.twcfg = tcptw.Config{TimeWait: time.Duration(a[0]) * time.Millisecond, PortLo: uint16(a[1]), PortHi: uint16(a[2]), MaxConns: int(a[3])}
 		state.tw = tcptw.NewDissector(state.twcfg)
+		e.Bool(true)
+	case opGRPCOpts:
+		sets, types, _ := strings.Cut(key, "\n")
+		var reg *pbschema.Registry
+		if strings.TrimSpace(sets) != "" || strings.TrimSpace(types) != "" {
+			var paths []string
+			for _, p := range strings.Split(sets, ":") {
+				if p = strings.TrimSpace(p); p != "" {
+					paths = append(paths, p)
+				}
+			}
+			var err error
+			if reg, err = pbschema.Load(paths); err != nil {
+				return fail(dst, err.Error())
+			}
+			if err := reg.SetMethodTypes(types); err != nil {
+				return fail(dst, err.Error())
+			}
+		}
+		state.schema = reg
+		state.h2.SetSchema(reg)
 		e.Bool(true)
 	case opGRPCCalls:
 		var b strings.Builder

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gotcpdump/gotcpdump/goparser/grpcmsg"
+	"github.com/gotcpdump/gotcpdump/goparser/pbschema"
 	"github.com/gotcpdump/gotcpdump/goparser/schema"
 	"github.com/gotcpdump/gotcpdump/goparser/tree"
 )
@@ -57,6 +58,11 @@ var (
 	fPBBytes    = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.bytes", Name: "Bytes", Type: schema.Bytes})
 	fPBString   = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.string", Name: "String", Type: schema.String})
 
+	fMsgType = Proto.Field(schema.Field{Abbrev: "gogrpc.message_type", Name: "Message Type", Type: schema.String, Desc: "protobuf message type, from the descriptor sets"})
+	fTyped   = Proto.Field(schema.Field{Abbrev: "gogrpc.field", Name: "Field", Type: schema.None, Desc: "a field decoded with the message's schema"})
+	fJSON    = Proto.Field(schema.Field{Abbrev: "gogrpc.json", Name: "JSON", Type: schema.String, Desc: "the message as protojson, one line"})
+
+	xSchema  = Proto.Expert(schema.Expert{Abbrev: "gogrpc.schema_mismatch", Text: "Message does not decode with its schema", Group: schema.GroupMalformed, Severity: schema.Warn})
 	xInflate = Proto.Expert(schema.Expert{Abbrev: "gogrpc.decompression_failed", Text: "Message not decompressed", Group: schema.GroupMalformed, Severity: schema.Error})
 	xStatus  = Proto.Expert(schema.Expert{Abbrev: "gogrpc.status.error", Text: "gRPC call failed", Group: schema.GroupResponse, Severity: schema.Warn})
 )
@@ -85,7 +91,9 @@ func direction(request bool) string {
 }
 
 // WriteMessage writes one message that ended in the DATA payload at base.
-func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request bool) {
+// With a registry that knows the call's method, the message is decoded
+// with its type; otherwise raw.
+func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request bool, reg *pbschema.Registry) {
 	const gen = tree.FlagGenerated
 	off, n := base+m.Off, m.N
 	text := fmt.Sprintf(": %s %s, Length %d", call.Path, direction(request), m.Length)
@@ -133,10 +141,12 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 			// frame's part, the value the whole message.
 			w.Add(fData, off, n, tree.Bytes(m.Data), fmt.Sprintf(" (%d octets reassembled)", len(m.Data)), 0)
 		}
-		if decoded {
-			if fields, ok := grpcmsg.DecodeRaw(payload, 0); ok {
-				writeFields(w, off, n, fields, 0)
-			}
+	}
+	// An empty message is a valid one (every field at its default), which
+	// a schema can still name and render as {}.
+	if decoded && !writeTyped(w, off, n, payload, call.Path, request, reg) && m.Length > 0 {
+		if fields, ok := grpcmsg.DecodeRaw(payload, 0); ok {
+			writeFields(w, off, n, fields, 0)
 		}
 	}
 	w.End()

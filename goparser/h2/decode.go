@@ -20,6 +20,7 @@ import (
 
 	"github.com/gotcpdump/gotcpdump/goparser/gogrpc"
 	"github.com/gotcpdump/gotcpdump/goparser/internal/evict"
+	"github.com/gotcpdump/gotcpdump/goparser/pbschema"
 	"github.com/gotcpdump/gotcpdump/goparser/result"
 	"github.com/gotcpdump/gotcpdump/goparser/schema"
 	"github.com/gotcpdump/gotcpdump/goparser/tree"
@@ -76,10 +77,15 @@ type Decoder struct {
 	weight       uint8
 	now          time.Time
 	calls        gogrpc.Stats
+	schema       *pbschema.Registry
 }
 
 // GRPCCalls returns the gRPC calls seen so far, per method.
 func (d *Decoder) GRPCCalls() *gogrpc.Stats { return &d.calls }
+
+// SetSchema sets the protobuf types that gRPC messages are decoded with
+// (nil: raw decoding only).
+func (d *Decoder) SetSchema(r *pbschema.Registry) { d.schema = r }
 
 // New returns a Decoder with the given limits.
 func New(o Options) *Decoder {
@@ -658,7 +664,7 @@ func (d *Decoder) grpc(dir int, data []byte, off int, fh http2.FrameHeader, f ht
 			}
 			st.progress.Messages[side]++
 			st.progress.Bytes[side] += int64(m.Length)
-			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir)
+			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir, d.schema)
 		}
 	}
 }

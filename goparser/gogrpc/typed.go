@@ -1,0 +1,130 @@
+package gogrpc
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/gotcpdump/gotcpdump/goparser/pbschema"
+	"github.com/gotcpdump/gotcpdump/goparser/tree"
+)
+
+// maxTypedItems bounds the tree items of one message decoded with a
+// schema; what is left is still in gogrpc.json.
+const maxTypedItems = 4096
+
+// writeTyped decodes a message with the type the registry gives its
+// method and writes its type, its fields and its JSON. It reports false
+// when there is no type for the method; a message that does not decode
+// with its type gets an expert note and false, so that raw decoding
+// follows.
+func writeTyped(w tree.Writer, off, n int, payload []byte, path string, request bool, reg *pbschema.Registry) bool {
+	req, resp, ok := reg.Types(path)
+	if !ok {
+		return false
+	}
+	md := resp
+	if request {
+		md = req
+	}
+	msg, err := reg.Decode(md, payload)
+	if err != nil {
+		w.Expert(xSchema, fmt.Sprintf("%s does not decode as %s: %v", direction(request), md.FullName(), err))
+		return false
+	}
+	const gen = tree.FlagGenerated
+	w.Add(fMsgType, off, n, tree.Str(string(md.FullName())), "", gen)
+	budget := maxTypedItems
+	writeTypedFields(w, off, n, msg, reg, &budget)
+	if js, err := reg.JSON(msg); err == nil {
+		w.Add(fJSON, off, n, tree.Str(js), "", gen)
+	}
+	return true
+}
+
+func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pbschema.Registry, budget *int) {
+	const fl = tree.FlagGenerated | tree.FlagReplaceText
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if *budget <= 0 {
+			return false
+		}
+		name := string(fd.Name())
+		switch {
+		case fd.IsList():
+			l := v.List()
+			*budget--
+			w.Begin(fTyped, off, n, tree.FromBytes, fmt.Sprintf("%s: [%d elements]", name, l.Len()), fl)
+			for i := 0; i < l.Len() && *budget > 0; i++ {
+				writeTypedValue(w, off, n, "["+strconv.Itoa(i)+"]", fd, l.Get(i), reg, budget)
+			}
+			w.End()
+		case fd.IsMap():
+			mp := v.Map()
+			*budget--
+			w.Begin(fTyped, off, n, tree.FromBytes, fmt.Sprintf("%s: {%d entries}", name, mp.Len()), fl)
+			mp.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+				writeTypedValue(w, off, n, k.String(), fd.MapValue(), v, reg, budget)
+				return *budget > 0
+			})
+			w.End()
+		default:
+			writeTypedValue(w, off, n, name, fd, v, reg, budget)
+		}
+		return true
+	})
+}
+
+// wellKnown are the types shown as their JSON form (a time, a duration,
+// a resolved Any) rather than as their fields.
+var wellKnown = map[protoreflect.FullName]bool{
+	"google.protobuf.Timestamp": true, "google.protobuf.Duration": true, "google.protobuf.Any": true,
+	"google.protobuf.Struct": true, "google.protobuf.Value": true, "google.protobuf.ListValue": true,
+	"google.protobuf.FieldMask": true, "google.protobuf.Empty": true,
+	"google.protobuf.DoubleValue": true, "google.protobuf.FloatValue": true, "google.protobuf.Int64Value": true,
+	"google.protobuf.UInt64Value": true, "google.protobuf.Int32Value": true, "google.protobuf.UInt32Value": true,
+	"google.protobuf.BoolValue": true, "google.protobuf.StringValue": true, "google.protobuf.BytesValue": true,
+}
+
+func writeTypedValue(w tree.Writer, off, n int, label string, fd protoreflect.FieldDescriptor, v protoreflect.Value, reg *pbschema.Registry, budget *int) {
+	const fl = tree.FlagGenerated | tree.FlagReplaceText
+	*budget--
+	switch fd.Kind() {
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		sub := v.Message()
+		name := sub.Descriptor().FullName()
+		if wellKnown[name] {
+			text := string(name)
+			if js, err := reg.JSON(sub.Interface()); err == nil {
+				text = js
+			}
+			w.Add(fTyped, off, n, tree.FromBytes, label+": "+text, fl)
+			return
+		}
+		w.Begin(fTyped, off, n, tree.FromBytes, label+" ("+string(name)+")", fl)
+		writeTypedFields(w, off, n, sub, reg, budget)
+		w.End()
+	default:
+		w.Add(fTyped, off, n, tree.FromBytes, label+": "+scalarText(fd, v), fl)
+	}
+}
+
+func scalarText(fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
+	switch fd.Kind() {
+	case protoreflect.EnumKind:
+		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
+			return fmt.Sprintf("%s (%d)", ev.Name(), v.Enum())
+		}
+		return strconv.Itoa(int(v.Enum()))
+	case protoreflect.StringKind:
+		return strconv.Quote(v.String())
+	case protoreflect.BytesKind:
+		b := v.Bytes()
+		if len(b) > 64 {
+			return fmt.Sprintf("%s… (%d octets)", hex.EncodeToString(b[:64]), len(b))
+		}
+		return hex.EncodeToString(b)
+	}
+	return v.String()
+}

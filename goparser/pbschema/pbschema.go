@@ -1,0 +1,161 @@
+// Package pbschema finds the protobuf message types of gRPC methods in
+// FileDescriptorSet files (protoc --include_imports --descriptor_set_out,
+// or buf build -o) and decodes messages with them: dynamicpb for the
+// values, protojson for a JSON rendering.
+package pbschema
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+)
+
+// MaxDepth bounds the nesting of messages decoded with a schema; deeper
+// input is refused rather than followed.
+const MaxDepth = 64
+
+// ErrNoType means a method or message type is not in the descriptor sets.
+var ErrNoType = errors.New("pbschema: type not found")
+
+// Registry holds the types of one or more descriptor sets.
+type Registry struct {
+	files *protoregistry.Files
+	types *dynamicpb.Types
+	// byPath overrides the request and response types of methods, for
+	// captures that lack HEADERS or for methods not in the sets.
+	byPath map[string][2]protoreflect.MessageDescriptor
+}
+
+// Load reads FileDescriptorSet files. Files that several sets hold (a
+// shared import) are taken once.
+func Load(paths []string) (*Registry, error) {
+	r := &Registry{files: new(protoregistry.Files), byPath: map[string][2]protoreflect.MessageDescriptor{}}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("pbschema: %w", err)
+		}
+		var set descriptorpb.FileDescriptorSet
+		if err := proto.Unmarshal(b, &set); err != nil {
+			return nil, fmt.Errorf("pbschema: %s is not a FileDescriptorSet: %w", p, err)
+		}
+		for _, fd := range set.File {
+			if _, err := r.files.FindFileByPath(fd.GetName()); err == nil {
+				continue
+			}
+			f, err := protodesc.NewFile(fd, r.files)
+			if err != nil {
+				return nil, fmt.Errorf("pbschema: %s: %s: %w (was it made with --include_imports?)", p, fd.GetName(), err)
+			}
+			if err := r.files.RegisterFile(f); err != nil {
+				return nil, fmt.Errorf("pbschema: %s: %w", p, err)
+			}
+		}
+	}
+	r.types = dynamicpb.NewTypes(r.files)
+	return r, nil
+}
+
+// SetMethodTypes sets message types by hand: entries "PATH=REQUEST[,RESPONSE]"
+// separated by ";", where PATH is "/pkg.Service/Method" and the types are
+// full message names. An empty RESPONSE means the same type as REQUEST.
+func (r *Registry) SetMethodTypes(spec string) error {
+	for _, entry := range strings.Split(spec, ";") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		path, types, ok := strings.Cut(entry, "=")
+		if !ok {
+			return fmt.Errorf("pbschema: %q: want PATH=REQUEST[,RESPONSE]", entry)
+		}
+		req, resp, _ := strings.Cut(types, ",")
+		if strings.TrimSpace(resp) == "" {
+			resp = req
+		}
+		var pair [2]protoreflect.MessageDescriptor
+		for i, name := range []string{req, resp} {
+			d, err := r.message(strings.TrimSpace(name))
+			if err != nil {
+				return err
+			}
+			pair[i] = d
+		}
+		r.byPath[strings.TrimSpace(path)] = pair
+	}
+	return nil
+}
+
+func (r *Registry) message(name string) (protoreflect.MessageDescriptor, error) {
+	d, err := r.files.FindDescriptorByName(protoreflect.FullName(name))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrNoType, name)
+	}
+	md, ok := d.(protoreflect.MessageDescriptor)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not a message", ErrNoType, name)
+	}
+	return md, nil
+}
+
+// Types returns the request and response types of a method path
+// ("/pkg.Service/Method").
+func (r *Registry) Types(path string) (req, resp protoreflect.MessageDescriptor, ok bool) {
+	if r == nil {
+		return nil, nil, false
+	}
+	if p, ok := r.byPath[path]; ok {
+		return p[0], p[1], true
+	}
+	svc, method, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	d, err := r.files.FindDescriptorByName(protoreflect.FullName(svc))
+	if err != nil {
+		return nil, nil, false
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return nil, nil, false
+	}
+	md := sd.Methods().ByName(protoreflect.Name(method))
+	if md == nil {
+		return nil, nil, false
+	}
+	return md.Input(), md.Output(), true
+}
+
+// Decode unmarshals a message of type md.
+func (r *Registry) Decode(md protoreflect.MessageDescriptor, b []byte) (*dynamicpb.Message, error) {
+	m := dynamicpb.NewMessage(md)
+	opts := proto.UnmarshalOptions{Resolver: r.types, RecursionLimit: MaxDepth}
+	if err := opts.Unmarshal(b, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// JSON renders a message as one line of protojson, with Any resolved
+// from the descriptor sets.
+func (r *Registry) JSON(m proto.Message) (string, error) {
+	b, err := protojson.MarshalOptions{Resolver: r.types}.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	// protojson adds random spaces to keep callers from depending on its
+	// output; one document per message for pipelines wants it stable.
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return "", err
+	}
+	return out.String(), nil
+}

@@ -1,0 +1,81 @@
+package pbschema
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+func healthSet(t *testing.T) *Registry {
+	_, file, _, _ := runtime.Caller(0)
+	r, err := Load([]string{filepath.Join(filepath.Dir(file), "..", "..", "testpcaps", "grpc_health.pb")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestTypesAndJSON(t *testing.T) {
+	r := healthSet(t)
+	req, resp, ok := r.Types("/grpc.health.v1.Health/Watch")
+	if !ok || req.FullName() != "grpc.health.v1.HealthCheckRequest" || resp.FullName() != "grpc.health.v1.HealthCheckResponse" {
+		t.Fatalf("Watch: %v %v %v", req, resp, ok)
+	}
+	for _, p := range []string{"/grpc.health.v1.Health/Nope", "/no.Such/Check", "garbage"} {
+		if _, _, ok := r.Types(p); ok {
+			t.Errorf("%s: found", p)
+		}
+	}
+	// status = NOT_SERVING (2).
+	b := protowire.AppendTag(nil, 1, protowire.VarintType)
+	b = protowire.AppendVarint(b, 2)
+	m, err := r.Decode(resp, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if js, err := r.JSON(m); err != nil || js != `{"status":"NOT_SERVING"}` {
+		t.Errorf("JSON %q, %v", js, err)
+	}
+	// A string field that holds invalid UTF-8 does not decode.
+	bad := protowire.AppendTag(nil, 1, protowire.BytesType)
+	bad = protowire.AppendBytes(bad, []byte{0xff, 0xfe})
+	if _, err := r.Decode(req, bad); err == nil {
+		t.Error("invalid UTF-8 in a string field decoded")
+	}
+}
+
+func TestSetMethodTypes(t *testing.T) {
+	r := healthSet(t)
+	if err := r.SetMethodTypes(" /x.Y/Z = grpc.health.v1.HealthCheckRequest ; /x.Y/W=grpc.health.v1.HealthCheckRequest,grpc.health.v1.HealthCheckResponse"); err != nil {
+		t.Fatal(err)
+	}
+	if req, resp, ok := r.Types("/x.Y/Z"); !ok || req != resp {
+		t.Errorf("/x.Y/Z: %v %v %v", req, resp, ok)
+	}
+	if _, resp, ok := r.Types("/x.Y/W"); !ok || resp.FullName() != "grpc.health.v1.HealthCheckResponse" {
+		t.Errorf("/x.Y/W: %v %v", resp, ok)
+	}
+	for _, bad := range []string{"/a/b", "/a/b=no.Such", "/a/b=grpc.health.v1.Health"} {
+		if err := r.SetMethodTypes(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		} else if strings.Contains(bad, "=") && !errors.Is(err, ErrNoType) {
+			t.Errorf("%q: %v, want ErrNoType", bad, err)
+		}
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pb")
+	os.WriteFile(junk, []byte("\xff\xff\xff"), 0o644)
+	for _, p := range []string{filepath.Join(dir, "missing.pb"), junk} {
+		if _, err := Load([]string{p}); err == nil {
+			t.Errorf("%s loaded", p)
+		}
+	}
+}
