@@ -14,7 +14,7 @@ CFLAGS   ?= -O2 -g
 SHIM_CFLAGS := -std=c99 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Igoparser/capi
 GO_SRC   := $(shell find goparser -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all deps build install uninstall run test test-go test-lua test-tshark lint bench bench-capture clean
+.PHONY: all deps build install uninstall run test test-go test-lua test-asan test-tshark lint bench bench-capture clean
 
 all: build
 
@@ -60,7 +60,7 @@ lint:
 	@files=$$(gofmt -l .); test -z "$$files" || { echo "gofmt needed: $$files"; exit 1; }
 	go vet ./...
 
-test: deps build lint test-go test-lua test-tshark
+test: deps build lint test-go test-lua test-asan test-tshark
 
 test-go:
 	go test ./goparser/... ./internal/... ./cmd/...
@@ -69,6 +69,16 @@ test-lua: build
 	$(CC) $(CFLAGS) $(SHIM_CFLAGS) -DGOSHIM_EXPECT_ABI=999 $$(pkg-config --cflags lua5.2) -shared \
 		-o $(OUT)/goshim52_badabi.so cshim/goshim.c -L$(OUT) -lgoparser -Wl,-rpath,'$$ORIGIN'
 	LUA_SHIM=$(SHIM52) LUA_SHIM_BADABI=$(OUT)/goshim52_badabi.so lua5.2 cshim/shim_test.lua
+
+# The shim again, built with AddressSanitizer and UBSan (any report is
+# fatal), under the same Lua tests; lua5.2 itself is not instrumented, so
+# the ASan runtime is preloaded.
+test-asan: build
+	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+		$(SHIM_CFLAGS) $$(pkg-config --cflags lua5.2) -shared \
+		-o $(OUT)/goshim52_asan.so cshim/goshim.c -L$(OUT) -lgoparser -Wl,-rpath,'$$ORIGIN'
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) LUA_SHIM=$(OUT)/goshim52_asan.so lua5.2 cshim/shim_test.lua
 
 test-tshark: build
 	go test -count=1 -v -parallel 8 -timeout 15m ./tests/...
