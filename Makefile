@@ -14,7 +14,7 @@ CFLAGS   ?= -O2 -g
 SHIM_CFLAGS := -std=c99 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Igoparser/capi
 GO_SRC   := $(shell find goparser -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all deps build install uninstall run test test-go test-lua test-asan test-tshark lint bench bench-capture clean
+.PHONY: all deps build install uninstall run test test-go test-lua test-asan test-tshark lint bench bench-capture fuzz fuzz-smoke clean
 
 all: build
 
@@ -60,7 +60,7 @@ lint:
 	@files=$$(gofmt -l .); test -z "$$files" || { echo "gofmt needed: $$files"; exit 1; }
 	go vet ./...
 
-test: deps build lint test-go test-lua test-asan test-tshark
+test: deps build lint test-go fuzz-smoke test-lua test-asan test-tshark
 
 test-go:
 	go test ./goparser/... ./internal/... ./cmd/...
@@ -69,6 +69,21 @@ test-lua: build
 	$(CC) $(CFLAGS) $(SHIM_CFLAGS) -DGOSHIM_EXPECT_ABI=999 $$(pkg-config --cflags lua5.2) -shared \
 		-o $(OUT)/goshim52_badabi.so cshim/goshim.c -L$(OUT) -lgoparser -Wl,-rpath,'$$ORIGIN'
 	LUA_SHIM=$(SHIM52) LUA_SHIM_BADABI=$(OUT)/goshim52_badabi.so lua5.2 cshim/shim_test.lua
+
+# Every Go fuzz target (the committed corpora under testdata/fuzz run in
+# test-go as regression tests). make fuzz FUZZTIME=10m runs each for that
+# long; fuzz-smoke, part of make test, for a few seconds.
+FUZZ_TARGETS := ./goparser/h2:FuzzDecode ./goparser/grpcmsg:FuzzFeed ./goparser/tcptw:FuzzDissector \
+	./goparser/gogrpc:FuzzTypedMessage
+FUZZTIME ?= 1m
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		go test -run XXX -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s "$${t%%:*}"; \
+	done
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=4s
 
 # The shim again, built with AddressSanitizer and UBSan (any report is
 # fatal), under the same Lua tests; lua5.2 itself is not instrumented, so

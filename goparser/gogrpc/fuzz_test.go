@@ -1,0 +1,67 @@
+package gogrpc
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/gotcpdump/gotcpdump/goparser/grpcmsg"
+	"github.com/gotcpdump/gotcpdump/goparser/pbschema"
+	"github.com/gotcpdump/gotcpdump/goparser/result"
+	"github.com/gotcpdump/gotcpdump/goparser/tree"
+)
+
+// FuzzTypedMessage decodes arbitrary bytes as the health service's
+// messages, with the schema and raw. Invariants: no panic, the result
+// encodes and decodes, gogrpc.json is valid JSON, the item budget holds,
+// and the same bytes give the same result.
+func FuzzTypedMessage(f *testing.F) {
+	reg, err := pbschema.Load([]string{filepath.Join("..", "..", "testpcaps", "grpc_health.pb")})
+	if err != nil {
+		f.Fatal(err)
+	}
+	svc := protowire.AppendTag(nil, 1, protowire.BytesType)
+	f.Add(protowire.AppendString(svc, "demo.Greeter"), true)
+	st := protowire.AppendTag(nil, 1, protowire.VarintType)
+	f.Add(protowire.AppendVarint(st, 2), false)
+	f.Add([]byte{0x0a, 0x80, 0x80, 0x80, 0x80, 0x10}, true)
+	f.Fuzz(func(t *testing.T, payload []byte, request bool) {
+		run := func() []byte {
+			var e result.Encoder
+			var xs []tree.ExpertRecord
+			w := tree.Writer{E: &e, X: &xs}
+			e.BeginArray()
+			if !writeTyped(w, 0, len(payload), payload, "/grpc.health.v1.Health/Check", request, reg) && len(payload) > 0 {
+				if fields, ok := grpcmsg.DecodeRaw(payload, 0); ok {
+					writeFields(w, 0, len(payload), fields, 0)
+				}
+			}
+			e.End()
+			b, err := e.Bytes()
+			if err != nil {
+				t.Fatalf("encoding: %v", err)
+			}
+			return b
+		}
+		b := run()
+		v, rest, err := result.Decode(b)
+		if err != nil || len(rest) != 0 {
+			t.Fatalf("result does not decode: %v", err)
+		}
+		items := v.([]any)
+		if len(items) > maxTypedItems+2 {
+			t.Fatalf("%d items, budget %d", len(items), maxTypedItems)
+		}
+		for _, it := range items {
+			x := it.([]any)
+			if x[0] == int64(fJSON) && !json.Valid([]byte(x[3].(string))) {
+				t.Fatalf("gogrpc.json is not JSON: %q", x[3])
+			}
+		}
+		if string(run()) != string(b) {
+			t.Fatal("the same message gave different results")
+		}
+	})
+}

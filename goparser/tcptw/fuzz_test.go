@@ -1,0 +1,136 @@
+package tcptw
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/gotcpdump/gotcpdump/goparser/result"
+)
+
+// frames splits fuzz input into frames: each is a length octet and that
+// many octets (or what is left).
+func frames(b []byte) [][]byte {
+	var out [][]byte
+	for len(b) > 0 {
+		n := int(b[0])
+		b = b[1:]
+		n = min(n, len(b))
+		out = append(out, b[:n])
+		b = b[n:]
+	}
+	return out
+}
+
+// seedFrames packs the first frames of a TIME_WAIT capture as frames()
+// reads them (frames longer than 255 octets are cut, as snap lengths do).
+func seedFrames(f *testing.F, name string, max int) []byte {
+	fh, err := os.Open(filepath.Join("..", "..", "testpcaps", name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer fh.Close()
+	r, err := pcapgo.NewReader(fh)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var out []byte
+	for i := 0; i < max; i++ {
+		data, _, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		data = data[:min(len(data), 255)]
+		out = append(append(out, byte(len(data))), data...)
+	}
+	return out
+}
+
+// FuzzDissector feeds arbitrary frames of every link type through the
+// Wireshark front end and the engine. Invariants: every item lies inside
+// its frame, tracked connections stay under the limit, counts never go
+// negative, and the same frames give the same report.
+func FuzzDissector(f *testing.F) {
+	f.Add(seedFrames(f, "tw_client_closes.pcap", 40), uint8(0), uint8(3))
+	f.Add(seedFrames(f, "tw_tuple_reuse.pcap", 60), uint8(0), uint8(200))
+	f.Add(seedFrames(f, "tw_syn_retries.pcap", 20), uint8(0), uint8(255))
+	f.Add([]byte{}, uint8(5), uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, link, step uint8) {
+		run := func() string {
+			cfg := Config{TimeWait: 2 * time.Second, MaxConns: 8}
+			d := NewDissector(cfg)
+			ts := time.Unix(1_700_000_000, 0)
+			var e result.Encoder
+			for _, fr := range frames(data) {
+				ts = ts.Add(time.Duration(step) * 10 * time.Millisecond)
+				// The endpoints Wireshark would report, from any link type.
+				src, dst := "", ""
+				for i := range linkTypes {
+					lt := linkTypes[(int(link)+i)%len(linkTypes)]
+					if s, err := d.dec.Decode(lt, fr); err == nil {
+						src, dst = endpoint(s.Src.Addr().String(), s.Src.Port()), endpoint(s.Dst.Addr().String(), s.Dst.Port())
+						break
+					}
+				}
+				e.Reset()
+				d.Frame(ts, src, dst, fr, &e)
+				b, err := e.Bytes()
+				if err != nil {
+					t.Fatalf("encoding: %v", err)
+				}
+				v, rest, err := result.Decode(b)
+				if err != nil || len(rest) != 0 {
+					t.Fatalf("result does not decode: %v (%d octets left)", err, len(rest))
+				}
+				checkRanges(t, v.([]any)[1].([]any), len(fr))
+				if n := len(d.Engine.conns); n > cfg.MaxConns {
+					t.Fatalf("%d connections tracked, limit %d", n, cfg.MaxConns)
+				}
+				for a, h := range d.Engine.hosts {
+					if h.count < 0 {
+						t.Fatalf("host %v: TIME_WAIT count %d", a, h.count)
+					}
+				}
+			}
+			d.Engine.Advance(ts.Add(time.Minute))
+			var buf bytes.Buffer
+			d.Engine.Report(true).WriteText(&buf)
+			return buf.String()
+		}
+		if a, b := run(), run(); a != b {
+			t.Fatalf("the same frames gave different reports:\n%s\n---\n%s", a, b)
+		}
+	})
+}
+
+// checkRanges walks items {field, offset, length, value, text, flags
+// [, children]} and fails when one reaches outside the frame.
+func checkRanges(t *testing.T, items []any, size int) {
+	t.Helper()
+	for _, it := range items {
+		x := it.([]any)
+		off, n := toInt(x[1]), toInt(x[2])
+		if toInt(x[0]) >= 0 && (off < 0 || n < 0 || off+n > size) {
+			t.Fatalf("item %v: range %d+%d outside a frame of %d octets", x[0], off, n, size)
+		}
+		if len(x) > 6 {
+			checkRanges(t, x[6].([]any), size)
+		}
+	}
+}
+
+func toInt(v any) int {
+	switch v := v.(type) {
+	case int64:
+		return int(v)
+	case int:
+		return v
+	case float64:
+		return int(v)
+	}
+	return 0
+}
