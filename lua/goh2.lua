@@ -117,8 +117,11 @@ gogrpc.prefs.descriptor_sets = Pref.string("Descriptor sets", "",
     "FileDescriptorSet files, separated by ':' (protoc --include_imports --descriptor_set_out=FILE, or buf build -o FILE)")
 gogrpc.prefs.method_types = Pref.string("Message types by method", "",
     "For methods the sets do not give (or captures without HEADERS): PATH=REQUEST[,RESPONSE] entries separated by ';', e.g. /pkg.Svc/Get=pkg.GetRequest,pkg.GetReply")
+gogrpc.prefs.ports = Pref.string("gRPC server ports", "",
+    "For streams whose HEADERS were not captured: PORT=/pkg.Service/Method entries separated by ';' (an empty method: gRPC, method unknown)")
 local function apply_grpc_prefs()
-    local ok, msg = shim.call(common.OP_GRPC_OPTIONS, "", gogrpc.prefs.descriptor_sets .. "\n" .. gogrpc.prefs.method_types)
+    local p = gogrpc.prefs
+    local ok, msg = shim.call(common.OP_GRPC_OPTIONS, "", p.descriptor_sets .. "\n" .. p.method_types .. "\n" .. p.ports)
     if not ok then
         report_failure("gogrpc: " .. tostring(msg))
     end

@@ -2,7 +2,10 @@ package tests
 
 import (
 	"math/rand"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -145,5 +148,34 @@ func TestGogrpcTypedDecoding(t *testing.T) {
 			n += len(want)
 		}
 		t.Logf("%s: %d messages decoded with their types, as sent", c.file, n)
+	}
+}
+
+// TestGogrpcWithoutHeaders: a capture that begins after a call's request
+// (its HEADERS, and the HPACK entries that the response's content-type
+// refers to, are not in it). Nothing says the stream is gRPC; the
+// gogrpc.ports preference names the server's method, and the messages
+// then decode with their types again.
+func TestGogrpcWithoutHeaders(t *testing.T) {
+	full := pcap("grpc_h2c_gzip.pcap")
+	req := strings.Fields(tshark(t, pluginEnv, "-r", full, "-Y", `gogrpc.path == "/grpc.health.v1.Health/Watch" && gogrpc.direction == "request"`,
+		"-T", "fields", "-e", "frame.number"))
+	if len(req) != 1 {
+		t.Fatalf("the Watch request is in frames %v", req)
+	}
+	first, _ := strconv.Atoi(req[0])
+	cut := filepath.Join(t.TempDir(), "watch_midstream.pcap")
+	if out, err := exec.Command("editcap", "-r", full, cut, strconv.Itoa(first+1)+"-1000000").CombinedOutput(); err != nil {
+		t.Fatalf("editcap: %v %s", err, out)
+	}
+	args := []string{"-r", cut, "-o", "gogrpc.descriptor_sets:" + pcap("grpc_health.pb"), "-Y", "gogrpc.message_length",
+		"-T", "fields", "-e", "gogrpc.path", "-e", "gogrpc.direction", "-e", "gogrpc.json"}
+	if out := strings.TrimSpace(tshark(t, pluginEnv, args...)); out != "" {
+		t.Errorf("without the preference, messages were taken for gRPC:\n%s", out)
+	}
+	out := tshark(t, pluginEnv, append(args, "-o", "gogrpc.ports:18444=/grpc.health.v1.Health/Watch")...)
+	want := "/grpc.health.v1.Health/Watch\tresponse\t{\"status\":\"SERVING\"}\n/grpc.health.v1.Health/Watch\tresponse\t{\"status\":\"NOT_SERVING\"}\n"
+	if out != want {
+		t.Errorf("with gogrpc.ports:\n%s\nwant\n%s", out, want)
 	}
 }

@@ -12,6 +12,7 @@ import "C"
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -49,6 +50,7 @@ var state struct {
 	h2opts  h2.Options
 	h2      *h2.Decoder
 	schema  *pbschema.Registry
+	gports  map[uint16]string
 	twcfg   tcptw.Config
 	tw      *tcptw.Dissector
 	enc     result.Encoder
@@ -82,6 +84,7 @@ func init() { reset() }
 func reset() {
 	state.h2 = h2.New(state.h2opts)
 	state.h2.SetSchema(state.schema)
+	state.h2.SetGRPCPorts(state.gports)
 	state.tw = tcptw.NewDissector(state.twcfg)
 	state.pending = nil
 	state.kept = make(map[keptKey][]byte)
@@ -153,6 +156,7 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		}
 		state.h2 = h2.New(state.h2opts)
 		state.h2.SetSchema(state.schema)
+		state.h2.SetGRPCPorts(state.gports)
 		e.Bool(true)
 	case opTCPTW:
 		if len(a) < 2 {
@@ -179,7 +183,12 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.tw = tcptw.NewDissector(state.twcfg)
 		e.Bool(true)
 	case opGRPCOpts:
-		sets, types, _ := strings.Cut(key, "\n")
+		sets, rest, _ := strings.Cut(key, "\n")
+		types, portSpec, _ := strings.Cut(rest, "\n")
+		ports, err := parsePorts(portSpec)
+		if err != nil {
+			return fail(dst, err.Error())
+		}
 		var reg *pbschema.Registry
 		if strings.TrimSpace(sets) != "" || strings.TrimSpace(types) != "" {
 			var paths []string
@@ -188,7 +197,6 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 					paths = append(paths, p)
 				}
 			}
-			var err error
 			if reg, err = pbschema.Load(paths); err != nil {
 				return fail(dst, err.Error())
 			}
@@ -196,8 +204,9 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 				return fail(dst, err.Error())
 			}
 		}
-		state.schema = reg
+		state.schema, state.gports = reg, ports
 		state.h2.SetSchema(reg)
+		state.h2.SetGRPCPorts(ports)
 		e.Bool(true)
 	case opGRPCCalls:
 		var b strings.Builder
@@ -227,6 +236,25 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.kept[keep] = append([]byte(nil), b...)
 	}
 	return deliver(b, dst)
+}
+
+// parsePorts reads "PORT=PATH;PORT=PATH" (PATH may be empty: gRPC, method
+// unknown).
+func parsePorts(spec string) (map[uint16]string, error) {
+	m := map[uint16]string{}
+	for _, entry := range strings.Split(spec, ";") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		p, path, _ := strings.Cut(entry, "=")
+		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
+		if err != nil || n == 0 {
+			return nil, fmt.Errorf("gogrpc ports: %q: want PORT=/pkg.Service/Method", entry)
+		}
+		m[uint16(n)] = strings.TrimSpace(path)
+	}
+	return m, nil
 }
 
 // deliver copies a result into dst, or keeps it for gp_take when dst is

@@ -75,6 +75,9 @@ type conn struct {
 	streams   map[uint32]*stream
 	sawStart  bool // the client preface was captured: windows and sizes are known
 	clientDir int
+	// grpcReqDir is 1 + the direction of the gRPC requests seen on this
+	// connection (0: none yet).
+	grpcReqDir int
 }
 
 // half is the state of one direction: what its sender sent and what the
@@ -121,12 +124,15 @@ type stream struct {
 	ended   [2]bool  // END_STREAM sent
 	sawHdrs [2]bool
 
-	// gRPC: set by a request whose content-type is application/grpc*.
-	grpc     bool
-	reqDir   int
-	call     gogrpc.Call
-	msgs     [2]grpcmsg.Reassembler
-	progress gogrpc.Progress
+	// gRPC: set by a request whose content-type is application/grpc*, or
+	// by the first DATA of a stream whose HEADERS were not captured.
+	grpc        bool
+	grpcChecked bool
+	sawMethod   bool // a request header block was decoded
+	reqDir      int
+	call        gogrpc.Call
+	msgs        [2]grpcmsg.Reassembler
+	progress    gogrpc.Progress
 }
 
 func newHalf(o *Options) *half {

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/gotcpdump/gotcpdump/goparser/gogrpc"
+	"github.com/gotcpdump/gotcpdump/goparser/grpcmsg"
 	"github.com/gotcpdump/gotcpdump/goparser/internal/evict"
 	"github.com/gotcpdump/gotcpdump/goparser/pbschema"
 	"github.com/gotcpdump/gotcpdump/goparser/result"
@@ -78,10 +79,16 @@ type Decoder struct {
 	now          time.Time
 	calls        gogrpc.Stats
 	schema       *pbschema.Registry
+	grpcPorts    map[uint16]string // server port -> method path, for streams without HEADERS
 }
 
 // GRPCCalls returns the gRPC calls seen so far, per method.
 func (d *Decoder) GRPCCalls() *gogrpc.Stats { return &d.calls }
+
+// SetGRPCPorts names the gRPC method of streams whose HEADERS were never
+// captured, by the server's port (like Wireshark's fake headers); "" is
+// gRPC with an unknown method.
+func (d *Decoder) SetGRPCPorts(m map[uint16]string) { d.grpcPorts = m }
 
 // SetSchema sets the protobuf types that gRPC messages are decoded with
 // (nil: raw decoding only).
@@ -587,7 +594,7 @@ func (d *Decoder) frame(c *conn, dir int, data []byte, off int, fh http2.FrameHe
 
 	st := d.apply(c, dir, fh, f)
 	d.render(c, dir, data, off, fh, f, st)
-	d.grpc(dir, data, off, fh, f, st)
+	d.grpc(c, dir, data, off, fh, f, st)
 	if d.resetFramer {
 		// x/net keeps expecting the CONTINUATION after a sequencing
 		// error; one error must not condemn every later frame.
@@ -602,10 +609,13 @@ func (d *Decoder) frame(c *conn, dir int, data []byte, off int, fh http2.FrameHe
 
 // grpc writes the gogrpc items of a frame of a gRPC stream: the messages
 // that complete in a DATA frame, and the status in trailers.
-func (d *Decoder) grpc(dir int, data []byte, off int, fh http2.FrameHeader, f http2.Frame, fs frameState) {
+func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHeader, f http2.Frame, fs frameState) {
 	st := fs.st
 	if st == nil {
 		return
+	}
+	if df, ok := f.(*http2.DataFrame); ok && !st.grpc && !st.sawMethod {
+		d.grpcWithoutHeaders(c, dir, st, df.Data())
 	}
 	if fs.block && fh.Type != http2.FramePushPromise {
 		get := func(name string) (string, bool) {
@@ -617,15 +627,26 @@ func (d *Decoder) grpc(dir int, data []byte, off int, fh http2.FrameHeader, f ht
 			return "", false
 		}
 		if m, ok := get(":method"); ok && m != "" {
+			st.sawMethod = true
 			if ct, _ := get("content-type"); strings.HasPrefix(ct, "application/grpc") {
 				path, _ := get(":path")
 				enc, _ := get("grpc-encoding")
 				st.grpc, st.reqDir, st.call = true, dir, gogrpc.Call{Path: path, Encoding: [2]string{enc}}
+				c.grpcReqDir = dir + 1
 				st.progress = gogrpc.Progress{Start: d.now}
 				if v, ok := get("grpc-timeout"); ok {
 					st.progress.Timeout, _ = gogrpc.ParseTimeout(v)
 				}
 			}
+		} else if ct, _ := get("content-type"); !st.grpc && strings.HasPrefix(ct, "application/grpc") {
+			// A gRPC response whose request was not captured: the method
+			// comes from the gogrpc.ports preference, if it names one.
+			st.grpc, st.reqDir = true, 1-dir
+			st.call = gogrpc.Call{Path: d.grpcPortPath(c, 1-dir), Encoding: [2]string{"", ""}}
+			if enc, ok := get("grpc-encoding"); ok {
+				st.call.Encoding[1] = enc
+			}
+			st.progress = gogrpc.Progress{Start: d.now}
 		} else if st.grpc && dir != st.reqDir {
 			if enc, ok := get("grpc-encoding"); ok {
 				st.call.Encoding[1] = enc
@@ -667,6 +688,46 @@ func (d *Decoder) grpc(dir int, data []byte, off int, fh http2.FrameHeader, f ht
 			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir, d.schema)
 		}
 	}
+}
+
+// grpcWithoutHeaders takes a stream whose request HEADERS were never
+// captured (a capture that began inside it, or HPACK entries from before
+// the capture hiding its content-type) for gRPC when its first DATA starts like
+// a gRPC message and either the server's port is in the gogrpc.ports
+// preference (which also names the method) or the connection carried
+// gRPC requests before (which tells the request direction).
+func (d *Decoder) grpcWithoutHeaders(c *conn, dir int, st *stream, payload []byte) {
+	// Only the stream's first DATA can show where a message begins.
+	first := !st.grpcChecked
+	st.grpcChecked = true
+	if !first || len(payload) < grpcmsg.PrefixLen || payload[0] > 1 {
+		return
+	}
+	path, reqDir := "", -1
+	if p, ok := d.grpcPorts[senderPort(c.senders[1-dir])]; ok {
+		path, reqDir = p, dir
+	} else if p, ok := d.grpcPorts[senderPort(c.senders[dir])]; ok {
+		path, reqDir = p, 1-dir
+	} else if c.grpcReqDir > 0 {
+		reqDir = c.grpcReqDir - 1
+	}
+	if reqDir < 0 {
+		return
+	}
+	st.grpc, st.reqDir, st.call = true, reqDir, gogrpc.Call{Path: path}
+	st.progress = gogrpc.Progress{Start: d.now}
+}
+
+// grpcPortPath is the method that gogrpc.ports gives the server that
+// receives the requests of direction reqDir.
+func (d *Decoder) grpcPortPath(c *conn, reqDir int) string {
+	return d.grpcPorts[senderPort(c.senders[1-reqDir])]
+}
+
+func senderPort(sender string) uint16 {
+	_, p, _ := strings.Cut(sender, " ")
+	n, _ := strconv.Atoi(p)
+	return uint16(n)
 }
 
 // flowResult is what a frame did to a flow-control window.
