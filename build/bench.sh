@@ -28,22 +28,17 @@
 # Results: a table on stdout and bench/out/results.json.
 #
 # Size: the goal was at least 500,000 packets, which does not fit the
-# 15-minute budget of 'make bench' on a 2-core machine with 5 measured
-# runs each. The cost is per HTTP/2 frame; on this traffic (measured with
-# Wireshark 4.0.17 on 2 cores) goh2 needs about 0.7 ms of CPU per packet
-# with a tree and 0.5 ms without, Wireshark's http2 about 0.12 and 0.05 ms,
-# so one A,B,A,B round of both cases costs about 1.4 ms per packet and the
-# 6 rounds (warm-up included) about 8.5 ms, growing slightly with the size
-# of the capture: 500,000 packets would take well over an hour, and goh2
-# would need about 9 GiB of memory (about 18 KiB per packet, against 7 KiB
-# for http2). The defaults (160,000 requests, 10 connections, 4 concurrent
-# streams) give about 80,000 packets with ~6 HTTP/2 frames per packet;
-# 'make bench' then takes 10-11 minutes (10 min 58 s with the capture
-# reused, plus about 10 s to make it). About 100,000 packets would be the
-# most that fits, with no margin for a busier machine. 4 streams rather
-# than 20 keep the packet count high for the same number of frames (20
-# streams pack ~30 frames into each packet and would allow only about
-# 16,000 packets). For 500,000 packets, allow about an hour and a half:
+# 15-minute budget of 'make bench' (which also runs the capture case, about
+# 3 minutes) on a 2-core machine with 5 measured runs each. The cost is per
+# HTTP/2 frame; on this traffic (Wireshark 4.0.17, 2 cores) goh2 needs about
+# 0.29 ms of CPU per packet with fields and 0.21 ms without, Wireshark's
+# http2 about 0.12 and 0.05 ms, so the 6 rounds of both cases (warm-up
+# included) cost about 4 ms per packet: 500,000 packets would take over
+# half an hour. The defaults (160,000 requests, 10 connections, 4
+# concurrent streams) give about 80,000 packets with ~6 HTTP/2 frames per
+# packet; this script then takes about 6 minutes. 4 streams rather than 20
+# keep the packet count high for the same number of frames (20 streams pack
+# ~30 frames into each packet). For 500,000 packets:
 #   BENCH_REQUESTS=1000000 BENCH_MIN_PACKETS=500000 make bench
 #
 # Environment (defaults in brackets):
