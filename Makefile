@@ -72,18 +72,24 @@ test-lua: build
 
 # Every Go fuzz target (the committed corpora under testdata/fuzz run in
 # test-go as regression tests). make fuzz FUZZTIME=10m runs each for that
-# long; fuzz-smoke, part of make test, for a few seconds.
+# long, then runs 1,000 hostile captures through tshark (TestHostileCaptures,
+# which make test runs on 60); fuzz-smoke, part of make test, runs each
+# target for a few seconds.
 FUZZ_TARGETS := ./goparser/h2:FuzzDecode ./goparser/grpcmsg:FuzzFeed ./goparser/tcptw:FuzzDissector \
 	./goparser/gogrpc:FuzzTypedMessage
 FUZZTIME ?= 1m
-fuzz:
+fuzz: build
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "== $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
 		go test -run XXX -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s "$${t%%:*}"; \
 	done
+	@echo "== 1,000 hostile captures through tshark"
+	HOSTILE_N=1000 go test -count=1 -v -timeout 60m -run TestHostileCaptures ./tests/
 
 fuzz-smoke:
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=4s
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		go test -run XXX -fuzz "^$${t#*:}$$" -fuzztime 4s -fuzzminimizetime 2s "$${t%%:*}"; \
+	done
 
 # The shim again, built with AddressSanitizer and UBSan (any report is
 # fatal), under the same Lua tests; lua5.2 itself is not instrumented, so

@@ -1,6 +1,8 @@
 package h2
 
 import (
+	"github.com/gotcpdump/gotcpdump/goparser/internal/evict"
+
 	"bytes"
 	"io"
 	"strconv"
@@ -215,14 +217,18 @@ func (c *conn) stream(id uint32, tick uint64, o *Options) (*stream, bool) {
 	}
 	evicted := false
 	if len(c.streams) >= o.MaxStreams {
-		var oldID uint32
-		var old uint64 = ^uint64(0)
+		// The least recently used eighth goes at once: scanning for one
+		// stream per new stream is quadratic in a flood of streams.
+		ticks := make([]uint64, 0, len(c.streams))
+		for _, st := range c.streams {
+			ticks = append(ticks, st.lastUse)
+		}
+		cut := evict.Cutoff(ticks, len(ticks)/8)
 		for sid, st := range c.streams {
-			if st.lastUse < old {
-				old, oldID = st.lastUse, sid
+			if st.lastUse <= cut {
+				delete(c.streams, sid)
 			}
 		}
-		delete(c.streams, oldID)
 		evicted = true
 	}
 	st := &stream{lastUse: tick}

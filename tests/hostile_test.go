@@ -1,0 +1,124 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestHostileCaptures generates hostile captures (testpcaps/gen/hostile:
+// bit flips and truncations of the test captures, maximum lengths, HPACK
+// bombs, CONTINUATION floods, a million streams, a 4 GiB gRPC message,
+// gzip and zstd bombs, protobuf nested 10,000 deep, a flood of 100,000 SYNs) and runs
+// tshark with the plugin on each: exit 0, no Lua error, within 10 s, and
+// bounded memory. Files under 1 MB are also printed with -V, which builds
+// every tree item. HOSTILE_N sets the corpus size (make test: 60, make
+// fuzz: 1000).
+func TestHostileCaptures(t *testing.T) {
+	n := 60
+	if v, err := strconv.Atoi(os.Getenv("HOSTILE_N")); err == nil && v > 0 {
+		n = v
+	}
+	dir := t.TempDir()
+	gen := goBuild(t, dir, "./testpcaps/gen/hostile")
+	corpus := filepath.Join(dir, "corpus")
+	if out, err := exec.Command(gen, "-out", corpus, "-n", strconv.Itoa(n), "-src", filepath.Join(root, "testpcaps")).CombinedOutput(); err != nil {
+		t.Fatalf("hostile: %v\n%s", err, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(corpus, "*.pcap"))
+	if len(files) != n {
+		t.Fatalf("%d captures, want %d", len(files), n)
+	}
+	const limit = 10 * time.Second
+	const maxRSS = 1536 << 20
+	prefs := []string{"-o", "gogrpc.descriptor_sets:" + pcap("grpc_health.pb"), "-o", "gogrpc.ports:50051="}
+
+	type run struct {
+		name     string
+		wall     time.Duration
+		rss      int64
+		failures []string
+	}
+	once := func(file string, args ...string) run {
+		r := run{name: filepath.Base(file) + " " + strings.Join(args, " ")}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*limit)
+		defer cancel()
+		c := exec.CommandContext(ctx, "tshark", append(append([]string{"-r", file}, prefs...), args...)...)
+		c.Env = pluginEnv
+		var out, errOut bytes.Buffer
+		c.Stdout, c.Stderr = &out, &errOut
+		start := time.Now()
+		err := c.Run()
+		r.wall = time.Since(start)
+		if c.ProcessState != nil {
+			r.rss = c.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+		}
+		switch {
+		case err != nil:
+			r.failures = append(r.failures, "exit: "+err.Error()+": "+lastLine(errOut.String()))
+		case bytes.Contains(out.Bytes(), []byte("Lua Error")) || bytes.Contains(errOut.Bytes(), []byte("Lua Error")):
+			r.failures = append(r.failures, "Lua error")
+		}
+		if r.wall > limit {
+			r.failures = append(r.failures, "took "+r.wall.Round(time.Millisecond).String())
+		}
+		if r.rss > maxRSS {
+			r.failures = append(r.failures, "peak RSS "+strconv.FormatInt(r.rss>>20, 10)+" MiB")
+		}
+		return r
+	}
+
+	jobs := make(chan string)
+	var mu sync.Mutex
+	var runs []run
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range jobs {
+				rs := []run{once(f, "-q", "-z", "expert")}
+				if st, err := os.Stat(f); err == nil && st.Size() < 1<<20 {
+					rs = append(rs, once(f, "-V"))
+				}
+				mu.Lock()
+				runs = append(runs, rs...)
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, f := range files {
+		jobs <- f
+	}
+	close(jobs)
+	wg.Wait()
+
+	sort.Slice(runs, func(i, j int) bool { return runs[i].wall > runs[j].wall })
+	var worstRSS run
+	failed := 0
+	for _, r := range runs {
+		if r.rss > worstRSS.rss {
+			worstRSS = r
+		}
+		if len(r.failures) > 0 {
+			failed++
+			t.Errorf("%s: %s", r.name, strings.Join(r.failures, "; "))
+		}
+	}
+	t.Logf("%d captures, %d tshark runs, %d failed; slowest %s (%v), worst peak RSS %s (%d MiB)",
+		len(files), len(runs), failed, runs[0].name, runs[0].wall.Round(time.Millisecond), worstRSS.name, worstRSS.rss>>20)
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
