@@ -119,9 +119,15 @@ gogrpc.prefs.method_types = Pref.string("Message types by method", "",
     "For methods the sets do not give (or captures without HEADERS): PATH=REQUEST[,RESPONSE] entries separated by ';', e.g. /pkg.Svc/Get=pkg.GetRequest,pkg.GetReply")
 gogrpc.prefs.ports = Pref.string("gRPC server ports", "",
     "For streams whose HEADERS were not captured: PORT=/pkg.Service/Method entries separated by ';' (an empty method: gRPC, method unknown)")
+gogrpc.prefs.max_message = Pref.uint("Max message size", 4194304,
+    "Octets of a message kept while it is reassembled (gRPC's default limit); a longer one is shown truncated")
+gogrpc.prefs.max_decompressed = Pref.uint("Max decompressed size", 4194304, "A message that inflates further is refused as a decompression bomb")
+gogrpc.prefs.max_ratio = Pref.uint("Max decompression ratio", 1000, "A message that inflates to more times its compressed size is refused")
+gogrpc.prefs.max_depth = Pref.uint("Max protobuf nesting", 64, "Nested messages followed, with or without a schema")
 local function apply_grpc_prefs()
     local p = gogrpc.prefs
-    local ok, msg = shim.call(common.OP_GRPC_OPTIONS, "", p.descriptor_sets .. "\n" .. p.method_types .. "\n" .. p.ports)
+    local ok, msg = shim.call(common.OP_GRPC_OPTIONS, "", p.descriptor_sets .. "\n" .. p.method_types .. "\n" .. p.ports,
+        p.max_message, p.max_decompressed, p.max_ratio, p.max_depth)
     if not ok then
         report_failure("gogrpc: " .. tostring(msg))
     end

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -496,6 +497,42 @@ func TestGotcpdumpFaults(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			_ = c.Process.Kill()
 			t.Fatalf("still running on a full disk:\n%s", errOut.String())
+		}
+	})
+
+	t.Run("full disk while rotating", func(t *testing.T) {
+		// -C 1 into a 3 MB tmpfs: two files complete, the third fills the
+		// disk. The finished files stay whole.
+		mnt := filepath.Join(dir, "small3m")
+		os.MkdirAll(mnt, 0o755)
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt).CombinedOutput(); err != nil {
+			t.Fatalf("mount: %v %s", err, out)
+		}
+		defer exec.Command("umount", mnt).Run()
+		c, errOut := capture("-w", filepath.Join(mnt, "r.pcap"), "-C", "1", "udp port 9999")
+		if out, err := exec.Command("ip", "netns", "exec", l.cliNS, lab, "udp", "-addr", l.srvIP.String()+":9999", "-n", "5000", "-size", "1000").CombinedOutput(); err != nil {
+			t.Fatalf("udp: %v %s", err, out)
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(errOut.String(), "no space left on device") {
+				t.Fatalf("exit %v, stderr:\n%s", err, errOut.String())
+			}
+		case <-time.After(10 * time.Second):
+			_ = c.Process.Kill()
+			t.Fatalf("still running on a full disk:\n%s", errOut.String())
+		}
+		files, _ := filepath.Glob(filepath.Join(mnt, "r.pcap*"))
+		sort.Strings(files)
+		if len(files) < 3 {
+			t.Fatalf("files %v", files)
+		}
+		for _, f := range files[:len(files)-1] {
+			if n := strings.Count(tshark(t, plainEnv, "-r", f, "-T", "fields", "-e", "frame.number"), "\n"); n < 900 {
+				t.Errorf("%s: %d packets", filepath.Base(f), n)
+			}
 		}
 	})
 

@@ -122,3 +122,50 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
+
+// TestLimitsReportExperts: every limit, when hit, says so with an expert
+// info, and dissection goes on. The limits are preferences; some are
+// lowered here to be hit by small captures.
+func TestLimitsReportExperts(t *testing.T) {
+	dir := t.TempDir()
+	gen := goBuild(t, dir, "./testpcaps/gen/hostile")
+	corpus := filepath.Join(dir, "corpus")
+	if out, err := exec.Command(gen, "-out", corpus, "-n", "9", "-src", filepath.Join(root, "testpcaps")).CombinedOutput(); err != nil {
+		t.Fatalf("hostile: %v\n%s", err, out)
+	}
+	file := func(prefix string) string {
+		m, _ := filepath.Glob(filepath.Join(corpus, prefix+"-*.pcap"))
+		if len(m) != 1 {
+			t.Fatalf("%s: %v", prefix, m)
+		}
+		return m[0]
+	}
+	for _, c := range []struct {
+		file   string
+		args   []string
+		expert string // _ws.expert.message contains
+	}{
+		{file("contflood"), nil, "more than 64 CONTINUATION frames"},
+		{file("hpackbomb"), nil, "exceeds the decoder limit 1048576"},
+		{file("streams"), []string{"-o", "goh2.max_streams:1000"}, "more than 1000 streams tracked"},
+		{file("maxlen"), nil, "exceeds the receiver's SETTINGS_MAX_FRAME_SIZE"},
+		{file("gzipbomb"), nil, "decompressed size exceeds the limit"},
+		{file("zstdbomb"), nil, "not decompressed"},
+		{pcap("grpc_h2c_gzip.pcap"), []string{"-o", "gogrpc.max_message:1000"}, "only the first 1000 are kept"},
+		{pcap("grpc_h2c_gzip.pcap"), []string{"-o", "gogrpc.max_decompressed:10"}, "decompressed size exceeds the limit"},
+		{file("gzipbomb"), []string{"-o", "gogrpc.max_decompressed:1000000000", "-o", "gogrpc.max_ratio:100"}, "decompressed size exceeds the limit"},
+		{file("synflood"), []string{"-o", "tcptw.max_conns:1000"}, "more than tcptw.max_conns (1000) tracked"},
+	} {
+		args := append([]string{"-r", c.file, "-o", "gogrpc.ports:50051=", "-T", "fields", "-e", "_ws.expert.message"}, c.args...)
+		if !strings.Contains(tshark(t, pluginEnv, args...), c.expert) {
+			t.Errorf("%s %v: no expert info %q", filepath.Base(c.file), c.args, c.expert)
+		}
+	}
+	// The ratio is what refused the bomb above: with room for it, the
+	// same message inflates.
+	out := tshark(t, pluginEnv, "-r", file("gzipbomb"), "-o", "gogrpc.ports:50051=", "-o", "gogrpc.max_decompressed:1000000000",
+		"-o", "gogrpc.max_ratio:100000", "-T", "fields", "-e", "_ws.expert.message", "-e", "gogrpc.decompressed_length")
+	if strings.Contains(out, "exceeds the limit") || !strings.Contains(out, "67108864") {
+		t.Errorf("with a ratio of 100,000 the 64 MiB bomb should inflate:\n%.500s", out)
+	}
+}

@@ -20,7 +20,7 @@
 #define GP_OP_TCPTW_REPORT 5  /* args: json(0/1), timeline(0/1): the report as a string */
 #define GP_OP_GRPC_CALLS 6    /* no args: the gRPC calls table as a string */
 #define GP_OP_FETCH 7         /* args: op (GP_OP_H2 or GP_OP_TCPTW), frame, ordinal: the result kept for them */
-#define GP_OP_GRPC_OPTIONS 8  /* key: "descriptor set paths, ':'-separated\nPATH=REQ[,RESP];...\nPORT=PATH;...": gRPC types and ports */
+#define GP_OP_GRPC_OPTIONS 8  /* args [max message, max decompressed, max ratio, max depth]; key: "descriptor set paths, ':'-separated\nPATH=REQ[,RESP];...\nPORT=PATH;...": gRPC types, ports, limits */
 
 /* With a frame number above 0, GP_OP_H2 and GP_OP_TCPTW keep their result
  * (GP_OP_H2 only when it claims the data) under (op, frame, ordinal), so

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gotcpdump/gotcpdump/goparser/gogrpc"
 	"github.com/gotcpdump/gotcpdump/goparser/h2"
 	"github.com/gotcpdump/gotcpdump/goparser/pbschema"
 	"github.com/gotcpdump/gotcpdump/goparser/result"
@@ -51,6 +52,7 @@ var state struct {
 	h2      *h2.Decoder
 	schema  *pbschema.Registry
 	gports  map[uint16]string
+	glimits gogrpc.Limits
 	twcfg   tcptw.Config
 	tw      *tcptw.Dissector
 	enc     result.Encoder
@@ -85,6 +87,7 @@ func reset() {
 	state.h2 = h2.New(state.h2opts)
 	state.h2.SetSchema(state.schema)
 	state.h2.SetGRPCPorts(state.gports)
+	state.h2.SetGRPCLimits(state.glimits)
 	state.tw = tcptw.NewDissector(state.twcfg)
 	state.pending = nil
 	state.kept = make(map[keptKey][]byte)
@@ -157,6 +160,7 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.h2 = h2.New(state.h2opts)
 		state.h2.SetSchema(state.schema)
 		state.h2.SetGRPCPorts(state.gports)
+		state.h2.SetGRPCLimits(state.glimits)
 		e.Bool(true)
 	case opTCPTW:
 		if len(a) < 2 {
@@ -204,9 +208,14 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 				return fail(dst, err.Error())
 			}
 		}
-		state.schema, state.gports = reg, ports
+		var lim gogrpc.Limits
+		if len(a) >= 4 {
+			lim = gogrpc.Limits{MaxMessage: int(a[0]), MaxDecompressed: int(a[1]), MaxRatio: int(a[2]), MaxDepth: int(a[3])}
+		}
+		state.schema, state.gports, state.glimits = reg, ports, lim
 		state.h2.SetSchema(reg)
 		state.h2.SetGRPCPorts(ports)
+		state.h2.SetGRPCLimits(lim)
 		e.Bool(true)
 	case opGRPCCalls:
 		var b strings.Builder

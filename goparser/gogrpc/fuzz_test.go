@@ -33,7 +33,7 @@ func FuzzTypedMessage(f *testing.F) {
 			var xs []tree.ExpertRecord
 			w := tree.Writer{E: &e, X: &xs}
 			e.BeginArray()
-			if !writeTyped(w, 0, len(payload), payload, "/grpc.health.v1.Health/Check", request, reg) && len(payload) > 0 {
+			if !writeTyped(w, 0, len(payload), payload, "/grpc.health.v1.Health/Check", request, reg, 64) && len(payload) > 0 {
 				if fields, ok := grpcmsg.DecodeRaw(payload, 0); ok {
 					writeFields(w, 0, len(payload), fields, 0)
 				}

@@ -62,9 +62,10 @@ var (
 	fTyped   = Proto.Field(schema.Field{Abbrev: "gogrpc.field", Name: "Field", Type: schema.None, Desc: "a field decoded with the message's schema"})
 	fJSON    = Proto.Field(schema.Field{Abbrev: "gogrpc.json", Name: "JSON", Type: schema.String, Desc: "the message as protojson, one line"})
 
-	xSchema  = Proto.Expert(schema.Expert{Abbrev: "gogrpc.schema_mismatch", Text: "Message does not decode with its schema", Group: schema.GroupMalformed, Severity: schema.Warn})
-	xInflate = Proto.Expert(schema.Expert{Abbrev: "gogrpc.decompression_failed", Text: "Message not decompressed", Group: schema.GroupMalformed, Severity: schema.Error})
-	xStatus  = Proto.Expert(schema.Expert{Abbrev: "gogrpc.status.error", Text: "gRPC call failed", Group: schema.GroupResponse, Severity: schema.Warn})
+	xSchema    = Proto.Expert(schema.Expert{Abbrev: "gogrpc.schema_mismatch", Text: "Message does not decode with its schema", Group: schema.GroupMalformed, Severity: schema.Warn})
+	xTruncated = Proto.Expert(schema.Expert{Abbrev: "gogrpc.message_truncated", Text: "Message longer than the reassembly limit", Group: schema.GroupProtocol, Severity: schema.Note})
+	xInflate   = Proto.Expert(schema.Expert{Abbrev: "gogrpc.decompression_failed", Text: "Message not decompressed", Group: schema.GroupMalformed, Severity: schema.Error})
+	xStatus    = Proto.Expert(schema.Expert{Abbrev: "gogrpc.status.error", Text: "gRPC call failed", Group: schema.GroupResponse, Severity: schema.Warn})
 )
 
 // Call is what a stream knows of its gRPC call.
@@ -73,8 +74,31 @@ type Call struct {
 	Encoding [2]string // grpc-encoding of the request and of the response
 }
 
-// MaxDecompressed caps what one message may inflate to.
-const MaxDecompressed = 4 << 20
+// Limits bound what one message may cost; the zero value means the
+// defaults.
+type Limits struct {
+	MaxMessage      int // octets kept per message while it is reassembled (gRPC's default limit: 4 MiB)
+	MaxDecompressed int // octets a compressed message may inflate to
+	MaxRatio        int // how many times its compressed size a message may inflate to
+	MaxDepth        int // protobuf nesting followed (raw and typed)
+}
+
+// WithDefaults fills the unset limits.
+func (l Limits) WithDefaults() Limits {
+	if l.MaxMessage <= 0 {
+		l.MaxMessage = 4 << 20
+	}
+	if l.MaxDecompressed <= 0 {
+		l.MaxDecompressed = 4 << 20
+	}
+	if l.MaxRatio <= 0 {
+		l.MaxRatio = 1000
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = 64
+	}
+	return l
+}
 
 // SplitPath splits "/pkg.Service/Method".
 func SplitPath(p string) (service, method string) {
@@ -93,7 +117,8 @@ func direction(request bool) string {
 // WriteMessage writes one message that ended in the DATA payload at base.
 // With a registry that knows the call's method, the message is decoded
 // with its type; otherwise raw.
-func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request bool, reg *pbschema.Registry) {
+func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request bool, reg *pbschema.Registry, lim Limits) {
+	lim = lim.WithDefaults()
 	const gen = tree.FlagGenerated
 	off, n := base+m.Off, m.N
 	text := fmt.Sprintf(": %s %s, Length %d", call.Path, direction(request), m.Length)
@@ -117,6 +142,7 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 	}
 	if m.Truncated {
 		w.Add(fTruncated, off, n, tree.Bool(true), "", gen)
+		w.Expert(xTruncated, fmt.Sprintf("message of %d octets: only the first %d are kept (gogrpc.max_message)", m.Length, len(m.Data)))
 	}
 	payload := m.Data
 	decoded := !m.Compressed && !m.Truncated
@@ -126,7 +152,8 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 			enc = call.Encoding[1]
 		}
 		w.Add(fEncoding, off, n, tree.Str(enc), "", gen)
-		if out, err := grpcmsg.Decompress(enc, m.Data, MaxDecompressed); err != nil {
+		max := min(lim.MaxDecompressed, max(len(m.Data), 1)*lim.MaxRatio)
+		if out, err := grpcmsg.Decompress(enc, m.Data, max); err != nil {
 			w.Expert(xInflate, fmt.Sprintf("%s message of %d octets not decompressed: %v", enc, m.Length, err))
 		} else {
 			w.Add(fInflated, off, n, tree.Int(int64(len(out))), "", gen)
@@ -144,8 +171,8 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 	}
 	// An empty message is a valid one (every field at its default), which
 	// a schema can still name and render as {}.
-	if decoded && !writeTyped(w, off, n, payload, call.Path, request, reg) && m.Length > 0 {
-		if fields, ok := grpcmsg.DecodeRaw(payload, 0); ok {
+	if decoded && !writeTyped(w, off, n, payload, call.Path, request, reg, lim.MaxDepth) && m.Length > 0 {
+		if fields, ok := grpcmsg.DecodeRawDepth(payload, lim.MaxDepth); ok {
 			writeFields(w, off, n, fields, 0)
 		}
 	}

@@ -20,7 +20,7 @@ const maxTypedItems = 4096
 // when there is no type for the method; a message that does not decode
 // with its type gets an expert note and false, so that raw decoding
 // follows.
-func writeTyped(w tree.Writer, off, n int, payload []byte, path string, request bool, reg *pbschema.Registry) bool {
+func writeTyped(w tree.Writer, off, n int, payload []byte, path string, request bool, reg *pbschema.Registry, depth int) bool {
 	req, resp, ok := reg.Types(path)
 	if !ok {
 		return false
@@ -29,7 +29,7 @@ func writeTyped(w tree.Writer, off, n int, payload []byte, path string, request 
 	if request {
 		md = req
 	}
-	msg, err := reg.Decode(md, payload)
+	msg, err := reg.DecodeDepth(md, payload, depth)
 	if err != nil {
 		w.Expert(xSchema, fmt.Sprintf("%s does not decode as %s: %v", direction(request), md.FullName(), err))
 		return false

@@ -98,12 +98,25 @@ type Field struct {
 	Nested []Field // Bytes parsed as a message, when they parse
 }
 
-// MaxDepth bounds nested decoding.
+// MaxDepth bounds nested decoding by DecodeRaw.
 const MaxDepth = 16
 
 // DecodeRaw decodes b as a protobuf message without a schema. It reports
-// false when b is not a well-formed message.
+// false when b is not a well-formed message. Nested messages are followed
+// to MaxDepth levels below depth.
 func DecodeRaw(b []byte, depth int) ([]Field, bool) {
+	return decodeRaw(b, depth, MaxDepth)
+}
+
+// DecodeRawDepth is DecodeRaw from the top with another nesting limit.
+func DecodeRawDepth(b []byte, max int) ([]Field, bool) {
+	if max <= 0 {
+		max = MaxDepth
+	}
+	return decodeRaw(b, 0, max)
+}
+
+func decodeRaw(b []byte, depth, max int) ([]Field, bool) {
 	var fields []Field
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -123,8 +136,8 @@ func DecodeRaw(b []byte, depth int) ([]Field, bool) {
 			f.Fixed, n = protowire.ConsumeFixed64(b)
 		case protowire.BytesType:
 			f.Bytes, n = protowire.ConsumeBytes(b)
-			if n >= 0 && depth < MaxDepth && len(f.Bytes) > 0 {
-				if nested, ok := DecodeRaw(f.Bytes, depth+1); ok {
+			if n >= 0 && depth < max && len(f.Bytes) > 0 {
+				if nested, ok := decodeRaw(f.Bytes, depth+1, max); ok {
 					f.Nested = nested
 				}
 			}

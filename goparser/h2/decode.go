@@ -80,6 +80,7 @@ type Decoder struct {
 	calls        gogrpc.Stats
 	schema       *pbschema.Registry
 	grpcPorts    map[uint16]string // server port -> method path, for streams without HEADERS
+	grpcLimits   gogrpc.Limits
 }
 
 // GRPCCalls returns the gRPC calls seen so far, per method.
@@ -89,6 +90,9 @@ func (d *Decoder) GRPCCalls() *gogrpc.Stats { return &d.calls }
 // captured, by the server's port (like Wireshark's fake headers); "" is
 // gRPC with an unknown method.
 func (d *Decoder) SetGRPCPorts(m map[uint16]string) { d.grpcPorts = m }
+
+// SetGRPCLimits bounds the gRPC messages of streams that start after it.
+func (d *Decoder) SetGRPCLimits(l gogrpc.Limits) { d.grpcLimits = l.WithDefaults() }
 
 // SetSchema sets the protobuf types that gRPC messages are decoded with
 // (nil: raw decoding only).
@@ -632,6 +636,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 				path, _ := get(":path")
 				enc, _ := get("grpc-encoding")
 				st.grpc, st.reqDir, st.call = true, dir, gogrpc.Call{Path: path, Encoding: [2]string{enc}}
+				d.grpcBuffers(st)
 				c.grpcReqDir = dir + 1
 				st.progress = gogrpc.Progress{Start: d.now}
 				if v, ok := get("grpc-timeout"); ok {
@@ -643,6 +648,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 			// comes from the gogrpc.ports preference, if it names one.
 			st.grpc, st.reqDir = true, 1-dir
 			st.call = gogrpc.Call{Path: d.grpcPortPath(c, 1-dir), Encoding: [2]string{"", ""}}
+			d.grpcBuffers(st)
 			if enc, ok := get("grpc-encoding"); ok {
 				st.call.Encoding[1] = enc
 			}
@@ -685,7 +691,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 			}
 			st.progress.Messages[side]++
 			st.progress.Bytes[side] += int64(m.Length)
-			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir, d.schema)
+			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir, d.schema, d.grpcLimits)
 		}
 	}
 }
@@ -715,7 +721,14 @@ func (d *Decoder) grpcWithoutHeaders(c *conn, dir int, st *stream, payload []byt
 		return
 	}
 	st.grpc, st.reqDir, st.call = true, reqDir, gogrpc.Call{Path: path}
+	d.grpcBuffers(st)
 	st.progress = gogrpc.Progress{Start: d.now}
+}
+
+// grpcBuffers sets how much of a message a stream keeps.
+func (d *Decoder) grpcBuffers(st *stream) {
+	st.msgs[0].Max = d.grpcLimits.WithDefaults().MaxMessage
+	st.msgs[1].Max = st.msgs[0].Max
 }
 
 // grpcPortPath is the method that gogrpc.ports gives the server that

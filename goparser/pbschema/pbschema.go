@@ -136,8 +136,16 @@ func (r *Registry) Types(path string) (req, resp protoreflect.MessageDescriptor,
 
 // Decode unmarshals a message of type md.
 func (r *Registry) Decode(md protoreflect.MessageDescriptor, b []byte) (*dynamicpb.Message, error) {
+	return r.DecodeDepth(md, b, MaxDepth)
+}
+
+// DecodeDepth is Decode with another nesting limit.
+func (r *Registry) DecodeDepth(md protoreflect.MessageDescriptor, b []byte, depth int) (*dynamicpb.Message, error) {
+	if depth <= 0 {
+		depth = MaxDepth
+	}
 	m := dynamicpb.NewMessage(md)
-	opts := proto.UnmarshalOptions{Resolver: r.types, RecursionLimit: MaxDepth}
+	opts := proto.UnmarshalOptions{Resolver: r.types, RecursionLimit: depth}
 	if err := opts.Unmarshal(b, m); err != nil {
 		return nil, err
 	}

@@ -299,6 +299,7 @@ func (e *Engine) evict() {
 		if !c.last.After(cut) {
 			delete(e.conns, k)
 			e.rep.evicted++
+			e.verdict.Evicted++
 		}
 	}
 }

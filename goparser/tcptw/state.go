@@ -28,6 +28,7 @@ type Verdict struct {
 	FinToSyn     time.Duration // since the same client's last close towards this server; -1 if none
 	PortsInUse   int           // the client's ports tied up towards this server, at a SYN
 	PortRange    int
+	Evicted      int // open connections this packet made the engine forget (MaxConns)
 }
 
 // Reuse describes a SYN on a 4-tuple still in TIME_WAIT.

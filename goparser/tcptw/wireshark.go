@@ -52,6 +52,7 @@ var (
 	xSynRetry  = Proto.Expert(schema.Expert{Abbrev: "tcptw.syn_retry.expert", Text: "SYN retransmitted", Group: schema.GroupSequence, Severity: schema.Warn})
 	xAssassin  = Proto.Expert(schema.Expert{Abbrev: "tcptw.assassination.expert", Text: "RST killed a TIME_WAIT socket", Group: schema.GroupSequence, Severity: schema.Warn})
 	xPorts     = Proto.Expert(schema.Expert{Abbrev: "tcptw.ports.expert", Text: "Client's ephemeral ports running out", Group: schema.GroupSequence, Severity: schema.Warn})
+	xEvicted   = Proto.Expert(schema.Expert{Abbrev: "tcptw.evicted", Text: "Open connections forgotten at the tracking limit", Group: schema.GroupProtocol, Severity: schema.Note})
 	xShortConn = Proto.Expert(schema.Expert{Abbrev: "tcptw.one_request", Text: "Connection closed after one request", Group: schema.GroupSequence, Severity: schema.Note})
 )
 
@@ -127,6 +128,9 @@ func endpoint(a string, p uint16) string { return a + " " + strconv.Itoa(int(p))
 func secs(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
 func (d *Dissector) render(v *Verdict, w tree.Writer) {
+	if v.Evicted > 0 {
+		w.Expert(xEvicted, fmt.Sprintf("%d open connections, the least recently active, forgotten: more than tcptw.max_conns (%d) tracked", v.Evicted, d.Engine.cfg.MaxConns))
+	}
 	const gen = tree.FlagGenerated
 	const tm = gen | tree.FlagTime
 	summary := []string{}
