@@ -75,8 +75,8 @@ test-lua: build
 # long, then runs 1,000 hostile captures through tshark (TestHostileCaptures,
 # which make test runs on 60); fuzz-smoke, part of make test, runs each
 # target for a few seconds.
-FUZZ_TARGETS := ./goparser/h2:FuzzDecode ./goparser/grpcmsg:FuzzFeed ./goparser/tcptw:FuzzDissector \
-	./goparser/gogrpc:FuzzTypedMessage
+FUZZ_TARGETS := ./goparser/h2:FuzzDecode ./goparser/grpcmsg:FuzzFeed ./goparser/grpcmsg:FuzzDecompress \
+	./goparser/tcptw:FuzzDissector ./goparser/gogrpc:FuzzTypedMessage ./goparser/result:FuzzDecode
 FUZZTIME ?= 1m
 fuzz: build
 	@set -e; for t in $(FUZZ_TARGETS); do \

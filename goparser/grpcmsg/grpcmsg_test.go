@@ -121,3 +121,23 @@ func TestDecompress(t *testing.T) {
 		t.Fatalf("unknown encoding: %v", err)
 	}
 }
+
+// FuzzDecompress: arbitrary bytes under every grpc-encoding never inflate
+// past the cap, and a refusal is ErrBomb or a decoding error, not a panic.
+func FuzzDecompress(f *testing.F) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(make([]byte, 100000))
+	zw.Close()
+	f.Add(gz.Bytes(), uint8(0))
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58}, uint8(3))
+	f.Add([]byte{0xff, 0x06, 0x00, 0x00, 's', 'N', 'a', 'P', 'p', 'Y'}, uint8(2))
+	encodings := []string{"gzip", "deflate", "snappy", "zstd", "identity", "lz4"}
+	f.Fuzz(func(t *testing.T, data []byte, enc uint8) {
+		const max = 1 << 16
+		out, err := Decompress(encodings[int(enc)%len(encodings)], data, max)
+		if err == nil && len(out) > max {
+			t.Fatalf("inflated to %d octets, cap %d", len(out), max)
+		}
+	})
+}

@@ -213,6 +213,9 @@ func (e *Encoder) Depth() int { return len(e.stack) }
 var ErrTruncated = errors.New("result: truncated")
 
 // Decode parses one value from b and returns it with the rest of b.
+// ErrKey means a map key that is an array or a map.
+var ErrKey = errors.New("result: map key is not a scalar")
+
 // Arrays decode to []any, maps to map[any]any, integers to int64, strings
 // to string. It exists for tests and tools; the C shim has its own decoder.
 func Decode(b []byte) (any, []byte, error) {
@@ -303,6 +306,11 @@ func decode(b []byte, depth int) (any, []byte, error) {
 			}
 			if v, b, err = decode(b, depth+1); err != nil {
 				return nil, nil, err
+			}
+			switch k.(type) {
+			case []any, map[any]any:
+				// The encoder writes only scalar keys; a Go map cannot hold these.
+				return nil, nil, ErrKey
 			}
 			out[k] = v
 		}

@@ -127,3 +127,77 @@ func TestDecodeRejectsTruncation(t *testing.T) {
 		t.Fatal("unknown tag accepted")
 	}
 }
+
+// FuzzDecode: the C side's format never makes the decoder panic, and what
+// decodes encodes back to the same octets.
+func FuzzDecode(f *testing.F) {
+	var e Encoder
+	e.BeginArray()
+	e.Int(0)
+	e.String("x")
+	e.BeginMap()
+	e.String("k")
+	e.Float(1.5)
+	e.End()
+	e.Nil()
+	e.Bool(true)
+	e.Int(1 << 40)
+	e.Int(300)
+	e.End()
+	b, _ := e.Bytes()
+	f.Add(b)
+	f.Add([]byte{0x07, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, rest, err := Decode(b)
+		if err != nil {
+			return
+		}
+		var e Encoder
+		if !encodeAny(&e, v) {
+			return // maps decode to Go maps: their order is not kept
+		}
+		again, err := e.Bytes()
+		if err != nil {
+			t.Fatalf("re-encoding %v: %v", v, err)
+		}
+		// Compared as octets: NaN is not equal to itself.
+		v2, _, err := Decode(again)
+		var e2 Encoder
+		encodeAny(&e2, v2)
+		third, _ := e2.Bytes()
+		if err != nil || !bytes.Equal(again, third) {
+			t.Fatalf("round trip: %v then %v (%v)", v, v2, err)
+		}
+		_ = rest
+	})
+}
+
+// encodeAny writes a decoded value back; false for values whose encoding
+// is not unique (maps).
+func encodeAny(e *Encoder, v any) bool {
+	switch v := v.(type) {
+	case nil:
+		e.Nil()
+	case bool:
+		e.Bool(v)
+	case int64:
+		e.Int(v)
+	case float64:
+		e.Float(v)
+	case string:
+		e.String(v)
+	case []byte:
+		e.BytesValue(v)
+	case []any:
+		e.BeginArray()
+		for _, x := range v {
+			if !encodeAny(e, x) {
+				return false
+			}
+		}
+		e.End()
+	default:
+		return false
+	}
+	return true
+}
