@@ -421,6 +421,11 @@ func FuzzDecode(f *testing.F) {
 	must(p.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: p.block(":method", "GET"), EndHeaders: true, PadLength: 3}))
 	f.Add(p.take(), []byte{}, uint8(7))
 	f.Add([]byte(http2.ClientPreface), []byte{0, 0, 0, 4, 1, 0, 0, 0, 0}, uint8(1))
+	// Real traffic: the start of each direction of the test captures.
+	for _, name := range []string{"h2c_go.pcap", "nghttp2_push_padding.pcap", "grpc_h2c_gzip.pcap"} {
+		c, s := captureStreams(f, name, 8192)
+		f.Add(c, s, uint8(len(c)%251))
+	}
 	f.Fuzz(func(t *testing.T, a, b []byte, split uint8) {
 		d := New(Options{MaxStreams: 16, MaxConns: 4})
 		// Feed each direction in two pieces, as TCP segments would arrive,
