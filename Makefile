@@ -8,6 +8,7 @@ export PATH := $(PATH):/usr/local/go/bin
 OUT      := build/out
 LIB      := $(OUT)/libgoparser.so
 SHIM52   := $(OUT)/goshim52.so
+SHIM54   := $(OUT)/goshim54.so
 PLUGDIR  ?= $(HOME)/.local/lib/wireshark/plugins/gotcpdump
 PCAP     ?= testpcaps/h2c_go.pcap
 CFLAGS   ?= -O2 -g
@@ -21,7 +22,7 @@ all: build
 deps:
 	@build/deps.sh
 
-build: $(LIB) $(SHIM52) $(OUT)/twreport $(OUT)/gotcpdump
+build: $(LIB) $(SHIM52) $(SHIM54) $(OUT)/twreport $(OUT)/gotcpdump
 
 $(OUT)/twreport: $(GO_SRC) $(shell find cmd -name '*.go')
 	@mkdir -p $(OUT)
@@ -35,14 +36,16 @@ $(LIB): $(GO_SRC) goparser/capi/goparser.h
 	@mkdir -p $(OUT)
 	go build -buildmode=c-shared -o $@ ./goparser/capi
 
-$(SHIM52): cshim/goshim.c goparser/capi/goparser.h $(LIB)
-	$(CC) $(CFLAGS) $(SHIM_CFLAGS) $$(pkg-config --cflags lua5.2) -shared -o $@ $< \
+# One shim per Lua ABI: 5.2 for Wireshark <= 4.2, 5.4 for 4.4 and later.
+# The plugin loads the one that matches its _VERSION.
+$(OUT)/goshim%.so: cshim/goshim.c goparser/capi/goparser.h $(LIB)
+	$(CC) $(CFLAGS) $(SHIM_CFLAGS) $$(pkg-config --cflags lua$(subst 5,5.,$*)) -shared -o $@ $< \
 		-L$(OUT) -lgoparser -Wl,-rpath,'$$ORIGIN'
 
 install: build
 	@mkdir -p $(PLUGDIR)
 	install -m 0644 lua/goh2.lua lua/tcptw.lua lua/gotcpdump.luainc $(PLUGDIR)/
-	install -m 0755 $(LIB) $(SHIM52) $(PLUGDIR)/
+	install -m 0755 $(LIB) $(SHIM52) $(SHIM54) $(PLUGDIR)/
 	@echo "installed into $(PLUGDIR)"
 
 uninstall:
@@ -69,6 +72,7 @@ test-lua: build
 	$(CC) $(CFLAGS) $(SHIM_CFLAGS) -DGOSHIM_EXPECT_ABI=999 $$(pkg-config --cflags lua5.2) -shared \
 		-o $(OUT)/goshim52_badabi.so cshim/goshim.c -L$(OUT) -lgoparser -Wl,-rpath,'$$ORIGIN'
 	LUA_SHIM=$(SHIM52) LUA_SHIM_BADABI=$(OUT)/goshim52_badabi.so lua5.2 cshim/shim_test.lua
+	LUA_SHIM=$(SHIM54) lua5.4 cshim/shim_test.lua
 
 # Every Go fuzz target (the committed corpora under testdata/fuzz run in
 # test-go as regression tests). make fuzz FUZZTIME=10m runs each for that

@@ -6,8 +6,10 @@ set -euo pipefail
 
 pkgs=(
   tshark            # Wireshark 4.0 with Lua 5.2: the host of our dissectors
-  liblua5.2-dev     # headers for the Lua 5.2 shim
+  liblua5.2-dev     # headers for the Lua 5.2 shim (Wireshark <= 4.2)
   lua5.2            # plain interpreter for the shim's Lua-level test
+  liblua5.4-dev     # headers for the Lua 5.4 shim (Wireshark 4.4+)
+  lua5.4
   libpcap-dev       # gopacket/pcap and BPF compilation
   tcpdump           # capturing test traffic
   nghttp2-client    # nghttp, h2load: captures and benchmark load
@@ -16,6 +18,8 @@ pkgs=(
   make
   pkg-config
   curl              # the watch-mode test scrapes metrics inside a namespace
+  iproute2          # ip netns and ss: the tests' network namespaces
+  procps            # sysctl inside the namespaces
 )
 
 missing=()

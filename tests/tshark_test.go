@@ -47,7 +47,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	for _, f := range []string{"build/out/libgoparser.so", "build/out/goshim52.so", "lua/goh2.lua", "lua/tcptw.lua", "lua/gotcpdump.luainc"} {
+	for _, f := range []string{"build/out/libgoparser.so", "build/out/goshim52.so", "build/out/goshim54.so", "lua/goh2.lua", "lua/tcptw.lua", "lua/gotcpdump.luainc"} {
 		b, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "tests: %v (run make build)\n", err)
