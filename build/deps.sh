@@ -20,6 +20,7 @@ pkgs=(
   curl              # the watch-mode test scrapes metrics inside a namespace
   iproute2          # ip netns and ss: the tests' network namespaces
   procps            # sysctl inside the namespaces
+  systemd           # systemd-analyze verify checks deploy/systemd
 )
 
 missing=()
@@ -47,3 +48,18 @@ if ! command -v go >/dev/null; then
   exit 1
 fi
 go mod download
+
+# promtool checks the Prometheus rules in deploy/. It comes from Debian's
+# prometheus package, unpacked into build/tools rather than installed:
+# installing the package would start a Prometheus server on the host.
+tools="$(cd "$(dirname "$0")" && pwd)/tools"
+if [ ! -x "$tools/promtool" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) || { apt-get update -q >/dev/null && (cd "$tmp" && apt-get download prometheus >/dev/null); }
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+  mkdir -p "$tools"
+  install -m 0755 "$tmp/x/usr/bin/promtool" "$tools/promtool"
+  rm -rf "$tmp"
+  echo "deps: promtool unpacked into $tools" >&2
+fi
+
