@@ -10,12 +10,13 @@ LIB      := $(OUT)/libgoparser.so
 SHIM52   := $(OUT)/goshim52.so
 SHIM54   := $(OUT)/goshim54.so
 PLUGDIR  ?= $(HOME)/.local/lib/wireshark/plugins/gotcpdump
+PROFDIR  ?= $(HOME)/.config/wireshark/profiles/gotcpdump
 PCAP     ?= testpcaps/h2c_go.pcap
 CFLAGS   ?= -O2 -g
 SHIM_CFLAGS := -std=c99 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Igoparser/capi
 GO_SRC   := $(shell find goparser -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all deps build install uninstall run test test-go test-lua test-asan test-tshark lint bench bench-capture fuzz fuzz-smoke clean
+.PHONY: all deps build install install-profile uninstall run test test-go test-lua test-asan test-tshark lint bench bench-capture fuzz fuzz-smoke clean
 
 all: build
 
@@ -48,8 +49,14 @@ install: build
 	install -m 0755 $(LIB) $(SHIM52) $(SHIM54) $(PLUGDIR)/
 	@echo "installed into $(PLUGDIR)"
 
+# The "gotcpdump" configuration profile: columns, coloring rules, I/O graphs.
+install-profile:
+	@mkdir -p $(PROFDIR)
+	install -m 0644 profile/gotcpdump/preferences profile/gotcpdump/colorfilters profile/gotcpdump/io_graphs $(PROFDIR)/
+	@echo "installed the profile into $(PROFDIR) (Edit > Configuration Profiles, or tshark -C gotcpdump)"
+
 uninstall:
-	rm -rf $(PLUGDIR)
+	rm -rf $(PLUGDIR) $(PROFDIR)
 
 DEMO_TW  := testpcaps/tw_healthz_storm.pcap
 
