@@ -95,20 +95,24 @@ static int run_call(lua_State *L, size_t *outlen) {
     return st;
 }
 
+/* Pushes nil and the message of a failed run_call: either already on the
+ * stack (-1) or in buf. */
+static int push_failure(lua_State *L, int st, size_t outlen) {
+    lua_pushnil(L);
+    if (st == -1) {
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_pushlstring(L, (const char *)buf, st == GP_NOT_FOUND ? 0 : outlen);
+    return 2;
+}
+
 /* goshim.call(op, data, key, int...) -> blob | nil, message */
 static int l_call(lua_State *L) {
     size_t outlen;
     int st = run_call(L, &outlen);
-    if (st == -1) {
-        lua_pushnil(L);
-        lua_insert(L, -2);
-        return 2;
-    }
-    if (st != GP_OK) {
-        lua_pushnil(L);
-        lua_pushlstring(L, (const char *)buf, st == GP_NOT_FOUND ? 0 : outlen);
-        return 2;
-    }
+    if (st != GP_OK)
+        return push_failure(L, st, outlen);
     lua_pushlstring(L, (const char *)buf, outlen);
     return 1;
 }
@@ -119,20 +123,12 @@ static int l_call(lua_State *L) {
 static int l_run(lua_State *L) {
     size_t outlen;
     int st = run_call(L, &outlen);
-    if (st == -1) {
-        lua_pushnil(L);
-        lua_insert(L, -2);
-        return 2;
-    }
     if (st == GP_NOT_FOUND) {
         lua_pushboolean(L, 0);
         return 1;
     }
-    if (st != GP_OK) {
-        lua_pushnil(L);
-        lua_pushlstring(L, (const char *)buf, outlen);
-        return 2;
-    }
+    if (st != GP_OK)
+        return push_failure(L, st, outlen);
     reslen = outlen;
     lua_pushboolean(L, 1);
     return 1;

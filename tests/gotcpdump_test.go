@@ -11,12 +11,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
+	"github.com/gotcpdump/gotcpdump/internal/syncbuf"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -222,7 +222,7 @@ func pidBurst(t *testing.T, l *lab, bin, lab, file string, extra ...string) burs
 	}
 	a, aOut := client("8080")
 	b, bOut := client("7070")
-	var errOut syncBuffer
+	var errOut syncbuf.Buffer
 	args := append([]string{"netns", "exec", l.cliNS, bin, "-i", l.cliIf, "-w", file, "-p", strconv.Itoa(a.Process.Pid)}, extra...)
 	dump := exec.Command("ip", args...)
 	dump.Stderr = &errOut
@@ -315,7 +315,7 @@ func TestGotcpdumpWatch(t *testing.T) {
 	l.start(l.srvNS, lab, "server", "-listen", l.srvIP.String()+":8080")
 	out := filepath.Join(dir, "captures")
 	const threshold, interval = 20, 200 * time.Millisecond
-	var errOut syncBuffer
+	var errOut syncbuf.Buffer
 	w := exec.Command("ip", "netns", "exec", l.cliNS, bin, "watch", "-i", l.cliIf, "--tw-threshold", strconv.Itoa(threshold),
 		"--interval", interval.String(), "--capture", "3s", "--dir", out, "--metrics-addr", "127.0.0.1:9870")
 	w.Stderr = &errOut
@@ -478,15 +478,18 @@ func TestGotcpdumpFaults(t *testing.T) {
 		return c, &errOut
 	}
 
-	t.Run("full disk", func(t *testing.T) {
-		mnt := filepath.Join(dir, "small")
+	// smallDisk mounts a tmpfs of the given size for one subtest.
+	smallDisk := func(t *testing.T, name, size string) string {
+		mnt := filepath.Join(dir, name)
 		os.MkdirAll(mnt, 0o755)
-		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", mnt).CombinedOutput(); err != nil {
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", mnt).CombinedOutput(); err != nil {
 			t.Fatalf("mount: %v %s", err, out)
 		}
-		defer exec.Command("umount", mnt).Run()
-		c, errOut := capture("-w", filepath.Join(mnt, "full.pcap"))
-		traffic()
+		t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+		return mnt
+	}
+	// endsOnFullDisk waits for a capture to give up with a clear error.
+	endsOnFullDisk := func(t *testing.T, c *exec.Cmd, errOut *bytes.Buffer) {
 		done := make(chan error, 1)
 		go func() { done <- c.Wait() }()
 		select {
@@ -498,32 +501,24 @@ func TestGotcpdumpFaults(t *testing.T) {
 			_ = c.Process.Kill()
 			t.Fatalf("still running on a full disk:\n%s", errOut.String())
 		}
+	}
+
+	t.Run("full disk", func(t *testing.T) {
+		mnt := smallDisk(t, "small", "8k")
+		c, errOut := capture("-w", filepath.Join(mnt, "full.pcap"))
+		traffic()
+		endsOnFullDisk(t, c, errOut)
 	})
 
 	t.Run("full disk while rotating", func(t *testing.T) {
 		// -C 1 into a 3 MB tmpfs: two files complete, the third fills the
 		// disk. The finished files stay whole.
-		mnt := filepath.Join(dir, "small3m")
-		os.MkdirAll(mnt, 0o755)
-		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt).CombinedOutput(); err != nil {
-			t.Fatalf("mount: %v %s", err, out)
-		}
-		defer exec.Command("umount", mnt).Run()
+		mnt := smallDisk(t, "small3m", "3m")
 		c, errOut := capture("-w", filepath.Join(mnt, "r.pcap"), "-C", "1", "udp port 9999")
 		if out, err := exec.Command("ip", "netns", "exec", l.cliNS, lab, "udp", "-addr", l.srvIP.String()+":9999", "-n", "5000", "-size", "1000").CombinedOutput(); err != nil {
 			t.Fatalf("udp: %v %s", err, out)
 		}
-		done := make(chan error, 1)
-		go func() { done <- c.Wait() }()
-		select {
-		case err := <-done:
-			if err == nil || !strings.Contains(errOut.String(), "no space left on device") {
-				t.Fatalf("exit %v, stderr:\n%s", err, errOut.String())
-			}
-		case <-time.After(10 * time.Second):
-			_ = c.Process.Kill()
-			t.Fatalf("still running on a full disk:\n%s", errOut.String())
-		}
+		endsOnFullDisk(t, c, errOut)
 		files, _ := filepath.Glob(filepath.Join(mnt, "r.pcap*"))
 		sort.Strings(files)
 		if len(files) < 3 {
@@ -699,23 +694,4 @@ func TestGotcpdumpFaults(t *testing.T) {
 		}
 		os.Remove("/tmp/gotcpdump-unpriv.pcap")
 	})
-}
-
-// syncBuffer is a bytes.Buffer that a child process writes while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 	"github.com/gotcpdump/gotcpdump/goparser/tcptw"
+	"github.com/gotcpdump/gotcpdump/internal/syncbuf"
 )
 
 var update = flag.Bool("update", false, "rewrite the committed TIME_WAIT captures and golden reports")
@@ -326,7 +327,7 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 	// The capture is ours: gotcpdump, as the scenario captures in
 	// testpcaps/ are made.
 	dump := exec.Command("ip", "netns", "exec", l.cliNS, gotcpdumpBin, "-i", l.cliIf, "-s", "512", "-w", capFile, "tcp")
-	var dumpErr syncBuffer
+	var dumpErr syncbuf.Buffer
 	dump.Stderr = &dumpErr
 	if err := dump.Start(); err != nil {
 		t.Fatal(err)

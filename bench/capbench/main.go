@@ -34,11 +34,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/net/ipv4"
+
+	"github.com/gotcpdump/gotcpdump/internal/syncbuf"
 )
 
 const (
@@ -331,7 +332,7 @@ var (
 func (l *lab) once(self string, tool []string, rate int, secs float64) (sample, error) {
 	var s sample
 	_ = os.Remove(tool[len(tool)-2])
-	var errBuf syncBuffer
+	var errBuf syncbuf.Buffer
 	c := exec.Command("ip", append([]string{"netns", "exec", l.cliNS}, tool...)...)
 	c.Stderr = &errBuf
 	if err := c.Start(); err != nil {
@@ -422,21 +423,4 @@ func gen(args []string) {
 		sent += n
 	}
 	fmt.Printf("sent %d\n", sent)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

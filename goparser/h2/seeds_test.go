@@ -1,12 +1,9 @@
 package h2
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/gopacket/gopacket/pcapgo"
-
+	"github.com/gotcpdump/gotcpdump/goparser/internal/testpcaps"
 	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 )
 
@@ -14,23 +11,17 @@ import (
 // connection in a capture under testpcaps/, for fuzz seeds: the client's
 // bytes, then the server's.
 func captureStreams(f *testing.F, name string, max int) (client, server []byte) {
-	fh, err := os.Open(filepath.Join("..", "..", "testpcaps", name))
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer fh.Close()
-	r, err := pcapgo.NewReader(fh)
+	frames, link, err := testpcaps.Frames(name, 0)
 	if err != nil {
 		f.Fatal(err)
 	}
 	dec := tcpdecode.New()
 	var first *tcpdecode.Segment
-	for len(client)+len(server) < max {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
+	for _, data := range frames {
+		if len(client)+len(server) >= max {
 			break
 		}
-		s, err := dec.Decode(r.LinkType(), data)
+		s, err := dec.Decode(link, data)
 		if err != nil || len(s.Payload) == 0 {
 			continue
 		}

@@ -2,13 +2,10 @@ package tcptw
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/pcapgo"
-
+	"github.com/gotcpdump/gotcpdump/goparser/internal/testpcaps"
 	"github.com/gotcpdump/gotcpdump/goparser/result"
 )
 
@@ -29,21 +26,12 @@ func frames(b []byte) [][]byte {
 // seedFrames packs the first frames of a TIME_WAIT capture as frames()
 // reads them (frames longer than 255 octets are cut, as snap lengths do).
 func seedFrames(f *testing.F, name string, max int) []byte {
-	fh, err := os.Open(filepath.Join("..", "..", "testpcaps", name))
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer fh.Close()
-	r, err := pcapgo.NewReader(fh)
+	frames, _, err := testpcaps.Frames(name, max)
 	if err != nil {
 		f.Fatal(err)
 	}
 	var out []byte
-	for i := 0; i < max; i++ {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
+	for _, data := range frames {
 		data = data[:min(len(data), 255)]
 		out = append(append(out, byte(len(data))), data...)
 	}
