@@ -16,7 +16,7 @@ CFLAGS   ?= -O2 -g
 SHIM_CFLAGS := -std=c99 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Igoparser/capi
 GO_SRC   := $(shell find goparser -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all deps build install install-profile uninstall run test test-go test-lua test-asan test-tshark lint bench bench-capture fuzz fuzz-smoke clean
+.PHONY: all deps build install install-profile screenshots uninstall run test test-go test-lua test-asan test-tshark lint bench bench-capture fuzz fuzz-smoke clean
 
 all: build
 
@@ -48,6 +48,11 @@ install: build
 	install -m 0644 lua/goh2.lua lua/tcptw.lua lua/gotcpdump.luainc $(PLUGDIR)/
 	install -m 0755 $(LIB) $(SHIM52) $(SHIM54) $(PLUGDIR)/
 	@echo "installed into $(PLUGDIR)"
+
+# Screenshots of Wireshark with the plugin (under Xvfb) into docs/.
+screenshots: build
+	@mkdir -p docs
+	GUI_SCREENSHOTS=$(CURDIR)/docs go test -count=1 -run TestWiresharkGUI ./tests/
 
 # The "gotcpdump" configuration profile: columns, coloring rules, I/O graphs.
 install-profile:

@@ -21,6 +21,11 @@ pkgs=(
   iproute2          # ip netns and ss: the tests' network namespaces
   procps            # sysctl inside the namespaces
   systemd           # systemd-analyze verify checks deploy/systemd
+  wireshark-qt      # the GUI test, under Xvfb
+  xvfb
+  xauth
+  xdotool           # drives the GUI's Tools menu
+  imagemagick       # screenshots
 )
 
 missing=()
