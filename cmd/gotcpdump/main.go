@@ -137,13 +137,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Printf("%d.any (Pseudo-device that captures on all interfaces)\n", len(ifs)+1)
 		return 0
 	}
-	stop := make(chan struct{})
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		<-sig
-		close(stop)
-	}()
+	stop := stopOnSignal()
 	r, err := session(o, stop, stderr, newStatus(stderr))
 	code := 0
 	if err != nil {
@@ -166,6 +160,18 @@ type result struct {
 	bytes             int64
 	received, dropped uint64
 	file              string
+}
+
+// stopOnSignal returns a channel that closes at SIGINT or SIGTERM.
+func stopOnSignal() <-chan struct{} {
+	stop := make(chan struct{})
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sig
+		close(stop)
+	}()
+	return stop
 }
 
 // setupError is an error that stops a capture before it starts: a bad

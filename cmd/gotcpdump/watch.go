@@ -8,13 +8,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,13 +74,7 @@ func watch(args []string, stderr io.Writer) int {
 		defer srv.Close()
 	}
 
-	stop := make(chan struct{})
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		<-sig
-		close(stop)
-	}()
+	stop := stopOnSignal()
 	lo, hi := sockdiag.EphemeralRange()
 	log.Info("watching", "threshold", threshold, "rearm_below", int(float64(threshold)**rearm), "interval", *interval, "dir", *dir, "metrics_addr", metrics)
 	var (
