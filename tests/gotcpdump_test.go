@@ -451,8 +451,11 @@ func TestGotcpdumpWatch(t *testing.T) {
 }
 
 // TestGotcpdumpFaults: a full disk ends the capture with a clear error
-// and a non-zero exit; SIGKILL leaves a file whose complete packets read;
-// -w - streams to a pipe; -Z drops root after opening.
+// and a non-zero exit (files already rotated stay whole); SIGKILL leaves a
+// file whose complete packets read; -w - streams to a pipe; -Z drops root
+// and every capability; SIGTERM and SIGINT under load leave readable
+// files; rotated files add up to the packets sent; bad arguments and
+// missing privileges exit 2 with a clear message.
 func TestGotcpdumpFaults(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root for network namespaces and mounts (make test runs as root)")
