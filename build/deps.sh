@@ -26,6 +26,9 @@ pkgs=(
   xauth
   xdotool           # drives the GUI's Tools menu
   imagemagick       # screenshots
+  debootstrap       # a Debian 13 chroot: Wireshark 4.4 tests, the .deb install test
+  python3-grpcio    # a second gRPC implementation for captures
+  python3-protobuf
 )
 
 missing=()
