@@ -20,6 +20,8 @@ goh2.prefs.max_conns = Pref.uint("Max connections", 100000, "Connections tracked
 local NOT_MINE = 1
 local ordinals = common.new_ordinals("goh2")
 local internal_error = common.expert["goh2.internal_error"]
+local gogrpc_proto = common.protos.gogrpc
+local reassembled_in = common.field["gogrpc.reassembled_in"]
 
 local function dissect(tvb, pinfo, tree, heuristic)
     local num, ord = ordinals:begin(pinfo)
@@ -49,7 +51,7 @@ local function dissect(tvb, pinfo, tree, heuristic)
     if r[1] == NOT_MINE then
         return 0
     end
-    local consumed, need, npdus, info, experts = r[2], r[3], r[4], r[5], r[6]
+    local consumed, need, npdus, info, experts, links = r[2], r[3], r[4], r[5], r[6], r[7]
     if need ~= 0 then
         pinfo.desegment_offset = consumed
         pinfo.desegment_len = need > 0 and need or DESEGMENT_ONE_MORE_SEGMENT
@@ -65,6 +67,14 @@ local function dissect(tvb, pinfo, tree, heuristic)
     end
     if common.has_tree(tree) then
         common.render_items(tree, tvb, npdus)
+        if links then
+            -- Later passes: the frames where messages this frame carried
+            -- part of were reassembled.
+            local t = tree:add(gogrpc_proto, tvb(0, 0)):set_text("gRPC message fragment")
+            for i = 1, #links do
+                t:add(reassembled_in, tvb(0, 0), links[i]):set_generated()
+            end
+        end
     else
         common.add_experts(tree, experts)
     end

@@ -10,8 +10,10 @@ package main
 import "C"
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +62,10 @@ var state struct {
 	pending []byte
 	// kept holds results for later passes over a frame; see goparser.h.
 	kept map[keptKey][]byte
+	// links maps a frame that carried part of a gRPC message to the
+	// frames where such messages completed. A later pass over the part
+	// frame learns them (the first pass could not know the future).
+	links map[uint32][]uint32
 }
 
 type keptKey struct {
@@ -91,6 +97,7 @@ func reset() {
 	state.tw = tcptw.NewDissector(state.twcfg)
 	state.pending = nil
 	state.kept = make(map[keptKey][]byte)
+	state.links = make(map[uint32][]uint32)
 }
 
 //export gp_abi_version
@@ -146,8 +153,16 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		if len(a) > 3 {
 			in.Time = time.Unix(a[2], a[3])
 		}
+		if len(a) > 4 && a[4] > 0 && a[4] <= math.MaxUint32 {
+			in.Frame = uint32(a[4])
+		}
 		if decodeH2(e, in) != h2.StatusNotMine {
 			keep, kept = keepKey(op, a, 4)
+		}
+		for _, l := range state.h2.Links() {
+			if ls := state.links[l.Part]; len(ls) == 0 || ls[len(ls)-1] != l.In {
+				state.links[l.Part] = append(ls, l.In)
+			}
 		}
 	case opH2Options:
 		if len(a) < h2OptionArguments {
@@ -177,6 +192,9 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		b, ok := state.kept[k]
 		if !ok {
 			return 0, statusNotFound
+		}
+		if ls := state.links[k.frame]; k.op == opH2 && k.ord == 1 && len(ls) > 0 {
+			b = withLinks(e, b, ls)
 		}
 		return deliver(b, dst)
 	case opTWOptions:
@@ -245,6 +263,24 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.kept[keep] = append([]byte(nil), b...)
 	}
 	return deliver(b, dst)
+}
+
+// withLinks returns an H2 result with one more top-level element: the
+// frames where gRPC messages that this frame carried part of completed.
+func withLinks(e *result.Encoder, kept []byte, links []uint32) []byte {
+	e.Reset()
+	e.BeginArray()
+	for _, l := range links {
+		e.Int(int64(l))
+	}
+	e.End()
+	tail, err := e.Bytes()
+	if err != nil || len(kept) < 5 || result.Tag(kept[0]) != result.TagArray {
+		return kept
+	}
+	b := append(append(make([]byte, 0, len(kept)+len(tail)), kept...), tail...)
+	binary.LittleEndian.PutUint32(b[1:5], binary.LittleEndian.Uint32(b[1:5])+1)
+	return b
 }
 
 // parsePorts reads "PORT=PATH;PORT=PATH" (PATH may be empty: gRPC, method

@@ -58,6 +58,11 @@ var (
 	fPBBytes    = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.bytes", Name: "Bytes", Type: schema.Bytes})
 	fPBString   = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.string", Name: "String", Type: schema.String})
 
+	fFragments     = Proto.Field(schema.Field{Abbrev: "gogrpc.fragments", Name: "Message fragments", Type: schema.Uint32, Base: schema.BaseDec, Desc: "capture frames that carried the message"})
+	fFragment      = Proto.Field(schema.Field{Abbrev: "gogrpc.fragment", Name: "Message fragment", Type: schema.FrameNum, Desc: "a frame that carried part of the message"})
+	fReassembledIn = Proto.Field(schema.Field{Abbrev: "gogrpc.reassembled_in", Name: "Reassembled in", Type: schema.FrameNum, Desc: "the frame where the message this frame carried part of completes (known from the second pass on, like Wireshark's own reassembly)"})
+	fInflatedData  = Proto.Field(schema.Field{Abbrev: "gogrpc.decompressed_data", Name: "Decompressed Data", Type: schema.Bytes})
+
 	fMsgType = Proto.Field(schema.Field{Abbrev: "gogrpc.message_type", Name: "Message Type", Type: schema.String, Desc: "protobuf message type, from the descriptor sets"})
 	fTyped   = Proto.Field(schema.Field{Abbrev: "gogrpc.field", Name: "Field", Type: schema.None, Desc: "a field decoded with the message's schema"})
 	fJSON    = Proto.Field(schema.Field{Abbrev: "gogrpc.json", Name: "JSON", Type: schema.String, Desc: "the message as protojson, one line"})
@@ -140,6 +145,17 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 	if m.Parts > 1 {
 		w.Add(fParts, off, n, tree.Int(int64(m.Parts)), "", gen)
 	}
+	if len(m.Frames) > 0 {
+		w.Begin(fFragments, off, n, tree.Int(int64(len(m.Frames)+m.FramesCut)), "", gen)
+		for _, p := range m.Frames {
+			w.Add(fFragment, off, n, tree.Uint(uint64(p.Frame)), fmt.Sprintf(" (%d octets)", p.N), gen)
+		}
+		if m.FramesCut > 0 {
+			w.Add(fFragment, off, n, tree.Uint(uint64(m.Frames[len(m.Frames)-1].Frame)),
+				fmt.Sprintf(" (%d more frames not listed)", m.FramesCut), gen|tree.FlagHidden)
+		}
+		w.End()
+	}
 	if m.Truncated {
 		w.Add(fTruncated, off, n, tree.Bool(true), "", gen)
 		w.Expert(xTruncated, fmt.Sprintf("message of %d octets: only the first %d are kept (gogrpc.max_message)", m.Length, len(m.Data)))
@@ -164,10 +180,13 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 		if m.Parts == 1 && n == grpcmsg.PrefixLen+int(m.Length) {
 			w.Add(fData, off+grpcmsg.PrefixLen, int(m.Length), tree.FromBytes, "", 0)
 		} else {
-			// Reassembled from several DATA frames: the range is this
-			// frame's part, the value the whole message.
-			w.Add(fData, off, n, tree.Bytes(m.Data), fmt.Sprintf(" (%d octets reassembled)", len(m.Data)), 0)
+			// Reassembled from several DATA frames: the message gets a
+			// data source of its own, as Wireshark's reassembly does.
+			w.Add(fData, 0, len(m.Data), tree.Bytes(m.Data), "Reassembled gRPC message", tree.FlagDataSource)
 		}
+	}
+	if m.Compressed && decoded && len(payload) > 0 {
+		w.Add(fInflatedData, 0, len(payload), tree.Bytes(payload), "Decompressed gRPC message", tree.FlagDataSource)
 	}
 	// An empty message is a valid one (every field at its default), which
 	// a schema can still name and render as {}.

@@ -14,14 +14,38 @@ import (
 // a 4-octet big-endian length.
 const PrefixLen = 5
 
+// Flag bits of a message prefix. gRPC uses only FlagCompressed; gRPC-Web
+// also sends its trailers as a message with FlagTrailer set.
+const (
+	FlagCompressed = 0x01
+	FlagTrailer    = 0x80
+)
+
+// MaxFrames caps the frames listed per message: a 4 MiB message can span
+// thousands of segments, and the list is memory held per message.
+const MaxFrames = 64
+
+// Part is where one piece of a message travelled: a capture frame and the
+// octets (prefix included) that it carried.
+type Part struct {
+	Frame uint32
+	N     uint32
+}
+
 // Message is a gRPC message that completed in the data just fed.
 type Message struct {
 	Compressed bool
+	Trailer    bool // a gRPC-Web trailers frame: Data holds header lines
 	Length     uint32
 	Data       []byte // the message, up to the reassembler's cap
 	Truncated  bool   // Length was above the cap: Data holds the first octets
 	Off, N     int    // the part of the fed data that carried its last octets
 	Parts      int    // DATA chunks the message spanned
+	// Frames lists the capture frames that carried the message, in order,
+	// when they are more than one (up to MaxFrames; FramesCut counts the
+	// rest). The last is the frame of the chunk just fed.
+	Frames    []Part
+	FramesCut int
 }
 
 // Reassembler follows one stream direction. The zero value is ready; Max
@@ -35,6 +59,8 @@ type Reassembler struct {
 	buf    []byte
 	parts  int
 	start  int // where the current message's part began in this chunk
+	frames []Part
+	cut    int
 }
 
 func (r *Reassembler) max() int {
@@ -47,6 +73,12 @@ func (r *Reassembler) max() int {
 // Feed consumes one DATA payload and returns the messages that completed
 // in it. Returned Data stays valid until the next Feed.
 func (r *Reassembler) Feed(data []byte) []Message {
+	return r.FeedFrame(data, 0)
+}
+
+// FeedFrame is Feed for a payload carried by capture frame number frame
+// (0: unknown), so that messages list the frames they spanned.
+func (r *Reassembler) FeedFrame(data []byte, frame uint32) []Message {
 	var out []Message
 	off := 0
 	r.start = 0
@@ -58,6 +90,7 @@ func (r *Reassembler) Feed(data []byte) []Message {
 			if r.have == 0 {
 				r.start = off
 				r.parts = 1
+				r.frames, r.cut = r.frames[:0], 0
 			}
 			n := copy(r.prefix[r.have:], data[off:])
 			r.have += n
@@ -76,16 +109,42 @@ func (r *Reassembler) Feed(data []byte) []Message {
 		r.got += uint32(n)
 		off += n
 		if r.got == r.length {
-			out = append(out, Message{
-				Compressed: r.prefix[0]&1 == 1, Length: r.length, Data: r.buf,
+			r.addPart(frame, off-r.start)
+			m := Message{
+				Compressed: r.prefix[0]&FlagCompressed != 0, Trailer: r.prefix[0]&FlagTrailer != 0,
+				Length: r.length, Data: r.buf,
 				Truncated: int(r.length) > r.max(), Off: r.start, N: off - r.start, Parts: r.parts,
-			})
+			}
+			if len(r.frames) > 1 || r.cut > 0 {
+				m.Frames, m.FramesCut = append([]Part(nil), r.frames...), r.cut
+			}
+			out = append(out, m)
 			r.buf = nil // the caller keeps the slice
 			r.have, r.got, r.length = 0, 0, 0
+			r.frames, r.cut = r.frames[:0], 0
 			r.start = off
 		}
 	}
+	if r.have > 0 {
+		r.addPart(frame, len(data)-r.start)
+	}
 	return out
+}
+
+// addPart records that frame carried n more octets of the current message.
+func (r *Reassembler) addPart(frame uint32, n int) {
+	if frame == 0 || n <= 0 {
+		return
+	}
+	if k := len(r.frames); k > 0 && r.frames[k-1].Frame == frame {
+		r.frames[k-1].N += uint32(n)
+		return
+	}
+	if len(r.frames) >= MaxFrames {
+		r.cut++
+		return
+	}
+	r.frames = append(r.frames, Part{Frame: frame, N: uint32(n)})
 }
 
 // Field is one protobuf field decoded without a schema.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/golang/snappy"
@@ -46,6 +47,42 @@ func TestReassembly(t *testing.T) {
 	ms := r.Feed(stream)
 	if ms[1].Off != len(m1) || ms[1].N != len(m2) {
 		t.Fatalf("part of message 2: %d+%d", ms[1].Off, ms[1].N)
+	}
+}
+
+// TestFrames: a message fed in chunks from several capture frames lists
+// each frame once, with the octets it carried (prefix included); one that
+// arrives in one frame lists none.
+func TestFrames(t *testing.T) {
+	m1 := prefixed(false, bytes.Repeat([]byte("a"), 20)) // 25 octets
+	m2 := prefixed(false, []byte("bc"))                  // 7 octets
+	stream := append(append([]byte{}, m1...), m2...)
+	var r Reassembler
+	var got []Message
+	for _, c := range []struct {
+		frame    uint32
+		from, to int
+	}{{3, 0, 2}, {3, 2, 10}, {5, 10, 20}, {9, 20, 27}, {9, 27, 32}} {
+		got = append(got, r.FeedFrame(stream[c.from:c.to], c.frame)...)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d messages", len(got))
+	}
+	want := []Part{{3, 10}, {5, 10}, {9, 5}}
+	if fmt.Sprint(got[0].Frames) != fmt.Sprint(want) || got[0].Parts != 4 {
+		t.Fatalf("message 1: frames %v in %d parts, want %v in 4", got[0].Frames, got[0].Parts, want)
+	}
+	if got[1].Frames != nil {
+		t.Fatalf("message 2 came in one frame but lists %v", got[1].Frames)
+	}
+	var long Reassembler
+	big := prefixed(false, bytes.Repeat([]byte("z"), MaxFrames+10))
+	var last []Message
+	for i := range big {
+		last = long.FeedFrame(big[i:i+1], uint32(i+1))
+	}
+	if len(last) != 1 || len(last[0].Frames) != MaxFrames || last[0].FramesCut != len(big)-MaxFrames {
+		t.Fatalf("long message: %d frames listed, %d cut", len(last[0].Frames), last[0].FramesCut)
 	}
 }
 

@@ -52,7 +52,14 @@ type Input struct {
 	NoReassembly bool
 	// Time is when the packet was captured (for gRPC call durations).
 	Time time.Time
+	// Frame is the capture frame number (0: unknown), which gRPC messages
+	// that span frames list.
+	Frame uint32
 }
+
+// Link says that capture frame Part carried a piece of a gRPC message
+// that was reassembled in frame In.
+type Link struct{ Part, In uint32 }
 
 func (in Input) connKey() string {
 	if in.Src < in.Dst {
@@ -77,6 +84,8 @@ type Decoder struct {
 	resetFramer  bool
 	weight       uint8
 	now          time.Time
+	frameNum     uint32
+	links        []Link
 	calls        gogrpc.Stats
 	schema       *pbschema.Registry
 	grpcPorts    map[uint16]string // server port -> method path, for streams without HEADERS
@@ -110,6 +119,10 @@ func New(o Options) *Decoder {
 // heuristicTries is how many unclaimed payloads of a TCP stream the
 // heuristic looks at before it leaves the stream alone for good.
 const heuristicTries = 8
+
+// Links returns, for the last Decode, the earlier frames that carried
+// parts of the gRPC messages it completed. Valid until the next Decode.
+func (d *Decoder) Links() []Link { return d.links }
 
 // Decode decodes in.Data and appends the result to e as one array:
 //
@@ -159,6 +172,8 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	d.info = d.info[:0]
 	d.noReassembly = in.NoReassembly
 	d.now = in.Time
+	d.frameNum = in.Frame
+	d.links = d.links[:0]
 
 	e.BeginArray()
 	e.Int(int64(StatusOK))
@@ -684,7 +699,12 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 		if fh.Flags.Has(http2.FlagDataPadded) {
 			base++
 		}
-		for _, m := range st.msgs[dir].Feed(df.Data()) {
+		for _, m := range st.msgs[dir].FeedFrame(df.Data(), d.frameNum) {
+			for _, p := range m.Frames {
+				if p.Frame != d.frameNum {
+					d.links = append(d.links, Link{Part: p.Frame, In: d.frameNum})
+				}
+			}
 			side := 1
 			if dir == st.reqDir {
 				side = 0

@@ -25,6 +25,10 @@ const (
 	FlagHidden                        // filterable but not displayed
 	FlagReplaceText                   // text replaces the label instead of being appended
 	FlagTime                          // the value is seconds, for a time field
+	// FlagDataSource: the value's bytes become a new data source (a tab
+	// beside the frame's bytes) named by text; the item covers all of it
+	// and its children's ranges are offsets into it.
+	FlagDataSource
 )
 
 // Kind tells which variant a Value holds.
