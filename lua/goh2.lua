@@ -134,12 +134,79 @@ gogrpc.prefs.max_message = Pref.uint("Max message size", 4194304,
 gogrpc.prefs.max_decompressed = Pref.uint("Max decompressed size", 4194304, "A message that inflates further is refused as a decompression bomb")
 gogrpc.prefs.max_ratio = Pref.uint("Max decompression ratio", 1000, "A message that inflates to more times its compressed size is refused")
 gogrpc.prefs.max_depth = Pref.uint("Max protobuf nesting", 64, "Nested messages followed, with or without a schema")
-local function apply_grpc_prefs()
+local function apply_grpc_options()
     local p = gogrpc.prefs
     local ok, msg = shim.call(common.OP_GRPC_OPTIONS, "", p.descriptor_sets .. "\n" .. p.method_types .. "\n" .. p.ports,
         p.max_message, p.max_decompressed, p.max_ratio, p.max_depth)
     if not ok then
         report_failure("gogrpc: " .. tostring(msg))
+    end
+end
+
+-- gRPC-Web over HTTP/1.1: Wireshark's http dissector hands each whole
+-- (de-chunked) body to the dissector of its media type.
+gogrpc.prefs.web_http1 = Pref.bool("Decode gRPC-Web over HTTP/1.1", true,
+    "Take application/grpc-web and application/grpc-web-text bodies from the built-in grpc dissector")
+local WEB_TYPES = { "application/grpc-web", "application/grpc-web+proto", "application/grpc-web+json",
+    "application/grpc-web-text", "application/grpc-web-text+proto" }
+local f_request = Field.new("http.request")
+local f_request_uri = Field.new("http.request.uri")
+-- A response's target: http.response_for.uri in Wireshark 4.0; 4.4 has no
+-- such field and gives the response its request's http.request.uri.
+local has_response_for, f_response_for = pcall(Field.new, "http.response_for.uri")
+if not has_response_for then f_response_for = f_request_uri end
+local f_request_in = Field.new("http.request_in")
+local web_ordinals = common.new_ordinals("gogrpc")
+local f_path, f_service, f_method = common.field["gogrpc.path"], common.field["gogrpc.service"], common.field["gogrpc.method"]
+function gogrpc.dissector(tvb, pinfo, tree)
+    local num, ord = web_ordinals:begin(pinfo)
+    local ok, msg
+    if not pinfo.visited then
+        local target = f_request_uri() or f_response_for()
+        local key = tostring(pinfo.src) .. " " .. pinfo.src_port .. "\n" .. tostring(pinfo.dst) .. " " .. pinfo.dst_port ..
+            "\n" .. (pinfo.match_string or "") .. "\n" .. (target and tostring(target.value) or "")
+        local sec, nsec = common.split_time(pinfo.abs_ts)
+        ok, msg = shim.run(common.OP_GRPC_WEB, tvb:raw(), key, 0, sec, nsec, num, ord)
+    else
+        ok, msg = shim.run(common.OP_FETCH, "", "", common.OP_GRPC_WEB, num, ord)
+        if ok == false then
+            return 0
+        end
+    end
+    if not ok then
+        tree:add_proto_expert_info(internal_error, tostring(msg))
+        return 0
+    end
+    local r = shim.result(2)
+    pinfo.cols.protocol = "GOGRPC-Web"
+    if common.has_tree(tree) then
+        -- The call's target, from http's fields (present with a tree).
+        local target = f_request_uri() or f_response_for()
+        if target then
+            local path = tostring(target.value):gsub("^%a[%w+.-]*://[^/]*", "")
+            local svc, method = path:match("^/([^/]*)/(.*)$")
+            local t = tree:add(gogrpc, tvb(0, 0)):set_text("gRPC-Web call: " .. path)
+            t:add(f_path, tvb(0, 0), path):set_generated()
+            t:add(f_service, tvb(0, 0), svc or ""):set_generated()
+            t:add(f_method, tvb(0, 0), method or ""):set_generated()
+        end
+        common.render_items(tree, tvb, r[2])
+    else
+        common.add_experts(tree, r[3])
+    end
+    return tvb:len()
+end
+
+local function apply_grpc_prefs()
+    apply_grpc_options()
+    local media = DissectorTable.get("media_type")
+    local builtin = Dissector.get("grpc")
+    for _, t in ipairs(WEB_TYPES) do
+        if gogrpc.prefs.web_http1 then
+            media:add(t, gogrpc)
+        elseif builtin then
+            media:add(t, builtin)
+        end
     end
 end
 gogrpc.prefs_changed = apply_grpc_prefs

@@ -25,6 +25,7 @@ import (
 	"github.com/gotcpdump/gotcpdump/goparser/result"
 	"github.com/gotcpdump/gotcpdump/goparser/schema"
 	"github.com/gotcpdump/gotcpdump/goparser/tcptw"
+	"github.com/gotcpdump/gotcpdump/goparser/tree"
 )
 
 // Operations and statuses, as in goparser.h.
@@ -38,6 +39,7 @@ const (
 	opGRPCCalls = C.GP_OP_GRPC_CALLS
 	opFetch     = C.GP_OP_FETCH
 	opGRPCOpts  = C.GP_OP_GRPC_OPTIONS
+	opGRPCWeb   = C.GP_OP_GRPC_WEB
 
 	statusOK          = C.GP_OK
 	statusNeedBuffer  = C.GP_NEED_BUFFER
@@ -57,6 +59,7 @@ var state struct {
 	glimits gogrpc.Limits
 	twcfg   tcptw.Config
 	tw      *tcptw.Dissector
+	web     gogrpc.WebCalls
 	enc     result.Encoder
 	input   []byte
 	pending []byte
@@ -94,6 +97,7 @@ func reset() {
 	state.h2.SetSchema(state.schema)
 	state.h2.SetGRPCPorts(state.gports)
 	state.h2.SetGRPCLimits(state.glimits)
+	state.web = gogrpc.WebCalls{Calls: state.h2.GRPCCalls()}
 	state.tw = tcptw.NewDissector(state.twcfg)
 	state.pending = nil
 	state.kept = make(map[keptKey][]byte)
@@ -176,6 +180,7 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.h2.SetSchema(state.schema)
 		state.h2.SetGRPCPorts(state.gports)
 		state.h2.SetGRPCLimits(state.glimits)
+		state.web = gogrpc.WebCalls{Calls: state.h2.GRPCCalls()}
 		e.Bool(true)
 	case opTCPTW:
 		if len(a) < 2 {
@@ -235,6 +240,26 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.h2.SetGRPCPorts(ports)
 		state.h2.SetGRPCLimits(lim)
 		e.Bool(true)
+	case opGRPCWeb:
+		if len(a) < 3 {
+			return fail(dst, "goparser: grpc-web needs 3 arguments")
+		}
+		// a[0] is unused: the library tells requests from responses itself.
+		parts := strings.SplitN(key, "\n", 4)
+		if len(parts) < 4 {
+			return fail(dst, "goparser: grpc-web key: want src, dst, content type and target")
+		}
+		in := gogrpc.WebBody{Conn: connKey(parts[0], parts[1]), Src: parts[0], ContentType: parts[2], Path: parts[3],
+			Body: data, Time: time.Unix(a[1], a[2])}
+		var experts []tree.ExpertRecord
+		e.BeginArray()
+		e.Int(0)
+		e.BeginArray()
+		state.web.Decode(tree.Writer{E: e, X: &experts}, in, state.schema, state.glimits)
+		e.End()
+		tree.EncodeExperts(e, experts)
+		e.End()
+		keep, kept = keepKey(op, a, 3)
 	case opGRPCCalls:
 		var b strings.Builder
 		state.h2.GRPCCalls().WriteText(&b)
@@ -263,6 +288,14 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.kept[keep] = append([]byte(nil), b...)
 	}
 	return deliver(b, dst)
+}
+
+// connKey names a connection the same from both ends.
+func connKey(a, b string) string {
+	if a < b {
+		return a + "|" + b
+	}
+	return b + "|" + a
 }
 
 // withLinks returns an H2 result with one more top-level element: the

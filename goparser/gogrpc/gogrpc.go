@@ -70,13 +70,58 @@ var (
 	xSchema    = Proto.Expert(schema.Expert{Abbrev: "gogrpc.schema_mismatch", Text: "Message does not decode with its schema", Group: schema.GroupMalformed, Severity: schema.Warn})
 	xTruncated = Proto.Expert(schema.Expert{Abbrev: "gogrpc.message_truncated", Text: "Message longer than the reassembly limit", Group: schema.GroupProtocol, Severity: schema.Note})
 	xInflate   = Proto.Expert(schema.Expert{Abbrev: "gogrpc.decompression_failed", Text: "Message not decompressed", Group: schema.GroupMalformed, Severity: schema.Error})
-	xStatus    = Proto.Expert(schema.Expert{Abbrev: "gogrpc.status.error", Text: "gRPC call failed", Group: schema.GroupResponse, Severity: schema.Warn})
+	// XWebText is for gRPC-Web-Text that does not decode as base64.
+	XWebText = Proto.Expert(schema.Expert{Abbrev: "gogrpc.web_text_invalid", Text: "gRPC-Web-Text body is not base64", Group: schema.GroupMalformed, Severity: schema.Error})
+	xStatus  = Proto.Expert(schema.Expert{Abbrev: "gogrpc.status.error", Text: "gRPC call failed", Group: schema.GroupResponse, Severity: schema.Warn})
 )
 
 // Call is what a stream knows of its gRPC call.
 type Call struct {
 	Path     string
 	Encoding [2]string // grpc-encoding of the request and of the response
+	// Text: the request's and the response's bodies are gRPC-Web-Text
+	// (base64).
+	Text [2]bool
+	// PathShown: the caller shows the path itself (gRPC-Web over
+	// HTTP/1.1, whose target is http's to tell), so items leave it out.
+	PathShown bool
+}
+
+// label is how items name the call.
+func (c Call) label() string {
+	if c.PathShown {
+		return "gRPC-Web"
+	}
+	return c.Path
+}
+
+// IsGRPC reports whether a content-type is gRPC's (application/grpc,
+// application/grpc+proto, …) or gRPC-Web's (application/grpc-web…), and
+// whether the body is gRPC-Web-Text, whose messages travel in base64.
+func IsGRPC(contentType string) (grpc, text bool) {
+	ct, _, _ := strings.Cut(contentType, ";")
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	rest, ok := strings.CutPrefix(ct, "application/grpc")
+	if !ok || (rest != "" && rest[0] != '+' && rest[0] != '-') {
+		return false, false
+	}
+	return true, strings.HasPrefix(rest, "-web-text")
+}
+
+// WebTrailers reads the trailers that gRPC-Web sends as the body's last
+// frame: HTTP/1-style "name: value" lines. Names are lower-cased.
+func WebTrailers(block []byte) func(name string) (string, bool) {
+	fields := map[string]string{}
+	for _, line := range strings.Split(string(block), "\n") {
+		name, value, ok := strings.Cut(strings.TrimRight(line, "\r"), ":")
+		if ok {
+			fields[strings.ToLower(strings.TrimSpace(name))] = strings.TrimSpace(value)
+		}
+	}
+	return func(name string) (string, bool) {
+		v, ok := fields[name]
+		return v, ok
+	}
 }
 
 // Limits bound what one message may cost; the zero value means the
@@ -126,15 +171,17 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 	lim = lim.WithDefaults()
 	const gen = tree.FlagGenerated
 	off, n := base+m.Off, m.N
-	text := fmt.Sprintf(": %s %s, Length %d", call.Path, direction(request), m.Length)
+	text := fmt.Sprintf(": %s %s, Length %d", call.label(), direction(request), m.Length)
 	if m.Compressed {
 		text += ", compressed"
 	}
 	w.Begin(Proto.Item, off, n, tree.FromBytes, text, 0)
-	svc, method := SplitPath(call.Path)
-	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
-	w.Add(fService, off, n, tree.Str(svc), "", gen)
-	w.Add(fMethod, off, n, tree.Str(method), "", gen)
+	if !call.PathShown {
+		svc, method := SplitPath(call.Path)
+		w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
+		w.Add(fService, off, n, tree.Str(svc), "", gen)
+		w.Add(fMethod, off, n, tree.Str(method), "", gen)
+	}
 	w.Add(fDirection, off, n, tree.Str(direction(request)), "", gen)
 	flag := int64(0)
 	if m.Compressed {
@@ -177,7 +224,7 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 		}
 	}
 	if m.Length > 0 {
-		if m.Parts == 1 && n == grpcmsg.PrefixLen+int(m.Length) {
+		if m.Parts == 1 && !m.Encoded && n == grpcmsg.PrefixLen+int(m.Length) {
 			w.Add(fData, off+grpcmsg.PrefixLen, int(m.Length), tree.FromBytes, "", 0)
 		} else {
 			// Reassembled from several DATA frames: the message gets a
@@ -249,11 +296,13 @@ func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) 
 		msg = u // grpc-message is percent-encoded
 	}
 	const gen = tree.FlagGenerated
-	w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s status %v", call.Path, codes.Code(code)), 0)
-	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
-	svc, method := SplitPath(call.Path)
-	w.Add(fService, off, n, tree.Str(svc), "", gen)
-	w.Add(fMethod, off, n, tree.Str(method), "", gen)
+	w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s status %v", call.label(), codes.Code(code)), 0)
+	if !call.PathShown {
+		w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
+		svc, method := SplitPath(call.Path)
+		w.Add(fService, off, n, tree.Str(svc), "", gen)
+		w.Add(fMethod, off, n, tree.Str(method), "", gen)
+	}
 	w.Add(fStatus, off, n, tree.Int(int64(code)), "", 0)
 	if msg != "" {
 		w.Add(fStatusMsg, off, n, tree.Str(msg), "", 0)
@@ -265,7 +314,7 @@ func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) 
 		summary(w)
 	}
 	if codes.Code(code) != codes.OK {
-		text := fmt.Sprintf("%s ended with %v", call.Path, codes.Code(code))
+		text := fmt.Sprintf("%s ended with %v", call.label(), codes.Code(code))
 		if msg != "" {
 			text += ": " + msg
 		}

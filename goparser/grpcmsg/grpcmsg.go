@@ -46,6 +46,9 @@ type Message struct {
 	// rest). The last is the frame of the chunk just fed.
 	Frames    []Part
 	FramesCut int
+	// Encoded: the octets on the wire were gRPC-Web-Text (base64), so
+	// Off and N cover the text that carried the message, not the message.
+	Encoded bool
 }
 
 // Reassembler follows one stream direction. The zero value is ready; Max

@@ -134,6 +134,7 @@ type stream struct {
 	reqDir      int
 	call        gogrpc.Call
 	msgs        [2]grpcmsg.Reassembler
+	b64         [2]grpcmsg.Base64Stream // gRPC-Web-Text, per direction
 	progress    gogrpc.Progress
 }
 

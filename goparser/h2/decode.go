@@ -86,6 +86,7 @@ type Decoder struct {
 	now          time.Time
 	frameNum     uint32
 	links        []Link
+	text         []byte // gRPC-Web-Text decoded, reused
 	calls        gogrpc.Stats
 	schema       *pbschema.Registry
 	grpcPorts    map[uint16]string // server port -> method path, for streams without HEADERS
@@ -647,10 +648,11 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 		}
 		if m, ok := get(":method"); ok && m != "" {
 			st.sawMethod = true
-			if ct, _ := get("content-type"); strings.HasPrefix(ct, "application/grpc") {
+			ct, _ := get("content-type")
+			if isGRPC, text := gogrpc.IsGRPC(ct); isGRPC {
 				path, _ := get(":path")
 				enc, _ := get("grpc-encoding")
-				st.grpc, st.reqDir, st.call = true, dir, gogrpc.Call{Path: path, Encoding: [2]string{enc}}
+				st.grpc, st.reqDir, st.call = true, dir, gogrpc.Call{Path: path, Encoding: [2]string{enc}, Text: [2]bool{text}}
 				d.grpcBuffers(st)
 				c.grpcReqDir = dir + 1
 				st.progress = gogrpc.Progress{Start: d.now}
@@ -658,29 +660,27 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 					st.progress.Timeout, _ = gogrpc.ParseTimeout(v)
 				}
 			}
-		} else if ct, _ := get("content-type"); !st.grpc && strings.HasPrefix(ct, "application/grpc") {
-			// A gRPC response whose request was not captured: the method
-			// comes from the gogrpc.ports preference, if it names one.
-			st.grpc, st.reqDir = true, 1-dir
-			st.call = gogrpc.Call{Path: d.grpcPortPath(c, 1-dir), Encoding: [2]string{"", ""}}
-			d.grpcBuffers(st)
-			if enc, ok := get("grpc-encoding"); ok {
-				st.call.Encoding[1] = enc
+		} else if ct, _ := get("content-type"); !st.grpc {
+			if isGRPC, text := gogrpc.IsGRPC(ct); isGRPC {
+				// A gRPC response whose request was not captured: the
+				// method comes from the gogrpc.ports preference, if it
+				// names one.
+				st.grpc, st.reqDir = true, 1-dir
+				st.call = gogrpc.Call{Path: d.grpcPortPath(c, 1-dir), Encoding: [2]string{"", ""}, Text: [2]bool{false, text}}
+				d.grpcBuffers(st)
+				if enc, ok := get("grpc-encoding"); ok {
+					st.call.Encoding[1] = enc
+				}
+				st.progress = gogrpc.Progress{Start: d.now}
 			}
-			st.progress = gogrpc.Progress{Start: d.now}
 		} else if st.grpc && dir != st.reqDir {
 			if enc, ok := get("grpc-encoding"); ok {
 				st.call.Encoding[1] = enc
 			}
-			n := frameHeaderLen + int(fh.Length)
-			if gogrpc.WriteStatus(d.w, off, n, st.call, get, func(w tree.Writer) {
-				gogrpc.WriteSummary(w, off, n, &st.progress, d.now)
-			}) && !st.progress.Ended {
-				st.progress.Ended = true
-				code, _ := get("grpc-status")
-				c, _ := strconv.Atoi(code)
-				d.calls.Add(st.call.Path, codes.Code(c), d.now.Sub(st.progress.Start))
+			if _, text := gogrpc.IsGRPC(ct); ct != "" {
+				st.call.Text[1] = text
 			}
+			d.grpcStatus(st, off, frameHeaderLen+int(fh.Length), get)
 		}
 	}
 	if rst, ok := f.(*http2.RSTStreamFrame); ok && st.grpc && !st.progress.Ended {
@@ -699,20 +699,51 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 		if fh.Flags.Has(http2.FlagDataPadded) {
 			base++
 		}
-		for _, m := range st.msgs[dir].FeedFrame(df.Data(), d.frameNum) {
+		side := 1
+		if dir == st.reqDir {
+			side = 0
+		}
+		payload := df.Data()
+		if st.call.Text[side] {
+			// gRPC-Web-Text: the messages are in the base64 text.
+			var err error
+			if d.text, err = st.b64[dir].Decode(d.text[:0], payload); err != nil {
+				d.w.Expert(gogrpc.XWebText, fmt.Sprintf("stream %d: %v; the rest of this direction is not decoded", fh.StreamID, err))
+				return
+			}
+			payload = d.text
+		}
+		for _, m := range st.msgs[dir].FeedFrame(payload, d.frameNum) {
 			for _, p := range m.Frames {
 				if p.Frame != d.frameNum {
 					d.links = append(d.links, Link{Part: p.Frame, In: d.frameNum})
 				}
 			}
-			side := 1
-			if dir == st.reqDir {
-				side = 0
+			if st.call.Text[side] {
+				m.Encoded, m.Off, m.N = true, 0, len(df.Data())
+			}
+			if m.Trailer {
+				// gRPC-Web: the trailers travel as the body's last frame.
+				d.grpcStatus(st, base+m.Off, m.N, gogrpc.WebTrailers(m.Data))
+				continue
 			}
 			st.progress.Messages[side]++
 			st.progress.Bytes[side] += int64(m.Length)
 			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir, d.schema, d.grpcLimits)
 		}
+	}
+}
+
+// grpcStatus writes the call's status from a trailers block (HEADERS, or
+// gRPC-Web's trailers frame) and counts the call as ended.
+func (d *Decoder) grpcStatus(st *stream, off, n int, get func(string) (string, bool)) {
+	if gogrpc.WriteStatus(d.w, off, n, st.call, get, func(w tree.Writer) {
+		gogrpc.WriteSummary(w, off, n, &st.progress, d.now)
+	}) && !st.progress.Ended {
+		st.progress.Ended = true
+		code, _ := get("grpc-status")
+		c, _ := strconv.Atoi(code)
+		d.calls.Add(st.call.Path, codes.Code(c), d.now.Sub(st.progress.Start))
 	}
 }
 
