@@ -29,6 +29,10 @@ pkgs=(
   debootstrap       # a Debian 13 chroot: Wireshark 4.4 tests, the .deb install test
   python3-grpcio    # a second gRPC implementation for captures
   python3-protobuf
+  dpkg-dev          # make deb: dpkg-shlibdeps
+  binutils          # make deb: strip
+  man-db            # the .deb test looks its man pages up
+  groff-base        # the man pages are rendered with warnings on
 )
 
 missing=()
