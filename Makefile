@@ -2,6 +2,9 @@
 #   make run [PCAP=file]   install what is missing, build, install the plugin, decode a capture
 #   make test              every test
 #   make bench             benchmarks against Wireshark's own dissectors and tcpdump
+#   make install-global    the plugin and profile for every user (Wireshark's global folders; root)
+#   make uninstall         removes what install, install-profile and install-global installed
+#   make deb               a Debian package for Debian 12 and 13, into build/out
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 
@@ -16,7 +19,7 @@ CFLAGS   ?= -O2 -g
 SHIM_CFLAGS := -std=c99 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Igoparser/capi
 GO_SRC   := $(shell find goparser -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all deps build install install-profile screenshots uninstall run test test-go test-lua test-asan test-tshark lint bench bench-capture fuzz fuzz-smoke clean
+.PHONY: all deps build install install-profile screenshots uninstall install-global deb run test test-go test-lua test-asan test-tshark test-ws44 lint bench bench-capture fuzz fuzz-smoke clean
 
 all: build
 
@@ -60,8 +63,50 @@ install-profile:
 	install -m 0644 profile/gotcpdump/preferences profile/gotcpdump/colorfilters profile/gotcpdump/io_graphs $(PROFDIR)/
 	@echo "installed the profile into $(PROFDIR) (Edit > Configuration Profiles, or tshark -C gotcpdump)"
 
+# Wireshark's global Lua plugin and configuration folders, from tshark -G
+# folders when a recipe runs: sets plug and prof to our folders in them,
+# or to nothing when tshark does not name them.
+ws_global = ws=$$(tshark -G folders 2>/dev/null); \
+	plug=$$(sed -n 's/^Global Lua Plugins:[[:space:]]*\(\/.*\)/\1\/gotcpdump/p' <<<"$$ws"); \
+	prof=$$(sed -n 's/^Global configuration:[[:space:]]*\(\/.*\)/\1\/profiles\/gotcpdump/p' <<<"$$ws")
+
+# install-global: the plugin into Wireshark's global Lua plugin folder and
+# the profile into its global profiles folder, for every user of the
+# machine (run as root). Both folders come from tshark -G folders; the .deb
+# installs the same files, and folders that a Debian package owns are left
+# alone.
+install-global: build
+	@command -v tshark >/dev/null || { echo "install-global: tshark is missing; it names Wireshark's global folders (make deps installs it)" >&2; exit 1; }
+	@set -e; $(ws_global); \
+	[ -n "$$plug" ] && [ -n "$$prof" ] || { echo "install-global: tshark -G folders names no global Lua plugin or configuration folder" >&2; exit 1; }; \
+	for d in "$$plug" "$$prof"; do \
+		if dpkg -S "$$d" >/dev/null 2>&1; then echo "install-global: $$d belongs to a Debian package (apt remove gotcpdump first)" >&2; exit 1; fi; \
+	done; \
+	install -d "$$plug" "$$prof"; \
+	install -m 0644 lua/goh2.lua lua/tcptw.lua lua/gotcpdump.luainc $(LIB) $(SHIM52) $(SHIM54) "$$plug/"; \
+	install -m 0644 profile/gotcpdump/preferences profile/gotcpdump/colorfilters profile/gotcpdump/io_graphs "$$prof/"; \
+	echo "installed into $$plug and $$prof"
+
+# uninstall removes the personal plugin and profile (install,
+# install-profile) and, when they exist, the global ones of install-global:
+# a user expects everything 'make install*' put in place to go. Removing
+# the global ones needs root; a Debian package's files are left to apt
+# (apt remove gotcpdump), and without tshark the global folders are unknown
+# and left alone.
 uninstall:
 	rm -rf $(PLUGDIR) $(PROFDIR)
+	@command -v tshark >/dev/null || exit 0; $(ws_global); \
+	for d in "$$plug" "$$prof"; do \
+		[ -n "$$d" ] && [ -e "$$d" ] || continue; \
+		if dpkg -S "$$d" >/dev/null 2>&1; then echo "uninstall: $$d belongs to a Debian package: apt remove gotcpdump"; continue; fi; \
+		rm -rf "$$d" || { echo "uninstall: cannot remove $$d (make install-global put it there): run as root" >&2; exit 1; }; \
+		echo "removed $$d"; \
+	done
+
+# A Debian package (build/deb.sh says what goes where) into $(OUT); the test
+# TestDeb installs one into a clean Debian 13 chroot.
+deb: build
+	build/deb.sh $(OUT)
 
 DEMO_TW  := testpcaps/tw_healthz_storm.pcap
 
@@ -119,6 +164,12 @@ test-asan: build
 
 test-tshark: build
 	go test -count=1 -v -parallel 8 -timeout 15m ./tests/...
+
+# The tshark tests again, on Wireshark 4.4 with Lua 5.4: the tshark of a
+# Debian 13 chroot (build/chroot.sh, cached in build/chroot/; build/ws44.sh).
+test-ws44: build
+	build/chroot.sh
+	build/ws44.sh
 
 bench: deps build
 	build/bench.sh

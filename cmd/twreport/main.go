@@ -29,6 +29,9 @@ import (
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return // --help: the usage is printed, nothing failed
+		}
 		fmt.Fprintln(os.Stderr, "twreport:", err)
 		os.Exit(1)
 	}
