@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Regenerates every HTTP/2 capture in this directory from live loopback
-# traffic, and not_h2_mix.pcap, other TCP protocols that HTTP/2 heuristics
-# must not claim. Must run as root (gotcpdump on lo). Needs go, tshark,
-# editcap, capinfos, nghttp, nghttpd, ssh, ssh-keygen and sshd
-# (openssh-client, openssh-server), and libpcap-dev to build gotcpdump.
+# Regenerates every HTTP/2 and gRPC capture in this directory from live
+# loopback traffic, and not_h2_mix.pcap, other TCP protocols that HTTP/2
+# heuristics must not claim. Must run as root (gotcpdump on lo). Needs go,
+# tshark, editcap, capinfos, nghttp, nghttpd, ssh, ssh-keygen and sshd
+# (openssh-client, openssh-server), python3-grpcio and python3-protobuf
+# (for /usr/bin/python3), and libpcap-dev to build gotcpdump.
 #
-# Usage: sudo ./generate.sh
+# Usage: sudo ./generate.sh [SCENARIO...]
+# Without arguments every capture is made again. Scenarios: h2c
+# (h2c_go.pcap and h2c_go_midstream.pcap), nghttp2, grpc_tls, grpc_gzip,
+# grpc_python, grpc_web, not_h2_mix; e.g. "./generate.sh grpc_web" remakes
+# grpc_web.pcap only.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,6 +22,9 @@ H2C_PORT=18080
 NGHTTP_PORT=18081
 GRPC_PORT=18443
 GRPC_GZIP_PORT=18444
+GRPC_PYTHON_PORT=18445
+GRPC_WEB_H1_PORT=18446
+GRPC_WEB_H2C_PORT=18447
 NOTH2_HTTP_PORT=18090
 NOTH2_TLS_PORT=18091
 NOTH2_RAW_PORT=18092
@@ -192,123 +200,190 @@ gen_not_h2_mix() {
 	fi
 }
 
-echo "== building generators"
-(cd "$MODROOT" && go build -o "$WORK/gotcpdump" ./cmd/gotcpdump && go build -o "$WORK/h2c" ./testpcaps/gen/h2c && go build -o "$WORK/grpctls" ./testpcaps/gen/grpctls &&
-	go build -o "$WORK/noth2" ./testpcaps/gen/noth2 && go build -o "$WORK/grpcgzip" ./testpcaps/gen/grpcgzip)
-
 # --- Go net/http h2c -------------------------------------------------------
-echo "== h2c_go.pcap (port $H2C_PORT)"
-port_free "$H2C_PORT"
-start_capture "$WORK/h2c.pcap" "$H2C_PORT"
-"$WORK/h2c" -addr "127.0.0.1:$H2C_PORT"
-stop_capture "$H2C_PORT"
-cp "$WORK/h2c.pcap" "$HERE/h2c_go.pcap"
+gen_h2c() {
+	echo "== h2c_go.pcap (port $H2C_PORT)"
+	port_free "$H2C_PORT"
+	start_capture "$WORK/h2c.pcap" "$H2C_PORT"
+	"$WORK/h2c" -addr "127.0.0.1:$H2C_PORT"
+	stop_capture "$H2C_PORT"
+	cp "$WORK/h2c.pcap" "$HERE/h2c_go.pcap"
 
-H2C=(-d "tcp.port==$H2C_PORT,http2")
-require "$HERE/h2c_go.pcap" "connection preface" "http2.magic" "${H2C[@]}"
-require "$HERE/h2c_go.pcap" "CONTINUATION" "http2.type == 9" "${H2C[@]}"
-require "$HERE/h2c_go.pcap" "RST_STREAM CANCEL" "http2.rst_stream.error == 8" "${H2C[@]}"
-require "$HERE/h2c_go.pcap" "RST_STREAM INTERNAL_ERROR" "http2.rst_stream.error == 2" "${H2C[@]}"
-require "$HERE/h2c_go.pcap" "WINDOW_UPDATE" "http2.type == 8" "${H2C[@]}"
-require "$HERE/h2c_go.pcap" "PING" "http2.type == 6" "${H2C[@]}"
-require "$HERE/h2c_go.pcap" "GOAWAY" "http2.type == 7" "${H2C[@]}"
-require "$HERE/h2c_go.pcap" "trailers" "http2.header.name == \"x-checksum\"" "${H2C[@]}"
+	H2C=(-d "tcp.port==$H2C_PORT,http2")
+	require "$HERE/h2c_go.pcap" "connection preface" "http2.magic" "${H2C[@]}"
+	require "$HERE/h2c_go.pcap" "CONTINUATION" "http2.type == 9" "${H2C[@]}"
+	require "$HERE/h2c_go.pcap" "RST_STREAM CANCEL" "http2.rst_stream.error == 8" "${H2C[@]}"
+	require "$HERE/h2c_go.pcap" "RST_STREAM INTERNAL_ERROR" "http2.rst_stream.error == 2" "${H2C[@]}"
+	require "$HERE/h2c_go.pcap" "WINDOW_UPDATE" "http2.type == 8" "${H2C[@]}"
+	require "$HERE/h2c_go.pcap" "PING" "http2.type == 6" "${H2C[@]}"
+	require "$HERE/h2c_go.pcap" "GOAWAY" "http2.type == 7" "${H2C[@]}"
+	require "$HERE/h2c_go.pcap" "trailers" "http2.header.name == \"x-checksum\"" "${H2C[@]}"
 
-# The second half of the same connection: no preface, no SETTINGS, and
-# an HPACK dynamic table the dissector never saw being built.
-total=$(packets "$HERE/h2c_go.pcap")
-first=$((total / 2 + 1))
-echo "== h2c_go_midstream.pcap (packets $first-$total of h2c_go.pcap)"
-editcap -r "$HERE/h2c_go.pcap" "$HERE/h2c_go_midstream.pcap" "$first-$total"
-if tshark -r "$HERE/h2c_go_midstream.pcap" "${H2C[@]}" -Y http2.magic 2>/dev/null | grep -q .; then
-	die "h2c_go_midstream.pcap still contains the connection preface"
-fi
-require "$HERE/h2c_go_midstream.pcap" "GOAWAY" "http2.type == 7" "${H2C[@]}"
+	# The second half of the same connection: no preface, no SETTINGS, and
+	# an HPACK dynamic table the dissector never saw being built.
+	total=$(packets "$HERE/h2c_go.pcap")
+	first=$((total / 2 + 1))
+	echo "== h2c_go_midstream.pcap (packets $first-$total of h2c_go.pcap)"
+	editcap -r "$HERE/h2c_go.pcap" "$HERE/h2c_go_midstream.pcap" "$first-$total"
+	if tshark -r "$HERE/h2c_go_midstream.pcap" "${H2C[@]}" -Y http2.magic 2>/dev/null | grep -q .; then
+		die "h2c_go_midstream.pcap still contains the connection preface"
+	fi
+	require "$HERE/h2c_go_midstream.pcap" "GOAWAY" "http2.type == 7" "${H2C[@]}"
+}
 
 # --- nghttp2 -----------------------------------------------------------------
-echo "== nghttp2_push_padding.pcap (port $NGHTTP_PORT)"
-DOCROOT="$WORK/htdocs"
-mkdir -p "$DOCROOT"
-cat >"$DOCROOT/index.html" <<'EOF'
-<!DOCTYPE html>
-<html>
-<head>
-<title>nghttp2 capture</title>
-<link rel="stylesheet" href="/style.css">
-<script src="/app.js"></script>
-</head>
-<body><img src="/logo.png" alt="logo"><p>HTTP/2 push and padding test page.</p></body>
-</html>
-EOF
-printf 'body { font-family: sans-serif; color: #333; }\n' >"$DOCROOT/style.css"
-printf 'console.log("loaded");\n' >"$DOCROOT/app.js"
-# Deterministic filler: only the size matters (several DATA frames).
-head -c 3000 /dev/zero | tr '\0' 'P' >"$DOCROOT/logo.png"
-head -c 20000 /dev/zero | tr '\0' 'u' >"$WORK/upload.txt"
+gen_nghttp2() {
+	echo "== nghttp2_push_padding.pcap (port $NGHTTP_PORT)"
+	DOCROOT="$WORK/htdocs"
+	mkdir -p "$DOCROOT"
+	cat >"$DOCROOT/index.html" <<-'EOF'
+	<!DOCTYPE html>
+	<html>
+	<head>
+	<title>nghttp2 capture</title>
+	<link rel="stylesheet" href="/style.css">
+	<script src="/app.js"></script>
+	</head>
+	<body><img src="/logo.png" alt="logo"><p>HTTP/2 push and padding test page.</p></body>
+	</html>
+	EOF
+	printf 'body { font-family: sans-serif; color: #333; }\n' >"$DOCROOT/style.css"
+	printf 'console.log("loaded");\n' >"$DOCROOT/app.js"
+	# Deterministic filler: only the size matters (several DATA frames).
+	head -c 3000 /dev/zero | tr '\0' 'P' >"$DOCROOT/logo.png"
+	head -c 20000 /dev/zero | tr '\0' 'u' >"$WORK/upload.txt"
 
-port_free "$NGHTTP_PORT"
-# -b pads frames, -p pushes style.css with the page, --echo-upload and
-# --trailer give the upload connection a body and trailers to return.
-nghttpd --no-tls -a 127.0.0.1 -d "$DOCROOT" -b 32 -p /=/style.css \
-	--echo-upload --trailer 'x-server-trailer: done' "$NGHTTP_PORT" >"$WORK/nghttpd.log" 2>&1 &
-NGHTTPD_PID=$!
-PIDS+=("$NGHTTPD_PID")
-wait_port "$NGHTTPD_PID" "$NGHTTP_PORT"
+	port_free "$NGHTTP_PORT"
+	# -b pads frames, -p pushes style.css with the page, --echo-upload and
+	# --trailer give the upload connection a body and trailers to return.
+	nghttpd --no-tls -a 127.0.0.1 -d "$DOCROOT" -b 32 -p /=/style.css \
+		--echo-upload --trailer 'x-server-trailer: done' "$NGHTTP_PORT" >"$WORK/nghttpd.log" 2>&1 &
+	NGHTTPD_PID=$!
+	PIDS+=("$NGHTTPD_PID")
+	wait_port "$NGHTTPD_PID" "$NGHTTP_PORT"
 
-start_capture "$WORK/nghttp2.pcap" "$NGHTTP_PORT"
-# Connection 1: page plus assets. nghttp sends PRIORITY frames for its
-# idle anchor streams and HEADERS with the PRIORITY flag (-p sets weight);
-# the server pushes style.css. Both sides pad.
-nghttp -n -a -b 16 -p 32 "http://127.0.0.1:$NGHTTP_PORT/" >/dev/null
-# Connection 2: padded upload with an oversized header block split into
-# CONTINUATION frames, request trailers and echoed response trailers.
-nghttp -n -b 16 --continuation --trailer 'x-client-trailer: sent' \
-	-d "$WORK/upload.txt" "http://127.0.0.1:$NGHTTP_PORT/echo" >/dev/null
-stop_capture "$NGHTTP_PORT"
-kill "$NGHTTPD_PID"
-wait "$NGHTTPD_PID" || true
-forget_pid "$NGHTTPD_PID"
-cp "$WORK/nghttp2.pcap" "$HERE/nghttp2_push_padding.pcap"
+	start_capture "$WORK/nghttp2.pcap" "$NGHTTP_PORT"
+	# Connection 1: page plus assets. nghttp sends PRIORITY frames for its
+	# idle anchor streams and HEADERS with the PRIORITY flag (-p sets weight);
+	# the server pushes style.css. Both sides pad.
+	nghttp -n -a -b 16 -p 32 "http://127.0.0.1:$NGHTTP_PORT/" >/dev/null
+	# Connection 2: padded upload with an oversized header block split into
+	# CONTINUATION frames, request trailers and echoed response trailers.
+	nghttp -n -b 16 --continuation --trailer 'x-client-trailer: sent' \
+		-d "$WORK/upload.txt" "http://127.0.0.1:$NGHTTP_PORT/echo" >/dev/null
+	stop_capture "$NGHTTP_PORT"
+	kill "$NGHTTPD_PID"
+	wait "$NGHTTPD_PID" || true
+	forget_pid "$NGHTTPD_PID"
+	cp "$WORK/nghttp2.pcap" "$HERE/nghttp2_push_padding.pcap"
 
-NG=(-d "tcp.port==$NGHTTP_PORT,http2")
-require "$HERE/nghttp2_push_padding.pcap" "PADDED" "http2.flags.padded == 1" "${NG[@]}"
-require "$HERE/nghttp2_push_padding.pcap" "PUSH_PROMISE" "http2.type == 5" "${NG[@]}"
-require "$HERE/nghttp2_push_padding.pcap" "PRIORITY" "http2.type == 2" "${NG[@]}"
-require "$HERE/nghttp2_push_padding.pcap" "HEADERS with PRIORITY" "http2.type == 1 && http2.flags.priority == 1" "${NG[@]}"
-require "$HERE/nghttp2_push_padding.pcap" "CONTINUATION" "http2.type == 9" "${NG[@]}"
+	NG=(-d "tcp.port==$NGHTTP_PORT,http2")
+	require "$HERE/nghttp2_push_padding.pcap" "PADDED" "http2.flags.padded == 1" "${NG[@]}"
+	require "$HERE/nghttp2_push_padding.pcap" "PUSH_PROMISE" "http2.type == 5" "${NG[@]}"
+	require "$HERE/nghttp2_push_padding.pcap" "PRIORITY" "http2.type == 2" "${NG[@]}"
+	require "$HERE/nghttp2_push_padding.pcap" "HEADERS with PRIORITY" "http2.type == 1 && http2.flags.priority == 1" "${NG[@]}"
+	require "$HERE/nghttp2_push_padding.pcap" "CONTINUATION" "http2.type == 9" "${NG[@]}"
+}
 
 # --- gRPC over TLS -------------------------------------------------------
-echo "== grpc_tls_keylog.pcapng (port $GRPC_PORT)"
-port_free "$GRPC_PORT"
-start_capture "$WORK/grpc.pcap" "$GRPC_PORT"
-"$WORK/grpctls" -addr "127.0.0.1:$GRPC_PORT" -keylog "$WORK/keylog.txt"
-stop_capture "$GRPC_PORT"
-[[ -s $WORK/keylog.txt ]] || die "empty TLS key log"
-# Embedding the secrets in a Decryption Secrets Block makes the file
-# decryptable without any tshark preference.
-rm -f "$HERE/grpc_tls_keylog.pcapng"
-editcap --inject-secrets "tls,$WORK/keylog.txt" "$WORK/grpc.pcap" "$HERE/grpc_tls_keylog.pcapng"
+gen_grpc_tls() {
+	echo "== grpc_tls_keylog.pcapng (port $GRPC_PORT)"
+	port_free "$GRPC_PORT"
+	start_capture "$WORK/grpc.pcap" "$GRPC_PORT"
+	"$WORK/grpctls" -addr "127.0.0.1:$GRPC_PORT" -keylog "$WORK/keylog.txt"
+	stop_capture "$GRPC_PORT"
+	[[ -s $WORK/keylog.txt ]] || die "empty TLS key log"
+	# Embedding the secrets in a Decryption Secrets Block makes the file
+	# decryptable without any tshark preference.
+	rm -f "$HERE/grpc_tls_keylog.pcapng"
+	editcap --inject-secrets "tls,$WORK/keylog.txt" "$WORK/grpc.pcap" "$HERE/grpc_tls_keylog.pcapng"
 
-GR="$HERE/grpc_tls_keylog.pcapng"
-require "$GR" "decrypted HTTP/2" "http2"
-require "$GR" "grpc-status trailers" "http2.header.name == \"grpc-status\""
-require "$GR" "RST_STREAM CANCEL" "http2.rst_stream.error == 8"
-require "$GR" "GOAWAY" "http2.type == 7"
+	GR="$HERE/grpc_tls_keylog.pcapng"
+	require "$GR" "decrypted HTTP/2" "http2"
+	require "$GR" "grpc-status trailers" "http2.header.name == \"grpc-status\""
+	require "$GR" "RST_STREAM CANCEL" "http2.rst_stream.error == 8"
+	require "$GR" "GOAWAY" "http2.type == 7"
+}
 
 # --- gRPC over h2c with gzip ---------------------------------------------
-echo "== grpc_h2c_gzip.pcap (port $GRPC_GZIP_PORT)"
-port_free "$GRPC_GZIP_PORT"
-start_capture "$WORK/grpcgzip.pcap" "$GRPC_GZIP_PORT"
-"$WORK/grpcgzip" -addr "127.0.0.1:$GRPC_GZIP_PORT"
-stop_capture "$GRPC_GZIP_PORT"
-cp "$WORK/grpcgzip.pcap" "$HERE/grpc_h2c_gzip.pcap"
-GZ=(-d "tcp.port==$GRPC_GZIP_PORT,http2")
-require "$HERE/grpc_h2c_gzip.pcap" "compressed gRPC messages" "grpc.compressed_flag == 1" "${GZ[@]}"
-require "$HERE/grpc_h2c_gzip.pcap" "a message over 100 KB" "grpc.message_length > 100000" "${GZ[@]}"
+gen_grpc_gzip() {
+	echo "== grpc_h2c_gzip.pcap (port $GRPC_GZIP_PORT)"
+	port_free "$GRPC_GZIP_PORT"
+	start_capture "$WORK/grpcgzip.pcap" "$GRPC_GZIP_PORT"
+	"$WORK/grpcgzip" -addr "127.0.0.1:$GRPC_GZIP_PORT"
+	stop_capture "$GRPC_GZIP_PORT"
+	cp "$WORK/grpcgzip.pcap" "$HERE/grpc_h2c_gzip.pcap"
+	GZ=(-d "tcp.port==$GRPC_GZIP_PORT,http2")
+	require "$HERE/grpc_h2c_gzip.pcap" "compressed gRPC messages" "grpc.compressed_flag == 1" "${GZ[@]}"
+	require "$HERE/grpc_h2c_gzip.pcap" "a message over 100 KB" "grpc.message_length > 100000" "${GZ[@]}"
+}
 
-gen_not_h2_mix
+# --- gRPC from Python (grpcio, the gRPC C core) ------------------------------
+# Debian's python3-grpcio and python3-protobuf, so /usr/bin/python3 and not
+# whatever python3 comes first on the PATH. The generator takes its message
+# types from the committed descriptor set.
+gen_grpc_python() {
+	local out="$HERE/grpc_python.pcap" py=/usr/bin/python3
+	echo "== grpc_python.pcap (port $GRPC_PYTHON_PORT)"
+	"$py" -c 'import grpc, google.protobuf' 2>/dev/null ||
+		die "$py cannot import grpc and google.protobuf: install python3-grpcio and python3-protobuf (build/deps.sh)"
+	port_free "$GRPC_PYTHON_PORT"
+	start_capture "$WORK/grpcpython.pcap" "$GRPC_PYTHON_PORT"
+	"$py" "$HERE/gen/pygrpc/pygrpc.py" -addr "127.0.0.1:$GRPC_PYTHON_PORT" -descriptors "$HERE/grpc_health.pb"
+	stop_capture "$GRPC_PYTHON_PORT"
+	cp "$WORK/grpcpython.pcap" "$out"
+	PY=(-d "tcp.port==$GRPC_PYTHON_PORT,http2")
+	require "$out" "grpc-python user agent" 'http2.header.value contains "grpc-python"' "${PY[@]}"
+	require "$out" "compressed gRPC messages" "grpc.compressed_flag == 1" "${PY[@]}"
+	require "$out" "grpc-encoding gzip" 'http2.header.name == "grpc-encoding" && http2.header.value == "gzip"' "${PY[@]}"
+	require "$out" "client-streaming calls" 'http2.header.value == "/testpcaps.v1.HealthBatch/Report"' "${PY[@]}"
+	require "$out" "bidirectional calls" 'http2.header.value == "/testpcaps.v1.HealthBatch/CheckEach"' "${PY[@]}"
+	require "$out" "NOT_FOUND status" 'http2.header.name == "grpc-status" && http2.header.value == "5"' "${PY[@]}"
+	require "$out" "a message over 20 KB" "grpc.message_length > 20000" "${PY[@]}"
+}
+
+# --- gRPC-Web (improbable-eng/grpc-web around grpc-go) -----------------------
+# One capture, two ports: HTTP/1.1 and h2c. Wireshark 4.0's grpc dissector
+# decodes gRPC-Web over both (the HTTP/1.1 port by the http heuristics, the
+# h2c one with Decode As).
+gen_grpc_web() {
+	local out="$HERE/grpc_web.pcap"
+	echo "== grpc_web.pcap (ports $GRPC_WEB_H1_PORT $GRPC_WEB_H2C_PORT)"
+	port_free "$GRPC_WEB_H1_PORT"
+	port_free "$GRPC_WEB_H2C_PORT"
+	start_capture "$WORK/grpcweb.pcap" "$GRPC_WEB_H1_PORT" "tcp port $GRPC_WEB_H1_PORT or tcp port $GRPC_WEB_H2C_PORT"
+	"$WORK/grpcweb" -h1 "127.0.0.1:$GRPC_WEB_H1_PORT" -h2c "127.0.0.1:$GRPC_WEB_H2C_PORT"
+	stop_capture "$GRPC_WEB_H1_PORT"
+	cp "$WORK/grpcweb.pcap" "$out"
+	WEB=(-d "tcp.port==$GRPC_WEB_H2C_PORT,http2")
+	require "$out" "grpc-web over HTTP/1.1" "http && grpc && tcp.port == $GRPC_WEB_H1_PORT" "${WEB[@]}"
+	require "$out" "grpc-web over HTTP/2" "http2 && grpc && tcp.port == $GRPC_WEB_H2C_PORT" "${WEB[@]}"
+	require "$out" "grpc-web-text over HTTP/1.1" 'http.content_type == "application/grpc-web-text"' "${WEB[@]}"
+	require "$out" "grpc-web-text over HTTP/2" 'http2.header.value == "application/grpc-web-text"' "${WEB[@]}"
+	require "$out" "trailer frames" "grpc.frame_type == 1" "${WEB[@]}"
+	require "$out" "NOT_FOUND in a trailer frame" 'grpc.frame_type == 1 && grpc.message_data contains "grpc-status: 5"' "${WEB[@]}"
+	require "$out" "a message over 20 KB" "grpc.message_length > 20000" "${WEB[@]}"
+}
+
+SCENARIOS=(h2c nghttp2 grpc_tls grpc_gzip grpc_python grpc_web not_h2_mix)
+if (($# == 0)); then
+	set -- "${SCENARIOS[@]}"
+fi
+for s in "$@"; do
+	[[ " ${SCENARIOS[*]} " == *" $s "* ]] || die "unknown scenario $s (known: ${SCENARIOS[*]})"
+done
+
+echo "== building generators"
+(cd "$MODROOT" && go build -o "$WORK/gotcpdump" ./cmd/gotcpdump && go build -o "$WORK/h2c" ./testpcaps/gen/h2c && go build -o "$WORK/grpctls" ./testpcaps/gen/grpctls &&
+	go build -o "$WORK/noth2" ./testpcaps/gen/noth2 && go build -o "$WORK/grpcgzip" ./testpcaps/gen/grpcgzip &&
+	go build -o "$WORK/grpcweb" ./testpcaps/gen/grpcweb)
+
+for s in "$@"; do
+	"gen_$s"
+done
 
 echo "== done"
-for f in h2c_go.pcap h2c_go_midstream.pcap nghttp2_push_padding.pcap grpc_tls_keylog.pcapng grpc_h2c_gzip.pcap not_h2_mix.pcap; do
+for f in h2c_go.pcap h2c_go_midstream.pcap nghttp2_push_padding.pcap grpc_tls_keylog.pcapng grpc_h2c_gzip.pcap grpc_python.pcap grpc_web.pcap not_h2_mix.pcap; do
+	[[ -e $HERE/$f ]] || continue
 	printf '  %-28s %5d packets %8d bytes\n' "$f" "$(packets "$HERE/$f")" "$(stat -c %s "$HERE/$f")"
 done

@@ -2,6 +2,8 @@ package tests
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,5 +100,211 @@ func sortedKeys(maps ...map[string][][]string) []string {
 		b, _ := strconv.Atoi(keys[j])
 		return a < b
 	})
+	return keys
+}
+
+// grpcCapture is a committed capture with gRPC in it. decode points
+// Wireshark's http2 at cleartext HTTP/2 (the plugin finds it by its
+// heuristics); http1Ports are the server ports of gRPC-Web over HTTP/1.1.
+type grpcCapture struct {
+	capture
+	serverPorts []string // requests go to these ports
+	http1Ports  []string
+}
+
+// grpcCaptures is every capture in testpcaps/ that carries gRPC
+// (TestEveryGRPCCaptureCompared fails on one missing here).
+var grpcCaptures = []grpcCapture{
+	{capture{"grpc_tls_keylog.pcapng", nil}, []string{"18443"}, nil},
+	{capture{"grpc_h2c_gzip.pcap", []string{"-d", "tcp.port==18444,http2"}}, []string{"18444"}, nil},
+	{capture{"grpc_python.pcap", []string{"-d", "tcp.port==18445,http2"}}, []string{"18445"}, nil},
+	{capture{"grpc_web.pcap", []string{"-d", "tcp.port==18447,http2"}}, []string{"18446", "18447"}, []string{"18446"}},
+	{capture{"tw_healthz_storm.pcap", []string{"-d", "tcp.port==9090,http2"}}, []string{"9090"}, nil},
+	{capture{"tw_healthz_keepalive.pcap", []string{"-d", "tcp.port==9090,http2"}}, []string{"9090"}, nil},
+}
+
+// TestGogrpcAgreesWithBuiltinGRPC: on every gRPC capture, each message
+// that Wireshark's grpc dissector finds, gogrpc finds too, and the other
+// way round, with the same length and compressed flag, in the same order
+// on each TCP connection and direction, and over HTTP/2 in the same
+// packets.
+//
+// gRPC-Web (grpc_web.pcap): Wireshark 4.0 decodes it over HTTP/2 and over
+// HTTP/1.1, in binary (application/grpc-web+proto) and in base64
+// (application/grpc-web-text, including response bodies made of several
+// padded base64 strings). It shows the trailer frame (flag 0x80) as a
+// message of its own ("Frame Type: Trailer", grpc.frame_type 1); gogrpc
+// shows it as the call's status. So the data messages are compared as
+// above, and each packet with trailer frames must have as many
+// gogrpc.status items. Over HTTP/1.1 Wireshark shows every message of a
+// body in the packet where the body ends (its HTTP reassembly); there the
+// data messages are compared per connection and direction only. A status
+// that a trailers-only response carries in the HTTP/1.1 response headers is
+// no message for either (TestGogrpcWeb checks it).
+func TestGogrpcAgreesWithBuiltinGRPC(t *testing.T) {
+	for _, c := range grpcCaptures {
+		t.Run(c.file, func(t *testing.T) {
+			builtin := fieldRows(t, plainEnv, pcap(c.file), c.decode, "grpc",
+				"tcp.stream", "tcp.srcport", "tcp.dstport", "grpc.message_length", "grpc.compressed_flag", "grpc.frame_type")
+			ours := fieldRows(t, pluginEnv, pcap(c.file), nil, "gogrpc.message_length || gogrpc.status",
+				"tcp.stream", "tcp.srcport", "tcp.dstport", "gogrpc.message_length", "gogrpc.compressed_flag", "gogrpc.status")
+			if len(builtin) == 0 {
+				t.Fatal("the built-in grpc dissector decoded nothing: the comparison would be empty")
+			}
+			// Wireshark's trailer frames out of its messages, counted per packet.
+			trailers := map[string]int{}
+			for num, r := range builtin {
+				var lengths, flags []string
+				for i, l := range r[3] {
+					if i < len(r[5]) && r[5][i] == "1" {
+						trailers[num]++
+						continue
+					}
+					lengths, flags = append(lengths, l), append(flags, r[4][i])
+				}
+				r[3], r[4] = lengths, flags
+			}
+			http1 := func(row [][]string) bool {
+				for _, p := range c.http1Ports {
+					if cell(row, 1) == p || cell(row, 2) == p {
+						return true
+					}
+				}
+				return false
+			}
+			messagesOf := func(row [][]string) string {
+				if row == nil || len(row[3]) == 0 {
+					return "nothing"
+				}
+				return fmt.Sprintf("lengths %v flags %v", row[3], row[4])
+			}
+			// Packet by packet: data messages except over HTTP/1.1, and a
+			// status for each trailer frame.
+			samePacket, statuses := 0, 0
+			for _, num := range sortedKeys(builtin, ours) {
+				b, o := builtin[num], ours[num]
+				if n := trailers[num]; n > 0 {
+					if got := len(cellList(o, 5)); got != n {
+						t.Errorf("packet %s: %d gRPC-Web trailer frames, but %d gogrpc.status", num, n, got)
+					} else {
+						statuses += n
+					}
+				}
+				if (b != nil && http1(b)) || (o != nil && http1(o)) {
+					continue
+				}
+				if bm, om := messagesOf(b), messagesOf(o); bm != om {
+					t.Errorf("packet %s: grpc %s, gogrpc %s", num, bm, om)
+				} else if b != nil {
+					samePacket += len(b[3])
+				}
+			}
+			// In order per connection and direction.
+			bseq, oseq := messageSequences(builtin), messageSequences(ours)
+			messages := 0
+			for _, dir := range sortedStrings(bseq, oseq) {
+				b, o := bseq[dir], oseq[dir]
+				for i := 0; i < max(len(b), len(o)); i++ {
+					if i >= len(b) || i >= len(o) || b[i].length != o[i].length || b[i].flag != o[i].flag {
+						t.Errorf("%s, message %d: grpc %s, gogrpc %s", dir, i+1, describe(b, i), describe(o, i))
+						break
+					}
+					messages++
+				}
+			}
+			t.Logf("%s: %d messages agree, %d of them in the same packets; %d gRPC-Web trailer frames shown as statuses", c.file, messages, samePacket, statuses)
+			if messages == 0 {
+				t.Fatal("nothing compared")
+			}
+		})
+	}
+}
+
+// TestEveryGRPCCaptureCompared: a capture in testpcaps/ in which the
+// plugin or Wireshark's grpc dissector finds gRPC must be in grpcCaptures,
+// so that TestGogrpcAgreesWithBuiltinGRPC compares it.
+func TestEveryGRPCCaptureCompared(t *testing.T) {
+	listed := map[string]bool{}
+	for _, c := range grpcCaptures {
+		listed[c.file] = true
+		if _, err := os.Stat(pcap(c.file)); err != nil {
+			t.Errorf("grpcCaptures: %v", err)
+		}
+	}
+	files, err := filepath.Glob(pcap("*.pcap*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, f := range files {
+		if listed[filepath.Base(f)] {
+			continue
+		}
+		if out := tshark(t, pluginEnv, "-r", f, "-Y", "gogrpc || grpc", "-T", "fields", "-e", "frame.number"); strings.TrimSpace(out) != "" {
+			t.Errorf("%s carries gRPC (frames %.60s) but is not in grpcCaptures", filepath.Base(f), strings.ReplaceAll(out, "\n", " "))
+		}
+		checked++
+	}
+	t.Logf("%d gRPC captures compared, %d others have no gRPC", len(grpcCaptures), checked)
+}
+
+type grpcMessage struct {
+	frame, length, flag string
+}
+
+// messageSequences orders the messages of fieldRows(..., tcp.stream,
+// tcp.srcport, tcp.dstport, length, flag, ...) by connection and
+// direction.
+func messageSequences(rows map[string][][]string) map[string][]grpcMessage {
+	out := map[string][]grpcMessage{}
+	for _, num := range sortedKeys(rows) {
+		r := rows[num]
+		dir := fmt.Sprintf("tcp.stream %s, port %s -> %s", cell(r, 0), cell(r, 1), cell(r, 2))
+		for i, l := range r[3] {
+			m := grpcMessage{frame: num, length: l}
+			if i < len(r[4]) {
+				m.flag = r[4][i]
+			}
+			out[dir] = append(out[dir], m)
+		}
+	}
+	return out
+}
+
+func describe(ms []grpcMessage, i int) string {
+	if i >= len(ms) {
+		return "nothing"
+	}
+	return fmt.Sprintf("length %s flag %s (packet %s)", ms[i].length, ms[i].flag, ms[i].frame)
+}
+
+// cellList is column i of a fieldRows row (nil for no row).
+func cellList(row [][]string, i int) []string {
+	if i >= len(row) {
+		return nil
+	}
+	return row[i]
+}
+
+// cell is the first value of column i of a fieldRows row.
+func cell(row [][]string, i int) string {
+	if i >= len(row) || len(row[i]) == 0 {
+		return ""
+	}
+	return row[i][0]
+}
+
+func sortedStrings[V any](maps ...map[string]V) []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, m := range maps {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	sort.Strings(keys)
 	return keys
 }

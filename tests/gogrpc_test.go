@@ -1,40 +1,23 @@
 package tests
 
 import (
+	"fmt"
 	"math/rand"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// TestGogrpcAgreesWithBuiltinGRPC: every gRPC message boundary, length
-// and compressed flag matches Wireshark's grpc dissector, packet by
-// packet; the status of each call is read from its trailers.
-func TestGogrpcAgreesWithBuiltinGRPC(t *testing.T) {
-	for _, c := range []capture{
-		{"grpc_tls_keylog.pcapng", nil},
-		{"grpc_h2c_gzip.pcap", []string{"-d", "tcp.port==18444,http2"}},
-	} {
-		builtin := fieldRows(t, plainEnv, pcap(c.file), c.decode, "grpc", "grpc.message_length", "grpc.compressed_flag")
-		ours := fieldRows(t, pluginEnv, pcap(c.file), nil, "gogrpc.message_length", "gogrpc.message_length", "gogrpc.compressed_flag")
-		if len(builtin) == 0 {
-			t.Fatalf("%s: the built-in grpc dissector decoded nothing", c.file)
-		}
-		messages := 0
-		for _, num := range sortedKeys(builtin, ours) {
-			b, o := builtin[num], ours[num]
-			if b == nil || o == nil || strings.Join(b[0], ",") != strings.Join(o[0], ",") || strings.Join(b[1], ",") != strings.Join(o[1], ",") {
-				t.Errorf("%s packet %s: grpc %q, gogrpc %q", c.file, num, b, o)
-				continue
-			}
-			messages += len(b[0])
-		}
-		t.Logf("%s: compared %d messages in %d packets", c.file, messages, len(builtin))
-	}
-
+// TestGogrpcDecodesGzipAndStatuses: gzip messages are decompressed and
+// decoded, a message spanning many DATA frames is reassembled, and the
+// status of each call is read from its trailers. (Message boundaries,
+// lengths and flags are compared with Wireshark's grpc dissector in
+// TestGogrpcAgreesWithBuiltinGRPC.)
+func TestGogrpcDecodesGzipAndStatuses(t *testing.T) {
 	// gzip messages are decompressed and decoded; the 150 KB request is
 	// reassembled from the DATA frames it spans.
 	gz := tshark(t, pluginEnv, "-r", pcap("grpc_h2c_gzip.pcap"), "-Y", "gogrpc.compressed_flag == 1", "-T", "fields",
@@ -55,6 +38,7 @@ func TestGogrpcAgreesWithBuiltinGRPC(t *testing.T) {
 	}
 	sum := tshark(t, pluginEnv, append([]string{"-r", pcap("grpc_h2c_gzip.pcap"), "-Y", "gogrpc.call.duration", "-T", "fields",
 		"-e", "gogrpc.status", "-e", "gogrpc.call.deadline_exceeded", "-e", "gogrpc.call.request_messages", "-e", "gogrpc.call.response_messages"}, gzDecode...)...)
+	sum = boolDigits(sum)
 	if strings.Count(sum, "0\t0\t1\t1\n") != 3 || strings.Count(sum, "5\t0\t1\t0\n") != 1 {
 		t.Errorf("call summaries (status, exceeded, requests, responses):\n%s", sum)
 	}
@@ -78,14 +62,15 @@ func TestGogrpcAgreesWithBuiltinGRPC(t *testing.T) {
 	}
 }
 
-// TestGogrpcTypedDecoding: with the health service's descriptor set
-// (testpcaps/grpc_health.pb), every message decodes to the type of its
-// method, and its gogrpc.json equals what the generating program sent
-// (testpcaps/gen/grpctls and gen/grpcgzip), in order, per method and
-// direction. A call answered only by trailers has no message.
+// TestGogrpcTypedDecoding: with the descriptor set (testpcaps/grpc_health.pb),
+// every message decodes to the type of its method, and its gogrpc.json
+// equals what the generating program sent (testpcaps/gen/grpctls,
+// gen/grpcgzip and gen/pygrpc), in order, per method and direction. A call
+// answered only by trailers has no message.
 func TestGogrpcTypedDecoding(t *testing.T) {
 	const (
 		check, watch = "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"
+		report, each = "/testpcaps.v1.HealthBatch/Report", "/testpcaps.v1.HealthBatch/CheckEach"
 		greeter      = `{"service":"demo.Greeter"}`
 		serving      = `{"status":"SERVING"}`
 		notServing   = `{"status":"NOT_SERVING"}`
@@ -96,6 +81,15 @@ func TestGogrpcTypedDecoding(t *testing.T) {
 	for i := range big {
 		big[i] = byte('a' + rng.Intn(26))
 	}
+	// gen/pygrpc's HealthReport, and its 20,000-character service name.
+	pyReport := func(service, status string) string {
+		var backends []string
+		for i := 0; i < 4; i++ {
+			backends = append(backends, fmt.Sprintf("backend-%d %s", i, status))
+		}
+		return fmt.Sprintf(`{"service":%q,"status":%q,"detail":"%s: %s"}`, service, status, status, strings.Join(backends, ", "))
+	}
+	pyBig := strings.Repeat("0123456789abcdef", 1250)
 	for _, c := range []struct {
 		file string
 		want map[string][]string // "path direction" -> JSON documents in order
@@ -112,34 +106,18 @@ func TestGogrpcTypedDecoding(t *testing.T) {
 			watch + " request":  {greeter},
 			watch + " response": {serving, notServing},
 		}},
+		{"grpc_python.pcap", map[string][]string{
+			check + " request":   {greeter, `{"service":"demo.Billing"}`, `{"service":"no.such.Service"}`},
+			check + " response":  {serving, notServing},
+			watch + " request":   {greeter},
+			watch + " response":  {serving, notServing, serving},
+			report + " request":  {pyReport("demo.Greeter", "SERVING"), pyReport("demo.Billing", "NOT_SERVING"), pyReport("demo.Greeter", "SERVING")},
+			report + " response": {notServing},
+			each + " request":    {greeter, `{"service":"no.such.Service"}`, `{"service":"` + pyBig + `"}`},
+			each + " response":   {pyReport("demo.Greeter", "SERVING"), pyReport("no.such.Service", "SERVICE_UNKNOWN"), pyReport(pyBig[:32], "SERVICE_UNKNOWN")},
+		}},
 	} {
-		args := []string{"-r", pcap(c.file), "-o", "gogrpc.descriptor_sets:" + pcap("grpc_health.pb"), "-Y", "gogrpc", "-T", "fields",
-			"-E", "aggregator=|", "-e", "gogrpc.path", "-e", "gogrpc.direction", "-e", "gogrpc.message_type", "-e", "gogrpc.json"}
-		if strings.HasSuffix(c.file, ".pcap") {
-			args = append(args, "-d", "tcp.port==18444,goh2")
-		}
-		got := map[string][]string{}
-		for _, line := range strings.Split(strings.TrimSpace(tshark(t, pluginEnv, args...)), "\n") {
-			f := strings.Split(line, "\t")
-			if len(f) != 4 || f[3] == "" {
-				continue // a status or summary without a message
-			}
-			paths, dirs, types, docs := strings.Split(f[0], "|"), strings.Split(f[1], "|"), strings.Split(f[2], "|"), strings.Split(f[3], "|")
-			if len(dirs) != len(docs) || len(types) != len(docs) {
-				t.Fatalf("%s: %d messages but %d types and %d documents in %q", c.file, len(dirs), len(types), len(docs), line[:min(len(line), 300)])
-			}
-			for i := range docs {
-				want := "grpc.health.v1.HealthCheckResponse"
-				if dirs[i] == "request" {
-					want = "grpc.health.v1.HealthCheckRequest"
-				}
-				if types[i] != want {
-					t.Errorf("%s: a %s of %s has type %s", c.file, dirs[i], paths[min(i, len(paths)-1)], types[i])
-				}
-				key := paths[min(i, len(paths)-1)] + " " + dirs[i]
-				got[key] = append(got[key], docs[i])
-			}
-		}
+		got := typedMessages(t, c.file)
 		n := 0
 		for key, want := range c.want {
 			if strings.Join(got[key], "\n") != strings.Join(want, "\n") {
@@ -147,8 +125,70 @@ func TestGogrpcTypedDecoding(t *testing.T) {
 			}
 			n += len(want)
 		}
+		for key := range got {
+			if c.want[key] == nil {
+				t.Errorf("%s: unexpected messages for %s: %.300s", c.file, key, strings.Join(got[key], "\n"))
+			}
+		}
 		t.Logf("%s: %d messages decoded with their types, as sent", c.file, n)
 	}
+}
+
+// methodTypes are the request and response types of the methods that the
+// captures call, as grpc_health.pb declares them.
+var methodTypes = map[string][2]string{
+	"/grpc.health.v1.Health/Check":        {"grpc.health.v1.HealthCheckRequest", "grpc.health.v1.HealthCheckResponse"},
+	"/grpc.health.v1.Health/Watch":        {"grpc.health.v1.HealthCheckRequest", "grpc.health.v1.HealthCheckResponse"},
+	"/testpcaps.v1.HealthBatch/Report":    {"testpcaps.v1.HealthReport", "grpc.health.v1.HealthCheckResponse"},
+	"/testpcaps.v1.HealthBatch/CheckEach": {"grpc.health.v1.HealthCheckRequest", "testpcaps.v1.HealthReport"},
+}
+
+// typedMessages decodes a gRPC capture of grpcCaptures with
+// grpc_health.pb and returns the gogrpc.json documents by "path
+// direction", in capture order. The direction is the one on the wire
+// (towards one of the capture's server ports: request), and every message
+// must have the type methodTypes gives its method.
+func typedMessages(t *testing.T, file string) map[string][]string {
+	t.Helper()
+	var c grpcCapture
+	for _, g := range grpcCaptures {
+		if g.file == file {
+			c = g
+		}
+	}
+	if c.file == "" {
+		t.Fatalf("%s is not in grpcCaptures", file)
+	}
+	args := append([]string{"-r", pcap(file), "-o", "gogrpc.descriptor_sets:" + pcap("grpc_health.pb"), "-Y", "gogrpc.json", "-T", "fields",
+		"-E", "aggregator=\x1f", "-e", "tcp.dstport", "-e", "gogrpc.path", "-e", "gogrpc.message_type", "-e", "gogrpc.json"}, c.goh2Decode()...)
+	got := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(tshark(t, pluginEnv, args...)), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 4 {
+			t.Fatalf("%s: %q", file, line[:min(len(line), 300)])
+		}
+		dir := "response"
+		if slices.Contains(c.serverPorts, f[0]) {
+			dir = "request"
+		}
+		// One call per packet in these captures: every path in it is the same.
+		paths, types, docs := slices.Compact(strings.Split(f[1], "\x1f")), strings.Split(f[2], "\x1f"), strings.Split(f[3], "\x1f")
+		if len(paths) != 1 || len(types) != len(docs) {
+			t.Fatalf("%s: paths %q, %d types for %d documents in %.300q", file, paths, len(types), len(docs), line)
+		}
+		want, ok := methodTypes[paths[0]]
+		if !ok {
+			t.Fatalf("%s: unexpected method %s", file, paths[0])
+		}
+		for i := range docs {
+			if w := want[map[string]int{"request": 0, "response": 1}[dir]]; types[i] != w {
+				t.Errorf("%s: a %s of %s has type %s, want %s", file, dir, paths[0], types[i], w)
+			}
+			key := paths[0] + " " + dir
+			got[key] = append(got[key], docs[i])
+		}
+	}
+	return got
 }
 
 // TestGogrpcWithoutHeaders: a capture that begins after a call's request

@@ -20,8 +20,15 @@ func TestTwoPassEqualsOnePass(t *testing.T) {
 			if one != two {
 				t.Fatalf("tshark -2 differs from single pass:\n%s", firstDiff(one, two))
 			}
-			f1 := tshark(t, pluginEnv, "-r", pcap(c.file), "-T", "fields", "-e", "frame.number", "-e", "_ws.col.Info", "-e", "goh2.flow.conn_window", "-e", "goh2.header.value")
-			f2 := tshark(t, pluginEnv, "-2", "-r", pcap(c.file), "-T", "fields", "-e", "frame.number", "-e", "_ws.col.Info", "-e", "goh2.flow.conn_window", "-e", "goh2.header.value")
+			// Wireshark's own http dissector changes the Info column of
+			// HTTP/1.1 segments on a second pass: of the gRPC-Web capture,
+			// only the HTTP/2 port is compared here.
+			fields := []string{"-r", pcap(c.file), "-T", "fields", "-e", "frame.number", "-e", "_ws.col.Info", "-e", "goh2.flow.conn_window", "-e", "goh2.header.value"}
+			if c.file == "grpc_web.pcap" {
+				fields = append(fields, "-Y", "tcp.port == 18447")
+			}
+			f1 := tshark(t, pluginEnv, fields...)
+			f2 := tshark(t, pluginEnv, append([]string{"-2"}, fields...)...)
 			if f1 != f2 {
 				t.Fatalf("tshark -2 -T fields differs:\n%s", firstDiff(f1, f2))
 			}

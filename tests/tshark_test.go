@@ -125,6 +125,8 @@ var h2Captures = []capture{
 	{"nghttp2_push_padding.pcap", []string{"-d", "tcp.port==18081,http2"}},
 	{"grpc_tls_keylog.pcapng", nil},
 	{"grpc_h2c_gzip.pcap", []string{"-d", "tcp.port==18444,http2"}},
+	{"grpc_python.pcap", []string{"-d", "tcp.port==18445,http2"}},
+	{"grpc_web.pcap", []string{"-d", "tcp.port==18447,http2"}}, // and gRPC-Web over HTTP/1.1 on 18446
 }
 
 // fieldRows runs tshark -T fields and returns one row per packet, keyed by
