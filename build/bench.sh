@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks goh2 (this plugin) against Wireshark's built-in http2
-# dissector on one large cleartext HTTP/2 capture made at run time.
+# dissector on one large cleartext HTTP/2 capture made at run time, and
+# goh2 with gogrpc against http2 with grpc on a grpc-go capture (the gRPC
+# case, below).
 # Run through 'make bench' (which runs deps and build first), as root:
 # tcpdump captures on lo, and the 'time' package is installed if missing.
 #
@@ -25,7 +27,8 @@
 # filter makes tshark dissect every packet without building a protocol
 # tree. The warm-up of the fields case is also the sanity check: both
 # tools must print one line per packet, and goh2.type must be non-empty.
-# Results: a table on stdout and bench/out/results.json.
+# Results: a table on stdout and bench/out/results.json (the gRPC case's
+# rows have "case": "grpc", and its capture is "grpc_capture").
 #
 # Size: the goal was at least 500,000 packets, which does not fit the
 # 15-minute budget of 'make bench' (which also runs the capture case, about
@@ -53,6 +56,35 @@
 #                            65536 (1,000 slots) still dropped a few
 #                            packets of the h2load burst; the capture is
 #                            retried and then rejected on any kernel drop.
+#
+# gRPC case: goh2 and gogrpc together against Wireshark's http2 and grpc,
+# on grpc-go traffic made by bench/grpcload (health service on
+# 127.0.0.1:$BENCH_GRPC_PORT, BENCH_GRPC_CONNS connections each making its
+# share of BENCH_GRPC_CALLS calls one after another: every 10th a
+# server-streaming Watch of 4 messages, the others unary Checks, every 4th
+# call gzip-compressed both ways), captured with tcpdump like the h2load
+# traffic and reused the same way. Ours runs with the plugin's protocols
+# other than goh2 and gogrpc disabled; the baseline with
+# "-d tcp.port==PORT,http2" (grpc then follows the content-type). One case,
+# timed A,B,A,B with the same warm-up, runs and medians:
+#   grpc:    tshark -r CAP -T fields -e frame.number -e {goh2,http2}.streamid
+#            -e .type -e {gogrpc,grpc}.message_length -e .compressed_flag
+# Its warm-up checks one line per packet for both and that gogrpc found
+# messages; a different message count is reported as a note.
+# Size: the goal is at least 200,000 packets, for a ratio target of 0.7.
+# grpc-go makes about 2 packets per call here, and on this traffic
+# (Wireshark 4.0.17, 2 cores) goh2+gogrpc need about 0.25 ms of CPU per
+# packet, http2+grpc about 0.06 ms, so the 6 rounds (warm-up included)
+# cost about 2 ms per packet: 200,000 packets would take about 7 minutes
+# on top of the HTTP/2 cases. The default of 30,000 calls gives about
+# 60,000 packets and keeps the gRPC case, capture included, to about 2.5
+# minutes. For the full size (about 7.5 minutes for this case):
+#   BENCH_GRPC_CALLS=100000 BENCH_GRPC_MIN_PACKETS=200000 make bench
+#   BENCH_GRPC        [1]      0 skips the gRPC case
+#   BENCH_GRPC_CALLS  [30000]  calls in all
+#   BENCH_GRPC_CONNS  [8]      client connections
+#   BENCH_GRPC_PORT   [18201]  server port on 127.0.0.1
+#   BENCH_GRPC_MIN_PACKETS [0] fail if the gRPC capture has fewer packets
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -65,6 +97,11 @@ RUNS=${BENCH_RUNS:-5}
 PORT=${BENCH_PORT:-18200}
 MIN_PACKETS=${BENCH_MIN_PACKETS:-0}
 TCPDUMP_BUFFER=${BENCH_TCPDUMP_BUFFER:-262144}
+GRPC=${BENCH_GRPC:-1}
+GRPC_CALLS=${BENCH_GRPC_CALLS:-30000}
+GRPC_CONNS=${BENCH_GRPC_CONNS:-8}
+GRPC_PORT=${BENCH_GRPC_PORT:-18201}
+GRPC_MIN_PACKETS=${BENCH_GRPC_MIN_PACKETS:-0}
 SMALL_SIZE=128 # bytes of small.txt
 CAPTURE_TRIES=3
 
@@ -73,11 +110,12 @@ die() {
 	exit 1
 }
 
-for v in REQUESTS CLIENTS STREAMS RUNS PORT MIN_PACKETS TCPDUMP_BUFFER; do
+for v in REQUESTS CLIENTS STREAMS RUNS PORT MIN_PACKETS TCPDUMP_BUFFER GRPC GRPC_CALLS GRPC_CONNS GRPC_PORT GRPC_MIN_PACKETS; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "BENCH_$v must be a number, not '${!v}'"
 done
 ((RUNS >= 1)) || die "BENCH_RUNS must be at least 1"
 ((REQUESTS >= CLIENTS)) || die "BENCH_REQUESTS must be at least BENCH_CLIENTS"
+((GRPC_CALLS >= GRPC_CONNS && GRPC_CONNS >= 1)) || die "BENCH_GRPC_CALLS must be at least BENCH_GRPC_CONNS, which must be at least 1"
 
 WORK=$(mktemp -d /tmp/gotcpdump-bench.XXXXXX)
 PIDS=()
@@ -137,27 +175,50 @@ wait_port() {
 	die "nothing listening on port $port"
 }
 
+# start_tcpdump FILE PORT: tcpdump on lo into FILE, for "tcp port PORT";
+# sets TCPDUMP_PID once it is listening.
+TCPDUMP_PID=
+start_tcpdump() {
+	local file=$1 log="$WORK/tcpdump.log"
+	rm -f "$file" "$log"
+	tcpdump -i lo -s 0 -B "$TCPDUMP_BUFFER" --immediate-mode -Z root -w "$file" \
+		"tcp port $2" 2>"$log" &
+	TCPDUMP_PID=$!
+	PIDS+=("$TCPDUMP_PID")
+	for _ in $(seq 200); do
+		grep -q "listening on" "$log" 2>/dev/null && break
+		kill -0 "$TCPDUMP_PID" 2>/dev/null || { cat "$log" >&2; die "tcpdump did not start"; }
+		sleep 0.05
+	done
+	grep -q "listening on" "$log" || die "tcpdump did not start"
+}
+
+# stop_tcpdump: stops it and prints its counts. Returns 1 if the kernel
+# dropped packets.
+stop_tcpdump() {
+	local log="$WORK/tcpdump.log" dropped
+	# Let the final FIN/ACKs reach the capture before stopping it.
+	sleep 0.5
+	kill -INT "$TCPDUMP_PID"
+	wait "$TCPDUMP_PID" || die "tcpdump exited with an error: $(cat "$log")"
+	forget_pid "$TCPDUMP_PID"
+	dropped=$(awk '/packets dropped by kernel/ { print $1 }' "$log")
+	[[ -n $dropped ]] || die "no drop count in tcpdump's output: $(cat "$log")"
+	echo "   tcpdump: $(grep 'packets captured' "$log"), $dropped dropped by kernel"
+	((dropped == 0))
+}
+
 # capture_once FILE: one nghttpd + tcpdump + h2load run. Returns 1 if the
 # kernel dropped packets.
 capture_once() {
-	local file=$1 log="$WORK/tcpdump.log" tcpdump_pid nghttpd_pid dropped
+	local file=$1 nghttpd_pid
 	# Load generator and server run niced so that tcpdump keeps up.
 	nice -n 19 nghttpd --no-tls -a 127.0.0.1 -d "$WORK/htdocs" "$PORT" >"$WORK/nghttpd.log" 2>&1 &
 	nghttpd_pid=$!
 	PIDS+=("$nghttpd_pid")
 	wait_port "$nghttpd_pid" "$PORT"
 
-	rm -f "$file" "$log"
-	tcpdump -i lo -s 0 -B "$TCPDUMP_BUFFER" --immediate-mode -Z root -w "$file" \
-		"tcp port $PORT" 2>"$log" &
-	tcpdump_pid=$!
-	PIDS+=("$tcpdump_pid")
-	for _ in $(seq 200); do
-		grep -q "listening on" "$log" 2>/dev/null && break
-		kill -0 "$tcpdump_pid" 2>/dev/null || { cat "$log" >&2; die "tcpdump did not start"; }
-		sleep 0.05
-	done
-	grep -q "listening on" "$log" || die "tcpdump did not start"
+	start_tcpdump "$file" "$PORT"
 
 	nice -n 19 h2load -n "$REQUESTS" -c "$CLIENTS" -m "$STREAMS" \
 		"http://127.0.0.1:$PORT/small.txt" >"$WORK/h2load.log" 2>&1 ||
@@ -165,20 +226,23 @@ capture_once() {
 	grep -q "requests: $REQUESTS total, $REQUESTS started, $REQUESTS done, $REQUESTS succeeded, 0 failed" \
 		"$WORK/h2load.log" || { cat "$WORK/h2load.log" >&2; die "h2load: not every request succeeded"; }
 
-	# Let the final FIN/ACKs reach the capture before stopping it.
-	sleep 0.5
-	kill -INT "$tcpdump_pid"
-	wait "$tcpdump_pid" || die "tcpdump exited with an error: $(cat "$log")"
-	forget_pid "$tcpdump_pid"
+	echo "   h2load: $(grep -m1 '^finished in' "$WORK/h2load.log")"
+	local ok=0
+	stop_tcpdump || ok=1
 	kill "$nghttpd_pid"
 	wait "$nghttpd_pid" 2>/dev/null || true
 	forget_pid "$nghttpd_pid"
+	return "$ok"
+}
 
-	dropped=$(awk '/packets dropped by kernel/ { print $1 }' "$log")
-	[[ -n $dropped ]] || die "no drop count in tcpdump's output: $(cat "$log")"
-	echo "   h2load: $(grep -m1 '^finished in' "$WORK/h2load.log")"
-	echo "   tcpdump: $(grep 'packets captured' "$log"), $dropped dropped by kernel"
-	((dropped == 0))
+# capture_grpc_once FILE: one tcpdump + bench/grpcload run (server and
+# clients in one process, niced). Returns 1 if the kernel dropped packets.
+capture_grpc_once() {
+	start_tcpdump "$1" "$GRPC_PORT"
+	nice -n 19 "$WORK/grpcload" -addr "127.0.0.1:$GRPC_PORT" -calls "$GRPC_CALLS" -conns "$GRPC_CONNS" \
+		>"$WORK/grpcload.log" 2>&1 || { cat "$WORK/grpcload.log" >&2; die "grpcload failed"; }
+	echo "   $(cat "$WORK/grpcload.log")"
+	stop_tcpdump
 }
 
 if [[ -s $CAP && -s $META ]]; then
@@ -211,6 +275,45 @@ PACKETS=$(packet_count "$CAP")
 [[ $PACKETS =~ ^[0-9]+$ ]] && ((PACKETS > 0)) || die "capinfos: no packets in $CAP"
 ((PACKETS >= MIN_PACKETS)) || die "$CAP has $PACKETS packets, fewer than BENCH_MIN_PACKETS=$MIN_PACKETS; raise BENCH_REQUESTS"
 
+# --- gRPC capture -------------------------------------------------------------
+GRPC_NAME="grpcload-n$GRPC_CALLS-c$GRPC_CONNS-p$GRPC_PORT"
+GRPC_CAP="$OUT_DIR/$GRPC_NAME.pcap"
+GRPC_META="$OUT_DIR/$GRPC_NAME.ok"
+GRPC_PACKETS=0
+if ((GRPC)); then
+	if [[ -s $GRPC_CAP && -s $GRPC_META ]]; then
+		echo "== reusing $GRPC_CAP ($(cat "$GRPC_META"))"
+	else
+		[[ $EUID -eq 0 ]] || die "must run as root to capture on lo (or reuse an existing $GRPC_CAP)"
+		command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
+		for tool in tcpdump go nice; do
+			command -v "$tool" >/dev/null || die "missing tool: $tool"
+		done
+		port_free "$GRPC_PORT"
+		mkdir -p "$OUT_DIR"
+		rm -f "$GRPC_META"
+		(cd "$ROOT" && go build -o "$WORK/grpcload" ./bench/grpcload) || die "go build ./bench/grpcload failed"
+		echo "== capturing: grpcload -calls $GRPC_CALLS -conns $GRPC_CONNS on 127.0.0.1:$GRPC_PORT"
+		ok=
+		for try in $(seq "$CAPTURE_TRIES"); do
+			if capture_grpc_once "$GRPC_CAP.tmp"; then
+				ok=1
+				break
+			fi
+			echo "   packets were dropped (try $try of $CAPTURE_TRIES)"
+		done
+		[[ -n $ok ]] || die "tcpdump dropped packets in every try; raise BENCH_TCPDUMP_BUFFER"
+		mv "$GRPC_CAP.tmp" "$GRPC_CAP"
+		n=$(packet_count "$GRPC_CAP")
+		echo "packets=$n calls=$GRPC_CALLS conns=$GRPC_CONNS port=$GRPC_PORT dropped=0" >"$GRPC_META"
+		echo "== captured $GRPC_CAP: $n packets, $(($(stat -c %s "$GRPC_CAP") / 1048576)) MiB"
+	fi
+	GRPC_PACKETS=$(packet_count "$GRPC_CAP")
+	[[ $GRPC_PACKETS =~ ^[0-9]+$ ]] && ((GRPC_PACKETS > 0)) || die "capinfos: no packets in $GRPC_CAP"
+	((GRPC_PACKETS >= GRPC_MIN_PACKETS)) ||
+		die "$GRPC_CAP has $GRPC_PACKETS packets, fewer than BENCH_GRPC_MIN_PACKETS=$GRPC_MIN_PACKETS; raise BENCH_GRPC_CALLS"
+fi
+
 # --- plugin -----------------------------------------------------------------------
 PLUG_HOME="$WORK/plugin-home"
 EMPTY_HOME="$WORK/empty-home"
@@ -228,32 +331,54 @@ fi
 HOME=$PLUG_HOME tshark -G protocols 2>/dev/null | cut -f3 | sort >"$WORK/protos.plugin"
 HOME=$EMPTY_HOME tshark -G protocols 2>/dev/null | cut -f3 | sort >"$WORK/protos.empty"
 OURS_EXTRA=()
+OURS_EXTRA_GRPC=() # the gRPC case keeps gogrpc
 while read -r p; do
 	[[ $p == goh2 ]] || OURS_EXTRA+=(--disable-protocol "$p")
+	[[ $p == goh2 || $p == gogrpc ]] || OURS_EXTRA_GRPC+=(--disable-protocol "$p")
 done < <(comm -23 "$WORK/protos.plugin" "$WORK/protos.empty")
 ((${#OURS_EXTRA[@]} == 0)) || echo "== ours runs with ${OURS_EXTRA[*]} (other protocols of the plugin)"
+if ((GRPC)); then
+	grep -qx gogrpc "$WORK/protos.plugin" || die "gogrpc is not loaded by tshark from $PLUG_HOME"
+	((${#OURS_EXTRA_GRPC[@]} == 0)) || echo "== ours (gRPC case) runs with ${OURS_EXTRA_GRPC[*]}"
+fi
 
 # --- commands -----------------------------------------------------------------------
 # cmd CASE TOOL: prints the tshark arguments of one command, one per line.
 cmd() {
-	local p
+	local p h2
 	case $2 in
 	goh2) p=goh2 ;;
 	http2) p=http2 ;;
+	gogrpc) p=gogrpc h2=goh2 ;;
+	grpc) p=grpc h2=http2 ;;
 	esac
 	echo "-r"
-	echo "$CAP"
-	[[ $2 == http2 ]] && printf '%s\n' -d "tcp.port==$PORT,http2"
-	[[ $2 == goh2 ]] && ((${#OURS_EXTRA[@]})) && printf '%s\n' "${OURS_EXTRA[@]}"
+	case $2 in
+	goh2 | http2) echo "$CAP" ;;
+	*) echo "$GRPC_CAP" ;;
+	esac
+	case $2 in
+	http2) printf '%s\n' -d "tcp.port==$PORT,http2" ;;
+	grpc) printf '%s\n' -d "tcp.port==$GRPC_PORT,http2" ;;
+	goh2) ((${#OURS_EXTRA[@]} == 0)) || printf '%s\n' "${OURS_EXTRA[@]}" ;;
+	gogrpc) ((${#OURS_EXTRA_GRPC[@]} == 0)) || printf '%s\n' "${OURS_EXTRA_GRPC[@]}" ;;
+	esac
 	case $1 in
 	fields) printf '%s\n' -T fields -e frame.number -e "$p.streamid" -e "$p.type" -e "$p.length" \
 		-e "$p.header.name" -e "$p.header.value" ;;
 	notree) printf '%s\n' -q -z io,stat,0 ;;
+	grpc) printf '%s\n' -T fields -e frame.number -e "$h2.streamid" -e "$h2.type" \
+		-e "$p.message_length" -e "$p.compressed_flag" ;;
 	esac
 }
 
 home_of() {
-	[[ $1 == goh2 ]] && echo "$PLUG_HOME" || echo "$EMPTY_HOME"
+	[[ $1 == goh2 || $1 == gogrpc ]] && echo "$PLUG_HOME" || echo "$EMPTY_HOME"
+}
+
+# tools_of CASE: ours, then the baseline.
+tools_of() {
+	[[ $1 == grpc ]] && echo "gogrpc grpc" || echo "goh2 http2"
 }
 
 # run CASE TOOL OUT: one timed run; appends "wall user sys maxrss_kib" to OUT.
@@ -266,14 +391,15 @@ run() {
 	cat "$WORK/time.txt" >>"$3"
 }
 
-# check TOOL: warm-up of the fields case that also checks its output.
-# Prints "lines packets_with_type frames".
+# check TOOL [CASE [COLUMN]]: warm-up of the fields (or grpc) case that
+# also checks its output. Prints "lines packets_with_a_value values" for
+# the column (3: the frame types; 4 in the grpc case: message lengths).
 check() {
 	local args
-	mapfile -t args < <(cmd fields "$1")
+	mapfile -t args < <(cmd "${2:-fields}" "$1")
 	HOME=$(home_of "$1") tshark "${args[@]}" 2>"$WORK/tshark.err" |
-		awk -F'\t' '{ n++ } $3 != "" { t++; f += split($3, a, ",") } END { print n + 0, t + 0, f + 0 }' ||
-		{ cat "$WORK/tshark.err" >&2; die "tshark failed (fields, $1)"; }
+		awk -F'\t' -v col="${3:-3}" '{ n++ } $col != "" { t++; f += split($col, a, ",") } END { print n + 0, t + 0, f + 0 }' ||
+		{ cat "$WORK/tshark.err" >&2; die "tshark failed (${2:-fields}, $1)"; }
 }
 
 echo "== tshark $(tshark --version 2>/dev/null | awk 'NR == 1 { print $3 }'), $PACKETS packets, $RUNS measured runs + 1 warm-up per command"
@@ -292,10 +418,24 @@ if ((ours_typed != base_typed || ours_frames != base_frames)); then
 fi
 
 CASES=(fields notree)
-TOOLS=(goh2 http2)
+if ((GRPC)); then
+	CASES+=(grpc)
+	echo "== warm-up and sanity check (grpc): $GRPC_PACKETS packets"
+	read -r gogrpc_lines gogrpc_packets gogrpc_messages <<<"$(check gogrpc grpc 4)"
+	read -r grpc_lines grpc_packets grpc_messages <<<"$(check grpc grpc 4)"
+	echo "   goh2+gogrpc: $gogrpc_lines lines, $gogrpc_packets with gogrpc.message_length, $gogrpc_messages messages"
+	echo "   http2+grpc:  $grpc_lines lines, $grpc_packets with grpc.message_length, $grpc_messages messages"
+	((gogrpc_lines == grpc_lines)) || die "line counts differ: gogrpc $gogrpc_lines, grpc $grpc_lines"
+	((gogrpc_lines == GRPC_PACKETS)) || die "$gogrpc_lines lines for $GRPC_PACKETS packets"
+	((gogrpc_messages > 0)) || die "gogrpc printed no message length: the plugin decoded no gRPC"
+	if ((gogrpc_packets != grpc_packets || gogrpc_messages != grpc_messages)); then
+		echo "   note: gogrpc and grpc disagree on the packets or messages they decode"
+	fi
+fi
 for c in "${CASES[@]}"; do
 	echo "== $c"
-	if [[ $c != fields ]]; then # the fields warm-up was the check above
+	read -ra TOOLS <<<"$(tools_of "$c")"
+	if [[ $c == notree ]]; then # the other warm-ups were the checks above
 		for t in "${TOOLS[@]}"; do
 			run "$c" "$t" /dev/null
 		done
@@ -331,6 +471,7 @@ stats() {
 
 declare -A WALL CPU RSS WL CL RL
 for c in "${CASES[@]}"; do
+	read -ra TOOLS <<<"$(tools_of "$c")"
 	for t in "${TOOLS[@]}"; do
 		line=$(stats "$WORK/$c.$t.runs")
 		read -r "WALL[$c.$t]" "CPU[$c.$t]" "RSS[$c.$t]" "WL[$c.$t]" "CL[$c.$t]" "RL[$c.$t]" <<<"$line"
@@ -338,28 +479,32 @@ for c in "${CASES[@]}"; do
 done
 
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "null" }'; }
-pps() { awk -v p="$PACKETS" -v w="$1" 'BEGIN { if (w > 0) printf "%.0f", p / w; else print "null" }'; }
+pps() { awk -v p="$2" -v w="$1" 'BEGIN { if (w > 0) printf "%.0f", p / w; else print "null" }'; }
 
 echo
 echo "== results: $PACKETS packets ($NAME), medians of $RUNS runs; ratio = goh2 / http2"
+((GRPC)) && echo "   grpc case: $GRPC_PACKETS packets ($GRPC_NAME); ratio = goh2+gogrpc / http2+grpc"
 printf '%-8s %-6s %12s %11s %11s %10s %14s %11s\n' case tool "wall s" "CPU s" "ratio wall" "ratio CPU" "peak RSS MiB" "packets/s"
 JSON_ROWS=()
 for c in "${CASES[@]}"; do
+	read -ra TOOLS <<<"$(tools_of "$c")"
+	mine=${TOOLS[0]} theirs=${TOOLS[1]} n=$PACKETS
+	[[ $c == grpc ]] && n=$GRPC_PACKETS
 	for t in "${TOOLS[@]}"; do
 		rw=- rc=- jrw=null jrc=null
-		if [[ $t == goh2 ]]; then
-			rw=$(div "${WALL[$c.goh2]}" "${WALL[$c.http2]}")
-			rc=$(div "${CPU[$c.goh2]}" "${CPU[$c.http2]}")
+		if [[ $t == "$mine" ]]; then
+			rw=$(div "${WALL[$c.$mine]}" "${WALL[$c.$theirs]}")
+			rc=$(div "${CPU[$c.$mine]}" "${CPU[$c.$theirs]}")
 			jrw=$rw jrc=$rc
 		fi
-		rate=$(pps "${WALL[$c.$t]}")
+		rate=$(pps "${WALL[$c.$t]}" "$n")
 		printf '%-8s %-6s %12.2f %11.2f %11s %10s %14.0f %11s\n' "$c" "$t" "${WALL[$c.$t]}" "${CPU[$c.$t]}" \
 			"$rw" "$rc" "${RSS[$c.$t]}" "$rate"
 		mapfile -t args < <(cmd "$c" "$t")
 		JSON_ROWS+=("$(printf '    {"case": "%s", "tool": "%s", "median_wall_s": %s, "median_cpu_s": %s, "ratio_wall": %s, "ratio_cpu": %s, "peak_rss_mib": %s, "packets_per_s": %s, "wall_s": [%s], "cpu_s": [%s], "rss_mib": [%s], "home": "%s", "args": "%s"}' \
 			"$c" "$t" "${WALL[$c.$t]}" "${CPU[$c.$t]}" "$jrw" "$jrc" "${RSS[$c.$t]}" "$rate" \
 			"${WL[$c.$t]}" "${CL[$c.$t]}" "${RL[$c.$t]}" \
-			"$([[ $t == goh2 ]] && echo plugin || echo empty)" "${args[*]}")")
+			"$([[ $t == "$mine" ]] && echo plugin || echo empty)" "${args[*]}")")
 	done
 done
 
@@ -372,6 +517,11 @@ RESULTS="$OUT_DIR/results.json"
 	printf '  "capture": {"file": "%s", "packets": %s, "bytes": %s, "requests": %s, "clients": %s, "streams": %s, "port": %s, "goh2_packets_with_type": %s, "goh2_frames": %s, "http2_packets_with_type": %s, "http2_frames": %s},\n' \
 		"bench/out/$NAME.pcap" "$PACKETS" "$(stat -c %s "$CAP")" "$REQUESTS" "$CLIENTS" "$STREAMS" "$PORT" \
 		"$ours_typed" "$ours_frames" "$base_typed" "$base_frames"
+	if ((GRPC)); then
+		printf '  "grpc_capture": {"file": "%s", "packets": %s, "bytes": %s, "calls": %s, "conns": %s, "port": %s, "gogrpc_packets_with_message": %s, "gogrpc_messages": %s, "grpc_packets_with_message": %s, "grpc_messages": %s},\n' \
+			"bench/out/$GRPC_NAME.pcap" "$GRPC_PACKETS" "$(stat -c %s "$GRPC_CAP")" "$GRPC_CALLS" "$GRPC_CONNS" "$GRPC_PORT" \
+			"$gogrpc_packets" "$gogrpc_messages" "$grpc_packets" "$grpc_messages"
+	fi
 	printf '  "runs": %s,\n  "warmup_runs": 1,\n' "$RUNS"
 	printf '  "elapsed_s": %s,\n' "$SECONDS"
 	echo '  "results": ['
