@@ -149,22 +149,16 @@ gogrpc.prefs.web_http1 = Pref.bool("Decode gRPC-Web over HTTP/1.1", true,
     "Take application/grpc-web and application/grpc-web-text bodies from the built-in grpc dissector")
 local WEB_TYPES = { "application/grpc-web", "application/grpc-web+proto", "application/grpc-web+json",
     "application/grpc-web-text", "application/grpc-web-text+proto" }
-local f_request = Field.new("http.request")
-local f_request_uri = Field.new("http.request.uri")
--- A response's target: http.response_for.uri in Wireshark 4.0; 4.4 has no
--- such field and gives the response its request's http.request.uri.
-local has_response_for, f_response_for = pcall(Field.new, "http.response_for.uri")
-if not has_response_for then f_response_for = f_request_uri end
-local f_request_in = Field.new("http.request_in")
+-- No field extractor reads http's request line: one makes Wireshark build
+-- the tree of every packet. Go tells requests from responses by the
+-- bodies, and takes the method from gogrpc.ports.
 local web_ordinals = common.new_ordinals("gogrpc")
-local f_path, f_service, f_method = common.field["gogrpc.path"], common.field["gogrpc.service"], common.field["gogrpc.method"]
 function gogrpc.dissector(tvb, pinfo, tree)
     local num, ord = web_ordinals:begin(pinfo)
     local ok, msg
     if not pinfo.visited then
-        local target = f_request_uri() or f_response_for()
         local key = tostring(pinfo.src) .. " " .. pinfo.src_port .. "\n" .. tostring(pinfo.dst) .. " " .. pinfo.dst_port ..
-            "\n" .. (pinfo.match_string or "") .. "\n" .. (target and tostring(target.value) or "")
+            "\n" .. (pinfo.match_string or "")
         local sec, nsec = common.split_time(pinfo.abs_ts)
         ok, msg = shim.run(common.OP_GRPC_WEB, tvb:raw(), key, 0, sec, nsec, num, ord)
     else
@@ -180,16 +174,6 @@ function gogrpc.dissector(tvb, pinfo, tree)
     local r = shim.result(2)
     pinfo.cols.protocol = "GOGRPC-Web"
     if common.has_tree(tree) then
-        -- The call's target, from http's fields (present with a tree).
-        local target = f_request_uri() or f_response_for()
-        if target then
-            local path = tostring(target.value):gsub("^%a[%w+.-]*://[^/]*", "")
-            local svc, method = path:match("^/([^/]*)/(.*)$")
-            local t = tree:add(gogrpc, tvb(0, 0)):set_text("gRPC-Web call: " .. path)
-            t:add(f_path, tvb(0, 0), path):set_generated()
-            t:add(f_service, tvb(0, 0), svc or ""):set_generated()
-            t:add(f_method, tvb(0, 0), method or ""):set_generated()
-        end
         common.render_items(tree, tvb, r[2])
     else
         common.add_experts(tree, r[3])

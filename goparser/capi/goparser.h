@@ -21,7 +21,7 @@
 #define GP_OP_GRPC_CALLS 6    /* no args: the gRPC calls table as a string */
 #define GP_OP_FETCH 7         /* args: op (GP_OP_H2, GP_OP_TCPTW or GP_OP_GRPC_WEB), frame, ordinal: the result kept for them */
 #define GP_OP_GRPC_OPTIONS 8  /* args [max message, max decompressed, max ratio, max depth]; key: "descriptor set paths, ':'-separated\nPATH=REQ[,RESP];...\nPORT=PATH;...": gRPC types, ports, limits */
-#define GP_OP_GRPC_WEB 9      /* args: 0 (reserved), seconds, nanoseconds [, frame, ordinal]; key: "src addr port\ndst addr port\ncontent type\nrequest target or empty"; data: an HTTP/1.1 body of gRPC-Web. Result: {0, {items}, {experts}} */
+#define GP_OP_GRPC_WEB 9      /* args: 0 (reserved), seconds, nanoseconds [, frame, ordinal]; key: "src addr port\ndst addr port\ncontent type"; data: an HTTP/1.1 body of gRPC-Web. Result: {0, {items}, {experts}} */
 
 /* With a frame number above 0, GP_OP_H2, GP_OP_TCPTW and GP_OP_GRPC_WEB keep their result
  * (GP_OP_H2 only when it claims the data) under (op, frame, ordinal), so

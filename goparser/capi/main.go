@@ -97,7 +97,7 @@ func reset() {
 	state.h2.SetSchema(state.schema)
 	state.h2.SetGRPCPorts(state.gports)
 	state.h2.SetGRPCLimits(state.glimits)
-	state.web = gogrpc.WebCalls{Calls: state.h2.GRPCCalls()}
+	state.web = gogrpc.WebCalls{Calls: state.h2.GRPCCalls(), Ports: state.gports}
 	state.tw = tcptw.NewDissector(state.twcfg)
 	state.pending = nil
 	state.kept = make(map[keptKey][]byte)
@@ -180,7 +180,7 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.h2.SetSchema(state.schema)
 		state.h2.SetGRPCPorts(state.gports)
 		state.h2.SetGRPCLimits(state.glimits)
-		state.web = gogrpc.WebCalls{Calls: state.h2.GRPCCalls()}
+		state.web = gogrpc.WebCalls{Calls: state.h2.GRPCCalls(), Ports: state.gports}
 		e.Bool(true)
 	case opTCPTW:
 		if len(a) < 2 {
@@ -239,17 +239,18 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.h2.SetSchema(reg)
 		state.h2.SetGRPCPorts(ports)
 		state.h2.SetGRPCLimits(lim)
+		state.web.Ports = ports
 		e.Bool(true)
 	case opGRPCWeb:
 		if len(a) < 3 {
 			return fail(dst, "goparser: grpc-web needs 3 arguments")
 		}
 		// a[0] is unused: the library tells requests from responses itself.
-		parts := strings.SplitN(key, "\n", 4)
-		if len(parts) < 4 {
-			return fail(dst, "goparser: grpc-web key: want src, dst, content type and target")
+		parts := strings.SplitN(key, "\n", 3)
+		if len(parts) < 3 {
+			return fail(dst, "goparser: grpc-web key: want src, dst and content type")
 		}
-		in := gogrpc.WebBody{Conn: connKey(parts[0], parts[1]), Src: parts[0], ContentType: parts[2], Path: parts[3],
+		in := gogrpc.WebBody{Conn: connKey(parts[0], parts[1]), Src: parts[0], Dst: parts[1], ContentType: parts[2],
 			Body: data, Time: time.Unix(a[1], a[2])}
 		var experts []tree.ExpertRecord
 		e.BeginArray()

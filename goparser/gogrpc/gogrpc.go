@@ -82,17 +82,6 @@ type Call struct {
 	// Text: the request's and the response's bodies are gRPC-Web-Text
 	// (base64).
 	Text [2]bool
-	// PathShown: the caller shows the path itself (gRPC-Web over
-	// HTTP/1.1, whose target is http's to tell), so items leave it out.
-	PathShown bool
-}
-
-// label is how items name the call.
-func (c Call) label() string {
-	if c.PathShown {
-		return "gRPC-Web"
-	}
-	return c.Path
 }
 
 // IsGRPC reports whether a content-type is gRPC's (application/grpc,
@@ -171,17 +160,15 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 	lim = lim.WithDefaults()
 	const gen = tree.FlagGenerated
 	off, n := base+m.Off, m.N
-	text := fmt.Sprintf(": %s %s, Length %d", call.label(), direction(request), m.Length)
+	text := fmt.Sprintf(": %s %s, Length %d", call.Path, direction(request), m.Length)
 	if m.Compressed {
 		text += ", compressed"
 	}
 	w.Begin(Proto.Item, off, n, tree.FromBytes, text, 0)
-	if !call.PathShown {
-		svc, method := SplitPath(call.Path)
-		w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
-		w.Add(fService, off, n, tree.Str(svc), "", gen)
-		w.Add(fMethod, off, n, tree.Str(method), "", gen)
-	}
+	svc, method := SplitPath(call.Path)
+	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
+	w.Add(fService, off, n, tree.Str(svc), "", gen)
+	w.Add(fMethod, off, n, tree.Str(method), "", gen)
 	w.Add(fDirection, off, n, tree.Str(direction(request)), "", gen)
 	flag := int64(0)
 	if m.Compressed {
@@ -296,13 +283,11 @@ func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) 
 		msg = u // grpc-message is percent-encoded
 	}
 	const gen = tree.FlagGenerated
-	w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s status %v", call.label(), codes.Code(code)), 0)
-	if !call.PathShown {
-		w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
-		svc, method := SplitPath(call.Path)
-		w.Add(fService, off, n, tree.Str(svc), "", gen)
-		w.Add(fMethod, off, n, tree.Str(method), "", gen)
-	}
+	w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s status %v", call.Path, codes.Code(code)), 0)
+	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
+	svc, method := SplitPath(call.Path)
+	w.Add(fService, off, n, tree.Str(svc), "", gen)
+	w.Add(fMethod, off, n, tree.Str(method), "", gen)
 	w.Add(fStatus, off, n, tree.Int(int64(code)), "", 0)
 	if msg != "" {
 		w.Add(fStatusMsg, off, n, tree.Str(msg), "", 0)
@@ -314,7 +299,7 @@ func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) 
 		summary(w)
 	}
 	if codes.Code(code) != codes.OK {
-		text := fmt.Sprintf("%s ended with %v", call.label(), codes.Code(code))
+		text := fmt.Sprintf("%s ended with %v", call.Path, codes.Code(code))
 		if msg != "" {
 			text += ": " + msg
 		}

@@ -1,7 +1,7 @@
 package gogrpc
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,24 +17,28 @@ import (
 // it to the media type's dissector.
 type WebBody struct {
 	Conn        string // the connection, the same from both ends
-	Src         string // the sending endpoint
-	Path        string // the request target when known (may be a URL); "" otherwise
+	Src, Dst    string // the endpoints, "address port"
 	ContentType string
 	Body        []byte
 	Time        time.Time
 }
 
-// WebCalls follows gRPC-Web calls over HTTP/1.1 from the bodies alone, so
-// that the result never depends on whether Wireshark built a tree (which
-// decides whether http's own fields can be read). A body is a response
-// when it holds the trailers frame or comes from the server of its
-// connection, whose client is the endpoint that sent the first body
-// without trailers. Clients do not pipeline gRPC-Web calls, so a response
-// answers the last request of its connection. The zero value is ready.
+// WebCalls follows gRPC-Web calls over HTTP/1.1 from the bodies alone.
+// The request line is http's: a Lua dissector could read it only through
+// field extractors, which make Wireshark build every packet's tree and
+// cost far more than all the rest. So the method comes from Ports (the
+// gogrpc.ports preference), as for HTTP/2 streams whose HEADERS were not
+// captured. A body is a response when it holds the trailers frame or comes
+// from the server of its connection, whose client is the endpoint that
+// sent the first body without trailers. Clients do not pipeline gRPC-Web
+// calls, so a response answers the last request of its connection. The
+// zero value is ready.
 type WebCalls struct {
 	// Calls, when set, receives the calls that end (so that HTTP/2 and
 	// HTTP/1.1 calls share one table).
 	Calls *Stats
+	// Ports maps a server port to the method of its calls.
+	Ports map[uint16]string
 	conns map[string]*webConn
 	text  []byte
 }
@@ -86,39 +90,37 @@ func (wc *WebCalls) Decode(w tree.Writer, in WebBody, reg *pbschema.Registry, li
 		cn.client = in.Src
 	}
 	request := !hasTrailers && cn.client == in.Src
-	c := cn.open
+	server := in.Src
 	if request {
-		c = &webCall{call: Call{Path: targetPath(in.Path)}, progress: Progress{Start: in.Time}}
-		c.call.Text[0] = text
-		cn.open = c
-	} else {
-		if c == nil {
-			c = &webCall{call: Call{Path: targetPath(in.Path)}} // the request was not captured
+		server = in.Dst
+	}
+	c := cn.open
+	if request || c == nil {
+		c = &webCall{call: Call{Path: wc.Ports[endpointPort(server)]}}
+		if request {
+			c.progress.Start = in.Time
+			cn.open = c
 		}
-		cn.open = nil
-		c.call.Text[1] = text
 	}
 	side := 1
 	if request {
 		side = 0
+	} else {
+		cn.open = nil
 	}
-	// Items must not depend on the target, which the caller knows only
-	// when Wireshark builds a tree: the caller shows it.
-	shown := c.call
-	shown.PathShown = true
+	c.call.Text[side] = text
 	for _, m := range msgs {
 		if text {
 			m.Encoded, m.Off, m.N = true, 0, len(in.Body)
 		}
 		if m.Trailer {
 			get := WebTrailers(m.Data)
-			if WriteStatus(w, m.Off, m.N, shown, get, func(w tree.Writer) {
+			if WriteStatus(w, m.Off, m.N, c.call, get, func(w tree.Writer) {
 				WriteSummary(w, m.Off, m.N, &c.progress, in.Time)
 			}) && !c.progress.Ended {
 				c.progress.Ended = true
-				code, _ := get("grpc-status")
-				var n int
-				fmt.Sscan(code, &n)
+				s, _ := get("grpc-status")
+				n, _ := strconv.Atoi(s)
 				if !c.progress.Start.IsZero() && wc.Calls != nil {
 					wc.Calls.Add(c.call.Path, codes.Code(n), in.Time.Sub(c.progress.Start))
 				}
@@ -127,19 +129,16 @@ func (wc *WebCalls) Decode(w tree.Writer, in WebBody, reg *pbschema.Registry, li
 		}
 		c.progress.Messages[side]++
 		c.progress.Bytes[side] += int64(m.Length)
-		WriteMessage(w, 0, m, shown, request, reg, lim)
+		WriteMessage(w, 0, m, c.call, request, reg, lim)
 	}
 }
 
-// targetPath turns a request target, which may be an absolute URL (a
-// proxy request, or Wireshark's http.response_for.uri), into the path.
-func targetPath(t string) string {
-	if i := strings.Index(t, "://"); i >= 0 {
-		rest := t[i+3:]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			return rest[j:]
-		}
-		return "/"
+// endpointPort reads the port of an "address port" endpoint.
+func endpointPort(ep string) uint16 {
+	i := strings.LastIndexByte(ep, ' ')
+	n, err := strconv.ParseUint(ep[i+1:], 10, 16)
+	if err != nil {
+		return 0
 	}
-	return t
+	return uint16(n)
 }
