@@ -137,7 +137,7 @@ test-lua: build
 # which make test runs on 60); fuzz-smoke, part of make test, runs each
 # target for a few seconds.
 FUZZ_TARGETS := ./goparser/h2:FuzzDecode ./goparser/grpcmsg:FuzzFeed ./goparser/grpcmsg:FuzzDecompress \
-	./goparser/tcptw:FuzzDissector ./goparser/gogrpc:FuzzTypedMessage ./goparser/result:FuzzDecode
+	./goparser/tcptw:FuzzDissector ./goparser/gogrpc:FuzzTypedMessage ./goparser/result:FuzzDecode ./goparser/grpcmsg:FuzzBase64Stream
 FUZZTIME ?= 1m
 fuzz: build
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -26,6 +26,11 @@ func (s *Base64Stream) Decode(dst, chunk []byte) ([]byte, error) {
 	if s.err != nil {
 		return dst, s.err
 	}
+	if bytes.ContainsAny(chunk, "\r\n") {
+		// Line breaks are not part of the text (encoding/base64 skips
+		// them too); dropped here, they cannot split a quartet.
+		chunk = bytes.ReplaceAll(bytes.ReplaceAll(chunk, []byte("\r"), nil), []byte("\n"), nil)
+	}
 	for len(chunk) > 0 {
 		if s.n > 0 || len(chunk) < 4 {
 			k := copy(s.rest[s.n:], chunk)

@@ -33,3 +33,26 @@ func TestBase64Stream(t *testing.T) {
 		t.Fatalf("a failed stream must stay failed: %v", err)
 	}
 }
+
+// FuzzBase64Stream: however a text is cut into chunks, the stream decodes
+// it to what decoding it whole gives, and fails exactly when that fails.
+func FuzzBase64Stream(f *testing.F) {
+	f.Add([]byte("AAAAAAJoaQ==gAAAAA9ncnBjLXN0YXR1czogMA0K"), uint8(3))
+	f.Add([]byte("eA==eA=="), uint8(1))
+	f.Fuzz(func(t *testing.T, text []byte, cut uint8) {
+		var whole Base64Stream
+		want, werr := whole.Decode(nil, text)
+		var s Base64Stream
+		k := int(cut) % (len(text) + 1)
+		got, err := s.Decode(nil, text[:k])
+		if err == nil {
+			got, err = s.Decode(got, text[k:])
+		}
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("cut at %d: error %v, whole: %v", k, err, werr)
+		}
+		if err == nil && string(got) != string(want) {
+			t.Fatalf("cut at %d: %q, whole: %q", k, got, want)
+		}
+	})
+}
