@@ -63,6 +63,9 @@ var (
 	fReassembledIn = Proto.Field(schema.Field{Abbrev: "gogrpc.reassembled_in", Name: "Reassembled in", Type: schema.FrameNum, Desc: "the frame where the message this frame carried part of completes (known from the second pass on, like Wireshark's own reassembly)"})
 	fInflatedData  = Proto.Field(schema.Field{Abbrev: "gogrpc.decompressed_data", Name: "Decompressed Data", Type: schema.Bytes})
 
+	fContentType = Proto.Field(schema.Field{Abbrev: "gogrpc.content_type", Name: "Content-Type", Type: schema.String})
+	fUserAgent   = Proto.Field(schema.Field{Abbrev: "gogrpc.user_agent", Name: "User-Agent", Type: schema.String})
+
 	fMsgType = Proto.Field(schema.Field{Abbrev: "gogrpc.message_type", Name: "Message Type", Type: schema.String, Desc: "protobuf message type, from the descriptor sets"})
 	fTyped   = Proto.Field(schema.Field{Abbrev: "gogrpc.field", Name: "Field", Type: schema.None, Desc: "a field decoded with the message's schema"})
 	fJSON    = Proto.Field(schema.Field{Abbrev: "gogrpc.json", Name: "JSON", Type: schema.String, Desc: "the message as protojson, one line"})
@@ -265,6 +268,33 @@ func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, depth int) {
 		}
 		w.End()
 	}
+}
+
+// WriteRequest writes the call as its request HEADERS open it: the
+// method, content-type, user-agent, grpc-timeout and grpc-encoding.
+func WriteRequest(w tree.Writer, off, n int, call Call, fields func(name string) (string, bool)) {
+	const gen = tree.FlagGenerated
+	w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s call", call.Path), 0)
+	svc, method := SplitPath(call.Path)
+	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
+	w.Add(fService, off, n, tree.Str(svc), "", gen)
+	w.Add(fMethod, off, n, tree.Str(method), "", gen)
+	w.Add(fDirection, off, n, tree.Str(direction(true)), "", gen)
+	if v, ok := fields("content-type"); ok {
+		w.Add(fContentType, off, n, tree.Str(v), "", gen)
+	}
+	if v, ok := fields("user-agent"); ok {
+		w.Add(fUserAgent, off, n, tree.Str(v), "", gen)
+	}
+	if v, ok := fields("grpc-timeout"); ok {
+		if d, ok := ParseTimeout(v); ok {
+			w.Add(fTimeout, off, n, tree.Float(d.Seconds()), "", gen|tree.FlagTime)
+		}
+	}
+	if v, ok := fields("grpc-encoding"); ok {
+		w.Add(fEncoding, off, n, tree.Str(v), "", gen)
+	}
+	w.End()
 }
 
 // WriteStatus writes the call's status from a trailers block (or a

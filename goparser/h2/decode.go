@@ -659,6 +659,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 				if v, ok := get("grpc-timeout"); ok {
 					st.progress.Timeout, _ = gogrpc.ParseTimeout(v)
 				}
+				gogrpc.WriteRequest(d.w, off, frameHeaderLen+int(fh.Length), st.call, get)
 			}
 		} else if ct, _ := get("content-type"); !st.grpc {
 			if isGRPC, text := gogrpc.IsGRPC(ct); isGRPC {
