@@ -22,7 +22,7 @@ import (
 	"github.com/gotcpdump/gotcpdump/internal/syncbuf"
 )
 
-var update = flag.Bool("update", false, "rewrite the committed TIME_WAIT captures and golden reports")
+var update = flag.Bool("update", false, "rewrite the committed TIME_WAIT captures and golden reports, and the generated tables of README.md")
 
 // The kernel reaps expired TIME_WAIT sockets in timer-wheel batches, up
 // to one granularity late (4.096 s at HZ=1000), so a sample may match the
