@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -429,16 +430,21 @@ func TestGotcpdumpWatch(t *testing.T) {
 	if st, _ := os.Stat(files[0]); st.Mode().Perm() != 0o600 {
 		t.Errorf("capture mode %v", st.Mode().Perm())
 	}
-	// The capture holds the storm's connections from the trigger on:
-	// set-up and tear-down only, all towards the storm's port.
-	pkts := tshark(t, plainEnv, "-r", files[0], "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.flags.syn", "-e", "tcp.flags.fin", "-e", "tcp.flags.ack", "-e", "frame.time_epoch")
+	// The capture holds the storm's connections from the trigger on: every
+	// segment of the storm's port, cut at 512 bytes, so that twreport sees
+	// them enter TIME_WAIT (which a SYN/FIN/RST capture cannot show).
+	pkts := tshark(t, plainEnv, "-r", files[0], "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack", "-e", "frame.cap_len")
+	pkts = boolDigits(pkts)
 	conns := 0
 	for _, line := range strings.Split(strings.TrimSpace(pkts), "\n") {
 		f := strings.Split(line, "\t")
-		if len(f) != 5 || (f[1] == "0" && f[2] == "0") {
-			t.Fatalf("a packet without SYN or FIN: %q", line)
+		if len(f) != 5 || (f[0] != "8080" && f[1] != "8080") {
+			t.Fatalf("a packet not of the storm's port: %q", line)
 		}
-		if f[1] == "1" && f[3] == "0" {
+		if n, _ := strconv.Atoi(f[4]); n > 512 {
+			t.Fatalf("a packet of %d bytes, above the default snap length of 512", n)
+		}
+		if f[2] == "1" && f[3] == "0" {
 			conns++
 		}
 	}
@@ -447,6 +453,25 @@ func TestGotcpdumpWatch(t *testing.T) {
 	t.Logf("the capture holds %d connections of the storm", conns)
 	if conns < 20 {
 		t.Errorf("the capture holds %d connections, want the storm's", conns)
+	}
+	rep, err := exec.Command(goBuild(t, t.TempDir(), "./cmd/twreport"), "--json", files[0]).Output()
+	if err != nil {
+		t.Fatalf("twreport: %v", err)
+	}
+	var r struct {
+		Summary struct {
+			Complete int `json:"complete"`
+		} `json:"summary"`
+		Hosts []struct {
+			Address string `json:"address"`
+			Peak    int    `json:"peak"`
+		} `json:"hosts"`
+	}
+	if err := json.Unmarshal(rep, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary.Complete < 20 || len(r.Hosts) == 0 || r.Hosts[0].Peak < 20 {
+		t.Errorf("twreport of the watch capture: %d complete connections, TIME_WAIT holders %+v; want the storm's", r.Summary.Complete, r.Hosts)
 	}
 }
 

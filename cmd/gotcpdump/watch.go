@@ -43,9 +43,11 @@ func watch(args []string, stderr io.Writer) int {
 	fs.StringVar(&metrics, "metrics-addr", ":9870", "address for Prometheus /metrics (empty: none)")
 	fs.StringVar(&metrics, "metrics", ":9870", "same as --metrics-addr")
 	iface := fs.String("i", "any", "interface to capture on")
-	snaplen := fs.Int("s", 262144, "bytes of each packet to keep")
+	// 512 bytes keep the headers and the requests' first lines, which is
+	// what TIME_WAIT analysis reads, at a fraction of whole packets.
+	snaplen := fs.Int("s", 512, "bytes of each packet to keep")
 	engine := fs.String("engine", "afpacket", "capture engine: afpacket or pcap")
-	filter := fs.String("f", "", "capture filter (libpcap syntax; also taken from trailing arguments); default: SYN, FIN and RST on the storm's ports")
+	filter := fs.String("f", "", "capture filter (libpcap syntax; also taken from trailing arguments); default: TCP on the storm's ports")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -158,15 +160,16 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// stormFilter captures connection set-up and tear-down on the service
-// ports that hold most of the TIME_WAIT sockets.
+// stormFilter captures the TCP segments of the service ports that hold
+// most of the TIME_WAIT sockets. All of them, not only SYN, FIN and RST:
+// TIME_WAIT starts with the ACK of the peer's FIN, so twreport and tcptw
+// need the ACKs, and the requests come from the payload.
 func stormFilter(ports []sockdiag.PortCount) string {
-	const flags = "tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0"
 	top := topPorts(ports, 5)
 	if top == "" {
-		return flags
+		return "tcp"
 	}
-	return flags + " and (port " + strings.ReplaceAll(top, ",", " or port ") + ")"
+	return "tcp and (port " + strings.ReplaceAll(top, ",", " or port ") + ")"
 }
 
 // topPorts lists the service ports with at least a tenth of the sockets,
