@@ -87,6 +87,14 @@ type Call struct {
 	Text [2]bool
 }
 
+// name is how texts name the call: its path, when known.
+func (c Call) name() string {
+	if c.Path == "" {
+		return "gRPC call (method unknown)"
+	}
+	return c.Path
+}
+
 // IsGRPC reports whether a content-type is gRPC's (application/grpc,
 // application/grpc+proto, …) or gRPC-Web's (application/grpc-web…), and
 // whether the body is gRPC-Web-Text, whose messages travel in base64.
@@ -163,7 +171,7 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 	lim = lim.WithDefaults()
 	const gen = tree.FlagGenerated
 	off, n := base+m.Off, m.N
-	text := fmt.Sprintf(": %s %s, Length %d", call.Path, direction(request), m.Length)
+	text := fmt.Sprintf(": %s %s, Length %d", call.name(), direction(request), m.Length)
 	if m.Compressed {
 		text += ", compressed"
 	}
@@ -274,7 +282,7 @@ func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, depth int) {
 // method, content-type, user-agent, grpc-timeout and grpc-encoding.
 func WriteRequest(w tree.Writer, off, n int, call Call, fields func(name string) (string, bool)) {
 	const gen = tree.FlagGenerated
-	w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s call", call.Path), 0)
+	w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s call", call.name()), 0)
 	svc, method := SplitPath(call.Path)
 	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
 	w.Add(fService, off, n, tree.Str(svc), "", gen)
@@ -313,7 +321,7 @@ func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) 
 		msg = u // grpc-message is percent-encoded
 	}
 	const gen = tree.FlagGenerated
-	w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s status %v", call.Path, codes.Code(code)), 0)
+	w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s status %v", call.name(), codes.Code(code)), 0)
 	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
 	svc, method := SplitPath(call.Path)
 	w.Add(fService, off, n, tree.Str(svc), "", gen)
@@ -329,7 +337,7 @@ func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) 
 		summary(w)
 	}
 	if codes.Code(code) != codes.OK {
-		text := fmt.Sprintf("%s ended with %v", call.Path, codes.Code(code))
+		text := fmt.Sprintf("%s ended with %v", call.name(), codes.Code(code))
 		if msg != "" {
 			text += ": " + msg
 		}
