@@ -41,6 +41,7 @@ type Writer struct {
 	opened  time.Time
 	written int64
 	seq     int
+	closed  bool // the current file is closed (a -G capture ended after -W files)
 	Current string
 }
 
@@ -66,6 +67,7 @@ func (w *Writer) fileName(t time.Time) string {
 }
 
 func (w *Writer) open(t time.Time) error {
+	w.closed = false
 	var out io.Writer
 	if w.cfg.Name == "-" {
 		w.f = os.Stdout
@@ -166,6 +168,10 @@ type Stats struct {
 }
 
 func (w *Writer) closeFile(st *Stats) error {
+	if w.closed {
+		return nil // rotation closed it last and opened no other
+	}
+	w.closed = true
 	if w.nw != nil {
 		if st != nil {
 			_ = w.nw.WriteInterfaceStats(0, pcapgo.NgInterfaceStatistics{

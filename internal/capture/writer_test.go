@@ -86,6 +86,11 @@ func TestRotateByTime(t *testing.T) {
 	if !IsDone(stop) {
 		t.Fatalf("no stop after 2 files: %v", stop)
 	}
+	// The caller closes the writer as after any capture: nothing is left
+	// to close, and that is no error.
+	if err := w.Close(Stats{}); err != nil {
+		t.Fatalf("close after the last file: %v", err)
+	}
 	names, _ := filepath.Glob(filepath.Join(dir, "cap-*.pcap"))
 	if len(names) != 2 {
 		t.Fatalf("files %v", names)
