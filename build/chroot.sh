@@ -18,8 +18,9 @@
 # --no-install-recommends, then the downloaded .debs are deleted.
 # wireshark-common's "install-setuid" question is preseeded to false and
 # debconf is non-interactive. Nothing is mounted in the host's mount
-# namespace: /proc is mounted for apt inside a private one (unshare), so
-# an interrupted run leaves no mount behind.
+# namespace: debootstrap and apt get /proc in private ones (unshare), so
+# an interrupted run leaves no mount behind. An existing DIR is removed
+# only if this script made it (DIR/.chroot-sh) or it is empty.
 #
 # Environment: CHROOT_MIRROR [http://deb.debian.org/debian]
 set -euo pipefail
@@ -44,6 +45,7 @@ case $DIR in /*) ;; *) DIR=$PWD/$DIR ;; esac
 DIR=${DIR%/}
 [ "$DIR" != "" ] && [ "$DIR" != / ] || die "refusing to use / as the chroot"
 STAMP=$DIR/.chroot-ready
+MARK=$DIR/.chroot-sh # made by this script: it may remove DIR
 start=$SECONDS
 
 ready() {
@@ -64,11 +66,13 @@ flock -u 9
 flock 9
 ready && cached
 
-# Removes DIR without ever following a mount inside it: anything still
-# mounted there (debootstrap killed while it had /proc mounted) is
-# unmounted first, and rm stays on DIR's own file system.
+# Removes DIR, if this script made it (or it is empty), without ever
+# following a mount inside it: anything still mounted there is unmounted
+# first, and rm stays on DIR's own file system.
 remove_dir() {
 	[ -e "$DIR" ] || return 0
+	[ -f "$MARK" ] || [ -z "$(ls -A "$DIR" 2>/dev/null)" ] ||
+		die "$DIR exists and was not made by chroot.sh: remove it or name another directory"
 	local m
 	while read -r m; do
 		umount -l "$m" || die "cannot unmount $m; remove $DIR by hand"
@@ -95,15 +99,20 @@ retry() {
 	"$@" || die "$what failed twice; see the output above"
 }
 
+# debootstrap mounts /proc and /sys in DIR while it installs: in a mount
+# namespace of its own, so that they cannot outlive it.
 bootstrap() {
 	remove_dir
-	debootstrap --variant=minbase "$SUITE" "$DIR" "$MIRROR" >"$DIR.debootstrap.log" 2>&1 || {
+	mkdir -p "$DIR"
+	: >"$MARK"
+	unshare --mount --propagation private \
+		debootstrap --variant=minbase "$SUITE" "$DIR" "$MIRROR" >"$DIR.debootstrap.log" 2>&1 || {
 		tail -n 20 "$DIR.debootstrap.log" >&2
 		return 1
 	}
 }
 
-echo "chroot.sh: creating a Debian $SUITE chroot with ${PKGS[*]} in $DIR (about 2 minutes)"
+echo "chroot.sh: creating a Debian $SUITE chroot with ${PKGS[*]} in $DIR (a minute or two)"
 rm -f "$STAMP"
 retry "debootstrap $SUITE from $MIRROR (log: $DIR.debootstrap.log)" bootstrap
 rm -f "$DIR.debootstrap.log"

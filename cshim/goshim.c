@@ -258,7 +258,13 @@ static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit,
     case 4:
         if (!need(r, 8))
             return 0;
+#if LUA_VERSION_NUM >= 503
+        /* Lua 5.3+ has 64-bit integers; Wireshark 4.4 refuses a float
+         * where it wants an integer (pinfo.desegment_offset). */
+        lua_pushinteger(L, (lua_Integer)(int64_t)rd64(r->p));
+#else
         lua_pushnumber(L, (lua_Number)(int64_t)rd64(r->p));
+#endif
         r->p += 8;
         return 1;
     case 5: {

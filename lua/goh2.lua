@@ -181,6 +181,13 @@ function gogrpc.dissector(tvb, pinfo, tree)
     return tvb:len()
 end
 
+-- Wireshark 4.4's http hands a chunked body whose type is in
+-- streaming_content_type to that table's dissector piece by piece instead
+-- of by media_type, and its grpc registers the gRPC-Web types there (4.0
+-- has no such entries). gogrpc takes whole bodies: while it has the types,
+-- grpc leaves that table for them, as in 4.0.
+local has_streaming, streaming = pcall(DissectorTable.get, "streaming_content_type")
+local streaming_taken = {}
 local function apply_grpc_prefs()
     apply_grpc_options()
     local media = DissectorTable.get("media_type")
@@ -190,6 +197,16 @@ local function apply_grpc_prefs()
             media:add(t, gogrpc)
         elseif builtin then
             media:add(t, builtin)
+        end
+        if has_streaming and streaming then
+            local d = streaming:get_dissector(t)
+            if gogrpc.prefs.web_http1 and d then
+                streaming:remove(t, d)
+                streaming_taken[t] = d
+            elseif not gogrpc.prefs.web_http1 and streaming_taken[t] then
+                streaming:add(t, streaming_taken[t])
+                streaming_taken[t] = nil
+            end
         end
     end
 end
