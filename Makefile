@@ -120,7 +120,7 @@ lint:
 	@files=$$(gofmt -l .); test -z "$$files" || { echo "gofmt needed: $$files"; exit 1; }
 	go vet ./...
 
-test: deps build lint test-go fuzz-smoke test-lua test-asan test-tshark
+test: deps build lint test-go fuzz-smoke test-lua test-asan test-tshark test-ws44
 
 test-go:
 	go test ./goparser/... ./internal/... ./cmd/...
