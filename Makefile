@@ -19,7 +19,7 @@ CFLAGS   ?= -O2 -g
 SHIM_CFLAGS := -std=c99 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Igoparser/capi
 GO_SRC   := $(shell find goparser -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all deps build install install-profile screenshots uninstall install-global deb run test test-go test-lua test-asan test-tshark test-ws44 lint bench bench-capture fuzz fuzz-smoke clean
+.PHONY: all deps build install install-profile screenshots uninstall install-global deb run test test-go test-lua test-asan test-tshark test-ws44 lint bench bench-capture bench-tw fuzz fuzz-smoke clean
 
 all: build
 
@@ -179,6 +179,14 @@ bench: deps build
 bench-capture: deps build
 	go build -o $(OUT)/capbench ./bench/capbench
 	$(OUT)/capbench -gotcpdump $(OUT)/gotcpdump -json bench/out/capture.json
+
+# The TIME_WAIT engine (about 4 minutes): tshark with tcptw against plain
+# tshark, twreport against tshark -z conv,tcp, twreport's memory per
+# connection, and the cost of one Lua -> C -> Go call (bench/twbench says
+# how). Records TCP probes on lo once, as root, then reuses bench/out/.
+bench-tw: deps build
+	go build -o $(OUT)/twbench ./bench/twbench
+	$(OUT)/twbench -json bench/out/tw.json
 
 clean:
 	rm -rf $(OUT)

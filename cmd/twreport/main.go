@@ -153,12 +153,8 @@ func feed(eng *tcptw.Engine, name string, prog *progress) error {
 			return err
 		}
 		src = ngSource{r}
-	} else {
-		r, err := pcapgo.NewReader(br)
-		if err != nil {
-			return err
-		}
-		src = pcapSource{r}
+	} else if src, err = newPcapSource(br); err != nil {
+		return err
 	}
 	dec := tcpdecode.New()
 	for n := 0; ; n++ {

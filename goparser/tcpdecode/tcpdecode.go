@@ -5,6 +5,7 @@
 package tcpdecode
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
 
@@ -61,7 +62,14 @@ func New() *Decoder {
 		layers.LinkTypeIPv6:      layers.LayerTypeIPv6,
 	}
 	for lt, l := range first {
-		p := gopacket.NewDecodingLayerParser(l, all...)
+		p := gopacket.NewDecodingLayerParser(l)
+		// A slice indexed by layer type finds each layer's decoder faster
+		// than the default map, with the same decoding.
+		var dlc gopacket.DecodingLayerContainer = gopacket.DecodingLayerSparse(nil)
+		for _, dl := range all {
+			dlc = dlc.Put(dl)
+		}
+		p.SetDecodingLayerContainer(dlc)
 		p.IgnoreUnsupported = true
 		d.parsers[lt] = p
 	}
@@ -75,6 +83,11 @@ func isRaw(lt layers.LinkType) bool {
 
 // Decode extracts the TCP segment of a frame of the given link type.
 func (d *Decoder) Decode(lt layers.LinkType, frame []byte) (Segment, error) {
+	if lt == layers.LinkTypeEthernet {
+		if s, ok := decodeEthernetIPv4TCP(frame); ok {
+			return s, nil
+		}
+	}
 	if isRaw(lt) {
 		if len(frame) == 0 {
 			return Segment{}, ErrNotTCP
@@ -136,4 +149,78 @@ func (d *Decoder) Decode(lt layers.LinkType, frame []byte) (Segment, error) {
 		s.PayloadLen = len(s.Payload)
 	}
 	return s, nil
+}
+
+// decodeEthernetIPv4TCP is Decode's path for the frames of nearly every
+// capture: untagged Ethernet, IPv4 without options, not a fragment, and a
+// TCP header that fits, with no MPTCP option. It reads each field where
+// the gopacket layers do and follows their rules (an IPv4 length of 0
+// under TCP segmentation offload, option parsing that stops at a length
+// it cannot follow), so the Segment is the same, in a fraction of the
+// time; ok is false for every other frame, which the layers decode.
+func decodeEthernetIPv4TCP(frame []byte) (s Segment, ok bool) {
+	if len(frame) < 14+20+20 || binary.BigEndian.Uint16(frame[12:14]) != uint16(layers.EthernetTypeIPv4) {
+		return s, false
+	}
+	ip := frame[14:]
+	if ip[0]&0x0f != 5 || ip[9] != uint8(layers.IPProtocolTCP) {
+		return s, false
+	}
+	ipLen := binary.BigEndian.Uint16(ip[2:4])
+	length := int(ipLen)
+	if length == 0 {
+		length = len(ip)
+		ipLen = uint16(min(length, 0xffff))
+	}
+	if length < 20 {
+		return s, false
+	}
+	if len(ip) > length {
+		ip = ip[:length]
+	}
+	if ff := binary.BigEndian.Uint16(ip[6:8]); ff&0x2000 != 0 || ff&0x1fff != 0 {
+		return s, false // a fragment
+	}
+	tcp := ip[20:]
+	if len(tcp) < 20 {
+		return s, false
+	}
+	hl := int(tcp[12]>>4) * 4
+	if hl < 20 || hl > len(tcp) {
+		return s, false
+	}
+	for o := tcp[20:hl]; len(o) > 0; {
+		switch o[0] {
+		case 0: // end of options
+			o = nil
+			continue
+		case 1: // no-operation
+			o = o[1:]
+			continue
+		case uint8(layers.TCPOptionKindMultipathTCP):
+			return s, false
+		}
+		if len(o) < 2 || o[1] < 2 || int(o[1]) > len(o) {
+			break // parsing stops here, as the layer's does
+		}
+		if o[0] == uint8(layers.TCPOptionKindTimestamps) && o[1] == 10 {
+			s.HasTS = true
+			s.TSval = binary.BigEndian.Uint32(o[2:6])
+			s.TSecr = binary.BigEndian.Uint32(o[6:10])
+		}
+		o = o[o[1]:]
+	}
+	s.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(tcp[0:2]))
+	s.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(tcp[2:4]))
+	s.Seq = binary.BigEndian.Uint32(tcp[4:8])
+	s.Ack = binary.BigEndian.Uint32(tcp[8:12])
+	flags := tcp[13]
+	s.FIN, s.SYN, s.RST, s.ACK = flags&0x01 != 0, flags&0x02 != 0, flags&0x04 != 0, flags&0x10 != 0
+	s.Window = binary.BigEndian.Uint16(tcp[14:16])
+	s.Payload = tcp[hl:]
+	s.PayloadLen = int(ipLen) - 20 - hl
+	if s.PayloadLen < len(s.Payload) || s.PayloadLen > 1<<20 {
+		s.PayloadLen = len(s.Payload)
+	}
+	return s, true
 }

@@ -20,7 +20,6 @@
 package tcptw
 
 import (
-	"container/heap"
 	"net/netip"
 	"time"
 
@@ -65,13 +64,19 @@ var closerNames = [...]string{"", "client", "server", "both", "rst"}
 func (c Closer) String() string { return closerNames[c] }
 
 // tupleKey orders a connection's endpoints so both directions share it.
-type tupleKey struct{ lo, hi netip.AddrPort }
+// Its fields leave no padding, so that maps hash and compare it as one
+// block of memory rather than field by field.
+type tupleKey struct {
+	loAddr, hiAddr netip.Addr
+	loPort, hiPort uint16
+	pad            uint32 // always 0
+}
 
 func keyOf(a, b netip.AddrPort) tupleKey {
-	if a.Compare(b) < 0 {
-		return tupleKey{a, b}
+	if a.Compare(b) > 0 {
+		a, b = b, a
 	}
-	return tupleKey{b, a}
+	return tupleKey{loAddr: a.Addr(), hiAddr: b.Addr(), loPort: a.Port(), hiPort: b.Port()}
 }
 
 type conn struct {
@@ -95,10 +100,10 @@ type conn struct {
 	closer     Closer
 	closedAt   time.Time
 	closed     bool
-	tw         [2]*twEntry
+	tw         [2]uint32 // TIME_WAIT records started by this connection, index + 1
+	twCheck    bool      // the tuple had a TIME_WAIT socket when this connection began
 	req        reqTracker
 	pair       *pair
-	heapIndex  int
 }
 
 func (c *conn) side(src netip.AddrPort) int {
@@ -108,71 +113,38 @@ func (c *conn) side(src netip.AddrPort) int {
 	return 1
 }
 
-// twEntry is one socket in TIME_WAIT.
-type twEntry struct {
-	key      tupleKey
-	holder   netip.AddrPort
-	peer     netip.AddrPort
-	start    time.Time
-	until    time.Time
-	rcvNxt   uint32 // next sequence number expected from the peer
-	tsRecent uint32
-	tsOK     bool
-	active   bool
-	index    int // in the expiry heap
-	host     *hostState
-	pair     *pair
-	byClient bool // the client holds it (its ephemeral port is tied up)
-}
-
-// expiryHeap orders TIME_WAIT sockets by expiry.
-type expiryHeap []*twEntry
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].until.Before(h[j].until) }
-func (h expiryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *expiryHeap) Push(x any) {
-	e := x.(*twEntry)
-	e.index = len(*h)
-	*h = append(*h, e)
-}
-func (h *expiryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	e.index = -1
-	return e
-}
-
 // Engine is the connection tracker. Feed it segments in capture order.
 type Engine struct {
-	cfg     Config
-	conns   map[tupleKey]*conn
-	tws     map[tupleKey]*twEntry // at most one TIME_WAIT socket per tuple and holder side
-	tws2    map[tupleKey]*twEntry // the second holder of a simultaneous close
-	expiry  expiryHeap
-	hosts   map[netip.Addr]*hostState
-	pairs   map[pairKey]*pair
-	nextID  uint64
-	now     time.Time
-	first   time.Time
-	rep     reportState
-	verdict Verdict
+	cfg      Config
+	conns    map[tupleKey]*conn
+	tw       twStore
+	tws      twIndex          // at most one TIME_WAIT socket per tuple and holder side
+	tws2     map[twKey]uint32 // the second holder of a simultaneous close
+	expiry   expiryQueue
+	addrIDs  map[netip.Addr]uint32 // endpoint codes of addresses other than IPv4
+	addrs    []netip.Addr
+	hosts    map[netip.Addr]*hostState
+	hostList []*hostState // by hostState.idx
+	pairs    map[pairMapKey]*pair
+	pairList []*pair // by pair.idx
+	spare    []*conn // closed connections, for reuse
+	reqs     reqCache
+	nextID   uint64
+	now      time.Time
+	first    time.Time
+	rep      reportState
+	verdict  Verdict
 }
 
 // New returns an Engine.
 func New(cfg Config) *Engine {
 	return &Engine{
-		cfg:   cfg.withDefaults(),
-		conns: make(map[tupleKey]*conn),
-		tws:   make(map[tupleKey]*twEntry),
-		tws2:  make(map[tupleKey]*twEntry),
-		hosts: make(map[netip.Addr]*hostState),
-		pairs: make(map[pairKey]*pair),
+		cfg:     cfg.withDefaults(),
+		conns:   make(map[tupleKey]*conn),
+		tws2:    make(map[twKey]uint32),
+		addrIDs: make(map[netip.Addr]uint32),
+		hosts:   make(map[netip.Addr]*hostState),
+		pairs:   make(map[pairMapKey]*pair),
 	}
 }
 
@@ -189,92 +161,28 @@ func (e *Engine) Advance(t time.Time) {
 	e.expire(t)
 }
 
-// expire ends the TIME_WAIT sockets whose time ran out by t.
-func (e *Engine) expire(t time.Time) {
-	for len(e.expiry) > 0 && !e.expiry[0].until.After(t) {
-		tw := heap.Pop(&e.expiry).(*twEntry)
-		e.endTW(tw, tw.until)
-	}
-}
-
-func (e *Engine) startTW(c *conn, s int, t time.Time) {
-	o := 1 - s
-	tw := &twEntry{
-		key:      keyOf(c.ep[0], c.ep[1]),
-		holder:   c.ep[s],
-		peer:     c.ep[o],
-		start:    t,
-		until:    t.Add(e.cfg.TimeWait),
-		rcvNxt:   c.finSeq[o] + 1,
-		tsRecent: c.ts[o],
-		tsOK:     c.tsOK[o],
-		active:   true,
-		pair:     c.pair,
-		byClient: c.rolesKnown && s == 0,
-	}
-	c.tw[s] = tw
-	if old := e.tws[tw.key]; old == nil || !old.active {
-		e.tws[tw.key] = tw
-	} else {
-		e.tws2[tw.key] = tw
-	}
-	heap.Push(&e.expiry, tw)
-	tw.host = e.host(tw.holder.Addr())
-	tw.host.change(t, +1)
-	if tw.pair != nil {
-		tw.pair.twChange(t, +1, tw.byClient)
-	}
-	e.rep.twStarted++
-}
-
-func (e *Engine) endTW(tw *twEntry, t time.Time) {
-	if !tw.active {
-		return
-	}
-	tw.active = false
-	if tw.index >= 0 {
-		heap.Remove(&e.expiry, tw.index)
-	}
-	tw.host.change(t, -1)
-	if tw.pair != nil {
-		tw.pair.twChange(t, -1, tw.byClient)
-	}
-	if e.tws[tw.key] == tw {
-		delete(e.tws, tw.key)
-		if o := e.tws2[tw.key]; o != nil {
-			e.tws[tw.key] = o
-			delete(e.tws2, tw.key)
-		}
-	} else if e.tws2[tw.key] == tw {
-		delete(e.tws2, tw.key)
-	}
-}
-
-func (e *Engine) restartTW(tw *twEntry, t time.Time) {
-	tw.until = t.Add(e.cfg.TimeWait)
-	heap.Fix(&e.expiry, tw.index)
-}
-
-// twFor returns the active TIME_WAIT socket of a tuple held by holder.
-func (e *Engine) twFor(k tupleKey, holder netip.AddrPort) *twEntry {
-	if tw := e.tws[k]; tw != nil && tw.active && tw.holder == holder {
-		return tw
-	}
-	if tw := e.tws2[k]; tw != nil && tw.active && tw.holder == holder {
-		return tw
-	}
-	return nil
-}
-
 func seqAfter(a, b uint32) bool { return int32(a-b) > 0 }
 
-func (e *Engine) newConn(k tupleKey, client, server netip.AddrPort, known bool, t time.Time) *conn {
+// newConn starts tracking a connection. mayHaveTW is false when the
+// caller knows that the tuple has no TIME_WAIT socket.
+func (e *Engine) newConn(k tupleKey, client, server netip.AddrPort, known, mayHaveTW bool, t time.Time) *conn {
 	if len(e.conns) >= e.cfg.MaxConns {
 		e.evict()
 	}
 	e.nextID++
-	c := &conn{id: e.nextID, ep: [2]netip.AddrPort{client, server}, rolesKnown: known, start: t}
+	var c *conn
+	if n := len(e.spare); n > 0 {
+		c, e.spare = e.spare[n-1], e.spare[:n-1]
+	} else {
+		c = new(conn)
+	}
+	*c = conn{id: e.nextID, ep: [2]netip.AddrPort{client, server}, rolesKnown: known, start: t}
+	c.req.cache = &e.reqs
 	c.pair = e.pair(client.Addr(), server)
+	// Only this connection can put its tuple into TIME_WAIT while it is
+	// tracked (and it is finished when it does): unless the tuple already
+	// has a TIME_WAIT socket, its segments need no look-up for one.
+	c.twCheck = mayHaveTW && e.hasTW(e.twKeyOf(client, server))
 	e.conns[k] = c
 	e.rep.conns++
 	if !known {
@@ -331,7 +239,7 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 		} else if e.looksLikeServerPort(s.Src.Port(), s.Dst.Port()) {
 			client, server = s.Dst, s.Src
 		}
-		c = e.newConn(k, client, server, s.SYN && s.ACK, t)
+		c = e.newConn(k, client, server, s.SYN && s.ACK, true, t)
 	}
 	c.last = t
 	d := c.side(s.Src)
@@ -341,8 +249,10 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	v.RolesKnown = c.rolesKnown
 
 	// Segments reaching a TIME_WAIT socket of the receiver.
-	if tw := e.twFor(k, s.Dst); tw != nil && !(s.SYN && !s.ACK) {
-		e.toTimeWait(tw, t, s, v)
+	if c.twCheck && !(s.SYN && !s.ACK) {
+		if tw, ok := e.twFor(e.twKeyOf(s.Src, s.Dst), s.Dst); ok {
+			e.toTimeWait(tw, t, s, v)
+		}
 	}
 
 	if s.SYN && s.ACK {
@@ -374,6 +284,10 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 		e.closing(c, d, o, t, s, v)
 	}
 	e.fill(c, t, v)
+	if c.closed && len(e.spare) < 1024 {
+		// Nothing refers to a finished connection any more.
+		e.spare = append(e.spare, c)
+	}
 	return v
 }
 
@@ -396,28 +310,33 @@ func (e *Engine) syn(k tupleKey, c *conn, t time.Time, s *tcpdecode.Segment, v *
 		return c
 	}
 	reuse := false
-	// The receiver (server) holds the tuple in TIME_WAIT: RFC 6191.
-	if tw := e.twFor(k, s.Dst); tw != nil {
-		reuse = true
-		accepted := seqAfter(s.Seq, tw.rcvNxt) || (s.HasTS && tw.tsOK && int32(tw.tsRecent-s.TSval) < 0)
-		v.Reuse = &Reuse{Since: t.Sub(tw.start), Accepted: accepted, Holder: tw.holder}
-		e.rep.reuse(accepted)
-		e.event(t, reuseKind(accepted), s.Src, s.Dst, tw.holder.String())
-		if accepted {
-			e.endTW(tw, t)
+	tk := e.twKeyOf(s.Src, s.Dst)
+	hadTW := e.hasTW(tk)
+	if hadTW {
+		// The receiver (server) holds the tuple in TIME_WAIT: RFC 6191.
+		if i, ok := e.twFor(tk, s.Dst); ok {
+			tw := e.tw.at(i)
+			reuse = true
+			accepted := seqAfter(s.Seq, tw.rcvNxt) || (s.HasTS && tw.flags&twTSOK != 0 && int32(tw.tsRecent-s.TSval) < 0)
+			v.Reuse = &Reuse{Since: t.Sub(tw.start()), Accepted: accepted, Holder: s.Dst}
+			e.rep.reuse(accepted)
+			e.event(t, reuseKind(accepted), s.Src, s.Dst, s.Dst.String())
+			if accepted {
+				e.endTW(i, t)
+			}
+		}
+		// The sender itself holds the tuple: the kernel let it reuse the
+		// port (tcp_tw_reuse), which ends its TIME_WAIT socket.
+		if i, ok := e.twFor(tk, s.Src); ok {
+			reuse = true
+			v.Reuse = &Reuse{Since: t.Sub(e.tw.at(i).start()), Accepted: true, Holder: s.Src}
+			e.rep.reuse(true)
+			e.event(t, EventReuseAccepted, s.Src, s.Dst, s.Src.String())
+			e.endTW(i, t)
 		}
 	}
-	// The sender itself holds the tuple: the kernel let it reuse the port
-	// (tcp_tw_reuse), which ends its TIME_WAIT socket.
-	if tw := e.twFor(k, s.Src); tw != nil {
-		reuse = true
-		v.Reuse = &Reuse{Since: t.Sub(tw.start), Accepted: true, Holder: tw.holder}
-		e.rep.reuse(true)
-		e.event(t, EventReuseAccepted, s.Src, s.Dst, tw.holder.String())
-		e.endTW(tw, t)
-	}
 	_ = reuse
-	nc := e.newConn(k, s.Src, s.Dst, true, t)
+	nc := e.newConn(k, s.Src, s.Dst, true, hadTW, t)
 	nc.synSeq = s.Seq
 	if c != nil && c.pair == nc.pair && !c.closed {
 		// An earlier attempt on this tuple that never completed.
@@ -435,8 +354,8 @@ func (e *Engine) syn(k tupleKey, c *conn, t time.Time, s *tcpdecode.Segment, v *
 }
 
 // toTimeWait applies a segment from the peer to a TIME_WAIT socket.
-func (e *Engine) toTimeWait(tw *twEntry, t time.Time, s *tcpdecode.Segment, v *Verdict) {
-	inWindow := s.Seq == tw.rcvNxt
+func (e *Engine) toTimeWait(tw uint32, t time.Time, s *tcpdecode.Segment, v *Verdict) {
+	inWindow := s.Seq == e.tw.at(tw).rcvNxt
 	switch {
 	case s.RST && inWindow:
 		e.event(t, EventTWAssassinated, s.Src, s.Dst, "")
@@ -489,7 +408,7 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 	}
 	for x := 0; x < 2; x++ {
 		holds := (c.closer == CloserBoth) || (c.closer == CloserClient && x == 0) || (c.closer == CloserServer && x == 1)
-		if holds && c.tw[x] == nil && c.finAcked[x] && c.ackedPeer[x] {
+		if holds && c.tw[x] == 0 && c.finAcked[x] && c.ackedPeer[x] {
 			e.startTW(c, x, t)
 			v.TWStarted = true
 		}
@@ -522,19 +441,22 @@ func (e *Engine) fill(c *conn, t time.Time, v *Verdict) {
 		v.Duration = t.Sub(c.start)
 	}
 	for x := 0; x < 2; x++ {
-		tw := c.tw[x]
-		if tw == nil {
+		if c.tw[x] == 0 {
 			continue
 		}
+		// The record's holder is c.ep[x]; it is still the one startTW
+		// made: a connection ends with the segment that starts its
+		// TIME_WAIT, before any socket can expire.
 		if v.Holder.IsValid() {
-			v.Holder2 = tw.holder
+			v.Holder2 = c.ep[x]
 			continue
 		}
-		v.Holder = tw.holder
-		v.TWStart = tw.start
-		v.TWUntil = tw.until
-		v.TWActive = tw.active
-		v.Population = tw.host.count
+		tw := e.tw.at(c.tw[x] - 1)
+		v.Holder = c.ep[x]
+		v.TWStart = tw.start()
+		v.TWUntil = tw.until()
+		v.TWActive = tw.active()
+		v.Population = e.hostList[tw.host].count
 	}
 	if !v.Holder.IsValid() && c.closer != CloserNone && c.closer != CloserRST {
 		// Closing, not yet in TIME_WAIT: name who will hold it.
@@ -543,6 +465,6 @@ func (e *Engine) fill(c *conn, t time.Time, v *Verdict) {
 			x = 1
 		}
 		v.Holder = c.ep[x]
-		v.Population = e.host(c.ep[x].Addr()).count
+		v.Population = e.pairHost(c.pair, x).count
 	}
 }

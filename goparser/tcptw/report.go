@@ -221,7 +221,7 @@ func (e *Engine) Report(timeline bool) *Report {
 		if timeline {
 			hr.Timeline = make([][2]float64, 0, len(h.timeline))
 			for _, pt := range h.timeline {
-				hr.Timeline = append(hr.Timeline, [2]float64{unix(pt.Time), float64(pt.Count)})
+				hr.Timeline = append(hr.Timeline, [2]float64{unix(pt.time()), float64(pt.count)})
 			}
 		}
 		r.Hosts = append(r.Hosts, hr)
@@ -296,6 +296,7 @@ func (p *pair) rate() float64 {
 }
 
 func (p *pair) peakRate() int {
+	p.flushSecond()
 	peak := 0
 	for _, n := range p.perSecond {
 		peak = max(peak, n)

@@ -24,6 +24,60 @@ type reqTracker struct {
 	ua         string
 	connClose  bool // an HTTP/1.x request asked for Connection: close
 	grpc       bool
+	cache      *reqCache // the engine's; nil parses every request
+}
+
+// reqInfo is what the tracker takes from an HTTP/1.x request.
+type reqInfo struct {
+	ok        bool // http.ReadRequest accepted the segment
+	close     bool
+	label, ua string
+}
+
+// reqCache remembers what http.ReadRequest made of recent segments: the
+// connections of a storm send the same request, byte for byte, and
+// parsing it is most of the engine's work per connection. The whole
+// segment is the key, so a hit gives exactly what parsing would.
+type reqCache struct {
+	m  map[string]reqInfo
+	rd bytes.Reader
+	br *bufio.Reader
+}
+
+const (
+	reqCacheEntries = 256
+	reqCacheMaxLen  = 2048 // longer segments (bodies) are parsed every time
+)
+
+func (c *reqCache) parse(p []byte) reqInfo {
+	if c == nil {
+		return readRequest(bufio.NewReader(bytes.NewReader(p)))
+	}
+	if info, ok := c.m[string(p)]; ok {
+		return info
+	}
+	if c.br == nil {
+		c.m = make(map[string]reqInfo)
+		c.br = bufio.NewReader(&c.rd)
+	}
+	c.rd.Reset(p)
+	c.br.Reset(&c.rd)
+	info := readRequest(c.br)
+	if len(p) <= reqCacheMaxLen {
+		if len(c.m) >= reqCacheEntries {
+			clear(c.m)
+		}
+		c.m[string(p)] = info
+	}
+	return info
+}
+
+func readRequest(br *bufio.Reader) reqInfo {
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return reqInfo{}
+	}
+	return reqInfo{ok: true, close: req.Close, label: req.Method + " " + req.RequestURI, ua: req.UserAgent()}
 }
 
 var methods = []string{"GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "}
@@ -54,14 +108,13 @@ func (r *reqTracker) http1(p []byte) {
 		return
 	}
 	r.count++
-	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(p)))
-	if err == nil {
-		if req.Close {
+	if info := r.cache.parse(p); info.ok {
+		if info.close {
 			r.connClose = true
 		}
 		if r.count == 1 {
-			r.label = req.Method + " " + req.RequestURI
-			r.ua = req.UserAgent()
+			r.label = info.label
+			r.ua = info.ua
 		}
 		return
 	}

@@ -2,9 +2,10 @@ package tcptw
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
-	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/gopacket/gopacket/layers"
 
@@ -59,10 +60,11 @@ var (
 // Dissector feeds the engine from Wireshark's postdissector, one frame at
 // a time, and writes the packet's items.
 type Dissector struct {
-	Engine *Engine
-	dec    *tcpdecode.Decoder
-	link   layers.LinkType
-	xs     []tree.ExpertRecord
+	Engine  *Engine
+	dec     *tcpdecode.Decoder
+	link    layers.LinkType
+	xs      []tree.ExpertRecord
+	scratch []byte // text being built; the encoder copies it at once
 }
 
 // NewDissector returns a Dissector over a new Engine.
@@ -106,7 +108,7 @@ func (d *Dissector) segment(src, dst string, frame []byte) (tcpdecode.Segment, b
 		if err != nil {
 			return s, false
 		}
-		return s, endpoint(s.Src.Addr().String(), s.Src.Port()) == src && endpoint(s.Dst.Addr().String(), s.Dst.Port()) == dst
+		return s, d.isEndpoint(s.Src, src) && d.isEndpoint(s.Dst, dst)
 	}
 	if s, ok := try(d.link); ok {
 		return s, true
@@ -125,6 +127,17 @@ func (d *Dissector) segment(src, dst string, frame []byte) (tcpdecode.Segment, b
 
 func endpoint(a string, p uint16) string { return a + " " + strconv.Itoa(int(p)) }
 
+// isEndpoint says whether want is ap as endpoint() writes it, without
+// making the string.
+func (d *Dissector) isEndpoint(ap netip.AddrPort, want string) bool {
+	d.scratch = strconv.AppendUint(append(ap.Addr().AppendTo(d.scratch[:0]), ' '), uint64(ap.Port()), 10)
+	return string(d.scratch) == want
+}
+
+// text returns the scratch text as a string without copying it: only for
+// passing to the encoder, which copies it before the scratch changes.
+func (d *Dissector) text() string { return unsafe.String(unsafe.SliceData(d.scratch), len(d.scratch)) }
+
 func secs(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
 func (d *Dissector) render(v *Verdict, w tree.Writer) {
@@ -133,26 +146,31 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 	}
 	const gen = tree.FlagGenerated
 	const tm = gen | tree.FlagTime
-	summary := []string{}
+	// ": closed by CLOSER, TIME_WAIT at HOLDER", either part alone, or
+	// nothing. Every packet has this text: it is built without allocating.
+	d.scratch = d.scratch[:0]
 	if v.Closer != CloserNone {
-		summary = append(summary, "closed by "+v.Closer.String())
+		d.scratch = append(append(d.scratch, ": closed by "...), v.Closer.String()...)
 	}
 	if v.Holder.IsValid() {
-		summary = append(summary, "TIME_WAIT at "+v.Holder.String())
+		if len(d.scratch) == 0 {
+			d.scratch = append(d.scratch, ": "...)
+		} else {
+			d.scratch = append(d.scratch, ", "...)
+		}
+		d.scratch = v.Holder.AppendTo(append(d.scratch, "TIME_WAIT at "...))
 	}
-	text := ""
-	if len(summary) > 0 {
-		text = ": " + strings.Join(summary, ", ")
-	}
-	w.Begin(Proto.Item, 0, 0, tree.FromBytes, text, gen)
+	w.Begin(Proto.Item, 0, 0, tree.FromBytes, d.text(), gen)
 	w.Add(fConn, 0, 0, tree.Uint(v.Conn), "", gen)
 	if v.Closer != CloserNone {
 		w.Add(fCloser, 0, 0, tree.Str(v.Closer.String()), "", gen)
 	}
 	if v.Holder.IsValid() {
-		w.Add(fHolder, 0, 0, tree.Str(v.Holder.String()), "", gen)
+		d.scratch = v.Holder.AppendTo(d.scratch[:0])
+		w.Add(fHolder, 0, 0, tree.Str(d.text()), "", gen)
 		if v.Holder2.IsValid() {
-			w.Add(fHolder, 0, 0, tree.Str(v.Holder2.String()), "", gen)
+			d.scratch = v.Holder2.AppendTo(d.scratch[:0])
+			w.Add(fHolder, 0, 0, tree.Str(d.text()), "", gen)
 		}
 		if v.Population >= 0 {
 			w.Add(fPopulation, 0, 0, tree.Int(int64(v.Population)), "", gen)
