@@ -174,6 +174,7 @@ test-ws44: build
 bench: deps build
 	build/bench.sh
 	$(MAKE) --no-print-directory bench-capture
+	$(MAKE) --no-print-directory bench-tw
 
 # gotcpdump against tcpdump at rising packet rates (about 2.5 minutes)
 bench-capture: deps build
