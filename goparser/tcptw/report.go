@@ -283,6 +283,25 @@ func (e *Engine) Report(timeline bool) *Report {
 		r.Counts[string(k)] = n
 	}
 	r.Findings = e.findings(r)
+	// Empty lists are [] in the JSON, not null: pipelines iterate them.
+	if r.Hosts == nil {
+		r.Hosts = []HostReport{}
+	}
+	if r.Pairs == nil {
+		r.Pairs = []PairReport{}
+	}
+	if r.Events == nil {
+		r.Events = []Event{}
+	}
+	if r.Requests == nil {
+		r.Requests = []Ranked{}
+	}
+	if r.Agents == nil {
+		r.Agents = []Ranked{}
+	}
+	if r.Findings == nil {
+		r.Findings = []string{}
+	}
 	return r
 }
 
