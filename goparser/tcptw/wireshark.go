@@ -182,7 +182,9 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 	}
 	if v.TWStarted {
 		w.Add(fTWEnter, 0, 0, tree.Bool(true), "", gen)
-		w.Expert(xEnter, fmt.Sprintf("%s enters TIME_WAIT until %s (%d sockets on its host)", v.Holder, v.TWUntil.UTC().Format("15:04:05.000"), v.Population))
+		// The text names the host only, so that -z expert groups the
+		// sockets by holder; the time and the count are fields.
+		w.Expert(xEnter, v.Holder.String()+" enters TIME_WAIT")
 	}
 	if v.TWRestarted {
 		w.Add(fTWRestart, 0, 0, tree.Bool(true), "", gen)
