@@ -4,7 +4,8 @@
 --   lua5.2 boundary.lua SHIM FRAMES RUNS
 -- FRAMES holds, per frame, a line "framelen keylen sec nsec", the frame
 -- and the key. Prints, per measurement, "name ns=MEDIAN runs=R1,R2,...":
---   tcptw: shim.run(OP_TCPTW, frame, key, sec, nsec, number, 1) and
+--   tcptw: shim.run(OP_TCPTW, frame, "", sec, nsec, number, 1, sport, dport)
+--          (the ports taken from the key once) and
 --          shim.result(2), over every frame, the Go state reset first;
 --   fetch: shim.run(OP_FETCH, "", "", OP_TCPTW, 0, 1), which finds
 --          nothing: Lua to C to Go and back with the least work.
@@ -22,7 +23,10 @@ while true do
     if not line then break end
     local fl, kl, sec, nsec = line:match("^(%d+) (%d+) (%d+) (%d+)$")
     assert(fl, "bad frames file")
-    frames[#frames + 1] = { f:read(tonumber(fl)), f:read(tonumber(kl)), tonumber(sec), tonumber(nsec) }
+    local frame, key = f:read(tonumber(fl)), f:read(tonumber(kl))
+    local sport, dport = key:match(" (%d+)\n.* (%d+)$")
+    assert(sport, "bad key")
+    frames[#frames + 1] = { frame, tonumber(sport), tonumber(sec), tonumber(nsec), tonumber(dport) }
 end
 f:close()
 assert(#frames > 0, "no frames")
@@ -33,7 +37,7 @@ local function tcptw()
     local t0 = os.clock()
     for i = 1, #frames do
         local fr = frames[i]
-        local ok, msg = run(OP_TCPTW, fr[1], fr[2], fr[3], fr[4], i, 1)
+        local ok, msg = run(OP_TCPTW, fr[1], "", fr[3], fr[4], i, 1, fr[2], fr[5])
         if not ok then error("tcptw call failed: " .. tostring(msg)) end
         local r = result(2)
         if r[1] ~= 0 then error("frame " .. i .. " not decoded") end

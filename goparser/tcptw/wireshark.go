@@ -65,6 +65,12 @@ type Dissector struct {
 	link    layers.LinkType
 	xs      []tree.ExpertRecord
 	scratch []byte // text being built; the encoder copies it at once
+
+	// What Wireshark saw of the frame's TCP segment, to recognise it:
+	// the endpoints ("address port"), or with byPorts only the ports.
+	src, dst         string
+	srcPort, dstPort uint16
+	byPorts          bool
 }
 
 // NewDissector returns a Dissector over a new Engine.
@@ -81,7 +87,21 @@ var linkTypes = []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeLinuxS
 // Frame decodes one frame whose TCP endpoints Wireshark reported as src
 // and dst ("address port"), and appends {status, {item…}, {expert…}}.
 func (d *Dissector) Frame(ts time.Time, src, dst string, frame []byte, e *result.Encoder) {
-	seg, ok := d.segment(src, dst, frame)
+	d.src, d.dst, d.byPorts = src, dst, false
+	d.frame(ts, frame, e)
+}
+
+// FramePorts is Frame for a caller that passes only the TCP ports that
+// Wireshark saw: from Lua, making the address strings cost more than the
+// rest of a packet's call, and the ports are enough to tell the frame's
+// encapsulation.
+func (d *Dissector) FramePorts(ts time.Time, srcPort, dstPort uint16, frame []byte, e *result.Encoder) {
+	d.srcPort, d.dstPort, d.byPorts = srcPort, dstPort, true
+	d.frame(ts, frame, e)
+}
+
+func (d *Dissector) frame(ts time.Time, frame []byte, e *result.Encoder) {
+	seg, ok := d.segment(frame)
 	e.BeginArray()
 	if !ok {
 		e.Int(1)
@@ -102,13 +122,16 @@ func (d *Dissector) Frame(ts time.Time, src, dst string, frame []byte, e *result
 	e.End()
 }
 
-func (d *Dissector) segment(src, dst string, frame []byte) (tcpdecode.Segment, bool) {
+func (d *Dissector) segment(frame []byte) (tcpdecode.Segment, bool) {
 	try := func(lt layers.LinkType) (tcpdecode.Segment, bool) {
 		s, err := d.dec.Decode(lt, frame)
 		if err != nil {
 			return s, false
 		}
-		return s, d.isEndpoint(s.Src, src) && d.isEndpoint(s.Dst, dst)
+		if d.byPorts {
+			return s, s.Src.Port() == d.srcPort && s.Dst.Port() == d.dstPort
+		}
+		return s, d.isEndpoint(s.Src, d.src) && d.isEndpoint(s.Dst, d.dst)
 	}
 	if s, ok := try(d.link); ok {
 		return s, true
