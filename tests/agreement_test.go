@@ -84,18 +84,10 @@ func prefixed(p string, names []string) []string {
 	return out
 }
 
+// sortedKeys lists the frame numbers of field rows, in numeric order.
 func sortedKeys(maps ...map[string][][]string) []string {
-	seen := map[string]bool{}
-	var keys []string
-	for _, m := range maps {
-		for k := range m {
-			if !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
-		}
-	}
-	sort.Slice(keys, func(i, j int) bool {
+	keys := sortedStrings(maps...)
+	sort.SliceStable(keys, func(i, j int) bool {
 		a, _ := strconv.Atoi(keys[i])
 		b, _ := strconv.Atoi(keys[j])
 		return a < b
