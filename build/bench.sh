@@ -110,6 +110,20 @@ die() {
 	exit 1
 }
 
+# capture_retried FN FILE: runs FN FILE.tmp until a capture loses no
+# packet (CAPTURE_TRIES times at most), then renames it to FILE.
+capture_retried() {
+	local fn=$1 file=$2 try
+	for try in $(seq "$CAPTURE_TRIES"); do
+		if "$fn" "$file.tmp"; then
+			mv "$file.tmp" "$file"
+			return 0
+		fi
+		echo "   packets were dropped (try $try of $CAPTURE_TRIES)"
+	done
+	die "tcpdump dropped packets in every try; raise BENCH_TCPDUMP_BUFFER"
+}
+
 for v in REQUESTS CLIENTS STREAMS RUNS PORT MIN_PACKETS TCPDUMP_BUFFER GRPC GRPC_CALLS GRPC_CONNS GRPC_PORT GRPC_MIN_PACKETS; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "BENCH_$v must be a number, not '${!v}'"
 done
@@ -257,16 +271,7 @@ else
 	rm -f "$META"
 	head -c "$SMALL_SIZE" /dev/zero | tr '\0' 's' >"$WORK/htdocs/small.txt"
 	echo "== capturing: h2load -n $REQUESTS -c $CLIENTS -m $STREAMS http://127.0.0.1:$PORT/small.txt"
-	ok=
-	for try in $(seq "$CAPTURE_TRIES"); do
-		if capture_once "$CAP.tmp"; then
-			ok=1
-			break
-		fi
-		echo "   packets were dropped (try $try of $CAPTURE_TRIES)"
-	done
-	[[ -n $ok ]] || die "tcpdump dropped packets in every try; raise BENCH_TCPDUMP_BUFFER"
-	mv "$CAP.tmp" "$CAP"
+	capture_retried capture_once "$CAP"
 	n=$(packet_count "$CAP")
 	echo "packets=$n requests=$REQUESTS clients=$CLIENTS streams=$STREAMS port=$PORT dropped=0" >"$META"
 	echo "== captured $CAP: $n packets, $(($(stat -c %s "$CAP") / 1048576)) MiB"
@@ -294,16 +299,7 @@ if ((GRPC)); then
 		rm -f "$GRPC_META"
 		(cd "$ROOT" && go build -o "$WORK/grpcload" ./bench/grpcload) || die "go build ./bench/grpcload failed"
 		echo "== capturing: grpcload -calls $GRPC_CALLS -conns $GRPC_CONNS on 127.0.0.1:$GRPC_PORT"
-		ok=
-		for try in $(seq "$CAPTURE_TRIES"); do
-			if capture_grpc_once "$GRPC_CAP.tmp"; then
-				ok=1
-				break
-			fi
-			echo "   packets were dropped (try $try of $CAPTURE_TRIES)"
-		done
-		[[ -n $ok ]] || die "tcpdump dropped packets in every try; raise BENCH_TCPDUMP_BUFFER"
-		mv "$GRPC_CAP.tmp" "$GRPC_CAP"
+		capture_retried capture_grpc_once "$GRPC_CAP"
 		n=$(packet_count "$GRPC_CAP")
 		echo "packets=$n calls=$GRPC_CALLS conns=$GRPC_CONNS port=$GRPC_PORT dropped=0" >"$GRPC_META"
 		echo "== captured $GRPC_CAP: $n packets, $(($(stat -c %s "$GRPC_CAP") / 1048576)) MiB"
