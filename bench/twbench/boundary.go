@@ -128,8 +128,8 @@ type luaFrame struct {
 	key  string
 }
 
-// readFrames reads the first n TCP frames of a pcap with the endpoints
-// tcptw.lua would pass.
+// readFrames reads the first n TCP frames of a pcap with their endpoints
+// (boundary.lua passes their ports, as tcptw.lua does).
 func readFrames(file string, n int) ([]luaFrame, error) {
 	f, err := os.Open(file)
 	if err != nil {

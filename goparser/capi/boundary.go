@@ -9,14 +9,13 @@ package main
 #include <stdlib.h>
 #include "goparser.h"
 
-enum { GPB_STREAM, GPB_PORT, GPB_PORT_TEXT };
+enum { GPB_STREAM, GPB_PORT, GPB_PORT_ARG };
 
 // gpb_patch renumbers part of a call for each round of the loop, so that
 // every round is a new HTTP/2 stream or a new TCP connection.
 typedef struct {
-	int where; // 0: data, 1: key
-	int off;
-	int kind; // GPB_STREAM: 1 + 2 * round, 32 bits; GPB_PORT: 32768 + round % 28000, 16 bits; GPB_PORT_TEXT: the same in 5 digits
+	int off;  // into the data; for GPB_PORT_ARG, the argument's index
+	int kind; // GPB_STREAM: 1 + 2 * round, 32 bits; GPB_PORT: 32768 + round % 28000, 16 bits; GPB_PORT_ARG: the same port as an argument
 } gpb_patch;
 
 typedef struct {
@@ -56,7 +55,7 @@ static void *gpb_run(void *p) {
 		unsigned port = 32768 + (unsigned)(round % 28000);
 		for (int k = 0; k < c->npatch; k++) {
 			gpb_patch *pt = &c->patch[k];
-			uint8_t *q = (pt->where ? (uint8_t *)c->key : c->data) + pt->off;
+			uint8_t *q = c->data + pt->off;
 			switch (pt->kind) {
 			case GPB_STREAM:
 				q[0] = sid >> 24, q[1] = sid >> 16, q[2] = sid >> 8, q[3] = sid;
@@ -64,9 +63,8 @@ static void *gpb_run(void *p) {
 			case GPB_PORT:
 				q[0] = port >> 8, q[1] = port;
 				break;
-			case GPB_PORT_TEXT:
-				for (int d = 4, v = (int)port; d >= 0; d--, v /= 10)
-					q[d] = '0' + v % 10;
+			case GPB_PORT_ARG:
+				c->args[pt->off] = port;
 				break;
 			}
 		}
@@ -101,15 +99,14 @@ import (
 // benchPatch and benchCall describe the calls of benchLoop (see gpb_patch
 // and gpb_call above).
 type benchPatch struct {
-	inKey bool
-	off   int
-	kind  int
+	off  int
+	kind int
 }
 
 const (
-	patchStream   = C.GPB_STREAM
-	patchPort     = C.GPB_PORT
-	patchPortText = C.GPB_PORT_TEXT
+	patchStream  = C.GPB_STREAM
+	patchPort    = C.GPB_PORT
+	patchPortArg = C.GPB_PORT_ARG
 )
 
 type benchCall struct {
@@ -147,11 +144,7 @@ func benchLoop(calls []benchCall, n int) error {
 		x.data, x.datalen = (*C.uint8_t)(C.CBytes(c.data)), C.size_t(len(c.data))
 		defer C.free(unsafe.Pointer(x.data))
 		for k, p := range c.patches {
-			where := 0
-			if p.inKey {
-				where = 1
-			}
-			x.patch[k] = C.gpb_patch{where: C.int(where), off: C.int(p.off), kind: C.int(p.kind)}
+			x.patch[k] = C.gpb_patch{off: C.int(p.off), kind: C.int(p.kind)}
 		}
 		x.npatch = C.int(len(c.patches))
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/gotcpdump/gotcpdump/goparser/internal/testpcaps"
@@ -107,18 +106,19 @@ func tcptwCalls(b *testing.B) []benchCall {
 	client := segs[0].seg.Src
 	var calls []benchCall
 	for _, s := range segs {
-		c := benchCall{op: opTCPTW, args: []int64{1_700_000_000, 0, 0, 1}, frameArg: 2, secArg: 0, key: s.key, data: s.frame}
+		// As tcptw.lua calls it: the frame and the TCP ports.
+		c := benchCall{op: opTCPTW, args: []int64{1_700_000_000, 0, 0, 1, int64(s.seg.Src.Port()), int64(s.seg.Dst.Port())},
+			frameArg: 2, secArg: 0, data: s.frame}
 		// The client's port, in the frame's TCP header (Ethernet, then
-		// IPv4) and in the key.
-		portOff := 14 + int(s.frame[14]&0x0f)*4
+		// IPv4) and in the arguments.
+		portOff, portArg := 14+int(s.frame[14]&0x0f)*4, 4
 		if s.seg.Dst == client {
-			portOff += 2
+			portOff, portArg = portOff+2, 5
 		}
 		if binary.BigEndian.Uint16(s.frame[portOff:]) != client.Port() {
 			b.Fatal("the client's port is not where it should be")
 		}
-		c.patches = append(c.patches, benchPatch{off: portOff, kind: patchPort},
-			benchPatch{inKey: true, off: strings.Index(s.key, " "+strconv.Itoa(int(client.Port()))) + 1, kind: patchPortText})
+		c.patches = append(c.patches, benchPatch{off: portOff, kind: patchPort}, benchPatch{off: portArg, kind: patchPortArg})
 		calls = append(calls, c)
 	}
 	return calls

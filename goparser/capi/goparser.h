@@ -15,7 +15,7 @@
 #define GP_OP_SCHEMA 0     /* no args: the fields and experts of every protocol */
 #define GP_OP_H2 1         /* args: heuristic(0/1) [, no reassembly(0/1) [, seconds, nanoseconds [, frame, ordinal]]]; key: "src addr port\ndst addr port"; data: TCP payload */
 #define GP_OP_H2_OPTIONS 2 /* args: max conns, max streams, max header list, max table, max CONTINUATION, max frame */
-#define GP_OP_TCPTW 3      /* args: seconds, nanoseconds [, frame, ordinal [, src port, dst port]]; key: "src addr port\ndst addr port", or empty with the ports; data: whole frame */
+#define GP_OP_TCPTW 3      /* args: seconds, nanoseconds, frame (0: keep nothing), ordinal, src port, dst port; no key; data: whole frame */
 #define GP_OP_TCPTW_OPTIONS 4 /* args: TIME_WAIT ms, port low, port high, max conns */
 #define GP_OP_TCPTW_REPORT 5  /* args: json(0/1), timeline(0/1): the report as a string */
 #define GP_OP_GRPC_CALLS 6    /* no args: the gRPC calls table as a string */

@@ -183,15 +183,10 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.web = gogrpc.WebCalls{Calls: state.h2.GRPCCalls(), Ports: state.gports}
 		e.Bool(true)
 	case opTCPTW:
-		if len(a) < 2 {
-			return fail(dst, "goparser: tcptw needs 2 arguments")
+		if len(a) < 6 {
+			return fail(dst, "goparser: tcptw needs 6 arguments")
 		}
-		if key == "" && len(a) >= 6 {
-			state.tw.FramePorts(time.Unix(a[0], a[1]), uint16(a[4]), uint16(a[5]), data, e)
-		} else {
-			src, dstEP, _ := strings.Cut(key, "\n")
-			state.tw.Frame(time.Unix(a[0], a[1]), src, dstEP, data, e)
-		}
+		state.tw.Frame(time.Unix(a[0], a[1]), uint16(a[4]), uint16(a[5]), data, e)
 		keep, kept = keepKey(op, a, 2)
 	case opFetch:
 		if len(a) < 3 {

@@ -2,8 +2,6 @@ package tcptw
 
 import (
 	"fmt"
-	"net/netip"
-	"strconv"
 	"time"
 	"unsafe"
 
@@ -66,11 +64,8 @@ type Dissector struct {
 	xs      []tree.ExpertRecord
 	scratch []byte // text being built; the encoder copies it at once
 
-	// What Wireshark saw of the frame's TCP segment, to recognise it:
-	// the endpoints ("address port"), or with byPorts only the ports.
-	src, dst         string
+	// The TCP ports that Wireshark saw, to recognise the frame's segment.
 	srcPort, dstPort uint16
-	byPorts          bool
 }
 
 // NewDissector returns a Dissector over a new Engine.
@@ -80,27 +75,16 @@ func NewDissector(cfg Config) *Dissector {
 
 // linkTypes are tried in turn: Wireshark's Lua API does not tell a
 // postdissector the frame's encapsulation, so the one whose decoding
-// yields the endpoints Wireshark saw wins, and is tried first next time.
+// yields the ports Wireshark saw wins, and is tried first next time.
 var linkTypes = []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, layers.LinkTypeLinuxSLL2,
 	layers.LinkTypeNull, layers.LinkTypeLoop, layers.LinkTypeRaw}
 
-// Frame decodes one frame whose TCP endpoints Wireshark reported as src
-// and dst ("address port"), and appends {status, {item…}, {expert…}}.
-func (d *Dissector) Frame(ts time.Time, src, dst string, frame []byte, e *result.Encoder) {
-	d.src, d.dst, d.byPorts = src, dst, false
-	d.frame(ts, frame, e)
-}
-
-// FramePorts is Frame for a caller that passes only the TCP ports that
-// Wireshark saw: from Lua, making the address strings cost more than the
-// rest of a packet's call, and the ports are enough to tell the frame's
-// encapsulation.
-func (d *Dissector) FramePorts(ts time.Time, srcPort, dstPort uint16, frame []byte, e *result.Encoder) {
-	d.srcPort, d.dstPort, d.byPorts = srcPort, dstPort, true
-	d.frame(ts, frame, e)
-}
-
-func (d *Dissector) frame(ts time.Time, frame []byte, e *result.Encoder) {
+// Frame decodes one frame whose TCP ports Wireshark reported as srcPort
+// and dstPort, and appends {status, {item…}, {expert…}}. The ports tell
+// the frame's encapsulation, and cost Lua less to pass than the address
+// strings, which would cost more than the rest of the call.
+func (d *Dissector) Frame(ts time.Time, srcPort, dstPort uint16, frame []byte, e *result.Encoder) {
+	d.srcPort, d.dstPort = srcPort, dstPort
 	seg, ok := d.segment(frame)
 	e.BeginArray()
 	if !ok {
@@ -128,10 +112,7 @@ func (d *Dissector) segment(frame []byte) (tcpdecode.Segment, bool) {
 		if err != nil {
 			return s, false
 		}
-		if d.byPorts {
-			return s, s.Src.Port() == d.srcPort && s.Dst.Port() == d.dstPort
-		}
-		return s, d.isEndpoint(s.Src, d.src) && d.isEndpoint(s.Dst, d.dst)
+		return s, s.Src.Port() == d.srcPort && s.Dst.Port() == d.dstPort
 	}
 	if s, ok := try(d.link); ok {
 		return s, true
@@ -146,15 +127,6 @@ func (d *Dissector) segment(frame []byte) (tcpdecode.Segment, bool) {
 		}
 	}
 	return tcpdecode.Segment{}, false
-}
-
-func endpoint(a string, p uint16) string { return a + " " + strconv.Itoa(int(p)) }
-
-// isEndpoint says whether want is ap as endpoint() writes it, without
-// making the string.
-func (d *Dissector) isEndpoint(ap netip.AddrPort, want string) bool {
-	d.scratch = strconv.AppendUint(append(ap.Addr().AppendTo(d.scratch[:0]), ' '), uint64(ap.Port()), 10)
-	return string(d.scratch) == want
 }
 
 // text returns the scratch text as a string without copying it: only for
