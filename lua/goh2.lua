@@ -19,7 +19,6 @@ goh2.prefs.max_conns = Pref.uint("Max connections", 100000, "Connections tracked
 
 local NOT_MINE = 1
 local ordinals = common.new_ordinals("goh2")
-local internal_error = common.expert["goh2.internal_error"]
 local gogrpc_proto = common.protos.gogrpc
 local reassembled_in = common.field["gogrpc.reassembled_in"]
 
@@ -38,10 +37,7 @@ local function dissect(tvb, pinfo, tree, heuristic)
             return 0 -- not ours on the first pass either
         end
     end
-    if not ok then
-        -- Go recovered from an internal error: say so, and let
-        -- dissection of the capture go on.
-        tree:add_proto_expert_info(internal_error, tostring(msg))
+    if common.failed(tree, ok, msg) then
         return 0
     end
 
@@ -167,8 +163,7 @@ function gogrpc.dissector(tvb, pinfo, tree)
             return 0
         end
     end
-    if not ok then
-        tree:add_proto_expert_info(internal_error, tostring(msg))
+    if common.failed(tree, ok, msg) then
         return 0
     end
     local r = shim.result(2)

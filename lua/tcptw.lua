@@ -31,8 +31,7 @@ function tcptw.dissector(tvb, pinfo, tree)
             return
         end
     end
-    if not ok then
-        tree:add_proto_expert_info(common.expert["goh2.internal_error"], tostring(msg))
+    if common.failed(tree, ok, msg) then
         return
     end
     local r = shim.result(2)
