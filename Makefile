@@ -16,6 +16,7 @@ PLUGDIR  ?= $(HOME)/.local/lib/wireshark/plugins/gotcpdump
 PROFDIR  ?= $(HOME)/.config/wireshark/profiles/gotcpdump
 PCAP     ?= testpcaps/h2c_go.pcap
 CFLAGS   ?= -O2 -g
+SHIM_SRC := cshim/goshim.c cshim/render.c
 SHIM_CFLAGS := -std=c99 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Igoparser/capi
 GO_SRC   := $(shell find goparser -name '*.go' -not -name '*_test.go') go.mod go.sum
 
@@ -42,9 +43,9 @@ $(LIB): $(GO_SRC) goparser/capi/goparser.h
 
 # One shim per Lua ABI: 5.2 for Wireshark <= 4.2, 5.4 for 4.4 and later.
 # The plugin loads the one that matches its _VERSION.
-$(OUT)/goshim%.so: cshim/goshim.c goparser/capi/goparser.h $(LIB)
-	$(CC) $(CFLAGS) $(SHIM_CFLAGS) $$(pkg-config --cflags lua$(subst 5,5.,$*)) -shared -o $@ $< \
-		-L$(OUT) -lgoparser -Wl,-rpath,'$$ORIGIN'
+$(OUT)/goshim%.so: $(SHIM_SRC) cshim/shim.h goparser/capi/goparser.h $(LIB)
+	$(CC) $(CFLAGS) $(SHIM_CFLAGS) $$(pkg-config --cflags lua$(subst 5,5.,$*)) -shared -o $@ $(SHIM_SRC) \
+		-L$(OUT) -lgoparser -lm -Wl,-rpath,'$$ORIGIN'
 
 install: build
 	@mkdir -p $(PLUGDIR)
@@ -127,7 +128,7 @@ test-go:
 
 test-lua: build
 	$(CC) $(CFLAGS) $(SHIM_CFLAGS) -DGOSHIM_EXPECT_ABI=999 $$(pkg-config --cflags lua5.2) -shared \
-		-o $(OUT)/goshim52_badabi.so cshim/goshim.c -L$(OUT) -lgoparser -Wl,-rpath,'$$ORIGIN'
+		-o $(OUT)/goshim52_badabi.so $(SHIM_SRC) -L$(OUT) -lgoparser -lm -Wl,-rpath,'$$ORIGIN'
 	LUA_SHIM=$(SHIM52) LUA_SHIM_BADABI=$(OUT)/goshim52_badabi.so lua5.2 cshim/shim_test.lua
 	LUA_SHIM=$(SHIM54) lua5.4 cshim/shim_test.lua
 
@@ -158,7 +159,7 @@ fuzz-smoke:
 test-asan: build
 	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
 		$(SHIM_CFLAGS) $$(pkg-config --cflags lua5.2) -shared \
-		-o $(OUT)/goshim52_asan.so cshim/goshim.c -L$(OUT) -lgoparser -Wl,-rpath,'$$ORIGIN'
+		-o $(OUT)/goshim52_asan.so $(SHIM_SRC) -L$(OUT) -lgoparser -lm -Wl,-rpath,'$$ORIGIN'
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) LUA_SHIM=$(OUT)/goshim52_asan.so lua5.2 cshim/shim_test.lua
 

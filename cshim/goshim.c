@@ -16,6 +16,7 @@
 #include <lua.h>
 
 #include "goparser.h"
+#include "shim.h"
 
 /* The ABI this shim was built for; overridable only to test the refusal. */
 #ifndef GOSHIM_EXPECT_ABI
@@ -25,7 +26,6 @@
 #define MAX_ARGS 16
 #define MIN_BUF (256 * 1024)
 #define MAX_BUF ((size_t)256 * 1024 * 1024)
-#define MAX_DEPTH 80 /* deeper than the encoder's limit of 64 */
 
 /* One result buffer, reused for every call; Wireshark dissects on one
  * thread. */
@@ -145,18 +145,7 @@ static int l_abi(lua_State *L) {
     return 1;
 }
 
-/* Decoding of the result format (see goparser/result). */
-struct reader {
-    const uint8_t *p, *end;
-};
-
-static uint32_t rd32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-
-static int need(struct reader *r, size_t n) { return (size_t)(r->end - r->p) >= n; }
+/* Decoding of the result format (see goparser/result and shim.h). */
 
 /* Steps over one value without building it; returns 0 on malformed input. */
 static int skip_value(struct reader *r, int depth) {
@@ -355,8 +344,8 @@ static int l_decode(lua_State *L) {
     return 1;
 }
 
-/* Where item() reads next in the result of run(). */
-static struct reader cursor;
+/* Where item() and render() read next in the result of run(). */
+struct reader goshim_cursor;
 
 /* goshim.result([skip]) -> the top-level array of the last run() result.
  * Element number skip, when it is an array, is not built: its number of
@@ -367,7 +356,7 @@ static int l_result(lua_State *L) {
     uint32_t n, i, count;
     r.p = buf;
     r.end = buf + reslen;
-    cursor.p = cursor.end = buf;
+    goshim_cursor.p = goshim_cursor.end = buf;
     if (reslen == 0 || !need(&r, 5) || r.p[0] != 7)
         return luaL_error(L, "goshim.result: no result (%d octets)", (int)reslen);
     n = rd32(r.p + 1);
@@ -379,8 +368,8 @@ static int l_result(lua_State *L) {
         if ((lua_Integer)i == skip && need(&r, 5) && r.p[0] == 7) {
             count = rd32(r.p + 1);
             r.p += 5;
-            cursor.p = r.p;
-            cursor.end = r.end;
+            goshim_cursor.p = r.p;
+            goshim_cursor.end = r.end;
             for (uint32_t j = 0; j < count; j++)
                 if (!skip_value(&r, 2))
                     return luaL_error(L, "goshim.result: malformed result");
@@ -400,20 +389,20 @@ static int l_result(lua_State *L) {
  * children is their number; otherwise it is 0. */
 static int l_item(lua_State *L) {
     uint32_t n, i;
-    if (!need(&cursor, 5) || cursor.p[0] != 7)
+    if (!need(&goshim_cursor, 5) || goshim_cursor.p[0] != 7)
         return luaL_error(L, "goshim.item: no item at the cursor");
-    n = rd32(cursor.p + 1);
+    n = rd32(goshim_cursor.p + 1);
     if (n != 6 && n != 7)
         return luaL_error(L, "goshim.item: an item has 6 or 7 elements, not %d", (int)n);
-    cursor.p += 5;
+    goshim_cursor.p += 5;
     for (i = 0; i < 6; i++)
-        if (!push_value(L, &cursor, 2, 0, 0))
+        if (!push_value(L, &goshim_cursor, 2, 0, 0))
             return luaL_error(L, "goshim.item: malformed item");
     if (n == 7) {
-        if (!need(&cursor, 5) || cursor.p[0] != 7)
+        if (!need(&goshim_cursor, 5) || goshim_cursor.p[0] != 7)
             return luaL_error(L, "goshim.item: malformed children");
-        lua_pushinteger(L, (lua_Integer)rd32(cursor.p + 1));
-        cursor.p += 5;
+        lua_pushinteger(L, (lua_Integer)rd32(goshim_cursor.p + 1));
+        goshim_cursor.p += 5;
     } else {
         lua_pushinteger(L, 0);
     }
@@ -428,6 +417,8 @@ static const luaL_Reg funcs[] = {
     {"decode", l_decode},
     {"reset", l_reset},
     {"abi", l_abi},
+    {"bind", goshim_bind},
+    {"render", goshim_render},
     {NULL, NULL},
 };
 

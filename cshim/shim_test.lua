@@ -136,6 +136,16 @@ check("reset forgets kept results", g.run(7, "", "", 1, 5, 1) == false)
 local rr, rmsg = g.run(99)
 check("run: errors as nil and a message", rr == nil and rmsg:match("unknown op"), rmsg)
 
+-- bind() takes the schema's names and types (and ProtoExperts, which
+-- only Wireshark has); render() needs libwireshark and says so here.
+local names, types = {}, {}
+for i, f in ipairs(schema.fields) do names[i], types[i] = f[1], f[3] end
+check("bind takes the schema", pcall(g.bind, names, types, {}))
+local bok, berr = pcall(g.bind, names, { "NO_SUCH_TYPE" }, {})
+check("bind refuses mismatched types", not bok and tostring(berr):match("names but"), berr)
+local rok, rerr = pcall(g.render, nil, nil, nil, 0)
+check("render outside Wireshark refused", not rok and tostring(rerr):match("only inside Wireshark"), rerr)
+
 -- A shim built for another ABI refuses the library with a clear message.
 local bad_path = os.getenv("LUA_SHIM_BADABI")
 if bad_path then

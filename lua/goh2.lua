@@ -62,7 +62,7 @@ local function dissect(tvb, pinfo, tree, heuristic)
         end
     end
     if common.has_tree(tree) then
-        common.render_items(tree, tvb, npdus)
+        shim.render(tree, tvb, pinfo, npdus)
         if links then
             -- Later passes: the frames where messages this frame carried
             -- part of were reassembled.
@@ -169,7 +169,7 @@ function gogrpc.dissector(tvb, pinfo, tree)
     local r = shim.result(2)
     pinfo.cols.protocol = "GOGRPC-Web"
     if common.has_tree(tree) then
-        common.render_items(tree, tvb, r[2])
+        shim.render(tree, tvb, pinfo, r[2])
     else
         common.add_experts(tree, r[3])
     end

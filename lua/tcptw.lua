@@ -39,7 +39,7 @@ function tcptw.dissector(tvb, pinfo, tree)
         return -- a TCP segment inside something the engine does not decode
     end
     if common.has_tree(tree) then
-        common.render_items(tree, tvb, r[2])
+        shim.render(tree, tvb, pinfo, r[2])
     else
         common.add_experts(tree, r[3])
     end

@@ -1,0 +1,516 @@
+/* render: Go's tree items straight into Wireshark's protocol tree.
+ *
+ * Lua's TreeItem:add costs about a microsecond per item (a TvbRange and a
+ * TreeItem userdata, both kept until the end of the packet), which made
+ * building the tree several times as costly as all of Go's decoding. This
+ * walks the items {field, offset, length, value, text, flags [, {child…}]}
+ * that result() left at the cursor and makes, for each, the calls that
+ * TreeItem:add and its methods make. It still knows no protocol: fields,
+ * experts and their types come from the schema through bind().
+ *
+ * libwireshark is not linked in. Its functions are weak references that the
+ * Wireshark process loading the plugin satisfies; in a plain Lua interpreter
+ * they are NULL and render() refuses. Their signatures are the same in
+ * Wireshark 4.0 and 4.4. Two things are not functions there and are read
+ * from layouts that 4.0 and 4.4 share (make test-ws44 runs the tree tests
+ * on both):
+ * - wslua's objects: Tvb, Pinfo and TreeItem userdata point to structs that
+ *   begin with the tvbuff_t, packet_info, and proto_item and proto_tree
+ *   pointers, and ProtoExpert's begins with its expert_field;
+ * - the generated and hidden flags, which proto.h sets inline in the
+ *   field_info of a proto_node. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "shim.h"
+
+/* --- The parts of libwireshark used ------------------------------------ */
+
+typedef struct ws_field_info {
+    const void *hfinfo;
+    int start, length, appendix_start, appendix_length, tree_type;
+    unsigned flags;
+} ws_field_info;
+
+typedef struct ws_node {
+    struct ws_node *first_child, *last_child, *next, *parent;
+    ws_field_info *finfo;
+} proto_node;
+
+typedef proto_node proto_tree;
+typedef proto_node proto_item;
+typedef struct tvbuff tvbuff_t;
+typedef struct _packet_info packet_info;
+typedef struct {
+    int ei, hf;
+} expert_field;
+typedef struct {
+    time_t secs;
+    int nsecs;
+} nstime_t;
+
+#define FI_HIDDEN 0x1u
+#define FI_GENERATED 0x2u
+#define ENC_NA 0 /* also ENC_BIG_ENDIAN and ENC_ASCII, as TreeItem:add uses */
+
+#define WEAK __attribute__((weak))
+extern proto_item *proto_tree_add_item(proto_tree *, int, tvbuff_t *, int, int, unsigned) WEAK;
+extern proto_item *proto_tree_add_uint(proto_tree *, int, tvbuff_t *, int, int, uint32_t) WEAK;
+extern proto_item *proto_tree_add_int(proto_tree *, int, tvbuff_t *, int, int, int32_t) WEAK;
+extern proto_item *proto_tree_add_uint64(proto_tree *, int, tvbuff_t *, int, int, uint64_t) WEAK;
+/* 4.0 takes a 32-bit value, 4.4 a 64-bit one: passed in a register, a
+ * 0 or 1 reads the same either way. */
+extern proto_item *proto_tree_add_boolean(proto_tree *, int, tvbuff_t *, int, int, uint64_t) WEAK;
+extern proto_item *proto_tree_add_double(proto_tree *, int, tvbuff_t *, int, int, double) WEAK;
+extern proto_item *proto_tree_add_string(proto_tree *, int, tvbuff_t *, int, int, const char *) WEAK;
+extern proto_item *proto_tree_add_bytes_with_length(proto_tree *, int, tvbuff_t *, int, int, const uint8_t *,
+                                                    int) WEAK;
+extern proto_item *proto_tree_add_time(proto_tree *, int, tvbuff_t *, int, int, const nstime_t *) WEAK;
+extern void proto_item_set_text(proto_item *, const char *, ...) WEAK;
+extern void proto_item_append_text(proto_item *, const char *, ...) WEAK;
+extern proto_tree *proto_item_add_subtree(proto_item *, int) WEAK;
+extern void proto_register_subtree_array(int *const *, int) WEAK;
+extern int proto_registrar_get_id_byname(const char *) WEAK;
+extern proto_item *expert_add_info_format(packet_info *, proto_item *, expert_field *, const char *, ...) WEAK;
+extern proto_item *expert_add_info(packet_info *, proto_item *, expert_field *) WEAK;
+extern tvbuff_t *tvb_new_child_real_data(tvbuff_t *, const uint8_t *, unsigned, int) WEAK;
+extern void tvb_set_free_cb(tvbuff_t *, void (*)(void *)) WEAK;
+extern void add_new_data_source(packet_info *, tvbuff_t *, const char *) WEAK;
+extern unsigned tvb_captured_length(const tvbuff_t *) WEAK;
+
+/* The first members of wslua's objects. */
+struct lua_tvb {
+    tvbuff_t *ws_tvb;
+};
+struct lua_pinfo {
+    packet_info *ws_pinfo;
+};
+struct lua_treeitem {
+    proto_item *item;
+    proto_tree *tree;
+};
+
+/* --- The schema: bind() ------------------------------------------------- */
+
+enum ftype { F_NONE, F_PROTOCOL, F_BOOL, F_UINT, F_UINT64, F_INT, F_DOUBLE, F_STRING, F_BYTES, F_TIME, F_FRAMENUM };
+
+static const struct {
+    const char *name;
+    enum ftype type;
+} ftypes[] = {
+    {"NONE", F_NONE},     {"PROTOCOL", F_PROTOCOL},   {"BOOLEAN", F_BOOL},          {"UINT8", F_UINT},
+    {"UINT16", F_UINT},   {"UINT24", F_UINT},         {"UINT32", F_UINT},           {"UINT64", F_UINT64},
+    {"INT32", F_INT},     {"DOUBLE", F_DOUBLE},       {"STRING", F_STRING},         {"BYTES", F_BYTES},
+    {"FRAMENUM", F_FRAMENUM}, {"RELATIVE_TIME", F_TIME}, {"ABSOLUTE_TIME", F_TIME},
+};
+
+struct field {
+    char *name;
+    enum ftype type;
+    int hf;  /* resolved by name at the first render: Lua registers fields after the scripts load */
+    int ett; /* registered by bind() */
+};
+
+static struct field *fields;
+static int nfields;
+static expert_field **experts;
+static int nexperts;
+static int experts_ref = LUA_NOREF;
+
+static void free_schema(void) {
+    for (int i = 0; i < nfields; i++)
+        free(fields[i].name);
+    free(fields);
+    free(experts);
+    fields = NULL;
+    experts = NULL;
+    nfields = nexperts = 0;
+}
+
+/* goshim.bind(names, types, experts): the filter name and ftype of every
+ * Go field id (protocols included) in order, and the ProtoExpert of every
+ * Go expert id. Registers a subtree type per field inside Wireshark. */
+int goshim_bind(lua_State *L) {
+    int n, m, i;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    n = (int)lua_rawlen(L, 1);
+    m = (int)lua_rawlen(L, 3);
+    if ((int)lua_rawlen(L, 2) != n)
+        return luaL_error(L, "goshim.bind: %d names but %d types", n, (int)lua_rawlen(L, 2));
+    free_schema();
+    fields = calloc((size_t)n + 1, sizeof *fields);
+    experts = calloc((size_t)m + 1, sizeof *experts);
+    if (!fields || !experts) {
+        free_schema();
+        return luaL_error(L, "goshim.bind: out of memory");
+    }
+    for (i = 0; i < n; i++) {
+        const char *name, *type;
+        size_t k;
+        lua_rawgeti(L, 1, i + 1);
+        lua_rawgeti(L, 2, i + 1);
+        name = lua_tostring(L, -2);
+        type = lua_tostring(L, -1);
+        for (k = 0; type && k < sizeof ftypes / sizeof ftypes[0]; k++)
+            if (strcmp(type, ftypes[k].name) == 0)
+                break;
+        if (!name || !type || k == sizeof ftypes / sizeof ftypes[0]) {
+            nfields = i;
+            free_schema();
+            return luaL_error(L, "goshim.bind: field %d: bad name or type", i);
+        }
+        fields[i].name = strdup(name);
+        fields[i].type = ftypes[k].type;
+        fields[i].hf = -1;
+        fields[i].ett = -1;
+        lua_pop(L, 2);
+        nfields = i + 1;
+        if (!fields[i].name) {
+            free_schema();
+            return luaL_error(L, "goshim.bind: out of memory");
+        }
+    }
+    for (i = 0; i < m; i++) {
+        void **ud;
+        lua_rawgeti(L, 3, i + 1);
+        ud = luaL_checkudata(L, -1, "ProtoExpert");
+        experts[i] = (expert_field *)*ud;
+        lua_pop(L, 1);
+    }
+    nexperts = m;
+    /* The ProtoExperts must outlive every render. */
+    luaL_unref(L, LUA_REGISTRYINDEX, experts_ref);
+    lua_pushvalue(L, 3);
+    experts_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    if (proto_register_subtree_array && n > 0) {
+        int **ptrs = malloc((size_t)n * sizeof *ptrs);
+        if (!ptrs)
+            return luaL_error(L, "goshim.bind: out of memory");
+        for (i = 0; i < n; i++)
+            ptrs[i] = &fields[i].ett;
+        proto_register_subtree_array((int *const *)ptrs, n);
+        free(ptrs);
+    }
+    return 0;
+}
+
+/* --- render() ----------------------------------------------------------- */
+
+/* Flags of an item (goparser/tree). */
+enum { GENERATED = 1, HIDDEN = 2, REPLACE = 4, TIME = 8, DATA_SOURCE = 16 };
+
+struct value {
+    uint8_t tag;
+    int64_t i;
+    double f;
+    const char *s;
+    uint32_t n;
+};
+
+/* Reads one scalar value. */
+static int read_value(struct reader *r, struct value *v) {
+    if (!need(r, 1))
+        return 0;
+    v->tag = *r->p++;
+    v->i = 0;
+    v->f = 0;
+    switch (v->tag) {
+    case TAG_NIL:
+        return 1;
+    case TAG_FALSE:
+    case TAG_TRUE:
+        v->i = v->tag == TAG_TRUE;
+        break;
+    case TAG_UINT8:
+        if (!need(r, 1))
+            return 0;
+        v->i = r->p[0];
+        r->p += 1;
+        break;
+    case TAG_UINT16:
+        if (!need(r, 2))
+            return 0;
+        v->i = r->p[0] | r->p[1] << 8;
+        r->p += 2;
+        break;
+    case TAG_INT32:
+        if (!need(r, 4))
+            return 0;
+        v->i = (int32_t)rd32(r->p);
+        r->p += 4;
+        break;
+    case TAG_INT64:
+        if (!need(r, 8))
+            return 0;
+        v->i = (int64_t)rd64(r->p);
+        r->p += 8;
+        break;
+    case TAG_FLOAT64: {
+        uint64_t bits;
+        if (!need(r, 8))
+            return 0;
+        bits = rd64(r->p);
+        memcpy(&v->f, &bits, sizeof v->f);
+        v->i = (int64_t)v->f;
+        r->p += 8;
+        return 1;
+    }
+    case TAG_STRING:
+        if (!need(r, 4))
+            return 0;
+        v->n = rd32(r->p);
+        r->p += 4;
+        if (!need(r, v->n))
+            return 0;
+        v->s = (const char *)r->p;
+        r->p += v->n;
+        return 1;
+    default:
+        return 0;
+    }
+    v->f = (double)v->i;
+    return 1;
+}
+
+static int read_int(struct reader *r, int64_t *out) {
+    struct value v;
+    if (!read_value(r, &v) || v.tag == TAG_NIL || v.tag == TAG_STRING || v.tag == TAG_FLOAT64)
+        return 0;
+    *out = v.i;
+    return 1;
+}
+
+struct render {
+    packet_info *pinfo;
+    char err[160];
+    char *scratch; /* NUL-terminated copies of strings */
+    size_t cap;
+};
+
+static char *cstr(struct render *c, const struct value *v) {
+    if (v->n + 1 > c->cap) {
+        size_t n = c->cap ? c->cap : 256;
+        char *p;
+        while (n < (size_t)v->n + 1)
+            n *= 2;
+        p = realloc(c->scratch, n);
+        if (!p)
+            return NULL;
+        c->scratch = p;
+        c->cap = n;
+    }
+    memcpy(c->scratch, v->s, v->n);
+    c->scratch[v->n] = 0;
+    return c->scratch;
+}
+
+static int fail(struct render *c, const char *msg, const struct field *f) {
+    snprintf(c->err, sizeof c->err, "%s%s%s", msg, f ? ": " : "", f ? f->name : "");
+    return 0;
+}
+
+static void set_flag(proto_item *pi, unsigned flag) {
+    if (pi && pi->finfo)
+        pi->finfo->flags |= flag;
+}
+
+/* Adds one item with an explicit value, as TreeItem:add(field, range, value). */
+static proto_item *add_value(struct render *c, proto_tree *tree, const struct field *f, tvbuff_t *tvb, int off,
+                             int len, const struct value *v, int flags) {
+    int numeric = v->tag != TAG_STRING;
+    switch (f->type) {
+    case F_NONE:
+    case F_PROTOCOL:
+        return proto_tree_add_item(tree, f->hf, tvb, off, len, ENC_NA);
+    case F_BOOL:
+        if (numeric)
+            return proto_tree_add_boolean(tree, f->hf, tvb, off, len, v->i != 0);
+        break;
+    case F_UINT:
+    case F_FRAMENUM:
+        if (numeric)
+            return proto_tree_add_uint(tree, f->hf, tvb, off, len, (uint32_t)v->i);
+        break;
+    case F_INT:
+        if (numeric)
+            return proto_tree_add_int(tree, f->hf, tvb, off, len, (int32_t)v->i);
+        break;
+    case F_UINT64:
+        if (numeric)
+            return proto_tree_add_uint64(tree, f->hf, tvb, off, len, (uint64_t)v->i);
+        break;
+    case F_DOUBLE:
+        if (numeric)
+            return proto_tree_add_double(tree, f->hf, tvb, off, len, v->f);
+        break;
+    case F_TIME:
+        if (numeric && (flags & TIME)) {
+            /* Seconds from Go become an nstime_t. */
+            nstime_t t;
+            double s = floor(v->f);
+            t.secs = (time_t)s;
+            t.nsecs = (int)floor((v->f - s) * 1e9 + 0.5);
+            if (t.nsecs >= 1000000000) {
+                t.secs++;
+                t.nsecs -= 1000000000;
+            }
+            return proto_tree_add_time(tree, f->hf, tvb, off, len, &t);
+        }
+        break;
+    case F_STRING:
+        if (!numeric) {
+            const char *s = cstr(c, v);
+            if (!s) {
+                fail(c, "out of memory", NULL);
+                return NULL;
+            }
+            return proto_tree_add_string(tree, f->hf, tvb, off, len, s);
+        }
+        break;
+    case F_BYTES:
+        if (!numeric)
+            return proto_tree_add_bytes_with_length(tree, f->hf, tvb, off, len, (const uint8_t *)v->s, (int)v->n);
+        break;
+    }
+    fail(c, "value of the wrong kind for field", f);
+    return NULL;
+}
+
+/* Renders count items at the cursor under tree (whose item is pitem, where
+ * expert infos go), with ranges into tvb. */
+static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, tvbuff_t *tvb, uint32_t count,
+                        int depth) {
+    struct reader *r = &goshim_cursor;
+    if (depth > MAX_DEPTH)
+        return fail(c, "items nested too deeply", NULL);
+    for (uint32_t i = 0; i < count; i++) {
+        int64_t fid, off, len, flags;
+        struct value v, text;
+        uint32_t n, children = 0;
+        struct field *f;
+        proto_item *item;
+        tvbuff_t *ctvb = tvb;
+
+        if (!need(r, 5) || r->p[0] != TAG_ARRAY)
+            return fail(c, "no item at the cursor", NULL);
+        n = rd32(r->p + 1);
+        r->p += 5;
+        if ((n != 6 && n != 7) || !read_int(r, &fid) || !read_int(r, &off) || !read_int(r, &len) ||
+            !read_value(r, &v) || !read_value(r, &text) || (text.tag != TAG_NIL && text.tag != TAG_STRING) ||
+            !read_int(r, &flags))
+            return fail(c, "malformed item", NULL);
+        if (n == 7) {
+            if (!need(r, 5) || r->p[0] != TAG_ARRAY)
+                return fail(c, "malformed children", NULL);
+            children = rd32(r->p + 1);
+            r->p += 5;
+        }
+
+        if (fid < 0) {
+            /* An expert info on the enclosing item. */
+            if (-fid - 1 >= nexperts || children)
+                return fail(c, "unknown expert info", NULL);
+            if (text.tag == TAG_STRING) {
+                const char *s = cstr(c, &text);
+                if (!s)
+                    return fail(c, "out of memory", NULL);
+                expert_add_info_format(c->pinfo, pitem, experts[-fid - 1], "%s", s);
+            } else {
+                expert_add_info(c->pinfo, pitem, experts[-fid - 1]);
+            }
+            continue;
+        }
+        if (fid >= nfields)
+            return fail(c, "unknown field", NULL);
+        f = &fields[fid];
+        if (f->hf < 0 && (f->hf = proto_registrar_get_id_byname(f->name)) < 0)
+            return fail(c, "field not registered", f);
+
+        if (flags & DATA_SOURCE) {
+            /* Bytes not contiguous in the frame (a reassembled or
+             * decompressed message) become a tab of their own, named by
+             * text; the children's ranges point into it. */
+            uint8_t *data;
+            const char *name;
+            if (v.tag != TAG_STRING || text.tag != TAG_STRING || v.n > 0x7fffffff)
+                return fail(c, "data source without bytes or name", f);
+            data = malloc(v.n ? v.n : 1);
+            if (!data)
+                return fail(c, "out of memory", NULL);
+            memcpy(data, v.s, v.n);
+            ctvb = tvb_new_child_real_data(tvb, data, v.n, (int)v.n);
+            tvb_set_free_cb(ctvb, free);
+            if (!(name = cstr(c, &text)))
+                return fail(c, "out of memory", NULL);
+            add_new_data_source(c->pinfo, ctvb, name);
+            item = proto_tree_add_item(tree, f->hf, ctvb, 0, (int)v.n, ENC_NA);
+        } else {
+            if (off < 0 || len < 0 || off + len > (int64_t)tvb_captured_length(tvb))
+                return fail(c, "range out of bounds for field", f);
+            if (v.tag == TAG_NIL) {
+                if (f->type == F_FRAMENUM)
+                    return fail(c, "a frame number needs a value", f);
+                item = proto_tree_add_item(tree, f->hf, tvb, (int)off, (int)len, ENC_NA);
+            } else {
+                item = add_value(c, tree, f, tvb, (int)off, (int)len, &v, (int)flags);
+                if (c->err[0])
+                    return 0;
+            }
+            if (text.tag == TAG_STRING) {
+                const char *s = cstr(c, &text);
+                if (!s)
+                    return fail(c, "out of memory", NULL);
+                if (flags & REPLACE)
+                    proto_item_set_text(item, "%s", s);
+                else
+                    proto_item_append_text(item, "%s", s);
+            }
+            if (flags & GENERATED)
+                set_flag(item, FI_GENERATED);
+            if (flags & HIDDEN)
+                set_flag(item, FI_HIDDEN);
+        }
+        if (children > 0 &&
+            !render_items(c, proto_item_add_subtree(item, f->ett), item, ctvb, children, depth + 1))
+            return 0;
+    }
+    return 1;
+}
+
+/* goshim.render(tree, tvb, pinfo, count): adds the count items at the
+ * cursor (result() put it there) to tree, a TreeItem, with ranges into
+ * tvb. Raises an error on malformed items; the items before it stay. */
+int goshim_render(lua_State *L) {
+    struct lua_treeitem *ti;
+    struct lua_tvb *tvb;
+    struct lua_pinfo *pinfo;
+    lua_Integer count;
+    static struct render c;
+    int ok;
+
+    if (!proto_tree_add_item || !proto_registrar_get_id_byname || !expert_add_info)
+        return luaL_error(L, "goshim.render: works only inside Wireshark (libwireshark is not loaded)");
+    ti = *(struct lua_treeitem **)luaL_checkudata(L, 1, "TreeItem");
+    tvb = *(struct lua_tvb **)luaL_checkudata(L, 2, "Tvb");
+    pinfo = *(struct lua_pinfo **)luaL_checkudata(L, 3, "Pinfo");
+    count = luaL_checkinteger(L, 4);
+    if (!ti || !tvb || !tvb->ws_tvb || !pinfo || count < 0 || count > 0x7fffffff)
+        return luaL_error(L, "goshim.render: bad arguments");
+    if (nfields == 0)
+        return luaL_error(L, "goshim.render: bind() the schema first");
+    c.pinfo = pinfo->ws_pinfo;
+    c.err[0] = 0;
+    ok = render_items(&c, ti->tree, ti->item, tvb->ws_tvb, (uint32_t)count, 0);
+    if (!ok)
+        return luaL_error(L, "goshim.render: %s", c.err);
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* Shared between the parts of goshim: the reader of libgoparser's result
+ * format (goparser/result) and the cursor that result() leaves on a
+ * result's tree items. */
+#ifndef GOSHIM_SHIM_H
+#define GOSHIM_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lua.h>
+
+#define MAX_DEPTH 80 /* deeper than the encoder's limit of 64 */
+
+/* Value tags of the result format. */
+enum {
+    TAG_NIL = 0,
+    TAG_FALSE = 1,
+    TAG_TRUE = 2,
+    TAG_INT32 = 3,
+    TAG_INT64 = 4,
+    TAG_FLOAT64 = 5,
+    TAG_STRING = 6,
+    TAG_ARRAY = 7,
+    TAG_MAP = 8,
+    TAG_UINT8 = 9,
+    TAG_UINT16 = 10,
+};
+
+struct reader {
+    const uint8_t *p, *end;
+};
+
+static inline uint32_t rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+static inline int need(const struct reader *r, size_t n) { return (size_t)(r->end - r->p) >= n; }
+
+/* Where item() and render() read next in the result of run(). */
+extern struct reader goshim_cursor;
+
+/* render.c */
+int goshim_bind(lua_State *L);
+int goshim_render(lua_State *L);
+
+#endif
