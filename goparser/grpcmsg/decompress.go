@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/golang/snappy"
 	"github.com/klauspost/compress/zstd"
@@ -18,21 +19,39 @@ var ErrBomb = errors.New("grpcmsg: decompressed size exceeds the limit")
 // ErrEncoding is returned for grpc-encoding values that are not decoded.
 var ErrEncoding = errors.New("grpcmsg: unsupported grpc-encoding")
 
+// Inflaters are reused: a new gzip or flate reader allocates tens of
+// kilobytes of tables, which cost more than inflating a small message.
+var (
+	gzipReaders  sync.Pool // *gzip.Reader
+	flateReaders sync.Pool // io.ReadCloser that is a flate.Resetter
+)
+
 // Decompress inflates a compressed message by its grpc-encoding, reading
 // at most max octets: a larger result is refused as a decompression bomb.
 func Decompress(encoding string, data []byte, max int) ([]byte, error) {
 	var r io.Reader
 	switch encoding {
 	case "gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(data))
+		zr, _ := gzipReaders.Get().(*gzip.Reader)
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(bytes.NewReader(data))
+		} else {
+			err = zr.Reset(bytes.NewReader(data))
+		}
 		if err != nil {
 			return nil, err
 		}
-		defer zr.Close()
+		defer gzipReaders.Put(zr)
 		r = zr
 	case "deflate":
-		fr := flate.NewReader(bytes.NewReader(data))
-		defer fr.Close()
+		fr, _ := flateReaders.Get().(io.ReadCloser)
+		if fr == nil {
+			fr = flate.NewReader(bytes.NewReader(data))
+		} else if err := fr.(flate.Resetter).Reset(bytes.NewReader(data), nil); err != nil {
+			return nil, err
+		}
+		defer flateReaders.Put(fr)
 		r = fr
 	case "snappy":
 		// grpc-go's snappy codec streams the framing format.

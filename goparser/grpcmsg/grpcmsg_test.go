@@ -2,9 +2,12 @@ package grpcmsg
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/golang/snappy"
@@ -156,6 +159,40 @@ func TestDecompress(t *testing.T) {
 	}
 	if _, err := Decompress("lz4", nil, 10); !errors.Is(err, ErrEncoding) {
 		t.Fatalf("unknown encoding: %v", err)
+	}
+}
+
+// TestDecompressReusesInflaters: the pooled gzip and flate readers give
+// each message its own contents after a bomb refusal, a corrupt message
+// and other messages.
+func TestDecompressReusesInflaters(t *testing.T) {
+	compress := func(enc string, b []byte) []byte {
+		var buf bytes.Buffer
+		var w io.WriteCloser
+		if enc == "gzip" {
+			w = gzip.NewWriter(&buf)
+		} else {
+			w, _ = flate.NewWriter(&buf, flate.BestSpeed)
+		}
+		w.Write(b)
+		w.Close()
+		return buf.Bytes()
+	}
+	for _, enc := range []string{"gzip", "deflate"} {
+		big := compress(enc, bytes.Repeat([]byte("x"), 5000))
+		if _, err := Decompress(enc, big, 100); !errors.Is(err, ErrBomb) {
+			t.Fatalf("%s: bomb not refused: %v", enc, err)
+		}
+		if _, err := Decompress(enc, []byte("\x1f\x8b not compressed"), 100); err == nil {
+			t.Fatalf("%s: corrupt message accepted", enc)
+		}
+		for i := 0; i < 20; i++ {
+			want := []byte(strings.Repeat(fmt.Sprint(i), i+1))
+			got, err := Decompress(enc, compress(enc, want), 1<<10)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("%s message %d: %q, %v; want %q", enc, i, got, err, want)
+			}
+		}
 	}
 }
 
