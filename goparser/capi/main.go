@@ -64,7 +64,7 @@ var state struct {
 	input   []byte
 	pending []byte
 	// kept holds results for later passes over a frame; see goparser.h.
-	kept map[keptKey][]byte
+	kept keptResults
 	// links maps a frame that carried part of a gRPC message to the
 	// frames where such messages completed. A later pass over the part
 	// frame learns them (the first pass could not know the future).
@@ -100,7 +100,7 @@ func reset() {
 	state.web = gogrpc.WebCalls{Calls: state.h2.GRPCCalls(), Ports: state.gports}
 	state.tw = tcptw.NewDissector(state.twcfg)
 	state.pending = nil
-	state.kept = make(map[keptKey][]byte)
+	state.kept = keptResults{}
 	state.links = make(map[uint32][]uint32)
 }
 
@@ -193,7 +193,7 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 			return fail(dst, "goparser: fetch needs 3 arguments")
 		}
 		k, _ := keepKey(int(a[0]), a, 1)
-		b, ok := state.kept[k]
+		b, ok := state.kept.get(k)
 		if !ok {
 			return 0, statusNotFound
 		}
@@ -285,7 +285,7 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		return fail(dst, "goparser: "+err.Error())
 	}
 	if kept {
-		state.kept[keep] = append([]byte(nil), b...)
+		state.kept.put(keep, b)
 	}
 	return deliver(b, dst)
 }
