@@ -19,7 +19,6 @@
  *   pointers, and ProtoExpert's begins with its expert_field;
  * - the generated and hidden flags, which proto.h sets inline in the
  *   field_info of a proto_node. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,16 +352,16 @@ static proto_item *add_value(struct render *c, proto_tree *tree, const struct fi
             return proto_tree_add_double(tree, f->hf, tvb, off, len, v->f);
         break;
     case F_TIME:
-        if (numeric && (flags & TIME)) {
-            /* Seconds from Go become an nstime_t. */
+        if (numeric && v->tag != TAG_FLOAT64 && (flags & TIME)) {
+            /* Whole nanoseconds from Go (since the epoch for a date). */
             nstime_t t;
-            double s = floor(v->f);
-            t.secs = (time_t)s;
-            t.nsecs = (int)floor((v->f - s) * 1e9 + 0.5);
-            if (t.nsecs >= 1000000000) {
-                t.secs++;
-                t.nsecs -= 1000000000;
+            int64_t ns = v->i % 1000000000;
+            t.secs = (time_t)(v->i / 1000000000);
+            if (ns < 0) {
+                ns += 1000000000;
+                t.secs--;
             }
+            t.nsecs = (int)ns;
             return proto_tree_add_time(tree, f->hf, tvb, off, len, &t);
         }
         break;

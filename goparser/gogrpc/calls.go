@@ -54,10 +54,10 @@ func WriteSummary(w tree.Writer, off, n int, p *Progress, now time.Time) {
 	const tm = gen | tree.FlagTime
 	d := now.Sub(p.Start)
 	if !p.Start.IsZero() {
-		w.Add(fDuration, off, n, tree.Float(d.Seconds()), "", tm)
+		w.Add(fDuration, off, n, tree.Duration(d), "", tm)
 	}
 	if p.Timeout > 0 {
-		w.Add(fTimeout, off, n, tree.Float(p.Timeout.Seconds()), "", tm)
+		w.Add(fTimeout, off, n, tree.Duration(p.Timeout), "", tm)
 		w.Add(fExceeded, off, n, tree.Bool(d > p.Timeout), "", gen)
 	}
 	w.Add(fReqMsgs, off, n, tree.Int(int64(p.Messages[0])), "", gen)

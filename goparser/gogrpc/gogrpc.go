@@ -296,7 +296,7 @@ func WriteRequest(w tree.Writer, off, n int, call Call, fields func(name string)
 	}
 	if v, ok := fields("grpc-timeout"); ok {
 		if d, ok := ParseTimeout(v); ok {
-			w.Add(fTimeout, off, n, tree.Float(d.Seconds()), "", gen|tree.FlagTime)
+			w.Add(fTimeout, off, n, tree.Duration(d), "", gen|tree.FlagTime)
 		}
 	}
 	if v, ok := fields("grpc-encoding"); ok {

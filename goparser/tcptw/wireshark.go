@@ -133,12 +133,7 @@ func (d *Dissector) segment(frame []byte) (tcpdecode.Segment, bool) {
 // passing to the encoder, which copies it before the scratch changes.
 func (d *Dissector) text() string { return unsafe.String(unsafe.SliceData(d.scratch), len(d.scratch)) }
 
-func secs(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
-
 func (d *Dissector) render(v *Verdict, w tree.Writer) {
-	if v.Evicted > 0 {
-		w.Expert(xEvicted, fmt.Sprintf("%d open connections, the least recently active, forgotten: more than tcptw.max_conns (%d) tracked", v.Evicted, d.Engine.cfg.MaxConns))
-	}
 	const gen = tree.FlagGenerated
 	const tm = gen | tree.FlagTime
 	// ": closed by CLOSER, TIME_WAIT at HOLDER", either part alone, or
@@ -156,6 +151,11 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 		d.scratch = v.Holder.AppendTo(append(d.scratch, "TIME_WAIT at "...))
 	}
 	w.Begin(Proto.Item, 0, 0, tree.FromBytes, d.text(), gen)
+	if v.Evicted > 0 {
+		// Under the protocol item, which every frame has: an expert info
+		// needs an item to be shown and to reach -e _ws.expert.
+		w.Expert(xEvicted, fmt.Sprintf("%d open connections, the least recently active, forgotten: more than tcptw.max_conns (%d) tracked", v.Evicted, d.Engine.cfg.MaxConns))
+	}
 	w.Add(fConn, 0, 0, tree.Uint(v.Conn), "", gen)
 	if v.Closer != CloserNone {
 		w.Add(fCloser, 0, 0, tree.Str(v.Closer.String()), "", gen)
@@ -172,8 +172,8 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 		}
 	}
 	if !v.TWStart.IsZero() {
-		w.Add(fTWStart, 0, 0, tree.Float(secs(v.TWStart)), "", tm)
-		w.Add(fTWUntil, 0, 0, tree.Float(secs(v.TWUntil)), "", tm)
+		w.Add(fTWStart, 0, 0, tree.Time(v.TWStart), "", tm)
+		w.Add(fTWUntil, 0, 0, tree.Time(v.TWUntil), "", tm)
 	}
 	if v.TWStarted {
 		w.Add(fTWEnter, 0, 0, tree.Bool(true), "", gen)
@@ -190,7 +190,7 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 	}
 	if r := v.Reuse; r != nil {
 		w.Begin(fReuse, 0, 0, tree.Bool(true), "", gen)
-		w.Add(fReuseSince, 0, 0, tree.Float(r.Since.Seconds()), "", tm)
+		w.Add(fReuseSince, 0, 0, tree.Duration(r.Since), "", tm)
 		w.Add(fReuseOK, 0, 0, tree.Bool(r.Accepted), "", gen)
 		w.Add(fReuseHolder, 0, 0, tree.Str(r.Holder.String()), "", gen)
 		verdict := "accepted"
@@ -205,14 +205,14 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 		w.Expert(xSynRetry, fmt.Sprintf("SYN retransmission %d", v.SynRetry))
 	}
 	if v.Duration > 0 {
-		w.Add(fDuration, 0, 0, tree.Float(v.Duration.Seconds()), "", tm)
+		w.Add(fDuration, 0, 0, tree.Duration(v.Duration), "", tm)
 	}
 	w.Add(fRequests, 0, 0, tree.Int(int64(v.Requests)), "", gen)
 	if v.TWStarted && v.Requests <= 1 {
 		w.Expert(xShortConn, fmt.Sprintf("connection closed after %d request(s): its port is tied up for the TIME_WAIT length", v.Requests))
 	}
 	if v.FinToSyn >= 0 {
-		w.Add(fFinToSyn, 0, 0, tree.Float(v.FinToSyn.Seconds()), "", tm)
+		w.Add(fFinToSyn, 0, 0, tree.Duration(v.FinToSyn), "", tm)
 	}
 	if v.PortRange > 0 {
 		w.Add(fPortsInUse, 0, 0, tree.Int(int64(v.PortsInUse)), "", gen)

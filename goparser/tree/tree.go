@@ -13,6 +13,8 @@
 package tree
 
 import (
+	"time"
+
 	"github.com/gotcpdump/gotcpdump/goparser/result"
 	"github.com/gotcpdump/gotcpdump/goparser/schema"
 )
@@ -24,7 +26,7 @@ const (
 	FlagGenerated   Flags = 1 << iota // value computed, not on the wire: shown in [brackets]
 	FlagHidden                        // filterable but not displayed
 	FlagReplaceText                   // text replaces the label instead of being appended
-	FlagTime                          // the value is seconds, for a time field
+	FlagTime                          // the value is nanoseconds (since the epoch for an absolute time): Time, Duration
 	// FlagDataSource: the value's bytes become a new data source (a tab
 	// beside the frame's bytes) named by text; the item covers all of it
 	// and its children's ranges are offsets into it.
@@ -61,6 +63,12 @@ func Uint(v uint64) Value   { return Value{Kind: KindInt, I: int64(v)} }
 func Str(s string) Value    { return Value{Kind: KindString, S: s} }
 func Bytes(b []byte) Value  { return Value{Kind: KindBytes, B: b} }
 func Float(f float64) Value { return Value{Kind: KindFloat, F: f} }
+
+// Time and Duration are values for time fields, with FlagTime. They are
+// whole nanoseconds: seconds in a float64 lose the nanoseconds of a date.
+func Time(t time.Time) Value         { return Value{Kind: KindInt, I: t.UnixNano()} }
+func Duration(d time.Duration) Value { return Value{Kind: KindInt, I: int64(d)} }
+
 func Bool(b bool) Value {
 	if b {
 		return Value{Kind: KindBool, I: 1}
