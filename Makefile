@@ -16,7 +16,7 @@ PLUGDIR  ?= $(HOME)/.local/lib/wireshark/plugins/gotcpdump
 PROFDIR  ?= $(HOME)/.config/wireshark/profiles/gotcpdump
 PCAP     ?= testpcaps/h2c_go.pcap
 CFLAGS   ?= -O2 -g
-SHIM_SRC := cshim/goshim.c cshim/render.c
+SHIM_SRC := cshim/goshim.c cshim/render.c cshim/postdissector.c
 SHIM_CFLAGS := -std=c99 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Igoparser/capi
 GO_SRC   := $(shell find goparser -name '*.go' -not -name '*_test.go') go.mod go.sum
 
@@ -43,7 +43,7 @@ $(LIB): $(GO_SRC) goparser/capi/goparser.h
 
 # One shim per Lua ABI: 5.2 for Wireshark <= 4.2, 5.4 for 4.4 and later.
 # The plugin loads the one that matches its _VERSION.
-$(OUT)/goshim%.so: $(SHIM_SRC) cshim/shim.h goparser/capi/goparser.h $(LIB)
+$(OUT)/goshim%.so: $(SHIM_SRC) cshim/shim.h cshim/wireshark.h goparser/capi/goparser.h $(LIB)
 	$(CC) $(CFLAGS) $(SHIM_CFLAGS) $$(pkg-config --cflags lua$(subst 5,5.,$*)) -shared -o $@ $(SHIM_SRC) \
 		-L$(OUT) -lgoparser -lm -Wl,-rpath,'$$ORIGIN'
 

@@ -29,8 +29,11 @@
 
 /* One result buffer, reused for every call; Wireshark dissects on one
  * thread. */
-static uint8_t *buf;
+uint8_t *goshim_buf;
 static size_t bufcap;
+
+/* The length of the result in goshim_buf after run(); 0 after call(). */
+static size_t reslen;
 
 static int grow(size_t need) {
     size_t n = bufcap ? bufcap : MIN_BUF;
@@ -41,10 +44,10 @@ static int grow(size_t need) {
         n *= 2;
     if (n > MAX_BUF)
         n = MAX_BUF;
-    p = realloc(buf, n);
+    p = realloc(goshim_buf, n);
     if (p == NULL)
         return 0;
-    buf = p;
+    goshim_buf = p;
     bufcap = n;
     return 1;
 }
@@ -56,11 +59,31 @@ static const char *library_path(void) {
     return "libgoparser.so";
 }
 
-/* The length of the result in buf after run(); 0 after call(). */
-static size_t reslen;
+
+/* Runs one gp_call and leaves its result (or error message) in goshim_buf.
+ * Returns the status and sets *outlen; -1 when the result does not fit
+ * (or no buffer could be had). */
+int goshim_call(int op, int64_t *args, int nargs, const char *key, size_t keylen, const void *data, size_t datalen,
+                size_t *outlen) {
+    int st;
+    reslen = 0;
+    *outlen = 0;
+    if (!goshim_buf && !grow(MIN_BUF))
+        return -1;
+    st = gp_call(op, args, nargs, (char *)key, keylen, (uint8_t *)data, datalen, goshim_buf, bufcap, outlen);
+    if (st == GP_NEED_BUFFER) {
+        if (!grow(*outlen))
+            return -1; /* *outlen says how large */
+        st = gp_take(goshim_buf, bufcap, outlen);
+    }
+    if (*outlen > bufcap)
+        *outlen = 0;
+    return st;
+}
 
 /* Runs one gp_call with the Lua arguments (op, data, key, int...) and
- * leaves the result in buf. Returns the status and its length. */
+ * leaves the result in goshim_buf. Returns the status and its length; -1 with a
+ * message pushed when the result does not fit. */
 static int run_call(lua_State *L, size_t *outlen) {
     int op = (int)luaL_checkinteger(L, 1);
     size_t datalen = 0, keylen = 0;
@@ -75,35 +98,26 @@ static int run_call(lua_State *L, size_t *outlen) {
         return luaL_error(L, "goshim.call: at most %d integer arguments", MAX_ARGS);
     for (i = 0; i < nargs; i++)
         args[i] = (int64_t)luaL_checknumber(L, 4 + i);
-    if (!buf && !grow(MIN_BUF))
-        return luaL_error(L, "goshim.call: out of memory");
-
-    reslen = 0;
-    *outlen = 0;
-    st = gp_call(op, args, nargs, (char *)key, keylen, (uint8_t *)data, datalen, buf, bufcap, outlen);
-    if (st == GP_NEED_BUFFER) {
-        if (!grow(*outlen)) {
-            size_t n = *outlen;
-            *outlen = 0;
-            lua_pushfstring(L, "goshim.call: result of %d octets is too large", (int)(n > 0x7fffffff ? 0x7fffffff : n));
-            return -1;
-        }
-        st = gp_take(buf, bufcap, outlen);
-    }
-    if (*outlen > bufcap)
+    st = goshim_call(op, args, nargs, key, keylen, data, datalen, outlen);
+    if (st == -1) {
+        size_t n = *outlen;
         *outlen = 0;
+        if (n == 0)
+            return luaL_error(L, "goshim.call: out of memory");
+        lua_pushfstring(L, "goshim.call: result of %d octets is too large", (int)(n > 0x7fffffff ? 0x7fffffff : n));
+    }
     return st;
 }
 
 /* Pushes nil and the message of a failed run_call: either already on the
- * stack (-1) or in buf. */
+ * stack (-1) or in goshim_buf. */
 static int push_failure(lua_State *L, int st, size_t outlen) {
     lua_pushnil(L);
     if (st == -1) {
         lua_insert(L, -2);
         return 2;
     }
-    lua_pushlstring(L, (const char *)buf, st == GP_NOT_FOUND ? 0 : outlen);
+    lua_pushlstring(L, (const char *)goshim_buf, st == GP_NOT_FOUND ? 0 : outlen);
     return 2;
 }
 
@@ -113,7 +127,7 @@ static int l_call(lua_State *L) {
     int st = run_call(L, &outlen);
     if (st != GP_OK)
         return push_failure(L, st, outlen);
-    lua_pushlstring(L, (const char *)buf, outlen);
+    lua_pushlstring(L, (const char *)goshim_buf, outlen);
     return 1;
 }
 
@@ -354,9 +368,9 @@ static int l_result(lua_State *L) {
     lua_Integer skip = luaL_optinteger(L, 1, 0);
     struct reader r;
     uint32_t n, i, count;
-    r.p = buf;
-    r.end = buf + reslen;
-    goshim_cursor.p = goshim_cursor.end = buf;
+    r.p = goshim_buf;
+    r.end = goshim_buf + reslen;
+    goshim_cursor.p = goshim_cursor.end = goshim_buf;
     if (reslen == 0 || !need(&r, 5) || r.p[0] != 7)
         return luaL_error(L, "goshim.result: no result (%d octets)", (int)reslen);
     n = rd32(r.p + 1);
@@ -419,6 +433,7 @@ static const luaL_Reg funcs[] = {
     {"abi", l_abi},
     {"bind", goshim_bind},
     {"render", goshim_render},
+    {"postdissector", goshim_postdissector},
     {NULL, NULL},
 };
 

@@ -8,17 +8,7 @@
  * TreeItem:add and its methods make. It still knows no protocol: fields,
  * experts and their types come from the schema through bind().
  *
- * libwireshark is not linked in. Its functions are weak references that the
- * Wireshark process loading the plugin satisfies; in a plain Lua interpreter
- * they are NULL and render() refuses. Their signatures are the same in
- * Wireshark 4.0 and 4.4. Two things are not functions there and are read
- * from layouts that 4.0 and 4.4 share (make test-ws44 runs the tree tests
- * on both):
- * - wslua's objects: Tvb, Pinfo and TreeItem userdata point to structs that
- *   begin with the tvbuff_t, packet_info, and proto_item and proto_tree
- *   pointers, and ProtoExpert's begins with its expert_field;
- * - the generated and hidden flags, which proto.h sets inline in the
- *   field_info of a proto_node. */
+ * The libwireshark functions and layouts it uses are in wireshark.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,72 +18,7 @@
 #include <lua.h>
 
 #include "shim.h"
-
-/* --- The parts of libwireshark used ------------------------------------ */
-
-typedef struct ws_field_info {
-    const void *hfinfo;
-    int start, length, appendix_start, appendix_length, tree_type;
-    unsigned flags;
-} ws_field_info;
-
-typedef struct ws_node {
-    struct ws_node *first_child, *last_child, *next, *parent;
-    ws_field_info *finfo;
-} proto_node;
-
-typedef proto_node proto_tree;
-typedef proto_node proto_item;
-typedef struct tvbuff tvbuff_t;
-typedef struct _packet_info packet_info;
-typedef struct {
-    int ei, hf;
-} expert_field;
-typedef struct {
-    time_t secs;
-    int nsecs;
-} nstime_t;
-
-#define FI_HIDDEN 0x1u
-#define FI_GENERATED 0x2u
-#define ENC_NA 0 /* also ENC_BIG_ENDIAN and ENC_ASCII, as TreeItem:add uses */
-
-#define WEAK __attribute__((weak))
-extern proto_item *proto_tree_add_item(proto_tree *, int, tvbuff_t *, int, int, unsigned) WEAK;
-extern proto_item *proto_tree_add_uint(proto_tree *, int, tvbuff_t *, int, int, uint32_t) WEAK;
-extern proto_item *proto_tree_add_int(proto_tree *, int, tvbuff_t *, int, int, int32_t) WEAK;
-extern proto_item *proto_tree_add_uint64(proto_tree *, int, tvbuff_t *, int, int, uint64_t) WEAK;
-/* 4.0 takes a 32-bit value, 4.4 a 64-bit one: passed in a register, a
- * 0 or 1 reads the same either way. */
-extern proto_item *proto_tree_add_boolean(proto_tree *, int, tvbuff_t *, int, int, uint64_t) WEAK;
-extern proto_item *proto_tree_add_double(proto_tree *, int, tvbuff_t *, int, int, double) WEAK;
-extern proto_item *proto_tree_add_string(proto_tree *, int, tvbuff_t *, int, int, const char *) WEAK;
-extern proto_item *proto_tree_add_bytes_with_length(proto_tree *, int, tvbuff_t *, int, int, const uint8_t *,
-                                                    int) WEAK;
-extern proto_item *proto_tree_add_time(proto_tree *, int, tvbuff_t *, int, int, const nstime_t *) WEAK;
-extern void proto_item_set_text(proto_item *, const char *, ...) WEAK;
-extern void proto_item_append_text(proto_item *, const char *, ...) WEAK;
-extern proto_tree *proto_item_add_subtree(proto_item *, int) WEAK;
-extern void proto_register_subtree_array(int *const *, int) WEAK;
-extern int proto_registrar_get_id_byname(const char *) WEAK;
-extern proto_item *expert_add_info_format(packet_info *, proto_item *, expert_field *, const char *, ...) WEAK;
-extern proto_item *expert_add_info(packet_info *, proto_item *, expert_field *) WEAK;
-extern tvbuff_t *tvb_new_child_real_data(tvbuff_t *, const uint8_t *, unsigned, int) WEAK;
-extern void tvb_set_free_cb(tvbuff_t *, void (*)(void *)) WEAK;
-extern void add_new_data_source(packet_info *, tvbuff_t *, const char *) WEAK;
-extern unsigned tvb_captured_length(const tvbuff_t *) WEAK;
-
-/* The first members of wslua's objects. */
-struct lua_tvb {
-    tvbuff_t *ws_tvb;
-};
-struct lua_pinfo {
-    packet_info *ws_pinfo;
-};
-struct lua_treeitem {
-    proto_item *item;
-    proto_tree *tree;
-};
+#include "wireshark.h"
 
 /* --- The schema: bind() ------------------------------------------------- */
 
@@ -287,6 +212,8 @@ static int read_int(struct reader *r, int64_t *out) {
     *out = v.i;
     return 1;
 }
+
+int goshim_read_int(struct reader *r, int64_t *out) { return read_int(r, out); }
 
 struct render {
     packet_info *pinfo;
@@ -485,6 +412,22 @@ static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, t
     return 1;
 }
 
+int goshim_render_items(packet_info *pinfo, proto_tree *tree, proto_item *pitem, tvbuff_t *tvb, uint32_t count,
+                        const char **err) {
+    static struct render c;
+    c.pinfo = pinfo;
+    c.err[0] = 0;
+    if (nfields == 0) {
+        *err = "bind() the schema first";
+        return 0;
+    }
+    if (!render_items(&c, tree, pitem, tvb, count, 0)) {
+        *err = c.err;
+        return 0;
+    }
+    return 1;
+}
+
 /* goshim.render(tree, tvb, pinfo, count): adds the count items at the
  * cursor (result() put it there) to tree, a TreeItem, with ranges into
  * tvb. Raises an error on malformed items; the items before it stay. */
@@ -493,8 +436,7 @@ int goshim_render(lua_State *L) {
     struct lua_tvb *tvb;
     struct lua_pinfo *pinfo;
     lua_Integer count;
-    static struct render c;
-    int ok;
+    const char *err;
 
     if (!proto_tree_add_item || !proto_registrar_get_id_byname || !expert_add_info)
         return luaL_error(L, "goshim.render: works only inside Wireshark (libwireshark is not loaded)");
@@ -504,12 +446,7 @@ int goshim_render(lua_State *L) {
     count = luaL_checkinteger(L, 4);
     if (!ti || !tvb || !tvb->ws_tvb || !pinfo || count < 0 || count > 0x7fffffff)
         return luaL_error(L, "goshim.render: bad arguments");
-    if (nfields == 0)
-        return luaL_error(L, "goshim.render: bind() the schema first");
-    c.pinfo = pinfo->ws_pinfo;
-    c.err[0] = 0;
-    ok = render_items(&c, ti->tree, ti->item, tvb->ws_tvb, (uint32_t)count, 0);
-    if (!ok)
-        return luaL_error(L, "goshim.render: %s", c.err);
+    if (!goshim_render_items(pinfo->ws_pinfo, ti->tree, ti->item, tvb->ws_tvb, (uint32_t)count, &err))
+        return luaL_error(L, "goshim.render: %s", err);
     return 0;
 }

@@ -41,8 +41,18 @@ static inline int need(const struct reader *r, size_t n) { return (size_t)(r->en
 /* Where item() and render() read next in the result of run(). */
 extern struct reader goshim_cursor;
 
-/* render.c */
+/* The result buffer, and one libgoparser call that leaves its result
+ * there (goshim.c). */
+extern uint8_t *goshim_buf;
+int goshim_call(int op, int64_t *args, int nargs, const char *key, size_t keylen, const void *data, size_t datalen,
+                size_t *outlen);
+
+/* Reads an integer value (render.c); 0 when there is none. */
+int goshim_read_int(struct reader *r, int64_t *out);
+
+/* The Lua functions of render.c and postdissector.c. */
 int goshim_bind(lua_State *L);
 int goshim_render(lua_State *L);
+int goshim_postdissector(lua_State *L);
 
 #endif

@@ -87,3 +87,45 @@ func TestTcptwAgreesWithTwreport(t *testing.T) {
 		})
 	}
 }
+
+// TestTcptwLuaFallback: Wireshark 4.0 and 4.4 run tcptw as a postdissector
+// registered from C (the shim knows their packet_info). Other versions get
+// the Lua postdissector of tcptw.lua, which makes the same calls; forced
+// here, it must give the same report, fields and expert infos. Times are
+// left out of the fields: Lua has the frame time as a float, so their last
+// digits may differ.
+func TestTcptwLuaFallback(t *testing.T) {
+	luaEnv := append(append([]string(nil), pluginEnv...), "GOTCPDUMP_LUA_POSTDISSECTOR=1")
+	only := []string{"--disable-protocol", "goh2", "--disable-protocol", "gogrpc"}
+	fields := []string{"-T", "fields", "-e", "frame.number", "-e", "tcptw.conn", "-e", "tcptw.closer", "-e", "tcptw.holder",
+		"-e", "tcptw.population", "-e", "tcptw.tw_enter", "-e", "tcptw.tw_restart", "-e", "tcptw.assassination",
+		"-e", "tcptw.reuse.accepted", "-e", "tcptw.reuse.holder", "-e", "tcptw.syn_retry", "-e", "tcptw.requests",
+		"-e", "tcptw.ports_in_use", "-e", "tcptw.port_range"}
+	caps, _ := filepath.Glob(filepath.Join(root, "testpcaps", "tw_*.pcap"))
+	for _, c := range caps {
+		t.Run(filepath.Base(c), func(t *testing.T) {
+			// Every call of a Lua dissector leaves a hidden _ws.lua.fake
+			// item: there are none when tcptw runs in C.
+			luaCalls := func(env []string) int {
+				return strings.Count(tshark(t, env, append([]string{"-r", c, "-T", "pdml"}, only...)...), `name="_ws.lua.fake"`)
+			}
+			if n := luaCalls(pluginEnv); n != 0 {
+				t.Fatalf("tcptw ran as a Lua postdissector (%d calls) : on Wireshark 4.0 and 4.4 the C one is expected", n)
+			}
+			if n := luaCalls(luaEnv); n == 0 {
+				t.Fatal("GOTCPDUMP_LUA_POSTDISSECTOR=1 did not make tcptw a Lua postdissector")
+			}
+			for _, args := range [][]string{
+				{"-q", "-z", "tcptw,report"},
+				{"-q", "-z", "expert,note"},
+				fields,
+			} {
+				args = append(append([]string{"-r", c}, args...), only...)
+				want := tshark(t, pluginEnv, args...)
+				if got := tshark(t, luaEnv, args...); got != want {
+					t.Errorf("tshark %s: the Lua postdissector differs from the C one:\n%s", strings.Join(args, " "), firstDiff(want, got))
+				}
+			}
+		})
+	}
+}

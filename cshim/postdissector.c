@@ -1,0 +1,177 @@
+/* postdissector: a postdissector registered from C for a Go operation that
+ * wants every frame of one port type (tcptw: every TCP segment).
+ *
+ * Wireshark spends 1-2 µs calling any Lua postdissector, before it does
+ * anything: a third of plain tshark's time per packet on a capture of
+ * short connections, for every capture a user opens with the plugin. This
+ * one makes the same call into Go that the Lua postdissector makes
+ * (op on the first pass, GP_OP_FETCH on later ones) and renders the result
+ * with render.c, all in C.
+ *
+ * It needs the frame's port type, ports and visited flag, which
+ * packet_info holds at offsets that differ between Wireshark versions.
+ * They are listed below for the versions whose headers they were taken
+ * from (libwireshark-dev 4.0.17 and 4.4.19, offsetof on x86-64); on any
+ * other version postdissector() returns false and the Lua script registers
+ * its own postdissector, as before. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "goparser.h"
+#include "shim.h"
+#include "wireshark.h"
+
+struct layout {
+    int major, minor;
+    size_t fd, ptype, srcport, destport; /* in packet_info */
+    size_t visited_byte;                 /* in frame_data */
+    unsigned visited_bit;
+};
+
+static const struct layout layouts[] = {
+    {4, 0, 56, 256, 260, 264, 42, 3},
+    {4, 4, 80, 280, 284, 288, 49, 3},
+};
+
+/* The same in every version: const char *current_proto; column_info
+ * *cinfo; guint32 presence_flags; guint32 num; nstime_t abs_ts. */
+#define PINFO_NUM 20
+#define PINFO_ABS_TS 24
+
+static const struct layout *layout;
+static int pd_op, pd_proto;
+static uint32_t pd_ptype;
+static expert_field *pd_internal; /* for errors, as the Lua side reports them */
+static int pd_internal_ref = LUA_NOREF;
+
+static uint32_t u32at(const void *base, size_t off) {
+    uint32_t v;
+    memcpy(&v, (const uint8_t *)base + off, sizeof v);
+    return v;
+}
+
+/* Reports an error under an item of the protocol, as common.failed does
+ * in Lua: an expert info needs an item to be shown. */
+static void internal_error(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, const char *msg, size_t n) {
+    char text[256];
+    snprintf(text, sizeof text, "%.*s", (int)(n < sizeof text ? n : sizeof text - 1), msg);
+    expert_add_info_format(pinfo, proto_tree_add_item(tree, pd_proto, tvb, 0, 0, ENC_NA), pd_internal, "%s", text);
+}
+
+static int dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+    const uint8_t *fd;
+    int64_t args[6];
+    size_t outlen = 0;
+    int st, visited;
+    struct reader r;
+    int64_t status;
+    uint32_t count;
+    const char *err;
+    (void)data;
+
+    if (u32at(pinfo, layout->ptype) != pd_ptype)
+        return 0;
+    memcpy(&fd, (const uint8_t *)pinfo + layout->fd, sizeof fd);
+    visited = fd && (fd[layout->visited_byte] >> layout->visited_bit & 1);
+    if (!visited) {
+        time_t secs;
+        int nsecs;
+        unsigned len = tvb_captured_length(tvb);
+        memcpy(&secs, (const uint8_t *)pinfo + PINFO_ABS_TS, sizeof secs);
+        memcpy(&nsecs, (const uint8_t *)pinfo + PINFO_ABS_TS + sizeof secs, sizeof nsecs);
+        args[0] = secs;
+        args[1] = nsecs;
+        args[2] = u32at(pinfo, PINFO_NUM);
+        args[3] = 1;
+        args[4] = u32at(pinfo, layout->srcport);
+        args[5] = u32at(pinfo, layout->destport);
+        st = goshim_call(pd_op, args, 6, "", 0, len ? tvb_get_ptr(tvb, 0, (int)len) : NULL, len, &outlen);
+    } else {
+        args[0] = pd_op;
+        args[1] = u32at(pinfo, PINFO_NUM);
+        args[2] = 1;
+        st = goshim_call(GP_OP_FETCH, args, 3, "", 0, NULL, 0, &outlen);
+        if (st == GP_NOT_FOUND)
+            return 0;
+    }
+    if (st != GP_OK) {
+        if (st == -1)
+            internal_error(pinfo, tree, tvb, "goshim: result too large", 24);
+        else
+            internal_error(pinfo, tree, tvb, (const char *)goshim_buf, outlen);
+        return 0;
+    }
+
+    /* {status, {item...}, {expert...}}: the items hold the experts too. */
+    r.p = goshim_buf;
+    r.end = goshim_buf + outlen;
+    if (!need(&r, 5) || r.p[0] != TAG_ARRAY || rd32(r.p + 1) < 2)
+        goto malformed;
+    r.p += 5;
+    if (!goshim_read_int(&r, &status))
+        goto malformed;
+    if (status != 0)
+        return 0; /* not a segment the engine decodes */
+    if (!need(&r, 5) || r.p[0] != TAG_ARRAY)
+        goto malformed;
+    count = rd32(r.p + 1);
+    goshim_cursor.p = r.p + 5;
+    goshim_cursor.end = r.end;
+    if (!goshim_render_items(pinfo, tree, NULL, tvb, count, &err)) {
+        internal_error(pinfo, tree, tvb, err, strlen(err));
+        return 0;
+    }
+    return (int)tvb_captured_length(tvb);
+
+malformed:
+    internal_error(pinfo, tree, tvb, "goshim: malformed result", 24);
+    return 0;
+}
+
+/* goshim.postdissector(proto, op, port_type, internal_error) -> true when
+ * Wireshark now calls op for every frame whose pinfo.port_type is
+ * port_type, as a postdissector of the protocol named proto (a Lua Proto,
+ * whose preferences, init and enabled state stay Lua's); false when this
+ * Wireshark's packet_info layout is not known (or outside Wireshark), and
+ * the caller registers a Lua postdissector instead. Setting
+ * GOTCPDUMP_LUA_POSTDISSECTOR to a non-empty value forces false (tests). */
+int goshim_postdissector(lua_State *L) {
+    const char *name = luaL_checkstring(L, 1);
+    int op = (int)luaL_checkinteger(L, 2);
+    lua_Integer ptype = luaL_checkinteger(L, 3);
+    void **ud = luaL_checkudata(L, 4, "ProtoExpert");
+    int major = 0, minor = 0, micro = 0, proto;
+    const char *force_lua = getenv("GOTCPDUMP_LUA_POSTDISSECTOR");
+    size_t i;
+
+    lua_pushboolean(L, 0);
+    if ((force_lua && *force_lua) || !epan_get_version_number || !create_dissector_handle ||
+        !register_postdissector || !proto_get_id_by_filter_name || !tvb_get_ptr || !proto_tree_add_item)
+        return 1;
+    if (layout)
+        return luaL_error(L, "goshim.postdissector: already registered");
+    epan_get_version_number(&major, &minor, &micro);
+    for (i = 0; i < sizeof layouts / sizeof layouts[0]; i++)
+        if (layouts[i].major == major && layouts[i].minor == minor)
+            break;
+    if (i == sizeof layouts / sizeof layouts[0])
+        return 1;
+    if ((proto = proto_get_id_by_filter_name(name)) < 0)
+        return luaL_error(L, "goshim.postdissector: no protocol %s", name);
+
+    pd_op = op;
+    pd_proto = proto;
+    pd_ptype = (uint32_t)ptype;
+    pd_internal = (expert_field *)*ud;
+    luaL_unref(L, LUA_REGISTRYINDEX, pd_internal_ref);
+    lua_pushvalue(L, 4);
+    pd_internal_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    layout = &layouts[i];
+    register_postdissector(create_dissector_handle(dissect, proto));
+    lua_pushboolean(L, 1);
+    return 1;
+}
