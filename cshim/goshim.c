@@ -361,39 +361,54 @@ static int l_decode(lua_State *L) {
 /* Where item() and render() read next in the result of run(). */
 struct reader goshim_cursor;
 
-/* goshim.result([skip]) -> the top-level array of the last run() result.
- * Element number skip, when it is an array, is not built: its number of
- * elements stands in its place, and item() reads its elements. */
+/* Top-level elements of the last result that follow its items, for
+ * rest(). */
+static uint32_t rest_left;
+
+/* goshim.result(items) -> the first elements of the top-level array of the
+ * last run() result, up to element number items, an array of tree items,
+ * which is not built: its number of elements stands in its place, and
+ * render() or item() read them from the cursor. rest() then returns the
+ * elements after it. Stopping there spares a pass over the items. */
 static int l_result(lua_State *L) {
-    lua_Integer skip = luaL_optinteger(L, 1, 0);
+    lua_Integer items = luaL_checkinteger(L, 1);
     struct reader r;
-    uint32_t n, i, count;
+    uint32_t n, i;
     r.p = goshim_buf;
     r.end = goshim_buf + reslen;
     goshim_cursor.p = goshim_cursor.end = goshim_buf;
+    rest_left = 0;
     if (reslen == 0 || !need(&r, 5) || r.p[0] != 7)
         return luaL_error(L, "goshim.result: no result (%d octets)", (int)reslen);
     n = rd32(r.p + 1);
     r.p += 5;
-    if (!need(&r, n))
-        return luaL_error(L, "goshim.result: malformed result");
-    lua_createtable(L, (int)n, 0);
-    for (i = 1; i <= n; i++) {
-        if ((lua_Integer)i == skip && need(&r, 5) && r.p[0] == 7) {
-            count = rd32(r.p + 1);
-            r.p += 5;
-            goshim_cursor.p = r.p;
-            goshim_cursor.end = r.end;
-            for (uint32_t j = 0; j < count; j++)
-                if (!skip_value(&r, 2))
-                    return luaL_error(L, "goshim.result: malformed result");
-            lua_pushinteger(L, (lua_Integer)count);
-        } else if (!push_value(L, &r, 1, 0, 0)) {
+    if (!need(&r, n) || items < 1 || items > (lua_Integer)n)
+        return luaL_error(L, "goshim.result: malformed result, or no element %d", (int)items);
+    lua_createtable(L, (int)items, 0);
+    for (i = 1; i < (uint32_t)items; i++) {
+        if (!push_value(L, &r, 1, 0, 0))
             return luaL_error(L, "goshim.result: malformed result");
-        }
         lua_rawseti(L, -2, (int)i);
     }
+    if (!need(&r, 5) || r.p[0] != 7)
+        return luaL_error(L, "goshim.result: element %d is not an array of items", (int)items);
+    lua_pushinteger(L, (lua_Integer)rd32(r.p + 1));
+    lua_rawseti(L, -2, (int)items);
+    goshim_cursor.p = r.p + 5;
+    goshim_cursor.end = r.end;
+    rest_left = n - (uint32_t)items;
     return 1;
+}
+
+/* goshim.rest() -> the top-level elements after the items, once render()
+ * or item() has read all of them. */
+static int l_rest(lua_State *L) {
+    uint32_t i, n = rest_left;
+    rest_left = 0;
+    for (i = 0; i < n; i++)
+        if (!push_value(L, &goshim_cursor, 1, 0, 0))
+            return luaL_error(L, "goshim.rest: malformed result, or items left unread");
+    return (int)n;
 }
 
 /* goshim.item() -> field, offset, length, value, text, flags, children:
@@ -428,6 +443,7 @@ static const luaL_Reg funcs[] = {
     {"run", l_run},
     {"result", l_result},
     {"item", l_item},
+    {"rest", l_rest},
     {"decode", l_decode},
     {"reset", l_reset},
     {"abi", l_abi},

@@ -98,16 +98,16 @@ g.reset()
 r = g.decode(assert(g.call(1, "\0\0\8\6\0\0\0\0\0" .. string.rep("p", 8), "10.9.9.9 1\n10.9.9.8 2", 1)))
 check("after reset", r[1] == 0 and r[5] == "PING", r[5])
 
--- run() keeps the result in the shim: result(4) decodes the top level
--- with the PDUs left as a count, and item() reads the items depth first,
--- the same as decode() builds them.
+-- run() keeps the result in the shim: result(4) decodes the top level up
+-- to the PDUs, left as a count; item() reads the items depth first, the
+-- same as decode() builds them, and rest() returns what follows them.
 g.reset()
 local pdata, pends = preface .. settings .. "\0\0\0\4\1\0\0\0\0", "127.0.0.1 40001\n127.0.0.1 80"
 local want = g.decode(assert(g.call(1, pdata, pends, 1)))
 g.reset()
 check("run keeps the result", g.run(1, pdata, pends, 1, 0, 0, 0, 5, 1) == true)
 local top = g.result(4)
-check("result: PDUs counted", top[4] == #want[4] and top[5] == want[5] and top[1] == 0, tostring(top[4]))
+check("result: PDUs counted", top[4] == #want[4] and top[5] == nil and top[1] == 0 and top[3] == want[3], tostring(top[4]))
 local function same(items, level)
     for i = 1, #items do
         local f, off, len, v, text, flags, nkids = g.item()
@@ -124,12 +124,28 @@ local function same(items, level)
 end
 local ok_items, why = same(want[4], 0)
 check("item() reads what decode() builds", ok_items, why)
+local info, experts = g.rest()
+check("rest() after the items", info == want[5] and type(experts) == "table" and #experts == #want[6], info)
 check("item() past the end is an error", not pcall(g.item))
+check("result() wants an array of items", not pcall(g.result, 1))
+
+-- Reads the items of the last result (without checking them) and returns
+-- what follows them.
+local function after_items(count)
+    local function skip(n)
+        for _ = 1, n do
+            local _, _, _, _, _, _, kids = g.item()
+            skip(kids)
+        end
+    end
+    skip(count)
+    return g.rest()
+end
 
 -- Go keeps the result of frame 5, ordinal 1; fetch (op 7) returns it
 -- after the connection has moved on, and knows nothing of frame 6.
 g.run(1, "\0\0\8\6\0\0\0\0\0" .. string.rep("z", 8), pends, 0, 0, 0, 0, 6, 1)
-check("fetch finds a kept result", g.run(7, "", "", 1, 5, 1) == true and g.result(4)[5] == want[5], g.result(4)[5])
+check("fetch finds a kept result", g.run(7, "", "", 1, 5, 1) == true and after_items(g.result(4)[4]) == want[5])
 check("fetch of another ordinal", g.run(7, "", "", 1, 5, 2) == false)
 g.reset()
 check("reset forgets kept results", g.run(7, "", "", 1, 5, 1) == false)

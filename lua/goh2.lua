@@ -41,13 +41,16 @@ local function dissect(tvb, pinfo, tree, heuristic)
         return 0
     end
 
-    -- Tree items are built only when Wireshark keeps a tree; expert infos
-    -- are reported either way.
+    -- {status, consumed, need, {item...}, info, experts [, links]}
     local r = shim.result(4)
     if r[1] == NOT_MINE then
         return 0
     end
-    local consumed, need, npdus, info, experts, links = r[2], r[3], r[4], r[5], r[6], r[7]
+    local consumed, need = r[2], r[3]
+    -- The shim adds the items to the tree; without a tree it only reports
+    -- their expert infos.
+    shim.render(tree, tvb, pinfo, r[4])
+    local info, _, links = shim.rest()
     if need ~= 0 then
         pinfo.desegment_offset = consumed
         pinfo.desegment_len = need > 0 and need or DESEGMENT_ONE_MORE_SEGMENT
@@ -61,18 +64,13 @@ local function dissect(tvb, pinfo, tree, heuristic)
             pinfo.private.goh2_info = "1"
         end
     end
-    if common.has_tree(tree) then
-        shim.render(tree, tvb, pinfo, npdus)
-        if links then
-            -- Later passes: the frames where messages this frame carried
-            -- part of were reassembled.
-            local t = tree:add(gogrpc_proto, tvb(0, 0)):set_text("gRPC message fragment")
-            for i = 1, #links do
-                t:add(reassembled_in, tvb(0, 0), links[i]):set_generated()
-            end
+    if links and common.has_tree(tree) then
+        -- Later passes: the frames where messages this frame carried part
+        -- of were reassembled.
+        local t = tree:add(gogrpc_proto, tvb(0, 0)):set_text("gRPC message fragment")
+        for i = 1, #links do
+            t:add(reassembled_in, tvb(0, 0), links[i]):set_generated()
         end
-    else
-        common.add_experts(tree, experts)
     end
     return tvb:len()
 end
@@ -168,11 +166,7 @@ function gogrpc.dissector(tvb, pinfo, tree)
     end
     local r = shim.result(2)
     pinfo.cols.protocol = "GOGRPC-Web"
-    if common.has_tree(tree) then
-        shim.render(tree, tvb, pinfo, r[2])
-    else
-        common.add_experts(tree, r[3])
-    end
+    shim.render(tree, tvb, pinfo, r[2])
     return tvb:len()
 end
 

@@ -42,11 +42,7 @@ local function dissect(tvb, pinfo, tree)
     if r[1] ~= 0 then
         return -- a TCP segment inside something the engine does not decode
     end
-    if common.has_tree(tree) then
-        shim.render(tree, tvb, pinfo, r[2])
-    else
-        common.add_experts(tree, r[3])
-    end
+    shim.render(tree, tvb, pinfo, r[2])
 end
 if not shim.postdissector("tcptw", common.OP_TCPTW, PT_TCP, common.expert["goh2.internal_error"]) then
     tcptw.dissector = dissect
