@@ -31,17 +31,18 @@
 # rows have "case": "grpc", and its capture is "grpc_capture").
 #
 # Size: the goal was at least 500,000 packets, which does not fit the
-# 15-minute budget of 'make bench' (which also runs the capture case, about
-# 3 minutes) on a 2-core machine with 5 measured runs each. The cost is per
-# HTTP/2 frame; on this traffic (Wireshark 4.0.17, 2 cores) goh2 needs about
-# 0.29 ms of CPU per packet with fields and 0.21 ms without, Wireshark's
-# http2 about 0.12 and 0.05 ms, so the 6 rounds of both cases (warm-up
-# included) cost about 4 ms per packet: 500,000 packets would take over
-# half an hour. The defaults (160,000 requests, 10 connections, 4
-# concurrent streams) give about 80,000 packets with ~6 HTTP/2 frames per
-# packet; this script then takes about 6 minutes. 4 streams rather than 20
-# keep the packet count high for the same number of frames (20 streams pack
-# ~30 frames into each packet). For 500,000 packets:
+# 15-minute budget of 'make bench' (which also runs the gRPC, capture and
+# TIME_WAIT cases, about 9 minutes) on a 2-core machine with 5 measured
+# runs each. The cost is per HTTP/2 frame; on this traffic (Wireshark
+# 4.0.17, 2 cores) goh2 needs about 0.10 ms of CPU per packet with fields
+# and 0.05 ms without, Wireshark's http2 about 0.12 and 0.05 ms, so the 6
+# rounds of both cases (warm-up included) cost about 2 ms per packet:
+# 500,000 packets would take about 16 minutes for this case alone. The
+# defaults (160,000 requests, 10 connections, 4 concurrent streams) give
+# about 80,000 packets with ~6 HTTP/2 frames per packet, about 2.5 minutes.
+# 4 streams rather than 20 keep the packet count high for the same number
+# of frames (20 streams pack ~30 frames into each packet). For 500,000
+# packets:
 #   BENCH_REQUESTS=1000000 BENCH_MIN_PACKETS=500000 make bench
 #
 # Environment (defaults in brackets):
@@ -71,20 +72,17 @@
 #            -e .type -e {gogrpc,grpc}.message_length -e .compressed_flag
 # Its warm-up checks one line per packet for both and that gogrpc found
 # messages; a different message count is reported as a note.
-# Size: the goal is at least 200,000 packets, for a ratio target of 0.7.
-# grpc-go makes about 2 packets per call here, and on this traffic
-# (Wireshark 4.0.17, 2 cores) goh2+gogrpc need about 0.25 ms of CPU per
-# packet, http2+grpc about 0.06 ms, so the 6 rounds (warm-up included)
-# cost about 2 ms per packet: 200,000 packets would take about 7 minutes
-# on top of the HTTP/2 cases. The default of 30,000 calls gives about
-# 60,000 packets and keeps the gRPC case, capture included, to about 2.5
-# minutes. For the full size (about 7.5 minutes for this case):
-#   BENCH_GRPC_CALLS=100000 BENCH_GRPC_MIN_PACKETS=200000 make bench
+# Size: at least 200,000 packets, for a ratio target of 0.7. grpc-go makes
+# about 2 packets per call here, so the default of 101,000 calls gives
+# about 204,000 packets. On this traffic (Wireshark 4.0.17, 2 cores)
+# goh2+gogrpc need about 0.08 ms of CPU per packet, http2+grpc about 0.06
+# ms, so the 6 rounds (warm-up included) take about 3 minutes, and making
+# the capture the first time about one more.
 #   BENCH_GRPC        [1]      0 skips the gRPC case
-#   BENCH_GRPC_CALLS  [30000]  calls in all
+#   BENCH_GRPC_CALLS  [101000] calls in all
 #   BENCH_GRPC_CONNS  [8]      client connections
 #   BENCH_GRPC_PORT   [18201]  server port on 127.0.0.1
-#   BENCH_GRPC_MIN_PACKETS [0] fail if the gRPC capture has fewer packets
+#   BENCH_GRPC_MIN_PACKETS [200000] fail if the gRPC capture has fewer packets
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -98,10 +96,10 @@ PORT=${BENCH_PORT:-18200}
 MIN_PACKETS=${BENCH_MIN_PACKETS:-0}
 TCPDUMP_BUFFER=${BENCH_TCPDUMP_BUFFER:-262144}
 GRPC=${BENCH_GRPC:-1}
-GRPC_CALLS=${BENCH_GRPC_CALLS:-30000}
+GRPC_CALLS=${BENCH_GRPC_CALLS:-101000}
 GRPC_CONNS=${BENCH_GRPC_CONNS:-8}
 GRPC_PORT=${BENCH_GRPC_PORT:-18201}
-GRPC_MIN_PACKETS=${BENCH_GRPC_MIN_PACKETS:-0}
+GRPC_MIN_PACKETS=${BENCH_GRPC_MIN_PACKETS:-200000}
 SMALL_SIZE=128 # bytes of small.txt
 CAPTURE_TRIES=3
 

@@ -15,7 +15,12 @@ import (
 // its link type.
 func Frames(name string, max int) ([][]byte, layers.LinkType, error) {
 	_, file, _, _ := runtime.Caller(0)
-	f, err := os.Open(filepath.Join(filepath.Dir(file), "..", "..", "..", "testpcaps", name))
+	return FileFrames(filepath.Join(filepath.Dir(file), "..", "..", "..", "testpcaps", name), max)
+}
+
+// FileFrames is Frames for a capture anywhere.
+func FileFrames(path string, max int) ([][]byte, layers.LinkType, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err
 	}
