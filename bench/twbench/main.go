@@ -30,7 +30,8 @@
 //     -z expert): every such run pays the postdissector. Without a tree
 //     the ratio is the least flattering one: a tree costs both sides more,
 //     and tcptw renders into it. Target: at most 1.15. -floor adds tshark
-//     with a Lua postdissector that does nothing, the cost of any.
+//     with a Lua postdissector that does nothing: the least any costs
+//     (tcptw is one on versions where the shim cannot register it in C).
 //  4. twreport CAP against tshark -q -r CAP -z conv,tcp, both pinned to one
 //     CPU (taskset -c, the last CPU by default). Targets: at most 0.05 of
 //     tshark's time, and at least 2,000,000 packets a second.
