@@ -182,10 +182,11 @@ bench-capture: deps build
 	go build -o $(OUT)/capbench ./bench/capbench
 	$(OUT)/capbench -gotcpdump $(OUT)/gotcpdump -json bench/out/capture.json
 
-# The TIME_WAIT engine (about 2 minutes): tshark with tcptw against plain
+# The TIME_WAIT engine (about 2.5 minutes): tshark with tcptw against plain
 # tshark, twreport against tshark -z conv,tcp, twreport's memory per
-# connection, and the cost of one Lua -> C -> Go call (bench/twbench says
-# how). Records TCP probes on lo once, as root, then reuses bench/out/.
+# connection, the plugin on UDP only, and the cost of one Lua -> C -> Go
+# call (bench/twbench says how). Records TCP probes and UDP datagrams on lo
+# once, as root, then reuses bench/out/.
 bench-tw: deps build
 	go build -o $(OUT)/twbench ./bench/twbench
 	$(OUT)/twbench -json bench/out/tw.json

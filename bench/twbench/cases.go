@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -161,6 +162,57 @@ func caseTcptw(o *options, cap *captureInfo) ([]row, error) {
 		rows = append(rows, f)
 	}
 	return rows, nil
+}
+
+// udpDatagrams is the size of the non-TCP case's capture.
+const udpDatagrams = 300000
+
+// caseNonTCP is part of case 3: tshark with the plugin (all of it, as
+// users install it) against plain tshark on UDP datagrams only. tcptw's
+// postdissector sees every frame; on these it must cost nothing that
+// shows. Target: within 5% of plain tshark, about the spread of plain
+// tshark's own runs here.
+func caseNonTCP(o *options) ([]row, error) {
+	file := filepath.Join(o.outDir, fmt.Sprintf("udp-%d.pcap", udpDatagrams))
+	if _, err := os.Stat(file); err != nil {
+		if os.Geteuid() != 0 {
+			return nil, errors.New("recording UDP datagrams needs root (gotcpdump on lo)")
+		}
+		fmt.Printf("\n== recording %d UDP datagrams on lo with gotcpdump into %s\n", udpDatagrams, file)
+		if err := recordUDP(o.gotcpdump, file, udpDatagrams); err != nil {
+			return nil, err
+		}
+	}
+	n, err := countPackets(file)
+	if err != nil {
+		return nil, err
+	}
+	if n < udpDatagrams {
+		return nil, fmt.Errorf("%s holds %d packets, not %d (delete it to record again)", file, n, udpDatagrams)
+	}
+	plugin, empty, _, cleanup, err := homes()
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	args := []string{"tshark", "-q", "-r", file, "-z", "io,stat,0"}
+	plain := command{"tshark", empty, args}
+	with := command{"tshark + plugin", plugin, args}
+	fmt.Printf("\n== case 3, non-TCP: %s with the whole plugin against plain tshark (%d UDP datagrams)\n", strings.Join(args, " "), n)
+	for _, c := range []command{plain, with} {
+		if _, err := measure(c, nil); err != nil { // warm-up
+			return nil, err
+		}
+	}
+	ss, err := alternate(o.runs, plain, with)
+	if err != nil {
+		return nil, err
+	}
+	base := summarise("3 non-TCP", plain, ss[0], n)
+	r := summarise("3 non-TCP", with, ss[1], n)
+	r.against(base)
+	r.target("≤ 1.05× plain (no measurable slowdown)", *r.RatioWall <= 1.05)
+	return []row{base, r}, nil
 }
 
 var connsRE = regexp.MustCompile(`(\d+) TCP packets, (\d+) connections`)

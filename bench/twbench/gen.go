@@ -63,6 +63,29 @@ func loadTemplates(files []string) ([]template, error) {
 	return out, nil
 }
 
+// countPackets counts the packets of a pcap file.
+func countPackets(name string) (int, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(bufio.NewReader(f))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for {
+		if _, _, err := r.ZeroCopyReadPacketData(); err != nil {
+			if err == io.EOF {
+				return n, nil
+			}
+			return n, err
+		}
+		n++
+	}
+}
+
 func loadFile(name string) ([]template, error) {
 	f, err := os.Open(name)
 	if err != nil {
