@@ -455,6 +455,11 @@ static const luaL_Reg funcs[] = {
 
 int luaopen_goshim(lua_State *L) {
     int abi = gp_abi_version();
+    Dl_info self;
+    /* Never unloaded: Wireshark may hold a dissector handle into it
+     * (postdissector.c) after Lua closes the state that loaded it. */
+    if (dladdr((void *)luaopen_goshim, &self) && self.dli_fname)
+        dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
     if (abi != GOSHIM_EXPECT_ABI)
         return luaL_error(L, "goshim: %s has ABI version %d but this shim needs %d; rebuild both with 'make'",
                           library_path(), abi, GOSHIM_EXPECT_ABI);

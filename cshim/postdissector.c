@@ -13,7 +13,16 @@
  * They are listed below for the versions whose headers they were taken
  * from (libwireshark-dev 4.0.17 and 4.4.19, offsetof on x86-64); on any
  * other version postdissector() returns false and the Lua script registers
- * its own postdissector, as before. */
+ * its own postdissector, as before.
+ *
+ * "Reload Lua Plugins" in Wireshark deregisters the Lua protocols and
+ * closes the Lua state, but cannot deregister a postdissector that is not
+ * Lua's (libwireshark does not export that). So the handle belongs to no
+ * protocol, is registered once for the life of the process (the shim is
+ * never unloaded: luaopen_goshim pins it), and does nothing while no Lua
+ * state has bound it: closing the state unbinds it, and the reloaded
+ * script binds it again to its new protocol. Whether that protocol is
+ * enabled is checked on every frame. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +52,8 @@ static const struct layout layouts[] = {
 #define PINFO_ABS_TS 24
 
 static const struct layout *layout;
+static dissector_handle_t pd_handle;
+static int pd_bound;
 static int pd_op, pd_proto;
 static uint32_t pd_ptype;
 static expert_field *pd_internal; /* for errors, as the Lua side reports them */
@@ -73,7 +84,8 @@ static int dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
     const char *err;
     (void)data;
 
-    if (u32at(pinfo, layout->ptype) != pd_ptype)
+    if (!pd_bound || u32at(pinfo, layout->ptype) != pd_ptype ||
+        !proto_is_protocol_enabled(find_protocol_by_id(pd_proto)))
         return 0;
     memcpy(&fd, (const uint8_t *)pinfo + layout->fd, sizeof fd);
     visited = fd && (fd[layout->visited_byte] >> layout->visited_bit & 1);
@@ -132,28 +144,36 @@ malformed:
     return 0;
 }
 
+/* Unbinds the postdissector when the Lua state that bound it closes. */
+static int unbind(lua_State *L) {
+    (void)L;
+    pd_bound = 0;
+    return 0;
+}
+
 /* goshim.postdissector(proto, op, port_type, internal_error) -> true when
  * Wireshark now calls op for every frame whose pinfo.port_type is
- * port_type, as a postdissector of the protocol named proto (a Lua Proto,
- * whose preferences, init and enabled state stay Lua's); false when this
- * Wireshark's packet_info layout is not known (or outside Wireshark), and
- * the caller registers a Lua postdissector instead. Setting
+ * port_type, while the protocol named proto (a Lua Proto, whose
+ * preferences, init and enabled state stay Lua's) is enabled; false when
+ * this Wireshark's packet_info layout is not known (or outside Wireshark),
+ * and the caller registers a Lua postdissector instead. Setting
  * GOTCPDUMP_LUA_POSTDISSECTOR to a non-empty value forces false (tests). */
 int goshim_postdissector(lua_State *L) {
     const char *name = luaL_checkstring(L, 1);
     int op = (int)luaL_checkinteger(L, 2);
     lua_Integer ptype = luaL_checkinteger(L, 3);
     void **ud = luaL_checkudata(L, 4, "ProtoExpert");
-    int major = 0, minor = 0, micro = 0, proto;
     const char *force_lua = getenv("GOTCPDUMP_LUA_POSTDISSECTOR");
+    int major = 0, minor = 0, micro = 0, proto;
     size_t i;
 
     lua_pushboolean(L, 0);
     if ((force_lua && *force_lua) || !epan_get_version_number || !create_dissector_handle ||
-        !register_postdissector || !proto_get_id_by_filter_name || !tvb_get_ptr || !proto_tree_add_item)
+        !register_postdissector || !proto_get_id_by_filter_name || !tvb_get_ptr || !proto_tree_add_item ||
+        !find_protocol_by_id || !proto_is_protocol_enabled)
         return 1;
-    if (layout)
-        return luaL_error(L, "goshim.postdissector: already registered");
+    if (pd_bound)
+        return luaL_error(L, "goshim.postdissector: already bound");
     epan_get_version_number(&major, &minor, &micro);
     for (i = 0; i < sizeof layouts / sizeof layouts[0]; i++)
         if (layouts[i].major == major && layouts[i].minor == minor)
@@ -171,7 +191,18 @@ int goshim_postdissector(lua_State *L) {
     lua_pushvalue(L, 4);
     pd_internal_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     layout = &layouts[i];
-    register_postdissector(create_dissector_handle(dissect, proto));
+    if (!pd_handle) {
+        pd_handle = create_dissector_handle(dissect, -1);
+        register_postdissector(pd_handle);
+    }
+    /* A userdata in the registry, collected when the state closes. */
+    lua_newuserdata(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, unbind);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    luaL_ref(L, LUA_REGISTRYINDEX);
+    pd_bound = 1;
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -94,6 +94,11 @@ extern void register_postdissector(dissector_handle_t) WEAK;
 extern int proto_get_id_by_filter_name(const char *) WEAK;
 extern const uint8_t *tvb_get_ptr(tvbuff_t *, int, int) WEAK;
 extern void epan_get_version_number(int *, int *, int *) WEAK;
+typedef struct _protocol protocol_t;
+extern protocol_t *find_protocol_by_id(int) WEAK;
+/* gboolean in 4.0, bool in 4.4: declared bool, which reads only the low
+ * octet of the return register, 0 or 1 in both. */
+extern _Bool proto_is_protocol_enabled(const protocol_t *) WEAK;
 
 /* render.c: renders count items at the cursor under tree (its item, where
  * expert infos go, is pitem); 0 with *err set on malformed items. */

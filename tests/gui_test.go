@@ -21,7 +21,8 @@ import (
 //  2. the demo capture $2: the main window, each Tools menu entry of the
 //     plugin (Alt+T, then Down to the entry), Statistics > I/O Graphs (the
 //     profile's graphs), and Edit > Preferences at Protocols > GOGRPC, left
-//     with OK, which makes Wireshark write its preferences file.
+//     with OK, which makes Wireshark write its preferences file; then
+//     Analyze > Reload Lua Plugins, and the TIME_WAIT report again.
 //
 // It waits for each window by name, resizes it, and screenshots it once two
 // screenshots in a row agree. It prints "colors FILE N" for every
@@ -157,6 +158,13 @@ if w=$(find_window "Preferences" 40); then
 else
   echo "missing Preferences"
 fi
+# 3. Analyze > Reload Lua Plugins: tcptw's postdissector, registered from
+#    C, outlives the Lua state that bound it; the reloaded plugin binds it
+#    again, and the report of the redissected capture is there.
+key ctrl+shift+l
+sleep 5
+kill -0 $ws 2>/dev/null && echo "reloaded" || echo "missing Wireshark after Reload Lua Plugins"
+open_tool 3 "TIME_WAIT report" tcptw_report_reload.png "960 640"
 stop
 exit 0
 `
@@ -229,13 +237,17 @@ func TestWiresharkGUI(t *testing.T) {
 		}
 	}
 	t.Logf("screenshots (colors): %v; dark share below the collapsed tree: %v", colors, ink)
+	if !strings.Contains(string(out), "\nreloaded\n") {
+		t.Errorf("Wireshark did not survive Reload Lua Plugins:\n%s", out)
+	}
 	for f, least := range map[string]int{
-		"main.png":           500, // the packet list in the profile's colors, the tree, the bytes
-		"packet_details.png": 100,
-		"tcptw_report.png":   10,
-		"gogrpc_calls.png":   10,
-		"io_graph.png":       50, // the graphs' colors, the legend, the UAT table
-		"prefs_gogrpc.png":   10,
+		"main.png":                500, // the packet list in the profile's colors, the tree, the bytes
+		"packet_details.png":      100,
+		"tcptw_report.png":        10,
+		"tcptw_report_reload.png": 10, // after Reload Lua Plugins
+		"gogrpc_calls.png":        10,
+		"io_graph.png":            50, // the graphs' colors, the legend, the UAT table
+		"prefs_gogrpc.png":        10,
 	} {
 		if colors[f] < least {
 			t.Errorf("%s: the window did not open or looks empty (%d colors, want %d)", f, colors[f], least)
