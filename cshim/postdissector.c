@@ -48,6 +48,7 @@ static const struct layout layouts[] = {
 
 /* The same in every version: const char *current_proto; column_info
  * *cinfo; guint32 presence_flags; guint32 num; nstime_t abs_ts. */
+#define PINFO_CURRENT_PROTO 0
 #define PINFO_NUM 20
 #define PINFO_ABS_TS 24
 
@@ -57,7 +58,6 @@ static int pd_bound;
 static int pd_op, pd_proto;
 static uint32_t pd_ptype;
 static expert_field *pd_internal; /* for errors, as the Lua side reports them */
-static int pd_internal_ref = LUA_NOREF;
 
 static uint32_t u32at(const void *base, size_t off) {
     uint32_t v;
@@ -73,7 +73,7 @@ static void internal_error(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, 
     expert_add_info_format(pinfo, proto_tree_add_item(tree, pd_proto, tvb, 0, 0, ENC_NA), pd_internal, "%s", text);
 }
 
-static int dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
     const uint8_t *fd;
     int64_t args[6];
     size_t outlen = 0;
@@ -82,10 +82,8 @@ static int dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
     int64_t status;
     uint32_t count;
     const char *err;
-    (void)data;
 
-    if (!pd_bound || u32at(pinfo, layout->ptype) != pd_ptype ||
-        !proto_is_protocol_enabled(find_protocol_by_id(pd_proto)))
+    if (u32at(pinfo, layout->ptype) != pd_ptype)
         return 0;
     memcpy(&fd, (const uint8_t *)pinfo + layout->fd, sizeof fd);
     visited = fd && (fd[layout->visited_byte] >> layout->visited_bit & 1);
@@ -144,6 +142,27 @@ malformed:
     return 0;
 }
 
+/* The handle belongs to no protocol (see above), so this does what
+ * Wireshark does for a protocol's dissector: checks that it is enabled,
+ * and names it in pinfo->current_proto (expert infos say which protocol
+ * reported them) while it runs. */
+static int dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+    protocol_t *p;
+    const char *saved;
+    int n;
+    (void)data;
+    if (!pd_bound || !(p = find_protocol_by_id(pd_proto)) || !proto_is_protocol_enabled(p))
+        return 0;
+    memcpy(&saved, (uint8_t *)pinfo + PINFO_CURRENT_PROTO, sizeof saved);
+    {
+        const char *name = proto_get_protocol_short_name(p);
+        memcpy((uint8_t *)pinfo + PINFO_CURRENT_PROTO, &name, sizeof name);
+    }
+    n = dissect_frame(tvb, pinfo, tree);
+    memcpy((uint8_t *)pinfo + PINFO_CURRENT_PROTO, &saved, sizeof saved);
+    return n;
+}
+
 /* Unbinds the postdissector when the Lua state that bound it closes. */
 static int unbind(lua_State *L) {
     (void)L;
@@ -170,7 +189,7 @@ int goshim_postdissector(lua_State *L) {
     lua_pushboolean(L, 0);
     if ((force_lua && *force_lua) || !epan_get_version_number || !create_dissector_handle ||
         !register_postdissector || !proto_get_id_by_filter_name || !tvb_get_ptr || !proto_tree_add_item ||
-        !find_protocol_by_id || !proto_is_protocol_enabled)
+        !find_protocol_by_id || !proto_is_protocol_enabled || !proto_get_protocol_short_name)
         return 1;
     if (pd_bound)
         return luaL_error(L, "goshim.postdissector: already bound");
@@ -187,9 +206,10 @@ int goshim_postdissector(lua_State *L) {
     pd_proto = proto;
     pd_ptype = (uint32_t)ptype;
     pd_internal = (expert_field *)*ud;
-    luaL_unref(L, LUA_REGISTRYINDEX, pd_internal_ref);
+    /* Kept for the life of this Lua state (a reload makes a new one, whose
+     * script binds again). */
     lua_pushvalue(L, 4);
-    pd_internal_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    luaL_ref(L, LUA_REGISTRYINDEX);
     layout = &layouts[i];
     if (!pd_handle) {
         pd_handle = create_dissector_handle(dissect, -1);

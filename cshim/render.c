@@ -45,7 +45,6 @@ static struct field *fields;
 static int nfields;
 static expert_field **experts;
 static int nexperts;
-static int experts_ref = LUA_NOREF;
 
 static void free_schema(void) {
     for (int i = 0; i < nfields; i++)
@@ -110,10 +109,10 @@ int goshim_bind(lua_State *L) {
         lua_pop(L, 1);
     }
     nexperts = m;
-    /* The ProtoExperts must outlive every render. */
-    luaL_unref(L, LUA_REGISTRYINDEX, experts_ref);
+    /* The ProtoExperts must outlive every render of this Lua state; a
+     * reload makes a new state, whose script binds again. */
     lua_pushvalue(L, 3);
-    experts_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    luaL_ref(L, LUA_REGISTRYINDEX);
 
     if (proto_register_subtree_array && n > 0) {
         int **ptrs = malloc((size_t)n * sizeof *ptrs);

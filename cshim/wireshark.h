@@ -99,6 +99,7 @@ extern protocol_t *find_protocol_by_id(int) WEAK;
 /* gboolean in 4.0, bool in 4.4: declared bool, which reads only the low
  * octet of the return register, 0 or 1 in both. */
 extern _Bool proto_is_protocol_enabled(const protocol_t *) WEAK;
+extern const char *proto_get_protocol_short_name(const protocol_t *) WEAK;
 
 /* render.c: renders count items at the cursor under tree (its item, where
  * expert infos go, is pitem); 0 with *err set on malformed items. */
