@@ -73,6 +73,10 @@ static void internal_error(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, 
     expert_add_info_format(pinfo, proto_tree_add_item(tree, pd_proto, tvb, 0, 0, ENC_NA), pd_internal, "%s", text);
 }
 
+static void internal_errorz(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, const char *msg) {
+    internal_error(pinfo, tree, tvb, msg, strlen(msg));
+}
+
 static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
     const uint8_t *fd;
     int64_t args[6];
@@ -110,7 +114,7 @@ static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
     }
     if (st != GP_OK) {
         if (st == -1)
-            internal_error(pinfo, tree, tvb, "goshim: result too large", 24);
+            internal_errorz(pinfo, tree, tvb, "goshim: result too large");
         else
             internal_error(pinfo, tree, tvb, (const char *)goshim_buf, outlen);
         return 0;
@@ -132,13 +136,13 @@ static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
     goshim_cursor.p = r.p + 5;
     goshim_cursor.end = r.end;
     if (!goshim_render_items(pinfo, tree, NULL, tvb, count, &err)) {
-        internal_error(pinfo, tree, tvb, err, strlen(err));
+        internal_errorz(pinfo, tree, tvb, err);
         return 0;
     }
     return (int)tvb_captured_length(tvb);
 
 malformed:
-    internal_error(pinfo, tree, tvb, "goshim: malformed result", 24);
+    internal_errorz(pinfo, tree, tvb, "goshim: malformed result");
     return 0;
 }
 

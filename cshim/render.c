@@ -183,7 +183,8 @@ static int read_value(struct reader *r, struct value *v) {
             return 0;
         bits = rd64(r->p);
         memcpy(&v->f, &bits, sizeof v->f);
-        v->i = (int64_t)v->f;
+        /* Out of range (or NaN), the conversion would be undefined. */
+        v->i = v->f > -9.2e18 && v->f < 9.2e18 ? (int64_t)v->f : 0;
         r->p += 8;
         return 1;
     }
