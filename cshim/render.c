@@ -244,8 +244,21 @@ static int fail(struct render *c, const char *msg, const struct field *f) {
     return 0;
 }
 
+/* Whether field_info has the layout wireshark.h declares: checked on the
+ * first item Wireshark really adds (not NULL, not its parent returned in
+ * place of an item it does not keep), whose start and length must be
+ * those given. On a version laid out otherwise the generated and hidden
+ * flags are left unset rather than written over something else. */
+static int finfo_layout = -1; /* unknown, 0 other, 1 as declared */
+
+static void check_layout(proto_tree *parent, proto_item *item, int off, int len) {
+    if (finfo_layout != -1 || !item || item == parent || !item->finfo)
+        return;
+    finfo_layout = item->finfo->start == off && item->finfo->length == len;
+}
+
 static void set_flag(proto_item *pi, unsigned flag) {
-    if (pi && pi->finfo)
+    if (finfo_layout == 1 && pi && pi->finfo)
         pi->finfo->flags |= flag;
 }
 
@@ -400,6 +413,8 @@ static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, t
                 else
                     proto_item_append_text(item, "%s", s);
             }
+            if (flags & (GENERATED | HIDDEN))
+                check_layout(tree, item, (int)off, (int)len);
             if (flags & GENERATED)
                 set_flag(item, FI_GENERATED);
             if (flags & HIDDEN)

@@ -12,7 +12,8 @@
  *   that begin with the tvbuff_t, packet_info, and proto_item and
  *   proto_tree pointers, and ProtoExpert's begins with its expert_field;
  * - the generated and hidden flags, which proto.h sets inline in the
- *   field_info of a proto_node;
+ *   field_info of a proto_node (render.c checks the layout on the first
+ *   item Wireshark adds, and sets no flag if it differs);
  * - packet_info, whose first members (frame number, time) are the same in
  *   every version, and whose port and frame_data members postdissector.c
  *   reads only for the versions whose headers it was checked against. */

@@ -243,3 +243,20 @@ func TestHeuristicsLeaveOtherTrafficAlone(t *testing.T) {
 		t.Fatalf("goh2 claimed other traffic:\n%s", out)
 	}
 }
+
+// TestGeneratedItemsShowAsSuch: the shim marks the items Go computes (not
+// on the wire) as generated, which tshark shows in brackets; the flag is
+// written into Wireshark's field_info, whose layout the shim checks first
+// (it sets no flag on a layout it does not know).
+func TestGeneratedItemsShowAsSuch(t *testing.T) {
+	out := tshark(t, pluginEnv, "-r", pcap("h2c_go.pcap"), "-O", "goh2")
+	generated := regexp.MustCompile(`(?m)^\s+\[Header Count: \d+\]$`).FindAllString(out, -1)
+	all := regexp.MustCompile(`(?m)^\s+\[?Header Count: `).FindAllString(out, -1)
+	if len(generated) == 0 || len(generated) != len(all) {
+		t.Fatalf("%d of %d Header Count items are shown as generated ([...])", len(generated), len(all))
+	}
+	wire := regexp.MustCompile(`(?m)^\s+[.01 ]+ = Stream Identifier: \d+$`).FindAllString(out, -1)
+	if len(wire) == 0 {
+		t.Fatal("no Stream Identifier shown as an item from the wire")
+	}
+}
