@@ -87,8 +87,6 @@ static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
     uint32_t count;
     const char *err;
 
-    if (u32at(pinfo, layout->ptype) != pd_ptype)
-        return 0;
     memcpy(&fd, (const uint8_t *)pinfo + layout->fd, sizeof fd);
     visited = fd && (fd[layout->visited_byte] >> layout->visited_bit & 1);
     if (!visited) {
@@ -155,7 +153,9 @@ static int dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
     const char *saved;
     int n;
     (void)data;
-    if (!pd_bound || !(p = find_protocol_by_id(pd_proto)) || !proto_is_protocol_enabled(p))
+    /* The port type first: most frames of other traffic stop here. */
+    if (!pd_bound || u32at(pinfo, layout->ptype) != pd_ptype || !(p = find_protocol_by_id(pd_proto)) ||
+        !proto_is_protocol_enabled(p))
         return 0;
     memcpy(&saved, (uint8_t *)pinfo + PINFO_CURRENT_PROTO, sizeof saved);
     {

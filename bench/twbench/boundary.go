@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/netip"
@@ -12,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 )
@@ -131,15 +128,11 @@ type luaFrame struct {
 // readFrames reads the first n TCP frames of a pcap with their endpoints
 // (boundary.lua passes their ports, as tcptw.lua does).
 func readFrames(file string, n int) ([]luaFrame, error) {
-	f, err := os.Open(file)
+	r, f, err := openPcap(file)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	r, err := pcapgo.NewReader(bufio.NewReader(f))
-	if err != nil {
-		return nil, err
-	}
 	dec := tcpdecode.New()
 	ep := func(a netip.AddrPort) string { return a.Addr().String() + " " + strconv.Itoa(int(a.Port())) }
 	var out []luaFrame

@@ -63,17 +63,25 @@ func loadTemplates(files []string) ([]template, error) {
 	return out, nil
 }
 
+// openPcap opens a pcap file to read; the caller closes f.
+func openPcap(name string) (r *pcapgo.Reader, f *os.File, err error) {
+	if f, err = os.Open(name); err != nil {
+		return nil, nil, err
+	}
+	if r, err = pcapgo.NewReader(bufio.NewReader(f)); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return r, f, nil
+}
+
 // countPackets counts the packets of a pcap file.
 func countPackets(name string) (int, error) {
-	f, err := os.Open(name)
+	r, f, err := openPcap(name)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	r, err := pcapgo.NewReader(bufio.NewReader(f))
-	if err != nil {
-		return 0, err
-	}
 	n := 0
 	for {
 		if _, _, err := r.ZeroCopyReadPacketData(); err != nil {
@@ -87,15 +95,11 @@ func countPackets(name string) (int, error) {
 }
 
 func loadFile(name string) ([]template, error) {
-	f, err := os.Open(name)
+	r, f, err := openPcap(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	r, err := pcapgo.NewReader(bufio.NewReader(f))
-	if err != nil {
-		return nil, err
-	}
 	if r.LinkType() != layers.LinkTypeEthernet {
 		return nil, fmt.Errorf("link type %v, want Ethernet", r.LinkType())
 	}
