@@ -165,63 +165,28 @@ static int l_abi(lua_State *L) {
 static int skip_value(struct reader *r, int depth) {
     uint32_t n, i;
     uint8_t tag;
+    struct value v;
     if (depth > MAX_DEPTH || !need(r, 1))
         return 0;
-    tag = *r->p++;
-    switch (tag) {
-    case 0:
-    case 1:
-    case 2:
-        return 1;
-    case 9:
-        if (!need(r, 1))
+    tag = *r->p;
+    if (tag != TAG_ARRAY && tag != TAG_MAP)
+        return goshim_read_value(r, &v);
+    r->p++;
+    if (!need(r, 4))
+        return 0;
+    n = rd32(r->p);
+    r->p += 4;
+    if (tag == TAG_MAP) {
+        if (n > 0x7fffffff)
             return 0;
-        r->p += 1;
-        return 1;
-    case 10:
-        if (!need(r, 2))
-            return 0;
-        r->p += 2;
-        return 1;
-    case 3:
-        if (!need(r, 4))
-            return 0;
-        r->p += 4;
-        return 1;
-    case 4:
-    case 5:
-        if (!need(r, 8))
-            return 0;
-        r->p += 8;
-        return 1;
-    case 6:
-        if (!need(r, 4))
-            return 0;
-        n = rd32(r->p);
-        r->p += 4;
-        if (!need(r, n))
-            return 0;
-        r->p += n;
-        return 1;
-    case 7:
-    case 8:
-        if (!need(r, 4))
-            return 0;
-        n = rd32(r->p);
-        r->p += 4;
-        if (tag == 8) {
-            if (n > 0x7fffffff)
-                return 0;
-            n *= 2;
-        }
-        if (!need(r, n))
-            return 0;
-        for (i = 0; i < n; i++)
-            if (!skip_value(r, depth + 1))
-                return 0;
-        return 1;
+        n *= 2;
     }
-    return 0;
+    if (!need(r, n))
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!skip_value(r, depth + 1))
+            return 0;
+    return 1;
 }
 
 /* Pushes one value; returns 0 on malformed input. In a top-level array
@@ -229,69 +194,42 @@ static int skip_value(struct reader *r, int depth) {
 static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit, uint32_t skip) {
     uint8_t tag;
     uint32_t n, i;
+    struct value v;
     if (depth > MAX_DEPTH || !need(r, 1) || !lua_checkstack(L, 4))
         return 0;
-    tag = *r->p++;
-    switch (tag) {
-    case 0:
-        lua_pushnil(L);
-        return 1;
-    case 1:
-    case 2:
-        lua_pushboolean(L, tag == 2);
-        return 1;
-    case 9:
-        if (!need(r, 1))
+    tag = *r->p;
+    if (tag != TAG_ARRAY && tag != TAG_MAP) {
+        if (!goshim_read_value(r, &v))
             return 0;
-        lua_pushinteger(L, (lua_Integer)r->p[0]);
-        r->p += 1;
-        return 1;
-    case 10:
-        if (!need(r, 2))
-            return 0;
-        lua_pushinteger(L, (lua_Integer)(r->p[0] | r->p[1] << 8));
-        r->p += 2;
-        return 1;
-    case 3:
-        if (!need(r, 4))
-            return 0;
-        lua_pushinteger(L, (lua_Integer)(int32_t)rd32(r->p));
-        r->p += 4;
-        return 1;
-    case 4:
-        if (!need(r, 8))
-            return 0;
-#if LUA_VERSION_NUM >= 503
-        /* Lua 5.3+ has 64-bit integers; Wireshark 4.4 refuses a float
-         * where it wants an integer (pinfo.desegment_offset). */
-        lua_pushinteger(L, (lua_Integer)(int64_t)rd64(r->p));
-#else
-        lua_pushnumber(L, (lua_Number)(int64_t)rd64(r->p));
+        switch (v.tag) {
+        case TAG_NIL:
+            lua_pushnil(L);
+            break;
+        case TAG_FALSE:
+        case TAG_TRUE:
+            lua_pushboolean(L, (int)v.i);
+            break;
+        case TAG_FLOAT64:
+            lua_pushnumber(L, (lua_Number)v.f);
+            break;
+        case TAG_STRING:
+            lua_pushlstring(L, v.s, v.n);
+            break;
+#if LUA_VERSION_NUM < 503
+        case TAG_INT64:
+            /* Lua 5.2 has no 64-bit integers. Wireshark 4.4's Lua 5.4 refuses
+             * a float where it wants an integer (pinfo.desegment_offset). */
+            lua_pushnumber(L, (lua_Number)v.i);
+            break;
 #endif
-        r->p += 8;
-        return 1;
-    case 5: {
-        double d;
-        uint64_t bits;
-        if (!need(r, 8))
-            return 0;
-        bits = rd64(r->p);
-        memcpy(&d, &bits, sizeof d);
-        lua_pushnumber(L, (lua_Number)d);
-        r->p += 8;
+        default:
+            lua_pushinteger(L, (lua_Integer)v.i);
+        }
         return 1;
     }
-    case 6:
-        if (!need(r, 4))
-            return 0;
-        n = rd32(r->p);
-        r->p += 4;
-        if (!need(r, n))
-            return 0;
-        lua_pushlstring(L, (const char *)r->p, n);
-        r->p += n;
-        return 1;
-    case 7:
+    r->p++;
+    switch (tag) {
+    case TAG_ARRAY:
         if (!need(r, 4))
             return 0;
         n = rd32(r->p);
@@ -312,7 +250,7 @@ static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit,
             lua_rawseti(L, -2, (int)i);
         }
         return 1;
-    case 8:
+    case TAG_MAP:
         if (!need(r, 4))
             return 0;
         n = rd32(r->p);

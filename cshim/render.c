@@ -131,16 +131,7 @@ int goshim_bind(lua_State *L) {
 /* Flags of an item (goparser/tree). */
 enum { GENERATED = 1, HIDDEN = 2, REPLACE = 4, TIME = 8, DATA_SOURCE = 16 };
 
-struct value {
-    uint8_t tag;
-    int64_t i;
-    double f;
-    const char *s;
-    uint32_t n;
-};
-
-/* Reads one scalar value. */
-static int read_value(struct reader *r, struct value *v) {
+int goshim_read_value(struct reader *r, struct value *v) {
     if (!need(r, 1))
         return 0;
     v->tag = *r->p++;
@@ -207,7 +198,7 @@ static int read_value(struct reader *r, struct value *v) {
 
 static int read_int(struct reader *r, int64_t *out) {
     struct value v;
-    if (!read_value(r, &v) || v.tag == TAG_NIL || v.tag == TAG_STRING || v.tag == TAG_FLOAT64)
+    if (!goshim_read_value(r, &v) || v.tag == TAG_NIL || v.tag == TAG_STRING || v.tag == TAG_FLOAT64)
         return 0;
     *out = v.i;
     return 1;
@@ -344,7 +335,7 @@ static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, t
         n = rd32(r->p + 1);
         r->p += 5;
         if ((n != 6 && n != 7) || !read_int(r, &fid) || !read_int(r, &off) || !read_int(r, &len) ||
-            !read_value(r, &v) || !read_value(r, &text) || (text.tag != TAG_NIL && text.tag != TAG_STRING) ||
+            !goshim_read_value(r, &v) || !goshim_read_value(r, &text) || (text.tag != TAG_NIL && text.tag != TAG_STRING) ||
             !read_int(r, &flags))
             return fail(c, "malformed item", NULL);
         if (n == 7) {

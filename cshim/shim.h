@@ -47,6 +47,21 @@ extern uint8_t *goshim_buf;
 int goshim_call(int op, int64_t *args, int nargs, const char *key, size_t keylen, const void *data, size_t datalen,
                 size_t *outlen);
 
+/* One scalar value of the result format: tag, with i for integers and
+ * booleans (and floats in int64's range), f for numbers, s and n for
+ * strings. */
+struct value {
+    uint8_t tag;
+    int64_t i;
+    double f;
+    const char *s;
+    uint32_t n;
+};
+
+/* Reads one scalar value (render.c); 0 at a container, an unknown tag or
+ * the end of the input. */
+int goshim_read_value(struct reader *r, struct value *v);
+
 /* Reads an integer value (render.c); 0 when there is none. */
 int goshim_read_int(struct reader *r, int64_t *out);
 
