@@ -5,6 +5,7 @@
 package h2
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -76,9 +77,12 @@ type Decoder struct {
 	rejects map[string]uint8
 	tick    uint64
 	w       tree.Writer
-	info    []string
-	fx      frameExperts
-	experts []tree.ExpertRecord
+	info    []byte // the Info column: each frame's summary, joined by ", "
+	// Labels are built in these buffers, reused for every frame: the
+	// Writer copies them, and Sprintf would allocate for every item.
+	labelBuf, summaryBuf, textBuf []byte
+	fx                            frameExperts
+	experts                       []tree.ExpertRecord
 
 	noReassembly bool
 	resetFramer  bool
@@ -187,7 +191,7 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	if len(d.info) == 0 {
 		e.Nil()
 	} else {
-		e.String(strings.Join(d.info, ", "))
+		e.BytesValue(d.info)
 	}
 	tree.EncodeExperts(e, d.experts)
 	e.End()
@@ -336,7 +340,7 @@ func (d *Decoder) sync(c *conn, dir int, data []byte) (int, bool) {
 		d.w.Begin(Proto.Item, 0, len(clientPreface), tree.FromBytes, ": Connection Preface", 0)
 		d.w.Add(fMagic, 0, len(clientPreface), tree.Str(http2.ClientPreface), "", 0)
 		d.w.End()
-		d.info = append(d.info, "Magic")
+		d.addInfo("Magic")
 		return len(clientPreface), true
 	case len(data) < len(clientPreface) && string(clientPreface[:len(data)]) == string(data):
 		return len(clientPreface) - len(data), false
@@ -403,7 +407,7 @@ func (d *Decoder) unsynced(data []byte) {
 	d.w.Add(fNotSynced, 0, len(data), tree.FromBytes, "", 0)
 	d.w.Expert(xUnsynced, fmt.Sprintf("%d octets before the first frame boundary of this direction", len(data)))
 	d.w.End()
-	d.info = append(d.info, "[data before the first frame boundary]")
+	d.addInfo("[data before the first frame boundary]")
 }
 
 func (d *Decoder) oversized(off, n int, fh http2.FrameHeader, msg string, x schema.ExpertID) {
@@ -411,7 +415,7 @@ func (d *Decoder) oversized(off, n int, fh http2.FrameHeader, msg string, x sche
 	d.header(off, fh)
 	d.w.Expert(x, msg)
 	d.w.End()
-	d.info = append(d.info, frameLabel(fh)+" [too large]")
+	d.addInfo(frameLabel(fh), " [too large]")
 }
 
 // cut shows a frame that the segment ends inside of while TCP reassembly
@@ -423,14 +427,14 @@ func (d *Decoder) cut(off, n int, fh *http2.FrameHeader) {
 		d.w.Add(fNotSynced, off, n, tree.FromBytes, "", 0)
 		d.w.Expert(xUnsynced, msg)
 		d.w.End()
-		d.info = append(d.info, "[partial frame]")
+		d.addInfo("[partial frame]")
 		return
 	}
 	d.w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s, Length %d (partial)", frameLabel(*fh), fh.Length), 0)
 	d.header(off, *fh)
 	d.w.Expert(xUnsynced, msg)
 	d.w.End()
-	d.info = append(d.info, frameLabel(*fh)+" [partial]")
+	d.addInfo(frameLabel(*fh), " [partial]")
 }
 
 // header writes the items of the 9-octet frame header.
@@ -1052,26 +1056,28 @@ func (d *Decoder) render(c *conn, dir int, data []byte, off int, fh http2.FrameH
 	w := d.w
 	p := off + frameHeaderLen
 	L := int(fh.Length)
-	label := frameLabel(fh)
+	label := appendFrameLabel(d.labelBuf[:0], fh)
 	if fh.Type == http2.FrameRSTStream || fh.Type == http2.FrameGoAway {
 		if ec, ok := errCodeOf(f); ok {
-			label += " " + ec.String()
+			label = append(append(label, ' '), ec.String()...)
 		}
 	}
-	summary := ""
+	summary := d.summaryBuf[:0]
 	if fs.block {
-		summary = blockSummary(fs.all, fs.trailers)
+		summary = appendBlockSummary(summary, fs.all, fs.trailers)
 	}
-	info := label
-	if summary != "" {
-		info += ": " + summary
+	d.labelBuf, d.summaryBuf = label, summary
+	d.addInfoBytes(label)
+	if len(summary) > 0 {
+		d.info = append(append(d.info, ": "...), summary...)
 	}
-	d.info = append(d.info, info)
-	text := fmt.Sprintf(": %s, Length %d", label, L)
-	if summary != "" {
-		text += ": " + summary
+	text := append(append(d.textBuf[:0], ": "...), label...)
+	text = strconv.AppendInt(append(text, ", Length "...), int64(L), 10)
+	if len(summary) > 0 {
+		text = append(append(text, ": "...), summary...)
 	}
-	w.Begin(Proto.Item, off, frameHeaderLen+L, tree.FromBytes, text, 0)
+	d.textBuf = text
+	w.BeginBytes(Proto.Item, off, frameHeaderLen+L, tree.FromBytes, text, 0)
 	d.header(off, fh)
 
 	pad := 0
@@ -1209,25 +1215,50 @@ func errCodeOf(f http2.Frame) (http2.ErrCode, bool) {
 
 // frameLabel is the Info-column name of a frame: TYPE[stream] for stream
 // frames, TYPE (with ACK) for connection frames.
-func frameLabel(fh http2.FrameHeader) string {
+func frameLabel(fh http2.FrameHeader) string { return string(appendFrameLabel(nil, fh)) }
+
+// appendFrameLabel appends frameLabel(fh) to b.
+func appendFrameLabel(b []byte, fh http2.FrameHeader) []byte {
+	b = append(b, fh.Type.String()...)
 	switch fh.Type {
 	case http2.FrameSettings, http2.FramePing:
 		if fh.Flags.Has(http2.FlagSettingsAck) {
-			return fh.Type.String() + " ACK"
+			b = append(b, " ACK"...)
 		}
-		return fh.Type.String()
+		return b
 	case http2.FrameGoAway:
-		return fh.Type.String()
+		return b
 	case http2.FrameWindowUpdate:
 		if fh.StreamID == 0 {
-			return fh.Type.String()
+			return b
 		}
 	}
-	return fh.Type.String() + "[" + strconv.FormatUint(uint64(fh.StreamID), 10) + "]"
+	return append(strconv.AppendUint(append(b, '['), uint64(fh.StreamID), 10), ']')
+}
+
+// addInfo appends one frame's summary, the concatenation of parts, to the
+// Info column.
+func (d *Decoder) addInfo(parts ...string) {
+	if len(d.info) > 0 {
+		d.info = append(d.info, ", "...)
+	}
+	for _, p := range parts {
+		d.info = append(d.info, p...)
+	}
+}
+
+// addInfoBytes is addInfo for a summary in a byte slice.
+func (d *Decoder) addInfoBytes(b []byte) {
+	if len(d.info) > 0 {
+		d.info = append(d.info, ", "...)
+	}
+	d.info = append(d.info, b...)
 }
 
 func (d *Decoder) setting(o int, s http2.Setting) {
-	d.w.Begin(fSettings, o, 6, tree.FromBytes, fmt.Sprintf(" - %v : %d", s.ID, s.Val), 0)
+	text := append(append(append(d.textBuf[:0], " - "...), s.ID.String()...), " : "...)
+	d.textBuf = strconv.AppendUint(text, uint64(s.Val), 10)
+	d.w.BeginBytes(fSettings, o, 6, tree.FromBytes, d.textBuf, 0)
 	d.w.Add(fSettingsID, o, 2, tree.FromBytes, "", 0)
 	d.w.Add(settingField(s.ID), o+2, 4, tree.FromBytes, "", 0)
 	d.w.End()
@@ -1263,6 +1294,11 @@ func settingField(id http2.SettingID) schema.FieldID {
 
 // blockSummary is the Info text of a decoded header block.
 func blockSummary(fields []hpack.HeaderField, trailers bool) string {
+	return string(appendBlockSummary(nil, fields, trailers))
+}
+
+// appendBlockSummary appends blockSummary(fields, trailers) to b.
+func appendBlockSummary(b []byte, fields []hpack.HeaderField, trailers bool) []byte {
 	var method, path, status string
 	for _, f := range fields {
 		switch f.Name {
@@ -1276,13 +1312,15 @@ func blockSummary(fields []hpack.HeaderField, trailers bool) string {
 	}
 	switch {
 	case method != "" || path != "":
-		return strings.TrimSpace(method + " " + path)
+		n := len(b)
+		b = append(append(append(b, method...), ' '), path...)
+		return append(b[:n], bytes.TrimSpace(b[n:])...)
 	case status != "":
-		return status
+		return append(b, status...)
 	case trailers:
-		return "trailers"
+		return append(b, "trailers"...)
 	}
-	return ""
+	return b
 }
 
 // headers writes the header fields that this frame's fragment completed
@@ -1321,7 +1359,9 @@ func (d *Decoder) headers(h *half, o, n, frameOff int, fs frameState) {
 		if valueUnknown {
 			value = fmt.Sprintf("unknown (index %d)", vi)
 		}
-		w.Begin(fHeader, o, n, tree.FromBytes, fmt.Sprintf(": %s: %s", name, value), 0)
+		text := append(append(append(append(d.textBuf[:0], ": "...), name...), ": "...), value...)
+		d.textBuf = text
+		w.BeginBytes(fHeader, o, n, tree.FromBytes, text, 0)
 		w.Add(fHeaderName, o, n, tree.Str(name), "", 0)
 		w.Add(fHeaderValue, o, n, tree.Str(value), "", 0)
 		if nameUnknown {

@@ -108,7 +108,32 @@ func (w Writer) Begin(f schema.FieldID, off, length int, v Value, text string, f
 	w.E.BeginArray()
 }
 
+// BeginBytes is Begin with the text in a byte slice, which the Writer
+// copies: a decoder can build labels in one reused buffer, where Sprintf
+// would allocate for every item.
+func (w Writer) BeginBytes(f schema.FieldID, off, length int, v Value, text []byte, fl Flags) {
+	w.head(f, off, length, v)
+	if len(text) == 0 {
+		w.E.Nil()
+	} else {
+		w.E.BytesValue(text)
+	}
+	w.E.Int(int64(fl))
+	w.E.BeginArray()
+}
+
 func (w Writer) item(f schema.FieldID, off, length int, v Value, text string, fl Flags) {
+	w.head(f, off, length, v)
+	if text == "" {
+		w.E.Nil()
+	} else {
+		w.E.String(text)
+	}
+	w.E.Int(int64(fl))
+}
+
+// head opens an item and writes what precedes its text.
+func (w Writer) head(f schema.FieldID, off, length int, v Value) {
 	e := w.E
 	e.BeginArray()
 	e.Int(int64(f))
@@ -128,12 +153,6 @@ func (w Writer) item(f schema.FieldID, off, length int, v Value, text string, fl
 	case KindBool:
 		e.Bool(v.I != 0)
 	}
-	if text == "" {
-		e.Nil()
-	} else {
-		e.String(text)
-	}
-	e.Int(int64(fl))
 }
 
 // End closes the item opened last.
