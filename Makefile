@@ -16,7 +16,7 @@ PLUGDIR  ?= $(HOME)/.local/lib/wireshark/plugins/gotcpdump
 PROFDIR  ?= $(HOME)/.config/wireshark/profiles/gotcpdump
 PCAP     ?= testpcaps/h2c_go.pcap
 CFLAGS   ?= -O2 -g
-SHIM_SRC := cshim/goshim.c cshim/render.c cshim/postdissector.c
+SHIM_SRC := cshim/goshim.c cshim/render.c cshim/postdissector.c cshim/stream.c cshim/layout.c
 SHIM_CFLAGS := -std=c99 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Igoparser/capi
 GO_SRC   := $(shell find goparser -name '*.go' -not -name '*_test.go') go.mod go.sum
 

@@ -162,7 +162,7 @@ static int l_abi(lua_State *L) {
 /* Decoding of the result format (see goparser/result and shim.h). */
 
 /* Steps over one value without building it; returns 0 on malformed input. */
-static int skip_value(struct reader *r, int depth) {
+int goshim_skip_value(struct reader *r, int depth) {
     uint32_t n, i;
     uint8_t tag;
     struct value v;
@@ -184,7 +184,7 @@ static int skip_value(struct reader *r, int depth) {
     if (!need(r, n))
         return 0;
     for (i = 0; i < n; i++)
-        if (!skip_value(r, depth + 1))
+        if (!goshim_skip_value(r, depth + 1))
             return 0;
     return 1;
 }
@@ -241,7 +241,7 @@ static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit,
         lua_createtable(L, (int)n, 0);
         for (i = 1; i <= n; i++) {
             if (depth == 0 && i == skip) {
-                if (!skip_value(r, depth + 1))
+                if (!goshim_skip_value(r, depth + 1))
                     return 0;
                 continue;
             }
@@ -402,6 +402,7 @@ int luaopen_goshim(lua_State *L) {
         return luaL_error(L, "goshim: %s has ABI version %d but this shim needs %d; rebuild both with 'make'",
                           library_path(), abi, GOSHIM_EXPECT_ABI);
     luaL_newlib(L, funcs);
+    goshim_open_stream(L);
     lua_pushinteger(L, GOSHIM_EXPECT_ABI);
     lua_setfield(L, -2, "ABI");
     lua_pushstring(L, library_path());

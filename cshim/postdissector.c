@@ -9,11 +9,9 @@
  * with render.c, all in C.
  *
  * It needs the frame's port type, ports and visited flag, which
- * packet_info holds at offsets that differ between Wireshark versions.
- * They are listed below for the versions whose headers they were taken
- * from (libwireshark-dev 4.0.17 and 4.4.19, offsetof on x86-64); on any
- * other version postdissector() returns false and the Lua script registers
- * its own postdissector, as before.
+ * packet_info holds at offsets that differ between Wireshark versions
+ * (layout.c); on a version layout.c does not list, postdissector() returns
+ * false and the Lua script registers its own postdissector, as before.
  *
  * "Reload Lua Plugins" in Wireshark deregisters the Lua protocols and
  * closes the Lua state, but cannot deregister a postdissector that is not
@@ -34,36 +32,12 @@
 #include "shim.h"
 #include "wireshark.h"
 
-struct layout {
-    int major, minor;
-    size_t fd, ptype, srcport, destport; /* in packet_info */
-    size_t visited_byte;                 /* in frame_data */
-    unsigned visited_bit;
-};
-
-static const struct layout layouts[] = {
-    {4, 0, 56, 256, 260, 264, 42, 3},
-    {4, 4, 80, 280, 284, 288, 49, 3},
-};
-
-/* The same in every version: const char *current_proto; column_info
- * *cinfo; guint32 presence_flags; guint32 num; nstime_t abs_ts. */
-#define PINFO_CURRENT_PROTO 0
-#define PINFO_NUM 20
-#define PINFO_ABS_TS 24
-
-static const struct layout *layout;
+static const struct pinfo_layout *layout;
 static dissector_handle_t pd_handle;
 static int pd_bound;
 static int pd_op, pd_proto;
 static uint32_t pd_ptype;
 static expert_field *pd_internal; /* for errors, as the Lua side reports them */
-
-static uint32_t u32at(const void *base, size_t off) {
-    uint32_t v;
-    memcpy(&v, (const uint8_t *)base + off, sizeof v);
-    return v;
-}
 
 /* Reports an error under an item of the protocol, as common.failed does
  * in Lua: an expert info needs an item to be shown. */
@@ -78,33 +52,25 @@ static void internal_errorz(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb,
 }
 
 static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
-    const uint8_t *fd;
     int64_t args[6];
     size_t outlen = 0;
-    int st, visited;
+    int st;
     struct reader r;
     int64_t status;
     uint32_t count;
     const char *err;
 
-    memcpy(&fd, (const uint8_t *)pinfo + layout->fd, sizeof fd);
-    visited = fd && (fd[layout->visited_byte] >> layout->visited_bit & 1);
-    if (!visited) {
-        time_t secs;
-        int nsecs;
+    if (!pinfo_visited(pinfo, layout)) {
         unsigned len = tvb_captured_length(tvb);
-        memcpy(&secs, (const uint8_t *)pinfo + PINFO_ABS_TS, sizeof secs);
-        memcpy(&nsecs, (const uint8_t *)pinfo + PINFO_ABS_TS + sizeof secs, sizeof nsecs);
-        args[0] = secs;
-        args[1] = nsecs;
-        args[2] = u32at(pinfo, PINFO_NUM);
+        pinfo_time(pinfo, &args[0], &args[1]);
+        args[2] = pinfo_u32(pinfo, PINFO_NUM);
         args[3] = 1;
-        args[4] = u32at(pinfo, layout->srcport);
-        args[5] = u32at(pinfo, layout->destport);
+        args[4] = pinfo_u32(pinfo, layout->srcport);
+        args[5] = pinfo_u32(pinfo, layout->destport);
         st = goshim_call(pd_op, args, 6, "", 0, len ? tvb_get_ptr(tvb, 0, (int)len) : NULL, len, &outlen);
     } else {
         args[0] = pd_op;
-        args[1] = u32at(pinfo, PINFO_NUM);
+        args[1] = pinfo_u32(pinfo, PINFO_NUM);
         args[2] = 1;
         st = goshim_call(GP_OP_FETCH, args, 3, "", 0, NULL, 0, &outlen);
         if (st == GP_NOT_FOUND)
@@ -154,7 +120,7 @@ static int dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
     int n;
     (void)data;
     /* The port type first: most frames of other traffic stop here. */
-    if (!pd_bound || u32at(pinfo, layout->ptype) != pd_ptype || !(p = find_protocol_by_id(pd_proto)) ||
+    if (!pd_bound || pinfo_u32(pinfo, layout->ptype) != pd_ptype || !(p = find_protocol_by_id(pd_proto)) ||
         !proto_is_protocol_enabled(p))
         return 0;
     memcpy(&saved, (uint8_t *)pinfo + PINFO_CURRENT_PROTO, sizeof saved);
@@ -187,8 +153,7 @@ int goshim_postdissector(lua_State *L) {
     lua_Integer ptype = luaL_checkinteger(L, 3);
     void **ud = luaL_checkudata(L, 4, "ProtoExpert");
     const char *force_lua = getenv("GOTCPDUMP_LUA_POSTDISSECTOR");
-    int major = 0, minor = 0, micro = 0, proto;
-    size_t i;
+    int proto;
 
     lua_pushboolean(L, 0);
     if ((force_lua && *force_lua) || !epan_get_version_number || !create_dissector_handle ||
@@ -197,11 +162,7 @@ int goshim_postdissector(lua_State *L) {
         return 1;
     if (pd_bound)
         return luaL_error(L, "goshim.postdissector: already bound");
-    epan_get_version_number(&major, &minor, &micro);
-    for (i = 0; i < sizeof layouts / sizeof layouts[0]; i++)
-        if (layouts[i].major == major && layouts[i].minor == minor)
-            break;
-    if (i == sizeof layouts / sizeof layouts[0])
+    if (!(layout = goshim_layout()))
         return 1;
     if ((proto = proto_get_id_by_filter_name(name)) < 0)
         return luaL_error(L, "goshim.postdissector: no protocol %s", name);
@@ -214,7 +175,6 @@ int goshim_postdissector(lua_State *L) {
      * script binds again). */
     lua_pushvalue(L, 4);
     luaL_ref(L, LUA_REGISTRYINDEX);
-    layout = &layouts[i];
     if (!pd_handle) {
         pd_handle = create_dissector_handle(dissect, -1);
         register_postdissector(pd_handle);

@@ -65,9 +65,16 @@ int goshim_read_value(struct reader *r, struct value *v);
 /* Reads an integer value (render.c); 0 when there is none. */
 int goshim_read_int(struct reader *r, int64_t *out);
 
+/* Steps over one value, containers included, at nesting depth depth
+ * (goshim.c); 0 on malformed input. */
+int goshim_skip_value(struct reader *r, int depth);
+
 /* The Lua functions of render.c and postdissector.c. */
 int goshim_bind(lua_State *L);
 int goshim_render(lua_State *L);
 int goshim_postdissector(lua_State *L);
+
+/* Adds stream.c's functions to the module table on top of the stack. */
+int goshim_open_stream(lua_State *L);
 
 #endif

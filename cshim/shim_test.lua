@@ -161,6 +161,10 @@ local bok, berr = pcall(g.bind, names, { "NO_SUCH_TYPE" }, {})
 check("bind refuses mismatched types", not bok and tostring(berr):match("names but"), berr)
 local rok, rerr = pcall(g.render, nil, nil, nil, 0)
 check("render outside Wireshark refused", not rok and tostring(rerr):match("only inside Wireshark"), rerr)
+-- stream() reads packet_info, whose layout only Wireshark's version gives.
+check("no packet_info layout outside Wireshark", g.layout() == false)
+local sok, serr = pcall(g.stream, 1, "GOH2", nil, nil, nil, false)
+check("stream without a layout refused", not sok and tostring(serr):match("check layout"), serr)
 
 -- A shim built for another ABI refuses the library with a clear message.
 local bad_path = os.getenv("LUA_SHIM_BADABI")

@@ -15,12 +15,14 @@
  *   field_info of a proto_node (render.c checks the layout on the first
  *   item Wireshark adds, and sets no flag if it differs);
  * - packet_info, whose first members (frame number, time) are the same in
- *   every version, and whose port and frame_data members postdissector.c
- *   reads only for the versions whose headers it was checked against. */
+ *   every version, and whose other members the shim reads and writes only
+ *   for the versions whose headers layout.c lists. */
 #ifndef GOSHIM_WIRESHARK_H
 #define GOSHIM_WIRESHARK_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 typedef struct ws_field_info {
@@ -101,6 +103,70 @@ extern protocol_t *find_protocol_by_id(int) WEAK;
  * octet of the return register, 0 or 1 in both. */
 extern _Bool proto_is_protocol_enabled(const protocol_t *) WEAK;
 extern const char *proto_get_protocol_short_name(const protocol_t *) WEAK;
+
+/* The same in every version: const char *current_proto; column_info
+ * *cinfo; guint32 presence_flags; guint32 num; nstime_t abs_ts. */
+#define PINFO_CURRENT_PROTO 0
+#define PINFO_CINFO 8
+#define PINFO_NUM 20
+#define PINFO_ABS_TS 24
+
+/* Where packet_info and frame_data keep what the shim uses, and the
+ * column numbers, in one Wireshark version (layout.c). */
+struct pinfo_layout {
+    int major, minor;
+    size_t fd, ptype, srcport, destport; /* in packet_info */
+    size_t visited_byte;                 /* in frame_data */
+    unsigned visited_bit;
+    size_t src, dst;                  /* address: int type, int len, const void *data */
+    size_t can_desegment;             /* guint16 */
+    size_t desegment_offset, desegment_len; /* int, guint32 */
+    size_t curr_layer_num;            /* guint8 */
+    int col_protocol, col_info;
+};
+
+/* The layout of this Wireshark, or NULL when layout.c does not know it
+ * (or outside Wireshark). */
+const struct pinfo_layout *goshim_layout(void);
+
+static inline uint32_t pinfo_u32(const packet_info *pinfo, size_t off) {
+    uint32_t v;
+    memcpy(&v, (const uint8_t *)pinfo + off, sizeof v);
+    return v;
+}
+
+/* Whether Wireshark has dissected the frame before (pinfo.visited). */
+static inline int pinfo_visited(const packet_info *pinfo, const struct pinfo_layout *l) {
+    const uint8_t *fd;
+    memcpy(&fd, (const uint8_t *)pinfo + l->fd, sizeof fd);
+    return fd && (fd[l->visited_byte] >> l->visited_bit & 1);
+}
+
+/* The frame's time (pinfo.abs_ts). */
+static inline void pinfo_time(const packet_info *pinfo, int64_t *secs, int64_t *nsecs) {
+    time_t s;
+    int ns;
+    memcpy(&s, (const uint8_t *)pinfo + PINFO_ABS_TS, sizeof s);
+    memcpy(&ns, (const uint8_t *)pinfo + PINFO_ABS_TS + sizeof s, sizeof ns);
+    *secs = s;
+    *nsecs = ns;
+}
+
+typedef struct {
+    int type, len;
+    const void *data;
+    void *priv;
+} ws_address;
+#define AT_IPv4 2 /* address_type, the same in 4.0 and 4.4 */
+#define AT_IPv6 3
+#define DESEGMENT_ONE_MORE_SEGMENT 0x0fffffff
+
+typedef struct _column_info column_info;
+extern void col_add_str(column_info *, int, const char *) WEAK;
+extern void col_append_str(column_info *, int, const char *) WEAK;
+typedef struct _wmem_allocator_t wmem_allocator_t;
+extern char *address_to_str(wmem_allocator_t *, const ws_address *) WEAK;
+extern void wmem_free(wmem_allocator_t *, void *) WEAK;
 
 /* render.c: renders count items at the cursor under tree (its item, where
  * expert infos go, is pitem); 0 with *err set on malformed items. */

@@ -22,7 +22,24 @@ local ordinals = common.new_ordinals("goh2")
 local gogrpc_proto = common.protos.gogrpc
 local reassembled_in = common.field["gogrpc.reassembled_in"]
 
-local function dissect(tvb, pinfo, tree, heuristic)
+-- Where the shim knows this Wireshark's packet_info (4.0 and 4.4), it
+-- makes the whole call itself (shim.stream): gathering the arguments and
+-- applying the result through the Lua API cost as much as Go's decoding.
+-- lua_dissect below makes the same calls for other versions.
+local in_c = shim.layout()
+
+-- Later passes: the frames where gRPC messages that this frame carried
+-- part of were reassembled.
+local function add_links(tvb, tree, links)
+    if links and common.has_tree(tree) then
+        local t = tree:add(gogrpc_proto, tvb(0, 0)):set_text("gRPC message fragment")
+        for i = 1, #links do
+            t:add(reassembled_in, tvb(0, 0), links[i]):set_generated()
+        end
+    end
+end
+
+local function lua_dissect(tvb, pinfo, tree, heuristic)
     local num, ord = ordinals:begin(pinfo)
     local ok, msg
     if not pinfo.visited then
@@ -64,15 +81,20 @@ local function dissect(tvb, pinfo, tree, heuristic)
             pinfo.private.goh2_info = "1"
         end
     end
-    if links and common.has_tree(tree) then
-        -- Later passes: the frames where messages this frame carried part
-        -- of were reassembled.
-        local t = tree:add(gogrpc_proto, tvb(0, 0)):set_text("gRPC message fragment")
-        for i = 1, #links do
-            t:add(reassembled_in, tvb(0, 0), links[i]):set_generated()
-        end
-    end
+    add_links(tvb, tree, links)
     return tvb:len()
+end
+
+local function dissect(tvb, pinfo, tree, heuristic)
+    if not in_c then
+        return lua_dissect(tvb, pinfo, tree, heuristic)
+    end
+    local n, links = shim.stream(common.OP_H2, "GOH2", tvb, pinfo, tree, heuristic)
+    if common.failed(tree, n, links) then
+        return 0
+    end
+    add_links(tvb, tree, links)
+    return n
 end
 
 function goh2.dissector(tvb, pinfo, tree)

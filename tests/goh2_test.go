@@ -3,6 +3,7 @@ package tests
 import (
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -259,4 +260,75 @@ func TestGeneratedItemsShowAsSuch(t *testing.T) {
 	if len(wire) == 0 {
 		t.Fatal("no Stream Identifier shown as an item from the wire")
 	}
+}
+
+// TestGoh2LuaFallback: on Wireshark 4.0 and 4.4 the shim makes goh2's call
+// and applies its result from C (shim.stream); the Lua path serves other
+// versions. Both show the same trees, columns, expert infos and second
+// passes, except that call durations are exact only from C: Lua's
+// pinfo.abs_ts is a double, which loses up to a few hundred nanoseconds
+// of a date.
+func TestGoh2LuaFallback(t *testing.T) {
+	luaEnv := append(append([]string(nil), pluginEnv...), "GOTCPDUMP_LUA_DISSECTOR=1")
+	durations := regexp.MustCompile(`(Call duration: )[0-9.]+`)
+	for _, c := range append(append([]capture(nil), h2Captures...), capture{"not_h2_mix.pcap", nil}) {
+		t.Run(c.file, func(t *testing.T) {
+			for _, args := range [][]string{
+				{"-V"},
+				{"-2", "-V"},
+				{"-T", "fields", "-e", "frame.number", "-e", "_ws.col.Protocol", "-e", "_ws.col.Info"},
+				{"-q", "-z", "expert"},
+			} {
+				args = append([]string{"-r", pcap(c.file)}, args...)
+				want := durations.ReplaceAllString(tshark(t, pluginEnv, args...), "${1}…")
+				if got := durations.ReplaceAllString(tshark(t, luaEnv, args...), "${1}…"); got != want {
+					t.Errorf("tshark %s: the Lua path differs from the C one:\n%s", strings.Join(args, " "), firstDiff(want, got))
+				}
+			}
+		})
+	}
+	// Which path ran: from C a duration is the exact difference of two
+	// frames' times (the capture has nanoseconds).
+	exact := func(env []string) (int, int) {
+		rows := fieldRows(t, env, pcap("grpc_h2c_gzip.pcap"), nil, "", "frame.time_epoch", "tcp.stream", "gogrpc.call.duration")
+		var ok, off int
+		for _, num := range sortedKeys(rows) {
+			r := rows[num]
+			for _, d := range r[2] {
+				end, dur := nanos(t, r[0][0]), nanos(t, d)
+				found := false
+				for _, q := range rows {
+					if len(q[1]) > 0 && q[1][0] == r[1][0] && nanos(t, q[0][0])+dur == end {
+						found = true
+					}
+				}
+				if found {
+					ok++
+				} else {
+					off++
+				}
+			}
+		}
+		return ok, off
+	}
+	if ok, off := exact(pluginEnv); ok == 0 || off != 0 {
+		t.Errorf("from C: %d call durations are exact differences of frame times, %d are not", ok, off)
+	}
+	if ok, off := exact(luaEnv); off == 0 {
+		t.Errorf("GOTCPDUMP_LUA_DISSECTOR=1: all %d call durations exact, as from C: did the Lua path run?", ok)
+	}
+}
+
+// nanos reads seconds with up to 9 decimals ("1700000000.123456789") as
+// nanoseconds, exactly.
+func nanos(t *testing.T, s string) int64 {
+	t.Helper()
+	sec, frac, _ := strings.Cut(s, ".")
+	frac = (frac + "000000000")[:9]
+	a, err1 := strconv.ParseInt(sec, 10, 64)
+	b, err2 := strconv.ParseInt(frac, 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("not a time in seconds: %q", s)
+	}
+	return a*1e9 + b
 }
