@@ -16,8 +16,9 @@
 # its protocols other than goh2 (the tcptw postdissector) are disabled with
 # --disable-protocol. The baseline runs with an empty HOME and
 # "-d tcp.port==PORT,http2". Two cases, each timed
-# A,B,A,B,... (one warm-up each, then BENCH_RUNS measured runs each) with
-# /usr/bin/time; medians of wall time, CPU time (user+sys), peak RSS:
+# A,B,A,B,... (a warm-up of each on the first 20,000 packets, then
+# BENCH_RUNS measured runs each) with /usr/bin/time; medians of wall time,
+# CPU time (user+sys), peak RSS:
 #   fields:  tshark -r CAP -T fields -e frame.number -e {goh2,http2}.streamid
 #            -e .type -e .length -e .header.name -e .header.value
 #   no tree: tshark -q -r CAP -z io,stat,0
@@ -25,8 +26,10 @@
 # dissect at all in Wireshark 4.0 (no output, no filter and no tap means
 # no dissection), so it only measures reading the file. A tap without a
 # filter makes tshark dissect every packet without building a protocol
-# tree. The warm-up of the fields case is also the sanity check: both
-# tools must print one line per packet, and goh2.type must be non-empty.
+# tree. The output of the first measured run of the fields case is also
+# the sanity check: both tools must print one line per packet, and
+# goh2.type must be non-empty. (A full warm-up run of each command cost a
+# sixth of the time.)
 # Results: a table on stdout and bench/out/results.json (the gRPC case's
 # rows have "case": "grpc", and its capture is "grpc_capture").
 #
@@ -35,9 +38,9 @@
 # TIME_WAIT cases, about 9 minutes) on a 2-core machine with 5 measured
 # runs each. The cost is per HTTP/2 frame; on this traffic (Wireshark
 # 4.0.17, 2 cores) goh2 needs about 0.10 ms of CPU per packet with fields
-# and 0.05 ms without, Wireshark's http2 about 0.12 and 0.05 ms, so the 6
-# rounds of both cases (warm-up included) cost about 2 ms per packet:
-# 500,000 packets would take about 16 minutes for this case alone. The
+# and 0.05 ms without, Wireshark's http2 about 0.12 and 0.05 ms, so the 5
+# rounds of both cases cost about 1.6 ms per packet: 500,000 packets
+# would take about 13 minutes for this case alone. The
 # defaults (160,000 requests, 10 connections, 4 concurrent streams) give
 # about 80,000 packets with ~6 HTTP/2 frames per packet, about 2.5 minutes.
 # 4 streams rather than 20 keep the packet count high for the same number
@@ -67,16 +70,16 @@
 # traffic and reused the same way. Ours runs with the plugin's protocols
 # other than goh2 and gogrpc disabled; the baseline with
 # "-d tcp.port==PORT,http2" (grpc then follows the content-type). One case,
-# timed A,B,A,B with the same warm-up, runs and medians:
+# timed A,B,A,B with the same kind of warm-up, runs and medians:
 #   grpc:    tshark -r CAP -T fields -e frame.number -e {goh2,http2}.streamid
 #            -e .type -e {gogrpc,grpc}.message_length -e .compressed_flag
-# Its warm-up checks one line per packet for both and that gogrpc found
+# Its first run checks one line per packet for both and that gogrpc found
 # messages; a different message count is reported as a note.
 # Size: at least 200,000 packets, for a ratio target of 0.7. grpc-go makes
 # about 2 packets per call here, so the default of 101,000 calls gives
 # about 204,000 packets. On this traffic (Wireshark 4.0.17, 2 cores)
 # goh2+gogrpc need about 0.08 ms of CPU per packet, http2+grpc about 0.06
-# ms, so the 6 rounds (warm-up included) take about 3 minutes, and making
+# ms, so the 5 rounds take about 2.5 minutes, and making
 # the capture the first time about one more.
 #   BENCH_GRPC        [1]      0 skips the gRPC case
 #   BENCH_GRPC_CALLS  [101000] calls in all
@@ -375,71 +378,91 @@ tools_of() {
 	[[ $1 == grpc ]] && echo "gogrpc grpc" || echo "goh2 http2"
 }
 
-# run CASE TOOL OUT: one timed run; appends "wall user sys maxrss_kib" to OUT.
+# run CASE TOOL OUT: one timed run; appends "wall user sys maxrss_kib" to
+# OUT. tshark's output goes to $WORK/stdout, which the first run's check
+# reads.
 run() {
 	local args
 	mapfile -t args < <(cmd "$1" "$2")
 	HOME=$(home_of "$2") "$TIME" -f '%e %U %S %M' -o "$WORK/time.txt" \
-		tshark "${args[@]}" >/dev/null 2>"$WORK/tshark.err" ||
+		tshark "${args[@]}" >"$WORK/stdout" 2>"$WORK/tshark.err" ||
 		{ cat "$WORK/tshark.err" >&2; die "tshark failed ($1, $2)"; }
 	cat "$WORK/time.txt" >>"$3"
 }
 
-# check TOOL [CASE [COLUMN]]: warm-up of the fields (or grpc) case that
-# also checks its output. Prints "lines packets_with_a_value values" for
-# the column (3: the frame types; 4 in the grpc case: message lengths).
-check() {
+# warm CASE TOOL: the warm-up, tshark on the first WARM_PACKETS packets
+# (loading the plugin or not, as the runs do), after reading the capture
+# once into the page cache.
+WARM_PACKETS=20000
+warm() {
 	local args
-	mapfile -t args < <(cmd "${2:-fields}" "$1")
-	HOME=$(home_of "$1") tshark "${args[@]}" 2>"$WORK/tshark.err" |
-		awk -F'\t' -v col="${3:-3}" '{ n++ } $col != "" { t++; f += split($col, a, ",") } END { print n + 0, t + 0, f + 0 }' ||
-		{ cat "$WORK/tshark.err" >&2; die "tshark failed (${2:-fields}, $1)"; }
+	mapfile -t args < <(cmd "$1" "$2")
+	cat "${args[1]}" >/dev/null
+	HOME=$(home_of "$2") tshark -c "$WARM_PACKETS" "${args[@]}" >/dev/null 2>"$WORK/tshark.err" ||
+		{ cat "$WORK/tshark.err" >&2; die "tshark failed (warm-up of $1, $2)"; }
 }
 
-echo "== tshark $(tshark --version 2>/dev/null | awk 'NR == 1 { print $3 }'), $PACKETS packets, $RUNS measured runs + 1 warm-up per command"
-echo "== warm-up and sanity check (fields)"
-ours=$(check goh2)
-base=$(check http2)
-read -r ours_lines ours_typed ours_frames <<<"$ours"
-read -r base_lines base_typed base_frames <<<"$base"
-echo "   goh2:  $ours_lines lines, $ours_typed with goh2.type, $ours_frames frames"
-echo "   http2: $base_lines lines, $base_typed with http2.type, $base_frames frames"
-((ours_lines == base_lines)) || die "line counts differ: goh2 $ours_lines, http2 $base_lines"
-((ours_lines == PACKETS)) || die "$ours_lines lines for $PACKETS packets"
-((ours_typed > 0)) || die "goh2 printed no goh2.type value: the plugin decoded nothing"
-if ((ours_typed != base_typed || ours_frames != base_frames)); then
-	echo "   note: goh2 and http2 disagree on the packets or frames they decode"
-fi
+# summary COLUMN: of the first run's output, "lines packets_with_a_value
+# values" for the column (3: the frame types; 4 in the grpc case: message
+# lengths).
+summary() {
+	awk -F'\t' -v col="$1" '{ n++ } $col != "" { t++; f += split($col, a, ",") } END { print n + 0, t + 0, f + 0 }' "$WORK/stdout"
+}
 
+# check CASE: after the first run of both tools, that both printed one
+# line per packet and that ours decoded something; a different count of
+# frames or messages is reported as a note.
+check() {
+	case $1 in
+	fields)
+		read -r ours_lines ours_typed ours_frames <"$WORK/fields.goh2.check"
+		read -r base_lines base_typed base_frames <"$WORK/fields.http2.check"
+		echo "   check: goh2 $ours_lines lines, $ours_typed with goh2.type, $ours_frames frames;" \
+			"http2 $base_lines lines, $base_typed with http2.type, $base_frames frames"
+		((ours_lines == base_lines)) || die "line counts differ: goh2 $ours_lines, http2 $base_lines"
+		((ours_lines == PACKETS)) || die "$ours_lines lines for $PACKETS packets"
+		((ours_typed > 0)) || die "goh2 printed no goh2.type value: the plugin decoded nothing"
+		if ((ours_typed != base_typed || ours_frames != base_frames)); then
+			echo "   note: goh2 and http2 disagree on the packets or frames they decode"
+		fi
+		;;
+	grpc)
+		read -r gogrpc_lines gogrpc_packets gogrpc_messages <"$WORK/grpc.gogrpc.check"
+		read -r grpc_lines grpc_packets grpc_messages <"$WORK/grpc.grpc.check"
+		echo "   check: goh2+gogrpc $gogrpc_lines lines, $gogrpc_packets with gogrpc.message_length, $gogrpc_messages messages;" \
+			"http2+grpc $grpc_lines lines, $grpc_packets with grpc.message_length, $grpc_messages messages"
+		((gogrpc_lines == grpc_lines)) || die "line counts differ: gogrpc $gogrpc_lines, grpc $grpc_lines"
+		((gogrpc_lines == GRPC_PACKETS)) || die "$gogrpc_lines lines for $GRPC_PACKETS packets"
+		((gogrpc_messages > 0)) || die "gogrpc printed no message length: the plugin decoded no gRPC"
+		if ((gogrpc_packets != grpc_packets || gogrpc_messages != grpc_messages)); then
+			echo "   note: gogrpc and grpc disagree on the packets or messages they decode"
+		fi
+		;;
+	esac
+}
+
+echo "== tshark $(tshark --version 2>/dev/null | awk 'NR == 1 { print $3 }'), $PACKETS packets, $RUNS measured runs per command after a warm-up on $WARM_PACKETS packets"
 CASES=(fields notree)
-if ((GRPC)); then
-	CASES+=(grpc)
-	echo "== warm-up and sanity check (grpc): $GRPC_PACKETS packets"
-	read -r gogrpc_lines gogrpc_packets gogrpc_messages <<<"$(check gogrpc grpc 4)"
-	read -r grpc_lines grpc_packets grpc_messages <<<"$(check grpc grpc 4)"
-	echo "   goh2+gogrpc: $gogrpc_lines lines, $gogrpc_packets with gogrpc.message_length, $gogrpc_messages messages"
-	echo "   http2+grpc:  $grpc_lines lines, $grpc_packets with grpc.message_length, $grpc_messages messages"
-	((gogrpc_lines == grpc_lines)) || die "line counts differ: gogrpc $gogrpc_lines, grpc $grpc_lines"
-	((gogrpc_lines == GRPC_PACKETS)) || die "$gogrpc_lines lines for $GRPC_PACKETS packets"
-	((gogrpc_messages > 0)) || die "gogrpc printed no message length: the plugin decoded no gRPC"
-	if ((gogrpc_packets != grpc_packets || gogrpc_messages != grpc_messages)); then
-		echo "   note: gogrpc and grpc disagree on the packets or messages they decode"
-	fi
-fi
+((GRPC)) && CASES+=(grpc)
 for c in "${CASES[@]}"; do
 	echo "== $c"
 	read -ra TOOLS <<<"$(tools_of "$c")"
-	if [[ $c == notree ]]; then # the other warm-ups were the checks above
-		for t in "${TOOLS[@]}"; do
-			run "$c" "$t" /dev/null
-		done
-	fi
+	for t in "${TOOLS[@]}"; do
+		warm "$c" "$t"
+	done
 	for i in $(seq "$RUNS"); do
 		for t in "${TOOLS[@]}"; do
 			run "$c" "$t" "$WORK/$c.$t.runs"
 			printf '   run %d %-5s %s\n' "$i" "$t" "$(tail -n 1 "$WORK/$c.$t.runs" |
 				awk '{ printf "wall %.2f s, cpu %.2f s, rss %.0f MiB", $1, $2 + $3, $4 / 1024 }')"
+			if ((i == 1)); then
+				case $c in
+				fields) summary 3 >"$WORK/$c.$t.check" ;;
+				grpc) summary 4 >"$WORK/$c.$t.check" ;;
+				esac
+			fi
 		done
+		((i == 1)) && check "$c"
 	done
 done
 
@@ -516,7 +539,7 @@ RESULTS="$OUT_DIR/results.json"
 			"bench/out/$GRPC_NAME.pcap" "$GRPC_PACKETS" "$(stat -c %s "$GRPC_CAP")" "$GRPC_CALLS" "$GRPC_CONNS" "$GRPC_PORT" \
 			"$gogrpc_packets" "$gogrpc_messages" "$grpc_packets" "$grpc_messages"
 	fi
-	printf '  "runs": %s,\n  "warmup_runs": 1,\n' "$RUNS"
+	printf '  "runs": %s,\n  "warmup_packets": %s,\n' "$RUNS" "$WARM_PACKETS"
 	printf '  "elapsed_s": %s,\n' "$SECONDS"
 	echo '  "results": ['
 	for i in "${!JSON_ROWS[@]}"; do
