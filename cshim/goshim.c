@@ -151,6 +151,7 @@ static int l_run(lua_State *L) {
 static int l_reset(lua_State *L) {
     (void)L;
     gp_reset();
+    goshim_stream_reset();
     return 0;
 }
 

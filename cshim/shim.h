@@ -77,4 +77,7 @@ int goshim_postdissector(lua_State *L);
 /* Adds stream.c's functions to the module table on top of the stack. */
 int goshim_open_stream(lua_State *L);
 
+/* Forgets which frame stream() saw last, with Go's state (reset()). */
+void goshim_stream_reset(void);
+
 #endif

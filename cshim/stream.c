@@ -41,6 +41,8 @@ static struct {
     int info_set; /* the Info column holds this dissection's text */
 } seen;
 
+void goshim_stream_reset(void) { memset(&seen, 0, sizeof seen); }
+
 static void begin_call(packet_info *pinfo) {
     uint32_t frame = pinfo_u32(pinfo, PINFO_NUM);
     unsigned layer = *((const uint8_t *)pinfo + layout->curr_layer_num);
