@@ -402,43 +402,42 @@ warm() {
 		{ cat "$WORK/tshark.err" >&2; die "tshark failed (warm-up of $1, $2)"; }
 }
 
-# summary COLUMN: of the first run's output, "lines packets_with_a_value
-# values" for the column (3: the frame types; 4 in the grpc case: message
-# lengths).
+# checked CASE: the column of the first run's output that the check
+# counts, its field and what its values are: the frame types of the fields
+# case, the message lengths of the grpc case.
+checked() {
+	case $1 in
+	fields) echo "3 type frames" ;;
+	grpc) echo "4 message_length messages" ;;
+	esac
+}
+
+# summary CASE: of the first run's output, "lines packets_with_a_value
+# values" for the checked column.
 summary() {
-	awk -F'\t' -v col="$1" '{ n++ } $col != "" { t++; f += split($col, a, ",") } END { print n + 0, t + 0, f + 0 }' "$WORK/stdout"
+	local col _
+	read -r col _ <<<"$(checked "$1")"
+	awk -F'\t' -v col="$col" '{ n++ } $col != "" { t++; f += split($col, a, ",") } END { print n + 0, t + 0, f + 0 }' "$WORK/stdout"
 }
 
 # check CASE: after the first run of both tools, that both printed one
 # line per packet and that ours decoded something; a different count of
-# frames or messages is reported as a note.
+# packets with a value, or of values, is reported as a note.
+declare -A CHECKED # summary of each first run, by CASE.TOOL
 check() {
-	case $1 in
-	fields)
-		read -r ours_lines ours_typed ours_frames <"$WORK/fields.goh2.check"
-		read -r base_lines base_typed base_frames <"$WORK/fields.http2.check"
-		echo "   check: goh2 $ours_lines lines, $ours_typed with goh2.type, $ours_frames frames;" \
-			"http2 $base_lines lines, $base_typed with http2.type, $base_frames frames"
-		((ours_lines == base_lines)) || die "line counts differ: goh2 $ours_lines, http2 $base_lines"
-		((ours_lines == PACKETS)) || die "$ours_lines lines for $PACKETS packets"
-		((ours_typed > 0)) || die "goh2 printed no goh2.type value: the plugin decoded nothing"
-		if ((ours_typed != base_typed || ours_frames != base_frames)); then
-			echo "   note: goh2 and http2 disagree on the packets or frames they decode"
-		fi
-		;;
-	grpc)
-		read -r gogrpc_lines gogrpc_packets gogrpc_messages <"$WORK/grpc.gogrpc.check"
-		read -r grpc_lines grpc_packets grpc_messages <"$WORK/grpc.grpc.check"
-		echo "   check: goh2+gogrpc $gogrpc_lines lines, $gogrpc_packets with gogrpc.message_length, $gogrpc_messages messages;" \
-			"http2+grpc $grpc_lines lines, $grpc_packets with grpc.message_length, $grpc_messages messages"
-		((gogrpc_lines == grpc_lines)) || die "line counts differ: gogrpc $gogrpc_lines, grpc $grpc_lines"
-		((gogrpc_lines == GRPC_PACKETS)) || die "$gogrpc_lines lines for $GRPC_PACKETS packets"
-		((gogrpc_messages > 0)) || die "gogrpc printed no message length: the plugin decoded no gRPC"
-		if ((gogrpc_packets != grpc_packets || gogrpc_messages != grpc_messages)); then
-			echo "   note: gogrpc and grpc disagree on the packets or messages they decode"
-		fi
-		;;
-	esac
+	local mine theirs n=$PACKETS col field unit l1 p1 v1 l2 p2 v2
+	read -r mine theirs <<<"$(tools_of "$1")"
+	read -r col field unit <<<"$(checked "$1")"
+	[[ $1 == grpc ]] && n=$GRPC_PACKETS
+	read -r l1 p1 v1 <<<"${CHECKED[$1.$mine]}"
+	read -r l2 p2 v2 <<<"${CHECKED[$1.$theirs]}"
+	echo "   check: $mine $l1 lines, $p1 with $mine.$field, $v1 $unit; $theirs $l2 lines, $p2 with $theirs.$field, $v2 $unit"
+	((l1 == l2)) || die "line counts differ: $mine $l1, $theirs $l2"
+	((l1 == n)) || die "$l1 lines for $n packets"
+	((v1 > 0)) || die "$mine printed no $mine.$field value: the plugin decoded nothing"
+	if ((p1 != p2 || v1 != v2)); then
+		echo "   note: $mine and $theirs disagree on the packets or $unit they decode"
+	fi
 }
 
 echo "== tshark $(tshark --version 2>/dev/null | awk 'NR == 1 { print $3 }'), $PACKETS packets, $RUNS measured runs per command after a warm-up on $WARM_PACKETS packets"
@@ -447,6 +446,7 @@ CASES=(fields notree)
 for c in "${CASES[@]}"; do
 	echo "== $c"
 	read -ra TOOLS <<<"$(tools_of "$c")"
+	chk=$(checked "$c")
 	for t in "${TOOLS[@]}"; do
 		warm "$c" "$t"
 	done
@@ -455,16 +455,17 @@ for c in "${CASES[@]}"; do
 			run "$c" "$t" "$WORK/$c.$t.runs"
 			printf '   run %d %-5s %s\n' "$i" "$t" "$(tail -n 1 "$WORK/$c.$t.runs" |
 				awk '{ printf "wall %.2f s, cpu %.2f s, rss %.0f MiB", $1, $2 + $3, $4 / 1024 }')"
-			if ((i == 1)); then
-				case $c in
-				fields) summary 3 >"$WORK/$c.$t.check" ;;
-				grpc) summary 4 >"$WORK/$c.$t.check" ;;
-				esac
-			fi
+			((i == 1)) && [[ -n $chk ]] && CHECKED[$c.$t]=$(summary "$c")
 		done
-		((i == 1)) && check "$c"
+		((i == 1)) && [[ -n $chk ]] && check "$c"
 	done
 done
+read -r _ ours_typed ours_frames <<<"${CHECKED[fields.goh2]}"
+read -r _ base_typed base_frames <<<"${CHECKED[fields.http2]}"
+if ((GRPC)); then
+	read -r _ gogrpc_packets gogrpc_messages <<<"${CHECKED[grpc.gogrpc]}"
+	read -r _ grpc_packets grpc_messages <<<"${CHECKED[grpc.grpc]}"
+fi
 
 # --- results ------------------------------------------------------------------------
 # stats FILE: "median_wall median_cpu peak_rss_mib" plus the per-run lists
