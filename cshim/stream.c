@@ -31,7 +31,7 @@ static const struct pinfo_layout *layout;
 /* The ordinal of a call among this dissector's calls in one dissection of
  * a frame: Go keeps results by (frame, ordinal), and a frame may hand over
  * several payloads (a reassembled PDU, then the rest of the segment).
- * Within one dissection each call sits one layer deeper than the last
+ * Within one dissection each call sits at a deeper layer than the last
  * (pinfo->curr_layer_num); a call of the same frame at the same or a lower
  * layer begins a new dissection of it (tshark -2, a click in the GUI). */
 static struct {
