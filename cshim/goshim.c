@@ -273,6 +273,8 @@ static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit,
     return 0;
 }
 
+int goshim_push_value(lua_State *L, struct reader *r, int depth) { return push_value(L, r, depth, 0, 0); }
+
 /* goshim.decode(blob [, n [, skip]]) -> value. With n > 0, a top-level
  * array yields only its first n elements; with skip, its element number
  * skip is left out (nil). Both avoid building what is not needed, such as

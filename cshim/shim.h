@@ -69,6 +69,10 @@ int goshim_read_int(struct reader *r, int64_t *out);
  * (goshim.c); 0 on malformed input. */
 int goshim_skip_value(struct reader *r, int depth);
 
+/* Pushes one value, containers as tables, at nesting depth depth
+ * (goshim.c); 0 on malformed input. */
+int goshim_push_value(lua_State *L, struct reader *r, int depth);
+
 /* The Lua functions of render.c and postdissector.c. */
 int goshim_bind(lua_State *L);
 int goshim_render(lua_State *L);

@@ -202,22 +202,9 @@ static int l_stream(lua_State *L) {
     }
     lua_pushinteger(L, (lua_Integer)len);
     if (n >= 7) {
-        /* links: an array of frame numbers */
-        uint32_t i, m;
-        int64_t v;
-        if (!need(&r, 5) || r.p[0] != TAG_ARRAY)
+        /* links: an array of frame numbers, as rest() returns them */
+        if (!need(&r, 1) || r.p[0] != TAG_ARRAY || !goshim_push_value(L, &r, 1))
             return luaL_error(L, "goshim.stream: malformed result");
-        m = rd32(r.p + 1);
-        r.p += 5;
-        if (!need(&r, m))
-            return luaL_error(L, "goshim.stream: malformed result");
-        lua_createtable(L, (int)m, 0);
-        for (i = 1; i <= m; i++) {
-            if (!goshim_read_int(&r, &v))
-                return luaL_error(L, "goshim.stream: malformed result");
-            lua_pushinteger(L, (lua_Integer)v);
-            lua_rawseti(L, -2, (int)i);
-        }
         nret = 2;
     }
     return nret;
