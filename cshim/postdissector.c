@@ -52,13 +52,19 @@ static void internal_errorz(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb,
 }
 
 static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
-    int64_t args[6];
+    int64_t args[7];
     size_t outlen = 0;
     int st;
     struct reader r;
     int64_t status;
     uint32_t count;
     const char *err;
+    proto_item *pitem = NULL;
+    /* Items only for a tree that shows them or a filter, column or tap
+     * that reads one of the protocol's fields (Wireshark would fake the
+     * others); without, Go sends the expert infos alone, which Wireshark
+     * still counts. */
+    int items = tree && proto_field_is_referenced(tree, pd_proto);
 
     if (!pinfo_visited(pinfo, layout)) {
         unsigned len = tvb_captured_length(tvb);
@@ -67,12 +73,14 @@ static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
         args[3] = 1;
         args[4] = pinfo_u32(pinfo, layout->srcport);
         args[5] = pinfo_u32(pinfo, layout->destport);
-        st = goshim_call(pd_op, args, 6, "", 0, len ? tvb_get_ptr(tvb, 0, (int)len) : NULL, len, &outlen);
+        args[6] = items;
+        st = goshim_call(pd_op, args, 7, "", 0, len ? tvb_get_ptr(tvb, 0, (int)len) : NULL, len, &outlen);
     } else {
         args[0] = pd_op;
         args[1] = pinfo_u32(pinfo, PINFO_NUM);
         args[2] = 1;
-        st = goshim_call(GP_OP_FETCH, args, 3, "", 0, NULL, 0, &outlen);
+        args[3] = items;
+        st = goshim_call(GP_OP_FETCH, args, 4, "", 0, NULL, 0, &outlen);
         if (st == GP_NOT_FOUND)
             return 0;
     }
@@ -99,7 +107,11 @@ static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
     count = rd32(r.p + 1);
     goshim_cursor.p = r.p + 5;
     goshim_cursor.end = r.end;
-    if (!goshim_render_items(pinfo, tree, NULL, tvb, count, &err)) {
+    /* The expert infos alone need an item to hang from: the protocol's,
+     * which a tree that does not keep it makes its parent. */
+    if (!items && count > 0 && tree)
+        pitem = proto_tree_add_item(tree, pd_proto, tvb, 0, 0, ENC_NA);
+    if (!goshim_render_items(pinfo, tree, pitem, tvb, count, &err)) {
         internal_errorz(pinfo, tree, tvb, err);
         return 0;
     }
@@ -158,7 +170,8 @@ int goshim_postdissector(lua_State *L) {
     lua_pushboolean(L, 0);
     if ((force_lua && *force_lua) || !epan_get_version_number || !create_dissector_handle ||
         !register_postdissector || !proto_get_id_by_filter_name || !tvb_get_ptr || !proto_tree_add_item ||
-        !find_protocol_by_id || !proto_is_protocol_enabled || !proto_get_protocol_short_name)
+        !find_protocol_by_id || !proto_is_protocol_enabled || !proto_get_protocol_short_name ||
+        !proto_field_is_referenced)
         return 1;
     if (pd_bound)
         return luaL_error(L, "goshim.postdissector: already bound");

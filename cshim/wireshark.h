@@ -103,6 +103,9 @@ extern protocol_t *find_protocol_by_id(int) WEAK;
  * octet of the return register, 0 or 1 in both. */
 extern _Bool proto_is_protocol_enabled(const protocol_t *) WEAK;
 extern const char *proto_get_protocol_short_name(const protocol_t *) WEAK;
+/* Whether tree shows, or a filter, column or tap uses, the field (for a
+ * protocol: any of its fields); gboolean/bool as above. */
+extern _Bool proto_field_is_referenced(proto_tree *, int) WEAK;
 
 /* The same in every version: const char *current_proto; column_info
  * *cinfo; guint32 presence_flags; guint32 num; nstime_t abs_ts. */

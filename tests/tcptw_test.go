@@ -118,6 +118,9 @@ func TestTcptwLuaFallback(t *testing.T) {
 			for _, args := range [][]string{
 				{"-q", "-z", "tcptw,report"},
 				{"-q", "-z", "expert,note"},
+				// Without a tree the C postdissector asks Go for the
+				// expert infos alone, on both passes.
+				{"-2", "-q", "-z", "expert,note"},
 				fields,
 			} {
 				args = append(append([]string{"-r", c}, args...), only...)

@@ -15,18 +15,19 @@
 #define GP_OP_SCHEMA 0     /* no args: the fields and experts of every protocol */
 #define GP_OP_H2 1         /* args: heuristic(0/1) [, no reassembly(0/1) [, seconds, nanoseconds [, frame, ordinal]]]; key: "src addr port\ndst addr port"; data: TCP payload */
 #define GP_OP_H2_OPTIONS 2 /* args: max conns, max streams, max header list, max table, max CONTINUATION, max frame */
-#define GP_OP_TCPTW 3      /* args: seconds, nanoseconds, frame (0: keep nothing), ordinal, src port, dst port; no key; data: whole frame */
+#define GP_OP_TCPTW 3      /* args: seconds, nanoseconds, frame (0: keep nothing), ordinal, src port, dst port [, items (default 1; 0: expert infos only)]; no key; data: whole frame */
 #define GP_OP_TCPTW_OPTIONS 4 /* args: TIME_WAIT ms, port low, port high, max conns */
 #define GP_OP_TCPTW_REPORT 5  /* args: json(0/1), timeline(0/1): the report as a string */
 #define GP_OP_GRPC_CALLS 6    /* no args: the gRPC calls table as a string */
-#define GP_OP_FETCH 7         /* args: op (GP_OP_H2, GP_OP_TCPTW or GP_OP_GRPC_WEB), frame, ordinal: the result kept for them */
+#define GP_OP_FETCH 7         /* args: op (GP_OP_H2, GP_OP_TCPTW or GP_OP_GRPC_WEB), frame, ordinal [, items, as GP_OP_TCPTW's]: the result kept for them */
 #define GP_OP_GRPC_OPTIONS 8  /* args [max message, max decompressed, max ratio, max depth]; key: "descriptor set paths, ':'-separated\nPATH=REQ[,RESP];...\nPORT=PATH;...": gRPC types, ports, limits */
 #define GP_OP_GRPC_WEB 9      /* args: 0 (reserved), seconds, nanoseconds [, frame, ordinal]; key: "src addr port\ndst addr port\ncontent type"; data: an HTTP/1.1 body of gRPC-Web. Result: {0, {items}, {experts}} */
 
 /* With a frame number above 0, GP_OP_H2, GP_OP_TCPTW and GP_OP_GRPC_WEB keep their result
  * (GP_OP_H2 only when it claims the data) under (op, frame, ordinal), so
  * that later passes over the same frame fetch it instead of decoding again
- * with state that has moved on. gp_reset forgets them. */
+ * with state that has moved on (GP_OP_TCPTW keeps its verdict, and
+ * GP_OP_FETCH renders it again). gp_reset forgets them. */
 
 /* gp_call status codes. */
 #define GP_OK 0

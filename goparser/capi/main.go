@@ -186,8 +186,12 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		if len(a) < 6 {
 			return fail(dst, "goparser: tcptw needs 6 arguments")
 		}
-		state.tw.Frame(time.Unix(a[0], a[1]), uint16(a[4]), uint16(a[5]), data, e)
-		keep, kept = keepKey(op, a, 2)
+		items := len(a) < 7 || a[6] != 0
+		v := state.tw.Frame(time.Unix(a[0], a[1]), uint16(a[4]), uint16(a[5]), data, e, items)
+		// The verdict is kept, not the result: later passes render it.
+		if k, ok := keepKey(op, a, 2); ok {
+			state.kept.put(k, v)
+		}
 	case opFetch:
 		if len(a) < 3 {
 			return fail(dst, "goparser: fetch needs 3 arguments")
@@ -196,6 +200,12 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		b, ok := state.kept.get(k)
 		if !ok {
 			return 0, statusNotFound
+		}
+		if k.op == opTCPTW {
+			if err := state.tw.Render(b, e, len(a) < 4 || a[3] != 0); err != nil {
+				return fail(dst, "goparser: "+err.Error())
+			}
+			break
 		}
 		if ls := state.links[k.frame]; k.op == opH2 && k.ord == 1 && len(ls) > 0 {
 			b = withLinks(e, b, ls)

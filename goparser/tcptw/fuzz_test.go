@@ -2,6 +2,7 @@ package tcptw
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 	"time"
 
@@ -65,7 +66,7 @@ func FuzzDissector(f *testing.F) {
 					}
 				}
 				e.Reset()
-				d.Frame(ts, sp, dp, fr, &e)
+				kept := d.Frame(ts, sp, dp, fr, &e, true)
 				b, err := e.Bytes()
 				if err != nil {
 					t.Fatalf("encoding: %v", err)
@@ -75,6 +76,7 @@ func FuzzDissector(f *testing.F) {
 					t.Fatalf("result does not decode: %v (%d octets left)", err, len(rest))
 				}
 				checkRanges(t, v.([]any)[1].([]any), len(fr))
+				checkKept(t, d, kept, b)
 				if n := len(d.Engine.conns); n > cfg.MaxConns {
 					t.Fatalf("%d connections tracked, limit %d", n, cfg.MaxConns)
 				}
@@ -93,6 +95,42 @@ func FuzzDissector(f *testing.F) {
 			t.Fatalf("the same frames gave different reports:\n%s\n---\n%s", a, b)
 		}
 	})
+}
+
+// checkKept checks that a later pass renders the kept verdict as the
+// first pass did, and that without items it gives the same expert infos,
+// as items on the caller's item.
+func checkKept(t *testing.T, d *Dissector, kept, first []byte) {
+	t.Helper()
+	var e result.Encoder
+	if err := d.Render(kept, &e, true); err != nil {
+		t.Fatalf("kept verdict %x: %v", kept, err)
+	}
+	if b, _ := e.Bytes(); !bytes.Equal(b, first) {
+		t.Fatalf("rendered from the kept verdict %x:\n%x\nfirst pass:\n%x", kept, b, first)
+	}
+	e.Reset()
+	if err := d.Render(kept, &e, false); err != nil {
+		t.Fatalf("kept verdict %x without items: %v", kept, err)
+	}
+	b, _ := e.Bytes()
+	full, _, _ := result.Decode(first)
+	bare, _, err := result.Decode(b)
+	if err != nil {
+		t.Fatalf("result without items does not decode: %v", err)
+	}
+	fr, br := full.([]any), bare.([]any)
+	if !reflect.DeepEqual(fr[0], br[0]) || !reflect.DeepEqual(fr[2], br[2]) {
+		t.Fatalf("without items: status or experts differ:\n%v\n%v", br, fr)
+	}
+	var xs []any
+	for _, x := range fr[2].([]any) {
+		p := x.([]any)
+		xs = append(xs, []any{-p[0].(int64) - 1, int64(0), int64(0), nil, p[1], int64(0)})
+	}
+	if items := br[1].([]any); !reflect.DeepEqual(items, xs) && (len(items) > 0 || len(xs) > 0) {
+		t.Fatalf("without items: items %v, want the expert infos %v", items, xs)
+	}
 }
 
 // checkRanges walks items {field, offset, length, value, text, flags

@@ -63,6 +63,7 @@ type Dissector struct {
 	link    layers.LinkType
 	xs      []tree.ExpertRecord
 	scratch []byte // text being built; the encoder copies it at once
+	kept    []byte // Frame's verdict, kept form
 
 	// The TCP ports that Wireshark saw, to recognise the frame's segment.
 	srcPort, dstPort uint16
@@ -82,25 +83,60 @@ var linkTypes = []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeLinuxS
 // Frame decodes one frame whose TCP ports Wireshark reported as srcPort
 // and dstPort, and appends {status, {item…}, {expert…}}. The ports tell
 // the frame's encapsulation, and cost Lua less to pass than the address
-// strings, which would cost more than the rest of the call.
-func (d *Dissector) Frame(ts time.Time, srcPort, dstPort uint16, frame []byte, e *result.Encoder) {
+// strings, which would cost more than the rest of the call. Without items
+// (Wireshark's tree neither shows nor filters on tcptw's fields), the
+// items are only the expert infos (tree.Writer.ExpertsOnly).
+//
+// It returns the frame's verdict in the form that Render takes on later
+// passes, in a buffer that the next call reuses.
+func (d *Dissector) Frame(ts time.Time, srcPort, dstPort uint16, frame []byte, e *result.Encoder, items bool) []byte {
 	d.srcPort, d.dstPort = srcPort, dstPort
 	seg, ok := d.segment(frame)
-	e.BeginArray()
 	if !ok {
-		e.Int(1)
-		e.BeginArray()
-		e.End()
-		e.BeginArray()
-		e.End()
-		e.End()
-		return
+		notMine(e)
+		d.kept = append(d.kept[:0], keptNotMine)
+		return d.kept
 	}
 	v := d.Engine.Segment(ts, &seg)
+	d.kept = appendVerdict(d.kept[:0], v)
+	d.write(v, e, items)
+	return d.kept
+}
+
+// Render appends the result of a frame from the verdict that Frame
+// returned for it, as Frame appended it.
+func (d *Dissector) Render(kept []byte, e *result.Encoder, items bool) error {
+	if len(kept) == 1 && kept[0] == keptNotMine {
+		notMine(e)
+		return nil
+	}
+	var v Verdict
+	var r Reuse
+	if err := readVerdict(kept, &v, &r); err != nil {
+		return err
+	}
+	d.write(&v, e, items)
+	return nil
+}
+
+// notMine appends the result of a frame that is not a segment the engine
+// decodes.
+func notMine(e *result.Encoder) {
+	e.BeginArray()
+	e.Int(1)
+	e.BeginArray()
+	e.End()
+	e.BeginArray()
+	e.End()
+	e.End()
+}
+
+func (d *Dissector) write(v *Verdict, e *result.Encoder, items bool) {
+	e.BeginArray()
 	e.Int(0)
 	e.BeginArray()
 	d.xs = d.xs[:0]
-	d.render(v, tree.Writer{E: e, X: &d.xs})
+	d.render(v, tree.Writer{E: e, X: &d.xs, ExpertsOnly: !items})
 	e.End()
 	tree.EncodeExperts(e, d.xs)
 	e.End()
@@ -137,18 +173,21 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 	const gen = tree.FlagGenerated
 	const tm = gen | tree.FlagTime
 	// ": closed by CLOSER, TIME_WAIT at HOLDER", either part alone, or
-	// nothing. Every packet has this text: it is built without allocating.
+	// nothing. Every packet has this text: it is built without allocating,
+	// and not at all for expert infos alone.
 	d.scratch = d.scratch[:0]
-	if v.Closer != CloserNone {
-		d.scratch = append(append(d.scratch, ": closed by "...), v.Closer.String()...)
-	}
-	if v.Holder.IsValid() {
-		if len(d.scratch) == 0 {
-			d.scratch = append(d.scratch, ": "...)
-		} else {
-			d.scratch = append(d.scratch, ", "...)
+	if !w.ExpertsOnly {
+		if v.Closer != CloserNone {
+			d.scratch = append(append(d.scratch, ": closed by "...), v.Closer.String()...)
 		}
-		d.scratch = v.Holder.AppendTo(append(d.scratch, "TIME_WAIT at "...))
+		if v.Holder.IsValid() {
+			if len(d.scratch) == 0 {
+				d.scratch = append(d.scratch, ": "...)
+			} else {
+				d.scratch = append(d.scratch, ", "...)
+			}
+			d.scratch = v.Holder.AppendTo(append(d.scratch, "TIME_WAIT at "...))
+		}
 	}
 	w.Begin(Proto.Item, 0, 0, tree.FromBytes, d.text(), gen)
 	if v.Evicted > 0 {
@@ -160,7 +199,7 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 	if v.Closer != CloserNone {
 		w.Add(fCloser, 0, 0, tree.Str(v.Closer.String()), "", gen)
 	}
-	if v.Holder.IsValid() {
+	if v.Holder.IsValid() && !w.ExpertsOnly {
 		d.scratch = v.Holder.AppendTo(d.scratch[:0])
 		w.Add(fHolder, 0, 0, tree.Str(d.text()), "", gen)
 		if v.Holder2.IsValid() {

@@ -82,6 +82,11 @@ type Writer struct {
 	// X, when set, also collects every expert info, so that a caller can
 	// report them when Wireshark keeps no tree.
 	X *[]ExpertRecord
+	// ExpertsOnly writes the expert infos alone, each as a top-level item
+	// (on the caller's item): for a tree that neither shows nor filters on
+	// the protocol's fields, where Wireshark would drop the items anyway
+	// but still counts expert infos.
+	ExpertsOnly bool
 }
 
 // ExpertRecord is one expert info written by a Writer.
@@ -104,6 +109,9 @@ func EncodeExperts(e *result.Encoder, xs []ExpertRecord) {
 
 // Begin opens an item; children follow until End.
 func (w Writer) Begin(f schema.FieldID, off, length int, v Value, text string, fl Flags) {
+	if w.ExpertsOnly {
+		return
+	}
 	w.item(f, off, length, v, text, fl)
 	w.E.BeginArray()
 }
@@ -112,6 +120,9 @@ func (w Writer) Begin(f schema.FieldID, off, length int, v Value, text string, f
 // copies: a decoder can build labels in one reused buffer, where Sprintf
 // would allocate for every item.
 func (w Writer) BeginBytes(f schema.FieldID, off, length int, v Value, text []byte, fl Flags) {
+	if w.ExpertsOnly {
+		return
+	}
 	w.head(f, off, length, v)
 	if len(text) == 0 {
 		w.E.Nil()
@@ -157,19 +168,26 @@ func (w Writer) head(f schema.FieldID, off, length int, v Value) {
 
 // End closes the item opened last.
 func (w Writer) End() {
+	if w.ExpertsOnly {
+		return
+	}
 	w.E.End()
 	w.E.End()
 }
 
 // Add writes an item without children.
 func (w Writer) Add(f schema.FieldID, off, length int, v Value, text string, fl Flags) {
+	if w.ExpertsOnly {
+		return
+	}
 	w.item(f, off, length, v, text, fl)
 	w.E.End()
 }
 
 // Expert attaches an expert info to the enclosing item.
 func (w Writer) Expert(x schema.ExpertID, msg string) {
-	w.Add(schema.FieldID(-(int32(x) + 1)), 0, 0, FromBytes, msg, 0)
+	w.item(schema.FieldID(-(int32(x) + 1)), 0, 0, FromBytes, msg, 0)
+	w.E.End()
 	if w.X != nil {
 		*w.X = append(*w.X, ExpertRecord{x, msg})
 	}
