@@ -68,6 +68,7 @@ int goshim_call(int op, int64_t *args, int nargs, const char *key, size_t keylen
     int st;
     reslen = 0;
     *outlen = 0;
+    goshim_deferred_flush(op, args, nargs);
     if (!goshim_buf && !grow(MIN_BUF))
         return -1;
     st = gp_call(op, args, nargs, (char *)key, keylen, (uint8_t *)data, datalen, goshim_buf, bufcap, outlen);
@@ -150,6 +151,7 @@ static int l_run(lua_State *L) {
 
 static int l_reset(lua_State *L) {
     (void)L;
+    goshim_deferred_reset();
     gp_reset();
     goshim_stream_reset();
     return 0;

@@ -34,10 +34,13 @@
 
 static const struct pinfo_layout *layout;
 static dissector_handle_t pd_handle;
+static int proto_expert = -1, expert_tap = -1; /* resolved at binding */
 static int pd_bound;
 static int pd_op, pd_proto;
 static uint32_t pd_ptype;
 static expert_field *pd_internal; /* for errors, as the Lua side reports them */
+
+#define NOT_ANALYSED ": not analysed (a TCP segment inside another packet)"
 
 /* Reports an error under an item of the protocol, as common.failed does
  * in Lua: an expert info needs an item to be shown. */
@@ -49,6 +52,96 @@ static void internal_error(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, 
 
 static void internal_errorz(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, const char *msg) {
     internal_error(pinfo, tree, tvb, msg, strlen(msg));
+}
+
+/* --- Deferred frames ------------------------------------------------------
+ *
+ * A first pass that wants no items, counts no expert infos, filters on
+ * none and fills no columns (tshark -q with -z io,stat, conv or
+ * tcptw,report, say) sees nothing of the frame's result: the frame only
+ * moves the engine on. Such frames are copied here and reach Go together,
+ * one call per BATCH_FRAMES (GP_OP_TCPTW_BATCH): a call across the
+ * boundary per frame cost more than the engine's work, and switching
+ * between Wireshark's and Go's working sets at every frame made both
+ * slower. Before any call that could read or change the engine's state
+ * (goshim_call calls goshim_deferred_flush), they are handed over, in
+ * order, so that a later pass, a report or the next frame with items finds
+ * them done. */
+
+#define BATCH_FRAMES 4096
+#define BATCH_BYTES ((size_t)1 << 20)
+
+static uint8_t *batch;
+static size_t batch_len, batch_cap;
+static unsigned batch_frames;
+
+static void flush(void) {
+    size_t n = batch_len, outlen;
+    batch_len = 0;
+    batch_frames = 0; /* first: goshim_call flushes too */
+    /* Nobody sees the results of these frames, nor an error. */
+    (void)goshim_call(GP_OP_TCPTW_BATCH, NULL, 0, "", 0, batch, n, &outlen);
+}
+
+void goshim_deferred_flush(int op, const int64_t *args, int nargs) {
+    if (batch_frames == 0)
+        return;
+    /* The per-packet calls of the other protocols need not wait. */
+    if (op == GP_OP_H2 || op == GP_OP_GRPC_WEB || (op == GP_OP_FETCH && nargs > 0 && args[0] != pd_op))
+        return;
+    flush();
+}
+
+void goshim_deferred_reset(void) {
+    batch_len = 0;
+    batch_frames = 0;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n) {
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Whether nothing would see this frame's result on this pass. */
+static int unseen(packet_info *pinfo, proto_tree *tree, int items) {
+    void *cinfo;
+    if (items)
+        return 0;
+    memcpy(&cinfo, (uint8_t *)pinfo + PINFO_CINFO, sizeof cinfo);
+    return !cinfo && !(expert_tap > 0 && have_tap_listener(expert_tap)) &&
+           !(tree && proto_expert >= 0 && proto_field_is_referenced(tree, proto_expert));
+}
+
+/* Copies the frame into the batch; false when it cannot (no memory), and
+ * the caller makes the call itself. */
+static int defer(packet_info *pinfo, tvbuff_t *tvb) {
+    unsigned len = tvb_captured_length(tvb);
+    size_t need = GP_BATCH_HEADER + (size_t)len;
+    int64_t sec, nsec;
+    uint8_t *h;
+    if (batch_frames > 0 && (batch_len + need > batch_cap || batch_frames >= BATCH_FRAMES))
+        flush();
+    if (batch_len + need > batch_cap) {
+        size_t cap = need > BATCH_BYTES ? need : BATCH_BYTES;
+        uint8_t *p = realloc(batch, cap);
+        if (!p)
+            return 0;
+        batch = p;
+        batch_cap = cap;
+    }
+    pinfo_time(pinfo, &sec, &nsec);
+    h = batch + batch_len;
+    put_le(h, (uint64_t)sec, 8);
+    put_le(h + 8, (uint64_t)nsec, 4);
+    put_le(h + 12, pinfo_u32(pinfo, PINFO_NUM), 4);
+    put_le(h + 16, pinfo_u32(pinfo, layout->srcport), 2);
+    put_le(h + 18, pinfo_u32(pinfo, layout->destport), 2);
+    put_le(h + 20, len, 4);
+    if (len)
+        memcpy(h + GP_BATCH_HEADER, tvb_get_ptr(tvb, 0, (int)len), len);
+    batch_len += need;
+    batch_frames++;
+    return 1;
 }
 
 static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
@@ -68,6 +161,13 @@ static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
 
     if (!pinfo_visited(pinfo, layout)) {
         unsigned len = tvb_captured_length(tvb);
+        if (unseen(pinfo, tree, items) && defer(pinfo, tvb)) {
+            /* As above without items; the frame may turn out to be one
+             * the engine does not decode, whose item nobody sees either. */
+            if (tree)
+                proto_tree_add_item(tree, pd_proto, tvb, 0, 0, ENC_NA);
+            return 0;
+        }
         pinfo_time(pinfo, &args[0], &args[1]);
         args[2] = pinfo_u32(pinfo, PINFO_NUM);
         args[3] = 1;
@@ -100,16 +200,22 @@ static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
     r.p += 5;
     if (!goshim_read_int(&r, &status))
         goto malformed;
-    if (status != 0)
-        return 0; /* not a segment the engine decodes */
+    if (status != 0) {
+        /* A TCP segment inside another packet (an ICMP error, a tunnel):
+         * the engine tracks the frame's own. */
+        if (tree)
+            proto_item_append_text(proto_tree_add_item(tree, pd_proto, tvb, 0, 0, ENC_NA), NOT_ANALYSED);
+        return 0;
+    }
     if (!need(&r, 5) || r.p[0] != TAG_ARRAY)
         goto malformed;
     count = rd32(r.p + 1);
     goshim_cursor.p = r.p + 5;
     goshim_cursor.end = r.end;
-    /* The expert infos alone need an item to hang from: the protocol's,
-     * which a tree that does not keep it makes its parent. */
-    if (!items && count > 0 && tree)
+    /* Without items, the protocol's item alone, with the expert infos:
+     * at the root of the tree Wireshark keeps it even when it keeps no
+     * other item (-z io,phs counts it). */
+    if (!items && tree)
         pitem = proto_tree_add_item(tree, pd_proto, tvb, 0, 0, ENC_NA);
     if (!goshim_render_items(pinfo, tree, pitem, tvb, count, &err)) {
         internal_errorz(pinfo, tree, tvb, err);
@@ -171,7 +277,7 @@ int goshim_postdissector(lua_State *L) {
     if ((force_lua && *force_lua) || !epan_get_version_number || !create_dissector_handle ||
         !register_postdissector || !proto_get_id_by_filter_name || !tvb_get_ptr || !proto_tree_add_item ||
         !find_protocol_by_id || !proto_is_protocol_enabled || !proto_get_protocol_short_name ||
-        !proto_field_is_referenced)
+        !proto_field_is_referenced || !find_tap_id || !have_tap_listener)
         return 1;
     if (pd_bound)
         return luaL_error(L, "goshim.postdissector: already bound");
@@ -182,6 +288,8 @@ int goshim_postdissector(lua_State *L) {
 
     pd_op = op;
     pd_proto = proto;
+    proto_expert = proto_get_id_by_filter_name("_ws.expert");
+    expert_tap = find_tap_id("expert");
     pd_ptype = (uint32_t)ptype;
     pd_internal = (expert_field *)*ud;
     /* Kept for the life of this Lua state (a reload makes a new one, whose

@@ -77,6 +77,10 @@ int goshim_push_value(lua_State *L, struct reader *r, int depth);
 int goshim_bind(lua_State *L);
 int goshim_render(lua_State *L);
 int goshim_postdissector(lua_State *L);
+/* Hands the frames the postdissector deferred to Go before a call that
+ * could read or change what they change; forgets them on a reset. */
+void goshim_deferred_flush(int op, const int64_t *args, int nargs);
+void goshim_deferred_reset(void);
 
 /* Adds stream.c's functions to the module table on top of the stack. */
 int goshim_open_stream(lua_State *L);

@@ -106,6 +106,10 @@ extern const char *proto_get_protocol_short_name(const protocol_t *) WEAK;
 /* Whether tree shows, or a filter, column or tap uses, the field (for a
  * protocol: any of its fields); gboolean/bool as above. */
 extern _Bool proto_field_is_referenced(proto_tree *, int) WEAK;
+/* A tap's id, 0 when none has the name; whether one listens to it
+ * (gboolean/bool as above). */
+extern int find_tap_id(const char *) WEAK;
+extern _Bool have_tap_listener(int) WEAK;
 
 /* The same in every version: const char *current_proto; column_info
  * *cinfo; guint32 presence_flags; guint32 num; nstime_t abs_ts. */

@@ -40,7 +40,10 @@ local function dissect(tvb, pinfo, tree)
     end
     local r = shim.result(2)
     if r[1] ~= 0 then
-        return -- a TCP segment inside something the engine does not decode
+        -- A TCP segment inside another packet (an ICMP error, a tunnel):
+        -- the engine tracks the frame's own.
+        tree:add(tcptw):append_text(": not analysed (a TCP segment inside another packet)")
+        return
     end
     shim.render(tree, tvb, pinfo, r[2])
 end

@@ -6,7 +6,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/gotcpdump/gotcpdump/internal/syncbuf"
 )
 
 // TestTcptwAgreesWithTwreport: the Wireshark postdissector and twreport
@@ -130,5 +134,70 @@ func TestTcptwLuaFallback(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTcptwSegmentInsideICMP: a router's ICMP error quoting a SYN carries
+// a TCP segment that Wireshark dissects but that is not the frame's own,
+// so the engine does not track it. tcptw says so on that frame, and its
+// protocol item is on every TCP frame, however the pass was made: one by
+// one (with -z expert), deferred (-z io,phs alone), or fetched (-2).
+func TestTcptwSegmentInsideICMP(t *testing.T) {
+	l := newLab(t, 213)
+	l.sysctl(l.srvNS, "net.ipv4.ip_forward=1")
+	for _, args := range [][]string{
+		{"-n", l.cliNS, "route", "add", "10.99.0.0/16", "via", l.srvIP.String()},
+		{"-n", l.srvNS, "route", "add", "unreachable", "10.99.0.0/16"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	capFile := filepath.Join(t.TempDir(), "icmp.pcap")
+	dump := exec.Command("ip", "netns", "exec", l.cliNS, "tcpdump", "-i", l.cliIf, "-U", "-w", capFile, "tcp or icmp")
+	var dumpErr syncbuf.Buffer
+	dump.Stderr = &dumpErr
+	if err := dump.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(dumpErr.String(), "listening on"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tcpdump did not start: %s", dumpErr.String())
+		}
+	}
+	// The kernel's own SYN; the router answers "network unreachable".
+	out, _ := exec.Command("ip", "netns", "exec", l.cliNS, "timeout", "5", "bash", "-c", "echo > /dev/tcp/10.99.0.1/80").CombinedOutput()
+	if !strings.Contains(string(out), "No route to host") {
+		t.Fatalf("connect: want no route to host, got %q", out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	_ = dump.Process.Signal(syscall.SIGTERM)
+	_ = dump.Wait()
+
+	only := []string{"--disable-protocol", "goh2", "--disable-protocol", "gogrpc"}
+	icmp := tshark(t, pluginEnv, append([]string{"-r", capFile, "-Y", "icmp && tcp", "-O", "tcptw"}, only...)...)
+	if !strings.Contains(icmp, "TCP TIME_WAIT analysis: not analysed (a TCP segment inside another packet)") {
+		t.Fatalf("the ICMP error's TCP segment is not marked as not analysed:\n%s", icmp)
+	}
+	// The hierarchy, from its title to the closing line.
+	phs := func(args ...string) string {
+		out := tshark(t, pluginEnv, append(append([]string{"-r", capFile, "-q", "-z", "io,phs"}, args...), only...)...)
+		i := strings.Index(out, "Protocol Hierarchy Statistics")
+		j := strings.LastIndex(out, "\n=====")
+		if i < 0 || j < i {
+			t.Fatalf("no protocol hierarchy:\n%s", out)
+		}
+		return out[i:j]
+	}
+	deferred := phs()
+	// Under tcp (the SYN) and under icmp (the error, whose quoted TCP
+	// the hierarchy does not list).
+	if n := strings.Count(deferred, "tcptw "); n != 2 {
+		t.Fatalf("tcptw %d times in the hierarchy, want 2 (the SYN and the ICMP error):\n%s", n, deferred)
+	}
+	for _, args := range [][]string{{"-z", "expert"}, {"-2"}} {
+		if got := phs(args...); got != deferred {
+			t.Errorf("io,phs with %v differs from io,phs alone:\n%s\n%s", args, got, deferred)
+		}
 	}
 }

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOPARSER_ABI 9
+#define GOPARSER_ABI 10
 
 /* gp_call operations. */
 #define GP_OP_SCHEMA 0     /* no args: the fields and experts of every protocol */
@@ -22,6 +22,15 @@
 #define GP_OP_FETCH 7         /* args: op (GP_OP_H2, GP_OP_TCPTW or GP_OP_GRPC_WEB), frame, ordinal [, items, as GP_OP_TCPTW's]: the result kept for them */
 #define GP_OP_GRPC_OPTIONS 8  /* args [max message, max decompressed, max ratio, max depth]; key: "descriptor set paths, ':'-separated\nPATH=REQ[,RESP];...\nPORT=PATH;...": gRPC types, ports, limits */
 #define GP_OP_GRPC_WEB 9      /* args: 0 (reserved), seconds, nanoseconds [, frame, ordinal]; key: "src addr port\ndst addr port\ncontent type"; data: an HTTP/1.1 body of gRPC-Web. Result: {0, {items}, {experts}} */
+/* GP_OP_TCPTW_BATCH: no args; data: frames that GP_OP_TCPTW would have
+ * been given with items 0 and ordinal 1, whose results nobody would see
+ * (see cshim/postdissector.c), in the order Wireshark dissected them. Each
+ * is a GP_BATCH_HEADER-octet header (seconds: 8 octets, nanoseconds: 4,
+ * frame: 4, src port: 2, dst port: 2, length: 4; little-endian) and that
+ * many octets of frame. Their verdicts are kept as GP_OP_TCPTW keeps them;
+ * the result is the number of frames. */
+#define GP_OP_TCPTW_BATCH 10
+#define GP_BATCH_HEADER 24
 
 /* With a frame number above 0, GP_OP_H2, GP_OP_TCPTW and GP_OP_GRPC_WEB keep their result
  * (GP_OP_H2 only when it claims the data) under (op, frame, ordinal), so

@@ -12,6 +12,7 @@ import "C"
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -40,6 +41,8 @@ const (
 	opFetch     = C.GP_OP_FETCH
 	opGRPCOpts  = C.GP_OP_GRPC_OPTIONS
 	opGRPCWeb   = C.GP_OP_GRPC_WEB
+	opTWBatch   = C.GP_OP_TCPTW_BATCH
+	batchHeader = C.GP_BATCH_HEADER
 
 	statusOK          = C.GP_OK
 	statusNeedBuffer  = C.GP_NEED_BUFFER
@@ -192,6 +195,12 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		if k, ok := keepKey(op, a, 2); ok {
 			state.kept.put(k, v)
 		}
+	case opTWBatch:
+		n, err := tcptwBatch(data)
+		if err != nil {
+			return fail(dst, "goparser: "+err.Error())
+		}
+		e.Int(int64(n))
 	case opFetch:
 		if len(a) < 3 {
 			return fail(dst, "goparser: fetch needs 3 arguments")
@@ -298,6 +307,43 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.kept.put(keep, b)
 	}
 	return deliver(b, dst)
+}
+
+// batchEnc receives the results of batched frames, which nobody reads.
+var batchEnc result.Encoder
+
+// tcptwBatch runs GP_OP_TCPTW without items over the frames of a
+// GP_OP_TCPTW_BATCH and keeps their verdicts. It returns how many it ran.
+func tcptwBatch(data []byte) (int, error) {
+	n := 0
+	for len(data) > 0 {
+		if len(data) < batchHeader {
+			return n, errors.New("tcptw batch: truncated header")
+		}
+		sec := int64(binary.LittleEndian.Uint64(data))
+		nsec := int64(binary.LittleEndian.Uint32(data[8:]))
+		frame := binary.LittleEndian.Uint32(data[12:])
+		sport, dport := binary.LittleEndian.Uint16(data[16:]), binary.LittleEndian.Uint16(data[18:])
+		size := binary.LittleEndian.Uint32(data[20:])
+		if uint64(size) > uint64(len(data)-batchHeader) {
+			return n, errors.New("tcptw batch: truncated frame")
+		}
+		batchFrame(time.Unix(sec, nsec), frame, sport, dport, data[batchHeader:batchHeader+int(size)])
+		data = data[batchHeader+int(size):]
+		n++
+	}
+	return n, nil
+}
+
+// batchFrame runs one frame of a batch. A panic loses that frame's
+// verdict only, as it would have lost its result alone.
+func batchFrame(ts time.Time, frame uint32, sport, dport uint16, b []byte) {
+	defer func() { _ = recover() }()
+	batchEnc.Reset()
+	v := state.tw.Frame(ts, sport, dport, b, &batchEnc, false)
+	if frame > 0 {
+		state.kept.put(keptKey{opTCPTW, frame, 1}, v)
+	}
 }
 
 // connKey names a connection the same from both ends.
