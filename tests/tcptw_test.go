@@ -175,9 +175,16 @@ func TestTcptwSegmentInsideICMP(t *testing.T) {
 	_ = dump.Wait()
 
 	only := []string{"--disable-protocol", "goh2", "--disable-protocol", "gogrpc"}
+	// Wireshark 4.0 leaves the quoted segment's port type to the
+	// postdissector, 4.4 restores the ICMP packet's: tcptw then says
+	// nothing of the frame. It never analyses the quoted segment.
 	icmp := tshark(t, pluginEnv, append([]string{"-r", capFile, "-Y", "icmp && tcp", "-O", "tcptw"}, only...)...)
-	if !strings.Contains(icmp, "TCP TIME_WAIT analysis: not analysed (a TCP segment inside another packet)") {
-		t.Fatalf("the ICMP error's TCP segment is not marked as not analysed:\n%s", icmp)
+	if !strings.Contains(icmp, "Internet Control Message Protocol") {
+		t.Fatalf("no ICMP error quoting the SYN:\n%s", icmp)
+	}
+	marked := strings.Contains(icmp, "TCP TIME_WAIT analysis: not analysed (a TCP segment inside another packet)")
+	if strings.Contains(icmp, "TCP TIME_WAIT analysis") != marked || strings.Contains(icmp, "Connection:") {
+		t.Fatalf("the ICMP error's TCP segment is analysed, or not marked as not analysed:\n%s", icmp)
 	}
 	// The hierarchy, from its title to the closing line.
 	phs := func(args ...string) string {
@@ -190,10 +197,14 @@ func TestTcptwSegmentInsideICMP(t *testing.T) {
 		return out[i:j]
 	}
 	deferred := phs()
-	// Under tcp (the SYN) and under icmp (the error, whose quoted TCP
-	// the hierarchy does not list).
-	if n := strings.Count(deferred, "tcptw "); n != 2 {
-		t.Fatalf("tcptw %d times in the hierarchy, want 2 (the SYN and the ICMP error):\n%s", n, deferred)
+	// Under tcp (the SYN), and under icmp (the error, whose quoted TCP
+	// the hierarchy does not list) where tcptw marks it.
+	want := 1
+	if marked {
+		want = 2
+	}
+	if n := strings.Count(deferred, "tcptw "); n != want {
+		t.Fatalf("tcptw %d times in the hierarchy, want %d:\n%s", n, want, deferred)
 	}
 	for _, args := range [][]string{{"-z", "expert"}, {"-2"}} {
 		if got := phs(args...); got != deferred {
