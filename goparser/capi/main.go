@@ -309,9 +309,6 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 	return deliver(b, dst)
 }
 
-// batchEnc receives the results of batched frames, which nobody reads.
-var batchEnc result.Encoder
-
 // tcptwBatch runs GP_OP_TCPTW without items over the frames of a
 // GP_OP_TCPTW_BATCH and keeps their verdicts. It returns how many it ran.
 func tcptwBatch(data []byte) (int, error) {
@@ -339,8 +336,7 @@ func tcptwBatch(data []byte) (int, error) {
 // verdict only, as it would have lost its result alone.
 func batchFrame(ts time.Time, frame uint32, sport, dport uint16, b []byte) {
 	defer func() { _ = recover() }()
-	batchEnc.Reset()
-	v := state.tw.Frame(ts, sport, dport, b, &batchEnc, false)
+	v := state.tw.Track(ts, sport, dport, b)
 	if frame > 0 {
 		state.kept.put(keptKey{opTCPTW, frame, 1}, v)
 	}

@@ -90,17 +90,34 @@ var linkTypes = []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeLinuxS
 // It returns the frame's verdict in the form that Render takes on later
 // passes, in a buffer that the next call reuses.
 func (d *Dissector) Frame(ts time.Time, srcPort, dstPort uint16, frame []byte, e *result.Encoder, items bool) []byte {
+	v := d.track(ts, srcPort, dstPort, frame)
+	if v == nil {
+		notMine(e)
+	} else {
+		d.write(v, e, items)
+	}
+	return d.kept
+}
+
+// Track is Frame for a frame whose result nobody reads: it only moves the
+// engine on and returns the verdict to keep.
+func (d *Dissector) Track(ts time.Time, srcPort, dstPort uint16, frame []byte) []byte {
+	d.track(ts, srcPort, dstPort, frame)
+	return d.kept
+}
+
+// track runs the engine over the frame and leaves its kept form in d.kept;
+// the verdict is nil for a frame that is not a segment the engine decodes.
+func (d *Dissector) track(ts time.Time, srcPort, dstPort uint16, frame []byte) *Verdict {
 	d.srcPort, d.dstPort = srcPort, dstPort
 	seg, ok := d.segment(frame)
 	if !ok {
-		notMine(e)
 		d.kept = append(d.kept[:0], keptNotMine)
-		return d.kept
+		return nil
 	}
 	v := d.Engine.Segment(ts, &seg)
 	d.kept = appendVerdict(d.kept[:0], v)
-	d.write(v, e, items)
-	return d.kept
+	return v
 }
 
 // Render appends the result of a frame from the verdict that Frame
