@@ -79,6 +79,75 @@ func keyOf(a, b netip.AddrPort) tupleKey {
 	return tupleKey{loAddr: a.Addr(), hiAddr: b.Addr(), loPort: a.Port(), hiPort: b.Port()}
 }
 
+// connTable maps a tuple to its open connection. A tuple of two IPv4
+// endpoints (nearly all) is keyed by their endpoint codes: 16 octets
+// without pointers, which a map hashes and compares in a third of the
+// time that tupleKey's 56 take. Other tuples are keyed by tupleKey: codes
+// would intern their addresses for good.
+type connTable struct {
+	v4    map[twKey]*conn
+	other map[tupleKey]*conn
+}
+
+func newConnTable() connTable {
+	return connTable{v4: make(map[twKey]*conn), other: make(map[tupleKey]*conn)}
+}
+
+func key4(a, b netip.AddrPort) (twKey, bool) {
+	if !a.Addr().Is4() || !b.Addr().Is4() {
+		return twKey{}, false
+	}
+	ca, cb := code4(a), code4(b)
+	if ca > cb {
+		ca, cb = cb, ca
+	}
+	return twKey{ca, cb}, true
+}
+
+func (t *connTable) get(a, b netip.AddrPort) *conn {
+	if k, ok := key4(a, b); ok {
+		return t.v4[k]
+	}
+	return t.other[keyOf(a, b)]
+}
+
+func (t *connTable) put(a, b netip.AddrPort, c *conn) {
+	if k, ok := key4(a, b); ok {
+		t.v4[k] = c
+		return
+	}
+	t.other[keyOf(a, b)] = c
+}
+
+// remove forgets the tuple's connection if it is c.
+func (t *connTable) remove(a, b netip.AddrPort, c *conn) {
+	if k, ok := key4(a, b); ok {
+		if t.v4[k] == c {
+			delete(t.v4, k)
+		}
+		return
+	}
+	if k := keyOf(a, b); t.other[k] == c {
+		delete(t.other, k)
+	}
+}
+
+func (t *connTable) len() int { return len(t.v4) + len(t.other) }
+
+// all yields every open connection; it may delete the one it yields.
+func (t *connTable) all(yield func(*conn) bool) {
+	for _, c := range t.v4 {
+		if !yield(c) {
+			return
+		}
+	}
+	for _, c := range t.other {
+		if !yield(c) {
+			return
+		}
+	}
+}
+
 type conn struct {
 	id         uint64
 	ep         [2]netip.AddrPort // ep[0] is the client when rolesKnown
@@ -116,7 +185,7 @@ func (c *conn) side(src netip.AddrPort) int {
 // Engine is the connection tracker. Feed it segments in capture order.
 type Engine struct {
 	cfg      Config
-	conns    map[tupleKey]*conn
+	conns    connTable
 	tw       twStore
 	tws      twIndex          // at most one TIME_WAIT socket per tuple and holder side
 	tws2     map[twKey]uint32 // the second holder of a simultaneous close
@@ -140,7 +209,7 @@ type Engine struct {
 func New(cfg Config) *Engine {
 	return &Engine{
 		cfg:     cfg.withDefaults(),
-		conns:   make(map[tupleKey]*conn),
+		conns:   newConnTable(),
 		tws2:    make(map[twKey]uint32),
 		addrIDs: make(map[netip.Addr]uint32),
 		hosts:   make(map[netip.Addr]*hostState),
@@ -165,8 +234,8 @@ func seqAfter(a, b uint32) bool { return int32(a-b) > 0 }
 
 // newConn starts tracking a connection. mayHaveTW is false when the
 // caller knows that the tuple has no TIME_WAIT socket.
-func (e *Engine) newConn(k tupleKey, client, server netip.AddrPort, known, mayHaveTW bool, t time.Time) *conn {
-	if len(e.conns) >= e.cfg.MaxConns {
+func (e *Engine) newConn(client, server netip.AddrPort, known, mayHaveTW bool, t time.Time) *conn {
+	if e.conns.len() >= e.cfg.MaxConns {
 		e.evict()
 	}
 	e.nextID++
@@ -183,7 +252,7 @@ func (e *Engine) newConn(k tupleKey, client, server netip.AddrPort, known, mayHa
 	// tracked (and it is finished when it does): unless the tuple already
 	// has a TIME_WAIT socket, its segments need no look-up for one.
 	c.twCheck = mayHaveTW && e.hasTW(e.twKeyOf(client, server))
-	e.conns[k] = c
+	e.conns.put(client, server, c)
 	e.rep.conns++
 	if !known {
 		e.rep.partial++
@@ -194,18 +263,18 @@ func (e *Engine) newConn(k tupleKey, client, server netip.AddrPort, known, mayHa
 // evict drops the least recently active eighth of the open connections,
 // so that hostile captures (SYN floods with random tuples) stay bounded.
 func (e *Engine) evict() {
-	n := len(e.conns) / 8
+	n := e.conns.len() / 8
 	if n < 1 {
 		n = 1
 	}
-	times := make([]int64, 0, len(e.conns))
-	for _, c := range e.conns {
+	times := make([]int64, 0, e.conns.len())
+	for c := range e.conns.all {
 		times = append(times, c.last.UnixNano())
 	}
 	cut := time.Unix(0, evict.Cutoff(times, n))
-	for k, c := range e.conns {
+	for c := range e.conns.all {
 		if !c.last.After(cut) {
-			delete(e.conns, k)
+			e.conns.remove(c.ep[0], c.ep[1], c)
 			e.rep.evicted++
 			e.verdict.Evicted++
 		}
@@ -226,11 +295,10 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	*v = Verdict{Population: -1, FinToSyn: -1}
 	e.rep.packets++
 
-	k := keyOf(s.Src, s.Dst)
-	c := e.conns[k]
+	c := e.conns.get(s.Src, s.Dst)
 
 	if s.SYN && !s.ACK && !s.RST {
-		c = e.syn(k, c, t, s, v)
+		c = e.syn(c, t, s, v)
 	} else if c == nil {
 		// Mid-stream: guess the client from the ports.
 		client, server := s.Src, s.Dst
@@ -239,7 +307,7 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 		} else if e.looksLikeServerPort(s.Src.Port(), s.Dst.Port()) {
 			client, server = s.Dst, s.Src
 		}
-		c = e.newConn(k, client, server, s.SYN && s.ACK, true, t)
+		c = e.newConn(client, server, s.SYN && s.ACK, true, t)
 	}
 	c.last = t
 	d := c.side(s.Src)
@@ -301,7 +369,7 @@ func (e *Engine) looksLikeServerPort(src, dst uint16) bool {
 
 // syn handles a SYN without ACK: a new connection, a retransmission, or
 // an attempt to reuse a 4-tuple that is still in TIME_WAIT.
-func (e *Engine) syn(k tupleKey, c *conn, t time.Time, s *tcpdecode.Segment, v *Verdict) *conn {
+func (e *Engine) syn(c *conn, t time.Time, s *tcpdecode.Segment, v *Verdict) *conn {
 	if c != nil && !c.closed && c.rolesKnown && c.ep[0] == s.Src && c.synSeq == s.Seq && !c.synAck {
 		c.synCount++
 		v.SynRetry = c.synCount
@@ -336,7 +404,7 @@ func (e *Engine) syn(k tupleKey, c *conn, t time.Time, s *tcpdecode.Segment, v *
 		}
 	}
 	_ = reuse
-	nc := e.newConn(k, s.Src, s.Dst, true, hadTW, t)
+	nc := e.newConn(s.Src, s.Dst, true, hadTW, t)
 	nc.synSeq = s.Seq
 	if c != nil && c.pair == nc.pair && !c.closed {
 		// An earlier attempt on this tuple that never completed.
@@ -423,10 +491,7 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 func (e *Engine) finish(c *conn, t time.Time) {
 	c.closed = true
 	c.closedAt = t
-	k := keyOf(c.ep[0], c.ep[1])
-	if e.conns[k] == c {
-		delete(e.conns, k)
-	}
+	e.conns.remove(c.ep[0], c.ep[1], c)
 	e.rep.closed(c, t)
 	if c.pair != nil {
 		c.pair.connClosed(c, t)

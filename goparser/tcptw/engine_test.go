@@ -217,7 +217,7 @@ func TestFindingsForKeepAliveOff(t *testing.T) {
 		f := newFlow(e, c, srv, 1000)
 		f.at(time.Duration(i) * 100 * time.Millisecond).handshake()
 		f.send(0, false, true, false, false, 0)
-		f.e.conns[keyOf(c, srv)].req.clientPayload([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1\r\n\r\n"))
+		f.e.conns.get(c, srv).req.clientPayload([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1\r\n\r\n"))
 		f.send(1, false, true, false, false, 100)
 		f.send(0, false, true, true, false, 0)
 		f.send(1, false, true, true, false, 0)
@@ -239,11 +239,11 @@ func TestOpenConnectionsBounded(t *testing.T) {
 		f := newFlow(e, c, srv, 1)
 		f.at(time.Duration(i)*time.Millisecond).send(0, true, false, false, false, 0)
 	}
-	if len(e.conns) > 10 || e.Report(false).Summary.Evicted == 0 {
-		t.Fatalf("%d open connections tracked with a limit of 10", len(e.conns))
+	if e.conns.len() > 10 || e.Report(false).Summary.Evicted == 0 {
+		t.Fatalf("%d open connections tracked with a limit of 10", e.conns.len())
 	}
 	// The most recent survive.
-	if e.conns[keyOf(netip.AddrPortFrom(cli.Addr(), 40099), srv)] == nil {
+	if e.conns.get(netip.AddrPortFrom(cli.Addr(), 40099), srv) == nil {
 		t.Fatal("the newest connection was evicted")
 	}
 }

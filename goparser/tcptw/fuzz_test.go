@@ -77,7 +77,7 @@ func FuzzDissector(f *testing.F) {
 				}
 				checkRanges(t, v.([]any)[1].([]any), len(fr))
 				checkKept(t, d, kept, b)
-				if n := len(d.Engine.conns); n > cfg.MaxConns {
+				if n := d.Engine.conns.len(); n > cfg.MaxConns {
 					t.Fatalf("%d connections tracked, limit %d", n, cfg.MaxConns)
 				}
 				for a, h := range d.Engine.hosts {

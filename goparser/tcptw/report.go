@@ -188,7 +188,7 @@ func (e *Engine) Report(timeline bool) *Report {
 	s.TimeWaitTotal = e.rep.twStarted
 	s.Restarts = e.rep.twRestarts
 	s.Evicted = e.rep.evicted
-	s.OpenAtEnd = len(e.conns)
+	s.OpenAtEnd = e.conns.len()
 	s.ReusesAccepted, s.ReusesRefused = e.rep.reusesAccepted, e.rep.reusesRefused
 	s.SYNRetries, s.FailedConnects = e.rep.synRetries, e.rep.failedConnects
 	rangeSize := int(cfg.PortHi) - int(cfg.PortLo) + 1

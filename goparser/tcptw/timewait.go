@@ -23,8 +23,7 @@ const codeInterned = 1 << 63
 func (e *Engine) code(ap netip.AddrPort) uint64 {
 	a := ap.Addr()
 	if a.Is4() {
-		b := a.As4()
-		return uint64(binary.BigEndian.Uint32(b[:]))<<16 | uint64(ap.Port())
+		return code4(ap)
 	}
 	id, ok := e.addrIDs[a]
 	if !ok {
@@ -33,6 +32,12 @@ func (e *Engine) code(ap netip.AddrPort) uint64 {
 		e.addrs = append(e.addrs, a)
 	}
 	return codeInterned | uint64(id)<<16 | uint64(ap.Port())
+}
+
+// code4 is code for an IPv4 endpoint.
+func code4(ap netip.AddrPort) uint64 {
+	b := ap.Addr().As4()
+	return uint64(binary.BigEndian.Uint32(b[:]))<<16 | uint64(ap.Port())
 }
 
 // twKey is a 4-tuple as two endpoint codes, the smaller first.
