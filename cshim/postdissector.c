@@ -42,12 +42,18 @@ static expert_field *pd_internal; /* for errors, as the Lua side reports them */
 
 #define NOT_ANALYSED ": not analysed (a TCP segment inside another packet)"
 
+/* The protocol's item, covering no bytes: at the root of the tree, where
+ * Wireshark keeps it even when it keeps no other item. */
+static proto_item *protocol_item(proto_tree *tree, tvbuff_t *tvb) {
+    return proto_tree_add_item(tree, pd_proto, tvb, 0, 0, ENC_NA);
+}
+
 /* Reports an error under an item of the protocol, as common.failed does
  * in Lua: an expert info needs an item to be shown. */
 static void internal_error(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, const char *msg, size_t n) {
     char text[256];
     snprintf(text, sizeof text, "%.*s", (int)(n < sizeof text ? n : sizeof text - 1), msg);
-    expert_add_info_format(pinfo, proto_tree_add_item(tree, pd_proto, tvb, 0, 0, ENC_NA), pd_internal, "%s", text);
+    expert_add_info_format(pinfo, protocol_item(tree, tvb), pd_internal, "%s", text);
 }
 
 static void internal_errorz(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, const char *msg) {
@@ -165,7 +171,7 @@ static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
             /* As above without items; the frame may turn out to be one
              * the engine does not decode, whose item nobody sees either. */
             if (tree)
-                proto_tree_add_item(tree, pd_proto, tvb, 0, 0, ENC_NA);
+                protocol_item(tree, tvb);
             return 0;
         }
         pinfo_time(pinfo, &args[0], &args[1]);
@@ -204,7 +210,7 @@ static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
         /* A TCP segment inside another packet (an ICMP error, a tunnel):
          * the engine tracks the frame's own. */
         if (tree)
-            proto_item_append_text(proto_tree_add_item(tree, pd_proto, tvb, 0, 0, ENC_NA), NOT_ANALYSED);
+            proto_item_append_text(protocol_item(tree, tvb), NOT_ANALYSED);
         return 0;
     }
     if (!need(&r, 5) || r.p[0] != TAG_ARRAY)
@@ -212,11 +218,10 @@ static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
     count = rd32(r.p + 1);
     goshim_cursor.p = r.p + 5;
     goshim_cursor.end = r.end;
-    /* Without items, the protocol's item alone, with the expert infos:
-     * at the root of the tree Wireshark keeps it even when it keeps no
-     * other item (-z io,phs counts it). */
+    /* Without items, the protocol's item alone, with the expert infos
+     * (-z io,phs counts it). */
     if (!items && tree)
-        pitem = proto_tree_add_item(tree, pd_proto, tvb, 0, 0, ENC_NA);
+        pitem = protocol_item(tree, tvb);
     if (!goshim_render_items(pinfo, tree, pitem, tvb, count, &err)) {
         internal_errorz(pinfo, tree, tvb, err);
         return 0;

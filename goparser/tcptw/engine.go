@@ -97,11 +97,7 @@ func key4(a, b netip.AddrPort) (twKey, bool) {
 	if !a.Addr().Is4() || !b.Addr().Is4() {
 		return twKey{}, false
 	}
-	ca, cb := code4(a), code4(b)
-	if ca > cb {
-		ca, cb = cb, ca
-	}
-	return twKey{ca, cb}, true
+	return twKeyFrom(code4(a), code4(b)), true
 }
 
 func (t *connTable) get(a, b netip.AddrPort) *conn {

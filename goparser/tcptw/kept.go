@@ -95,24 +95,15 @@ type keptReader struct {
 	err error
 }
 
-func (r *keptReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	x, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = ErrKept
-		return 0
-	}
-	r.b = r.b[n:]
-	return x
-}
+func (r *keptReader) uvarint() uint64 { return readVarint(r, binary.Uvarint) }
+func (r *keptReader) varint() int64   { return readVarint(r, binary.Varint) }
 
-func (r *keptReader) varint() int64 {
+// readVarint reads one varint with dec (binary.Uvarint or binary.Varint).
+func readVarint[T uint64 | int64](r *keptReader, dec func([]byte) (T, int)) T {
 	if r.err != nil {
 		return 0
 	}
-	x, n := binary.Varint(r.b)
+	x, n := dec(r.b)
 	if n <= 0 {
 		r.err = ErrKept
 		return 0

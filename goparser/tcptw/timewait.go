@@ -43,8 +43,10 @@ func code4(ap netip.AddrPort) uint64 {
 // twKey is a 4-tuple as two endpoint codes, the smaller first.
 type twKey struct{ lo, hi uint64 }
 
-func (e *Engine) twKeyOf(a, b netip.AddrPort) twKey {
-	ca, cb := e.code(a), e.code(b)
+func (e *Engine) twKeyOf(a, b netip.AddrPort) twKey { return twKeyFrom(e.code(a), e.code(b)) }
+
+// twKeyFrom orders two endpoint codes.
+func twKeyFrom(ca, cb uint64) twKey {
 	if ca < cb {
 		return twKey{ca, cb}
 	}
