@@ -501,14 +501,19 @@ func TestGotcpdumpFaults(t *testing.T) {
 			t.Fatalf("client: %v\n%s", err, o)
 		}
 	}
-	capture := func(args ...string) (*exec.Cmd, *bytes.Buffer) {
-		var errOut bytes.Buffer
+	capture := func(args ...string) (*exec.Cmd, *syncbuf.Buffer) {
+		var errOut syncbuf.Buffer
 		c := exec.Command("ip", append([]string{"netns", "exec", l.cliNS, bin, "-i", l.cliIf}, args...)...)
 		c.Stderr = &errOut
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Second)
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errOut.String(), "capturing on"); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				_ = c.Process.Kill()
+				t.Fatalf("gotcpdump not capturing after 10 s:\n%s", errOut.String())
+			}
+		}
 		return c, &errOut
 	}
 
@@ -523,7 +528,7 @@ func TestGotcpdumpFaults(t *testing.T) {
 		return mnt
 	}
 	// endsOnFullDisk waits for a capture to give up with a clear error.
-	endsOnFullDisk := func(t *testing.T, c *exec.Cmd, errOut *bytes.Buffer) {
+	endsOnFullDisk := func(t *testing.T, c *exec.Cmd, errOut *syncbuf.Buffer) {
 		done := make(chan error, 1)
 		go func() { done <- c.Wait() }()
 		select {
@@ -568,8 +573,27 @@ func TestGotcpdumpFaults(t *testing.T) {
 	t.Run("SIGKILL", func(t *testing.T) {
 		file := filepath.Join(dir, "killed.pcap")
 		c, _ := capture("-w", file)
+		size := func() int64 {
+			fi, err := os.Stat(file)
+			if err != nil {
+				return 0
+			}
+			return fi.Size()
+		}
+		before := size()
 		traffic()
-		time.Sleep(500 * time.Millisecond) // an idle poll flushes
+		// The packets fit in the write buffer: only the flush on an idle
+		// poll (~BlockTimeout+pollInterval after the last packet) puts
+		// them in the file. A loaded machine may take longer than that,
+		// so wait until the file has grown and then stays put, then kill.
+		for last, end := before, time.Now().Add(10*time.Second); time.Now().Before(end); {
+			time.Sleep(400 * time.Millisecond)
+			n := size()
+			if n > before && n == last {
+				break
+			}
+			last = n
+		}
 		_ = c.Process.Kill()
 		_ = c.Wait()
 		out := tshark(t, plainEnv, "-r", file, "-T", "fields", "-e", "frame.number")
