@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -179,7 +180,16 @@ func TestGotcpdumpPidHighRate(t *testing.T) {
 	l.start(l.srvNS, lab, "sink", "-listen", l.srvIP.String()+":8080")
 	l.start(l.srvNS, lab, "sink", "-listen", l.srvIP.String()+":7070")
 
-	r := pidBurst(t, l, bin, lab, filepath.Join(dir, "ebpf.pcap"))
+	// The client's rate is the test's premise, not gotcpdump's result: a
+	// machine busy with something else gets another try.
+	var r burstResult
+	for try := 1; ; try++ {
+		r = pidBurst(t, l, bin, lab, filepath.Join(dir, "ebpf.pcap"))
+		if r.rate >= 5000 || try == 2 { // each try leaves ~11,000 ports in TIME_WAIT
+			break
+		}
+		t.Logf("try %d: A opened only %.0f connections a second; again", try, r.rate)
+	}
 	t.Logf("eBPF: A made %d connections (%d failed) at %.0f/s; the capture holds %d packets, %d of A's connections complete, %d packets of B's",
 		r.made, r.failed, r.rate, r.packets, r.complete, r.bPackets)
 	t.Logf("gotcpdump: %s", r.stderr)
@@ -214,21 +224,26 @@ type burstResult struct {
 }
 
 // pidBurst runs clients A (to port 8080) and B (to 7070) at 5,000
-// connections a second for 2 s and captures with gotcpdump -p A.
+// connections a second for 2 s and captures with gotcpdump -p A. The
+// clients start when gotcpdump says it is capturing.
 func pidBurst(t *testing.T, l *lab, bin, lab, file string, extra ...string) burstResult {
-	const rate, secs, wait = 5500, 2, 3
-	client := func(port string) (*exec.Cmd, *bytes.Buffer) {
+	const rate, secs = 5500, 2
+	client := func(port string) (*exec.Cmd, *bytes.Buffer, io.WriteCloser) {
 		var out bytes.Buffer
 		c := exec.Command("ip", "netns", "exec", l.cliNS, lab, "burst", "-addr", l.srvIP.String()+":"+port,
-			"-rate", strconv.Itoa(rate), "-for", strconv.Itoa(secs)+"s", "-wait", strconv.Itoa(wait)+"s")
+			"-rate", strconv.Itoa(rate), "-for", strconv.Itoa(secs)+"s", "-stdin")
 		c.Stdout, c.Stderr = &out, &out
+		in, err := c.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
-		return c, &out
+		return c, &out, in
 	}
-	a, aOut := client("8080")
-	b, bOut := client("7070")
+	a, aOut, aGo := client("8080")
+	b, bOut, bGo := client("7070")
 	var errOut syncbuf.Buffer
 	args := append([]string{"netns", "exec", l.cliNS, bin, "-i", l.cliIf, "-w", file, "-p", strconv.Itoa(a.Process.Pid)}, extra...)
 	dump := exec.Command("ip", args...)
@@ -236,11 +251,18 @@ func pidBurst(t *testing.T, l *lab, bin, lab, file string, extra ...string) burs
 	if err := dump.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(wait * time.Second); !strings.Contains(errOut.String(), "capturing on"); {
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(errOut.String(), "capturing on"); {
 		if time.Now().After(deadline) {
-			t.Fatalf("gotcpdump not capturing before the clients start:\n%s", errOut.String())
+			_ = a.Process.Kill()
+			_ = b.Process.Kill()
+			_ = dump.Process.Kill()
+			t.Fatalf("gotcpdump not capturing after 15 s:\n%s", errOut.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	for _, w := range []io.WriteCloser{aGo, bGo} {
+		_, _ = io.WriteString(w, "go\n")
+		_ = w.Close()
 	}
 	if err := a.Wait(); err != nil {
 		t.Fatalf("client A: %v\n%s", err, aOut)

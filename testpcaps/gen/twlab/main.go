@@ -8,7 +8,7 @@
 //	twlab grpc     -addr ADDR -n N -every D     gRPC calls over one connection
 //	twlab stalesyn -addr ADDR                    see staleSYN
 //	twlab sink     -listen ADDR                  accepts, reads to EOF, closes
-//	twlab burst    -addr ADDR -rate R -for D [-wait D]  short connections at R per second
+//	twlab burst    -addr ADDR -rate R -for D [-stdin]   short connections at R per second
 //	twlab udp      -addr ADDR -n N [-size S]     N datagrams of S bytes, as fast as they go
 //
 // Client modes: close (the client closes after reading the response),
@@ -60,7 +60,7 @@ func main() {
 	timeout := fs.Duration("timeout", 5*time.Second, "connect timeout")
 	rate := fs.Int("rate", 5000, "burst: connections per second")
 	length := fs.Duration("for", 2*time.Second, "burst: how long")
-	wait := fs.Duration("wait", 0, "burst: pause before starting")
+	await := fs.Bool("stdin", false, "burst: start when a line arrives on standard input")
 	size := fs.Int("size", 100, "udp: datagram size")
 	_ = fs.Parse(os.Args[2:])
 
@@ -84,7 +84,12 @@ func main() {
 	case "udp":
 		sendUDP(*addr, *n, *size)
 	case "burst":
-		time.Sleep(*wait)
+		if *await {
+			// The caller says when its capture is ready.
+			if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+				log.Fatal("burst: no start line: ", err)
+			}
+		}
 		burst(*addr, *rate, *length)
 	default:
 		log.Fatalf("unknown command %q", os.Args[1])
