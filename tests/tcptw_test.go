@@ -154,7 +154,7 @@ func TestTcptwSegmentInsideICMP(t *testing.T) {
 		}
 	}
 	capFile := filepath.Join(t.TempDir(), "icmp.pcap")
-	dump := exec.Command("ip", "netns", "exec", l.cliNS, "tcpdump", "-i", l.cliIf, "-U", "-w", capFile, "tcp or icmp")
+	dump := exec.Command("ip", "netns", "exec", l.cliNS, "tcpdump", "-i", l.cliIf, "-U", "--immediate-mode", "-w", capFile, "tcp or icmp")
 	var dumpErr syncbuf.Buffer
 	dump.Stderr = &dumpErr
 	if err := dump.Start(); err != nil {

@@ -95,6 +95,29 @@ func (l *lab) sysctl(ns string, kv ...string) {
 	}
 }
 
+// waitListening waits until a namespace has a TCP listener on each
+// address, as ss shows them: eight scenarios start at once on two cores,
+// and a refused first connection would change the counts.
+func (l *lab) waitListening(ns string, addrs ...string) {
+	l.t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, _ := exec.Command("ip", "netns", "exec", ns, "ss", "-Hltn").Output()
+		missing := ""
+		for _, a := range addrs {
+			if !strings.Contains(string(out), a+" ") {
+				missing = a
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("nothing listens on %s after 15 s:\n%s", missing, out)
+		}
+	}
+}
+
 // start runs a command in a namespace and stops it when the test ends.
 func (l *lab) start(ns string, args ...string) *exec.Cmd {
 	c := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
@@ -337,8 +360,15 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 			t.Fatalf("gotcpdump did not start: %s", dumpErr.String())
 		}
 	}
-	l.start(l.srvNS, sc.server(l)...)
-	time.Sleep(500 * time.Millisecond)
+	srv := sc.server(l)
+	l.start(l.srvNS, srv...)
+	var addrs []string
+	for _, a := range srv {
+		if strings.HasPrefix(a, l.srvIP.String()+":") {
+			addrs = append(addrs, a)
+		}
+	}
+	l.waitListening(l.srvNS, addrs...)
 
 	var mu sync.Mutex
 	var samples []sample
