@@ -176,11 +176,12 @@ func client(addr, path, mode string, n int, every, timeout time.Duration) {
 	fmt.Printf("done %d failed %d\n", n, failed)
 }
 
-// lateClose dials connections whose Close waits a little. The server
-// closes right after answering a "Connection: close" request, and so does
-// Go's Transport once it has read the body: without the wait the two
-// race and a fifth of the connections end with the client's FIN first.
-// The scenario is about the server closing first, so the client waits.
+// lateClose dials connections whose Close waits for the server's FIN.
+// The server closes right after answering a "Connection: close" request,
+// and so does Go's Transport once it has read the body: without the wait
+// the two race and a fifth of the connections end with the client's FIN
+// first. The scenario is about the server closing first, so the client
+// waits, for as long as a busy machine takes (up to 2 s).
 func lateClose(ctx context.Context, network, addr string) (net.Conn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, network, addr)
@@ -193,7 +194,13 @@ func lateClose(ctx context.Context, network, addr string) (net.Conn, error) {
 type slowCloser struct{ net.Conn }
 
 func (c *slowCloser) Close() error {
-	time.Sleep(20 * time.Millisecond)
+	_ = c.Conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	var b [512]byte
+	for {
+		if _, err := c.Conn.Read(b[:]); err != nil {
+			break // EOF: the server's FIN came (or the deadline passed)
+		}
+	}
 	return c.Conn.Close()
 }
 
