@@ -170,9 +170,13 @@ func scrapeWatch(t *testing.T, bin string) map[string]bool {
 		}
 	}
 	// curl closed first, so its socket is in TIME_WAIT: after the next
-	// sample the per-port series exist too.
-	time.Sleep(1500 * time.Millisecond)
-	out, _ = exec.Command("ip", "netns", "exec", ns, "curl", "-sf", "http://127.0.0.1:9871/metrics").Output()
+	// sample (1 s) the per-port series exist too.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		out, _ = exec.Command("ip", "netns", "exec", ns, "curl", "-sf", "http://127.0.0.1:9871/metrics").Output()
+		if strings.Contains(string(out), "# TYPE gotcpdump_time_wait_sockets_by_port ") {
+			break
+		}
+	}
 	served := map[string]bool{}
 	for _, line := range strings.Split(string(out), "\n") {
 		if f := strings.Fields(line); len(f) >= 3 && f[0] == "#" && f[1] == "TYPE" {
