@@ -105,11 +105,17 @@ close() { # $1: a dialog, closed with Escape
   done
 }
 open_tool() { # $1: Down presses, $2: window title, $3: file, $4: size
-  key alt+t
-  sleep 0.5
-  for i in $(seq $1); do xdotool key Down; sleep 0.1; done
-  xdotool key Return
-  w=$(find_window "$2" 40) || { echo "missing $2"; return; }
+  local pause
+  # A busy machine may open the menu after the keys went: once more, slower.
+  for pause in 0.5 2; do
+    key alt+t
+    sleep $pause
+    for i in $(seq $1); do xdotool key Down; sleep 0.1; done
+    xdotool key Return
+    w=$(find_window "$2" 40) && break
+    xdotool key Escape
+  done
+  [ -n "$w" ] || { echo "missing $2"; return; }
   xdotool windowsize $w $4
   shot $w "$3"
   close $w
