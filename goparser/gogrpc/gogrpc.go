@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
@@ -171,11 +172,15 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 	lim = lim.WithDefaults()
 	const gen = tree.FlagGenerated
 	off, n := base+m.Off, m.N
-	text := fmt.Sprintf(": %s %s, Length %d", call.name(), direction(request), m.Length)
+	// Labels are built in a buffer on the stack: a message is a few
+	// items, and Sprintf would allocate for each.
+	var buf [128]byte
+	text := append(append(append(append(buf[:0], ": "...), call.name()...), ' '), direction(request)...)
+	text = strconv.AppendUint(append(text, ", Length "...), uint64(m.Length), 10)
 	if m.Compressed {
-		text += ", compressed"
+		text = append(text, ", compressed"...)
 	}
-	w.Begin(Proto.Item, off, n, tree.FromBytes, text, 0)
+	w.BeginBytes(Proto.Item, off, n, tree.FromBytes, text, 0)
 	svc, method := SplitPath(call.Path)
 	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
 	w.Add(fService, off, n, tree.Str(svc), "", gen)
@@ -245,19 +250,22 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 
 func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, depth int) {
 	const gen = tree.FlagGenerated
+	var buf [256]byte
 	for _, f := range fields {
-		label := fmt.Sprintf(" %d (%s)", f.Number, wireTypes[uint64(f.Type)])
+		label := strconv.AppendInt(append(buf[:0], ' '), int64(f.Number), 10)
+		label = append(append(append(label, " ("...), wireTypes[uint64(f.Type)]...), ')')
 		switch {
 		case f.Type == protowire.VarintType:
-			label += ": " + strconv.FormatUint(f.Varint, 10)
+			label = strconv.AppendUint(append(label, ": "...), f.Varint, 10)
 		case f.Type == protowire.Fixed32Type || f.Type == protowire.Fixed64Type:
-			label += ": " + strconv.FormatUint(f.Fixed, 10)
+			label = strconv.AppendUint(append(label, ": "...), f.Fixed, 10)
 		case f.Nested == nil && utf8.Valid(f.Bytes):
-			label += ": " + strconv.Quote(string(f.Bytes))
+			// A view of the bytes, not a copy: AppendQuote keeps nothing.
+			label = strconv.AppendQuote(append(label, ": "...), unsafe.String(unsafe.SliceData(f.Bytes), len(f.Bytes)))
 		case f.Nested == nil:
-			label += fmt.Sprintf(": %d octets", len(f.Bytes))
+			label = append(strconv.AppendInt(append(label, ": "...), int64(len(f.Bytes)), 10), " octets"...)
 		}
-		w.Begin(fPBField, off, n, tree.FromBytes, label, gen)
+		w.BeginBytes(fPBField, off, n, tree.FromBytes, label, gen)
 		w.Add(fPBNumber, off, n, tree.Int(int64(f.Number)), "", gen)
 		w.Add(fPBWire, off, n, tree.Int(int64(f.Type)), "", gen)
 		switch f.Type {

@@ -852,8 +852,8 @@ func (d *Decoder) apply(c *conn, dir int, fh http2.FrameHeader, f http2.Frame) f
 			h.connWindow -= n
 			st.window[dir] -= n
 			fs.flow = flowResult{valid: true, conn: h.connWindow, stream: st.window[dir], hasStream: true}
-			d.checkWindow("connection", h.connWindow, n)
-			d.checkWindow(fmt.Sprintf("stream %d", fh.StreamID), st.window[dir], n)
+			d.checkWindow(0, h.connWindow, n)
+			d.checkWindow(fh.StreamID, st.window[dir], n)
 		}
 		if f.StreamEnded() && st != nil {
 			st.ended[dir] = true
@@ -940,8 +940,16 @@ func (d *Decoder) apply(c *conn, dir int, fh http2.FrameHeader, f http2.Frame) f
 	return fs
 }
 
-// checkWindow judges a window w after n flow-controlled octets.
-func (d *Decoder) checkWindow(scope string, w, n int64) {
+// checkWindow judges a window w (of the connection when stream is 0)
+// after n flow-controlled octets.
+func (d *Decoder) checkWindow(stream uint32, w, n int64) {
+	if w > 0 || (w == 0 && n == 0) {
+		return // the common case: no label to build
+	}
+	scope := "connection"
+	if stream != 0 {
+		scope = "stream " + strconv.FormatUint(uint64(stream), 10)
+	}
 	switch {
 	case w < 0:
 		// Only what went beyond a window that was still open counts.
