@@ -83,6 +83,7 @@ type Decoder struct {
 	labelBuf, summaryBuf, textBuf []byte
 	fx                            frameExperts
 	experts                       []tree.ExpertRecord
+	hdr                           headerReader
 
 	noReassembly bool
 	resetFramer  bool
@@ -280,7 +281,7 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 	}
 	for h.synced && off < len(data) {
 		rem := data[off:]
-		fh, _, ok := readHeader(rem)
+		fh, _, ok := d.hdr.read(rem)
 		if !ok {
 			// As tcp_dissect_pdus does: ask for a segment, not for the
 			// missing header octets, so that every pass reassembles alike.
@@ -348,7 +349,7 @@ func (d *Decoder) sync(c *conn, dir int, data []byte) (int, bool) {
 		// The server's first frame follows the client's preface.
 		h.synced = true
 		return 0, true
-	case h.skip == 0 && frameRun(data, false, strictMaxLen):
+	case h.skip == 0 && frameRun(&d.hdr, data, false, strictMaxLen):
 		d.synced(h)
 		return 0, true
 	}
@@ -379,12 +380,12 @@ func (d *Decoder) resync(h *half, data []byte) (int, bool) {
 		}
 		at := h.skip
 		h.skip = 0
-		if fh, r, ok := readHeader(data[at:]); ok && plausibleHeader(fh, r, true, strictMaxLen) {
+		if fh, r, ok := d.hdr.read(data[at:]); ok && plausibleHeader(fh, r, true, strictMaxLen) {
 			return at, true
 		}
 	}
 	for i := 1; i+frameHeaderLen <= len(data); i++ {
-		fh, r, ok := readHeader(data[i:])
+		fh, r, ok := d.hdr.read(data[i:])
 		if !ok || !plausibleHeader(fh, r, true, strictMaxLen) || fh.Type == http2.FrameContinuation {
 			continue
 		}
@@ -393,7 +394,7 @@ func (d *Decoder) resync(h *half, data []byte) (int, bool) {
 			h.skip = end - len(data)
 			return len(data), false
 		}
-		if frameRun(data[i:], true, strictMaxLen) {
+		if frameRun(&d.hdr, data[i:], true, strictMaxLen) {
 			return i, true
 		}
 	}

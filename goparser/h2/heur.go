@@ -55,13 +55,19 @@ func plausibleHeader(fh http2.FrameHeader, reservedBit bool, strict bool, maxLen
 	}
 }
 
-// readHeader decodes the 9-octet frame header at b[0:9] with x/net/http2.
-// It also returns the reserved bit, which FrameHeader drops.
-func readHeader(b []byte) (http2.FrameHeader, bool, bool) {
+// headerReader decodes frame headers with x/net/http2, which reads them
+// from an io.Reader: one reused reader, where a new one for every frame
+// header (and every octet that resynchronising tries) would allocate.
+type headerReader struct{ r bytes.Reader }
+
+// read decodes the 9-octet frame header at b[0:9]. It also returns the
+// reserved bit, which FrameHeader drops.
+func (hr *headerReader) read(b []byte) (http2.FrameHeader, bool, bool) {
 	if len(b) < frameHeaderLen {
 		return http2.FrameHeader{}, false, false
 	}
-	fh, err := http2.ReadFrameHeader(bytes.NewReader(b[:frameHeaderLen]))
+	hr.r.Reset(b[:frameHeaderLen])
+	fh, err := http2.ReadFrameHeader(&hr.r)
 	if err != nil {
 		return http2.FrameHeader{}, false, false
 	}
@@ -75,11 +81,11 @@ func readHeader(b []byte) (http2.FrameHeader, bool, bool) {
 // a plausible header; short binary records full of zeros otherwise read
 // as empty DATA frames. Leniently (to align a direction of a connection
 // already known to be HTTP/2) one plausible header is enough.
-func frameRun(b []byte, strict bool, maxLen uint32) bool {
+func frameRun(hr *headerReader, b []byte, strict bool, maxLen uint32) bool {
 	complete := 0
 	telling := false // a frame other than DATA and CONTINUATION
 	for off := 0; off < len(b); {
-		fh, r, ok := readHeader(b[off:])
+		fh, r, ok := hr.read(b[off:])
 		if !ok { // fewer than 9 octets left: the next header continues later
 			return complete >= 2 || (complete > 0 && !strict)
 		}
@@ -126,5 +132,6 @@ func LooksLikeHTTP2(b []byte) bool {
 	} else if len(b) >= 16 && bytes.HasPrefix(clientPreface, b) {
 		return true
 	}
-	return frameRun(b, true, strictMaxLen)
+	var hr headerReader
+	return frameRun(&hr, b, true, strictMaxLen)
 }
