@@ -62,11 +62,15 @@ type Input struct {
 // that was reassembled in frame In.
 type Link struct{ Part, In uint32 }
 
-func (in Input) connKey() string {
-	if in.Src < in.Dst {
-		return in.Src + "|" + in.Dst
+func (in Input) connKey() string { return string(in.appendConnKey(nil)) }
+
+// appendConnKey appends the connection's key, the same from both ends.
+func (in Input) appendConnKey(b []byte) []byte {
+	a, z := in.Src, in.Dst
+	if z < a {
+		a, z = z, a
 	}
-	return in.Dst + "|" + in.Src
+	return append(append(append(b, a...), '|'), z...)
 }
 
 // Decoder holds the state of every HTTP/2 connection of a capture.
@@ -141,8 +145,11 @@ func (d *Decoder) Links() []Link { return d.links }
 // that build no tree.
 func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	d.tick++
-	key := in.connKey()
-	c := d.conns[key]
+	// The key is looked up from a stack buffer and becomes a string only
+	// for a new connection: one allocation a packet less.
+	var kb [128]byte
+	kbytes := in.appendConnKey(kb[:0])
+	c := d.conns[string(kbytes)]
 	preface := startsWithPreface(in.Data)
 	if c != nil && c.started(in.Src) && preface {
 		// A new connection on a reused 4-tuple.
@@ -151,6 +158,7 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	if c == nil {
 		// Tries are counted per direction: a capture that starts inside
 		// a bulk transfer may only align in the other direction.
+		key := string(kbytes)
 		rkey := key + "|" + in.Src
 		if in.Heuristic && !preface && (d.rejects[rkey] >= heuristicTries || !LooksLikeHTTP2(in.Data)) {
 			if len(d.rejects) >= d.opts.MaxConns {
