@@ -438,12 +438,7 @@ func TestGotcpdumpWatch(t *testing.T) {
 	}
 	// The capture lasts 3 s from the trigger; its counters are added when
 	// it ends, which the log says.
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(errOut.String(), "msg=\"capture done\"") &&
-		!strings.Contains(errOut.String(), "msg=\"capture failed\""); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the triggered capture did not end within 20 s:\n%s", errOut.String())
-		}
-	}
+	waitOutput(t, &errOut, 20*time.Second, `msg="capture done"`, `msg="capture failed"`)
 
 	var fired time.Time
 	for _, line := range strings.Split(errOut.String(), "\n") {

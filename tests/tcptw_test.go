@@ -160,11 +160,7 @@ func TestTcptwSegmentInsideICMP(t *testing.T) {
 	if err := dump.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(dumpErr.String(), "listening on"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("tcpdump did not start: %s", dumpErr.String())
-		}
-	}
+	waitOutput(t, &dumpErr, 10*time.Second, "listening on")
 	// The kernel's own SYN; the router answers "network unreachable".
 	out, _ := exec.Command("ip", "netns", "exec", l.cliNS, "timeout", "5", "bash", "-c", "echo > /dev/tcp/10.99.0.1/80").CombinedOutput()
 	if !strings.Contains(string(out), "No route to host") {

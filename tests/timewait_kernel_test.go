@@ -355,11 +355,7 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 	if err := dump.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(dumpErr.String(), "capturing on"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("gotcpdump did not start: %s", dumpErr.String())
-		}
-	}
+	waitOutput(t, &dumpErr, 10*time.Second, "capturing on")
 	srv := sc.server(l)
 	l.start(l.srvNS, srv...)
 	var addrs []string
