@@ -339,7 +339,8 @@ func (s *afSource) wait(d time.Duration) {
 // sleep is wait as a system call that the runtime sees.
 func (s *afSource) sleep(d time.Duration) {
 	fds := [1]unix.PollFd{{Fd: s.fd, Events: unix.POLLIN}}
-	_, _ = unix.Ppoll(fds[:], &unix.Timespec{Sec: int64(d / time.Second), Nsec: int64(d % time.Second)}, nil)
+	ts := unix.NsecToTimespec(int64(d))
+	_, _ = unix.Ppoll(fds[:], &ts, nil)
 }
 
 func (s *afSource) LinkType() layers.LinkType { return layers.LinkTypeEthernet }
