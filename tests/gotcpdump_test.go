@@ -259,15 +259,12 @@ func pidBurst(t *testing.T, l *lab, bin, lab, file string, extra ...string) burs
 	if err := dump.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(errOut.String(), "capturing on"); {
-		if time.Now().After(deadline) {
-			_ = a.Process.Kill()
-			_ = b.Process.Kill()
-			_ = dump.Process.Kill()
-			t.Fatalf("gotcpdump not capturing after 15 s:\n%s", errOut.String())
+	t.Cleanup(func() { // if the wait fails; harmless once they have ended
+		for _, c := range []*exec.Cmd{a, b, dump} {
+			_ = c.Process.Kill()
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	})
+	waitOutput(t, &errOut, 15*time.Second, "capturing on")
 	for _, w := range []io.WriteCloser{aGo, bGo} {
 		_, _ = io.WriteString(w, "go\n")
 		_ = w.Close()
