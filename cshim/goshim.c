@@ -172,6 +172,15 @@ int goshim_skip_value(struct reader *r, int depth) {
     if (depth > MAX_DEPTH || !need(r, 1))
         return 0;
     tag = *r->p;
+    if (tag == TAG_ITEM) {
+        struct item it;
+        if (!goshim_read_item(r, &it))
+            return 0;
+        for (i = 0; i < it.children; i++)
+            if (!goshim_skip_value(r, depth + 1))
+                return 0;
+        return 1;
+    }
     if (tag != TAG_ARRAY && tag != TAG_MAP)
         return goshim_read_value(r, &v);
     r->p++;
@@ -192,6 +201,74 @@ int goshim_skip_value(struct reader *r, int depth) {
     return 1;
 }
 
+static void push_scalar(lua_State *L, const struct value *v) {
+    switch (v->tag) {
+    case TAG_NIL:
+        lua_pushnil(L);
+        break;
+    case TAG_FALSE:
+    case TAG_TRUE:
+        lua_pushboolean(L, (int)v->i);
+        break;
+    case TAG_FLOAT64:
+        lua_pushnumber(L, (lua_Number)v->f);
+        break;
+    case TAG_STRING:
+        lua_pushlstring(L, v->s, v->n);
+        break;
+#if LUA_VERSION_NUM < 503
+    case TAG_INT64:
+        /* Lua 5.2 has no 64-bit integers. Wireshark 4.4's Lua 5.4 refuses
+         * a float where it wants an integer (pinfo.desegment_offset). */
+        lua_pushnumber(L, (lua_Number)v->i);
+        break;
+#endif
+    default:
+        lua_pushinteger(L, (lua_Integer)v->i);
+    }
+}
+
+static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit, uint32_t skip);
+
+/* Pushes an item's field, offset, length, value, text and flags. */
+static void push_item_head(lua_State *L, const struct item *it) {
+    struct value n = {0};
+    n.tag = TAG_INT64;
+    n.i = it->field;
+    push_scalar(L, &n);
+    n.i = it->off;
+    push_scalar(L, &n);
+    n.i = it->len;
+    push_scalar(L, &n);
+    push_scalar(L, &it->v);
+    push_scalar(L, &it->text);
+    n.i = it->flags;
+    push_scalar(L, &n);
+}
+
+/* Pushes an item as the array it decodes to (goparser/result/item.go):
+ * {field, offset, length, value, text, flags [, {child…}]}. */
+static int push_item(lua_State *L, struct reader *r, int depth) {
+    struct item it;
+    int i;
+    if (!goshim_read_item(r, &it) || !lua_checkstack(L, 8))
+        return 0;
+    lua_createtable(L, it.has_children ? 7 : 6, 0);
+    push_item_head(L, &it);
+    for (i = 6; i >= 1; i--)
+        lua_rawseti(L, -(i + 1), i);
+    if (!it.has_children)
+        return 1;
+    lua_createtable(L, (int)it.children, 0);
+    for (i = 1; i <= (int)it.children; i++) {
+        if (!push_value(L, r, depth + 1, 0, 0))
+            return 0;
+        lua_rawseti(L, -2, i);
+    }
+    lua_rawseti(L, -2, 7);
+    return 1;
+}
+
 /* Pushes one value; returns 0 on malformed input. In a top-level array
  * (depth 0), element number skip (1-based) is stepped over and left out. */
 static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit, uint32_t skip) {
@@ -201,33 +278,12 @@ static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit,
     if (depth > MAX_DEPTH || !need(r, 1) || !lua_checkstack(L, 4))
         return 0;
     tag = *r->p;
+    if (tag == TAG_ITEM)
+        return push_item(L, r, depth);
     if (tag != TAG_ARRAY && tag != TAG_MAP) {
         if (!goshim_read_value(r, &v))
             return 0;
-        switch (v.tag) {
-        case TAG_NIL:
-            lua_pushnil(L);
-            break;
-        case TAG_FALSE:
-        case TAG_TRUE:
-            lua_pushboolean(L, (int)v.i);
-            break;
-        case TAG_FLOAT64:
-            lua_pushnumber(L, (lua_Number)v.f);
-            break;
-        case TAG_STRING:
-            lua_pushlstring(L, v.s, v.n);
-            break;
-#if LUA_VERSION_NUM < 503
-        case TAG_INT64:
-            /* Lua 5.2 has no 64-bit integers. Wireshark 4.4's Lua 5.4 refuses
-             * a float where it wants an integer (pinfo.desegment_offset). */
-            lua_pushnumber(L, (lua_Number)v.i);
-            break;
-#endif
-        default:
-            lua_pushinteger(L, (lua_Integer)v.i);
-        }
+        push_scalar(L, &v);
         return 1;
     }
     r->p++;
@@ -360,24 +416,13 @@ static int l_rest(lua_State *L) {
  * cursor moves to the first child (items are stored depth first), and
  * children is their number; otherwise it is 0. */
 static int l_item(lua_State *L) {
-    uint32_t n, i;
-    if (!need(&goshim_cursor, 5) || goshim_cursor.p[0] != 7)
+    struct item it;
+    if (!need(&goshim_cursor, 1) || goshim_cursor.p[0] != TAG_ITEM)
         return luaL_error(L, "goshim.item: no item at the cursor");
-    n = rd32(goshim_cursor.p + 1);
-    if (n != 6 && n != 7)
-        return luaL_error(L, "goshim.item: an item has 6 or 7 elements, not %d", (int)n);
-    goshim_cursor.p += 5;
-    for (i = 0; i < 6; i++)
-        if (!push_value(L, &goshim_cursor, 2, 0, 0))
-            return luaL_error(L, "goshim.item: malformed item");
-    if (n == 7) {
-        if (!need(&goshim_cursor, 5) || goshim_cursor.p[0] != 7)
-            return luaL_error(L, "goshim.item: malformed children");
-        lua_pushinteger(L, (lua_Integer)rd32(goshim_cursor.p + 1));
-        goshim_cursor.p += 5;
-    } else {
-        lua_pushinteger(L, 0);
-    }
+    if (!goshim_read_item(&goshim_cursor, &it))
+        return luaL_error(L, "goshim.item: malformed item");
+    push_item_head(L, &it);
+    lua_pushinteger(L, (lua_Integer)it.children);
     return 7;
 }
 

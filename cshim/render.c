@@ -131,6 +131,117 @@ int goshim_bind(lua_State *L) {
 /* Flags of an item (goparser/tree). */
 enum { GENERATED = 1, HIDDEN = 2, REPLACE = 4, TIME = 8, DATA_SOURCE = 16 };
 
+static int read_float(struct reader *r, struct value *v) {
+    uint64_t bits;
+    if (!need(r, 8))
+        return 0;
+    bits = rd64(r->p);
+    memcpy(&v->f, &bits, sizeof v->f);
+    /* Out of range (or NaN), the conversion would be undefined. */
+    v->i = v->f > -9.2e18 && v->f < 9.2e18 ? (int64_t)v->f : 0;
+    r->p += 8;
+    return 1;
+}
+
+/* Go's encoding/binary varints, at most 10 octets. */
+static int read_uvarint(struct reader *r, uint64_t *out) {
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 70; shift += 7) {
+        uint8_t b;
+        if (!need(r, 1))
+            return 0;
+        b = *r->p++;
+        if (shift == 63 && b > 1)
+            return 0; /* more than 64 bits */
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = x;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int read_varint(struct reader *r, int64_t *out) {
+    uint64_t u;
+    if (!read_uvarint(r, &u))
+        return 0;
+    *out = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+    return 1;
+}
+
+/* A uvarint length and that many octets, as a TAG_STRING value. */
+static int read_chunk(struct reader *r, struct value *v) {
+    uint64_t n;
+    if (!read_uvarint(r, &n) || n > 0xffffffffu || !need(r, (size_t)n))
+        return 0;
+    v->tag = TAG_STRING;
+    v->n = (uint32_t)n;
+    v->s = (const char *)r->p;
+    r->p += n;
+    return 1;
+}
+
+/* The bits octet of an item. */
+enum { ITEM_KIND = 0x07, ITEM_TEXT = 0x08, ITEM_CHILDREN = 0x10 };
+enum { ITEM_NIL, ITEM_FALSE, ITEM_TRUE, ITEM_INT, ITEM_FLOAT, ITEM_STRING };
+
+int goshim_read_item(struct reader *r, struct item *it) {
+    uint8_t bits;
+    uint64_t flags;
+    struct value *v = &it->v;
+    if (!need(r, 2) || r->p[0] != TAG_ITEM)
+        return 0;
+    bits = r->p[1];
+    r->p += 2;
+    if ((bits & ~(ITEM_KIND | ITEM_TEXT | ITEM_CHILDREN)) || (bits & ITEM_KIND) > ITEM_STRING)
+        return 0;
+    if (!read_varint(r, &it->field) || !read_varint(r, &it->off) || !read_varint(r, &it->len) ||
+        !read_uvarint(r, &flags) || flags > INT64_MAX)
+        return 0;
+    it->flags = (int64_t)flags;
+    v->tag = TAG_NIL;
+    v->i = 0;
+    v->f = 0;
+    switch (bits & ITEM_KIND) {
+    case ITEM_FALSE:
+    case ITEM_TRUE:
+        v->tag = (bits & ITEM_KIND) == ITEM_TRUE ? TAG_TRUE : TAG_FALSE;
+        v->i = v->tag == TAG_TRUE;
+        v->f = (double)v->i;
+        break;
+    case ITEM_INT:
+        if (!read_varint(r, &v->i))
+            return 0;
+        v->tag = TAG_INT64;
+        v->f = (double)v->i;
+        break;
+    case ITEM_FLOAT:
+        v->tag = TAG_FLOAT64;
+        if (!read_float(r, v))
+            return 0;
+        break;
+    case ITEM_STRING:
+        if (!read_chunk(r, v))
+            return 0;
+        break;
+    }
+    it->text.tag = TAG_NIL;
+    if ((bits & ITEM_TEXT) && !read_chunk(r, &it->text))
+        return 0;
+    it->has_children = (bits & ITEM_CHILDREN) != 0;
+    it->children = 0;
+    if (it->has_children) {
+        if (!need(r, 4))
+            return 0;
+        it->children = rd32(r->p);
+        r->p += 4;
+        if (!need(r, it->children)) /* each item takes octets */
+            return 0;
+    }
+    return 1;
+}
+
 int goshim_read_value(struct reader *r, struct value *v) {
     if (!need(r, 1))
         return 0;
@@ -168,17 +279,8 @@ int goshim_read_value(struct reader *r, struct value *v) {
         v->i = (int64_t)rd64(r->p);
         r->p += 8;
         break;
-    case TAG_FLOAT64: {
-        uint64_t bits;
-        if (!need(r, 8))
-            return 0;
-        bits = rd64(r->p);
-        memcpy(&v->f, &bits, sizeof v->f);
-        /* Out of range (or NaN), the conversion would be undefined. */
-        v->i = v->f > -9.2e18 && v->f < 9.2e18 ? (int64_t)v->f : 0;
-        r->p += 8;
-        return 1;
-    }
+    case TAG_FLOAT64:
+        return read_float(r, v);
     case TAG_STRING:
         if (!need(r, 4))
             return 0;
@@ -323,27 +425,25 @@ static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, t
     if (depth > MAX_DEPTH)
         return fail(c, "items nested too deeply", NULL);
     for (uint32_t i = 0; i < count; i++) {
+        struct item it;
         int64_t fid, off, len, flags;
         struct value v, text;
-        uint32_t n, children = 0;
+        uint32_t children;
         struct field *f;
         proto_item *item;
         tvbuff_t *ctvb = tvb;
 
-        if (!need(r, 5) || r->p[0] != TAG_ARRAY)
+        if (!need(r, 1) || r->p[0] != TAG_ITEM)
             return fail(c, "no item at the cursor", NULL);
-        n = rd32(r->p + 1);
-        r->p += 5;
-        if ((n != 6 && n != 7) || !read_int(r, &fid) || !read_int(r, &off) || !read_int(r, &len) ||
-            !goshim_read_value(r, &v) || !goshim_read_value(r, &text) || (text.tag != TAG_NIL && text.tag != TAG_STRING) ||
-            !read_int(r, &flags))
+        if (!goshim_read_item(r, &it))
             return fail(c, "malformed item", NULL);
-        if (n == 7) {
-            if (!need(r, 5) || r->p[0] != TAG_ARRAY)
-                return fail(c, "malformed children", NULL);
-            children = rd32(r->p + 1);
-            r->p += 5;
-        }
+        fid = it.field;
+        off = it.off;
+        len = it.len;
+        flags = it.flags;
+        v = it.v;
+        text = it.text;
+        children = it.children;
 
         if (fid < 0) {
             /* An expert info on the enclosing item. */

@@ -24,6 +24,7 @@ enum {
     TAG_MAP = 8,
     TAG_UINT8 = 9,
     TAG_UINT16 = 10,
+    TAG_ITEM = 11,
 };
 
 struct reader {
@@ -61,6 +62,20 @@ struct value {
 /* Reads one scalar value (render.c); 0 at a container, an unknown tag or
  * the end of the input. */
 int goshim_read_value(struct reader *r, struct value *v);
+
+/* A tree item (goparser/result/item.go): its value is TAG_NIL, TAG_FALSE,
+ * TAG_TRUE, TAG_INT64, TAG_FLOAT64 or TAG_STRING, its text TAG_NIL or
+ * TAG_STRING; children is how many items follow as its children. */
+struct item {
+    int64_t field, off, len, flags;
+    struct value v, text;
+    int has_children;
+    uint32_t children;
+};
+
+/* Reads an item up to its children (render.c); 0 when there is none at
+ * the cursor or it is malformed. */
+int goshim_read_item(struct reader *r, struct item *it);
 
 /* Reads an integer value (render.c); 0 when there is none. */
 int goshim_read_int(struct reader *r, int64_t *out);

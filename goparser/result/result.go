@@ -17,6 +17,7 @@
 //	0x08 map     (u32 pair count, key and value for each pair)
 //	0x09 uint8   (1 byte)
 //	0x0a uint16  (2 bytes)
+//	0x0b item    (a tree item: see Item)
 //
 // Small integers (offsets, lengths, field numbers) take the short forms:
 // results are cached per frame by the caller, so their size is memory.
@@ -44,9 +45,10 @@ const (
 	TagMap
 	TagUint8
 	TagUint16
+	TagItem
 )
 
-var tagNames = [...]string{"nil", "false", "true", "int32", "int64", "float64", "string", "array", "map", "uint8", "uint16"}
+var tagNames = [...]string{"nil", "false", "true", "int32", "int64", "float64", "string", "array", "map", "uint8", "uint16", "item"}
 
 func (t Tag) String() string {
 	if int(t) < len(tagNames) {
@@ -172,11 +174,16 @@ func (e *Encoder) BytesValue(b []byte) {
 }
 
 func (e *Encoder) begin(t Tag, isMap bool) {
+	e.buf = append(e.buf, byte(t))
+	e.open(isMap)
+}
+
+// open counts a container in the enclosing one and opens its u32 count.
+func (e *Encoder) open(isMap bool) {
 	e.counted()
 	if len(e.stack) >= MaxDepth {
 		e.err = errors.New("result: nesting too deep")
 	}
-	e.buf = append(e.buf, byte(t))
 	e.stack = append(e.stack, frame{pos: len(e.buf), isMap: isMap})
 	e.buf = append(e.buf, 0, 0, 0, 0)
 }
@@ -272,28 +279,16 @@ func decode(b []byte, depth int) (any, []byte, error) {
 			return nil, nil, ErrTruncated
 		}
 		return string(b[:n]), b[n:], nil
-	case TagArray, TagMap:
+	case TagArray:
+		return decodeArray(b, depth)
+	case TagItem:
+		return decodeItem(b, depth)
+	case TagMap:
 		if len(b) < 4 {
 			return nil, nil, ErrTruncated
 		}
 		n := binary.LittleEndian.Uint32(b)
 		b = b[4:]
-		if t == TagArray {
-			if uint64(n) > uint64(len(b)) { // every value takes at least one byte
-				return nil, nil, ErrTruncated
-			}
-			out := make([]any, 0, n)
-			for i := uint32(0); i < n; i++ {
-				var v any
-				var err error
-				v, b, err = decode(b, depth+1)
-				if err != nil {
-					return nil, nil, err
-				}
-				out = append(out, v)
-			}
-			return out, b, nil
-		}
 		if uint64(n)*2 > uint64(len(b)) {
 			return nil, nil, ErrTruncated
 		}
@@ -317,4 +312,27 @@ func decode(b []byte, depth int) (any, []byte, error) {
 		return out, b, nil
 	}
 	return nil, nil, fmt.Errorf("result: unknown tag %v", t)
+}
+
+// decodeArray parses an array's count and values.
+func decodeArray(b []byte, depth int) ([]any, []byte, error) {
+	if len(b) < 4 {
+		return nil, nil, ErrTruncated
+	}
+	n := binary.LittleEndian.Uint32(b)
+	b = b[4:]
+	if uint64(n) > uint64(len(b)) { // every value takes at least one byte
+		return nil, nil, ErrTruncated
+	}
+	out := make([]any, 0, n)
+	for i := uint32(0); i < n; i++ {
+		var v any
+		var err error
+		v, b, err = decode(b, depth+1)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, v)
+	}
+	return out, b, nil
 }

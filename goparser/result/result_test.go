@@ -35,6 +35,26 @@ func TestEncodeExactBytes(t *testing.T) {
 			e.End()
 		}, []byte{0x07, 2, 0, 0, 0, 0x07, 1, 0, 0, 0, 0x00, 0x00}},
 		{"slot", func(e *Encoder) { s := e.IntSlot(); e.PatchInt(s, 7) }, []byte{0x04, 7, 0, 0, 0, 0, 0, 0, 0}},
+		// Items: tag, bits, zigzag field, offset, length, uvarint flags, value, text, children.
+		{"item", func(e *Encoder) { e.Item(&Item{Field: 3, Offset: 1, Length: 2}, false) },
+			[]byte{0x0b, 0x00, 6, 2, 4, 0}},
+		{"expert item", func(e *Encoder) { e.Item(&Item{Field: -1, Text: "m"}, false) },
+			[]byte{0x0b, 0x08, 1, 0, 0, 0, 1, 'm'}},
+		{"int item", func(e *Encoder) {
+			e.Item(&Item{Field: 1, Offset: 200, Flags: 3, Kind: ItemInt, Int: -2}, false)
+		}, []byte{0x0b, 0x03, 2, 0x90, 0x03, 0, 3, 3}},
+		{"float item", func(e *Encoder) { e.Item(&Item{Kind: ItemFloat, Float: 1}, false) },
+			[]byte{0x0b, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f}},
+		{"item with children", func(e *Encoder) {
+			e.BeginArray()
+			e.Item(&Item{Field: 2, Kind: ItemString, Bytes: []byte("ab"), TextBytes: []byte("t")}, true)
+			e.Item(&Item{Kind: ItemTrue}, false)
+			e.Item(&Item{Kind: ItemString}, false) // an empty string, not nil
+			e.End()
+			e.Nil()
+			e.End()
+		}, []byte{0x07, 2, 0, 0, 0, 0x0b, 0x1d, 4, 0, 0, 0, 2, 'a', 'b', 1, 't', 2, 0, 0, 0,
+			0x0b, 0x02, 0, 0, 0, 0, 0x0b, 0x05, 0, 0, 0, 0, 0, 0x00}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,6 +94,46 @@ func TestRoundTrip(t *testing.T) {
 	want := []any{int64(math.MaxInt64), int64(math.MinInt32), "", "\x00\x01\x02", map[any]any{"a": true}}
 	if !reflect.DeepEqual(v, want) {
 		t.Fatalf("got %#v, want %#v", v, want)
+	}
+}
+
+// TestItemDecodes: an item decodes to the array that items were before
+// they had a form of their own, and damaged ones are errors.
+func TestItemDecodes(t *testing.T) {
+	var e Encoder
+	e.Item(&Item{Field: -3, Offset: 70000, Length: 5, Flags: 9, Kind: ItemString, Str: "v", Text: "text"}, true)
+	e.Item(&Item{Field: 4, Kind: ItemInt, Int: math.MinInt64}, false)
+	e.Item(&Item{Field: 5, Kind: ItemFalse, TextBytes: []byte("x")}, false)
+	e.End()
+	b, err := e.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, rest, err := Decode(b)
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("Decode: %v, %d octets left", err, len(rest))
+	}
+	want := []any{int64(-3), int64(70000), int64(5), "v", "text", int64(9), []any{
+		[]any{int64(4), int64(0), int64(0), int64(math.MinInt64), nil, int64(0)},
+		[]any{int64(5), int64(0), int64(0), false, "x", int64(0)},
+	}}
+	if !reflect.DeepEqual(v, want) {
+		t.Fatalf("got %#v, want %#v", v, want)
+	}
+	for n := 0; n < len(b); n++ {
+		if _, _, err := Decode(b[:n]); !errors.Is(err, ErrTruncated) {
+			t.Fatalf("prefix of %d octets: err %v, want ErrTruncated", n, err)
+		}
+	}
+	for _, bad := range [][]byte{
+		{0x0b, 0x20, 0, 0, 0, 0}, // unknown bit
+		{0x0b, 0x06, 0, 0, 0, 0}, // unknown value kind
+		{0x0b, 0x00, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, // flags above MaxInt64
+		{0x0b, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0}, // field of 70 bits
+	} {
+		if _, _, err := Decode(bad); err == nil || errors.Is(err, ErrTruncated) {
+			t.Errorf("% x: err %v, want a malformed item", bad, err)
+		}
 	}
 }
 
@@ -143,6 +203,9 @@ func FuzzDecode(f *testing.F) {
 	e.Bool(true)
 	e.Int(1 << 40)
 	e.Int(300)
+	e.Item(&Item{Field: -1, Offset: 300, Kind: ItemString, Str: "v", Text: "t"}, true)
+	e.Item(&Item{Kind: ItemFloat, Float: 2}, false)
+	e.End()
 	e.End()
 	b, _ := e.Bytes()
 	f.Add(b)

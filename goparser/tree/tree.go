@@ -1,11 +1,9 @@
 // Package tree writes Wireshark tree items into a result.Encoder.
 //
-// Each item is an array
+// Each item is a result item (result.Item), which decodes as
 //
 //	{field, offset, length, value, text, flags [, {child…}]}
 //
-// (children sit in their own array so that the item's nil slots never
-// confuse Lua's length operator)
 // where value nil means "let Wireshark read the value from the bytes" and
 // text, when present, is appended to the item's label (or replaces it with
 // FlagReplaceText). An expert info is an item whose field is -(expert+1);
@@ -112,8 +110,9 @@ func (w Writer) Begin(f schema.FieldID, off, length int, v Value, text string, f
 	if w.ExpertsOnly {
 		return
 	}
-	w.item(f, off, length, v, text, fl)
-	w.E.BeginArray()
+	it := head(f, off, length, v, fl)
+	it.Text = text
+	w.E.Item(&it, true)
 }
 
 // BeginBytes is Begin with the text in a byte slice, which the Writer
@@ -123,47 +122,30 @@ func (w Writer) BeginBytes(f schema.FieldID, off, length int, v Value, text []by
 	if w.ExpertsOnly {
 		return
 	}
-	w.head(f, off, length, v)
-	if len(text) == 0 {
-		w.E.Nil()
-	} else {
-		w.E.BytesValue(text)
-	}
-	w.E.Int(int64(fl))
-	w.E.BeginArray()
+	it := head(f, off, length, v, fl)
+	it.TextBytes = text
+	w.E.Item(&it, true)
 }
 
-func (w Writer) item(f schema.FieldID, off, length int, v Value, text string, fl Flags) {
-	w.head(f, off, length, v)
-	if text == "" {
-		w.E.Nil()
-	} else {
-		w.E.String(text)
-	}
-	w.E.Int(int64(fl))
-}
-
-// head opens an item and writes what precedes its text.
-func (w Writer) head(f schema.FieldID, off, length int, v Value) {
-	e := w.E
-	e.BeginArray()
-	e.Int(int64(f))
-	e.Int(int64(off))
-	e.Int(int64(length))
+// head is an item without its text.
+func head(f schema.FieldID, off, length int, v Value, fl Flags) result.Item {
+	it := result.Item{Field: int64(f), Offset: int64(off), Length: int64(length), Flags: uint64(fl)}
 	switch v.Kind {
-	case KindNone:
-		e.Nil()
 	case KindInt:
-		e.Int(v.I)
+		it.Kind, it.Int = result.ItemInt, v.I
 	case KindString:
-		e.String(v.S)
+		it.Kind, it.Str = result.ItemString, v.S
 	case KindBytes:
-		e.BytesValue(v.B)
+		it.Kind, it.Bytes = result.ItemString, v.B
 	case KindFloat:
-		e.Float(v.F)
+		it.Kind, it.Float = result.ItemFloat, v.F
 	case KindBool:
-		e.Bool(v.I != 0)
+		it.Kind = result.ItemFalse
+		if v.I != 0 {
+			it.Kind = result.ItemTrue
+		}
 	}
+	return it
 }
 
 // End closes the item opened last.
@@ -172,7 +154,6 @@ func (w Writer) End() {
 		return
 	}
 	w.E.End()
-	w.E.End()
 }
 
 // Add writes an item without children.
@@ -180,14 +161,14 @@ func (w Writer) Add(f schema.FieldID, off, length int, v Value, text string, fl 
 	if w.ExpertsOnly {
 		return
 	}
-	w.item(f, off, length, v, text, fl)
-	w.E.End()
+	it := head(f, off, length, v, fl)
+	it.Text = text
+	w.E.Item(&it, false)
 }
 
 // Expert attaches an expert info to the enclosing item.
 func (w Writer) Expert(x schema.ExpertID, msg string) {
-	w.item(schema.FieldID(-(int32(x) + 1)), 0, 0, FromBytes, msg, 0)
-	w.E.End()
+	w.E.Item(&result.Item{Field: -(int64(x) + 1), Text: msg}, false)
 	if w.X != nil {
 		*w.X = append(*w.X, ExpertRecord{x, msg})
 	}
