@@ -144,7 +144,7 @@ static int read_float(struct reader *r, struct value *v) {
 }
 
 /* Go's encoding/binary varints, at most 10 octets. */
-static int read_uvarint(struct reader *r, uint64_t *out) {
+static int read_uvarint_long(struct reader *r, uint64_t *out) {
     uint64_t x = 0;
     for (unsigned shift = 0; shift < 70; shift += 7) {
         uint8_t b;
@@ -162,7 +162,16 @@ static int read_uvarint(struct reader *r, uint64_t *out) {
     return 0;
 }
 
-static int read_varint(struct reader *r, int64_t *out) {
+/* Most are one octet: field numbers, offsets and lengths under 64. */
+static inline int read_uvarint(struct reader *r, uint64_t *out) {
+    if (r->p < r->end && *r->p < 0x80) {
+        *out = *r->p++;
+        return 1;
+    }
+    return read_uvarint_long(r, out);
+}
+
+static inline int read_varint(struct reader *r, int64_t *out) {
     uint64_t u;
     if (!read_uvarint(r, &u))
         return 0;

@@ -79,13 +79,13 @@ func (e *Encoder) Item(it *Item, children bool) {
 		bits |= itemHasChildren
 	}
 	b := append(e.buf, byte(TagItem), bits)
-	b = binary.AppendVarint(b, it.Field)
-	b = binary.AppendVarint(b, it.Offset)
-	b = binary.AppendVarint(b, it.Length)
-	b = binary.AppendUvarint(b, it.Flags)
+	b = appendVarint(b, it.Field)
+	b = appendVarint(b, it.Offset)
+	b = appendVarint(b, it.Length)
+	b = appendUvarint(b, it.Flags)
 	switch it.Kind {
 	case ItemInt:
-		b = binary.AppendVarint(b, it.Int)
+		b = appendVarint(b, it.Int)
 	case ItemFloat:
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(it.Float))
 	case ItemString:
@@ -106,12 +106,26 @@ func (e *Encoder) Item(it *Item, children bool) {
 	e.counted()
 }
 
+// appendUvarint is binary.AppendUvarint, inlined for the one-octet values
+// that most are.
+func appendUvarint(b []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(b, byte(v))
+	}
+	return binary.AppendUvarint(b, v)
+}
+
+// appendVarint is binary.AppendVarint (zigzag), likewise.
+func appendVarint(b []byte, v int64) []byte {
+	return appendUvarint(b, uint64(v<<1)^uint64(v>>63))
+}
+
 // appendChunk appends a uvarint length and s, or b when s is empty.
 func appendChunk(b []byte, s string, bs []byte) []byte {
 	if s != "" {
-		return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+		return append(appendUvarint(b, uint64(len(s))), s...)
 	}
-	return append(binary.AppendUvarint(b, uint64(len(bs))), bs...)
+	return append(appendUvarint(b, uint64(len(bs))), bs...)
 }
 
 var errItem = errors.New("result: malformed item")
