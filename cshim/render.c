@@ -197,7 +197,7 @@ enum { ITEM_NIL, ITEM_FALSE, ITEM_TRUE, ITEM_INT, ITEM_FLOAT, ITEM_STRING };
 
 int goshim_read_item(struct reader *r, struct item *it) {
     uint8_t bits;
-    uint64_t flags;
+    uint64_t off, len, flags;
     struct value *v = &it->v;
     if (!need(r, 2) || r->p[0] != TAG_ITEM)
         return 0;
@@ -205,9 +205,13 @@ int goshim_read_item(struct reader *r, struct item *it) {
     r->p += 2;
     if ((bits & ~(ITEM_KIND | ITEM_TEXT | ITEM_CHILDREN)) || (bits & ITEM_KIND) > ITEM_STRING)
         return 0;
-    if (!read_varint(r, &it->field) || !read_varint(r, &it->off) || !read_varint(r, &it->len) ||
-        !read_uvarint(r, &flags) || flags > INT64_MAX)
+    if (!read_varint(r, &it->field) || !read_uvarint(r, &off) || !read_uvarint(r, &len) || !read_uvarint(r, &flags) ||
+        flags > INT64_MAX)
         return 0;
+    /* A negative offset or length comes as its two's complement: the
+     * renderer refuses it as out of bounds. */
+    it->off = (int64_t)off;
+    it->len = (int64_t)len;
     it->flags = (int64_t)flags;
     v->tag = TAG_NIL;
     v->i = 0;

@@ -134,7 +134,7 @@ check("result() wants an array of items", not pcall(g.result, 1))
 local it = g.decode("\7\2\0\0\0" .. "\11\29\4\0\0\0\2ab\1t\2\0\0\0" .. "\11\2\0\0\0\0" .. "\11\5\0\0\0\0\0" .. "\0")
 check("item with children", it[1][1] == 2 and it[1][2] == 0 and it[1][4] == "ab" and it[1][5] == "t" and it[1][6] == 0
     and #it[1][7] == 2 and it[1][7][1][4] == true and it[1][7][2][4] == "" and it[1][7][2][5] == nil and it[2] == nil)
-local neg = g.decode("\11\3\2\144\3\0\3\3")
+local neg = g.decode("\11\3\2\200\1\0\3\3")
 check("item varints", neg[1] == 1 and neg[2] == 200 and neg[3] == 0 and neg[4] == -2 and neg[6] == 3 and neg[7] == nil,
     table.concat({ tostring(neg[1]), tostring(neg[2]), tostring(neg[4]), tostring(neg[6]) }, " "))
 local xi = g.decode("\11\8\1\0\0\0\1m")

@@ -16,9 +16,10 @@ import (
 //	0x0b, bits, field, offset, length, flags, [value], [text], [children]
 //
 // bits (one octet): the value's kind in bits 0-2 (ItemValueKind), 0x08 when
-// a text follows, 0x10 when children follow. field, offset and length
-// are zigzag varints (an expert info's field is negative), flags a
-// uvarint; an int value is a zigzag varint, a float 8 octets, a string a
+// a text follows, 0x10 when children follow. field is a zigzag varint (an
+// expert info's is negative); offset and length, never negative in a
+// valid item, are uvarints of their two's complement, as flags are; an
+// int value is a zigzag varint, a float 8 octets, a string a
 // uvarint length and its octets, as is the text. Children are a u32
 // count, patched in by End, and that many values. Decode returns an item
 // as {field, offset, length, value, text, flags [, {child…}]}, the arrays
@@ -80,8 +81,8 @@ func (e *Encoder) Item(it *Item, children bool) {
 	}
 	b := append(e.buf, byte(TagItem), bits)
 	b = appendVarint(b, it.Field)
-	b = appendVarint(b, it.Offset)
-	b = appendVarint(b, it.Length)
+	b = appendUvarint(b, uint64(it.Offset))
+	b = appendUvarint(b, uint64(it.Length))
 	b = appendUvarint(b, it.Flags)
 	switch it.Kind {
 	case ItemInt:
@@ -140,17 +141,18 @@ func decodeItem(b []byte, depth int) (any, []byte, error) {
 		return nil, nil, errItem
 	}
 	b = b[1:]
-	var head [3]int64
-	var flags uint64
+	var field int64
+	var head [3]uint64 // offset, length, flags
 	var err error
+	if field, b, err = varint(binary.Varint, b); err != nil {
+		return nil, nil, err
+	}
 	for i := range head {
-		if head[i], b, err = varint(binary.Varint, b); err != nil {
+		if head[i], b, err = varint(binary.Uvarint, b); err != nil {
 			return nil, nil, err
 		}
 	}
-	if flags, b, err = varint(binary.Uvarint, b); err != nil {
-		return nil, nil, err
-	}
+	flags := head[2]
 	if flags > math.MaxInt64 {
 		return nil, nil, errItem
 	}
@@ -180,7 +182,7 @@ func decodeItem(b []byte, depth int) (any, []byte, error) {
 			return nil, nil, err
 		}
 	}
-	out := []any{head[0], head[1], head[2], value, text, int64(flags)}
+	out := []any{field, int64(head[0]), int64(head[1]), value, text, int64(flags)}
 	if bits&itemHasChildren == 0 {
 		return out, b, nil
 	}

@@ -35,14 +35,14 @@ func TestEncodeExactBytes(t *testing.T) {
 			e.End()
 		}, []byte{0x07, 2, 0, 0, 0, 0x07, 1, 0, 0, 0, 0x00, 0x00}},
 		{"slot", func(e *Encoder) { s := e.IntSlot(); e.PatchInt(s, 7) }, []byte{0x04, 7, 0, 0, 0, 0, 0, 0, 0}},
-		// Items: tag, bits, zigzag field, offset, length, uvarint flags, value, text, children.
+		// Items: tag, bits, zigzag field, uvarint offset, length and flags, value, text, children.
 		{"item", func(e *Encoder) { e.Item(&Item{Field: 3, Offset: 1, Length: 2}, false) },
-			[]byte{0x0b, 0x00, 6, 2, 4, 0}},
+			[]byte{0x0b, 0x00, 6, 1, 2, 0}},
 		{"expert item", func(e *Encoder) { e.Item(&Item{Field: -1, Text: "m"}, false) },
 			[]byte{0x0b, 0x08, 1, 0, 0, 0, 1, 'm'}},
 		{"int item", func(e *Encoder) {
 			e.Item(&Item{Field: 1, Offset: 200, Flags: 3, Kind: ItemInt, Int: -2}, false)
-		}, []byte{0x0b, 0x03, 2, 0x90, 0x03, 0, 3, 3}},
+		}, []byte{0x0b, 0x03, 2, 0xc8, 0x01, 0, 3, 3}},
 		{"float item", func(e *Encoder) { e.Item(&Item{Kind: ItemFloat, Float: 1}, false) },
 			[]byte{0x0b, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f}},
 		{"item with children", func(e *Encoder) {
