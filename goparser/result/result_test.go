@@ -83,6 +83,17 @@ func TestRoundTrip(t *testing.T) {
 	e.Bool(true)
 	e.End()
 	e.End()
+	v, _ := decodeWhole(t, &e)
+	want := []any{int64(math.MaxInt64), int64(math.MinInt32), "", "\x00\x01\x02", map[any]any{"a": true}}
+	if !reflect.DeepEqual(v, want) {
+		t.Fatalf("got %#v, want %#v", v, want)
+	}
+}
+
+// decodeWhole decodes what e holds, which must be one whole value, and
+// returns it with its octets.
+func decodeWhole(t *testing.T, e *Encoder) (any, []byte) {
+	t.Helper()
 	b, err := e.Bytes()
 	if err != nil {
 		t.Fatal(err)
@@ -91,10 +102,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || len(rest) != 0 {
 		t.Fatalf("Decode: %v, %d octets left", err, len(rest))
 	}
-	want := []any{int64(math.MaxInt64), int64(math.MinInt32), "", "\x00\x01\x02", map[any]any{"a": true}}
-	if !reflect.DeepEqual(v, want) {
-		t.Fatalf("got %#v, want %#v", v, want)
-	}
+	return v, b
 }
 
 // TestItemDecodes: an item decodes to the array that items were before
@@ -105,14 +113,7 @@ func TestItemDecodes(t *testing.T) {
 	e.Item(&Item{Field: 4, Kind: ItemInt, Int: math.MinInt64}, false)
 	e.Item(&Item{Field: 5, Kind: ItemFalse, TextBytes: []byte("x")}, false)
 	e.End()
-	b, err := e.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, rest, err := Decode(b)
-	if err != nil || len(rest) != 0 {
-		t.Fatalf("Decode: %v, %d octets left", err, len(rest))
-	}
+	v, b := decodeWhole(t, &e)
 	want := []any{int64(-3), int64(70000), int64(5), "v", "text", int64(9), []any{
 		[]any{int64(4), int64(0), int64(0), int64(math.MinInt64), nil, int64(0)},
 		[]any{int64(5), int64(0), int64(0), false, "x", int64(0)},
