@@ -162,7 +162,7 @@ static int read_uvarint_long(struct reader *r, uint64_t *out) {
     return 0;
 }
 
-/* Most are one octet: field numbers, offsets and lengths under 64. */
+/* Most are one octet: field numbers under 64, offsets and lengths under 128. */
 static inline int read_uvarint(struct reader *r, uint64_t *out) {
     if (r->p < r->end && *r->p < 0x80) {
         *out = *r->p++;
