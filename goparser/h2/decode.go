@@ -952,20 +952,22 @@ func (d *Decoder) apply(c *conn, dir int, fh http2.FrameHeader, f http2.Frame) f
 // checkWindow judges a window w (of the connection when stream is 0)
 // after n flow-controlled octets.
 func (d *Decoder) checkWindow(stream uint32, w, n int64) {
-	if w > 0 || (w == 0 && n == 0) {
-		return // the common case: no label to build
-	}
-	scope := "connection"
-	if stream != 0 {
-		scope = "stream " + strconv.FormatUint(uint64(stream), 10)
-	}
 	switch {
 	case w < 0:
 		// Only what went beyond a window that was still open counts.
-		d.fx.add(xFlowError, "DATA of %d octets exceeds the %s window by %d (RFC 9113 §6.9.1)", n, scope, min(n, -w))
+		d.fx.add(xFlowError, "DATA of %d octets exceeds the %s window by %d (RFC 9113 §6.9.1)", n, windowScope(stream), min(n, -w))
 	case w == 0 && n > 0:
-		d.fx.add(xBlocked, "%s window exhausted: the sender is blocked until a WINDOW_UPDATE", scope)
+		d.fx.add(xBlocked, "%s window exhausted: the sender is blocked until a WINDOW_UPDATE", windowScope(stream))
 	}
+}
+
+// windowScope names the window of stream (the connection's when 0), built
+// only for an expert info: most frames leave their windows open.
+func windowScope(stream uint32) string {
+	if stream == 0 {
+		return "connection"
+	}
+	return "stream " + strconv.FormatUint(uint64(stream), 10)
 }
 
 // applySettings applies SETTINGS sent by side s, now acknowledged. It
