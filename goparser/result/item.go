@@ -90,11 +90,7 @@ func (e *Encoder) Item(it *Item, children bool) {
 	case ItemFloat:
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(it.Float))
 	case ItemString:
-		if it.Str != "" {
-			b = appendChunk(b, it.Str, nil)
-		} else {
-			b = appendChunk(b, "", it.Bytes)
-		}
+		b = appendChunk(b, it.Str, it.Bytes)
 	}
 	if text {
 		b = appendChunk(b, it.Text, it.TextBytes)
