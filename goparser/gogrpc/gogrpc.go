@@ -290,7 +290,8 @@ func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, depth int) {
 // method, content-type, user-agent, grpc-timeout and grpc-encoding.
 func WriteRequest(w tree.Writer, off, n int, call Call, fields func(name string) (string, bool)) {
 	const gen = tree.FlagGenerated
-	w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s call", call.name()), 0)
+	var label [128]byte // one label a call: built on the stack, where Sprintf allocated
+	w.BeginBytes(Proto.Item, off, n, tree.FromBytes, append(append(append(label[:0], ": "...), call.name()...), " call"...), 0)
 	svc, method := SplitPath(call.Path)
 	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
 	w.Add(fService, off, n, tree.Str(svc), "", gen)
@@ -329,7 +330,9 @@ func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) 
 		msg = u // grpc-message is percent-encoded
 	}
 	const gen = tree.FlagGenerated
-	w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s status %v", call.name(), codes.Code(code)), 0)
+	var label [128]byte
+	w.BeginBytes(Proto.Item, off, n, tree.FromBytes,
+		append(append(append(append(label[:0], ": "...), call.name()...), " status "...), codes.Code(code).String()...), 0)
 	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
 	svc, method := SplitPath(call.Path)
 	w.Add(fService, off, n, tree.Str(svc), "", gen)

@@ -34,7 +34,7 @@ func TestStatusDetails(t *testing.T) {
 }
 
 func TestParseTimeout(t *testing.T) {
-	for v, want := range map[string]string{"100m": "100ms", "9998452u": "9.998452s", "1H": "1h0m0s", "5S": "5s"} {
+	for v, want := range map[string]string{"100m": "100ms", "9998452u": "9.998452s", "1H": "1h0m0s", "2M": "2m0s", "5S": "5s", "7n": "7ns"} {
 		if d, ok := ParseTimeout(v); !ok || d.String() != want {
 			t.Errorf("%s: %v %v", v, d, ok)
 		}
