@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -23,6 +24,11 @@ var (
 	fRspBytes = Proto.Field(schema.Field{Abbrev: "gogrpc.call.response_bytes", Name: "Response message octets", Type: schema.Uint32, Base: schema.BaseDec})
 )
 
+// The units of grpc-timeout, and their durations.
+const timeoutUnits = "HMSmun"
+
+var timeoutUnit = [len(timeoutUnits)]time.Duration{time.Hour, time.Minute, time.Second, time.Millisecond, time.Microsecond, time.Nanosecond}
+
 // ParseTimeout reads a grpc-timeout header value ("100m", "9998452u").
 func ParseTimeout(v string) (time.Duration, bool) {
 	if len(v) < 2 || len(v) > 9 {
@@ -32,24 +38,11 @@ func ParseTimeout(v string) (time.Duration, bool) {
 	if err != nil || n < 0 {
 		return 0, false
 	}
-	var unit time.Duration
-	switch v[len(v)-1] {
-	case 'H':
-		unit = time.Hour
-	case 'M':
-		unit = time.Minute
-	case 'S':
-		unit = time.Second
-	case 'm':
-		unit = time.Millisecond
-	case 'u':
-		unit = time.Microsecond
-	case 'n':
-		unit = time.Nanosecond
-	default:
+	u := strings.IndexByte(timeoutUnits, v[len(v)-1])
+	if u < 0 {
 		return 0, false
 	}
-	return time.Duration(n) * unit, true
+	return time.Duration(n) * timeoutUnit[u], true
 }
 
 // Progress is what a call did so far.
