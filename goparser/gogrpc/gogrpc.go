@@ -96,6 +96,13 @@ func (c Call) name() string {
 	return c.Path
 }
 
+// appendLabel appends ": " and the call's name, the start of the label of
+// every protocol item of the call. Labels are built in a buffer on the
+// stack: Sprintf would allocate for each.
+func (c Call) appendLabel(b []byte) []byte {
+	return append(append(b, ": "...), c.name()...)
+}
+
 // IsGRPC reports whether a content-type is gRPC's (application/grpc,
 // application/grpc+proto, …) or gRPC-Web's (application/grpc-web…), and
 // whether the body is gRPC-Web-Text, whose messages travel in base64.
@@ -172,10 +179,8 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 	lim = lim.WithDefaults()
 	const gen = tree.FlagGenerated
 	off, n := base+m.Off, m.N
-	// Labels are built in a buffer on the stack: a message is a few
-	// items, and Sprintf would allocate for each.
 	var buf [128]byte
-	text := append(append(append(append(buf[:0], ": "...), call.name()...), ' '), direction(request)...)
+	text := append(append(call.appendLabel(buf[:0]), ' '), direction(request)...)
 	text = strconv.AppendUint(append(text, ", Length "...), uint64(m.Length), 10)
 	if m.Compressed {
 		text = append(text, ", compressed"...)
@@ -290,8 +295,8 @@ func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, depth int) {
 // method, content-type, user-agent, grpc-timeout and grpc-encoding.
 func WriteRequest(w tree.Writer, off, n int, call Call, fields func(name string) (string, bool)) {
 	const gen = tree.FlagGenerated
-	var label [128]byte // one label a call: built on the stack, where Sprintf allocated
-	w.BeginBytes(Proto.Item, off, n, tree.FromBytes, append(append(append(label[:0], ": "...), call.name()...), " call"...), 0)
+	var label [128]byte
+	w.BeginBytes(Proto.Item, off, n, tree.FromBytes, append(call.appendLabel(label[:0]), " call"...), 0)
 	svc, method := SplitPath(call.Path)
 	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
 	w.Add(fService, off, n, tree.Str(svc), "", gen)
@@ -331,8 +336,7 @@ func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) 
 	}
 	const gen = tree.FlagGenerated
 	var label [128]byte
-	w.BeginBytes(Proto.Item, off, n, tree.FromBytes,
-		append(append(append(append(label[:0], ": "...), call.name()...), " status "...), codes.Code(code).String()...), 0)
+	w.BeginBytes(Proto.Item, off, n, tree.FromBytes, append(append(call.appendLabel(label[:0]), " status "...), codes.Code(code).String()...), 0)
 	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
 	svc, method := SplitPath(call.Path)
 	w.Add(fService, off, n, tree.Str(svc), "", gen)
