@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gopacket/gopacket"
+
 	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 	"github.com/gotcpdump/gotcpdump/internal/capture"
 )
@@ -246,6 +248,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	startStop := func(at time.Time) {
 		stopAt, drainUntil = at, time.Now().Add(capture.BlockTimeout+200*time.Millisecond)
 	}
+	var ci gopacket.CaptureInfo
 	for o.count == 0 || r.captured < o.count {
 		if !stopAt.IsZero() && time.Now().After(drainUntil) {
 			break
@@ -256,7 +259,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 				fmt.Fprintln(stderr, "gotcpdump: updating the filter:", err)
 			}
 		}
-		data, ci, err := src.ReadPacket()
+		data, err := src.ReadPacket(&ci)
 		if err != nil && errors.Is(err, capture.ErrTimeout) {
 			if !stopAt.IsZero() {
 				break // nothing more in the ring
@@ -299,7 +302,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 			}
 			comment = fmt.Sprintf("pid: %d, comm: %s", p.PID, p.Comm)
 		}
-		if err := w.Write(ci, data, comment); err != nil {
+		if err := w.Write(&ci, data, comment); err != nil {
 			if !capture.IsDone(err) {
 				loopErr = fmt.Errorf("writing: %w", err)
 			}

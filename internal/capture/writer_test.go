@@ -45,7 +45,7 @@ func TestRingOfFiles(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	for i := 0; i < 40; i++ { // 40 × 116 octets: 4 files' worth, so the ring wraps
 		ci, d := packet(now.Add(time.Duration(i)*time.Millisecond), 100)
-		if err := w.Write(ci, d, ""); err != nil {
+		if err := w.Write(&ci, d, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -81,7 +81,7 @@ func TestRotateByTime(t *testing.T) {
 	var stop error
 	for i := 0; i < 30 && stop == nil; i++ {
 		ci, d := packet(start.Add(time.Duration(i)*100*time.Millisecond), 60)
-		stop = w.Write(ci, d, "")
+		stop = w.Write(&ci, d, "")
 	}
 	if !IsDone(stop) {
 		t.Fatalf("no stop after 2 files: %v", stop)
