@@ -57,6 +57,8 @@ func TestGotcpdumpAgainstTcpdump(t *testing.T) {
 	add("afpacket pcap", "af.pcap", bin, "-i", l.cliIf, "-w", filepath.Join(dir, "af.pcap"), filter)
 	add("afpacket pcapng", "af.pcapng", bin, "-i", l.cliIf, "-w", filepath.Join(dir, "af.pcapng"), "-f", filter)
 	add("libpcap pcapng", "pcap.pcapng", bin, "--engine", "pcap", "-i", l.cliIf, "-w", filepath.Join(dir, "pcap.pcapng"), filter)
+	// The default interface, any: libpcap with cooked headers.
+	add("libpcap any", "any.pcap", bin, "-w", filepath.Join(dir, "any.pcap"), filter)
 	for _, r := range runs {
 		if err := r.cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -731,6 +733,44 @@ func TestGotcpdumpFaults(t *testing.T) {
 		t.Logf("%d datagrams sent, %d files, %d packets in them", sent, len(files), total)
 		if len(files) < 10 || total != sent || sent != 20000 || !strings.Contains(errOut.String(), "20000 packets captured") {
 			t.Errorf("%d files hold %d packets, %d were sent; gotcpdump said:\n%s", len(files), total, sent, errOut.String())
+		}
+	})
+
+	t.Run("any adds up", func(t *testing.T) {
+		// The default interface, any, is read through libpcap a batch
+		// (up to 1 MiB) at a time: 100,000 small datagrams span dozens of
+		// batches, and each must be in the file once, with its length and
+		// a time from the run.
+		file := filepath.Join(dir, "any.pcap")
+		start := time.Now()
+		c, errOut := capture("-i", "any", "-w", file, "udp port 9999")
+		out, err := exec.Command("ip", "netns", "exec", l.cliNS, lab, "udp", "-addr", l.srvIP.String()+":9999", "-n", "100000", "-size", "64").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := time.Now()
+		time.Sleep(500 * time.Millisecond)
+		_ = c.Process.Signal(syscall.SIGINT)
+		if err := c.Wait(); err != nil {
+			t.Fatalf("%v\n%s", err, errOut.String())
+		}
+		var sent int
+		fmt.Sscanf(string(out), "sent %d", &sent)
+		lines := strings.Split(strings.TrimSpace(tshark(t, plainEnv, "-r", file, "-T", "fields", "-e", "frame.time_epoch", "-e", "frame.protocols", "-e", "udp.length")), "\n")
+		t.Logf("%d datagrams sent, %d packets in the file", sent, len(lines))
+		if sent != 100000 || len(lines) != sent || !strings.Contains(errOut.String(), "100000 packets captured") {
+			t.Fatalf("%d packets in the file, %d sent; gotcpdump said:\n%s", len(lines), sent, errOut.String())
+		}
+		bad := 0
+		for _, line := range lines {
+			f := strings.Split(line, "\t")
+			sec, err := strconv.ParseFloat(f[0], 64)
+			at := time.Unix(0, int64(sec*1e9))
+			if err != nil || at.Before(start.Add(-time.Second)) || at.After(end.Add(time.Second)) || f[1] != "sll:ethertype:ip:udp:data" || f[2] != "72" {
+				if bad++; bad <= 5 {
+					t.Errorf("packet %q: want a time in [%v, %v], cooked headers and 72 octets of UDP", line, start, end)
+				}
+			}
 		}
 	})
 
