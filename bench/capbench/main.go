@@ -12,9 +12,12 @@
 // and idle wake-ups: about 18 ms plus 3.5 ms a second for gotcpdump,
 // 8 ms for tcpdump on the reference machine).
 //
-//	capbench -gotcpdump build/out/gotcpdump [-rates 50000,200000,500000,0] [-runs 5] [-secs 1.5] [-json FILE]
+//	capbench -gotcpdump build/out/gotcpdump [-rates 50000,200000,500000,0] [-any-rates 0] [-runs 5] [-secs 1.5] [-json FILE]
 //
-// A rate of 0 is the generator's maximum. The generator is this program
+// A rate of 0 is the generator's maximum. The rates run with both tools
+// on the veth interface (gotcpdump's afpacket engine), then -any-rates on
+// the "any" interface, gotcpdump's default (its libpcap engine, as
+// tcpdump's). The generator is this program
 // ("capbench gen"), run in the sending namespace: UDP datagrams of 64
 // bytes sent with sendmmsg (golang.org/x/net/ipv4 WriteBatch) in batches
 // of 64, paced per batch.
@@ -65,12 +68,13 @@ func main() {
 		select {}
 	}
 	bin := flag.String("gotcpdump", "build/out/gotcpdump", "gotcpdump binary")
-	ratesFlag := flag.String("rates", "50000,200000,500000,0", "packets per second (0: as fast as the generator goes)")
+	ratesFlag := flag.String("rates", "50000,200000,500000,0", "packets per second on the veth interface (0: as fast as the generator goes)")
+	anyRatesFlag := flag.String("any-rates", "0", "packets per second on the any interface")
 	runs := flag.Int("runs", 5, "measured runs per tool and rate, after one warm-up each")
 	secs := flag.Float64("secs", 1.5, "seconds of traffic per run")
 	jsonOut := flag.String("json", "bench/out/capture.json", "where to write the results")
 	flag.Parse()
-	if err := run(*bin, *ratesFlag, *runs, *secs, *jsonOut); err != nil {
+	if err := run(*bin, *ratesFlag, *anyRatesFlag, *runs, *secs, *jsonOut); err != nil {
 		fmt.Fprintln(os.Stderr, "capbench:", err)
 		os.Exit(1)
 	}
@@ -82,6 +86,7 @@ type sample struct {
 }
 
 type row struct {
+	Interface        string    `json:"interface"`   // veth or any
 	Rate             int       `json:"offered_pps"` // 0: generator maximum
 	Tool             string    `json:"tool"`
 	AchievedPPS      float64   `json:"achieved_pps"`
@@ -97,7 +102,22 @@ type row struct {
 	CPUs             []float64 `json:"cpu_s_per_million"`
 }
 
-func run(bin, ratesFlag string, runs int, secs float64, jsonOut string) error {
+func parseRates(flagValue string) ([]int, error) {
+	var rates []int
+	for _, f := range strings.Split(flagValue, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		r, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || r < 0 {
+			return nil, fmt.Errorf("bad rate %q", f)
+		}
+		rates = append(rates, r)
+	}
+	return rates, nil
+}
+
+func run(bin, ratesFlag, anyRatesFlag string, runs int, secs float64, jsonOut string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("must run as root (network namespaces)")
 	}
@@ -109,13 +129,13 @@ func run(bin, ratesFlag string, runs int, secs float64, jsonOut string) error {
 	if err != nil {
 		return err
 	}
-	var rates []int
-	for _, f := range strings.Split(ratesFlag, ",") {
-		r, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || r < 0 {
-			return fmt.Errorf("bad rate %q", f)
-		}
-		rates = append(rates, r)
+	rates, err := parseRates(ratesFlag)
+	if err != nil {
+		return err
+	}
+	anyRates, err := parseRates(anyRatesFlag)
+	if err != nil {
+		return err
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -132,19 +152,64 @@ func run(bin, ratesFlag string, runs int, secs float64, jsonOut string) error {
 	}
 	defer os.RemoveAll(work)
 
+	fmt.Printf("== capture: gotcpdump against tcpdump, %d-byte UDP payloads over veth, %.1f s per run, 1 warm-up + %d runs each, -B %d\n",
+		payload, secs, runs, bufferKiB)
+	var rows []row
+	for _, ifc := range []struct {
+		name, dev string
+		rates     []int
+	}{{"veth", lab.cliIf, rates}, {"any", "any", anyRates}} {
+		if len(ifc.rates) == 0 {
+			continue
+		}
+		more, err := compare(lab, self, work, bin, tcpdump, ifc.name, ifc.dev, ifc.rates, runs, secs)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, more...)
+	}
+	fmt.Println()
+	fmt.Printf("%-5s %-8s %-10s %11s %9s %8s %8s %11s %7s %11s %7s\n", "if", "offered", "tool", "achieved/s", "captured", "min", "dropped",
+		"CPU s/Mpkt", "ratio", "marginal", "ratio")
+	ratio := func(p *float64) string {
+		if p == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", *p)
+	}
+	for _, r := range rows {
+		fmt.Printf("%-5s %-8s %-10s %11.0f %9.4f %8.4f %8d %11.3f %7s %11.3f %7s\n", r.Interface, rateName(r.Rate), r.Tool, r.AchievedPPS,
+			r.CapturedFraction, r.MinFraction, r.Dropped, r.CPUPerMillion, ratio(r.RatioCPU), r.Marginal, ratio(r.RatioMarginal))
+	}
+	if err := os.MkdirAll(filepath.Dir(jsonOut), 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(map[string]any{
+		"date": time.Now().UTC().Format(time.RFC3339), "cpus": runtimeCPUs(), "payload_bytes": payload,
+		"seconds_per_run": secs, "runs": runs, "warmup_runs": 1, "buffer_kib": bufferKiB, "results": rows,
+	}, "", "  ")
+	if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("== wrote", jsonOut)
+	return nil
+}
+
+// compare runs both tools on one interface at each rate, after measuring
+// what each costs idle.
+func compare(lab *lab, self, work, bin, tcpdump, ifName, dev string, rates []int, runs int, secs float64) ([]row, error) {
 	tools := []struct {
 		name string
 		args func(file string) []string
 	}{
 		{"gotcpdump", func(f string) []string {
-			return []string{bin, "-i", lab.cliIf, "-B", strconv.Itoa(bufferKiB), "-w", f, "udp port " + strconv.Itoa(port)}
+			return []string{bin, "-i", dev, "-B", strconv.Itoa(bufferKiB), "-w", f, "udp port " + strconv.Itoa(port)}
 		}},
 		{"tcpdump", func(f string) []string {
-			return []string{tcpdump, "-i", lab.cliIf, "-B", strconv.Itoa(bufferKiB), "-Z", "root", "-n", "-w", f, "udp port " + strconv.Itoa(port)}
+			return []string{tcpdump, "-i", dev, "-B", strconv.Itoa(bufferKiB), "-Z", "root", "-n", "-w", f, "udp port " + strconv.Itoa(port)}
 		}},
 	}
-	fmt.Printf("== capture: gotcpdump against tcpdump, %d-byte UDP payloads over veth, %.1f s per run, 1 warm-up + %d runs each, -B %d\n",
-		payload, secs, runs, bufferKiB)
+	fmt.Printf("-- interface %s (-i %s)\n", ifName, dev)
 	// The CPU time of each tool running as long with no traffic.
 	idle := map[string]float64{}
 	for _, tool := range tools {
@@ -152,7 +217,7 @@ func run(bin, ratesFlag string, runs int, secs float64, jsonOut string) error {
 		for i := 0; i <= 3; i++ {
 			s, err := lab.once(self, tool.args(filepath.Join(work, tool.name+".pcap")), -1, secs)
 			if err != nil {
-				return fmt.Errorf("%s idle: %w", tool.name, err)
+				return nil, fmt.Errorf("%s idle: %w", tool.name, err)
 			}
 			if i > 0 {
 				cpus = append(cpus, s.CPU)
@@ -168,7 +233,7 @@ func run(bin, ratesFlag string, runs int, secs float64, jsonOut string) error {
 			for _, tool := range tools {
 				s, err := lab.once(self, tool.args(filepath.Join(work, tool.name+".pcap")), rate, secs)
 				if err != nil {
-					return fmt.Errorf("%s at %d/s: %w", tool.name, rate, err)
+					return nil, fmt.Errorf("%s at %d/s: %w", tool.name, rate, err)
 				}
 				if i > 0 {
 					res[tool.name] = append(res[tool.name], s)
@@ -180,6 +245,7 @@ func run(bin, ratesFlag string, runs int, secs float64, jsonOut string) error {
 		var base *row
 		for _, tool := range tools {
 			r := summarise(rate, tool.name, res[tool.name], secs, idle[tool.name])
+			r.Interface = ifName
 			rows = append(rows, r)
 			if tool.name == "tcpdump" {
 				base = &rows[len(rows)-1]
@@ -195,31 +261,7 @@ func run(bin, ratesFlag string, runs int, secs float64, jsonOut string) error {
 			ours.RatioMarginal = &x
 		}
 	}
-	fmt.Println()
-	fmt.Printf("%-8s %-10s %11s %9s %8s %8s %11s %7s %11s %7s\n", "offered", "tool", "achieved/s", "captured", "min", "dropped",
-		"CPU s/Mpkt", "ratio", "marginal", "ratio")
-	ratio := func(p *float64) string {
-		if p == nil {
-			return "-"
-		}
-		return fmt.Sprintf("%.2f", *p)
-	}
-	for _, r := range rows {
-		fmt.Printf("%-8s %-10s %11.0f %9.4f %8.4f %8d %11.3f %7s %11.3f %7s\n", rateName(r.Rate), r.Tool, r.AchievedPPS,
-			r.CapturedFraction, r.MinFraction, r.Dropped, r.CPUPerMillion, ratio(r.RatioCPU), r.Marginal, ratio(r.RatioMarginal))
-	}
-	if err := os.MkdirAll(filepath.Dir(jsonOut), 0o755); err != nil {
-		return err
-	}
-	b, _ := json.MarshalIndent(map[string]any{
-		"date": time.Now().UTC().Format(time.RFC3339), "cpus": runtimeCPUs(), "payload_bytes": payload,
-		"seconds_per_run": secs, "runs": runs, "warmup_runs": 1, "buffer_kib": bufferKiB, "results": rows,
-	}, "", "  ")
-	if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	fmt.Println("== wrote", jsonOut)
-	return nil
+	return rows, nil
 }
 
 func rateName(r int) string {
