@@ -12,7 +12,7 @@
 // and idle wake-ups: about 18 ms plus 3.5 ms a second for gotcpdump,
 // 8 ms for tcpdump on the reference machine).
 //
-//	capbench -gotcpdump build/out/gotcpdump [-rates 50000,200000,500000,0] [-any-rates 0] [-runs 5] [-secs 1.5] [-json FILE]
+//	capbench -gotcpdump build/out/gotcpdump [-rates 50000,200000,0] [-any-rates 0] [-runs 5] [-secs 1.5] [-json FILE]
 //
 // A rate of 0 is the generator's maximum. The rates run with both tools
 // on the veth interface (gotcpdump's afpacket engine), then -any-rates on
@@ -68,7 +68,7 @@ func main() {
 		select {}
 	}
 	bin := flag.String("gotcpdump", "build/out/gotcpdump", "gotcpdump binary")
-	ratesFlag := flag.String("rates", "50000,200000,500000,0", "packets per second on the veth interface (0: as fast as the generator goes)")
+	ratesFlag := flag.String("rates", "50000,200000,0", "packets per second on the veth interface (0: as fast as the generator goes)")
 	anyRatesFlag := flag.String("any-rates", "0", "packets per second on the any interface")
 	runs := flag.Int("runs", 5, "measured runs per tool and rate, after one warm-up each")
 	secs := flag.Float64("secs", 1.5, "seconds of traffic per run")
