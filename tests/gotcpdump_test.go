@@ -708,13 +708,11 @@ func TestGotcpdumpFaults(t *testing.T) {
 		}
 	})
 
-	t.Run("rotation adds up", func(t *testing.T) {
-		// 20,000 datagrams of 1,000 bytes through -C 1 (1 MB files): every
-		// file whole, and the files' packets add up to those sent.
-		rot := filepath.Join(dir, "rot")
-		os.MkdirAll(rot, 0o755)
-		c, errOut := capture("-w", filepath.Join(rot, "r.pcap"), "-C", "1", "udp port 9999")
-		out, err := exec.Command("ip", "netns", "exec", l.cliNS, lab, "udp", "-addr", l.srvIP.String()+":9999", "-n", "20000", "-size", "1000").Output()
+	// udpThrough sends n datagrams of size octets as fast as they go while
+	// c captures, then stops c as a user would; it returns how many were
+	// sent.
+	udpThrough := func(t *testing.T, c *exec.Cmd, errOut *syncbuf.Buffer, n, size int) int {
+		out, err := exec.Command("ip", "netns", "exec", l.cliNS, lab, "udp", "-addr", l.srvIP.String()+":9999", "-n", strconv.Itoa(n), "-size", strconv.Itoa(size)).Output()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -725,6 +723,16 @@ func TestGotcpdumpFaults(t *testing.T) {
 		}
 		var sent int
 		fmt.Sscanf(string(out), "sent %d", &sent)
+		return sent
+	}
+
+	t.Run("rotation adds up", func(t *testing.T) {
+		// 20,000 datagrams of 1,000 bytes through -C 1 (1 MB files): every
+		// file whole, and the files' packets add up to those sent.
+		rot := filepath.Join(dir, "rot")
+		os.MkdirAll(rot, 0o755)
+		c, errOut := capture("-w", filepath.Join(rot, "r.pcap"), "-C", "1", "udp port 9999")
+		sent := udpThrough(t, c, errOut, 20000, 1000)
 		files, _ := filepath.Glob(filepath.Join(rot, "r.pcap*"))
 		total := 0
 		for _, f := range files {
@@ -744,18 +752,8 @@ func TestGotcpdumpFaults(t *testing.T) {
 		file := filepath.Join(dir, "any.pcap")
 		start := time.Now()
 		c, errOut := capture("-i", "any", "-w", file, "udp port 9999")
-		out, err := exec.Command("ip", "netns", "exec", l.cliNS, lab, "udp", "-addr", l.srvIP.String()+":9999", "-n", "100000", "-size", "64").Output()
-		if err != nil {
-			t.Fatal(err)
-		}
+		sent := udpThrough(t, c, errOut, 100000, 64)
 		end := time.Now()
-		time.Sleep(500 * time.Millisecond)
-		_ = c.Process.Signal(syscall.SIGINT)
-		if err := c.Wait(); err != nil {
-			t.Fatalf("%v\n%s", err, errOut.String())
-		}
-		var sent int
-		fmt.Sscanf(string(out), "sent %d", &sent)
 		lines := strings.Split(strings.TrimSpace(tshark(t, plainEnv, "-r", file, "-T", "fields", "-e", "frame.time_epoch", "-e", "frame.protocols", "-e", "udp.length")), "\n")
 		t.Logf("%d datagrams sent, %d packets in the file", sent, len(lines))
 		if sent != 100000 || len(lines) != sent || !strings.Contains(errOut.String(), "100000 packets captured") {
