@@ -212,7 +212,10 @@ func TestWiresharkGUI(t *testing.T) {
 	}
 	// xvfb-run -a takes the first free display from -n on: runs of
 	// xvfb-run that start at the same time and number can end up on one.
-	c := exec.Command("xvfb-run", "-a", "-n", strconv.Itoa(100+os.Getpid()%800), "-s", "-screen 0 1280x1024x24", "bash", script, dir,
+	// Xvfb resets when its last client leaves, and a Wireshark that
+	// connects during the reset fails ("could not connect to display"):
+	// the script starts one right after closing the other, hence -noreset.
+	c := exec.Command("xvfb-run", "-a", "-n", strconv.Itoa(100+os.Getpid()%800), "-s", "-screen 0 1280x1024x24 -noreset", "bash", script, dir,
 		pcap("tw_healthz_storm.pcap"), pcap("grpc_h2c_gzip.pcap"), frames[0])
 	xdg := filepath.Join(dir, "run")
 	if err := os.Mkdir(xdg, 0o700); err != nil {
