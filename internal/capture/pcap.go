@@ -79,7 +79,7 @@ type pcapSource struct {
 }
 
 // batchBytes is how much one batch holds, besides room for one more
-// packet of the snap length. It is what the writer's buffer holds.
+// packet of the snap length.
 const batchBytes = 1 << 20
 
 // recSize is the size of C's struct gc_rec (the constant below does not
@@ -105,8 +105,7 @@ func openPcap(c Config) (Source, error) {
 		return nil, err
 	}
 	// With a timeout, libpcap uses a TPACKET_V3 ring whose blocks the
-	// kernel hands over when full or after the timeout, and gopacket
-	// makes the handle non-blocking.
+	// kernel hands over when full or after the timeout.
 	if err := in.SetTimeout(BlockTimeout); err != nil {
 		return nil, err
 	}
@@ -131,6 +130,12 @@ func openPcap(c Config) (Source, error) {
 		return nil, errors.New("capture: this gopacket/pcap keeps no pcap_t where it used to")
 	}
 	p := (*C.pcap_t)(field.UnsafePointer())
+	// gc_fill must not block (gopacket sets this too, with a timeout).
+	var errbuf [C.PCAP_ERRBUF_SIZE]C.char
+	if C.pcap_setnonblock(p, 1, &errbuf[0]) < 0 {
+		h.Close()
+		return nil, fmt.Errorf("capture: %s", C.GoString(&errbuf[0]))
+	}
 	fd := C.pcap_get_selectable_fd(p)
 	if fd < 0 {
 		h.Close()

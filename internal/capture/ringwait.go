@@ -100,6 +100,10 @@ func (r *ringWait) wait(deadline time.Time) bool {
 		return true
 	}
 	if err := r.f.SetReadDeadline(deadline); err != nil {
+		// Not in the poller after all: a wait the runtime sees.
+		fds := [1]unix.PollFd{{Fd: r.fd, Events: unix.POLLIN}}
+		ts := unix.NsecToTimespec(int64(deadline.Sub(now)))
+		_, _ = unix.Ppoll(fds[:], &ts, nil)
 		return true
 	}
 	return !errors.Is(r.rc.Read(r.ready), os.ErrDeadlineExceeded)
