@@ -27,13 +27,14 @@ import (
 //     processor too: at 350,000 packets a second that was a tenth of
 //     gotcpdump's CPU. So the readers yield (runtime.Gosched) at each
 //     batch and each empty ring, well under every 10 ms.
-//   - Once the ring has been empty for idleAfter, the reader parks in the
-//     runtime's network poller instead (the socket, through a copy of its
-//     descriptor, is a non-blocking *os.File): its processor is then idle,
-//     and with every processor idle the monitor sleeps. Parking there
-//     under load costs more than it saves (each block's wake-up goes
-//     through the scheduler and another thread), but idle it halves the
-//     CPU time, which the monitor's wake-ups had been most of.
+//   - Before the first packet, and once the ring has been empty for
+//     idleAfter, the reader parks in the runtime's network poller instead
+//     (the socket, through a copy of its descriptor, is a non-blocking
+//     *os.File): its processor is then idle, and with every processor
+//     idle the monitor sleeps. Parking there under load costs more than
+//     it saves (each block's wake-up goes through the scheduler and
+//     another thread), but idle it halves the CPU time, which the
+//     monitor's wake-ups had been most of.
 type ringWait struct {
 	fd int32
 	f  *os.File
@@ -68,7 +69,7 @@ func newRingWait(fd int) (*ringWait, error) {
 		f.Close()
 		return nil, err
 	}
-	return &ringWait{fd: int32(fd), f: f, rc: rc, ready: func(fd uintptr) bool {
+	return &ringWait{fd: int32(fd), f: f, rc: rc, dry: time.Unix(0, 1), ready: func(fd uintptr) bool {
 		fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(fds[:], 0)
 		return n > 0 || (err != nil && err != unix.EINTR)
