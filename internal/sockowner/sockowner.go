@@ -2,27 +2,32 @@
 // the kernel sends their first packet, so that a capture can keep one
 // process's traffic even when its connections live for a millisecond.
 //
-// An eBPF program on the net_dev_queue tracepoint (tp_btf: raw, with BTF)
-// looks at every packet a socket queues for transmission. The SYN of a
-// connect(2) is queued in the process context of that syscall, before any
-// packet tap sees it; when its socket is a TCP socket in SYN_SENT and the
-// current process is a target, the program stores the socket's addresses
-// and ports with the process ID in an LRU hash map. User space looks a
-// packet's 4-tuple up there: the entry exists before the SYN reaches the
-// capture. Retransmitted SYNs are sent from a timer, in whatever process
-// the CPU was running: a target that happened to be running took another
-// process's connection (once in a test at 5,500 connections a second).
-// So the program skips SYNs with icsk_retransmits above 0 (kernels that
-// count a retransmission only after sending it let the first one by).
+// Two eBPF programs on tracepoints (tp_btf: raw, with BTF) do it. The
+// first, on inet_sock_set_state, sees a socket enter SYN_SENT: that is
+// tcp_v4_connect or tcp_v6_connect, in the process that called
+// connect(2) (or sendmsg with MSG_FASTOPEN), before its port is chosen.
+// When the process is a target it stores the socket's address with the
+// process ID in an LRU hash map, and otherwise deletes any entry a freed
+// socket at that address left. The second, on net_dev_queue, sees each
+// packet a socket queues for transmission; for a TCP socket in SYN_SENT
+// found in the first map it stores the socket's addresses and ports with
+// that process ID. User space looks a packet's 4-tuple up there: the
+// entry exists before the SYN reaches the capture.
 //
-// This is the hook that works on kernels without kprobes or BPF
-// trampolines (fentry), which also rules out LSM programs, and with cgroup
-// v1 only, which rules out cgroup socket programs. Accepted connections
-// are not seen here (the server's SYN-ACK is sent from softirq context);
-// callers match them by the target's listening ports, read from /proc, as
-// they do for connections that exist when the capture starts.
+// The process running when the SYN is queued is not the owner: a SYN
+// waiting for ARP is sent when the reply comes, and a retransmitted one
+// from a timer, both in softirq context, in whatever process the CPU was
+// running (at 5,500 connections a second, a target took another
+// process's connection this way).
 //
-// The program is assembled with cilium/ebpf's asm package, with field
+// These are hooks that work on kernels without kprobes or BPF trampolines
+// (fentry), which also rules out LSM programs, and with cgroup v1 only,
+// which rules out cgroup socket programs. Accepted connections are not
+// seen here (the server's SYN-ACK is sent from softirq context); callers
+// match them by the target's listening ports, read from /proc, as they do
+// for connections that exist when the capture starts.
+//
+// The programs are assembled with cilium/ebpf's asm package, with field
 // offsets read from the kernel's BTF, so the build needs no C compiler
 // and nothing depends on one kernel's struct layout.
 package sockowner
@@ -68,6 +73,7 @@ const keySize = 40
 // Tracker holds the loaded programs and their maps.
 type Tracker struct {
 	targets *ebpf.Map
+	connect *ebpf.Map // socket address -> PID, from connect(2)
 	socks   *ebpf.Map
 	progs   []*ebpf.Program
 	links   []link.Link
@@ -91,6 +97,10 @@ func New(pids []int) (*Tracker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: creating a map: %w", ErrUnsupported, err)
 	}
+	t.connect, err = ebpf.NewMap(&ebpf.MapSpec{Name: "gtd_connect", Type: ebpf.LRUHash, KeySize: 8, ValueSize: 4, MaxEntries: MaxSockets})
+	if err != nil {
+		return nil, fmt.Errorf("%w: creating a map: %w", ErrUnsupported, err)
+	}
 	t.socks, err = ebpf.NewMap(&ebpf.MapSpec{Name: "gtd_socks", Type: ebpf.LRUHash, KeySize: keySize, ValueSize: 4, MaxEntries: MaxSockets})
 	if err != nil {
 		return nil, fmt.Errorf("%w: creating a map: %w", ErrUnsupported, err)
@@ -100,19 +110,27 @@ func New(pids []int) (*Tracker, error) {
 			return nil, fmt.Errorf("%w: adding process %d: %w", ErrUnsupported, pid, err)
 		}
 	}
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name: "gtd_syn_owner", Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp,
-		AttachTo: "net_dev_queue", Instructions: program(off, t.targets.FD(), t.socks.FD()), License: "Dual MIT/GPL",
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: loading the program: %w", ErrUnsupported, err)
+	for _, p := range []struct {
+		name, tracepoint string
+		insns            asm.Instructions
+	}{
+		{"gtd_connect", "inet_sock_set_state", connectProgram(t.targets.FD(), t.connect.FD())},
+		{"gtd_syn_owner", "net_dev_queue", synProgram(off, t.connect.FD(), t.socks.FD())},
+	} {
+		prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+			Name: p.name, Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp,
+			AttachTo: p.tracepoint, Instructions: p.insns, License: "Dual MIT/GPL",
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: loading the program for %s: %w", ErrUnsupported, p.tracepoint, err)
+		}
+		t.progs = append(t.progs, prog)
+		l, err := link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
+		if err != nil {
+			return nil, fmt.Errorf("%w: attaching to %s: %w", ErrUnsupported, p.tracepoint, err)
+		}
+		t.links = append(t.links, l)
 	}
-	t.progs = append(t.progs, prog)
-	l, err := link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
-	if err != nil {
-		return nil, fmt.Errorf("%w: attaching to net_dev_queue: %w", ErrUnsupported, err)
-	}
-	t.links = append(t.links, l)
 	ok = true
 	return t, nil
 }
@@ -125,13 +143,15 @@ func (t *Tracker) Close() {
 	for _, p := range t.progs {
 		_ = p.Close()
 	}
-	if t.socks != nil {
-		_ = t.socks.Close()
+	for _, m := range []*ebpf.Map{t.socks, t.connect} {
+		if m != nil {
+			_ = m.Close()
+		}
 	}
 	if t.targets != nil {
 		_ = t.targets.Close()
 	}
-	t.links, t.progs, t.socks, t.targets = nil, nil, nil, nil
+	t.links, t.progs, t.socks, t.connect, t.targets = nil, nil, nil, nil, nil
 }
 
 // Owner returns the target process whose socket at local connected to
@@ -171,7 +191,6 @@ type offsets struct {
 	rcvSaddr, daddr           int16
 	v6RcvSaddr, v6Daddr       int16
 	protocol                  int16 // sock.sk_protocol
-	retransmits               int16 // inet_connection_sock.icsk_retransmits
 	hasV6                     bool
 }
 
@@ -181,8 +200,8 @@ func kernelOffsets() (offsets, error) {
 	if err != nil {
 		return o, err
 	}
-	var skb, sc, sk, icsk *btf.Struct
-	for name, dst := range map[string]**btf.Struct{"sk_buff": &skb, "sock_common": &sc, "sock": &sk, "inet_connection_sock": &icsk} {
+	var skb, sc, sk *btf.Struct
+	for name, dst := range map[string]**btf.Struct{"sk_buff": &skb, "sock_common": &sc, "sock": &sk} {
 		if err := spec.TypeByName(name, dst); err != nil {
 			return o, err
 		}
@@ -195,7 +214,6 @@ func kernelOffsets() (offsets, error) {
 		opt  bool
 	}{
 		{skb, "sk", &o.skbSk, 8, false}, {sk, "sk_protocol", &o.protocol, 2, false},
-		{icsk, "icsk_retransmits", &o.retransmits, 1, false},
 		{sc, "skc_state", &o.state, 1, false}, {sc, "skc_family", &o.family, 2, false},
 		{sc, "skc_num", &o.num, 2, false}, {sc, "skc_dport", &o.dport, 2, false},
 		{sc, "skc_rcv_saddr", &o.rcvSaddr, 4, false}, {sc, "skc_daddr", &o.daddr, 4, false},
@@ -250,16 +268,53 @@ const (
 // Stack layout of the program (offsets from R10).
 const (
 	stTgid  = -4
-	stRetr  = -5 // icsk_retransmits
 	stState = -6 // skc_state
 	stProto = -8 // sk_protocol
 	stSk    = -16
 	stKey   = -56 // keySize bytes
 )
 
-// program assembles the tp_btf/net_dev_queue program. Its one argument is
-// the sk_buff being queued.
-func program(o offsets, targets, socks int) asm.Instructions {
+// connectProgram assembles the tp_btf/inet_sock_set_state program. Its
+// arguments are the socket, the old state and the new state.
+func connectProgram(targets, connect int) asm.Instructions {
+	return asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
+		asm.LoadMem(asm.R1, asm.R6, 16, asm.DWord), // newstate
+		asm.JNE.Imm(asm.R1, tcpSynSent, "out"),
+		// The socket's address, as a number (the map key).
+		asm.Mov.Reg(asm.R1, asm.R10),
+		asm.Add.Imm(asm.R1, stSk),
+		asm.Mov.Imm(asm.R2, 8),
+		asm.Mov.Reg(asm.R3, asm.R6),
+		asm.FnProbeReadKernel.Call(),
+		asm.FnGetCurrentPidTgid.Call(),
+		asm.RSh.Imm(asm.R0, 32),
+		asm.StoreMem(asm.R10, stTgid, asm.R0, asm.Word),
+		asm.LoadMapPtr(asm.R1, targets),
+		asm.Mov.Reg(asm.R2, asm.R10),
+		asm.Add.Imm(asm.R2, stTgid),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "other"),
+		asm.LoadMapPtr(asm.R1, connect),
+		asm.Mov.Reg(asm.R2, asm.R10),
+		asm.Add.Imm(asm.R2, stSk),
+		asm.Mov.Reg(asm.R3, asm.R10),
+		asm.Add.Imm(asm.R3, stTgid),
+		asm.Mov.Imm(asm.R4, 0), // BPF_ANY
+		asm.FnMapUpdateElem.Call(),
+		asm.Ja.Label("out"),
+		asm.LoadMapPtr(asm.R1, connect).WithSymbol("other"),
+		asm.Mov.Reg(asm.R2, asm.R10),
+		asm.Add.Imm(asm.R2, stSk),
+		asm.FnMapDeleteElem.Call(),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
+		asm.Return(),
+	}
+}
+
+// synProgram assembles the tp_btf/net_dev_queue program. Its one
+// argument is the sk_buff being queued.
+func synProgram(o offsets, connect, socks int) asm.Instructions {
 	// read copies size bytes at R6+field to the stack at dst.
 	read := func(dst int16, size int32, field int16) asm.Instructions {
 		return asm.Instructions{
@@ -275,7 +330,7 @@ func program(o offsets, targets, socks int) asm.Instructions {
 		asm.LoadMem(asm.R6, asm.R1, 0, asm.DWord), // skb = args[0]
 		asm.Mov.Imm(asm.R1, 0),
 		asm.StoreMem(asm.R10, stSk, asm.R1, asm.DWord),
-		asm.StoreMem(asm.R10, stProto, asm.R1, asm.Word), // protocol, state, retransmits
+		asm.StoreMem(asm.R10, stProto, asm.R1, asm.Word), // protocol, state
 	}
 	insns = append(insns, read(stSk, 8, o.skbSk)...)
 	insns = append(insns,
@@ -288,21 +343,15 @@ func program(o offsets, targets, socks int) asm.Instructions {
 	insns = append(insns, read(stProto, 2, o.protocol)...)
 	insns = append(insns,
 		asm.LoadMem(asm.R1, asm.R10, stProto, asm.Half),
-		asm.JNE.Imm(asm.R1, ipprotoTCP, "out"))
-	// A TCP socket is an inet_connection_sock: skip retransmissions.
-	insns = append(insns, read(stRetr, 1, o.retransmits)...)
-	insns = append(insns,
-		asm.LoadMem(asm.R1, asm.R10, stRetr, asm.Byte),
-		asm.JNE.Imm(asm.R1, 0, "out"),
-		// The SYN of connect(2) is queued in the connecting process.
-		asm.FnGetCurrentPidTgid.Call(),
-		asm.RSh.Imm(asm.R0, 32),
-		asm.StoreMem(asm.R10, stTgid, asm.R0, asm.Word),
-		asm.LoadMapPtr(asm.R1, targets),
+		asm.JNE.Imm(asm.R1, ipprotoTCP, "out"),
+		// Whose connect(2) put the socket in SYN_SENT.
+		asm.LoadMapPtr(asm.R1, connect),
 		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, stTgid),
+		asm.Add.Imm(asm.R2, stSk),
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word),
+		asm.StoreMem(asm.R10, stTgid, asm.R1, asm.Word),
 		asm.Mov.Imm(asm.R1, 0),
 	)
 	for i := int16(0); i < keySize; i += 8 {
