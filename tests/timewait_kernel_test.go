@@ -461,7 +461,8 @@ func eachSegment(t *testing.T, file string, fn func(ts time.Time, s *tcpdecode.S
 		if err != nil {
 			return
 		}
-		if seg, err := dec.Decode(r.LinkType(), data); err == nil {
+		var seg tcpdecode.Segment
+		if dec.Decode(r.LinkType(), data, &seg) == nil {
 			fn(ci.Timestamp, &seg)
 		}
 	}

@@ -144,8 +144,8 @@ func readFrames(file string, n int) ([]luaFrame, error) {
 		if err != nil {
 			return nil, err
 		}
-		s, err := dec.Decode(r.LinkType(), data)
-		if err != nil {
+		var s tcpdecode.Segment
+		if dec.Decode(r.LinkType(), data, &s) != nil {
 			continue
 		}
 		out = append(out, luaFrame{ci.Timestamp, data, ep(s.Src) + "\n" + ep(s.Dst)})

@@ -228,6 +228,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		deadline = start.Add(time.Duration(o.duration) * time.Second)
 	}
 	dec := tcpdecode.New()
+	var seg tcpdecode.Segment
 	var loopErr error
 	// Stopping, the capture reads on until the ring holds nothing that
 	// arrived before the stop: the kernel hands over its last block only
@@ -292,8 +293,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		}
 		comment := ""
 		if match != nil {
-			seg, err := dec.Decode(src.LinkType(), data)
-			if err != nil {
+			if dec.Decode(src.LinkType(), data, &seg) != nil {
 				continue // not TCP over IP: passed a user filter, but no process's
 			}
 			p, ok := match.Match(&seg)

@@ -90,9 +90,12 @@ func parseRange(s string) (uint16, uint16, error) {
 	return uint16(lo), uint16(hi), nil
 }
 
-// packetSource is what pcapgo's pcap and pcapng readers share.
+// packetSource is what pcapgo's pcap and pcapng readers share. Read
+// fills the caller's captureInfo: returned by value through the
+// interface, the struct was stored field by field and then copied whole,
+// and the CPU stalled on the copy.
 type packetSource interface {
-	ZeroCopyReadPacketData() ([]byte, captureInfo, error)
+	Read(ci *captureInfo) ([]byte, error)
 }
 
 type captureInfo struct {
@@ -103,23 +106,24 @@ type captureInfo struct {
 
 type pcapSource struct{ r *pcapgo.Reader }
 
-func (p pcapSource) ZeroCopyReadPacketData() ([]byte, captureInfo, error) {
-	b, ci, err := p.r.ZeroCopyReadPacketData()
-	return b, captureInfo{ci.Timestamp, p.r.LinkType(), ci.Length}, err
+func (p pcapSource) Read(ci *captureInfo) ([]byte, error) {
+	b, c, err := p.r.ZeroCopyReadPacketData()
+	ci.ts, ci.link, ci.size = c.Timestamp, p.r.LinkType(), c.Length
+	return b, err
 }
 
 type ngSource struct{ r *pcapgo.NgReader }
 
-func (p ngSource) ZeroCopyReadPacketData() ([]byte, captureInfo, error) {
-	b, ci, err := p.r.ZeroCopyReadPacketData()
+func (p ngSource) Read(ci *captureInfo) ([]byte, error) {
+	b, c, err := p.r.ZeroCopyReadPacketData()
 	if err != nil {
-		return nil, captureInfo{}, err
+		return nil, err
 	}
-	lt := p.r.LinkType()
-	if intf, e := p.r.Interface(ci.InterfaceIndex); e == nil {
-		lt = intf.LinkType
+	ci.ts, ci.link, ci.size = c.Timestamp, p.r.LinkType(), c.Length
+	if intf, e := p.r.Interface(c.InterfaceIndex); e == nil {
+		ci.link = intf.LinkType
 	}
-	return b, captureInfo{ci.Timestamp, lt, ci.Length}, nil
+	return b, nil
 }
 
 func open(name string) (io.ReadCloser, int64, error) {
@@ -157,8 +161,10 @@ func feed(eng *tcptw.Engine, name string, prog *progress) error {
 		return err
 	}
 	dec := tcpdecode.New()
+	var ci captureInfo
+	var seg tcpdecode.Segment
 	for n := 0; ; n++ {
-		data, ci, err := src.ZeroCopyReadPacketData()
+		data, err := src.Read(&ci)
 		if err == io.EOF {
 			return nil
 		}
@@ -172,8 +178,7 @@ func feed(eng *tcptw.Engine, name string, prog *progress) error {
 		if n%65536 == 0 {
 			prog.update(name, cr.n, size)
 		}
-		seg, err := dec.Decode(ci.link, data)
-		if err != nil {
+		if dec.Decode(ci.link, data, &seg) != nil {
 			continue
 		}
 		eng.Segment(ci.ts, &seg)

@@ -59,12 +59,12 @@ func newPcapSource(br *bufio.Reader) (packetSource, error) {
 	return pcapSource{r}, nil
 }
 
-// ZeroCopyReadPacketData returns the next record. Its data stays valid
-// until the next call.
-func (p *pcapRecords) ZeroCopyReadPacketData() ([]byte, captureInfo, error) {
+// Read returns the next record. Its data stays valid until the next
+// call.
+func (p *pcapRecords) Read(ci *captureInfo) ([]byte, error) {
 	if len(p.win)-p.off < 16 {
 		if n, err := p.refill(16); err != nil {
-			return nil, captureInfo{}, fullErr(n, err)
+			return nil, fullErr(n, err)
 		}
 	}
 	h := p.win[p.off : p.off+16]
@@ -73,32 +73,34 @@ func (p *pcapRecords) ZeroCopyReadPacketData() ([]byte, captureInfo, error) {
 	caplen := int(p.order.Uint32(h[8:12]))
 	length := int(p.order.Uint32(h[12:16]))
 	if caplen > max(int(p.snaplen), eagerReadMax) {
-		return nil, captureInfo{}, fmt.Errorf("capture length exceeds snap length: %d > %d", caplen, p.snaplen)
+		return nil, fmt.Errorf("capture length exceeds snap length: %d > %d", caplen, p.snaplen)
 	}
 	if caplen > length {
-		return nil, captureInfo{}, fmt.Errorf("capture length exceeds original packet length: %d > %d", caplen, length)
+		return nil, fmt.Errorf("capture length exceeds original packet length: %d > %d", caplen, length)
 	}
 	if caplen > eagerReadMax {
 		// Rare (a snap length over 256 KiB): pcapgo's way, which copies.
 		if _, err := p.br.Discard(p.off + 16); err != nil {
-			return nil, captureInfo{}, err
+			return nil, err
 		}
 		p.win, p.off = nil, 0
 		data := make([]byte, caplen)
 		n, err := io.ReadFull(p.br, data)
 		if err != nil {
-			return nil, captureInfo{}, fullErr(n, err)
+			return nil, fullErr(n, err)
 		}
-		return data, captureInfo{ts, p.link, length}, nil
+		ci.ts, ci.link, ci.size = ts, p.link, length
+		return data, nil
 	}
 	if len(p.win)-p.off < 16+caplen {
 		if n, err := p.refill(16 + caplen); err != nil {
-			return nil, captureInfo{}, fullErr(n-16, err)
+			return nil, fullErr(n-16, err)
 		}
 	}
 	data := p.win[p.off+16 : p.off+16+caplen]
 	p.off += 16 + caplen
-	return data, captureInfo{ts, p.link, length}, nil
+	ci.ts, ci.link, ci.size = ts, p.link, length
+	return data, nil
 }
 
 // refill drops the records read and makes at least n more octets

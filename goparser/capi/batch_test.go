@@ -28,8 +28,8 @@ func TestTcptwBatch(t *testing.T) {
 	}
 	var recs []rec
 	for i, fr := range frames {
-		s, err := dec.Decode(lt, fr)
-		if err != nil {
+		var s tcpdecode.Segment
+		if err := dec.Decode(lt, fr, &s); err != nil {
 			t.Fatal(err)
 		}
 		recs = append(recs, rec{1_700_000_000 + int64(i/50), int64(i%50) * 20_000_000, s.Src.Port(), s.Dst.Port(), fr})

@@ -60,8 +60,8 @@ func segments(b *testing.B, name string, max int) []segment {
 	dec := tcpdecode.New()
 	out := make([]segment, len(frames))
 	for i, f := range frames {
-		s, err := dec.Decode(lt, f)
-		if err != nil {
+		var s tcpdecode.Segment
+		if err := dec.Decode(lt, f, &s); err != nil {
 			b.Fatalf("%s frame %d: %v", name, i+1, err)
 		}
 		ep := func(a netip.AddrPort) string { return a.Addr().String() + " " + strconv.Itoa(int(a.Port())) }

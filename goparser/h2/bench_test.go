@@ -31,8 +31,8 @@ func BenchmarkDecodeCapture(b *testing.B) {
 	}
 	var payloads []payload
 	for _, f := range frames {
-		s, err := dec.Decode(link, f)
-		if err != nil || len(s.Payload) == 0 {
+		var s tcpdecode.Segment
+		if err := dec.Decode(link, f, &s); err != nil || len(s.Payload) == 0 {
 			continue
 		}
 		payloads = append(payloads, payload{s.Src.String(), s.Dst.String(), append([]byte(nil), s.Payload...)})

@@ -21,8 +21,8 @@ func captureStreams(f *testing.F, name string, max int) (client, server []byte) 
 		if len(client)+len(server) >= max {
 			break
 		}
-		s, err := dec.Decode(link, data)
-		if err != nil || len(s.Payload) == 0 {
+		var s tcpdecode.Segment
+		if err := dec.Decode(link, data, &s); err != nil || len(s.Payload) == 0 {
 			continue
 		}
 		if first == nil {

@@ -1,13 +1,19 @@
 package tcpdecode
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"path/filepath"
+	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/gotcpdump/gotcpdump/goparser/internal/testpcaps"
 )
 
 // ipTCP serializes an IP packet (v4 or v6) carrying a TCP segment with a
@@ -80,8 +86,8 @@ func TestLinkTypes(t *testing.T) {
 	d := New()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := d.Decode(tt.lt, tt.data)
-			if err != nil {
+			var s Segment
+			if err := d.Decode(tt.lt, tt.data, &s); err != nil {
 				t.Fatal(err)
 			}
 			src, dst := "10.0.0.1:40000", "10.0.0.2:80"
@@ -100,13 +106,100 @@ func TestLinkTypes(t *testing.T) {
 		})
 	}
 	// Not TCP, and truncated frames, are refused without a panic.
-	if _, err := d.Decode(layers.LinkTypeEthernet, eth([]byte{0x45, 0, 0, 20}, false)); err == nil {
+	var s Segment
+	if err := d.Decode(layers.LinkTypeEthernet, eth([]byte{0x45, 0, 0, 20}, false), &s); err == nil {
 		t.Fatal("truncated IPv4 accepted")
 	}
-	if _, err := d.Decode(layers.LinkType(147), v4); err != ErrLinkType {
+	if err := d.Decode(layers.LinkType(147), v4, &s); err != ErrLinkType {
 		t.Fatalf("unknown link type: %v", err)
 	}
 	for n := 0; n < len(v4); n++ {
-		_, _ = d.Decode(layers.LinkTypeRaw, v4[:n])
+		_ = d.Decode(layers.LinkTypeRaw, v4[:n], &s)
 	}
+}
+
+// agree checks the Ethernet/IPv4/TCP fast path against gopacket's layers
+// on one frame: where the fast path takes the frame, both must give the
+// same Segment. It reports whether the fast path took it.
+func agree(t testing.TB, d *Decoder, frame []byte) bool {
+	var fast, slow Segment
+	if !decodeEthernetIPv4TCP(frame, &fast) {
+		return false
+	}
+	if err := d.decodeLayers(layers.LinkTypeEthernet, frame, &slow); err != nil {
+		t.Fatalf("% x: the fast path decoded %+v, the layers refused: %v", frame, fast, err)
+	}
+	if !bytes.Equal(fast.Payload, slow.Payload) {
+		t.Fatalf("% x: payload %q, the layers' %q", frame, fast.Payload, slow.Payload)
+	}
+	fast.Payload, slow.Payload = nil, nil
+	if !reflect.DeepEqual(fast, slow) {
+		t.Fatalf("% x:\nfast path %+v\nlayers    %+v", frame, fast, slow)
+	}
+	return true
+}
+
+// TestFastPathAgreesWithLayers: every Ethernet frame of the test
+// captures, and each of them cut at every length and with its IPv4
+// total length zeroed (as under segmentation offload), decodes the same
+// through the fast path as through the layers.
+func TestFastPathAgreesWithLayers(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	names, _ := filepath.Glob(filepath.Join(filepath.Dir(file), "..", "..", "testpcaps", "*.pcap"))
+	if len(names) == 0 {
+		t.Fatal("no test captures")
+	}
+	d := New()
+	fast, frames := 0, 0
+	for _, name := range names {
+		all, lt, err := testpcaps.Frames(filepath.Base(name), 0)
+		if err != nil || lt != layers.LinkTypeEthernet {
+			continue
+		}
+		for _, f := range all {
+			frames++
+			if agree(t, d, f) {
+				fast++
+			}
+			if frames%50 != 0 {
+				continue
+			}
+			for n := 0; n < len(f) && n < 100; n++ {
+				agree(t, d, f[:n])
+			}
+			if len(f) > 18 && binary.BigEndian.Uint16(f[12:14]) == uint16(layers.EthernetTypeIPv4) {
+				z := bytes.Clone(f)
+				z[16], z[17] = 0, 0
+				agree(t, d, z)
+			}
+		}
+	}
+	t.Logf("%d frames, %d through the fast path", frames, fast)
+	if fast*2 < frames {
+		t.Errorf("the fast path took %d of %d frames: the test compares little", fast, frames)
+	}
+}
+
+// FuzzDecode: no frame makes Decode panic, for any link type, and the
+// fast path agrees with the layers wherever it takes a frame.
+func FuzzDecode(f *testing.F) {
+	for _, name := range []string{"tw_client_closes.pcap", "h2c_go.pcap", "grpc_web.pcap"} {
+		frames, _, err := testpcaps.Frames(name, 20)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, fr := range frames {
+			f.Add(fr)
+		}
+	}
+	d := New()
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		agree(t, d, frame)
+		var s Segment
+		for _, lt := range []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, layers.LinkTypeLinuxSLL2, layers.LinkTypeNull, layers.LinkTypeRaw, layers.LinkTypeIPv6} {
+			if d.Decode(lt, frame, &s) == nil && len(s.Payload) > len(frame) {
+				t.Fatalf("link type %v: a payload of %d octets from a frame of %d", lt, len(s.Payload), len(frame))
+			}
+		}
+	})
 }

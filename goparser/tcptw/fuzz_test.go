@@ -8,6 +8,7 @@ import (
 
 	"github.com/gotcpdump/gotcpdump/goparser/internal/testpcaps"
 	"github.com/gotcpdump/gotcpdump/goparser/result"
+	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 )
 
 // frames splits fuzz input into frames: each is a length octet and that
@@ -60,7 +61,8 @@ func FuzzDissector(f *testing.F) {
 				var sp, dp uint16
 				for i := range linkTypes {
 					lt := linkTypes[(int(link)+i)%len(linkTypes)]
-					if s, err := d.dec.Decode(lt, fr); err == nil {
+					var s tcpdecode.Segment
+					if d.dec.Decode(lt, fr, &s) == nil {
 						sp, dp = s.Src.Port(), s.Dst.Port()
 						break
 					}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gotcpdump/gotcpdump/goparser/internal/testpcaps"
 	"github.com/gotcpdump/gotcpdump/goparser/result"
+	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 )
 
 func TestKeptVerdictRoundTrip(t *testing.T) {
@@ -60,8 +61,8 @@ func TestKeptVerdictOnCaptures(t *testing.T) {
 		var e result.Encoder
 		for _, fr := range frames {
 			ts = ts.Add(10 * time.Millisecond)
-			s, err := d.dec.Decode(lt, fr)
-			if err != nil {
+			var s tcpdecode.Segment
+			if err := d.dec.Decode(lt, fr, &s); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
 			e.Reset()

@@ -60,6 +60,7 @@ var (
 type Dissector struct {
 	Engine  *Engine
 	dec     *tcpdecode.Decoder
+	seg     tcpdecode.Segment // the frame's, reused
 	link    layers.LinkType
 	xs      []tree.ExpertRecord
 	scratch []byte // text being built; the encoder copies it at once
@@ -110,12 +111,11 @@ func (d *Dissector) Track(ts time.Time, srcPort, dstPort uint16, frame []byte) [
 // the verdict is nil for a frame that is not a segment the engine decodes.
 func (d *Dissector) track(ts time.Time, srcPort, dstPort uint16, frame []byte) *Verdict {
 	d.srcPort, d.dstPort = srcPort, dstPort
-	seg, ok := d.segment(frame)
-	if !ok {
+	if !d.segment(frame, &d.seg) {
 		d.kept = append(d.kept[:0], keptNotMine)
 		return nil
 	}
-	v := d.Engine.Segment(ts, &seg)
+	v := d.Engine.Segment(ts, &d.seg)
 	d.kept = appendVerdict(d.kept[:0], v)
 	return v
 }
@@ -159,27 +159,23 @@ func (d *Dissector) write(v *Verdict, e *result.Encoder, items bool) {
 	e.End()
 }
 
-func (d *Dissector) segment(frame []byte) (tcpdecode.Segment, bool) {
-	try := func(lt layers.LinkType) (tcpdecode.Segment, bool) {
-		s, err := d.dec.Decode(lt, frame)
-		if err != nil {
-			return s, false
-		}
-		return s, s.Src.Port() == d.srcPort && s.Dst.Port() == d.dstPort
+func (d *Dissector) segment(frame []byte, s *tcpdecode.Segment) bool {
+	try := func(lt layers.LinkType) bool {
+		return d.dec.Decode(lt, frame, s) == nil && s.Src.Port() == d.srcPort && s.Dst.Port() == d.dstPort
 	}
-	if s, ok := try(d.link); ok {
-		return s, true
+	if try(d.link) {
+		return true
 	}
 	for _, lt := range linkTypes {
 		if lt == d.link {
 			continue
 		}
-		if s, ok := try(lt); ok {
+		if try(lt) {
 			d.link = lt
-			return s, true
+			return true
 		}
 	}
-	return tcpdecode.Segment{}, false
+	return false
 }
 
 // text returns the scratch text as a string without copying it: only for
