@@ -277,7 +277,7 @@ const (
 // connectProgram assembles the tp_btf/inet_sock_set_state program. Its
 // arguments are the socket, the old state and the new state.
 func connectProgram(targets, connect int) asm.Instructions {
-	return asm.Instructions{
+	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.LoadMem(asm.R1, asm.R6, 16, asm.DWord), // newstate
 		asm.JNE.Imm(asm.R1, tcpSynSent, "out"),
@@ -290,26 +290,35 @@ func connectProgram(targets, connect int) asm.Instructions {
 		asm.FnGetCurrentPidTgid.Call(),
 		asm.RSh.Imm(asm.R0, 32),
 		asm.StoreMem(asm.R10, stTgid, asm.R0, asm.Word),
-		asm.LoadMapPtr(asm.R1, targets),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, stTgid),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "other"),
-		asm.LoadMapPtr(asm.R1, connect),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, stSk),
-		asm.Mov.Reg(asm.R3, asm.R10),
-		asm.Add.Imm(asm.R3, stTgid),
-		asm.Mov.Imm(asm.R4, 0), // BPF_ANY
-		asm.FnMapUpdateElem.Call(),
-		asm.Ja.Label("out"),
-		asm.LoadMapPtr(asm.R1, connect).WithSymbol("other"),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, stSk),
-		asm.FnMapDeleteElem.Call(),
+	}
+	insns = append(insns, mapCall(asm.FnMapLookupElem, targets, stTgid)...)
+	insns = append(insns, asm.JEq.Imm(asm.R0, 0, "other"))
+	insns = append(insns, mapCall(asm.FnMapUpdateElem, connect, stSk, stTgid)...)
+	insns = append(insns, asm.Ja.Label("out"))
+	del := mapCall(asm.FnMapDeleteElem, connect, stSk)
+	del[0] = del[0].WithSymbol("other")
+	return append(append(insns, del...),
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
 		asm.Return(),
+	)
+}
+
+// mapCall calls a map helper on the map with the given FD, its key (and
+// value, for an update) on the stack at the given offsets. An update
+// creates or replaces (BPF_ANY).
+func mapCall(fn asm.BuiltinFunc, fd int, key int16, value ...int16) asm.Instructions {
+	insns := asm.Instructions{
+		asm.LoadMapPtr(asm.R1, fd),
+		asm.Mov.Reg(asm.R2, asm.R10),
+		asm.Add.Imm(asm.R2, int32(key)),
 	}
+	if len(value) > 0 {
+		insns = append(insns,
+			asm.Mov.Reg(asm.R3, asm.R10),
+			asm.Add.Imm(asm.R3, int32(value[0])),
+			asm.Mov.Imm(asm.R4, 0)) // BPF_ANY
+	}
+	return append(insns, fn.Call())
 }
 
 // synProgram assembles the tp_btf/net_dev_queue program. Its one
@@ -343,12 +352,10 @@ func synProgram(o offsets, connect, socks int) asm.Instructions {
 	insns = append(insns, read(stProto, 2, o.protocol)...)
 	insns = append(insns,
 		asm.LoadMem(asm.R1, asm.R10, stProto, asm.Half),
-		asm.JNE.Imm(asm.R1, ipprotoTCP, "out"),
-		// Whose connect(2) put the socket in SYN_SENT.
-		asm.LoadMapPtr(asm.R1, connect),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, stSk),
-		asm.FnMapLookupElem.Call(),
+		asm.JNE.Imm(asm.R1, ipprotoTCP, "out"))
+	// Whose connect(2) put the socket in SYN_SENT.
+	insns = append(insns, mapCall(asm.FnMapLookupElem, connect, stSk)...)
+	insns = append(insns,
 		asm.JEq.Imm(asm.R0, 0, "out"),
 		asm.LoadMem(asm.R1, asm.R0, 0, asm.Word),
 		asm.StoreMem(asm.R10, stTgid, asm.R1, asm.Word),
@@ -374,14 +381,9 @@ func synProgram(o offsets, connect, socks int) asm.Instructions {
 	} else {
 		insns = append(insns, asm.Ja.Label("out").WithSymbol("v6"))
 	}
-	return append(insns,
-		asm.LoadMapPtr(asm.R1, socks).WithSymbol("store"),
-		asm.Mov.Reg(asm.R2, asm.R10),
-		asm.Add.Imm(asm.R2, stKey),
-		asm.Mov.Reg(asm.R3, asm.R10),
-		asm.Add.Imm(asm.R3, stTgid),
-		asm.Mov.Imm(asm.R4, 0), // BPF_ANY
-		asm.FnMapUpdateElem.Call(),
+	store := mapCall(asm.FnMapUpdateElem, socks, stKey, stTgid)
+	store[0] = store[0].WithSymbol("store")
+	return append(append(insns, store...),
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
 		asm.Return(),
 	)
