@@ -11,11 +11,25 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
+// dir is the repository's testpcaps directory.
+func dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "testpcaps")
+}
+
 // Frames returns the first max frames (all with max 0) of a capture and
 // its link type.
 func Frames(name string, max int) ([][]byte, layers.LinkType, error) {
-	_, file, _, _ := runtime.Caller(0)
-	return FileFrames(filepath.Join(filepath.Dir(file), "..", "..", "..", "testpcaps", name), max)
+	return FileFrames(filepath.Join(dir(), name), max)
+}
+
+// Names lists the pcap captures (not pcapng), by name for Frames.
+func Names() []string {
+	paths, _ := filepath.Glob(filepath.Join(dir(), "*.pcap"))
+	for i, p := range paths {
+		paths[i] = filepath.Base(p)
+	}
+	return paths
 }
 
 // FileFrames is Frames for a capture anywhere.
