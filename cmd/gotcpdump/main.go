@@ -16,13 +16,9 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/gopacket/gopacket"
-
-	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 	"github.com/gotcpdump/gotcpdump/internal/capture"
 )
 
@@ -227,92 +223,19 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	if o.duration > 0 {
 		deadline = start.Add(time.Duration(o.duration) * time.Second)
 	}
-	dec := tcpdecode.New()
-	var seg tcpdecode.Segment
-	var loopErr error
-	// Stopping, the capture reads on until the ring holds nothing that
-	// arrived before the stop: the kernel hands over its last block only
-	// after capture.BlockTimeout.
-	var stopAt, drainUntil time.Time
-	// The stop channel is read through a flag: a receive on every packet
-	// costs more than the rest of the loop.
-	var stopping atomic.Bool
+	l := &loop{o: o, src: src, w: w, match: match, status: status, stderr: stderr, r: &r, deadline: deadline}
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
 		select {
 		case <-stop:
-			stopping.Store(true)
+			l.stopping.Store(true)
 		case <-done:
 		}
 	}()
-	startStop := func(at time.Time) {
-		stopAt, drainUntil = at, time.Now().Add(capture.BlockTimeout+200*time.Millisecond)
-	}
-	var ci gopacket.CaptureInfo
-	for o.count == 0 || r.captured < o.count {
-		if !stopAt.IsZero() && time.Now().After(drainUntil) {
-			break
-		}
-		if match != nil && match.Poll(time.Now()) {
-			// Polling /proc: the processes opened or closed ports.
-			if err := src.SetFilter(combine(o.filter, match.Filter())); err != nil {
-				fmt.Fprintln(stderr, "gotcpdump: updating the filter:", err)
-			}
-		}
-		data, err := src.ReadPacket(&ci)
-		if err != nil && errors.Is(err, capture.ErrTimeout) {
-			if !stopAt.IsZero() {
-				break // nothing more in the ring
-			}
-			if err := w.Flush(); err != nil {
-				loopErr = fmt.Errorf("writing: %w", err)
-				break
-			}
-			status.update(r.captured, src, w.Current)
-			if now := time.Now(); stopping.Load() {
-				startStop(now)
-			} else if !deadline.IsZero() && now.After(deadline) {
-				startStop(deadline)
-			}
-			continue
-		}
-		if err != nil {
-			loopErr = err
-			break
-		}
-		if stopAt.IsZero() {
-			if stopping.Load() {
-				startStop(time.Now())
-			} else if !deadline.IsZero() && ci.Timestamp.After(deadline) {
-				startStop(deadline)
-			}
-		}
-		if !stopAt.IsZero() && ci.Timestamp.After(stopAt) {
-			continue
-		}
-		comment := ""
-		if match != nil {
-			if dec.Decode(src.LinkType(), data, &seg) != nil {
-				continue // not TCP over IP: passed a user filter, but no process's
-			}
-			p, ok := match.Match(&seg)
-			if !ok {
-				continue
-			}
-			comment = fmt.Sprintf("pid: %d, comm: %s", p.PID, p.Comm)
-		}
-		if err := w.Write(&ci, data, comment); err != nil {
-			if !capture.IsDone(err) {
-				loopErr = fmt.Errorf("writing: %w", err)
-			}
-			break
-		}
-		r.captured++
-		r.bytes += int64(ci.Length)
-		if r.captured%4096 == 0 {
-			status.update(r.captured, src, w.Current)
-		}
+	loopErr := l.run()
+	if errors.Is(loopErr, errStop) {
+		loopErr = nil
 	}
 	r.received, r.dropped, _ = src.Stats()
 	if err := w.Close(capture.Stats{Received: r.received, Dropped: r.dropped, Start: start, End: time.Now()}); err != nil && loopErr == nil {

@@ -2,6 +2,8 @@ package capture
 
 import (
 	"bufio"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -114,16 +116,9 @@ func (w *Writer) open(t time.Time) error {
 
 // Write writes one packet, with an optional pcapng comment.
 func (w *Writer) Write(ci *gopacket.CaptureInfo, data []byte, comment string) error {
-	if w.cfg.Name != "-" {
-		switch {
-		case w.cfg.Rotate > 0 && ci.Timestamp.Sub(w.opened) >= w.cfg.Rotate:
-			if err := w.rotate(ci.Timestamp); err != nil {
-				return err
-			}
-		case w.cfg.MaxBytes > 0 && w.written >= w.cfg.MaxBytes:
-			if err := w.rotate(ci.Timestamp); err != nil {
-				return err
-			}
+	if w.due(w.written, ci.Timestamp) {
+		if err := w.rotate(ci.Timestamp); err != nil {
+			return err
 		}
 	}
 	var err error
@@ -144,6 +139,82 @@ func (w *Writer) Write(ci *gopacket.CaptureInfo, data []byte, comment string) er
 	w.written += int64(len(data)) + 16
 	return err
 }
+
+// due reports whether a packet at t starts a new file, written octets
+// into the current one.
+func (w *Writer) due(written int64, t time.Time) bool {
+	return w.cfg.Name != "-" &&
+		(w.cfg.Rotate > 0 && t.Sub(w.opened) >= w.cfg.Rotate || w.cfg.MaxBytes > 0 && written >= w.cfg.MaxBytes)
+}
+
+// TakesRecords reports whether WriteRecords can be used: the file is
+// pcap (not pcapng).
+func (w *Writer) TakesRecords() bool { return w.pw != nil }
+
+// WriteRecords writes packets that are already pcap file records
+// (little-endian, nanosecond timestamps: a batch of the libpcap engine),
+// rotating files between records as Write does, and returns the octets
+// of recs written.
+func (w *Writer) WriteRecords(recs []byte) (int, error) {
+	start := 0
+	if w.cfg.Rotate > 0 || w.cfg.MaxBytes > 0 {
+		for off := 0; off < len(recs); {
+			n, t, err := Record(recs[off:])
+			if err != nil {
+				return start, err
+			}
+			if w.due(w.written+int64(off-start), t) {
+				if err := w.writeRecords(recs[start:off]); err != nil {
+					return start, err
+				}
+				start = off
+				if err := w.rotate(t); err != nil {
+					return start, err
+				}
+			}
+			off += n
+		}
+	}
+	if err := w.writeRecords(recs[start:]); err != nil {
+		return start, err
+	}
+	return len(recs), nil
+}
+
+// writeRecords writes whole records; the file holds them all or the
+// capture fails.
+func (w *Writer) writeRecords(recs []byte) error {
+	w.written += int64(len(recs))
+	if len(recs) < directWrite {
+		_, err := w.bw.Write(recs)
+		return err
+	}
+	// Copying a large batch into the buffer costs more than the write
+	// it might save.
+	if err := w.bw.Flush(); err != nil {
+		return err
+	}
+	_, err := w.f.Write(recs)
+	return err
+}
+
+// directWrite is the size from which records go to the file directly.
+const directWrite = 64 << 10
+
+// Record reads the pcap file record at the start of recs (as
+// WriteRecords takes them): its size and timestamp.
+func Record(recs []byte) (int, time.Time, error) {
+	if len(recs) < recSize {
+		return 0, time.Time{}, errRecord
+	}
+	n := recSize + int(binary.LittleEndian.Uint32(recs[8:]))
+	if n > len(recs) {
+		return 0, time.Time{}, errRecord
+	}
+	return n, time.Unix(int64(binary.LittleEndian.Uint32(recs)), int64(binary.LittleEndian.Uint32(recs[4:]))), nil
+}
+
+var errRecord = errors.New("capture: a pcap record runs past the end of its batch")
 
 func (w *Writer) rotate(t time.Time) error {
 	if err := w.closeFile(nil); err != nil {

@@ -1,6 +1,9 @@
 package capture
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -101,5 +104,98 @@ func TestStrftime(t *testing.T) {
 	ts := time.Date(2026, 11, 25, 7, 8, 9, 0, time.Local)
 	if got := strftime("trace-%Y%m%d-%H%M%S-%%.pcap", ts); got != "trace-20261125-070809-%.pcap" {
 		t.Fatal(got)
+	}
+}
+
+// records lays packets out as WriteRecords takes them.
+func records(cis []gopacket.CaptureInfo) []byte {
+	var b []byte
+	for i, ci := range cis {
+		b = binary.LittleEndian.AppendUint32(b, uint32(ci.Timestamp.Unix()))
+		b = binary.LittleEndian.AppendUint32(b, uint32(ci.Timestamp.Nanosecond()))
+		b = binary.LittleEndian.AppendUint32(b, uint32(ci.CaptureLength))
+		b = binary.LittleEndian.AppendUint32(b, uint32(ci.Length))
+		for j := 0; j < ci.CaptureLength; j++ {
+			b = append(b, byte(i+j))
+		}
+	}
+	return b
+}
+
+// TestWriteRecordsAsWrite: whole batches of records make the same files
+// as the same packets written one by one, rotation included, and a -G
+// capture that ends after -W files ends at the same packet.
+func TestWriteRecordsAsWrite(t *testing.T) {
+	start := time.Now()
+	var cis []gopacket.CaptureInfo
+	for i := 0; i < 60; i++ {
+		n := 40 + i*7%90
+		cis = append(cis, gopacket.CaptureInfo{Timestamp: start.Add(50*time.Millisecond + time.Duration(i)*100*time.Millisecond + time.Duration(i)),
+			CaptureLength: n, Length: n + i%3})
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  WriterConfig
+	}{
+		{"one file", WriterConfig{}},
+		{"-C", WriterConfig{MaxBytes: 1000}},
+		{"-C -W ring", WriterConfig{MaxBytes: 1000, Files: 3}},
+		{"-G", WriterConfig{Rotate: time.Second}},
+		{"-G -W ends", WriterConfig{Rotate: time.Second, Files: 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			write := func(dir string, batches bool) (int, error) {
+				cfg := tc.cfg
+				cfg.Name, cfg.LinkType, cfg.Snaplen = filepath.Join(dir, "cap"), layers.LinkTypeEthernet, 65535
+				w, err := NewWriter(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer w.Close(Stats{})
+				recs := records(cis)
+				if batches {
+					// Batches of 1, 2, 3... records.
+					for i, size := 0, 1; i < len(cis); i, size = i+size, size+1 {
+						end := min(i+size, len(cis))
+						from, to := len(records(cis[:i])), len(records(cis[:end]))
+						n, err := w.WriteRecords(recs[from:to])
+						if err != nil {
+							return len(records(cis[:i])) + n, err
+						}
+						if n != to-from {
+							t.Fatalf("wrote %d of %d octets", n, to-from)
+						}
+					}
+					return len(recs), nil
+				}
+				for i := range cis {
+					if err := w.Write(&cis[i], recs[len(records(cis[:i]))+16:len(records(cis[:i+1]))], ""); err != nil {
+						return len(records(cis[:i])), err
+					}
+				}
+				return len(recs), nil
+			}
+			one, batch := t.TempDir(), t.TempDir()
+			n1, err1 := write(one, false)
+			n2, err2 := write(batch, true)
+			if n1 != n2 || !errors.Is(err2, err1) {
+				t.Fatalf("one by one: %d octets, %v; in batches: %d octets, %v", n1, err1, n2, err2)
+			}
+			names, _ := filepath.Glob(filepath.Join(one, "*"))
+			if len(names) == 0 {
+				t.Fatal("no file")
+			}
+			for _, name := range names {
+				a, _ := os.ReadFile(name)
+				b, err := os.ReadFile(filepath.Join(batch, filepath.Base(name)))
+				if err != nil || !bytes.Equal(a, b) {
+					t.Errorf("%s: %d octets one by one, %d in batches (%v)", filepath.Base(name), len(a), len(b), err)
+				}
+			}
+			if others, _ := filepath.Glob(filepath.Join(batch, "*")); len(others) != len(names) {
+				t.Errorf("files %d one by one, %d in batches", len(names), len(others))
+			}
+			t.Logf("%d files, %v", len(names), err1)
+		})
 	}
 }

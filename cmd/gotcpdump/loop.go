@@ -1,0 +1,216 @@
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/gopacket/gopacket"
+
+	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
+	"github.com/gotcpdump/gotcpdump/internal/capture"
+)
+
+// recordSource is a capture that can hand over whole batches of pcap
+// file records (the libpcap engine).
+type recordSource interface {
+	ReadRecords() (recs []byte, packets int, octets int64, err error)
+}
+
+// loop reads packets from src into w until stopped, the count or the
+// duration is reached, or an error occurs.
+type loop struct {
+	o      *options
+	src    capture.Source
+	w      *capture.Writer
+	match  *capture.ProcMatcher
+	status *status
+	stderr io.Writer
+	r      *result
+	// Stopping, the capture reads on until the ring holds nothing that
+	// arrived before the stop: the kernel hands over its last block only
+	// after capture.BlockTimeout.
+	stopAt, drainUntil, deadline time.Time
+	// The stop channel is read through a flag: a receive on every packet
+	// costs more than the rest of the loop.
+	stopping atomic.Bool
+}
+
+// errStop ends the loop without an error.
+var errStop = errors.New("stop")
+
+func (l *loop) startStop(at time.Time) {
+	l.stopAt, l.drainUntil = at, time.Now().Add(capture.BlockTimeout+200*time.Millisecond)
+}
+
+// idle handles a read that found nothing: flush, and start stopping if
+// it is time.
+func (l *loop) idle() error {
+	if !l.stopAt.IsZero() {
+		return errStop // nothing more in the ring
+	}
+	if err := l.w.Flush(); err != nil {
+		return fmt.Errorf("writing: %w", err)
+	}
+	l.status.update(l.r.captured, l.src, l.w.Current)
+	if now := time.Now(); l.stopping.Load() {
+		l.startStop(now)
+	} else if !l.deadline.IsZero() && now.After(l.deadline) {
+		l.startStop(l.deadline)
+	}
+	return nil
+}
+
+// check starts stopping when asked to or when a packet at t is past the
+// deadline, and reports whether that packet is kept.
+func (l *loop) check(t time.Time) bool {
+	if l.stopAt.IsZero() {
+		if l.stopping.Load() {
+			l.startStop(time.Now())
+		} else if !l.deadline.IsZero() && t.After(l.deadline) {
+			l.startStop(l.deadline)
+		}
+	}
+	return l.stopAt.IsZero() || !t.After(l.stopAt)
+}
+
+func (l *loop) writeErr(err error) error {
+	if capture.IsDone(err) {
+		return errStop
+	}
+	return fmt.Errorf("writing: %w", err)
+}
+
+// run reads until the loop ends; its error is nil when it ended as
+// asked.
+func (l *loop) run() error {
+	rs, batches := l.src.(recordSource)
+	batches = batches && l.match == nil && l.w.TakesRecords()
+	dec := tcpdecode.New()
+	var seg tcpdecode.Segment
+	var ci gopacket.CaptureInfo
+	for l.o.count == 0 || l.r.captured < l.o.count {
+		if !l.stopAt.IsZero() && time.Now().After(l.drainUntil) {
+			return nil
+		}
+		if batches {
+			recs, packets, octets, err := rs.ReadRecords()
+			if err == nil {
+				err = l.records(recs, packets, octets)
+			} else if errors.Is(err, capture.ErrTimeout) {
+				err = l.idle()
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if l.match != nil && l.match.Poll(time.Now()) {
+			// Polling /proc: the processes opened or closed ports.
+			if err := l.src.SetFilter(combine(l.o.filter, l.match.Filter())); err != nil {
+				fmt.Fprintln(l.stderr, "gotcpdump: updating the filter:", err)
+			}
+		}
+		data, err := l.src.ReadPacket(&ci)
+		if err != nil && errors.Is(err, capture.ErrTimeout) {
+			if err := l.idle(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !l.check(ci.Timestamp) {
+			continue
+		}
+		comment := ""
+		if l.match != nil {
+			if dec.Decode(l.src.LinkType(), data, &seg) != nil {
+				continue // not TCP over IP: passed a user filter, but no process's
+			}
+			p, ok := l.match.Match(&seg)
+			if !ok {
+				continue
+			}
+			comment = fmt.Sprintf("pid: %d, comm: %s", p.PID, p.Comm)
+		}
+		if err := l.w.Write(&ci, data, comment); err != nil {
+			return l.writeErr(err)
+		}
+		l.r.captured++
+		l.r.bytes += int64(ci.Length)
+		if l.r.captured%4096 == 0 {
+			l.status.update(l.r.captured, l.src, l.w.Current)
+		}
+	}
+	return nil
+}
+
+// records writes a batch of pcap records (packets of them, of octets on
+// the wire, if known), keeping what the per-packet path would: none past
+// the stop time or the count. The records are read one by one only when
+// a stop, a deadline or the count could drop some.
+func (l *loop) records(recs []byte, packets int, octets int64) error {
+	timed := l.stopping.Load() || !l.deadline.IsZero() || !l.stopAt.IsZero()
+	if !timed && l.o.count == 0 && packets > 0 {
+		l.r.captured += packets
+		l.r.bytes += octets
+		if err := l.flush(recs); err != nil {
+			return err
+		}
+		l.status.update(l.r.captured, l.src, l.w.Current)
+		return nil
+	}
+	start, off := 0, 0
+	for off < len(recs) {
+		n, t, err := capture.Record(recs[off:])
+		if err != nil {
+			return err
+		}
+		if timed && !l.check(t) {
+			if err := l.flush(recs[start:off]); err != nil {
+				return err
+			}
+			off += n
+			start = off
+			continue
+		}
+		off += n
+		l.r.captured++
+		l.r.bytes += int64(binary.LittleEndian.Uint32(recs[off-n+12:]))
+		if l.o.count > 0 && l.r.captured >= l.o.count {
+			break
+		}
+	}
+	if err := l.flush(recs[start:off]); err != nil {
+		return err
+	}
+	l.status.update(l.r.captured, l.src, l.w.Current)
+	return nil
+}
+
+// flush writes a run of records counted as captured; those a write did
+// not take (a -G capture that ended after -W files) are uncounted.
+func (l *loop) flush(run []byte) error {
+	if len(run) == 0 {
+		return nil
+	}
+	n, err := l.w.WriteRecords(run)
+	if err == nil {
+		return nil
+	}
+	for off := n; off < len(run); {
+		size, _, rerr := capture.Record(run[off:])
+		if rerr != nil {
+			break
+		}
+		l.r.captured--
+		l.r.bytes -= int64(binary.LittleEndian.Uint32(run[off+12:]))
+		off += size
+	}
+	return l.writeErr(err)
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/gotcpdump/gotcpdump/internal/capture"
+)
+
+// batchSource hands out batches of pcap records, as the libpcap engine
+// does, then times out.
+type batchSource struct {
+	batches [][]byte
+	cur     []byte
+}
+
+func (s *batchSource) ReadRecords() ([]byte, int, int64, error) {
+	if len(s.cur) > 0 { // part read by ReadPacket
+		b := s.cur
+		s.cur = nil
+		return b, 0, 0, nil
+	}
+	if len(s.batches) == 0 {
+		return nil, 0, 0, capture.ErrTimeout
+	}
+	b := s.batches[0]
+	s.batches = s.batches[1:]
+	n, octets := 0, int64(0)
+	for off := 0; off < len(b); off += 16 + int(binary.LittleEndian.Uint32(b[off+8:])) {
+		n++
+		octets += int64(binary.LittleEndian.Uint32(b[off+12:]))
+	}
+	return b, n, octets, nil
+}
+
+func (s *batchSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
+	if len(s.cur) == 0 {
+		if len(s.batches) == 0 {
+			return nil, capture.ErrTimeout
+		}
+		s.cur, s.batches = s.batches[0], s.batches[1:]
+	}
+	n, t, err := capture.Record(s.cur)
+	if err != nil {
+		return nil, err
+	}
+	ci.Timestamp, ci.CaptureLength = t, n-16
+	ci.Length = int(binary.LittleEndian.Uint32(s.cur[12:]))
+	data := s.cur[16:n]
+	s.cur = s.cur[n:]
+	return data, nil
+}
+
+func (s *batchSource) LinkType() layers.LinkType      { return layers.LinkTypeEthernet }
+func (s *batchSource) Stats() (uint64, uint64, error) { return 0, 0, nil }
+func (s *batchSource) SetFilter(string) error         { return nil }
+func (s *batchSource) Close()                         {}
+
+// packetSource is the same without batches: the loop reads it a packet
+// at a time.
+type packetSource struct{ s *batchSource }
+
+func (p packetSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
+	return p.s.ReadPacket(ci)
+}
+func (p packetSource) LinkType() layers.LinkType      { return p.s.LinkType() }
+func (p packetSource) Stats() (uint64, uint64, error) { return 0, 0, nil }
+func (p packetSource) SetFilter(string) error         { return nil }
+func (p packetSource) Close()                         {}
+
+// TestLoopBatchesAsPackets: writing whole batches keeps exactly the
+// packets that writing one by one keeps, and counts them the same, with
+// a count limit and with a deadline that falls inside a batch.
+func TestLoopBatchesAsPackets(t *testing.T) {
+	base := time.Unix(1_700_000_000, 0)
+	var batches [][]byte
+	for b, i := 0, 0; b < 8; b++ {
+		var recs []byte
+		for j := 0; j < 7; j, i = j+1, i+1 {
+			n := 60 + i%5
+			recs = binary.LittleEndian.AppendUint32(recs, uint32(base.Unix()))
+			recs = binary.LittleEndian.AppendUint32(recs, uint32(i*1_000_000))
+			recs = binary.LittleEndian.AppendUint32(recs, uint32(n))
+			recs = binary.LittleEndian.AppendUint32(recs, uint32(n+10))
+			recs = append(recs, bytes.Repeat([]byte{byte(i)}, n)...)
+		}
+		batches = append(batches, recs)
+	}
+	for _, tc := range []struct {
+		name     string
+		count    int
+		deadline time.Time
+		stopping bool // as after SIGINT: the capture ends once the source runs dry
+		want     int
+	}{
+		{"all", 0, time.Time{}, true, 56},
+		{"-c 25", 25, time.Time{}, false, 25},
+		{"-c 7", 7, time.Time{}, false, 7},
+		{"deadline", 0, base.Add(30*time.Millisecond + time.Microsecond), false, 31},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(batched bool) (result, []byte) {
+				s := &batchSource{batches: append([][]byte(nil), batches...)}
+				var src capture.Source = s
+				if !batched {
+					src = packetSource{s}
+				}
+				name := filepath.Join(t.TempDir(), "x.pcap")
+				w, err := capture.NewWriter(capture.WriterConfig{Name: name, LinkType: layers.LinkTypeEthernet, Snaplen: 65535})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var r result
+				l := &loop{o: &options{count: tc.count}, src: src, w: w, status: newStatus(io.Discard), stderr: io.Discard, r: &r, deadline: tc.deadline}
+				l.stopping.Store(tc.stopping)
+				if err := l.run(); err != nil && err != errStop {
+					t.Fatal(err)
+				}
+				if err := w.Close(capture.Stats{}); err != nil {
+					t.Fatal(err)
+				}
+				b, err := os.ReadFile(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r, b
+			}
+			one, f1 := run(false)
+			all, f2 := run(true)
+			if one.captured != tc.want || all != one || !bytes.Equal(f1, f2) {
+				t.Fatalf("one by one %+v, %d octets; batches %+v, %d octets; want %d packets", one, len(f1), all, len(f2), tc.want)
+			}
+		})
+	}
+}
