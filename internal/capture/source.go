@@ -51,7 +51,8 @@ func classify(err error) error {
 	if err == nil || errors.Is(err, ErrFilter) {
 		return err
 	}
-	if msg := err.Error(); errors.Is(err, os.ErrPermission) || strings.Contains(msg, "not permitted") || strings.Contains(msg, "ermission denied") {
+	// libpcap's own text for it is "Permission Denied".
+	if msg := strings.ToLower(err.Error()); errors.Is(err, os.ErrPermission) || strings.Contains(msg, "not permitted") || strings.Contains(msg, "permission denied") {
 		return fmt.Errorf("%w (%v)", ErrPermission, err)
 	}
 	return err
