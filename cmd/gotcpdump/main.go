@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -134,6 +135,16 @@ func run(args []string, stderr io.Writer) int {
 		}
 		fmt.Printf("%d.any (Pseudo-device that captures on all interfaces)\n", len(ifs)+1)
 		return 0
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		// A capture is one goroutine's work. With a second processor the
+		// runtime hands that goroutine to another thread at each of its
+		// yields (see capture's ringWait), which perf showed as futex
+		// sleeps and wake-ups; with one, a capture at the generator's
+		// maximum took 0.71 of the CPU time per packet (capbench, medians
+		// of 5). watch keeps them all: its poller and metrics server run
+		// beside a capture.
+		runtime.GOMAXPROCS(1)
 	}
 	stop := stopOnSignal()
 	r, err := session(o, stop, stderr, newStatus(stderr))
