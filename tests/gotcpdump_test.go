@@ -54,9 +54,11 @@ func TestGotcpdumpAgainstTcpdump(t *testing.T) {
 		runs = append(runs, r)
 	}
 	add("tcpdump", "tcpdump.pcap", "tcpdump", "-i", l.cliIf, "-s", "0", "-U", "--immediate-mode", "-B", "65536", "-w", filepath.Join(dir, "tcpdump.pcap"), filter)
-	add("afpacket pcap", "af.pcap", bin, "-i", l.cliIf, "-w", filepath.Join(dir, "af.pcap"), filter)
-	add("afpacket pcapng", "af.pcapng", bin, "-i", l.cliIf, "-w", filepath.Join(dir, "af.pcapng"), "-f", filter)
-	add("libpcap pcapng", "pcap.pcapng", bin, "--engine", "pcap", "-i", l.cliIf, "-w", filepath.Join(dir, "pcap.pcapng"), filter)
+	// The default engine, libpcap: pcap files take its batches whole.
+	add("libpcap pcap", "pcap.pcap", bin, "-i", l.cliIf, "-w", filepath.Join(dir, "pcap.pcap"), filter)
+	add("libpcap pcapng", "pcap.pcapng", bin, "-i", l.cliIf, "-w", filepath.Join(dir, "pcap.pcapng"), "-f", filter)
+	add("afpacket pcap", "af.pcap", bin, "--engine", "afpacket", "-i", l.cliIf, "-w", filepath.Join(dir, "af.pcap"), filter)
+	add("afpacket pcapng", "af.pcapng", bin, "--engine", "afpacket", "-i", l.cliIf, "-w", filepath.Join(dir, "af.pcapng"), filter)
 	// The default interface, any: libpcap with cooked headers.
 	add("libpcap any", "any.pcap", bin, "-w", filepath.Join(dir, "any.pcap"), filter)
 	for _, r := range runs {
@@ -781,7 +783,7 @@ func TestGotcpdumpFaults(t *testing.T) {
 		}{
 			{[]string{"-i", "nosuchif0", "-w", filepath.Join(dir, "x.pcap")}, `no such interface "nosuchif0"`},
 			{[]string{"-i", "lo", "-w", filepath.Join(dir, "x.pcap"), "tcp porrt 80"}, `bad filter "tcp porrt 80"`},
-			{[]string{"-i", "lo", "--engine", "pcap", "-w", filepath.Join(dir, "x.pcap"), "-f", "tcp porrt 80"}, `bad filter "tcp porrt 80"`},
+			{[]string{"-i", "lo", "--engine", "afpacket", "-w", filepath.Join(dir, "x.pcap"), "-f", "tcp porrt 80"}, `bad filter "tcp porrt 80"`},
 			{[]string{"-i", "lo", "-w", filepath.Join(dir, "x.pcap"), "-p", strconv.Itoa(gone.Process.Pid)}, "no process " + strconv.Itoa(gone.Process.Pid)},
 			{[]string{"-i", "lo", "-w", filepath.Join(dir, "x.pcap"), "--pname", "no-such-process-name"}, `no process matches "no-such-process-name"`},
 			{[]string{"-i", "lo", "-w", "/nonexistent/dir/x.pcap"}, "cannot write the capture"},

@@ -16,9 +16,9 @@
 //	capbench -gotcpdump build/out/gotcpdump [-rates 50000,200000,0] [-any-rates 0] [-runs 5] [-secs 1.5] [-json FILE]
 //
 // A rate of 0 is the generator's maximum. The rates run with both tools
-// on the veth interface (gotcpdump's afpacket engine), then -any-rates on
-// the "any" interface, gotcpdump's default (its libpcap engine, as
-// tcpdump's). The generator is this program
+// on the veth interface, then -any-rates on the "any" interface,
+// gotcpdump's default; both through gotcpdump's default engine, libpcap,
+// as tcpdump's. The generator is this program
 // ("capbench gen"), run in the sending namespace: UDP datagrams of 64
 // bytes sent with sendmmsg (golang.org/x/net/ipv4 WriteBatch) in batches
 // of 64, paced per batch.

@@ -70,7 +70,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	str(&o.write, "", "write packets to FILE (- for standard output); .pcapng names write pcapng", "w")
 	str(&o.filterFile, "", "read the filter expression from FILE", "F")
 	str(&o.filter, "", "filter expression (libpcap syntax); also taken from trailing arguments", "f", "filter")
-	str(&o.engine, "afpacket", "capture engine: afpacket (TPACKET_V3 ring) or pcap (libpcap)", "engine")
+	str(&o.engine, "pcap", "capture engine: pcap (libpcap) or afpacket (gopacket's TPACKET_V3 ring)", "engine")
 	str(&o.user, "", "drop privileges to USER once the capture is open", "Z")
 	integer(&o.count, 0, "stop after COUNT packets", "c")
 	integer(&o.snaplen, 262144, "bytes of each packet to keep", "s")

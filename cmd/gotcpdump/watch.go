@@ -46,7 +46,7 @@ func watch(args []string, stderr io.Writer) int {
 	// 512 bytes keep the headers and the requests' first lines, which is
 	// what TIME_WAIT analysis reads, at a fraction of whole packets.
 	snaplen := fs.Int("s", 512, "bytes of each packet to keep")
-	engine := fs.String("engine", "afpacket", "capture engine: afpacket or pcap")
+	engine := fs.String("engine", "pcap", "capture engine: pcap or afpacket")
 	filter := fs.String("f", "", "capture filter (libpcap syntax; also taken from trailing arguments); default: TCP on the storm's ports")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -1,6 +1,6 @@
-// Package capture reads packets from a network interface, through an
-// AF_PACKET TPACKET_V3 ring (gopacket/afpacket) or through libpcap
-// (gopacket/pcap, read a ring-full at a time), with a BPF filter
+// Package capture reads packets from a network interface, through
+// libpcap (gopacket/pcap, read a ring-full at a time into pcap records)
+// or an AF_PACKET TPACKET_V3 ring (gopacket/afpacket), with a BPF filter
 // compiled by libpcap and run in the kernel, and writes them to pcap or
 // pcapng files.
 package capture
@@ -64,7 +64,7 @@ type Config struct {
 	Snaplen   int
 	BufferKiB int // ring or kernel buffer size, as tcpdump's -B
 	Filter    string
-	Engine    string // "afpacket" (default) or "pcap"
+	Engine    string // "pcap" (default) or "afpacket"
 	Promisc   bool
 }
 
@@ -76,8 +76,9 @@ const pollInterval = 200 * time.Millisecond
 // that stops must read on for this long to get the last packets.
 const BlockTimeout = 100 * time.Millisecond
 
-// Open starts a capture. The afpacket engine cannot give cooked headers
-// for "any", which then goes through libpcap.
+// Open starts a capture. libpcap is the default: its batches go to a
+// pcap file whole. The afpacket engine cannot give cooked headers for
+// "any", which always goes through libpcap.
 func Open(c Config) (Source, error) {
 	if c.Interface != "" && c.Interface != "any" {
 		if _, err := net.InterfaceByName(c.Interface); err != nil {
@@ -91,12 +92,12 @@ func Open(c Config) (Source, error) {
 		c.BufferKiB = 32 * 1024
 	}
 	switch {
-	case c.Engine == "pcap" || c.Interface == "any" || c.Interface == "":
+	case c.Engine == "" || c.Engine == "pcap" || c.Interface == "any" || c.Interface == "":
 		s, err := openPcap(c)
 		return s, classify(err)
-	case c.Engine == "" || c.Engine == "afpacket":
+	case c.Engine == "afpacket":
 		s, err := openAFPacket(c)
 		return s, classify(err)
 	}
-	return nil, fmt.Errorf("capture: unknown engine %q (afpacket or pcap)", c.Engine)
+	return nil, fmt.Errorf("capture: unknown engine %q (pcap or afpacket)", c.Engine)
 }
