@@ -20,6 +20,14 @@ import (
 type batchSource struct {
 	batches [][]byte
 	cur     []byte
+	dry     func() // called when the batches run out
+}
+
+func (s *batchSource) timeout() error {
+	if s.dry != nil {
+		s.dry()
+	}
+	return capture.ErrTimeout
 }
 
 func (s *batchSource) ReadRecords() ([]byte, int, int64, error) {
@@ -29,7 +37,7 @@ func (s *batchSource) ReadRecords() ([]byte, int, int64, error) {
 		return b, 0, 0, nil
 	}
 	if len(s.batches) == 0 {
-		return nil, 0, 0, capture.ErrTimeout
+		return nil, 0, 0, s.timeout()
 	}
 	b := s.batches[0]
 	s.batches = s.batches[1:]
@@ -44,7 +52,7 @@ func (s *batchSource) ReadRecords() ([]byte, int, int64, error) {
 func (s *batchSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 	if len(s.cur) == 0 {
 		if len(s.batches) == 0 {
-			return nil, capture.ErrTimeout
+			return nil, s.timeout()
 		}
 		s.cur, s.batches = s.batches[0], s.batches[1:]
 	}
@@ -98,10 +106,11 @@ func TestLoopBatchesAsPackets(t *testing.T) {
 		name     string
 		count    int
 		deadline time.Time
-		stopping bool // as after SIGINT: the capture ends once the source runs dry
+		stopping bool // SIGINT before the first packet, not when the source runs dry
 		want     int
 	}{
-		{"all", 0, time.Time{}, true, 56},
+		{"all", 0, time.Time{}, false, 56}, // batches written whole
+		{"stopping", 0, time.Time{}, true, 56},
 		{"-c 25", 25, time.Time{}, false, 25},
 		{"-c 7", 7, time.Time{}, false, 7},
 		{"deadline", 0, base.Add(30*time.Millisecond + time.Microsecond), false, 31},
@@ -121,6 +130,7 @@ func TestLoopBatchesAsPackets(t *testing.T) {
 				var r result
 				l := &loop{o: &options{count: tc.count}, src: src, w: w, status: newStatus(io.Discard), stderr: io.Discard, r: &r, deadline: tc.deadline}
 				l.stopping.Store(tc.stopping)
+				s.dry = func() { l.stopping.Store(true) }
 				if err := l.run(); err != nil && err != errStop {
 					t.Fatal(err)
 				}

@@ -25,6 +25,26 @@ func batchOf(tb testing.TB) (*pcapSource, int) {
 	return s, n
 }
 
+// TestRecordsAfterPackets: once ReadPacket has read part of a batch,
+// ReadRecords hands over the rest, without the batch's counts.
+func TestRecordsAfterPackets(t *testing.T) {
+	s, _ := batchOf(t)
+	var ci gopacket.CaptureInfo
+	for i := 0; i < 3; i++ {
+		if _, err := s.ReadPacket(&ci); err != nil {
+			t.Fatal(err)
+		}
+	}
+	off := s.off
+	recs, packets, octets, err := s.ReadRecords()
+	if err != nil || off != 3*(recSize+106) || len(recs) != s.end-off || packets != 0 || octets != 0 {
+		t.Fatalf("after 3 packets (offset %d): %d octets, %d packets of %d, %v", off, len(recs), packets, octets, err)
+	}
+	if n, ts, err := Record(recs); err != nil || n != recSize+106 || ts.Nanosecond() != 3000 {
+		t.Fatalf("first record: %d octets at %v, %v", n, ts, err)
+	}
+}
+
 func nullWriter(tb testing.TB) *Writer {
 	w, err := NewWriter(WriterConfig{Name: "/dev/null", LinkType: layers.LinkTypeEthernet, Snaplen: 262144})
 	if err != nil {

@@ -185,6 +185,9 @@ func openPcap(c Config) (Source, error) {
 
 // fill reads a batch; it returns false when the ring held nothing.
 func (s *pcapSource) fill() (bool, error) {
+	if s.b == nil {
+		return false, errClosed
+	}
 	status := C.gc_fill(s.b)
 	s.off, s.end = 0, int(s.b.used)
 	if status < 0 && status != C.PCAP_ERROR_BREAK {
@@ -239,8 +242,9 @@ func (s *pcapSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 }
 
 // ReadRecords returns the packets of a batch not yet read, as pcap file
-// records, with their number and their lengths on the wire; those are
-// zero if ReadPacket has read part of the batch.
+// records valid until the next read or Close, with their number and
+// their lengths on the wire; those are zero if ReadPacket has read part
+// of the batch.
 func (s *pcapSource) ReadRecords() (recs []byte, packets int, octets int64, err error) {
 	if err := s.next(); err != nil {
 		return nil, 0, 0, err
@@ -260,8 +264,14 @@ func (s *pcapSource) Stats() (uint64, uint64, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	return uint64(st.PacketsReceived), uint64(st.PacketsDropped) + uint64(s.b.overrun), nil
+	dropped := uint64(st.PacketsDropped)
+	if s.b != nil {
+		dropped += uint64(s.b.overrun)
+	}
+	return uint64(st.PacketsReceived), dropped, nil
 }
+
+var errClosed = errors.New("capture: read after Close")
 
 func (s *pcapSource) SetFilter(expr string) error { return s.h.SetBPFFilter(expr) }
 

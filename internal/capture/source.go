@@ -20,7 +20,7 @@ import (
 // Source is an open capture.
 type Source interface {
 	// ReadPacket returns the next packet and fills in ci; the data is
-	// valid until the next call. It returns ErrTimeout when no packet
+	// valid until the next call or Close. It returns ErrTimeout when no packet
 	// came in a while, so that callers can check for signals and
 	// deadlines. (ci is filled in place: copying it on every return
 	// was a tenth of the capture's time.)

@@ -207,11 +207,11 @@ func Record(recs []byte) (int, time.Time, error) {
 	if len(recs) < recSize {
 		return 0, time.Time{}, errRecord
 	}
-	n := recSize + int(binary.LittleEndian.Uint32(recs[8:]))
-	if n > len(recs) {
+	caplen := binary.LittleEndian.Uint32(recs[8:])
+	if uint64(caplen) > uint64(len(recs)-recSize) {
 		return 0, time.Time{}, errRecord
 	}
-	return n, time.Unix(int64(binary.LittleEndian.Uint32(recs)), int64(binary.LittleEndian.Uint32(recs[4:]))), nil
+	return recSize + int(caplen), time.Unix(int64(binary.LittleEndian.Uint32(recs)), int64(binary.LittleEndian.Uint32(recs[4:]))), nil
 }
 
 var errRecord = errors.New("capture: a pcap record runs past the end of its batch")

@@ -140,7 +140,7 @@ func TestWriteRecordsAsWrite(t *testing.T) {
 		{"one file", WriterConfig{}},
 		{"-C", WriterConfig{MaxBytes: 1000}},
 		{"-C -W ring", WriterConfig{MaxBytes: 1000, Files: 3}},
-		{"-G", WriterConfig{Rotate: time.Second}},
+		{"-G", WriterConfig{Rotate: time.Second}}, // one name: each file replaces the last, as in tcpdump
 		{"-G -W ends", WriterConfig{Rotate: time.Second, Files: 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,6 +151,9 @@ func TestWriteRecordsAsWrite(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// Both writers open their first file at the same time, or
+				// -G could rotate at different packets.
+				w.opened = start
 				defer w.Close(Stats{})
 				recs := records(cis)
 				if batches {
@@ -197,5 +200,47 @@ func TestWriteRecordsAsWrite(t *testing.T) {
 			}
 			t.Logf("%d files, %v", len(names), err1)
 		})
+	}
+}
+
+// TestWriteRecordsAfterBuffered: a batch large enough to go to the file
+// directly lands after the records still in the buffer.
+func TestWriteRecordsAfterBuffered(t *testing.T) {
+	var cis []gopacket.CaptureInfo
+	for i := 0; i < 80; i++ {
+		cis = append(cis, gopacket.CaptureInfo{Timestamp: time.Unix(1_700_000_000, int64(i)), CaptureLength: 1500, Length: 1500})
+	}
+	recs := records(cis)
+	one := len(records(cis[:1]))
+	if len(recs)-2*one < directWrite {
+		t.Fatalf("the large batch (%d octets) would be buffered", len(recs)-2*one)
+	}
+	name := filepath.Join(t.TempDir(), "x.pcap")
+	w, err := NewWriter(WriterConfig{Name: name, LinkType: layers.LinkTypeEthernet, Snaplen: 65535})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range [][]byte{recs[:one], recs[one : len(recs)-one], recs[len(recs)-one:]} {
+		if _, err := w.WriteRecords(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(Stats{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cis {
+		_, ci, err := r.ReadPacketData()
+		if err != nil || ci.Timestamp.Nanosecond() != i {
+			t.Fatalf("packet %d: %v at %v", i, err, ci.Timestamp)
+		}
 	}
 }
