@@ -18,17 +18,24 @@ func packet(t time.Time, n int) (gopacket.CaptureInfo, []byte) {
 	return gopacket.CaptureInfo{Timestamp: t, CaptureLength: n, Length: n}, make([]byte, n)
 }
 
-func count(t *testing.T, name string) int {
+// reader opens a pcap file for the rest of the test.
+func reader(t *testing.T, name string) *pcapgo.Reader {
 	t.Helper()
 	f, err := os.Open(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	r, err := pcapgo.NewReader(f)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func count(t *testing.T, name string) int {
+	t.Helper()
+	r := reader(t, name)
 	n := 0
 	for {
 		if _, _, err := r.ReadPacketData(); err != nil {
@@ -228,15 +235,7 @@ func TestWriteRecordsAfterBuffered(t *testing.T) {
 	if err := w.Close(Stats{}); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := reader(t, name)
 	for i := range cis {
 		_, ci, err := r.ReadPacketData()
 		if err != nil || ci.Timestamp.Nanosecond() != i {
