@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -156,32 +155,28 @@ func (l *loop) run() error {
 // a stop, a deadline or the count could drop some.
 func (l *loop) records(recs []byte, packets int, octets int64) error {
 	timed := l.stopping.Load() || !l.deadline.IsZero() || !l.stopAt.IsZero()
+	start, off := 0, 0
 	if !timed && l.o.count == 0 && packets > 0 {
 		l.r.captured += packets
 		l.r.bytes += octets
-		if err := l.flush(recs); err != nil {
-			return err
-		}
-		l.status.update(l.r.captured, l.src, l.w.Current)
-		return nil
+		off = len(recs) // nothing to read one by one
 	}
-	start, off := 0, 0
 	for off < len(recs) {
-		n, t, err := capture.Record(recs[off:])
+		h, err := capture.Record(recs[off:])
 		if err != nil {
 			return err
 		}
-		if timed && !l.check(t) {
+		if timed && !l.check(h.Time) {
 			if err := l.flush(recs[start:off]); err != nil {
 				return err
 			}
-			off += n
+			off += h.Size
 			start = off
 			continue
 		}
-		off += n
+		off += h.Size
 		l.r.captured++
-		l.r.bytes += int64(binary.LittleEndian.Uint32(recs[off-n+12:]))
+		l.r.bytes += int64(h.Length)
 		if l.o.count > 0 && l.r.captured >= l.o.count {
 			break
 		}
@@ -204,13 +199,13 @@ func (l *loop) flush(run []byte) error {
 		return nil
 	}
 	for off := n; off < len(run); {
-		size, _, rerr := capture.Record(run[off:])
+		h, rerr := capture.Record(run[off:])
 		if rerr != nil {
 			break
 		}
 		l.r.captured--
-		l.r.bytes -= int64(binary.LittleEndian.Uint32(run[off+12:]))
-		off += size
+		l.r.bytes -= int64(h.Length)
+		off += h.Size
 	}
 	return l.writeErr(err)
 }

@@ -42,9 +42,14 @@ func (s *batchSource) ReadRecords() ([]byte, int, int64, error) {
 	b := s.batches[0]
 	s.batches = s.batches[1:]
 	n, octets := 0, int64(0)
-	for off := 0; off < len(b); off += 16 + int(binary.LittleEndian.Uint32(b[off+8:])) {
+	for off := 0; off < len(b); {
+		h, err := capture.Record(b[off:])
+		if err != nil {
+			return nil, 0, 0, err
+		}
 		n++
-		octets += int64(binary.LittleEndian.Uint32(b[off+12:]))
+		octets += int64(h.Length)
+		off += h.Size
 	}
 	return b, n, octets, nil
 }
@@ -56,14 +61,13 @@ func (s *batchSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 		}
 		s.cur, s.batches = s.batches[0], s.batches[1:]
 	}
-	n, t, err := capture.Record(s.cur)
+	h, err := capture.Record(s.cur)
 	if err != nil {
 		return nil, err
 	}
-	ci.Timestamp, ci.CaptureLength = t, n-16
-	ci.Length = int(binary.LittleEndian.Uint32(s.cur[12:]))
-	data := s.cur[16:n]
-	s.cur = s.cur[n:]
+	ci.Timestamp, ci.CaptureLength, ci.Length = h.Time, h.Size-16, h.Length
+	data := s.cur[16:h.Size]
+	s.cur = s.cur[h.Size:]
 	return data, nil
 }
 

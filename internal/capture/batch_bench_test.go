@@ -1,8 +1,8 @@
 package capture
 
 import (
-	"encoding/binary"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -12,17 +12,13 @@ import (
 // 64-octet UDP datagrams on Ethernet, and returns the packets in it.
 func batchOf(tb testing.TB) (*pcapSource, int) {
 	const pkt = 106
-	s := &pcapSource{buf: make([]byte, batchBytes)}
-	n := 0
-	for off := 0; off+recSize+pkt <= batchBytes; off += recSize + pkt {
-		binary.LittleEndian.PutUint32(s.buf[off:], 1_700_000_000+uint32(n/1000))
-		binary.LittleEndian.PutUint32(s.buf[off+4:], uint32(n%1000)*1000)
-		binary.LittleEndian.PutUint32(s.buf[off+8:], pkt)
-		binary.LittleEndian.PutUint32(s.buf[off+12:], pkt)
-		s.end = off + recSize + pkt
-		n++
+	var cis []gopacket.CaptureInfo
+	for n := 0; (n+1)*(recSize+pkt) <= batchBytes; n++ {
+		cis = append(cis, gopacket.CaptureInfo{Timestamp: time.Unix(1_700_000_000+int64(n/1000), int64(n%1000)*1000), CaptureLength: pkt, Length: pkt})
 	}
-	return s, n
+	s := &pcapSource{buf: records(cis)}
+	s.end = len(s.buf)
+	return s, len(cis)
 }
 
 // TestRecordsAfterPackets: once ReadPacket has read part of a batch,
@@ -40,8 +36,8 @@ func TestRecordsAfterPackets(t *testing.T) {
 	if err != nil || off != 3*(recSize+106) || len(recs) != s.end-off || packets != 0 || octets != 0 {
 		t.Fatalf("after 3 packets (offset %d): %d octets, %d packets of %d, %v", off, len(recs), packets, octets, err)
 	}
-	if n, ts, err := Record(recs); err != nil || n != recSize+106 || ts.Nanosecond() != 3000 {
-		t.Fatalf("first record: %d octets at %v, %v", n, ts, err)
+	if h, err := Record(recs); err != nil || h.Size != recSize+106 || h.Time.Nanosecond() != 3000 {
+		t.Fatalf("first record: %+v, %v", h, err)
 	}
 }
 

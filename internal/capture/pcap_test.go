@@ -50,9 +50,9 @@ func TestBatchEndsAtFull(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, ts, err := Record(recs)
-		if err != nil || packets != 1 || n != len(recs) || octets != int64(n-recSize) || time.Since(ts) > time.Minute {
-			t.Fatalf("batch %d: %d octets, %d packets of %d octets at %v (%v); want one packet", got, len(recs), packets, octets, ts, err)
+		h, err := Record(recs)
+		if err != nil || packets != 1 || h.Size != len(recs) || octets != int64(h.Size-recSize) || time.Since(h.Time) > time.Minute {
+			t.Fatalf("batch %d: %d octets, %d packets of %d octets at %v (%v); want one packet", got, len(recs), packets, octets, h.Time, err)
 		}
 		got++
 	}

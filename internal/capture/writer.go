@@ -159,20 +159,20 @@ func (w *Writer) WriteRecords(recs []byte) (int, error) {
 	start := 0
 	if w.cfg.Rotate > 0 || w.cfg.MaxBytes > 0 {
 		for off := 0; off < len(recs); {
-			n, t, err := Record(recs[off:])
+			h, err := Record(recs[off:])
 			if err != nil {
 				return start, err
 			}
-			if w.due(w.written+int64(off-start), t) {
+			if w.due(w.written+int64(off-start), h.Time) {
 				if err := w.writeRecords(recs[start:off]); err != nil {
 					return start, err
 				}
 				start = off
-				if err := w.rotate(t); err != nil {
+				if err := w.rotate(h.Time); err != nil {
 					return start, err
 				}
 			}
-			off += n
+			off += h.Size
 		}
 	}
 	if err := w.writeRecords(recs[start:]); err != nil {
@@ -201,17 +201,28 @@ func (w *Writer) writeRecords(recs []byte) error {
 // directWrite is the size from which records go to the file directly.
 const directWrite = 64 << 10
 
-// Record reads the pcap file record at the start of recs (as
-// WriteRecords takes them): its size and timestamp.
-func Record(recs []byte) (int, time.Time, error) {
+// RecordHeader is what a pcap file record says of its packet.
+type RecordHeader struct {
+	Size   int // octets of the record: the header and the captured bytes
+	Length int // octets on the wire
+	Time   time.Time
+}
+
+// Record reads the header of the pcap file record at the start of recs
+// (as WriteRecords takes them).
+func Record(recs []byte) (RecordHeader, error) {
 	if len(recs) < recSize {
-		return 0, time.Time{}, errRecord
+		return RecordHeader{}, errRecord
 	}
 	caplen := binary.LittleEndian.Uint32(recs[8:])
 	if uint64(caplen) > uint64(len(recs)-recSize) {
-		return 0, time.Time{}, errRecord
+		return RecordHeader{}, errRecord
 	}
-	return recSize + int(caplen), time.Unix(int64(binary.LittleEndian.Uint32(recs)), int64(binary.LittleEndian.Uint32(recs[4:]))), nil
+	return RecordHeader{
+		Size:   recSize + int(caplen),
+		Length: int(binary.LittleEndian.Uint32(recs[12:])),
+		Time:   time.Unix(int64(binary.LittleEndian.Uint32(recs)), int64(binary.LittleEndian.Uint32(recs[4:]))),
+	}, nil
 }
 
 var errRecord = errors.New("capture: a pcap record runs past the end of its batch")
