@@ -72,10 +72,17 @@ static void internal_errorz(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb,
  * slower. Before any call that could read or change the engine's state
  * (goshim_call calls goshim_deferred_flush), they are handed over, in
  * order, so that a later pass, a report or the next frame with items finds
- * them done. */
+ * them done.
+ *
+ * Each call also costs on the runtime's side: while Go runs, and for a
+ * while after it has returned to C, its monitor thread wakes every 20 us.
+ * Over a million frames, batches of 4,096 made 16,700 context switches
+ * and 0.2 of plain tshark's CPU time; batches of 65,536 (about 6 MiB of
+ * short frames) 1,400 and 0.14. A batch ends at whichever limit comes
+ * first. */
 
-#define BATCH_FRAMES 4096
-#define BATCH_BYTES ((size_t)1 << 20)
+#define BATCH_FRAMES 65536
+#define BATCH_BYTES ((size_t)8 << 20)
 
 static uint8_t *batch;
 static size_t batch_len, batch_cap;

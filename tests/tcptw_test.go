@@ -2,6 +2,8 @@ package tests
 
 import (
 	"encoding/json"
+	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -9,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/gotcpdump/gotcpdump/internal/syncbuf"
 )
@@ -206,5 +211,85 @@ func TestTcptwSegmentInsideICMP(t *testing.T) {
 		if got := phs(args...); got != deferred {
 			t.Errorf("io,phs with %v differs from io,phs alone:\n%s\n%s", args, got, deferred)
 		}
+	}
+}
+
+// TestTcptwBatchBoundaries: on a first pass that shows nothing of tcptw,
+// the shim hands frames to Go in batches (65,536 frames at most, see
+// cshim/postdissector.c); a capture longer than a batch must give the
+// report that twreport gives, and that frames handed over one at a time
+// give (-z expert makes every frame's expert infos wanted).
+func TestTcptwBatchBoundaries(t *testing.T) {
+	const copies = 81 // of 818 frames: 66,258 frames
+	in, err := os.Open(pcap("tw_healthz_storm.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	r, err := pcapgo.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type frame struct {
+		ci   gopacket.CaptureInfo
+		data []byte
+	}
+	var frames []frame
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames = append(frames, frame{ci, data})
+	}
+	long := filepath.Join(t.TempDir(), "long.pcap")
+	out, err := os.Create(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriterNanos(out)
+	if err := w.WriteFileHeader(65536, r.LinkType()); err != nil {
+		t.Fatal(err)
+	}
+	// Each copy starts 4 s after the one before, while the connections of
+	// the one before are in TIME_WAIT: their tuples come again.
+	n := 0
+	for c := 0; c < copies; c++ {
+		shift := time.Duration(c) * 4 * time.Second
+		for _, f := range frames {
+			ci := f.ci
+			ci.Timestamp = ci.Timestamp.Add(shift)
+			if err := w.WritePacket(ci, f.data); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n <= 65536 {
+		t.Fatalf("%d frames: not longer than a batch", n)
+	}
+
+	want, err := exec.Command(filepath.Join(root, "build", "out", "twreport"), long).Output()
+	if err != nil {
+		t.Fatalf("twreport: %v (run make build)", err)
+	}
+	if !strings.Contains(string(want), "TIME_WAIT") {
+		t.Fatalf("twreport found no TIME_WAIT:\n%s", want)
+	}
+	only := []string{"--disable-protocol", "goh2", "--disable-protocol", "gogrpc"}
+	batched := tshark(t, pluginEnv, append([]string{"-q", "-r", long, "-z", "tcptw,report"}, only...)...)
+	if batched != string(want) {
+		t.Fatalf("tshark -z tcptw,report differs from twreport:\n%s", firstDiff(string(want), batched))
+	}
+	// The expert tables come first.
+	single := tshark(t, pluginEnv, append([]string{"-q", "-r", long, "-z", "tcptw,report", "-z", "expert"}, only...)...)
+	if i := strings.Index(single, "TIME_WAIT report ("); i < 0 || single[i:] != strings.TrimLeft(batched, "\n") {
+		t.Fatalf("with -z expert the report differs:\n%s", single)
 	}
 }
