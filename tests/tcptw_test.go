@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -215,12 +216,12 @@ func TestTcptwSegmentInsideICMP(t *testing.T) {
 }
 
 // TestTcptwBatchBoundaries: on a first pass that shows nothing of tcptw,
-// the shim hands frames to Go in batches (65,536 frames at most, see
-// cshim/postdissector.c); a capture longer than a batch must give the
-// report that twreport gives, and that frames handed over one at a time
-// give (-z expert makes every frame's expert infos wanted).
+// the shim hands frames to Go in batches that end at 65,536 frames or
+// 8 MiB (cshim/postdissector.c). Over captures that cross either limit
+// several times, the report must be the one that twreport gives and that
+// frames handed over one at a time give (-z expert makes every frame's
+// expert infos wanted).
 func TestTcptwBatchBoundaries(t *testing.T) {
-	const copies = 81 // of 818 frames: 66,258 frames
 	in, err := os.Open(pcap("tw_healthz_storm.pcap"))
 	if err != nil {
 		t.Fatal(err)
@@ -245,51 +246,71 @@ func TestTcptwBatchBoundaries(t *testing.T) {
 		}
 		frames = append(frames, frame{ci, data})
 	}
-	long := filepath.Join(t.TempDir(), "long.pcap")
-	out, err := os.Create(long)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pcapgo.NewWriterNanos(out)
-	if err := w.WriteFileHeader(65536, r.LinkType()); err != nil {
-		t.Fatal(err)
-	}
-	// Each copy starts 4 s after the one before, while the connections of
-	// the one before are in TIME_WAIT: their tuples come again.
-	n := 0
-	for c := 0; c < copies; c++ {
-		shift := time.Duration(c) * 4 * time.Second
-		for _, f := range frames {
-			ci := f.ci
-			ci.Timestamp = ci.Timestamp.Add(shift)
-			if err := w.WritePacket(ci, f.data); err != nil {
+	// 81 copies of 818 frames are 66,258 frames, of 116 octets a frame in
+	// a batch on average (7.3 MiB for 65,536). With 400 octets after each
+	// IP packet (an Ethernet trailer, which neither reads) a batch is full
+	// at about 16,000 frames.
+	for _, tc := range []struct {
+		name   string
+		copies int
+		pad    int
+	}{
+		{"frame limit", 81, 0},
+		{"byte limit", 40, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			long := filepath.Join(t.TempDir(), "long.pcap")
+			out, err := os.Create(long)
+			if err != nil {
 				t.Fatal(err)
 			}
-			n++
-		}
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if n <= 65536 {
-		t.Fatalf("%d frames: not longer than a batch", n)
-	}
+			w := pcapgo.NewWriterNanos(out)
+			if err := w.WriteFileHeader(65536, r.LinkType()); err != nil {
+				t.Fatal(err)
+			}
+			// Each copy starts 4 s after the one before, while the
+			// connections of the one before are in TIME_WAIT: their
+			// tuples come again.
+			n, octets := 0, 0
+			pad := make([]byte, tc.pad)
+			for c := 0; c < tc.copies; c++ {
+				shift := time.Duration(c) * 4 * time.Second
+				for _, f := range frames {
+					ci := f.ci
+					ci.Timestamp = ci.Timestamp.Add(shift)
+					data := append(append([]byte(nil), f.data...), pad...)
+					ci.CaptureLength, ci.Length = len(data), len(data)
+					if err := w.WritePacket(ci, data); err != nil {
+						t.Fatal(err)
+					}
+					n++
+					octets += 24 + len(data) // a batch's header and the frame
+				}
+			}
+			if err := out.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if n <= 65536 && octets <= 2*8<<20 {
+				t.Fatalf("%d frames, %d octets: not longer than a batch or two", n, octets)
+			}
 
-	want, err := exec.Command(filepath.Join(root, "build", "out", "twreport"), long).Output()
-	if err != nil {
-		t.Fatalf("twreport: %v (run make build)", err)
-	}
-	if !strings.Contains(string(want), "TIME_WAIT") {
-		t.Fatalf("twreport found no TIME_WAIT:\n%s", want)
-	}
-	only := []string{"--disable-protocol", "goh2", "--disable-protocol", "gogrpc"}
-	batched := tshark(t, pluginEnv, append([]string{"-q", "-r", long, "-z", "tcptw,report"}, only...)...)
-	if batched != string(want) {
-		t.Fatalf("tshark -z tcptw,report differs from twreport:\n%s", firstDiff(string(want), batched))
-	}
-	// The expert tables come first.
-	single := tshark(t, pluginEnv, append([]string{"-q", "-r", long, "-z", "tcptw,report", "-z", "expert"}, only...)...)
-	if i := strings.Index(single, "TIME_WAIT report ("); i < 0 || single[i:] != strings.TrimLeft(batched, "\n") {
-		t.Fatalf("with -z expert the report differs:\n%s", single)
+			want, err := exec.Command(filepath.Join(root, "build", "out", "twreport"), long).Output()
+			if err != nil {
+				t.Fatalf("twreport: %v (run make build)", err)
+			}
+			if !strings.Contains(string(want), fmt.Sprintf("%d TCP packets, %d connections", n, tc.copies*61)) {
+				t.Fatalf("twreport did not count every frame and connection:\n%s", want)
+			}
+			only := []string{"--disable-protocol", "goh2", "--disable-protocol", "gogrpc"}
+			batched := tshark(t, pluginEnv, append([]string{"-q", "-r", long, "-z", "tcptw,report"}, only...)...)
+			if batched != string(want) {
+				t.Fatalf("tshark -z tcptw,report differs from twreport:\n%s", firstDiff(string(want), batched))
+			}
+			// The expert tables come first.
+			single := tshark(t, pluginEnv, append([]string{"-q", "-r", long, "-z", "tcptw,report", "-z", "expert"}, only...)...)
+			if i := strings.Index(single, "TIME_WAIT report ("); i < 0 || single[i:] != strings.TrimLeft(batched, "\n") {
+				t.Fatalf("with -z expert the report differs:\n%s", single)
+			}
+		})
 	}
 }

@@ -105,6 +105,7 @@ func reset() {
 	state.pending = nil
 	state.kept = keptResults{}
 	state.links = make(map[uint32][]uint32)
+	state.input = nil // a tcptw batch's copy is megabytes
 }
 
 //export gp_abi_version
