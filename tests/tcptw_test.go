@@ -220,8 +220,16 @@ func TestTcptwSegmentInsideICMP(t *testing.T) {
 // 8 MiB (cshim/postdissector.c). Over captures that cross either limit
 // several times, the report must be the one that twreport gives and that
 // frames handed over one at a time give (-z expert makes every frame's
-// expert infos wanted).
+// expert infos wanted), and the calls into Go (counted by
+// testdata/gpcount.c) must be the batches those limits make.
 func TestTcptwBatchBoundaries(t *testing.T) {
+	const (
+		opTCPTW, opBatch = 3, 10 // GP_OP_TCPTW, GP_OP_TCPTW_BATCH
+		batchFrames      = 65536
+		batchBytes       = 8 << 20
+		batchHeader      = 24 // GP_BATCH_HEADER
+	)
+	counter := gpcount(t)
 	in, err := os.Open(pcap("tw_healthz_storm.pcap"))
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +279,10 @@ func TestTcptwBatchBoundaries(t *testing.T) {
 			// Each copy starts 4 s after the one before, while the
 			// connections of the one before are in TIME_WAIT: their
 			// tuples come again.
+			// The batches the limits make: each ends before the frame
+			// that would take it past either, the last at the report.
 			n, octets := 0, 0
+			batches, inBatch, used := 1, 0, 0
 			pad := make([]byte, tc.pad)
 			for c := 0; c < tc.copies; c++ {
 				shift := time.Duration(c) * 4 * time.Second
@@ -284,14 +295,19 @@ func TestTcptwBatchBoundaries(t *testing.T) {
 						t.Fatal(err)
 					}
 					n++
-					octets += 24 + len(data) // a batch's header and the frame
+					need := batchHeader + len(data)
+					octets += need
+					if inBatch > 0 && (used+need > batchBytes || inBatch >= batchFrames) {
+						batches, inBatch, used = batches+1, 0, 0
+					}
+					inBatch, used = inBatch+1, used+need
 				}
 			}
 			if err := out.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if n <= 65536 && octets <= 2*8<<20 {
-				t.Fatalf("%d frames, %d octets: not longer than a batch or two", n, octets)
+			if batches < 2 {
+				t.Fatalf("%d frames, %d octets: one batch", n, octets)
 			}
 
 			want, err := exec.Command(filepath.Join(root, "build", "out", "twreport"), long).Output()
@@ -302,15 +318,68 @@ func TestTcptwBatchBoundaries(t *testing.T) {
 				t.Fatalf("twreport did not count every frame and connection:\n%s", want)
 			}
 			only := []string{"--disable-protocol", "goh2", "--disable-protocol", "gogrpc"}
-			batched := tshark(t, pluginEnv, append([]string{"-q", "-r", long, "-z", "tcptw,report"}, only...)...)
+			batched, calls := counter(append([]string{"-q", "-r", long, "-z", "tcptw,report"}, only...)...)
 			if batched != string(want) {
 				t.Fatalf("tshark -z tcptw,report differs from twreport:\n%s", firstDiff(string(want), batched))
 			}
+			if got, want := calls[opBatch], [2]int{batches, octets}; got != want || calls[opTCPTW][0] != 0 {
+				t.Fatalf("%d frames: %d batches of %d octets in all and %d single frames, want %d batches of %d octets and none",
+					n, got[0], got[1], calls[opTCPTW][0], want[0], want[1])
+			}
 			// The expert tables come first.
-			single := tshark(t, pluginEnv, append([]string{"-q", "-r", long, "-z", "tcptw,report", "-z", "expert"}, only...)...)
+			single, calls := counter(append([]string{"-q", "-r", long, "-z", "tcptw,report", "-z", "expert"}, only...)...)
 			if i := strings.Index(single, "TIME_WAIT report ("); i < 0 || single[i:] != strings.TrimLeft(batched, "\n") {
 				t.Fatalf("with -z expert the report differs:\n%s", single)
 			}
+			if calls[opBatch][0] != 0 || calls[opTCPTW][0] != n {
+				t.Fatalf("with -z expert: %d batches and %d single frames, want none and %d", calls[opBatch][0], calls[opTCPTW][0], n)
+			}
 		})
+	}
+}
+
+// gpcount builds testdata/gpcount.c and returns a function that runs
+// tshark with the plugin and the counter preloaded, returning tshark's
+// output and, by op, the calls into libgoparser.so and the octets of data
+// they passed.
+func gpcount(t *testing.T) func(args ...string) (string, map[int][2]int) {
+	t.Helper()
+	dir := t.TempDir()
+	// tshark may run as nobody (build/ws44.sh): it writes the counts here.
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	so := filepath.Join(dir, "gpcount.so")
+	if out, err := exec.Command("cc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-o", so,
+		filepath.Join(root, "tests", "testdata", "gpcount.c"), "-ldl").CombinedOutput(); err != nil {
+		t.Fatalf("cc gpcount.c: %v\n%s", err, out)
+	}
+	var home string
+	for _, e := range pluginEnv {
+		if h, ok := strings.CutPrefix(e, "HOME="); ok {
+			home = h
+		}
+	}
+	lib := filepath.Join(home, ".local", "lib", "wireshark", "plugins", "gotcpdump", "libgoparser.so")
+	runs := 0
+	return func(args ...string) (string, map[int][2]int) {
+		t.Helper()
+		runs++
+		counts := filepath.Join(dir, fmt.Sprintf("counts%d", runs))
+		env := append(append([]string(nil), pluginEnv...), "LD_PRELOAD="+so, "GPCOUNT_LIB="+lib, "GPCOUNT_OUT="+counts)
+		out := tshark(t, env, args...)
+		b, err := os.ReadFile(counts)
+		if err != nil {
+			t.Fatalf("no counts from gpcount: %v", err)
+		}
+		calls := map[int][2]int{}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var op, n, octets int
+			if _, err := fmt.Sscan(line, &op, &n, &octets); err != nil {
+				t.Fatalf("gpcount: %q: %v", line, err)
+			}
+			calls[op] = [2]int{n, octets}
+		}
+		return out, calls
 	}
 }
