@@ -354,12 +354,7 @@ func gpcount(t *testing.T) func(args ...string) (string, map[int][2]int) {
 		filepath.Join(root, "tests", "testdata", "gpcount.c"), "-ldl").CombinedOutput(); err != nil {
 		t.Fatalf("cc gpcount.c: %v\n%s", err, out)
 	}
-	var home string
-	for _, e := range pluginEnv {
-		if h, ok := strings.CutPrefix(e, "HOME="); ok {
-			home = h
-		}
-	}
+	home := strings.TrimPrefix(pluginEnv[0], "HOME=")
 	lib := filepath.Join(home, ".local", "lib", "wireshark", "plugins", "gotcpdump", "libgoparser.so")
 	runs := 0
 	return func(args ...string) (string, map[int][2]int) {
