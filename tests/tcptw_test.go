@@ -276,15 +276,15 @@ func TestTcptwBatchBoundaries(t *testing.T) {
 			if err := w.WriteFileHeader(65536, r.LinkType()); err != nil {
 				t.Fatal(err)
 			}
-			// Each copy starts 4 s after the one before, while the
-			// connections of the one before are in TIME_WAIT: their
-			// tuples come again.
 			// The batches the limits make: each ends before the frame
 			// that would take it past either, the last at the report.
 			n, octets := 0, 0
 			batches, inBatch, used := 1, 0, 0
 			pad := make([]byte, tc.pad)
 			for c := 0; c < tc.copies; c++ {
+				// Each copy starts 4 s after the one before, while the
+				// connections of the one before are in TIME_WAIT: their
+				// tuples come again.
 				shift := time.Duration(c) * 4 * time.Second
 				for _, f := range frames {
 					ci := f.ci
@@ -314,6 +314,7 @@ func TestTcptwBatchBoundaries(t *testing.T) {
 			if err != nil {
 				t.Fatalf("twreport: %v (run make build)", err)
 			}
+			// The file alone has 61 connections.
 			if !strings.Contains(string(want), fmt.Sprintf("%d TCP packets, %d connections", n, tc.copies*61)) {
 				t.Fatalf("twreport did not count every frame and connection:\n%s", want)
 			}
