@@ -108,8 +108,7 @@ void goshim_deferred_flush(int op, const int64_t *args, int nargs) {
     /* New options come with Proto.init: the frames of the pass before
      * would only move an engine that is about to be replaced. */
     if (op == GP_OP_TCPTW_OPTIONS) {
-        batch_len = 0;
-        batch_frames = 0;
+        goshim_deferred_reset();
         return;
     }
     flush();
