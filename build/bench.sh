@@ -18,7 +18,8 @@
 # "-d tcp.port==PORT,http2". Two cases, each timed
 # A,B,A,B,... (a warm-up of each on the first 20,000 packets, then
 # BENCH_RUNS measured runs each) with /usr/bin/time; medians of wall time,
-# CPU time (user+sys), peak RSS:
+# CPU time (user+sys), voluntary context switches (most of ours were the Go
+# runtime's monitor waking, until gp_call yielded: goparser/capi), peak RSS:
 #   fields:  tshark -r CAP -T fields -e frame.number -e {goh2,http2}.streamid
 #            -e .type -e .length -e .header.name -e .header.value
 #   no tree: tshark -q -r CAP -z io,stat,0
@@ -378,13 +379,13 @@ tools_of() {
 	[[ $1 == grpc ]] && echo "gogrpc grpc" || echo "goh2 http2"
 }
 
-# run CASE TOOL OUT: one timed run; appends "wall user sys maxrss_kib" to
+# run CASE TOOL OUT: one timed run; appends "wall user sys maxrss_kib vcsw" to
 # OUT. tshark's output goes to $WORK/stdout, which the first run's check
 # reads.
 run() {
 	local args
 	mapfile -t args < <(cmd "$1" "$2")
-	HOME=$(home_of "$2") "$TIME" -f '%e %U %S %M' -o "$WORK/time.txt" \
+	HOME=$(home_of "$2") "$TIME" -f '%e %U %S %M %w' -o "$WORK/time.txt" \
 		tshark "${args[@]}" >"$WORK/stdout" 2>"$WORK/tshark.err" ||
 		{ cat "$WORK/tshark.err" >&2; die "tshark failed ($1, $2)"; }
 	cat "$WORK/time.txt" >>"$3"
@@ -454,7 +455,7 @@ for c in "${CASES[@]}"; do
 		for t in "${TOOLS[@]}"; do
 			run "$c" "$t" "$WORK/$c.$t.runs"
 			printf '   run %d %-5s %s\n' "$i" "$t" "$(tail -n 1 "$WORK/$c.$t.runs" |
-				awk '{ printf "wall %.2f s, cpu %.2f s, rss %.0f MiB", $1, $2 + $3, $4 / 1024 }')"
+				awk '{ printf "wall %.2f s, cpu %.2f s, rss %.0f MiB, %d voluntary context switches", $1, $2 + $3, $4 / 1024, $5 }')"
 			((i == 1)) && [[ -n $chk ]] && CHECKED[$c.$t]=$(summary "$c")
 		done
 		((i == 1)) && [[ -n $chk ]] && check "$c"
@@ -468,9 +469,9 @@ if ((GRPC)); then
 fi
 
 # --- results ------------------------------------------------------------------------
-# stats FILE: "median_wall median_cpu peak_rss_mib" plus the per-run lists
-# "w1,w2,..." "c1,c2,..." "r1,r2,..." (RSS in MiB). Peak RSS is the largest
-# of the measured runs.
+# stats FILE: "median_wall median_cpu peak_rss_mib median_vcsw" plus the
+# per-run lists "w1,w2,..." "c1,c2,..." "r1,r2,..." (RSS in MiB) "v1,v2,...".
+# Peak RSS is the largest of the measured runs.
 stats() {
 	awk '
 	function median(a, n,   i, j, t) {
@@ -478,21 +479,22 @@ stats() {
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
 	{
-		n++; w[n] = $1; c[n] = $2 + $3; r = $4 / 1024
+		n++; w[n] = $1; c[n] = $2 + $3; r = $4 / 1024; v[n] = $5
 		if (r > peak) peak = r
 		wl = wl (n > 1 ? "," : "") sprintf("%.3f", $1)
 		cl = cl (n > 1 ? "," : "") sprintf("%.3f", $2 + $3)
 		rl = rl (n > 1 ? "," : "") sprintf("%.1f", r)
+		vl = vl (n > 1 ? "," : "") sprintf("%d", $5)
 	}
-	END { printf "%.3f %.3f %.1f %s %s %s\n", median(w, n), median(c, n), peak, wl, cl, rl }' "$1"
+	END { printf "%.3f %.3f %.1f %.0f %s %s %s %s\n", median(w, n), median(c, n), peak, median(v, n), wl, cl, rl, vl }' "$1"
 }
 
-declare -A WALL CPU RSS WL CL RL
+declare -A WALL CPU RSS VCSW WL CL RL VL
 for c in "${CASES[@]}"; do
 	read -ra TOOLS <<<"$(tools_of "$c")"
 	for t in "${TOOLS[@]}"; do
 		line=$(stats "$WORK/$c.$t.runs")
-		read -r "WALL[$c.$t]" "CPU[$c.$t]" "RSS[$c.$t]" "WL[$c.$t]" "CL[$c.$t]" "RL[$c.$t]" <<<"$line"
+		read -r "WALL[$c.$t]" "CPU[$c.$t]" "RSS[$c.$t]" "VCSW[$c.$t]" "WL[$c.$t]" "CL[$c.$t]" "RL[$c.$t]" "VL[$c.$t]" <<<"$line"
 	done
 done
 
@@ -502,7 +504,7 @@ pps() { awk -v p="$2" -v w="$1" 'BEGIN { if (w > 0) printf "%.0f", p / w; else p
 echo
 echo "== results: $PACKETS packets ($NAME), medians of $RUNS runs; ratio = goh2 / http2"
 ((GRPC)) && echo "   grpc case: $GRPC_PACKETS packets ($GRPC_NAME); ratio = goh2+gogrpc / http2+grpc"
-printf '%-8s %-6s %12s %11s %11s %10s %14s %11s\n' case tool "wall s" "CPU s" "ratio wall" "ratio CPU" "peak RSS MiB" "packets/s"
+printf '%-8s %-6s %12s %11s %11s %10s %14s %11s %10s\n' case tool "wall s" "CPU s" "ratio wall" "ratio CPU" "peak RSS MiB" "packets/s" "vol. cs"
 JSON_ROWS=()
 for c in "${CASES[@]}"; do
 	read -ra TOOLS <<<"$(tools_of "$c")"
@@ -516,12 +518,12 @@ for c in "${CASES[@]}"; do
 			jrw=$rw jrc=$rc
 		fi
 		rate=$(pps "${WALL[$c.$t]}" "$n")
-		printf '%-8s %-6s %12.2f %11.2f %11s %10s %14.0f %11s\n' "$c" "$t" "${WALL[$c.$t]}" "${CPU[$c.$t]}" \
-			"$rw" "$rc" "${RSS[$c.$t]}" "$rate"
+		printf '%-8s %-6s %12.2f %11.2f %11s %10s %14.0f %11s %10s\n' "$c" "$t" "${WALL[$c.$t]}" "${CPU[$c.$t]}" \
+			"$rw" "$rc" "${RSS[$c.$t]}" "$rate" "${VCSW[$c.$t]}"
 		mapfile -t args < <(cmd "$c" "$t")
-		JSON_ROWS+=("$(printf '    {"case": "%s", "tool": "%s", "median_wall_s": %s, "median_cpu_s": %s, "ratio_wall": %s, "ratio_cpu": %s, "peak_rss_mib": %s, "packets_per_s": %s, "wall_s": [%s], "cpu_s": [%s], "rss_mib": [%s], "home": "%s", "args": "%s"}' \
-			"$c" "$t" "${WALL[$c.$t]}" "${CPU[$c.$t]}" "$jrw" "$jrc" "${RSS[$c.$t]}" "$rate" \
-			"${WL[$c.$t]}" "${CL[$c.$t]}" "${RL[$c.$t]}" \
+		JSON_ROWS+=("$(printf '    {"case": "%s", "tool": "%s", "median_wall_s": %s, "median_cpu_s": %s, "ratio_wall": %s, "ratio_cpu": %s, "peak_rss_mib": %s, "packets_per_s": %s, "median_voluntary_context_switches": %s, "wall_s": [%s], "cpu_s": [%s], "rss_mib": [%s], "voluntary_context_switches": [%s], "home": "%s", "args": "%s"}' \
+			"$c" "$t" "${WALL[$c.$t]}" "${CPU[$c.$t]}" "$jrw" "$jrc" "${RSS[$c.$t]}" "$rate" "${VCSW[$c.$t]}" \
+			"${WL[$c.$t]}" "${CL[$c.$t]}" "${RL[$c.$t]}" "${VL[$c.$t]}" \
 			"$([[ $t == "$mine" ]] && echo plugin || echo empty)" "${args[*]}")")
 	done
 done
