@@ -144,7 +144,8 @@ func gp_call(op C.int, args *C.int64_t, nargs C.int, key *C.char, keylen C.size_
 // C once the processor has been on the same scheduling tick for 10 ms.
 // Calls from C never advance that tick, so without yields the monitor
 // took the processor nearly every time it looked, and it looked every
-// 20 µs: about 1,800 wake-ups a second in tshark, and 5% of its CPU time.
+// 20 µs: about 1,800 wake-ups a second in tshark, and about 4% of its CPU
+// time on the monitor's thread alone.
 // A yield advances the tick, but hands the locked thread through another
 // one and back (about 0.1 ms on a 2-core VM), so a call yields only when
 // 8 ms, under the monitor's 10, have passed since the last yield. Zero
