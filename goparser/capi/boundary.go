@@ -1,8 +1,8 @@
 package main
 
-// The C side of BenchmarkBoundary: gp_call made from a C thread that Go
-// did not start, as Wireshark's main thread makes it through the shim.
-// Nothing in the library calls it.
+// The C side of BenchmarkBoundary and TestYieldsQuietMonitor: gp_call made
+// from a C thread that Go did not start, as Wireshark's main thread makes
+// it through the shim. Nothing in the library calls it.
 
 /*
 #include <pthread.h>
@@ -139,13 +139,13 @@ func benchLoop(calls []benchCall, n int) error { return spinLoop(calls, n, 0) }
 // spinLoop is benchLoop with spin of busy C work after each call.
 func spinLoop(calls []benchCall, n int, spin time.Duration) error {
 	if len(calls) == 0 || len(calls) > 64 {
-		return fmt.Errorf("benchLoop: %d calls", len(calls))
+		return fmt.Errorf("spinLoop: %d calls", len(calls))
 	}
 	cc := (*[64]C.gpb_call)(C.calloc(C.size_t(len(calls)), C.size_t(unsafe.Sizeof(C.gpb_call{}))))
 	defer C.free(unsafe.Pointer(cc))
 	for i, c := range calls {
 		if len(c.args) > 8 || len(c.patches) > 4 {
-			return fmt.Errorf("benchLoop: call %d: too many arguments or patches", i)
+			return fmt.Errorf("spinLoop: call %d: too many arguments or patches", i)
 		}
 		x := &cc[i]
 		x.op = C.int(c.op)
@@ -171,7 +171,7 @@ func spinLoop(calls []benchCall, n int, spin time.Duration) error {
 	j.out, j.outcap = (*C.uint8_t)(C.malloc(outcap)), outcap
 	defer C.free(unsafe.Pointer(j.out))
 	if st := C.gpb_loop(j); st != 0 {
-		return fmt.Errorf("benchLoop: status %d", int(st))
+		return fmt.Errorf("spinLoop: status %d", int(st))
 	}
 	return nil
 }
