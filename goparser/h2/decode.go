@@ -1368,15 +1368,16 @@ func (d *Decoder) headers(h *half, o, n, frameOff int, fs frameState) {
 	if fs.hpackErr != "" {
 		w.Expert(xHPACK, "HPACK: "+fs.hpackErr+" (RFC 9113 §4.3)")
 	}
+	noted := false
 	for _, f := range fs.fields {
 		name, value := f.Name, f.Value
 		ni, nameUnknown := unknownIndex(name)
 		vi, valueUnknown := unknownIndex(value)
 		if nameUnknown {
-			name = fmt.Sprintf("unknown (index %d)", ni)
+			name = unknownLabel(ni)
 		}
 		if valueUnknown {
-			value = fmt.Sprintf("unknown (index %d)", vi)
+			value = unknownLabel(vi)
 		}
 		text := append(append(append(append(d.textBuf[:0], ": "...), name...), ": "...), value...)
 		d.textBuf = text
@@ -1385,7 +1386,14 @@ func (d *Decoder) headers(h *half, o, n, frameOff int, fs frameState) {
 		w.Add(fHeaderValue, o, n, tree.Str(value), "", 0)
 		if nameUnknown {
 			w.Add(fUnknownIndex, o, n, tree.Int(int64(ni)), "", tree.FlagGenerated)
-			w.Expert(xUnknownIdx, fmt.Sprintf("header refers to dynamic table entry %d (at capture start), which was never captured: unknown (index %d)", ni, ni))
+			// One note per frame's fields, on the first: a capture that
+			// starts mid-connection has them in nearly every block, and a
+			// note per field made the notes cost more time and memory
+			// than the rest of the decoding of such a capture.
+			if !noted {
+				w.Expert(xUnknownIdx, "")
+				noted = true
+			}
 		}
 		if !nameUnknown {
 			d.headerChecks(f, &h.block.regular)

@@ -138,7 +138,7 @@ var (
 	xProtocol   = Proto.Expert(schema.Expert{Abbrev: "goh2.protocol_error", Text: "HTTP/2 protocol error", Group: schema.GroupProtocol, Severity: schema.Error})
 	xFrameSize  = Proto.Expert(schema.Expert{Abbrev: "goh2.frame_size_error", Text: "HTTP/2 frame size error", Group: schema.GroupMalformed, Severity: schema.Error})
 	xHPACK      = Proto.Expert(schema.Expert{Abbrev: "goh2.compression_error", Text: "HPACK decoding error", Group: schema.GroupMalformed, Severity: schema.Error})
-	xUnknownIdx = Proto.Expert(schema.Expert{Abbrev: "goh2.hpack.unknown_index", Text: "Header refers to a dynamic table entry that was never captured", Group: schema.GroupUndecoded, Severity: schema.Note})
+	xUnknownIdx = Proto.Expert(schema.Expert{Abbrev: "goh2.hpack.unknown_index", Text: "Header fields refer to dynamic table entries that were never captured (the capture began mid-connection)", Group: schema.GroupUndecoded, Severity: schema.Note})
 	xHeaderName = Proto.Expert(schema.Expert{Abbrev: "goh2.header.invalid", Text: "Malformed header field", Group: schema.GroupProtocol, Severity: schema.Error})
 	xBlocked    = Proto.Expert(schema.Expert{Abbrev: "goh2.flow.blocked", Text: "Sender's flow-control window is exhausted", Group: schema.GroupSequence, Severity: schema.Warn})
 	xFlowError  = Proto.Expert(schema.Expert{Abbrev: "goh2.flow.error", Text: "Flow-control violation", Group: schema.GroupProtocol, Severity: schema.Error})
