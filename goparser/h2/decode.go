@@ -276,7 +276,10 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 			need = n
 		case !ok:
 			start, found := d.resync(h, data)
-			if start > 0 {
+			switch {
+			case start > 0 && h.wasSynced:
+				d.lost(h, 0, start)
+			case start > 0:
 				d.unsynced(data[:start])
 			}
 			off = start
@@ -289,7 +292,7 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 	}
 	for h.synced && off < len(data) {
 		rem := data[off:]
-		fh, _, ok := d.hdr.read(rem)
+		fh, reserved, ok := d.hdr.read(rem)
 		if !ok {
 			// As tcp_dissect_pdus does: ask for a segment, not for the
 			// missing header octets, so that every pass reassembles alike.
@@ -304,6 +307,24 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 		total := frameHeaderLen + int(fh.Length)
 		if total > len(rem) {
 			peer := c.half[1-dir]
+			tooLong := (peer.maxFrameSeen && fh.Length > peer.maxFrame) || fh.Length > d.opts.MaxFrameLen
+			if tooLong && !plausibleHeader(fh, reserved, true, ^uint32(0)) {
+				// Not a peer's oversized frame but octets from inside one:
+				// TCP passed on a segment that follows a gap (a segment
+				// missing from the capture) as if it continued the
+				// stream. Its type, flags or stream cannot be a frame's
+				// either, so it is shown as lost framing, not as a frame
+				// with a protocol error, and the next boundary is looked
+				// for in the rest of the payload.
+				start, found := d.resync(h, rem)
+				d.lost(h, off, start)
+				off += start
+				if !found {
+					h.synced = false
+					break
+				}
+				continue
+			}
 			switch {
 			case peer.maxFrameSeen && fh.Length > peer.maxFrame:
 				// A Go peer fails the connection on the header alone; do
@@ -336,7 +357,7 @@ func (d *Decoder) sync(c *conn, dir int, data []byte) (int, bool) {
 	h := c.half[dir]
 	switch {
 	case startsWithPreface(data):
-		h.synced = true
+		h.synced, h.wasSynced = true, true
 		c.sawStart = true
 		c.clientDir = dir
 		c.half[0].maxFrameSeen = true
@@ -353,9 +374,9 @@ func (d *Decoder) sync(c *conn, dir int, data []byte) (int, bool) {
 		return len(clientPreface), true
 	case len(data) < len(clientPreface) && string(clientPreface[:len(data)]) == string(data):
 		return len(clientPreface) - len(data), false
-	case c.sawStart && dir != c.clientDir:
+	case c.sawStart && dir != c.clientDir && !h.wasSynced:
 		// The server's first frame follows the client's preface.
-		h.synced = true
+		h.synced, h.wasSynced = true, true
 		return 0, true
 	case h.skip == 0 && frameRun(&d.hdr, data, false, strictMaxLen):
 		d.synced(h)
@@ -367,7 +388,7 @@ func (d *Decoder) sync(c *conn, dir int, data []byte) (int, bool) {
 // synced marks a direction aligned on frames after the capture started
 // mid-connection (or after a resynchronisation).
 func (d *Decoder) synced(h *half) {
-	h.synced = true
+	h.synced, h.wasSynced, h.lostNoted = true, true, false
 	h.skip = 0
 	if h.blocks == 0 && !h.primed {
 		h.primeMidstream()
@@ -417,6 +438,22 @@ func (d *Decoder) unsynced(data []byte) {
 	d.w.Expert(xUnsynced, fmt.Sprintf("%d octets before the first frame boundary of this direction", len(data)))
 	d.w.End()
 	d.addInfo("[data before the first frame boundary]")
+}
+
+// lost shows data[off:off+n] as octets of a direction that lost its
+// framing: where a frame header was due, or after that until the next
+// boundary found.
+// Only the first packet of a loss gets the expert info: the next boundary
+// can be a frame length (up to 16 MiB) away.
+func (d *Decoder) lost(h *half, off, n int) {
+	d.w.Begin(Proto.Item, off, n, tree.FromBytes, ": framing lost", 0)
+	d.w.Add(fNotSynced, off, n, tree.FromBytes, "", 0)
+	if !h.lostNoted {
+		d.w.Expert(xLost, fmt.Sprintf("framing lost: %d octets where a frame header was due are not one; decoding of this direction resumes at the next frame boundary found", n))
+		h.lostNoted = true
+	}
+	d.w.End()
+	d.addInfo("[framing lost]")
 }
 
 func (d *Decoder) oversized(off, n int, fh http2.FrameHeader, msg string, x schema.ExpertID) {

@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -606,4 +607,43 @@ func TestReviewRegressions(t *testing.T) {
 			t.Fatalf("experts %v", xs)
 		}
 	})
+}
+
+// TestFramingLostAfterGap: a segment missing from the capture took a frame
+// boundary with it, and TCP hands on the next segment, which starts inside
+// a DATA frame, as if the stream went on. Its octets are lost framing with
+// one warning, not a frame with a size error; and the server's direction
+// then finds the next boundary by itself rather than taking the next
+// segment to start with a frame (which is true only of its first).
+func TestFramingLostAfterGap(t *testing.T) {
+	d, _, s := started(t)
+	body := bytes.Repeat([]byte{0xa5}, 3000) // reads as length 0xa5a5a5, type 0xa5
+	// Where the second segment after the gap starts (offset 5000), octets
+	// that read as a frame of 8 octets of an unknown type: taken as a
+	// frame header, they would show a frame that was never sent.
+	second := append([]byte(nil), body...)
+	copy(second[5000-3009-frameHeaderLen:], []byte{0, 0, 8})
+	must(s.fr.WriteData(1, false, body))
+	must(s.fr.WriteData(1, false, second))
+	must(s.fr.WriteData(1, true, body))
+	must(s.fr.WritePing(false, [8]byte{1}))
+	stream := s.take() // DATA at 0, 3009 and 6018; PING at 9027
+
+	decodeOnce(t, d, server, client, stream[:3009], false)
+	// Missing: 3009-3499, the second DATA frame's header among them.
+	o := decodeOnce(t, d, server, client, stream[3500:5000], false)
+	if o.consumed != 1500 || o.need != 0 || o.info != "[framing lost]" {
+		t.Fatalf("after the gap: consumed %d need %d info %q", o.consumed, o.need, o.info)
+	}
+	if !o.hasExpert("goh2.framing_lost", "1500 octets") || o.hasExpert("goh2.frame_size_error", "") {
+		t.Fatalf("after the gap: experts %q", o.experts())
+	}
+	// The rest of the second frame, then the third and the PING.
+	o = decodeOnce(t, d, server, client, stream[5000:], false)
+	if o.info != "[framing lost], DATA[1], PING" {
+		t.Fatalf("next segment: info %q (experts %q)", o.info, o.experts())
+	}
+	if unsynced := o.values("goh2.unsynced"); len(unsynced) != 1 || len(o.experts()) != 0 {
+		t.Fatalf("next segment: unsynced %v, experts %q; want the 1018 octets before the boundary, no second warning", unsynced, o.experts())
+	}
 }
