@@ -6,9 +6,11 @@
 # (openssh-client, openssh-server), python3-grpcio and python3-protobuf
 # (for /usr/bin/python3), and libpcap-dev to build gotcpdump.
 #
+# h2c_loss also needs ip (iproute2) and network namespaces.
+#
 # Usage: sudo ./generate.sh [SCENARIO...]
 # Without arguments every capture is made again. Scenarios: h2c
-# (h2c_go.pcap and h2c_go_midstream.pcap), nghttp2, grpc_tls, grpc_gzip,
+# (h2c_go.pcap and h2c_go_midstream.pcap), h2c_loss, nghttp2, grpc_tls, grpc_gzip,
 # grpc_python, grpc_web, not_h2_mix; e.g. "./generate.sh grpc_web" remakes
 # grpc_web.pcap only.
 set -euo pipefail
@@ -20,6 +22,7 @@ MODROOT=$(cd "$HERE/.." && pwd)
 # "-d tcp.port==PORT,http2" and scenarios never see each other's traffic.
 H2C_PORT=18080
 NGHTTP_PORT=18081
+H2C_LOSS_PORT=18082
 GRPC_PORT=18443
 GRPC_GZIP_PORT=18444
 GRPC_PYTHON_PORT=18445
@@ -32,6 +35,7 @@ NOTH2_SSH_PORT=18022
 
 WORK=$(mktemp -d /tmp/testpcaps.XXXXXX)
 PIDS=()
+NETNS= # a network namespace to delete on exit
 
 cleanup() {
 	local pid
@@ -39,6 +43,7 @@ cleanup() {
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+	[[ -z $NETNS ]] || ip netns del "$NETNS" 2>/dev/null || true
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -231,6 +236,66 @@ gen_h2c() {
 	require "$HERE/h2c_go_midstream.pcap" "GOAWAY" "http2.type == 7" "${H2C[@]}"
 }
 
+# --- h2c with segments missing from the capture ------------------------------
+# h2c_loss.pcap: nghttp fetches 24 random 16 KiB bodies from nghttpd over
+# one connection, in a network namespace whose loopback has Ethernet's MTU
+# and one segment per packet (no GSO); then every third of the server's
+# segments that hold a frame boundary after their first octet is cut from
+# the capture (testpcaps/gen/cutgaps), as a capture that lost packets (or
+# one taken beyond a lossy link) lacks them. Wireshark's TCP hands on the
+# segment after each such gap as if it continued the stream, in the
+# middle of a frame.
+gen_h2c_loss() {
+	local ns=gotcpdump-h2c-loss port=$H2C_LOSS_PORT docroot="$WORK/loss-htdocs" nghttpd_pid out="$HERE/h2c_loss.pcap" cut
+	echo "== h2c_loss.pcap (port $port, network namespace $ns)"
+	command -v ip >/dev/null || die "missing tool: ip (iproute2)"
+	mkdir -p "$docroot"
+	# Random bodies: octets inside a DATA frame read as nonsense headers,
+	# as compressed or encrypted payloads do.
+	head -c 16384 /dev/urandom >"$docroot/blob.bin"
+
+	ip netns del "$ns" 2>/dev/null || true
+	ip netns add "$ns"
+	NETNS=$ns
+	ip -n "$ns" link set lo mtu 1500
+	ip -n "$ns" link set lo gso_max_segs 1
+	ip -n "$ns" link set lo up
+	ip netns exec "$ns" nghttpd --no-tls -a 127.0.0.1 -d "$docroot" "$port" >"$WORK/nghttpd.loss.log" 2>&1 &
+	nghttpd_pid=$!
+	PIDS+=("$nghttpd_pid")
+	for _ in $(seq 100); do
+		[[ -n $(ip netns exec "$ns" ss -Hltn "sport = :$port") ]] && break
+		kill -0 "$nghttpd_pid" 2>/dev/null || die "nghttpd in $ns exited: $(cat "$WORK/nghttpd.loss.log")"
+		sleep 0.05
+	done
+
+	# As start_capture, inside the namespace (ip netns exec execs gotcpdump,
+	# so CAP_PID is gotcpdump's and stop_capture works as usual).
+	ip netns exec "$ns" "$WORK/gotcpdump" -i lo -s 262144 -B 65536 -w "$WORK/loss.pcap" "tcp port $port" \
+		2>"$WORK/gotcpdump.$port.log" &
+	CAP_PID=$!
+	PIDS+=("$CAP_PID")
+	for _ in $(seq 100); do
+		grep -q "capturing on" "$WORK/gotcpdump.$port.log" && break
+		sleep 0.05
+	done
+	grep -q "capturing on" "$WORK/gotcpdump.$port.log" || die "gotcpdump did not start: $(cat "$WORK/gotcpdump.$port.log")"
+	ip netns exec "$ns" nghttp -n -m 24 "http://127.0.0.1:$port/blob.bin" >/dev/null
+	stop_capture "$port"
+	kill "$nghttpd_pid"
+	wait "$nghttpd_pid" || true
+	forget_pid "$nghttpd_pid"
+	ip netns del "$ns"
+	NETNS=
+
+	cut=$("$WORK/cutgaps" -in "$WORK/loss.pcap" -out "$out" -port "$port" -every 3)
+	echo "   cut frames: $cut"
+
+	LOSS=(-d "tcp.port==$port,http2")
+	require "$out" "segments not captured" "tcp.analysis.lost_segment && tcp.srcport == $port"
+	require "$out" "connection preface" "http2.magic" "${LOSS[@]}"
+}
+
 # --- nghttp2 -----------------------------------------------------------------
 gen_nghttp2() {
 	echo "== nghttp2_push_padding.pcap (port $NGHTTP_PORT)"
@@ -365,7 +430,7 @@ gen_grpc_web() {
 	require "$out" "a message over 20 KB" "grpc.message_length > 20000" "${WEB[@]}"
 }
 
-SCENARIOS=(h2c nghttp2 grpc_tls grpc_gzip grpc_python grpc_web not_h2_mix)
+SCENARIOS=(h2c h2c_loss nghttp2 grpc_tls grpc_gzip grpc_python grpc_web not_h2_mix)
 if (($# == 0)); then
 	set -- "${SCENARIOS[@]}"
 fi
@@ -376,14 +441,14 @@ done
 echo "== building generators"
 (cd "$MODROOT" && go build -o "$WORK/gotcpdump" ./cmd/gotcpdump && go build -o "$WORK/h2c" ./testpcaps/gen/h2c && go build -o "$WORK/grpctls" ./testpcaps/gen/grpctls &&
 	go build -o "$WORK/noth2" ./testpcaps/gen/noth2 && go build -o "$WORK/grpcgzip" ./testpcaps/gen/grpcgzip &&
-	go build -o "$WORK/grpcweb" ./testpcaps/gen/grpcweb)
+	go build -o "$WORK/grpcweb" ./testpcaps/gen/grpcweb && go build -o "$WORK/cutgaps" ./testpcaps/gen/cutgaps)
 
 for s in "$@"; do
 	"gen_$s"
 done
 
 echo "== done"
-for f in h2c_go.pcap h2c_go_midstream.pcap nghttp2_push_padding.pcap grpc_tls_keylog.pcapng grpc_h2c_gzip.pcap grpc_python.pcap grpc_web.pcap not_h2_mix.pcap; do
+for f in h2c_go.pcap h2c_go_midstream.pcap h2c_loss.pcap nghttp2_push_padding.pcap grpc_tls_keylog.pcapng grpc_h2c_gzip.pcap grpc_python.pcap grpc_web.pcap not_h2_mix.pcap; do
 	[[ -e $HERE/$f ]] || continue
 	printf '  %-28s %5d packets %8d bytes\n' "$f" "$(packets "$HERE/$f")" "$(stat -c %s "$HERE/$f")"
 done

@@ -229,6 +229,51 @@ func TestTLSALPN(t *testing.T) {
 
 // TestHeuristicsLeaveOtherTrafficAlone: HTTP/1.1, TLS, SSH and random
 // bytes are not claimed.
+// TestLostSegmentsCapture: h2c_loss.pcap lacks five of the server's
+// segments, each holding a frame boundary (testpcaps/generate.sh), so
+// Wireshark's TCP hands on the next segment as if the stream went on, in
+// the middle of a frame. goh2 must lose the frames the gaps carried, not
+// its framing: one framing_lost warning at each gap, no frame read from
+// the inside of another (no frame size or protocol errors, no unknown
+// types), and decoding resumed after the last gap.
+func TestLostSegmentsCapture(t *testing.T) {
+	gaps := strings.Fields(tshark(t, plainEnv, "-r", pcap("h2c_loss.pcap"),
+		"-Y", "tcp.analysis.lost_segment && tcp.srcport == 18082", "-T", "fields", "-e", "frame.number"))
+	if len(gaps) != 5 {
+		t.Fatalf("Wireshark finds segments missing before frames %v, want 5 gaps", gaps)
+	}
+	lost := strings.Fields(tshark(t, pluginEnv, "-r", pcap("h2c_loss.pcap"),
+		"-Y", "goh2.framing_lost", "-T", "fields", "-e", "frame.number"))
+	if strings.Join(lost, " ") != strings.Join(gaps, " ") {
+		t.Errorf("goh2.framing_lost in frames %v; segments are missing before frames %v", lost, gaps)
+	}
+	if bad := tshark(t, pluginEnv, "-r", pcap("h2c_loss.pcap"), "-Y", "goh2.frame_size_error || goh2.protocol_error || goh2.type > 9",
+		"-T", "fields", "-e", "frame.number", "-e", "goh2.type", "-e", "goh2.length"); strings.TrimSpace(bad) != "" {
+		t.Errorf("frames read from inside other frames:\n%s", bad)
+	}
+	count := func(env []string, proto string, args ...string) int {
+		out := tshark(t, env, append([]string{"-r", pcap("h2c_loss.pcap"), "-Y", proto, "-T", "fields", "-e", proto + ".type"}, args...)...)
+		return len(strings.FieldsFunc(out, func(r rune) bool { return r == ',' || r == '\n' }))
+	}
+	ours, builtin := count(pluginEnv, "goh2"), count(plainEnv, "http2", "-d", "tcp.port==18082,http2")
+	if ours < builtin {
+		t.Errorf("goh2 decodes %d frames, Wireshark's http2 %d", ours, builtin)
+	}
+	// Later passes show what the first found.
+	fields := []string{"-T", "fields", "-e", "frame.number", "-e", "goh2.type", "-e", "goh2.length", "-e", "goh2.unsynced", "-e", "_ws.expert.message"}
+	one := tshark(t, pluginEnv, append([]string{"-r", pcap("h2c_loss.pcap")}, fields...)...)
+	two := tshark(t, pluginEnv, append([]string{"-2", "-r", pcap("h2c_loss.pcap")}, fields...)...)
+	if one != two {
+		t.Error("tshark -2 shows the capture otherwise than one pass")
+	}
+	// The server's frames after the last gap: decoding resumed.
+	after := strings.Fields(tshark(t, pluginEnv, "-r", pcap("h2c_loss.pcap"),
+		"-Y", "goh2.type == 0 && tcp.srcport == 18082 && frame.number > "+gaps[len(gaps)-1], "-T", "fields", "-e", "frame.number"))
+	if len(after) == 0 {
+		t.Error("no DATA frame of the server decoded after the last gap")
+	}
+}
+
 func TestHeuristicsLeaveOtherTrafficAlone(t *testing.T) {
 	file := pcap("not_h2_mix.pcap")
 	if _, err := os.Stat(file); err != nil {
