@@ -414,6 +414,11 @@ func (d *Decoder) resync(h *half, data []byte) (int, bool) {
 		}
 	}
 	for i := 1; i+frameHeaderLen <= len(data); i++ {
+		// Most offsets of a frame's payload fail on the type octet alone;
+		// a lost segment can leave megabytes to scan.
+		if !knownType(http2.FrameType(data[i+3])) {
+			continue
+		}
 		fh, r, ok := d.hdr.read(data[i:])
 		if !ok || !plausibleHeader(fh, r, true, strictMaxLen) || fh.Type == http2.FrameContinuation {
 			continue
