@@ -235,7 +235,8 @@ func TestTLSALPN(t *testing.T) {
 // the middle of a frame. goh2 must lose the frames the gaps carried, not
 // its framing: one framing_lost warning at each gap, no frame read from
 // the inside of another (no frame size or protocol errors, no unknown
-// types), and decoding resumed after the last gap.
+// types), and decoding resumed after the last gap; and likewise with TCP
+// reassembly off.
 func TestLostSegmentsCapture(t *testing.T) {
 	gaps := strings.Fields(tshark(t, plainEnv, "-r", pcap("h2c_loss.pcap"),
 		"-Y", "tcp.analysis.lost_segment && tcp.srcport == 18082", "-T", "fields", "-e", "frame.number"))
@@ -258,6 +259,16 @@ func TestLostSegmentsCapture(t *testing.T) {
 	ours, builtin := count(pluginEnv, "goh2"), count(plainEnv, "http2", "-d", "tcp.port==18082,http2")
 	if ours < builtin {
 		t.Errorf("goh2 decodes %d frames, Wireshark's http2 %d", ours, builtin)
+	}
+	// With TCP reassembly off, frames that span segments are cut as well:
+	// the rest of each must not be read as frames either.
+	off := []string{"-o", "tcp.desegment_tcp_streams:FALSE"}
+	if bad := tshark(t, pluginEnv, append([]string{"-r", pcap("h2c_loss.pcap"), "-Y", "goh2.frame_size_error || goh2.protocol_error || goh2.type > 9",
+		"-T", "fields", "-e", "frame.number"}, off...)...); strings.TrimSpace(bad) != "" {
+		t.Errorf("reassembly off: frames read from inside other frames in packets %s", strings.Fields(bad))
+	}
+	if ours, builtin := count(pluginEnv, "goh2", off...), count(plainEnv, "http2", append(off, "-d", "tcp.port==18082,http2")...); ours < builtin {
+		t.Errorf("reassembly off: goh2 decodes %d frames, Wireshark's http2 %d", ours, builtin)
 	}
 	// Later passes show what the first found.
 	fields := []string{"-T", "fields", "-e", "frame.number", "-e", "goh2.type", "-e", "goh2.length", "-e", "goh2.unsynced", "-e", "_ws.expert.message"}

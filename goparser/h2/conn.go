@@ -103,6 +103,7 @@ type half struct {
 	// to follow the client's preface).
 	wasSynced bool
 	lostNoted bool // the loss of framing has its expert info
+	cutOff    bool // out of step because TCP reassembly is off and a frame was cut
 
 	block struct {
 		active  bool

@@ -277,6 +277,8 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 		case !ok:
 			start, found := d.resync(h, data)
 			switch {
+			case start > 0 && h.cutOff:
+				d.cutRest(0, start)
 			case start > 0 && h.wasSynced:
 				d.lost(h, 0, start)
 			case start > 0:
@@ -299,7 +301,7 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 			need = NeedOneMoreSegment
 			if d.noReassembly {
 				d.cut(off, len(rem), nil)
-				h.synced = false
+				h.synced, h.cutOff = false, true
 				off, need = len(data), 0
 			}
 			break
@@ -334,6 +336,8 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 				d.oversized(off, len(rem), fh, fmt.Sprintf("frame length %d exceeds the decoder limit %d (preference goh2.max_frame); decoding of this direction resumes at the next frame boundary found", fh.Length, d.opts.MaxFrameLen), xLimit)
 			case d.noReassembly:
 				d.cut(off, len(rem), &fh)
+				// The rest of the frame comes first in the next segments.
+				h.skip, h.cutOff = total-len(rem), true
 			default:
 				need = total - len(rem)
 				break
@@ -388,7 +392,7 @@ func (d *Decoder) sync(c *conn, dir int, data []byte) (int, bool) {
 // synced marks a direction aligned on frames after the capture started
 // mid-connection (or after a resynchronisation).
 func (d *Decoder) synced(h *half) {
-	h.synced, h.wasSynced, h.lostNoted = true, true, false
+	h.synced, h.wasSynced, h.lostNoted, h.cutOff = true, true, false, false
 	h.skip = 0
 	if h.blocks == 0 && !h.primed {
 		h.primeMidstream()
@@ -486,6 +490,15 @@ func (d *Decoder) cut(off, n int, fh *http2.FrameHeader) {
 	d.w.Expert(xUnsynced, msg)
 	d.w.End()
 	d.addInfo(frameLabel(*fh), " [partial]")
+}
+
+// cutRest shows data[off:off+n] as the rest of a frame that cut showed
+// the start of (its note said why).
+func (d *Decoder) cutRest(off, n int) {
+	d.w.Begin(Proto.Item, off, n, tree.FromBytes, ": rest of a frame cut by the end of a segment", 0)
+	d.w.Add(fNotSynced, off, n, tree.FromBytes, "", 0)
+	d.w.End()
+	d.addInfo("[rest of a partial frame]")
 }
 
 // header writes the items of the 9-octet frame header.

@@ -586,6 +586,29 @@ func TestReviewRegressions(t *testing.T) {
 			t.Fatalf("result %v", a)
 		}
 	})
+	t.Run("no reassembly: the rest of a cut frame, then the next", func(t *testing.T) {
+		// The server's side: once out of step, it must not take the next
+		// segment to start with a frame (0xa5 octets read as a frame of
+		// 10 MiB and type 0xa5).
+		d, _, s := started(t)
+		must(s.fr.WriteData(1, false, bytes.Repeat([]byte{0xa5}, 3000)))
+		must(s.fr.WritePing(false, [8]byte{1}))
+		b := s.take()
+		for _, seg := range []struct {
+			from, to int
+			info     string
+			experts  int
+		}{
+			{0, 1000, "DATA[1] [partial]", 1},
+			{1000, 2500, "[rest of a partial frame]", 0},
+			{2500, len(b), "[rest of a partial frame], PING", 0},
+		} {
+			o := decodeInput(t, d, Input{Src: server, Dst: client, Data: b[seg.from:seg.to], NoReassembly: true})
+			if o.info != seg.info || o.consumed != seg.to-seg.from || len(o.experts()) != seg.experts {
+				t.Fatalf("octets %d-%d: info %q consumed %d experts %q", seg.from, seg.to, o.info, o.consumed, o.experts())
+			}
+		}
+	})
 	t.Run("refused SETTINGS still shows its settings", func(t *testing.T) {
 		d, _, _ := started(t)
 		o := decodeOnce(t, d, client, server, raw(http2.FrameSettings, 0, 0, []byte{0, 2, 0, 0, 0, 5, 0, 4, 0x80, 0, 0, 0}), false)

@@ -38,8 +38,14 @@ type item struct {
 
 func decodeOnce(t testing.TB, d *Decoder, from, to string, data []byte, heuristic bool) out {
 	t.Helper()
+	return decodeInput(t, d, Input{Src: from, Dst: to, Data: data, Heuristic: heuristic})
+}
+
+func decodeInput(t testing.TB, d *Decoder, in Input) out {
+	t.Helper()
+	data := in.Data
 	var e result.Encoder
-	st := d.Decode(Input{Src: from, Dst: to, Data: data, Heuristic: heuristic}, &e)
+	st := d.Decode(in, &e)
 	b, err := e.Bytes()
 	if err != nil {
 		t.Fatalf("encoding: %v", err)
