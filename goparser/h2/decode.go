@@ -343,7 +343,9 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 				break
 			}
 			if need == 0 {
-				h.synced = false
+				// The frame's own expert info says decoding resumes at the
+				// next boundary: none for the octets before it.
+				h.synced, h.lostNoted = false, true
 				off = len(data)
 			}
 			break
@@ -401,7 +403,8 @@ func (d *Decoder) synced(h *half) {
 
 // resync looks for the first frame boundary inside data, for a direction
 // whose frames are larger than its segments (a bulk transfer captured
-// from its middle): a plausible header whose frame ends in a later
+// from its middle): a run of plausible frames in data is a boundary;
+// failing that, the first plausible header whose frame ends in a later
 // segment becomes a candidate, confirmed when a plausible header stands
 // exactly where that frame ends. It returns where decoding can start
 // (len(data) when nowhere) and whether a boundary was found there.
@@ -417,6 +420,7 @@ func (d *Decoder) resync(h *half, data []byte) (int, bool) {
 			return at, true
 		}
 	}
+	later := 0
 	for i := 1; i+frameHeaderLen <= len(data); i++ {
 		// Most offsets of a frame's payload fail on the type octet alone;
 		// a lost segment can leave megabytes to scan.
@@ -429,13 +433,19 @@ func (d *Decoder) resync(h *half, data []byte) (int, bool) {
 		}
 		end := i + frameHeaderLen + int(fh.Length)
 		if end > len(data) {
-			h.skip = end - len(data)
-			return len(data), false
+			// A candidate to check in a later segment, unless a run of
+			// frames confirms a boundary further on in this one: octets
+			// inside a frame can read as a header of a long frame too.
+			if later == 0 {
+				later = end - len(data)
+			}
+			continue
 		}
 		if frameRun(&d.hdr, data[i:], true, strictMaxLen) {
 			return i, true
 		}
 	}
+	h.skip = later
 	return len(data), false
 }
 
@@ -451,9 +461,8 @@ func (d *Decoder) unsynced(data []byte) {
 
 // lost shows data[off:off+n] as octets of a direction that lost its
 // framing: where a frame header was due, or after that until the next
-// boundary found.
-// Only the first packet of a loss gets the expert info: the next boundary
-// can be a frame length (up to 16 MiB) away.
+// boundary found. Only the first packet of a loss gets the expert info,
+// as the next boundary can be a frame length (up to 16 MiB) away.
 func (d *Decoder) lost(h *half, off, n int) {
 	d.w.Begin(Proto.Item, off, n, tree.FromBytes, ": framing lost", 0)
 	d.w.Add(fNotSynced, off, n, tree.FromBytes, "", 0)

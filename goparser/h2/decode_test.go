@@ -574,6 +574,12 @@ func TestReviewRegressions(t *testing.T) {
 		if o.need != 0 || o.consumed != 10 || !o.hasExpert("goh2.frame_size_error", "§4.2") {
 			t.Fatalf("need %d consumed %d experts %q", o.need, o.consumed, o.experts())
 		}
+		// The frame's payload goes on in the next segment: its error
+		// said that decoding resumes at the next boundary, once.
+		o = decodeOnce(t, d, client, server, bytes.Repeat([]byte{0xa5}, 100), false)
+		if o.info != "[framing lost]" || len(o.experts()) != 0 {
+			t.Fatalf("next segment: info %q experts %q", o.info, o.experts())
+		}
 	})
 	t.Run("no reassembly", func(t *testing.T) {
 		d, c, _ := started(t)
