@@ -104,6 +104,10 @@ type half struct {
 	wasSynced bool
 	lostNoted bool // the loss of framing has its expert info
 	cutOff    bool // out of step because TCP reassembly is off and a frame was cut
+	// blocksLost: frames of this direction were lost (a gap, or a cut with
+	// TCP reassembly off), header blocks among them perhaps: its HPACK
+	// table may no longer be the peer's.
+	blocksLost bool
 
 	block struct {
 		active  bool

@@ -301,7 +301,7 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 			need = NeedOneMoreSegment
 			if d.noReassembly {
 				d.cut(off, len(rem), nil)
-				h.synced, h.cutOff = false, true
+				h.synced, h.cutOff, h.blocksLost = false, true, true
 				off, need = len(data), 0
 			}
 			break
@@ -338,6 +338,9 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 				d.cut(off, len(rem), &fh)
 				// The rest of the frame comes first in the next segments.
 				h.skip, h.cutOff = total-len(rem), true
+				if fh.Type == http2.FrameHeaders || fh.Type == http2.FrameContinuation || fh.Type == http2.FramePushPromise {
+					h.blocksLost = true
+				}
 			default:
 				need = total - len(rem)
 				break
@@ -464,6 +467,7 @@ func (d *Decoder) unsynced(data []byte) {
 // boundary found. Only the first packet of a loss gets the expert info,
 // as the next boundary can be a frame length (up to 16 MiB) away.
 func (d *Decoder) lost(h *half, off, n int) {
+	h.blocksLost = true
 	d.w.Begin(Proto.Item, off, n, tree.FromBytes, ": framing lost", 0)
 	d.w.Add(fNotSynced, off, n, tree.FromBytes, "", 0)
 	if !h.lostNoted {
@@ -1429,7 +1433,13 @@ func (d *Decoder) headers(h *half, o, n, frameOff int, fs frameState) {
 			w.Expert(xLimit, fmt.Sprintf("header list of %d octets exceeds the decoder limit %d; the remaining fields are decoded for the table but not shown", fs.listSz, d.opts.MaxHeaderListSize))
 		}
 	}
-	if fs.hpackErr != "" {
+	switch {
+	case fs.hpackErr != "" && h.blocksLost:
+		// Not the peer's error: header blocks lost with the frames
+		// changed the table (a Go peer would close the connection with
+		// COMPRESSION_ERROR, which the capture then shows).
+		w.Expert(xTableLost, "HPACK: "+fs.hpackErr+"; frames of this direction were lost before (segments missing from the capture, or TCP reassembly off), so its table is no longer the peer's")
+	case fs.hpackErr != "":
 		w.Expert(xHPACK, "HPACK: "+fs.hpackErr+" (RFC 9113 §4.3)")
 	}
 	noted := false

@@ -676,3 +676,29 @@ func TestFramingLostAfterGap(t *testing.T) {
 		t.Fatalf("next segment: unsynced %v, experts %q; want the 1018 octets before the boundary, no second warning", unsynced, o.experts())
 	}
 }
+
+// TestTableLostAfterGap: a header block lost with a gap had added an entry
+// to the sender's HPACK table; a later block refers to it. That is not the
+// peer's compression error but the decoder's table out of step.
+func TestTableLostAfterGap(t *testing.T) {
+	d, _, s := started(t)
+	filler := bytes.Repeat([]byte{0xa5}, 3000)
+	must(s.fr.WriteData(1, false, filler))
+	lostBlock := s.block(":status", "200", "x-a", "1") // adds x-a: 1 to the table
+	must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: lostBlock, EndHeaders: true}))
+	must(s.fr.WriteData(3, false, filler))
+	must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 5, BlockFragment: s.block(":status", "200", "x-a", "1"), EndHeaders: true}))
+	must(s.fr.WritePing(false, [8]byte{2}))
+	stream := s.take()
+	secondData := 3009 + frameHeaderLen + len(lostBlock)
+
+	decodeOnce(t, d, server, client, stream[:3009], false)
+	// Missing: the HEADERS of stream 3 and the start of its DATA.
+	o := decodeOnce(t, d, server, client, stream[secondData+1500:], false)
+	if o.info != "[framing lost], HEADERS[5]: 200, PING" {
+		t.Fatalf("info %q experts %q", o.info, o.experts())
+	}
+	if !o.hasExpert("goh2.hpack.table_lost", "were lost before") || o.hasExpert("goh2.compression_error", "") {
+		t.Fatalf("experts %q, want goh2.hpack.table_lost and no compression_error", o.experts())
+	}
+}

@@ -147,6 +147,7 @@ var (
 	xGoawayOK   = Proto.Expert(schema.Expert{Abbrev: "goh2.goaway.graceful", Text: "Graceful connection shutdown", Group: schema.GroupSequence, Severity: schema.Chat})
 	xRstOK      = Proto.Expert(schema.Expert{Abbrev: "goh2.rst_stream.no_error", Text: "Stream closed with NO_ERROR", Group: schema.GroupSequence, Severity: schema.Chat})
 	xUnsynced   = Proto.Expert(schema.Expert{Abbrev: "goh2.unsynced", Text: "Bytes before the first complete frame", Group: schema.GroupUndecoded, Severity: schema.Note})
+	xTableLost  = Proto.Expert(schema.Expert{Abbrev: "goh2.hpack.table_lost", Text: "HPACK decoding failed after frames of this direction were lost: its table is no longer the peer's", Group: schema.GroupSequence, Severity: schema.Warn})
 	xLost       = Proto.Expert(schema.Expert{Abbrev: "goh2.framing_lost", Text: "HTTP/2 framing lost: bytes where a frame header was due are not one (a TCP segment missing from the capture?)", Group: schema.GroupSequence, Severity: schema.Warn})
 	// Raised by the Lua side when a call into Go reports an error.
 	_      = Proto.Expert(schema.Expert{Abbrev: "goh2.internal_error", Text: "The Go decoder failed on this packet", Group: schema.GroupMalformed, Severity: schema.Error})
