@@ -452,14 +452,24 @@ func (d *Decoder) resync(h *half, data []byte) (int, bool) {
 	return len(data), false
 }
 
+// outside shows data[off:off+n] as octets in no frame that is decoded:
+// an item with text, info for the column, and expert info x with msg
+// unless msg is empty.
+func (d *Decoder) outside(off, n int, text, info string, x schema.ExpertID, msg string) {
+	d.w.Begin(Proto.Item, off, n, tree.FromBytes, text, 0)
+	d.w.Add(fNotSynced, off, n, tree.FromBytes, "", 0)
+	if msg != "" {
+		d.w.Expert(x, msg)
+	}
+	d.w.End()
+	d.addInfo(info)
+}
+
 // unsynced shows data[0:] (a prefix of the call's data) as bytes that
 // belong to no frame seen from its start.
 func (d *Decoder) unsynced(data []byte) {
-	d.w.Begin(Proto.Item, 0, len(data), tree.FromBytes, ": continuation of a frame that started before the capture", 0)
-	d.w.Add(fNotSynced, 0, len(data), tree.FromBytes, "", 0)
-	d.w.Expert(xUnsynced, fmt.Sprintf("%d octets before the first frame boundary of this direction", len(data)))
-	d.w.End()
-	d.addInfo("[data before the first frame boundary]")
+	d.outside(0, len(data), ": continuation of a frame that started before the capture", "[data before the first frame boundary]",
+		xUnsynced, fmt.Sprintf("%d octets before the first frame boundary of this direction", len(data)))
 }
 
 // lost shows data[off:off+n] as octets of a direction that lost its
@@ -468,14 +478,12 @@ func (d *Decoder) unsynced(data []byte) {
 // as the next boundary can be a frame length (up to 16 MiB) away.
 func (d *Decoder) lost(h *half, off, n int) {
 	h.blocksLost = true
-	d.w.Begin(Proto.Item, off, n, tree.FromBytes, ": framing lost", 0)
-	d.w.Add(fNotSynced, off, n, tree.FromBytes, "", 0)
+	msg := ""
 	if !h.lostNoted {
-		d.w.Expert(xLost, fmt.Sprintf("framing lost: %d octets where a frame header was due are not one; decoding of this direction resumes at the next frame boundary found", n))
+		msg = fmt.Sprintf("framing lost: %d octets where a frame header was due are not one; decoding of this direction resumes at the next frame boundary found", n)
 		h.lostNoted = true
 	}
-	d.w.End()
-	d.addInfo("[framing lost]")
+	d.outside(off, n, ": framing lost", "[framing lost]", xLost, msg)
 }
 
 func (d *Decoder) oversized(off, n int, fh http2.FrameHeader, msg string, x schema.ExpertID) {
@@ -491,11 +499,7 @@ func (d *Decoder) oversized(off, n int, fh http2.FrameHeader, msg string, x sche
 func (d *Decoder) cut(off, n int, fh *http2.FrameHeader) {
 	msg := fmt.Sprintf("frame cut by the end of the segment (%d octets) and TCP reassembly is off (tcp.desegment_tcp_streams): enable it to decode frames that span segments", n)
 	if fh == nil {
-		d.w.Begin(Proto.Item, off, n, tree.FromBytes, ": partial frame header", 0)
-		d.w.Add(fNotSynced, off, n, tree.FromBytes, "", 0)
-		d.w.Expert(xUnsynced, msg)
-		d.w.End()
-		d.addInfo("[partial frame]")
+		d.outside(off, n, ": partial frame header", "[partial frame]", xUnsynced, msg)
 		return
 	}
 	d.w.Begin(Proto.Item, off, n, tree.FromBytes, fmt.Sprintf(": %s, Length %d (partial)", frameLabel(*fh), fh.Length), 0)
@@ -508,10 +512,7 @@ func (d *Decoder) cut(off, n int, fh *http2.FrameHeader) {
 // cutRest shows data[off:off+n] as the rest of a frame that cut showed
 // the start of (its note said why).
 func (d *Decoder) cutRest(off, n int) {
-	d.w.Begin(Proto.Item, off, n, tree.FromBytes, ": rest of a frame cut by the end of a segment", 0)
-	d.w.Add(fNotSynced, off, n, tree.FromBytes, "", 0)
-	d.w.End()
-	d.addInfo("[rest of a partial frame]")
+	d.outside(off, n, ": rest of a frame cut by the end of a segment", "[rest of a partial frame]", 0, "")
 }
 
 // header writes the items of the 9-octet frame header.
