@@ -28,10 +28,10 @@ import (
 )
 
 type packet struct {
-	ci   gopacket.CaptureInfo
-	data []byte
-	seq  uint32 // server data segments: TCP sequence number
-	n    int    // server data segments: payload length (0 otherwise)
+	ci      gopacket.CaptureInfo
+	data    []byte
+	seq     uint32 // server data segments: TCP sequence number
+	payload []byte // server data segments: TCP payload (nil otherwise)
 }
 
 func main() {
@@ -80,7 +80,7 @@ func run(inName, outName string, port layers.TCPPort, every int) ([]int, error) 
 			if tcp.SYN {
 				isn, haveISN = tcp.Seq+1, true
 			} else if len(tcp.Payload) > 0 {
-				p.seq, p.n = tcp.Seq, len(tcp.Payload)
+				p.seq, p.payload = tcp.Seq, tcp.Payload
 			}
 		}
 		pkts = append(pkts, p)
@@ -93,16 +93,16 @@ func run(inName, outName string, port layers.TCPPort, every int) ([]int, error) 
 	// retransmits too), but none may be missing.
 	var end int
 	for _, p := range pkts {
-		if p.n > 0 {
-			end = max(end, int(p.seq-isn)+p.n)
+		if p.payload != nil {
+			end = max(end, int(p.seq-isn)+len(p.payload))
 		}
 	}
 	buf, have := make([]byte, end), make([]bool, end)
 	for _, p := range pkts {
-		if p.n > 0 {
+		if p.payload != nil {
 			off := int(p.seq - isn)
-			copy(buf[off:], payload(p, r.LinkType()))
-			for i := off; i < off+p.n; i++ {
+			copy(buf[off:], p.payload)
+			for i := off; i < off+len(p.payload); i++ {
 				have[i] = true
 			}
 		}
@@ -112,9 +112,8 @@ func run(inName, outName string, port layers.TCPPort, every int) ([]int, error) 
 			return nil, fmt.Errorf("the server's stream has a gap at offset %d", i)
 		}
 	}
-	stream := bytes.NewBuffer(buf)
 	boundaries := map[int]bool{}
-	br := bytes.NewReader(stream.Bytes())
+	br := bytes.NewReader(buf)
 	for off := 0; ; {
 		fh, err := http2.ReadFrameHeader(br)
 		if err != nil {
@@ -129,11 +128,11 @@ func run(inName, outName string, port layers.TCPPort, every int) ([]int, error) 
 
 	var candidates []int // packet indexes
 	for i, p := range pkts {
-		if p.n == 0 {
+		if p.payload == nil {
 			continue
 		}
 		off := int(p.seq - isn)
-		for b := off + 1; b < off+p.n; b++ {
+		for b := off + 1; b < off+len(p.payload); b++ {
 			if boundaries[b] {
 				candidates = append(candidates, i)
 				break
@@ -169,9 +168,4 @@ func run(inName, outName string, port layers.TCPPort, every int) ([]int, error) 
 		}
 	}
 	return cut, o.Close()
-}
-
-func payload(p packet, link layers.LinkType) []byte {
-	pk := gopacket.NewPacket(p.data, link, gopacket.NoCopy)
-	return pk.Layer(layers.LayerTypeTCP).(*layers.TCP).Payload
 }
