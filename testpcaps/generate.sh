@@ -36,6 +36,7 @@ NOTH2_SSH_PORT=18022
 WORK=$(mktemp -d /tmp/testpcaps.XXXXXX)
 PIDS=()
 NETNS= # a network namespace to delete on exit
+IN_NS=() # how to run a command in the scenario's namespace (empty: the host's)
 
 cleanup() {
 	local pid
@@ -82,7 +83,7 @@ port_free() {
 CAP_PID=
 start_capture() {
 	local out=$1 port=$2 filter=${3:-"tcp port $2"} log="$WORK/gotcpdump.$2.log"
-	"$WORK/gotcpdump" -i lo -s 262144 -B 65536 -w "$out" "$filter" 2>"$log" &
+	"${IN_NS[@]}" "$WORK/gotcpdump" -i lo -s 262144 -B 65536 -w "$out" "$filter" 2>"$log" &
 	CAP_PID=$!
 	PIDS+=("$CAP_PID")
 	for _ in $(seq 100); do
@@ -109,7 +110,7 @@ wait_port() {
 	local pid=$1 port=$2
 	for _ in $(seq 100); do
 		kill -0 "$pid" 2>/dev/null || die "server on port $port exited"
-		[[ -n $(ss -Hltn "sport = :$port") ]] && return 0
+		[[ -n $("${IN_NS[@]}" ss -Hltn "sport = :$port") ]] && return 0
 		sleep 0.05
 	done
 	die "nothing listening on port $port"
@@ -260,31 +261,20 @@ gen_h2c_loss() {
 	ip -n "$ns" link set lo mtu 1500
 	ip -n "$ns" link set lo gso_max_segs 1
 	ip -n "$ns" link set lo up
-	ip netns exec "$ns" nghttpd --no-tls -a 127.0.0.1 -d "$docroot" "$port" >"$WORK/nghttpd.loss.log" 2>&1 &
+	# ip netns exec execs the command, so $! is the server's or gotcpdump's
+	# PID and the usual helpers work.
+	IN_NS=(ip netns exec "$ns")
+	"${IN_NS[@]}" nghttpd --no-tls -a 127.0.0.1 -d "$docroot" "$port" >"$WORK/nghttpd.loss.log" 2>&1 &
 	nghttpd_pid=$!
 	PIDS+=("$nghttpd_pid")
-	for _ in $(seq 100); do
-		[[ -n $(ip netns exec "$ns" ss -Hltn "sport = :$port") ]] && break
-		kill -0 "$nghttpd_pid" 2>/dev/null || die "nghttpd in $ns exited: $(cat "$WORK/nghttpd.loss.log")"
-		sleep 0.05
-	done
-
-	# As start_capture, inside the namespace (ip netns exec execs gotcpdump,
-	# so CAP_PID is gotcpdump's and stop_capture works as usual).
-	ip netns exec "$ns" "$WORK/gotcpdump" -i lo -s 262144 -B 65536 -w "$WORK/loss.pcap" "tcp port $port" \
-		2>"$WORK/gotcpdump.$port.log" &
-	CAP_PID=$!
-	PIDS+=("$CAP_PID")
-	for _ in $(seq 100); do
-		grep -q "capturing on" "$WORK/gotcpdump.$port.log" && break
-		sleep 0.05
-	done
-	grep -q "capturing on" "$WORK/gotcpdump.$port.log" || die "gotcpdump did not start: $(cat "$WORK/gotcpdump.$port.log")"
-	ip netns exec "$ns" nghttp -n -m 24 "http://127.0.0.1:$port/blob.bin" >/dev/null
+	wait_port "$nghttpd_pid" "$port"
+	start_capture "$WORK/loss.pcap" "$port"
+	"${IN_NS[@]}" nghttp -n -m 24 "http://127.0.0.1:$port/blob.bin" >/dev/null
 	stop_capture "$port"
 	kill "$nghttpd_pid"
 	wait "$nghttpd_pid" || true
 	forget_pid "$nghttpd_pid"
+	IN_NS=()
 	ip netns del "$ns"
 	NETNS=
 
