@@ -227,8 +227,6 @@ func TestTLSALPN(t *testing.T) {
 	}
 }
 
-// TestHeuristicsLeaveOtherTrafficAlone: HTTP/1.1, TLS, SSH and random
-// bytes are not claimed.
 // TestLostSegmentsCapture: h2c_loss.pcap lacks five of the server's
 // segments, each holding a frame boundary (testpcaps/generate.sh), so
 // Wireshark's TCP hands on the next segment as if the stream went on, in
@@ -285,6 +283,8 @@ func TestLostSegmentsCapture(t *testing.T) {
 	}
 }
 
+// TestHeuristicsLeaveOtherTrafficAlone: HTTP/1.1, TLS, SSH and random
+// bytes are not claimed.
 func TestHeuristicsLeaveOtherTrafficAlone(t *testing.T) {
 	file := pcap("not_h2_mix.pcap")
 	if _, err := os.Stat(file); err != nil {
