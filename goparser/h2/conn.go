@@ -97,10 +97,10 @@ type half struct {
 	listSz uint32
 	capped bool
 
-	// wasSynced: the direction has been in step. Out of step again, it
-	// lost its framing to a segment missing from the capture, and must
-	// find a boundary by itself (the server's first frame alone is taken
-	// to follow the client's preface).
+	// wasSynced: the direction has been in step. Out of step again (a
+	// segment missing from the capture, an oversized frame, a frame cut
+	// with TCP reassembly off), it must find a boundary by itself: the
+	// server's first frame alone is taken to follow the client's preface.
 	wasSynced bool
 	lostNoted bool // the loss of framing has its expert info
 	cutOff    bool // out of step because TCP reassembly is off and a frame was cut

@@ -309,8 +309,9 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 		total := frameHeaderLen + int(fh.Length)
 		if total > len(rem) {
 			peer := c.half[1-dir]
-			tooLong := (peer.maxFrameSeen && fh.Length > peer.maxFrame) || fh.Length > d.opts.MaxFrameLen
-			if tooLong && !plausibleHeader(fh, reserved, true, ^uint32(0)) {
+			overMax := peer.maxFrameSeen && fh.Length > peer.maxFrame
+			overLimit := fh.Length > d.opts.MaxFrameLen
+			if (overMax || overLimit) && !plausibleHeader(fh, reserved, true, ^uint32(0)) {
 				// Not a peer's oversized frame but octets from inside one:
 				// TCP passed on a segment that follows a gap (a segment
 				// missing from the capture) as if it continued the
@@ -328,11 +329,11 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 				continue
 			}
 			switch {
-			case peer.maxFrameSeen && fh.Length > peer.maxFrame:
+			case overMax:
 				// A Go peer fails the connection on the header alone; do
 				// not wait for megabytes that will never be decoded.
 				d.oversized(off, len(rem), fh, fmt.Sprintf("frame length %d exceeds the receiver's SETTINGS_MAX_FRAME_SIZE %d (RFC 9113 §4.2); decoding of this direction resumes at the next frame boundary found", fh.Length, peer.maxFrame), xFrameSize)
-			case fh.Length > d.opts.MaxFrameLen:
+			case overLimit:
 				d.oversized(off, len(rem), fh, fmt.Sprintf("frame length %d exceeds the decoder limit %d (preference goh2.max_frame); decoding of this direction resumes at the next frame boundary found", fh.Length, d.opts.MaxFrameLen), xLimit)
 			case d.noReassembly:
 				d.cut(off, len(rem), &fh)
