@@ -44,17 +44,21 @@ func BenchmarkDecodeCapture(b *testing.B) {
 	start := time.Unix(1700000000, 0)
 	b.ResetTimer()
 	b.ReportAllocs()
-	n := 0
+	n, size := 0, 0
 	for i := 0; i < b.N; i++ {
 		d := New(Options{})
 		for j, p := range payloads {
 			e.Reset()
 			d.Decode(Input{Src: p.src, Dst: p.dst, Data: p.data, Heuristic: true, NoReassembly: true,
 				Time: start.Add(time.Duration(j) * time.Microsecond), Frame: uint32(j + 1)}, &e)
+			if out, err := e.Bytes(); err == nil {
+				size += len(out)
+			}
 			n++
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/packet")
+	b.ReportMetric(float64(size)/float64(n), "result-bytes/packet")
 }
 
 func benchFrames() ([][]byte, layers.LinkType, error) {
