@@ -368,65 +368,67 @@ static void set_flag(proto_item *pi, unsigned flag) {
         pi->finfo->flags |= flag;
 }
 
-/* Adds one item with an explicit value, as TreeItem:add(field, range, value). */
-static proto_item *add_value(struct render *c, proto_tree *tree, const struct field *f, tvbuff_t *tvb, int off,
-                             int len, const struct value *v, int flags) {
+/* Whether v is a value that add_value can give field f: the check that
+ * comes before any call into Wireshark, so that an item is refused the
+ * same with a tree or without. */
+static int value_fits(const struct field *f, const struct value *v, int flags) {
     int numeric = v->tag != TAG_STRING;
+    switch (f->type) {
+    case F_NONE:
+    case F_PROTOCOL:
+        return 1;
+    case F_TIME:
+        return numeric && v->tag != TAG_FLOAT64 && (flags & TIME);
+    case F_STRING:
+    case F_BYTES:
+        return !numeric;
+    default:
+        return numeric;
+    }
+}
+
+/* Adds one item with an explicit value, as TreeItem:add(field, range,
+ * value); value_fits(f, v, flags) holds. */
+static proto_item *add_value(struct render *c, proto_tree *tree, const struct field *f, tvbuff_t *tvb, int off,
+                             int len, const struct value *v) {
     switch (f->type) {
     case F_NONE:
     case F_PROTOCOL:
         return proto_tree_add_item(tree, f->hf, tvb, off, len, ENC_NA);
     case F_BOOL:
-        if (numeric)
-            return proto_tree_add_boolean(tree, f->hf, tvb, off, len, v->i != 0);
-        break;
+        return proto_tree_add_boolean(tree, f->hf, tvb, off, len, v->i != 0);
     case F_UINT:
     case F_FRAMENUM:
-        if (numeric)
-            return proto_tree_add_uint(tree, f->hf, tvb, off, len, (uint32_t)v->i);
-        break;
+        return proto_tree_add_uint(tree, f->hf, tvb, off, len, (uint32_t)v->i);
     case F_INT:
-        if (numeric)
-            return proto_tree_add_int(tree, f->hf, tvb, off, len, (int32_t)v->i);
-        break;
+        return proto_tree_add_int(tree, f->hf, tvb, off, len, (int32_t)v->i);
     case F_UINT64:
-        if (numeric)
-            return proto_tree_add_uint64(tree, f->hf, tvb, off, len, (uint64_t)v->i);
-        break;
+        return proto_tree_add_uint64(tree, f->hf, tvb, off, len, (uint64_t)v->i);
     case F_DOUBLE:
-        if (numeric)
-            return proto_tree_add_double(tree, f->hf, tvb, off, len, v->f);
-        break;
-    case F_TIME:
-        if (numeric && v->tag != TAG_FLOAT64 && (flags & TIME)) {
-            /* Whole nanoseconds from Go (since the epoch for a date). */
-            nstime_t t;
-            int64_t ns = v->i % 1000000000;
-            t.secs = (time_t)(v->i / 1000000000);
-            if (ns < 0) {
-                ns += 1000000000;
-                t.secs--;
-            }
-            t.nsecs = (int)ns;
-            return proto_tree_add_time(tree, f->hf, tvb, off, len, &t);
+        return proto_tree_add_double(tree, f->hf, tvb, off, len, v->f);
+    case F_TIME: {
+        /* Whole nanoseconds from Go (since the epoch for a date). */
+        nstime_t t;
+        int64_t ns = v->i % 1000000000;
+        t.secs = (time_t)(v->i / 1000000000);
+        if (ns < 0) {
+            ns += 1000000000;
+            t.secs--;
         }
-        break;
-    case F_STRING:
-        if (!numeric) {
-            const char *s = cstr(c, v);
-            if (!s) {
-                fail(c, "out of memory", NULL);
-                return NULL;
-            }
-            return proto_tree_add_string(tree, f->hf, tvb, off, len, s);
-        }
-        break;
-    case F_BYTES:
-        if (!numeric)
-            return proto_tree_add_bytes_with_length(tree, f->hf, tvb, off, len, (const uint8_t *)v->s, (int)v->n);
-        break;
+        t.nsecs = (int)ns;
+        return proto_tree_add_time(tree, f->hf, tvb, off, len, &t);
     }
-    fail(c, "value of the wrong kind for field", f);
+    case F_STRING: {
+        const char *s = cstr(c, v);
+        if (!s) {
+            fail(c, "out of memory", NULL);
+            return NULL;
+        }
+        return proto_tree_add_string(tree, f->hf, tvb, off, len, s);
+    }
+    case F_BYTES:
+        return proto_tree_add_bytes_with_length(tree, f->hf, tvb, off, len, (const uint8_t *)v->s, (int)v->n);
+    }
     return NULL;
 }
 
@@ -499,12 +501,22 @@ static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, t
         } else {
             if (off < 0 || len < 0 || off + len > (int64_t)tvb_captured_length(tvb))
                 return fail(c, "range out of bounds for field", f);
+            if (v.tag == TAG_NIL && f->type == F_FRAMENUM)
+                return fail(c, "a frame number needs a value", f);
+            if (v.tag != TAG_NIL && !value_fits(f, &v, (int)flags))
+                return fail(c, "value of the wrong kind for field", f);
+            if (!tree) {
+                /* No tree (tshark -q, -x, a tap without one): the item
+                 * would be dropped, but its children may hold expert
+                 * infos and data sources. */
+                if (children > 0 && !render_items(c, NULL, NULL, ctvb, children, depth + 1))
+                    return 0;
+                continue;
+            }
             if (v.tag == TAG_NIL) {
-                if (f->type == F_FRAMENUM)
-                    return fail(c, "a frame number needs a value", f);
                 item = proto_tree_add_item(tree, f->hf, tvb, (int)off, (int)len, ENC_NA);
             } else {
-                item = add_value(c, tree, f, tvb, (int)off, (int)len, &v, (int)flags);
+                item = add_value(c, tree, f, tvb, (int)off, (int)len, &v);
                 if (c->err[0])
                     return 0;
             }

@@ -37,6 +37,27 @@ func TestTwoPassEqualsOnePass(t *testing.T) {
 	}
 }
 
+// TestWithoutATree: tshark -x and -q -z expert dissect with no tree, and
+// the shim then adds no items; the expert infos (some inside items) and
+// the data sources (decompressed and reassembled messages) must be those
+// of a dissection with a tree, which a display filter makes.
+func TestWithoutATree(t *testing.T) {
+	for _, c := range h2Captures {
+		t.Run(c.file, func(t *testing.T) {
+			for _, args := range [][]string{{"-q", "-z", "expert"}, {"-x"}} {
+				none := tshark(t, pluginEnv, append([]string{"-r", pcap(c.file)}, args...)...)
+				tree := tshark(t, pluginEnv, append([]string{"-r", pcap(c.file), "-Y", "frame"}, args...)...)
+				if none != tree {
+					t.Errorf("tshark %s without a tree differs from with one:\n%s", strings.Join(args, " "), firstDiff(none, tree))
+				}
+				if args[0] == "-q" && !strings.Contains(none, "GOH2") {
+					t.Errorf("no goh2 expert info without a tree:\n%s", none)
+				}
+			}
+		})
+	}
+}
+
 func firstDiff(a, b string) string {
 	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
 	for i := 0; i < len(la) && i < len(lb); i++ {
