@@ -58,11 +58,13 @@ func TestWithoutATree(t *testing.T) {
 	}
 }
 
+// firstDiff shows the first line where two outputs differ, a's as
+// "first" and b's as "second" (the caller's message says which is which).
 func firstDiff(a, b string) string {
 	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
 	for i := 0; i < len(la) && i < len(lb); i++ {
 		if la[i] != lb[i] {
-			return "line " + itoa(i+1) + ":\n  one pass: " + la[i] + "\n  two pass: " + lb[i]
+			return "line " + itoa(i+1) + ":\n  first:  " + la[i] + "\n  second: " + lb[i]
 		}
 	}
 	return "lengths differ"
