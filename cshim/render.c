@@ -505,11 +505,16 @@ static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, t
                 return fail(c, "a frame number needs a value", f);
             if (v.tag != TAG_NIL && !value_fits(f, &v, (int)flags))
                 return fail(c, "value of the wrong kind for field", f);
-            if (!tree) {
-                /* No tree (tshark -q, -x, a tap without one): the item
-                 * would be dropped, but its children may hold expert
-                 * infos and data sources. */
-                if (children > 0 && !render_items(c, NULL, NULL, ctvb, children, depth + 1))
+            if (!tree || (depth > 0 && proto_field_is_referenced && !proto_field_is_referenced(tree, f->hf))) {
+                /* No tree (tshark -x, -z conv,tcp), or an invisible one
+                 * (a display filter, -z io,stat, Wireshark's first pass)
+                 * that nothing reads this field from: Wireshark would
+                 * drop the item, handing back the parent, but its
+                 * children may hold referenced fields, expert infos and
+                 * data sources, which go to the parent as they would.
+                 * Not at the top (depth 0): Wireshark keeps every item
+                 * added to the root of a tree (io,phs counts them). */
+                if (children > 0 && !render_items(c, tree, pitem, ctvb, children, depth + 1))
                     return 0;
                 continue;
             }

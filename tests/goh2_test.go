@@ -3,6 +3,7 @@ package tests
 import (
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,21 +39,45 @@ func TestTwoPassEqualsOnePass(t *testing.T) {
 }
 
 // TestWithoutATree: tshark -x and -q -z expert dissect with no tree, and
-// the shim then adds no items; the expert infos (some inside items) and
-// the data sources (decompressed and reassembled messages) must be those
-// of a dissection with a tree, which a display filter makes.
+// the shim then adds no items; a display filter makes an invisible tree,
+// where the shim adds only the items that something reads. The expert
+// infos (some inside items) and the data sources (decompressed and
+// reassembled messages) must be the same either way, and the expert
+// infos those of a visible tree (-T fields).
 func TestWithoutATree(t *testing.T) {
+	frameNumber := regexp.MustCompile(`(?m)^[0-9]+\n`)
 	for _, c := range h2Captures {
 		t.Run(c.file, func(t *testing.T) {
 			for _, args := range [][]string{{"-q", "-z", "expert"}, {"-x"}} {
 				none := tshark(t, pluginEnv, append([]string{"-r", pcap(c.file)}, args...)...)
 				tree := tshark(t, pluginEnv, append([]string{"-r", pcap(c.file), "-Y", "frame"}, args...)...)
 				if none != tree {
-					t.Errorf("tshark %s without a tree differs from with one:\n%s", strings.Join(args, " "), firstDiff(none, tree))
+					t.Errorf("tshark %s without a tree differs from with an invisible one:\n%s", strings.Join(args, " "), firstDiff(none, tree))
 				}
-				if args[0] == "-q" && !strings.Contains(none, "GOH2") {
+				if args[0] != "-q" {
+					continue
+				}
+				if !strings.Contains(none, "GOH2") {
 					t.Errorf("no goh2 expert info without a tree:\n%s", none)
 				}
+				visible := frameNumber.ReplaceAllString(tshark(t, pluginEnv, "-r", pcap(c.file), "-T", "fields", "-e", "frame.number", "-z", "expert"), "")
+				if none != visible {
+					t.Errorf("expert infos without a tree differ from those of a visible one:\n%s", firstDiff(none, visible))
+				}
+			}
+			// A filter on a field whose parent (goh2.header) nothing
+			// reads: the frames it keeps, with only the No. column,
+			// against those whose fields name the header.
+			var want []string
+			for _, line := range strings.Split(tshark(t, pluginEnv, "-r", pcap(c.file), "-T", "fields", "-e", "frame.number", "-e", "goh2.header.name"), "\n") {
+				num, names, _ := strings.Cut(line, "\t")
+				if slices.Contains(strings.Split(names, ","), ":path") {
+					want = append(want, num)
+				}
+			}
+			got := strings.Fields(tshark(t, pluginEnv, "-r", pcap(c.file), "-Y", `goh2.header.name == ":path"`, "-o", `gui.column.format:"No.","%m"`))
+			if len(want) == 0 || !slices.Equal(got, want) {
+				t.Errorf("-Y goh2.header.name == \":path\" kept frames %v, the fields name it in %v", got, want)
 			}
 		})
 	}
