@@ -505,25 +505,30 @@ static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, t
                 return fail(c, "a frame number needs a value", f);
             if (v.tag != TAG_NIL && !value_fits(f, &v, (int)flags))
                 return fail(c, "value of the wrong kind for field", f);
-            if (!tree || (depth > 0 && proto_field_is_referenced && !proto_field_is_referenced(tree, f->hf))) {
-                /* No tree (tshark -x, -z conv,tcp), or an invisible one
-                 * (a display filter, -z io,stat, Wireshark's first pass)
-                 * that nothing reads this field from: Wireshark would
-                 * drop the item, handing back the parent, but its
-                 * children may hold referenced fields, expert infos and
-                 * data sources, which go to the parent as they would.
-                 * Not at the top (depth 0): Wireshark keeps every item
-                 * added to the root of a tree (io,phs counts them). */
+            /* No tree (tshark -x, -z conv,tcp), or an invisible one (a
+             * display filter, -z io,stat, Wireshark's first pass) that
+             * nothing reads this field from: Wireshark would drop the
+             * item, handing back the parent, so it is not added. Not at
+             * the top (depth 0): Wireshark keeps every item added to the
+             * root of a tree (io,phs counts them). */
+            item = NULL;
+            if (tree && (depth == 0 || !proto_field_is_referenced || proto_field_is_referenced(tree, f->hf))) {
+                if (v.tag == TAG_NIL)
+                    item = proto_tree_add_item(tree, f->hf, tvb, (int)off, (int)len, ENC_NA);
+                else
+                    item = add_value(c, tree, f, tvb, (int)off, (int)len, &v);
+                if (c->err[0])
+                    return 0;
+            }
+            if (!item || item == tree) {
+                /* Not added, or dropped by Wireshark (a field read only
+                 * indirectly): no text or flags, which would land on the
+                 * parent. The children may hold referenced fields, expert
+                 * infos and data sources; they go to the parent, as they
+                 * would in Wireshark. */
                 if (children > 0 && !render_items(c, tree, pitem, ctvb, children, depth + 1))
                     return 0;
                 continue;
-            }
-            if (v.tag == TAG_NIL) {
-                item = proto_tree_add_item(tree, f->hf, tvb, (int)off, (int)len, ENC_NA);
-            } else {
-                item = add_value(c, tree, f, tvb, (int)off, (int)len, &v);
-                if (c->err[0])
-                    return 0;
             }
             if (text.tag == TAG_STRING) {
                 const char *s = cstr(c, &text);
