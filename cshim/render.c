@@ -520,35 +520,37 @@ static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, t
                 if (c->err[0])
                     return 0;
             }
-            if (!item || item == tree) {
-                /* Not added, or dropped by Wireshark (a field read only
-                 * indirectly): no text or flags, which would land on the
-                 * parent. The children may hold referenced fields, expert
-                 * infos and data sources; they go to the parent, as they
-                 * would in Wireshark. */
-                if (children > 0 && !render_items(c, tree, pitem, ctvb, children, depth + 1))
-                    return 0;
-                continue;
+            if (item && item != tree) {
+                if (text.tag == TAG_STRING) {
+                    const char *s = cstr(c, &text);
+                    if (!s)
+                        return fail(c, "out of memory", NULL);
+                    if (flags & REPLACE)
+                        proto_item_set_text(item, "%s", s);
+                    else
+                        proto_item_append_text(item, "%s", s);
+                }
+                if (flags & (GENERATED | HIDDEN))
+                    check_layout(tree, item, (int)off, (int)len);
+                if (flags & GENERATED)
+                    set_flag(item, FI_GENERATED);
+                if (flags & HIDDEN)
+                    set_flag(item, FI_HIDDEN);
             }
-            if (text.tag == TAG_STRING) {
-                const char *s = cstr(c, &text);
-                if (!s)
-                    return fail(c, "out of memory", NULL);
-                if (flags & REPLACE)
-                    proto_item_set_text(item, "%s", s);
-                else
-                    proto_item_append_text(item, "%s", s);
-            }
-            if (flags & (GENERATED | HIDDEN))
-                check_layout(tree, item, (int)off, (int)len);
-            if (flags & GENERATED)
-                set_flag(item, FI_GENERATED);
-            if (flags & HIDDEN)
-                set_flag(item, FI_HIDDEN);
         }
-        if (children > 0 &&
-            !render_items(c, proto_item_add_subtree(item, f->ett), item, ctvb, children, depth + 1))
+        if (!item || item == tree) {
+            /* Not added, or dropped by Wireshark (a field read only
+             * indirectly, a data source's item in an invisible tree): no
+             * text, flags or subtree type, which would land on the
+             * parent. The children may hold referenced fields, expert
+             * infos and data sources; they go to the parent, as they
+             * would in Wireshark. */
+            if (children > 0 && !render_items(c, tree, pitem, ctvb, children, depth + 1))
+                return 0;
+        } else if (children > 0 &&
+                   !render_items(c, proto_item_add_subtree(item, f->ett), item, ctvb, children, depth + 1)) {
             return 0;
+        }
     }
     return 1;
 }
