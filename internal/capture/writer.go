@@ -44,6 +44,7 @@ type Writer struct {
 	written int64
 	seq     int
 	closed  bool // the current file is closed (a -G capture ended after -W files)
+	regular bool // the current file is a regular file (see Direct)
 	Current string
 }
 
@@ -82,6 +83,8 @@ func (w *Writer) open(t time.Time) error {
 		}
 		w.f = f
 	}
+	st, err := w.f.Stat()
+	w.regular = err == nil && st.Mode().IsRegular()
 	w.bw = bufio.NewWriterSize(w.f, 1<<20)
 	out = w.bw
 	w.opened, w.written = t, 0
@@ -180,6 +183,33 @@ func (w *Writer) WriteRecords(recs []byte) (int, error) {
 	}
 	return len(recs), nil
 }
+
+// Direct offers the file's descriptor for whole batches of records
+// written past the Writer (the libpcap source's Run), once what the
+// Writer buffers is flushed, with the file's limits: the octets it takes
+// before it rotates (0: no limit) and the packet time from which the
+// next file takes the packets (zero: never). ok is false for pcapng,
+// standard output (a write to a closed pipe there must end gotcpdump as
+// Go ends it) and anything but a regular file; err is a failed flush.
+// Wrote counts what was written.
+func (w *Writer) Direct() (fd int, room int64, until time.Time, ok bool, err error) {
+	if w.pw == nil || w.closed || w.f == os.Stdout || !w.regular {
+		return 0, 0, time.Time{}, false, nil
+	}
+	if err := w.bw.Flush(); err != nil {
+		return 0, 0, time.Time{}, false, err
+	}
+	if w.cfg.MaxBytes > 0 {
+		room = max(w.cfg.MaxBytes-w.written, 1) // 1: the next record rotates
+	}
+	if w.cfg.Rotate > 0 {
+		until = w.opened.Add(w.cfg.Rotate)
+	}
+	return int(w.f.Fd()), room, until, true, nil
+}
+
+// Wrote counts octets of records written through Direct's descriptor.
+func (w *Writer) Wrote(n int64) { w.written += n }
 
 // writeRecords writes whole records; the file holds them all or the
 // capture fails.
