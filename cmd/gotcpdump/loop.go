@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +18,13 @@ import (
 // file records (the libpcap engine).
 type recordSource interface {
 	ReadRecords() (recs []byte, packets int, octets int64, err error)
+}
+
+// runner is a capture that can run its steady state in C, writing
+// whole batches to the file (the libpcap engine; capture's Run says why).
+type runner interface {
+	Run(fd int, lim capture.RunLimits) (capture.RunResult, error)
+	Interrupt()
 }
 
 // loop reads packets from src into w until stopped, the count or the
@@ -36,6 +44,14 @@ type loop struct {
 	// The stop channel is read through a flag: a receive on every packet
 	// costs more than the rest of the loop.
 	stopping atomic.Bool
+}
+
+// stop asks the loop to stop, from any goroutine.
+func (l *loop) stop() {
+	l.stopping.Store(true)
+	if rn, ok := l.src.(runner); ok {
+		rn.Interrupt()
+	}
 }
 
 // errStop ends the loop without an error.
@@ -88,12 +104,29 @@ func (l *loop) writeErr(err error) error {
 func (l *loop) run() error {
 	rs, batches := l.src.(recordSource)
 	batches = batches && l.match == nil && l.w.TakesRecords()
+	rn, direct := l.src.(runner)
+	direct = direct && batches
 	dec := tcpdecode.New()
 	var seg tcpdecode.Segment
 	var ci gopacket.CaptureInfo
 	for l.o.count == 0 || l.r.captured < l.o.count {
 		if !l.stopAt.IsZero() && time.Now().After(l.drainUntil) {
 			return nil
+		}
+		if direct && l.stopAt.IsZero() && !l.stopping.Load() {
+			left, ok, err := l.runC(rn)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				direct = false
+			} else if !left {
+				if err := l.idle(); err != nil {
+					return err
+				}
+				continue
+			}
+			// A batch that may pass a limit: ReadRecords hands it over.
 		}
 		if batches {
 			recs, packets, octets, err := rs.ReadRecords()
@@ -147,6 +180,50 @@ func (l *loop) run() error {
 		}
 	}
 	return nil
+}
+
+// runC lets the source run the capture until it leaves a batch that may
+// pass a limit (left), its time is up (the next status line, the
+// deadline) or the loop is stopped; ok is false when it cannot (the file
+// is not one it can write to).
+func (l *loop) runC(rn runner) (left, ok bool, err error) {
+	fd, room, until, ok, err := l.w.Direct()
+	if err != nil {
+		return false, true, l.writeErr(err)
+	}
+	if !ok {
+		return false, false, nil
+	}
+	lim := capture.RunLimits{Room: room, Until: until, Timeout: time.Minute}
+	if l.o.count > 0 {
+		lim.Want = l.o.count - l.r.captured
+	}
+	if !l.deadline.IsZero() {
+		if lim.Until.IsZero() || l.deadline.Before(lim.Until) {
+			lim.Until = l.deadline
+		}
+		lim.Timeout = min(lim.Timeout, time.Until(l.deadline))
+	}
+	if l.status.on {
+		lim.Timeout = min(lim.Timeout, time.Second)
+	}
+	res, err := rn.Run(fd, lim)
+	l.r.captured += res.Packets
+	l.r.bytes += res.Octets
+	l.w.Wrote(res.Written)
+	var se *os.SyscallError
+	switch {
+	case errors.Is(err, capture.ErrNoRun):
+		return false, false, nil
+	case errors.As(err, &se):
+		return false, true, l.writeErr(&os.PathError{Op: "write", Path: l.w.Current, Err: se.Err})
+	case err != nil:
+		return false, true, err
+	}
+	if res.Packets > 0 {
+		l.status.update(l.r.captured, l.src, l.w.Current)
+	}
+	return res.Left, true, nil
 }
 
 // records writes a batch of pcap records (packets of them, of octets on

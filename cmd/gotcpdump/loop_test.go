@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,6 +89,45 @@ func (p packetSource) Stats() (uint64, uint64, error) { return 0, 0, nil }
 func (p packetSource) SetFilter(string) error         { return nil }
 func (p packetSource) Close()                         {}
 
+// runSource also runs in "C" as the libpcap engine's Run does: it writes
+// whole batches to the file and leaves to ReadRecords the first that may
+// pass a limit.
+type runSource struct{ *batchSource }
+
+func (s runSource) Run(fd int, lim capture.RunLimits) (capture.RunResult, error) {
+	var r capture.RunResult
+	for len(s.cur) == 0 && len(s.batches) > 0 {
+		b := s.batches[0]
+		n, octets, last := 0, int64(0), time.Time{}
+		for off := 0; off < len(b); {
+			h, err := capture.Record(b[off:])
+			if err != nil {
+				return r, err
+			}
+			n, octets, off = n+1, octets+int64(h.Length), off+h.Size
+			if h.Time.After(last) {
+				last = h.Time
+			}
+		}
+		if !lim.Until.IsZero() && !last.Before(lim.Until) || lim.Room > 0 && r.Written+int64(len(b)) >= lim.Room ||
+			lim.Want > 0 && r.Packets+n >= lim.Want {
+			r.Left = true
+			return r, nil
+		}
+		if n, err := syscall.Write(fd, b); err != nil || n != len(b) {
+			return r, os.NewSyscallError("write", err)
+		}
+		s.batches = s.batches[1:]
+		r.Packets, r.Octets, r.Written = r.Packets+n, r.Octets+octets, r.Written+int64(len(b))
+	}
+	if len(s.batches) == 0 {
+		_ = s.timeout()
+	}
+	return r, nil
+}
+
+func (s runSource) Interrupt() {}
+
 // TestLoopBatchesAsPackets: writing whole batches keeps exactly the
 // packets that writing one by one keeps, and counts them the same, with
 // a count limit and with a deadline that falls inside a batch.
@@ -120,14 +160,17 @@ func TestLoopBatchesAsPackets(t *testing.T) {
 		{"deadline", 0, base.Add(30*time.Millisecond + time.Microsecond), false, 31},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			run := func(batched bool) (result, []byte) {
+			run := func(mode string, maxBytes int64) (result, []byte) {
 				s := &batchSource{batches: append([][]byte(nil), batches...)}
 				var src capture.Source = s
-				if !batched {
+				switch mode {
+				case "packets":
 					src = packetSource{s}
+				case "run":
+					src = runSource{s}
 				}
 				name := filepath.Join(t.TempDir(), "x.pcap")
-				w, err := capture.NewWriter(capture.WriterConfig{Name: name, LinkType: layers.LinkTypeEthernet, Snaplen: 65535})
+				w, err := capture.NewWriter(capture.WriterConfig{Name: name, LinkType: layers.LinkTypeEthernet, Snaplen: 65535, MaxBytes: maxBytes})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -141,16 +184,28 @@ func TestLoopBatchesAsPackets(t *testing.T) {
 				if err := w.Close(capture.Stats{}); err != nil {
 					t.Fatal(err)
 				}
-				b, err := os.ReadFile(name)
-				if err != nil {
-					t.Fatal(err)
+				files, _ := filepath.Glob(name + "*")
+				var b []byte
+				for _, f := range files {
+					data, err := os.ReadFile(f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					b = append(append(b, filepath.Base(f)...), data...)
 				}
 				return r, b
 			}
-			one, f1 := run(false)
-			all, f2 := run(true)
-			if one.captured != tc.want || all != one || !bytes.Equal(f1, f2) {
-				t.Fatalf("one by one %+v, %d octets; batches %+v, %d octets; want %d packets", one, len(f1), all, len(f2), tc.want)
+			for _, maxBytes := range []int64{0, 700} { // 700: -C rotates every 9 or 10 packets
+				one, f1 := run("packets", maxBytes)
+				if one.captured != tc.want {
+					t.Fatalf("-C %d: one by one %+v; want %d packets", maxBytes, one, tc.want)
+				}
+				for _, mode := range []string{"batches", "run"} {
+					all, f2 := run(mode, maxBytes)
+					if all != one || !bytes.Equal(f1, f2) {
+						t.Fatalf("-C %d: one by one %+v, %d octets; %s %+v, %d octets", maxBytes, one, len(f1), mode, all, len(f2))
+					}
+				}
 			}
 		})
 	}

@@ -240,7 +240,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	go func() {
 		select {
 		case <-stop:
-			l.stopping.Store(true)
+			l.stop()
 		case <-done:
 		}
 	}()
