@@ -11,11 +11,9 @@ import (
 	"time"
 )
 
-// TestBatchEndsAtFull: libpcap stops handing packets over right after the
-// one that fills a batch (pcap_breakloop), which is what gives a batch
-// its bound; with the bound at one octet, every batch holds one packet
-// and none finds the buffer full.
-func TestBatchEndsAtFull(t *testing.T) {
+// loCapture captures the UDP datagrams that c sends to a port on lo.
+func loCapture(t *testing.T) (*pcapSource, net.Conn) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (CAP_NET_RAW)")
 	}
@@ -23,22 +21,30 @@ func TestBatchEndsAtFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sink.Close()
+	t.Cleanup(func() { sink.Close() })
 	port := sink.LocalAddr().(*net.UDPAddr).Port
 	src, err := Open(Config{Interface: "lo", Filter: "udp dst port " + strconv.Itoa(port)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
-	s := src.(*pcapSource)
-	s.b.full = 1
-
-	const sent = 2000
+	t.Cleanup(src.Close)
 	c, err := net.Dial("udp4", sink.LocalAddr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return src.(*pcapSource), c
+}
+
+// TestBatchEndsAtFull: libpcap stops handing packets over right after the
+// one that fills a batch (pcap_breakloop), which is what gives a batch
+// its bound; with the bound at one octet, every batch holds one packet
+// and none finds the buffer full.
+func TestBatchEndsAtFull(t *testing.T) {
+	s, c := loCapture(t)
+	s.b.full = 1
+
+	const sent = 2000
 	for i := 0; i < sent; i++ {
 		if _, err := c.Write(make([]byte, 64+i%200)); err != nil {
 			t.Fatal(err)
@@ -68,26 +74,7 @@ func TestBatchEndsAtFull(t *testing.T) {
 // them, leaves to ReadRecords the batch that may pass a limit, returns
 // at Interrupt, and reports a failed write without counting its batch.
 func TestRun(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_RAW)")
-	}
-	sink, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
-	port := sink.LocalAddr().(*net.UDPAddr).Port
-	src, err := Open(Config{Interface: "lo", Filter: "udp dst port " + strconv.Itoa(port)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	s := src.(*pcapSource)
-	c, err := net.Dial("udp4", sink.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	s, c := loCapture(t)
 	send := func(n int) {
 		for i := 0; i < n; i++ {
 			if _, err := c.Write(make([]byte, 64+i%200)); err != nil {
