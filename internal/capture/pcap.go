@@ -78,7 +78,7 @@ static int gc_fill(struct gc_batch *b) {
 	return pcap_dispatch(b->p, -1, gc_put, (u_char *)b);
 }
 
-enum { GC_RUN_IDLE, GC_RUN_LEFT, GC_RUN_WRITE_ERR, GC_RUN_READ_ERR };
+enum { GC_RUN_IDLE, GC_RUN_LEFT, GC_RUN_WRITE_ERR, GC_RUN_READ_ERR, GC_RUN_POLL_ERR };
 
 static int64_t gc_now_ms(void) {
 	struct timespec t;
@@ -91,9 +91,11 @@ static int64_t gc_now_ms(void) {
 // GC_RUN_IDLE after ms or when gc_interrupt stops it; GC_RUN_LEFT with a
 // batch left in b that Go must write itself because it may pass a limit:
 // a packet at or after until_ns (a stop or a file rotation), room octets
-// in the file, or want packets (0: no such limit); GC_RUN_WRITE_ERR
-// (errno in err) or GC_RUN_READ_ERR (pcap status in pcap_status). The
-// run_* totals count the batches written.
+// in the file, or want packets (0: no such limit); GC_RUN_WRITE_ERR or
+// GC_RUN_POLL_ERR (errno in err) or GC_RUN_READ_ERR (pcap status in
+// pcap_status). The run_* totals count the batches written. The time is
+// checked after each batch too, so that a ring that never runs dry does
+// not hold up the status line.
 static int gc_run(struct gc_batch *b, int fd, int ms, int64_t until_ns, uint64_t room, uint64_t want) {
 	b->run_packets = b->run_octets = b->run_written = 0;
 	int64_t end = gc_now_ms() + ms;
@@ -122,6 +124,9 @@ static int gc_run(struct gc_batch *b, int fd, int ms, int64_t until_ns, uint64_t
 			b->run_packets += b->packets;
 			b->run_octets += b->octets;
 			b->run_written += b->used;
+			if (gc_now_ms() >= end) {
+				return GC_RUN_IDLE; // a read error comes again
+			}
 			continue; // a read error comes again after the packets
 		}
 		if (st < 0 && st != PCAP_ERROR_BREAK) {
@@ -133,7 +138,10 @@ static int gc_run(struct gc_batch *b, int fd, int ms, int64_t until_ns, uint64_t
 			return GC_RUN_IDLE;
 		}
 		struct pollfd fds[2] = {{.fd = pcap_get_selectable_fd(b->p), .events = POLLIN}, {.fd = b->efd, .events = POLLIN}};
-		poll(fds, 2, left > 1000 ? 1000 : (int)left);
+		if (poll(fds, 2, left > 1000 ? 1000 : (int)left) < 0 && errno != EINTR) {
+			b->err = errno;
+			return GC_RUN_POLL_ERR;
+		}
 	}
 }
 
@@ -227,13 +235,11 @@ func openPcap(c Config) (Source, error) {
 			return nil, fmt.Errorf("%w %q: %v", ErrFilter, c.Filter, err)
 		}
 	}
-	// gopacket does not export the pcap_t; the batches read it directly.
-	field := reflect.ValueOf(h).Elem().FieldByName("cptr")
-	if !field.IsValid() || field.Kind() != reflect.Pointer || field.IsNil() {
+	p, err := pcapT(h)
+	if err != nil {
 		h.Close()
-		return nil, errors.New("capture: this gopacket/pcap keeps no pcap_t where it used to")
+		return nil, err
 	}
-	p := (*C.pcap_t)(field.UnsafePointer())
 	// gc_fill must not block (gopacket sets this too, with a timeout).
 	var errbuf [C.PCAP_ERRBUF_SIZE]C.char
 	if C.pcap_setnonblock(p, 1, &errbuf[0]) < 0 {
@@ -254,14 +260,23 @@ func openPcap(c Config) (Source, error) {
 	if ifc, err := net.InterfaceByName(dev); err == nil {
 		s.ifindex = ifc.Index
 	}
+	if err := s.newBatch(p); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newBatch sets up the batch that reads p, in C memory.
+func (s *pcapSource) newBatch(p *C.pcap_t) error {
 	snap := uint32(C.pcap_snapshot(p))
 	size := batchBytes + recSize + int(snap)
-	if s.b = (*C.struct_gc_batch)(C.calloc(1, C.sizeof_struct_gc_batch)); s.b != nil {
-		s.b.buf = (*C.uchar)(C.malloc(C.size_t(size)))
+	if s.b = (*C.struct_gc_batch)(C.calloc(1, C.sizeof_struct_gc_batch)); s.b == nil {
+		return errNoBatch
 	}
-	if s.b == nil || s.b.buf == nil {
-		s.Close()
-		return nil, errors.New("capture: out of memory for a batch")
+	s.b.efd = -1 // before anything can fail: Close closes it
+	if s.b.buf = (*C.uchar)(C.malloc(C.size_t(size))); s.b.buf == nil {
+		return errNoBatch
 	}
 	s.b.p, s.b.cap, s.b.full, s.b.snap = p, C.size_t(size), batchBytes, C.uint32_t(snap)
 	s.b.efd = C.eventfd(0, C.EFD_CLOEXEC|C.EFD_NONBLOCK) // -1: Run is not offered
@@ -269,6 +284,40 @@ func openPcap(c Config) (Source, error) {
 		s.b.nano = 1
 	}
 	s.buf = unsafe.Slice((*byte)(unsafe.Pointer(s.b.buf)), size)
+	return nil
+}
+
+var errNoBatch = errors.New("capture: out of memory for a batch")
+
+// pcapT is the handle's pcap_t: gopacket does not export it, and the
+// batches read it directly.
+func pcapT(h *pcap.Handle) (*C.pcap_t, error) {
+	field := reflect.ValueOf(h).Elem().FieldByName("cptr")
+	if !field.IsValid() || field.Kind() != reflect.Pointer || field.IsNil() {
+		return nil, errors.New("capture: this gopacket/pcap keeps no pcap_t where it used to")
+	}
+	return (*C.pcap_t)(field.UnsafePointer()), nil
+}
+
+// openSavefile reads a pcap file as a source whose batches are
+// full octets at most, for tests of Run with packets of known times and
+// sizes (a file is always ready to read, so Run spins when it runs dry).
+func openSavefile(name string, full int) (*pcapSource, error) {
+	h, err := pcap.OpenOffline(name)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pcapT(h)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	s := &pcapSource{h: h}
+	if err := s.newBatch(p); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.b.full = C.size_t(full)
 	return s, nil
 }
 
@@ -370,7 +419,9 @@ func (s *pcapSource) SetFilter(expr string) error { return s.h.SetBPFFilter(expr
 func (s *pcapSource) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ring.close()
+	if s.ring != nil {
+		s.ring.close()
+	}
 	s.h.Close()
 	if s.b != nil {
 		if s.b.efd >= 0 {
@@ -430,6 +481,8 @@ func (s *pcapSource) Run(fd int, lim RunLimits) (RunResult, error) {
 		return r, os.NewSyscallError("write", syscall.Errno(s.b.err))
 	case C.GC_RUN_READ_ERR:
 		return r, fmt.Errorf("capture: %v", s.h.Error())
+	case C.GC_RUN_POLL_ERR:
+		return r, fmt.Errorf("capture: waiting for packets: %w", syscall.Errno(s.b.err))
 	}
 	return r, nil
 }

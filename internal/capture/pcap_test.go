@@ -9,6 +9,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // loCapture captures the UDP datagrams that c sends to a port on lo.
@@ -180,7 +184,9 @@ func TestRun(t *testing.T) {
 		if r, err := s.Run(fd, RunLimits{Timeout: time.Minute}); err != nil || r.Left {
 			t.Fatalf("%+v, %v", r, err)
 		}
-		if d := time.Since(start); d > 5*time.Second {
+		// The eventfd wakes Run's poll: without it Run would notice
+		// within a second.
+		if d := time.Since(start); d > 600*time.Millisecond {
 			t.Fatalf("returned after %v", d)
 		}
 		start = time.Now()
@@ -188,4 +194,95 @@ func TestRun(t *testing.T) {
 			t.Fatalf("a Run after Interrupt: %v after %v", err, time.Since(start))
 		}
 	})
+}
+
+// TestRunLimits: Run leaves to ReadRecords exactly the first batch that
+// may pass a limit, at the limits' edges, on a file of packets with
+// known times and sizes (one packet a batch unless whole is set).
+func TestRunLimits(t *testing.T) {
+	base := time.Unix(1_700_000_000, 0)
+	times := []time.Duration{0, 10 * time.Millisecond, 20 * time.Millisecond, 30 * time.Millisecond}
+	sizes := []int{60, 70, 80, 90}
+	name := filepath.Join(t.TempDir(), "in.pcap")
+	write := func(times []time.Duration) {
+		f, err := os.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := pcapgo.NewWriter(f)
+		if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+			t.Fatal(err)
+		}
+		for i, d := range times {
+			ci := gopacket.CaptureInfo{Timestamp: base.Add(d), CaptureLength: sizes[i], Length: sizes[i]}
+			if err := w.WritePacket(ci, make([]byte, sizes[i])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := func(i int) int64 { return int64(recSize + sizes[i]) }
+	for _, tc := range []struct {
+		name    string
+		times   []time.Duration // default: times
+		whole   bool            // one batch of all the packets
+		lim     RunLimits
+		written int // packets written before the batch left
+	}{
+		{name: "until at a packet", lim: RunLimits{Until: base.Add(20 * time.Millisecond)}, written: 2},
+		{name: "until just after", lim: RunLimits{Until: base.Add(20*time.Millisecond + time.Microsecond)}, written: 3},
+		{name: "room reached", lim: RunLimits{Room: rec(0) + rec(1)}, written: 1},
+		{name: "room not reached", lim: RunLimits{Room: rec(0) + rec(1) + 1}, written: 2},
+		{name: "want", lim: RunLimits{Want: 3}, written: 2},
+		{name: "no limit", written: 4},
+		// The batch's latest time counts, not its last packet's.
+		{name: "latest time", times: []time.Duration{0, 30 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond},
+			whole: true, lim: RunLimits{Until: base.Add(25 * time.Millisecond)}, written: 0},
+		{name: "before the latest time", times: []time.Duration{0, 30 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond},
+			whole: true, lim: RunLimits{Until: base.Add(31 * time.Millisecond)}, written: 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := tc.times
+			if ts == nil {
+				ts = times
+			}
+			write(ts)
+			full := 1
+			if tc.whole {
+				full = 1 << 20
+			}
+			s, err := openSavefile(name, full)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			tc.lim.Timeout = 20 * time.Millisecond // the file stays readable: Run spins till then
+			r, err := s.Run(int(out.Fd()), tc.lim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var octets int64
+			for i := 0; i < tc.written; i++ {
+				octets += rec(i)
+			}
+			st, _ := out.Stat()
+			if r.Packets != tc.written || r.Written != octets || st.Size() != octets || r.Left != (tc.written < len(ts)) {
+				t.Fatalf("%+v, file of %d octets; want %d packets (%d octets) written", r, st.Size(), tc.written, octets)
+			}
+			if !r.Left {
+				return
+			}
+			recs, packets, _, err := s.ReadRecords()
+			if h, herr := Record(recs); err != nil || herr != nil || h.Size != int(rec(tc.written)) || !h.Time.Equal(base.Add(ts[tc.written])) {
+				t.Fatalf("the batch left: %d packets, %+v, %v %v", packets, h, err, herr)
+			}
+		})
+	}
 }
