@@ -92,7 +92,10 @@ func (p packetSource) Close()                         {}
 // runSource also runs in "C" as the libpcap engine's Run does: it writes
 // whole batches to the file and leaves to ReadRecords the first that may
 // pass a limit.
-type runSource struct{ *batchSource }
+type runSource struct {
+	*batchSource
+	interrupts *int
+}
 
 func (s runSource) Run(fd int, lim capture.RunLimits) (capture.RunResult, error) {
 	var r capture.RunResult
@@ -126,7 +129,57 @@ func (s runSource) Run(fd int, lim capture.RunLimits) (capture.RunResult, error)
 	return r, nil
 }
 
-func (s runSource) Interrupt() {}
+func (s runSource) Interrupt() { *s.interrupts++ }
+
+// loopFiles runs a loop over batches, read one by one ("packets"), whole
+// ("batches") or by a source that runs ("run"), into files named name
+// with cfg, and returns its result and the files' contents in the order
+// of their names.
+func loopFiles(t *testing.T, batches [][]byte, mode string, o *options, deadline time.Time, stopping bool, cfg capture.WriterConfig) (result, []byte) {
+	t.Helper()
+	s := &batchSource{batches: append([][]byte(nil), batches...)}
+	var src capture.Source = s
+	interrupts := 0
+	switch mode {
+	case "packets":
+		src = packetSource{s}
+	case "run":
+		src = runSource{s, &interrupts}
+	}
+	dir := t.TempDir()
+	cfg.Name = filepath.Join(dir, cfg.Name)
+	cfg.LinkType, cfg.Snaplen = layers.LinkTypeEthernet, 65535
+	w, err := capture.NewWriter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	l := &loop{o: o, src: src, w: w, status: newStatus(io.Discard), stderr: io.Discard, r: &r, deadline: deadline}
+	if stopping {
+		l.stop()
+	}
+	dry := false
+	s.dry = func() { dry = true; l.stop() }
+	if err := l.run(); err != nil && err != errStop {
+		t.Fatal(err)
+	}
+	if err := w.Close(capture.Stats{}); err != nil {
+		t.Fatal(err)
+	}
+	if mode == "run" && interrupts == 0 && (stopping || dry) {
+		t.Fatal("the loop stopped without interrupting the source")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	var b []byte
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = append(append(b, "\nfile\n"...), data...)
+	}
+	return r, b
+}
 
 // TestLoopBatchesAsPackets: writing whole batches keeps exactly the
 // packets that writing one by one keeps, and counts them the same, with
@@ -160,53 +213,59 @@ func TestLoopBatchesAsPackets(t *testing.T) {
 		{"deadline", 0, base.Add(30*time.Millisecond + time.Microsecond), false, 31},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			run := func(mode string, maxBytes int64) (result, []byte) {
-				s := &batchSource{batches: append([][]byte(nil), batches...)}
-				var src capture.Source = s
-				switch mode {
-				case "packets":
-					src = packetSource{s}
-				case "run":
-					src = runSource{s}
-				}
-				name := filepath.Join(t.TempDir(), "x.pcap")
-				w, err := capture.NewWriter(capture.WriterConfig{Name: name, LinkType: layers.LinkTypeEthernet, Snaplen: 65535, MaxBytes: maxBytes})
-				if err != nil {
-					t.Fatal(err)
-				}
-				var r result
-				l := &loop{o: &options{count: tc.count}, src: src, w: w, status: newStatus(io.Discard), stderr: io.Discard, r: &r, deadline: tc.deadline}
-				l.stopping.Store(tc.stopping)
-				s.dry = func() { l.stopping.Store(true) }
-				if err := l.run(); err != nil && err != errStop {
-					t.Fatal(err)
-				}
-				if err := w.Close(capture.Stats{}); err != nil {
-					t.Fatal(err)
-				}
-				files, _ := filepath.Glob(name + "*")
-				var b []byte
-				for _, f := range files {
-					data, err := os.ReadFile(f)
-					if err != nil {
-						t.Fatal(err)
-					}
-					b = append(append(b, filepath.Base(f)...), data...)
-				}
-				return r, b
-			}
-			for _, maxBytes := range []int64{0, 700} { // 700: -C rotates every 9 or 10 packets
-				one, f1 := run("packets", maxBytes)
+			// -C 700 rotates every 9 or 10 packets; -C 50 after each, so that
+			// a file is past its size when the source runs again.
+			for _, maxBytes := range []int64{0, 700, 50} {
+				cfg := capture.WriterConfig{Name: "x.pcap", MaxBytes: maxBytes}
+				o := &options{count: tc.count}
+				one, f1 := loopFiles(t, batches, "packets", o, tc.deadline, tc.stopping, cfg)
 				if one.captured != tc.want {
 					t.Fatalf("-C %d: one by one %+v; want %d packets", maxBytes, one, tc.want)
 				}
 				for _, mode := range []string{"batches", "run"} {
-					all, f2 := run(mode, maxBytes)
+					all, f2 := loopFiles(t, batches, mode, o, tc.deadline, tc.stopping, cfg)
 					if all != one || !bytes.Equal(f1, f2) {
 						t.Fatalf("-C %d: one by one %+v, %d octets; %s %+v, %d octets", maxBytes, one, len(f1), mode, all, len(f2))
 					}
 				}
 			}
 		})
+	}
+}
+
+// TestLoopRotationByTime: with -G, the same files and counts whichever
+// way the batches are written. The packets are half a second apart from
+// now, so that the rotations fall between the same packets although
+// each loop opens its first file a little later.
+func TestLoopRotationByTime(t *testing.T) {
+	base := time.Now()
+	var batches [][]byte
+	for b, i := 0, 0; b < 8; b++ {
+		var recs []byte
+		for j := 0; j < 7; j, i = j+1, i+1 {
+			n := 60 + i%5
+			ts := base.Add(time.Duration(i) * 500 * time.Millisecond)
+			recs = binary.LittleEndian.AppendUint32(recs, uint32(ts.Unix()))
+			recs = binary.LittleEndian.AppendUint32(recs, uint32(ts.Nanosecond()))
+			recs = binary.LittleEndian.AppendUint32(recs, uint32(n))
+			recs = binary.LittleEndian.AppendUint32(recs, uint32(n+10))
+			recs = append(recs, bytes.Repeat([]byte{byte(i)}, n)...)
+		}
+		batches = append(batches, recs)
+	}
+	for _, rot := range []time.Duration{time.Second, 3 * time.Second} {
+		for _, maxBytes := range []int64{0, 700} {
+			cfg := capture.WriterConfig{Name: "x-%s.pcap", Rotate: rot, MaxBytes: maxBytes}
+			one, f1 := loopFiles(t, batches, "packets", &options{}, time.Time{}, false, cfg)
+			if n := bytes.Count(f1, []byte("\nfile\n")); one.captured != 56 || n < int(28*time.Second/rot)-1 {
+				t.Fatalf("-G %v -C %d: %+v in %d files", rot, maxBytes, one, n)
+			}
+			for _, mode := range []string{"batches", "run"} {
+				all, f2 := loopFiles(t, batches, mode, &options{}, time.Time{}, false, cfg)
+				if all != one || !bytes.Equal(f1, f2) {
+					t.Errorf("-G %v -C %d: one by one %+v, %d octets; %s %+v, %d octets", rot, maxBytes, one, len(f1), mode, all, len(f2))
+				}
+			}
+		}
 	}
 }
