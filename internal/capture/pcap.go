@@ -462,6 +462,8 @@ var ErrNoRun = errors.New("capture: this source cannot run in C")
 // after an idle stretch starts it polling every 20 µs for a while, which
 // took a fifth of gotcpdump's CPU at 50,000 packets a second. A write
 // error is an *os.SyscallError; nothing of the failed batch is counted.
+// Run, ReadRecords and Close belong to one goroutine; only Interrupt may
+// come from another.
 func (s *pcapSource) Run(fd int, lim RunLimits) (RunResult, error) {
 	if s.b == nil || s.b.efd < 0 || s.off < s.end {
 		return RunResult{}, ErrNoRun
