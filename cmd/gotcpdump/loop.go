@@ -220,9 +220,7 @@ func (l *loop) runC(rn runner) (left, ok bool, err error) {
 	case err != nil:
 		return false, true, err
 	}
-	if res.Packets > 0 {
-		l.status.update(l.r.captured, l.src, l.w.Current)
-	}
+	// The status line follows from idle, or records for a batch left.
 	return res.Left, true, nil
 }
 
