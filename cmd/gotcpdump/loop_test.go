@@ -181,24 +181,32 @@ func loopFiles(t *testing.T, batches [][]byte, mode string, o *options, deadline
 	return r, b
 }
 
-// TestLoopBatchesAsPackets: writing whole batches keeps exactly the
-// packets that writing one by one keeps, and counts them the same, with
-// a count limit and with a deadline that falls inside a batch.
-func TestLoopBatchesAsPackets(t *testing.T) {
-	base := time.Unix(1_700_000_000, 0)
+// testBatches is 8 batches of 7 pcap records, of 60 to 64 octets, at
+// base and every step after it.
+func testBatches(base time.Time, step time.Duration) [][]byte {
 	var batches [][]byte
 	for b, i := 0, 0; b < 8; b++ {
 		var recs []byte
 		for j := 0; j < 7; j, i = j+1, i+1 {
 			n := 60 + i%5
-			recs = binary.LittleEndian.AppendUint32(recs, uint32(base.Unix()))
-			recs = binary.LittleEndian.AppendUint32(recs, uint32(i*1_000_000))
+			ts := base.Add(time.Duration(i) * step)
+			recs = binary.LittleEndian.AppendUint32(recs, uint32(ts.Unix()))
+			recs = binary.LittleEndian.AppendUint32(recs, uint32(ts.Nanosecond()))
 			recs = binary.LittleEndian.AppendUint32(recs, uint32(n))
 			recs = binary.LittleEndian.AppendUint32(recs, uint32(n+10))
 			recs = append(recs, bytes.Repeat([]byte{byte(i)}, n)...)
 		}
 		batches = append(batches, recs)
 	}
+	return batches
+}
+
+// TestLoopBatchesAsPackets: writing whole batches keeps exactly the
+// packets that writing one by one keeps, and counts them the same, with
+// a count limit and with a deadline that falls inside a batch.
+func TestLoopBatchesAsPackets(t *testing.T) {
+	base := time.Unix(1_700_000_000, 0)
+	batches := testBatches(base, time.Millisecond)
 	for _, tc := range []struct {
 		name     string
 		count    int
@@ -238,21 +246,7 @@ func TestLoopBatchesAsPackets(t *testing.T) {
 // now, so that the rotations fall between the same packets although
 // each loop opens its first file a little later.
 func TestLoopRotationByTime(t *testing.T) {
-	base := time.Now()
-	var batches [][]byte
-	for b, i := 0, 0; b < 8; b++ {
-		var recs []byte
-		for j := 0; j < 7; j, i = j+1, i+1 {
-			n := 60 + i%5
-			ts := base.Add(time.Duration(i) * 500 * time.Millisecond)
-			recs = binary.LittleEndian.AppendUint32(recs, uint32(ts.Unix()))
-			recs = binary.LittleEndian.AppendUint32(recs, uint32(ts.Nanosecond()))
-			recs = binary.LittleEndian.AppendUint32(recs, uint32(n))
-			recs = binary.LittleEndian.AppendUint32(recs, uint32(n+10))
-			recs = append(recs, bytes.Repeat([]byte{byte(i)}, n)...)
-		}
-		batches = append(batches, recs)
-	}
+	batches := testBatches(time.Now(), 500*time.Millisecond)
 	for _, rot := range []time.Duration{time.Second, 3 * time.Second} {
 		for _, maxBytes := range []int64{0, 700} {
 			cfg := capture.WriterConfig{Name: "x-%s.pcap", Rotate: rot, MaxBytes: maxBytes}

@@ -15,8 +15,9 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
-// loCapture captures the UDP datagrams that c sends to a port on lo.
-func loCapture(t *testing.T) (*pcapSource, net.Conn) {
+// loCapture captures the UDP datagrams that send(n) sends to a port on
+// lo: n of them, of 64 to 263 octets.
+func loCapture(t *testing.T) (s *pcapSource, send func(n int)) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (CAP_NET_RAW)")
@@ -37,7 +38,14 @@ func loCapture(t *testing.T) (*pcapSource, net.Conn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return src.(*pcapSource), c
+	return src.(*pcapSource), func(n int) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			if _, err := c.Write(make([]byte, 64+i%200)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
 
 // TestBatchEndsAtFull: libpcap stops handing packets over right after the
@@ -45,15 +53,11 @@ func loCapture(t *testing.T) (*pcapSource, net.Conn) {
 // its bound; with the bound at one octet, every batch holds one packet
 // and none finds the buffer full.
 func TestBatchEndsAtFull(t *testing.T) {
-	s, c := loCapture(t)
+	s, send := loCapture(t)
 	s.b.full = 1
 
 	const sent = 2000
-	for i := 0; i < sent; i++ {
-		if _, err := c.Write(make([]byte, 64+i%200)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send(sent)
 	got := 0
 	for deadline := time.Now().Add(5 * time.Second); got < sent && time.Now().Before(deadline); {
 		recs, packets, octets, err := s.ReadRecords()
@@ -78,14 +82,7 @@ func TestBatchEndsAtFull(t *testing.T) {
 // them, leaves to ReadRecords the batch that may pass a limit, returns
 // at Interrupt, and reports a failed write without counting its batch.
 func TestRun(t *testing.T) {
-	s, c := loCapture(t)
-	send := func(n int) {
-		for i := 0; i < n; i++ {
-			if _, err := c.Write(make([]byte, 64+i%200)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	s, send := loCapture(t)
 	out, err := os.Create(filepath.Join(t.TempDir(), "run.pcap"))
 	if err != nil {
 		t.Fatal(err)
