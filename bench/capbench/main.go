@@ -398,22 +398,24 @@ func (l *lab) once(self string, tool []string, rate int, secs float64) (sample, 
 	if err := c.Start(); err != nil {
 		return s, err
 	}
+	// abort ends a run that cannot be measured.
+	abort := func(err error) (sample, error) {
+		_ = c.Process.Kill()
+		_ = c.Wait()
+		return s, err
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		out := errBuf.String()
 		if strings.Contains(out, "listening on") || strings.Contains(out, "capturing on") {
 			break
 		}
 		if time.Now().After(deadline) {
-			_ = c.Process.Kill()
-			_ = c.Wait()
-			return s, fmt.Errorf("did not start: %s", out)
+			return abort(fmt.Errorf("did not start: %s", out))
 		}
 	}
 	before, err := threadsCPU(c.Process.Pid)
 	if err != nil {
-		_ = c.Process.Kill()
-		_ = c.Wait()
-		return s, err
+		return abort(err)
 	}
 	if rate < 0 {
 		time.Sleep(time.Duration(secs * float64(time.Second))) // idle: no traffic
@@ -421,9 +423,7 @@ func (l *lab) once(self string, tool []string, rate int, secs float64) (sample, 
 		gen := exec.Command("ip", "netns", "exec", l.cliNS, self, "gen", "-rate", strconv.Itoa(rate), "-secs", fmt.Sprint(secs))
 		out, err := gen.Output()
 		if err != nil {
-			_ = c.Process.Kill()
-			_ = c.Wait()
-			return s, fmt.Errorf("generator: %v", err)
+			return abort(fmt.Errorf("generator: %v", err))
 		}
 		if _, err := fmt.Sscanf(string(out), "sent %d", &s.Sent); err != nil {
 			return s, fmt.Errorf("generator said %q", out)
@@ -435,9 +435,7 @@ func (l *lab) once(self string, tool []string, rate int, secs float64) (sample, 
 	time.Sleep(1200 * time.Millisecond)
 	after, err := threadsCPU(c.Process.Pid)
 	if err != nil {
-		_ = c.Process.Kill()
-		_ = c.Wait()
-		return s, err
+		return abort(err)
 	}
 	s.WindowCPU = (after - before).Seconds()
 	_ = c.Process.Signal(syscall.SIGINT)
