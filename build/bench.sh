@@ -29,10 +29,10 @@
 # tap makes tshark dissect every packet with no protocol tree (every
 # proto_tree_add_* call gets a NULL tree, checked with a uprobe), where
 # "-z io,stat,0" (used before) asks for a tree, which tshark builds
-# invisible, faking the items no one reads. The output of the first measured run of the fields case is also
-# the sanity check: both tools must print one line per packet, and
-# goh2.type must be non-empty. (A full warm-up run of each command cost a
-# sixth of the time.)
+# invisible, faking the items no one reads. The output of the first
+# measured run of the fields case is also the sanity check: both tools
+# must print one line per packet, and goh2.type must be non-empty. (A full
+# warm-up run of each command cost a sixth of the time.)
 # Results: a table on stdout and bench/out/results.json (the gRPC case's
 # rows have "case": "grpc", and its capture is "grpc_capture").
 #

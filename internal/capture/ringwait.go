@@ -13,10 +13,11 @@ import (
 
 // ringWait waits for a TPACKET_V3 ring (ours or libpcap's) to hand a
 // block to user space, on the Go path: a pcap file's steady state with
-// libpcap waits in C instead (pcapSource.Run), which avoids what follows. How it waits decides much of the capture's CPU
-// time, through the Go runtime's monitor (sysmon), which wakes every
-// 20 µs after it has taken a processor from a goroutine in a system call
-// and only slowly backs off to 10 ms:
+// libpcap waits in C instead (pcapSource.Run), which avoids what
+// follows. How it waits decides much of the capture's CPU time, through
+// the Go runtime's monitor (sysmon), which wakes every 20 µs after it
+// has taken a processor from a goroutine in a system call and only
+// slowly backs off to 10 ms:
 //
 //   - While packets come, it waits in ppoll(2) entered as a raw system
 //     call, which the runtime does not see. Through an ordinary system
