@@ -2,6 +2,7 @@
 #   make run [PCAP=file]   install what is missing, build, install the plugin, decode a capture
 #   make test              every test
 #   make bench             benchmarks against Wireshark's own dissectors and tcpdump
+#   make bench-ws44        the tshark benchmarks again, against Wireshark 4.4 (a Debian 13 chroot)
 #   make install-global    the plugin and profile for every user (Wireshark's global folders; root)
 #   make uninstall         removes what install, install-profile and install-global installed
 #   make deb               a Debian package for Debian 12 and 13, into build/out
@@ -20,7 +21,7 @@ SHIM_SRC := cshim/goshim.c cshim/render.c cshim/postdissector.c cshim/stream.c c
 SHIM_CFLAGS := -std=c99 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Igoparser/capi
 GO_SRC   := $(shell find goparser -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: all deps build install install-profile screenshots uninstall install-global deb run test test-go test-lua test-asan test-tshark test-ws44 lint bench bench-capture bench-tw fuzz fuzz-smoke clean
+.PHONY: all deps build install install-profile screenshots uninstall install-global deb run test test-go test-lua test-asan test-tshark test-ws44 lint bench bench-capture bench-tw bench-ws44 fuzz fuzz-smoke clean
 
 all: build
 
@@ -199,6 +200,16 @@ bench-capture: deps build
 bench-tw: deps build
 	go build -o $(OUT)/twbench ./bench/twbench
 	$(OUT)/twbench -json bench/out/tw.json
+
+# The tshark cases of make bench again, on Wireshark 4.4: the chroot's
+# tshark (build/ws44.sh) against its own http2, grpc and conversation
+# table (about 7 minutes, the chroot made first if needed). The captures
+# of make bench are reused.
+bench-ws44: deps build
+	build/chroot.sh
+	go build -o $(OUT)/twbench ./bench/twbench
+	BENCH_RESULTS=bench/out/results-ws44.json build/ws44.sh build/bench.sh
+	build/ws44.sh $(OUT)/twbench -skip memory,boundary -json bench/out/tw-ws44.json
 
 clean:
 	rm -rf $(OUT)

@@ -33,6 +33,8 @@
 # measured run of the fields case is also the sanity check: both tools
 # must print one line per packet, and goh2.type must be non-empty. (A full
 # warm-up run of each command cost a sixth of the time.)
+# make bench-ws44 runs this script with the tshark of a Wireshark 4.4
+# chroot on the PATH (build/ws44.sh), against 4.4's own dissectors.
 # Results: a table on stdout and bench/out/results.json (the gRPC case's
 # rows have "case": "grpc", and its capture is "grpc_capture").
 #
@@ -57,6 +59,7 @@
 #   BENCH_STREAMS  [4]       h2load -m
 #   BENCH_RUNS     [5]       measured runs per command
 #   BENCH_PORT     [18200]   nghttpd port on 127.0.0.1
+#   BENCH_RESULTS  [bench/out/results.json]  where the JSON goes
 #   BENCH_MIN_PACKETS [0]    fail if the capture has fewer packets
 #   BENCH_TCPDUMP_BUFFER [262144]  tcpdump -B, KiB. With -s 0 each ring
 #                            slot holds a 64 KiB loopback packet, so
@@ -443,7 +446,9 @@ check() {
 	fi
 }
 
-echo "== tshark $(tshark --version 2>/dev/null | awk 'NR == 1 { print $3 }'), $PACKETS packets, $RUNS measured runs per command after a warm-up on $WARM_PACKETS packets"
+# "TShark (Wireshark) 4.0.17 (Git ...)" on 4.0, "... 4.4.19." on 4.4
+TSHARK_VERSION=$(tshark --version 2>/dev/null | awk 'NR == 1 { sub(/\.$/, "", $3); print $3 }')
+echo "== tshark $TSHARK_VERSION, $PACKETS packets, $RUNS measured runs per command after a warm-up on $WARM_PACKETS packets"
 CASES=(fields notree)
 ((GRPC)) && CASES+=(grpc)
 for c in "${CASES[@]}"; do
@@ -530,11 +535,11 @@ for c in "${CASES[@]}"; do
 	done
 done
 
-RESULTS="$OUT_DIR/results.json"
+RESULTS=${BENCH_RESULTS:-$OUT_DIR/results.json}
 {
 	echo "{"
 	printf '  "date": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	printf '  "tshark": "%s",\n' "$(tshark --version 2>/dev/null | awk 'NR == 1 { print $3 }')"
+	printf '  "tshark": "%s",\n' "$TSHARK_VERSION"
 	printf '  "cpus": %s,\n' "$(nproc)"
 	printf '  "capture": {"file": "%s", "packets": %s, "bytes": %s, "requests": %s, "clients": %s, "streams": %s, "port": %s, "goh2_packets_with_type": %s, "goh2_frames": %s, "http2_packets_with_type": %s, "http2_frames": %s},\n' \
 		"bench/out/$NAME.pcap" "$PACKETS" "$(stat -c %s "$CAP")" "$REQUESTS" "$CLIENTS" "$STREAMS" "$PORT" \

@@ -44,6 +44,11 @@
 # Environment: WS44_CHROOT [build/chroot/trixie]; WS44_RUN, a go test -run
 # pattern to run fewer tests. The whole output goes to
 # build/out/ws44-test.log; failures and a count are printed at the end.
+#
+# build/ws44.sh COMMAND [ARG...] runs COMMAND in the same environment
+# instead of the tests, from the repository's root, and exits with its
+# status: 'make bench-ws44' runs the benchmarks this way, against 4.4's
+# built-in dissectors.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -138,6 +143,11 @@ grep -q 'with Lua 5\.4' <<<"$version" || die "the chroot's tshark is not built w
 echo "ws44.sh: ${head%.}, $(grep -o 'with Lua 5\.4[.0-9]*' <<<"$version" | sed 's/^with //')"
 
 cd "$ROOT"
+if (($#)); then
+	set +e
+	"$@"
+	exit $?
+fi
 start=$SECONDS
 run=()
 [ -z "${WS44_RUN:-}" ] || run=(-run "$WS44_RUN")

@@ -18,7 +18,7 @@ func tsharkVersion() string {
 	out, _ := exec.Command("tshark", "--version").Output()
 	f := strings.Fields(string(out))
 	if len(f) >= 3 {
-		return f[2]
+		return strings.TrimSuffix(f[2], ".") // "4.4.19." on 4.4
 	}
 	return ""
 }
