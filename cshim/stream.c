@@ -81,26 +81,36 @@ static int push_error(lua_State *L, const char *msg, size_t n) {
     return 2;
 }
 
-/* goshim.stream(op, column, tvb, pinfo, tree, heuristic) -> octets taken
- * (0: not this protocol's) [, links] | nil, message. On the first pass it
- * decodes the payload with op, on later ones it fetches what Go kept;
- * then it renders the items into tree, sets the Protocol column to column
- * and the Info column to Go's text (appended after the frame's earlier
- * calls), and asks TCP for more data when Go needs it. links, only on
- * later passes: the frames where gRPC messages that this payload carried
- * part of were reassembled (the Lua side adds them). Go's internal errors
- * come back as nil and a message; a malformed result raises an error, as
- * render() does. Only when layout() is true. */
-static int l_stream(lua_State *L) {
-    int op, heuristic;
+/* One call for a payload, in C: the core of goshim.stream and of the
+ * conversation dissector below. On the first pass it decodes the payload
+ * with op, on later ones it fetches what Go kept; then it renders the
+ * items into tree (their parent item pitem takes the expert infos), sets
+ * the Protocol column to column and the Info column to Go's text
+ * (appended after the frame's earlier calls), and asks TCP for more data
+ * when Go needs it. */
+struct call {
+    int op;
     const char *column;
-    struct lua_tvb *tvb;
-    struct lua_pinfo *lp;
-    struct lua_treeitem *ti;
+    tvbuff_t *tvb;
     packet_info *pinfo;
+    proto_tree *tree;
+    proto_item *pitem;
+    int heuristic;
+    /* out */
+    int taken;          /* octets taken, 0: not this protocol's */
+    struct reader links; /* at the links array, when has_links */
+    int has_links;
+    const char *msg; /* on an error: its message, msglen octets */
+    size_t msglen;
+};
+
+enum { CALL_OK, CALL_GO_ERROR, CALL_MALFORMED };
+
+static int call_stream(struct call *c) {
+    packet_info *pinfo = c->pinfo;
     int64_t args[7], consumed, wanted, status;
     size_t outlen = 0;
-    int st, nret = 1;
+    int st;
     unsigned len;
     struct reader r;
     uint32_t n, count;
@@ -108,19 +118,10 @@ static int l_stream(lua_State *L) {
     const char *err;
     column_info *cinfo;
 
-    if (!layout)
-        return luaL_error(L, "goshim.stream: this Wireshark's packet_info is not known (check layout() first)");
-    op = (int)luaL_checkinteger(L, 1);
-    column = luaL_checkstring(L, 2);
-    tvb = *(struct lua_tvb **)luaL_checkudata(L, 3, "Tvb");
-    lp = *(struct lua_pinfo **)luaL_checkudata(L, 4, "Pinfo");
-    ti = *(struct lua_treeitem **)luaL_checkudata(L, 5, "TreeItem");
-    heuristic = lua_toboolean(L, 6);
-    if (!tvb || !tvb->ws_tvb || !lp || !lp->ws_pinfo || !ti)
-        return luaL_error(L, "goshim.stream: bad arguments");
-    pinfo = lp->ws_pinfo;
+    c->taken = 0;
+    c->has_links = 0;
     begin_call(pinfo);
-    len = tvb_captured_length(tvb->ws_tvb);
+    len = tvb_captured_length(c->tvb);
     if (!pinfo_visited(pinfo, layout)) {
         char key[2 * 80];
         size_t k;
@@ -131,49 +132,54 @@ static int l_stream(lua_State *L) {
         key[k++] = '\n';
         k += endpoint(key + k, sizeof key - k, (const ws_address *)((const uint8_t *)pinfo + layout->dst),
                       pinfo_u32(pinfo, layout->destport));
-        args[0] = heuristic;
+        args[0] = c->heuristic;
         args[1] = can_desegment == 0;
         pinfo_time(pinfo, &args[2], &args[3]);
         args[4] = pinfo_u32(pinfo, PINFO_NUM);
         args[5] = seen.ordinal;
-        st = goshim_call(op, args, 6, key, k, len ? tvb_get_ptr(tvb->ws_tvb, 0, (int)len) : NULL, len, &outlen);
+        st = goshim_call(c->op, args, 6, key, k, len ? tvb_get_ptr(c->tvb, 0, (int)len) : NULL, len, &outlen);
     } else {
-        args[0] = op;
+        args[0] = c->op;
         args[1] = pinfo_u32(pinfo, PINFO_NUM);
         args[2] = seen.ordinal;
         st = goshim_call(GP_OP_FETCH, args, 3, "", 0, NULL, 0, &outlen);
-        if (st == GP_NOT_FOUND) {
-            lua_pushinteger(L, 0); /* not ours on the first pass either */
-            return 1;
-        }
+        if (st == GP_NOT_FOUND)
+            return CALL_OK; /* not ours on the first pass either */
     }
-    if (st == -1)
-        return push_error(L, "goshim: result too large", strlen("goshim: result too large"));
-    if (st != GP_OK)
-        return push_error(L, (const char *)goshim_buf, outlen);
+    if (st == -1) {
+        c->msg = "goshim: result too large";
+        c->msglen = strlen(c->msg);
+        return CALL_GO_ERROR;
+    }
+    if (st != GP_OK) {
+        c->msg = (const char *)goshim_buf;
+        c->msglen = outlen;
+        return CALL_GO_ERROR;
+    }
 
+    c->msg = "malformed result";
     r.p = goshim_buf;
     r.end = goshim_buf + outlen;
     if (!need(&r, 5) || r.p[0] != TAG_ARRAY || (n = rd32(r.p + 1)) < 6)
-        return luaL_error(L, "goshim.stream: malformed result");
+        return CALL_MALFORMED;
     r.p += 5;
     if (!goshim_read_int(&r, &status) || !goshim_read_int(&r, &consumed) || !goshim_read_int(&r, &wanted))
-        return luaL_error(L, "goshim.stream: malformed result");
-    if (status == STATUS_NOT_MINE) {
-        lua_pushinteger(L, 0);
-        return 1;
-    }
+        return CALL_MALFORMED;
+    if (status == STATUS_NOT_MINE)
+        return CALL_OK;
     if (!need(&r, 5) || r.p[0] != TAG_ARRAY)
-        return luaL_error(L, "goshim.stream: malformed result");
+        return CALL_MALFORMED;
     count = rd32(r.p + 1);
     goshim_cursor.p = r.p + 5;
     goshim_cursor.end = r.end;
-    if (!goshim_render_items(pinfo, ti->tree, ti->item, tvb->ws_tvb, count, &err))
-        return luaL_error(L, "goshim.stream: %s", err);
+    if (!goshim_render_items(pinfo, c->tree, c->pitem, c->tvb, count, &err)) {
+        c->msg = err;
+        return CALL_MALFORMED;
+    }
     r = goshim_cursor;
     if (!goshim_read_value(&r, &info) || (info.tag != TAG_NIL && info.tag != TAG_STRING) ||
         !goshim_skip_value(&r, 1))
-        return luaL_error(L, "goshim.stream: malformed result");
+        return CALL_MALFORMED;
 
     if (wanted != 0) {
         int off = (int)consumed;
@@ -189,7 +195,7 @@ static int l_stream(lua_State *L) {
             memcpy(text, ", ", 2);
             memcpy(text + 2, info.s, info.n);
             text[info.n + 2] = 0;
-            col_add_str(cinfo, layout->col_protocol, column);
+            col_add_str(cinfo, layout->col_protocol, c->column);
             if (seen.info_set) {
                 col_append_str(cinfo, layout->col_info, text);
             } else {
@@ -200,14 +206,55 @@ static int l_stream(lua_State *L) {
                 free(text);
         }
     }
-    lua_pushinteger(L, (lua_Integer)len);
     if (n >= 7) {
-        /* links: an array of frame numbers, as rest() returns them */
-        if (!need(&r, 1) || r.p[0] != TAG_ARRAY || !goshim_push_value(L, &r, 1))
-            return luaL_error(L, "goshim.stream: malformed result");
-        nret = 2;
+        /* links: an array of frame numbers */
+        if (!need(&r, 5) || r.p[0] != TAG_ARRAY)
+            return CALL_MALFORMED;
+        c->links = r;
+        c->has_links = 1;
     }
-    return nret;
+    c->taken = (int)len;
+    return CALL_OK;
+}
+
+/* goshim.stream(op, column, tvb, pinfo, tree, heuristic) -> octets taken
+ * (0: not this protocol's) [, links] | nil, message: call_stream from Lua.
+ * links, only on later passes: the frames where gRPC messages that this
+ * payload carried part of were reassembled (the Lua side adds them). Go's
+ * internal errors come back as nil and a message; a malformed result
+ * raises an error, as render() does. Only when layout() is true. */
+static int l_stream(lua_State *L) {
+    struct call c;
+    struct lua_tvb *tvb;
+    struct lua_pinfo *lp;
+    struct lua_treeitem *ti;
+
+    if (!layout)
+        return luaL_error(L, "goshim.stream: this Wireshark's packet_info is not known (check layout() first)");
+    c.op = (int)luaL_checkinteger(L, 1);
+    c.column = luaL_checkstring(L, 2);
+    tvb = *(struct lua_tvb **)luaL_checkudata(L, 3, "Tvb");
+    lp = *(struct lua_pinfo **)luaL_checkudata(L, 4, "Pinfo");
+    ti = *(struct lua_treeitem **)luaL_checkudata(L, 5, "TreeItem");
+    c.heuristic = lua_toboolean(L, 6);
+    if (!tvb || !tvb->ws_tvb || !lp || !lp->ws_pinfo || !ti)
+        return luaL_error(L, "goshim.stream: bad arguments");
+    c.tvb = tvb->ws_tvb;
+    c.pinfo = lp->ws_pinfo;
+    c.tree = ti->tree;
+    c.pitem = ti->item;
+    switch (call_stream(&c)) {
+    case CALL_GO_ERROR:
+        return push_error(L, c.msg, c.msglen);
+    case CALL_MALFORMED:
+        return luaL_error(L, "goshim.stream: %s", c.msg);
+    }
+    lua_pushinteger(L, c.taken);
+    if (c.taken == 0 || !c.has_links)
+        return 1;
+    if (!goshim_push_value(L, &c.links, 1))
+        return luaL_error(L, "goshim.stream: malformed result");
+    return 2;
 }
 
 /* goshim.layout() -> whether stream() works in this Wireshark (layout.c
