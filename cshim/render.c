@@ -368,6 +368,11 @@ static void set_flag(proto_item *pi, unsigned flag) {
         pi->finfo->flags |= flag;
 }
 
+void goshim_set_flags(proto_tree *parent, proto_item *item, int off, int len, unsigned flags) {
+    check_layout(parent, item, off, len);
+    set_flag(item, flags);
+}
+
 /* Whether v is a value that add_value can give field f: the check that
  * comes before any call into Wireshark, so that an item is refused the
  * same with a tree or without. */

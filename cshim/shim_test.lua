@@ -179,6 +179,9 @@ check("render outside Wireshark refused", not rok and tostring(rerr):match("only
 check("no packet_info layout outside Wireshark", g.layout() == false)
 local sok, serr = pcall(g.stream, 1, "GOH2", nil, nil, nil, false)
 check("stream without a layout refused", not sok and tostring(serr):match("check layout"), serr)
+check("no conversation dissector outside Wireshark", g.conversation() == false)
+local cok, cerr = pcall(g.claim, nil)
+check("claim without a conversation dissector refused", not cok and tostring(cerr):match("check conversation"), cerr)
 
 -- A shim built for another ABI refuses the library with a clear message.
 local bad_path = os.getenv("LUA_SHIM_BADABI")

@@ -257,6 +257,174 @@ static int l_stream(lua_State *L) {
     return 2;
 }
 
+/* --- The conversation dissector ------------------------------------------
+ *
+ * goh2's TCP heuristic claims a connection by making a dissector its
+ * conversation's. With goh2's Lua Proto there, every later payload of the
+ * connection went through wslua before it reached goshim.stream: a Tvb, a
+ * Pinfo and a TreeItem made for Lua (with a hidden item, _ws.lua.fake, in
+ * the tree), a call into Lua, and their garbage later; a Lua dissector that
+ * does nothing cost about 1.2 us a payload, 3% of tshark's time in the
+ * gRPC benchmark. This handle does what goh2.lua's dissector does there,
+ * in C: call_stream, Go's errors as an expert info, and the links of later
+ * passes as add_links adds them. The heuristic itself, decrypted TLS and
+ * the ports of the preference stay Lua's.
+ *
+ * The handle belongs to the protocol of the Lua state that made it:
+ * Wireshark checks that it is enabled and lists it in the frame's
+ * protocols, as for the Proto's own handle. A reload of the Lua plugins
+ * makes a new state and protocol, whose script makes a new handle; the
+ * conversations of the dissection before go with it (Wireshark dissects
+ * the capture again), and a call on an unbound handle takes nothing. */
+static struct {
+    int bound;
+    dissector_handle_t handle;
+    int op;
+    char column[16];
+    int proto;
+    expert_field *internal;
+    int proto_links, hf_link, ett_links;
+    char link_field[64]; /* hf_link's name: Lua registers fields after the scripts ran */
+} conv;
+
+/* Go's error, or a malformed result (an error in Lua, on the Lua path): an
+ * expert info under an item of the protocol, as tcptw's postdissector
+ * reports them (common.failed puts it on wslua's hidden item, where the
+ * tree does not show it). */
+static void conv_error(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, const char *prefix, const char *msg,
+                       size_t n) {
+    char text[256];
+    snprintf(text, sizeof text, "%s%.*s", prefix, (int)(n < sizeof text ? n : sizeof text - 1), msg);
+    expert_add_info_format(pinfo, proto_tree_add_item(tree, conv.proto, tvb, 0, 0, ENC_NA), conv.internal, "%s",
+                           text);
+}
+
+static int conv_dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+    struct call c;
+    uint32_t n;
+    (void)data;
+    if (!conv.bound)
+        return 0;
+    c.op = conv.op;
+    c.column = conv.column;
+    c.tvb = tvb;
+    c.pinfo = pinfo;
+    c.tree = tree;
+    c.pitem = NULL; /* expert infos not on an item still count */
+    c.heuristic = 0;
+    switch (call_stream(&c)) {
+    case CALL_GO_ERROR:
+        conv_error(pinfo, tree, tvb, "", c.msg, c.msglen);
+        return 0;
+    case CALL_MALFORMED:
+        /* What the Lua side reports as a Lua error. */
+        conv_error(pinfo, tree, tvb, "goshim.stream: ", c.msg, strlen(c.msg));
+        return 0;
+    }
+    /* Later passes: the frames where gRPC messages that this payload
+     * carried part of were reassembled, for a tree that shows or filters
+     * on them. */
+    if (c.taken > 0 && c.has_links && tree && conv.hf_link < 0)
+        conv.hf_link = proto_registrar_get_id_byname(conv.link_field);
+    if (c.taken > 0 && c.has_links && tree && conv.proto_links >= 0 && conv.hf_link >= 0 &&
+        proto_field_is_referenced(tree, conv.hf_link) && (n = rd32(c.links.p + 1)) > 0) {
+        proto_item *t = proto_tree_add_item(tree, conv.proto_links, tvb, 0, 0, ENC_NA);
+        proto_tree *sub;
+        struct reader r = c.links;
+        proto_item_set_text(t, "gRPC message fragment");
+        sub = proto_item_add_subtree(t, conv.ett_links);
+        r.p += 5;
+        for (uint32_t i = 0; i < n; i++) {
+            int64_t frame;
+            if (!goshim_read_int(&r, &frame) || frame < 0 || frame > UINT32_MAX)
+                break;
+            goshim_set_flags(sub, proto_tree_add_uint(sub, conv.hf_link, tvb, 0, 0, (uint32_t)frame), 0, 0,
+                             FI_GENERATED);
+        }
+    }
+    return c.taken;
+}
+
+static int conv_unbind(lua_State *L) {
+    (void)L;
+    conv.bound = 0;
+    return 0;
+}
+
+/* goshim.conversation(proto, op, column, internal_error, links_proto,
+ * links_field) -> whether claim() can make a conversation's dissector the
+ * C one that calls op for the Lua protocol named proto (which keeps its
+ * preferences, init and enabled state): false where layout() is false, or
+ * GOTCPDUMP_LUA_CONVERSATION is set to a non-empty value (tests compare
+ * the two). internal_error is the ProtoExpert for Go's errors; links_proto
+ * and links_field name the protocol and FT_FRAMENUM field that later
+ * passes' links go in. */
+static int l_conversation(lua_State *L) {
+    const char *force_lua = getenv("GOTCPDUMP_LUA_CONVERSATION");
+    const char *name, *column, *links_proto, *links_field;
+    static int ett = -1;
+    void **ud;
+    int op, proto;
+    if (!layout || (force_lua && *force_lua) || !create_dissector_handle || !find_or_create_conversation ||
+        !conversation_set_dissector || !proto_get_id_by_filter_name || !proto_registrar_get_id_byname ||
+        !proto_field_is_referenced || !proto_item_set_text || !proto_item_add_subtree || !proto_tree_add_uint ||
+        !expert_add_info_format || !proto_register_subtree_array) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    name = luaL_checkstring(L, 1);
+    op = (int)luaL_checkinteger(L, 2);
+    column = luaL_checkstring(L, 3);
+    ud = luaL_checkudata(L, 4, "ProtoExpert");
+    links_proto = luaL_checkstring(L, 5);
+    links_field = luaL_checkstring(L, 6);
+    if (conv.bound)
+        return luaL_error(L, "goshim.conversation: already bound");
+    if ((proto = proto_get_id_by_filter_name(name)) < 0)
+        return luaL_error(L, "goshim.conversation: no protocol %s", name);
+    if (strlen(column) >= sizeof conv.column || strlen(links_field) >= sizeof conv.link_field)
+        return luaL_error(L, "goshim.conversation: name too long");
+    if (ett < 0) {
+        int *etts[] = {&ett};
+        proto_register_subtree_array(etts, 1);
+    }
+    conv.op = op;
+    conv.proto = proto;
+    memcpy(conv.column, column, strlen(column) + 1);
+    conv.internal = (expert_field *)*ud;
+    conv.proto_links = proto_get_id_by_filter_name(links_proto);
+    memcpy(conv.link_field, links_field, strlen(links_field) + 1);
+    conv.hf_link = -1;
+    conv.ett_links = ett;
+    conv.handle = create_dissector_handle(conv_dissect, proto);
+    /* The ProtoExpert lives as long as this state. */
+    lua_pushvalue(L, 4);
+    luaL_ref(L, LUA_REGISTRYINDEX);
+    /* A userdata in the registry, collected when the state closes. */
+    lua_newuserdata(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, conv_unbind);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    luaL_ref(L, LUA_REGISTRYINDEX);
+    conv.bound = 1;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* goshim.claim(pinfo): makes the conversation dissector of pinfo's
+ * connection the one conversation() made (pinfo.conversation = proto). */
+static int l_claim(lua_State *L) {
+    struct lua_pinfo *lp;
+    if (!conv.bound)
+        return luaL_error(L, "goshim.claim: no conversation dissector (check conversation() first)");
+    lp = *(struct lua_pinfo **)luaL_checkudata(L, 1, "Pinfo");
+    if (!lp || !lp->ws_pinfo)
+        return luaL_error(L, "goshim.claim: bad arguments");
+    conversation_set_dissector(find_or_create_conversation(lp->ws_pinfo), conv.handle);
+    return 0;
+}
+
 /* goshim.layout() -> whether stream() works in this Wireshark (layout.c
  * knows its packet_info). GOTCPDUMP_LUA_DISSECTOR set to a non-empty value
  * says false, so that tests can compare the Lua path. */
@@ -275,5 +443,9 @@ int goshim_open_stream(lua_State *L) {
     lua_setfield(L, -2, "stream");
     lua_pushcfunction(L, l_layout);
     lua_setfield(L, -2, "layout");
+    lua_pushcfunction(L, l_conversation);
+    lua_setfield(L, -2, "conversation");
+    lua_pushcfunction(L, l_claim);
+    lua_setfield(L, -2, "claim");
     return 0;
 }

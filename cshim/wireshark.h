@@ -110,6 +110,10 @@ extern _Bool proto_field_is_referenced(proto_tree *, int) WEAK;
  * (gboolean/bool as above). */
 extern int find_tap_id(const char *) WEAK;
 extern _Bool have_tap_listener(int) WEAK;
+/* A conversation (what pinfo.conversation = proto does in Lua). */
+typedef struct conversation conversation_t;
+extern conversation_t *find_or_create_conversation(packet_info *) WEAK;
+extern void conversation_set_dissector(conversation_t *, dissector_handle_t) WEAK;
 
 /* The same in every version: const char *current_proto; column_info
  * *cinfo; guint32 presence_flags; guint32 num; nstime_t abs_ts. */
@@ -174,6 +178,10 @@ extern void col_append_str(column_info *, int, const char *) WEAK;
 typedef struct _wmem_allocator_t wmem_allocator_t;
 extern char *address_to_str(wmem_allocator_t *, const ws_address *) WEAK;
 extern void wmem_free(wmem_allocator_t *, void *) WEAK;
+
+/* render.c: marks item (added under parent at off, len) with FI_GENERATED
+ * or FI_HIDDEN, where field_info has the layout declared above. */
+void goshim_set_flags(proto_tree *parent, proto_item *item, int off, int len, unsigned flags);
 
 /* render.c: renders count items at the cursor under tree (its item, where
  * expert infos go, is pitem); 0 with *err set on malformed items. */

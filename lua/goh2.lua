@@ -28,6 +28,12 @@ local reassembled_in = common.field["gogrpc.reassembled_in"]
 -- lua_dissect below makes the same calls for other versions.
 local in_c = shim.layout()
 
+-- Where it can, the shim also dissects the later payloads of a connection
+-- that the heuristic claimed (shim.conversation, shim.claim), so that they
+-- do not pass through a Lua dissector at all.
+local c_conversation = in_c and shim.conversation("goh2", common.OP_H2, "GOH2",
+    common.expert["goh2.internal_error"], "gogrpc", "gogrpc.reassembled_in")
+
 -- Later passes: the frames where gRPC messages that this frame carried
 -- part of were reassembled.
 local function add_links(tvb, tree, links)
@@ -106,7 +112,11 @@ goh2:register_heuristic("tcp", function(tvb, pinfo, tree)
     if dissect(tvb, pinfo, tree, true) == 0 then
         return false
     end
-    pinfo.conversation = goh2
+    if c_conversation then
+        shim.claim(pinfo)
+    else
+        pinfo.conversation = goh2
+    end
     return true
 end)
 

@@ -423,6 +423,80 @@ func TestGoh2LuaFallback(t *testing.T) {
 	}
 }
 
+// TestGoh2ConversationInC: once goh2's heuristic claims a connection (in
+// Lua), the shim dissects its later payloads from C (shim.conversation);
+// GOTCPDUMP_LUA_CONVERSATION=1 leaves them to goh2's Lua dissector, which
+// calls the same shim.stream. Both show the same trees, columns, expert
+// infos, fields and second passes. Two things differ, both wslua's:
+// every call of a Lua dissector adds a hidden _ws.lua.fake item, and a
+// Lua dissector stays in the frame's protocols when it only asked TCP for
+// more data, and once for each of its calls in the frame. From C goh2 is
+// listed once, and not on a segment of a PDU, as Wireshark's http2 is.
+func TestGoh2ConversationInC(t *testing.T) {
+	luaEnv := append(append([]string(nil), pluginEnv...), "GOTCPDUMP_LUA_CONVERSATION=1")
+	// The protocols' lines, pdml's header (it has the time), and the
+	// _ws.lua.fake items, with the wrapper pdml puts them in.
+	layers := regexp.MustCompile(`(?m)^.*(Protocols in frame|"frame\.protocols"|^<pdml ).*\n`)
+	fake := regexp.MustCompile(`(?m)^ *<proto name="fake-field-wrapper">\n( *<field name="_ws\.lua\.fake"[^\n]*\n)+ *</proto>\n|^.*_ws\.lua\.fake.*\n`)
+	strip := func(out string) string {
+		return layers.ReplaceAllString(fake.ReplaceAllString(out, ""), "")
+	}
+	caps := append(append([]capture(nil), h2Captures...), capture{"h2c_loss.pcap", nil}, capture{"not_h2_mix.pcap", nil})
+	for _, c := range caps {
+		t.Run(c.file, func(t *testing.T) {
+			for _, args := range [][]string{
+				{"-V"},
+				{"-2", "-V"},
+				{"-T", "pdml"},
+				{"-2", "-T", "pdml"},
+				{"-T", "fields", "-e", "frame.number", "-e", "_ws.col.Protocol", "-e", "_ws.col.Info", "-e", "goh2.type", "-e", "gogrpc.path"},
+				{"-2", "-T", "fields", "-e", "frame.number", "-e", "gogrpc.reassembled_in", "-e", "_ws.expert.message"},
+				{"-q", "-z", "expert"},
+			} {
+				args = append([]string{"-r", pcap(c.file)}, args...)
+				want, got := tshark(t, luaEnv, args...), tshark(t, pluginEnv, args...)
+				if strip(got) != strip(want) {
+					t.Errorf("tshark %s: from C differs from Lua:\n%s", strings.Join(args, " "), firstDiff(strip(want), strip(got)))
+				}
+				// Which path ran: the Lua heuristic's calls add _ws.lua.fake
+				// either way, the Lua dissector's only from Lua. (In
+				// decrypted TLS the heuristic makes every call.)
+				if args[len(args)-1] != "pdml" || c.file == "not_h2_mix.pcap" || c.file == "grpc_tls_keylog.pcapng" {
+					continue
+				}
+				fromC, fromLua := strings.Count(got, `"_ws.lua.fake"`), strings.Count(want, `"_ws.lua.fake"`)
+				if fromC >= fromLua {
+					t.Errorf("tshark %s: %d _ws.lua.fake items from C, %d from Lua: did C dissect the conversations?", strings.Join(args, " "), fromC, fromLua)
+				}
+			}
+		})
+	}
+	// goh2 once in a frame's protocols, and not on the segments that only
+	// wait for the rest of a PDU.
+	// (A payload with no goh2 item is such a segment: goh2 shows bytes it
+	// cannot decode too.)
+	rows := fieldRows(t, pluginEnv, pcap("h2c_loss.pcap"), nil, "", "frame.protocols", "tcp.len", "goh2")
+	segments := 0
+	for _, num := range sortedKeys(rows) {
+		protos, payload, items := rows[num][0], rows[num][1], rows[num][2]
+		if len(protos) == 0 {
+			continue
+		}
+		if strings.Contains(protos[0], "goh2:goh2") {
+			t.Errorf("frame %s: protocols %s", num, protos[0])
+		}
+		if len(payload) > 0 && payload[0] != "0" && len(items) == 0 {
+			segments++
+			if strings.Contains(protos[0], "goh2") {
+				t.Errorf("frame %s, a segment of a PDU: protocols %s", num, protos[0])
+			}
+		}
+	}
+	if segments == 0 {
+		t.Error("h2c_loss.pcap: no segment that only waits for the rest of a PDU")
+	}
+}
+
 // nanos reads seconds with up to 9 decimals ("1700000000.123456789") as
 // nanoseconds, exactly.
 func nanos(t *testing.T, s string) int64 {
