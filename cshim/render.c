@@ -369,6 +369,8 @@ static void set_flag(proto_item *pi, unsigned flag) {
 }
 
 void goshim_set_flags(proto_tree *parent, proto_item *item, int off, int len, unsigned flags) {
+    if (!item || item == parent)
+        return; /* not added, or dropped by Wireshark: no flag on the parent */
     check_layout(parent, item, off, len);
     set_flag(item, flags);
 }

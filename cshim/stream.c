@@ -207,7 +207,8 @@ static int call_stream(struct call *c) {
         }
     }
     if (n >= 7) {
-        /* links: an array of frame numbers */
+        /* links: an array of frame numbers (Go has them only for
+         * payloads that carried data, so never when taken is 0) */
         if (!need(&r, 5) || r.p[0] != TAG_ARRAY)
             return CALL_MALFORMED;
         c->links = r;
@@ -273,9 +274,11 @@ static int l_stream(lua_State *L) {
  * The handle belongs to the protocol of the Lua state that made it:
  * Wireshark checks that it is enabled and lists it in the frame's
  * protocols, as for the Proto's own handle. A reload of the Lua plugins
+ * closes the state (which unbinds the handle: its calls take nothing) and
  * makes a new state and protocol, whose script makes a new handle; the
- * conversations of the dissection before go with it (Wireshark dissects
- * the capture again), and a call on an unbound handle takes nothing. */
+ * conversations of the dissection before, which name the old handle, go
+ * as Wireshark dissects the capture again, as they do for a Lua Proto's
+ * handle. */
 static struct {
     int bound;
     dissector_handle_t handle;
@@ -317,17 +320,20 @@ static int conv_dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
         conv_error(pinfo, tree, tvb, "", c.msg, c.msglen);
         return 0;
     case CALL_MALFORMED:
-        /* What the Lua side reports as a Lua error. */
+        /* What the Lua side raises as an error, after which wslua says the
+         * Lua dissector took the whole payload. */
         conv_error(pinfo, tree, tvb, "goshim.stream: ", c.msg, strlen(c.msg));
-        return 0;
+        return (int)tvb_captured_length(tvb);
     }
     /* Later passes: the frames where gRPC messages that this payload
-     * carried part of were reassembled, for a tree that shows or filters
-     * on them. */
+     * carried part of were reassembled. The protocol's item goes at the
+     * root of any tree, where Wireshark keeps every item (a filter on
+     * gogrpc finds it), as add_links puts it; Wireshark fakes the links
+     * that nothing reads. */
     if (c.taken > 0 && c.has_links && tree && conv.hf_link < 0)
         conv.hf_link = proto_registrar_get_id_byname(conv.link_field);
     if (c.taken > 0 && c.has_links && tree && conv.proto_links >= 0 && conv.hf_link >= 0 &&
-        proto_field_is_referenced(tree, conv.hf_link) && (n = rd32(c.links.p + 1)) > 0) {
+        (n = rd32(c.links.p + 1)) > 0) {
         proto_item *t = proto_tree_add_item(tree, conv.proto_links, tvb, 0, 0, ENC_NA);
         proto_tree *sub;
         struct reader r = c.links;
@@ -367,7 +373,7 @@ static int l_conversation(lua_State *L) {
     int op, proto;
     if (!layout || (force_lua && *force_lua) || !create_dissector_handle || !find_or_create_conversation ||
         !conversation_set_dissector || !proto_get_id_by_filter_name || !proto_registrar_get_id_byname ||
-        !proto_field_is_referenced || !proto_item_set_text || !proto_item_add_subtree || !proto_tree_add_uint ||
+        !proto_item_set_text || !proto_item_add_subtree || !proto_tree_add_uint ||
         !expert_add_info_format || !proto_register_subtree_array) {
         lua_pushboolean(L, 0);
         return 1;
