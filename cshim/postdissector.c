@@ -277,6 +277,18 @@ static int unbind(lua_State *L) {
     return 0;
 }
 
+void goshim_keep_until_close(lua_State *L, int idx, lua_CFunction fn) {
+    lua_pushvalue(L, idx);
+    luaL_ref(L, LUA_REGISTRYINDEX);
+    /* A userdata in the registry, collected when the state closes. */
+    lua_newuserdata(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, fn);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 /* goshim.postdissector(proto, op, port_type, internal_error) -> true when
  * Wireshark now calls op for every frame whose pinfo.port_type is
  * port_type, while the protocol named proto (a Lua Proto, whose
@@ -313,19 +325,11 @@ int goshim_postdissector(lua_State *L) {
     pd_internal = (expert_field *)*ud;
     /* Kept for the life of this Lua state (a reload makes a new one, whose
      * script binds again). */
-    lua_pushvalue(L, 4);
-    luaL_ref(L, LUA_REGISTRYINDEX);
+    goshim_keep_until_close(L, 4, unbind);
     if (!pd_handle) {
         pd_handle = create_dissector_handle(dissect, -1);
         register_postdissector(pd_handle);
     }
-    /* A userdata in the registry, collected when the state closes. */
-    lua_newuserdata(L, 1);
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, unbind);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    luaL_ref(L, LUA_REGISTRYINDEX);
     pd_bound = 1;
     lua_pushboolean(L, 1);
     return 1;

@@ -97,6 +97,11 @@ int goshim_postdissector(lua_State *L);
 void goshim_deferred_flush(int op, const int64_t *args, int nargs);
 void goshim_deferred_reset(void);
 
+/* Keeps the value at index idx, and calls fn when the Lua state L closes
+ * (postdissector.c): what a C handle bound to this state's protocol needs
+ * across "Reload Lua Plugins", which makes a new state. */
+void goshim_keep_until_close(lua_State *L, int idx, lua_CFunction fn);
+
 /* Adds stream.c's functions to the module table on top of the stack. */
 int goshim_open_stream(lua_State *L);
 

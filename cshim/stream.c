@@ -404,15 +404,7 @@ static int l_conversation(lua_State *L) {
     conv.ett_links = ett;
     conv.handle = create_dissector_handle(conv_dissect, proto);
     /* The ProtoExpert lives as long as this state. */
-    lua_pushvalue(L, 4);
-    luaL_ref(L, LUA_REGISTRYINDEX);
-    /* A userdata in the registry, collected when the state closes. */
-    lua_newuserdata(L, 1);
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, conv_unbind);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    luaL_ref(L, LUA_REGISTRYINDEX);
+    goshim_keep_until_close(L, 4, conv_unbind);
     conv.bound = 1;
     lua_pushboolean(L, 1);
     return 1;
