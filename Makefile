@@ -203,7 +203,7 @@ bench-tw: deps build
 
 # The tshark cases of make bench again, on Wireshark 4.4: the chroot's
 # tshark (build/ws44.sh) against its own http2, grpc and conversation
-# table (about 7 minutes, the chroot made first if needed). The captures
+# table (about 6 minutes, the chroot made first if needed). The captures
 # of make bench are reused.
 bench-ws44: deps build
 	build/chroot.sh
