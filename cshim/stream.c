@@ -302,9 +302,33 @@ static void conv_error(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, cons
                            text);
 }
 
+/* Later passes: the frames where gRPC messages that the payload carried
+ * part of were reassembled (links, at its array). The protocol's item goes
+ * at the root of any tree, where Wireshark keeps every item (a filter on
+ * gogrpc finds it), as add_links puts it; Wireshark fakes the links that
+ * nothing reads. */
+static void conv_links(proto_tree *tree, tvbuff_t *tvb, struct reader links) {
+    uint32_t n = rd32(links.p + 1);
+    proto_item *t;
+    proto_tree *sub;
+    if (conv.hf_link < 0)
+        conv.hf_link = proto_registrar_get_id_byname(conv.link_field);
+    if (conv.proto_links < 0 || conv.hf_link < 0 || n == 0)
+        return;
+    t = proto_tree_add_item(tree, conv.proto_links, tvb, 0, 0, ENC_NA);
+    proto_item_set_text(t, "gRPC message fragment");
+    sub = proto_item_add_subtree(t, conv.ett_links);
+    links.p += 5;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t frame;
+        if (!goshim_read_int(&links, &frame) || frame < 0 || frame > UINT32_MAX)
+            break;
+        goshim_set_flags(sub, proto_tree_add_uint(sub, conv.hf_link, tvb, 0, 0, (uint32_t)frame), 0, 0, FI_GENERATED);
+    }
+}
+
 static int conv_dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
     struct call c;
-    uint32_t n;
     (void)data;
     if (!conv.bound)
         return 0;
@@ -325,29 +349,8 @@ static int conv_dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
         conv_error(pinfo, tree, tvb, "goshim.stream: ", c.msg, strlen(c.msg));
         return (int)tvb_captured_length(tvb);
     }
-    /* Later passes: the frames where gRPC messages that this payload
-     * carried part of were reassembled. The protocol's item goes at the
-     * root of any tree, where Wireshark keeps every item (a filter on
-     * gogrpc finds it), as add_links puts it; Wireshark fakes the links
-     * that nothing reads. */
-    if (c.taken > 0 && c.has_links && tree && conv.hf_link < 0)
-        conv.hf_link = proto_registrar_get_id_byname(conv.link_field);
-    if (c.taken > 0 && c.has_links && tree && conv.proto_links >= 0 && conv.hf_link >= 0 &&
-        (n = rd32(c.links.p + 1)) > 0) {
-        proto_item *t = proto_tree_add_item(tree, conv.proto_links, tvb, 0, 0, ENC_NA);
-        proto_tree *sub;
-        struct reader r = c.links;
-        proto_item_set_text(t, "gRPC message fragment");
-        sub = proto_item_add_subtree(t, conv.ett_links);
-        r.p += 5;
-        for (uint32_t i = 0; i < n; i++) {
-            int64_t frame;
-            if (!goshim_read_int(&r, &frame) || frame < 0 || frame > UINT32_MAX)
-                break;
-            goshim_set_flags(sub, proto_tree_add_uint(sub, conv.hf_link, tvb, 0, 0, (uint32_t)frame), 0, 0,
-                             FI_GENERATED);
-        }
-    }
+    if (c.taken > 0 && c.has_links && tree)
+        conv_links(tree, tvb, c.links);
     return c.taken;
 }
 
