@@ -333,6 +333,18 @@ static int push_value(lua_State *L, struct reader *r, int depth, uint32_t limit,
 
 int goshim_push_value(lua_State *L, struct reader *r, int depth) { return push_value(L, r, depth, 0, 0); }
 
+void goshim_keep_until_close(lua_State *L, int idx, lua_CFunction fn) {
+    lua_pushvalue(L, idx);
+    luaL_ref(L, LUA_REGISTRYINDEX);
+    /* A userdata in the registry, collected when the state closes. */
+    lua_newuserdata(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, fn);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 /* goshim.decode(blob [, n [, skip]]) -> value. With n > 0, a top-level
  * array yields only its first n elements; with skip, its element number
  * skip is left out (nil). Both avoid building what is not needed, such as

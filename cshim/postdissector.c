@@ -21,7 +21,6 @@
  * state has bound it: closing the state unbinds it, and the reloaded
  * script binds it again to its new protocol. Whether that protocol is
  * enabled is checked on every frame. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,11 +48,9 @@ static proto_item *protocol_item(proto_tree *tree, tvbuff_t *tvb) {
 }
 
 /* Reports an error under an item of the protocol, as common.failed does
- * in Lua: an expert info needs an item to be shown. */
+ * in Lua. */
 static void internal_error(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, const char *msg, size_t n) {
-    char text[256];
-    snprintf(text, sizeof text, "%.*s", (int)(n < sizeof text ? n : sizeof text - 1), msg);
-    expert_add_info_format(pinfo, protocol_item(tree, tvb), pd_internal, "%s", text);
+    goshim_error_item(pinfo, tree, tvb, pd_proto, pd_internal, "", msg, n);
 }
 
 static void internal_errorz(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, const char *msg) {
@@ -275,18 +272,6 @@ static int unbind(lua_State *L) {
     (void)L;
     pd_bound = 0;
     return 0;
-}
-
-void goshim_keep_until_close(lua_State *L, int idx, lua_CFunction fn) {
-    lua_pushvalue(L, idx);
-    luaL_ref(L, LUA_REGISTRYINDEX);
-    /* A userdata in the registry, collected when the state closes. */
-    lua_newuserdata(L, 1);
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, fn);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 /* goshim.postdissector(proto, op, port_type, internal_error) -> true when

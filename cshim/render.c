@@ -375,6 +375,13 @@ void goshim_set_flags(proto_tree *parent, proto_item *item, int off, int len, un
     set_flag(item, flags);
 }
 
+void goshim_error_item(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, int proto, expert_field *ei,
+                       const char *prefix, const char *msg, size_t n) {
+    char text[256];
+    snprintf(text, sizeof text, "%s%.*s", prefix, (int)(n < sizeof text ? n : sizeof text - 1), msg);
+    expert_add_info_format(pinfo, proto_tree_add_item(tree, proto, tvb, 0, 0, ENC_NA), ei, "%s", text);
+}
+
 /* Whether v is a value that add_value can give field f: the check that
  * comes before any call into Wireshark, so that an item is refused the
  * same with a tree or without. */

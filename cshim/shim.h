@@ -98,7 +98,7 @@ void goshim_deferred_flush(int op, const int64_t *args, int nargs);
 void goshim_deferred_reset(void);
 
 /* Keeps the value at index idx, and calls fn when the Lua state L closes
- * (postdissector.c): what a C handle bound to this state's protocol needs
+ * (goshim.c): what a C handle bound to this state's protocol needs
  * across "Reload Lua Plugins", which makes a new state. */
 void goshim_keep_until_close(lua_State *L, int idx, lua_CFunction fn);
 

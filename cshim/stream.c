@@ -290,18 +290,6 @@ static struct {
     char link_field[64]; /* hf_link's name: Lua registers fields after the scripts ran */
 } conv;
 
-/* Go's error, or a malformed result (an error in Lua, on the Lua path): an
- * expert info under an item of the protocol, as tcptw's postdissector
- * reports them (common.failed puts it on wslua's hidden item, where the
- * tree does not show it). */
-static void conv_error(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, const char *prefix, const char *msg,
-                       size_t n) {
-    char text[256];
-    snprintf(text, sizeof text, "%s%.*s", prefix, (int)(n < sizeof text ? n : sizeof text - 1), msg);
-    expert_add_info_format(pinfo, proto_tree_add_item(tree, conv.proto, tvb, 0, 0, ENC_NA), conv.internal, "%s",
-                           text);
-}
-
 /* Later passes: the frames where gRPC messages that the payload carried
  * part of were reassembled (links, at its array). The protocol's item goes
  * at the root of any tree, where Wireshark keeps every item (a filter on
@@ -339,14 +327,18 @@ static int conv_dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
     c.tree = tree;
     c.pitem = NULL; /* expert infos not on an item still count */
     c.heuristic = 0;
+    /* Go's error, or a malformed result (an error in Lua, on the Lua
+     * path): an expert info under an item of the protocol, as tcptw's
+     * postdissector reports them (common.failed puts it on wslua's hidden
+     * item, where the tree does not show it). */
     switch (call_stream(&c)) {
     case CALL_GO_ERROR:
-        conv_error(pinfo, tree, tvb, "", c.msg, c.msglen);
+        goshim_error_item(pinfo, tree, tvb, conv.proto, conv.internal, "", c.msg, c.msglen);
         return 0;
     case CALL_MALFORMED:
-        /* What the Lua side raises as an error, after which wslua says the
-         * Lua dissector took the whole payload. */
-        conv_error(pinfo, tree, tvb, "goshim.stream: ", c.msg, strlen(c.msg));
+        /* After a Lua error wslua says the Lua dissector took the whole
+         * payload. */
+        goshim_error_item(pinfo, tree, tvb, conv.proto, conv.internal, "goshim.stream: ", c.msg, strlen(c.msg));
         return (int)tvb_captured_length(tvb);
     }
     if (c.taken > 0 && c.has_links && tree)

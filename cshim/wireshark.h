@@ -183,6 +183,12 @@ extern void wmem_free(wmem_allocator_t *, void *) WEAK;
  * or FI_HIDDEN, where field_info has the layout declared above. */
 void goshim_set_flags(proto_tree *parent, proto_item *item, int off, int len, unsigned flags);
 
+/* render.c: an error as expert info ei, prefix then the n octets of msg
+ * (cut to 255 octets), on an item of proto covering no bytes at the root
+ * of tree, where Wireshark keeps it, so that it is shown. */
+void goshim_error_item(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, int proto, expert_field *ei,
+                       const char *prefix, const char *msg, size_t n);
+
 /* render.c: renders count items at the cursor under tree (its item, where
  * expert infos go, is pitem); 0 with *err set on malformed items. */
 int goshim_render_items(packet_info *pinfo, proto_tree *tree, proto_item *pitem, tvbuff_t *tvb, uint32_t count,
