@@ -15,13 +15,15 @@ package capture
 #include <string.h>
 
 // A batch is a run of pcap file records (little-endian, nanosecond
-// timestamps), as gotcpdump writes them: the file takes a batch whole.
+// timestamps), as gotcpdump writes them: the file takes a batch whole,
+// in writes of at most piece octets (writePiece in writer.go says why).
 struct gc_batch {
 	pcap_t *p;
 	unsigned char *buf;
 	size_t cap;  // octets in buf
 	size_t full; // at this many a batch ends
 	size_t used;
+	size_t piece; // the most one write gives the file
 	uint64_t packets, octets; // in the batch, and their lengths on the wire
 	uint32_t snap;
 	uint32_t nano;    // 1 if libpcap gives nanoseconds, else microseconds
@@ -111,7 +113,8 @@ static int gc_run(struct gc_batch *b, int fd, int ms, int64_t until_ns, uint64_t
 				return GC_RUN_LEFT;
 			}
 			for (size_t off = 0; off < b->used;) {
-				ssize_t n = write(fd, b->buf + off, b->used - off);
+				size_t piece = b->used - off < b->piece ? b->used - off : b->piece;
+				ssize_t n = write(fd, b->buf + off, piece);
 				if (n < 0 && errno == EINTR) {
 					continue;
 				}
@@ -279,6 +282,7 @@ func (s *pcapSource) newBatch(p *C.pcap_t) error {
 		return errNoBatch
 	}
 	s.b.p, s.b.cap, s.b.full, s.b.snap = p, C.size_t(size), batchBytes, C.uint32_t(snap)
+	s.b.piece = writePiece
 	s.b.efd = C.eventfd(0, C.EFD_CLOEXEC|C.EFD_NONBLOCK) // -1: Run is not offered
 	if C.pcap_get_tstamp_precision(p) == C.PCAP_TSTAMP_PRECISION_NANO {
 		s.b.nano = 1
