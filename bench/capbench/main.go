@@ -16,9 +16,15 @@
 // ns). Start-up is mostly the kernel zeroing the 32 MiB ring, which here
 // took 2 to 95 ms for either tool, depending on how long ago the memory
 // had been freed, so the whole-run figures at 50,000 packets a second
-// (75,000 packets a run) say more about that than about the tools.
+// say more about that than about the tools.
 //
-//	capbench -gotcpdump build/out/gotcpdump [-rates 50000,200000,0] [-any-rates 0] [-runs 5] [-secs 1.5] [-json FILE]
+// Runs last 4 s: on the VMs this runs on, writing a capture file cost
+// more CPU a packet after its first 1.5 to 2 s, and runs of 1.5 s
+// measured mostly the cheaper start (with 1 MiB writes, gotcpdump took
+// 0.48 of tcpdump's CPU a packet at the maximum rate in 1.5 s runs, and
+// about as much as tcpdump over 5 s; docs/performance.md).
+//
+//	capbench -gotcpdump build/out/gotcpdump [-rates 50000,200000,0] [-any-rates 0] [-runs 5] [-secs 4] [-json FILE]
 //
 // A rate of 0 is the generator's maximum. The rates run with both tools
 // on the veth interface, then -any-rates on the "any" interface,
@@ -77,7 +83,7 @@ func main() {
 	ratesFlag := flag.String("rates", "50000,200000,0", "packets per second on the veth interface (0: as fast as the generator goes)")
 	anyRatesFlag := flag.String("any-rates", "0", "packets per second on the any interface")
 	runs := flag.Int("runs", 5, "measured runs per tool and rate, after one warm-up each")
-	secs := flag.Float64("secs", 1.5, "seconds of traffic per run")
+	secs := flag.Float64("secs", 4, "seconds of traffic per run")
 	jsonOut := flag.String("json", "bench/out/capture.json", "where to write the results")
 	flag.Parse()
 	if err := run(*bin, *ratesFlag, *anyRatesFlag, *runs, *secs, *jsonOut); err != nil {
