@@ -235,15 +235,14 @@ func (w *Writer) writeRecords(recs []byte) error {
 }
 
 // writePiece is the most a single write gives the file, and the size of
-// the buffer that small writes collect in: the kernel puts a write into
-// page-cache folios as large as the write, and on the 2-core VMs of
-// make bench writes of 1 MiB, taken from freshly allocated memory, cost
-// gotcpdump as much CPU as tcpdump's 4 KiB writes once a capture had run
-// for a few seconds, where 64 KiB writes cost half as much (CPU of the
-// capture's threads over 5 s at 270,000 packets a second, medians of 3:
-// 224 ms with 1 MiB, 187 with 128 KiB, 115 with 64 KiB, 129 with 32 KiB,
-// 155 with 16 KiB, tcpdump 216). Below this size the write call itself
-// starts to count.
+// the buffer that small writes collect in. The kernel backs a write with
+// page-cache folios up to the write's size, and on the 2-core VMs of make
+// bench 1 MiB writes cost gotcpdump as much CPU as tcpdump's 4 KiB writes
+// once a capture had run for a few seconds, 64 KiB writes half as much
+// (CPU of the capture's threads over 5 s at 270,000 packets a second,
+// medians of 3: 224 ms with 1 MiB, 187 with 128 KiB, 115 with 64 KiB, 129
+// with 32 KiB, 155 with 16 KiB, tcpdump 216). Smaller writes cost more
+// calls.
 const writePiece = 64 << 10
 
 // RecordHeader is what a pcap file record says of its packet.
