@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gotcpdump/gotcpdump/internal/capture"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -310,12 +311,13 @@ type status struct {
 	on bool
 }
 
+// newStatus turns the line on for a terminal only, as tcpdump's isatty:
+// /dev/null, where daemons' stderr often goes, is a character device too.
 func newStatus(w io.Writer) *status {
 	s := &status{w: w}
 	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			s.on = true
-		}
+		_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+		s.on = err == nil
 	}
 	return s
 }
