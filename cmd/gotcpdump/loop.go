@@ -106,7 +106,10 @@ func (l *loop) run() error {
 	batches = batches && l.match == nil && l.w.TakesRecords()
 	rn, direct := l.src.(runner)
 	direct = direct && batches
-	dec := tcpdecode.New()
+	var dec *tcpdecode.Decoder // for --pid only
+	if l.match != nil {
+		dec = tcpdecode.New()
+	}
 	var seg tcpdecode.Segment
 	var ci gopacket.CaptureInfo
 	for l.o.count == 0 || l.r.captured < l.o.count {
