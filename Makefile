@@ -125,7 +125,7 @@ lint:
 test: deps build lint test-go fuzz-smoke test-lua test-asan test-tshark test-ws44
 
 test-go:
-	go test ./goparser/... ./internal/... ./cmd/...
+	go test ./goparser/... ./internal/... ./cmd/... ./bench/...
 
 test-lua: build
 	$(CC) $(CFLAGS) $(SHIM_CFLAGS) -DGOSHIM_EXPECT_ABI=999 $$(pkg-config --cflags lua5.2) -shared \

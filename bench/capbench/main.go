@@ -41,6 +41,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -117,6 +118,36 @@ type row struct {
 	CapturingCPUs  []float64 `json:"capturing_cpu_s_per_million"`
 	Fractions      []float64 `json:"captured_fractions"`
 	CPUs           []float64 `json:"cpu_s_per_million"`
+	// gotcpdump's rows: the targets, and whether this run met them.
+	Target string `json:"target,omitempty"`
+}
+
+// The targets: no drops at a rate where tcpdump has none, and CPU a
+// packet at most maxRatio of tcpdump's.
+const maxRatio = 0.8
+
+// verdict says which targets ours met against base, judging the ratios
+// as printed (two decimals).
+func verdict(ours, base *row) string {
+	drops := "tcpdump dropped, no drop target"
+	if base.MinFraction == 1 {
+		drops = "no drops: " + metWord(ours.MinFraction == 1)
+	}
+	cpu := func(name string, p *float64) string {
+		if p == nil {
+			return name + " -"
+		}
+		return name + " " + metWord(math.Round(*p*100)/100 <= maxRatio)
+	}
+	return drops + "; CPU ≤ " + strconv.FormatFloat(maxRatio, 'f', -1, 64) + ": " +
+		cpu("whole", ours.RatioCPU) + ", " + cpu("marginal", ours.RatioMarginal) + ", " + cpu("capturing", ours.RatioCapturing)
+}
+
+func metWord(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "not met"
 }
 
 func parseRates(flagValue string) ([]int, error) {
@@ -186,8 +217,8 @@ func run(bin, ratesFlag, anyRatesFlag string, runs int, secs float64, jsonOut st
 		rows = append(rows, more...)
 	}
 	fmt.Println()
-	fmt.Printf("%-5s %-8s %-10s %11s %9s %8s %8s %11s %7s %11s %7s %10s %7s\n", "if", "offered", "tool", "achieved/s", "captured", "min", "dropped",
-		"CPU s/Mpkt", "ratio", "marginal", "ratio", "capturing", "ratio")
+	fmt.Printf("%-5s %-8s %-10s %11s %9s %8s %8s %11s %7s %11s %7s %10s %7s  %s\n", "if", "offered", "tool", "achieved/s", "captured", "min", "dropped",
+		"CPU s/Mpkt", "ratio", "marginal", "ratio", "capturing", "ratio", "target")
 	ratio := func(p *float64) string {
 		if p == nil {
 			return "-"
@@ -195,9 +226,9 @@ func run(bin, ratesFlag, anyRatesFlag string, runs int, secs float64, jsonOut st
 		return fmt.Sprintf("%.2f", *p)
 	}
 	for _, r := range rows {
-		fmt.Printf("%-5s %-8s %-10s %11.0f %9.4f %8.4f %8d %11.3f %7s %11.3f %7s %10.3f %7s\n", r.Interface, rateName(r.Rate), r.Tool, r.AchievedPPS,
+		fmt.Printf("%-5s %-8s %-10s %11.0f %9.4f %8.4f %8d %11.3f %7s %11.3f %7s %10.3f %7s  %s\n", r.Interface, rateName(r.Rate), r.Tool, r.AchievedPPS,
 			r.CapturedFraction, r.MinFraction, r.Dropped, r.CPUPerMillion, ratio(r.RatioCPU), r.Marginal, ratio(r.RatioMarginal),
-			r.Capturing, ratio(r.RatioCapturing))
+			r.Capturing, ratio(r.RatioCapturing), r.Target)
 	}
 	if err := os.MkdirAll(filepath.Dir(jsonOut), 0o755); err != nil {
 		return err
@@ -282,6 +313,7 @@ func compare(lab *lab, self, work, bin, tcpdump, ifName, dev string, rates []int
 			x := ours.Capturing / base.Capturing
 			ours.RatioCapturing = &x
 		}
+		ours.Target = verdict(ours, base)
 	}
 	return rows, nil
 }
