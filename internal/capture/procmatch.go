@@ -18,7 +18,8 @@ import (
 // passes all TCP and each new 4-tuple is looked up once. Listening ports
 // and the connections that exist at the start come from /proc, read
 // again every second. Without eBPF, the kernel filter lists the
-// processes' ports, read from /proc every 100 ms: connections that open
+// processes' ports, read from /proc every 100 ms, and a packet is theirs
+// when /proc showed its connection or listener: connections that open
 // and close between two reads are missed.
 type ProcMatcher struct {
 	byPID  map[int]Proc
@@ -26,7 +27,7 @@ type ProcMatcher struct {
 	owner  *sockowner.Tracker // nil: polling /proc only
 	listen map[uint16][]listener
 	local  map[netip.Addr]bool // this host's addresses, for wildcard listeners
-	conns  map[tuple]Proc      // (local, remote) of known connections
+	conns  map[tuple]Proc      // (local, remote) of known connections (polling mode: all seen)
 	miss   map[tuple]struct{}  // 4-tuples known to belong to nobody (eBPF mode)
 	ports  map[uint16]Proc     // polling mode: the processes' local ports
 	last   time.Time
@@ -126,10 +127,11 @@ func (m *ProcMatcher) poll(now time.Time) bool {
 		switch {
 		case s.Listen:
 			listen[s.Local.Port()] = append(listen[s.Local.Port()], listener{s.Local.Addr(), s.Proc})
-		case m.owner != nil:
-			if len(m.conns) < maxTuples {
-				m.conns[tuple{s.Local, s.Remote}] = s.Proc
+		default:
+			if len(m.conns) >= maxTuples {
+				m.conns = make(map[tuple]Proc)
 			}
+			m.conns[tuple{s.Local, s.Remote}] = s.Proc
 		}
 		if m.owner == nil {
 			// Keep ports seen before: their last packets may still come.
@@ -150,13 +152,6 @@ func (m *ProcMatcher) poll(now time.Time) bool {
 
 // Match returns the process that a TCP segment belongs to.
 func (m *ProcMatcher) Match(s *tcpdecode.Segment) (Proc, bool) {
-	if m.owner == nil {
-		if p, ok := m.ports[s.Src.Port()]; ok {
-			return p, true
-		}
-		p, ok := m.ports[s.Dst.Port()]
-		return p, ok
-	}
 	out, in := tuple{s.Src, s.Dst}, tuple{s.Dst, s.Src}
 	if p, ok := m.conns[out]; ok {
 		return p, true
@@ -169,6 +164,12 @@ func (m *ProcMatcher) Match(s *tcpdecode.Segment) (Proc, bool) {
 	}
 	if p, ok := m.listening(s.Dst); ok {
 		return p, true
+	}
+	if m.owner == nil {
+		// Polling: the kernel filter passes the processes' ports, but a
+		// client's port, once its connection has closed, may go to
+		// another process's connection, which is not theirs.
+		return Proc{}, false
 	}
 	// A SYN may reuse a 4-tuple that belonged to nobody before.
 	if _, known := m.miss[out]; known && !(s.SYN && !s.ACK) {
