@@ -20,8 +20,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gotcpdump/gotcpdump/internal/capture"
 	"golang.org/x/sys/unix"
+
+	"github.com/gotcpdump/gotcpdump/internal/capture"
 )
 
 func main() {
