@@ -123,14 +123,15 @@ func (m *ProcMatcher) poll(now time.Time) bool {
 	m.last = now
 	before := m.Filter()
 	listen := make(map[uint16][]listener)
-	for _, s := range Sockets(m.procs) {
+	socks := Sockets(m.procs)
+	if len(m.conns)+len(socks) > maxTuples {
+		m.conns = make(map[tuple]Proc)
+	}
+	for _, s := range socks {
 		switch {
 		case s.Listen:
 			listen[s.Local.Port()] = append(listen[s.Local.Port()], listener{s.Local.Addr(), s.Proc})
 		default:
-			if len(m.conns) >= maxTuples {
-				m.conns = make(map[tuple]Proc)
-			}
 			m.conns[tuple{s.Local, s.Remote}] = s.Proc
 		}
 		if m.owner == nil {
@@ -139,6 +140,9 @@ func (m *ProcMatcher) poll(now time.Time) bool {
 		}
 	}
 	m.listen = listen
+	// A wildcard listener's addresses: those of gotcpdump's namespace
+	// (the host's, in front of a container's published ports) and of the
+	// processes' own (a container's).
 	m.local = make(map[netip.Addr]bool)
 	if addrs, err := net.InterfaceAddrs(); err == nil {
 		for _, a := range addrs {
@@ -146,6 +150,9 @@ func (m *ProcMatcher) poll(now time.Time) bool {
 				m.local[p.Addr().Unmap()] = true
 			}
 		}
+	}
+	for _, a := range LocalAddrs(m.procs) {
+		m.local[a.Unmap()] = true
 	}
 	return m.Filter() != before
 }
@@ -202,7 +209,7 @@ func (m *ProcMatcher) Match(s *tcpdecode.Segment) (Proc, bool) {
 func (m *ProcMatcher) listening(ap netip.AddrPort) (Proc, bool) {
 	a := ap.Addr().Unmap()
 	for _, l := range m.listen[ap.Port()] {
-		if l.addr.Unmap() == a || (l.addr.IsUnspecified() && m.local[a]) {
+		if l.addr.Unmap() == a || (l.addr.IsUnspecified() && (m.local[a] || a.IsLoopback())) {
 			return l.proc, true
 		}
 	}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"os"
 	"testing"
 
 	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
@@ -35,6 +36,7 @@ func TestProcMatcherPollingMatchesConnectionsNotPorts(t *testing.T) {
 		{"to the listener", "10.0.0.3:50000", "10.0.0.1:9000", gw, true},
 		{"from the listener", "10.0.0.1:9000", "10.0.0.3:50000", gw, true},
 		{"the listener's port on another host", "10.0.0.3:9000", "10.0.0.4:50000", Proc{}, false},
+		{"to the listener on loopback", "127.0.0.1:50000", "127.0.0.7:9000", gw, true},
 	} {
 		s := tcpdecode.Segment{Src: ap(c.src), Dst: ap(c.dst), ACK: true}
 		if p, ok := m.Match(&s); p != c.want || ok != c.ok {
@@ -43,5 +45,49 @@ func TestProcMatcherPollingMatchesConnectionsNotPorts(t *testing.T) {
 	}
 	if got, want := m.Filter(), PortFilter(m.ports); got != want {
 		t.Errorf("filter %q, want the ports' %q", got, want)
+	}
+}
+
+func TestLocalAddrsParsing(t *testing.T) {
+	const fib = `Main:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 0.0.0.0
+        /0 universe UNICAST
+     +-- 127.0.0.0/8 2 0 2
+        +-- 127.0.0.0/31 1 0 0
+           |-- 127.0.0.0
+              /8 host LOCAL
+           |-- 127.0.0.1
+              /32 host LOCAL
+        |-- 127.255.255.255
+           /32 link BROADCAST
+     +-- 172.17.0.0/16 2 0 2
+        |-- 172.17.0.0
+           /16 link UNICAST
+        |-- 172.17.0.2
+           /32 host LOCAL
+`
+	const inet6 = `fd000000000000000000000000000002 04 40 00 82     eth0
+00000000000000000000000000000001 01 80 10 80       lo
+`
+	got := append(fibLocal(fib), ifInet6(inet6)...)
+	want := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("172.17.0.2"),
+		netip.MustParseAddr("fd00::2"), netip.MustParseAddr("::1")}
+	if len(got) != len(want) {
+		t.Fatalf("%v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("address %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+	// This process's own namespace has at least its loopback address.
+	self := LocalAddrs([]Proc{{PID: os.Getpid()}})
+	found := false
+	for _, a := range self {
+		found = found || a == netip.MustParseAddr("127.0.0.1")
+	}
+	if !found {
+		t.Errorf("LocalAddrs of this process: %v, without 127.0.0.1", self)
 	}
 }

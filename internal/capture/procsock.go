@@ -154,3 +154,60 @@ func PortFilter(owners map[uint16]Proc) string {
 	}
 	return "tcp and (" + strings.Join(parts, " or ") + ")"
 }
+
+// LocalAddrs returns the addresses of the processes' network namespaces
+// (/proc/PID/net/fib_trie and if_inet6), which their wildcard listeners
+// accept connections on: a container's, when gotcpdump runs on the host.
+func LocalAddrs(procs []Proc) []netip.Addr {
+	var out []netip.Addr
+	seen := make(map[string]bool)
+	for _, p := range procs {
+		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", p.PID))
+		if err != nil || seen[ns] {
+			continue
+		}
+		seen[ns] = true
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/fib_trie", p.PID)); err == nil {
+			out = append(out, fibLocal(string(b))...)
+		}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/if_inet6", p.PID)); err == nil {
+			out = append(out, ifInet6(string(b))...)
+		}
+	}
+	return out
+}
+
+// fibLocal returns the host addresses of fib_trie: a "|-- ADDRESS" line
+// followed by "/32 host LOCAL".
+func fibLocal(s string) []netip.Addr {
+	var out []netip.Addr
+	var last netip.Addr
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 2 && f[0] == "|--":
+			last, _ = netip.ParseAddr(f[1])
+		case len(f) == 3 && f[0] == "/32" && f[1] == "host" && f[2] == "LOCAL" && last.IsValid():
+			out = append(out, last)
+		}
+	}
+	return out
+}
+
+// ifInet6 returns the addresses of if_inet6: 32 hex digits first on
+// each line.
+func ifInet6(s string) []netip.Addr {
+	var out []netip.Addr
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || len(f[0]) != 32 {
+			continue
+		}
+		b, err := hex.DecodeString(f[0])
+		if err != nil {
+			continue
+		}
+		out = append(out, netip.AddrFrom16([16]byte(b)))
+	}
+	return out
+}
