@@ -131,52 +131,76 @@ func TestGotcpdumpPid(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin, lab := goBuild(t, dir, "./cmd/gotcpdump"), goBuild(t, dir, "./testpcaps/gen/twlab")
-	l := newLab(t, 41)
-	gw := l.start(l.srvNS, lab, "server", "-listen", l.srvIP.String()+":8080")
-	l.start(l.srvNS, lab, "server", "-listen", l.srvIP.String()+":7070") // another process
-	time.Sleep(300 * time.Millisecond)
-	file := filepath.Join(dir, "pid.pcapng")
-	var errOut syncbuf.Buffer
-	dump := exec.Command("ip", "netns", "exec", l.srvNS, bin, "-i", "vs"+l.cliIf[2:], "-w", file, "-p", strconv.Itoa(gw.Process.Pid))
-	dump.Stderr = &errOut
-	if err := dump.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitOutput(t, &errOut, 15*time.Second, "capturing on")
-	for _, port := range []string{"8080", "7070"} {
-		c := exec.Command("ip", "netns", "exec", l.cliNS, lab, "client", "-addr", l.srvIP.String()+":"+port, "-mode", "close", "-n", "10", "-every", "10ms")
-		if out, err := c.CombinedOutput(); err != nil {
-			t.Fatalf("client: %v\n%s", err, out)
-		}
-	}
-	time.Sleep(500 * time.Millisecond)
-	_ = dump.Process.Signal(syscall.SIGINT)
-	if err := dump.Wait(); err != nil {
-		t.Fatalf("gotcpdump: %v\n%s", err, errOut.String())
-	}
-	out := tshark(t, plainEnv, "-r", file, "-T", "fields", "-e", "tcp.port", "-e", "frame.comment")
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	// Ten packets a connection, or eleven when a slow server's ACK of
-	// the client's FIN misses the delayed-ACK window and goes alone.
-	if len(lines) < 100 || len(lines) > 110 {
-		t.Errorf("%d packets, want the 100-110 of the 10 connections to port 8080", len(lines))
-	}
-	syns := tshark(t, plainEnv, "-r", file, "-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0", "-T", "fields", "-e", "tcp.srcport")
-	if n := strings.Count(syns, "\n"); n != 10 {
-		t.Errorf("%d connections opened, want the 10 to port 8080", n)
-	}
-	want := "pid: " + strconv.Itoa(gw.Process.Pid) + ", comm: twlab"
-	for _, line := range lines {
-		// tcp.port is "source,destination"; a client's port may hold
-		// "7070" (47070).
-		ports, comment, _ := strings.Cut(line, "\t")
-		src, dst, _ := strings.Cut(ports, ",")
-		if (src != "8080" && dst != "8080") || comment != want {
-			t.Fatalf("packet %q: want port 8080 and comment %q", line, want)
-		}
-	}
-	if n := strings.Count(tshark(t, plainEnv, "-r", file, "-Y", `frame.comment contains "pid: `+strconv.Itoa(gw.Process.Pid)+`"`), "\n"); n != len(lines) {
-		t.Errorf("a display filter on the comment matches %d of %d packets", n, len(lines))
+	for _, c := range []struct {
+		name string
+		n    int
+		// fromHost: gotcpdump runs in the client's namespace, as on a
+		// host in front of a container (the server's namespace) whose
+		// server listens on every address.
+		fromHost bool
+		extra    []string
+	}{
+		{"in the server's namespace", 41, false, nil},
+		{"from the host, a wildcard listener", 45, true, nil},
+		{"from the host, a wildcard listener, /proc", 46, true, []string{"--no-ebpf"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLab(t, c.n)
+			addr := l.srvIP.String()
+			if c.fromHost {
+				addr = ""
+			}
+			gw := l.start(l.srvNS, lab, "server", "-listen", addr+":8080")
+			l.start(l.srvNS, lab, "server", "-listen", addr+":7070") // another process
+			time.Sleep(300 * time.Millisecond)
+			file := filepath.Join(dir, strconv.Itoa(c.n)+".pcapng")
+			ns, ifc := l.srvNS, "vs"+l.cliIf[2:]
+			if c.fromHost {
+				ns, ifc = l.cliNS, l.cliIf
+			}
+			var errOut syncbuf.Buffer
+			dump := exec.Command("ip", append([]string{"netns", "exec", ns, bin, "-i", ifc, "-w", file, "-p", strconv.Itoa(gw.Process.Pid)}, c.extra...)...)
+			dump.Stderr = &errOut
+			if err := dump.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitOutput(t, &errOut, 15*time.Second, "capturing on")
+			for _, port := range []string{"8080", "7070"} {
+				c := exec.Command("ip", "netns", "exec", l.cliNS, lab, "client", "-addr", l.srvIP.String()+":"+port, "-mode", "close", "-n", "10", "-every", "10ms")
+				if out, err := c.CombinedOutput(); err != nil {
+					t.Fatalf("client: %v\n%s", err, out)
+				}
+			}
+			time.Sleep(500 * time.Millisecond)
+			_ = dump.Process.Signal(syscall.SIGINT)
+			if err := dump.Wait(); err != nil {
+				t.Fatalf("gotcpdump: %v\n%s", err, errOut.String())
+			}
+			out := tshark(t, plainEnv, "-r", file, "-T", "fields", "-e", "tcp.port", "-e", "frame.comment")
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			// Ten packets a connection, or eleven when a slow server's ACK of
+			// the client's FIN misses the delayed-ACK window and goes alone.
+			if len(lines) < 100 || len(lines) > 110 {
+				t.Errorf("%d packets, want the 100-110 of the 10 connections to port 8080", len(lines))
+			}
+			syns := tshark(t, plainEnv, "-r", file, "-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0", "-T", "fields", "-e", "tcp.srcport")
+			if n := strings.Count(syns, "\n"); n != 10 {
+				t.Errorf("%d connections opened, want the 10 to port 8080", n)
+			}
+			want := "pid: " + strconv.Itoa(gw.Process.Pid) + ", comm: twlab"
+			for _, line := range lines {
+				// tcp.port is "source,destination"; a client's port may hold
+				// "7070" (47070).
+				ports, comment, _ := strings.Cut(line, "\t")
+				src, dst, _ := strings.Cut(ports, ",")
+				if (src != "8080" && dst != "8080") || comment != want {
+					t.Fatalf("packet %q: want port 8080 and comment %q", line, want)
+				}
+			}
+			if n := strings.Count(tshark(t, plainEnv, "-r", file, "-Y", `frame.comment contains "pid: `+strconv.Itoa(gw.Process.Pid)+`"`), "\n"); n != len(lines) {
+				t.Errorf("a display filter on the comment matches %d of %d packets", n, len(lines))
+			}
+		})
 	}
 }
 
