@@ -285,8 +285,12 @@ var scenarios = []scenario{
 			if len(r.Requests) == 0 || r.Requests[0].Label != "GET /healthz" || r.Agents[0].Label != "twlab-probe/1.0" {
 				t.Errorf("requests %+v agents %+v", r.Requests, r.Agents)
 			}
-			if !anyContains(r.Findings, l.cliIP.String(), "Connection: close") || host(r, l.srvIP).Peak != 60 {
-				t.Errorf("findings %q, gateway peak %d", r.Findings, host(r, l.srvIP).Peak)
+			// The gateway closes after each response, so it holds the
+			// storm's TIME_WAIT sockets: 60 in nearly every run, 59 in
+			// one make test, which agreed with the kernel's count at
+			// every sample (the comparison above).
+			if p := host(r, l.srvIP).Peak; !anyContains(r.Findings, l.cliIP.String(), "Connection: close") || p < 57 || p > 60 {
+				t.Errorf("findings %q, gateway peak %d, want 57 to 60", r.Findings, p)
 			}
 		},
 	},
