@@ -131,7 +131,7 @@ const maxRatio = 0.8
 // judge sets ours's targets and which of them this run met, judging the
 // ratios as printed (two decimals).
 func judge(ours, base *row) {
-	ours.Target = "no drops where tcpdump has none; CPU per packet ≤ 0.8 of tcpdump's (whole runs, marginal, while capturing)"
+	ours.Target = fmt.Sprintf("no drops where tcpdump has none; CPU per packet ≤ %g of tcpdump's (whole runs, marginal, while capturing)", maxRatio)
 	ours.Met = map[string]bool{}
 	drops := "tcpdump dropped, no drop target"
 	if base.MinFraction == 1 {
@@ -151,7 +151,7 @@ func judge(ours, base *row) {
 		ours.Met["cpu_"+m.name] = printed <= maxRatio
 		cpu = append(cpu, m.name+" "+metWord(ours.Met["cpu_"+m.name]))
 	}
-	ours.verdict = drops + "; CPU ≤ 0.8: " + strings.Join(cpu, ", ")
+	ours.verdict = fmt.Sprintf("%s; CPU ≤ %g: %s", drops, maxRatio, strings.Join(cpu, ", "))
 }
 
 func metWord(ok bool) string {
