@@ -29,7 +29,7 @@ type ProcMatcher struct {
 	local  map[netip.Addr]bool // this host's addresses, for wildcard listeners
 	conns  map[tuple]Proc      // (local, remote) of known connections (polling mode: all seen)
 	miss   map[tuple]struct{}  // 4-tuples known to belong to nobody (eBPF mode)
-	ports  map[uint16]Proc     // polling mode: the processes' local ports
+	ports  map[uint16]Proc     // polling mode: the processes' local ports, for the kernel filter
 	last   time.Time
 }
 

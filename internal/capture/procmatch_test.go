@@ -82,12 +82,16 @@ func TestLocalAddrsParsing(t *testing.T) {
 		}
 	}
 	// This process's own namespace has at least its loopback address.
-	self := LocalAddrs([]Proc{{PID: os.Getpid()}})
+	self := nsAddrs(os.Getpid())
 	found := false
 	for _, a := range self {
 		found = found || a == netip.MustParseAddr("127.0.0.1")
 	}
 	if !found {
-		t.Errorf("LocalAddrs of this process: %v, without 127.0.0.1", self)
+		t.Errorf("nsAddrs of this process: %v, without 127.0.0.1", self)
+	}
+	// LocalAddrs leaves gotcpdump's own namespace to its interfaces.
+	if own := LocalAddrs([]Proc{{PID: os.Getpid()}}); len(own) != 0 {
+		t.Errorf("LocalAddrs of this process's namespace: %v, want none", own)
 	}
 }

@@ -156,23 +156,35 @@ func PortFilter(owners map[uint16]Proc) string {
 }
 
 // LocalAddrs returns the addresses of the processes' network namespaces
-// (/proc/PID/net/fib_trie and if_inet6), which their wildcard listeners
-// accept connections on: a container's, when gotcpdump runs on the host.
+// other than gotcpdump's own, which their wildcard listeners accept
+// connections on: a container's, when gotcpdump runs on the host.
+// gotcpdump's own namespace is left to its interfaces' addresses: its
+// fib_trie, read every 100 ms without eBPF, can hold a router's whole
+// table.
 func LocalAddrs(procs []Proc) []netip.Addr {
 	var out []netip.Addr
-	seen := make(map[string]bool)
+	self, _ := os.Readlink("/proc/self/ns/net")
+	seen := map[string]bool{self: true}
 	for _, p := range procs {
 		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", p.PID))
 		if err != nil || seen[ns] {
 			continue
 		}
 		seen[ns] = true
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/fib_trie", p.PID)); err == nil {
-			out = append(out, fibLocal(string(b))...)
-		}
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/if_inet6", p.PID)); err == nil {
-			out = append(out, ifInet6(string(b))...)
-		}
+		out = append(out, nsAddrs(p.PID)...)
+	}
+	return out
+}
+
+// nsAddrs returns the local addresses of a process's network namespace,
+// from /proc/PID/net/fib_trie and if_inet6.
+func nsAddrs(pid int) []netip.Addr {
+	var out []netip.Addr
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/fib_trie", pid)); err == nil {
+		out = append(out, fibLocal(string(b))...)
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/if_inet6", pid)); err == nil {
+		out = append(out, ifInet6(string(b))...)
 	}
 	return out
 }
