@@ -106,6 +106,21 @@ struct call {
 
 enum { CALL_OK, CALL_GO_ERROR, CALL_MALFORMED };
 
+/* Whether a first pass over a frame prints tree, which means that no later
+ * pass will come (GP_OP_H2's "no later pass", goparser.h): Wireshark and
+ * tshark -2 make their first pass with an invisible tree or none, and only
+ * tshark's single pass shows the tree (-V, -T fields, pdml, json). There is
+ * no getter; setting the flag returns what it was, and no item is added
+ * before it is put back. */
+static int first_pass_prints(proto_tree *tree) {
+    if (!tree || !proto_tree_set_visible)
+        return 0;
+    if (proto_tree_set_visible(tree, 1))
+        return 1;
+    proto_tree_set_visible(tree, 0);
+    return 0;
+}
+
 static int call_stream(struct call *c) {
     packet_info *pinfo = c->pinfo;
     int64_t args[7], consumed, wanted, status;
@@ -137,7 +152,8 @@ static int call_stream(struct call *c) {
         pinfo_time(pinfo, &args[2], &args[3]);
         args[4] = pinfo_u32(pinfo, PINFO_NUM);
         args[5] = seen.ordinal;
-        st = goshim_call(c->op, args, 6, key, k, len ? tvb_get_ptr(c->tvb, 0, (int)len) : NULL, len, &outlen);
+        args[6] = first_pass_prints(c->tree);
+        st = goshim_call(c->op, args, 7, key, k, len ? tvb_get_ptr(c->tvb, 0, (int)len) : NULL, len, &outlen);
     } else {
         args[0] = c->op;
         args[1] = pinfo_u32(pinfo, PINFO_NUM);

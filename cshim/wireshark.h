@@ -106,6 +106,10 @@ extern const char *proto_get_protocol_short_name(const protocol_t *) WEAK;
 /* Whether tree shows, or a filter, column or tap uses, the field (for a
  * protocol: any of its fields); gboolean/bool as above. */
 extern _Bool proto_field_is_referenced(proto_tree *, int) WEAK;
+/* Sets whether tree is visible (printed), returning what it was; the
+ * argument is gboolean in 4.0 and bool in 4.4, so it is passed as an int
+ * of 0 or 1, and the result is read as above. */
+extern _Bool proto_tree_set_visible(proto_tree *, int) WEAK;
 /* A tap's id, 0 when none has the name; whether one listens to it
  * (gboolean/bool as above). */
 extern int find_tap_id(const char *) WEAK;

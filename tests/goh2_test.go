@@ -2,6 +2,7 @@ package tests
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -35,6 +36,58 @@ func TestTwoPassEqualsOnePass(t *testing.T) {
 				t.Fatalf("tshark -2 -T fields differs:\n%s", firstDiff(f1, f2))
 			}
 		})
+	}
+}
+
+// fetchScript fetches, at the end of a tshark run, what goh2 kept of the
+// first frame it claimed, as a later pass would.
+const fetchScript = `
+local first
+local tap = Listener.new("frame", "goh2")
+function tap.packet(pinfo)
+    first = first or pinfo.number
+end
+function tap.draw()
+    local c = package.loaded["gotcpdump.common"]
+    local ok, msg = c.shim.run(c.OP_FETCH, "", "", c.OP_H2, first, 1)
+    print("fetch " .. tostring(first) .. " " .. tostring(ok) .. " " .. tostring(msg))
+end
+`
+
+// TestResultsKeptForLaterPasses: goh2 keeps each frame's result when a
+// later pass may come (Wireshark, tshark -2 and any first pass without a
+// visible tree) and not when tshark prints the tree in its only pass; a
+// fetch for a result not kept is an error, which the dissector would
+// show, and not a silent "not ours".
+func TestResultsKeptForLaterPasses(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "fetch.lua")
+	if err := os.WriteFile(script, []byte(fetchScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const kept, notKept = "fetch 4 true nil", "fetch 4 nil goparser: the result of frame 4 was not kept"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-V"}, notKept},
+		{[]string{"-T", "fields", "-e", "frame.number"}, notKept},
+		{[]string{"-T", "json"}, notKept},
+		{[]string{"-2", "-V"}, kept},
+		{[]string{"-2", "-T", "fields", "-e", "frame.number"}, kept},
+		{nil, kept},
+		{[]string{"-q"}, kept},
+		{[]string{"-Y", "goh2"}, kept},
+	} {
+		out := tshark(t, pluginEnv, append([]string{"-X", "lua_script:" + script, "-r", pcap("h2c_go.pcap")}, c.args...)...)
+		var got string
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, "fetch ") {
+				got = line
+			}
+		}
+		if !strings.HasPrefix(got, c.want) {
+			t.Errorf("tshark %s: %q, want %q", strings.Join(c.args, " "), got, c.want)
+		}
 	}
 }
 

@@ -9,11 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOPARSER_ABI 11
+#define GOPARSER_ABI 12
 
 /* gp_call operations. */
 #define GP_OP_SCHEMA 0     /* no args: the fields and experts of every protocol */
-#define GP_OP_H2 1         /* args: heuristic(0/1) [, no reassembly(0/1) [, seconds, nanoseconds [, frame, ordinal]]]; key: "src addr port\ndst addr port"; data: TCP payload */
+#define GP_OP_H2 1         /* args: heuristic(0/1) [, no reassembly(0/1) [, seconds, nanoseconds [, frame, ordinal [, no later pass(0/1)]]]]; key: "src addr port\ndst addr port"; data: TCP payload */
 #define GP_OP_H2_OPTIONS 2 /* args: max conns, max streams, max header list, max table, max CONTINUATION, max frame */
 #define GP_OP_TCPTW 3      /* args: seconds, nanoseconds, frame (0: keep nothing), ordinal, src port, dst port [, items (default 1; 0: expert infos only)]; no key; data: whole frame */
 #define GP_OP_TCPTW_OPTIONS 4 /* args: TIME_WAIT ms, port low, port high, max conns */
@@ -36,7 +36,15 @@
  * (GP_OP_H2 only when it claims the data) under (op, frame, ordinal), so
  * that later passes over the same frame fetch it instead of decoding again
  * with state that has moved on (GP_OP_TCPTW keeps its verdict, and
- * GP_OP_FETCH renders it again). gp_reset forgets them. */
+ * GP_OP_FETCH renders it again). gp_reset forgets them.
+ *
+ * GP_OP_H2's "no later pass" says that none will come: the frame's first
+ * dissection has a visible tree, which only a single pass has (tshark -V,
+ * -T fields, pdml or json without -2); Wireshark, and tshark -2, dissect
+ * first with an invisible tree or none. Its result is then not kept, which
+ * for a capture of millions of packets saves a copy of every result (about
+ * 1.9 KiB a packet of gRPC), and GP_OP_FETCH for that frame is a GP_ERROR
+ * instead of GP_NOT_FOUND. */
 
 /* gp_call status codes. */
 #define GP_OK 0

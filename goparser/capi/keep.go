@@ -9,6 +9,10 @@ type keptResults struct {
 	chunks [][]byte
 	first  [maxKeptOp + 1][]span // by op, then frame; ordinal 1
 	others map[keptKey]span      // ordinals above 1
+	// unkept has a bit for each frame, by op, whose result was not kept
+	// because no later pass was to come (see goparser.h), so that a
+	// fetch for it is an error instead of "not ours".
+	unkept [maxKeptOp + 1][]uint64
 }
 
 // maxKeptOp is the largest op whose results are kept.
@@ -65,4 +69,27 @@ func (k *keptResults) get(key keptKey) ([]byte, bool) {
 		return nil, false
 	}
 	return k.chunks[s.chunk][s.off : s.off+s.n : s.off+s.n], true
+}
+
+// skip records that the result for key was not kept.
+func (k *keptResults) skip(key keptKey) {
+	if int(key.op) > maxKeptOp {
+		return
+	}
+	u := k.unkept[key.op]
+	if i := int(key.frame / 64); i >= len(u) {
+		u = append(u, make([]uint64, i+1-len(u)+len(u)/2)...)
+		k.unkept[key.op] = u
+	}
+	u[key.frame/64] |= 1 << (key.frame % 64)
+}
+
+// skipped reports whether skip was called for key's op and frame.
+func (k *keptResults) skipped(key keptKey) bool {
+	if int(key.op) > maxKeptOp {
+		return false
+	}
+	u := k.unkept[key.op]
+	i := int(key.frame / 64)
+	return i < len(u) && u[i]&(1<<(key.frame%64)) != 0
 }

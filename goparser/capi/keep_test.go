@@ -39,3 +39,33 @@ func TestKeptResultsStore(t *testing.T) {
 		t.Fatalf("a kept result can be appended to in place (cap %d, len %d)", cap(got), len(got))
 	}
 }
+
+// TestKeptResultsSkipped: skip marks a frame of one op, whatever the
+// ordinal, and nothing else; frames far apart grow the bits as needed.
+func TestKeptResultsSkipped(t *testing.T) {
+	var k keptResults
+	skipped := []uint32{1, 63, 64, 65, 1000, 1 << 20}
+	for _, f := range skipped {
+		k.skip(keptKey{opH2, f, 1})
+	}
+	k.skip(keptKey{maxKeptOp + 1, 2, 1})
+	for _, f := range skipped {
+		if !k.skipped(keptKey{opH2, f, 1}) || !k.skipped(keptKey{opH2, f, 3}) {
+			t.Errorf("frame %d: not skipped", f)
+		}
+		if k.skipped(keptKey{opTCPTW, f, 1}) {
+			t.Errorf("frame %d skipped for another op", f)
+		}
+		if _, ok := k.get(keptKey{opH2, f, 1}); ok {
+			t.Errorf("frame %d: a result found", f)
+		}
+	}
+	for _, f := range []uint32{0, 2, 62, 66, 999, 1<<20 + 1, 1 << 30} {
+		if k.skipped(keptKey{opH2, f, 1}) {
+			t.Errorf("frame %d skipped", f)
+		}
+	}
+	if k.skipped(keptKey{maxKeptOp + 1, 2, 1}) {
+		t.Error("an op that keeps nothing skipped")
+	}
+}

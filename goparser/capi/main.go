@@ -187,6 +187,10 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		}
 		if decodeH2(e, in) != h2.StatusNotMine {
 			keep, kept = keepKey(op, a, 4)
+			if kept && len(a) > 6 && a[6] != 0 {
+				state.kept.skip(keep)
+				kept = false
+			}
 		}
 		for _, l := range state.h2.Links() {
 			if ls := state.links[l.Part]; len(ls) == 0 || ls[len(ls)-1] != l.In {
@@ -230,6 +234,10 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		k, _ := keepKey(int(a[0]), a, 1)
 		b, ok := state.kept.get(k)
 		if !ok {
+			if state.kept.skipped(k) {
+				return fail(dst, fmt.Sprintf("goparser: the result of frame %d was not kept: its first dissection "+
+					"printed its tree, as only a single pass does; reload the capture", k.frame))
+			}
 			return 0, statusNotFound
 		}
 		if k.op == opTCPTW {

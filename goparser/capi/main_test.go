@@ -100,4 +100,26 @@ func TestKeptResults(t *testing.T) {
 	if _, st := call(opFetch, []int64{opH2, 7, 1}, "", nil, dst); st != statusNotFound {
 		t.Errorf("after a reset: status %d", st)
 	}
+
+	// With "no later pass" nothing is kept, and a fetch for such a frame
+	// is an error, not "not ours"; a frame that was not HTTP/2 stays
+	// "not ours".
+	if _, st := call(opH2, []int64{1, 0, 1, 0, 7, 1, 1}, "a 1\nb 2", preface, dst); st != statusOK {
+		t.Fatalf("status %d", st)
+	}
+	if _, st := call(opH2, []int64{1, 0, 1, 0, 9, 1, 1}, "c 1\nd 2", []byte("GET / HTTP/1.1\r\n\r\n"), dst); st != statusOK {
+		t.Fatalf("status %d", st)
+	}
+	if len(state.kept.chunks) != 0 {
+		t.Errorf("%d chunks kept with no later pass to come", len(state.kept.chunks))
+	}
+	m, st := call(opFetch, []int64{opH2, 7, 1}, "", nil, dst)
+	if st != statusError || !strings.Contains(string(dst[:m]), "frame 7 was not kept") {
+		t.Errorf("fetch of a frame not kept: status %d, %q", st, dst[:m])
+	}
+	for _, args := range [][]int64{{opH2, 9, 1}, {opH2, 8, 1}, {opTCPTW, 7, 1}} {
+		if _, st := call(opFetch, args, "", nil, dst); st != statusNotFound {
+			t.Errorf("fetch %v: status %d, want %d", args, st, statusNotFound)
+		}
+	}
 }
