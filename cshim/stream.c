@@ -109,7 +109,7 @@ enum { CALL_OK, CALL_GO_ERROR, CALL_MALFORMED };
 /* Whether a first pass over a frame prints tree, which means that no later
  * pass will come (GP_OP_H2's "no later pass", goparser.h): Wireshark and
  * tshark -2 make their first pass with an invisible tree or none, and only
- * tshark's single pass shows the tree (-V, -T fields, pdml, json). There is
+ * tshark's single pass shows the tree (-V, pdml, json; -T fields on 4.0). There is
  * no getter; setting the flag returns what it was, and no item is added
  * before it is put back. */
 static int first_pass_prints(proto_tree *tree) {

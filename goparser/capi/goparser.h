@@ -40,8 +40,8 @@
  *
  * GP_OP_H2's "no later pass" says that none will come: the frame's first
  * dissection has a visible tree, which only a single pass has (tshark -V,
- * -T fields, pdml or json without -2); Wireshark, and tshark -2, dissect
- * first with an invisible tree or none. Its result is then not kept, which
+ * pdml or json, and -T fields on 4.0, without -2); Wireshark, and tshark
+ * -2, dissect first with an invisible tree or none. Its result is then not kept, which
  * for a capture of millions of packets saves a copy of every result (about
  * 1.9 KiB a packet of gRPC), and GP_OP_FETCH for that frame is a GP_ERROR
  * instead of GP_NOT_FOUND. */
