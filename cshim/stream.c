@@ -350,7 +350,10 @@ static int conv_dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
     switch (call_stream(&c)) {
     case CALL_GO_ERROR:
         goshim_error_item(pinfo, tree, tvb, conv.proto, conv.internal, "", c.msg, c.msglen);
-        return 0;
+        /* On a later pass the error is the fetch's (a result not kept):
+         * the first pass took the payload, so no heuristic gets it, to
+         * show the error again, and then Data. */
+        return pinfo_visited(pinfo, layout) ? (int)tvb_captured_length(tvb) : 0;
     case CALL_MALFORMED:
         /* After a Lua error wslua says the Lua dissector took the whole
          * payload. */

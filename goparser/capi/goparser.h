@@ -39,12 +39,13 @@
  * GP_OP_FETCH renders it again). gp_reset forgets them.
  *
  * GP_OP_H2's "no later pass" says that none will come: the frame's first
- * dissection has a visible tree, which only a single pass has (tshark -V,
- * pdml or json, and -T fields on 4.0, without -2); Wireshark, and tshark
- * -2, dissect first with an invisible tree or none. Its result is then not kept, which
- * for a capture of millions of packets saves a copy of every result (about
- * 1.9 KiB a packet of gRPC), and GP_OP_FETCH for that frame is a GP_ERROR
- * instead of GP_NOT_FOUND. */
+ * dissection has a visible tree, which only tshark's single pass makes
+ * (-V, pdml, json, and -T fields on 4.0); Wireshark and tshark -2 dissect
+ * first with an invisible tree or none. Its result is then not kept, nor
+ * its gRPC fragment links, which for a capture of millions of packets saves
+ * a copy of every result (about 1.8 KiB a packet of gRPC), and
+ * GP_OP_FETCH for that frame, whatever the ordinal, is a GP_ERROR instead
+ * of GP_NOT_FOUND. */
 
 /* gp_call status codes. */
 #define GP_OK 0

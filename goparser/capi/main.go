@@ -185,12 +185,16 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		if len(a) > 4 && a[4] > 0 && a[4] <= math.MaxUint32 {
 			in.Frame = uint32(a[4])
 		}
+		noLaterPass := len(a) > 6 && a[6] != 0
 		if decodeH2(e, in) != h2.StatusNotMine {
 			keep, kept = keepKey(op, a, 4)
-			if kept && len(a) > 6 && a[6] != 0 {
+			if kept && noLaterPass {
 				state.kept.skip(keep)
 				kept = false
 			}
+		}
+		if noLaterPass {
+			break // the links are for later passes too
 		}
 		for _, l := range state.h2.Links() {
 			if ls := state.links[l.Part]; len(ls) == 0 || ls[len(ls)-1] != l.In {
@@ -236,7 +240,8 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		if !ok {
 			if state.kept.skipped(k) {
 				return fail(dst, fmt.Sprintf("goparser: the result of frame %d was not kept: its first dissection "+
-					"printed its tree, as only a single pass does; reload the capture", k.frame))
+					"printed its tree, as only tshark's single pass does (-V, pdml, json); dissect the capture "+
+					"again, with tshark -2 or in Wireshark", k.frame))
 			}
 			return 0, statusNotFound
 		}
