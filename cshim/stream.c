@@ -106,7 +106,7 @@ struct call {
 
 enum { CALL_OK, CALL_GO_ERROR, CALL_MALFORMED };
 
-/* Whether a first pass over a frame prints tree, which means that no later
+/* Whether a first pass over a frame prints its tree, which means that no later
  * pass will come (GP_OP_H2's "no later pass", goparser.h): Wireshark and
  * tshark -2 make their first pass with an invisible tree or none, and only
  * tshark's single pass shows the tree (-V, pdml, json; -T fields on 4.0). There is
