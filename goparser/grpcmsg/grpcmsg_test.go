@@ -117,16 +117,38 @@ func TestDecodeRaw(t *testing.T) {
 	}
 }
 
+// FuzzFeed checks that messages stay inside the chunk that ended them, and
+// that however the stream is cut (whole, in two, one octet at a time) the
+// same messages come out.
 func FuzzFeed(f *testing.F) {
 	f.Add(prefixed(false, []byte("abc")), uint8(2))
+	f.Add(append(prefixed(true, bytes.Repeat([]byte("q"), 70)), prefixed(false, nil)...), uint8(9))
 	f.Fuzz(func(t *testing.T, b []byte, cut uint8) {
-		r := Reassembler{Max: 64}
-		c := int(cut) % (len(b) + 1)
-		for _, chunk := range [][]byte{b[:c], b[c:]} {
-			for _, m := range r.Feed(chunk) {
-				if m.Off < 0 || m.N < 0 || m.Off+m.N > len(chunk) || len(m.Data) > 64 {
-					t.Fatalf("message %+v outside chunk of %d", m, len(chunk))
+		feed := func(chunks [][]byte) string {
+			r := Reassembler{Max: 64}
+			var got []string
+			for _, chunk := range chunks {
+				for _, m := range r.Feed(chunk) {
+					if m.Off < 0 || m.N < 0 || m.Off+m.N > len(chunk) || len(m.Data) > 64 {
+						t.Fatalf("message %+v outside chunk of %d", m, len(chunk))
+					}
+					got = append(got, fmt.Sprintf("%v %v %d %v %q", m.Compressed, m.Trailer, m.Length, m.Truncated, m.Data))
 				}
+			}
+			return strings.Join(got, "\n")
+		}
+		c := int(cut) % (len(b) + 1)
+		whole := feed([][]byte{b})
+		if two := feed([][]byte{b[:c], b[c:]}); two != whole {
+			t.Fatalf("cut at %d:\n%s\nwhole:\n%s", c, two, whole)
+		}
+		if len(b) <= 4096 {
+			octets := make([][]byte, len(b))
+			for i := range b {
+				octets[i] = b[i : i+1]
+			}
+			if one := feed(octets); one != whole {
+				t.Fatalf("an octet at a time:\n%s\nwhole:\n%s", one, whole)
 			}
 		}
 		DecodeRaw(b, 0)
