@@ -283,3 +283,22 @@ func TestRunLimits(t *testing.T) {
 		})
 	}
 }
+
+// ifIndex must agree with the link table that net reads, and fail for a
+// name that the kernel does not have (or could not have: too long).
+func TestIfIndex(t *testing.T) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ifc := range ifs {
+		if i, err := ifIndex(ifc.Name); err != nil || i != ifc.Index {
+			t.Errorf("ifIndex(%q) = %d, %v; want %d", ifc.Name, i, err, ifc.Index)
+		}
+	}
+	for _, name := range []string{"nosuchif0", "", "any", "an-interface-name-longer-than-IFNAMSIZ"} {
+		if i, err := ifIndex(name); err == nil {
+			t.Errorf("ifIndex(%q) = %d, want an error", name, i)
+		}
+	}
+}

@@ -8,7 +8,6 @@ package capture
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"time"
@@ -81,7 +80,7 @@ const BlockTimeout = 100 * time.Millisecond
 // "any", which always goes through libpcap.
 func Open(c Config) (Source, error) {
 	if c.Interface != "" && c.Interface != "any" {
-		if _, err := net.InterfaceByName(c.Interface); err != nil {
+		if _, err := ifIndex(c.Interface); err != nil {
 			return nil, fmt.Errorf("%w %q (gotcpdump -D lists them)", ErrInterface, c.Interface)
 		}
 	}
