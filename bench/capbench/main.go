@@ -270,20 +270,24 @@ func compare(lab *lab, self, work, bin, tcpdump, ifName, dev string, rates []int
 		}},
 	}
 	fmt.Printf("-- interface %s (-i %s)\n", ifName, dev)
-	// The CPU time of each tool running as long with no traffic.
-	idle := map[string]float64{}
-	for _, tool := range tools {
-		var cpus []float64
-		for i := 0; i <= 3; i++ {
+	// The CPU time of each tool running as long with no traffic, the
+	// tools alternating as in the runs with traffic: most of it is the
+	// kernel zeroing the ring, whose cost depends on what ran just before.
+	idleCPU := map[string][]float64{}
+	for i := 0; i <= 3; i++ {
+		for _, tool := range tools {
 			s, err := lab.once(self, tool.args(filepath.Join(work, tool.name+".pcap")), -1, secs)
 			if err != nil {
 				return nil, fmt.Errorf("%s idle: %w", tool.name, err)
 			}
 			if i > 0 {
-				cpus = append(cpus, s.CPU)
+				idleCPU[tool.name] = append(idleCPU[tool.name], s.CPU)
 			}
 		}
-		idle[tool.name] = median(cpus)
+	}
+	idle := map[string]float64{}
+	for _, tool := range tools {
+		idle[tool.name] = median(idleCPU[tool.name])
 		fmt.Printf("   idle     %-9s cpu %.3f s (median of 3)\n", tool.name, idle[tool.name])
 	}
 	var rows []row
