@@ -203,7 +203,7 @@ const batchBytes = 1 << 20
 // recSize is the size of a pcap record header.
 const recSize = 16
 
-func openPcap(c Config) (Source, error) {
+func openPcap(c Config, ifindex int) (Source, error) {
 	dev := c.Interface
 	if dev == "" {
 		dev = "any"
@@ -259,10 +259,7 @@ func openPcap(c Config) (Source, error) {
 		h.Close()
 		return nil, err
 	}
-	s := &pcapSource{h: h, ring: ring}
-	if i, err := ifIndex(dev); err == nil {
-		s.ifindex = i
-	}
+	s := &pcapSource{h: h, ring: ring, ifindex: ifindex}
 	if err := s.newBatch(p); err != nil {
 		s.Close()
 		return nil, err

@@ -79,10 +79,13 @@ const BlockTimeout = 100 * time.Millisecond
 // pcap file whole. The afpacket engine cannot give cooked headers for
 // "any", which always goes through libpcap.
 func Open(c Config) (Source, error) {
+	ifindex := 0 // "any" has none
 	if c.Interface != "" && c.Interface != "any" {
-		if _, err := ifIndex(c.Interface); err != nil {
+		i, err := ifIndex(c.Interface)
+		if err != nil {
 			return nil, fmt.Errorf("%w %q (gotcpdump -D lists them)", ErrInterface, c.Interface)
 		}
+		ifindex = i
 	}
 	if c.Snaplen <= 0 {
 		c.Snaplen = 262144
@@ -92,7 +95,7 @@ func Open(c Config) (Source, error) {
 	}
 	switch {
 	case c.Engine == "" || c.Engine == "pcap" || c.Interface == "any" || c.Interface == "":
-		s, err := openPcap(c)
+		s, err := openPcap(c, ifindex)
 		return s, classify(err)
 	case c.Engine == "afpacket":
 		s, err := openAFPacket(c)
