@@ -26,6 +26,22 @@ var (
 	flateReaders sync.Pool // io.ReadCloser that is a flate.Resetter
 )
 
+// Sniff names the grpc-encoding that data's magic number belongs to:
+// gzip (RFC 1952), zstd (RFC 8878) or snappy's framing format; "" for
+// none. It is for messages whose grpc-encoding header was not captured;
+// deflate has no magic number.
+func Sniff(data []byte) string {
+	switch {
+	case bytes.HasPrefix(data, []byte{0x1f, 0x8b, 8}):
+		return "gzip"
+	case bytes.HasPrefix(data, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return "zstd"
+	case bytes.HasPrefix(data, []byte("\xff\x06\x00\x00sNaPpY")):
+		return "snappy"
+	}
+	return ""
+}
+
 // Decompress inflates a compressed message by its grpc-encoding, reading
 // at most max octets: a larger result is refused as a decompression bomb.
 func Decompress(encoding string, data []byte, max int) ([]byte, error) {

@@ -237,3 +237,46 @@ func FuzzDecompress(f *testing.F) {
 		}
 	})
 }
+
+// TestSniff: what each compressor writes names its encoding, and the
+// name decompresses it; deflate (no magic number), a message in the clear
+// and a cut magic number name none.
+func TestSniff(t *testing.T) {
+	plain := []byte("\x0a\x0egrpc.health.v1")
+	var gz, sn bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	sw := snappy.NewBufferedWriter(&sn)
+	sw.Write(plain)
+	sw.Close()
+	zs, _ := zstd.NewWriter(nil)
+	var fl bytes.Buffer
+	fw, _ := flate.NewWriter(&fl, flate.BestSpeed)
+	fw.Write(plain)
+	fw.Close()
+	for _, c := range []struct {
+		data []byte
+		want string
+	}{
+		{gz.Bytes(), "gzip"},
+		{zs.EncodeAll(plain, nil), "zstd"},
+		{sn.Bytes(), "snappy"},
+		{fl.Bytes(), ""},
+		{plain, ""},
+		{gz.Bytes()[:2], ""},
+		{nil, ""},
+	} {
+		got := Sniff(c.data)
+		if got != c.want {
+			t.Errorf("Sniff(% x…) = %q, want %q", c.data[:min(len(c.data), 4)], got, c.want)
+			continue
+		}
+		if got == "" {
+			continue
+		}
+		if out, err := Decompress(got, c.data, 1<<10); err != nil || !bytes.Equal(out, plain) {
+			t.Errorf("%s: %q, %v", got, out, err)
+		}
+	}
+}
