@@ -262,7 +262,7 @@ func bytesNotBits(ftype string) string {
 var (
 	severityNames = map[string]string{"CHAT": "chat", "NOTE": "note", "WARN": "warning", "ERROR": "error"}
 	groupNames    = map[string]string{"PROTOCOL": "protocol", "MALFORMED": "malformed", "SEQUENCE": "sequence",
-		"RESPONSE_CODE": "response code", "REQUEST_CODE": "request code", "UNDECODED": "undecoded", "COMMENTS_GROUP": "comment"}
+		"RESPONSE_CODE": "response code", "REQUEST_CODE": "request code", "UNDECODED": "undecoded", "COMMENTS_GROUP": "comment", "ASSUMPTION": "assumption"}
 )
 
 func orName(m map[string]string, k string) string {

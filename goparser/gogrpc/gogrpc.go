@@ -71,9 +71,12 @@ var (
 	fTyped   = Proto.Field(schema.Field{Abbrev: "gogrpc.field", Name: "Field", Type: schema.None, Desc: "a field decoded with the message's schema"})
 	fJSON    = Proto.Field(schema.Field{Abbrev: "gogrpc.json", Name: "JSON", Type: schema.String, Desc: "the message as protojson, one line"})
 
-	xSchema    = Proto.Expert(schema.Expert{Abbrev: "gogrpc.schema_mismatch", Text: "Message does not decode with its schema", Group: schema.GroupMalformed, Severity: schema.Warn})
-	xTruncated = Proto.Expert(schema.Expert{Abbrev: "gogrpc.message_truncated", Text: "Message longer than the reassembly limit", Group: schema.GroupProtocol, Severity: schema.Note})
-	xInflate   = Proto.Expert(schema.Expert{Abbrev: "gogrpc.decompression_failed", Text: "Message not decompressed", Group: schema.GroupMalformed, Severity: schema.Error})
+	xSchema        = Proto.Expert(schema.Expert{Abbrev: "gogrpc.schema_mismatch", Text: "Message does not decode with its schema", Group: schema.GroupMalformed, Severity: schema.Warn})
+	xTruncated     = Proto.Expert(schema.Expert{Abbrev: "gogrpc.message_truncated", Text: "Message longer than the reassembly limit", Group: schema.GroupProtocol, Severity: schema.Note})
+	xInflate       = Proto.Expert(schema.Expert{Abbrev: "gogrpc.decompression_failed", Text: "Message not decompressed", Group: schema.GroupMalformed, Severity: schema.Error})
+	xNoEncoding    = Proto.Expert(schema.Expert{Abbrev: "gogrpc.encoding_missing", Text: "Compressed message, but the headers name no grpc-encoding", Group: schema.GroupProtocol, Severity: schema.Error})
+	xEncodingGuess = Proto.Expert(schema.Expert{Abbrev: "gogrpc.encoding_assumed", Text: "grpc-encoding not captured: taken from the message's magic number", Group: schema.GroupAssumption, Severity: schema.Note})
+	xAssumed       = Proto.Expert(schema.Expert{Abbrev: "gogrpc.assumed", Text: "Taken for gRPC by its DATA: the stream's content-type was not captured", Group: schema.GroupAssumption, Severity: schema.Note})
 	// XWebText is for gRPC-Web-Text that does not decode as base64.
 	XWebText = Proto.Expert(schema.Expert{Abbrev: "gogrpc.web_text_invalid", Text: "gRPC-Web-Text body is not base64", Group: schema.GroupMalformed, Severity: schema.Error})
 	xStatus  = Proto.Expert(schema.Expert{Abbrev: "gogrpc.status.error", Text: "gRPC call failed", Group: schema.GroupResponse, Severity: schema.Warn})
@@ -86,6 +89,12 @@ type Call struct {
 	// Text: the request's and the response's bodies are gRPC-Web-Text
 	// (base64).
 	Text [2]bool
+	// Whole: the request's and the response's headers were decoded in
+	// full, so a grpc-encoding they lack was not sent (rather than lost
+	// with HPACK entries from before the capture).
+	Whole [2]bool
+	// Assumed: taken for gRPC by its DATA, its content-type not captured.
+	Assumed bool
 }
 
 // name is how texts name the call: its path, when known.
@@ -217,14 +226,39 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 	}
 	payload := m.Data
 	decoded := !m.Compressed && !m.Truncated
+	if call.Assumed {
+		w.Expert(xAssumed, "")
+	}
 	if m.Compressed {
-		enc := call.Encoding[0]
-		if !request {
-			enc = call.Encoding[1]
+		side := 1
+		if request {
+			side = 0
 		}
-		w.Add(fEncoding, off, n, tree.Str(enc), "", gen)
+		enc, text := call.Encoding[side], ""
+		if enc == "" {
+			// grpc-encoding not sent, or lost with the stream's headers
+			// or with HPACK entries from before the capture: the
+			// message's magic number names the usual encodings.
+			enc = grpcmsg.Sniff(m.Data)
+			switch {
+			case call.Whole[side]:
+				w.Expert(xNoEncoding, fmt.Sprintf("compressed message of %d octets, but the %s headers name no grpc-encoding (gRPC fails such a call with INTERNAL)", m.Length, direction(request)))
+			case enc != "":
+				w.Expert(xEncodingGuess, fmt.Sprintf("grpc-encoding of the %s not captured: %s, by the message's magic number", direction(request), enc))
+			}
+			if enc != "" {
+				text = " (by the message's magic number)"
+			}
+		}
+		if enc != "" {
+			w.Add(fEncoding, off, n, tree.Str(enc), text, gen)
+		}
 		max := min(lim.MaxDecompressed, max(len(m.Data), 1)*lim.MaxRatio)
-		if out, err := grpcmsg.Decompress(enc, m.Data, max); err != nil {
+		if enc == "" {
+			if !call.Whole[side] {
+				w.Expert(xInflate, fmt.Sprintf("message of %d octets not decompressed: grpc-encoding of the %s not captured, and no gzip, zstd or snappy magic number", m.Length, direction(request)))
+			}
+		} else if out, err := grpcmsg.Decompress(enc, m.Data, max); err != nil {
 			w.Expert(xInflate, fmt.Sprintf("%s message of %d octets not decompressed: %v", enc, m.Length, err))
 		} else {
 			w.Add(fInflated, off, n, tree.Int(int64(len(out))), "", gen)

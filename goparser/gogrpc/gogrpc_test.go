@@ -1,6 +1,8 @@
 package gogrpc
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/gotcpdump/gotcpdump/goparser/grpcmsg"
 	"github.com/gotcpdump/gotcpdump/goparser/result"
 	"github.com/gotcpdump/gotcpdump/goparser/tree"
 )
@@ -42,6 +45,61 @@ func TestParseTimeout(t *testing.T) {
 	for _, v := range []string{"", "10", "1x", "1234567890S", "-1S"} {
 		if _, ok := ParseTimeout(v); ok {
 			t.Errorf("%q accepted", v)
+		}
+	}
+}
+
+// TestEncodingNotInHeaders: a compressed message whose grpc-encoding the
+// capture lacks is inflated by its magic number, with a note when the
+// headers were not (all) captured and an error when they were and named
+// none; without a magic number it stays compressed.
+func TestEncodingNotInHeaders(t *testing.T) {
+	plain := []byte("\x0a\x0egrpc.health.v1")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	for _, c := range []struct {
+		name       string
+		call       Call
+		data       []byte
+		want, lack []string
+	}{
+		{"sent", Call{Encoding: [2]string{"gzip"}, Whole: [2]bool{true}}, gz.Bytes(),
+			[]string{"Decompressed gRPC message"}, []string{"magic number", "name no grpc-encoding"}},
+		{"lost", Call{}, gz.Bytes(),
+			[]string{"grpc-encoding of the request not captured: gzip, by the message's magic number", "Decompressed gRPC message"}, []string{"name no grpc-encoding", "not decompressed"}},
+		{"not sent", Call{Whole: [2]bool{true}}, gz.Bytes(),
+			[]string{"the request headers name no grpc-encoding", "Decompressed gRPC message"}, []string{"not captured"}},
+		{"lost, no magic", Call{}, plain,
+			[]string{"not decompressed: grpc-encoding of the request not captured, and no gzip, zstd or snappy magic number"}, []string{"Decompressed gRPC message"}},
+		{"assumed", Call{Assumed: true, Encoding: [2]string{"gzip"}}, gz.Bytes(),
+			[]string{"Decompressed gRPC message"}, []string{"magic number"}},
+	} {
+		var e result.Encoder
+		msg := grpcmsg.Message{Compressed: true, Length: uint32(len(c.data)), Data: c.data, N: grpcmsg.PrefixLen + len(c.data), Parts: 1}
+		WriteMessage(tree.Writer{E: &e}, 0, msg, c.call, true, nil, Limits{})
+		out, err := e.Bytes()
+		if err != nil {
+			t.Fatal(c.name, err)
+		}
+		for _, s := range c.want {
+			if !bytes.Contains(out, []byte(s)) {
+				t.Errorf("%s: result lacks %q", c.name, s)
+			}
+		}
+		for _, s := range c.lack {
+			if bytes.Contains(out, []byte(s)) {
+				t.Errorf("%s: result has %q", c.name, s)
+			}
+		}
+		// The note that the stream was taken for gRPC is an expert
+		// without text: its expert id is in the result only when assumed.
+		var plainEnc result.Encoder
+		WriteMessage(tree.Writer{E: &plainEnc}, 0, msg, Call{Encoding: c.call.Encoding, Whole: c.call.Whole}, true, nil, Limits{})
+		base, _ := plainEnc.Bytes()
+		if c.call.Assumed == bytes.Equal(out, base) {
+			t.Errorf("%s: Assumed %v, but the result %s", c.name, c.call.Assumed, map[bool]string{true: "is the same without it", false: "differs without it"}[bytes.Equal(out, base)])
 		}
 	}
 }

@@ -53,13 +53,14 @@ const (
 	Warn  Severity = "WARN"
 	Error Severity = "ERROR"
 
-	GroupProtocol  Group = "PROTOCOL"
-	GroupMalformed Group = "MALFORMED"
-	GroupSequence  Group = "SEQUENCE"
-	GroupResponse  Group = "RESPONSE_CODE"
-	GroupRequest   Group = "REQUEST_CODE"
-	GroupUndecoded Group = "UNDECODED"
-	GroupComment   Group = "COMMENTS_GROUP"
+	GroupProtocol   Group = "PROTOCOL"
+	GroupMalformed  Group = "MALFORMED"
+	GroupSequence   Group = "SEQUENCE"
+	GroupResponse   Group = "RESPONSE_CODE"
+	GroupRequest    Group = "REQUEST_CODE"
+	GroupUndecoded  Group = "UNDECODED"
+	GroupComment    Group = "COMMENTS_GROUP"
+	GroupAssumption Group = "ASSUMPTION" // dissected on an assumed value
 )
 
 // FieldID identifies a field (or a protocol item) across all protocols.
