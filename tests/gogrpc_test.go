@@ -219,3 +219,46 @@ func TestGogrpcWithoutHeaders(t *testing.T) {
 		t.Errorf("with gogrpc.ports:\n%s\nwant\n%s", out, want)
 	}
 }
+
+// TestGogrpcMidConnection: a capture that begins after the connection's
+// first call, as one on a long-lived connection does. The later requests'
+// :path, content-type and grpc-encoding refer to HPACK entries it does not
+// have; their DATA makes them gRPC, and the gzip messages inflate by their
+// magic number, to what the whole capture shows for the same frames.
+func TestGogrpcMidConnection(t *testing.T) {
+	full := pcap("grpc_h2c_gzip.pcap")
+	ended := strings.Fields(tshark(t, pluginEnv, "-r", full, "-Y", "gogrpc.status", "-T", "fields", "-e", "frame.number"))
+	if len(ended) == 0 {
+		t.Fatal("no call ends in the capture")
+	}
+	first, _ := strconv.Atoi(ended[0])
+	cut := filepath.Join(t.TempDir(), "gzip_midconnection.pcap")
+	if out, err := exec.Command("editcap", "-r", full, cut, strconv.Itoa(first+1)+"-1000000").CombinedOutput(); err != nil {
+		t.Fatalf("editcap: %v %s", err, out)
+	}
+	fields := []string{"-Y", "gogrpc.message_length", "-T", "fields", "-e", "frame.number", "-e", "gogrpc.message_length",
+		"-e", "gogrpc.compressed_flag", "-e", "gogrpc.decompressed_length"}
+	var want []string
+	for _, line := range strings.Split(strings.TrimSpace(tshark(t, pluginEnv, append([]string{"-r", full}, fields...)...)), "\n") {
+		no, rest, _ := strings.Cut(line, "\t")
+		if n, _ := strconv.Atoi(no); n > first {
+			want = append(want, strconv.Itoa(n-first)+"\t"+rest)
+		}
+	}
+	got := strings.Split(strings.TrimSpace(tshark(t, pluginEnv, append([]string{"-r", cut}, fields...)...)), "\n")
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("messages after the cut:\n%s\nwant (the whole capture's)\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !strings.Contains(strings.Join(want, "\n"), "\t1\t") {
+		t.Fatal("no compressed message after the cut")
+	}
+	experts := tshark(t, pluginEnv, "-r", cut, "-Y", "gogrpc", "-T", "fields", "-e", "_ws.expert.message")
+	for _, s := range []string{"Taken for gRPC by its DATA", "gzip, by the message's magic number"} {
+		if !strings.Contains(experts, s) {
+			t.Errorf("no expert info %q:\n%s", s, experts)
+		}
+	}
+	if strings.Contains(experts, "not decompressed") {
+		t.Errorf("a message not decompressed:\n%s", experts)
+	}
+}

@@ -144,6 +144,7 @@ type stream struct {
 	grpc        bool
 	grpcChecked bool
 	sawMethod   bool // a request header block was decoded
+	hidden      bool // a POST whose content-type may be among fields lost with HPACK entries
 	reqDir      int
 	call        gogrpc.Call
 	msgs        [2]grpcmsg.Reassembler

@@ -718,7 +718,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 		return
 	}
 	if df, ok := f.(*http2.DataFrame); ok && !st.grpc && !st.sawMethod {
-		d.grpcWithoutHeaders(c, dir, st, df.Data())
+		d.grpcWithoutHeaders(c, dir, st, df.Data(), df.StreamEnded())
 	}
 	if fs.block && fh.Type != http2.FramePushPromise {
 		get := func(name string) (string, bool) {
@@ -730,12 +730,23 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 			return "", false
 		}
 		if m, ok := get(":method"); ok && m != "" {
-			st.sawMethod = true
-			ct, _ := get("content-type")
+			ct, ctKnown := get("content-type")
+			whole := fs.hpackErr == "" && wholeBlock(fs.all)
+			if !ctKnown && !whole && m == "POST" {
+				// The content-type may be one of the fields that refer to
+				// HPACK entries the capture does not have: the first DATA
+				// decides (grpcWithoutHeaders).
+				st.hidden = true
+				st.reqDir = dir
+				st.call.Path, _ = get(":path")
+			} else {
+				st.sawMethod = true
+			}
 			if isGRPC, text := gogrpc.IsGRPC(ct); isGRPC {
 				path, _ := get(":path")
 				enc, _ := get("grpc-encoding")
 				st.grpc, st.reqDir, st.call = true, dir, gogrpc.Call{Path: path, Encoding: [2]string{enc}, Text: [2]bool{text}}
+				st.call.Whole[0] = whole
 				d.grpcBuffers(st)
 				c.grpcReqDir = dir + 1
 				st.progress = gogrpc.Progress{Start: d.now}
@@ -755,11 +766,17 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 				if enc, ok := get("grpc-encoding"); ok {
 					st.call.Encoding[1] = enc
 				}
+				st.call.Whole[1] = fs.hpackErr == "" && wholeBlock(fs.all)
 				st.progress = gogrpc.Progress{Start: d.now}
 			}
 		} else if st.grpc && dir != st.reqDir {
 			if enc, ok := get("grpc-encoding"); ok {
 				st.call.Encoding[1] = enc
+			}
+			if _, ok := get(":status"); ok {
+				// The response's headers (trailers have no status): what
+				// they say of its messages' encoding is all there is.
+				st.call.Whole[1] = fs.hpackErr == "" && wholeBlock(fs.all)
 			}
 			if _, text := gogrpc.IsGRPC(ct); ct != "" {
 				st.call.Text[1] = text
@@ -832,12 +849,14 @@ func (d *Decoder) grpcStatus(st *stream, off, n int, get func(string) (string, b
 }
 
 // grpcWithoutHeaders takes a stream whose request HEADERS were never
-// captured (a capture that began inside it, or HPACK entries from before
-// the capture hiding its content-type) for gRPC when its first DATA starts like
-// a gRPC message and either the server's port is in the gogrpc.ports
-// preference (which also names the method) or the connection carried
-// gRPC requests before (which tells the request direction).
-func (d *Decoder) grpcWithoutHeaders(c *conn, dir int, st *stream, payload []byte) {
+// captured (a capture that began inside it), or whose content-type refers
+// to HPACK entries from before the capture (hidden), for gRPC when its
+// first DATA starts like a gRPC message and either the server's port is
+// in the gogrpc.ports preference (which also names the method), the
+// connection carried gRPC requests before (which tells the request
+// direction), or the stream is a hidden POST whose DATA is gRPC messages
+// end to end.
+func (d *Decoder) grpcWithoutHeaders(c *conn, dir int, st *stream, payload []byte, end bool) {
 	// Only the stream's first DATA can show where a message begins.
 	first := !st.grpcChecked
 	st.grpcChecked = true
@@ -851,13 +870,41 @@ func (d *Decoder) grpcWithoutHeaders(c *conn, dir int, st *stream, payload []byt
 		path, reqDir = p, 1-dir
 	} else if c.grpcReqDir > 0 {
 		reqDir = c.grpcReqDir - 1
+	} else if st.hidden && grpcMessages(payload, end) {
+		reqDir = st.reqDir
 	}
 	if reqDir < 0 {
 		return
 	}
-	st.grpc, st.reqDir, st.call = true, reqDir, gogrpc.Call{Path: path}
+	if st.hidden {
+		// The request's HEADERS say which way it goes, and name the
+		// method when its :path was not a lost entry.
+		reqDir = st.reqDir
+		if st.call.Path != "" {
+			path = st.call.Path
+		}
+		c.grpcReqDir = reqDir + 1
+	}
+	st.grpc, st.reqDir, st.call = true, reqDir, gogrpc.Call{Path: path, Assumed: true}
 	d.grpcBuffers(st)
 	st.progress = gogrpc.Progress{Start: d.now}
+}
+
+// grpcMessages reports a DATA payload made of gRPC length-prefixed
+// messages end to end (flag 0 or 1, then the length), the last of which
+// may go on in later frames unless the stream ends with this one.
+func grpcMessages(p []byte, end bool) bool {
+	for len(p) > 0 {
+		if len(p) < grpcmsg.PrefixLen || p[0] > 1 {
+			return false
+		}
+		n := uint64(binary.BigEndian.Uint32(p[1:grpcmsg.PrefixLen]))
+		if rest := uint64(len(p) - grpcmsg.PrefixLen); n > rest {
+			return !end
+		}
+		p = p[grpcmsg.PrefixLen+int(n):]
+	}
+	return true
 }
 
 // grpcBuffers sets how much of a message a stream keeps.
@@ -1120,6 +1167,20 @@ func (d *Decoder) blockFragment(h *half, frag []byte, end bool, fs *frameState) 
 	fs.listSz = h.listSz
 	fs.capped = h.capped
 	h.block.active = false
+}
+
+// wholeBlock reports a header block with no field that refers to an HPACK
+// entry the capture does not have: what it lacks, the sender did not send.
+func wholeBlock(fields []hpack.HeaderField) bool {
+	for _, f := range fields {
+		if _, unknown := unknownIndex(f.Name); unknown {
+			return false
+		}
+		if _, unknown := unknownIndex(f.Value); unknown {
+			return false
+		}
+	}
+	return true
 }
 
 // informational reports a 1xx response, which a final response follows.
