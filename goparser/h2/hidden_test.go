@@ -24,14 +24,14 @@ func TestGRPCMessagesEndToEnd(t *testing.T) {
 		end  bool
 		want bool
 	}{
-		{"\x00\x00\x00\x00\x02\x0a\x00", true, true},                // one message
+		{"\x00\x00\x00\x00\x02\x0a\x00", true, true},                 // one message
 		{"\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01\xff", true, true}, // two, the second compressed
-		{"\x00\x00\x00\x00\x09\x0a\x00", false, true},               // goes on in the next DATA
-		{"\x00\x00\x00\x00\x09\x0a\x00", true, false},               // cannot go on: the stream ends
-		{"\x00\x00\x00\x00\x01\x0a\x00", true, false},               // an octet after the message
-		{"\x02\x00\x00\x00\x00", true, false},                       // flag 2
-		{"\x00\x00\x00", false, false},                              // no whole prefix
-		{`{"a":1}`, true, false},                                    // JSON
+		{"\x00\x00\x00\x00\x09\x0a\x00", false, true},                // goes on in the next DATA
+		{"\x00\x00\x00\x00\x09\x0a\x00", true, false},                // cannot go on: the stream ends
+		{"\x00\x00\x00\x00\x01\x0a\x00", true, false},                // an octet after the message
+		{"\x02\x00\x00\x00\x00", true, false},                        // flag 2
+		{"\x00\x00\x00", false, false},                               // no whole prefix
+		{`{"a":1}`, true, false},                                     // JSON
 	} {
 		if got := grpcMessages([]byte(c.p), c.end); got != c.want {
 			t.Errorf("grpcMessages(%q, end %v) = %v", c.p, c.end, got)
