@@ -14,12 +14,13 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/ncruces/go-strftime"
 )
 
 // WriterConfig describes the output, with tcpdump's rotation semantics:
-// -G starts a new file every Rotate (the name may hold strftime-style
-// time: %Y %m %d %H %M %S), -C starts one when a file exceeds MaxBytes,
-// and -W keeps at most Files files (a ring when combined with -C).
+// -G starts a new file every Rotate (the name is then a strftime format),
+// -C starts one when a file exceeds MaxBytes, and -W keeps at most Files
+// files (a ring when combined with -C).
 type WriterConfig struct {
 	Name     string // "-" for standard output
 	PcapNG   bool
@@ -55,7 +56,12 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 }
 
 func (w *Writer) fileName(t time.Time) string {
-	name := strftime(w.cfg.Name, t)
+	name := w.cfg.Name
+	if w.cfg.Rotate > 0 {
+		// As tcpdump: with -G the name is a strftime(3) format, in local
+		// time; without, it is taken as it is.
+		name = strftime.Format(name, t)
+	}
 	if w.cfg.MaxBytes > 0 || (w.cfg.Files > 0 && w.cfg.Rotate == 0) {
 		// tcpdump appends the file number with -C.
 		width := 1
@@ -189,8 +195,7 @@ func (w *Writer) WriteRecords(recs []byte) (int, error) {
 // Writer buffers is flushed, with the file's limits: the octets it takes
 // before it rotates (0: no limit) and the packet time from which the
 // next file takes the packets (zero: never). ok is false for pcapng,
-// standard output (a write to a closed pipe there must end gotcpdump as
-// Go ends it) and anything but a regular file; err is a failed flush.
+// standard output and anything but a regular file; err is a failed flush.
 // Wrote counts what was written.
 func (w *Writer) Direct() (fd int, room int64, until time.Time, ok bool, err error) {
 	if w.pw == nil || w.closed || w.f == os.Stdout || !w.regular {
@@ -340,36 +345,3 @@ func (w *Writer) Flush() error {
 
 // Close writes the final statistics (pcapng) and closes the file.
 func (w *Writer) Close(st Stats) error { return w.closeFile(&st) }
-
-// strftime expands the few conversions tcpdump users put in -w names.
-func strftime(s string, t time.Time) string {
-	out := make([]byte, 0, len(s)+16)
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' || i+1 == len(s) {
-			out = append(out, s[i])
-			continue
-		}
-		i++
-		switch s[i] {
-		case 'Y':
-			out = t.AppendFormat(out, "2006")
-		case 'm':
-			out = t.AppendFormat(out, "01")
-		case 'd':
-			out = t.AppendFormat(out, "02")
-		case 'H':
-			out = t.AppendFormat(out, "15")
-		case 'M':
-			out = t.AppendFormat(out, "04")
-		case 'S':
-			out = t.AppendFormat(out, "05")
-		case 's':
-			out = strconv.AppendInt(out, t.Unix(), 10)
-		case '%':
-			out = append(out, '%')
-		default:
-			out = append(out, '%', s[i])
-		}
-	}
-	return string(out)
-}

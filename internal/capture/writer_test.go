@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -107,10 +108,23 @@ func TestRotateByTime(t *testing.T) {
 	}
 }
 
-func TestStrftime(t *testing.T) {
+// TestFileNames: with -G the name is a strftime(3) format, as in tcpdump
+// (%F, %T and %j included); without it, '%' is an ordinary character.
+func TestFileNames(t *testing.T) {
 	ts := time.Date(2026, 11, 25, 7, 8, 9, 0, time.Local)
-	if got := strftime("trace-%Y%m%d-%H%M%S-%%.pcap", ts); got != "trace-20261125-070809-%.pcap" {
-		t.Fatal(got)
+	for _, c := range []struct {
+		cfg  WriterConfig
+		want string
+	}{
+		{WriterConfig{Name: "trace-%Y%m%d-%H%M%S-%%.pcap", Rotate: time.Minute}, "trace-20261125-070809-%.pcap"},
+		{WriterConfig{Name: "trace-%F_%T-%j-%y-%s.pcap", Rotate: time.Second}, fmt.Sprintf("trace-2026-11-25_07:08:09-329-26-%d.pcap", ts.Unix())},
+		{WriterConfig{Name: "trace-%H%M.pcap"}, "trace-%H%M.pcap"},
+		{WriterConfig{Name: "ring-%H.pcap", MaxBytes: 1, Files: 3}, "ring-%H.pcap0"},
+	} {
+		w := &Writer{cfg: c.cfg}
+		if got := w.fileName(ts); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.cfg, got, c.want)
+		}
 	}
 }
 
