@@ -25,11 +25,13 @@ func FindByName(name string) ([]Proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	self := os.Getpid()
+	// Not gotcpdump itself, nor what started it: the command line of a
+	// sudo, timeout or shell -c that runs it holds NAME too.
+	skip := ancestors()
 	var out []Proc
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(filepath.Base(d))
-		if err != nil || pid == self {
+		if err != nil || skip[pid] {
 			continue
 		}
 		cmd, _ := os.ReadFile(d + "/cmdline")
@@ -39,6 +41,26 @@ func FindByName(name string) ([]Proc, error) {
 		}
 	}
 	return out, nil
+}
+
+// ancestors returns this process and its parents, up to init.
+func ancestors() map[int]bool {
+	out := map[int]bool{}
+	for pid := os.Getpid(); pid > 1 && !out[pid]; {
+		out[pid] = true
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			break
+		}
+		// pid (comm) state ppid …: comm may hold spaces and parentheses.
+		i := strings.LastIndexByte(string(b), ')')
+		f := strings.Fields(string(b[i+1:]))
+		if i < 0 || len(f) < 2 {
+			break
+		}
+		pid, _ = strconv.Atoi(f[1])
+	}
+	return out
 }
 
 func readComm(pid int) string {
