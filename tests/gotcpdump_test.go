@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -152,6 +153,9 @@ func TestGotcpdumpPid(t *testing.T) {
 			}
 			gw := l.start(l.srvNS, lab, "server", "-listen", addr+":8080")
 			l.start(l.srvNS, lab, "server", "-listen", addr+":7070") // another process
+			// A process with no connections, named after the server as
+			// $(pgrep -f NAME) names two: its PID is an argument of its own.
+			idle := l.start(l.srvNS, "sleep", "300")
 			time.Sleep(300 * time.Millisecond)
 			file := filepath.Join(dir, strconv.Itoa(c.n)+".pcapng")
 			ns, ifc := l.srvNS, "vs"+l.cliIf[2:]
@@ -159,7 +163,7 @@ func TestGotcpdumpPid(t *testing.T) {
 				ns, ifc = l.cliNS, l.cliIf
 			}
 			var errOut syncbuf.Buffer
-			dump := exec.Command("ip", append([]string{"netns", "exec", ns, bin, "-i", ifc, "-w", file, "-p", strconv.Itoa(gw.Process.Pid)}, c.extra...)...)
+			dump := exec.Command("ip", append([]string{"netns", "exec", ns, bin, "-i", ifc, "-w", file, "-p", strconv.Itoa(gw.Process.Pid), strconv.Itoa(idle.Process.Pid)}, c.extra...)...)
 			dump.Stderr = &errOut
 			if err := dump.Start(); err != nil {
 				t.Fatal(err)
@@ -687,8 +691,108 @@ func TestGotcpdumpFaults(t *testing.T) {
 		}
 	})
 
+	// A directory that anyone may write in, as /tmp: with -Z, the files
+	// are created after the drop, as tcpdump creates them.
+	shared, err := os.MkdirTemp("", "gotcpdump-z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(shared) })
+	if err := os.Chmod(shared, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	ownedByNobody := func(t *testing.T, file string) {
+		t.Helper()
+		st, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 65534 || sys.Gid != 65534 || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: owner %d:%d, mode %v; want nobody's (65534:65534), 0600", filepath.Base(file), sys.Uid, sys.Gid, st.Mode().Perm())
+		}
+	}
+
+	// toPipe starts a capture into standard output, read by a goroutine:
+	// got returns what has arrived so far.
+	toPipe := func(t *testing.T, args ...string) (c *exec.Cmd, errOut *syncbuf.Buffer, got func() int, closeRead func()) {
+		errOut = new(syncbuf.Buffer)
+		c = exec.Command("ip", append([]string{"netns", "exec", l.cliNS, bin, "-i", l.cliIf, "-w", "-"}, args...)...)
+		c.Stderr = errOut
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Stdout = w
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close() // the child's copy is the only writer
+		t.Cleanup(func() { _ = c.Process.Kill(); r.Close() })
+		var n atomic.Int64
+		go func() {
+			buf := make([]byte, 4096)
+			for {
+				k, err := r.Read(buf)
+				n.Add(int64(k))
+				if err != nil {
+					return
+				}
+			}
+		}()
+		waitOutput(t, errOut, 15*time.Second, "capturing on")
+		return c, errOut, func() int { return int(n.Load()) }, func() { r.Close() }
+	}
+	trickle := func(t *testing.T, n int) {
+		// A connection every 50 ms: packets every few milliseconds, so
+		// the capture never idles long enough to flush for that reason.
+		b := exec.Command("ip", "netns", "exec", l.cliNS, lab, "client", "-addr", l.srvIP.String()+":8080", "-mode", "close",
+			"-n", strconv.Itoa(n), "-every", "50ms")
+		if err := b.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Wait() })
+	}
+
+	t.Run("stdout gets a trickle within a second", func(t *testing.T) {
+		c, errOut, got, _ := toPipe(t, "tcp port 8080")
+		trickle(t, 100)
+		start := time.Now()
+		for got() <= 24 && time.Since(start) < 3*time.Second {
+			time.Sleep(50 * time.Millisecond)
+		}
+		waited := time.Since(start)
+		_ = c.Process.Signal(syscall.SIGINT)
+		if err := c.Wait(); err != nil {
+			t.Fatalf("%v\n%s", err, errOut.String())
+		}
+		if got() <= 24 || waited >= 3*time.Second {
+			t.Errorf("after %v of steady traffic, %d octets had reached the pipe (the file header is 24)", waited, got())
+		}
+	})
+
+	t.Run("stdout reader goes away", func(t *testing.T) {
+		// tshark -c, head: the capture ends as tcpdump's does, exit 0
+		// with the counts, not killed by SIGPIPE.
+		c, errOut, got, closeRead := toPipe(t, "-U", "tcp port 8080")
+		trickle(t, 60)
+		for start := time.Now(); got() <= 24 && time.Since(start) < 5*time.Second; {
+			time.Sleep(20 * time.Millisecond)
+		}
+		closeRead()
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil || !strings.Contains(errOut.String(), "packets captured") {
+				t.Errorf("exit %v, stderr:\n%s", err, errOut.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("still running 10 s after its reader went away:\n%s", errOut.String())
+		}
+	})
+
 	t.Run("drop privileges", func(t *testing.T) {
-		file := filepath.Join(dir, "nobody.pcap")
+		file := filepath.Join(shared, "nobody.pcap")
 		c, errOut := capture("-w", file, "-Z", "nobody", "-c", "10")
 		// While it waits for packets: the process runs as nobody with no
 		// capabilities left.
@@ -710,14 +814,21 @@ func TestGotcpdumpFaults(t *testing.T) {
 		if n := strings.Count(tshark(t, plainEnv, "-r", file), "\n"); n != 10 {
 			t.Fatalf("%d packets", n)
 		}
-		if st, _ := os.Stat(file); st.Mode().Perm() != 0o600 {
-			t.Errorf("mode %v, want 0600", st.Mode().Perm())
+		ownedByNobody(t, file)
+		// Where nobody may not write, the capture does not start.
+		var errOut2 bytes.Buffer
+		c = exec.Command("ip", "netns", "exec", l.cliNS, bin, "-i", l.cliIf, "-w", filepath.Join(dir, "root-only.pcap"), "-Z", "nobody", "-c", "1")
+		c.Stderr = &errOut2
+		err = c.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(errOut2.String(), "permission denied") {
+			t.Errorf("-Z nobody into a directory only root may write in: %v, stderr %q; want exit 2, permission denied", err, errOut2.String())
 		}
 	})
 
-	t.Run("SIGTERM under load", func(t *testing.T) {
+	t.Run("SIGTERM, SIGINT and SIGHUP under load", func(t *testing.T) {
 		l.start(l.srvNS, lab, "sink", "-listen", l.srvIP.String()+":9090")
-		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
 			file := filepath.Join(dir, sig.String()+".pcapng")
 			c, errOut := capture("-w", file)
 			burst := exec.Command("ip", "netns", "exec", l.cliNS, lab, "burst", "-addr", l.srvIP.String()+":9090", "-rate", "3000", "-for", "2s")
@@ -771,6 +882,23 @@ func TestGotcpdumpFaults(t *testing.T) {
 		t.Logf("%d datagrams sent, %d files, %d packets in them", sent, len(files), total)
 		if len(files) < 10 || total != sent || sent != 20000 || !strings.Contains(errOut.String(), "20000 packets captured") {
 			t.Errorf("%d files hold %d packets, %d were sent; gotcpdump said:\n%s", len(files), total, sent, errOut.String())
+		}
+	})
+
+	t.Run("ring after dropping privileges", func(t *testing.T) {
+		// -Z nobody with a -C 1 -W 2 ring: 5 MB of datagrams wrap it
+		// twice, and nobody reopens the files it made.
+		ring := filepath.Join(shared, "ring.pcap")
+		c, errOut := capture("-w", ring, "-Z", "nobody", "-C", "1", "-W", "2", "udp port 9999")
+		sent := udpThrough(t, c, errOut, 5000, 1000)
+		total := 0
+		for _, f := range []string{ring + "0", ring + "1"} {
+			ownedByNobody(t, f)
+			total += strings.Count(tshark(t, plainEnv, "-r", f, "-T", "fields", "-e", "frame.number"), "\n")
+		}
+		if extra, _ := filepath.Glob(ring + "[2-9]"); len(extra) > 0 || sent != 5000 || total < 900 || total >= sent ||
+			!strings.Contains(errOut.String(), "5000 packets captured") {
+			t.Errorf("%d sent, %d packets in the ring's two files, more files %v; gotcpdump said:\n%s", sent, total, extra, errOut.String())
 		}
 	})
 
@@ -873,6 +1001,12 @@ func TestGotcpdumpFaults(t *testing.T) {
 			{[]string{"-i", "lo", "-w", "/proc/version"}, "cannot write the capture"},
 			{[]string{"-i", "lo", "-w", filepath.Join(dir, "x.pcap"), "-Z", "no-such-user"}, "unknown user no-such-user"},
 			{[]string{"-i", "lo"}, "-w FILE is required"},
+			// watch checks at start what it would otherwise find out at
+			// its first trigger.
+			{[]string{"watch", "-i", "nosuchif0", "--dir", filepath.Join(dir, "w")}, `no such interface "nosuchif0"`},
+			{[]string{"watch", "-i", "lo", "--dir", filepath.Join(dir, "w"), "tcp porrt 80"}, `bad filter "tcp porrt 80"`},
+			{[]string{"watch", "-i", "lo", "--dir", filepath.Join(dir, "w"), "--interval", "0s"}, "--interval 0s: want a positive duration"},
+			{[]string{"watch", "-i", "lo", "--dir", filepath.Join(dir, "w"), "--capture", "0s"}, "--capture 0s: want a positive duration"},
 		} {
 			var errOut bytes.Buffer
 			c := exec.Command(bin, tc.args...)
@@ -882,6 +1016,19 @@ func TestGotcpdumpFaults(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(errOut.String(), tc.msg) || strings.Contains(errOut.String(), "goroutine") {
 				t.Errorf("gotcpdump %s: %v, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), err, errOut.String(), tc.msg)
 			}
+		}
+		// A wrapper's command line holds the name too (sudo, timeout, sh
+		// -c): it is not the process asked for.
+		var errOut bytes.Buffer
+		c := exec.Command("timeout", "20", bin, "-i", "lo", "-w", filepath.Join(dir, "x.pcap"), "--pname", "no-such-process-name")
+		c.Stderr = &errOut
+		var ee *exec.ExitError
+		if err := c.Run(); !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(errOut.String(), `no process matches "no-such-process-name"`) {
+			t.Errorf("under timeout, --pname of no process: %v, stderr %q; want exit 2, no process matches", err, errOut.String())
+		}
+		// None of them started a capture, so none made a file.
+		if _, err := os.Stat(filepath.Join(dir, "x.pcap")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a failed start left x.pcap behind (%v)", err)
 		}
 	})
 

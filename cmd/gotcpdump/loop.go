@@ -44,6 +44,30 @@ type loop struct {
 	// The stop channel is read through a flag: a receive on every packet
 	// costs more than the rest of the loop.
 	stopping atomic.Bool
+	// flushed is when the file last got what the writer buffers (see
+	// flushDue).
+	flushed time.Time
+}
+
+// flushEvery bounds how long a packet waits in the writer's buffer while
+// packets keep coming: the buffer is otherwise written when it fills
+// (64 KiB) or the capture idles, and a reader of a pipe (-w - | tshark
+// -r -) or of a growing pcapng file would see nothing for as long as a
+// slow, steady trickle lasts. tcpdump's stdio buffer (4 KiB) fills
+// sooner; -U writes each batch at once, as tcpdump's -U each packet.
+const flushEvery = time.Second
+
+// flushDue flushes the writer if -U asks for it or the last flush is
+// flushEvery old at now.
+func (l *loop) flushDue(now time.Time) error {
+	if !l.o.unbuffered && now.Sub(l.flushed) < flushEvery {
+		return nil
+	}
+	l.flushed = now
+	if err := l.w.Flush(); err != nil {
+		return l.writeErr(err)
+	}
+	return nil
 }
 
 // stop asks the loop to stop, from any goroutine.
@@ -70,6 +94,7 @@ func (l *loop) idle() error {
 	if err := l.w.Flush(); err != nil {
 		return fmt.Errorf("writing: %w", err)
 	}
+	l.flushed = time.Now()
 	l.status.update(l.r.captured, l.src, l.w.Current)
 	if now := time.Now(); l.stopping.Load() {
 		l.startStop(now)
@@ -134,7 +159,9 @@ func (l *loop) run() error {
 		if batches {
 			recs, packets, octets, err := rs.ReadRecords()
 			if err == nil {
-				err = l.records(recs, packets, octets)
+				if err = l.records(recs, packets, octets); err == nil {
+					err = l.flushDue(time.Now())
+				}
 			} else if errors.Is(err, capture.ErrTimeout) {
 				err = l.idle()
 			}
@@ -175,6 +202,11 @@ func (l *loop) run() error {
 		}
 		if err := l.w.Write(&ci, data, comment); err != nil {
 			return l.writeErr(err)
+		}
+		// The packet's time stands for the clock's, which a call per
+		// packet would cost.
+		if err := l.flushDue(ci.Timestamp); err != nil {
+			return err
 		}
 		l.r.captured++
 		l.r.bytes += int64(ci.Length)

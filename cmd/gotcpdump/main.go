@@ -50,9 +50,20 @@ type options struct {
 	iface, write, filterFile, filter, engine, user string
 	count, snaplen, bufferKiB, files               int
 	rotate, duration                               int
+	length                                         time.Duration // watch's --capture; -t otherwise
 	maxMB                                          int64
 	pcapng, list, promisc, noEBPF                  bool
+	unbuffered                                     bool // -U: each batch reaches the file when read
+	quiet                                          int  // -n, -q and -v: accepted, see parse
 }
+
+// noop counts a tcpdump flag that changes only how tcpdump prints
+// packets, which gotcpdump never does.
+type noop struct{ n *int }
+
+func (f noop) String() string   { return "" }
+func (f noop) Set(string) error { *f.n++; return nil }
+func (f noop) IsBoolFlag() bool { return true }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
@@ -77,7 +88,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	integer(&o.count, 0, "stop after COUNT packets", "c")
 	integer(&o.snaplen, 262144, "bytes of each packet to keep", "s")
 	integer(&o.bufferKiB, 32768, "capture buffer size in KiB", "B")
-	integer(&o.rotate, 0, "start a new file every SECONDS (name may use strftime %Y%m%d%H%M%S)", "G")
+	integer(&o.rotate, 0, "start a new file every SECONDS (the -w name is then a strftime format, e.g. %Y%m%d-%H%M%S)", "G")
 	integer(&o.files, 0, "keep at most FILES files (with -C: a ring; with -G: stop after FILES)", "W")
 	integer(&o.duration, 0, "stop after SECONDS", "t", "duration")
 	fs.Int64Var(&o.maxMB, "C", 0, "start a new file when the current one exceeds MB million bytes")
@@ -88,10 +99,18 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(&o.pids, "pid", "same as -p")
 	str(&o.pname, "", "capture the TCP connections of the processes whose command line contains NAME", "pname")
 	fs.BoolVar(&o.noEBPF, "no-ebpf", false, "with -p/--pname: find the processes' connections by reading /proc (misses short connections) instead of with eBPF")
-	if err := fs.Parse(args); err != nil {
+	fs.BoolVar(&o.unbuffered, "U", false, "write each batch of packets to the file as it is read, not when the buffer fills or a second has passed")
+	for _, n := range []string{"n", "q", "v"} {
+		fs.Var(noop{&o.quiet}, n, "accepted for tcpdump command lines; no effect, as gotcpdump prints no packets")
+	}
+	flags, filter := tcpdumpArgs(fs, args)
+	if err := fs.Parse(flags); err != nil {
 		return nil, err
 	}
-	if rest := strings.Join(fs.Args(), " "); rest != "" {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	if rest := strings.Join(append(fs.Args(), filter...), " "); rest != "" {
 		if o.filter != "" {
 			o.filter = "(" + o.filter + ") and (" + rest + ")"
 		} else {
@@ -114,6 +133,96 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	return o, nil
 }
 
+// tcpdumpArgs splits a command line into flags that Go's flag package
+// takes and the words of the filter expression, rewriting what tcpdump's
+// getopt takes and Go's does not, so that runbooks written for tcpdump
+// run unchanged: a value joined to a one-letter flag (-s0, -ieth0),
+// one-letter flags run together (-nn, -Uw FILE), the PIDs that
+// $(pgrep -f NAME) expands to after -p, and flags after the filter
+// (getopt permutes them to the front). "--" ends the flags.
+func tcpdumpArgs(fs *flag.FlagSet, args []string) (flags, filter []string) {
+	isBool := func(f *flag.Flag) bool {
+		b, ok := f.Value.(interface{ IsBoolFlag() bool })
+		return ok && b.IsBoolFlag()
+	}
+	isPID := func(s string) bool {
+		_, err := strconv.Atoi(s)
+		return err == nil && !strings.HasPrefix(s, "-")
+	}
+	// value appends flag name's value: the next word, and for -p the
+	// PIDs after it; it returns the index of the last word used.
+	value := func(name string, i int) int {
+		if i+1 < len(args) {
+			i++
+			v := args[i]
+			for (name == "p" || name == "pid") && i+1 < len(args) && isPID(args[i+1]) {
+				i++
+				v += "," + args[i]
+			}
+			flags = append(flags, v)
+		}
+		return i
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			filter = append(filter, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			filter = append(filter, a)
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if f := fs.Lookup(name); f != nil || strings.HasPrefix(a, "--") {
+			flags = append(flags, a)
+			if f != nil && !hasValue && !isBool(f) {
+				i = value(name, i)
+			}
+			continue
+		}
+		// One dash, not a flag's name: one-letter flags run together,
+		// the last of which may take the rest of the word as its value.
+		for j := 1; j < len(a); j++ {
+			f := fs.Lookup(a[j : j+1])
+			switch {
+			case f == nil:
+				flags = append(flags, a) // the flag package names the error
+			case isBool(f):
+				flags = append(flags, "-"+f.Name)
+				continue
+			case j+1 < len(a):
+				flags = append(flags, "-"+f.Name, a[j+1:])
+			default:
+				flags = append(flags, "-"+f.Name)
+				i = value(f.Name, i)
+			}
+			break
+		}
+	}
+	return flags, filter
+}
+
+// check refuses values that tcpdump refuses, and gives -s 0 tcpdump's
+// meaning (the largest snapshot, 262144 octets).
+func (o *options) check() error {
+	for _, c := range []struct {
+		flag string
+		v    int64
+	}{{"-c", int64(o.count)}, {"-C", o.maxMB}, {"-G", int64(o.rotate)}, {"-W", int64(o.files)}, {"-t", int64(o.duration)}, {"-s", int64(o.snaplen)}} {
+		if c.v < 0 {
+			return fmt.Errorf("%s %d: must not be negative", c.flag, c.v)
+		}
+	}
+	if o.bufferKiB <= 0 {
+		return fmt.Errorf("-B %d: want a positive size", o.bufferKiB)
+	}
+	if o.snaplen == 0 {
+		o.snaplen = 262144
+	}
+	return nil
+}
+
 func run(args []string, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "watch" {
 		return watch(args[1:], stderr)
@@ -127,16 +236,27 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	if o.list {
-		ifs, err := net.Interfaces()
+		names, err := interfaces()
 		if err != nil {
 			fmt.Fprintln(stderr, "gotcpdump:", err)
 			return 1
 		}
-		for i, ifc := range ifs {
-			fmt.Printf("%d.%s\n", i+1, ifc.Name)
+		for i, n := range names {
+			if n == "any" {
+				n += " (Pseudo-device that captures on all interfaces)"
+			}
+			fmt.Printf("%d.%s\n", i+1, n)
 		}
-		fmt.Printf("%d.any (Pseudo-device that captures on all interfaces)\n", len(ifs)+1)
 		return 0
+	}
+	if n, err := strconv.Atoi(o.iface); err == nil && n > 0 {
+		// -i 2, a number from -D, as tcpdump takes it (unless an
+		// interface has that name).
+		if _, err := net.InterfaceByName(o.iface); err != nil {
+			if names, err := interfaces(); err == nil && n <= len(names) {
+				o.iface = names[n-1]
+			}
+		}
 	}
 	if os.Getenv("GOMAXPROCS") == "" {
 		// A capture is one goroutine's work. With a second processor the
@@ -164,6 +284,19 @@ func run(args []string, stderr io.Writer) int {
 	return code
 }
 
+// interfaces lists what -D numbers: the host's interfaces, then any.
+func interfaces() ([]string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(ifs)+1)
+	for _, ifc := range ifs {
+		names = append(names, ifc.Name)
+	}
+	return append(names, "any"), nil
+}
+
 // result is what one capture session did.
 type result struct {
 	opened            bool
@@ -173,11 +306,15 @@ type result struct {
 	file              string
 }
 
-// stopOnSignal returns a channel that closes at SIGINT or SIGTERM.
+// stopOnSignal returns a channel that closes at SIGINT, SIGTERM, SIGHUP
+// (the terminal or ssh session went away) or SIGPIPE (the reader of -w -
+// went away), as tcpdump stops at each: the files are closed whole and
+// the counts printed. Received here, SIGPIPE no longer ends the process
+// at a write to a closed standard output; the write fails with EPIPE.
 func stopOnSignal() <-chan struct{} {
 	stop := make(chan struct{})
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 	go func() {
 		<-sig
 		close(stop)
@@ -195,6 +332,15 @@ func (e setupError) Unwrap() error { return e.error }
 // duration is reached, or an error occurs; the file is always closed.
 func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status) (result, error) {
 	var r result
+	var as *user.User
+	if o.user != "" {
+		// Known before anything is opened or created: an unknown user
+		// leaves no file behind.
+		var err error
+		if as, err = user.Lookup(o.user); err != nil {
+			return r, setupError{err}
+		}
+	}
 	procs, err := processes(o)
 	if err != nil {
 		return r, setupError{err}
@@ -216,6 +362,14 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		return r, setupError{err}
 	}
 	defer src.Close()
+	if as != nil {
+		// As tcpdump does: the capture is open, the files are not, so
+		// they are the user's, and a -C ring or -G rotation can reopen
+		// them after the drop.
+		if err := dropPrivileges(as); err != nil {
+			return r, setupError{err}
+		}
+	}
 	w, err := capture.NewWriter(capture.WriterConfig{Name: o.write, PcapNG: o.pcapng, LinkType: src.LinkType(),
 		Snaplen: o.snaplen, Iface: o.iface, Filter: filter, Rotate: time.Duration(o.rotate) * time.Second,
 		MaxBytes: o.maxMB * 1_000_000, Files: o.files})
@@ -223,18 +377,15 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		return r, setupError{fmt.Errorf("cannot write the capture: %w", err)}
 	}
 	r.opened, r.file = true, w.Current
-	if o.user != "" {
-		if err := dropPrivileges(o.user); err != nil {
-			_ = w.Close(capture.Stats{})
-			return r, setupError{err}
-		}
-	}
 	fmt.Fprintf(stderr, "gotcpdump: capturing on %s, link-type %v, snapshot length %d bytes\n", o.iface, src.LinkType(), o.snaplen)
 
 	start := time.Now()
 	var deadline time.Time
-	if o.duration > 0 {
-		deadline = start.Add(time.Duration(o.duration) * time.Second)
+	if o.length <= 0 && o.duration > 0 {
+		o.length = time.Duration(o.duration) * time.Second
+	}
+	if o.length > 0 {
+		deadline = start.Add(o.length)
 	}
 	l := &loop{o: o, src: src, w: w, match: match, status: status, stderr: stderr, r: &r, deadline: deadline}
 	done := make(chan struct{})
@@ -247,11 +398,14 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		}
 	}()
 	loopErr := l.run()
-	if errors.Is(loopErr, errStop) {
+	// The reader of standard output went away (tshark -c, head): the
+	// end of the capture, as for tcpdump, not a failure.
+	gone := func(err error) bool { return o.write == "-" && errors.Is(err, syscall.EPIPE) }
+	if errors.Is(loopErr, errStop) || gone(loopErr) {
 		loopErr = nil
 	}
 	r.received, r.dropped, _ = src.Stats()
-	if err := w.Close(capture.Stats{Received: r.received, Dropped: r.dropped, Start: start, End: time.Now()}); err != nil && loopErr == nil {
+	if err := w.Close(capture.Stats{Received: r.received, Dropped: r.dropped, Start: start, End: time.Now()}); err != nil && loopErr == nil && !gone(err) {
 		loopErr = fmt.Errorf("writing: %w", err)
 	}
 	status.clear()
@@ -290,11 +444,7 @@ func combine(user, procs string) string {
 	return "(" + user + ") and (" + procs + ")"
 }
 
-func dropPrivileges(name string) error {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return err
-	}
+func dropPrivileges(u *user.User) error {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	if err := syscall.Setgroups(nil); err != nil {

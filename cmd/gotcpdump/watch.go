@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gotcpdump/gotcpdump/internal/capture"
 	"github.com/gotcpdump/gotcpdump/internal/sockdiag"
 )
 
@@ -57,7 +59,24 @@ func watch(args []string, stderr io.Writer) int {
 	if rest := strings.Join(fs.Args(), " "); rest != "" {
 		*filter = rest
 	}
+	if err := checkWatch(threshold, *rearm, *interval, *length, *cooldown, *maxMB, *fileMB, *snaplen); err != nil {
+		fmt.Fprintln(stderr, "gotcpdump watch:", err)
+		return 2
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	// The interface, the filter and the privileges are checked now: a
+	// watch that could not capture would otherwise find out at the
+	// trigger, when the capture is needed.
+	probe := *filter
+	if probe == "" {
+		probe = stormFilter(nil)
+	}
+	src, err := capture.Open(capture.Config{Interface: *iface, Snaplen: *snaplen, BufferKiB: 1024, Filter: probe, Engine: *engine})
+	if err != nil {
+		fmt.Fprintln(stderr, "gotcpdump watch:", err)
+		return 2
+	}
+	src.Close()
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		log.Error("captures directory", "err", err)
 		return 1
@@ -120,7 +139,7 @@ func watch(args []string, stderr io.Writer) int {
 			m.capturing.Set(1)
 			m.lastCapture.SetToCurrentTime()
 			o := &options{iface: *iface, write: name, pcapng: true, snaplen: *snaplen, bufferKiB: 32768,
-				engine: *engine, filter: f, duration: int(length.Seconds()), maxMB: *fileMB}
+				engine: *engine, filter: f, length: *length, maxMB: *fileMB}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -151,6 +170,29 @@ func watch(args []string, stderr io.Writer) int {
 		case <-tick.C:
 		}
 	}
+}
+
+// checkWatch refuses values with which watch would not do what it says:
+// a ticker needs a positive interval, and a capture of no length would
+// never stop.
+func checkWatch(threshold int, rearm float64, interval, length, cooldown time.Duration, maxMB, fileMB int64, snaplen int) error {
+	switch {
+	case threshold <= 0:
+		return fmt.Errorf("--tw-threshold %d: want a positive count", threshold)
+	case !(rearm > 0 && rearm <= 1):
+		return fmt.Errorf("--rearm %v: want a fraction in (0, 1]", rearm)
+	case interval <= 0:
+		return fmt.Errorf("--interval %v: want a positive duration", interval)
+	case length <= 0:
+		return fmt.Errorf("--capture %v: want a positive duration", length)
+	case cooldown < 0:
+		return fmt.Errorf("--cooldown %v: want a duration of 0 or more", cooldown)
+	case maxMB <= 0 || fileMB <= 0:
+		return fmt.Errorf("--max-mb %d, --file-mb %d: want positive sizes", maxMB, fileMB)
+	case snaplen <= 0:
+		return fmt.Errorf("-s %d: want a positive length", snaplen)
+	}
+	return nil
 }
 
 func b2f(b bool) float64 {

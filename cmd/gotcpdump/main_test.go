@@ -1,0 +1,58 @@
+package main
+
+import (
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestTcpdumpCommandLines: what tcpdump's getopt takes, gotcpdump takes
+// with the same meaning.
+func TestTcpdumpCommandLines(t *testing.T) {
+	for _, c := range []struct {
+		args   string
+		want   options
+		filter string
+	}{
+		{"-i eth0 -w x.pcap tcp port 80", options{iface: "eth0", write: "x.pcap", snaplen: 262144}, "tcp port 80"},
+		{"-s0 -c1 -ieth0 -wx.pcap", options{iface: "eth0", write: "x.pcap", snaplen: 262144, count: 1}, ""},
+		{"-nn -i eth0 -s 128 -Uw x.pcap udp", options{iface: "eth0", write: "x.pcap", snaplen: 128, unbuffered: true, quiet: 2}, "udp"},
+		{"-w x.pcap udp -c 5 and port 53", options{write: "x.pcap", snaplen: 262144, count: 5}, "udp and port 53"},
+		{"-p 12 34 56 -w x.pcapng", options{write: "x.pcapng", snaplen: 262144, pids: pidList{12, 34, 56}, pcapng: true}, ""},
+		{"-w x.pcap -p 12 34 -t 30 tcp", options{write: "x.pcap", snaplen: 262144, pids: pidList{12, 34}, duration: 30}, "tcp"},
+		{"--pid=7 -w - -v", options{write: "-", snaplen: 262144, pids: pidList{7}, quiet: 1}, ""},
+		{"-w x.pcap -- -i", options{write: "x.pcap", snaplen: 262144}, "-i"},
+		{"-p 12 host db -w x.pcap", options{write: "x.pcap", snaplen: 262144, pids: pidList{12}}, "host db"},
+		{"-G60 -W3 -C1 -B4096 -ZUSER -w x.pcap", options{write: "x.pcap", snaplen: 262144, rotate: 60, files: 3, maxMB: 1, bufferKiB: 4096, user: "USER"}, ""},
+	} {
+		o, err := parse(strings.Fields(c.args), io.Discard)
+		if err != nil {
+			t.Errorf("%s: %v", c.args, err)
+			continue
+		}
+		want := c.want
+		if want.iface == "" {
+			want.iface = "any"
+		}
+		if want.bufferKiB == 0 {
+			want.bufferKiB = 32768
+		}
+		want.engine, want.filter = "pcap", c.filter
+		if !reflect.DeepEqual(*o, want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.args, *o, want)
+		}
+	}
+	for _, c := range []struct{ args, err string }{
+		{"-s -1 -w x.pcap", "-s -1: must not be negative"},
+		{"-c -5 -w x.pcap", "-c -5: must not be negative"},
+		{"-G -3 -w x.pcap", "-G -3: must not be negative"},
+		{"-B 0 -w x.pcap", "-B 0: want a positive size"},
+		{"-x -w x.pcap", "flag provided but not defined: -x"},
+		{"-i lo -w", "flag needs an argument: -w"},
+	} {
+		if _, err := parse(strings.Fields(c.args), io.Discard); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%s: %v, want %q", c.args, err, c.err)
+		}
+	}
+}
