@@ -279,9 +279,18 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}
 	if r.opened {
-		fmt.Fprintf(stderr, "%d packets captured\n%d packets received by filter\n%d packets dropped by kernel\n", r.captured, r.received, r.dropped)
+		fmt.Fprintf(stderr, "%d %s captured\n%d %s received by filter\n%d %s dropped by kernel\n",
+			r.captured, packets(uint64(r.captured)), r.received, packets(r.received), r.dropped, packets(r.dropped))
 	}
 	return code
+}
+
+// packets is tcpdump's word for n packets in its counts.
+func packets(n uint64) string {
+	if n == 1 {
+		return "packet"
+	}
+	return "packets"
 }
 
 // interfaces lists what -D numbers: the host's interfaces, then any.
