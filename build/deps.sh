@@ -18,6 +18,7 @@ pkgs=(
   make
   pkg-config
   curl              # the watch-mode test scrapes metrics inside a namespace
+  jq                # the README's recipes pipe JSON into it (TestReadmeRecipes)
   iproute2          # ip netns and ss: the tests' network namespaces
   procps            # sysctl inside the namespaces
   systemd           # systemd-analyze verify checks deploy/systemd
