@@ -912,7 +912,16 @@ func TestGotcpdumpFaults(t *testing.T) {
 		c, errOut := capture("-i", "any", "-w", file, "udp port 9999")
 		sent := udpThrough(t, c, errOut, 100000, 64)
 		end := time.Now()
-		lines := strings.Split(strings.TrimSpace(tshark(t, plainEnv, "-r", file, "-T", "fields", "-e", "frame.time_epoch", "-e", "frame.protocols", "-e", "udp.length")), "\n")
+		// Cooked headers v2, as tcpdump's: each packet names the
+		// interface it came through.
+		idx, err := exec.Command("ip", "netns", "exec", l.cliNS, "cat", "/sys/class/net/"+l.cliIf+"/ifindex").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if enc := tshark(t, plainEnv, "-r", file, "-c", "1", "-T", "fields", "-e", "frame.encap_type"); strings.TrimSpace(enc) != "210" {
+			t.Errorf("encapsulation %q, want 210 (Linux cooked-mode capture v2)", strings.TrimSpace(enc))
+		}
+		lines := strings.Split(strings.TrimSpace(tshark(t, plainEnv, "-r", file, "-T", "fields", "-e", "frame.time_epoch", "-e", "frame.protocols", "-e", "udp.length", "-e", "sll.ifindex")), "\n")
 		t.Logf("%d datagrams sent, %d packets in the file", sent, len(lines))
 		if sent != 100000 || len(lines) != sent || !strings.Contains(errOut.String(), "100000 packets captured") {
 			t.Fatalf("%d packets in the file, %d sent; gotcpdump said:\n%s", len(lines), sent, errOut.String())
@@ -922,9 +931,10 @@ func TestGotcpdumpFaults(t *testing.T) {
 			f := strings.Split(line, "\t")
 			sec, err := strconv.ParseFloat(f[0], 64)
 			at := time.Unix(0, int64(sec*1e9))
-			if err != nil || at.Before(start.Add(-time.Second)) || at.After(end.Add(time.Second)) || f[1] != "sll:ethertype:ip:udp:data" || f[2] != "72" {
+			if err != nil || at.Before(start.Add(-time.Second)) || at.After(end.Add(time.Second)) || f[1] != "sll:ethertype:ip:udp:data" || f[2] != "72" ||
+				f[3] != strings.TrimSpace(string(idx)) {
 				if bad++; bad <= 5 {
-					t.Errorf("packet %q: want a time in [%v, %v], cooked headers and 72 octets of UDP", line, start, end)
+					t.Errorf("packet %q: want a time in [%v, %v], cooked headers of interface %s and 72 octets of UDP", line, start, end, strings.TrimSpace(string(idx)))
 				}
 			}
 		}

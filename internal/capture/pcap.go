@@ -231,6 +231,13 @@ func openPcap(c Config, ifindex int) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dev == "any" {
+		// Cooked headers v2, as tcpdump 4.99 asks for: each packet
+		// names the interface it came through (on a node, the pod's
+		// veth). Before the filter, which is compiled for the link
+		// type. A libpcap without v2 keeps v1.
+		_ = h.SetLinkType(layers.LinkTypeLinuxSLL2)
+	}
 	// libpcap attaches the filter and flushes what arrived before it.
 	if c.Filter != "" {
 		if err := h.SetBPFFilter(c.Filter); err != nil {
