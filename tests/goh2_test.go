@@ -16,8 +16,11 @@ import (
 func TestTwoPassEqualsOnePass(t *testing.T) {
 	for _, c := range h2Captures {
 		t.Run(c.file, func(t *testing.T) {
-			one := tshark(t, pluginEnv, "-r", pcap(c.file), "-O", "goh2")
-			two := withoutFragmentLinks(tshark(t, pluginEnv, "-2", "-r", pcap(c.file), "-O", "goh2"))
+			// gogrpc too, with the test services' schema: the typed
+			// fields' order once came from a map.
+			args := []string{"-r", pcap(c.file), "-O", "goh2,gogrpc", "-o", "gogrpc.descriptor_sets:" + pcap("grpc_health.pb")}
+			one := tshark(t, pluginEnv, args...)
+			two := withoutFragmentLinks(tshark(t, pluginEnv, append([]string{"-2"}, args...)...))
 			if !strings.Contains(one, "HTTP/2 (Go x/net/http2)") {
 				t.Fatal("no goh2 tree in the output")
 			}

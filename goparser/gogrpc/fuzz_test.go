@@ -1,8 +1,10 @@
 package gogrpc
 
 import (
+	"bytes"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -64,4 +66,41 @@ func FuzzTypedMessage(f *testing.F) {
 			t.Fatal("the same message gave different results")
 		}
 	})
+}
+
+// TestTypedFieldOrder: a message's fields come out in field-number order
+// on every run (a dynamic message's Range order is random), so that
+// tshark -2 shows what one pass shows.
+func TestTypedFieldOrder(t *testing.T) {
+	reg, err := pbschema.Load([]string{filepath.Join("..", "..", "testpcaps", "grpc_health.pb")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A HealthReport with its fields on the wire in reverse order.
+	msg := protowire.AppendString(protowire.AppendTag(nil, 3, protowire.BytesType), "disk full")
+	msg = protowire.AppendVarint(protowire.AppendTag(msg, 2, protowire.VarintType), 2)
+	msg = protowire.AppendString(protowire.AppendTag(msg, 1, protowire.BytesType), "db")
+	var first []byte
+	for i := 0; i < 30; i++ {
+		var e result.Encoder
+		e.BeginArray()
+		if !writeTyped(tree.Writer{E: &e}, 0, len(msg), msg, "/testpcaps.v1.HealthBatch/Report", true, reg, 64) {
+			t.Fatal("no type for the method")
+		}
+		e.End()
+		b, err := e.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = b
+			s := string(b)
+			i1, i2, i3 := strings.Index(s, "service: "), strings.Index(s, "status: "), strings.Index(s, "detail: ")
+			if i1 < 0 || i2 < i1 || i3 < i2 {
+				t.Fatalf("fields not in number order (service %d, status %d, detail %d)", i1, i2, i3)
+			}
+		} else if !bytes.Equal(b, first) {
+			t.Fatalf("run %d gave another result", i)
+		}
+	}
 }

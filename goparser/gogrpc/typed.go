@@ -1,9 +1,12 @@
 package gogrpc
 
 import (
+	"cmp"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -44,12 +47,28 @@ func writeTyped(w tree.Writer, off, n int, payload []byte, path string, request 
 	return true
 }
 
+// typedField is a populated field of a message.
+type typedField struct {
+	fd protoreflect.FieldDescriptor
+	v  protoreflect.Value
+}
+
 func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pbschema.Registry, budget *int) {
 	const fl = tree.FlagGenerated | tree.FlagReplaceText
+	// By field number: Range's order is undefined (a dynamic message's is
+	// random), and every run and pass must show the same tree and keep
+	// the same fields within the budget.
+	var fields []typedField
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		fields = append(fields, typedField{fd, v})
+		return true
+	})
+	slices.SortFunc(fields, func(a, b typedField) int { return cmp.Compare(a.fd.Number(), b.fd.Number()) })
+	for _, f := range fields {
 		if *budget <= 0 {
-			return false
+			return
 		}
+		fd, v := f.fd, f.v
 		name := string(fd.Name())
 		switch {
 		case fd.IsList():
@@ -64,16 +83,47 @@ func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pb
 			mp := v.Map()
 			*budget--
 			w.Begin(fTyped, off, n, tree.FromBytes, fmt.Sprintf("%s: {%d entries}", name, mp.Len()), fl)
-			mp.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
-				writeTypedValue(w, off, n, k.String(), fd.MapValue(), v, reg, budget)
-				return *budget > 0
+			keys := make([]protoreflect.MapKey, 0, mp.Len())
+			mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+				keys = append(keys, k)
+				return true
 			})
+			slices.SortFunc(keys, compareKeys)
+			for _, k := range keys {
+				if *budget <= 0 {
+					break
+				}
+				writeTypedValue(w, off, n, k.String(), fd.MapValue(), mp.Get(k), reg, budget)
+			}
 			w.End()
 		default:
 			writeTypedValue(w, off, n, name, fd, v, reg, budget)
 		}
-		return true
-	})
+	}
+}
+
+// compareKeys orders map keys (bools, integers or strings, one kind per
+// map) as protojson does: false before true, numbers by value, strings
+// by octets.
+func compareKeys(a, b protoreflect.MapKey) int {
+	switch x := a.Interface().(type) {
+	case bool:
+		return cmp.Compare(b2i(x), b2i(b.Bool()))
+	case int32, int64:
+		return cmp.Compare(a.Int(), b.Int())
+	case uint32, uint64:
+		return cmp.Compare(a.Uint(), b.Uint())
+	case string:
+		return strings.Compare(x, b.String())
+	}
+	return 0
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // wellKnown are the types shown as their JSON form (a time, a duration,

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -1103,12 +1104,19 @@ func (d *Decoder) applySettings(c *conn, s int, ss []http2.Setting) int {
 		case http2.SettingInitialWindowSize:
 			delta := int64(x.Val) - h.initWindow
 			h.initWindow = int64(x.Val)
+			var over []uint32
 			for id, st := range c.streams {
 				st.window[1-s] += delta
 				adjusted++
 				if st.window[1-s] > maxWindow {
-					d.fx.add(xFlowError, "INITIAL_WINDOW_SIZE %d pushes stream %d's window to %d, above 2^31-1 (RFC 9113 §6.9.2)", x.Val, id, st.window[1-s])
+					over = append(over, id)
 				}
+			}
+			// In stream order: a map's is random, and every pass must
+			// give the same notes.
+			slices.Sort(over)
+			for _, id := range over {
+				d.fx.add(xFlowError, "INITIAL_WINDOW_SIZE %d pushes stream %d's window to %d, above 2^31-1 (RFC 9113 §6.9.2)", x.Val, id, c.streams[id].window[1-s])
 			}
 		}
 	}
