@@ -1,5 +1,7 @@
 package main
 
+import "github.com/klauspost/compress/zstd"
+
 // keptResults holds results for later passes over a frame (see
 // goparser.h). A tshark run keeps one for every frame of a capture, so
 // they are appended to large chunks instead of each being allocated, and
@@ -13,7 +15,25 @@ type keptResults struct {
 	// because no later pass was to come (see goparser.h), so that a
 	// fetch for it is an error instead of "not ours".
 	unkept [maxKeptOp + 1][]uint64
+
+	// Results above compressAbove are kept compressed.
+	zenc    *zstd.Encoder
+	zdec    *zstd.Decoder
+	scratch []byte // a compressed result's last decompression
 }
+
+// compressAbove is the size above which a result is kept compressed with
+// zstd. Real traffic seldom makes one (a large gRPC message as a data
+// source); hostile captures do, mostly of repetition: HEADERS that index
+// one 4,000-octet HPACK entry thousands of times decode, within the
+// header list limit, to 2 MB of items from 4 KB of capture, and kept
+// whole they grew tshark by that much a frame (1.4 GB for a 2.6 MB
+// capture; Wireshark's http2 stays flat). Compressed, such a frame keeps
+// a few kilobytes.
+const compressAbove = 64 << 10
+
+// compressedBit marks a span whose octets are compressed.
+const compressedBit = 1 << 31
 
 // maxKeptOp is the largest op whose results are kept.
 const maxKeptOp = opGRPCWeb
@@ -27,8 +47,17 @@ type span struct {
 }
 
 func (k *keptResults) put(key keptKey, b []byte) {
-	if int(key.op) > maxKeptOp || len(b) == 0 || uint64(len(b)) > 1<<31 {
+	if int(key.op) > maxKeptOp || len(b) == 0 || uint64(len(b)) >= compressedBit {
 		return
+	}
+	var flag uint32
+	if len(b) > compressAbove {
+		if k.zenc == nil {
+			k.zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		}
+		if z := k.zenc.EncodeAll(b, k.scratch[:0]); len(z) < len(b) {
+			b, flag, k.scratch = z, compressedBit, z
+		}
 	}
 	last := len(k.chunks) - 1
 	if last < 0 || len(k.chunks[last])+len(b) > cap(k.chunks[last]) {
@@ -36,7 +65,7 @@ func (k *keptResults) put(key keptKey, b []byte) {
 		last++
 	}
 	c := k.chunks[last]
-	s := span{uint32(last), uint32(len(c)), uint32(len(b))}
+	s := span{uint32(last), uint32(len(c)), uint32(len(b)) | flag}
 	k.chunks[last] = append(c, b...)
 	if key.ord != 1 {
 		if k.others == nil {
@@ -68,7 +97,21 @@ func (k *keptResults) get(key keptKey) ([]byte, bool) {
 	if s.n == 0 {
 		return nil, false
 	}
-	return k.chunks[s.chunk][s.off : s.off+s.n : s.off+s.n], true
+	n := s.n &^ compressedBit
+	b := k.chunks[s.chunk][s.off : s.off+n : s.off+n]
+	if s.n&compressedBit == 0 {
+		return b, true
+	}
+	// Valid until the next get or put, as the caller copies it out at once.
+	if k.zdec == nil {
+		k.zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	}
+	out, err := k.zdec.DecodeAll(b, k.scratch[:0])
+	if err != nil {
+		return nil, false
+	}
+	k.scratch = out
+	return out[:len(out):len(out)], true
 }
 
 // skip records that the result for key was not kept.

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math/rand"
+	"strings"
 	"testing"
 )
 
@@ -67,5 +69,39 @@ func TestKeptResultsSkipped(t *testing.T) {
 	}
 	if k.skipped(keptKey{maxKeptOp + 1, 2, 1}) {
 		t.Error("an op that keeps nothing skipped")
+	}
+}
+
+// TestKeptResultsCompressed: a large result of repetition (what an HPACK
+// bomb's frame decodes to) is kept in a few kilobytes and comes back
+// whole, between results kept as they are; one that does not compress is
+// kept as it is.
+func TestKeptResultsCompressed(t *testing.T) {
+	var k keptResults
+	bomb := bytes.Repeat([]byte("\x05x-big\x00"+strings.Repeat("b", 4000)), 500) // 2 MB
+	noise := make([]byte, 200<<10)
+	rand.New(rand.NewSource(1)).Read(noise)
+	small := []byte("a small result")
+	k.put(keptKey{opH2, 1, 1}, small)
+	k.put(keptKey{opH2, 2, 1}, bomb)
+	k.put(keptKey{opH2, 3, 1}, noise)
+	k.put(keptKey{opH2, 4, 1}, small)
+	held := 0
+	for _, c := range k.chunks {
+		held += len(c)
+	}
+	if held > len(noise)+64<<10 {
+		t.Errorf("%d octets held for results of %d", held, len(bomb)+len(noise)+2*len(small))
+	}
+	// In turn, the compressed one twice: a get decompresses into a
+	// buffer that the next one reuses.
+	for _, c := range []struct {
+		frame uint32
+		want  []byte
+	}{{2, bomb}, {1, small}, {3, noise}, {2, bomb}, {4, small}} {
+		got, ok := k.get(keptKey{opH2, c.frame, 1})
+		if !ok || !bytes.Equal(got, c.want) || cap(got) != len(got) {
+			t.Errorf("frame %d: %d octets (%v, cap %d), want %d", c.frame, len(got), ok, cap(got), len(c.want))
+		}
 	}
 }

@@ -255,13 +255,14 @@ func (g *gen) maxLen(i int) {
 }
 
 // hpackBomb: a 4 KiB header value put in the dynamic table once, then
-// referenced by index thousands of times per block (decoded, megabytes).
+// referenced by index thousands of times per block (decoded, megabytes),
+// in 300 blocks: kept whole, each block's result grew tshark by 2 MB.
 func (g *gen) hpackBomb(i int) {
 	buf, fr := h2conn()
 	big := bytes.Repeat([]byte("b"), 4000)
 	_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block(":method", "GET", ":path", "/", "x-big", string(big)), EndHeaders: true})
 	refs := bytes.Repeat([]byte{0xbe}, 16000) // index 62: the newest dynamic entry
-	for s := uint32(3); s < 40; s += 2 {
+	for s := uint32(3); s < 603; s += 2 {
 		_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: s, BlockFragment: refs, EndHeaders: true})
 	}
 	g.emit(fmt.Sprintf("hpackbomb-%04d.pcap", i), buf.Bytes())
