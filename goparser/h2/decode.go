@@ -737,9 +737,15 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 				// The content-type may be one of the fields that refer to
 				// HPACK entries the capture does not have: the first DATA
 				// decides (grpcWithoutHeaders).
+				// What was captured of the request is kept for then.
 				st.hidden = true
 				st.reqDir = dir
 				st.call.Path, _ = get(":path")
+				st.call.Encoding[0], _ = get("grpc-encoding")
+				st.progress = gogrpc.Progress{Start: d.now}
+				if v, ok := get("grpc-timeout"); ok {
+					st.progress.Timeout, _ = gogrpc.ParseTimeout(v)
+				}
 			} else {
 				st.sawMethod = true
 			}
@@ -761,15 +767,28 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 				// A gRPC response whose request was not captured: the
 				// method comes from the gogrpc.ports preference, if it
 				// names one.
-				st.grpc, st.reqDir = true, 1-dir
-				st.call = gogrpc.Call{Path: d.grpcPortPath(c, 1-dir), Encoding: [2]string{"", ""}, Text: [2]bool{false, text}}
+				call := gogrpc.Call{Path: d.grpcPortPath(c, 1-dir), Text: [2]bool{false, text}}
+				if st.hidden {
+					// Its request was captured, its content-type was not:
+					// what was is kept.
+					if st.call.Path != "" {
+						call.Path = st.call.Path
+					}
+					call.Encoding[0] = st.call.Encoding[0]
+				} else {
+					st.progress = gogrpc.Progress{Start: d.now}
+				}
+				st.grpc, st.reqDir, st.call = true, 1-dir, call
 				d.grpcBuffers(st)
 				if enc, ok := get("grpc-encoding"); ok {
 					st.call.Encoding[1] = enc
 				}
 				st.call.Whole[1] = fs.hpackErr == "" && wholeBlock(fs.all)
-				st.progress = gogrpc.Progress{Start: d.now}
 			}
+		} else if st.grpc && st.call.Assumed && dir != st.reqDir && ct != "" && !isGRPCType(ct) {
+			// Taken for gRPC by its request's DATA, answered as something
+			// else: not gRPC after all.
+			st.grpc = false
 		} else if st.grpc && dir != st.reqDir {
 			if enc, ok := get("grpc-encoding"); ok {
 				st.call.Encoding[1] = enc
@@ -869,43 +888,71 @@ func (d *Decoder) grpcWithoutHeaders(c *conn, dir int, st *stream, payload []byt
 		path, reqDir = p, dir
 	} else if p, ok := d.grpcPorts[senderPort(c.senders[dir])]; ok {
 		path, reqDir = p, 1-dir
+	} else if st.hidden {
+		// Whatever the connection carried before: a POST's body must
+		// show it is gRPC.
+		if grpcMessages(payload, end) {
+			reqDir = st.reqDir
+		}
 	} else if c.grpcReqDir > 0 {
 		reqDir = c.grpcReqDir - 1
-	} else if st.hidden && grpcMessages(payload, end) {
-		reqDir = st.reqDir
 	}
 	if reqDir < 0 {
 		return
 	}
+	call := gogrpc.Call{Path: path, Assumed: true}
 	if st.hidden {
 		// The request's HEADERS say which way it goes, and name the
-		// method when its :path was not a lost entry.
+		// method and encoding when those were not lost entries; the
+		// call started with them.
 		reqDir = st.reqDir
 		if st.call.Path != "" {
-			path = st.call.Path
+			call.Path = st.call.Path
 		}
+		call.Encoding[0] = st.call.Encoding[0]
 		c.grpcReqDir = reqDir + 1
+	} else {
+		st.progress = gogrpc.Progress{Start: d.now}
 	}
-	st.grpc, st.reqDir, st.call = true, reqDir, gogrpc.Call{Path: path, Assumed: true}
+	st.grpc, st.reqDir, st.call = true, reqDir, call
 	d.grpcBuffers(st)
-	st.progress = gogrpc.Progress{Start: d.now}
 }
 
 // grpcMessages reports a DATA payload made of gRPC length-prefixed
-// messages end to end (flag 0 or 1, then the length), the last of which
-// may go on in later frames unless the stream ends with this one.
+// messages end to end (flag 0 or 1, then a length of at most gRPC's
+// default limit, 4 MiB), the last of which may go on in later frames
+// unless the stream ends with this one. A file that starts 00 01 00 00
+// (a font) has a "length" of 16 MiB; a run of zeros is empty messages,
+// which are not taken for a stream of them.
 func grpcMessages(p []byte, end bool) bool {
+	msgs, empty := 0, 0
 	for len(p) > 0 {
 		if len(p) < grpcmsg.PrefixLen || p[0] > 1 {
 			return false
 		}
 		n := uint64(binary.BigEndian.Uint32(p[1:grpcmsg.PrefixLen]))
+		if n > maxAssumedMessage {
+			return false
+		}
+		if msgs++; n == 0 {
+			empty++
+		}
 		if rest := uint64(len(p) - grpcmsg.PrefixLen); n > rest {
 			return !end
 		}
 		p = p[grpcmsg.PrefixLen+int(n):]
 	}
-	return true
+	return msgs == 1 || empty < msgs
+}
+
+// maxAssumedMessage is the longest message a body taken for gRPC by its
+// DATA may start with: grpc-go's default receive limit.
+const maxAssumedMessage = 4 << 20
+
+// isGRPCType reports a gRPC or gRPC-Web content-type.
+func isGRPCType(ct string) bool {
+	ok, _ := gogrpc.IsGRPC(ct)
+	return ok
 }
 
 // grpcBuffers sets how much of a message a stream keeps.

@@ -2,8 +2,10 @@ package h2
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"encoding/binary"
+	"strings"
 	"testing"
 
 	"golang.org/x/net/http2"
@@ -32,6 +34,9 @@ func TestGRPCMessagesEndToEnd(t *testing.T) {
 		{"\x02\x00\x00\x00\x00", true, false},                        // flag 2
 		{"\x00\x00\x00", false, false},                               // no whole prefix
 		{`{"a":1}`, true, false},                                     // JSON
+		{"\x00\x00\x00\x00\x00", true, true},                         // one empty message
+		{"\x00\x01\x00\x00\x00\x0c\x00\x80", false, false},           // a TrueType font: 16 MiB
+		{strings.Repeat("\x00", 4000), true, false},                  // zeros: 800 empty messages
 	} {
 		if got := grpcMessages([]byte(c.p), c.end); got != c.want {
 			t.Errorf("grpcMessages(%q, end %v) = %v", c.p, c.end, got)
@@ -86,5 +91,50 @@ func TestGRPCHiddenContentType(t *testing.T) {
 	}
 	if got := o.values("gogrpc.message_length"); len(got) != 0 {
 		t.Errorf("a body that is not gRPC taken for messages: %v", got)
+	}
+}
+
+// TestGRPCHiddenKeepsWhatWasCaptured: a hidden request's captured
+// grpc-encoding (deflate, which has no magic number) still inflates its
+// messages; a later hidden POST on the same connection whose body is
+// zeros is not taken for gRPC; and a stream taken for gRPC whose response
+// says text/html stops being gRPC.
+func TestGRPCHiddenKeepsWhatWasCaptured(t *testing.T) {
+	c := newPeer()
+	c.block("content-type", "application/grpc") // before the capture
+	var fl bytes.Buffer
+	fw, _ := flate.NewWriter(&fl, flate.BestSpeed)
+	fw.Write([]byte("\x0a\x04demo"))
+	fw.Close()
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, EndHeaders: true,
+		BlockFragment: c.block(":method", "POST", ":path", "/grpc.health.v1.Health/Check", "content-type", "application/grpc", "grpc-encoding", "deflate")}))
+	must(c.fr.WriteData(3, true, grpcPrefixed(true, fl.Bytes())))
+	d := New(Options{})
+	o := decodeOnce(t, d, client, server, c.take(), true)
+	if got := o.values("gogrpc.decompressed_length"); len(got) != 1 || got[0] != int64(6) {
+		t.Errorf("deflate message: decompressed lengths %v, experts %q", got, o.experts())
+	}
+	if got := o.values("gogrpc.path"); len(got) == 0 || got[0] != "/grpc.health.v1.Health/Check" {
+		t.Errorf("paths %v", got)
+	}
+
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 5, EndHeaders: true,
+		BlockFragment: c.block(":method", "POST", ":path", "/upload", "content-type", "application/grpc")}))
+	must(c.fr.WriteData(5, true, make([]byte, 4000)))
+	o = decodeOnce(t, d, client, server, c.take(), false)
+	if got := o.values("gogrpc.message_length"); len(got) != 0 {
+		t.Errorf("zeros taken for %d gRPC messages", len(got))
+	}
+
+	s := newPeer()
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 7, EndHeaders: true,
+		BlockFragment: c.block(":method", "POST", ":path", "/form", "content-type", "application/grpc")}))
+	must(c.fr.WriteData(7, false, grpcPrefixed(false, []byte("\x0a\x01x"))))
+	decodeOnce(t, d, client, server, c.take(), false)
+	must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 7, EndHeaders: true, BlockFragment: s.block(":status", "200", "content-type", "text/html")}))
+	must(s.fr.WriteData(7, true, grpcPrefixed(false, []byte("\x0a\x01y"))))
+	o = decodeOnce(t, d, server, client, s.take(), false)
+	if got := o.values("gogrpc.message_length"); len(got) != 0 {
+		t.Errorf("a text/html response read as %d gRPC messages", len(got))
 	}
 }
