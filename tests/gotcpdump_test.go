@@ -442,6 +442,21 @@ func TestGotcpdumpWatch(t *testing.T) {
 		return -1
 	}
 	mf := scrape()
+	// A client that asks for the metrics many times over and hangs up
+	// without reading them: the server's writes fail with EPIPE (and,
+	// were SIGPIPE caught, a signal), and watch goes on.
+	hangup := exec.Command("ip", "netns", "exec", l.cliNS, "python3", "-c", `
+import socket
+s = socket.create_connection(("127.0.0.1", 9870))
+s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 50)
+s.close()`)
+	if out, err := hangup.CombinedOutput(); err != nil {
+		t.Fatalf("hanging up: %v\n%s", err, out)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if strings.Contains(errOut.String(), "msg=stopped") {
+		t.Fatalf("watch stopped when a metrics client hung up:\n%s", errOut.String())
+	}
 	if value(mf, "gotcpdump_captures_total") != 0 || value(mf, "gotcpdump_time_wait_sockets") != 0 || value(mf, "gotcpdump_trigger_armed") != 1 {
 		t.Fatalf("metrics before the storm: captures %v, TIME_WAIT %v, armed %v", value(mf, "gotcpdump_captures_total"),
 			value(mf, "gotcpdump_time_wait_sockets"), value(mf, "gotcpdump_trigger_armed"))
@@ -760,13 +775,17 @@ func TestGotcpdumpFaults(t *testing.T) {
 		for got() <= 24 && time.Since(start) < 3*time.Second {
 			time.Sleep(50 * time.Millisecond)
 		}
-		waited := time.Since(start)
+		waited, first := time.Since(start), got()
+		// And on: the first batch goes at once, the later ones within a
+		// second of each other.
+		time.Sleep(2500 * time.Millisecond)
+		later := got()
 		_ = c.Process.Signal(syscall.SIGINT)
 		if err := c.Wait(); err != nil {
 			t.Fatalf("%v\n%s", err, errOut.String())
 		}
-		if got() <= 24 || waited >= 3*time.Second {
-			t.Errorf("after %v of steady traffic, %d octets had reached the pipe (the file header is 24)", waited, got())
+		if first <= 24 || waited >= 3*time.Second || later <= first {
+			t.Errorf("after %v of steady traffic, %d octets had reached the pipe (the file header is 24), 2.5 s later %d", waited, first, later)
 		}
 	})
 
@@ -846,6 +865,27 @@ func TestGotcpdumpFaults(t *testing.T) {
 			if n < 1000 || !strings.Contains(errOut.String(), strconv.Itoa(n)+" packets captured") {
 				t.Errorf("%v: %d packets readable; gotcpdump said:\n%s", sig, n, errOut.String())
 			}
+		}
+	})
+
+	t.Run("SIGHUP under nohup", func(t *testing.T) {
+		// As tcpdump: an ignored SIGHUP stays ignored.
+		var errOut syncbuf.Buffer
+		c := exec.Command("ip", "netns", "exec", l.cliNS, "nohup", bin, "-i", l.cliIf, "-w", filepath.Join(dir, "nohup.pcap"))
+		c.Stderr = &errOut
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Process.Kill() })
+		waitOutput(t, &errOut, 15*time.Second, "capturing on")
+		_ = c.Process.Signal(syscall.SIGHUP)
+		time.Sleep(time.Second)
+		if strings.Contains(errOut.String(), "packets captured") {
+			t.Fatalf("stopped at SIGHUP under nohup:\n%s", errOut.String())
+		}
+		_ = c.Process.Signal(syscall.SIGINT)
+		if err := c.Wait(); err != nil || !strings.Contains(errOut.String(), "packets captured") {
+			t.Errorf("after SIGINT: %v\n%s", err, errOut.String())
 		}
 	})
 

@@ -60,7 +60,9 @@ const flushEvery = time.Second
 // flushDue flushes the writer if -U asks for it or the last flush is
 // flushEvery old at now.
 func (l *loop) flushDue(now time.Time) error {
-	if !l.o.unbuffered && now.Sub(l.flushed) < flushEvery {
+	// A clock stepped back (or packet times behind it) must not hold
+	// the buffer until the clock catches up.
+	if !l.o.unbuffered && now.Sub(l.flushed) < flushEvery && !now.Before(l.flushed) {
 		return nil
 	}
 	l.flushed = now

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gopacket/gopacket/pcap"
 	"golang.org/x/sys/unix"
 
 	"github.com/gotcpdump/gotcpdump/internal/capture"
@@ -149,17 +150,22 @@ func tcpdumpArgs(fs *flag.FlagSet, args []string) (flags, filter []string) {
 		_, err := strconv.Atoi(s)
 		return err == nil && !strings.HasPrefix(s, "-")
 	}
-	// value appends flag name's value: the next word, and for -p the
-	// PIDs after it; it returns the index of the last word used.
+	// pids adds to -p's value v the PIDs after word i, returning the
+	// index of the last word used.
+	pids := func(name, v string, i int) (string, int) {
+		for (name == "p" || name == "pid") && i+1 < len(args) && isPID(args[i+1]) {
+			i++
+			v += "," + args[i]
+		}
+		return v, i
+	}
+	// value appends flag name's value, the next word (and for -p the
+	// PIDs after it); it returns the index of the last word used.
 	value := func(name string, i int) int {
 		if i+1 < len(args) {
-			i++
-			v := args[i]
-			for (name == "p" || name == "pid") && i+1 < len(args) && isPID(args[i+1]) {
-				i++
-				v += "," + args[i]
-			}
+			v, j := pids(name, args[i+1], i+1)
 			flags = append(flags, v)
+			i = j
 		}
 		return i
 	}
@@ -173,11 +179,17 @@ func tcpdumpArgs(fs *flag.FlagSet, args []string) (flags, filter []string) {
 			filter = append(filter, a)
 			continue
 		}
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		name, v, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		if f := fs.Lookup(name); f != nil || strings.HasPrefix(a, "--") {
-			flags = append(flags, a)
-			if f != nil && !hasValue && !isBool(f) {
+			switch {
+			case f != nil && hasValue:
+				v, i = pids(name, v, i)
+				flags = append(flags, "-"+name+"="+v)
+			case f != nil && !isBool(f):
+				flags = append(flags, a)
 				i = value(name, i)
+			default:
+				flags = append(flags, a)
 			}
 			continue
 		}
@@ -192,7 +204,9 @@ func tcpdumpArgs(fs *flag.FlagSet, args []string) (flags, filter []string) {
 				flags = append(flags, "-"+f.Name)
 				continue
 			case j+1 < len(a):
-				flags = append(flags, "-"+f.Name, a[j+1:])
+				var v string
+				v, i = pids(f.Name, a[j+1:], i)
+				flags = append(flags, "-"+f.Name, v)
 			default:
 				flags = append(flags, "-"+f.Name)
 				i = value(f.Name, i)
@@ -268,7 +282,7 @@ func run(args []string, stderr io.Writer) int {
 		// beside a capture.
 		runtime.GOMAXPROCS(1)
 	}
-	stop := stopOnSignal()
+	stop := stopOnSignal(o.write == "-")
 	r, err := session(o, stop, stderr, newStatus(stderr))
 	code := 0
 	if err != nil {
@@ -293,17 +307,19 @@ func packets(n uint64) string {
 	return "packets"
 }
 
-// interfaces lists what -D numbers: the host's interfaces, then any.
+// interfaces lists what -D numbers: libpcap's devices in its order, as
+// tcpdump -D numbers them, so that a runbook's -i 1 means the same
+// interface.
 func interfaces() ([]string, error) {
-	ifs, err := net.Interfaces()
+	devs, err := pcap.FindAllDevs()
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(ifs)+1)
-	for _, ifc := range ifs {
-		names = append(names, ifc.Name)
+	names := make([]string, 0, len(devs))
+	for _, d := range devs {
+		names = append(names, d.Name)
 	}
-	return append(names, "any"), nil
+	return names, nil
 }
 
 // result is what one capture session did.
@@ -315,15 +331,24 @@ type result struct {
 	file              string
 }
 
-// stopOnSignal returns a channel that closes at SIGINT, SIGTERM, SIGHUP
-// (the terminal or ssh session went away) or SIGPIPE (the reader of -w -
-// went away), as tcpdump stops at each: the files are closed whole and
-// the counts printed. Received here, SIGPIPE no longer ends the process
-// at a write to a closed standard output; the write fails with EPIPE.
-func stopOnSignal() <-chan struct{} {
+// stopOnSignal returns a channel that closes at SIGINT, SIGTERM or SIGHUP
+// (the terminal or ssh session went away), as tcpdump stops at each: the
+// files are closed whole and the counts printed. SIGHUP is left alone
+// when it was ignored at start (nohup), as tcpdump leaves it. With pipe
+// (-w -), SIGPIPE too: received here, it no longer ends the process at a
+// write to a closed standard output, which then fails with EPIPE, and
+// the capture ends as tcpdump's does. Not in watch, where SIGPIPE also
+// comes from a metrics client that hangs up.
+func stopOnSignal(pipe bool) <-chan struct{} {
 	stop := make(chan struct{})
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	if !signal.Ignored(syscall.SIGHUP) {
+		signal.Notify(sig, syscall.SIGHUP)
+	}
+	if pipe {
+		signal.Notify(sig, syscall.SIGPIPE)
+	}
 	go func() {
 		<-sig
 		close(stop)
@@ -407,9 +432,10 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		}
 	}()
 	loopErr := l.run()
-	// The reader of standard output went away (tshark -c, head): the
-	// end of the capture, as for tcpdump, not a failure.
-	gone := func(err error) bool { return o.write == "-" && errors.Is(err, syscall.EPIPE) }
+	// The reader of standard output, /dev/stdout or a FIFO went away
+	// (tshark -c, head): the end of the capture, as for tcpdump, not a
+	// failure. Only a pipe or socket fails with EPIPE.
+	gone := func(err error) bool { return errors.Is(err, syscall.EPIPE) }
 	if errors.Is(loopErr, errStop) || gone(loopErr) {
 		loopErr = nil
 	}

@@ -22,6 +22,8 @@ func TestTcpdumpCommandLines(t *testing.T) {
 		{"-p 12 34 56 -w x.pcapng", options{write: "x.pcapng", snaplen: 262144, pids: pidList{12, 34, 56}, pcapng: true}, ""},
 		{"-w x.pcap -p 12 34 -t 30 tcp", options{write: "x.pcap", snaplen: 262144, pids: pidList{12, 34}, duration: 30}, "tcp"},
 		{"--pid=7 -w - -v", options{write: "-", snaplen: 262144, pids: pidList{7}, quiet: 1}, ""},
+		{"-w x.pcap -p12 34 tcp", options{write: "x.pcap", snaplen: 262144, pids: pidList{12, 34}}, "tcp"},
+		{"--pid=7 12 -w x.pcap", options{write: "x.pcap", snaplen: 262144, pids: pidList{7, 12}}, ""},
 		{"-w x.pcap -- -i", options{write: "x.pcap", snaplen: 262144}, "-i"},
 		{"-p 12 host db -w x.pcap", options{write: "x.pcap", snaplen: 262144, pids: pidList{12}}, "host db"},
 		{"-G60 -W3 -C1 -B4096 -ZUSER -w x.pcap", options{write: "x.pcap", snaplen: 262144, rotate: 60, files: 3, maxMB: 1, bufferKiB: 4096, user: "USER"}, ""},

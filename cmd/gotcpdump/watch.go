@@ -95,7 +95,7 @@ func watch(args []string, stderr io.Writer) int {
 		defer srv.Close()
 	}
 
-	stop := stopOnSignal()
+	stop := stopOnSignal(false)
 	lo, hi := sockdiag.EphemeralRange()
 	log.Info("watching", "threshold", threshold, "rearm_below", int(float64(threshold)**rearm), "interval", *interval, "dir", *dir, "metrics_addr", metrics)
 	var (
