@@ -51,7 +51,7 @@ type options struct {
 	iface, write, filterFile, filter, engine, user string
 	count, snaplen, bufferKiB, files               int
 	rotate, duration                               int
-	length                                         time.Duration // watch's --capture; -t otherwise
+	length                                         time.Duration // -t, or watch's --capture
 	maxMB                                          int64
 	pcapng, list, promisc, noEBPF                  bool
 	unbuffered                                     bool // -U: each batch reaches the file when read
@@ -111,6 +111,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
+	o.length = time.Duration(o.duration) * time.Second
 	if rest := strings.Join(append(fs.Args(), filter...), " "); rest != "" {
 		if o.filter != "" {
 			o.filter = "(" + o.filter + ") and (" + rest + ")"
@@ -415,9 +416,6 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 
 	start := time.Now()
 	var deadline time.Time
-	if o.length <= 0 && o.duration > 0 {
-		o.length = time.Duration(o.duration) * time.Second
-	}
 	if o.length > 0 {
 		deadline = start.Add(o.length)
 	}

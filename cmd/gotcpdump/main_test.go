@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTcpdumpCommandLines: what tcpdump's getopt takes, gotcpdump takes
@@ -20,7 +21,7 @@ func TestTcpdumpCommandLines(t *testing.T) {
 		{"-nn -i eth0 -s 128 -Uw x.pcap udp", options{iface: "eth0", write: "x.pcap", snaplen: 128, unbuffered: true, quiet: 2}, "udp"},
 		{"-w x.pcap udp -c 5 and port 53", options{write: "x.pcap", snaplen: 262144, count: 5}, "udp and port 53"},
 		{"-p 12 34 56 -w x.pcapng", options{write: "x.pcapng", snaplen: 262144, pids: pidList{12, 34, 56}, pcapng: true}, ""},
-		{"-w x.pcap -p 12 34 -t 30 tcp", options{write: "x.pcap", snaplen: 262144, pids: pidList{12, 34}, duration: 30}, "tcp"},
+		{"-w x.pcap -p 12 34 -t 30 tcp", options{write: "x.pcap", snaplen: 262144, pids: pidList{12, 34}, duration: 30, length: 30 * time.Second}, "tcp"},
 		{"--pid=7 -w - -v", options{write: "-", snaplen: 262144, pids: pidList{7}, quiet: 1}, ""},
 		{"-w x.pcap -p12 34 tcp", options{write: "x.pcap", snaplen: 262144, pids: pidList{12, 34}}, "tcp"},
 		{"--pid=7 12 -w x.pcap", options{write: "x.pcap", snaplen: 262144, pids: pidList{7, 12}}, ""},
