@@ -871,11 +871,11 @@ func (d *Decoder) grpcStatus(st *stream, off, n int, get func(string) (string, b
 // grpcWithoutHeaders takes a stream whose request HEADERS were never
 // captured (a capture that began inside it), or whose content-type refers
 // to HPACK entries from before the capture (hidden), for gRPC when its
-// first DATA starts like a gRPC message and either the server's port is
-// in the gogrpc.ports preference (which also names the method), the
-// connection carried gRPC requests before (which tells the request
-// direction), or the stream is a hidden POST whose DATA is gRPC messages
-// end to end.
+// first DATA starts like a gRPC message and the server's port is in the
+// gogrpc.ports preference (which also names the method); otherwise a
+// hidden POST when its DATA is gRPC messages end to end, and a stream
+// without HEADERS when the connection carried gRPC requests before
+// (which tells the request direction).
 func (d *Decoder) grpcWithoutHeaders(c *conn, dir int, st *stream, payload []byte, end bool) {
 	// Only the stream's first DATA can show where a message begins.
 	first := !st.grpcChecked
