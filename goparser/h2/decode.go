@@ -732,7 +732,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 		}
 		if m, ok := get(":method"); ok && m != "" {
 			ct, ctKnown := get("content-type")
-			whole := fs.hpackErr == "" && wholeBlock(fs.all)
+			whole := fs.whole()
 			if !ctKnown && !whole && m == "POST" {
 				// The content-type may be one of the fields that refer to
 				// HPACK entries the capture does not have: the first DATA
@@ -783,7 +783,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 				if enc, ok := get("grpc-encoding"); ok {
 					st.call.Encoding[1] = enc
 				}
-				st.call.Whole[1] = fs.hpackErr == "" && wholeBlock(fs.all)
+				st.call.Whole[1] = fs.whole()
 			}
 		} else if st.grpc && st.call.Assumed && dir != st.reqDir && ct != "" && !isGRPCType(ct) {
 			// Taken for gRPC by its request's DATA, answered as something
@@ -796,7 +796,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 			if _, ok := get(":status"); ok {
 				// The response's headers (trailers have no status): what
 				// they say of its messages' encoding is all there is.
-				st.call.Whole[1] = fs.hpackErr == "" && wholeBlock(fs.all)
+				st.call.Whole[1] = fs.whole()
 			}
 			if _, text := gogrpc.IsGRPC(ct); ct != "" {
 				st.call.Text[1] = text
@@ -1224,10 +1224,14 @@ func (d *Decoder) blockFragment(h *half, frag []byte, end bool, fs *frameState) 
 	h.block.active = false
 }
 
-// wholeBlock reports a header block with no field that refers to an HPACK
-// entry the capture does not have: what it lacks, the sender did not send.
-func wholeBlock(fields []hpack.HeaderField) bool {
-	for _, f := range fields {
+// whole reports a header block that decoded without an HPACK error and
+// has no field that refers to an entry the capture does not have: what
+// it lacks, the sender did not send.
+func (fs *frameState) whole() bool {
+	if fs.hpackErr != "" {
+		return false
+	}
+	for _, f := range fs.all {
 		if _, unknown := unknownIndex(f.Name); unknown {
 			return false
 		}
