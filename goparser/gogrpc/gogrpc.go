@@ -245,6 +245,8 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 				w.Expert(xNoEncoding, fmt.Sprintf("compressed message of %d octets, but the %s headers name no grpc-encoding (gRPC fails such a call with INTERNAL)", m.Length, direction(request)))
 			case enc != "":
 				w.Expert(xEncodingGuess, fmt.Sprintf("grpc-encoding of the %s not captured: %s, by the message's magic number", direction(request), enc))
+			default:
+				w.Expert(xInflate, fmt.Sprintf("message of %d octets not decompressed: grpc-encoding of the %s not captured, and no gzip, zstd or snappy magic number", m.Length, direction(request)))
 			}
 			if enc != "" {
 				text = " (by the message's magic number)"
@@ -252,17 +254,13 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 		}
 		if enc != "" {
 			w.Add(fEncoding, off, n, tree.Str(enc), text, gen)
-		}
-		max := min(lim.MaxDecompressed, max(len(m.Data), 1)*lim.MaxRatio)
-		if enc == "" {
-			if !call.Whole[side] {
-				w.Expert(xInflate, fmt.Sprintf("message of %d octets not decompressed: grpc-encoding of the %s not captured, and no gzip, zstd or snappy magic number", m.Length, direction(request)))
+			max := min(lim.MaxDecompressed, max(len(m.Data), 1)*lim.MaxRatio)
+			if out, err := grpcmsg.Decompress(enc, m.Data, max); err != nil {
+				w.Expert(xInflate, fmt.Sprintf("%s message of %d octets not decompressed: %v", enc, m.Length, err))
+			} else {
+				w.Add(fInflated, off, n, tree.Int(int64(len(out))), "", gen)
+				payload, decoded = out, !m.Truncated
 			}
-		} else if out, err := grpcmsg.Decompress(enc, m.Data, max); err != nil {
-			w.Expert(xInflate, fmt.Sprintf("%s message of %d octets not decompressed: %v", enc, m.Length, err))
-		} else {
-			w.Add(fInflated, off, n, tree.Int(int64(len(out))), "", gen)
-			payload, decoded = out, !m.Truncated
 		}
 	}
 	if m.Length > 0 {
