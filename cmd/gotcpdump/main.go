@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"os/user"
@@ -267,7 +266,7 @@ func run(args []string, stderr io.Writer) int {
 	if n, err := strconv.Atoi(o.iface); err == nil && n > 0 {
 		// -i 2, a number from -D, as tcpdump takes it (unless an
 		// interface has that name).
-		if _, err := net.InterfaceByName(o.iface); err != nil {
+		if _, err := capture.IfIndex(o.iface); err != nil {
 			if names, err := interfaces(); err == nil && n <= len(names) {
 				o.iface = names[n-1]
 			}

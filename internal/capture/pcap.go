@@ -274,11 +274,11 @@ func openPcap(c Config, ifindex int) (Source, error) {
 	return s, nil
 }
 
-// ifIndex is the kernel's index of the named interface, from one ioctl
+// IfIndex is the kernel's index of the named interface, from one ioctl
 // (if_nametoindex). net.InterfaceByName reads the whole link table, which
 // on a host with 1,000 interfaces (a node's pods' veths) costs about 8 ms
 // of CPU each time. gopacket's NewInactiveHandle still reads it once.
-func ifIndex(name string) (int, error) {
+func IfIndex(name string) (int, error) {
 	cs := C.CString(name)
 	defer C.free(unsafe.Pointer(cs))
 	i, err := C.if_nametoindex(cs)

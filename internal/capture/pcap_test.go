@@ -284,7 +284,7 @@ func TestRunLimits(t *testing.T) {
 	}
 }
 
-// ifIndex must agree with the link table that net reads, and fail for a
+// IfIndex must agree with the link table that net reads, and fail for a
 // name that the kernel does not have (or could not have: too long).
 func TestIfIndex(t *testing.T) {
 	ifs, err := net.Interfaces()
@@ -292,13 +292,13 @@ func TestIfIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ifc := range ifs {
-		if i, err := ifIndex(ifc.Name); err != nil || i != ifc.Index {
-			t.Errorf("ifIndex(%q) = %d, %v; want %d", ifc.Name, i, err, ifc.Index)
+		if i, err := IfIndex(ifc.Name); err != nil || i != ifc.Index {
+			t.Errorf("IfIndex(%q) = %d, %v; want %d", ifc.Name, i, err, ifc.Index)
 		}
 	}
 	for _, name := range []string{"nosuchif0", "", "any", "an-interface-name-longer-than-IFNAMSIZ"} {
-		if i, err := ifIndex(name); err == nil {
-			t.Errorf("ifIndex(%q) = %d, want an error", name, i)
+		if i, err := IfIndex(name); err == nil {
+			t.Errorf("IfIndex(%q) = %d, want an error", name, i)
 		}
 	}
 }

@@ -81,7 +81,7 @@ const BlockTimeout = 100 * time.Millisecond
 func Open(c Config) (Source, error) {
 	ifindex := 0 // "any" has none
 	if c.Interface != "" && c.Interface != "any" {
-		i, err := ifIndex(c.Interface)
+		i, err := IfIndex(c.Interface)
 		if err != nil {
 			return nil, fmt.Errorf("%w %q (gotcpdump -D lists them)", ErrInterface, c.Interface)
 		}
