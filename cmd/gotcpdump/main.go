@@ -89,7 +89,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	integer(&o.snaplen, 262144, "bytes of each packet to keep", "s")
 	integer(&o.bufferKiB, 32768, "capture buffer size in KiB", "B")
 	integer(&o.rotate, 0, "start a new file every SECONDS (the -w name is then a strftime format, e.g. %Y%m%d-%H%M%S)", "G")
-	integer(&o.files, 0, "keep at most FILES files (with -C: a ring; with -G: stop after FILES)", "W")
+	integer(&o.files, 0, "keep at most FILES files (with -C: a ring, within each -G period; with -G alone: stop after FILES)", "W")
 	integer(&o.duration, 0, "stop after SECONDS", "t", "duration")
 	fs.Int64Var(&o.maxMB, "C", 0, "start a new file when the current one exceeds MB million bytes")
 	fs.BoolVar(&o.pcapng, "pcapng", false, "write pcapng even if the name does not end in .pcapng")

@@ -41,9 +41,10 @@ type Writer struct {
 	bw      *bufio.Writer
 	pw      *pcapgo.Writer
 	nw      *pcapgo.NgWriter
-	opened  time.Time
+	period  time.Time // when the current -G period began: its files' strftime time
+	periods int       // -G periods begun after the first (for -W)
 	written int64
-	seq     int
+	seq     int  // -C's file number, within the -G period with -G
 	closed  bool // the current file is closed (a -G capture ended after -W files)
 	regular bool // the current file is a regular file (see Direct)
 	Current string
@@ -51,38 +52,41 @@ type Writer struct {
 
 // NewWriter opens the first file.
 func NewWriter(cfg WriterConfig) (*Writer, error) {
-	w := &Writer{cfg: cfg}
-	return w, w.open(time.Now())
+	w := &Writer{cfg: cfg, period: time.Now()}
+	return w, w.open()
 }
 
-func (w *Writer) fileName(t time.Time) string {
+// fileName names the current file as tcpdump's MakeFilename does. With
+// -G the name is a strftime(3) format, in local time, of the start of
+// the period, so that -C's files within it share it; without, it is
+// taken as it is. With -C the file number follows, zero-padded to the
+// width of -W's largest, and left off the first file when there is no
+// padding: -W without -C or -G changes nothing.
+func (w *Writer) fileName() string {
 	name := w.cfg.Name
 	if w.cfg.Rotate > 0 {
-		// As tcpdump: with -G the name is a strftime(3) format, in local
-		// time; without, it is taken as it is.
-		name = strftime.Format(name, t)
+		name = strftime.Format(name, w.period)
 	}
-	if w.cfg.MaxBytes > 0 || (w.cfg.Files > 0 && w.cfg.Rotate == 0) {
-		// tcpdump appends the file number with -C.
-		width := 1
-		if w.cfg.Files > 0 {
+	if w.cfg.MaxBytes > 0 {
+		width := 0
+		if w.cfg.Files > 1 {
 			width = len(strconv.Itoa(w.cfg.Files - 1))
 		}
-		if w.seq > 0 || w.cfg.Files > 0 {
+		if w.seq > 0 || width > 0 {
 			name += fmt.Sprintf("%0*d", width, w.seq)
 		}
 	}
 	return name
 }
 
-func (w *Writer) open(t time.Time) error {
+func (w *Writer) open() error {
 	w.closed = false
 	var out io.Writer
 	if w.cfg.Name == "-" {
 		w.f = os.Stdout
 		w.Current = "-"
 	} else {
-		w.Current = w.fileName(t)
+		w.Current = w.fileName()
 		f, err := os.OpenFile(w.Current, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 		if err != nil {
 			return err
@@ -93,7 +97,7 @@ func (w *Writer) open(t time.Time) error {
 	w.regular = err == nil && st.Mode().IsRegular()
 	w.bw = bufio.NewWriterSize(w.f, writePiece)
 	out = w.bw
-	w.opened, w.written = t, 0
+	w.written = 0
 	if w.cfg.PcapNG {
 		host, _ := os.Hostname()
 		intf := pcapgo.NgInterface{
@@ -152,8 +156,12 @@ func (w *Writer) Write(ci *gopacket.CaptureInfo, data []byte, comment string) er
 // due reports whether a packet at t starts a new file, written octets
 // into the current one.
 func (w *Writer) due(written int64, t time.Time) bool {
-	return w.cfg.Name != "-" &&
-		(w.cfg.Rotate > 0 && t.Sub(w.opened) >= w.cfg.Rotate || w.cfg.MaxBytes > 0 && written >= w.cfg.MaxBytes)
+	return w.cfg.Name != "-" && (w.newPeriod(t) || w.cfg.MaxBytes > 0 && written >= w.cfg.MaxBytes)
+}
+
+// newPeriod reports whether a packet at t begins a new -G period.
+func (w *Writer) newPeriod(t time.Time) bool {
+	return w.cfg.Rotate > 0 && t.Sub(w.period) >= w.cfg.Rotate
 }
 
 // TakesRecords reports whether WriteRecords can be used: the file is
@@ -208,7 +216,7 @@ func (w *Writer) Direct() (fd int, room int64, until time.Time, ok bool, err err
 		room = max(w.cfg.MaxBytes-w.written, 1) // 1: the next record rotates
 	}
 	if w.cfg.Rotate > 0 {
-		until = w.opened.Add(w.cfg.Rotate)
+		until = w.period.Add(w.cfg.Rotate)
 	}
 	return int(w.f.Fd()), room, until, true, nil
 }
@@ -280,14 +288,22 @@ func (w *Writer) rotate(t time.Time) error {
 	if err := w.closeFile(nil); err != nil {
 		return err
 	}
-	w.seq++
-	if w.cfg.Files > 0 && w.seq >= w.cfg.Files {
-		if w.cfg.Rotate > 0 && w.cfg.MaxBytes == 0 {
+	// As tcpdump: a new -G period starts -C's numbering over, and -W
+	// counts periods when there is no -C, files within a period (a
+	// ring) when there is.
+	if w.newPeriod(t) {
+		w.periods++
+		if w.cfg.Files > 0 && w.periods >= w.cfg.Files && w.cfg.MaxBytes == 0 {
 			return errRotationDone
 		}
-		w.seq = 0 // a ring of files
+		w.period, w.seq = t, 0
+	} else {
+		w.seq++
+		if w.cfg.Files > 0 && w.seq >= w.cfg.Files {
+			w.seq = 0
+		}
 	}
-	return w.open(t)
+	return w.open()
 }
 
 // errRotationDone ends a -G capture after -W files, as in tcpdump.

@@ -120,11 +120,65 @@ func TestFileNames(t *testing.T) {
 		{WriterConfig{Name: "trace-%F_%T-%j-%y-%s.pcap", Rotate: time.Second}, fmt.Sprintf("trace-2026-11-25_07:08:09-329-26-%d.pcap", ts.Unix())},
 		{WriterConfig{Name: "trace-%H%M.pcap"}, "trace-%H%M.pcap"},
 		{WriterConfig{Name: "ring-%H.pcap", MaxBytes: 1, Files: 3}, "ring-%H.pcap0"},
+		{WriterConfig{Name: "ring-%H.pcap", MaxBytes: 1, Files: 3, Rotate: time.Hour}, "ring-07.pcap0"},
+		// -C's numbers are padded to the width of -W's largest; with no
+		// padding the first file has no number.
+		{WriterConfig{Name: "ring.pcap", MaxBytes: 1}, "ring.pcap"},
+		{WriterConfig{Name: "ring.pcap", MaxBytes: 1, Files: 1}, "ring.pcap"},
+		{WriterConfig{Name: "ring.pcap", MaxBytes: 1, Files: 11}, "ring.pcap00"},
+		// -W alone changes nothing (tcpdump -W 3 -w td.pcap writes td.pcap).
+		{WriterConfig{Name: "td.pcap", Files: 3}, "td.pcap"},
 	} {
-		w := &Writer{cfg: c.cfg}
-		if got := w.fileName(ts); got != c.want {
+		w := &Writer{cfg: c.cfg, period: ts}
+		if got := w.fileName(); got != c.want {
 			t.Errorf("%+v: %q, want %q", c.cfg, got, c.want)
 		}
+	}
+	w := &Writer{cfg: WriterConfig{Name: "ring.pcap", MaxBytes: 1}, seq: 1}
+	if got := w.fileName(); got != "ring.pcap1" {
+		t.Errorf("second -C file %q, want ring.pcap1", got)
+	}
+}
+
+// TestRotateByTimeAndSize: with -G and -C, as tcpdump 4.99 does, the
+// files of a period share the name of its start and number from 0 again
+// in each period, and -W makes a ring within a period, not a stop.
+func TestRotateByTimeAndSize(t *testing.T) {
+	dir := t.TempDir()
+	cfg := WriterConfig{Name: filepath.Join(dir, "cap-%S.pcap"), LinkType: layers.LinkTypeEthernet, Snaplen: 65535,
+		Rotate: 2 * time.Second, MaxBytes: 1000, Files: 3}
+	w, err := NewWriter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 12, 6, 2, 13, 20, 0, time.Local)
+	w.period = start
+	var names []string
+	// Two bursts of 30 packets of 116 octets, 2.5 s apart: 4 files'
+	// worth each, so each wraps the ring of 3.
+	for i := 0; i < 60; i++ {
+		at := start.Add(time.Duration(i) * time.Millisecond)
+		if i >= 30 {
+			at = at.Add(2500 * time.Millisecond)
+		}
+		ci, d := packet(at, 100)
+		if err := w.Write(&ci, d, ""); err != nil {
+			t.Fatal(err)
+		}
+		if len(names) == 0 || names[len(names)-1] != filepath.Base(w.Current) {
+			names = append(names, filepath.Base(w.Current))
+		}
+	}
+	if err := w.Close(Stats{}); err != nil {
+		t.Fatal(err)
+	}
+	// The first file is named when the writer opens, before the test
+	// sets the period's start.
+	names[0] = "cap-" + start.Format("05") + names[0][6:]
+	want := []string{"cap-20.pcap0", "cap-20.pcap1", "cap-20.pcap2", "cap-20.pcap0",
+		"cap-22.pcap0", "cap-22.pcap1", "cap-22.pcap2", "cap-22.pcap0"}
+	if fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Fatalf("files %v, want %v", names, want)
 	}
 }
 
@@ -174,7 +228,7 @@ func TestWriteRecordsAsWrite(t *testing.T) {
 				}
 				// Both writers open their first file at the same time, or
 				// -G could rotate at different packets.
-				w.opened = start
+				w.period = start
 				defer w.Close(Stats{})
 				recs := records(cis)
 				if batches {
