@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 	"github.com/gotcpdump/gotcpdump/internal/syncbuf"
 	dto "github.com/prometheus/client_model/go"
@@ -625,11 +627,46 @@ func TestGotcpdumpFaults(t *testing.T) {
 		}
 	}
 
+	// countsWhatWasWritten checks that the count printed at exit is of the
+	// packets the files hold whole (the last one may end in a cut record).
+	countsWhatWasWritten := func(t *testing.T, errOut *syncbuf.Buffer, files []string) {
+		whole := 0
+		for _, f := range files {
+			in, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r interface {
+				ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+			}
+			if strings.HasSuffix(f, ".pcapng") {
+				r, err = pcapgo.NewNgReader(in, pcapgo.DefaultNgReaderOptions)
+			} else {
+				r, err = pcapgo.NewReader(in)
+			}
+			for err == nil {
+				if _, _, err = r.ReadPacketData(); err == nil {
+					whole++
+				}
+			}
+			in.Close()
+		}
+		if !strings.Contains(errOut.String(), "\n"+strconv.Itoa(whole)+" packets captured") {
+			t.Errorf("the files hold %d whole packets; stderr:\n%s", whole, errOut.String())
+		}
+	}
+
 	t.Run("full disk", func(t *testing.T) {
-		mnt := smallDisk(t, "small", "8k")
-		c, errOut := capture("-w", filepath.Join(mnt, "full.pcap"))
-		traffic()
-		endsOnFullDisk(t, c, errOut)
+		for _, name := range []string{"full.pcap", "full.pcapng"} {
+			mnt := smallDisk(t, name, "1m")
+			file := filepath.Join(mnt, name)
+			c, errOut := capture("-w", file, "udp port 9999")
+			if out, err := exec.Command("ip", "netns", "exec", l.cliNS, lab, "udp", "-addr", l.srvIP.String()+":9999", "-n", "2000", "-size", "1000").CombinedOutput(); err != nil {
+				t.Fatalf("udp: %v %s", err, out)
+			}
+			endsOnFullDisk(t, c, errOut)
+			countsWhatWasWritten(t, errOut, []string{file})
+		}
 	})
 
 	t.Run("full disk while rotating", func(t *testing.T) {
@@ -646,6 +683,7 @@ func TestGotcpdumpFaults(t *testing.T) {
 		if len(files) < 3 {
 			t.Fatalf("files %v", files)
 		}
+		countsWhatWasWritten(t, errOut, files)
 		for _, f := range files[:len(files)-1] {
 			if n := strings.Count(tshark(t, plainEnv, "-r", f, "-T", "fields", "-e", "frame.number"), "\n"); n < 900 {
 				t.Errorf("%s: %d packets", filepath.Base(f), n)

@@ -205,13 +205,15 @@ func (l *loop) run() error {
 		if err := l.w.Write(&ci, data, comment); err != nil {
 			return l.writeErr(err)
 		}
+		// Counted before a flush that may fail: the writer has it (if
+		// the flush fails, session counts what the file holds).
+		l.r.captured++
+		l.r.bytes += int64(ci.Length)
 		// The packet's time stands for the clock's, which a call per
 		// packet would cost.
 		if err := l.flushDue(ci.Timestamp); err != nil {
 			return err
 		}
-		l.r.captured++
-		l.r.bytes += int64(ci.Length)
 		if l.r.captured%4096 == 0 {
 			l.status.update(l.r.captured, l.src, l.w.Current)
 		}
@@ -247,7 +249,7 @@ func (l *loop) runC(rn runner) (left, ok bool, err error) {
 	res, err := rn.Run(fd, lim)
 	l.r.captured += res.Packets
 	l.r.bytes += res.Octets
-	l.w.Wrote(res.Written)
+	l.w.Wrote(res.Written, res.Packets)
 	var se *os.SyscallError
 	switch {
 	case errors.Is(err, capture.ErrNoRun):
@@ -267,11 +269,11 @@ func (l *loop) runC(rn runner) (left, ok bool, err error) {
 // a stop, a deadline or the count could drop some.
 func (l *loop) records(recs []byte, packets int, octets int64) error {
 	timed := l.stopping.Load() || !l.deadline.IsZero() || !l.stopAt.IsZero()
-	start, off := 0, 0
+	start, off, run := 0, 0, 0 // run: records from start to off
 	if !timed && l.o.count == 0 && packets > 0 {
 		l.r.captured += packets
 		l.r.bytes += octets
-		off = len(recs) // nothing to read one by one
+		off, run = len(recs), packets // nothing to read one by one
 	}
 	for off < len(recs) {
 		h, err := capture.Record(recs[off:])
@@ -279,44 +281,49 @@ func (l *loop) records(recs []byte, packets int, octets int64) error {
 			return err
 		}
 		if timed && !l.check(h.Time) {
-			if err := l.flush(recs[start:off]); err != nil {
+			if err := l.flush(recs[start:off], run); err != nil {
 				return err
 			}
 			off += h.Size
-			start = off
+			start, run = off, 0
 			continue
 		}
 		off += h.Size
+		run++
 		l.r.captured++
 		l.r.bytes += int64(h.Length)
 		if l.o.count > 0 && l.r.captured >= l.o.count {
 			break
 		}
 	}
-	if err := l.flush(recs[start:off]); err != nil {
+	if err := l.flush(recs[start:off], run); err != nil {
 		return err
 	}
 	l.status.update(l.r.captured, l.src, l.w.Current)
 	return nil
 }
 
-// flush writes a run of records counted as captured; those a write did
-// not take (a -G capture that ended after -W files) are uncounted.
-func (l *loop) flush(run []byte) error {
+// flush writes a run of packets records counted as captured; those the
+// writer was not given (a -G capture that ended after -W files, a failed
+// write) are uncounted. Of those it was given, a failed write's are
+// counted at the end (see session).
+func (l *loop) flush(run []byte, packets int) error {
 	if len(run) == 0 {
 		return nil
 	}
-	n, err := l.w.WriteRecords(run)
+	n, err := l.w.WriteRecords(run, packets)
 	if err == nil {
 		return nil
 	}
-	for off := n; off < len(run); {
+	for off := 0; off < len(run); {
 		h, rerr := capture.Record(run[off:])
 		if rerr != nil {
 			break
 		}
-		l.r.captured--
-		l.r.bytes -= int64(h.Length)
+		if off >= n {
+			l.r.captured--
+			l.r.bytes -= int64(h.Length)
+		}
 		off += h.Size
 	}
 	return l.writeErr(err)

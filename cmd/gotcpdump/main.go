@@ -440,6 +440,11 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	if err := w.Close(capture.Stats{Received: r.received, Dropped: r.dropped, Start: start, End: time.Now()}); err != nil && loopErr == nil && !gone(err) {
 		loopErr = fmt.Errorf("writing: %w", err)
 	}
+	if loopErr != nil {
+		// The count is of the packets the files hold (tcpdump counts
+		// those it handed to a full disk too).
+		r.captured -= w.Lost()
+	}
 	status.clear()
 	return r, loopErr
 }

@@ -81,11 +81,11 @@ func BenchmarkRecordsToFile(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i += n {
 		s.off = 0
-		recs, _, _, err := s.ReadRecords()
+		recs, packets, _, err := s.ReadRecords()
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := w.WriteRecords(recs); err != nil {
+		if _, err := w.WriteRecords(recs, packets); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -83,6 +83,25 @@ static int gc_fill(struct gc_batch *b) {
 
 enum { GC_RUN_IDLE, GC_RUN_LEFT, GC_RUN_WRITE_ERR, GC_RUN_READ_ERR, GC_RUN_POLL_ERR };
 
+// gc_count_written adds to the run's totals what a batch's first off
+// octets gave the file: its records whole, so that after a failed write
+// (a full disk) the count is of the packets the file holds.
+static void gc_count_written(struct gc_batch *b, size_t off) {
+	for (size_t at = 0; at + 16 <= off;) {
+		uint32_t caplen, len;
+		memcpy(&caplen, b->buf + at + 8, 4);
+		memcpy(&len, b->buf + at + 12, 4);
+		size_t size = 16 + (size_t)le32toh(caplen);
+		if (at + size > off) {
+			break;
+		}
+		b->run_packets++;
+		b->run_octets += le32toh(len);
+		at += size;
+	}
+	b->run_written += off;
+}
+
 static int64_t gc_now_ms(void) {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
@@ -121,6 +140,7 @@ static int gc_run(struct gc_batch *b, int fd, int ms, int64_t until_ns, uint64_t
 				}
 				if (n <= 0) {
 					b->err = n < 0 ? errno : EIO;
+					gc_count_written(b, off);
 					return GC_RUN_WRITE_ERR;
 				}
 				off += (size_t)n;
@@ -486,7 +506,8 @@ var ErrNoRun = errors.New("capture: this source cannot run in C")
 // monitor (sysmon) waking every 10 ms, and every system call or cgo call
 // after an idle stretch starts it polling every 20 µs for a while, which
 // took a fifth of gotcpdump's CPU at 50,000 packets a second. A write
-// error is an *os.SyscallError; nothing of the failed batch is counted.
+// error is an *os.SyscallError; of the failed batch, the records that
+// reached the file whole are counted.
 // Run, ReadRecords and Close belong to one goroutine; only Interrupt may
 // come from another.
 func (s *pcapSource) Run(fd int, lim RunLimits) (RunResult, error) {

@@ -38,6 +38,7 @@ type WriterConfig struct {
 type Writer struct {
 	cfg     WriterConfig
 	f       *os.File
+	cw      *countWriter // under bw: what the file took
 	bw      *bufio.Writer
 	pw      *pcapgo.Writer
 	nw      *pcapgo.NgWriter
@@ -48,6 +49,12 @@ type Writer struct {
 	closed  bool // the current file is closed (a -G capture ended after -W files)
 	regular bool // the current file is a regular file (see Direct)
 	Current string
+	// Packets given for the current file, and a point up to which the
+	// file held everything given: its offset and the packets before it.
+	// Lost reads the file back from there.
+	records, markRecords int
+	mark                 int64
+	failed               bool // a write to the current file failed: no more marks
 }
 
 // NewWriter opens the first file.
@@ -95,7 +102,9 @@ func (w *Writer) open() error {
 	}
 	st, err := w.f.Stat()
 	w.regular = err == nil && st.Mode().IsRegular()
-	w.bw = bufio.NewWriterSize(w.f, writePiece)
+	w.cw = &countWriter{f: w.f}
+	w.records, w.mark, w.markRecords, w.failed = 0, 0, 0, false
+	w.bw = bufio.NewWriterSize(w.cw, writePiece)
 	out = w.bw
 	w.written = 0
 	if w.cfg.PcapNG {
@@ -124,7 +133,77 @@ func (w *Writer) open() error {
 	}
 	// Write the header now, so that a path that takes no data fails
 	// before the capture starts.
-	return w.bw.Flush()
+	return w.flushed(w.bw.Flush())
+}
+
+// countWriter counts the octets the file took.
+type countWriter struct {
+	f *os.File
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.f.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// flushed marks the file as holding everything given when err, that of
+// a flush of every buffer, is nil and no write to it failed before.
+func (w *Writer) flushed(err error) error {
+	w.failed = w.failed || err != nil
+	if !w.failed {
+		w.mark, w.markRecords = w.cw.n, w.records
+	}
+	return err
+}
+
+// Lost tells, after a failed write, how many of the packets given for
+// the current file it does not hold whole, by reading it back from the
+// last point where it held everything given. When the file cannot be
+// read back (standard output, a pipe), every packet given after that
+// point counts as lost.
+func (w *Writer) Lost() int {
+	given := w.records - w.markRecords
+	if w.f == os.Stdout || !w.regular {
+		return given
+	}
+	f, err := os.Open(w.Current)
+	if err != nil {
+		return given
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(io.NewSectionReader(f, w.mark, w.cw.n-w.mark), 64<<10)
+	// A pcap record's header, or a pcapng block's type and length.
+	hdr := make([]byte, 16)
+	whole := 0
+	for whole < given {
+		var rest int
+		packet := true
+		if w.nw != nil {
+			if _, err := io.ReadFull(r, hdr[:8]); err != nil {
+				break
+			}
+			size := binary.LittleEndian.Uint32(hdr[4:])
+			if size < 12 {
+				break
+			}
+			rest = int(size) - 8
+			packet = binary.LittleEndian.Uint32(hdr) == 6 // an enhanced packet block
+		} else {
+			if _, err := io.ReadFull(r, hdr); err != nil {
+				break
+			}
+			rest = int(binary.LittleEndian.Uint32(hdr[8:]))
+		}
+		if n, _ := r.Discard(rest); n < rest {
+			break
+		}
+		if packet {
+			whole++
+		}
+	}
+	return given - whole
 }
 
 // Write writes one packet, with an optional pcapng comment.
@@ -150,6 +229,10 @@ func (w *Writer) Write(ci *gopacket.CaptureInfo, data []byte, comment string) er
 		err = w.pw.WritePacket(gopacket.CaptureInfo{Timestamp: ci.Timestamp, CaptureLength: ci.CaptureLength, Length: ci.Length}, data)
 	}
 	w.written += int64(len(data)) + 16
+	if err == nil {
+		w.records++ // in the buffer or the file: Lost tells which
+	}
+	w.failed = w.failed || err != nil
 	return err
 }
 
@@ -171,31 +254,53 @@ func (w *Writer) TakesRecords() bool { return w.pw != nil }
 // WriteRecords writes packets that are already pcap file records
 // (little-endian, nanosecond timestamps: a batch of the libpcap engine),
 // rotating files between records as Write does, and returns the octets
-// of recs written.
-func (w *Writer) WriteRecords(recs []byte) (int, error) {
+// of recs given to the files (all but after an error).
+func (w *Writer) WriteRecords(recs []byte, packets int) (int, error) {
 	start := 0
 	if w.cfg.Rotate > 0 || w.cfg.MaxBytes > 0 {
+		n := 0 // records from start to off
 		for off := 0; off < len(recs); {
 			h, err := Record(recs[off:])
 			if err != nil {
 				return start, err
 			}
 			if w.due(w.written+int64(off-start), h.Time) {
-				if err := w.writeRecords(recs[start:off]); err != nil {
-					return start, err
+				if given, err := w.give(recs[start:off], n); err != nil {
+					return start + given, err
 				}
-				start = off
+				start, n = off, 0
 				if err := w.rotate(h.Time); err != nil {
 					return start, err
 				}
 			}
 			off += h.Size
+			n++
 		}
+		packets = n // counted here, as they were read
 	}
-	if err := w.writeRecords(recs[start:]); err != nil {
-		return start, err
+	if n, err := w.give(recs[start:], packets); err != nil {
+		return start + n, err
 	}
 	return len(recs), nil
+}
+
+// give writes packets records into the current file, counting them;
+// after a failure it returns the octets of recs given, and counts as
+// given the records that start before that.
+func (w *Writer) give(recs []byte, packets int) (int, error) {
+	n, err := w.writeRecords(recs)
+	if err != nil {
+		w.failed = true
+		for off := 0; off < n && off+recSize <= len(recs); off += recSize + int(binary.LittleEndian.Uint32(recs[off+8:])) {
+			w.records++
+		}
+		return n, err
+	}
+	w.records += packets
+	if w.bw.Buffered() == 0 {
+		w.flushed(nil) // written past the buffer
+	}
+	return n, err
 }
 
 // Direct offers the file's descriptor for whole batches of records
@@ -209,7 +314,7 @@ func (w *Writer) Direct() (fd int, room int64, until time.Time, ok bool, err err
 	if w.pw == nil || w.closed || w.f == os.Stdout || !w.regular {
 		return 0, 0, time.Time{}, false, nil
 	}
-	if err := w.bw.Flush(); err != nil {
+	if err := w.flushed(w.bw.Flush()); err != nil {
 		return 0, 0, time.Time{}, false, err
 	}
 	if w.cfg.MaxBytes > 0 {
@@ -221,30 +326,37 @@ func (w *Writer) Direct() (fd int, room int64, until time.Time, ok bool, err err
 	return int(w.f.Fd()), room, until, true, nil
 }
 
-// Wrote counts octets of records written through Direct's descriptor.
-func (w *Writer) Wrote(n int64) { w.written += n }
+// Wrote counts octets of records written through Direct's descriptor,
+// and the packets among them that the file holds whole.
+func (w *Writer) Wrote(n int64, packets int) {
+	w.written += n
+	w.cw.n += n
+	w.records += packets
+	w.flushed(nil)
+}
 
 // writeRecords writes whole records; the file holds them all or the
-// capture fails.
-func (w *Writer) writeRecords(recs []byte) error {
+// capture fails. It returns the octets of recs given to the buffer or
+// the file.
+func (w *Writer) writeRecords(recs []byte) (int, error) {
 	w.written += int64(len(recs))
 	if len(recs) < writePiece {
-		_, err := w.bw.Write(recs)
-		return err
+		return w.bw.Write(recs)
 	}
 	// Copying a large batch into the buffer costs more than the write
 	// it might save.
 	if err := w.bw.Flush(); err != nil {
-		return err
+		return 0, err
 	}
-	for len(recs) > 0 {
-		n, err := w.f.Write(recs[:min(len(recs), writePiece)])
+	done := 0
+	for done < len(recs) {
+		n, err := w.cw.Write(recs[done:min(len(recs), done+writePiece)])
+		done += n
 		if err != nil {
-			return err
+			return done, err
 		}
-		recs = recs[n:]
 	}
-	return nil
+	return done, nil
 }
 
 // writePiece is the most a single write gives the file, and the size of
@@ -331,10 +443,10 @@ func (w *Writer) closeFile(st *Stats) error {
 			})
 		}
 		if err := w.nw.Flush(); err != nil {
-			return err
+			return w.flushed(err)
 		}
 	}
-	if err := w.bw.Flush(); err != nil {
+	if err := w.flushed(w.bw.Flush()); err != nil {
 		return err
 	}
 	if w.f != os.Stdout {
@@ -353,10 +465,10 @@ func (w *Writer) closeFile(st *Stats) error {
 func (w *Writer) Flush() error {
 	if w.nw != nil {
 		if err := w.nw.Flush(); err != nil {
-			return err
+			return w.flushed(err)
 		}
 	}
-	return w.bw.Flush()
+	return w.flushed(w.bw.Flush())
 }
 
 // Close writes the final statistics (pcapng) and closes the file.

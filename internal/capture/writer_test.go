@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -236,7 +237,7 @@ func TestWriteRecordsAsWrite(t *testing.T) {
 					for i, size := 0, 1; i < len(cis); i, size = i+size, size+1 {
 						end := min(i+size, len(cis))
 						from, to := len(records(cis[:i])), len(records(cis[:end]))
-						n, err := w.WriteRecords(recs[from:to])
+						n, err := w.WriteRecords(recs[from:to], end-i)
 						if err != nil {
 							return len(records(cis[:i])) + n, err
 						}
@@ -297,7 +298,7 @@ func TestWriteRecordsAfterBuffered(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, b := range [][]byte{recs[:one], recs[one : len(recs)-one], recs[len(recs)-one:]} {
-		if _, err := w.WriteRecords(b); err != nil {
+		if _, err := w.WriteRecords(b, len(b)/one); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -309,6 +310,106 @@ func TestWriteRecordsAfterBuffered(t *testing.T) {
 		_, ci, err := r.ReadPacketData()
 		if err != nil || ci.Timestamp.Nanosecond() != i {
 			t.Fatalf("packet %d: %v at %v", i, err, ci.Timestamp)
+		}
+	}
+}
+
+// TestLostAfterFailedWrite: after a write fails part way (a full disk;
+// here the file size limit, which fails a write with EFBIG at the same
+// point), Lost tells how many of the packets given the file does not hold
+// whole, so that the count gotcpdump prints is of those it holds: pcap and
+// pcapng, packet by packet and in batches that go through the buffer or
+// past it, with the failure in a write or in a flush.
+func TestLostAfterFailedWrite(t *testing.T) {
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	restore := func() {
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer restore()
+	for _, tc := range []struct {
+		name   string
+		pcapng bool
+		batch  int // records a batch, 0: packet by packet
+	}{
+		{"pcap packets", false, 0},
+		{"pcapng packets", true, 0},
+		{"pcap small batches", false, 5},
+		{"pcap large batches", false, 100},
+	} {
+		for _, limit := range []uint64{100_000, 150_013, 262_144 + 700} {
+			t.Run(fmt.Sprintf("%s, %d octets", tc.name, limit), func(t *testing.T) {
+				name := filepath.Join(t.TempDir(), "x")
+				w, err := NewWriter(WriterConfig{Name: name, PcapNG: tc.pcapng, LinkType: layers.LinkTypeEthernet, Snaplen: 65535})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: limit, Max: old.Max}); err != nil {
+					t.Fatal(err)
+				}
+				given := 0
+				at := time.Unix(1_700_000_000, 0)
+				for i := 0; err == nil && i < 2000; i++ {
+					if tc.batch == 0 {
+						ci, d := packet(at.Add(time.Duration(i)), 1000+i%7)
+						if err = w.Write(&ci, d, ""); err == nil {
+							given++
+						}
+						if err == nil && i%37 == 36 {
+							err = w.Flush()
+						}
+						continue
+					}
+					var cis []gopacket.CaptureInfo
+					for j := 0; j < tc.batch; j++ {
+						cis = append(cis, gopacket.CaptureInfo{Timestamp: at.Add(time.Duration(i*tc.batch + j)), CaptureLength: 1000 + j%7, Length: 1000 + j%7})
+					}
+					recs := records(cis)
+					var n int
+					n, err = w.WriteRecords(recs, tc.batch)
+					for off := 0; off < n; off += 16 + int(binary.LittleEndian.Uint32(recs[off+8:])) {
+						given++
+					}
+				}
+				if err == nil {
+					err = w.Flush()
+				}
+				_ = w.Close(Stats{})
+				restore()
+				if !errors.Is(err, syscall.EFBIG) {
+					t.Fatalf("the writes ended with %v, want EFBIG", err)
+				}
+				f, err := os.Open(w.Current)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				var r interface {
+					ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+				}
+				if tc.pcapng {
+					r, err = pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+				} else {
+					r, err = pcapgo.NewReader(f)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				whole := 0
+				for {
+					if _, _, err := r.ReadPacketData(); err != nil {
+						break
+					}
+					whole++
+				}
+				if lost := w.Lost(); given-lost != whole {
+					t.Errorf("%d packets given, %d lost by Lost: %d, but the file holds %d whole", given, lost, given-lost, whole)
+				}
+			})
 		}
 	}
 }
