@@ -345,8 +345,7 @@ static int conv_dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
     c.heuristic = 0;
     /* Go's error, or a malformed result (an error in Lua, on the Lua
      * path): an expert info under an item of the protocol, as tcptw's
-     * postdissector reports them (common.failed puts it on wslua's hidden
-     * item, where the tree does not show it). */
+     * postdissector and common.failed report them. */
     switch (call_stream(&c)) {
     case CALL_GO_ERROR:
         goshim_error_item(pinfo, tree, tvb, conv.proto, conv.internal, "", c.msg, c.msglen);

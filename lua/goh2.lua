@@ -60,7 +60,7 @@ local function lua_dissect(tvb, pinfo, tree, heuristic)
             return 0 -- not ours on the first pass either
         end
     end
-    if common.failed(tree, ok, msg) then
+    if common.failed(goh2, tvb, tree, ok, msg) then
         return 0
     end
 
@@ -96,7 +96,7 @@ local function dissect(tvb, pinfo, tree, heuristic)
         return lua_dissect(tvb, pinfo, tree, heuristic)
     end
     local n, links = shim.stream(common.OP_H2, "GOH2", tvb, pinfo, tree, heuristic)
-    if common.failed(tree, n, links) then
+    if common.failed(goh2, tvb, tree, n, links) then
         return 0
     end
     add_links(tvb, tree, links)
@@ -193,7 +193,7 @@ function gogrpc.dissector(tvb, pinfo, tree)
             return 0
         end
     end
-    if common.failed(tree, ok, msg) then
+    if common.failed(gogrpc, tvb, tree, ok, msg) then
         return 0
     end
     local r = shim.result(2)

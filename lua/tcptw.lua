@@ -35,7 +35,7 @@ local function dissect(tvb, pinfo, tree)
             return
         end
     end
-    if common.failed(tree, ok, msg) then
+    if common.failed(tcptw, tvb, tree, ok, msg) then
         return
     end
     local r = shim.result(2)

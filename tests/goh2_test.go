@@ -109,6 +109,36 @@ func TestResultsKeptForLaterPasses(t *testing.T) {
 	}
 }
 
+// failedScript reports an internal error on every frame as the Lua
+// dissectors do when Go recovered from a panic or a fetch failed.
+const failedScript = `
+local p = Proto("zzfailed", "common.failed test")
+function p.dissector(tvb, pinfo, tree)
+    local c = package.loaded["gotcpdump.common"]
+    c.failed(c.protos.goh2, tvb, tree, nil, "boom in frame " .. pinfo.number)
+end
+register_postdissector(p)
+`
+
+// TestFailedShowsInTree: an internal error that a Lua dissector reports
+// (common.failed) shows in the packet's tree, under an item of the
+// protocol, and not only in the expert tap: an expert info put on the
+// tree a dissector is given is on no item, and tshark -V showed nothing.
+func TestFailedShowsInTree(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "failed.lua")
+	if err := os.WriteFile(script, []byte(failedScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := tshark(t, pluginEnv, "-X", "lua_script:"+script, "-r", pcap("h2c_go.pcap"), "-c", "1", "-V")
+	want := regexp.MustCompile(`(?m)^HTTP/2 \(Go x/net/http2\)\n    \[Expert Info \(Error/Malformed\): boom in frame 1\]\n        \[boom in frame 1\]`)
+	if !want.MatchString(out) {
+		t.Errorf("tshark -V does not show the error under a goh2 item:\n%s", out)
+	}
+	if got := tshark(t, pluginEnv, "-X", "lua_script:"+script, "-r", pcap("h2c_go.pcap"), "-c", "1", "-Y", "goh2.internal_error", "-T", "fields", "-e", "frame.number"); got != "1\n" {
+		t.Errorf("-Y goh2.internal_error: %q, want frame 1", got)
+	}
+}
+
 // TestWithoutATree: tshark -x and -q -z expert dissect with no tree, and
 // the shim then adds no items; a display filter makes an invisible tree,
 // where the shim adds only the items that something reads. The expert
