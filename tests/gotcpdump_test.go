@@ -146,6 +146,10 @@ func TestGotcpdumpPid(t *testing.T) {
 		{"in the server's namespace", 41, false, nil},
 		{"from the host, a wildcard listener", 45, true, nil},
 		{"from the host, a wildcard listener, /proc", 46, true, []string{"--no-ebpf"}},
+		// -Z nobody: /proc/PID/fd of the server, root's, cannot be read
+		// after the drop; its listener, read before, must stay.
+		{"as nobody (-Z)", 47, false, []string{"-Z", "nobody"}},
+		{"as nobody (-Z), /proc", 48, false, []string{"-Z", "nobody", "--no-ebpf"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			l := newLab(t, c.n)
@@ -160,6 +164,10 @@ func TestGotcpdumpPid(t *testing.T) {
 			idle := l.start(l.srvNS, "sleep", "300")
 			time.Sleep(300 * time.Millisecond)
 			file := filepath.Join(dir, strconv.Itoa(c.n)+".pcapng")
+			asNobody := len(c.extra) > 0 && c.extra[0] == "-Z"
+			if asNobody {
+				file = filepath.Join(sharedDir(t), strconv.Itoa(c.n)+".pcapng")
+			}
 			ns, ifc := l.srvNS, "vs"+l.cliIf[2:]
 			if c.fromHost {
 				ns, ifc = l.cliNS, l.cliIf
@@ -171,6 +179,12 @@ func TestGotcpdumpPid(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitOutput(t, &errOut, 15*time.Second, "capturing on")
+			if asNobody {
+				if !strings.Contains(errOut.String(), "its listening ports stay those found at start") {
+					t.Errorf("no warning that /proc cannot be read after -Z:\n%s", errOut.String())
+				}
+				time.Sleep(2500 * time.Millisecond) // /proc is read again, after the drop
+			}
 			for _, port := range []string{"8080", "7070"} {
 				c := exec.Command("ip", "netns", "exec", l.cliNS, lab, "client", "-addr", l.srvIP.String()+":"+port, "-mode", "close", "-n", "10", "-every", "10ms")
 				if out, err := c.CombinedOutput(); err != nil {
@@ -208,6 +222,21 @@ func TestGotcpdumpPid(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sharedDir makes a directory that anyone may write in, as /tmp: with
+// -Z, the files are created after the drop, as tcpdump creates them.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	shared, err := os.MkdirTemp("", "gotcpdump-z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(shared) })
+	if err := os.Chmod(shared, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	return shared
 }
 
 // TestGotcpdumpPidHighRate: process A opens and closes 5,000 connections
@@ -744,16 +773,7 @@ func TestGotcpdumpFaults(t *testing.T) {
 		}
 	})
 
-	// A directory that anyone may write in, as /tmp: with -Z, the files
-	// are created after the drop, as tcpdump creates them.
-	shared, err := os.MkdirTemp("", "gotcpdump-z")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(shared) })
-	if err := os.Chmod(shared, 0o1777); err != nil {
-		t.Fatal(err)
-	}
+	shared := sharedDir(t)
 	ownedByNobody := func(t *testing.T, file string) {
 		t.Helper()
 		st, err := os.Stat(file)

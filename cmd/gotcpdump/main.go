@@ -403,6 +403,18 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		if err := dropPrivileges(as); err != nil {
 			return r, setupError{err}
 		}
+		// /proc/PID/fd is for the process's user and root: the matcher
+		// keeps what it read before the drop.
+		for _, p := range procs {
+			if err := p.Readable(); err != nil {
+				more := ""
+				if !match.EBPF() {
+					more = ", and the connections it opens from now on are missed"
+				}
+				fmt.Fprintf(stderr, "gotcpdump: warning: as %s, the sockets of process %d cannot be read from /proc/%d/fd: its listening ports stay those found at start%s\n",
+					o.user, p.PID, p.PID, more)
+			}
+		}
 	}
 	w, err := capture.NewWriter(capture.WriterConfig{Name: o.write, PcapNG: o.pcapng, LinkType: src.LinkType(),
 		Snaplen: o.snaplen, Iface: o.iface, Filter: filter, Rotate: time.Duration(o.rotate) * time.Second,

@@ -123,7 +123,16 @@ func (m *ProcMatcher) poll(now time.Time) bool {
 	m.last = now
 	before := m.Filter()
 	listen := make(map[uint16][]listener)
-	socks := Sockets(m.procs)
+	socks, unreadable := sockets(m.procs)
+	// A process whose sockets can no longer be read (gotcpdump dropped
+	// its privileges, -Z) keeps the listeners read before.
+	for port, ls := range m.listen {
+		for _, l := range ls {
+			if unreadable[l.proc.PID] {
+				listen[port] = append(listen[port], l)
+			}
+		}
+	}
 	if len(m.conns)+len(socks) > maxTuples {
 		m.conns = make(map[tuple]Proc)
 	}

@@ -3,7 +3,9 @@ package capture
 import (
 	"bufio"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -86,9 +88,21 @@ type Socket struct {
 // Sockets lists the TCP sockets of the processes, from /proc/PID/fd and
 // the TCP tables of each process's network namespace.
 func Sockets(procs []Proc) []Socket {
-	var out []Socket
+	out, _ := sockets(procs)
+	return out
+}
+
+// sockets is Sockets, also returning the PIDs whose /proc/PID/fd could
+// not be read (gotcpdump -Z as a user other than theirs).
+func sockets(procs []Proc) (out []Socket, unreadable map[int]bool) {
 	for _, p := range procs {
-		inodes := socketInodes(p.PID)
+		inodes, err := socketInodes(p.PID)
+		if errors.Is(err, fs.ErrPermission) {
+			if unreadable == nil {
+				unreadable = make(map[int]bool)
+			}
+			unreadable[p.PID] = true
+		}
 		if len(inodes) == 0 {
 			continue
 		}
@@ -113,7 +127,7 @@ func Sockets(procs []Proc) []Socket {
 			fh.Close()
 		}
 	}
-	return out
+	return out, unreadable
 }
 
 // procAddr parses an address of /proc/net/tcp{,6}: hex words in host
@@ -148,8 +162,15 @@ func PortOwners(procs []Proc) map[uint16]Proc {
 	return owners
 }
 
-func socketInodes(pid int) map[string]bool {
-	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+// Readable returns an error when the sockets of a process cannot be read
+// from /proc: /proc/PID/fd is for its user and root only.
+func (p Proc) Readable() error {
+	_, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.PID))
+	return err
+}
+
+func socketInodes(pid int) (map[string]bool, error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	inodes := make(map[string]bool)
 	for _, fd := range fds {
 		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
@@ -157,7 +178,7 @@ func socketInodes(pid int) map[string]bool {
 			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
 		}
 	}
-	return inodes
+	return inodes, err
 }
 
 // PortFilter is a libpcap expression matching TCP on the given ports.
