@@ -983,6 +983,32 @@ func TestGotcpdumpFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("rotation with -z gzip", func(t *testing.T) {
+		// As tcpdump -z: each file a rotation closes is handed to gzip,
+		// the last one (closed at exit) is not; the packets still add up.
+		rot := filepath.Join(dir, "rotz")
+		os.MkdirAll(rot, 0o755)
+		c, errOut := capture("-w", filepath.Join(rot, "z.pcap"), "-C", "1", "-z", "gzip", "udp port 9999")
+		sent := udpThrough(t, c, errOut, 6000, 1000)
+		var plain, zipped []string
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			plain, _ = filepath.Glob(filepath.Join(rot, "z.pcap*[0-9]"))
+			p, _ := filepath.Glob(filepath.Join(rot, "z.pcap"))
+			plain = append(plain, p...)
+			zipped, _ = filepath.Glob(filepath.Join(rot, "z.pcap*.gz"))
+			if len(plain) <= 1 || time.Now().After(end) {
+				break
+			}
+		}
+		total := 0
+		for _, f := range append(plain, zipped...) {
+			total += strings.Count(tshark(t, plainEnv, "-r", f, "-T", "fields", "-e", "frame.number"), "\n")
+		}
+		if len(plain) != 1 || len(zipped) < 5 || total != sent || sent != 6000 {
+			t.Errorf("files left uncompressed %v, %d compressed, %d packets in them, %d sent; gotcpdump said:\n%s", plain, len(zipped), total, sent, errOut.String())
+		}
+	})
+
 	t.Run("ring after dropping privileges", func(t *testing.T) {
 		// -Z nobody with a -C 1 -W 2 ring: 5 MB of datagrams wrap it
 		// twice, and nobody reopens the files it made.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"os/user"
 	"runtime"
@@ -48,6 +49,7 @@ type options struct {
 	pids                                           pidList
 	pname                                          string
 	iface, write, filterFile, filter, engine, user string
+	postRotate                                     string // -z
 	count, snaplen, bufferKiB, files               int
 	rotate, duration                               int
 	length                                         time.Duration // -t, or watch's --capture
@@ -85,6 +87,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	str(&o.filter, "", "filter expression (libpcap syntax); also taken from trailing arguments", "f", "filter")
 	str(&o.engine, "pcap", "capture engine: pcap (libpcap) or afpacket (gopacket's TPACKET_V3 ring)", "engine")
 	str(&o.user, "", "drop privileges to USER once the capture is open", "Z")
+	str(&o.postRotate, "", "with -C or -G, run COMMAND FILE on each file a rotation closes (e.g. gzip), at the lowest priority, as tcpdump -z", "z")
 	integer(&o.count, 0, "stop after COUNT packets", "c")
 	integer(&o.snaplen, 262144, "bytes of each packet to keep", "s")
 	integer(&o.bufferKiB, 32768, "capture buffer size in KiB", "B")
@@ -418,7 +421,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	}
 	w, err := capture.NewWriter(capture.WriterConfig{Name: o.write, PcapNG: o.pcapng, LinkType: src.LinkType(),
 		Snaplen: o.snaplen, Iface: o.iface, Filter: filter, Rotate: time.Duration(o.rotate) * time.Second,
-		MaxBytes: o.maxMB * 1_000_000, Files: o.files})
+		MaxBytes: o.maxMB * 1_000_000, Files: o.files, Rotated: postRotate(o.postRotate, stderr)})
 	if err != nil {
 		return r, setupError{fmt.Errorf("cannot write the capture: %w", err)}
 	}
@@ -459,6 +462,30 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	}
 	status.clear()
 	return r, loopErr
+}
+
+// postRotate returns what runs tcpdump's -z command on each file that a
+// rotation closed: "command file", started at the lowest priority and
+// not waited for, so that the capture goes on while it compresses; it
+// runs as the -Z user, as tcpdump's does. nil without -z.
+func postRotate(command string, stderr io.Writer) func(string) {
+	if command == "" {
+		return nil
+	}
+	return func(file string) {
+		c := exec.Command(command, file)
+		c.Stdout, c.Stderr = os.Stdout, stderr
+		if err := c.Start(); err != nil {
+			fmt.Fprintf(stderr, "gotcpdump: -z %s %s: %v\n", command, file, err)
+			return
+		}
+		_ = syscall.Setpriority(syscall.PRIO_PROCESS, c.Process.Pid, 19)
+		go func() {
+			if err := c.Wait(); err != nil {
+				fmt.Fprintf(stderr, "gotcpdump: -z %s %s: %v\n", command, file, err)
+			}
+		}()
+	}
 }
 
 func processes(o *options) ([]capture.Proc, error) {

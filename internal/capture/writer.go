@@ -31,6 +31,10 @@ type WriterConfig struct {
 	Rotate   time.Duration
 	MaxBytes int64
 	Files    int
+	// Rotated, if set, is called with the name of each file that a
+	// rotation closed whole (not the last file, which Close closes), as
+	// tcpdump runs its -z command.
+	Rotated func(name string)
 }
 
 // Writer writes packets, rotating files as configured. Files are created
@@ -399,6 +403,9 @@ var errRecord = errors.New("capture: a pcap record runs past the end of its batc
 func (w *Writer) rotate(t time.Time) error {
 	if err := w.closeFile(nil); err != nil {
 		return err
+	}
+	if w.cfg.Rotated != nil {
+		w.cfg.Rotated(w.Current)
 	}
 	// As tcpdump: a new -G period starts -C's numbering over, and -W
 	// counts periods when there is no -C, files within a period (a

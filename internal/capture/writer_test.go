@@ -146,8 +146,9 @@ func TestFileNames(t *testing.T) {
 // in each period, and -W makes a ring within a period, not a stop.
 func TestRotateByTimeAndSize(t *testing.T) {
 	dir := t.TempDir()
+	var closed []string // by Rotated, as for tcpdump -z
 	cfg := WriterConfig{Name: filepath.Join(dir, "cap-%S.pcap"), LinkType: layers.LinkTypeEthernet, Snaplen: 65535,
-		Rotate: 2 * time.Second, MaxBytes: 1000, Files: 3}
+		Rotate: 2 * time.Second, MaxBytes: 1000, Files: 3, Rotated: func(name string) { closed = append(closed, filepath.Base(name)) }}
 	w, err := NewWriter(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -180,6 +181,10 @@ func TestRotateByTimeAndSize(t *testing.T) {
 		"cap-22.pcap0", "cap-22.pcap1", "cap-22.pcap2", "cap-22.pcap0"}
 	if fmt.Sprint(names) != fmt.Sprint(want) {
 		t.Fatalf("files %v, want %v", names, want)
+	}
+	// Every file but the last, which Close closes, in the order closed.
+	if len(closed) != len(want)-1 || fmt.Sprint(closed[1:]) != fmt.Sprint(want[1:len(want)-1]) {
+		t.Errorf("Rotated got %v, want %v", closed, want[:len(want)-1])
 	}
 }
 
