@@ -56,7 +56,7 @@ type options struct {
 	maxMB                                          int64
 	pcapng, list, promisc, noEBPF                  bool
 	unbuffered                                     bool // -U: each batch reaches the file when read
-	quiet                                          int  // -n, -q and -v: accepted, see parse
+	quiet                                          int  // -n, -q, -v...: accepted, see parse
 }
 
 // noop counts a tcpdump flag that changes only how tcpdump prints
@@ -103,7 +103,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	str(&o.pname, "", "capture the TCP connections of the processes whose command line contains NAME", "pname")
 	fs.BoolVar(&o.noEBPF, "no-ebpf", false, "with -p/--pname: find the processes' connections by reading /proc (misses short connections) instead of with eBPF")
 	fs.BoolVar(&o.unbuffered, "U", false, "write each batch of packets to the file as it is read, not when the buffer fills or a second has passed")
-	for _, n := range []string{"n", "q", "v"} {
+	// tcpdump's flags that only change how it prints packets (-n, -q,
+	// -v, -A, -e, -K, -l, -N, -S, -x, -X), which it ignores with -w too.
+	for _, n := range []string{"n", "q", "v", "A", "e", "K", "l", "N", "S", "x", "X"} {
 		fs.Var(noop{&o.quiet}, n, "accepted for tcpdump command lines; no effect, as gotcpdump prints no packets")
 	}
 	flags, filter := tcpdumpArgs(fs, args)
