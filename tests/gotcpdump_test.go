@@ -983,6 +983,23 @@ func TestGotcpdumpFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("direction", func(t *testing.T) {
+		// Datagrams from the client's side only: -Q out on its interface
+		// captures them all, -Q in none (as tcpdump -Q).
+		for _, c := range []struct {
+			dir  string
+			want func(sent int) int
+		}{{"out", func(sent int) int { return sent }}, {"in", func(int) int { return 0 }}} {
+			file := filepath.Join(dir, "q"+c.dir+".pcap")
+			cmd, errOut := capture("-w", file, "-Q", c.dir, "udp port 9999")
+			sent := udpThrough(t, cmd, errOut, 300, 100)
+			n := strings.Count(tshark(t, plainEnv, "-r", file, "-T", "fields", "-e", "frame.number"), "\n")
+			if sent != 300 || n != c.want(sent) {
+				t.Errorf("-Q %s: %d of %d datagrams sent from this side captured, want %d", c.dir, n, sent, c.want(sent))
+			}
+		}
+	})
+
 	t.Run("rotation with -z gzip", func(t *testing.T) {
 		// As tcpdump -z: each file a rotation closes is handed to gzip,
 		// the last one (closed at exit) is not; the packets still add up.

@@ -50,6 +50,7 @@ type options struct {
 	pname                                          string
 	iface, write, filterFile, filter, engine, user string
 	postRotate                                     string // -z
+	direction                                      string // -Q
 	count, snaplen, bufferKiB, files               int
 	rotate, duration                               int
 	length                                         time.Duration // -t, or watch's --capture
@@ -85,6 +86,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	str(&o.write, "", "write packets to FILE (- for standard output); .pcapng names write pcapng", "w")
 	str(&o.filterFile, "", "read the filter expression from FILE", "F")
 	str(&o.filter, "", "filter expression (libpcap syntax); also taken from trailing arguments", "f", "filter")
+	str(&o.direction, "", "capture only packets received (in), sent (out), or both (inout, the default), as tcpdump -Q", "Q", "direction")
 	str(&o.engine, "pcap", "capture engine: pcap (libpcap) or afpacket (gopacket's TPACKET_V3 ring)", "engine")
 	str(&o.user, "", "drop privileges to USER once the capture is open", "Z")
 	str(&o.postRotate, "", "with -C or -G, run COMMAND FILE on each file a rotation closes (e.g. gzip), at the lowest priority, as tcpdump -z", "z")
@@ -235,6 +237,11 @@ func (o *options) check() error {
 	}
 	if o.bufferKiB <= 0 {
 		return fmt.Errorf("-B %d: want a positive size", o.bufferKiB)
+	}
+	switch o.direction = strings.ToLower(o.direction); o.direction {
+	case "", "in", "out", "inout":
+	default:
+		return fmt.Errorf("-Q %s: want in, out or inout", o.direction)
 	}
 	if o.snaplen == 0 {
 		o.snaplen = 262144
@@ -396,7 +403,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		filter = combine(o.filter, match.Filter())
 	}
 	src, err := capture.Open(capture.Config{Interface: o.iface, Snaplen: o.snaplen, BufferKiB: o.bufferKiB,
-		Filter: filter, Engine: o.engine, Promisc: o.promisc})
+		Filter: filter, Engine: o.engine, Promisc: o.promisc, Direction: o.direction})
 	if err != nil {
 		return r, setupError{err}
 	}

@@ -28,6 +28,8 @@ func TestTcpdumpCommandLines(t *testing.T) {
 		{"-w x.pcap -- -i", options{write: "x.pcap", snaplen: 262144}, "-i"},
 		{"-p 12 host db -w x.pcap", options{write: "x.pcap", snaplen: 262144, pids: pidList{12}}, "host db"},
 		{"-G60 -W3 -C1 -B4096 -ZUSER -w x.pcap", options{write: "x.pcap", snaplen: 262144, rotate: 60, files: 3, maxMB: 1, bufferKiB: 4096, user: "USER"}, ""},
+		{"-Q in -w x.pcap", options{write: "x.pcap", snaplen: 262144, direction: "in"}, ""},
+		{"--direction=OUT -w x.pcap", options{write: "x.pcap", snaplen: 262144, direction: "out"}, ""},
 		// Printing flags of a runbook's tcpdump -w command.
 		{"-nnvvXSs 1514 -i eth0 -w x.pcap", options{iface: "eth0", write: "x.pcap", snaplen: 1514, quiet: 6}, ""},
 		{"-lAeKNx -w x.pcap -z gzip -C 1", options{write: "x.pcap", snaplen: 262144, quiet: 6, postRotate: "gzip", maxMB: 1}, ""},
@@ -55,6 +57,7 @@ func TestTcpdumpCommandLines(t *testing.T) {
 		{"-G -3 -w x.pcap", "-G -3: must not be negative"},
 		{"-B 0 -w x.pcap", "-B 0: want a positive size"},
 		{"-j host -w x.pcap", "flag provided but not defined: -j"},
+		{"-Q sideways -w x.pcap", "-Q sideways: want in, out or inout"},
 		{"-i lo -w", "flag needs an argument: -w"},
 	} {
 		if _, err := parse(strings.Fields(c.args), io.Discard); err == nil || !strings.Contains(err.Error(), c.err) {

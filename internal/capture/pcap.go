@@ -258,6 +258,12 @@ func openPcap(c Config, ifindex int) (Source, error) {
 		// type. A libpcap without v2 keeps v1.
 		_ = h.SetLinkType(layers.LinkTypeLinuxSLL2)
 	}
+	if d, ok := map[string]pcap.Direction{"in": pcap.DirectionIn, "out": pcap.DirectionOut}[c.Direction]; ok {
+		if err := h.SetDirection(d); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("capture: -Q %s: %v", c.Direction, err)
+		}
+	}
 	// libpcap attaches the filter and flushes what arrived before it.
 	if c.Filter != "" {
 		if err := h.SetBPFFilter(c.Filter); err != nil {

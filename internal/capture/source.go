@@ -65,6 +65,7 @@ type Config struct {
 	Filter    string
 	Engine    string // "pcap" (default) or "afpacket"
 	Promisc   bool
+	Direction string // "in", "out" or "inout" (""), as tcpdump's -Q: libpcap only
 }
 
 const pollInterval = 200 * time.Millisecond
@@ -97,6 +98,8 @@ func Open(c Config) (Source, error) {
 	case c.Engine == "" || c.Engine == "pcap" || c.Interface == "any" || c.Interface == "":
 		s, err := openPcap(c, ifindex)
 		return s, classify(err)
+	case c.Direction != "" && c.Direction != "inout":
+		return nil, fmt.Errorf("capture: -Q %s needs the pcap engine", c.Direction)
 	case c.Engine == "afpacket":
 		s, err := openAFPacket(c)
 		return s, classify(err)
