@@ -619,10 +619,15 @@ func TestGotcpdumpFaults(t *testing.T) {
 			t.Fatalf("client: %v\n%s", err, o)
 		}
 	}
-	capture := func(args ...string) (*exec.Cmd, *syncbuf.Buffer) {
+	// captureTo starts a capture whose standard output is stdout (nil:
+	// none); capture, one with none.
+	captureTo := func(stdout *os.File, args ...string) (*exec.Cmd, *syncbuf.Buffer) {
 		var errOut syncbuf.Buffer
 		c := exec.Command("ip", append([]string{"netns", "exec", l.cliNS, bin, "-i", l.cliIf}, args...)...)
 		c.Stderr = &errOut
+		if stdout != nil {
+			c.Stdout = stdout
+		}
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -630,6 +635,7 @@ func TestGotcpdumpFaults(t *testing.T) {
 		waitOutput(t, &errOut, 15*time.Second, "capturing on")
 		return c, &errOut
 	}
+	capture := func(args ...string) (*exec.Cmd, *syncbuf.Buffer) { return captureTo(nil, args...) }
 
 	// smallDisk mounts a tmpfs of the given size for one subtest.
 	smallDisk := func(t *testing.T, name, size string) string {
@@ -686,10 +692,21 @@ func TestGotcpdumpFaults(t *testing.T) {
 	}
 
 	t.Run("full disk", func(t *testing.T) {
-		for _, name := range []string{"full.pcap", "full.pcapng"} {
-			mnt := smallDisk(t, name, "1m")
-			file := filepath.Join(mnt, name)
-			c, errOut := capture("-w", file, "udp port 9999")
+		// "-": -w - with standard output redirected to a file.
+		for _, name := range []string{"full.pcap", "full.pcapng", "-"} {
+			mnt := smallDisk(t, "disk"+name, "1m")
+			file, w := filepath.Join(mnt, name), filepath.Join(mnt, name)
+			var stdout *os.File
+			if name == "-" {
+				file, w = filepath.Join(mnt, "stdout.pcap"), "-"
+				f, err := os.Create(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				stdout = f
+			}
+			c, errOut := captureTo(stdout, "-w", w, "udp port 9999")
 			if out, err := exec.Command("ip", "netns", "exec", l.cliNS, lab, "udp", "-addr", l.srvIP.String()+":9999", "-n", "2000", "-size", "1000").CombinedOutput(); err != nil {
 				t.Fatalf("udp: %v %s", err, out)
 			}

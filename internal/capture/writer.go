@@ -19,8 +19,9 @@ import (
 
 // WriterConfig describes the output, with tcpdump's rotation semantics:
 // -G starts a new file every Rotate (the name is then a strftime format),
-// -C starts one when a file exceeds MaxBytes, and -W keeps at most Files
-// files (a ring when combined with -C).
+// -C starts one when a file exceeds MaxBytes, and -W (Files) makes -C's
+// files a ring of that many (within each -G period), or ends a -G
+// capture after that many periods; alone it does nothing.
 type WriterConfig struct {
 	Name     string // "-" for standard output
 	PcapNG   bool
@@ -49,9 +50,10 @@ type Writer struct {
 	period  time.Time // when the current -G period began: its files' strftime time
 	periods int       // -G periods begun after the first (for -W)
 	written int64
-	seq     int  // -C's file number, within the -G period with -G
-	closed  bool // the current file is closed (a -G capture ended after -W files)
-	regular bool // the current file is a regular file (see Direct)
+	seq     int   // -C's file number, within the -G period with -G
+	closed  bool  // the current file is closed (a -G capture ended after -W files)
+	regular bool  // the current file is a regular file (see Direct)
+	base    int64 // where the writes begin in it: 0 but for -w - into a file (>>)
 	Current string
 	// Packets given for the current file, and a point up to which the
 	// file held everything given: its offset and the packets before it.
@@ -93,9 +95,13 @@ func (w *Writer) fileName() string {
 func (w *Writer) open() error {
 	w.closed = false
 	var out io.Writer
+	w.base = 0
 	if w.cfg.Name == "-" {
 		w.f = os.Stdout
 		w.Current = "-"
+		if st, err := w.f.Stat(); err == nil && st.Mode().IsRegular() {
+			w.base = st.Size() // appended to, or 0
+		}
 	} else {
 		w.Current = w.fileName()
 		f, err := os.OpenFile(w.Current, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
@@ -110,7 +116,6 @@ func (w *Writer) open() error {
 	w.records, w.mark, w.markRecords, w.failed = 0, 0, 0, false
 	w.bw = bufio.NewWriterSize(w.cw, writePiece)
 	out = w.bw
-	w.written = 0
 	if w.cfg.PcapNG {
 		host, _ := os.Hostname()
 		intf := pcapgo.NgInterface{
@@ -136,19 +141,27 @@ func (w *Writer) open() error {
 		}
 	}
 	// Write the header now, so that a path that takes no data fails
-	// before the capture starts.
-	return w.flushed(w.bw.Flush())
+	// before the capture starts. -C counts it, as tcpdump's ftell does.
+	err = w.flushed(w.bw.Flush())
+	w.written = w.cw.n
+	return err
 }
 
-// countWriter counts the octets the file took.
+// countWriter counts the octets the file took, and keeps the first
+// error: pcapgo's Writer wraps it without %w, which hid an EPIPE (the
+// reader of -w - went away) from errors.Is.
 type countWriter struct {
-	f *os.File
-	n int64
+	f   *os.File
+	n   int64
+	err error
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.f.Write(p)
 	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
 
@@ -169,15 +182,19 @@ func (w *Writer) flushed(err error) error {
 // point counts as lost.
 func (w *Writer) Lost() int {
 	given := w.records - w.markRecords
-	if w.f == os.Stdout || !w.regular {
+	if !w.regular {
 		return given
 	}
-	f, err := os.Open(w.Current)
+	name := w.Current
+	if w.f == os.Stdout {
+		name = "/proc/self/fd/1" // a new open file description, for reading
+	}
+	f, err := os.Open(name)
 	if err != nil {
 		return given
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(io.NewSectionReader(f, w.mark, w.cw.n-w.mark), 64<<10)
+	r := bufio.NewReaderSize(io.NewSectionReader(f, w.base+w.mark, w.cw.n-w.mark), 64<<10)
 	// A pcap record's header, or a pcapng block's type and length.
 	hdr := make([]byte, 16)
 	whole := 0
@@ -226,13 +243,17 @@ func (w *Writer) Write(ci *gopacket.CaptureInfo, data []byte, comment string) er
 			opts.Comments = []string{comment}
 		}
 		err = w.nw.WritePacketWithOptions(c, data, opts)
+		w.written += epbSize(len(data), comment)
 	} else {
 		// Built from its fields: copying *ci whole, just after the reader
 		// stored them one by one, stalls on the wide loads (9 ns of 62 a
 		// packet, BenchmarkBatchToFile).
 		err = w.pw.WritePacket(gopacket.CaptureInfo{Timestamp: ci.Timestamp, CaptureLength: ci.CaptureLength, Length: ci.Length}, data)
+		w.written += int64(len(data)) + recSize
 	}
-	w.written += int64(len(data)) + 16
+	if err != nil && w.cw.err != nil {
+		err = w.cw.err
+	}
 	if err == nil {
 		w.records++ // in the buffer or the file: Lost tells which
 	}
@@ -243,7 +264,18 @@ func (w *Writer) Write(ci *gopacket.CaptureInfo, data []byte, comment string) er
 // due reports whether a packet at t starts a new file, written octets
 // into the current one.
 func (w *Writer) due(written int64, t time.Time) bool {
-	return w.cfg.Name != "-" && (w.newPeriod(t) || w.cfg.MaxBytes > 0 && written >= w.cfg.MaxBytes)
+	return w.cfg.Name != "-" && (w.newPeriod(t) || w.cfg.MaxBytes > 0 && written > w.cfg.MaxBytes)
+}
+
+// epbSize is the size of the enhanced packet block that pcapgo's
+// NgWriter writes for n octets of packet and a comment, so that -C
+// measures pcapng files as they are.
+func epbSize(n int, comment string) int64 {
+	size := 32 + n // the block's fields and trailer, and the packet
+	if comment != "" {
+		size += 4 + len(comment) + (4-len(comment)&3)&3 + 4 // the option, padded, and the end of options
+	}
+	return int64(size + (4-size&3)&3)
 }
 
 // newPeriod reports whether a packet at t begins a new -G period.
@@ -322,7 +354,7 @@ func (w *Writer) Direct() (fd int, room int64, until time.Time, ok bool, err err
 		return 0, 0, time.Time{}, false, err
 	}
 	if w.cfg.MaxBytes > 0 {
-		room = max(w.cfg.MaxBytes-w.written, 1) // 1: the next record rotates
+		room = max(w.cfg.MaxBytes-w.written, 1) // 1: every batch goes to WriteRecords, which rotates where due
 	}
 	if w.cfg.Rotate > 0 {
 		until = w.period.Add(w.cfg.Rotate)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -416,5 +417,66 @@ func TestLostAfterFailedWrite(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestWrittenIsFileSize: what -C compares with the limit is the file's
+// size, header included, as tcpdump's ftell: for pcap, and for pcapng
+// blocks with and without a comment.
+func TestWrittenIsFileSize(t *testing.T) {
+	for _, pcapng := range []bool{false, true} {
+		name := filepath.Join(t.TempDir(), "x")
+		w, err := NewWriter(WriterConfig{Name: name, PcapNG: pcapng, LinkType: layers.LinkTypeEthernet, Snaplen: 65535})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 50; i++ {
+			ci, d := packet(time.Unix(1_700_000_000, int64(i)), 60+i)
+			if err := w.Write(&ci, d, strings.Repeat("c", i%6)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() != w.written {
+			t.Errorf("pcapng %v: %d octets counted, the file has %d", pcapng, w.written, st.Size())
+		}
+		w.Close(Stats{})
+	}
+}
+
+// TestBrokenPipe: when the reader of a pipe goes away, the write error
+// is EPIPE to errors.Is, which gotcpdump takes for the end of the
+// capture, whichever write of a packet (its header or its data, through
+// pcapgo, which wraps the header's error) the buffer's flush falls in.
+func TestBrokenPipe(t *testing.T) {
+	for _, size := range []int{1400, 2032} { // 2032: records of 2048 fill the buffer exactly
+		fifo := filepath.Join(t.TempDir(), "fifo")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		opened := make(chan *os.File)
+		go func() {
+			r, _ := os.Open(fifo)
+			opened <- r
+		}()
+		w, err := NewWriter(WriterConfig{Name: fifo, LinkType: layers.LinkTypeEthernet, Snaplen: 65535})
+		if err != nil {
+			t.Fatal(err)
+		}
+		(<-opened).Close()
+		for i := 0; i < 1000 && err == nil; i++ {
+			ci, d := packet(time.Unix(1_700_000_000, int64(i)), size)
+			err = w.Write(&ci, d, "")
+		}
+		if !errors.Is(err, syscall.EPIPE) {
+			t.Errorf("packets of %d octets: %v, want EPIPE", size, err)
+		}
+		w.Close(Stats{})
 	}
 }
