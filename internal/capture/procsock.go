@@ -162,11 +162,15 @@ func PortOwners(procs []Proc) map[uint16]Proc {
 	return owners
 }
 
-// Readable returns an error when the sockets of a process cannot be read
-// from /proc: /proc/PID/fd is for its user and root only.
+// Readable returns an error when the sockets of a process may not be
+// read from /proc: /proc/PID/fd is for its user and root only. A process
+// that has exited is not an error here.
 func (p Proc) Readable() error {
 	_, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.PID))
-	return err
+	if errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	return nil
 }
 
 func socketInodes(pid int) (map[string]bool, error) {
