@@ -65,7 +65,8 @@ type Writer struct {
 
 // NewWriter opens the first file.
 func NewWriter(cfg WriterConfig) (*Writer, error) {
-	w := &Writer{cfg: cfg, period: time.Now()}
+	// -G periods start on whole seconds, as tcpdump's from time(NULL).
+	w := &Writer{cfg: cfg, period: time.Now().Truncate(time.Second)}
 	return w, w.open()
 }
 
@@ -447,7 +448,7 @@ func (w *Writer) rotate(t time.Time) error {
 		if w.cfg.Files > 0 && w.periods >= w.cfg.Files && w.cfg.MaxBytes == 0 {
 			return errRotationDone
 		}
-		w.period, w.seq = t, 0
+		w.period, w.seq = t.Truncate(time.Second), 0
 	} else {
 		w.seq++
 		if w.cfg.Files > 0 && w.seq >= w.cfg.Files {

@@ -142,6 +142,32 @@ func TestFileNames(t *testing.T) {
 	}
 }
 
+// TestPeriodsOnWholeSeconds: -G periods begin on whole seconds, as
+// tcpdump's, which compares time(NULL) with the period's start: a
+// period begun at 2.3 s ends at 4 s with -G 2, not at 4.3 s.
+func TestPeriodsOnWholeSeconds(t *testing.T) {
+	dir := t.TempDir()
+	w, err := NewWriter(WriterConfig{Name: filepath.Join(dir, "cap-%S.pcap"), LinkType: layers.LinkTypeEthernet, Snaplen: 65535, Rotate: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(Stats{})
+	base := time.Date(2026, 12, 6, 2, 0, 0, 0, time.Local)
+	w.period = base // as if started at 0.x s
+	var names []string
+	for _, ms := range []int{900, 2300, 4100, 4400} {
+		ci, d := packet(base.Add(time.Duration(ms)*time.Millisecond), 60)
+		if err := w.Write(&ci, d, ""); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, filepath.Base(w.Current))
+	}
+	// The first file was named when the writer opened.
+	if want := "[cap-02.pcap cap-04.pcap cap-04.pcap]"; fmt.Sprint(names[1:]) != want {
+		t.Errorf("files %v, want %s after the first", names, want)
+	}
+}
+
 // TestRotateByTimeAndSize: with -G and -C, as tcpdump 4.99 does, the
 // files of a period share the name of its start and number from 0 again
 // in each period, and -W makes a ring within a period, not a stop.
