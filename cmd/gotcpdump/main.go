@@ -453,6 +453,9 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		}
 	}()
 	loopErr := l.run()
+	if l.filesDone {
+		fmt.Fprintf(stderr, "gotcpdump: maximum file limit reached: %d\n", o.files) // tcpdump's words
+	}
 	// The reader of standard output, /dev/stdout or a FIFO went away
 	// (tshark -c, head): the end of the capture, as for tcpdump, not a
 	// failure. Only a pipe or socket fails with EPIPE.
@@ -474,9 +477,10 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 }
 
 // postRotate returns what runs tcpdump's -z command on each file that a
-// rotation closed: "command file", started at the lowest priority and
-// not waited for, so that the capture goes on while it compresses; it
-// runs as the -Z user, as tcpdump's does. nil without -z.
+// rotation closed: "command file", started before the capture goes on
+// (a -G -W capture may end at once) but not waited for, at the lowest
+// priority from its first instruction, and as the -Z user, as tcpdump's.
+// nil without -z.
 func postRotate(command string, stderr io.Writer) func(string) {
 	if command == "" {
 		return nil
@@ -484,16 +488,26 @@ func postRotate(command string, stderr io.Writer) func(string) {
 	return func(file string) {
 		c := exec.Command(command, file)
 		c.Stdout, c.Stderr = os.Stdout, stderr
-		if err := c.Start(); err != nil {
-			fmt.Fprintf(stderr, "gotcpdump: -z %s %s: %v\n", command, file, err)
-			return
-		}
-		_ = syscall.Setpriority(syscall.PRIO_PROCESS, c.Process.Pid, 19)
+		report := func(err error) { fmt.Fprintf(stderr, "gotcpdump: -z %s %s: %v\n", command, file, err) }
+		started := make(chan struct{})
 		go func() {
-			if err := c.Wait(); err != nil {
-				fmt.Fprintf(stderr, "gotcpdump: -z %s %s: %v\n", command, file, err)
+			// The child inherits the nice value of the thread that forks
+			// it: this one, never unlocked, so that it ends with the
+			// goroutine and no other goroutine runs at that priority.
+			runtime.LockOSThread()
+			_ = syscall.Setpriority(syscall.PRIO_PROCESS, 0, 19) // 0: this thread
+			err := c.Start()
+			if err != nil {
+				report(err)
+			}
+			close(started)
+			if err == nil {
+				if err := c.Wait(); err != nil {
+					report(err)
+				}
 			}
 		}()
+		<-started
 	}
 }
 

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -63,5 +66,38 @@ func TestTcpdumpCommandLines(t *testing.T) {
 		if _, err := parse(strings.Fields(c.args), io.Discard); err == nil || !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%s: %v, want %q", c.args, err, c.err)
 		}
+	}
+}
+
+// TestPostRotate: -z runs "command file" at the lowest priority from its
+// start (tcpdump sets it in the child before exec; setting it from here
+// after the start left a command's first moments at 0), and a command
+// that cannot run is reported, not fatal.
+func TestPostRotate(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "z.sh")
+	// Field 19 of /proc/PID/stat is the nice value; $$ is the shell
+	// itself, read before it does anything else.
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nread -r stat < /proc/$$/stat\necho \"$stat\" > \"$1.stat\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "x.pcap")
+	postRotate(script, io.Discard)(file)
+	var stat []byte
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if b, err := os.ReadFile(file + ".stat"); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			stat = b
+			break
+		}
+	}
+	// The fields after the command's name, in parentheses.
+	_, rest, _ := bytes.Cut(stat, []byte(") "))
+	if f := strings.Fields(string(rest)); len(f) < 17 || f[16] != "19" {
+		t.Errorf("the -z command's /proc/PID/stat: %q, want nice 19", stat)
+	}
+	var errOut bytes.Buffer
+	postRotate(filepath.Join(dir, "missing"), &errOut)(file)
+	if !strings.Contains(errOut.String(), "gotcpdump: -z "+filepath.Join(dir, "missing")+" "+file+": ") {
+		t.Errorf("a missing -z command: %q", errOut.String())
 	}
 }
