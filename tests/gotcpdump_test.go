@@ -1017,6 +1017,31 @@ func TestGotcpdumpFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("rotation by time ends after -W files", func(t *testing.T) {
+		// -G 1 -W 2 under 3 s of traffic: the capture ends by itself
+		// after two files, saying so in tcpdump's words, with exit 0.
+		l.start(l.srvNS, lab, "sink", "-listen", l.srvIP.String()+":9091")
+		rot := filepath.Join(dir, "gw")
+		os.MkdirAll(rot, 0o755)
+		c, errOut := capture("-w", filepath.Join(rot, "g-%H%M%S.pcap"), "-G", "1", "-W", "2", "tcp port 9091")
+		burst := exec.Command("ip", "netns", "exec", l.cliNS, lab, "burst", "-addr", l.srvIP.String()+":9091", "-rate", "200", "-for", "3s")
+		if err := burst.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer burst.Wait()
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case err := <-done:
+			files, _ := filepath.Glob(filepath.Join(rot, "g-*.pcap"))
+			if err != nil || len(files) != 2 || !strings.Contains(errOut.String(), "gotcpdump: maximum file limit reached: 2\n") {
+				t.Errorf("exit %v, files %v, stderr:\n%s", err, files, errOut.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("still capturing after -G 1 -W 2 and 10 s:\n%s", errOut.String())
+		}
+	})
+
 	t.Run("rotation with -z gzip", func(t *testing.T) {
 		// As tcpdump -z: each file a rotation closes is handed to gzip,
 		// the last one (closed at exit) is not; the packets still add up.

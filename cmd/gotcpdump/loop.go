@@ -47,6 +47,8 @@ type loop struct {
 	// flushed is when the file last got what the writer buffers (see
 	// flushDue).
 	flushed time.Time
+	// filesDone: a -G capture ended after its -W files.
+	filesDone bool
 }
 
 // flushEvery bounds how long a packet waits in the writer's buffer while
@@ -121,6 +123,7 @@ func (l *loop) check(t time.Time) bool {
 
 func (l *loop) writeErr(err error) error {
 	if capture.IsDone(err) {
+		l.filesDone = true
 		return errStop
 	}
 	return fmt.Errorf("writing: %w", err)

@@ -243,10 +243,12 @@ func TestLoopBatchesAsPackets(t *testing.T) {
 
 // TestLoopRotationByTime: with -G, the same files and counts whichever
 // way the batches are written. The packets are half a second apart from
-// now, so that the rotations fall between the same packets although
-// each loop opens its first file a little later.
+// 10 s ahead, a quarter past a whole second: the first one starts a
+// period, on that whole second, in every loop, and the rotations after
+// it fall between the same packets, wherever the clock was when each
+// loop opened its first file (which stays empty).
 func TestLoopRotationByTime(t *testing.T) {
-	batches := testBatches(time.Now(), 500*time.Millisecond)
+	batches := testBatches(time.Now().Add(10*time.Second).Truncate(time.Second).Add(250*time.Millisecond), 500*time.Millisecond)
 	for _, rot := range []time.Duration{time.Second, 3 * time.Second} {
 		for _, maxBytes := range []int64{0, 700} {
 			cfg := capture.WriterConfig{Name: "x-%s.pcap", Rotate: rot, MaxBytes: maxBytes}
