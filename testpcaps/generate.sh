@@ -87,7 +87,7 @@ start_capture() {
 	CAP_PID=$!
 	PIDS+=("$CAP_PID")
 	for _ in $(seq 100); do
-		grep -q "capturing on" "$log" && return 0
+		grep -q "listening on" "$log" && return 0
 		kill -0 "$CAP_PID" 2>/dev/null || break
 		sleep 0.05
 	done

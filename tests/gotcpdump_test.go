@@ -70,7 +70,7 @@ func TestGotcpdumpAgainstTcpdump(t *testing.T) {
 		}
 	}
 	for _, r := range runs {
-		waitOutput(t, &r.err, 15*time.Second, "listening on", "capturing on")
+		waitOutput(t, &r.err, 15*time.Second, "listening on")
 	}
 	c := exec.Command("ip", "netns", "exec", l.cliNS, lab, "client", "-addr", l.srvIP.String()+":8080", "-mode", "close", "-n", "50", "-every", "5ms")
 	if out, err := c.CombinedOutput(); err != nil {
@@ -178,7 +178,7 @@ func TestGotcpdumpPid(t *testing.T) {
 			if err := dump.Start(); err != nil {
 				t.Fatal(err)
 			}
-			waitOutput(t, &errOut, 15*time.Second, "capturing on")
+			waitOutput(t, &errOut, 15*time.Second, "listening on")
 			if asNobody {
 				if !strings.Contains(errOut.String(), "its listening ports stay those found at start") {
 					t.Errorf("no warning that /proc cannot be read after -Z:\n%s", errOut.String())
@@ -331,7 +331,7 @@ func pidBurst(t *testing.T, l *lab, bin, lab, file string, extra ...string) burs
 			_ = c.Process.Kill()
 		}
 	})
-	waitOutput(t, &errOut, 15*time.Second, "capturing on")
+	waitOutput(t, &errOut, 15*time.Second, "listening on")
 	for _, w := range []io.WriteCloser{aGo, bGo} {
 		_, _ = io.WriteString(w, "go\n")
 		_ = w.Close()
@@ -632,7 +632,7 @@ func TestGotcpdumpFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = c.Process.Kill() }) // if the wait fails
-		waitOutput(t, &errOut, 15*time.Second, "capturing on")
+		waitOutput(t, &errOut, 15*time.Second, "listening on")
 		return c, &errOut
 	}
 	capture := func(args ...string) (*exec.Cmd, *syncbuf.Buffer) { return captureTo(nil, args...) }
@@ -778,7 +778,7 @@ func TestGotcpdumpFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = c.Process.Kill() }) // if it never sees 50 packets
-		waitOutput(t, &errOut, 15*time.Second, "capturing on")
+		waitOutput(t, &errOut, 15*time.Second, "listening on")
 		traffic()
 		if err := c.Wait(); err != nil {
 			t.Fatal(err)
@@ -829,7 +829,7 @@ func TestGotcpdumpFaults(t *testing.T) {
 				}
 			}
 		}()
-		waitOutput(t, errOut, 15*time.Second, "capturing on")
+		waitOutput(t, errOut, 15*time.Second, "listening on")
 		return c, errOut, func() int { return int(n.Load()) }, func() { r.Close() }
 	}
 	trickle := func(t *testing.T, n int) {
@@ -952,7 +952,7 @@ func TestGotcpdumpFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = c.Process.Kill() })
-		waitOutput(t, &errOut, 15*time.Second, "capturing on")
+		waitOutput(t, &errOut, 15*time.Second, "listening on")
 		_ = c.Process.Signal(syscall.SIGHUP)
 		time.Sleep(time.Second)
 		if strings.Contains(errOut.String(), "packets captured") {
@@ -1228,7 +1228,7 @@ func TestGotcpdumpFaults(t *testing.T) {
 			"--inh-caps=-all,+net_raw,+net_admin", "--ambient-caps=+net_raw,+net_admin",
 			bin, "-i", "lo", "-w", "/tmp/gotcpdump-unpriv.pcap", "-t", "1", "-p", strconv.Itoa(os.Getpid()))
 		c.Stderr = &errOut
-		if err := c.Run(); err != nil || !strings.Contains(errOut.String(), "CAP_BPF") || !strings.Contains(errOut.String(), "capturing on lo") {
+		if err := c.Run(); err != nil || !strings.Contains(errOut.String(), "CAP_BPF") || !strings.Contains(errOut.String(), "listening on lo") {
 			t.Errorf("--pid without CAP_BPF: %v, stderr %q; want a capture and a warning naming CAP_BPF", err, errOut.String())
 		}
 		os.Remove("/tmp/gotcpdump-unpriv.pcap")

@@ -359,7 +359,7 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 	if err := dump.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitOutput(t, &dumpErr, 10*time.Second, "capturing on")
+	waitOutput(t, &dumpErr, 10*time.Second, "listening on")
 	srv := sc.server(l)
 	l.start(l.srvNS, srv...)
 	var addrs []string

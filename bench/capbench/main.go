@@ -459,7 +459,7 @@ func (l *lab) once(self string, tool []string, rate int, secs float64) (sample, 
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		out := errBuf.String()
-		if strings.Contains(out, "listening on") || strings.Contains(out, "capturing on") {
+		if strings.Contains(out, "listening on") {
 			break
 		}
 		if time.Now().After(deadline) {

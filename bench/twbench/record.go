@@ -80,7 +80,7 @@ func startCapture(gotcpdump, file, filter string) (stop func() error, err error)
 		}
 		return nil
 	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errBuf.String(), "capturing on"); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errBuf.String(), "listening on"); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			_ = stop()
 			return nil, fmt.Errorf("gotcpdump did not start: %s", errBuf.String())

@@ -435,7 +435,10 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		return r, setupError{fmt.Errorf("cannot write the capture: %w", err)}
 	}
 	r.opened, r.file = true, w.Current
-	fmt.Fprintf(stderr, "gotcpdump: capturing on %s, link-type %v, snapshot length %d bytes\n", o.iface, src.LinkType(), o.snaplen)
+	// tcpdump's words: scripts wait for "listening on" before they send.
+	lt := int(src.LinkType())
+	fmt.Fprintf(stderr, "gotcpdump: listening on %s, link-type %s (%s), snapshot length %d bytes\n",
+		o.iface, pcap.DatalinkValToName(lt), pcap.DatalinkValToDescription(lt), o.snaplen)
 
 	start := time.Now()
 	var deadline time.Time
