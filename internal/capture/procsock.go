@@ -166,8 +166,7 @@ func PortOwners(procs []Proc) map[uint16]Proc {
 // read from /proc: /proc/PID/fd is for its user and root only. A process
 // that has exited is not an error here.
 func (p Proc) Readable() error {
-	_, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.PID))
-	if errors.Is(err, fs.ErrPermission) {
+	if _, err := socketInodes(p.PID); errors.Is(err, fs.ErrPermission) {
 		return err
 	}
 	return nil

@@ -178,9 +178,9 @@ func (w *Writer) flushed(err error) error {
 
 // Lost tells, after a failed write, how many of the packets given for
 // the current file it does not hold whole, by reading it back from the
-// last point where it held everything given. When the file cannot be
-// read back (standard output, a pipe), every packet given after that
-// point counts as lost.
+// last point where it held everything given (standard output too, when
+// it is a file). When the file cannot be read back (a pipe), every
+// packet given after that point counts as lost.
 func (w *Writer) Lost() int {
 	given := w.records - w.markRecords
 	if !w.regular {
@@ -328,8 +328,13 @@ func (w *Writer) give(recs []byte, packets int) (int, error) {
 	n, err := w.writeRecords(recs)
 	if err != nil {
 		w.failed = true
-		for off := 0; off < n && off+recSize <= len(recs); off += recSize + int(binary.LittleEndian.Uint32(recs[off+8:])) {
+		for off := 0; off < n; {
+			h, rerr := Record(recs[off:])
+			if rerr != nil {
+				break
+			}
 			w.records++
+			off += h.Size
 		}
 		return n, err
 	}
