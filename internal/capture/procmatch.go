@@ -123,7 +123,7 @@ func (m *ProcMatcher) poll(now time.Time) bool {
 	m.last = now
 	before := m.Filter()
 	listen := make(map[uint16][]listener)
-	socks, unreadable := sockets(m.procs)
+	socks, unreadable := Sockets(m.procs)
 	// A process whose sockets can no longer be read (gotcpdump dropped
 	// its privileges, -Z) keeps the listeners read before.
 	for port, ls := range m.listen {

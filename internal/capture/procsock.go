@@ -86,15 +86,10 @@ type Socket struct {
 }
 
 // Sockets lists the TCP sockets of the processes, from /proc/PID/fd and
-// the TCP tables of each process's network namespace.
-func Sockets(procs []Proc) []Socket {
-	out, _ := sockets(procs)
-	return out
-}
-
-// sockets is Sockets, also returning the PIDs whose /proc/PID/fd could
-// not be read (gotcpdump -Z as a user other than theirs).
-func sockets(procs []Proc) (out []Socket, unreadable map[int]bool) {
+// the TCP tables of each process's network namespace, and the PIDs whose
+// /proc/PID/fd could not be read (gotcpdump -Z as a user other than
+// theirs).
+func Sockets(procs []Proc) (out []Socket, unreadable map[int]bool) {
 	for _, p := range procs {
 		inodes, err := socketInodes(p.PID)
 		if errors.Is(err, fs.ErrPermission) {
@@ -150,16 +145,6 @@ func procAddr(s string) (netip.AddrPort, error) {
 	}
 	a, _ := netip.AddrFromSlice(b)
 	return netip.AddrPortFrom(a.Unmap(), uint16(n)), nil
-}
-
-// PortOwners maps local TCP ports to the process that owns the socket:
-// its listening ports and the local ports of its connections.
-func PortOwners(procs []Proc) map[uint16]Proc {
-	owners := make(map[uint16]Proc)
-	for _, s := range Sockets(procs) {
-		owners[s.Local.Port()] = s.Proc
-	}
-	return owners
 }
 
 // Readable returns an error when the sockets of a process may not be
