@@ -39,6 +39,9 @@ struct field {
     enum ftype type;
     int hf;  /* resolved by name at the first render: Lua registers fields after the scripts load */
     int ett; /* registered by bind() */
+    int listed;         /* tshark -T fields (fields.c): 0 unknown, 1 not named by an -e option, 2 named */
+    unsigned want_call; /* the render call that set want */
+    int want;
 };
 
 static struct field *fields;
@@ -326,7 +329,13 @@ struct render {
     char err[160];
     char *scratch; /* NUL-terminated copies of strings */
     size_t cap;
+    int fields_only; /* the tree is tshark 4.0's for -T fields (fields.c) */
+    unsigned call;   /* counts the calls, for wanted()'s answers */
 };
+
+/* Items added, and left out below the top for want of a reader, since the
+ * plugin was loaded (goshim.stats). */
+static uint64_t items_added, items_left_out;
 
 static char *cstr(struct render *c, const struct value *v) {
     if (v->n + 1 > c->cap) {
@@ -343,6 +352,32 @@ static char *cstr(struct render *c, const struct value *v) {
     memcpy(c->scratch, v->s, v->n);
     c->scratch[v->n] = 0;
     return c->scratch;
+}
+
+/* Whether an item of f below the top is added. In an invisible tree (a
+ * display filter, -z io,stat, Wireshark's first pass) or none, only if
+ * something reads the field, as Wireshark would drop the item otherwise.
+ * In tshark 4.0's visible tree for -T fields (fields.c), only if an -e
+ * option names it or something else reads it, which
+ * proto_field_is_referenced tells of an invisible tree: the tree is made
+ * invisible for the question, once a field and call. */
+static int wanted(struct render *c, proto_tree *tree, struct field *f) {
+    if (!proto_field_is_referenced)
+        return 1;
+    if (!c->fields_only)
+        return proto_field_is_referenced(tree, f->hf);
+    if (f->want_call != c->call) {
+        if (!f->listed)
+            f->listed = goshim_field_listed(f->name) ? 2 : 1;
+        f->want = f->listed == 2;
+        if (!f->want) {
+            proto_tree_set_visible(tree, 0);
+            f->want = proto_field_is_referenced(tree, f->hf);
+            proto_tree_set_visible(tree, 1);
+        }
+        f->want_call = c->call;
+    }
+    return f->want;
 }
 
 static int fail(struct render *c, const char *msg, const struct field *f) {
@@ -519,14 +554,16 @@ static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, t
                 return fail(c, "a frame number needs a value", f);
             if (v.tag != TAG_NIL && !value_fits(f, &v, (int)flags))
                 return fail(c, "value of the wrong kind for field", f);
-            /* No tree (tshark -x, -z conv,tcp), or an invisible one (a
-             * display filter, -z io,stat, Wireshark's first pass) that
-             * nothing reads this field from: Wireshark would drop the
-             * item, handing back the parent, so it is not added. Not at
-             * the top (depth 0): Wireshark keeps every item added to the
+            /* No tree (tshark -x, -z conv,tcp), or one that nothing
+             * reads this field from (wanted): not added, as Wireshark
+             * would drop the item, handing back the parent. Not at the
+             * top (depth 0): Wireshark keeps every item added to the
              * root of a tree (io,phs counts them). */
             item = NULL;
-            if (tree && (depth == 0 || !proto_field_is_referenced || proto_field_is_referenced(tree, f->hf))) {
+            if (tree && depth > 0 && !wanted(c, tree, f)) {
+                items_left_out++;
+            } else if (tree) {
+                items_added++;
                 if (v.tag == TAG_NIL)
                     item = proto_tree_add_item(tree, f->hf, tvb, (int)off, (int)len, ENC_NA);
                 else
@@ -569,11 +606,31 @@ static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, t
     return 1;
 }
 
+/* Whether tree is visible (printed). There is no getter; setting the flag
+ * returns what it was, and no item is added before it is put back. */
+int goshim_tree_visible(proto_tree *tree) {
+    if (proto_tree_set_visible(tree, 1))
+        return 1;
+    proto_tree_set_visible(tree, 0);
+    return 0;
+}
+
+/* goshim.stats(): the items render() has added, and those it has left out
+ * below the top because nothing would read them. */
+int goshim_stats(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)items_added);
+    lua_pushinteger(L, (lua_Integer)items_left_out);
+    return 2;
+}
+
 int goshim_render_items(packet_info *pinfo, proto_tree *tree, proto_item *pitem, tvbuff_t *tvb, uint32_t count,
                         const char **err) {
     static struct render c;
     c.pinfo = pinfo;
     c.err[0] = 0;
+    if (++c.call == 0) /* 0 is a field's "never asked" */
+        c.call = 1;
+    c.fields_only = tree && proto_tree_set_visible && goshim_fields_only() && goshim_tree_visible(tree);
     if (nfields == 0) {
         *err = "bind() the schema first";
         return 0;

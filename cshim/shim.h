@@ -91,6 +91,16 @@ int goshim_push_value(lua_State *L, struct reader *r, int depth);
 /* The Lua functions of render.c and postdissector.c. */
 int goshim_bind(lua_State *L);
 int goshim_render(lua_State *L);
+int goshim_stats(lua_State *L);
+
+/* fields.c: whether this is tshark 4.0 printing -T fields, whose visible
+ * tree needs only the fields that its -e options name (goshim_field_listed)
+ * or that something else reads. goshim_fields_init reads the command line
+ * when the plugin loads, before tshark parses (and alters) it. */
+void goshim_fields_init(void);
+int goshim_fields_parse(char **argv, int argc, const char **listed, int *nlisted);
+int goshim_fields_only(void);
+int goshim_field_listed(const char *name);
 int goshim_postdissector(lua_State *L);
 /* Hands the frames the postdissector deferred to Go before a call that
  * could read or change what they change; forgets them on a reset. */

@@ -109,16 +109,9 @@ enum { CALL_OK, CALL_GO_ERROR, CALL_MALFORMED };
 /* Whether a first pass over a frame prints its tree, which means that no later
  * pass will come (GP_OP_H2's "no later pass", goparser.h): Wireshark and
  * tshark -2 make their first pass with an invisible tree or none, and only
- * tshark's single pass shows the tree (-V, pdml, json; -T fields on 4.0). There is
- * no getter; setting the flag returns what it was, and no item is added
- * before it is put back. */
+ * tshark's single pass shows the tree (-V, pdml, json; -T fields on 4.0). */
 static int first_pass_prints(proto_tree *tree) {
-    if (!tree || !proto_tree_set_visible)
-        return 0;
-    if (proto_tree_set_visible(tree, 1))
-        return 1;
-    proto_tree_set_visible(tree, 0);
-    return 0;
+    return tree && proto_tree_set_visible && goshim_tree_visible(tree);
 }
 
 static int call_stream(struct call *c) {

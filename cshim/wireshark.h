@@ -193,6 +193,9 @@ void goshim_set_flags(proto_tree *parent, proto_item *item, int off, int len, un
 void goshim_error_item(packet_info *pinfo, proto_tree *tree, tvbuff_t *tvb, int proto, expert_field *ei,
                        const char *prefix, const char *msg, size_t n);
 
+/* render.c: whether tree is visible (printed); needs proto_tree_set_visible. */
+int goshim_tree_visible(proto_tree *tree);
+
 /* render.c: renders count items at the cursor under tree (its item, where
  * expert infos go, is pitem); 0 with *err set on malformed items. */
 int goshim_render_items(packet_info *pinfo, proto_tree *tree, proto_item *pitem, tvbuff_t *tvb, uint32_t count,

@@ -75,10 +75,7 @@ func TestResultsKeptForLaterPasses(t *testing.T) {
 	const kept, notKept = "fetch true nil", "fetch nil goparser: the result of frame"
 	// tshark 4.0 prints -T fields from a visible tree, 4.4 from an
 	// invisible one, where only the fields asked for are made.
-	var major, minor int
-	if _, err := fmt.Sscanf(tshark(t, pluginEnv, "--version"), "TShark (Wireshark) %d.%d", &major, &minor); err != nil {
-		t.Fatal("tshark --version: ", err)
-	}
+	major, minor := wiresharkVersion(t)
 	fields := notKept
 	if major > 4 || major == 4 && minor >= 4 {
 		fields = kept
@@ -627,4 +624,13 @@ func nanos(t *testing.T, s string) int64 {
 		t.Fatalf("not a time in seconds: %q", s)
 	}
 	return a*1e9 + b
+}
+
+// wiresharkVersion is tshark's major and minor version.
+func wiresharkVersion(t *testing.T) (major, minor int) {
+	t.Helper()
+	if _, err := fmt.Sscanf(tshark(t, pluginEnv, "--version"), "TShark (Wireshark) %d.%d", &major, &minor); err != nil {
+		t.Fatal("tshark --version: ", err)
+	}
+	return major, minor
 }

@@ -1,0 +1,189 @@
+/* fields: whether this process is tshark 4.0 printing `-T fields`, and
+ * which fields its -e options name.
+ *
+ * tshark 4.0 makes its tree visible for -T fields, so every item costs
+ * Wireshark its label and `-T fields` looks every item's name up, although
+ * only the -e fields are printed; and it does not prime the -e fields, so
+ * proto_field_is_referenced cannot tell them from the rest (4.4 makes the
+ * tree invisible and primes them). The shim then reads the command line,
+ * /proc/self/cmdline, as tshark 4.0's option parser does, and render.c
+ * leaves out the items that neither an -e option nor a filter, tap or
+ * column wants, as it does in an invisible tree. Anything it does not
+ * recognise (another program or version, an unknown or abbreviated
+ * option, GOTCPDUMP_FULL_TREE set) keeps the whole tree. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+#include "wireshark.h"
+
+/* tshark 4.0's short options: a letter before ':' takes an argument. */
+static const char optstring[] = "2a:b:B:c:Df:i:ILps:y:d:K:nN:t:u:M:C:e:E:F:gG:hH:j:J:lo:O:PqQr:R:S:T:U:vVw:W:xX:Y:z:";
+
+/* tshark 4.0's long options, and whether each takes an argument (its -h
+ * also lists --read-file, --read-filter and --display-filter, which it
+ * does not accept). */
+static const struct {
+    const char *name;
+    int arg;
+} longopts[] = {
+    {"interface", 1},
+    {"snapshot-length", 1},
+    {"no-promiscuous-mode", 0},
+    {"monitor-mode", 0},
+    {"buffer-size", 1},
+    {"linktype", 1},
+    {"time-stamp-type", 1},
+    {"list-interfaces", 0},
+    {"list-data-link-types", 0},
+    {"list-time-stamp-types", 0},
+    {"autostop", 1},
+    {"ring-buffer", 1},
+    {"enable-protocol", 1},
+    {"disable-protocol", 1},
+    {"enable-heuristic", 1},
+    {"disable-heuristic", 1},
+    {"capture-comment", 1},
+    {"print", 0},
+    {"hexdump", 1},
+    {"export-objects", 1},
+    {"export-tls-session-keys", 1},
+    {"color", 0},
+    {"no-duplicate-keys", 0},
+    {"elastic-mapping-filter", 1},
+    {"temp-dir", 1},
+    {"log-level", 1},
+    {"log-fatal", 1},
+    {"log-domains", 1},
+    {"log-debug", 1},
+    {"log-noisy", 1},
+    {"log-file", 1},
+    {"help", 0},
+    {"version", 0},
+};
+
+static int state = -1; /* unknown; 0 whole tree; 1 -T fields, with listed */
+static char *cmdline;  /* /proc/self/cmdline; listed points into it */
+static const char **listed;
+static int nlisted;
+
+/* The arguments, NUL-separated; NULL if unreadable or over 1 MiB. */
+static char *read_cmdline(size_t *len) {
+    FILE *f = fopen("/proc/self/cmdline", "rb");
+    size_t cap = 1 << 20, n;
+    char *buf;
+    if (!f)
+        return NULL;
+    buf = malloc(cap + 1);
+    n = buf ? fread(buf, 1, cap + 1, f) : 0;
+    fclose(f);
+    if (!buf || n == 0 || n > cap) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0; /* the last argument's NUL, if it lacked one */
+    *len = n;
+    return buf;
+}
+
+static int long_takes_arg(const char *name, size_t n) {
+    for (size_t i = 0; i < sizeof longopts / sizeof longopts[0]; i++)
+        if (strlen(longopts[i].name) == n && !memcmp(longopts[i].name, name, n))
+            return longopts[i].arg;
+    return -1;
+}
+
+/* Parses argv as tshark 4.0 does ("+": options end at the first operand):
+ * 1 if the last -T is fields, with the -e arguments in listed (room for
+ * argc); 0 for any other output or anything not understood. */
+int goshim_fields_parse(char **argv, int argc, const char **listed, int *nlisted) {
+    const char *out = NULL;
+    int i;
+    *nlisted = 0;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == 0)
+            break; /* the capture filter */
+        if (!strcmp(a, "--"))
+            break;
+        if (a[1] == '-') {
+            const char *eq = strchr(a + 2, '=');
+            int arg = long_takes_arg(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
+            if (arg < 0 || (!arg && eq))
+                return 0; /* unknown, or abbreviated as getopt allows */
+            if (arg && !eq && ++i >= argc)
+                return 0;
+            continue;
+        }
+        for (const char *p = a + 1; *p; p++) {
+            const char *o = *p == ':' ? NULL : strchr(optstring, *p);
+            const char *val;
+            if (!o)
+                return 0;
+            if (o[1] != ':')
+                continue;
+            if (p[1])
+                val = p + 1;
+            else if (++i < argc)
+                val = argv[i];
+            else
+                return 0;
+            if (*p == 'T')
+                out = val;
+            else if (*p == 'e')
+                listed[(*nlisted)++] = val;
+            break;
+        }
+    }
+    return out && !strcmp(out, "fields") && *nlisted > 0;
+}
+
+static int decide(void) {
+    const struct pinfo_layout *l = goshim_layout();
+    const char *base, *env = getenv("GOTCPDUMP_FULL_TREE");
+    char **argv;
+    size_t len, k;
+    int argc = 0, ok;
+    if (env && *env)
+        return 0;
+    if (!l || l->major != 4 || l->minor != 0)
+        return 0;
+    if (!(cmdline = read_cmdline(&len)))
+        return 0;
+    for (k = 0; k < len; k++)
+        argc += cmdline[k] == 0;
+    argv = calloc((size_t)argc + 1, sizeof *argv);
+    listed = calloc((size_t)argc + 1, sizeof *listed);
+    if (!argv || !listed) {
+        free(argv);
+        return 0;
+    }
+    argc = 0;
+    for (k = 0; k < len; k += strlen(cmdline + k) + 1)
+        argv[argc++] = cmdline + k;
+    base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    ok = !strcmp(base, "tshark") && goshim_fields_parse(argv, argc, listed, &nlisted);
+    if (!ok)
+        nlisted = 0;
+    free(argv);
+    return ok;
+}
+
+/* When the plugin loads: tshark parses most of its options after loading
+ * the plugins, and writes into some of them (-E's strtok), which changes
+ * /proc/self/cmdline. */
+void goshim_fields_init(void) {
+    if (state < 0)
+        state = decide();
+}
+
+int goshim_fields_only(void) { return state > 0; }
+
+int goshim_field_listed(const char *name) {
+    for (int i = 0; i < nlisted; i++)
+        if (!strcmp(listed[i], name))
+            return 1;
+    return 0;
+}
