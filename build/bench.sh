@@ -81,6 +81,12 @@
 #            -e .type -e {gogrpc,grpc}.message_length -e .compressed_flag
 # Its first run checks one line per packet for both and that gogrpc found
 # messages; a different message count is reported as a note.
+# On Wireshark 4.0 a third command, gogrpc_full, runs ours again with
+# GOTCPDUMP_FULL_TREE=1: tshark 4.0 dissects -T fields into a visible
+# tree, and the shim adds only the items that the -e options name
+# (cshim/fields.c); with the variable it adds them all, as for -V or pdml.
+# Its ratio, against the same baseline runs, is reported, and its output
+# must be ours'.
 # Size: at least 200,000 packets, for a ratio target of 0.7. grpc-go makes
 # about 2 packets per call here, so the default of 101,000 calls gives
 # about 204,000 packets. On this traffic (Wireshark 4.0.17, 2 cores)
@@ -352,7 +358,7 @@ cmd() {
 	case $2 in
 	goh2) p=goh2 ;;
 	http2) p=http2 ;;
-	gogrpc) p=gogrpc h2=goh2 ;;
+	gogrpc | gogrpc_full) p=gogrpc h2=goh2 ;;
 	grpc) p=grpc h2=http2 ;;
 	esac
 	echo "-r"
@@ -364,7 +370,7 @@ cmd() {
 	http2) printf '%s\n' -d "tcp.port==$PORT,http2" ;;
 	grpc) printf '%s\n' -d "tcp.port==$GRPC_PORT,http2" ;;
 	goh2) ((${#OURS_EXTRA[@]} == 0)) || printf '%s\n' "${OURS_EXTRA[@]}" ;;
-	gogrpc) ((${#OURS_EXTRA_GRPC[@]} == 0)) || printf '%s\n' "${OURS_EXTRA_GRPC[@]}" ;;
+	gogrpc | gogrpc_full) ((${#OURS_EXTRA_GRPC[@]} == 0)) || printf '%s\n' "${OURS_EXTRA_GRPC[@]}" ;;
 	esac
 	case $1 in
 	fields) printf '%s\n' -T fields -e frame.number -e "$p.streamid" -e "$p.type" -e "$p.length" \
@@ -376,12 +382,22 @@ cmd() {
 }
 
 home_of() {
-	[[ $1 == goh2 || $1 == gogrpc ]] && echo "$PLUG_HOME" || echo "$EMPTY_HOME"
+	[[ $1 == goh2 || $1 == gogrpc* ]] && echo "$PLUG_HOME" || echo "$EMPTY_HOME"
 }
 
-# tools_of CASE: ours, then the baseline.
+# env_of TOOL: the environment variable that the tool's runs set.
+env_of() {
+	[[ $1 == gogrpc_full ]] && echo GOTCPDUMP_FULL_TREE=1 || echo GOTCPDUMP_FULL_TREE=
+}
+
+# tools_of CASE: ours, then the baseline (then, for gRPC on 4.0, ours with
+# the whole tree).
 tools_of() {
-	[[ $1 == grpc ]] && echo "gogrpc grpc" || echo "goh2 http2"
+	if [[ $1 == grpc ]]; then
+		echo "gogrpc grpc${FULL_TREE_TOOL:+ $FULL_TREE_TOOL}"
+	else
+		echo "goh2 http2"
+	fi
 }
 
 # run CASE TOOL OUT: one timed run; appends "wall user sys maxrss_kib vcsw" to
@@ -390,7 +406,7 @@ tools_of() {
 run() {
 	local args
 	mapfile -t args < <(cmd "$1" "$2")
-	HOME=$(home_of "$2") "$TIME" -f '%e %U %S %M %w' -o "$WORK/time.txt" \
+	env HOME="$(home_of "$2")" "$(env_of "$2")" "$TIME" -f '%e %U %S %M %w' -o "$WORK/time.txt" \
 		tshark "${args[@]}" >"$WORK/stdout" 2>"$WORK/tshark.err" ||
 		{ cat "$WORK/tshark.err" >&2; die "tshark failed ($1, $2)"; }
 	cat "$WORK/time.txt" >>"$3"
@@ -404,7 +420,7 @@ warm() {
 	local args
 	mapfile -t args < <(cmd "$1" "$2")
 	cat "${args[1]}" >/dev/null
-	HOME=$(home_of "$2") tshark -c "$WARM_PACKETS" "${args[@]}" >/dev/null 2>"$WORK/tshark.err" ||
+	env HOME="$(home_of "$2")" "$(env_of "$2")" tshark -c "$WARM_PACKETS" "${args[@]}" >/dev/null 2>"$WORK/tshark.err" ||
 		{ cat "$WORK/tshark.err" >&2; die "tshark failed (warm-up of $1, $2)"; }
 }
 
@@ -432,7 +448,7 @@ summary() {
 declare -A CHECKED # summary of each first run, by CASE.TOOL
 check() {
 	local mine theirs n=$PACKETS col field unit l1 p1 v1 l2 p2 v2
-	read -r mine theirs <<<"$(tools_of "$1")"
+	read -r mine theirs _ <<<"$(tools_of "$1")"
 	read -r col field unit <<<"$(checked "$1")"
 	[[ $1 == grpc ]] && n=$GRPC_PACKETS
 	read -r l1 p1 v1 <<<"${CHECKED[$1.$mine]}"
@@ -451,6 +467,8 @@ TSHARK_VERSION=$(tshark --version 2>/dev/null | awk 'NR == 1 { sub(/\.$/, "", $3
 echo "== tshark $TSHARK_VERSION, $PACKETS packets, $RUNS measured runs per command after a warm-up on $WARM_PACKETS packets"
 CASES=(fields notree)
 ((GRPC)) && CASES+=(grpc)
+FULL_TREE_TOOL=
+[[ $TSHARK_VERSION == 4.0.* ]] && FULL_TREE_TOOL=gogrpc_full
 for c in "${CASES[@]}"; do
 	echo "== $c"
 	read -ra TOOLS <<<"$(tools_of "$c")"
@@ -461,9 +479,14 @@ for c in "${CASES[@]}"; do
 	for i in $(seq "$RUNS"); do
 		for t in "${TOOLS[@]}"; do
 			run "$c" "$t" "$WORK/$c.$t.runs"
-			printf '   run %d %-5s %s\n' "$i" "$t" "$(tail -n 1 "$WORK/$c.$t.runs" |
+			printf '   run %d %-11s %s\n' "$i" "$t" "$(tail -n 1 "$WORK/$c.$t.runs" |
 				awk '{ printf "wall %.2f s, cpu %.2f s, rss %.0f MiB, %d voluntary context switches", $1, $2 + $3, $4 / 1024, $5 }')"
 			((i == 1)) && [[ -n $chk ]] && CHECKED[$c.$t]=$(summary "$c")
+			if ((i == 1)) && [[ $t == gogrpc* ]]; then
+				cp "$WORK/stdout" "$WORK/first.$t"
+				[[ $t == gogrpc_full ]] && { cmp -s "$WORK/first.gogrpc" "$WORK/first.$t" ||
+					die "ours printed other fields with GOTCPDUMP_FULL_TREE=1"; }
+			fi
 		done
 		((i == 1)) && [[ -n $chk ]] && check "$c"
 	done
@@ -542,7 +565,7 @@ pps() { awk -v p="$2" -v w="$1" 'BEGIN { if (w > 0) printf "%.0f", p / w; else p
 echo
 echo "== results: $PACKETS packets ($NAME), medians of $RUNS runs; ratio = goh2 / http2"
 ((GRPC)) && echo "   grpc case: $GRPC_PACKETS packets ($GRPC_NAME); ratio = goh2+gogrpc / http2+grpc"
-printf '%-8s %-6s %12s %11s %11s %10s %14s %11s %10s  %s\n' case tool "wall s" "CPU s" "ratio wall" "ratio CPU" "peak RSS MiB" "packets/s" "vol. cs" target
+printf '%-8s %-11s %12s %11s %11s %10s %14s %11s %10s  %s\n' case tool "wall s" "CPU s" "ratio wall" "ratio CPU" "peak RSS MiB" "packets/s" "vol. cs" target
 JSON_ROWS=()
 for c in "${CASES[@]}"; do
 	read -ra TOOLS <<<"$(tools_of "$c")"
@@ -556,15 +579,19 @@ for c in "${CASES[@]}"; do
 			jrw=$rw jrc=$rc
 			read -r jmet tg <<<"$(met "$c" "$rw")"
 			jtg="\"$(target "$c")\""
+		elif [[ $t == gogrpc_full ]]; then
+			rw=$(div "${WALL[$c.$t]}" "${WALL[$c.$theirs]}")
+			rc=$(div "${CPU[$c.$t]}" "${CPU[$c.$theirs]}")
+			jrw=$rw jrc=$rc tg="reported (ours with the whole tree)" jtg='"reported"'
 		fi
 		rate=$(pps "${WALL[$c.$t]}" "$n")
-		printf '%-8s %-6s %12.2f %11.2f %11s %10s %14.0f %11s %10s  %s\n' "$c" "$t" "${WALL[$c.$t]}" "${CPU[$c.$t]}" \
+		printf '%-8s %-11s %12.2f %11.2f %11s %10s %14.0f %11s %10s  %s\n' "$c" "$t" "${WALL[$c.$t]}" "${CPU[$c.$t]}" \
 			"$rw" "$rc" "${RSS[$c.$t]}" "$rate" "${VCSW[$c.$t]}" "$tg"
 		mapfile -t args < <(cmd "$c" "$t")
 		JSON_ROWS+=("$(printf '    {"case": "%s", "tool": "%s", "median_wall_s": %s, "median_cpu_s": %s, "ratio_wall": %s, "ratio_cpu": %s, "target": %s, "target_met": %s, "peak_rss_mib": %s, "packets_per_s": %s, "median_voluntary_context_switches": %s, "wall_s": [%s], "cpu_s": [%s], "rss_mib": [%s], "voluntary_context_switches": [%s], "home": "%s", "args": "%s"}' \
 			"$c" "$t" "${WALL[$c.$t]}" "${CPU[$c.$t]}" "$jrw" "$jrc" "$jtg" "$jmet" "${RSS[$c.$t]}" "$rate" "${VCSW[$c.$t]}" \
 			"${WL[$c.$t]}" "${CL[$c.$t]}" "${RL[$c.$t]}" "${VL[$c.$t]}" \
-			"$([[ $t == "$mine" ]] && echo plugin || echo empty)" "${args[*]}")")
+			"$([[ $(home_of "$t") == "$PLUG_HOME" ]] && echo plugin || echo empty)" "$(env_of "$t") ${args[*]}")")
 	done
 done
 
