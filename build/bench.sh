@@ -81,12 +81,13 @@
 #            -e .type -e {gogrpc,grpc}.message_length -e .compressed_flag
 # Its first run checks one line per packet for both and that gogrpc found
 # messages; a different message count is reported as a note.
-# On Wireshark 4.0 a third command, gogrpc_full, runs ours again with
-# GOTCPDUMP_FULL_TREE=1: tshark 4.0 dissects -T fields into a visible
-# tree, and the shim adds only the items that the -e options name
-# (cshim/fields.c); with the variable it adds them all, as for -V or pdml.
-# Its ratio, against the same baseline runs, is reported, and its output
-# must be ours'.
+# With BENCH_FULL_TREE=1 on Wireshark 4.0, a third command, gogrpc_full,
+# runs ours again with GOTCPDUMP_FULL_TREE=1: tshark 4.0 dissects -T
+# fields into a visible tree, and the shim adds only the items that the -e
+# options name (cshim/fields.c); with the variable it adds them all, as
+# for -V or pdml. Its ratio, against the same baseline runs, is reported,
+# and its output must be ours'. It adds about a minute, which a slow
+# machine's make bench does not have to spare.
 # Size: at least 200,000 packets, for a ratio target of 0.7. grpc-go makes
 # about 2 packets per call here, so the default of 101,000 calls gives
 # about 204,000 packets. On this traffic (Wireshark 4.0.17, 2 cores)
@@ -98,6 +99,7 @@
 #   BENCH_GRPC_CONNS  [8]      client connections
 #   BENCH_GRPC_PORT   [18201]  server port on 127.0.0.1
 #   BENCH_GRPC_MIN_PACKETS [200000] fail if the gRPC capture has fewer packets
+#   BENCH_FULL_TREE   [0]      1 adds gogrpc_full (above)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -468,7 +470,7 @@ echo "== tshark $TSHARK_VERSION, $PACKETS packets, $RUNS measured runs per comma
 CASES=(fields notree)
 ((GRPC)) && CASES+=(grpc)
 FULL_TREE_TOOL=
-[[ $TSHARK_VERSION == 4.0.* ]] && FULL_TREE_TOOL=gogrpc_full
+[[ ${BENCH_FULL_TREE:-0} == 1 && $TSHARK_VERSION == 4.0.* ]] && FULL_TREE_TOOL=gogrpc_full
 for c in "${CASES[@]}"; do
 	echo "== $c"
 	read -ra TOOLS <<<"$(tools_of "$c")"
