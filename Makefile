@@ -17,7 +17,7 @@ PLUGDIR  ?= $(HOME)/.local/lib/wireshark/plugins/gotcpdump
 PROFDIR  ?= $(HOME)/.config/wireshark/profiles/gotcpdump
 PCAP     ?= testpcaps/h2c_go.pcap
 CFLAGS   ?= -O2 -g
-SHIM_SRC := cshim/goshim.c cshim/render.c cshim/postdissector.c cshim/stream.c cshim/layout.c cshim/fields.c
+SHIM_SRC := cshim/goshim.c cshim/render.c cshim/postdissector.c cshim/stream.c cshim/layout.c cshim/tshark_args.c
 SHIM_CFLAGS := -std=c99 -D_GNU_SOURCE -fPIC -Wall -Wextra -Werror -Igoparser/capi
 GO_SRC   := $(shell find goparser -name '*.go' -not -name '*_test.go') go.mod go.sum
 
@@ -132,8 +132,8 @@ test-lua: build
 		-o $(OUT)/goshim52_badabi.so $(SHIM_SRC) -L$(OUT) -lgoparser -lm -Wl,-rpath,'$$ORIGIN'
 	LUA_SHIM=$(SHIM52) LUA_SHIM_BADABI=$(OUT)/goshim52_badabi.so lua5.2 cshim/shim_test.lua
 	LUA_SHIM=$(SHIM54) lua5.4 cshim/shim_test.lua
-	$(CC) $(CFLAGS) $(SHIM_CFLAGS) $$(pkg-config --cflags lua5.2) -o $(OUT)/fields_test cshim/fields_test.c cshim/fields.c cshim/layout.c
-	$(OUT)/fields_test
+	$(CC) $(CFLAGS) $(SHIM_CFLAGS) $$(pkg-config --cflags lua5.2) -o $(OUT)/tshark_args_test cshim/tshark_args_test.c cshim/tshark_args.c cshim/layout.c
+	$(OUT)/tshark_args_test
 
 # Every Go fuzz target (the committed corpora under testdata/fuzz run in
 # test-go as regression tests). make fuzz FUZZTIME=10m runs each for that

@@ -82,9 +82,9 @@
 # Its first run checks one line per packet for both and that gogrpc found
 # messages; a different message count is reported as a note.
 # With BENCH_FULL_TREE=1 on Wireshark 4.0, a third command, gogrpc_full,
-# runs ours again with GOTCPDUMP_FULL_TREE=1: tshark 4.0 dissects -T
+# runs ours again with GOTCPDUMP_IGNORE_ARGS=1: tshark 4.0 dissects -T
 # fields into a visible tree, and the shim adds only the items that the -e
-# options name (cshim/fields.c); with the variable it adds them all, as
+# options name (cshim/tshark_args.c); with the variable it adds them all, as
 # for -V or pdml. Its ratio, against the same baseline runs, is reported,
 # and its output must be ours'. It adds about a minute, which a slow
 # machine's make bench does not have to spare.
@@ -389,7 +389,7 @@ home_of() {
 
 # env_of TOOL: the environment variable that the tool's runs set.
 env_of() {
-	[[ $1 == gogrpc_full ]] && echo GOTCPDUMP_FULL_TREE=1 || echo GOTCPDUMP_FULL_TREE=
+	[[ $1 == gogrpc_full ]] && echo GOTCPDUMP_IGNORE_ARGS=1 || echo GOTCPDUMP_IGNORE_ARGS=
 }
 
 # tools_of CASE: ours, then the baseline (then, for gRPC on 4.0, ours with
@@ -487,7 +487,7 @@ for c in "${CASES[@]}"; do
 			if ((i == 1)) && [[ $t == gogrpc* ]]; then
 				cp "$WORK/stdout" "$WORK/first.$t"
 				[[ $t == gogrpc_full ]] && { cmp -s "$WORK/first.gogrpc" "$WORK/first.$t" ||
-					die "ours printed other fields with GOTCPDUMP_FULL_TREE=1"; }
+					die "ours printed other fields with GOTCPDUMP_IGNORE_ARGS=1"; }
 			fi
 		done
 		((i == 1)) && [[ -n $chk ]] && check "$c"

@@ -464,7 +464,7 @@ int luaopen_goshim(lua_State *L) {
     if (abi != GOSHIM_EXPECT_ABI)
         return luaL_error(L, "goshim: %s has ABI version %d but this shim needs %d; rebuild both with 'make'",
                           library_path(), abi, GOSHIM_EXPECT_ABI);
-    goshim_fields_init();
+    goshim_tshark_args_init();
     luaL_newlib(L, funcs);
     goshim_open_stream(L);
     lua_pushinteger(L, GOSHIM_EXPECT_ABI);

@@ -92,8 +92,9 @@ static void flush(void) {
     size_t n = batch_len, outlen;
     batch_len = 0;
     batch_frames = 0; /* first: goshim_call flushes too */
+    int64_t no_later_pass = goshim_single_pass();
     /* Nobody sees the results of these frames, nor an error. */
-    (void)goshim_call(GP_OP_TCPTW_BATCH, NULL, 0, "", 0, batch, n, &outlen);
+    (void)goshim_call(GP_OP_TCPTW_BATCH, &no_later_pass, 1, "", 0, batch, n, &outlen);
 }
 
 void goshim_deferred_flush(int op, const int64_t *args, int nargs) {
@@ -162,7 +163,7 @@ static int defer(packet_info *pinfo, tvbuff_t *tvb) {
 }
 
 static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
-    int64_t args[7];
+    int64_t args[8];
     size_t outlen = 0;
     int st;
     struct reader r;
@@ -191,7 +192,8 @@ static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
         args[4] = pinfo_u32(pinfo, layout->srcport);
         args[5] = pinfo_u32(pinfo, layout->destport);
         args[6] = items;
-        st = goshim_call(pd_op, args, 7, "", 0, len ? tvb_get_ptr(tvb, 0, (int)len) : NULL, len, &outlen);
+        args[7] = goshim_single_pass();
+        st = goshim_call(pd_op, args, 8, "", 0, len ? tvb_get_ptr(tvb, 0, (int)len) : NULL, len, &outlen);
     } else {
         args[0] = pd_op;
         args[1] = pinfo_u32(pinfo, PINFO_NUM);

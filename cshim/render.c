@@ -39,7 +39,7 @@ struct field {
     enum ftype type;
     int hf;  /* resolved by name at the first render: Lua registers fields after the scripts load */
     int ett; /* registered by bind() */
-    int listed;         /* tshark -T fields (fields.c): 0 unknown, 1 not named by an -e option, 2 named */
+    int listed;         /* tshark -T fields (tshark_args.c): 0 unknown, 1 not named by an -e option, 2 named */
     unsigned want_call; /* the render call that set want */
     int want;
 };
@@ -329,7 +329,7 @@ struct render {
     char err[160];
     char *scratch; /* NUL-terminated copies of strings */
     size_t cap;
-    int fields_only; /* the tree is tshark 4.0's for -T fields (fields.c) */
+    int fields_only; /* the tree is tshark 4.0's for -T fields (tshark_args.c) */
     unsigned call;   /* counts the calls, for wanted()'s answers */
 };
 
@@ -357,7 +357,7 @@ static char *cstr(struct render *c, const struct value *v) {
 /* Whether an item of f below the top is added. In an invisible tree (a
  * display filter, -z io,stat, Wireshark's first pass) or none, only if
  * something reads the field, as Wireshark would drop the item otherwise.
- * In tshark 4.0's visible tree for -T fields (fields.c), only if an -e
+ * In tshark 4.0's visible tree for -T fields (tshark_args.c), only if an -e
  * option names it or something else reads it, which
  * proto_field_is_referenced tells of an invisible tree: the tree is made
  * invisible for the question, once a field and call. */

@@ -93,12 +93,21 @@ int goshim_bind(lua_State *L);
 int goshim_render(lua_State *L);
 int goshim_stats(lua_State *L);
 
-/* fields.c: whether this is tshark 4.0 printing -T fields, whose visible
- * tree needs only the fields that its -e options name (goshim_field_listed)
- * or that something else reads. goshim_fields_init reads the command line
- * when the plugin loads, before tshark parses (and alters) it. */
-void goshim_fields_init(void);
-int goshim_fields_parse(char **argv, int argc, const char **listed, int *nlisted);
+/* tshark_args.c: what tshark 4.0's command line asks for. goshim_single_pass:
+ * whether this is tshark making one pass (no -2), over which no frame is
+ * dissected again; goshim_fields_only: whether it prints -T fields, whose
+ * visible tree needs only the fields that its -e options name
+ * (goshim_field_listed) or that something else reads. Both are 0 for
+ * anything else. goshim_tshark_args_init reads the command line when the
+ * plugin loads, before tshark parses (and alters) it. */
+struct tshark_args {
+    int understood, fields, two_pass;
+    const char **listed; /* the -e arguments */
+    int nlisted;
+};
+int goshim_tshark_args(char **argv, int argc, struct tshark_args *t);
+void goshim_tshark_args_init(void);
+int goshim_single_pass(void);
 int goshim_fields_only(void);
 int goshim_field_listed(const char *name);
 int goshim_postdissector(lua_State *L);

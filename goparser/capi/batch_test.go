@@ -88,6 +88,40 @@ func TestTcptwBatch(t *testing.T) {
 		}
 	}
 
+	// With "no later pass", one by one or in a batch, the engine moves on
+	// as before but nothing is kept, and a fetch is an error, not "not
+	// ours".
+	reset()
+	half := len(recs) / 2
+	for i, r := range recs[:half] {
+		if n, st := call(opTCPTW, []int64{r.sec, r.nsec, int64(i + 1), 1, int64(r.sport), int64(r.dport), 0, 1}, "", r.data, dst); st != statusOK {
+			t.Fatalf("frame %d: status %d: %s", i+1, st, dst[:n])
+		}
+	}
+	if _, st := call(opTWBatch, []int64{1}, "", batch(half, len(recs)), dst); st != statusOK {
+		t.Fatalf("batch: status %d", st)
+	}
+	if len(state.kept.chunks) != 0 {
+		t.Errorf("%d chunks kept with no later pass to come", len(state.kept.chunks))
+	}
+	for _, f := range []int64{1, int64(len(recs))} {
+		if _, st := call(opFetch, []int64{opTCPTW, f, 1, 1}, "", nil, dst); st != statusError {
+			t.Errorf("fetch of frame %d, not kept: status %d, want an error", f, st)
+		}
+	}
+	last := recs[len(recs)-1]
+	n, st := call(opTCPTW, []int64{last.sec + 1, 0, int64(len(recs) + 1), 1, int64(last.sport), int64(last.dport), 1, 1}, "", last.data, dst)
+	next := append([]byte(nil), dst[:n]...)
+	reset()
+	for i, r := range recs {
+		call(opTCPTW, []int64{r.sec, r.nsec, int64(i + 1), 1, int64(r.sport), int64(r.dport), 0}, "", r.data, dst)
+	}
+	m := make([]byte, len(dst))
+	k, st2 := call(opTCPTW, []int64{last.sec + 1, 0, int64(len(recs) + 1), 1, int64(last.sport), int64(last.dport), 1}, "", last.data, m)
+	if st != statusOK || st2 != statusOK || !bytes.Equal(next, m[:k]) {
+		t.Errorf("the engine's next frame after frames not kept differs from that after frames kept")
+	}
+
 	reset()
 	b := batch(0, 3)
 	if _, st := call(opTWBatch, nil, "", b[:len(b)-1], dst); st != statusError {

@@ -15,14 +15,14 @@
 #define GP_OP_SCHEMA 0     /* no args: the fields and experts of every protocol */
 #define GP_OP_H2 1         /* args: heuristic(0/1) [, no reassembly(0/1) [, seconds, nanoseconds [, frame, ordinal [, no later pass(0/1)]]]]; key: "src addr port\ndst addr port"; data: TCP payload */
 #define GP_OP_H2_OPTIONS 2 /* args: max conns, max streams, max header list, max table, max CONTINUATION, max frame */
-#define GP_OP_TCPTW 3      /* args: seconds, nanoseconds, frame (0: keep nothing), ordinal, src port, dst port [, items (default 1; 0: expert infos only)]; no key; data: whole frame */
+#define GP_OP_TCPTW 3      /* args: seconds, nanoseconds, frame (0: keep nothing), ordinal, src port, dst port [, items (default 1; 0: expert infos only) [, no later pass(0/1)]]; no key; data: whole frame */
 #define GP_OP_TCPTW_OPTIONS 4 /* args: TIME_WAIT ms, port low, port high, max conns */
 #define GP_OP_TCPTW_REPORT 5  /* args: json(0/1), timeline(0/1): the report as a string */
 #define GP_OP_GRPC_CALLS 6    /* no args: the gRPC calls table as a string */
 #define GP_OP_FETCH 7         /* args: op (GP_OP_H2, GP_OP_TCPTW or GP_OP_GRPC_WEB), frame, ordinal [, items, as GP_OP_TCPTW's]: the result kept for them */
 #define GP_OP_GRPC_OPTIONS 8  /* args [max message, max decompressed, max ratio, max depth]; key: "descriptor set paths, ':'-separated\nPATH=REQ[,RESP];...\nPORT=PATH;...": gRPC types, ports, limits */
 #define GP_OP_GRPC_WEB 9      /* args: 0 (reserved), seconds, nanoseconds [, frame, ordinal]; key: "src addr port\ndst addr port\ncontent type"; data: an HTTP/1.1 body of gRPC-Web. Result: {0, {items}, {experts}} */
-/* GP_OP_TCPTW_BATCH: no args; data: frames that GP_OP_TCPTW would have
+/* GP_OP_TCPTW_BATCH: args [no later pass(0/1)]; data: frames that GP_OP_TCPTW would have
  * been given with items 0 and ordinal 1, whose results nobody would see
  * (see cshim/postdissector.c), in the order Wireshark dissected them. Each
  * is a GP_BATCH_HEADER-octet header (seconds: 8 octets, nanoseconds: 4,
@@ -38,12 +38,14 @@
  * with state that has moved on (GP_OP_TCPTW keeps its verdict, and
  * GP_OP_FETCH renders it again). gp_reset forgets them.
  *
- * GP_OP_H2's "no later pass" says that none will come: the frame's first
- * dissection has a visible tree, which only tshark's single pass makes
- * (-V, pdml, json, and -T fields on 4.0); Wireshark and tshark -2 dissect
- * first with an invisible tree or none. Its result is then not kept, nor
- * its gRPC fragment links, which for a capture of millions of packets saves
- * a copy of every result (about 1.8 KiB a packet of gRPC), and
+ * "No later pass" (GP_OP_H2, GP_OP_TCPTW, GP_OP_TCPTW_BATCH) says that
+ * none will come: tshark makes one pass (cshim/tshark_args.c), or, for
+ * GP_OP_H2, the frame's first dissection has a visible tree, which only
+ * tshark's single pass makes (-V, pdml, json, and -T fields on 4.0);
+ * Wireshark and tshark -2 dissect first with an invisible tree or none.
+ * The result or verdict is then not kept, nor GP_OP_H2's gRPC fragment
+ * links, which for a capture of millions of packets saves a copy of every
+ * result (about 1.8 KiB a packet of gRPC, 25 octets of tcptw), and
  * GP_OP_FETCH for that frame, whatever the ordinal, is a GP_ERROR instead
  * of GP_NOT_FOUND. */
 

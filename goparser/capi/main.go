@@ -223,10 +223,10 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		v := state.tw.Frame(time.Unix(a[0], a[1]), uint16(a[4]), uint16(a[5]), data, e, items)
 		// The verdict is kept, not the result: later passes render it.
 		if k, ok := keepKey(op, a, 2); ok {
-			state.kept.put(k, v)
+			keepVerdict(k, v, len(a) > 7 && a[7] != 0)
 		}
 	case opTWBatch:
-		n, err := tcptwBatch(data)
+		n, err := tcptwBatch(data, len(a) > 0 && a[0] != 0)
 		if err != nil {
 			return fail(dst, "goparser: "+err.Error())
 		}
@@ -239,9 +239,9 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		b, ok := state.kept.get(k)
 		if !ok {
 			if state.kept.skipped(k) {
-				return fail(dst, fmt.Sprintf("goparser: the result of frame %d was not kept: its first dissection "+
-					"printed its tree, as only tshark's single pass does (-V, pdml, json); dissect the capture "+
-					"again, with tshark -2 or in Wireshark", k.frame))
+				return fail(dst, fmt.Sprintf("goparser: the result of frame %d was not kept: no later pass "+
+					"was to come (tshark without -2); dissect the capture again, with tshark -2 or in "+
+					"Wireshark", k.frame))
 			}
 			return 0, statusNotFound
 		}
@@ -345,8 +345,9 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 }
 
 // tcptwBatch runs GP_OP_TCPTW without items over the frames of a
-// GP_OP_TCPTW_BATCH and keeps their verdicts. It returns how many it ran.
-func tcptwBatch(data []byte) (int, error) {
+// GP_OP_TCPTW_BATCH and keeps their verdicts, unless noLaterPass. It
+// returns how many it ran.
+func tcptwBatch(data []byte, noLaterPass bool) (int, error) {
 	n := 0
 	for len(data) > 0 {
 		if len(data) < batchHeader {
@@ -360,7 +361,7 @@ func tcptwBatch(data []byte) (int, error) {
 		if uint64(size) > uint64(len(data)-batchHeader) {
 			return n, errors.New("tcptw batch: truncated frame")
 		}
-		batchFrame(time.Unix(sec, nsec), frame, sport, dport, data[batchHeader:batchHeader+int(size)])
+		batchFrame(time.Unix(sec, nsec), frame, sport, dport, data[batchHeader:batchHeader+int(size)], noLaterPass)
 		data = data[batchHeader+int(size):]
 		n++
 	}
@@ -369,11 +370,22 @@ func tcptwBatch(data []byte) (int, error) {
 
 // batchFrame runs one frame of a batch. A panic loses that frame's
 // verdict only, as it would have lost its result alone.
-func batchFrame(ts time.Time, frame uint32, sport, dport uint16, b []byte) {
+func batchFrame(ts time.Time, frame uint32, sport, dport uint16, b []byte, noLaterPass bool) {
 	defer func() { _ = recover() }()
 	v := state.tw.Track(ts, sport, dport, b)
 	if frame > 0 {
-		state.kept.put(keptKey{opTCPTW, frame, 1}, v)
+		keepVerdict(keptKey{opTCPTW, frame, 1}, v, noLaterPass)
+	}
+}
+
+// keepVerdict keeps a tcptw verdict for later passes, or, when none is
+// to come, records that it was not kept, so that a fetch for it is an
+// error.
+func keepVerdict(k keptKey, v []byte, noLaterPass bool) {
+	if noLaterPass {
+		state.kept.skip(k)
+	} else {
+		state.kept.put(k, v)
 	}
 }
 

@@ -1,16 +1,23 @@
-/* fields: whether this process is tshark 4.0 printing `-T fields`, and
- * which fields its -e options name.
+/* tshark_args: what tshark 4.0's command line asks of the shim.
  *
- * tshark 4.0 makes its tree visible for -T fields, so every item costs
- * Wireshark its label and `-T fields` looks every item's name up, although
- * only the -e fields are printed; and it does not prime the -e fields, so
- * proto_field_is_referenced cannot tell them from the rest (4.4 makes the
- * tree invisible and primes them). The shim then reads the command line,
- * /proc/self/cmdline, as tshark 4.0's option parser does, and render.c
- * leaves out the items that neither an -e option nor a filter, tap or
- * column wants, as it does in an invisible tree. Anything it does not
- * recognise (another program or version, an unknown or abbreviated
- * option, GOTCPDUMP_FULL_TREE set) keeps the whole tree. */
+ * Two things that Wireshark's API does not tell a dissector:
+ * - Whether tshark makes one pass over the frames (no -2): then no frame
+ *   is dissected again, and Go keeps no result for later passes, a copy
+ *   of every result (a verdict a frame for tcptw, the decoded frame for
+ *   goh2 when nothing prints its tree).
+ * - Which fields -T fields prints. tshark 4.0 makes its tree visible for
+ *   -T fields, so every item costs Wireshark its label and -T fields
+ *   looks every item's name up, although only the -e fields are printed;
+ *   and it does not prime the -e fields, so proto_field_is_referenced
+ *   cannot tell them from the rest (4.4 makes the tree invisible and
+ *   primes them). render.c then leaves out the items that neither an -e
+ *   option nor a filter, tap or column wants, as it does in an invisible
+ *   tree.
+ * The shim reads /proc/self/cmdline when the plugin loads, as tshark
+ * 4.0's option parser does. Anything it does not recognise (another
+ * program or version, an unknown or abbreviated option,
+ * GOTCPDUMP_IGNORE_ARGS set) leaves both as they are without it: every
+ * result kept, the whole tree. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,10 +70,9 @@ static const struct {
     {"version", 0},
 };
 
-static int state = -1; /* unknown; 0 whole tree; 1 -T fields, with listed */
-static char *cmdline;  /* /proc/self/cmdline; listed points into it */
-static const char **listed;
-static int nlisted;
+static int decided;
+static struct tshark_args args; /* points into cmdline */
+static char *cmdline;           /* /proc/self/cmdline */
 
 /* The arguments, NUL-separated; NULL if unreadable or over 1 MiB. */
 static char *read_cmdline(size_t *len) {
@@ -94,13 +100,12 @@ static int long_takes_arg(const char *name, size_t n) {
     return -1;
 }
 
-/* Parses argv as tshark 4.0 does ("+": options end at the first operand):
- * 1 if the last -T is fields, with the -e arguments in listed (room for
- * argc); 0 for any other output or anything not understood. */
-int goshim_fields_parse(char **argv, int argc, const char **listed, int *nlisted) {
+/* Parses argv as tshark 4.0 does ("+": options end at the first operand)
+ * into *t, whose listed has room for argc; 0 if anything is not understood. */
+int goshim_tshark_args(char **argv, int argc, struct tshark_args *t) {
     const char *out = NULL;
     int i;
-    *nlisted = 0;
+    t->understood = t->fields = t->two_pass = t->nlisted = 0;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || a[1] == 0)
@@ -121,6 +126,8 @@ int goshim_fields_parse(char **argv, int argc, const char **listed, int *nlisted
             const char *val;
             if (!o)
                 return 0;
+            if (*p == '2')
+                t->two_pass = 1;
             if (o[1] != ':')
                 continue;
             if (p[1])
@@ -132,16 +139,18 @@ int goshim_fields_parse(char **argv, int argc, const char **listed, int *nlisted
             if (*p == 'T')
                 out = val;
             else if (*p == 'e')
-                listed[(*nlisted)++] = val;
+                t->listed[t->nlisted++] = val;
             break;
         }
     }
-    return out && !strcmp(out, "fields") && *nlisted > 0;
+    t->fields = out && !strcmp(out, "fields") && t->nlisted > 0;
+    return 1;
 }
 
+/* Whether this is tshark 4.0, with its arguments in args. */
 static int decide(void) {
     const struct pinfo_layout *l = goshim_layout();
-    const char *base, *env = getenv("GOTCPDUMP_FULL_TREE");
+    const char *base, *env = getenv("GOTCPDUMP_IGNORE_ARGS");
     char **argv;
     size_t len, k;
     int argc = 0, ok;
@@ -154,8 +163,8 @@ static int decide(void) {
     for (k = 0; k < len; k++)
         argc += cmdline[k] == 0;
     argv = calloc((size_t)argc + 1, sizeof *argv);
-    listed = calloc((size_t)argc + 1, sizeof *listed);
-    if (!argv || !listed) {
+    args.listed = calloc((size_t)argc + 1, sizeof *args.listed);
+    if (!argv || !args.listed) {
         free(argv);
         return 0;
     }
@@ -164,9 +173,7 @@ static int decide(void) {
         argv[argc++] = cmdline + k;
     base = strrchr(argv[0], '/');
     base = base ? base + 1 : argv[0];
-    ok = !strcmp(base, "tshark") && goshim_fields_parse(argv, argc, listed, &nlisted);
-    if (!ok)
-        nlisted = 0;
+    ok = !strcmp(base, "tshark") && goshim_tshark_args(argv, argc, &args);
     free(argv);
     return ok;
 }
@@ -174,16 +181,25 @@ static int decide(void) {
 /* When the plugin loads: tshark parses most of its options after loading
  * the plugins, and writes into some of them (-E's strtok), which changes
  * /proc/self/cmdline. */
-void goshim_fields_init(void) {
-    if (state < 0)
-        state = decide();
+void goshim_tshark_args_init(void) {
+    if (decided)
+        return;
+    decided = 1;
+    if (!decide()) {
+        free(args.listed);
+        memset(&args, 0, sizeof args);
+        return;
+    }
+    args.understood = 1;
 }
 
-int goshim_fields_only(void) { return state > 0; }
+int goshim_single_pass(void) { return args.understood && !args.two_pass; }
+
+int goshim_fields_only(void) { return args.understood && args.fields; }
 
 int goshim_field_listed(const char *name) {
-    for (int i = 0; i < nlisted; i++)
-        if (!strcmp(listed[i], name))
+    for (int i = 0; i < args.nlisted; i++)
+        if (!strcmp(args.listed[i], name))
             return 1;
     return 0;
 }

@@ -30,15 +30,17 @@ end
 
 var statsLine = regexp.MustCompile(`(?m)^goshim\.stats added ([0-9]+) left_out ([0-9]+) extracted ([0-9]+)\n`)
 
-// TestFieldsOnlyTree: tshark 4.0 makes a visible tree for -T fields, and
-// the shim then adds only the items whose fields an -e option names or
-// something else reads (cshim/fields.c). What tshark prints must be what
-// it prints with the whole tree (GOTCPDUMP_FULL_TREE): the -e fields,
-// fields that only a display filter, a Lua Field extractor or a tap
-// reads, expert infos, and -2's output. On 4.0 the items must really be
-// left out with -T fields and kept with -V; on 4.4 the tree of -T fields
-// is invisible anyway.
-func TestFieldsOnlyTree(t *testing.T) {
+// TestTsharkArgs: on tshark 4.0 the shim reads tshark's command line
+// (cshim/tshark_args.c). For -T fields, whose tree tshark 4.0 makes
+// visible, it adds only the items whose fields an -e option names or
+// something else reads; without -2, Go keeps no result for later passes.
+// What tshark prints must be what it prints when the shim ignores the
+// command line (GOTCPDUMP_IGNORE_ARGS): the -e fields, fields that only a
+// display filter, a Lua Field extractor or a tap reads, expert infos,
+// and -2's output, which needs the results kept. On 4.0 the items must
+// really be left out with -T fields and kept with -V; on 4.4 the tree of
+// -T fields is invisible anyway.
+func TestTsharkArgs(t *testing.T) {
 	script := filepath.Join(t.TempDir(), "stats.lua")
 	if err := os.WriteFile(script, []byte(statsScript), 0o644); err != nil {
 		t.Fatal(err)
@@ -53,37 +55,40 @@ func TestFieldsOnlyTree(t *testing.T) {
 		name    string
 		args    []string
 		fields  bool // -T fields, single pass
+		prints  bool // the whole tree: -V
 		twoPass bool
 	}{
 		{"many fields", []string{"-T", "fields", "-E", "occurrence=a", "-e", "frame.number", "-e", "goh2", "-e", "goh2.streamid",
 			"-e", "goh2.type", "-e", "goh2.header.name", "-e", "goh2.header.value", "-e", "gogrpc.message_length", "-e", "gogrpc.json",
-			"-e", "tcptw.closer", "-e", "tcptw.requests", "-e", "_ws.expert.message", "-e", "_ws.expert.severity"}, true, false},
+			"-e", "tcptw.closer", "-e", "tcptw.requests", "-e", "_ws.expert.message", "-e", "_ws.expert.severity"}, true, false, false},
 		{"filter on a field not printed", []string{"-nT", "fields", "-e", "frame.number", "-e", "goh2.streamid", "-Y",
-			`goh2.header.name == ":path" || tcptw.closer`}, true, false},
+			`goh2.header.name == ":path" || tcptw.closer`}, true, false, false},
 		{"two passes", []string{"-2", "--temp-dir", os.TempDir(), "-Y", "goh2 || tcptw", "-Tfields", "-e", "frame.number", "-e", "gogrpc.path", "-e", "gogrpc.reassembled_in",
-			"-e", "tcptw.holder"}, false, true},
+			"-e", "tcptw.holder"}, false, false, true},
 		// tshark writes into -E's argument (strtok), after the plugin
 		// has read the command line.
 		{"-e after -E", []string{"-T", "fields", "-e", "frame.number", "-E", "occurrence=l", "-e", "goh2.type", "-Eseparator=,",
-			"-e", "tcptw.closer"}, true, false},
-		{"tap", []string{"-T", "fields", "-e", "frame.number", "-e", "goh2.length", "-z", "gogrpc,calls", "-z", "expert"}, true, false},
-		{"verbose", []string{"-V"}, false, false},
+			"-e", "tcptw.closer"}, true, false, false},
+		{"tap", []string{"-T", "fields", "-e", "frame.number", "-e", "goh2.length", "-z", "gogrpc,calls", "-z", "expert"}, true, false, false},
+		{"no tree", []string{"-q", "-z", "expert", "-z", "conv,tcp"}, false, false, false},
+		{"invisible tree", []string{"-q", "-Y", "goh2 || tcptw", "-z", "io,phs"}, false, false, false},
+		{"verbose", []string{"-V"}, false, true, false},
 	}
 	for _, capture := range caps {
 		t.Run(capture, func(t *testing.T) {
 			for _, c := range cases {
 				args := append([]string{"-X", "lua_script:" + script, "-r", pcap(capture)}, c.args...)
 				fieldsOnly, ok := splitStats(t, tshark(t, pluginEnv, args...))
-				full, fullOk := splitStats(t, tshark(t, append([]string{"GOTCPDUMP_FULL_TREE=1"}, pluginEnv...), args...))
+				full, fullOk := splitStats(t, tshark(t, append([]string{"GOTCPDUMP_IGNORE_ARGS=1"}, pluginEnv...), args...))
 				if !ok || !fullOk {
 					t.Fatalf("%s: no goshim.stats line", c.name)
 				}
 				if fieldsOnly.out != full.out {
-					t.Errorf("%s: tshark %s differs from its output with the whole tree (second):\n%s",
+					t.Errorf("%s: tshark %s differs from its output when the shim ignores the command line (second):\n%s",
 						c.name, strings.Join(c.args, " "), firstDiff(fieldsOnly.out, full.out))
 				}
 				if fieldsOnly.extracted != full.extracted {
-					t.Errorf("%s: a Lua Field extractor saw %d values, %d with the whole tree", c.name, fieldsOnly.extracted, full.extracted)
+					t.Errorf("%s: a Lua Field extractor saw %d values, %d when the shim ignores the command line", c.name, fieldsOnly.extracted, full.extracted)
 				}
 				if fieldsOnly.added == 0 {
 					t.Errorf("%s: no item added", c.name)
@@ -91,10 +96,10 @@ func TestFieldsOnlyTree(t *testing.T) {
 				if c.fields && fieldsOnly.leftOut == 0 {
 					t.Errorf("%s: no item left out of -T fields' tree", c.name)
 				}
-				if v40 && !c.twoPass && full.leftOut != 0 {
-					t.Errorf("%s: %d items left out of a visible tree with GOTCPDUMP_FULL_TREE set", c.name, full.leftOut)
+				if v40 && (c.fields || c.prints) && full.leftOut != 0 {
+					t.Errorf("%s: %d items left out of a visible tree with GOTCPDUMP_IGNORE_ARGS set", c.name, full.leftOut)
 				}
-				if !c.fields && !c.twoPass && fieldsOnly.leftOut != 0 {
+				if c.prints && fieldsOnly.leftOut != 0 {
 					t.Errorf("%s: %d items left out of a tree that tshark prints", c.name, fieldsOnly.leftOut)
 				}
 			}

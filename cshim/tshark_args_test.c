@@ -1,0 +1,71 @@
+/* Tests of tshark_args.c's reading of tshark 4.0's command line (make
+ * test-lua). A wrong "-T fields" would leave printed fields out of
+ * tshark's output, a missed -2 results out of its second pass, so every
+ * doubt must give "not understood". */
+#include <stdio.h>
+#include <string.h>
+
+#include "shim.h"
+
+static int failed;
+
+/* want: "?" for not understood, else "1" or "2" (passes), then
+ * " fields" and the -e arguments when it prints -T fields. */
+static void check(const char *want, int argc, char **argv) {
+    const char *listed[64];
+    struct tshark_args t = {.listed = listed};
+    char got[512] = "?";
+    if (goshim_tshark_args(argv, argc, &t)) {
+        strcpy(got, t.two_pass ? "2" : "1");
+        if (t.fields)
+            strcat(got, " fields");
+        for (int i = 0; t.fields && i < t.nlisted; i++) {
+            strcat(got, " ");
+            strcat(got, t.listed[i]);
+        }
+    }
+    if (strcmp(got, want)) {
+        printf("FAIL:");
+        for (int i = 0; i < argc; i++)
+            printf(" %s", argv[i]);
+        printf(": got \"%s\", want \"%s\"\n", got, want);
+        failed++;
+    }
+}
+
+#define CHECK(want, ...)                                                      \
+    do {                                                                      \
+        char *argv[] = {"tshark", __VA_ARGS__};                               \
+        check(want, (int)(sizeof argv / sizeof argv[0]), argv);               \
+    } while (0)
+
+int main(void) {
+    CHECK("1 fields a b", "-r", "x.pcap", "-T", "fields", "-e", "a", "-e", "b");
+    CHECK("1 fields a b", "-nqTfields", "-ea", "-E", "occurrence=f", "-e", "b");
+    CHECK("1 fields a", "-X", "lua_script:-T", "-T", "fields", "-Y", "-e", "-e", "a");
+    CHECK("1 fields a", "--disable-protocol", "-e", "-T", "fields", "-e", "a", "--log-level=info", "--color");
+    CHECK("1 fields a", "-T", "pdml", "-T", "fields", "-e", "a");
+    CHECK("1 fields a", "-i", "lo", "-T", "fields", "-e", "a", "tcp", "port", "80", "-e", "b"); /* a capture filter */
+    CHECK("2 fields a", "-2", "-T", "fields", "-e", "a");
+    CHECK("2 fields a", "-T", "fields", "-qn2e", "a");
+    CHECK("2", "-r", "x.pcap", "-R", "tcp", "-2V");
+    CHECK("1", "-r", "x.pcap", "-Y", "-2", "-q", "-z", "io,stat,0"); /* -2 is -Y's argument */
+    CHECK("1", "-r", "x.pcap");
+    CHECK("1", "-T", "fields", "-T", "json", "-e", "a");
+    CHECK("1", "-T", "fields");                         /* tshark refuses it */
+    CHECK("1", "-V", "-e", "a");                        /* the text output */
+    CHECK("1", "-T", "ek", "-e", "a");
+    CHECK("1", "x", "-2", "-T", "fields", "-e", "a");   /* all after the first operand */
+    CHECK("1", "--", "-2", "-T", "fields", "-e", "a");
+    CHECK("?", "-T", "fields", "-e", "a", "--disable-prot", "x"); /* abbreviated */
+    CHECK("?", "-T", "fields", "-e", "a", "--unknown");
+    CHECK("?", "-T", "fields", "-e", "a", "--color=yes");
+    CHECK("?", "-T", "fields", "-e", "a", "-k");        /* not an option of tshark */
+    CHECK("?", "-T", "fields", "-e");                   /* no argument */
+    CHECK("?", "-T", "fields", "-e", "a", "--temp-dir");
+    CHECK("?", "--read-file", "x.pcap", "-2");          /* listed by -h, unknown to 4.0 */
+    if (failed)
+        return 1;
+    printf("tshark_args_test: passed\n");
+    return 0;
+}
