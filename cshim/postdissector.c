@@ -90,9 +90,9 @@ static unsigned batch_frames;
 
 static void flush(void) {
     size_t n = batch_len, outlen;
+    int64_t no_later_pass = goshim_no_later_pass(0);
     batch_len = 0;
     batch_frames = 0; /* first: goshim_call flushes too */
-    int64_t no_later_pass = goshim_single_pass();
     /* Nobody sees the results of these frames, nor an error. */
     (void)goshim_call(GP_OP_TCPTW_BATCH, &no_later_pass, 1, "", 0, batch, n, &outlen);
 }
@@ -192,7 +192,7 @@ static int dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree) {
         args[4] = pinfo_u32(pinfo, layout->srcport);
         args[5] = pinfo_u32(pinfo, layout->destport);
         args[6] = items;
-        args[7] = goshim_single_pass();
+        args[7] = goshim_no_later_pass(0);
         st = goshim_call(pd_op, args, 8, "", 0, len ? tvb_get_ptr(tvb, 0, (int)len) : NULL, len, &outlen);
     } else {
         args[0] = pd_op;

@@ -93,21 +93,23 @@ int goshim_bind(lua_State *L);
 int goshim_render(lua_State *L);
 int goshim_stats(lua_State *L);
 
-/* tshark_args.c: what tshark 4.0's command line asks for. goshim_single_pass:
- * whether this is tshark making one pass (no -2), over which no frame is
- * dissected again; goshim_fields_only: whether it prints -T fields, whose
- * visible tree needs only the fields that its -e options name
- * (goshim_field_listed) or that something else reads. Both are 0 for
- * anything else. goshim_tshark_args_init reads the command line when the
- * plugin loads, before tshark parses (and alters) it. */
+/* tshark_args.c: what tshark 4.0's command line asks for.
+ * goshim_no_later_pass: whether no frame will be dissected again: tshark 4.0
+ * without -2; elsewhere, a first pass that printed its tree
+ * (first_pass_prints), unless this is not tshark (Wireshark makes a
+ * visible first pass when a script or MATE asks for every field).
+ * goshim_fields_only: whether tshark 4.0 prints -T fields, whose visible
+ * tree needs only the fields that its -e options name (goshim_field_listed)
+ * or that something else reads. goshim_tshark_args_init reads the command
+ * line when the plugin loads, before tshark parses (and alters) it. */
 struct tshark_args {
-    int understood, fields, two_pass;
+    int understood, fields, two_pass, lua_script;
     const char **listed; /* the -e arguments */
     int nlisted;
 };
 int goshim_tshark_args(char **argv, int argc, struct tshark_args *t);
 void goshim_tshark_args_init(void);
-int goshim_single_pass(void);
+int goshim_no_later_pass(int first_pass_prints);
 int goshim_fields_only(void);
 int goshim_field_listed(const char *name);
 int goshim_postdissector(lua_State *L);

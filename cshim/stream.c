@@ -145,7 +145,7 @@ static int call_stream(struct call *c) {
         pinfo_time(pinfo, &args[2], &args[3]);
         args[4] = pinfo_u32(pinfo, PINFO_NUM);
         args[5] = seen.ordinal;
-        args[6] = goshim_single_pass() || first_pass_prints(c->tree);
+        args[6] = goshim_no_later_pass(first_pass_prints(c->tree));
         st = goshim_call(c->op, args, 7, key, k, len ? tvb_get_ptr(c->tvb, 0, (int)len) : NULL, len, &outlen);
     } else {
         args[0] = c->op;

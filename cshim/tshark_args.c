@@ -66,6 +66,8 @@ static const struct {
     {"log-debug", 1},
     {"log-noisy", 1},
     {"log-file", 1},
+    {"log-domain", 1},
+    {"selected-frame", 1},
     {"help", 0},
     {"version", 0},
 };
@@ -77,14 +79,21 @@ static char *cmdline;           /* /proc/self/cmdline */
 /* The arguments, NUL-separated; NULL if unreadable or over 1 MiB. */
 static char *read_cmdline(size_t *len) {
     FILE *f = fopen("/proc/self/cmdline", "rb");
-    size_t cap = 1 << 20, n;
-    char *buf;
+    size_t cap = 4096, n = 0;
+    char *buf = NULL, *p;
     if (!f)
         return NULL;
-    buf = malloc(cap + 1);
-    n = buf ? fread(buf, 1, cap + 1, f) : 0;
+    for (;;) {
+        if (!(p = realloc(buf, cap + 1)))
+            break;
+        buf = p;
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap || cap >= 1 << 20)
+            break;
+        cap *= 2;
+    }
     fclose(f);
-    if (!buf || n == 0 || n > cap) {
+    if (!p || n == 0 || n >= 1 << 20) {
         free(buf);
         return NULL;
     }
@@ -105,7 +114,7 @@ static int long_takes_arg(const char *name, size_t n) {
 int goshim_tshark_args(char **argv, int argc, struct tshark_args *t) {
     const char *out = NULL;
     int i;
-    t->understood = t->fields = t->two_pass = t->nlisted = 0;
+    t->understood = t->fields = t->two_pass = t->lua_script = t->nlisted = 0;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || a[1] == 0)
@@ -140,25 +149,38 @@ int goshim_tshark_args(char **argv, int argc, struct tshark_args *t) {
                 out = val;
             else if (*p == 'e')
                 t->listed[t->nlisted++] = val;
+            else if (*p == 'X' && !strncmp(val, "lua_script", 10))
+                t->lua_script = 1;
             break;
         }
     }
-    t->fields = out && !strcmp(out, "fields") && t->nlisted > 0;
+    /* A script may ask Wireshark for every field (all_field_infos() after
+     * register_postdissector(p, true) or Listener.new(..., true)), which
+     * makes the tree visible; nothing tells that apart. */
+    t->fields = out && !strcmp(out, "fields") && t->nlisted > 0 && !t->lua_script;
     return 1;
 }
 
-/* Whether this is tshark 4.0, with its arguments in args. */
+/* Whether this is tshark 4.0, with its arguments in args; sets not_tshark
+ * for another program, on any version. */
+static int not_tshark;
 static int decide(void) {
     const struct pinfo_layout *l = goshim_layout();
     const char *base, *env = getenv("GOTCPDUMP_IGNORE_ARGS");
     char **argv;
     size_t len, k;
     int argc = 0, ok;
-    if (env && *env)
-        return 0;
-    if (!l || l->major != 4 || l->minor != 0)
+    if (env && *env && strcmp(env, "0"))
         return 0;
     if (!(cmdline = read_cmdline(&len)))
+        return 0;
+    base = strrchr(cmdline, '/');
+    base = base ? base + 1 : cmdline;
+    if (strcmp(base, "tshark")) {
+        not_tshark = 1;
+        return 0;
+    }
+    if (!l || l->major != 4 || l->minor != 0)
         return 0;
     for (k = 0; k < len; k++)
         argc += cmdline[k] == 0;
@@ -171,9 +193,7 @@ static int decide(void) {
     argc = 0;
     for (k = 0; k < len; k += strlen(cmdline + k) + 1)
         argv[argc++] = cmdline + k;
-    base = strrchr(argv[0], '/');
-    base = base ? base + 1 : argv[0];
-    ok = !strcmp(base, "tshark") && goshim_tshark_args(argv, argc, &args);
+    ok = goshim_tshark_args(argv, argc, &args);
     free(argv);
     return ok;
 }
@@ -193,7 +213,11 @@ void goshim_tshark_args_init(void) {
     args.understood = 1;
 }
 
-int goshim_single_pass(void) { return args.understood && !args.two_pass; }
+int goshim_no_later_pass(int first_pass_prints) {
+    if (args.understood)
+        return !args.two_pass;
+    return first_pass_prints && !not_tshark;
+}
 
 int goshim_fields_only(void) { return args.understood && args.fields; }
 

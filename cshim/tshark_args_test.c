@@ -42,16 +42,18 @@ static void check(const char *want, int argc, char **argv) {
 int main(void) {
     CHECK("1 fields a b", "-r", "x.pcap", "-T", "fields", "-e", "a", "-e", "b");
     CHECK("1 fields a b", "-nqTfields", "-ea", "-E", "occurrence=f", "-e", "b");
-    CHECK("1 fields a", "-X", "lua_script:-T", "-T", "fields", "-Y", "-e", "-e", "a");
+    CHECK("1 fields a", "-o", "-T", "-T", "fields", "-Y", "-e", "-e", "a");
     CHECK("1 fields a", "--disable-protocol", "-e", "-T", "fields", "-e", "a", "--log-level=info", "--color");
-    CHECK("1 fields a", "-T", "pdml", "-T", "fields", "-e", "a");
+    CHECK("1 fields a", "--selected-frame=3", "--log-domain", "main", "-T", "fields", "-e", "a");
+    CHECK("1", "-X", "lua_script:x.lua", "-T", "fields", "-e", "a"); /* a script may want every field */
+    CHECK("2", "-2", "-Xlua_script1:y", "-T", "fields", "-e", "a");
     CHECK("1 fields a", "-i", "lo", "-T", "fields", "-e", "a", "tcp", "port", "80", "-e", "b"); /* a capture filter */
     CHECK("2 fields a", "-2", "-T", "fields", "-e", "a");
     CHECK("2 fields a", "-T", "fields", "-qn2e", "a");
     CHECK("2", "-r", "x.pcap", "-R", "tcp", "-2V");
     CHECK("1", "-r", "x.pcap", "-Y", "-2", "-q", "-z", "io,stat,0"); /* -2 is -Y's argument */
     CHECK("1", "-r", "x.pcap");
-    CHECK("1", "-T", "fields", "-T", "json", "-e", "a");
+    CHECK("1 fields a", "-X", "read_format:pcap", "-T", "fields", "-e", "a");
     CHECK("1", "-T", "fields");                         /* tshark refuses it */
     CHECK("1", "-V", "-e", "a");                        /* the text output */
     CHECK("1", "-T", "ek", "-e", "a");

@@ -240,8 +240,8 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		if !ok {
 			if state.kept.skipped(k) {
 				return fail(dst, fmt.Sprintf("goparser: the result of frame %d was not kept: no later pass "+
-					"was to come (tshark without -2); dissect the capture again, with tshark -2 or in "+
-					"Wireshark", k.frame))
+					"was to come (tshark without -2, or a first pass that printed its tree); dissect the "+
+					"capture again, with tshark -2 or in Wireshark", k.frame))
 			}
 			return 0, statusNotFound
 		}
