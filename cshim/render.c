@@ -616,7 +616,8 @@ int goshim_tree_visible(proto_tree *tree) {
 }
 
 /* goshim.stats(): the items render() has added, and those it has left out
- * below the top because nothing would read them. */
+ * below the top because nothing would read them; for tests and for
+ * diagnosis, not used by the dissectors. */
 int goshim_stats(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)items_added);
     lua_pushinteger(L, (lua_Integer)items_left_out);
