@@ -78,7 +78,7 @@ func TestTsharkArgs(t *testing.T) {
 		name    string
 		args    []string
 		fields  bool // -T fields, single pass
-		prints  bool // the whole tree: -V
+		prints  bool // the whole tree: -V, or a script that asks for every field
 		twoPass bool
 	}{
 		{"many fields", []string{"-T", "fields", "-E", "occurrence=a", "-e", "frame.number", "-e", "goh2", "-e", "goh2.streamid",
