@@ -158,6 +158,7 @@ int goshim_tshark_args(char **argv, int argc, struct tshark_args *t) {
      * register_postdissector(p, true) or Listener.new(..., true)), which
      * makes the tree visible; nothing tells that apart. */
     t->fields = out && !strcmp(out, "fields") && t->nlisted > 0 && !t->lua_script;
+    t->understood = 1;
     return 1;
 }
 
@@ -206,11 +207,12 @@ void goshim_tshark_args_init(void) {
         return;
     decided = 1;
     if (!decide()) {
+        /* Nothing points into the command line then. */
         free(args.listed);
         memset(&args, 0, sizeof args);
-        return;
+        free(cmdline);
+        cmdline = NULL;
     }
-    args.understood = 1;
 }
 
 int goshim_no_later_pass(int first_pass_prints) {
