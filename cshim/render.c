@@ -615,13 +615,15 @@ int goshim_tree_visible(proto_tree *tree) {
     return 0;
 }
 
-/* goshim.stats(): the items render() has added, and those it has left out
- * below the top because nothing would read them; for tests and for
- * diagnosis, not used by the dissectors. */
+/* goshim.stats(): the items render() has added, those it has left out
+ * below the top because nothing would read them, and whether tshark's
+ * command line says that it makes one pass (tshark_args.c); for tests and
+ * for diagnosis, not used by the dissectors. */
 int goshim_stats(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)items_added);
     lua_pushinteger(L, (lua_Integer)items_left_out);
-    return 2;
+    lua_pushboolean(L, goshim_no_later_pass(0));
+    return 3;
 }
 
 int goshim_render_items(packet_info *pinfo, proto_tree *tree, proto_item *pitem, tvbuff_t *tvb, uint32_t count,

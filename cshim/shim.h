@@ -93,9 +93,9 @@ int goshim_bind(lua_State *L);
 int goshim_render(lua_State *L);
 int goshim_stats(lua_State *L);
 
-/* tshark_args.c: what tshark 4.0's command line asks for.
- * goshim_no_later_pass: whether no frame will be dissected again: tshark 4.0
- * without -2; elsewhere, a first pass that printed its tree
+/* tshark_args.c: what tshark 4.0's or 4.4's command line asks for.
+ * goshim_no_later_pass: whether no frame will be dissected again: tshark
+ * 4.0 or 4.4 without -2; elsewhere, a first pass that printed its tree
  * (first_pass_prints), unless this is not tshark (Wireshark makes a
  * visible first pass when a script or MATE asks for every field).
  * goshim_fields_only: whether tshark 4.0 prints -T fields, whose visible
@@ -107,7 +107,7 @@ struct tshark_args {
     const char **listed; /* the -e arguments */
     int nlisted;
 };
-int goshim_tshark_args(char **argv, int argc, struct tshark_args *t);
+int goshim_tshark_args(int minor, char **argv, int argc, struct tshark_args *t);
 void goshim_tshark_args_init(void);
 int goshim_no_later_pass(int first_pass_prints);
 int goshim_fields_only(void);

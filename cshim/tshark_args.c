@@ -1,20 +1,20 @@
-/* tshark_args: what tshark 4.0's command line asks of the shim.
+/* tshark_args: what tshark's command line asks of the shim, on 4.0 and 4.4.
  *
  * Two things that Wireshark's API does not tell a dissector:
  * - Whether tshark makes one pass over the frames (no -2): then no frame
  *   is dissected again, and Go keeps no result for later passes, a copy
  *   of every result (a verdict a frame for tcptw, the decoded frame for
  *   goh2 when nothing prints its tree).
- * - Which fields -T fields prints. tshark 4.0 makes its tree visible for
- *   -T fields, so every item costs Wireshark its label and -T fields
- *   looks every item's name up, although only the -e fields are printed;
- *   and it does not prime the -e fields, so proto_field_is_referenced
- *   cannot tell them from the rest (4.4 makes the tree invisible and
- *   primes them). render.c then leaves out the items that neither an -e
- *   option nor a filter, tap or column wants, as it does in an invisible
- *   tree.
- * The shim reads /proc/self/cmdline when the plugin loads, as tshark
- * 4.0's option parser does. Anything it does not recognise (another
+ * - On 4.0, which fields -T fields prints. tshark 4.0 makes its tree
+ *   visible for -T fields, so every item costs Wireshark its label and
+ *   -T fields looks every item's name up, although only the -e fields are
+ *   printed; and it does not prime the -e fields, so
+ *   proto_field_is_referenced cannot tell them from the rest (4.4 makes
+ *   the tree invisible and primes them). render.c then leaves out the
+ *   items that neither an -e option nor a filter, tap or column wants, as
+ *   it does in an invisible tree.
+ * The shim reads /proc/self/cmdline when the plugin loads, as that
+ * version's option parser does. Anything it does not recognise (another
  * program or version, an unknown or abbreviated option,
  * GOTCPDUMP_IGNORE_ARGS set) leaves both as they are without it: every
  * result kept, the whole tree. */
@@ -25,51 +25,108 @@
 #include "shim.h"
 #include "wireshark.h"
 
-/* tshark 4.0's short options: a letter before ':' takes an argument. */
-static const char optstring[] = "2a:b:B:c:Df:i:ILps:y:d:K:nN:t:u:M:C:e:E:F:gG:hH:j:J:lo:O:PqQr:R:S:T:U:vVw:W:xX:Y:z:";
-
-/* tshark 4.0's long options, and whether each takes an argument (its -h
- * also lists --read-file, --read-filter and --display-filter, which it
- * does not accept). */
-static const struct {
+/* An option of tshark's and whether it takes an argument. */
+struct longopt {
     const char *name;
     int arg;
-} longopts[] = {
-    {"interface", 1},
-    {"snapshot-length", 1},
-    {"no-promiscuous-mode", 0},
-    {"monitor-mode", 0},
-    {"buffer-size", 1},
-    {"linktype", 1},
-    {"time-stamp-type", 1},
-    {"list-interfaces", 0},
-    {"list-data-link-types", 0},
-    {"list-time-stamp-types", 0},
+};
+
+/* tshark 4.0's options, as its ws_getopt_long gets them (a letter before
+ * ':' takes an argument), and its log options, which ws_log_parse_args
+ * takes out first; its -h also lists --read-file, --read-filter and
+ * --display-filter, which it does not accept. */
+static const char optstring40[] = "2a:b:B:c:Df:i:ILps:y:d:K:nN:t:u:M:C:e:E:F:gG:hH:j:J:lo:O:PqQr:R:S:T:U:vVw:W:xX:Y:z:";
+static const struct longopt longopts40[] = {
+    {"help", 0},
+    {"version", 0},
     {"autostop", 1},
     {"ring-buffer", 1},
-    {"enable-protocol", 1},
+    {"buffer-size", 1},
+    {"list-interfaces", 0},
+    {"interface", 1},
+    {"monitor-mode", 0},
+    {"list-data-link-types", 0},
+    {"no-promiscuous-mode", 0},
+    {"snapshot-length", 1},
+    {"linktype", 1},
+    {"list-time-stamp-types", 0},
+    {"time-stamp-type", 1},
+    {"compress-type", 1},
+    {"temp-dir", 1},
     {"disable-protocol", 1},
     {"enable-heuristic", 1},
     {"disable-heuristic", 1},
-    {"capture-comment", 1},
+    {"enable-protocol", 1},
     {"print", 0},
-    {"hexdump", 1},
     {"export-objects", 1},
     {"export-tls-session-keys", 1},
     {"color", 0},
     {"no-duplicate-keys", 0},
     {"elastic-mapping-filter", 1},
-    {"temp-dir", 1},
+    {"capture-comment", 1},
+    {"hexdump", 1},
+    {"selected-frame", 1},
     {"log-level", 1},
     {"log-fatal", 1},
+    {"log-domain", 1},
     {"log-domains", 1},
     {"log-debug", 1},
     {"log-noisy", 1},
     {"log-file", 1},
-    {"log-domain", 1},
-    {"selected-frame", 1},
+    {NULL, 0},
+};
+
+/* tshark 4.4's, in the same way. */
+static const char optstring44[] = "2a:b:B:c:Df:F:i:ILps:y:d:K:nN:R:t:u:Y:r:M:C:e:E:F:gG:hH:j:J:lo:O:PqQS:T:U:vVw:W:xX:z:";
+static const struct longopt longopts44[] = {
     {"help", 0},
     {"version", 0},
+    {"autostop", 1},
+    {"ring-buffer", 1},
+    {"buffer-size", 1},
+    {"list-interfaces", 0},
+    {"interface", 1},
+    {"monitor-mode", 0},
+    {"list-data-link-types", 0},
+    {"no-promiscuous-mode", 0},
+    {"snapshot-length", 1},
+    {"linktype", 1},
+    {"list-time-stamp-types", 0},
+    {"time-stamp-type", 1},
+    {"compress-type", 1},
+    {"temp-dir", 1},
+    {"update-interval", 1},
+    {"disable-protocol", 1},
+    {"enable-heuristic", 1},
+    {"disable-heuristic", 1},
+    {"enable-protocol", 1},
+    {"only-protocols", 1},
+    {"disable-all-protocols", 0},
+    {"read-filter", 1},
+    {"display-filter", 1},
+    {"read-file", 1},
+    {"print", 0},
+    {"export-objects", 1},
+    {"export-tls-session-keys", 1},
+    {"color", 0},
+    {"no-duplicate-keys", 0},
+    {"elastic-mapping-filter", 1},
+    {"capture-comment", 1},
+    {"hexdump", 1},
+    {"selected-frame", 1},
+    {"print-timers", 0},
+    {"global-profile", 0},
+    {"compress", 1},
+    {"log-level", 1},
+    {"log-fatal", 1},
+    {"log-domain", 1},
+    {"log-domains", 1},
+    {"log-fatal-domain", 1},
+    {"log-fatal-domains", 1},
+    {"log-debug", 1},
+    {"log-noisy", 1},
+    {"log-file", 1},
+    {NULL, 0},
 };
 
 static int decided;
@@ -102,19 +159,37 @@ static char *read_cmdline(size_t *len) {
     return buf;
 }
 
-static int long_takes_arg(const char *name, size_t n) {
-    for (size_t i = 0; i < sizeof longopts / sizeof longopts[0]; i++)
-        if (strlen(longopts[i].name) == n && !memcmp(longopts[i].name, name, n))
-            return longopts[i].arg;
+/* The tshark versions whose options the shim knows. */
+static const struct version {
+    int minor; /* of 4 */
+    const char *optstring;
+    const struct longopt *longopts;
+    int fields_tree_visible; /* -T fields dissects into a visible tree */
+} versions[] = {
+    {0, optstring40, longopts40, 1},
+    {4, optstring44, longopts44, 0},
+};
+
+static int long_takes_arg(const struct longopt *lo, const char *name, size_t n) {
+    for (; lo->name; lo++)
+        if (strlen(lo->name) == n && !memcmp(lo->name, name, n))
+            return lo->arg;
     return -1;
 }
 
-/* Parses argv as tshark 4.0 does ("+": options end at the first operand)
- * into *t, whose listed has room for argc; 0 if anything is not understood. */
-int goshim_tshark_args(char **argv, int argc, struct tshark_args *t) {
+/* Parses argv as tshark 4.minor does ("+": options end at the first
+ * operand) into *t, whose listed has room for argc; 0 if anything is not
+ * understood, the version included. */
+int goshim_tshark_args(int minor, char **argv, int argc, struct tshark_args *t) {
+    const struct version *v = NULL;
     const char *out = NULL;
     int i;
     t->understood = t->fields = t->two_pass = t->lua_script = t->nlisted = 0;
+    for (size_t k = 0; k < sizeof versions / sizeof versions[0]; k++)
+        if (versions[k].minor == minor)
+            v = &versions[k];
+    if (!v)
+        return 0;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || a[1] == 0)
@@ -123,7 +198,7 @@ int goshim_tshark_args(char **argv, int argc, struct tshark_args *t) {
             break;
         if (a[1] == '-') {
             const char *eq = strchr(a + 2, '=');
-            int arg = long_takes_arg(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
+            int arg = long_takes_arg(v->longopts, a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
             if (arg < 0 || (!arg && eq))
                 return 0; /* unknown, or abbreviated as getopt allows */
             if (arg && !eq && ++i >= argc)
@@ -131,7 +206,7 @@ int goshim_tshark_args(char **argv, int argc, struct tshark_args *t) {
             continue;
         }
         for (const char *p = a + 1; *p; p++) {
-            const char *o = *p == ':' ? NULL : strchr(optstring, *p);
+            const char *o = *p == ':' ? NULL : strchr(v->optstring, *p);
             const char *val;
             if (!o)
                 return 0;
@@ -156,14 +231,15 @@ int goshim_tshark_args(char **argv, int argc, struct tshark_args *t) {
     }
     /* A script may ask Wireshark for every field (all_field_infos() after
      * register_postdissector(p, true) or Listener.new(..., true)), which
-     * makes the tree visible; nothing tells that apart. */
-    t->fields = out && !strcmp(out, "fields") && t->nlisted > 0 && !t->lua_script;
+     * makes the tree visible; nothing tells that apart. 4.4's tree for
+     * -T fields is invisible, and it primes the -e fields itself. */
+    t->fields = v->fields_tree_visible && out && !strcmp(out, "fields") && t->nlisted > 0 && !t->lua_script;
     t->understood = 1;
     return 1;
 }
 
-/* Whether this is tshark 4.0, with its arguments in args; sets not_tshark
- * for another program, on any version. */
+/* Whether this is tshark 4.0 or 4.4, with its arguments in args; sets
+ * not_tshark for another program, on any version. */
 static int not_tshark;
 static int decide(void) {
     const struct pinfo_layout *l = goshim_layout();
@@ -181,7 +257,7 @@ static int decide(void) {
         not_tshark = 1;
         return 0;
     }
-    if (!l || l->major != 4 || l->minor != 0)
+    if (!l || l->major != 4)
         return 0;
     for (k = 0; k < len; k++)
         argc += cmdline[k] == 0;
@@ -194,7 +270,7 @@ static int decide(void) {
     argc = 0;
     for (k = 0; k < len; k += strlen(cmdline + k) + 1)
         argv[argc++] = cmdline + k;
-    ok = goshim_tshark_args(argv, argc, &args);
+    ok = goshim_tshark_args(l->minor, argv, argc, &args);
     free(argv);
     return ok;
 }

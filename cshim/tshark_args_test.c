@@ -1,4 +1,4 @@
-/* Tests of tshark_args.c's reading of tshark 4.0's command line (make
+/* Tests of tshark_args.c's reading of tshark 4.0's and 4.4's command line (make
  * test-lua). A wrong "-T fields" would leave printed fields out of
  * tshark's output, a missed -2 results out of its second pass, so every
  * doubt must give "not understood". */
@@ -11,11 +11,11 @@ static int failed;
 
 /* want: "?" for not understood, else "1" or "2" (passes), then
  * " fields" and the -e arguments when it prints -T fields. */
-static void check(const char *want, int argc, char **argv) {
+static void check(int minor, const char *want, int argc, char **argv) {
     const char *listed[64];
     struct tshark_args t = {.listed = listed};
     char got[512] = "?";
-    if (goshim_tshark_args(argv, argc, &t)) {
+    if (goshim_tshark_args(minor, argv, argc, &t)) {
         strcpy(got, t.two_pass ? "2" : "1");
         if (t.fields)
             strcat(got, " fields");
@@ -25,7 +25,7 @@ static void check(const char *want, int argc, char **argv) {
         }
     }
     if (strcmp(got, want)) {
-        printf("FAIL:");
+        printf("FAIL: 4.%d:", minor);
         for (int i = 0; i < argc; i++)
             printf(" %s", argv[i]);
         printf(": got \"%s\", want \"%s\"\n", got, want);
@@ -33,11 +33,13 @@ static void check(const char *want, int argc, char **argv) {
     }
 }
 
-#define CHECK(want, ...)                                                      \
+#define CHECKV(minor, want, ...)                                              \
     do {                                                                      \
         char *argv[] = {"tshark", __VA_ARGS__};                               \
-        check(want, (int)(sizeof argv / sizeof argv[0]), argv);               \
+        check(minor, want, (int)(sizeof argv / sizeof argv[0]), argv);        \
     } while (0)
+#define CHECK(want, ...) CHECKV(0, want, __VA_ARGS__)
+#define CHECK44(want, ...) CHECKV(4, want, __VA_ARGS__)
 
 int main(void) {
     CHECK("1 fields a b", "-r", "x.pcap", "-T", "fields", "-e", "a", "-e", "b");
@@ -66,6 +68,25 @@ int main(void) {
     CHECK("?", "-T", "fields", "-e");                   /* no argument */
     CHECK("?", "-T", "fields", "-e", "a", "--temp-dir");
     CHECK("?", "--read-file", "x.pcap", "-2");          /* listed by -h, unknown to 4.0 */
+    CHECK("1", "--compress-type", "gzip", "-w", "x.gz", "--log-domains=main");
+    CHECK("?", "--log-fatal-domain=main", "-r", "x.pcap"); /* 4.4's */
+
+    /* 4.4 prints -T fields from an invisible tree: only the passes count. */
+    CHECK44("1", "-r", "x.pcap", "-T", "fields", "-e", "a", "-e", "b");
+    CHECK44("2", "--read-file", "x.pcap", "-2", "--read-filter=tcp", "-T", "fields", "-e", "a");
+    CHECK44("2", "-r", "x.pcap", "-R", "tcp", "-2V");
+    CHECK44("1", "-r", "x.pcap", "-Y", "-2", "-q", "-z", "io,stat,0");
+    CHECK44("1", "--display-filter", "-2", "--print-timers", "--global-profile", "--update-interval", "100");
+    CHECK44("1", "--only-protocols", "-2", "--disable-all-protocols", "--compress", "gzip", "-w", "x.gz");
+    CHECK44("1", "--log-fatal-domain=main", "--log-fatal-domains", "-2", "--log-level", "info", "-r", "x");
+    CHECK44("1", "-nqTfields", "-ea", "-E", "occurrence=f", "-e", "b");
+    CHECK44("1", "x", "-2");                            /* all after the first operand */
+    CHECK44("?", "-r", "x.pcap", "--print-timer");       /* abbreviated */
+    CHECK44("?", "-r", "x.pcap", "--global-profile=x");
+    CHECK44("?", "-r", "x.pcap", "--compress");
+    CHECK44("?", "-r", "x.pcap", "-k");
+    CHECKV(2, "?", "-r", "x.pcap");                     /* a version whose options it does not know */
+    CHECKV(6, "?", "-r", "x.pcap");
     if (failed)
         return 1;
     printf("tshark_args_test: passed\n");

@@ -11,12 +11,13 @@ import (
 
 // statsScript, a plugin of its own (a script given with -X lua_script
 // keeps the whole tree), prints when tshark ends the items that the shim
-// has added and left out below the top (goshim.stats).
+// has added and left out below the top, and whether it has found that
+// tshark makes one pass (goshim.stats).
 const statsScript = `
 local tap = Listener.new("frame")
 function tap.draw()
-    local added, left = package.loaded["gotcpdump.common"].shim.stats()
-    io.write(string.format("goshim.stats added %d left_out %d\n", added, left))
+    local added, left, one = package.loaded["gotcpdump.common"].shim.stats()
+    io.write(string.format("goshim.stats added %d left_out %d one_pass %s\n", added, left, tostring(one)))
 end
 `
 
@@ -42,12 +43,12 @@ function tap.draw()
 end
 `
 
-var statsLine = regexp.MustCompile(`(?m)^goshim\.stats added ([0-9]+) left_out ([0-9]+)\n`)
+var statsLine = regexp.MustCompile(`(?m)^goshim\.stats added ([0-9]+) left_out ([0-9]+) one_pass (true|false)\n`)
 
-// TestTsharkArgs: on tshark 4.0 the shim reads tshark's command line
-// (cshim/tshark_args.c). For -T fields, whose tree tshark 4.0 makes
-// visible, it adds only the items whose fields an -e option names or
-// something else reads; without -2, Go keeps no result for later passes.
+// TestTsharkArgs: on tshark 4.0 and 4.4 the shim reads tshark's command
+// line (cshim/tshark_args.c). Without -2, Go keeps no result for later
+// passes; for -T fields, whose tree tshark 4.0 makes visible, it adds only
+// the items whose fields an -e option names or something else reads.
 // What tshark prints must be what it prints when the shim ignores the
 // command line (GOTCPDUMP_IGNORE_ARGS): the -e fields, fields that only a
 // display filter or a tap reads, expert infos, -2's output, which needs
@@ -70,6 +71,7 @@ func TestTsharkArgs(t *testing.T) {
 	ignoring := append([]string{"GOTCPDUMP_IGNORE_ARGS=1"}, env...)
 	major, minor := wiresharkVersion(t)
 	v40 := major == 4 && minor == 0
+	readsArgs := v40 || (major == 4 && minor == 4)
 	caps := []string{"tw_healthz_storm.pcap"}
 	for _, c := range h2Captures {
 		caps = append(caps, c.file)
@@ -92,6 +94,8 @@ func TestTsharkArgs(t *testing.T) {
 		// has read the command line.
 		{"-e after -E", []string{"-T", "fields", "-e", "frame.number", "-E", "occurrence=l", "-e", "goh2.type", "-Eseparator=,",
 			"-e", "tcptw.closer"}, true, false, false},
+		{"-2 after -E", []string{"-T", "fields", "-E", "occurrence=f", "-e", "frame.number", "-e", "gogrpc.path", "-2", "-Y", "goh2 || tcptw",
+			"-e", "goh2.header.value"}, false, false, true},
 		{"tap", []string{"-T", "fields", "-e", "frame.number", "-e", "goh2.length", "-z", "gogrpc,calls", "-z", "expert"}, true, false, false},
 		{"no tree", []string{"-q", "-z", "expert", "-z", "conv,tcp"}, false, false, false},
 		{"invisible tree", []string{"-q", "-Y", "goh2 || tcptw", "-z", "io,phs"}, false, false, false},
@@ -115,6 +119,12 @@ func TestTsharkArgs(t *testing.T) {
 					t.Errorf("%s: tshark %s differs from its output when the shim ignores the command line (second):\n%s",
 						c.name, strings.Join(c.args, " "), firstDiff(fieldsOnly.out, full.out))
 				}
+				if readsArgs && fieldsOnly.onePass == c.twoPass {
+					t.Errorf("%s: the shim found one pass %v, for tshark %s", c.name, fieldsOnly.onePass, strings.Join(c.args, " "))
+				}
+				if full.onePass {
+					t.Errorf("%s: the shim found one pass with GOTCPDUMP_IGNORE_ARGS set", c.name)
+				}
 				if fieldsOnly.added == 0 {
 					t.Errorf("%s: no item added", c.name)
 				}
@@ -134,11 +144,11 @@ func TestTsharkArgs(t *testing.T) {
 
 // TestTsharkArgsTwoPassesVisible: a script that asks for every field makes
 // tshark -2's first pass visible (with -R, which makes it build a tree),
-// which alone would pass for tshark's single pass; on 4.0 the command line
-// says -2, and the results are kept for the second pass.
+// which alone would pass for tshark's single pass; on 4.0 and 4.4 the
+// command line says -2, and the results are kept for the second pass.
 func TestTsharkArgsTwoPassesVisible(t *testing.T) {
-	if major, minor := wiresharkVersion(t); major != 4 || minor != 0 {
-		t.Skip("tshark's command line is read on Wireshark 4.0")
+	if major, minor := wiresharkVersion(t); major != 4 || (minor != 0 && minor != 4) {
+		t.Skipf("the shim reads the command line of tshark 4.0 and 4.4, not %d.%d's", major, minor)
 	}
 	readers := filepath.Join(t.TempDir(), "readers.lua")
 	if err := os.WriteFile(readers, []byte(readersScript), 0o644); err != nil {
@@ -154,6 +164,7 @@ func TestTsharkArgsTwoPassesVisible(t *testing.T) {
 type renderStats struct {
 	out            string
 	added, leftOut int
+	onePass        bool
 }
 
 // splitStats takes statsScript's line out of tshark's output.
@@ -171,5 +182,6 @@ func splitStats(t *testing.T, out string) (renderStats, bool) {
 		}
 		*p = n
 	}
+	s.onePass = out[m[6]:m[7]] == "true"
 	return s, true
 }
