@@ -108,6 +108,15 @@ struct tshark_args {
     int nlisted;
 };
 int goshim_tshark_args(int minor, char **argv, int argc, struct tshark_args *t);
+/* An option of tshark's and whether it takes an argument. */
+struct longopt {
+    const char *name;
+    int arg;
+};
+/* The options that the shim knows of tshark 4.minor: 0 for a version that
+ * it does not know. */
+int goshim_tshark_options(int minor, const char **optstring, const struct longopt **longopts,
+                          const char *const **logopts);
 void goshim_tshark_args_init(void);
 int goshim_no_later_pass(int first_pass_prints);
 int goshim_fields_only(void);

@@ -13,8 +13,9 @@
  *   the tree invisible and primes them). render.c then leaves out the
  *   items that neither an -e option nor a filter, tap or column wants, as
  *   it does in an invisible tree.
- * The shim reads /proc/self/cmdline when the plugin loads, as that
- * version's option parser does. Anything it does not recognise (another
+ * The shim reads /proc/self/cmdline when the plugin loads, before tshark
+ * alters it, as that version does: the log options first, then the rest
+ * as its option parser would. Anything it does not recognise (another
  * program or version, an unknown or abbreviated option,
  * GOTCPDUMP_IGNORE_ARGS set) leaves both as they are without it: every
  * result kept, the whole tree. */
@@ -25,16 +26,12 @@
 #include "shim.h"
 #include "wireshark.h"
 
-/* An option of tshark's and whether it takes an argument. */
-struct longopt {
-    const char *name;
-    int arg;
-};
-
-/* tshark 4.0's options, as its ws_getopt_long gets them (a letter before
- * ':' takes an argument), and its log options, which ws_log_parse_args
- * takes out first; its -h also lists --read-file, --read-filter and
- * --display-filter, which it does not accept. */
+/* tshark 4.0's options, as tshark hands them to ws_getopt_long (a letter
+ * before ':' takes an argument; tests/tshark_args_test.go compares them
+ * with tshark's own), and the names after "--log-" of the log options,
+ * which ws_log_parse_args takes out of argv first; its -h also lists
+ * --read-file, --read-filter and --display-filter, which it does not
+ * accept. */
 static const char optstring40[] = "2a:b:B:c:Df:i:ILps:y:d:K:nN:t:u:M:C:e:E:F:gG:hH:j:J:lo:O:PqQr:R:S:T:U:vVw:W:xX:Y:z:";
 static const struct longopt longopts40[] = {
     {"help", 0},
@@ -66,15 +63,9 @@ static const struct longopt longopts40[] = {
     {"capture-comment", 1},
     {"hexdump", 1},
     {"selected-frame", 1},
-    {"log-level", 1},
-    {"log-fatal", 1},
-    {"log-domain", 1},
-    {"log-domains", 1},
-    {"log-debug", 1},
-    {"log-noisy", 1},
-    {"log-file", 1},
     {NULL, 0},
 };
+static const char *const logopts40[] = {"level", "fatal", "domain", "domains", "debug", "noisy", "file", NULL};
 
 /* tshark 4.4's, in the same way. */
 static const char optstring44[] = "2a:b:B:c:Df:F:i:ILps:y:d:K:nN:R:t:u:Y:r:M:C:e:E:F:gG:hH:j:J:lo:O:PqQS:T:U:vVw:W:xX:z:";
@@ -117,17 +108,10 @@ static const struct longopt longopts44[] = {
     {"print-timers", 0},
     {"global-profile", 0},
     {"compress", 1},
-    {"log-level", 1},
-    {"log-fatal", 1},
-    {"log-domain", 1},
-    {"log-domains", 1},
-    {"log-fatal-domain", 1},
-    {"log-fatal-domains", 1},
-    {"log-debug", 1},
-    {"log-noisy", 1},
-    {"log-file", 1},
     {NULL, 0},
 };
+static const char *const logopts44[] = {"level",        "fatal", "domain", "domains", "fatal-domain",
+                                        "fatal-domains", "debug", "noisy",  "file",    NULL};
 
 static int decided;
 static struct tshark_args args; /* points into cmdline */
@@ -164,11 +148,63 @@ static const struct version {
     int minor; /* of 4 */
     const char *optstring;
     const struct longopt *longopts;
+    const char *const *logopts;
     int fields_tree_visible; /* -T fields dissects into a visible tree */
 } versions[] = {
-    {0, optstring40, longopts40, 1},
-    {4, optstring44, longopts44, 0},
+    {0, optstring40, longopts40, logopts40, 1},
+    {4, optstring44, longopts44, logopts44, 0},
 };
+
+static const struct version *version(int minor) {
+    for (size_t k = 0; k < sizeof versions / sizeof versions[0]; k++)
+        if (versions[k].minor == minor)
+            return &versions[k];
+    return NULL;
+}
+
+int goshim_tshark_options(int minor, const char **optstring, const struct longopt **longopts,
+                          const char *const **logopts) {
+    const struct version *v = version(minor);
+    if (!v)
+        return 0;
+    *optstring = v->optstring;
+    *longopts = v->longopts;
+    *logopts = v->logopts;
+    return 1;
+}
+
+/* The length of "--log-NAME" at a if NAME is one of logopts, else 0. */
+static size_t log_option(const char *const *logopts, const char *a) {
+    if (strncmp(a, "--log-", 6))
+        return 0;
+    for (; *logopts; logopts++) {
+        size_t n = strlen(*logopts);
+        if (!strncmp(a + 6, *logopts, n) && (a[6 + n] == 0 || a[6 + n] == '='))
+            return 6 + n;
+    }
+    return 0;
+}
+
+/* Takes the log options out of argv as ws_log_parse_args does before
+ * tshark's option parser runs: wherever they are, even as another option's
+ * argument, with their value ("--log-level info" or "--log-level=info").
+ * Returns the new argc, or -1 where tshark would exit (a value missing or
+ * beginning with '-'). */
+static int drop_log_options(const char *const *logopts, char **argv, int argc) {
+    int n = 1;
+    for (int i = 1; i < argc; i++) {
+        size_t k = log_option(logopts, argv[i]);
+        if (!k) {
+            argv[n++] = argv[i];
+            continue;
+        }
+        if (argv[i][k] == '=')
+            continue;
+        if (++i >= argc || !argv[i][0] || argv[i][0] == '-')
+            return -1;
+    }
+    return n;
+}
 
 static int long_takes_arg(const struct longopt *lo, const char *name, size_t n) {
     for (; lo->name; lo++)
@@ -179,16 +215,13 @@ static int long_takes_arg(const struct longopt *lo, const char *name, size_t n) 
 
 /* Parses argv as tshark 4.minor does ("+": options end at the first
  * operand) into *t, whose listed has room for argc; 0 if anything is not
- * understood, the version included. */
+ * understood, the version included. Takes the log options out of argv. */
 int goshim_tshark_args(int minor, char **argv, int argc, struct tshark_args *t) {
-    const struct version *v = NULL;
+    const struct version *v = version(minor);
     const char *out = NULL;
     int i;
     t->understood = t->fields = t->two_pass = t->lua_script = t->nlisted = 0;
-    for (size_t k = 0; k < sizeof versions / sizeof versions[0]; k++)
-        if (versions[k].minor == minor)
-            v = &versions[k];
-    if (!v)
+    if (!v || (argc = drop_log_options(v->logopts, argv, argc)) < 0)
         return 0;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];

@@ -13,9 +13,11 @@ static int failed;
  * " fields" and the -e arguments when it prints -T fields. */
 static void check(int minor, const char *want, int argc, char **argv) {
     const char *listed[64];
+    char *parsed[64]; /* the parser takes the log options out */
     struct tshark_args t = {.listed = listed};
     char got[512] = "?";
-    if (goshim_tshark_args(minor, argv, argc, &t)) {
+    memcpy(parsed, argv, (size_t)argc * sizeof *argv);
+    if (goshim_tshark_args(minor, parsed, argc, &t)) {
         strcpy(got, t.two_pass ? "2" : "1");
         if (t.fields)
             strcat(got, " fields");
@@ -41,7 +43,27 @@ static void check(int minor, const char *want, int argc, char **argv) {
 #define CHECK(want, ...) CHECKV(0, want, __VA_ARGS__)
 #define CHECK44(want, ...) CHECKV(4, want, __VA_ARGS__)
 
-int main(void) {
+/* --options 4.MINOR prints the options that the shim knows of that
+ * version as getopt_probe.c prints tshark's: the short options, and
+ * each long option with 1 if it takes an argument. */
+static int print_options(const char *version) {
+    const char *optstring;
+    const struct longopt *lo;
+    const char *const *logopts;
+    int minor;
+    if (sscanf(version, "4.%d", &minor) != 1 || !goshim_tshark_options(minor, &optstring, &lo, &logopts)) {
+        fprintf(stderr, "tshark_args_test: no options for %s\n", version);
+        return 1;
+    }
+    printf("getopt optstring %s\n", optstring);
+    for (; lo->name; lo++)
+        printf("getopt long %s %d\n", lo->name, lo->arg);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--options"))
+        return print_options(argv[2]);
     CHECK("1 fields a b", "-r", "x.pcap", "-T", "fields", "-e", "a", "-e", "b");
     CHECK("1 fields a b", "-nqTfields", "-ea", "-E", "occurrence=f", "-e", "b");
     CHECK("1 fields a", "-o", "-T", "-T", "fields", "-Y", "-e", "-e", "a");
@@ -70,6 +92,14 @@ int main(void) {
     CHECK("?", "--read-file", "x.pcap", "-2");          /* listed by -h, unknown to 4.0 */
     CHECK("1", "--compress-type", "gzip", "-w", "x.gz", "--log-domains=main");
     CHECK("?", "--log-fatal-domain=main", "-r", "x.pcap"); /* 4.4's */
+    /* tshark takes the log options out first, wherever they are. */
+    CHECK("2", "-S", "--log-level=critical", "-S", "-2", "-V");
+    CHECK("2", "-o", "--log-domain", "main", "x:y", "-2");
+    CHECK("1", "-Y", "--log-noisy", "main", "-2");      /* -2 is -Y's argument */
+    CHECK("1", "-r", "x", "tcp", "--log-debug=main", "-2");
+    CHECK("?", "--log-level", "-2");                    /* tshark exits */
+    CHECK("?", "-r", "x", "--log-file");
+    CHECK("?", "-r", "x", "--log-levels=info");
 
     /* 4.4 prints -T fields from an invisible tree: only the passes count. */
     CHECK44("1", "-r", "x.pcap", "-T", "fields", "-e", "a", "-e", "b");
@@ -78,7 +108,8 @@ int main(void) {
     CHECK44("1", "-r", "x.pcap", "-Y", "-2", "-q", "-z", "io,stat,0");
     CHECK44("1", "--display-filter", "-2", "--print-timers", "--global-profile", "--update-interval", "100");
     CHECK44("1", "--only-protocols", "-2", "--disable-all-protocols", "--compress", "gzip", "-w", "x.gz");
-    CHECK44("1", "--log-fatal-domain=main", "--log-fatal-domains", "-2", "--log-level", "info", "-r", "x");
+    CHECK44("?", "--log-fatal-domain=main", "--log-fatal-domains", "-2", "--log-level", "info", "-r", "x");
+    CHECK44("2", "--log-fatal-domain=main", "-S", "--log-fatal-domains", "main", "-S", "-2", "--log-level", "info", "-r", "x");
     CHECK44("1", "-nqTfields", "-ea", "-E", "occurrence=f", "-e", "b");
     CHECK44("1", "x", "-2");                            /* all after the first operand */
     CHECK44("?", "-r", "x.pcap", "--print-timer");       /* abbreviated */

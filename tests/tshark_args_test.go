@@ -96,6 +96,10 @@ func TestTsharkArgs(t *testing.T) {
 			"-e", "tcptw.closer"}, true, false, false},
 		{"-2 after -E", []string{"-T", "fields", "-E", "occurrence=f", "-e", "frame.number", "-e", "gogrpc.path", "-2", "-Y", "goh2 || tcptw",
 			"-e", "goh2.header.value"}, false, false, true},
+		// tshark takes the log options out first, wherever they are:
+		// the -2 is not the second -S's argument.
+		{"log option as an argument", []string{"-S", "--log-level=critical", "-S", "-2", "-T", "fields", "-e", "frame.number",
+			"-e", "goh2.streamid", "-e", "tcptw.closer"}, false, false, true},
 		{"tap", []string{"-T", "fields", "-e", "frame.number", "-e", "goh2.length", "-z", "gogrpc,calls", "-z", "expert"}, true, false, false},
 		{"no tree", []string{"-q", "-z", "expert", "-z", "conv,tcp"}, false, false, false},
 		{"invisible tree", []string{"-q", "-Y", "goh2 || tcptw", "-z", "io,phs"}, false, false, false},
