@@ -127,12 +127,11 @@ test: deps build lint test-go fuzz-smoke test-lua test-asan test-tshark test-ws4
 test-go:
 	go test ./goparser/... ./internal/... ./cmd/... ./bench/...
 
-test-lua: build
+test-lua: build $(OUT)/tshark_args_test
 	$(CC) $(CFLAGS) $(SHIM_CFLAGS) -DGOSHIM_EXPECT_ABI=999 $$(pkg-config --cflags lua5.2) -shared \
 		-o $(OUT)/goshim52_badabi.so $(SHIM_SRC) -L$(OUT) -lgoparser -lm -Wl,-rpath,'$$ORIGIN'
 	LUA_SHIM=$(SHIM52) LUA_SHIM_BADABI=$(OUT)/goshim52_badabi.so lua5.2 cshim/shim_test.lua
 	LUA_SHIM=$(SHIM54) lua5.4 cshim/shim_test.lua
-	$(CC) $(CFLAGS) $(SHIM_CFLAGS) $$(pkg-config --cflags lua5.2) -o $(OUT)/tshark_args_test cshim/tshark_args_test.c cshim/tshark_args.c cshim/layout.c
 	$(OUT)/tshark_args_test
 
 # Every Go fuzz target (the committed corpora under testdata/fuzz run in
@@ -174,12 +173,22 @@ test-asan: build
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) LUA_SHIM=$(OUT)/goshim52_asan.so lua5.2 cshim/shim_test.lua
 
-test-tshark: build
+# The tshark tests (tests/) use these too: the options that the shim knows
+# of tshark's, and a library that reads tshark's own.
+TEST_PROGS := $(OUT)/tshark_args_test $(OUT)/getopt_probe.so
+$(OUT)/tshark_args_test: cshim/tshark_args_test.c cshim/tshark_args.c cshim/layout.c cshim/shim.h
+	@mkdir -p $(OUT)
+	$(CC) $(CFLAGS) $(SHIM_CFLAGS) $$(pkg-config --cflags lua5.2) -o $@ cshim/tshark_args_test.c cshim/tshark_args.c cshim/layout.c
+$(OUT)/getopt_probe.so: cshim/getopt_probe.c
+	@mkdir -p $(OUT)
+	$(CC) $(CFLAGS) $(SHIM_CFLAGS) -shared -o $@ $< -ldl
+
+test-tshark: build $(TEST_PROGS)
 	go test -count=1 -v -parallel 8 -timeout 15m ./tests/...
 
 # The tshark tests again, on Wireshark 4.4 with Lua 5.4: the tshark of a
 # Debian 13 chroot (build/chroot.sh, cached in build/chroot/; build/ws44.sh).
-test-ws44: build
+test-ws44: build $(TEST_PROGS)
 	build/chroot.sh
 	build/ws44.sh
 

@@ -2,8 +2,10 @@ package tests
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,6 +145,63 @@ func TestTsharkArgs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTsharkOptionTables: the options that the shim knows of this tshark
+// (cshim/tshark_args.c) must be those that tshark hands to its option
+// parser, which a preloaded library (cshim/getopt_probe.c) reads from the
+// running tshark: with one missing, the shim understands nothing; with an
+// arity wrong, it misreads every option after it, and may miss a -2.
+func TestTsharkOptionTables(t *testing.T) {
+	major, minor := wiresharkVersion(t)
+	if major != 4 || (minor != 0 && minor != 4) {
+		t.Skipf("the shim reads the command line of tshark 4.0 and 4.4, not %d.%d's", major, minor)
+	}
+	probe := filepath.Join(root, "build", "out", "getopt_probe.so")
+	if _, err := os.Stat(probe); err != nil {
+		t.Fatalf("%v (make test-tshark builds it)", err)
+	}
+	cmd := exec.Command("tshark", "-r", filepath.Join(t.TempDir(), "none.pcap"))
+	cmd.Env = append([]string{"LD_PRELOAD=" + probe}, plainEnv...)
+	out, _ := cmd.CombinedOutput() // tshark fails: there is no such file
+	var sets []string
+	var set strings.Builder
+	for _, line := range strings.Split(string(out), "\n") {
+		switch {
+		case line == "getopt end":
+			sets = append(sets, set.String())
+			set.Reset()
+		case strings.HasPrefix(line, "getopt "):
+			set.WriteString(line + "\n")
+		}
+	}
+	if len(sets) == 0 {
+		t.Fatalf("tshark with %s printed no options:\n%s", probe, out)
+	}
+	theirs := sets[0]
+	for _, s := range sets[1:] {
+		if s != theirs {
+			t.Fatalf("tshark parses its options with two tables:\n%s\n%s", theirs, s)
+		}
+	}
+	// "+": options end at the first operand, as the shim's parser does.
+	theirs, ok := strings.CutPrefix(theirs, "getopt optstring +")
+	if !ok {
+		t.Fatalf("tshark's short options do not begin with '+':\n%s", sets[0])
+	}
+	ours, err := exec.Command(filepath.Join(root, "build", "out", "tshark_args_test"), "--options", "4."+strconv.Itoa(minor)).Output()
+	if err != nil {
+		t.Fatalf("tshark_args_test --options: %v (make test-tshark builds it)", err)
+	}
+	sorted := func(s string) []string {
+		lines := strings.Split(strings.TrimSpace(s), "\n")
+		slices.Sort(lines)
+		return lines
+	}
+	if got, want := sorted(strings.TrimPrefix(string(ours), "getopt optstring ")), sorted(theirs); !slices.Equal(got, want) {
+		t.Errorf("the shim's options of tshark 4.%d (cshim/tshark_args.c):\n%s\ntshark's:\n%s", minor,
+			strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
