@@ -67,6 +67,7 @@ var state struct {
 	enc     result.Encoder
 	input   []byte
 	pending []byte
+	keys    map[string]string // interned keys; see keyString
 	// kept holds results for later passes over a frame; see goparser.h.
 	kept keptResults
 	// links maps a frame that carried part of a gRPC message to the
@@ -106,6 +107,7 @@ func reset() {
 	state.pending = nil
 	state.kept = keptResults{}
 	state.links = make(map[uint32][]uint32)
+	state.keys = make(map[string]string)
 	state.input = nil // a tcptw batch's copy is megabytes
 }
 
@@ -128,7 +130,7 @@ func gp_call(op C.int, args *C.int64_t, nargs C.int, key *C.char, keylen C.size_
 	}
 	// Copy the input so that no Go state ever refers to the caller's memory.
 	state.input = append(state.input[:0], unsafe.Slice((*byte)(unsafe.Pointer(data)), int(datalen))...)
-	k := C.GoStringN(key, C.int(keylen))
+	k := keyString(unsafe.Slice((*byte)(unsafe.Pointer(key)), int(keylen)))
 	n, st := call(int(op), a, k, state.input, dst)
 	*outlen = C.size_t(n)
 	if yieldEvery > 0 && time.Since(lastYield) >= yieldEvery {
@@ -136,6 +138,34 @@ func gp_call(op C.int, args *C.int64_t, nargs C.int, key *C.char, keylen C.size_
 		runtime.Gosched()
 	}
 	return C.int(st)
+}
+
+// maxKeys bounds the interned keys: a capture of many short connections
+// starts the set again rather than grow it. Longer keys than maxKeyLen
+// (two IPv6 endpoints take up to 91 octets; gRPC-Web's carry a content type
+// from the capture) are not interned, which bounds the set's memory.
+const (
+	maxKeys   = 4096
+	maxKeyLen = 128
+)
+
+// keyString returns the caller's key as a Go string. A key names a
+// connection and comes back with each of its packets, so keys are
+// interned: a key seen before costs no allocation (a map lookup by
+// string(b) does not copy b), and decoders may keep it.
+func keyString(b []byte) string {
+	if len(b) == 0 || len(b) > maxKeyLen {
+		return string(b)
+	}
+	if s, ok := state.keys[string(b)]; ok {
+		return s
+	}
+	if len(state.keys) >= maxKeys {
+		clear(state.keys)
+	}
+	s := string(b)
+	state.keys[s] = s
+	return s
 }
 
 // yieldEvery is how often gp_call yields its thread to the scheduler.

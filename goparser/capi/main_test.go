@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -120,6 +121,37 @@ func TestKeptResults(t *testing.T) {
 	for _, args := range [][]int64{{opH2, 9, 1}, {opH2, 8, 1}, {opTCPTW, 7, 1}} {
 		if _, st := call(opFetch, args, "", nil, dst); st != statusNotFound {
 			t.Errorf("fetch %v: status %d, want %d", args, st, statusNotFound)
+		}
+	}
+}
+
+// TestKeyString: a key is the caller's memory, which C reuses; the string
+// must not change with it, must cost no allocation once seen, and the
+// interned keys stay bounded.
+func TestKeyString(t *testing.T) {
+	reset()
+	defer reset()
+	buf := []byte("127.0.0.1 40000\n127.0.0.1 80")
+	k := keyString(buf)
+	buf[0] = 'X'
+	if k != "127.0.0.1 40000\n127.0.0.1 80" {
+		t.Fatalf("the key changed with the caller's buffer: %q", k)
+	}
+	buf[0] = '1'
+	if n := testing.AllocsPerRun(100, func() { _ = keyString(buf) }); n != 0 {
+		t.Errorf("a key seen before: %v allocations, want 0", n)
+	}
+	if keyString(nil) != "" {
+		t.Error("an empty key is not empty")
+	}
+	keyString(make([]byte, maxKeyLen+1))
+	if len(state.keys) != 1 {
+		t.Errorf("%d keys interned, want only the short one", len(state.keys))
+	}
+	for i := range 3 * maxKeys {
+		keyString([]byte(strconv.Itoa(i)))
+		if len(state.keys) > maxKeys {
+			t.Fatalf("%d keys interned after %d, want at most %d", len(state.keys), i+1, maxKeys)
 		}
 	}
 }
