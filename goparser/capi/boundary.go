@@ -175,3 +175,16 @@ func spinLoop(calls []benchCall, n int, spin time.Duration) error {
 	}
 	return nil
 }
+
+// rawCall is gp_call with the caller's pointers as they come, null ones
+// included (TestNullPointers).
+func rawCall(op int, args unsafe.Pointer, nargs int, key unsafe.Pointer, keylen int, data unsafe.Pointer, datalen int, out []byte) (n, status int) {
+	var outlen C.size_t
+	var o *C.uint8_t
+	if len(out) > 0 {
+		o = (*C.uint8_t)(unsafe.Pointer(&out[0]))
+	}
+	st := gp_call(C.int(op), (*C.int64_t)(args), C.int(nargs), (*C.char)(key), C.size_t(keylen),
+		(*C.uint8_t)(data), C.size_t(datalen), o, C.size_t(len(out)), &outlen)
+	return int(outlen), int(st)
+}

@@ -123,9 +123,19 @@ func gp_reset() {
 //export gp_call
 func gp_call(op C.int, args *C.int64_t, nargs C.int, key *C.char, keylen C.size_t,
 	data *C.uint8_t, datalen C.size_t, out *C.uint8_t, outcap C.size_t, outlen *C.size_t) C.int {
+	// Outside call's recover, so a null pointer must not make a slice.
+	if key == nil {
+		keylen = 0
+	}
+	if data == nil {
+		datalen = 0
+	}
+	if out == nil {
+		outcap = 0
+	}
 	dst := unsafe.Slice((*byte)(unsafe.Pointer(out)), int(outcap))
 	var a []int64
-	if nargs > 0 {
+	if nargs > 0 && args != nil {
 		a = unsafe.Slice((*int64)(unsafe.Pointer(args)), int(nargs))
 	}
 	// Copy the input so that no Go state ever refers to the caller's memory.
@@ -488,6 +498,9 @@ func decodeH2(e *result.Encoder, in h2.Input) h2.Status {
 
 //export gp_take
 func gp_take(out *C.uint8_t, outcap C.size_t, outlen *C.size_t) C.int {
+	if out == nil {
+		outcap = 0
+	}
 	dst := unsafe.Slice((*byte)(unsafe.Pointer(out)), int(outcap))
 	n, st := take(dst)
 	*outlen = C.size_t(n)

@@ -155,3 +155,19 @@ func TestKeyString(t *testing.T) {
 		}
 	}
 }
+
+// TestNullPointers: gp_call turns its pointers into slices before call's
+// recover; a null pointer with a length must not panic there, which
+// would take Wireshark down.
+func TestNullPointers(t *testing.T) {
+	reset()
+	defer reset()
+	out := make([]byte, 256)
+	n, st := rawCall(opH2, nil, 7, nil, 20, nil, 100, out)
+	if st != statusError || !strings.Contains(string(out[:n]), "h2 needs 1 argument") {
+		t.Errorf("null arguments, key and data: status %d, %q", st, out[:n])
+	}
+	if _, st := rawCall(opH2, nil, 0, nil, 0, nil, 0, nil); st != statusError {
+		t.Errorf("no output buffer: status %d", st)
+	}
+}
