@@ -108,15 +108,17 @@ struct tshark_args {
     int nlisted;
 };
 int goshim_tshark_args(int minor, char **argv, int argc, struct tshark_args *t);
-/* An option of tshark's and whether it takes an argument. */
+/* A long option of tshark's, whether it takes an argument, and the
+ * versions that know it (goshim_tshark_longopt_in). */
 struct longopt {
     const char *name;
     int arg;
+    unsigned versions;
 };
-/* The options that the shim knows of tshark 4.minor: 0 for a version that
- * it does not know. */
-int goshim_tshark_options(int minor, const char **optstring, const struct longopt **longopts,
-                          const char *const **logopts);
+/* The options that the shim knows of tshark 4.minor, the long ones of
+ * every version: 0 for a version that it does not know. */
+int goshim_tshark_options(int minor, const char **optstring, const struct longopt **longopts);
+int goshim_tshark_longopt_in(const struct longopt *lo, int minor);
 void goshim_tshark_args_init(void);
 int goshim_no_later_pass(int first_pass_prints);
 int goshim_fields_only(void);

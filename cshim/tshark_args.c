@@ -26,92 +26,75 @@
 #include "shim.h"
 #include "wireshark.h"
 
-/* tshark 4.0's options, as tshark hands them to ws_getopt_long (a letter
- * before ':' takes an argument; tests/tshark_args_test.go compares them
- * with tshark's own), and the names after "--log-" of the log options,
- * which ws_log_parse_args takes out of argv first; its -h also lists
- * --read-file, --read-filter and --display-filter, which it does not
- * accept. */
-static const char optstring40[] = "2a:b:B:c:Df:i:ILps:y:d:K:nN:t:u:M:C:e:E:F:gG:hH:j:J:lo:O:PqQr:R:S:T:U:vVw:W:xX:Y:z:";
-static const struct longopt longopts40[] = {
-    {"help", 0},
-    {"version", 0},
-    {"autostop", 1},
-    {"ring-buffer", 1},
-    {"buffer-size", 1},
-    {"list-interfaces", 0},
-    {"interface", 1},
-    {"monitor-mode", 0},
-    {"list-data-link-types", 0},
-    {"no-promiscuous-mode", 0},
-    {"snapshot-length", 1},
-    {"linktype", 1},
-    {"list-time-stamp-types", 0},
-    {"time-stamp-type", 1},
-    {"compress-type", 1},
-    {"temp-dir", 1},
-    {"disable-protocol", 1},
-    {"enable-heuristic", 1},
-    {"disable-heuristic", 1},
-    {"enable-protocol", 1},
-    {"print", 0},
-    {"export-objects", 1},
-    {"export-tls-session-keys", 1},
-    {"color", 0},
-    {"no-duplicate-keys", 0},
-    {"elastic-mapping-filter", 1},
-    {"capture-comment", 1},
-    {"hexdump", 1},
-    {"selected-frame", 1},
-    {NULL, 0},
-};
-static const char *const logopts40[] = {"level", "fatal", "domain", "domains", "debug", "noisy", "file", NULL};
+/* The versions that know an option: 1 << minor, of 4. */
+#define V40 (1u << 0)
+#define V44 (1u << 4)
 
-/* tshark 4.4's, in the same way. */
+/* tshark's short options, as each version hands them to ws_getopt_long (a
+ * letter before ':' takes an argument), and its long options with the
+ * versions that know them (tests/tshark_args_test.go compares both with
+ * the running tshark's; 4.0's -h also lists --read-file, --read-filter and
+ * --display-filter, which it does not accept). */
+static const char optstring40[] = "2a:b:B:c:Df:i:ILps:y:d:K:nN:t:u:M:C:e:E:F:gG:hH:j:J:lo:O:PqQr:R:S:T:U:vVw:W:xX:Y:z:";
 static const char optstring44[] = "2a:b:B:c:Df:F:i:ILps:y:d:K:nN:R:t:u:Y:r:M:C:e:E:F:gG:hH:j:J:lo:O:PqQS:T:U:vVw:W:xX:z:";
-static const struct longopt longopts44[] = {
-    {"help", 0},
-    {"version", 0},
-    {"autostop", 1},
-    {"ring-buffer", 1},
-    {"buffer-size", 1},
-    {"list-interfaces", 0},
-    {"interface", 1},
-    {"monitor-mode", 0},
-    {"list-data-link-types", 0},
-    {"no-promiscuous-mode", 0},
-    {"snapshot-length", 1},
-    {"linktype", 1},
-    {"list-time-stamp-types", 0},
-    {"time-stamp-type", 1},
-    {"compress-type", 1},
-    {"temp-dir", 1},
-    {"update-interval", 1},
-    {"disable-protocol", 1},
-    {"enable-heuristic", 1},
-    {"disable-heuristic", 1},
-    {"enable-protocol", 1},
-    {"only-protocols", 1},
-    {"disable-all-protocols", 0},
-    {"read-filter", 1},
-    {"display-filter", 1},
-    {"read-file", 1},
-    {"print", 0},
-    {"export-objects", 1},
-    {"export-tls-session-keys", 1},
-    {"color", 0},
-    {"no-duplicate-keys", 0},
-    {"elastic-mapping-filter", 1},
-    {"capture-comment", 1},
-    {"hexdump", 1},
-    {"selected-frame", 1},
-    {"print-timers", 0},
-    {"global-profile", 0},
-    {"compress", 1},
-    {NULL, 0},
+static const struct longopt longopts[] = {
+    {"help", 0, V40 | V44},
+    {"version", 0, V40 | V44},
+    {"autostop", 1, V40 | V44},
+    {"ring-buffer", 1, V40 | V44},
+    {"buffer-size", 1, V40 | V44},
+    {"list-interfaces", 0, V40 | V44},
+    {"interface", 1, V40 | V44},
+    {"monitor-mode", 0, V40 | V44},
+    {"list-data-link-types", 0, V40 | V44},
+    {"no-promiscuous-mode", 0, V40 | V44},
+    {"snapshot-length", 1, V40 | V44},
+    {"linktype", 1, V40 | V44},
+    {"list-time-stamp-types", 0, V40 | V44},
+    {"time-stamp-type", 1, V40 | V44},
+    {"compress-type", 1, V40 | V44},
+    {"temp-dir", 1, V40 | V44},
+    {"update-interval", 1, V44},
+    {"disable-protocol", 1, V40 | V44},
+    {"enable-heuristic", 1, V40 | V44},
+    {"disable-heuristic", 1, V40 | V44},
+    {"enable-protocol", 1, V40 | V44},
+    {"only-protocols", 1, V44},
+    {"disable-all-protocols", 0, V44},
+    {"read-filter", 1, V44},
+    {"display-filter", 1, V44},
+    {"read-file", 1, V44},
+    {"print", 0, V40 | V44},
+    {"export-objects", 1, V40 | V44},
+    {"export-tls-session-keys", 1, V40 | V44},
+    {"color", 0, V40 | V44},
+    {"no-duplicate-keys", 0, V40 | V44},
+    {"elastic-mapping-filter", 1, V40 | V44},
+    {"capture-comment", 1, V40 | V44},
+    {"hexdump", 1, V40 | V44},
+    {"selected-frame", 1, V40 | V44},
+    {"print-timers", 0, V44},
+    {"global-profile", 0, V44},
+    {"compress", 1, V44},
+    {NULL, 0, 0},
 };
-static const char *const logopts44[] = {"level",        "fatal", "domain", "domains", "fatal-domain",
-                                        "fatal-domains", "debug", "noisy",  "file",    NULL};
+
+/* The log options, by their names after "--log-", which ws_log_parse_args
+ * takes out of argv first. */
+static const struct {
+    const char *name;
+    unsigned versions;
+} logopts[] = {
+    {"level", V40 | V44},
+    {"fatal", V40 | V44},
+    {"domain", V40 | V44},
+    {"domains", V40 | V44},
+    {"fatal-domain", V44},
+    {"fatal-domains", V44},
+    {"debug", V40 | V44},
+    {"noisy", V40 | V44},
+    {"file", V40 | V44},
+};
 
 static int decided;
 static struct tshark_args args; /* points into cmdline */
@@ -147,12 +130,10 @@ static char *read_cmdline(size_t *len) {
 static const struct version {
     int minor; /* of 4 */
     const char *optstring;
-    const struct longopt *longopts;
-    const char *const *logopts;
     int fields_tree_visible; /* -T fields dissects into a visible tree */
 } versions[] = {
-    {0, optstring40, longopts40, logopts40, 1},
-    {4, optstring44, longopts44, logopts44, 0},
+    {0, optstring40, 1},
+    {4, optstring44, 0},
 };
 
 static const struct version *version(int minor) {
@@ -162,24 +143,28 @@ static const struct version *version(int minor) {
     return NULL;
 }
 
-int goshim_tshark_options(int minor, const char **optstring, const struct longopt **longopts,
-                          const char *const **logopts) {
+int goshim_tshark_options(int minor, const char **optstring, const struct longopt **lo) {
     const struct version *v = version(minor);
     if (!v)
         return 0;
     *optstring = v->optstring;
-    *longopts = v->longopts;
-    *logopts = v->logopts;
+    *lo = longopts;
     return 1;
 }
 
-/* The length of "--log-NAME" at a if NAME is one of logopts, else 0. */
-static size_t log_option(const char *const *logopts, const char *a) {
+static int known(unsigned versions, int minor) { return minor >= 0 && minor < 32 && ((versions >> minor) & 1); }
+
+int goshim_tshark_longopt_in(const struct longopt *lo, int minor) { return known(lo->versions, minor); }
+
+/* The length of "--log-NAME" at a if NAME is a log option of 4.minor, else
+ * 0. */
+static size_t log_option(int minor, const char *a) {
     if (strncmp(a, "--log-", 6))
         return 0;
-    for (; *logopts; logopts++) {
-        size_t n = strlen(*logopts);
-        if (!strncmp(a + 6, *logopts, n) && (a[6 + n] == 0 || a[6 + n] == '='))
+    for (size_t k = 0; k < sizeof logopts / sizeof logopts[0]; k++) {
+        size_t n = strlen(logopts[k].name);
+        if (known(logopts[k].versions, minor) && !strncmp(a + 6, logopts[k].name, n) &&
+            (a[6 + n] == 0 || a[6 + n] == '='))
             return 6 + n;
     }
     return 0;
@@ -190,10 +175,10 @@ static size_t log_option(const char *const *logopts, const char *a) {
  * argument, with their value ("--log-level info" or "--log-level=info").
  * Returns the new argc, or -1 where tshark would exit (a value missing or
  * beginning with '-'). */
-static int drop_log_options(const char *const *logopts, char **argv, int argc) {
+static int drop_log_options(int minor, char **argv, int argc) {
     int n = 1;
     for (int i = 1; i < argc; i++) {
-        size_t k = log_option(logopts, argv[i]);
+        size_t k = log_option(minor, argv[i]);
         if (!k) {
             argv[n++] = argv[i];
             continue;
@@ -206,9 +191,9 @@ static int drop_log_options(const char *const *logopts, char **argv, int argc) {
     return n;
 }
 
-static int long_takes_arg(const struct longopt *lo, const char *name, size_t n) {
-    for (; lo->name; lo++)
-        if (strlen(lo->name) == n && !memcmp(lo->name, name, n))
+static int long_takes_arg(int minor, const char *name, size_t n) {
+    for (const struct longopt *lo = longopts; lo->name; lo++)
+        if (goshim_tshark_longopt_in(lo, minor) && strlen(lo->name) == n && !memcmp(lo->name, name, n))
             return lo->arg;
     return -1;
 }
@@ -221,7 +206,7 @@ int goshim_tshark_args(int minor, char **argv, int argc, struct tshark_args *t) 
     const char *out = NULL;
     int i;
     t->understood = t->fields = t->two_pass = t->lua_script = t->nlisted = 0;
-    if (!v || (argc = drop_log_options(v->logopts, argv, argc)) < 0)
+    if (!v || (argc = drop_log_options(minor, argv, argc)) < 0)
         return 0;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -231,7 +216,7 @@ int goshim_tshark_args(int minor, char **argv, int argc, struct tshark_args *t) 
             break;
         if (a[1] == '-') {
             const char *eq = strchr(a + 2, '=');
-            int arg = long_takes_arg(v->longopts, a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
+            int arg = long_takes_arg(minor, a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
             if (arg < 0 || (!arg && eq))
                 return 0; /* unknown, or abbreviated as getopt allows */
             if (arg && !eq && ++i >= argc)

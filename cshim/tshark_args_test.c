@@ -49,15 +49,15 @@ static void check(int minor, const char *want, int argc, char **argv) {
 static int print_options(const char *version) {
     const char *optstring;
     const struct longopt *lo;
-    const char *const *logopts;
     int minor;
-    if (sscanf(version, "4.%d", &minor) != 1 || !goshim_tshark_options(minor, &optstring, &lo, &logopts)) {
+    if (sscanf(version, "4.%d", &minor) != 1 || !goshim_tshark_options(minor, &optstring, &lo)) {
         fprintf(stderr, "tshark_args_test: no options for %s\n", version);
         return 1;
     }
     printf("getopt optstring %s\n", optstring);
     for (; lo->name; lo++)
-        printf("getopt long %s %d\n", lo->name, lo->arg);
+        if (goshim_tshark_longopt_in(lo, minor))
+            printf("getopt long %s %d\n", lo->name, lo->arg);
     return 0;
 }
 
