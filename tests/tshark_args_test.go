@@ -71,9 +71,8 @@ func TestTsharkArgs(t *testing.T) {
 	}
 	env := append([]string{"HOME=" + home}, pluginEnv[1:]...)
 	ignoring := append([]string{"GOTCPDUMP_IGNORE_ARGS=1"}, env...)
-	major, minor := wiresharkVersion(t)
-	v40 := major == 4 && minor == 0
-	readsArgs := v40 || (major == 4 && minor == 4)
+	_, minor, readsArgs := argsRead(t)
+	v40 := readsArgs && minor == 0
 	caps := []string{"tw_healthz_storm.pcap"}
 	for _, c := range h2Captures {
 		caps = append(caps, c.file)
@@ -154,10 +153,7 @@ func TestTsharkArgs(t *testing.T) {
 // running tshark: with one missing, the shim understands nothing; with an
 // arity wrong, it misreads every option after it, and may miss a -2.
 func TestTsharkOptionTables(t *testing.T) {
-	major, minor := wiresharkVersion(t)
-	if major != 4 || (minor != 0 && minor != 4) {
-		t.Skipf("the shim reads the command line of tshark 4.0 and 4.4, not %d.%d's", major, minor)
-	}
+	minor := skipUnlessArgsRead(t)
 	probe := filepath.Join(root, "build", "out", "getopt_probe.so")
 	if _, err := os.Stat(probe); err != nil {
 		t.Fatalf("%v (make test-tshark builds it)", err)
@@ -210,9 +206,7 @@ func TestTsharkOptionTables(t *testing.T) {
 // which alone would pass for tshark's single pass; on 4.0 and 4.4 the
 // command line says -2, and the results are kept for the second pass.
 func TestTsharkArgsTwoPassesVisible(t *testing.T) {
-	if major, minor := wiresharkVersion(t); major != 4 || (minor != 0 && minor != 4) {
-		t.Skipf("the shim reads the command line of tshark 4.0 and 4.4, not %d.%d's", major, minor)
-	}
+	skipUnlessArgsRead(t)
 	readers := filepath.Join(t.TempDir(), "readers.lua")
 	if err := os.WriteFile(readers, []byte(readersScript), 0o644); err != nil {
 		t.Fatal(err)
@@ -222,6 +216,25 @@ func TestTsharkArgsTwoPassesVisible(t *testing.T) {
 	if strings.Contains(out, "was not kept") || !strings.Contains(out, "/grpc.health.v1.Health/Check") {
 		t.Errorf("tshark -2 with a visible first pass:\n%s", out)
 	}
+}
+
+// argsRead says whether the shim reads this tshark's command line:
+// cshim/tshark_args.c knows the options of 4.0 and 4.4.
+func argsRead(t *testing.T) (major, minor int, ok bool) {
+	t.Helper()
+	major, minor = wiresharkVersion(t)
+	return major, minor, major == 4 && (minor == 0 || minor == 4)
+}
+
+// skipUnlessArgsRead skips a test of what the shim reads from tshark's
+// command line on other versions, and returns the minor version.
+func skipUnlessArgsRead(t *testing.T) int {
+	t.Helper()
+	major, minor, ok := argsRead(t)
+	if !ok {
+		t.Skipf("the shim reads the command line of tshark 4.0 and 4.4, not %d.%d's", major, minor)
+	}
+	return minor
 }
 
 type renderStats struct {
