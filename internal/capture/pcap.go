@@ -151,9 +151,14 @@ static int gc_run(struct gc_batch *b, int fd, int ms, int64_t until_ns, uint64_t
 			if (gc_now_ms() >= end) {
 				return GC_RUN_IDLE; // a read error comes again
 			}
-			continue; // a read error comes again after the packets
-		}
-		if (st < 0 && st != PCAP_ERROR_BREAK) {
+			if (st < 0) {
+				continue; // a full batch; a read error comes again
+			}
+			// libpcap returned because the ring ran dry. Asked again, it
+			// would only poll the ring once more (with a timeout of 0,
+			// since the handle does not block), a system call for every
+			// block: wait for the next block at once.
+		} else if (st < 0 && st != PCAP_ERROR_BREAK) {
 			b->pcap_status = st;
 			return GC_RUN_READ_ERR;
 		}
