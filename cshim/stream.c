@@ -116,7 +116,7 @@ static int first_pass_prints(proto_tree *tree) {
 
 static int call_stream(struct call *c) {
     packet_info *pinfo = c->pinfo;
-    int64_t args[7], consumed, wanted, status;
+    int64_t args[8], consumed, wanted, status;
     size_t outlen = 0;
     int st;
     unsigned len;
@@ -146,7 +146,9 @@ static int call_stream(struct call *c) {
         args[4] = pinfo_u32(pinfo, PINFO_NUM);
         args[5] = seen.ordinal;
         args[6] = goshim_no_later_pass(first_pass_prints(c->tree));
-        st = goshim_call(c->op, args, 7, key, k, len ? tvb_get_ptr(c->tvb, 0, (int)len) : NULL, len, &outlen);
+        /* Octets a snap length cut off: Go looks for the next frame after them. */
+        args[7] = (int64_t)tvb_reported_length(c->tvb) - (int64_t)len;
+        st = goshim_call(c->op, args, 8, key, k, len ? tvb_get_ptr(c->tvb, 0, (int)len) : NULL, len, &outlen);
     } else {
         args[0] = c->op;
         args[1] = pinfo_u32(pinfo, PINFO_NUM);
@@ -435,7 +437,7 @@ static int l_claim(lua_State *L) {
 static int l_layout(lua_State *L) {
     const char *force_lua = getenv("GOTCPDUMP_LUA_DISSECTOR");
     layout = NULL;
-    if (!(force_lua && *force_lua) && tvb_get_ptr && tvb_captured_length && col_add_str && col_append_str &&
+    if (!(force_lua && *force_lua) && tvb_get_ptr && tvb_captured_length && tvb_reported_length && col_add_str && col_append_str &&
         address_to_str && wmem_free && proto_tree_add_item)
         layout = goshim_layout();
     lua_pushboolean(L, layout != NULL);

@@ -76,6 +76,7 @@ extern tvbuff_t *tvb_new_child_real_data(tvbuff_t *, const uint8_t *, unsigned, 
 extern void tvb_set_free_cb(tvbuff_t *, void (*)(void *)) WEAK;
 extern void add_new_data_source(packet_info *, tvbuff_t *, const char *) WEAK;
 extern unsigned tvb_captured_length(const tvbuff_t *) WEAK;
+extern unsigned tvb_reported_length(const tvbuff_t *) WEAK;
 
 /* The first members of wslua's objects. */
 struct lua_tvb {

@@ -51,8 +51,10 @@ local function lua_dissect(tvb, pinfo, tree, heuristic)
     if not pinfo.visited then
         local ends = tostring(pinfo.src) .. " " .. pinfo.src_port .. "\n" .. tostring(pinfo.dst) .. " " .. pinfo.dst_port
         local sec, nsec = common.split_time(pinfo.abs_ts)
+        -- After "no later pass" (0: keep the result), the octets that a snap
+        -- length cut off, after which Go looks for the next frame.
         ok, msg = shim.run(common.OP_H2, tvb:raw(), ends, heuristic and 1 or 0, pinfo.can_desegment > 0 and 0 or 1,
-            sec, nsec, num, ord)
+            sec, nsec, num, ord, 0, tvb:reported_len() - tvb:len())
     else
         -- Later passes show what the first pass found: Go kept it.
         ok, msg = shim.run(common.OP_FETCH, "", "", common.OP_H2, num, ord)

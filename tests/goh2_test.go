@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -642,4 +643,62 @@ func wiresharkVersion(t *testing.T) (major, minor int) {
 		t.Fatal("tshark --version: ", err)
 	}
 	return major, minor
+}
+
+// TestSnapLengthCapture: captures cut by a snap length, as `gotcpdump -s
+// 512` makes them (editcap -s here). A cut segment's missing octets are
+// skipped, not taken for the next segment's: every frame of a packet
+// that was captured whole decodes as in the full capture, no frame is
+// read from inside another, and the gRPC calls are all found.
+func TestSnapLengthCapture(t *testing.T) {
+	dir := t.TempDir()
+	luaEnv := append(append([]string(nil), pluginEnv...), "GOTCPDUMP_LUA_DISSECTOR=1")
+	frames := []string{"goh2.type", "goh2.streamid", "goh2.length"}
+	for _, file := range []string{"h2c_go.pcap", "grpc_h2c_gzip.pcap", "grpc_python.pcap"} {
+		full := fieldRows(t, pluginEnv, pcap(file), nil, "goh2", append([]string{"tcp.segment"}, frames...)...)
+		for _, snap := range []string{"512", "200"} {
+			t.Run(file+"/"+snap, func(t *testing.T) {
+				cut := filepath.Join(dir, snap+"-"+file)
+				if out, err := exec.Command("editcap", "-s", snap, pcap(file), cut).CombinedOutput(); err != nil {
+					t.Fatalf("editcap: %v %s", err, out)
+				}
+				whole := fieldRows(t, pluginEnv, cut, nil, "frame.len == frame.cap_len && tcp.len > 0", frames...)
+				same := 0
+				for num, row := range whole {
+					f, ok := full[num]
+					if !ok || len(f[0]) > 0 {
+						continue // not HTTP/2, or the end of a PDU of several segments
+					}
+					if fmt.Sprint(row) != fmt.Sprint(f[1:]) {
+						t.Errorf("frame %s: goh2 type, stream, length %v, in the full capture %v", num, row, f[1:])
+					}
+					same++
+				}
+				if same < 10 {
+					t.Errorf("only %d packets captured whole carry HTTP/2", same)
+				}
+				if bad := tshark(t, pluginEnv, "-r", cut, "-Y", "goh2.frame_size_error || goh2.protocol_error || goh2.flow.error || goh2.compression_error || goh2.type > 9",
+					"-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"); strings.TrimSpace(bad) != "" {
+					t.Errorf("errors blamed on the peers:\n%s", bad)
+				}
+				if cuts := tshark(t, pluginEnv, "-r", cut, "-Y", "goh2.unsynced && frame.len > frame.cap_len", "-T", "fields", "-e", "_ws.expert.message"); !strings.Contains(cuts, "snap length") {
+					t.Errorf("no cut frame says why:\n%s", cuts)
+				}
+				if strings.HasPrefix(file, "grpc") && snap == "512" {
+					calls := func(f string) string { return tshark(t, pluginEnv, "-q", "-r", f, "-z", "gogrpc,calls") }
+					if got, want := calls(cut), calls(pcap(file)); got != want {
+						t.Errorf("gRPC calls:\n%s\nin the full capture:\n%s", got, want)
+					}
+				}
+				args := []string{"-r", cut, "-T", "fields", "-e", "frame.number", "-e", "_ws.col.Info", "-e", "goh2.type", "-e", "goh2.unsynced", "-e", "_ws.expert.message"}
+				one := tshark(t, pluginEnv, args...)
+				if two := tshark(t, pluginEnv, append([]string{"-2"}, args...)...); two != one {
+					t.Errorf("tshark -2 differs from one pass:\n%s", firstDiff(one, two))
+				}
+				if lua := tshark(t, luaEnv, args...); lua != one {
+					t.Errorf("the Lua path differs from the C one:\n%s", firstDiff(one, lua))
+				}
+			})
+		}
+	}
 }

@@ -226,6 +226,9 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 			in.Frame = uint32(a[4])
 		}
 		noLaterPass := len(a) > 6 && a[6] != 0
+		if len(a) > 7 && a[7] > 0 {
+			in.Missing = int(min(a[7], math.MaxInt32))
+		}
 		if decodeH2(e, in) != h2.StatusNotMine {
 			keep, kept = keepKey(op, a, 4)
 			if kept && noLaterPass {

@@ -148,8 +148,42 @@ type stream struct {
 	reqDir      int
 	call        gogrpc.Call
 	msgs        [2]grpcmsg.Reassembler
+	msgsCut     [2]bool                 // a DATA frame of this direction was cut: its messages are out of step
 	b64         [2]grpcmsg.Base64Stream // gRPC-Web-Text, per direction
 	progress    gogrpc.Progress
+}
+
+// framesLost records that frames of direction dir went undecoded, lost
+// from the capture or cut by a segment's end with their headers: header
+// blocks among them may have changed its HPACK table, SETTINGS the frame
+// size its peer's frames are judged by, and DATA, WINDOW_UPDATE or
+// SETTINGS the flow-control windows.
+func (c *conn) framesLost(dir int) {
+	h := c.half[dir]
+	h.blocksLost = true
+	h.maxFrameSeen = false
+	c.sawStart = false // windows no longer known
+}
+
+// frameCut records what a frame of direction dir that is shown only in
+// part (cut by a segment's end, TCP reassembly off or a snap length)
+// leaves unknown.
+func (c *conn) frameCut(dir int, fh http2.FrameHeader) {
+	switch fh.Type {
+	case http2.FrameHeaders, http2.FrameContinuation, http2.FramePushPromise:
+		c.half[dir].blocksLost = true
+	case http2.FrameSettings:
+		c.half[dir].maxFrameSeen = false
+		c.sawStart = false
+	case http2.FrameWindowUpdate:
+		c.sawStart = false
+	case http2.FrameData:
+		c.sawStart = false
+		if st := c.streams[fh.StreamID]; st != nil {
+			// Its gRPC messages would be read from the middle of one.
+			st.msgsCut[dir] = true
+		}
+	}
 }
 
 func newHalf(o *Options) *half {

@@ -52,6 +52,11 @@ type Input struct {
 	// TCP reassembly is off): a frame cut by the segment end is shown as
 	// far as it goes and the direction resynchronises.
 	NoReassembly bool
+	// Missing is how many octets of the payload follow Data that the
+	// capture left out (a snap length cut the packet). They belong to the
+	// connection's octets: frames that span them are shown as cut and
+	// the next frame is looked for after them, not at the end of Data.
+	Missing int
 	// Time is when the packet was captured (for gRPC call durations).
 	Time time.Time
 	// Frame is the capture frame number (0: unknown), which gRPC messages
@@ -91,16 +96,21 @@ type Decoder struct {
 	hdr                           headerReader
 
 	noReassembly bool
-	resetFramer  bool
-	weight       uint8
-	now          time.Time
-	frameNum     uint32
-	links        []Link
-	text         []byte // gRPC-Web-Text decoded, reused
-	calls        gogrpc.Stats
-	schema       *pbschema.Registry
-	grpcPorts    map[uint16]string // server port -> method path, for streams without HEADERS
-	grpcLimits   gogrpc.Limits
+	missing      int // Input.Missing
+	// peerUnclaimed: the receiver of this call's data sent payloads on
+	// the connection that the heuristic did not claim (its SETTINGS among
+	// them, perhaps cut by a snap length).
+	peerUnclaimed bool
+	resetFramer   bool
+	weight        uint8
+	now           time.Time
+	frameNum      uint32
+	links         []Link
+	text          []byte // gRPC-Web-Text decoded, reused
+	calls         gogrpc.Stats
+	schema        *pbschema.Registry
+	grpcPorts     map[uint16]string // server port -> method path, for streams without HEADERS
+	grpcLimits    gogrpc.Limits
 }
 
 // GRPCCalls returns the gRPC calls seen so far, per method.
@@ -181,11 +191,14 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 		c = d.newConn(key)
 	}
 	c.lastUse = d.tick
+	d.peerUnclaimed = d.rejects[string(kbytes)+"|"+in.Dst] > 0
 	dir := c.direction(in.Src)
 	d.experts = d.experts[:0]
 	d.w = tree.Writer{E: e, X: &d.experts}
 	d.info = d.info[:0]
-	d.noReassembly = in.NoReassembly
+	// Octets missing from the capture cannot be reassembled either.
+	d.noReassembly = in.NoReassembly || in.Missing > 0
+	d.missing = max(in.Missing, 0)
 	d.now = in.Time
 	d.frameNum = in.Frame
 	d.links = d.links[:0]
@@ -281,7 +294,7 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 			case start > 0 && h.cutOff:
 				d.cutRest(0, start)
 			case start > 0 && h.wasSynced:
-				d.lost(h, 0, start)
+				d.lost(c, dir, 0, start)
 			case start > 0:
 				d.unsynced(data[:start])
 			}
@@ -302,7 +315,8 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 			need = NeedOneMoreSegment
 			if d.noReassembly {
 				d.cut(off, len(rem), nil)
-				h.synced, h.cutOff, h.blocksLost = false, true, true
+				h.synced, h.cutOff = false, true
+				c.framesLost(dir)
 				off, need = len(data), 0
 			}
 			break
@@ -321,7 +335,7 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 				// with a protocol error, and the next boundary is looked
 				// for in the rest of the payload.
 				start, found := d.resync(h, rem)
-				d.lost(h, off, start)
+				d.lost(c, dir, off, start)
 				off += start
 				if !found {
 					h.synced = false
@@ -338,11 +352,16 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 				d.oversized(off, len(rem), fh, fmt.Sprintf("frame length %d exceeds the decoder limit %d (preference goh2.max_frame); decoding of this direction resumes at the next frame boundary found", fh.Length, d.opts.MaxFrameLen), xLimit)
 			case d.noReassembly:
 				d.cut(off, len(rem), &fh)
-				// The rest of the frame comes first in the next segments.
-				h.skip, h.cutOff = total-len(rem), true
-				if fh.Type == http2.FrameHeaders || fh.Type == http2.FrameContinuation || fh.Type == http2.FramePushPromise {
-					h.blocksLost = true
+				// The rest of the frame comes first in the next segments,
+				// after the octets the capture left out of this one.
+				h.skip, h.cutOff = total-len(rem)-d.missing, true
+				if h.skip < 0 {
+					// The frame ended among the missing octets, and the
+					// next one started there: its header is lost.
+					h.skip, h.cutOff = 0, false
+					c.framesLost(dir)
 				}
+				c.frameCut(dir, fh)
 			default:
 				need = total - len(rem)
 				break
@@ -357,6 +376,11 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 		}
 		d.frame(c, dir, data, off, fh)
 		off += total
+	}
+	if h.synced && off == len(data) && d.missing > 0 {
+		// A frame began among the octets the capture left out.
+		h.synced = false
+		c.framesLost(dir)
 	}
 	return off, need
 }
@@ -373,6 +397,11 @@ func (d *Decoder) sync(c *conn, dir int, data []byte) (int, bool) {
 		c.clientDir = dir
 		c.half[0].maxFrameSeen = true
 		c.half[1].maxFrameSeen = true
+		if d.peerUnclaimed {
+			// The server spoke first and was not understood: what its
+			// SETTINGS said of sizes and windows is unknown.
+			c.half[1-dir].maxFrameSeen, c.sawStart = false, false
+		}
 		if other := c.half[1-dir]; other.primed && other.blocks == 0 {
 			// The server spoke first (nghttpd sends SETTINGS before it reads
 			// the preface): its table is fresh after all.
@@ -416,7 +445,9 @@ func (d *Decoder) synced(h *half) {
 func (d *Decoder) resync(h *half, data []byte) (int, bool) {
 	if h.skip > 0 {
 		if h.skip >= len(data) {
-			h.skip -= len(data)
+			// Past the end of data: after the octets the capture left
+			// out, or among them, where the boundary cannot be found.
+			h.skip = max(h.skip-len(data)-d.missing, 0)
 			return len(data), false
 		}
 		at := h.skip
@@ -441,8 +472,9 @@ func (d *Decoder) resync(h *half, data []byte) (int, bool) {
 			// A candidate to check in a later segment, unless a run of
 			// frames confirms a boundary further on in this one: octets
 			// inside a frame can read as a header of a long frame too.
-			if later == 0 {
-				later = end - len(data)
+			// One that ends among octets the capture left out cannot be.
+			if later == 0 && end > len(data)+d.missing {
+				later = end - len(data) - d.missing
 			}
 			continue
 		}
@@ -478,8 +510,9 @@ func (d *Decoder) unsynced(data []byte) {
 // framing: where a frame header was due, or after that until the next
 // boundary found. Only the first packet of a loss gets the expert info,
 // as the next boundary can be a frame length (up to 16 MiB) away.
-func (d *Decoder) lost(h *half, off, n int) {
-	h.blocksLost = true
+func (d *Decoder) lost(c *conn, dir, off, n int) {
+	h := c.half[dir]
+	c.framesLost(dir)
 	msg := ""
 	if !h.lostNoted {
 		msg = fmt.Sprintf("framing lost: %d octets where a frame header was due are not one; decoding of this direction resumes at the next frame boundary found", n)
@@ -500,6 +533,9 @@ func (d *Decoder) oversized(off, n int, fh http2.FrameHeader, msg string, x sche
 // is off.
 func (d *Decoder) cut(off, n int, fh *http2.FrameHeader) {
 	msg := fmt.Sprintf("frame cut by the end of the segment (%d octets) and TCP reassembly is off (tcp.desegment_tcp_streams): enable it to decode frames that span segments", n)
+	if d.missing > 0 {
+		msg = fmt.Sprintf("frame cut by the capture's snap length: %d octets of it captured, the segment's last %d octets not; decoding goes on after them", n, d.missing)
+	}
 	if fh == nil {
 		d.outside(off, n, ": partial frame header", "[partial frame]", xUnsynced, msg)
 		return
@@ -815,7 +851,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 		}
 		d.calls.Add(st.call.Path, code, d.now.Sub(st.progress.Start))
 	}
-	if df, ok := f.(*http2.DataFrame); ok && st.grpc {
+	if df, ok := f.(*http2.DataFrame); ok && st.grpc && !st.msgsCut[dir] {
 		base := off + frameHeaderLen
 		if fh.Flags.Has(http2.FlagDataPadded) {
 			base++
@@ -1560,7 +1596,7 @@ func (d *Decoder) headers(h *half, o, n, frameOff int, fs frameState) {
 		// Not the peer's error: header blocks lost with the frames
 		// changed the table (a Go peer would close the connection with
 		// COMPRESSION_ERROR, which the capture then shows).
-		w.Expert(xTableLost, "HPACK: "+fs.hpackErr+"; frames of this direction were lost before (segments missing from the capture, or TCP reassembly off), so its table is no longer the peer's")
+		w.Expert(xTableLost, "HPACK: "+fs.hpackErr+"; frames of this direction were lost before (segments missing from the capture, cut by its snap length, or TCP reassembly off), so its table is no longer the peer's")
 	case fs.hpackErr != "":
 		w.Expert(xHPACK, "HPACK: "+fs.hpackErr+" (RFC 9113 §4.3)")
 	}

@@ -638,6 +638,81 @@ func TestReviewRegressions(t *testing.T) {
 	})
 }
 
+// TestSnapLength: packets cut by a capture's snap length carry fewer
+// octets than the segment did (Input.Missing says how many fewer). The
+// next frame is looked for after the missing octets, not where the
+// captured ones end, and a frame boundary among them is lost with the
+// header behind it.
+func TestSnapLength(t *testing.T) {
+	type seg struct {
+		from, to, missing int // captured octets [from, to), then missing ones
+		info              string
+	}
+	ping := func(p *peer) { must(p.fr.WritePing(false, [8]byte{1})) }
+	for _, tc := range []struct {
+		name  string
+		write func(p *peer)
+		segs  []seg
+	}{
+		{"the rest of the frame among the missing octets", func(p *peer) {
+			must(p.fr.WriteData(1, false, make([]byte, 1200)))
+			ping(p)
+		}, []seg{{0, 446, 763, "DATA[1] [partial]"}, {1209, 1226, 0, "PING"}}},
+		{"the rest of the frame in later segments, past more missing octets", func(p *peer) {
+			must(p.fr.WriteData(1, false, make([]byte, 3000)))
+			ping(p)
+		}, []seg{
+			{0, 446, 500, "DATA[1] [partial]"},
+			{946, 1392, 1054, "[rest of a partial frame]"},
+			{2446, 3026, 0, "[rest of a partial frame], PING"},
+		}},
+		{"a frame boundary among the missing octets", func(p *peer) {
+			must(p.fr.WriteData(1, false, make([]byte, 100)))
+			ping(p)
+			ping(p)
+		}, []seg{{0, 50, 76, "DATA[1] [partial]"}, {126, 143, 0, "PING"}}},
+		{"a frame header among the missing octets", func(p *peer) {
+			ping(p)
+			must(p.fr.WriteData(1, false, make([]byte, 100)))
+			ping(p)
+		}, []seg{{0, 17, 109, "PING"}, {126, 143, 0, "PING"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, _, s := started(t)
+			tc.write(s)
+			b := s.take()
+			for _, sg := range tc.segs {
+				o := decodeInput(t, d, Input{Src: server, Dst: client, Data: b[sg.from:sg.to], Missing: sg.missing})
+				if o.info != sg.info || o.consumed != sg.to-sg.from || o.need != 0 {
+					t.Fatalf("octets %d-%d (+%d missing): info %q consumed %d need %d experts %q",
+						sg.from, sg.to, sg.missing, o.info, o.consumed, o.need, o.experts())
+				}
+				if sg.missing > 0 && strings.HasSuffix(sg.info, "[partial]") && !o.hasExpert("goh2.unsynced", "snap length") {
+					t.Fatalf("octets %d-%d: experts %q", sg.from, sg.to, o.experts())
+				}
+			}
+		})
+	}
+	t.Run("windows and frame sizes unknown after a loss", func(t *testing.T) {
+		// A WINDOW_UPDATE among the missing octets: the DATA that it
+		// allowed must not read as a flow-control error, nor a frame
+		// larger than the default size as a size error (a SETTINGS frame
+		// may have been lost as well).
+		d, c, s := started(t)
+		ping(c)
+		must(c.fr.WriteWindowUpdate(0, 1<<20))
+		b := c.take()
+		decodeInput(t, d, Input{Src: client, Dst: server, Data: b[:17], Missing: len(b) - 17})
+		for range 6 {
+			must(s.fr.WriteData(1, false, make([]byte, 16384)))
+		}
+		o := decodeInput(t, d, Input{Src: server, Dst: client, Data: s.take()})
+		if len(o.experts()) != 0 {
+			t.Fatalf("experts %q", o.experts())
+		}
+	})
+}
+
 // TestFramingLostAfterGap: a segment missing from the capture took a frame
 // boundary with it, and TCP hands on the next segment, which starts inside
 // a DATA frame, as if the stream went on. Its octets are lost framing with
