@@ -169,6 +169,66 @@ type conn struct {
 	twCheck    bool      // the tuple had a TIME_WAIT socket when this connection began
 	req        reqTracker
 	pair       *pair
+	// copies: the last two segments of each direction that carried
+	// data or a SYN, FIN or RST (see segSig).
+	copies [2][2]segSig
+}
+
+// segSig is what tells a second copy of a segment from a segment: a
+// capture on several interfaces (-i any on a host whose traffic crosses
+// veth and a bridge) holds each packet twice, microseconds apart, which
+// the hosts' TCP never saw. A retransmission looks the same but comes a
+// retransmission timeout later (200 ms at least on Linux; a tail loss
+// probe 10 ms), so copies are the identical segments within copyWindow.
+// Pure ACKs are left out: a receiver's duplicate ACKs can be identical
+// and that close together, and a second copy of one changes nothing.
+type segSig struct {
+	at              int64 // ns since 1970; 0: none
+	seq, ack, tsval uint32
+	n               int32
+	win             uint16
+	flags           uint8
+}
+
+const copyWindow = int64(time.Millisecond)
+
+func sigOf(t time.Time, s *tcpdecode.Segment) segSig {
+	var f uint8
+	for i, b := range [...]bool{s.SYN, s.ACK, s.FIN, s.RST, s.HasTS} {
+		if b {
+			f |= 1 << i
+		}
+	}
+	return segSig{at: t.UnixNano(), seq: s.Seq, ack: s.Ack, tsval: s.TSval, n: int32(s.PayloadLen), win: s.Window, flags: f}
+}
+
+// telling: the segment carries data or a SYN, FIN or RST (not a pure ACK).
+func (g segSig) telling() bool { return g.n > 0 || g.flags&(1<<0|1<<2|1<<3) != 0 }
+
+// copyOf reports whether g is a second copy of o.
+func (g segSig) copyOf(o segSig) bool {
+	return o.at != 0 && g.at-o.at <= copyWindow && g.at >= o.at &&
+		g.seq == o.seq && g.ack == o.ack && g.tsval == o.tsval && g.n == o.n && g.win == o.win && g.flags == o.flags
+}
+
+// copied reports whether g, a segment of direction d, is a second copy of
+// one of the last ones it remembered.
+func (c *conn) copied(d int, g segSig) bool {
+	return g.telling() && (g.copyOf(c.copies[d][0]) || g.copyOf(c.copies[d][1]))
+}
+
+// remember keeps g, a segment of direction d, for copied.
+func (c *conn) remember(d int, g segSig) {
+	if g.telling() {
+		c.copies[d][1], c.copies[d][0] = c.copies[d][0], g
+	}
+}
+
+// finalSeg is a segment that finished a connection, for its second copy:
+// the connection is no longer tracked when that comes.
+type finalSeg struct {
+	src, dst netip.AddrPort
+	sig      segSig
 }
 
 func (c *conn) side(src netip.AddrPort) int {
@@ -199,6 +259,8 @@ type Engine struct {
 	first    time.Time
 	rep      reportState
 	verdict  Verdict
+	finals   [8]finalSeg // the last segments that finished connections
+	nFinals  int
 }
 
 // New returns an Engine.
@@ -292,6 +354,13 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	e.rep.packets++
 
 	c := e.conns.get(s.Src, s.Dst)
+	sig := sigOf(t, s)
+	if c != nil && c.copied(c.side(s.Src), sig) {
+		return e.copyVerdict(c, s, v)
+	}
+	if c == nil && e.finalCopy(s, sig) {
+		return e.copyVerdict(nil, s, v)
+	}
 
 	if s.SYN && !s.ACK && !s.RST {
 		c = e.syn(c, t, s, v)
@@ -346,13 +415,42 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 
 	if !c.closed {
 		e.closing(c, d, o, t, s, v)
+		if c.closed {
+			e.finals[e.nFinals%len(e.finals)] = finalSeg{s.Src, s.Dst, sig}
+			e.nFinals++
+		}
 	}
 	e.fill(c, t, v)
+	c.remember(d, sig)
 	if c.closed && len(e.spare) < 1024 {
 		// Nothing refers to a finished connection any more.
 		e.spare = append(e.spare, c)
 	}
 	return v
+}
+
+// copyVerdict is the verdict of a second copy of a segment: it changes
+// nothing and counts for nothing but itself.
+func (e *Engine) copyVerdict(c *conn, s *tcpdecode.Segment, v *Verdict) *Verdict {
+	e.rep.copies++
+	v.Copy = true
+	if c != nil {
+		v.Conn = c.id
+		v.FromClient = c.side(s.Src) == 0
+		v.RolesKnown = c.rolesKnown
+	}
+	return v
+}
+
+// finalCopy reports whether s is a second copy of a segment that finished
+// a connection.
+func (e *Engine) finalCopy(s *tcpdecode.Segment, g segSig) bool {
+	for i := range min(e.nFinals, len(e.finals)) {
+		if f := &e.finals[i]; f.src == s.Src && f.dst == s.Dst && g.copyOf(f.sig) {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) looksLikeServerPort(src, dst uint16) bool {

@@ -34,6 +34,7 @@ const (
 	kTW
 	kReuse
 	kReuseAccepted
+	kCopy
 )
 
 // ErrKept reports a kept verdict that does not decode.
@@ -57,6 +58,7 @@ func appendVerdict(b []byte, v *Verdict) []byte {
 	set(kTW, !v.TWStart.IsZero())
 	set(kReuse, v.Reuse != nil)
 	set(kReuseAccepted, v.Reuse != nil && v.Reuse.Accepted)
+	set(kCopy, v.Copy)
 	b = binary.AppendUvarint(b, fl)
 	b = binary.AppendUvarint(b, v.Conn)
 	b = append(b, byte(v.Closer))
@@ -149,6 +151,7 @@ func readVerdict(b []byte, v *Verdict, reuse *Reuse) error {
 	v.TWStarted = fl&kTWStarted != 0
 	v.TWRestarted = fl&kTWRestarted != 0
 	v.Assassinated = fl&kAssassinated != 0
+	v.Copy = fl&kCopy != 0
 	v.Population = int(r.varint())
 	v.SynRetry = int(r.varint())
 	v.Duration = time.Duration(r.varint())

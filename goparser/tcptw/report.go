@@ -54,6 +54,7 @@ type reportState struct {
 	failedConnects int
 	rstInTW        int
 	evicted        int
+	copies         int // second copies of segments, ignored
 	events         []Event
 	eventCounts    map[EventKind]int
 }
@@ -117,6 +118,7 @@ type Summary struct {
 	ReusesRefused  int            `json:"tuple_reuses_refused"`
 	SYNRetries     int            `json:"syn_retransmissions"`
 	FailedConnects int            `json:"failed_connects"`
+	Copies         int            `json:"second_copies,omitempty"` // segments captured twice, ignored
 }
 
 // HostReport is one host that held TIME_WAIT sockets.
@@ -174,6 +176,7 @@ func (e *Engine) Report(timeline bool) *Report {
 	s.Start, s.End = unix(e.first), unix(e.now)
 	s.Seconds = e.now.Sub(e.first).Seconds()
 	s.Packets = e.rep.packets
+	s.Copies = e.rep.copies
 	s.Connections = e.rep.conns
 	s.Partial = e.rep.partial
 	s.Complete = e.rep.closedConns
@@ -408,6 +411,9 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "  closes: client %d, server %d, simultaneous %d, RST %d\n", s.Closes["client"], s.Closes["server"], s.Closes["both"], s.Closes["rst"])
 	fmt.Fprintf(w, "  TIME_WAIT sockets: %d (%d restarts), %d at the end; tuple reuses: %d accepted, %d refused; SYN retransmissions %d; failed connects %d\n",
 		s.TimeWaitTotal, s.Restarts, s.TimeWaitAtEnd, s.ReusesAccepted, s.ReusesRefused, s.SYNRetries, s.FailedConnects)
+	if s.Copies > 0 {
+		fmt.Fprintf(w, "  second copies of segments with data, SYN, FIN or RST, not counted: %d (the capture holds packets twice, as -i any does on a host with veth and bridges)\n", s.Copies)
+	}
 	fmt.Fprintf(w, "\nTIME_WAIT holders\n")
 	for _, h := range r.Hosts {
 		fmt.Fprintf(w, "  %-39s peak %6d at %s, %d at the end\n", h.Address, h.Peak, fmtTime(h.PeakTime), h.AtEnd)

@@ -29,6 +29,8 @@ type Verdict struct {
 	PortsInUse   int           // the client's ports tied up towards this server, at a SYN
 	PortRange    int
 	Evicted      int // open connections this packet made the engine forget (MaxConns)
+	// Copy: a second copy of a segment (see segSig), which changed nothing.
+	Copy bool
 }
 
 // Reuse describes a SYN on a 4-tuple still in TIME_WAIT.

@@ -45,6 +45,7 @@ var (
 	fFinToSyn    = Proto.Field(tf("tcptw.fin_to_syn", "Since this client's last close towards the server", schema.RelTime, ""))
 	fPortsInUse  = Proto.Field(tf("tcptw.ports_in_use", "Client ports tied up towards this server", schema.Uint32, "Open connections plus TIME_WAIT sockets the client holds"))
 	fPortRange   = Proto.Field(tf("tcptw.port_range", "Ephemeral ports", schema.Uint32, ""))
+	fCopy        = Proto.Field(tf("tcptw.copy", "Second copy of a segment", schema.Bool, "The same segment captured again within 1 ms (on a second interface, as -i any does): not counted"))
 
 	xEnter     = Proto.Expert(schema.Expert{Abbrev: "tcptw.enter", Text: "Enters TIME_WAIT", Group: schema.GroupSequence, Severity: schema.Chat})
 	xReuse     = Proto.Expert(schema.Expert{Abbrev: "tcptw.reuse.expert", Text: "SYN on a 4-tuple in TIME_WAIT", Group: schema.GroupSequence, Severity: schema.Warn})
@@ -52,6 +53,7 @@ var (
 	xAssassin  = Proto.Expert(schema.Expert{Abbrev: "tcptw.assassination.expert", Text: "RST killed a TIME_WAIT socket", Group: schema.GroupSequence, Severity: schema.Warn})
 	xPorts     = Proto.Expert(schema.Expert{Abbrev: "tcptw.ports.expert", Text: "Client's ephemeral ports running out", Group: schema.GroupSequence, Severity: schema.Warn})
 	xEvicted   = Proto.Expert(schema.Expert{Abbrev: "tcptw.evicted", Text: "Open connections forgotten at the tracking limit", Group: schema.GroupProtocol, Severity: schema.Note})
+	xCopy      = Proto.Expert(schema.Expert{Abbrev: "tcptw.copy.expert", Text: "Second copy of a segment", Group: schema.GroupSequence, Severity: schema.Note})
 	xShortConn = Proto.Expert(schema.Expert{Abbrev: "tcptw.one_request", Text: "Connection closed after one request", Group: schema.GroupSequence, Severity: schema.Note})
 )
 
@@ -189,6 +191,16 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 	// nothing. Every packet has this text: it is built without allocating,
 	// and not at all for expert infos alone.
 	d.scratch = d.scratch[:0]
+	if v.Copy {
+		w.Begin(Proto.Item, 0, 0, tree.FromBytes, ": second copy of a segment, not counted", gen)
+		if v.Conn != 0 {
+			w.Add(fConn, 0, 0, tree.Uint(v.Conn), "", gen)
+		}
+		w.Add(fCopy, 0, 0, tree.Bool(true), "", gen)
+		w.Expert(xCopy, "the same segment was captured twice (on two interfaces, as -i any does on a host with veth and bridges): the copy is not counted")
+		w.End()
+		return
+	}
 	if !w.ExpertsOnly {
 		if v.Closer != CloserNone {
 			d.scratch = append(append(d.scratch, ": closed by "...), v.Closer.String()...)
