@@ -200,8 +200,11 @@ func (h *half) newFramer() {
 }
 
 func (h *half) freshHPACK() {
+	// No limit on string lengths: a string longer than the header list
+	// limit must still be decoded, or the table goes out of step with the
+	// peer's. A string is no longer than its header block, which the
+	// frame size and CONTINUATION limits bound.
 	h.hdec = hpack.NewDecoder(defaultTableSize, h.emit)
-	h.hdec.SetMaxStringLength(int(h.o.MaxHeaderListSize))
 	h.primed = false
 }
 

@@ -403,6 +403,23 @@ func TestLimits(t *testing.T) {
 	if len(d.conns) != 1 || len(d.conns[Input{Src: client, Dst: server}.connKey()].streams) > 2 {
 		t.Fatal("stream limit not enforced")
 	}
+	// A field longer than the limit is decoded for the table all the same:
+	// the next block refers to entries that the first added.
+	d = New(Options{MaxHeaderListSize: 100})
+	c = newPeer()
+	c.buf.WriteString(http2.ClientPreface)
+	for id := uint32(1); id <= 3; id += 2 {
+		must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.block("x-long", strings.Repeat("v", 300), "x-small", "abc"), EndHeaders: true}))
+	}
+	o = decodeOnce(t, d, client, server, c.take(), true)
+	for _, x := range o.experts() {
+		if !strings.HasPrefix(x, "goh2.limit:") {
+			t.Fatalf("experts %q", o.experts())
+		}
+	}
+	if n := len(o.values("goh2.header.value")); n != 0 || len(o.experts()) != 2 {
+		t.Fatalf("%d values shown, experts %q: want none (each list over the limit), and the limit's note on each block", n, o.experts())
+	}
 	d = New(Options{MaxConns: 10})
 	for i := 0; i < 100; i++ {
 		decodeOnce(t, d, client, strings.Repeat("s", i), []byte(http2.ClientPreface), true)
