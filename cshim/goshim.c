@@ -17,6 +17,7 @@
 
 #include "goparser.h"
 #include "shim.h"
+#include "wireshark.h"
 
 /* The ABI this shim was built for; overridable only to test the refusal. */
 #ifndef GOSHIM_EXPECT_ABI
@@ -438,6 +439,20 @@ static int l_item(lua_State *L) {
     return 7;
 }
 
+/* goshim.enabled(filter name) -> whether the protocol is enabled
+ * (--disable-protocol, Analyze > Enabled Protocols), true when this
+ * Wireshark does not say. A Lua Proto does not tell. */
+static int l_enabled(lua_State *L) {
+    const char *name = luaL_checkstring(L, 1);
+    int on = 1, id;
+    protocol_t *p;
+    if (proto_get_id_by_filter_name && find_protocol_by_id && proto_is_protocol_enabled &&
+        (id = proto_get_id_by_filter_name(name)) >= 0 && (p = find_protocol_by_id(id)))
+        on = proto_is_protocol_enabled(p);
+    lua_pushboolean(L, on);
+    return 1;
+}
+
 static const luaL_Reg funcs[] = {
     {"call", l_call},
     {"run", l_run},
@@ -447,6 +462,7 @@ static const luaL_Reg funcs[] = {
     {"decode", l_decode},
     {"reset", l_reset},
     {"abi", l_abi},
+    {"enabled", l_enabled},
     {"bind", goshim_bind},
     {"render", goshim_render},
     {"stats", goshim_stats},

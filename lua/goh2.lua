@@ -164,8 +164,10 @@ gogrpc.prefs.max_ratio = Pref.uint("Max decompression ratio", 1000, "A message t
 gogrpc.prefs.max_depth = Pref.uint("Max protobuf nesting", 64, "Nested messages followed, with or without a schema")
 local function apply_grpc_options()
     local p = gogrpc.prefs
+    -- goh2 decodes gRPC on HTTP/2 itself: with gogrpc disabled
+    -- (--disable-protocol gogrpc), it must not.
     local ok, msg = shim.call(common.OP_GRPC_OPTIONS, "", p.descriptor_sets .. "\n" .. p.method_types .. "\n" .. p.ports,
-        p.max_message, p.max_decompressed, p.max_ratio, p.max_depth)
+        p.max_message, p.max_decompressed, p.max_ratio, p.max_depth, shim.enabled("gogrpc") and 1 or 0)
     if not ok then
         report_failure("gogrpc: " .. tostring(msg))
     end

@@ -262,3 +262,34 @@ func TestGogrpcMidConnection(t *testing.T) {
 		t.Errorf("a message not decompressed:\n%s", experts)
 	}
 }
+
+// TestDisabledGogrpc: --disable-protocol gogrpc (or unticking it under
+// Analyze > Enabled Protocols) leaves no gRPC item, expert info or call
+// on HTTP/2 either, which goh2 decodes itself, and changes nothing of
+// goh2's frames.
+func TestDisabledGogrpc(t *testing.T) {
+	off := []string{"--disable-protocol", "gogrpc"}
+	for _, file := range []string{"grpc_python.pcap", "grpc_h2c_gzip.pcap"} {
+		t.Run(file, func(t *testing.T) {
+			run := func(extra []string, args ...string) string {
+				return tshark(t, pluginEnv, append(append([]string{"-r", pcap(file)}, extra...), args...)...)
+			}
+			if on := run(nil, "-Y", "gogrpc"); strings.TrimSpace(on) == "" {
+				t.Fatal("no gogrpc items with gogrpc enabled")
+			}
+			if got := run(off, "-Y", "gogrpc"); strings.TrimSpace(got) != "" {
+				t.Errorf("gogrpc disabled, frames with gogrpc items:\n%s", got)
+			}
+			if got := run(off, "-q", "-z", "gogrpc,calls"); strings.Contains(got, "/grpc.") {
+				t.Errorf("gogrpc disabled, calls:\n%s", got)
+			}
+			if got := run(off, "-q", "-z", "expert"); strings.Contains(strings.ToLower(got), "grpc") {
+				t.Errorf("gogrpc disabled, expert infos:\n%s", got)
+			}
+			frames := []string{"-T", "fields", "-e", "frame.number", "-e", "goh2.type", "-e", "goh2.streamid", "-e", "goh2.length", "-e", "goh2.header.name"}
+			if on, got := run(nil, frames...), run(off, frames...); got != on {
+				t.Errorf("gogrpc disabled, goh2's frames differ:\n%s", firstDiff(on, got))
+			}
+		})
+	}
+}

@@ -335,6 +335,7 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.h2.SetSchema(reg)
 		state.h2.SetGRPCPorts(ports)
 		state.h2.SetGRPCLimits(lim)
+		state.h2.SetGRPC(len(a) < 5 || a[4] != 0)
 		state.web.Ports = ports
 		e.Bool(true)
 	case opGRPCWeb:

@@ -111,6 +111,7 @@ type Decoder struct {
 	schema        *pbschema.Registry
 	grpcPorts     map[uint16]string // server port -> method path, for streams without HEADERS
 	grpcLimits    gogrpc.Limits
+	grpcOff       bool // gogrpc is disabled: no gRPC on HTTP/2 either
 }
 
 // GRPCCalls returns the gRPC calls seen so far, per method.
@@ -120,6 +121,10 @@ func (d *Decoder) GRPCCalls() *gogrpc.Stats { return &d.calls }
 // captured, by the server's port (like Wireshark's fake headers); "" is
 // gRPC with an unknown method.
 func (d *Decoder) SetGRPCPorts(m map[uint16]string) { d.grpcPorts = m }
+
+// SetGRPC turns the decoding of gRPC on HTTP/2 on (the default) or off,
+// as Wireshark's enabling of gogrpc does.
+func (d *Decoder) SetGRPC(on bool) { d.grpcOff = !on }
 
 // SetGRPCLimits bounds the gRPC messages of streams that start after it.
 func (d *Decoder) SetGRPCLimits(l gogrpc.Limits) { d.grpcLimits = l.WithDefaults() }
@@ -734,7 +739,9 @@ func (d *Decoder) frame(c *conn, dir int, data []byte, off int, fh http2.FrameHe
 
 	st := d.apply(c, dir, fh, f)
 	d.render(c, dir, data, off, fh, f, st)
-	d.grpc(c, dir, data, off, fh, f, st)
+	if !d.grpcOff {
+		d.grpc(c, dir, data, off, fh, f, st)
+	}
 	if d.resetFramer {
 		// x/net keeps expecting the CONTINUATION after a sequencing
 		// error; one error must not condemn every later frame.
