@@ -52,10 +52,31 @@ if not shim.postdissector("tcptw", common.OP_TCPTW, PT_TCP, common.expert["goh2.
     register_postdissector(tcptw)
 end
 
+-- Values twreport refuses are reported, as its --port-range and
+-- --tw-seconds are, and the defaults used instead; each once, though
+-- init runs more than once.
+local reported = {}
+local function refuse(msg)
+    if not reported[msg] then
+        reported[msg] = true
+        report_failure(msg)
+    end
+end
+
 local function configure()
-    local lo, hi = tcptw.prefs.port_range:match("^%s*(%d+)%s*%-%s*(%d+)%s*$")
-    lo, hi = tonumber(lo) or 32768, tonumber(hi) or 60999
-    call(common.OP_TCPTW_OPTIONS, "", "", tcptw.prefs.tw_seconds * 1000, lo, hi, tcptw.prefs.max_conns)
+    local p = tcptw.prefs
+    local lo, hi = p.port_range:match("^%s*(%d+)%s*%-%s*(%d+)%s*$")
+    lo, hi = tonumber(lo), tonumber(hi)
+    if not lo or lo < 1 or hi > 65535 or lo > hi then
+        refuse(("tcptw: port range %q is not LOW-HIGH with 1 <= LOW <= HIGH <= 65535; using 32768-60999"):format(p.port_range))
+        lo, hi = 32768, 60999
+    end
+    local secs = p.tw_seconds
+    if secs == 0 then
+        refuse("tcptw: a TIME_WAIT length of 0 s; using 60")
+        secs = 60
+    end
+    call(common.OP_TCPTW_OPTIONS, "", "", secs * 1000, lo, hi, p.max_conns)
 end
 
 function tcptw.init()

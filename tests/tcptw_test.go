@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -377,5 +378,29 @@ func gpcount(t *testing.T) func(args ...string) (string, map[int][2]int) {
 			calls[op] = [2]int{n, octets}
 		}
 		return out, calls
+	}
+}
+
+// TestTcptwBadPreferences: a port range or TIME_WAIT length that
+// twreport refuses is reported once, and the default used.
+func TestTcptwBadPreferences(t *testing.T) {
+	for _, tc := range []struct{ pref, msg, header string }{
+		{"tcptw.port_range:60000-1000", `port range "60000-1000" is not LOW-HIGH`, "ports 32768-60999"},
+		{"tcptw.port_range:foo", `port range "foo" is not LOW-HIGH`, "ports 32768-60999"},
+		{"tcptw.tw_seconds:0", "a TIME_WAIT length of 0 s; using 60", "TIME_WAIT 60 s"},
+	} {
+		cmd := exec.Command("tshark", "-q", "-r", pcap("tw_client_closes.pcap"), "-o", tc.pref, "-z", "tcptw,report")
+		cmd.Env = pluginEnv
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("-o %s: %v\n%s", tc.pref, err, stderr.String())
+		}
+		if n := strings.Count(stderr.String(), tc.msg); n != 1 {
+			t.Errorf("-o %s: %d times %q on stderr:\n%s", tc.pref, n, tc.msg, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), tc.header) || strings.Contains(stdout.String(), "of -") {
+			t.Errorf("-o %s: the report does not use the default:\n%s", tc.pref, stdout.String())
+		}
 	}
 }
