@@ -404,3 +404,35 @@ func TestTcptwBadPreferences(t *testing.T) {
 		}
 	}
 }
+
+// TestTwreportEmptyCaptures: captures without packets (a pcap with its
+// header only, a pcapng with a section header only, or one with an
+// interface as well) give the empty report, as tshark's.
+func TestTwreportEmptyCaptures(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(root, "build", "out", "twreport")
+	src := pcap("tw_client_closes.pcap")
+	files := map[string][]string{
+		"header-only.pcap": {"editcap", "-F", "pcap", "-r", src, "", "0"},
+		"shb-only.pcapng":  {"editcap", "-F", "pcapng", "-r", src, "", "0"},
+		"shb-idb.pcapng":   {"tshark", "-r", src, "-Y", "frame.number == 0", "-F", "pcapng", "-w", ""},
+	}
+	for name, args := range files {
+		t.Run(name, func(t *testing.T) {
+			f := filepath.Join(dir, name)
+			for i, a := range args {
+				if a == "" {
+					args[i] = f
+				}
+			}
+			if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			want := tshark(t, pluginEnv, "-q", "-r", f, "-z", "tcptw,report")
+			got, err := exec.Command(bin, f).CombinedOutput()
+			if err != nil || string(got) != want {
+				t.Errorf("twreport: %v\n%s\ntshark:\n%s", err, got, want)
+			}
+		})
+	}
+}

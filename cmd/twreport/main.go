@@ -153,6 +153,9 @@ func feed(eng *tcptw.Engine, name string, prog *progress) error {
 	var src packetSource
 	if string(magic) == "\x0a\x0d\x0d\x0a" {
 		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
+		if errors.Is(err, io.EOF) {
+			return nil // a section header and nothing else: no packets, as tshark reads it
+		}
 		if err != nil {
 			return err
 		}
