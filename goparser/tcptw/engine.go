@@ -20,6 +20,7 @@
 package tcptw
 
 import (
+	"math/bits"
 	"net/netip"
 	"time"
 
@@ -171,7 +172,8 @@ type conn struct {
 	pair       *pair
 	// copies: the last two segments of each direction that carried
 	// data or a SYN, FIN or RST (see segSig).
-	copies [2][2]segSig
+	copies   [2][2]segSig
+	copyNext [2]uint8 // which of copies[d] remember overwrites
 }
 
 // segSig is what tells a second copy of a segment from a segment: a
@@ -182,46 +184,58 @@ type conn struct {
 // probe 10 ms), so copies are the identical segments within copyWindow.
 // Pure ACKs are left out: a receiver's duplicate ACKs can be identical
 // and that close together, and a second copy of one changes nothing.
+//
+// A segment is kept as its time and a hash of what else tells it apart
+// (sequence and acknowledgement numbers, timestamp, length, window and
+// flags): 16 octets, as every tracked connection keeps four.
 type segSig struct {
-	at              int64 // ns since 1970; 0: none
-	seq, ack, tsval uint32
-	n               int32
-	win             uint16
-	flags           uint8
+	at int64 // ns since 1970; 0: none
+	h  uint64
 }
 
 const copyWindow = int64(time.Millisecond)
 
 func sigOf(t time.Time, s *tcpdecode.Segment) segSig {
 	var f uint8
-	for i, b := range [...]bool{s.SYN, s.ACK, s.FIN, s.RST, s.HasTS} {
-		if b {
-			f |= 1 << i
-		}
+	if s.SYN {
+		f |= 1
 	}
-	return segSig{at: t.UnixNano(), seq: s.Seq, ack: s.Ack, tsval: s.TSval, n: int32(s.PayloadLen), win: s.Window, flags: f}
+	if s.ACK {
+		f |= 2
+	}
+	if s.FIN {
+		f |= 4
+	}
+	if s.RST {
+		f |= 8
+	}
+	if s.HasTS {
+		f |= 16
+	}
+	h := uint64(s.Seq)<<32 | uint64(s.Ack)
+	h ^= bits.RotateLeft64((uint64(s.TSval)<<32|uint64(uint32(s.PayloadLen)))*0x9e3779b97f4a7c15, 29)
+	h ^= (uint64(s.Window)<<8 | uint64(f)) * 0xc2b2ae3d27d4eb4f
+	return segSig{at: t.UnixNano(), h: h}
 }
 
 // telling: the segment carries data or a SYN, FIN or RST (not a pure ACK).
-func (g segSig) telling() bool { return g.n > 0 || g.flags&(1<<0|1<<2|1<<3) != 0 }
+func telling(s *tcpdecode.Segment) bool { return s.PayloadLen > 0 || s.SYN || s.FIN || s.RST }
 
 // copyOf reports whether g is a second copy of o.
-func (g segSig) copyOf(o segSig) bool {
-	return o.at != 0 && g.at-o.at <= copyWindow && g.at >= o.at &&
-		g.seq == o.seq && g.ack == o.ack && g.tsval == o.tsval && g.n == o.n && g.win == o.win && g.flags == o.flags
+func (g *segSig) copyOf(o *segSig) bool {
+	return g.h == o.h && o.at != 0 && g.at >= o.at && g.at-o.at <= copyWindow
 }
 
 // copied reports whether g, a segment of direction d, is a second copy of
-// one of the last ones it remembered.
-func (c *conn) copied(d int, g segSig) bool {
-	return g.telling() && (g.copyOf(c.copies[d][0]) || g.copyOf(c.copies[d][1]))
+// one of the last two that remember kept.
+func (c *conn) copied(d int, g *segSig) bool {
+	return g.copyOf(&c.copies[d][0]) || g.copyOf(&c.copies[d][1])
 }
 
-// remember keeps g, a segment of direction d, for copied.
-func (c *conn) remember(d int, g segSig) {
-	if g.telling() {
-		c.copies[d][1], c.copies[d][0] = c.copies[d][0], g
-	}
+// remember keeps g, a telling segment of direction d, for copied.
+func (c *conn) remember(d int, g *segSig) {
+	c.copies[d][c.copyNext[d]] = *g
+	c.copyNext[d] ^= 1
 }
 
 // finalSeg is a segment that finished a connection, for its second copy:
@@ -354,12 +368,20 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	e.rep.packets++
 
 	c := e.conns.get(s.Src, s.Dst)
-	sig := sigOf(t, s)
-	if c != nil && c.copied(c.side(s.Src), sig) {
-		return e.copyVerdict(c, s, v)
-	}
-	if c == nil && e.finalCopy(s, sig) {
-		return e.copyVerdict(nil, s, v)
+	// Second copies (see segSig): of a telling segment of a tracked
+	// connection, or of a segment that finished one (no SYN).
+	var sig segSig
+	tell := telling(s)
+	synOnly := s.SYN && !s.ACK
+	if tell || (c == nil && !synOnly && e.nFinals > 0) {
+		sig = sigOf(t, s)
+		if c != nil {
+			if c.copied(c.side(s.Src), &sig) {
+				return e.copyVerdict(c, s, v)
+			}
+		} else if !synOnly && e.finalCopy(s, &sig) {
+			return e.copyVerdict(nil, s, v)
+		}
 	}
 
 	if s.SYN && !s.ACK && !s.RST {
@@ -416,12 +438,17 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	if !c.closed {
 		e.closing(c, d, o, t, s, v)
 		if c.closed {
+			if sig.at == 0 {
+				sig = sigOf(t, s)
+			}
 			e.finals[e.nFinals%len(e.finals)] = finalSeg{s.Src, s.Dst, sig}
 			e.nFinals++
 		}
 	}
 	e.fill(c, t, v)
-	c.remember(d, sig)
+	if tell {
+		c.remember(d, &sig)
+	}
 	if c.closed && len(e.spare) < 1024 {
 		// Nothing refers to a finished connection any more.
 		e.spare = append(e.spare, c)
@@ -444,9 +471,9 @@ func (e *Engine) copyVerdict(c *conn, s *tcpdecode.Segment, v *Verdict) *Verdict
 
 // finalCopy reports whether s is a second copy of a segment that finished
 // a connection.
-func (e *Engine) finalCopy(s *tcpdecode.Segment, g segSig) bool {
+func (e *Engine) finalCopy(s *tcpdecode.Segment, g *segSig) bool {
 	for i := range min(e.nFinals, len(e.finals)) {
-		if f := &e.finals[i]; f.src == s.Src && f.dst == s.Dst && g.copyOf(f.sig) {
+		if f := &e.finals[i]; g.copyOf(&f.sig) && f.src == s.Src && f.dst == s.Dst {
 			return true
 		}
 	}
