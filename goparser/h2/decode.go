@@ -196,7 +196,8 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 		c = d.newConn(key)
 	}
 	c.lastUse = d.tick
-	d.peerUnclaimed = d.rejects[string(kbytes)+"|"+in.Dst] > 0
+	// Only a preface asks (the key is built only then: an allocation).
+	d.peerUnclaimed = preface && len(d.rejects) > 0 && d.rejects[string(kbytes)+"|"+in.Dst] > 0
 	dir := c.direction(in.Src)
 	d.experts = d.experts[:0]
 	d.w = tree.Writer{E: e, X: &d.experts}
