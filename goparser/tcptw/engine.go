@@ -507,7 +507,9 @@ func (e *Engine) syn(c *conn, t time.Time, s *tcpdecode.Segment, v *Verdict) *co
 			tw := e.tw.at(i)
 			reuse = true
 			accepted := seqAfter(s.Seq, tw.rcvNxt) || (s.HasTS && tw.flags&twTSOK != 0 && int32(tw.tsRecent-s.TSval) < 0)
-			v.Reuse = &Reuse{Since: t.Sub(tw.start()), Accepted: accepted, Holder: s.Dst}
+			// Durations count to the latest time seen, never negative
+			// when the capture's clock steps back (appended files).
+			v.Reuse = &Reuse{Since: e.now.Sub(tw.start()), Accepted: accepted, Holder: s.Dst}
 			e.rep.reuse(accepted)
 			e.event(t, reuseKind(accepted), s.Src, s.Dst, s.Dst.String())
 			if accepted {
@@ -518,7 +520,7 @@ func (e *Engine) syn(c *conn, t time.Time, s *tcpdecode.Segment, v *Verdict) *co
 		// port (tcp_tw_reuse), which ends its TIME_WAIT socket.
 		if i, ok := e.twFor(tk, s.Src); ok {
 			reuse = true
-			v.Reuse = &Reuse{Since: t.Sub(e.tw.at(i).start()), Accepted: true, Holder: s.Src}
+			v.Reuse = &Reuse{Since: e.now.Sub(e.tw.at(i).start()), Accepted: true, Holder: s.Src}
 			e.rep.reuse(true)
 			e.event(t, EventReuseAccepted, s.Src, s.Dst, s.Src.String())
 			e.endTW(i, t)
@@ -533,7 +535,7 @@ func (e *Engine) syn(c *conn, t time.Time, s *tcpdecode.Segment, v *Verdict) *co
 	}
 	p := nc.pair
 	if !p.lastClose.IsZero() {
-		v.FinToSyn = t.Sub(p.lastClose)
+		v.FinToSyn = e.now.Sub(p.lastClose)
 		p.finToSyn.add(v.FinToSyn.Seconds())
 	}
 	p.connStarted(t)
@@ -624,7 +626,7 @@ func (e *Engine) fill(c *conn, t time.Time, v *Verdict) {
 	v.Closer = c.closer
 	v.Requests = c.req.count
 	if c.closed || c.fin[0] || c.fin[1] {
-		v.Duration = t.Sub(c.start)
+		v.Duration = e.now.Sub(c.start)
 	}
 	for x := 0; x < 2; x++ {
 		if c.tw[x] == 0 {

@@ -16,14 +16,13 @@ var (
 
 // flow scripts one connection's segments, tracking sequence numbers.
 type flow struct {
-	e        *Engine
-	t        time.Time
-	seq      [2]uint32
-	ts       [2]uint32
-	ep       [2]netip.AddrPort
-	last     *Verdict
-	noTS     bool
-	lastCopy Verdict
+	e       *Engine
+	t       time.Time
+	seq     [2]uint32
+	ts      [2]uint32
+	ep      [2]netip.AddrPort
+	noTS    bool
+	lastSeg tcpdecode.Segment // what send sent last, for again
 }
 
 func newFlow(e *Engine, c, s netip.AddrPort, isn uint32) *flow {
@@ -44,8 +43,18 @@ func (f *flow) send(d int, syn, ack, fin, rst bool, n int) Verdict {
 	if syn || fin {
 		f.seq[d]++
 	}
+	f.lastSeg = s
 	v := *f.e.Segment(f.t, &s)
 	return v
+}
+
+// again sends the last segment once more, dt later: a second copy of it
+// (as -i any captures one on a veth and on a bridge) or, later, its
+// retransmission.
+func (f *flow) again(dt time.Duration) Verdict {
+	f.t = f.t.Add(dt)
+	s := f.lastSeg
+	return *f.e.Segment(f.t, &s)
 }
 
 func (f *flow) handshake() {
@@ -245,5 +254,72 @@ func TestOpenConnectionsBounded(t *testing.T) {
 	// The most recent survive.
 	if e.conns.get(netip.AddrPortFrom(cli.Addr(), 40099), srv) == nil {
 		t.Fatal("the newest connection was evicted")
+	}
+}
+
+// TestSecondCopies: a segment captured twice within 1 ms changes nothing
+// the second time, whatever it carries; a retransmission still counts.
+func TestSecondCopies(t *testing.T) {
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.send(0, true, false, false, false, 0)
+	if v := f.again(20 * time.Microsecond); !v.Copy || v.SynRetry != 0 || v.Conn == 0 {
+		t.Fatalf("SYN copy: %+v", v)
+	}
+	if v := f.again(time.Second); v.Copy || v.SynRetry != 1 {
+		t.Fatalf("SYN retransmission 1 s later: %+v", v)
+	}
+	f.send(1, true, true, false, false, 0)
+	f.send(0, false, true, false, false, 0)
+	f.send(0, false, true, false, false, 30)
+	if v := f.again(0); !v.Copy {
+		t.Fatalf("data copy: %+v", v)
+	}
+	f.send(1, false, true, true, false, 100) // the server answers and closes
+	f.send(0, false, true, true, false, 0)
+	v := f.send(1, false, true, false, false, 0) // the final ACK: TIME_WAIT
+	if !v.TWStarted {
+		t.Fatalf("final ACK: %+v", v)
+	}
+	if v := f.again(10 * time.Microsecond); !v.Copy || v.TWRestarted {
+		t.Fatalf("copy of the final ACK: %+v", v)
+	}
+	r := e.Report(false)
+	s := r.Summary
+	if s.Connections != 1 || s.Partial != 0 || s.OpenAtEnd != 0 || s.SYNRetries != 1 || s.Copies != 3 || s.Restarts != 0 {
+		t.Fatalf("summary %+v", s)
+	}
+	if p := r.Pairs[0]; p.BytesToServer != 30 || p.BytesToClient != 100 {
+		t.Fatalf("pair %+v", p)
+	}
+	// A pure ACK is not taken for a copy: a receiver's duplicate ACKs
+	// look the same.
+	g := newFlow(e, netip.MustParseAddrPort("10.0.0.1:40001"), srv, 5000)
+	g.handshake()
+	g.send(1, false, true, false, false, 10)
+	g.send(0, false, true, false, false, 0)
+	if v := g.again(0); v.Copy {
+		t.Fatalf("duplicate ACK taken for a copy: %+v", v)
+	}
+}
+
+// TestClockStepsBack: a capture whose clock steps back (files appended
+// to each other) shows no negative durations: they count from the latest
+// time the capture reached.
+func TestClockStepsBack(t *testing.T) {
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.at(10 * time.Second).handshake()
+	f.send(1, false, true, true, false, 0)
+	f.send(0, false, true, true, false, 0)
+	f.send(1, false, true, false, false, 0) // the server holds TIME_WAIT
+	g := newFlow(e, cli, srv, 10)
+	v := g.at(time.Second).send(0, true, false, false, false, 0)
+	if v.Reuse == nil || v.Reuse.Since < 0 || v.FinToSyn < 0 {
+		t.Fatalf("reuse %+v, FIN to SYN %v", v.Reuse, v.FinToSyn)
+	}
+	v = g.send(1, false, false, false, true, 0)
+	if v.Duration < 0 {
+		t.Fatalf("duration %v", v.Duration)
 	}
 }
