@@ -484,6 +484,30 @@ static proto_item *add_value(struct render *c, proto_tree *tree, const struct fi
 /* Renders count items at the cursor under tree (whose item is pitem, where
  * expert infos go), with ranges into tvb. */
 static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, tvbuff_t *tvb, uint32_t count,
+                        int depth);
+
+/* render_items for the children of an item of field f. Under another
+ * protocol's item (gogrpc's inside goh2's), pinfo's current protocol is
+ * that protocol meanwhile: Wireshark files each expert info under it
+ * (-z expert, the Expert Information dialog). */
+static int render_children(struct render *c, struct field *f, proto_tree *tree, proto_item *pitem, tvbuff_t *tvb,
+                           uint32_t count, int depth) {
+    const char *saved, *name = NULL;
+    protocol_t *p;
+    int ok;
+    if (f->type == F_PROTOCOL && find_protocol_by_id && proto_get_protocol_short_name &&
+        (p = find_protocol_by_id(f->hf)))
+        name = proto_get_protocol_short_name(p);
+    if (!name)
+        return render_items(c, tree, pitem, tvb, count, depth);
+    memcpy(&saved, (uint8_t *)c->pinfo + PINFO_CURRENT_PROTO, sizeof saved);
+    memcpy((uint8_t *)c->pinfo + PINFO_CURRENT_PROTO, &name, sizeof name);
+    ok = render_items(c, tree, pitem, tvb, count, depth);
+    memcpy((uint8_t *)c->pinfo + PINFO_CURRENT_PROTO, &saved, sizeof saved);
+    return ok;
+}
+
+static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, tvbuff_t *tvb, uint32_t count,
                         int depth) {
     struct reader *r = &goshim_cursor;
     if (depth > MAX_DEPTH)
@@ -596,10 +620,10 @@ static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, t
              * parent. The children may hold referenced fields, expert
              * infos and data sources; they go to the parent, as they
              * would in Wireshark. */
-            if (children > 0 && !render_items(c, tree, pitem, ctvb, children, depth + 1))
+            if (children > 0 && !render_children(c, f, tree, pitem, ctvb, children, depth + 1))
                 return 0;
         } else if (children > 0 &&
-                   !render_items(c, proto_item_add_subtree(item, f->ett), item, ctvb, children, depth + 1)) {
+                   !render_children(c, f, proto_item_add_subtree(item, f->ett), item, ctvb, children, depth + 1)) {
             return 0;
         }
     }

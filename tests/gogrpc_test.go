@@ -293,3 +293,33 @@ func TestDisabledGogrpc(t *testing.T) {
 		})
 	}
 }
+
+// TestGogrpcExpertsFiledUnderGogrpc: gogrpc's expert infos come from
+// goh2's call into Go, but Wireshark files them under gogrpc (-z
+// expert's Protocol column, the Expert Information dialog), on the C
+// path and the Lua one.
+func TestGogrpcExpertsFiledUnderGogrpc(t *testing.T) {
+	luaEnv := append(append([]string(nil), pluginEnv...), "GOTCPDUMP_LUA_DISSECTOR=1")
+	for _, env := range [][]string{pluginEnv, luaEnv} {
+		out := tshark(t, env, "-q", "-r", pcap("grpc_h2c_gzip.pcap"), "-z", "expert")
+		status, rst := 0, 0
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			switch {
+			case strings.Contains(line, "ended with"):
+				status++
+				if len(f) < 3 || f[2] != "GOGRPC" {
+					t.Errorf("a gRPC status filed under %v: %q", f[2:3], line)
+				}
+			case strings.Contains(line, "RST_STREAM["):
+				rst++
+				if len(f) < 3 || f[2] != "GOH2" {
+					t.Errorf("an HTTP/2 reset filed under %v: %q", f[2:3], line)
+				}
+			}
+		}
+		if status == 0 || rst == 0 {
+			t.Errorf("%d gRPC status and %d RST_STREAM expert infos in:\n%s", status, rst, out)
+		}
+	}
+}
