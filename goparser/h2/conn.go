@@ -108,6 +108,9 @@ type half struct {
 	// TCP reassembly off), header blocks among them perhaps: its HPACK
 	// table may no longer be the peer's.
 	blocksLost bool
+	// tableRefused: its peer allowed it a larger HPACK table than the
+	// decoder limit (goh2.max_table): its table is not followed.
+	tableRefused bool
 
 	block struct {
 		active  bool

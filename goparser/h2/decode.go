@@ -1190,6 +1190,7 @@ func (d *Decoder) applySettings(c *conn, s int, ss []http2.Setting) int {
 			// The peer's encoder may now grow its table up to this size.
 			if x.Val > d.opts.MaxTableSize {
 				d.fx.add(xLimit, "HEADER_TABLE_SIZE %d exceeds the decoder limit %d (preference goh2.max_table): larger tables are refused", x.Val, d.opts.MaxTableSize)
+				peer.tableRefused = true
 			}
 			peer.hdec.SetAllowedMaxDynamicTableSize(min(x.Val, d.opts.MaxTableSize))
 		case http2.SettingInitialWindowSize:
@@ -1605,6 +1606,10 @@ func (d *Decoder) headers(h *half, o, n, frameOff int, fs frameState) {
 		// changed the table (a Go peer would close the connection with
 		// COMPRESSION_ERROR, which the capture then shows).
 		w.Expert(xTableLost, "HPACK: "+fs.hpackErr+"; frames of this direction were lost before (segments missing from the capture, cut by its snap length, or TCP reassembly off), so its table is no longer the peer's")
+	case fs.hpackErr != "" && h.tableRefused:
+		// Not the peer's error either: it may use the table it was
+		// allowed, which the decoder does not follow.
+		w.Expert(xLimit, fmt.Sprintf("HPACK: %s; the peer may use a larger table than the decoder limit %d (preference goh2.max_table), which is not followed", fs.hpackErr, d.opts.MaxTableSize))
 	case fs.hpackErr != "":
 		w.Expert(xHPACK, "HPACK: "+fs.hpackErr+" (RFC 9113 §4.3)")
 	}

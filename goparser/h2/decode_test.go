@@ -420,6 +420,22 @@ func TestLimits(t *testing.T) {
 	if n := len(o.values("goh2.header.value")); n != 0 || len(o.experts()) != 2 {
 		t.Fatalf("%d values shown, experts %q: want none (each list over the limit), and the limit's note on each block", n, o.experts())
 	}
+	// A peer allowed a table larger than goh2.max_table uses it: what the
+	// decoder then cannot follow is the limit's doing, not the peer's.
+	d = New(Options{MaxTableSize: 100})
+	c, s := newPeer(), newPeer()
+	c.buf.WriteString(http2.ClientPreface)
+	must(c.fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 8192}))
+	decodeOnce(t, d, client, server, c.take(), true)
+	must(s.fr.WriteSettings())
+	must(s.fr.WriteSettingsAck())
+	s.enc.SetMaxDynamicTableSizeLimit(8192)
+	s.enc.SetMaxDynamicTableSize(8192)
+	must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: s.block(":status", "200", "x-a", strings.Repeat("a", 200)), EndHeaders: true}))
+	o = decodeOnce(t, d, server, client, s.take(), false)
+	if !o.hasExpert("goh2.limit", "HEADER_TABLE_SIZE 8192") || !o.hasExpert("goh2.limit", "HPACK: ") || o.hasExpert("goh2.compression_error", "") {
+		t.Fatalf("experts %q", o.experts())
+	}
 	d = New(Options{MaxConns: 10})
 	for i := 0; i < 100; i++ {
 		decodeOnce(t, d, client, strings.Repeat("s", i), []byte(http2.ClientPreface), true)
