@@ -68,6 +68,16 @@ func (f noop) String() string   { return "" }
 func (f noop) Set(string) error { *f.n++; return nil }
 func (f noop) IsBoolFlag() bool { return true }
 
+// filterFromFile is the expression of a -F file: as tcpdump reads it,
+// with each '#' and the rest of its line a comment.
+func filterFromFile(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i], _, _ = strings.Cut(l, "#")
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
+}
+
 func parse(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("gotcpdump", flag.ContinueOnError)
@@ -130,7 +140,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		if err != nil {
 			return nil, err
 		}
-		o.filter = strings.TrimSpace(string(b))
+		o.filter = filterFromFile(string(b))
 	}
 	if !o.list && o.write == "" {
 		return nil, errors.New("-w FILE is required (gotcpdump writes captures; use tcpdump to print packets)")

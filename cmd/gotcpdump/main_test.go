@@ -54,6 +54,16 @@ func TestTcpdumpCommandLines(t *testing.T) {
 			t.Errorf("%s:\n got %+v\nwant %+v", c.args, *o, want)
 		}
 	}
+	// -F: comments, as tcpdump takes them.
+	f := filepath.Join(t.TempDir(), "filter")
+	if err := os.WriteFile(f, []byte("# web traffic\ntcp port 80 # plain HTTP\n  or udp port 53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := parse([]string{"-F", f, "-w", "x.pcap"}, io.Discard); err != nil {
+		t.Errorf("-F with comments: %v", err)
+	} else if o.filter != "tcp port 80 \n  or udp port 53" {
+		t.Errorf("-F with comments: filter %q", o.filter)
+	}
 	for _, c := range []struct{ args, err string }{
 		{"-s -1 -w x.pcap", "-s -1: must not be negative"},
 		{"-c -5 -w x.pcap", "-c -5: must not be negative"},
