@@ -1194,6 +1194,23 @@ func TestGotcpdumpFaults(t *testing.T) {
 				t.Errorf("gotcpdump %s: %v, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), err, errOut.String(), tc.msg)
 			}
 		}
+		// An interface that is down, named as tcpdump names it ("v0: That
+		// device is not up"), in a namespace of its own.
+		ns := fmt.Sprintf("gtdn%d", os.Getpid()%100000)
+		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+			t.Fatalf("ip netns add: %v %s", err, out)
+		}
+		defer func() { _ = exec.Command("ip", "netns", "del", ns).Run() }()
+		if out, err := exec.Command("ip", "-n", ns, "link", "add", "down0", "type", "veth", "peer", "name", "down1").CombinedOutput(); err != nil {
+			t.Fatalf("ip link add: %v %s", err, out)
+		}
+		var downErr bytes.Buffer
+		down := exec.Command("ip", "netns", "exec", ns, bin, "-i", "down0", "-w", filepath.Join(dir, "x.pcap"))
+		down.Stderr = &downErr
+		var downExit *exec.ExitError
+		if err := down.Run(); !errors.As(err, &downExit) || downExit.ExitCode() != 2 || !strings.Contains(downErr.String(), "gotcpdump: down0: ") {
+			t.Errorf("an interface that is down: %v, stderr %q; want exit 2 and the interface named", err, downErr.String())
+		}
 		// A wrapper's command line holds the name too (sudo, timeout, sh
 		// -c): it is not the process asked for.
 		var errOut bytes.Buffer

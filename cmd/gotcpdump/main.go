@@ -337,9 +337,14 @@ func interfaces() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only what -i takes: network interfaces and "any". libpcap also
+	// lists devices that are not (nflog, nfqueue, D-Bus, Bluetooth
+	// monitors), whose packets are not IP over a link.
 	names := make([]string, 0, len(devs))
 	for _, d := range devs {
-		names = append(names, d.Name)
+		if _, err := capture.IfIndex(d.Name); err == nil || d.Name == "any" {
+			names = append(names, d.Name)
+		}
 	}
 	return names, nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gotcpdump/gotcpdump/internal/capture"
 )
 
 // TestTcpdumpCommandLines: what tcpdump's getopt takes, gotcpdump takes
@@ -109,5 +111,22 @@ func TestPostRotate(t *testing.T) {
 	postRotate(filepath.Join(dir, "missing"), &errOut)(file)
 	if !strings.Contains(errOut.String(), "gotcpdump: -z "+filepath.Join(dir, "missing")+" "+file+": ") {
 		t.Errorf("a missing -z command: %q", errOut.String())
+	}
+}
+
+// TestListedInterfacesOpen: -D lists what -i takes (libpcap also lists
+// nflog, nfqueue and D-Bus or Bluetooth monitors, which -i refuses).
+func TestListedInterfacesOpen(t *testing.T) {
+	names, err := interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if _, err := capture.IfIndex(n); err != nil && n != "any" {
+			t.Errorf("-D lists %q, which -i refuses: %v", n, err)
+		}
+	}
+	if len(names) == 0 {
+		t.Error("-D lists nothing")
 	}
 }

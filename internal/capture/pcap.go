@@ -254,7 +254,7 @@ func openPcap(c Config, ifindex int) (Source, error) {
 	}
 	h, err := in.Activate()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", dev, err) // as tcpdump says it: "eth1: That device is not up"
 	}
 	if dev == "any" {
 		// Cooked headers v2, as tcpdump 4.99 asks for: each packet
