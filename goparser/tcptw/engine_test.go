@@ -323,3 +323,46 @@ func TestClockStepsBack(t *testing.T) {
 		t.Fatalf("duration %v", v.Duration)
 	}
 }
+
+// TestReportRatesAndCounts: the mean connection rate counts the gaps
+// between SYNs (n SYNs, n-1 gaps) and is never above the busiest second;
+// a connection begun before the capture is partial, not complete, even
+// once closed.
+func TestReportRatesAndCounts(t *testing.T) {
+	rate := func(times ...time.Duration) (float64, int) {
+		e := New(Config{})
+		for i, at := range times {
+			f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+			f.at(at).send(0, true, false, false, false, 0)
+		}
+		p := e.Report(false).Pairs[0]
+		return p.RateMean, p.RatePeak
+	}
+	if mean, peak := rate(0, 1001*time.Millisecond); mean > 1 || peak != 1 {
+		t.Errorf("two SYNs 1 s apart: %.2f/s (peak %d/s), want 1", mean, peak)
+	}
+	var burst []time.Duration
+	for i := range 40 {
+		burst = append(burst, 900*time.Millisecond+time.Duration(i)*5*time.Millisecond) // straddles a second
+	}
+	if mean, peak := rate(burst...); mean > float64(peak) || peak < 20 {
+		t.Errorf("40 SYNs in 0.2 s: %.2f/s, peak %d/s: the mean above the peak", mean, peak)
+	}
+	var steady []time.Duration
+	for i := range 41 {
+		steady = append(steady, time.Duration(i)*100*time.Millisecond)
+	}
+	if mean, _ := rate(steady...); mean < 9.99 || mean > 10.01 {
+		t.Errorf("a SYN every 100 ms: %.3f/s, want 10", mean)
+	}
+
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.send(0, false, true, false, false, 10) // begun before the capture
+	f.send(1, false, true, true, false, 0)
+	f.send(0, false, true, true, false, 0)
+	f.send(1, false, true, false, false, 0)
+	if s := e.Report(false).Summary; s.Connections != 1 || s.Complete != 0 || s.Partial != 1 {
+		t.Errorf("a connection begun before the capture, closed: %d connections, %d complete, %d partial", s.Connections, s.Complete, s.Partial)
+	}
+}

@@ -46,6 +46,7 @@ type reportState struct {
 	partial        int
 	closes         [5]int
 	closedConns    int
+	complete       int // closed, and seen from the handshake
 	twStarted      int
 	twRestarts     int
 	reusesAccepted int
@@ -69,6 +70,9 @@ func (r *reportState) reuse(accepted bool) {
 
 func (r *reportState) closed(c *conn, t time.Time) {
 	r.closedConns++
+	if c.rolesKnown {
+		r.complete++
+	}
 	r.closes[c.closer]++
 }
 
@@ -179,7 +183,7 @@ func (e *Engine) Report(timeline bool) *Report {
 	s.Copies = e.rep.copies
 	s.Connections = e.rep.conns
 	s.Partial = e.rep.partial
-	s.Complete = e.rep.closedConns
+	s.Complete = e.rep.complete
 	s.Closes = map[string]int{}
 	for i, n := range e.rep.closes {
 		if i > 0 {
@@ -308,13 +312,17 @@ func (e *Engine) Report(timeline bool) *Report {
 	return r
 }
 
-// rate is the pair's new connections per second, over at least a second
-// so that a burst of two connections does not read as hundreds a second.
+// rate is the pair's new connections per second: the connections after
+// the first over the time from the first SYN to the last (n SYNs make n-1
+// gaps), over at least a second so that a burst of two connections does
+// not read as hundreds a second, and never above the busiest second of
+// capture (peakRate), which a burst shorter than a second can straddle.
 func (p *pair) rate() float64 {
 	if p.conns < 2 {
 		return 0 // one connection has no rate
 	}
-	return float64(p.conns) / max(p.lastSyn.Sub(p.firstSyn).Seconds(), 1)
+	r := float64(p.conns-1) / max(p.lastSyn.Sub(p.firstSyn).Seconds(), 1)
+	return min(r, float64(p.peakRate()))
 }
 
 func (p *pair) peakRate() int {
