@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -434,5 +435,38 @@ func TestTwreportEmptyCaptures(t *testing.T) {
 				t.Errorf("twreport: %v\n%s\ntshark:\n%s", err, got, want)
 			}
 		})
+	}
+}
+
+// TestTwreportGzip: gzipped captures, pcap and pcapng (-z gzip makes
+// both), give the report of the plain file.
+func TestTwreportGzip(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(root, "build", "out", "twreport")
+	src := pcap("tw_healthz_storm.pcap")
+	ng := filepath.Join(dir, "storm.pcapng")
+	if out, err := exec.Command("editcap", "-F", "pcapng", src, ng).CombinedOutput(); err != nil {
+		t.Fatalf("editcap: %v %s", err, out)
+	}
+	want, err := exec.Command(bin, src).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{src, ng} {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		_, _ = zw.Write(raw)
+		_ = zw.Close()
+		gz := filepath.Join(dir, filepath.Base(f)+".gz")
+		if err := os.WriteFile(gz, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := exec.Command(bin, gz).CombinedOutput(); err != nil || string(got) != string(want) {
+			t.Errorf("%s: %v\n%s", filepath.Base(gz), err, firstDiff(string(want), string(got)))
+		}
 	}
 }

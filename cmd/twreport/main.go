@@ -10,6 +10,7 @@ package main
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -149,6 +150,19 @@ func feed(eng *tcptw.Engine, name string, prog *progress) error {
 	magic, err := br.Peek(4)
 	if err != nil {
 		return fmt.Errorf("not a capture file: %w", err)
+	}
+	if magic[0] == 0x1f && magic[1] == 0x8b {
+		// Gzipped, pcap or pcapng (tcpdump's and gotcpdump's -z gzip
+		// makes both).
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return err
+		}
+		defer gz.Close()
+		br = bufio.NewReaderSize(gz, 1<<20)
+		if magic, err = br.Peek(4); err != nil {
+			return fmt.Errorf("not a capture file: %w", err)
+		}
 	}
 	var src packetSource
 	if string(magic) == "\x0a\x0d\x0d\x0a" {
