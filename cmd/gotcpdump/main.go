@@ -256,6 +256,10 @@ func (o *options) check() error {
 	if o.snaplen == 0 {
 		o.snaplen = 262144
 	}
+	if o.snaplen > 262144 {
+		// libpcap's MAXIMUM_SNAPLEN, which tcpdump refuses to pass.
+		return fmt.Errorf("-s %d: at most 262144", o.snaplen)
+	}
 	return nil
 }
 
