@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/gotcpdump/gotcpdump/internal/syncbuf"
@@ -413,21 +415,36 @@ func TestTwreportEmptyCaptures(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(root, "build", "out", "twreport")
 	src := pcap("tw_client_closes.pcap")
-	files := map[string][]string{
-		"header-only.pcap": {"editcap", "-F", "pcap", "-r", src, "", "0"},
-		"shb-only.pcapng":  {"editcap", "-F", "pcapng", "-r", src, "", "0"},
-		"shb-idb.pcapng":   {"tshark", "-r", src, "-Y", "frame.number == 0", "-F", "pcapng", "-w", ""},
+	editcap := func(format string) func(string) error {
+		return func(f string) error {
+			out, err := exec.Command("editcap", "-F", format, "-r", src, f, "0").CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("editcap: %v %s", err, out)
+			}
+			return nil
+		}
 	}
-	for name, args := range files {
+	files := map[string]func(string) error{
+		"header-only.pcap": editcap("pcap"),
+		"shb-only.pcapng":  editcap("pcapng"),
+		// A section header and an interface: what pcapgo writes first.
+		"shb-idb.pcapng": func(f string) error {
+			fh, err := os.Create(f)
+			if err != nil {
+				return err
+			}
+			w, err := pcapgo.NewNgWriter(fh, layers.LinkTypeEthernet)
+			if err == nil {
+				err = w.Flush()
+			}
+			return errors.Join(err, fh.Close())
+		},
+	}
+	for name, write := range files {
 		t.Run(name, func(t *testing.T) {
 			f := filepath.Join(dir, name)
-			for i, a := range args {
-				if a == "" {
-					args[i] = f
-				}
-			}
-			if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-				t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+			if err := write(f); err != nil {
+				t.Fatal(err)
 			}
 			want := tshark(t, pluginEnv, "-q", "-r", f, "-z", "tcptw,report")
 			got, err := exec.Command(bin, f).CombinedOutput()
