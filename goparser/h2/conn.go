@@ -104,6 +104,7 @@ type half struct {
 	wasSynced bool
 	lostNoted bool // the loss of framing has its expert info
 	cutOff    bool // out of step because TCP reassembly is off and a frame was cut
+	restLost  bool // the cut frame's rest ended among octets the capture left out
 	// blocksLost: frames of this direction were lost (a gap, or a cut with
 	// TCP reassembly off), header blocks among them perhaps: its HPACK
 	// table may no longer be the peer's.
@@ -166,6 +167,11 @@ func (c *conn) framesLost(dir int) {
 	h.blocksLost = true
 	h.maxFrameSeen = false
 	c.sawStart = false // windows no longer known
+	// DATA frames among them: each stream's gRPC messages in this
+	// direction would be read from the middle of one.
+	for _, st := range c.streams {
+		st.msgsCut[dir] = true
+	}
 }
 
 // frameCut records what a frame of direction dir that is shown only in

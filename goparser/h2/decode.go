@@ -295,7 +295,7 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 		case !ok && n > 0:
 			need = n
 		case !ok:
-			start, found := d.resync(h, data)
+			start, found := d.resync(c, dir, data)
 			switch {
 			case start > 0 && h.cutOff:
 				d.cutRest(0, start)
@@ -303,6 +303,9 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 				d.lost(c, dir, 0, start)
 			case start > 0:
 				d.unsynced(data[:start])
+			}
+			if h.restLost {
+				h.cutOff, h.restLost = false, false
 			}
 			off = start
 			if found {
@@ -340,7 +343,7 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 				// either, so it is shown as lost framing, not as a frame
 				// with a protocol error, and the next boundary is looked
 				// for in the rest of the payload.
-				start, found := d.resync(h, rem)
+				start, found := d.resync(c, dir, rem)
 				d.lost(c, dir, off, start)
 				off += start
 				if !found {
@@ -448,12 +451,19 @@ func (d *Decoder) synced(h *half) {
 // segment becomes a candidate, confirmed when a plausible header stands
 // exactly where that frame ends. It returns where decoding can start
 // (len(data) when nowhere) and whether a boundary was found there.
-func (d *Decoder) resync(h *half, data []byte) (int, bool) {
+func (d *Decoder) resync(c *conn, dir int, data []byte) (int, bool) {
+	h := c.half[dir]
 	if h.skip > 0 {
 		if h.skip >= len(data) {
 			// Past the end of data: after the octets the capture left
-			// out, or among them, where the boundary cannot be found.
-			h.skip = max(h.skip-len(data)-d.missing, 0)
+			// out, or among them, where the boundary cannot be found:
+			// frames that began there are lost.
+			if h.skip -= len(data) + d.missing; h.skip < 0 {
+				// data is still the rest of the cut frame (cutOff), the
+				// segments after it are not.
+				h.skip, h.restLost = 0, true
+				c.framesLost(dir)
+			}
 			return len(data), false
 		}
 		at := h.skip

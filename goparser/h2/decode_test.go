@@ -726,6 +726,45 @@ func TestSnapLength(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a frame's rest ends among a later segment's missing octets", func(t *testing.T) {
+		// A header block that began among them is lost: the next block's
+		// reference to its entry is not the peer's error.
+		d, c, _ := started(t)
+		// A block before: the table is known, not primed with stand-ins.
+		must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.block(":method", "POST"), EndHeaders: true}))
+		decodeInput(t, d, Input{Src: client, Dst: server, Data: c.take()})
+		must(c.fr.WriteData(1, false, make([]byte, 2000)))
+		must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: c.block(":method", "GET", "x-new", "v"), EndHeaders: true}))
+		b := c.take()
+		decodeInput(t, d, Input{Src: client, Dst: server, Data: b[:446], Missing: 1002})
+		o := decodeInput(t, d, Input{Src: client, Dst: server, Data: b[1448:1894], Missing: len(b) - 1894})
+		if o.info != "[rest of a partial frame]" {
+			t.Fatalf("second segment: info %q experts %q", o.info, o.experts())
+		}
+		must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 5, BlockFragment: c.block(":method", "GET", "x-new", "v"), EndHeaders: true}))
+		o = decodeInput(t, d, Input{Src: client, Dst: server, Data: c.take()})
+		if o.hasExpert("goh2.compression_error", "") {
+			t.Fatalf("next block: experts %q", o.experts())
+		}
+	})
+	t.Run("gRPC messages after a DATA frame lost whole", func(t *testing.T) {
+		// The frame's header was among the missing octets: the stream's
+		// next message must not be read from the middle of the lost one.
+		d, c, _ := started(t)
+		must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndHeaders: true,
+			BlockFragment: c.block(":method", "POST", ":path", "/grpc.health.v1.Health/Check", "content-type", "application/grpc")}))
+		decodeInput(t, d, Input{Src: client, Dst: server, Data: c.take()})
+		msg := func(n int) []byte { return append([]byte{0, 0, 0, 0, byte(n)}, make([]byte, n)...) }
+		ping(c)
+		must(c.fr.WriteData(1, false, append(msg(10), msg(40)[:20]...))) // a message and the start of one
+		b := c.take()
+		decodeInput(t, d, Input{Src: client, Dst: server, Data: b[:17], Missing: len(b) - 17})
+		must(c.fr.WriteData(1, false, append(msg(40)[20:], msg(5)...)))
+		o := decodeInput(t, d, Input{Src: client, Dst: server, Data: c.take()})
+		if got := o.values("gogrpc.message_length"); len(got) != 0 {
+			t.Fatalf("messages %v read after the loss; experts %q", got, o.experts())
+		}
+	})
 	t.Run("windows and frame sizes unknown after a loss", func(t *testing.T) {
 		// A WINDOW_UPDATE among the missing octets: the DATA that it
 		// allowed must not read as a flow-control error, nor a frame
