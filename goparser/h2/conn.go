@@ -109,8 +109,9 @@ type half struct {
 	// TCP reassembly off), header blocks among them perhaps: its HPACK
 	// table may no longer be the peer's.
 	blocksLost bool
-	// tableRefused: its peer allowed it a larger HPACK table than the
-	// decoder limit (goh2.max_table): its table is not followed.
+	// tableRefused: past a decoder limit (its peer allowed it a larger
+	// HPACK table than goh2.max_table, or a string was longer than
+	// maxString), its table is not followed.
 	tableRefused bool
 
 	block struct {
@@ -209,13 +210,19 @@ func (h *half) newFramer() {
 }
 
 func (h *half) freshHPACK() {
-	// No limit on string lengths: a string longer than the header list
-	// limit must still be decoded, or the table goes out of step with the
-	// peer's. A string is no longer than its header block, which the
-	// frame size and CONTINUATION limits bound.
+	// A string longer than the header list limit must still be decoded,
+	// or the table goes out of step with the peer's; but the decoder
+	// buffers a string whole, and a block is not bounded (CONTINUATION
+	// frames past goh2.max_continuation are still decoded), so strings
+	// have a limit of their own.
 	h.hdec = hpack.NewDecoder(defaultTableSize, h.emit)
+	h.hdec.SetMaxStringLength(h.maxString())
 	h.primed = false
 }
+
+// maxString is the longest HPACK string decoded: the header list limit,
+// and at least 1 MiB (the list limit's default).
+func (h *half) maxString() int { return int(max(h.o.MaxHeaderListSize, 1<<20)) }
 
 func (h *half) emit(f hpack.HeaderField) {
 	sz := f.Size()

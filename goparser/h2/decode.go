@@ -1256,6 +1256,11 @@ func (d *Decoder) blockFragment(h *half, frag []byte, end bool, fs *frameState) 
 			h.block.failed = true
 			h.block.err = hpackError(err)
 			fs.hpackErr = h.block.err
+			if errors.Is(err, hpack.ErrStringLength) {
+				// The decoder's limit, not the peer's error; the table
+				// is not followed from here on.
+				h.tableRefused = true
+			}
 		}
 	}
 	fs.fields = h.fields[start:]
@@ -1617,9 +1622,10 @@ func (d *Decoder) headers(h *half, o, n, frameOff int, fs frameState) {
 		// COMPRESSION_ERROR, which the capture then shows).
 		w.Expert(xTableLost, "HPACK: "+fs.hpackErr+"; frames of this direction were lost before (segments missing from the capture, cut by its snap length, or TCP reassembly off), so its table is no longer the peer's")
 	case fs.hpackErr != "" && h.tableRefused:
-		// Not the peer's error either: it may use the table it was
-		// allowed, which the decoder does not follow.
-		w.Expert(xLimit, fmt.Sprintf("HPACK: %s; the peer may use a larger table than the decoder limit %d (preference goh2.max_table), which is not followed", fs.hpackErr, d.opts.MaxTableSize))
+		// Not the peer's error either: a decoder limit (a table larger
+		// than goh2.max_table, a string longer than maxString) left the
+		// table behind the peer's.
+		w.Expert(xLimit, fmt.Sprintf("HPACK: %s; past a decoder limit (a table larger than %d octets, preference goh2.max_table, or a string longer than %d), the peer's table is not followed", fs.hpackErr, d.opts.MaxTableSize, h.maxString()))
 	case fs.hpackErr != "":
 		w.Expert(xHPACK, "HPACK: "+fs.hpackErr+" (RFC 9113 §4.3)")
 	}

@@ -420,6 +420,22 @@ func TestLimits(t *testing.T) {
 	if n := len(o.values("goh2.header.value")); n != 0 || len(o.experts()) != 2 {
 		t.Fatalf("%d values shown, experts %q: want none (each list over the limit), and the limit's note on each block", n, o.experts())
 	}
+	// A string past the decoder's own string limit (at least 1 MiB) is
+	// refused at its length, not buffered, as the limit's doing: a literal
+	// that claims 2^40 octets, then 2 MiB of CONTINUATION frames.
+	d = New(Options{})
+	c = newPeer()
+	c.buf.WriteString(http2.ClientPreface)
+	huge := []byte{0x00, 0x03, 'x', '-', 'h', 0x7f} // literal, new name "x-h", value length 127+…
+	huge = append(huge, 0x81, 0x80, 0x80, 0x80, 0x80, 0x20)
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: huge}))
+	for range 128 {
+		must(c.fr.WriteContinuation(1, false, make([]byte, 16384)))
+	}
+	o = decodeOnce(t, d, client, server, c.take(), true)
+	if !o.hasExpert("goh2.limit", "past a decoder limit") || o.hasExpert("goh2.compression_error", "") {
+		t.Fatalf("experts %q", o.experts())
+	}
 	// A peer allowed a table larger than goh2.max_table uses it: what the
 	// decoder then cannot follow is the limit's doing, not the peer's.
 	d = New(Options{MaxTableSize: 100})
