@@ -420,7 +420,7 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "  TIME_WAIT sockets: %d (%d restarts), %d at the end; tuple reuses: %d accepted, %d refused; SYN retransmissions %d; failed connects %d\n",
 		s.TimeWaitTotal, s.Restarts, s.TimeWaitAtEnd, s.ReusesAccepted, s.ReusesRefused, s.SYNRetries, s.FailedConnects)
 	if s.Copies > 0 {
-		fmt.Fprintf(w, "  second copies of segments with data, SYN, FIN or RST, not counted: %d (the capture holds packets twice, as -i any does on a host with veth and bridges)\n", s.Copies)
+		fmt.Fprintf(w, "  second copies of segments with data, SYN, FIN or RST, not counted: %d (the same segment again within 1 ms: -i any captures each packet twice on a host with veth and bridges; a host also answers in-flight segments with identical RSTs)\n", s.Copies)
 	}
 	fmt.Fprintf(w, "\nTIME_WAIT holders\n")
 	for _, h := range r.Hosts {

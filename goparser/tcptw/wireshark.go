@@ -45,7 +45,7 @@ var (
 	fFinToSyn    = Proto.Field(tf("tcptw.fin_to_syn", "Since this client's last close towards the server", schema.RelTime, ""))
 	fPortsInUse  = Proto.Field(tf("tcptw.ports_in_use", "Client ports tied up towards this server", schema.Uint32, "Open connections plus TIME_WAIT sockets the client holds"))
 	fPortRange   = Proto.Field(tf("tcptw.port_range", "Ephemeral ports", schema.Uint32, ""))
-	fCopy        = Proto.Field(tf("tcptw.copy", "Second copy of a segment", schema.Bool, "The same segment captured again within 1 ms (on a second interface, as -i any does): not counted"))
+	fCopy        = Proto.Field(tf("tcptw.copy", "Second copy of a segment", schema.Bool, "The same segment again within 1 ms (captured on a second interface, as -i any does, or an identical RST): not counted"))
 
 	xEnter     = Proto.Expert(schema.Expert{Abbrev: "tcptw.enter", Text: "Enters TIME_WAIT", Group: schema.GroupSequence, Severity: schema.Chat})
 	xReuse     = Proto.Expert(schema.Expert{Abbrev: "tcptw.reuse.expert", Text: "SYN on a 4-tuple in TIME_WAIT", Group: schema.GroupSequence, Severity: schema.Warn})
@@ -197,7 +197,7 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 			w.Add(fConn, 0, 0, tree.Uint(v.Conn), "", gen)
 		}
 		w.Add(fCopy, 0, 0, tree.Bool(true), "", gen)
-		w.Expert(xCopy, "the same segment was captured twice (on two interfaces, as -i any does on a host with veth and bridges): the copy is not counted")
+		w.Expert(xCopy, "the same segment again within 1 ms, not counted: a second copy (-i any captures each packet twice on a host with veth and bridges) or an identical RST (a host answers in-flight segments so)")
 		w.End()
 		return
 	}
