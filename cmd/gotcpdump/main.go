@@ -282,10 +282,7 @@ func run(args []string, stderr io.Writer) int {
 			return 1
 		}
 		for i, n := range names {
-			if n == "any" {
-				n += " (Pseudo-device that captures on all interfaces)"
-			}
-			fmt.Printf("%d.%s\n", i+1, n)
+			fmt.Printf("%d.%s%s\n", i+1, n, listNote(n))
 		}
 		return 0
 	}
@@ -341,16 +338,27 @@ func interfaces() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Only what -i takes: network interfaces and "any". libpcap also
-	// lists devices that are not (nflog, nfqueue, D-Bus, Bluetooth
-	// monitors), whose packets are not IP over a link.
+	// All of libpcap's devices, so that the numbers are tcpdump's (it
+	// puts interfaces that are down after the others); listNote marks
+	// those -i does not take.
 	names := make([]string, 0, len(devs))
 	for _, d := range devs {
-		if _, err := capture.IfIndex(d.Name); err == nil || d.Name == "any" {
-			names = append(names, d.Name)
-		}
+		names = append(names, d.Name)
 	}
 	return names, nil
+}
+
+// listNote is what -D says after a device's name: "any", and the devices
+// that are not network interfaces (nflog, nfqueue, D-Bus and Bluetooth
+// monitors), whose packets are not IP over a link, and which -i refuses.
+func listNote(name string) string {
+	if name == "any" {
+		return " (Pseudo-device that captures on all interfaces)"
+	}
+	if _, err := capture.IfIndex(name); err != nil {
+		return " (not a network interface: gotcpdump does not capture on it)"
+	}
+	return ""
 }
 
 // result is what one capture session did.

@@ -115,19 +115,21 @@ func TestPostRotate(t *testing.T) {
 	}
 }
 
-// TestListedInterfacesOpen: -D lists what -i takes (libpcap also lists
-// nflog, nfqueue and D-Bus or Bluetooth monitors, which -i refuses).
-func TestListedInterfacesOpen(t *testing.T) {
+// TestListedInterfaces: -D numbers libpcap's devices as tcpdump does,
+// and marks those that -i refuses (nflog, nfqueue, D-Bus or Bluetooth
+// monitors), as the others open.
+func TestListedInterfaces(t *testing.T) {
 	names, err := interfaces()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range names {
-		if _, err := capture.IfIndex(n); err != nil && n != "any" {
-			t.Errorf("-D lists %q, which -i refuses: %v", n, err)
-		}
-	}
 	if len(names) == 0 {
-		t.Error("-D lists nothing")
+		t.Fatal("-D lists nothing")
+	}
+	for _, n := range names {
+		_, err := capture.IfIndex(n)
+		if marked := strings.Contains(listNote(n), "not a network interface"); marked != (err != nil && n != "any") {
+			t.Errorf("-D lists %q as %q; its index: %v", n, listNote(n), err)
+		}
 	}
 }

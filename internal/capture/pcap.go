@@ -555,3 +555,17 @@ func (s *pcapSource) Interrupt() {
 		C.gc_interrupt(s.b)
 	}
 }
+
+// isPcapDevice reports whether libpcap lists a device of that name.
+func isPcapDevice(name string) bool {
+	devs, err := pcap.FindAllDevs()
+	if err != nil {
+		return false
+	}
+	for _, d := range devs {
+		if d.Name == name {
+			return true
+		}
+	}
+	return false
+}

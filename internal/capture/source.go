@@ -84,6 +84,9 @@ func Open(c Config) (Source, error) {
 	if c.Interface != "" && c.Interface != "any" {
 		i, err := IfIndex(c.Interface)
 		if err != nil {
+			if isPcapDevice(c.Interface) {
+				return nil, fmt.Errorf("%w %q: libpcap's device, not a network interface; gotcpdump captures on network interfaces and any", ErrInterface, c.Interface)
+			}
 			return nil, fmt.Errorf("%w %q (gotcpdump -D lists them)", ErrInterface, c.Interface)
 		}
 		ifindex = i
