@@ -105,6 +105,10 @@ type half struct {
 	lostNoted bool // the loss of framing has its expert info
 	cutOff    bool // out of step because TCP reassembly is off and a frame was cut
 	restLost  bool // the cut frame's rest ended among octets the capture left out
+	// asked: the last call asked TCP for this many more octets of the
+	// frame askedFH (-1: of a frame header) than it had.
+	asked   int
+	askedFH http2.FrameHeader
 	// blocksLost: frames of this direction were lost (a gap, or a cut with
 	// TCP reassembly off), header blocks among them perhaps: its HPACK
 	// table may no longer be the peer's.

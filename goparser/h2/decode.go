@@ -289,6 +289,21 @@ func (c *conn) direction(sender string) int {
 func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 	h := c.half[dir]
 	off, need := 0, 0
+	if pend := h.asked; pend != 0 {
+		h.asked = 0
+		if h.synced && d.noReassembly {
+			// The last call asked TCP for the rest of a frame, but this
+			// segment could not be reassembled (a snap length cut it):
+			// the frame's start is gone, and data goes on inside it.
+			h.synced = false
+			if pend > 0 {
+				h.skip, h.cutOff = pend, true
+				c.frameCut(dir, h.askedFH)
+			} else {
+				c.framesLost(dir) // not even its header was whole
+			}
+		}
+	}
 	if !h.synced {
 		n, ok := d.sync(c, dir, data)
 		switch {
@@ -321,7 +336,7 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 		if !ok {
 			// As tcp_dissect_pdus does: ask for a segment, not for the
 			// missing header octets, so that every pass reassembles alike.
-			need = NeedOneMoreSegment
+			need, h.asked = NeedOneMoreSegment, -1
 			if d.noReassembly {
 				d.cut(off, len(rem), nil)
 				h.synced, h.cutOff = false, true
@@ -373,6 +388,7 @@ func (d *Decoder) decodeDir(c *conn, dir int, data []byte) (int, int) {
 				c.frameCut(dir, fh)
 			default:
 				need = total - len(rem)
+				h.asked, h.askedFH = need, fh
 				break
 			}
 			if need == 0 {

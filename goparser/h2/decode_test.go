@@ -763,6 +763,25 @@ func TestSnapLength(t *testing.T) {
 			t.Fatalf("next block: experts %q", o.experts())
 		}
 	})
+	t.Run("a whole segment asks for more, and the next is cut", func(t *testing.T) {
+		// TCP cannot reassemble the cut segment: it hands it on alone,
+		// from inside the frame whose start it had held back.
+		d, c, _ := started(t)
+		must(c.fr.WriteData(1, false, bytes.Repeat([]byte{0}, 3000))) // zeros read as DATA frames on stream 0
+		ping(c)
+		b := c.take()
+		if o := decodeInput(t, d, Input{Src: client, Dst: server, Data: b[:100]}); o.need != 3009-100 || o.consumed != 0 {
+			t.Fatalf("first segment: need %d consumed %d", o.need, o.consumed)
+		}
+		o := decodeInput(t, d, Input{Src: client, Dst: server, Data: b[100:546], NoReassembly: true, Missing: 1002})
+		if o.info != "[rest of a partial frame]" || len(o.experts()) != 0 {
+			t.Fatalf("cut segment: info %q experts %q", o.info, o.experts())
+		}
+		o = decodeInput(t, d, Input{Src: client, Dst: server, Data: b[1548:], NoReassembly: true})
+		if o.info != "[rest of a partial frame], PING" || len(o.experts()) != 0 {
+			t.Fatalf("last segment: info %q experts %q", o.info, o.experts())
+		}
+	})
 	t.Run("gRPC messages after a DATA frame lost whole", func(t *testing.T) {
 		// The frame's header was among the missing octets: the stream's
 		// next message must not be read from the middle of the lost one.
