@@ -2,7 +2,6 @@ package tests
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -22,12 +21,7 @@ import (
 // apart. Before, every copy of a final ACK opened a partial connection,
 // SYN copies read as retransmissions, and requests and bytes doubled.
 func TestCopiesOnTwoInterfaces(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("needs root for network namespaces (make test runs as root)")
-	}
-	dir := t.TempDir()
-	twlab = goBuild(t, dir, "./testpcaps/gen/twlab")
-	gotcpdumpBin = goBuild(t, dir, "./cmd/gotcpdump")
+	dir := labBinaries(t)
 	l := newLab(t, 40)
 	srvIf := strings.Replace(l.cliIf, "vc", "vs", 1)
 	br := strings.Replace(l.cliIf, "vc", "br", 1)

@@ -179,6 +179,19 @@ func httpClient(mode string, n int, every string) func(l *lab) [][]string {
 
 var twlab, gotcpdumpBin string
 
+// labBinaries checks that the test may make network namespaces, builds
+// twlab and gotcpdump into a temporary directory, and returns it.
+func labBinaries(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root for network namespaces (make test runs as root)")
+	}
+	dir := t.TempDir()
+	twlab = goBuild(t, dir, "./testpcaps/gen/twlab")
+	gotcpdumpBin = goBuild(t, dir, "./cmd/gotcpdump")
+	return dir
+}
+
 func host(r *tcptw.Report, a netip.Addr) tcptw.HostReport {
 	for _, h := range r.Hosts {
 		if h.Address == a.String() {
@@ -330,12 +343,7 @@ func anyContains(list []string, subs ...string) bool {
 // namespaces, counts the kernel's TIME_WAIT sockets in each every 200 ms,
 // and checks every count against the engine's estimate from the capture.
 func TestTimeWaitAgainstKernel(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("needs root for network namespaces (make test runs as root)")
-	}
-	dir := t.TempDir()
-	twlab = goBuild(t, dir, "./testpcaps/gen/twlab")
-	gotcpdumpBin = goBuild(t, dir, "./cmd/gotcpdump")
+	dir := labBinaries(t)
 	for i, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
