@@ -445,7 +445,7 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 			e.nFinals++
 		}
 	}
-	e.fill(c, t, v)
+	e.fill(c, v)
 	if tell {
 		c.remember(d, &sig)
 	}
@@ -622,7 +622,7 @@ func (e *Engine) finish(c *conn, t time.Time) {
 }
 
 // fill adds what is known of the connection to the verdict.
-func (e *Engine) fill(c *conn, t time.Time, v *Verdict) {
+func (e *Engine) fill(c *conn, v *Verdict) {
 	v.Closer = c.closer
 	v.Requests = c.req.count
 	if c.closed || c.fin[0] || c.fin[1] {

@@ -45,7 +45,6 @@ type reportState struct {
 	conns          int
 	partial        int
 	closes         [5]int
-	closedConns    int
 	complete       int // closed, and seen from the handshake
 	twStarted      int
 	twRestarts     int
@@ -69,7 +68,6 @@ func (r *reportState) reuse(accepted bool) {
 }
 
 func (r *reportState) closed(c *conn, t time.Time) {
-	r.closedConns++
 	if c.rolesKnown {
 		r.complete++
 	}
