@@ -259,13 +259,9 @@ static int dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
     if (!pd_bound || pinfo_u32(pinfo, layout->ptype) != pd_ptype || !(p = find_protocol_by_id(pd_proto)) ||
         !proto_is_protocol_enabled(p))
         return 0;
-    memcpy(&saved, (uint8_t *)pinfo + PINFO_CURRENT_PROTO, sizeof saved);
-    {
-        const char *name = proto_get_protocol_short_name(p);
-        memcpy((uint8_t *)pinfo + PINFO_CURRENT_PROTO, &name, sizeof name);
-    }
+    saved = pinfo_swap_proto(pinfo, proto_get_protocol_short_name(p));
     n = dissect_frame(tvb, pinfo, tree);
-    memcpy((uint8_t *)pinfo + PINFO_CURRENT_PROTO, &saved, sizeof saved);
+    pinfo_swap_proto(pinfo, saved);
     return n;
 }
 

@@ -500,10 +500,9 @@ static int render_children(struct render *c, struct field *f, proto_tree *tree, 
         name = proto_get_protocol_short_name(p);
     if (!name)
         return render_items(c, tree, pitem, tvb, count, depth);
-    memcpy(&saved, (uint8_t *)c->pinfo + PINFO_CURRENT_PROTO, sizeof saved);
-    memcpy((uint8_t *)c->pinfo + PINFO_CURRENT_PROTO, &name, sizeof name);
+    saved = pinfo_swap_proto(c->pinfo, name);
     ok = render_items(c, tree, pitem, tvb, count, depth);
-    memcpy((uint8_t *)c->pinfo + PINFO_CURRENT_PROTO, &saved, sizeof saved);
+    pinfo_swap_proto(c->pinfo, saved);
     return ok;
 }
 

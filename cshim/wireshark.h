@@ -158,6 +158,16 @@ static inline int pinfo_visited(const packet_info *pinfo, const struct pinfo_lay
     return fd && (fd[l->visited_byte] >> l->visited_bit & 1);
 }
 
+/* Makes name pinfo's current protocol (pinfo.current_proto, under which
+ * Wireshark files the expert infos added meanwhile) and returns the one it
+ * replaces, for putting back. */
+static inline const char *pinfo_swap_proto(packet_info *pinfo, const char *name) {
+    const char *was;
+    memcpy(&was, (const uint8_t *)pinfo + PINFO_CURRENT_PROTO, sizeof was);
+    memcpy((uint8_t *)pinfo + PINFO_CURRENT_PROTO, &name, sizeof name);
+    return was;
+}
+
 /* The frame's time (pinfo.abs_ts). */
 static inline void pinfo_time(const packet_info *pinfo, int64_t *secs, int64_t *nsecs) {
     time_t s;
