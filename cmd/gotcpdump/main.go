@@ -333,20 +333,10 @@ func packets(n uint64) string {
 // interfaces lists what -D numbers: libpcap's devices in its order, as
 // tcpdump -D numbers them, so that a runbook's -i 1 means the same
 // interface.
-func interfaces() ([]string, error) {
-	devs, err := pcap.FindAllDevs()
-	if err != nil {
-		return nil, err
-	}
-	// All of libpcap's devices, so that the numbers are tcpdump's (it
-	// puts interfaces that are down after the others); listNote marks
-	// those -i does not take.
-	names := make([]string, 0, len(devs))
-	for _, d := range devs {
-		names = append(names, d.Name)
-	}
-	return names, nil
-}
+// interfaces lists all of libpcap's devices, so that the numbers are
+// tcpdump's (it puts interfaces that are down after the others); listNote
+// marks those -i does not take.
+func interfaces() ([]string, error) { return capture.Devices() }
 
 // listNote is what -D says after a device's name: "any", and the devices
 // that are not network interfaces (nflog, nfqueue, D-Bus and Bluetooth

@@ -191,6 +191,7 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -556,16 +557,23 @@ func (s *pcapSource) Interrupt() {
 	}
 }
 
-// isPcapDevice reports whether libpcap lists a device of that name.
-func isPcapDevice(name string) bool {
+// Devices returns the names of libpcap's devices in its order (that of
+// tcpdump -D): network interfaces, any, and devices that are not network
+// interfaces (nflog, nfqueue, D-Bus and Bluetooth monitors).
+func Devices() ([]string, error) {
 	devs, err := pcap.FindAllDevs()
 	if err != nil {
-		return false
+		return nil, err
 	}
+	names := make([]string, 0, len(devs))
 	for _, d := range devs {
-		if d.Name == name {
-			return true
-		}
+		names = append(names, d.Name)
 	}
-	return false
+	return names, nil
+}
+
+// isPcapDevice reports whether libpcap lists a device of that name.
+func isPcapDevice(name string) bool {
+	names, err := Devices()
+	return err == nil && slices.Contains(names, name)
 }
