@@ -1078,6 +1078,12 @@ func (d *Decoder) apply(c *conn, dir int, fh http2.FrameHeader, f http2.Frame) f
 		if fh.StreamID == 0 {
 			break
 		}
+		if fh.Type == http2.FrameContinuation && h.block.active && h.block.stream == fh.StreamID && h.block.st != nil {
+			// The block's stream, even if END_STREAM on its HEADERS
+			// ended it: its status may be in this fragment.
+			st = h.block.st
+			break
+		}
 		// Frames that open or carry a stream create its state.
 		var evicted bool
 		st, evicted = c.stream(fh.StreamID, d.tick, &d.opts)
@@ -1175,7 +1181,8 @@ func (d *Decoder) apply(c *conn, dir int, fh http2.FrameHeader, f http2.Frame) f
 			}
 		}
 	}
-	if st != nil && st.ended[0] && st.ended[1] {
+	if st != nil && st.ended[0] && st.ended[1] && !(h.block.active && h.block.st == st) {
+		// Kept while its header block goes on in CONTINUATION frames.
 		delete(c.streams, fh.StreamID)
 	}
 	if st != nil {
