@@ -323,3 +323,30 @@ func TestGogrpcExpertsFiledUnderGogrpc(t *testing.T) {
 		}
 	}
 }
+
+// TestGogrpcPortsClientSpeaksFirst: a capture that begins inside a
+// bidirectional call with the client's next request (a DATA frame). gogrpc.ports keys on
+// the server's port, which the first segment names as its destination:
+// the call decodes from that request on, as it does when the server
+// speaks first (TestGogrpcWithoutHeaders).
+func TestGogrpcPortsClientSpeaksFirst(t *testing.T) {
+	const each = "/testpcaps.v1.HealthBatch/CheckEach"
+	full := pcap("grpc_python.pcap")
+	req := strings.Fields(tshark(t, pluginEnv, "-r", full, "-Y", `gogrpc.path == "`+each+`" && gogrpc.direction == "request" && gogrpc.message_length`,
+		"-T", "fields", "-e", "frame.number"))
+	if len(req) != 3 {
+		t.Fatalf("the CheckEach requests are in frames %v", req)
+	}
+	cut := filepath.Join(t.TempDir(), "checkeach_midstream.pcap")
+	if out, err := exec.Command("editcap", "-r", full, cut, req[1]+"-1000000").CombinedOutput(); err != nil {
+		t.Fatalf("editcap: %v %s", err, out)
+	}
+	// Decode As: goh2's heuristics take no connection on a lone DATA frame.
+	out := tshark(t, pluginEnv, "-r", cut, "-d", "tcp.port==18445,goh2", "-o", "gogrpc.descriptor_sets:"+pcap("grpc_health.pb"), "-o", "gogrpc.ports:18445="+each,
+		"-Y", "gogrpc.message_length", "-T", "fields", "-e", "gogrpc.direction", "-e", "gogrpc.message_type")
+	want := "request\tgrpc.health.v1.HealthCheckRequest\nresponse\ttestpcaps.v1.HealthReport\n" +
+		"request\tgrpc.health.v1.HealthCheckRequest\nresponse\ttestpcaps.v1.HealthReport\n"
+	if out != want {
+		t.Errorf("from the client's request on, with gogrpc.ports:\n%s\nwant\n%s", out, want)
+	}
+}

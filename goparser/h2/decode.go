@@ -198,7 +198,7 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	c.lastUse = d.tick
 	// Only a preface asks (the key is built only then: an allocation).
 	d.peerUnclaimed = preface && len(d.rejects) > 0 && d.rejects[string(kbytes)+"|"+in.Dst] > 0
-	dir := c.direction(in.Src)
+	dir := c.direction(in.Src, in.Dst)
 	d.experts = d.experts[:0]
 	d.w = tree.Writer{E: e, X: &d.experts}
 	d.info = d.info[:0]
@@ -272,13 +272,19 @@ func startsWithPreface(b []byte) bool {
 	return len(b) >= len(clientPreface) && string(b[:len(clientPreface)]) == http2.ClientPreface
 }
 
-func (c *conn) direction(sender string) int {
+// direction is the index of the direction that sender sends, to
+// receiver. The first segment names both endpoints: what keys on the
+// server's port (gogrpc.ports) must not wait for the server to send.
+func (c *conn) direction(sender, receiver string) int {
 	for i := range c.senders {
 		if c.senders[i] == sender {
 			return i
 		}
 		if c.senders[i] == "" {
 			c.senders[i] = sender
+			if i == 0 {
+				c.senders[1] = receiver
+			}
 			return i
 		}
 	}
