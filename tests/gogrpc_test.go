@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os/exec"
@@ -159,33 +160,55 @@ func typedMessages(t *testing.T, file string) map[string][]string {
 	if c.file == "" {
 		t.Fatalf("%s is not in grpcCaptures", file)
 	}
-	args := append([]string{"-r", pcap(file), "-o", "gogrpc.descriptor_sets:" + pcap("grpc_health.pb"), "-Y", "gogrpc.json", "-T", "fields",
-		"-E", "aggregator=\x1f", "-e", "tcp.dstport", "-e", "gogrpc.path", "-e", "gogrpc.message_type", "-e", "gogrpc.json"}, c.goh2Decode()...)
+	// As JSON, each gogrpc item is an object of its own: a packet may end
+	// one call (a reset) and carry another's messages.
+	args := append([]string{"-r", pcap(file), "-o", "gogrpc.descriptor_sets:" + pcap("grpc_health.pb"), "-Y", "gogrpc.json",
+		"-T", "json", "--no-duplicate-keys", "-j", "tcp gogrpc"}, c.goh2Decode()...)
+	var packets []struct {
+		Source struct {
+			Layers struct {
+				TCP struct {
+					DstPort string `json:"tcp.dstport"`
+				} `json:"tcp"`
+				GoGRPC json.RawMessage `json:"gogrpc"`
+			} `json:"layers"`
+		} `json:"_source"`
+	}
+	if err := json.Unmarshal([]byte(tshark(t, pluginEnv, args...)), &packets); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	type item struct {
+		Path string `json:"gogrpc.path"`
+		Type string `json:"gogrpc.message_type"`
+		JSON string `json:"gogrpc.json"`
+	}
 	got := map[string][]string{}
-	for _, line := range strings.Split(strings.TrimSpace(tshark(t, pluginEnv, args...)), "\n") {
-		f := strings.Split(line, "\t")
-		if len(f) != 4 {
-			t.Fatalf("%s: %q", file, line[:min(len(line), 300)])
+	for _, p := range packets {
+		var items []item
+		if err := json.Unmarshal(p.Source.Layers.GoGRPC, &items); err != nil {
+			var one item
+			if err := json.Unmarshal(p.Source.Layers.GoGRPC, &one); err != nil {
+				t.Fatalf("%s: %v in %.300s", file, err, p.Source.Layers.GoGRPC)
+			}
+			items = []item{one}
 		}
 		dir := "response"
-		if slices.Contains(c.serverPorts, f[0]) {
+		if slices.Contains(c.serverPorts, p.Source.Layers.TCP.DstPort) {
 			dir = "request"
 		}
-		// One call per packet in these captures: every path in it is the same.
-		paths, types, docs := slices.Compact(strings.Split(f[1], "\x1f")), strings.Split(f[2], "\x1f"), strings.Split(f[3], "\x1f")
-		if len(paths) != 1 || len(types) != len(docs) {
-			t.Fatalf("%s: paths %q, %d types for %d documents in %.300q", file, paths, len(types), len(docs), line)
-		}
-		want, ok := methodTypes[paths[0]]
-		if !ok {
-			t.Fatalf("%s: unexpected method %s", file, paths[0])
-		}
-		for i := range docs {
-			if w := want[map[string]int{"request": 0, "response": 1}[dir]]; types[i] != w {
-				t.Errorf("%s: a %s of %s has type %s, want %s", file, dir, paths[0], types[i], w)
+		for _, it := range items {
+			if it.JSON == "" {
+				continue // a call's request or status
 			}
-			key := paths[0] + " " + dir
-			got[key] = append(got[key], docs[i])
+			want, ok := methodTypes[it.Path]
+			if !ok {
+				t.Fatalf("%s: unexpected method %q", file, it.Path)
+			}
+			if w := want[map[string]int{"request": 0, "response": 1}[dir]]; it.Type != w {
+				t.Errorf("%s: a %s of %s has type %s, want %s", file, dir, it.Path, it.Type, w)
+			}
+			key := it.Path + " " + dir
+			got[key] = append(got[key], it.JSON)
 		}
 	}
 	return got

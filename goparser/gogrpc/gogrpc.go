@@ -6,7 +6,6 @@ package gogrpc
 import (
 	"encoding/base64"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -48,6 +47,7 @@ var (
 	fTruncated  = Proto.Field(schema.Field{Abbrev: "gogrpc.truncated", Name: "Truncated", Type: schema.Bool, Desc: "Only the first octets of the message are kept"})
 	fStatus     = Proto.Field(schema.Field{Abbrev: "gogrpc.status", Name: "Status", Type: schema.Uint32, Base: schema.BaseDec, Strings: codeNames()})
 	fStatusMsg  = Proto.Field(schema.Field{Abbrev: "gogrpc.status_message", Name: "Status Message", Type: schema.String})
+	fStatusFrom = Proto.Field(schema.Field{Abbrev: "gogrpc.status_from", Name: "Status from", Type: schema.String, Desc: "how the status was found when the server sent no grpc-status a client takes: an HTTP status, a reset, a stream ended without trailers"})
 	fEncoding   = Proto.Field(schema.Field{Abbrev: "gogrpc.encoding", Name: "grpc-encoding", Type: schema.String})
 	fInflated   = Proto.Field(schema.Field{Abbrev: "gogrpc.decompressed_length", Name: "Decompressed Length", Type: schema.Uint32, Base: schema.BaseDec})
 	fDetails    = Proto.Field(schema.Field{Abbrev: "gogrpc.status_details", Name: "Status details (google.rpc.Status)", Type: schema.String})
@@ -351,47 +351,43 @@ func WriteRequest(w tree.Writer, off, n int, call Call, fields func(name string)
 	w.End()
 }
 
-// WriteStatus writes the call's status from a trailers block (or a
-// trailers-only response); ok is false when the block has no grpc-status.
-func WriteStatus(w tree.Writer, off, n int, call Call, fields func(name string) (string, bool), summary func(tree.Writer)) bool {
-	st, ok := fields("grpc-status")
-	if !ok {
-		return false
-	}
-	code, err := strconv.ParseUint(st, 10, 32)
-	if err != nil {
-		return false
-	}
-	msg, _ := fields("grpc-message")
-	if u, err := url.PathUnescape(msg); err == nil {
-		msg = u // grpc-message is percent-encoded
-	}
+// WriteStatus writes how the call ended: its status from a trailers
+// block (or a trailers-only response), or as ReadStatus or ResetStatus
+// found it.
+func WriteStatus(w tree.Writer, off, n int, call Call, s Status, summary func(tree.Writer)) {
 	const gen = tree.FlagGenerated
 	var label [128]byte
-	w.BeginBytes(Proto.Item, off, n, tree.FromBytes, append(append(call.appendLabel(label[:0]), " status "...), codes.Code(code).String()...), 0)
+	w.BeginBytes(Proto.Item, off, n, tree.FromBytes, append(append(call.appendLabel(label[:0]), " status "...), s.Code.String()...), 0)
 	w.Add(fPath, off, n, tree.Str(call.Path), "", gen)
 	svc, method := SplitPath(call.Path)
 	w.Add(fService, off, n, tree.Str(svc), "", gen)
 	w.Add(fMethod, off, n, tree.Str(method), "", gen)
-	w.Add(fStatus, off, n, tree.Int(int64(code)), "", 0)
-	if msg != "" {
-		w.Add(fStatusMsg, off, n, tree.Str(msg), "", 0)
+	if s.From != "" {
+		w.Add(fStatus, off, n, tree.Int(int64(s.Code)), "", gen)
+		w.Add(fStatusFrom, off, n, tree.Str(s.From), "", gen)
+	} else {
+		w.Add(fStatus, off, n, tree.Int(int64(s.Code)), "", 0)
 	}
-	if bin, ok := fields("grpc-status-details-bin"); ok {
-		writeDetails(w, off, n, bin)
+	if s.Message != "" {
+		w.Add(fStatusMsg, off, n, tree.Str(s.Message), "", 0)
+	}
+	if s.Details != "" {
+		writeDetails(w, off, n, s.Details)
 	}
 	if summary != nil {
 		summary(w)
 	}
-	if codes.Code(code) != codes.OK {
-		text := fmt.Sprintf("%s ended with %v", call.name(), codes.Code(code))
-		if msg != "" {
-			text += ": " + msg
+	if s.Code != codes.OK {
+		text := fmt.Sprintf("%s ended with %v", call.name(), s.Code)
+		if s.From != "" {
+			text += " (" + s.From + ")"
+		}
+		if s.Message != "" {
+			text += ": " + s.Message
 		}
 		w.Expert(xStatus, text)
 	}
 	w.End()
-	return true
 }
 
 // writeDetails decodes grpc-status-details-bin: a base64 (padded or not)

@@ -23,10 +23,14 @@ func TestStatusDetails(t *testing.T) {
 	b, _ := proto.Marshal(&spb.Status{Code: int32(codes.ResourceExhausted), Message: "slow down", Details: []*anypb.Any{detail}})
 	hdr := map[string]string{"grpc-status": "8", "grpc-message": "slow%20down", "grpc-status-details-bin": base64.RawStdEncoding.EncodeToString(b)}
 	var e result.Encoder
-	ok := WriteStatus(tree.Writer{E: &e}, 0, 10, Call{Path: "/a.B/C"}, func(n string) (string, bool) { v, ok := hdr[n]; return v, ok }, nil)
+	st, ok := ReadStatus(func(n string) (string, bool) { v, ok := hdr[n]; return v, ok }, true, true)
+	if !ok {
+		t.Fatal("no status")
+	}
+	WriteStatus(tree.Writer{E: &e}, 0, 10, Call{Path: "/a.B/C"}, st, nil)
 	out, err := e.Bytes()
-	if !ok || err != nil {
-		t.Fatal(ok, err)
+	if err != nil {
+		t.Fatal(err)
 	}
 	s := string(out)
 	for _, want := range []string{"slow down", "code ResourceExhausted", "type.googleapis.com/google.protobuf.Duration", "/a.B/C ended with ResourceExhausted"} {

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
 
 	"github.com/gotcpdump/gotcpdump/goparser/grpcmsg"
 	"github.com/gotcpdump/gotcpdump/goparser/pbschema"
@@ -114,15 +113,14 @@ func (wc *WebCalls) Decode(w tree.Writer, in WebBody, reg *pbschema.Registry, li
 			m.Encoded, m.Off, m.N = true, 0, len(in.Body)
 		}
 		if m.Trailer {
-			get := WebTrailers(m.Data)
-			if WriteStatus(w, m.Off, m.N, c.call, get, func(w tree.Writer) {
+			s, _ := ReadStatus(WebTrailers(m.Data), true, true)
+			WriteStatus(w, m.Off, m.N, c.call, s, func(w tree.Writer) {
 				WriteSummary(w, m.Off, m.N, &c.progress, in.Time)
-			}) && !c.progress.Ended {
+			})
+			if !c.progress.Ended {
 				c.progress.Ended = true
-				s, _ := get("grpc-status")
-				n, _ := strconv.Atoi(s)
 				if !c.progress.Start.IsZero() && wc.Calls != nil {
-					wc.Calls.Add(c.call.Path, codes.Code(n), in.Time.Sub(c.progress.Start))
+					wc.Calls.Add(c.call.Path, s.Code, in.Time.Sub(c.progress.Start))
 				}
 			}
 			continue

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
 
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
@@ -860,6 +859,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 					st.call.Encoding[1] = enc
 				}
 				st.call.Whole[1] = fs.whole()
+				d.grpcStatus(st, off, frameHeaderLen+int(fh.Length), get, st.ended[dir], fs.whole())
 			}
 		} else if st.grpc && st.call.Assumed && dir != st.reqDir && ct != "" && !isGRPCType(ct) {
 			// Taken for gRPC by its request's DATA, answered as something
@@ -877,19 +877,12 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 			if _, text := gogrpc.IsGRPC(ct); ct != "" {
 				st.call.Text[1] = text
 			}
-			d.grpcStatus(st, off, frameHeaderLen+int(fh.Length), get)
+			d.grpcStatus(st, off, frameHeaderLen+int(fh.Length), get, st.ended[dir], fs.whole())
 		}
 	}
 	if rst, ok := f.(*http2.RSTStreamFrame); ok && st.grpc && !st.progress.Ended {
 		// Reset before its status: the call ends as grpc-go reports it.
-		st.progress.Ended = true
-		code := codes.Internal
-		if rst.ErrCode == http2.ErrCodeCancel {
-			code = codes.Canceled
-		} else if rst.ErrCode == http2.ErrCodeRefusedStream {
-			code = codes.Unavailable
-		}
-		d.calls.Add(st.call.Path, code, d.now.Sub(st.progress.Start))
+		d.grpcEnd(st, off, frameHeaderLen+int(fh.Length), gogrpc.ResetStatus(rst.ErrCode, st.progress.Timeout, d.now.Sub(st.progress.Start)))
 	}
 	if df, ok := f.(*http2.DataFrame); ok && st.grpc && !st.msgsCut[dir] {
 		base := off + frameHeaderLen
@@ -921,26 +914,39 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 			}
 			if m.Trailer {
 				// gRPC-Web: the trailers travel as the body's last frame.
-				d.grpcStatus(st, base+m.Off, m.N, gogrpc.WebTrailers(m.Data))
+				d.grpcStatus(st, base+m.Off, m.N, gogrpc.WebTrailers(m.Data), true, true)
 				continue
 			}
 			st.progress.Messages[side]++
 			st.progress.Bytes[side] += int64(m.Length)
 			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir, d.schema, d.grpcLimits)
 		}
+		if df.StreamEnded() && dir != st.reqDir && !st.progress.Ended {
+			d.grpcEnd(st, off, frameHeaderLen+int(fh.Length), gogrpc.EndedWithoutTrailers)
+		}
 	}
 }
 
-// grpcStatus writes the call's status from a trailers block (HEADERS, or
-// gRPC-Web's trailers frame) and counts the call as ended.
-func (d *Decoder) grpcStatus(st *stream, off, n int, get func(string) (string, bool)) {
-	if gogrpc.WriteStatus(d.w, off, n, st.call, get, func(w tree.Writer) {
+// grpcStatus writes how a block of the response (HEADERS, or gRPC-Web's
+// trailers frame) ends the call, if it does (gogrpc.ReadStatus).
+func (d *Decoder) grpcStatus(st *stream, off, n int, get func(string) (string, bool), end, whole bool) {
+	if s, ok := gogrpc.ReadStatus(get, end, whole); ok {
+		d.grpcEnd(st, off, n, s)
+	}
+}
+
+// grpcEnd writes a call's status, with its summary, and counts the call
+// once. After the call ended, only a status the server sent is shown.
+func (d *Decoder) grpcEnd(st *stream, off, n int, s gogrpc.Status) {
+	if st.progress.Ended && s.From != "" {
+		return
+	}
+	gogrpc.WriteStatus(d.w, off, n, st.call, s, func(w tree.Writer) {
 		gogrpc.WriteSummary(w, off, n, &st.progress, d.now)
-	}) && !st.progress.Ended {
+	})
+	if !st.progress.Ended {
 		st.progress.Ended = true
-		code, _ := get("grpc-status")
-		c, _ := strconv.Atoi(code)
-		d.calls.Add(st.call.Path, codes.Code(c), d.now.Sub(st.progress.Start))
+		d.calls.Add(st.call.Path, s.Code, d.now.Sub(st.progress.Start))
 	}
 }
 

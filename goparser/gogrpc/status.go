@@ -1,0 +1,143 @@
+package gogrpc
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc/codes"
+)
+
+// Status is how a call ended, as its client sees it.
+type Status struct {
+	Code    codes.Code
+	Message string
+	Details string // grpc-status-details-bin, base64
+	// From says how Code was found when the server sent no grpc-status
+	// the client takes ("" when it did): an HTTP status, a reset.
+	From string
+}
+
+// ReadStatus reads how a block of the response ends the call, as grpc-go's
+// client (1.85, internal/transport, operateHeaders) reads it: end is its
+// END_STREAM, whole that no field of the block was lost with HPACK entries
+// from before the capture. ok is false when the block leaves the call
+// open, or when what decides it was lost.
+//   - A response whose first block (the one with a :status) has no gRPC
+//     content-type is not gRPC: its HTTP status gives the code (gRPC's
+//     http-grpc-status-mapping.md; UNKNOWN for others, 200 too), a
+//     malformed one INTERNAL. With a gRPC content-type the HTTP status
+//     does not count.
+//   - A grpc-status that is not a number is UNKNOWN, as are trailers
+//     that end the stream without one.
+func ReadStatus(fields func(name string) (string, bool), end, whole bool) (s Status, ok bool) {
+	s.Message, _ = fields("grpc-message")
+	s.Message = decodeMessage(s.Message)
+	s.Details, _ = fields("grpc-status-details-bin")
+	if hs, initial := fields(":status"); initial && whole {
+		ct, hasCT := fields("content-type")
+		if grpc, _ := IsGRPC(ct); !grpc {
+			n, err := strconv.Atoi(hs)
+			switch {
+			case err != nil:
+				return Status{Code: codes.Internal, From: fmt.Sprintf("malformed :status %q", hs)}, true
+			case n >= 100 && n < 200:
+				return s, false // a final response follows
+			}
+			code, known := httpCodes[n]
+			if !known {
+				code = codes.Unknown
+			}
+			from := fmt.Sprintf("HTTP status %d %s, no content-type", n, http.StatusText(n))
+			if hasCT {
+				from = fmt.Sprintf("HTTP status %d %s, content-type %q", n, http.StatusText(n), ct)
+			}
+			return Status{Code: code, From: from}, true
+		}
+	}
+	v, has := fields("grpc-status")
+	if has {
+		code, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return Status{Code: codes.Unknown, From: fmt.Sprintf("malformed grpc-status %q", v)}, true
+		}
+		s.Code = codes.Code(code)
+		return s, true
+	}
+	if end && whole {
+		return Status{Code: codes.Unknown, From: "trailers without grpc-status"}, true
+	}
+	return s, false
+}
+
+// httpCodes maps HTTP statuses to the codes a gRPC client reports for them
+// (gRPC's doc/http-grpc-status-mapping.md; grpc-go's HTTPStatusConvTab).
+var httpCodes = map[int]codes.Code{
+	http.StatusBadRequest:         codes.Internal,
+	http.StatusUnauthorized:       codes.Unauthenticated,
+	http.StatusForbidden:          codes.PermissionDenied,
+	http.StatusNotFound:           codes.Unimplemented,
+	http.StatusTooManyRequests:    codes.Unavailable,
+	http.StatusBadGateway:         codes.Unavailable,
+	http.StatusServiceUnavailable: codes.Unavailable,
+	http.StatusGatewayTimeout:     codes.Unavailable,
+}
+
+// ResetStatus is how an RST_STREAM ends a call for grpc-go's client: the
+// error code's status (its http2ErrConvTab), and DEADLINE_EXCEEDED for a
+// CANCEL once the call's grpc-timeout has run out, as the client's own
+// deadline then caused it. elapsed is from the request HEADERS; the
+// header was written a little before they were captured, and rounded up,
+// so a little less than the timeout counts.
+func ResetStatus(code http2.ErrCode, timeout, elapsed time.Duration) Status {
+	s := Status{Code: codes.Internal, From: "RST_STREAM " + code.String()}
+	switch code {
+	case http2.ErrCodeRefusedStream:
+		s.Code = codes.Unavailable
+	case http2.ErrCodeCancel:
+		s.Code = codes.Canceled
+		if timeout > 0 && elapsed >= timeout-min(deadlineSlack, timeout/10) {
+			s.Code = codes.DeadlineExceeded
+			s.From += " at its grpc-timeout"
+		}
+	case http2.ErrCodeFlowControl, http2.ErrCodeEnhanceYourCalm:
+		s.Code = codes.ResourceExhausted
+	case http2.ErrCodeInadequateSecurity:
+		s.Code = codes.PermissionDenied
+	}
+	return s
+}
+
+// deadlineSlack is how much earlier than its grpc-timeout a reset may come
+// and still be the deadline's.
+const deadlineSlack = 2 * time.Millisecond
+
+// EndedWithoutTrailers is how grpc-go's client ends a call whose server
+// ended the stream with DATA, sending no trailers.
+var EndedWithoutTrailers = Status{Code: codes.Internal, From: "stream ended without trailers"}
+
+// decodeMessage undoes grpc-message's percent-encoding as grpc-go does:
+// a % not followed by two hex digits stays as it is.
+func decodeMessage(m string) string {
+	i := 0
+	for i < len(m) && m[i] != '%' {
+		i++
+	}
+	if i == len(m) {
+		return m
+	}
+	b := []byte(m[:i])
+	for ; i < len(m); i++ {
+		if m[i] == '%' && i+2 < len(m) {
+			if v, err := strconv.ParseUint(m[i+1:i+3], 16, 8); err == nil {
+				b = append(b, byte(v))
+				i += 2
+				continue
+			}
+		}
+		b = append(b, m[i])
+	}
+	return string(b)
+}

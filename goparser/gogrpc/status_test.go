@@ -1,0 +1,71 @@
+package gogrpc
+
+import (
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc/codes"
+)
+
+func TestReadStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		fields     map[string]string
+		end, whole bool
+		want       Status
+		ok         bool
+	}{
+		{"trailers", map[string]string{"grpc-status": "0"}, true, true, Status{Code: codes.OK}, true},
+		{"trailers-only", map[string]string{":status": "200", "content-type": "application/grpc", "grpc-status": "5", "grpc-message": "no%20such%zzkey%2"}, true, true, Status{Code: codes.NotFound, Message: "no such%zzkey%2"}, true},
+		{"response headers", map[string]string{":status": "200", "content-type": "application/grpc+proto"}, false, true, Status{}, false},
+		{"informational", map[string]string{":status": "100"}, false, true, Status{}, false},
+		{"gRPC-Web", map[string]string{":status": "200", "content-type": "application/grpc-web+proto"}, false, true, Status{}, false},
+		{"proxy 503", map[string]string{":status": "503", "content-type": "text/plain"}, true, true, Status{Code: codes.Unavailable, From: `HTTP status 503 Service Unavailable, content-type "text/plain"`}, true},
+		// With a gRPC content-type, grpc-go takes grpc-status alone.
+		{"503 with grpc-status", map[string]string{":status": "503", "content-type": "application/grpc", "grpc-status": "8"}, true, true, Status{Code: codes.ResourceExhausted}, true},
+		{"404", map[string]string{":status": "404"}, false, true, Status{Code: codes.Unimplemented, From: "HTTP status 404 Not Found, no content-type"}, true},
+		{"418", map[string]string{":status": "418"}, true, true, Status{Code: codes.Unknown, From: "HTTP status 418 I'm a teapot, no content-type"}, true},
+		{"html 200", map[string]string{":status": "200", "content-type": "text/html"}, false, true, Status{Code: codes.Unknown, From: `HTTP status 200 OK, content-type "text/html"`}, true},
+		{"malformed :status", map[string]string{":status": "2x0"}, false, true, Status{Code: codes.Internal, From: `malformed :status "2x0"`}, true},
+		{"malformed grpc-status", map[string]string{"grpc-status": " 3"}, true, true, Status{Code: codes.Unknown, From: `malformed grpc-status " 3"`}, true},
+		{"no grpc-status", map[string]string{"x": "y"}, true, true, Status{Code: codes.Unknown, From: "trailers without grpc-status"}, true},
+		// Fields lost with HPACK entries from before the capture decide
+		// nothing.
+		{"no grpc-status, not whole", map[string]string{"x": "y"}, true, false, Status{}, false},
+		{"proxy 503, not whole", map[string]string{":status": "503"}, true, false, Status{Code: codes.Unknown, From: "trailers without grpc-status"}, false},
+		{"not ended", map[string]string{"x": "y"}, false, true, Status{}, false},
+	} {
+		got, ok := ReadStatus(func(n string) (string, bool) { v, ok := tc.fields[n]; return v, ok }, tc.end, tc.whole)
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("%s: got %+v, %v; want %+v, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestResetStatus(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		code             http2.ErrCode
+		timeout, elapsed time.Duration
+		want             codes.Code
+	}{
+		{http2.ErrCodeCancel, 0, 5 * ms, codes.Canceled},
+		{http2.ErrCodeCancel, 100 * ms, 50 * ms, codes.Canceled},
+		// grpc-timeout 99.9 ms, reset 100.5 ms later (grpc-go and Python).
+		{http2.ErrCodeCancel, 99900 * time.Microsecond, 100500 * time.Microsecond, codes.DeadlineExceeded},
+		// Written before the HEADERS were captured, rounded up.
+		{http2.ErrCodeCancel, 100 * ms, 99 * ms, codes.DeadlineExceeded},
+		{http2.ErrCodeCancel, 100 * ms, 97 * ms, codes.Canceled},
+		{http2.ErrCodeRefusedStream, 0, 0, codes.Unavailable},
+		{http2.ErrCodeEnhanceYourCalm, 0, 0, codes.ResourceExhausted},
+		{http2.ErrCodeFlowControl, 0, 0, codes.ResourceExhausted},
+		{http2.ErrCodeInadequateSecurity, 0, 0, codes.PermissionDenied},
+		{http2.ErrCodeNo, 0, 0, codes.Internal},
+		{http2.ErrCodeProtocol, 0, 0, codes.Internal},
+	} {
+		if got := ResetStatus(tc.code, tc.timeout, tc.elapsed); got.Code != tc.want {
+			t.Errorf("%v after %v (timeout %v): %v, want %v", tc.code, tc.elapsed, tc.timeout, got.Code, tc.want)
+		}
+	}
+}
