@@ -11,7 +11,7 @@
 # Usage: sudo ./generate.sh [SCENARIO...]
 # Without arguments every capture is made again. Scenarios: h2c
 # (h2c_go.pcap and h2c_go_midstream.pcap), h2c_loss, nghttp2, grpc_tls, grpc_gzip,
-# grpc_python, grpc_web, not_h2_mix; e.g. "./generate.sh grpc_web" remakes
+# grpc_python, grpc_web, grpc_fail, not_h2_mix; e.g. "./generate.sh grpc_web" remakes
 # grpc_web.pcap only.
 set -euo pipefail
 
@@ -28,6 +28,8 @@ GRPC_GZIP_PORT=18444
 GRPC_PYTHON_PORT=18445
 GRPC_WEB_H1_PORT=18446
 GRPC_WEB_H2C_PORT=18447
+GRPC_FAIL_PORT=18448
+GRPC_FAIL_PROXY_PORT=18449
 NOTH2_HTTP_PORT=18090
 NOTH2_TLS_PORT=18091
 NOTH2_RAW_PORT=18092
@@ -420,7 +422,27 @@ gen_grpc_web() {
 	require "$out" "a message over 20 KB" "grpc.message_length > 20000" "${WEB[@]}"
 }
 
-SCENARIOS=(h2c h2c_loss nghttp2 grpc_tls grpc_gzip grpc_python grpc_web not_h2_mix)
+# --- gRPC calls that fail -----------------------------------------------------
+# grpc-go calls to a grpc-go server and to a net/http server that answers as
+# a proxy without an upstream or a server that gets gRPC wrong would; the
+# generator checks that grpc-go's client reports the statuses the tests
+# expect of gogrpc.
+gen_grpc_fail() {
+	local out="$HERE/grpc_failures.pcap"
+	echo "== grpc_failures.pcap (ports $GRPC_FAIL_PORT $GRPC_FAIL_PROXY_PORT)"
+	port_free "$GRPC_FAIL_PORT"
+	port_free "$GRPC_FAIL_PROXY_PORT"
+	start_capture "$WORK/grpcfail.pcap" "$GRPC_FAIL_PORT" "tcp port $GRPC_FAIL_PORT or tcp port $GRPC_FAIL_PROXY_PORT"
+	"$WORK/grpcfail" -grpc "127.0.0.1:$GRPC_FAIL_PORT" -proxy "127.0.0.1:$GRPC_FAIL_PROXY_PORT"
+	stop_capture "$GRPC_FAIL_PORT"
+	cp "$WORK/grpcfail.pcap" "$out"
+	FAIL=(-d "tcp.port==$GRPC_FAIL_PORT,http2" -d "tcp.port==$GRPC_FAIL_PROXY_PORT,http2")
+	require "$out" "a status in a CONTINUATION" 'http2.type == 9 && http2.header.name == "grpc-status"' "${FAIL[@]}"
+	require "$out" "RST_STREAM CANCEL" "http2.rst_stream.error == 8" "${FAIL[@]}"
+	require "$out" "HTTP 503" 'http2.header.value == "503"' "${FAIL[@]}"
+}
+
+SCENARIOS=(h2c h2c_loss nghttp2 grpc_tls grpc_gzip grpc_python grpc_web grpc_fail not_h2_mix)
 if (($# == 0)); then
 	set -- "${SCENARIOS[@]}"
 fi
@@ -431,14 +453,15 @@ done
 echo "== building generators"
 (cd "$MODROOT" && go build -o "$WORK/gotcpdump" ./cmd/gotcpdump && go build -o "$WORK/h2c" ./testpcaps/gen/h2c && go build -o "$WORK/grpctls" ./testpcaps/gen/grpctls &&
 	go build -o "$WORK/noth2" ./testpcaps/gen/noth2 && go build -o "$WORK/grpcgzip" ./testpcaps/gen/grpcgzip &&
-	go build -o "$WORK/grpcweb" ./testpcaps/gen/grpcweb && go build -o "$WORK/cutgaps" ./testpcaps/gen/cutgaps)
+	go build -o "$WORK/grpcweb" ./testpcaps/gen/grpcweb && go build -o "$WORK/grpcfail" ./testpcaps/gen/grpcfail &&
+	go build -o "$WORK/cutgaps" ./testpcaps/gen/cutgaps)
 
 for s in "$@"; do
 	"gen_$s"
 done
 
 echo "== done"
-for f in h2c_go.pcap h2c_go_midstream.pcap h2c_loss.pcap nghttp2_push_padding.pcap grpc_tls_keylog.pcapng grpc_h2c_gzip.pcap grpc_python.pcap grpc_web.pcap not_h2_mix.pcap; do
+for f in h2c_go.pcap h2c_go_midstream.pcap h2c_loss.pcap nghttp2_push_padding.pcap grpc_tls_keylog.pcapng grpc_h2c_gzip.pcap grpc_python.pcap grpc_web.pcap grpc_failures.pcap not_h2_mix.pcap; do
 	[[ -e $HERE/$f ]] || continue
 	printf '  %-28s %5d packets %8d bytes\n' "$f" "$(packets "$HERE/$f")" "$(stat -c %s "$HERE/$f")"
 done

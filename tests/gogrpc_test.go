@@ -347,6 +347,83 @@ func TestGogrpcExpertsFiledUnderGogrpc(t *testing.T) {
 	}
 }
 
+// TestGogrpcFailedCalls: on grpc_failures.pcap, each call ends with the
+// status grpc-go's client reported for it when the capture was made
+// (testpcaps/gen/grpcfail checks them): the status a server sent, also
+// when its header block goes on in a CONTINUATION; a reset, and
+// DEADLINE_EXCEEDED for one at the call's grpc-timeout; and for a server
+// that sent no usable grpc-status, what the client makes of the HTTP
+// status, the missing trailers or grpc-status. Every call has its summary
+// and is counted in -z gogrpc,calls.
+func TestGogrpcFailedCalls(t *testing.T) {
+	file := pcap("grpc_failures.pcap")
+	want := map[string]struct {
+		code int
+		from string
+	}{
+		"/demo.Fail/Ok":          {0, ""},
+		"/demo.Fail/BigStatus":   {8, ""},
+		"/demo.Fail/Slow":        {4, "RST_STREAM CANCEL at its grpc-timeout"},
+		"/demo.Fail/Cancel":      {1, "RST_STREAM CANCEL"},
+		"/demo.Fail/Unavailable": {14, `HTTP status 503 Service Unavailable, content-type "text/plain; charset=utf-8"`},
+		"/demo.Fail/NotFound":    {12, `HTTP status 404 Not Found, content-type "text/plain; charset=utf-8"`},
+		"/demo.Fail/NoTrailers":  {13, "stream ended without trailers"},
+		"/demo.Fail/NoStatus":    {2, "trailers without grpc-status"},
+		"/demo.Fail/BadStatus":   {2, `malformed grpc-status "abc"`},
+	}
+	out := tshark(t, pluginEnv, "-r", file, "-Y", "gogrpc.status", "-T", "fields", "-E", "occurrence=l",
+		"-e", "gogrpc.path", "-e", "gogrpc.status", "-e", "gogrpc.status_from", "-e", "gogrpc.call.duration", "-e", "gogrpc.call.deadline_exceeded", "-e", "gogrpc.status_message")
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Split(line, "\t")
+		w, ok := want[f[0]]
+		if !ok || seen[f[0]] {
+			t.Errorf("unexpected status: %q", line)
+			continue
+		}
+		seen[f[0]] = true
+		if f[1] != strconv.Itoa(w.code) || f[2] != w.from || f[3] == "" {
+			t.Errorf("%s: status %s from %q, duration %q; want %d from %q", f[0], f[1], f[2], f[3], w.code, w.from)
+		}
+		if f[0] == "/demo.Fail/Slow" && boolDigits(f[4]) != "1" {
+			t.Errorf("%s: deadline_exceeded %q", f[0], f[4])
+		}
+		if f[0] == "/demo.Fail/BigStatus" && (len(f[5]) != 30000 || !strings.HasPrefix(f[5], "quota exceeded for tenant 42; ")) {
+			t.Errorf("%s: message of %d characters, want 30000", f[0], len(f[5]))
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("%d calls with a status, want %d:\n%s", len(seen), len(want), out)
+	}
+	// The status the server sent is the one Wireshark's http2 shows in the
+	// same frame (for BigStatus, in the CONTINUATION).
+	builtin := tshark(t, plainEnv, "-r", file, "-d", "tcp.port==18448,http2", "-d", "tcp.port==18449,http2",
+		"-Y", `http2.header.name == "grpc-status"`, "-T", "fields", "-e", "frame.number", "-e", "http2.type")
+	ours := tshark(t, pluginEnv, "-r", file, "-Y", `gogrpc.status and (not gogrpc.status_from or gogrpc.status_from contains "malformed grpc-status")`, "-T", "fields", "-e", "frame.number")
+	var withStatus []string
+	for _, line := range strings.Split(strings.TrimSpace(builtin), "\n") {
+		f := strings.Split(line, "\t")
+		withStatus = append(withStatus, f[0])
+		if strings.HasSuffix(f[1], ",9") {
+			t.Logf("grpc-status in a CONTINUATION in frame %s", f[0])
+		}
+	}
+	if got := strings.Fields(ours); !slices.Equal(got, withStatus) {
+		t.Errorf("statuses sent in frames %v (Wireshark's http2), gogrpc shows them in %v", withStatus, got)
+	}
+	calls := tshark(t, pluginEnv, "-q", "-r", file, "-z", "gogrpc,calls")
+	for path, w := range want {
+		name := []string{"OK", "Canceled", "Unknown", "", "DeadlineExceeded", "", "", "", "ResourceExhausted", "", "", "", "Unimplemented", "Internal", "Unavailable"}[w.code]
+		if !regexp.MustCompile(regexp.QuoteMeta(path) + `\s+1\s.*\[` + name + `=1\]`).MatchString(calls) {
+			t.Errorf("-z gogrpc,calls has no %s ended %s:\n%s", path, name, calls)
+		}
+	}
+	one := tshark(t, pluginEnv, "-r", file, "-O", "gogrpc")
+	if two := withoutFragmentLinks(tshark(t, pluginEnv, "-2", "-r", file, "-O", "gogrpc")); one != two {
+		t.Error("-2 differs from one pass")
+	}
+}
+
 // TestGogrpcPortsClientSpeaksFirst: a capture that begins inside a
 // bidirectional call with the client's next request (a DATA frame). gogrpc.ports keys on
 // the server's port, which the first segment names as its destination:

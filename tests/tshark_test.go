@@ -127,6 +127,7 @@ var h2Captures = []capture{
 	{"grpc_h2c_gzip.pcap", []string{"-d", "tcp.port==18444,http2"}},
 	{"grpc_python.pcap", []string{"-d", "tcp.port==18445,http2"}},
 	{"grpc_web.pcap", []string{"-d", "tcp.port==18447,http2"}}, // and gRPC-Web over HTTP/1.1 on 18446
+	{"grpc_failures.pcap", []string{"-d", "tcp.port==18448,http2", "-d", "tcp.port==18449,http2"}},
 }
 
 // fieldRows runs tshark -T fields and returns one row per packet, keyed by
