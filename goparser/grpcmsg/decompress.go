@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
+	"compress/zlib"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +25,25 @@ var ErrEncoding = errors.New("grpcmsg: unsupported grpc-encoding")
 var (
 	gzipReaders  sync.Pool // *gzip.Reader
 	flateReaders sync.Pool // io.ReadCloser that is a flate.Resetter
+	zlibReaders  sync.Pool // io.ReadCloser that is a zlib.Resetter
 )
+
+// IsZlib tells whether data starts with a zlib header (RFC 1950): method 8
+// (deflate), a window of at most 32 KiB, a check value that makes the two
+// octets a multiple of 31, and no preset dictionary (gRPC has none).
+//
+// gRPC's "deflate" is the zlib format where it is implemented on zlib:
+// the C core (grpcio, and the other languages wrapping it) calls
+// deflateInit2 with windowBits 15, and grpc-java uses
+// java.util.zip.Deflater, both writing 0x78 and an Adler-32 trailer.
+// grpc-go has no deflate codec; other peers may send raw deflate (RFC 1951).
+// A raw stream cannot be taken for zlib: the low nibble 8 would make its
+// first block a non-final stored one with a padding bit set, and encoders
+// pad with zeros.
+func IsZlib(data []byte) bool {
+	return len(data) >= 2 && data[0]&0x0f == 8 && data[0]>>4 <= 7 && data[1]&0x20 == 0 &&
+		(uint16(data[0])<<8|uint16(data[1]))%31 == 0
+}
 
 // Sniff names the grpc-encoding that data's magic number belongs to:
 // gzip (RFC 1952), zstd (RFC 8878) or snappy's framing format; "" for
@@ -61,6 +80,22 @@ func Decompress(encoding string, data []byte, max int) ([]byte, error) {
 		defer gzipReaders.Put(zr)
 		r = zr
 	case "deflate":
+		if IsZlib(data) {
+			zr, _ := zlibReaders.Get().(io.ReadCloser)
+			var err error
+			if zr == nil {
+				zr, err = zlib.NewReader(bytes.NewReader(data))
+			} else {
+				err = zr.(zlib.Resetter).Reset(bytes.NewReader(data), nil)
+			}
+			if err != nil {
+				return nil, err
+			}
+			defer zlibReaders.Put(zr)
+			r = zr
+			break
+		}
+		// No zlib header: raw deflate.
 		fr, _ := flateReaders.Get().(io.ReadCloser)
 		if fr == nil {
 			fr = flate.NewReader(bytes.NewReader(data))
