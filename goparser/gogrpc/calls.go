@@ -3,6 +3,7 @@ package gogrpc
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,12 +111,21 @@ func (s *Stats) Add(path string, code codes.Code, d time.Duration) {
 	}
 }
 
+// quantile returns the q-quantile (0 < q <= 1) of sorted values by the
+// nearest-rank method: the smallest value that at least q of the values
+// do not exceed, the value of rank ceil(q*n) (Hyndman and Fan's
+// definition 1, the inverse of the empirical distribution function). It is
+// always a measured latency: p50 of two calls is the faster one, and p99
+// of fewer than 100 calls is the slowest.
 func quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
+	n := len(sorted)
+	if n == 0 {
 		return 0
 	}
-	i := int(q*float64(len(sorted)-1) + 0.5)
-	return sorted[i]
+	// The tolerance keeps q*n from rounding past a whole rank (0.29*100
+	// is 28.999999999999996 in binary floating point).
+	rank := int(math.Ceil(q*float64(n) - 1e-9))
+	return sorted[min(max(rank, 1), n)-1]
 }
 
 // WriteText writes the calls table: per method, calls, errors by code
