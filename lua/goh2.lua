@@ -162,14 +162,28 @@ gogrpc.prefs.max_message = Pref.uint("Max message size", 4194304,
 gogrpc.prefs.max_decompressed = Pref.uint("Max decompressed size", 4194304, "A message that inflates further is refused as a decompression bomb")
 gogrpc.prefs.max_ratio = Pref.uint("Max decompression ratio", 1000, "A message that inflates to more times its compressed size is refused")
 gogrpc.prefs.max_depth = Pref.uint("Max protobuf nesting", 64, "Nested messages followed, with or without a schema")
+-- Go leaves out the entries of the preferences that are wrong (a port
+-- entry that is not PORT=PATH, a type the sets lack, a set it cannot read)
+-- and applies the rest: dissection goes on. Each problem is reported once,
+-- though the preferences are applied more than once (init runs for every
+-- file, and again after a change).
+local reported_grpc = {}
 local function apply_grpc_options()
     local p = gogrpc.prefs
     -- goh2 decodes gRPC on HTTP/2 itself: with gogrpc disabled
     -- (--disable-protocol gogrpc), it must not.
-    local ok, msg = shim.call(common.OP_GRPC_OPTIONS, "", p.descriptor_sets .. "\n" .. p.method_types .. "\n" .. p.ports,
+    local blob, msg = shim.call(common.OP_GRPC_OPTIONS, "", p.descriptor_sets .. "\n" .. p.method_types .. "\n" .. p.ports,
         p.max_message, p.max_decompressed, p.max_ratio, p.max_depth, shim.enabled("gogrpc") and 1 or 0)
-    if not ok then
-        report_failure("gogrpc: " .. tostring(msg))
+    local problems = blob and shim.decode(blob) or ("gogrpc: " .. tostring(msg))
+    local new = {}
+    for line in problems:gmatch("[^\n]+") do
+        if not reported_grpc[line] then
+            reported_grpc[line] = true
+            new[#new + 1] = line
+        end
+    end
+    if #new > 0 then
+        report_failure(table.concat(new, "\n"))
     end
 end
 

@@ -20,7 +20,7 @@
 #define GP_OP_TCPTW_REPORT 5  /* args: json(0/1), timeline(0/1): the report as a string */
 #define GP_OP_GRPC_CALLS 6    /* no args: the gRPC calls table as a string */
 #define GP_OP_FETCH 7         /* args: op (GP_OP_H2, GP_OP_TCPTW or GP_OP_GRPC_WEB), frame, ordinal [, items, as GP_OP_TCPTW's]: the result kept for them */
-#define GP_OP_GRPC_OPTIONS 8  /* args [max message, max decompressed, max ratio, max depth [, gRPC on HTTP/2 (0/1)]]; key: "descriptor set paths, ':'-separated\nPATH=REQ[,RESP];...\nPORT=PATH;...": gRPC types, ports, limits */
+#define GP_OP_GRPC_OPTIONS 8  /* args [max message, max decompressed, max ratio, max depth [, gRPC on HTTP/2 (0/1)]]; key: "descriptor set paths, ':'-separated\nPATH=REQ[,RESP];...\nPORT=PATH;...": gRPC types, ports, limits. Entries that are wrong are left out and the rest applied; the result is a string of the problems, one a line ("" for none) */
 #define GP_OP_GRPC_WEB 9      /* args: 0 (reserved), seconds, nanoseconds [, frame, ordinal]; key: "src addr port\ndst addr port\ncontent type"; data: an HTTP/1.1 body of gRPC-Web. Result: {0, {items}, {experts}} */
 /* GP_OP_TCPTW_BATCH: args [no later pass(0/1)]; data: frames that GP_OP_TCPTW would have
  * been given with items 0 and ordinal 1, whose results nobody would see

@@ -306,12 +306,14 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.tw = tcptw.NewDissector(state.twcfg)
 		e.Bool(true)
 	case opGRPCOpts:
+		// A bad entry of a preference is dropped, not the preferences:
+		// everything else is applied, and the result is the problems,
+		// one a line ("" for none), for the caller to report.
 		sets, rest, _ := strings.Cut(key, "\n")
 		types, portSpec, _ := strings.Cut(rest, "\n")
+		var problems []string
 		ports, err := parsePorts(portSpec)
-		if err != nil {
-			return fail(dst, err.Error())
-		}
+		problems = append(problems, lines(err)...)
 		var reg *pbschema.Registry
 		if strings.TrimSpace(sets) != "" || strings.TrimSpace(types) != "" {
 			var paths []string
@@ -320,11 +322,15 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 					paths = append(paths, p)
 				}
 			}
-			if reg, err = pbschema.Load(paths); err != nil {
-				return fail(dst, err.Error())
+			reg, err = pbschema.Load(paths)
+			for _, l := range lines(err) {
+				problems = append(problems, "gogrpc.descriptor_sets: "+l+"; its types are not used")
 			}
-			if err := reg.SetMethodTypes(types); err != nil {
-				return fail(dst, err.Error())
+			for _, l := range lines(reg.SetMethodTypes(types)) {
+				problems = append(problems, "gogrpc.method_types: "+l+"; entry ignored")
+			}
+			if reg.Empty() {
+				reg = nil
 			}
 		}
 		var lim gogrpc.Limits
@@ -337,7 +343,7 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.h2.SetGRPCLimits(lim)
 		state.h2.SetGRPC(len(a) < 5 || a[4] != 0)
 		state.web.Ports = ports
-		e.Bool(true)
+		e.String(strings.Join(problems, "\n"))
 	case opGRPCWeb:
 		if len(a) < 3 {
 			return fail(dst, "goparser: grpc-web needs 3 arguments")
@@ -460,9 +466,11 @@ func withLinks(e *result.Encoder, kept []byte, links []uint32) []byte {
 }
 
 // parsePorts reads "PORT=PATH;PORT=PATH" (PATH may be empty: gRPC, method
-// unknown).
+// unknown). An entry that is not PORT=PATH is left out and named in the
+// error, one line each; the map holds the others.
 func parsePorts(spec string) (map[uint16]string, error) {
 	m := map[uint16]string{}
+	var errs []error
 	for _, entry := range strings.Split(spec, ";") {
 		entry = strings.TrimSpace(entry)
 		if entry == "" {
@@ -471,11 +479,20 @@ func parsePorts(spec string) (map[uint16]string, error) {
 		p, path, _ := strings.Cut(entry, "=")
 		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
 		if err != nil || n == 0 {
-			return nil, fmt.Errorf("gogrpc ports: %q: want PORT=/pkg.Service/Method", entry)
+			errs = append(errs, fmt.Errorf("gogrpc.ports: %q is not PORT=/pkg.Service/Method; entry ignored", entry))
+			continue
 		}
 		m[uint16(n)] = strings.TrimSpace(path)
 	}
-	return m, nil
+	return m, errors.Join(errs...)
+}
+
+// lines splits an error (one of errors.Join's) into its lines.
+func lines(err error) []string {
+	if err == nil {
+		return nil
+	}
+	return strings.Split(err.Error(), "\n")
 }
 
 // deliver copies a result into dst, or keeps it for gp_take when dst is

@@ -38,17 +38,23 @@ type Registry struct {
 }
 
 // Load reads FileDescriptorSet files. Files that several sets hold (a
-// shared import) are taken once.
+// shared import) are taken once. A set that cannot be read or parsed, or a
+// file in it that does not build (an import missing), is skipped and named
+// in the error, which joins one error per problem: the Registry returned is
+// never nil and holds every other type.
 func Load(paths []string) (*Registry, error) {
 	r := &Registry{files: new(protoregistry.Files), byPath: map[string][2]protoreflect.MessageDescriptor{}}
+	var errs []error
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("pbschema: %w", err)
+			errs = append(errs, fmt.Errorf("pbschema: %w", err))
+			continue
 		}
 		var set descriptorpb.FileDescriptorSet
 		if err := proto.Unmarshal(b, &set); err != nil {
-			return nil, fmt.Errorf("pbschema: %s is not a FileDescriptorSet: %w", p, err)
+			errs = append(errs, fmt.Errorf("pbschema: %s is not a FileDescriptorSet: %w", p, err))
+			continue
 		}
 		for _, fd := range set.File {
 			if _, err := r.files.FindFileByPath(fd.GetName()); err == nil {
@@ -56,21 +62,31 @@ func Load(paths []string) (*Registry, error) {
 			}
 			f, err := protodesc.NewFile(fd, r.files)
 			if err != nil {
-				return nil, fmt.Errorf("pbschema: %s: %s: %w (was it made with --include_imports?)", p, fd.GetName(), err)
+				errs = append(errs, fmt.Errorf("pbschema: %s: %s: %w (was it made with --include_imports?)", p, fd.GetName(), err))
+				continue
 			}
 			if err := r.files.RegisterFile(f); err != nil {
-				return nil, fmt.Errorf("pbschema: %s: %w", p, err)
+				errs = append(errs, fmt.Errorf("pbschema: %s: %w", p, err))
 			}
 		}
 	}
 	r.types = dynamicpb.NewTypes(r.files)
-	return r, nil
+	return r, errors.Join(errs...)
+}
+
+// Empty tells whether the registry gives no type at all.
+func (r *Registry) Empty() bool {
+	return r == nil || r.files.NumFiles() == 0 && len(r.byPath) == 0
 }
 
 // SetMethodTypes sets message types by hand: entries "PATH=REQUEST[,RESPONSE]"
 // separated by ";", where PATH is "/pkg.Service/Method" and the types are
 // full message names. An empty RESPONSE means the same type as REQUEST.
+// An entry that is malformed or names a type the sets lack is skipped; the
+// error joins one error per such entry, and the others are set.
 func (r *Registry) SetMethodTypes(spec string) error {
+	var errs []error
+entries:
 	for _, entry := range strings.Split(spec, ";") {
 		entry = strings.TrimSpace(entry)
 		if entry == "" {
@@ -78,7 +94,8 @@ func (r *Registry) SetMethodTypes(spec string) error {
 		}
 		path, types, ok := strings.Cut(entry, "=")
 		if !ok {
-			return fmt.Errorf("pbschema: %q: want PATH=REQUEST[,RESPONSE]", entry)
+			errs = append(errs, fmt.Errorf("pbschema: %q: want PATH=REQUEST[,RESPONSE]", entry))
+			continue
 		}
 		req, resp, _ := strings.Cut(types, ",")
 		if strings.TrimSpace(resp) == "" {
@@ -88,13 +105,14 @@ func (r *Registry) SetMethodTypes(spec string) error {
 		for i, name := range []string{req, resp} {
 			d, err := r.message(strings.TrimSpace(name))
 			if err != nil {
-				return err
+				errs = append(errs, fmt.Errorf("%w (in %q)", err, entry))
+				continue entries
 			}
 			pair[i] = d
 		}
 		r.byPath[strings.TrimSpace(path)] = pair
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (r *Registry) message(name string) (protoreflect.MessageDescriptor, error) {

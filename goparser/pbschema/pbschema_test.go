@@ -79,3 +79,47 @@ func TestLoadErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadKeepsTheGoodSets: a set that cannot be read or parsed is named
+// in the error and skipped; the other sets' types are all there.
+func TestLoadKeepsTheGoodSets(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	good := filepath.Join(filepath.Dir(file), "..", "..", "testpcaps", "grpc_health.pb")
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pb")
+	os.WriteFile(junk, []byte("\xff\xff\xff"), 0o644)
+	missing := filepath.Join(dir, "missing.pb")
+	r, err := Load([]string{missing, good, junk})
+	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), junk) || strings.Contains(err.Error(), good) {
+		t.Errorf("error %v: want one naming %s and %s only", err, missing, junk)
+	}
+	if r.Empty() {
+		t.Fatal("the good set was dropped")
+	}
+	if _, _, ok := r.Types("/grpc.health.v1.Health/Check"); !ok {
+		t.Error("no types for /grpc.health.v1.Health/Check")
+	}
+	r, err = Load([]string{missing})
+	if err == nil || r == nil || !r.Empty() {
+		t.Errorf("only a missing set: %v, %v", r, err)
+	}
+}
+
+// TestSetMethodTypesKeepsTheGoodEntries: each bad entry is named in the
+// error and skipped; the entries around it are set.
+func TestSetMethodTypesKeepsTheGoodEntries(t *testing.T) {
+	r := healthSet(t)
+	err := r.SetMethodTypes("/a/b=no.Such;/x.Y/Z=grpc.health.v1.HealthCheckRequest;garbage;/x.Y/W=grpc.health.v1.HealthCheckRequest,no.Reply")
+	if err == nil || !errors.Is(err, ErrNoType) || strings.Count(err.Error(), "\n") != 2 ||
+		!strings.Contains(err.Error(), `"garbage"`) || !strings.Contains(err.Error(), "no.Such") || !strings.Contains(err.Error(), "no.Reply") {
+		t.Errorf("error %q: want three lines, naming each bad entry", err)
+	}
+	if _, _, ok := r.Types("/x.Y/Z"); !ok {
+		t.Error("/x.Y/Z not set")
+	}
+	for _, p := range []string{"/a/b", "/x.Y/W"} {
+		if _, _, ok := r.Types(p); ok {
+			t.Errorf("%s set", p)
+		}
+	}
+}

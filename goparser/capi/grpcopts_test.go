@@ -1,0 +1,75 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gotcpdump/gotcpdump/goparser/result"
+)
+
+// TestGRPCOptionsDropOnlyBadEntries: a bad entry in gogrpc.ports or
+// gogrpc.method_types, or a descriptor set that cannot be read, is named
+// in the result and left out; the other entries, the readable sets, the
+// limits and the on/off switch are applied.
+func TestGRPCOptionsDropOnlyBadEntries(t *testing.T) {
+	reset()
+	defer func() {
+		call(opGRPCOpts, nil, "\n\n", nil, make([]byte, 64))
+		reset()
+	}()
+	health := filepath.Join("..", "..", "testpcaps", "grpc_health.pb")
+	key := "/nonexistent.pb:" + health + "\n" +
+		"/x=nonexist.Type;/a.B/C=grpc.health.v1.HealthCheckRequest\n" +
+		"garbage;18444=/grpc.health.v1.Health/Watch;70000=/x/y"
+	dst := make([]byte, 4096)
+	n, st := call(opGRPCOpts, []int64{1000, 2000, 30, 40, 1}, key, nil, dst)
+	if st != statusOK {
+		t.Fatalf("status %d: %s", st, dst[:n])
+	}
+	v, _, err := result.Decode(dst[:n])
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := strings.Split(v.(string), "\n")
+	for i, want := range []string{
+		`gogrpc.ports: "garbage" is not PORT=/pkg.Service/Method; entry ignored`,
+		`gogrpc.ports: "70000=/x/y" is not PORT=/pkg.Service/Method; entry ignored`,
+		"gogrpc.descriptor_sets: pbschema: open /nonexistent.pb: no such file or directory; its types are not used",
+		`gogrpc.method_types: pbschema: type not found: nonexist.Type (in "/x=nonexist.Type"); entry ignored`,
+	} {
+		if i >= len(problems) || problems[i] != want {
+			t.Errorf("problem %d: got %q, want %q", i, problems[min(i, len(problems)-1)], want)
+		}
+	}
+	if len(problems) != 4 {
+		t.Errorf("%d problems: %q", len(problems), problems)
+	}
+	if len(state.gports) != 1 || state.gports[18444] != "/grpc.health.v1.Health/Watch" {
+		t.Errorf("ports %v", state.gports)
+	}
+	if _, _, ok := state.schema.Types("/grpc.health.v1.Health/Check"); !ok {
+		t.Error("the readable descriptor set was not applied")
+	}
+	if _, _, ok := state.schema.Types("/a.B/C"); !ok {
+		t.Error("the good method_types entry was not applied")
+	}
+	if state.glimits.MaxMessage != 1000 || state.glimits.MaxDepth != 40 {
+		t.Errorf("limits %+v", state.glimits)
+	}
+
+	// Nothing wrong: no problems. Only an unreadable set: no schema.
+	for _, c := range []struct{ key, want string }{
+		{"\n\n18444=", ""},
+		{"/nonexistent.pb\n\n", "gogrpc.descriptor_sets: pbschema: open /nonexistent.pb: no such file or directory; its types are not used"},
+	} {
+		n, st = call(opGRPCOpts, []int64{1000, 2000, 30, 40, 1}, c.key, nil, dst)
+		v, _, err = result.Decode(dst[:n])
+		if st != statusOK || err != nil || v != c.want {
+			t.Errorf("%q: status %d, %q, %v; want %q", c.key, st, v, err, c.want)
+		}
+	}
+	if state.schema != nil {
+		t.Error("a schema without types")
+	}
+}
