@@ -261,13 +261,43 @@ end
 
 -- tshark -q -z gogrpc,calls: per method, calls, errors by code and
 -- p50/p99/max latency, from the calls Go followed on the first pass.
+-- -z gogrpc,calls,FILTER counts only the calls whose last packet (the
+-- trailers, or the RST_STREAM) matches the display filter FILTER, as
+-- Wireshark's own -z stats take one: Go keeps each call with the frame it
+-- ended in, and a tap with the filter collects the frames that match.
 local function calls_text()
     return shim.decode(call(common.OP_GRPC_CALLS, "", ""))
 end
-register_stat_cmd_arg("gogrpc,calls", function()
-    local tap = Listener.new("frame", "tcp")
+local CALLS = "gogrpc,calls"
+register_stat_cmd_arg(CALLS, function(arg)
+    local rest = arg:sub(#CALLS + 1)
+    if rest ~= "" and rest:sub(1, 1) ~= "," then
+        report_failure(("gogrpc: -z %s: want -z %s or -z %s,FILTER"):format(arg, CALLS, CALLS))
+        return
+    end
+    local filter = rest:sub(2)
+    if filter == "" then
+        local tap = Listener.new("frame", "tcp")
+        function tap.draw()
+            io.write(calls_text())
+        end
+        return
+    end
+    local ok, tap = pcall(Listener.new, "frame", filter)
+    if not ok then
+        report_failure(("gogrpc: -z %s: %s"):format(arg, tostring(tap):gsub("^Error while registering tap:%s*", "")))
+        return
+    end
+    call(common.OP_GRPC_CALLS, "", "", 1)
+    local frames = {}
+    function tap.packet(pinfo)
+        frames[#frames + 1] = pinfo.number
+    end
+    function tap.reset()
+        frames = {}
+    end
     function tap.draw()
-        io.write(calls_text())
+        io.write(shim.decode(call(common.OP_GRPC_CALLS, table.concat(frames, ","), filter, 2)))
     end
 end)
 if gui_enabled() then

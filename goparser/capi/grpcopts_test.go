@@ -4,6 +4,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
 
 	"github.com/gotcpdump/gotcpdump/goparser/result"
 )
@@ -71,5 +74,35 @@ func TestGRPCOptionsDropOnlyBadEntries(t *testing.T) {
 	}
 	if state.schema != nil {
 		t.Error("a schema without types")
+	}
+}
+
+// TestGRPCCallsByFrame: once asked (-z gogrpc,calls,FILTER), the calls are
+// kept with their frames, through a reset (Wireshark's init for a file),
+// and the table of some frames is made; a bad frame list is an error.
+func TestGRPCCallsByFrame(t *testing.T) {
+	defer func() { state.callFrames = false; reset() }()
+	reset()
+	dst := make([]byte, 4096)
+	if _, st := call(opGRPCCalls, []int64{1}, "", nil, dst); st != statusOK {
+		t.Fatalf("status %d", st)
+	}
+	reset()
+	calls := state.h2.GRPCCalls()
+	if !calls.KeepFrames {
+		t.Fatal("KeepFrames lost by the reset")
+	}
+	calls.Frame = 7
+	calls.Add("/a.S/M", codes.OK, time.Millisecond)
+	calls.Frame = 8
+	calls.Add("/a.S/N", codes.OK, time.Millisecond)
+	n, st := call(opGRPCCalls, []int64{2}, "tcp", []byte("1,8"), dst)
+	v, _, err := result.Decode(dst[:n])
+	if st != statusOK || err != nil || !strings.HasPrefix(v.(string), "gRPC calls\nFilter: tcp\n") ||
+		!strings.Contains(v.(string), "/a.S/N") || strings.Contains(v.(string), "/a.S/M") {
+		t.Errorf("status %d, %v, table\n%v", st, err, v)
+	}
+	if n, st := call(opGRPCCalls, []int64{2}, "tcp", []byte("1,x"), dst); st != statusError || !strings.Contains(string(dst[:n]), `frame "x"`) {
+		t.Errorf("bad frames: status %d, %s", st, dst[:n])
 	}
 }

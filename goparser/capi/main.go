@@ -74,6 +74,9 @@ var state struct {
 	// frames where such messages completed. A later pass over the part
 	// frame learns them (the first pass could not know the future).
 	links map[uint32][]uint32
+	// callFrames: the gRPC calls are kept with the frame they ended in,
+	// for -z gogrpc,calls,FILTER (GP_OP_GRPC_CALLS with 1).
+	callFrames bool
 }
 
 type keptKey struct {
@@ -102,6 +105,7 @@ func reset() {
 	state.h2.SetSchema(state.schema)
 	state.h2.SetGRPCPorts(state.gports)
 	state.h2.SetGRPCLimits(state.glimits)
+	state.h2.GRPCCalls().KeepFrames = state.callFrames
 	state.web = gogrpc.WebCalls{Calls: state.h2.GRPCCalls(), Ports: state.gports}
 	state.tw = tcptw.NewDissector(state.twcfg)
 	state.pending = nil
@@ -229,6 +233,7 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		if len(a) > 7 && a[7] > 0 {
 			in.Missing = int(min(a[7], math.MaxInt32))
 		}
+		state.h2.GRPCCalls().Frame = in.Frame
 		if decodeH2(e, in) != h2.StatusNotMine {
 			keep, kept = keepKey(op, a, 4)
 			if kept && noLaterPass {
@@ -256,6 +261,7 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		state.h2.SetSchema(state.schema)
 		state.h2.SetGRPCPorts(state.gports)
 		state.h2.SetGRPCLimits(state.glimits)
+		state.h2.GRPCCalls().KeepFrames = state.callFrames
 		state.web = gogrpc.WebCalls{Calls: state.h2.GRPCCalls(), Ports: state.gports}
 		e.Bool(true)
 	case opTCPTW:
@@ -356,6 +362,10 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		in := gogrpc.WebBody{Conn: connKey(parts[0], parts[1]), Src: parts[0], Dst: parts[1], ContentType: parts[2],
 			Body: data, Time: time.Unix(a[1], a[2])}
 		var experts []tree.ExpertRecord
+		state.web.Calls.Frame = 0
+		if len(a) > 3 && a[3] > 0 && a[3] <= math.MaxUint32 {
+			state.web.Calls.Frame = uint32(a[3])
+		}
 		e.BeginArray()
 		e.Int(0)
 		e.BeginArray()
@@ -365,9 +375,27 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		e.End()
 		keep, kept = keepKey(op, a, 3)
 	case opGRPCCalls:
-		var b strings.Builder
-		state.h2.GRPCCalls().WriteText(&b)
-		e.String(b.String())
+		calls := state.h2.GRPCCalls()
+		switch {
+		case len(a) > 0 && a[0] == 1:
+			// From now on, keep each call with its last frame.
+			state.callFrames, calls.KeepFrames = true, true
+			e.Bool(true)
+		case len(a) > 0 && a[0] == 2:
+			frames, err := parseFrames(data)
+			if err != nil {
+				return fail(dst, "goparser: "+err.Error())
+			}
+			t := calls.Of(frames)
+			t.Filter = key
+			var b strings.Builder
+			t.WriteText(&b)
+			e.String(b.String())
+		default:
+			var b strings.Builder
+			calls.WriteText(&b)
+			e.String(b.String())
+		}
 	case opTWReport:
 		var b strings.Builder
 		rep := state.tw.Engine.Report(len(a) > 1 && a[1] != 0)
@@ -485,6 +513,22 @@ func parsePorts(spec string) (map[uint16]string, error) {
 		m[uint16(n)] = strings.TrimSpace(path)
 	}
 	return m, errors.Join(errs...)
+}
+
+// parseFrames reads frame numbers separated by commas.
+func parseFrames(data []byte) (map[uint32]bool, error) {
+	frames := map[uint32]bool{}
+	for _, f := range strings.Split(string(data), ",") {
+		if f == "" {
+			continue
+		}
+		n, err := strconv.ParseUint(f, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("gRPC calls: frame %q: %w", f, err)
+		}
+		frames[uint32(n)] = true
+	}
+	return frames, nil
 }
 
 // lines splits an error (one of errors.Join's) into its lines.

@@ -76,7 +76,29 @@ func WriteSummary(w tree.Writer, off, n int, p *Progress, now time.Time) {
 // Stats aggregates finished calls per method, for -z gogrpc,calls.
 type Stats struct {
 	methods map[string]*methodStats
+
+	// With KeepFrames, Add also keeps each call with Frame, the frame
+	// being decoded (which the caller sets before each packet), so that
+	// Of can make the table of the calls that ended in some frames (-z
+	// gogrpc,calls,FILTER). At most maxEnded are kept.
+	KeepFrames bool
+	Frame      uint32
+	// Filter, when not empty, is shown under the table's title.
+	Filter  string
+	ended   []endedCall
+	notKept int // calls past maxEnded
 }
+
+// endedCall is a call that Stats kept with its last frame.
+type endedCall struct {
+	frame uint32
+	code  codes.Code
+	d     time.Duration
+	path  string
+}
+
+// maxEnded bounds the calls kept with their frames (32 octets each).
+const maxEnded = 4 << 20
 
 type methodStats struct {
 	calls   int
@@ -88,6 +110,13 @@ const maxLatencies = 100000
 
 // Add records a finished call.
 func (s *Stats) Add(path string, code codes.Code, d time.Duration) {
+	if s.KeepFrames {
+		if len(s.ended) < maxEnded {
+			s.ended = append(s.ended, endedCall{s.Frame, code, d, path})
+		} else {
+			s.notKept++
+		}
+	}
 	if s.methods == nil {
 		s.methods = make(map[string]*methodStats)
 	}
@@ -128,6 +157,18 @@ func quantile(sorted []float64, q float64) float64 {
 	return sorted[min(max(rank, 1), n)-1]
 }
 
+// Of returns the statistics of the calls kept with KeepFrames that ended
+// in one of frames.
+func (s *Stats) Of(frames map[uint32]bool) *Stats {
+	t := &Stats{notKept: s.notKept}
+	for _, c := range s.ended {
+		if frames[c.frame] {
+			t.Add(c.path, c.code, c.d)
+		}
+	}
+	return t
+}
+
 // WriteText writes the calls table: per method, calls, errors by code
 // and p50/p99/max latency.
 func (s *Stats) WriteText(w io.Writer) {
@@ -136,7 +177,11 @@ func (s *Stats) WriteText(w io.Writer) {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
-	fmt.Fprintf(w, "gRPC calls\n%-50s %7s %7s %10s %10s %10s  %s\n", "Method", "Calls", "Errors", "p50 ms", "p99 ms", "max ms", "Codes")
+	fmt.Fprintln(w, "gRPC calls")
+	if s.Filter != "" {
+		fmt.Fprintf(w, "Filter: %s\n", s.Filter)
+	}
+	fmt.Fprintf(w, "%-50s %7s %7s %10s %10s %10s  %s\n", "Method", "Calls", "Errors", "p50 ms", "p99 ms", "max ms", "Codes")
 	for _, p := range paths {
 		m := s.methods[p]
 		lat := append([]float64(nil), m.latency...)
@@ -149,5 +194,8 @@ func (s *Stats) WriteText(w io.Writer) {
 		sort.Strings(cs)
 		fmt.Fprintf(w, "%-50s %7d %7d %10.3f %10.3f %10.3f  %v\n", p, m.calls, errs,
 			quantile(lat, 0.5)*1e3, quantile(lat, 0.99)*1e3, quantile(lat, 1)*1e3, cs)
+	}
+	if s.notKept > 0 && s.Filter != "" {
+		fmt.Fprintf(w, "(%d later calls not kept for the filter)\n", s.notKept)
 	}
 }

@@ -63,3 +63,44 @@ func TestCallsTable(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// TestStatsOf: with KeepFrames, the table of the calls that ended in some
+// frames, titled with the filter; calls added before KeepFrames are in the
+// whole table only.
+func TestStatsOf(t *testing.T) {
+	var s Stats
+	s.Frame = 3
+	s.Add("/a.S/M", codes.OK, time.Millisecond) // not kept
+	s.KeepFrames = true
+	for _, c := range []struct {
+		frame uint32
+		path  string
+		code  codes.Code
+		ms    int
+	}{
+		{5, "/a.S/M", codes.OK, 2},
+		{5, "/a.S/N", codes.NotFound, 3}, // two calls ending in one frame
+		{9, "/a.S/M", codes.Canceled, 4},
+		{12, "/a.S/M", codes.OK, 5},
+	} {
+		s.Frame = c.frame
+		s.Add(c.path, c.code, time.Duration(c.ms)*time.Millisecond)
+	}
+	f := s.Of(map[uint32]bool{3: true, 5: true, 12: true})
+	f.Filter = "tcp.stream == 1"
+	var b strings.Builder
+	f.WriteText(&b)
+	want := "gRPC calls\n" +
+		"Filter: tcp.stream == 1\n" +
+		"Method                                               Calls  Errors     p50 ms     p99 ms     max ms  Codes\n" +
+		"/a.S/M                                                   2       0      2.000      5.000      5.000  [OK=2]\n" +
+		"/a.S/N                                                   1       1      3.000      3.000      3.000  [NotFound=1]\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	b.Reset()
+	s.WriteText(&b)
+	if !strings.Contains(b.String(), "/a.S/M                                                   4       1") {
+		t.Errorf("whole table:\n%s", b.String())
+	}
+}
