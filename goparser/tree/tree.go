@@ -11,6 +11,7 @@
 package tree
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/gotcpdump/gotcpdump/goparser/result"
@@ -172,10 +173,36 @@ func (w Writer) Add(f schema.FieldID, off, length int, v Value, text string, fl 
 	w.E.Item(&it, false)
 }
 
-// Expert attaches an expert info to the enclosing item.
+// Expert attaches an expert info to the enclosing item. Control
+// characters in msg (a peer's grpc-message may hold a newline) are
+// escaped: -z expert prints one line per message.
 func (w Writer) Expert(x schema.ExpertID, msg string) {
+	msg = escapeControls(msg)
 	w.E.Item(&result.Item{Field: -(int64(x) + 1), Text: msg}, false)
 	if w.X != nil {
 		*w.X = append(*w.X, ExpertRecord{x, msg})
 	}
+}
+
+// escapeControls writes C0 controls and DEL as Go escapes (\n, \x01),
+// leaving msg as it is, without allocating, when it has none.
+func escapeControls(msg string) string {
+	i := 0
+	for i < len(msg) && msg[i] >= 0x20 && msg[i] != 0x7f {
+		i++
+	}
+	if i == len(msg) {
+		return msg
+	}
+	b := []byte(msg[:i])
+	for ; i < len(msg); i++ {
+		c := msg[i]
+		if c >= 0x20 && c != 0x7f {
+			b = append(b, c)
+			continue
+		}
+		q := strconv.QuoteRune(rune(c)) // '\n', '\x01'
+		b = append(b, q[1:len(q)-1]...)
+	}
+	return string(b)
 }
