@@ -388,8 +388,10 @@ func TestGogrpcFailedCalls(t *testing.T) {
 		if f[0] == "/demo.Fail/Slow" && boolDigits(f[4]) != "1" {
 			t.Errorf("%s: deadline_exceeded %q", f[0], f[4])
 		}
-		if f[0] == "/demo.Fail/BigStatus" && (len(f[5]) != 30000 || !strings.HasPrefix(f[5], "quota exceeded for tenant 42; ")) {
-			t.Errorf("%s: message of %d characters, want 30000", f[0], len(f[5]))
+		// 1,000 lines, percent-encoded by grpc-go; -T fields shows each
+		// newline as \n.
+		if f[0] == "/demo.Fail/BigStatus" && f[5] != strings.Repeat(`quota exceeded for tenant 42;\n`, 1000) {
+			t.Errorf("%s: message %.100q… of %d characters", f[0], f[5], len(f[5]))
 		}
 	}
 	if len(seen) != len(want) {
@@ -410,6 +412,12 @@ func TestGogrpcFailedCalls(t *testing.T) {
 	}
 	if got := strings.Fields(ours); !slices.Equal(got, withStatus) {
 		t.Errorf("statuses sent in frames %v (Wireshark's http2), gogrpc shows them in %v", withStatus, got)
+	}
+	// -z expert prints a message a line: the newlines of the status
+	// message are escaped.
+	expert := tshark(t, pluginEnv, "-q", "-r", file, "-z", "expert")
+	if n := strings.Count(expert, "/demo.Fail/BigStatus ended with ResourceExhausted: quota exceeded for tenant 42;\\nquota"); n != 1 || strings.Contains(expert, "\nquota") {
+		t.Errorf("-z expert: %d lines for BigStatus, or its message's newlines were not escaped:\n%.2000s", n, expert)
 	}
 	calls := tshark(t, pluginEnv, "-q", "-r", file, "-z", "gogrpc,calls")
 	for path, w := range want {

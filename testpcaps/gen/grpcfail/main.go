@@ -46,8 +46,9 @@ var calls = []struct {
 	{"/demo.Fail/BadStatus", true, codes.Unknown},
 }
 
-// bigMessage is longer than grpc-go's 16 KB frames.
-var bigMessage = strings.Repeat("quota exceeded for tenant 42; ", 1000)
+// bigMessage is longer than grpc-go's 16 KB frames, in lines (which grpc-go
+// percent-encodes).
+var bigMessage = strings.Repeat("quota exceeded for tenant 42;\n", 1000)
 
 func main() {
 	grpcAddr := flag.String("grpc", "127.0.0.1:18448", "grpc-go server address")
