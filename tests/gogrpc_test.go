@@ -3,6 +3,7 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os/exec"
 	"path/filepath"
@@ -456,5 +457,44 @@ func TestGogrpcPortsClientSpeaksFirst(t *testing.T) {
 		"request\tgrpc.health.v1.HealthCheckRequest\nresponse\ttestpcaps.v1.HealthReport\n"
 	if out != want {
 		t.Errorf("from the client's request on, with gogrpc.ports:\n%s\nwant\n%s", out, want)
+	}
+}
+
+// TestGogrpcUnknownFields: messages decoded with the wrong types (the
+// Check method's request and response types swapped by
+// gogrpc.method_types) keep what their types do not declare: the
+// request's service name (field 1, a string where HealthCheckResponse has
+// an enum) and the response's status (a varint where HealthCheckRequest
+// has a string) are shown raw, with an expert note.
+func TestGogrpcUnknownFields(t *testing.T) {
+	out := tshark(t, pluginEnv, "-r", pcap("grpc_h2c_gzip.pcap"), "-d", "tcp.port==18444,goh2",
+		"-o", "gogrpc.descriptor_sets:"+pcap("grpc_health.pb"),
+		"-o", "gogrpc.method_types:/grpc.health.v1.Health/Check=grpc.health.v1.HealthCheckResponse,grpc.health.v1.HealthCheckRequest",
+		"-Y", `gogrpc.path == "/grpc.health.v1.Health/Check" && gogrpc.json`, "-T", "fields",
+		"-e", "gogrpc.direction", "-e", "gogrpc.json", "-e", "gogrpc.pb.string", "-e", "gogrpc.pb.int", "-e", "gogrpc.unknown_fields")
+	// direction, JSON, pb.string, pb.int, the expert note's presence.
+	want := map[string]int{
+		"request\t{}\tdemo.Greeter\t\t1":      3,
+		"request\t{}\t(the 150 KB name)\t\t1": 1,
+		"response\t{}\t\t1\t1":                3,
+	}
+	got := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Split(line, "\t")
+		f[0] = strings.Split(f[0], ",")[0] // the call's item and the message's
+		if len(f[2]) > 20 {
+			f[2] = "(the 150 KB name)"
+		}
+		got[strings.Join(f, "\t")]++
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("messages decoded with the wrong types: %v, want %v", got, want)
+	}
+	x := tshark(t, pluginEnv, "-q", "-r", pcap("grpc_h2c_gzip.pcap"), "-d", "tcp.port==18444,goh2",
+		"-o", "gogrpc.descriptor_sets:"+pcap("grpc_health.pb"),
+		"-o", "gogrpc.method_types:/grpc.health.v1.Health/Check=grpc.health.v1.HealthCheckResponse,grpc.health.v1.HealthCheckRequest",
+		"-z", "expert,note")
+	if !strings.Contains(x, "request: 14 octets of fields that grpc.health.v1.HealthCheckResponse does not declare") {
+		t.Errorf("no expert note for the unknown fields:\n%s", x)
 	}
 }

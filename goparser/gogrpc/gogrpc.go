@@ -55,7 +55,7 @@ var (
 	fPBField    = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.field", Name: "Field", Type: schema.None})
 	fPBNumber   = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.number", Name: "Field Number", Type: schema.Uint32, Base: schema.BaseDec})
 	fPBWire     = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.wire_type", Name: "Wire Type", Type: schema.Uint8, Base: schema.BaseDec, Strings: wireTypes})
-	fPBInt      = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.int", Name: "Integer", Type: schema.Double, Desc: "varint or fixed value (as a number)"})
+	fPBInt      = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.int", Name: "Integer", Type: schema.Uint64, Base: schema.BaseDec, Desc: "varint or fixed value, unsigned, as protoc --decode_raw shows it"})
 	fPBBytes    = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.bytes", Name: "Bytes", Type: schema.Bytes})
 	fPBString   = Proto.Field(schema.Field{Abbrev: "gogrpc.pb.string", Name: "String", Type: schema.String})
 
@@ -76,6 +76,7 @@ var (
 	xInflate       = Proto.Expert(schema.Expert{Abbrev: "gogrpc.decompression_failed", Text: "Message not decompressed", Group: schema.GroupMalformed, Severity: schema.Error})
 	xNoEncoding    = Proto.Expert(schema.Expert{Abbrev: "gogrpc.encoding_missing", Text: "Compressed message, but the headers name no grpc-encoding", Group: schema.GroupProtocol, Severity: schema.Error})
 	xEncodingGuess = Proto.Expert(schema.Expert{Abbrev: "gogrpc.encoding_assumed", Text: "grpc-encoding not captured: taken from the message's magic number", Group: schema.GroupAssumption, Severity: schema.Note})
+	xUnknown       = Proto.Expert(schema.Expert{Abbrev: "gogrpc.unknown_fields", Text: "Fields not in the message's schema", Group: schema.GroupProtocol, Severity: schema.Note})
 	xAssumed       = Proto.Expert(schema.Expert{Abbrev: "gogrpc.assumed", Text: "Taken for gRPC by its DATA: the stream's content-type was not captured", Group: schema.GroupAssumption, Severity: schema.Note})
 	// XWebText is for gRPC-Web-Text that does not decode as base64.
 	XWebText = Proto.Expert(schema.Expert{Abbrev: "gogrpc.web_text_invalid", Text: "gRPC-Web-Text body is not base64", Group: schema.GroupMalformed, Severity: schema.Error})
@@ -307,9 +308,9 @@ func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, depth int) {
 		w.Add(fPBWire, off, n, tree.Int(int64(f.Type)), "", gen)
 		switch f.Type {
 		case protowire.VarintType:
-			w.Add(fPBInt, off, n, tree.Float(float64(f.Varint)), "", gen)
+			w.Add(fPBInt, off, n, tree.Uint(f.Varint), "", gen)
 		case protowire.Fixed32Type, protowire.Fixed64Type:
-			w.Add(fPBInt, off, n, tree.Float(float64(f.Fixed)), "", gen)
+			w.Add(fPBInt, off, n, tree.Uint(f.Fixed), "", gen)
 		case protowire.BytesType:
 			if f.Nested != nil {
 				writeFields(w, off, n, f.Nested, depth+1)

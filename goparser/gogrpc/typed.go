@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/gotcpdump/gotcpdump/goparser/grpcmsg"
 	"github.com/gotcpdump/gotcpdump/goparser/pbschema"
 	"github.com/gotcpdump/gotcpdump/goparser/tree"
 )
@@ -40,7 +41,12 @@ func writeTyped(w tree.Writer, off, n int, payload []byte, path string, request 
 	const gen = tree.FlagGenerated
 	w.Add(fMsgType, off, n, tree.Str(string(md.FullName())), "", gen)
 	budget := maxTypedItems
-	writeTypedFields(w, off, n, msg, reg, &budget)
+	if unknown := writeTypedFields(w, off, n, msg, reg, &budget); unknown > 0 {
+		// Valid protobuf (a newer schema's fields), but also what a
+		// message of another type, or a field of another wire type,
+		// decodes to: shown raw rather than dropped.
+		w.Expert(xUnknown, fmt.Sprintf("%s: %d octets of fields that %s does not declare, or declares with another wire type", direction(request), unknown, md.FullName()))
+	}
 	if js, err := reg.JSON(msg); err == nil {
 		w.Add(fJSON, off, n, tree.Str(js), "", gen)
 	}
@@ -53,8 +59,24 @@ type typedField struct {
 	v  protoreflect.Value
 }
 
-func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pbschema.Registry, budget *int) {
+// writeTypedFields writes m's fields, and those its schema does not know,
+// raw; it returns how many octets of fields, in m and the messages in it,
+// were unknown.
+func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pbschema.Registry, budget *int) (unknown int) {
 	const fl = tree.FlagGenerated | tree.FlagReplaceText
+	defer func() {
+		u := m.GetUnknown()
+		if len(u) == 0 || *budget <= 0 {
+			return
+		}
+		unknown += len(u)
+		*budget--
+		w.Begin(fTyped, off, n, tree.FromBytes, fmt.Sprintf("[fields not in the schema: %d octets]", len(u)), fl)
+		if fields, ok := grpcmsg.DecodeRaw(u, 0); ok {
+			writeFields(w, off, n, fields, 0)
+		}
+		w.End()
+	}()
 	// By field number: Range's order is undefined (a dynamic message's is
 	// random), and every run and pass must show the same tree and keep
 	// the same fields within the budget.
@@ -76,7 +98,7 @@ func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pb
 			*budget--
 			w.Begin(fTyped, off, n, tree.FromBytes, fmt.Sprintf("%s: [%d elements]", name, l.Len()), fl)
 			for i := 0; i < l.Len() && *budget > 0; i++ {
-				writeTypedValue(w, off, n, "["+strconv.Itoa(i)+"]", fd, l.Get(i), reg, budget)
+				unknown += writeTypedValue(w, off, n, "["+strconv.Itoa(i)+"]", fd, l.Get(i), reg, budget)
 			}
 			w.End()
 		case fd.IsMap():
@@ -93,13 +115,14 @@ func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pb
 				if *budget <= 0 {
 					break
 				}
-				writeTypedValue(w, off, n, k.String(), fd.MapValue(), mp.Get(k), reg, budget)
+				unknown += writeTypedValue(w, off, n, k.String(), fd.MapValue(), mp.Get(k), reg, budget)
 			}
 			w.End()
 		default:
-			writeTypedValue(w, off, n, name, fd, v, reg, budget)
+			unknown += writeTypedValue(w, off, n, name, fd, v, reg, budget)
 		}
 	}
+	return unknown
 }
 
 // compareKeys orders map keys (bools, integers or strings, one kind per
@@ -137,7 +160,9 @@ var wellKnown = map[protoreflect.FullName]bool{
 	"google.protobuf.BoolValue": true, "google.protobuf.StringValue": true, "google.protobuf.BytesValue": true,
 }
 
-func writeTypedValue(w tree.Writer, off, n int, label string, fd protoreflect.FieldDescriptor, v protoreflect.Value, reg *pbschema.Registry, budget *int) {
+// writeTypedValue writes one value; it returns the octets of unknown
+// fields in it (a message).
+func writeTypedValue(w tree.Writer, off, n int, label string, fd protoreflect.FieldDescriptor, v protoreflect.Value, reg *pbschema.Registry, budget *int) (unknown int) {
 	const fl = tree.FlagGenerated | tree.FlagReplaceText
 	*budget--
 	switch fd.Kind() {
@@ -150,14 +175,15 @@ func writeTypedValue(w tree.Writer, off, n int, label string, fd protoreflect.Fi
 				text = js
 			}
 			w.Add(fTyped, off, n, tree.FromBytes, label+": "+text, fl)
-			return
+			return len(sub.GetUnknown())
 		}
 		w.Begin(fTyped, off, n, tree.FromBytes, label+" ("+string(name)+")", fl)
-		writeTypedFields(w, off, n, sub, reg, budget)
+		unknown = writeTypedFields(w, off, n, sub, reg, budget)
 		w.End()
 	default:
 		w.Add(fTyped, off, n, tree.FromBytes, label+": "+scalarText(fd, v), fl)
 	}
+	return unknown
 }
 
 func scalarText(fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
