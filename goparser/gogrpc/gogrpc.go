@@ -78,6 +78,8 @@ var (
 	xEncodingGuess = Proto.Expert(schema.Expert{Abbrev: "gogrpc.encoding_assumed", Text: "grpc-encoding not captured: taken from the message's magic number", Group: schema.GroupAssumption, Severity: schema.Note})
 	xUnknown       = Proto.Expert(schema.Expert{Abbrev: "gogrpc.unknown_fields", Text: "Fields not in the message's schema", Group: schema.GroupProtocol, Severity: schema.Note})
 	xAssumed       = Proto.Expert(schema.Expert{Abbrev: "gogrpc.assumed", Text: "Taken for gRPC by its DATA: the stream's content-type was not captured", Group: schema.GroupAssumption, Severity: schema.Note})
+	// XIncomplete is for a stream that ends inside a message.
+	XIncomplete = Proto.Expert(schema.Expert{Abbrev: "gogrpc.message_incomplete", Text: "Stream ended inside a message", Group: schema.GroupMalformed, Severity: schema.Warn})
 	// XWebText is for gRPC-Web-Text that does not decode as base64.
 	XWebText = Proto.Expert(schema.Expert{Abbrev: "gogrpc.web_text_invalid", Text: "gRPC-Web-Text body is not base64", Group: schema.GroupMalformed, Severity: schema.Error})
 	xStatus  = Proto.Expert(schema.Expert{Abbrev: "gogrpc.status.error", Text: "gRPC call failed", Group: schema.GroupResponse, Severity: schema.Warn})
@@ -247,7 +249,7 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 			case enc != "":
 				w.Expert(xEncodingGuess, fmt.Sprintf("grpc-encoding of the %s not captured: %s, by the message's magic number", direction(request), enc))
 			default:
-				w.Expert(xInflate, fmt.Sprintf("message of %d octets not decompressed: grpc-encoding of the %s not captured, and no gzip, zstd or snappy magic number", m.Length, direction(request)))
+				w.Expert(xInflate, fmt.Sprintf("message of %d octets not decompressed: grpc-encoding of the %s not captured, and no gzip, zlib, zstd or snappy magic number", m.Length, direction(request)))
 			}
 			if enc != "" {
 				text = " (by the message's magic number)"
@@ -256,7 +258,10 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 		if enc != "" {
 			w.Add(fEncoding, off, n, tree.Str(enc), text, gen)
 			max := min(lim.MaxDecompressed, max(len(m.Data), 1)*lim.MaxRatio)
-			if out, err := grpcmsg.Decompress(enc, m.Data, max); err != nil {
+			if m.Truncated {
+				// Cut at gogrpc.max_message (noted above): a compressed
+				// message's first octets do not inflate to its start.
+			} else if out, err := grpcmsg.Decompress(enc, m.Data, max); err != nil {
 				w.Expert(xInflate, fmt.Sprintf("%s message of %d octets not decompressed: %v", enc, m.Length, err))
 			} else {
 				w.Add(fInflated, off, n, tree.Int(int64(len(out))), "", gen)

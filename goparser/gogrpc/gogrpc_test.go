@@ -3,6 +3,7 @@ package gogrpc
 import (
 	"bytes"
 	"compress/gzip"
+	"compress/zlib"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -63,6 +64,10 @@ func TestEncodingNotInHeaders(t *testing.T) {
 	zw := gzip.NewWriter(&gz)
 	zw.Write(plain)
 	zw.Close()
+	var zl bytes.Buffer // deflate as the gRPC C core sends it
+	zlw := zlib.NewWriter(&zl)
+	zlw.Write(plain)
+	zlw.Close()
 	for _, c := range []struct {
 		name       string
 		call       Call
@@ -75,13 +80,20 @@ func TestEncodingNotInHeaders(t *testing.T) {
 			[]string{"grpc-encoding of the request not captured: gzip, by the message's magic number", "Decompressed gRPC message"}, []string{"name no grpc-encoding", "not decompressed"}},
 		{"not sent", Call{Whole: [2]bool{true}}, gz.Bytes(),
 			[]string{"the request headers name no grpc-encoding", "Decompressed gRPC message"}, []string{"not captured"}},
+		{"lost, zlib", Call{}, zl.Bytes(),
+			[]string{"grpc-encoding of the request not captured: deflate, by the message's magic number", "Decompressed gRPC message"}, []string{"not decompressed"}},
 		{"lost, no magic", Call{}, plain,
-			[]string{"not decompressed: grpc-encoding of the request not captured, and no gzip, zstd or snappy magic number"}, []string{"Decompressed gRPC message"}},
+			[]string{"not decompressed: grpc-encoding of the request not captured, and no gzip, zlib, zstd or snappy magic number"}, []string{"Decompressed gRPC message"}},
+		{"cut at max_message", Call{Encoding: [2]string{"gzip"}, Whole: [2]bool{true}}, gz.Bytes()[:10],
+			[]string{"only the first 10 are kept"}, []string{"not decompressed", "Decompressed gRPC message"}},
 		{"assumed", Call{Assumed: true, Encoding: [2]string{"gzip"}}, gz.Bytes(),
 			[]string{"Decompressed gRPC message"}, []string{"magic number"}},
 	} {
 		var e result.Encoder
 		msg := grpcmsg.Message{Compressed: true, Length: uint32(len(c.data)), Data: c.data, N: grpcmsg.PrefixLen + len(c.data), Parts: 1}
+		if c.name == "cut at max_message" {
+			msg.Length, msg.Truncated = uint32(gz.Len()), true
+		}
 		WriteMessage(tree.Writer{E: &e}, 0, msg, c.call, true, nil, Limits{})
 		out, err := e.Bytes()
 		if err != nil {

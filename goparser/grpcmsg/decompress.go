@@ -46,11 +46,14 @@ func IsZlib(data []byte) bool {
 }
 
 // Sniff names the grpc-encoding that data's magic number belongs to:
-// gzip (RFC 1952), zstd (RFC 8878) or snappy's framing format; "" for
-// none. It is for messages whose grpc-encoding header was not captured;
-// deflate has no magic number.
+// gzip (RFC 1952), zstd (RFC 8878), snappy's framing format, or deflate
+// in the zlib format (RFC 1950, as the gRPC C core and Java send it);
+// "" for none. It is for messages whose grpc-encoding header was not
+// captured; raw deflate has no magic number.
 func Sniff(data []byte) string {
 	switch {
+	case IsZlib(data):
+		return "deflate"
 	case bytes.HasPrefix(data, []byte{0x1f, 0x8b, 8}):
 		return "gzip"
 	case bytes.HasPrefix(data, []byte{0x28, 0xb5, 0x2f, 0xfd}):

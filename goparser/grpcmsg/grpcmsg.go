@@ -134,6 +134,19 @@ func (r *Reassembler) FeedFrame(data []byte, frame uint32) []Message {
 	return out
 }
 
+// Pending reports a message begun and not completed: the octets of it
+// seen (its prefix included) and the octets it declared (0 while its
+// prefix is incomplete).
+func (r *Reassembler) Pending() (seen, length int, ok bool) {
+	if r.have == 0 {
+		return 0, 0, false
+	}
+	if r.have < PrefixLen {
+		return r.have, 0, true
+	}
+	return PrefixLen + int(r.got), PrefixLen + int(r.length), true
+}
+
 // addPart records that frame carried n more octets of the current message.
 func (r *Reassembler) addPart(frame uint32, n int) {
 	if frame == 0 || n <= 0 {

@@ -280,3 +280,24 @@ func TestSniff(t *testing.T) {
 		}
 	}
 }
+
+func TestPending(t *testing.T) {
+	var r Reassembler
+	if _, _, ok := r.Pending(); ok {
+		t.Fatal("pending before any data")
+	}
+	// A whole message, then 3 octets of a prefix.
+	r.Feed([]byte{0, 0, 0, 0, 2, 'h', 'i', 0, 0, 0})
+	if seen, length, ok := r.Pending(); !ok || seen != 3 || length != 0 {
+		t.Errorf("inside a prefix: %d %d %v", seen, length, ok)
+	}
+	// The prefix completes (100 octets declared) and 3 octets follow.
+	r.Feed([]byte{0, 100, 'a', 'b', 'c'})
+	if seen, length, ok := r.Pending(); !ok || seen != 8 || length != 105 {
+		t.Errorf("inside a message: %d %d %v", seen, length, ok)
+	}
+	r.Feed(make([]byte, 97))
+	if _, _, ok := r.Pending(); ok {
+		t.Error("pending after the message completed")
+	}
+}

@@ -921,6 +921,13 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 			st.progress.Bytes[side] += int64(m.Length)
 			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir, d.schema, d.grpcLimits)
 		}
+		if seen, length, ok := st.msgs[dir].Pending(); ok && df.StreamEnded() {
+			if length == 0 {
+				d.w.Expert(gogrpc.XIncomplete, fmt.Sprintf("stream %d ended after %d octets of a message's 5-octet prefix", fh.StreamID, seen))
+			} else {
+				d.w.Expert(gogrpc.XIncomplete, fmt.Sprintf("stream %d ended after %d of the %d octets of a message (its prefix included)", fh.StreamID, seen, length))
+			}
+		}
 		if df.StreamEnded() && dir != st.reqDir && !st.progress.Ended {
 			d.grpcEnd(st, off, frameHeaderLen+int(fh.Length), gogrpc.EndedWithoutTrailers)
 		}

@@ -884,3 +884,32 @@ func TestTableLostAfterGap(t *testing.T) {
 		t.Fatalf("experts %q, want goh2.hpack.table_lost and no compression_error", o.experts())
 	}
 }
+
+// TestGRPCStreamEndsInsideAMessage: END_STREAM after part of a message
+// (its prefix declares 100 octets, 3 follow) or of a prefix: a warning,
+// and the call still ends (no trailers: INTERNAL, as grpc-go's client).
+func TestGRPCStreamEndsInsideAMessage(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"message", []byte{0, 0, 0, 0, 100, 'a', 'b', 'c'}, "stream 1 ended after 8 of the 105 octets of a message (its prefix included)"},
+		{"prefix", []byte{0, 0, 0}, "stream 1 ended after 3 octets of a message's 5-octet prefix"},
+	} {
+		d, cl, s := started(t)
+		must(cl.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndHeaders: true, EndStream: true,
+			BlockFragment: cl.block(":method", "POST", ":path", "/grpc.health.v1.Health/Check", "content-type", "application/grpc")}))
+		decodeInput(t, d, Input{Src: client, Dst: server, Data: cl.take()})
+		must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndHeaders: true,
+			BlockFragment: s.block(":status", "200", "content-type", "application/grpc")}))
+		must(s.fr.WriteData(1, true, c.data))
+		o := decodeInput(t, d, Input{Src: server, Dst: client, Data: s.take()})
+		if !o.hasExpert("gogrpc.message_incomplete", c.want) {
+			t.Errorf("%s: experts %q", c.name, o.experts())
+		}
+		if got := o.values("gogrpc.status"); len(got) != 1 || fmt.Sprint(got[0]) != "13" {
+			t.Errorf("%s: status %v", c.name, got)
+		}
+	}
+}
