@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/gotcpdump/gotcpdump/goparser/grpcmsg"
 	"github.com/gotcpdump/gotcpdump/goparser/pbschema"
 	"github.com/gotcpdump/gotcpdump/goparser/tree"

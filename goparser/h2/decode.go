@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
