@@ -257,10 +257,23 @@ func (s *sample) add(v float64) {
 		s.vals = append(s.vals, v)
 		return
 	}
-	// Deterministic reservoir: replace a slot chosen by the count.
-	if i := int(uint64(s.n) * 2654435761 % uint64(s.n)); i < sampleCap {
+	// Reservoir sampling (Vitter's algorithm R): the n-th value replaces
+	// a slot with probability sampleCap/n, so every value seen is kept with
+	// the same probability. The "random" index is a hash of n, so that
+	// every pass over a capture (tshark -2, a single pass, twreport) keeps
+	// the same values.
+	if i := splitmix64(uint64(s.n)) % uint64(s.n); i < sampleCap {
 		s.vals[i] = v
 	}
+}
+
+// splitmix64 is a bijective mix of x with good avalanche, for a
+// deterministic pseudo-random number per count.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func (s *sample) median() float64 {
