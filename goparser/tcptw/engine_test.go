@@ -366,3 +366,60 @@ func TestReportRatesAndCounts(t *testing.T) {
 		t.Errorf("a connection begun before the capture, closed: %d connections, %d complete, %d partial", s.Connections, s.Complete, s.Partial)
 	}
 }
+
+// TestOneRequestNeedsAKnownCount: only connections seen from the
+// handshake with exactly one HTTP request count as closed after one
+// request. Connections without a request seen (TLS, other protocols) and
+// connections begun before the capture give no keep-alive advice.
+func TestOneRequestNeedsAKnownCount(t *testing.T) {
+	closeAll := func(e *Engine, f *flow) Verdict {
+		f.send(0, false, true, true, false, 0)
+		f.send(1, false, true, true, false, 0)
+		return f.send(0, false, true, false, false, 0)
+	}
+	// 50 client-closed connections that carry no HTTP.
+	e := New(Config{})
+	for i := range 50 {
+		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+		f.at(time.Duration(i) * 100 * time.Millisecond).handshake()
+		f.send(0, false, true, false, false, 200) // TLS, say
+		f.send(1, false, true, false, false, 900)
+		if v := closeAll(e, f); !v.TWStarted || oneRequestClose(&v) {
+			t.Fatalf("no request seen, yet one_request: %+v", v)
+		}
+	}
+	r := e.Report(false)
+	if p := r.Pairs[0]; p.OneRequestShare != 0 || len(r.Findings) != 0 {
+		t.Fatalf("no requests seen: one-request share %.2f, findings %q", p.OneRequestShare, r.Findings)
+	}
+	// 50 connections begun before the capture, each with one request seen.
+	e = New(Config{})
+	for i := range 50 {
+		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+		f.at(time.Duration(i) * 100 * time.Millisecond)
+		f.send(0, false, true, false, false, 10)
+		e.conns.get(f.ep[0], srv).req.clientPayload([]byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"))
+		f.send(1, false, true, false, false, 100)
+		if v := closeAll(e, f); !v.TWStarted || oneRequestClose(&v) {
+			t.Fatalf("begun before the capture, yet one_request: %+v", v)
+		}
+	}
+	r = e.Report(false)
+	if p := r.Pairs[0]; p.OneRequestShare != 0 || len(r.Findings) != 0 {
+		t.Fatalf("begun before the capture: one-request share %.2f, findings %q", p.OneRequestShare, r.Findings)
+	}
+	// The same seen from the handshake: one request each.
+	e = New(Config{})
+	var v Verdict
+	for i := range 50 {
+		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+		f.at(time.Duration(i) * 100 * time.Millisecond).handshake()
+		f.send(0, false, true, false, false, 0)
+		e.conns.get(f.ep[0], srv).req.clientPayload([]byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"))
+		f.send(1, false, true, false, false, 100)
+		v = closeAll(e, f)
+	}
+	if r = e.Report(false); r.Pairs[0].OneRequestShare != 1 || len(r.Findings) == 0 || !oneRequestClose(&v) {
+		t.Fatalf("one request each: share %.2f, findings %q, verdict %+v", r.Pairs[0].OneRequestShare, r.Findings, v)
+	}
+}

@@ -214,7 +214,7 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 		p.connClose++
 	}
 	p.lastClose = t
-	if c.req.count <= 1 {
+	if knownOneRequest(c) {
 		p.oneRequest++
 		if c.req.label != "" && (len(p.labels) < maxLabels || p.labels[c.req.label] > 0) {
 			p.labels[c.req.label]++
@@ -224,6 +224,13 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 		}
 	}
 }
+
+// knownOneRequest reports whether the connection is known to have carried
+// exactly one request: seen from its handshake (a connection begun before
+// the capture may have carried others), with one HTTP request. A
+// connection without a request seen (TLS, other protocols) tells nothing
+// about HTTP keep-alive.
+func knownOneRequest(c *conn) bool { return c.rolesKnown && c.req.count == 1 }
 
 func (p *pair) twChange(t time.Time, delta int, byClient bool) {
 	if byClient {

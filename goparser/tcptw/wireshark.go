@@ -184,6 +184,11 @@ func (d *Dissector) segment(frame []byte, s *tcpdecode.Segment) bool {
 // passing to the encoder, which copies it before the scratch changes.
 func (d *Dissector) text() string { return unsafe.String(unsafe.SliceData(d.scratch), len(d.scratch)) }
 
+// oneRequestClose: the packet puts a socket into TIME_WAIT, and its
+// connection is known to have carried exactly one request (seen from the
+// handshake; none seen says nothing about HTTP keep-alive).
+func oneRequestClose(v *Verdict) bool { return v.TWStarted && v.Requests == 1 && v.RolesKnown }
+
 func (d *Dissector) render(v *Verdict, w tree.Writer) {
 	const gen = tree.FlagGenerated
 	const tm = gen | tree.FlagTime
@@ -272,7 +277,7 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 		w.Add(fDuration, 0, 0, tree.Duration(v.Duration), "", tm)
 	}
 	w.Add(fRequests, 0, 0, tree.Int(int64(v.Requests)), "", gen)
-	if v.TWStarted && v.Requests <= 1 {
+	if oneRequestClose(v) {
 		w.Expert(xShortConn, fmt.Sprintf("connection closed after %d request(s): its port is tied up for the TIME_WAIT length", v.Requests))
 	}
 	if v.FinToSyn >= 0 {
