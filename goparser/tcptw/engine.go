@@ -169,6 +169,9 @@ type conn struct {
 	tw         [2]uint32 // TIME_WAIT records started by this connection, index + 1
 	twCheck    bool      // the tuple had a TIME_WAIT socket when this connection began
 	req        reqTracker
+	respClose  bool          // an HTTP/1.x response said "Connection: close"
+	lastData   time.Time     // the last segment with payload, either way
+	idleAtFIN  time.Duration // from lastData to the first FIN
 	pair       *pair
 	// copies: the last two segments of each direction that carried
 	// data or a SYN, FIN or RST (see segSig).
@@ -435,6 +438,10 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 		}
 	}
 
+	if d == 1 && s.PayloadLen > 0 && !c.respClose && c.req.count > 0 && responseSaysClose(s.Payload) {
+		c.respClose = true
+	}
+
 	if !c.closed {
 		e.closing(c, d, o, t, s, v)
 		if c.closed {
@@ -444,6 +451,9 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 			e.finals[e.nFinals%len(e.finals)] = finalSeg{s.Src, s.Dst, sig}
 			e.nFinals++
 		}
+	}
+	if s.PayloadLen > 0 {
+		c.lastData = t
 	}
 	e.fill(c, v)
 	if tell {
@@ -579,6 +589,17 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 		return
 	}
 	if s.FIN && !c.fin[d] {
+		if !c.fin[o] {
+			// How long the connection was idle when it was closed: 0
+			// when the FIN comes with data.
+			switch {
+			case s.PayloadLen > 0:
+			case !c.lastData.IsZero():
+				c.idleAtFIN = max(t.Sub(c.lastData), 0)
+			default:
+				c.idleAtFIN = max(t.Sub(c.start), 0)
+			}
+		}
 		c.fin[d] = true
 		c.finSeq[d] = s.Seq + uint32(s.PayloadLen)
 		switch {

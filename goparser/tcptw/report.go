@@ -137,8 +137,10 @@ type HostReport struct {
 type PortUsage struct {
 	Server           string  `json:"server"`
 	InUseAtEnd       int     `json:"in_use_at_end"`
+	PeakInUse        int     `json:"peak_in_use"`
 	PeakTimeWait     int     `json:"peak_time_wait"`
 	RangeSize        int     `json:"range_size"`
+	Exhausted        bool    `json:"exhausted"` // every port of the range was tied up at some time
 	SecondsToExhaust float64 `json:"seconds_to_exhaustion,omitempty"`
 }
 
@@ -157,8 +159,20 @@ type PairReport struct {
 	MedianFinToSyn    *float64       `json:"median_fin_to_syn_seconds"`
 	PredictedTimeWait float64        `json:"predicted_time_wait"`
 	ObservedTimeWait  int            `json:"observed_time_wait_peak"`
-	BytesToServer     uint64         `json:"bytes_to_server"`
-	BytesToClient     uint64         `json:"bytes_to_client"`
+	// Each side's share: the client's predicted count is capped by its
+	// port range (each of its TIME_WAIT sockets holds a port).
+	PredictedClientTimeWait float64 `json:"predicted_client_time_wait"`
+	PredictedServerTimeWait float64 `json:"predicted_server_time_wait"`
+	ClientTimeWaitPeak      int     `json:"client_time_wait_peak"`
+	ServerTimeWaitPeak      int     `json:"server_time_wait_peak"`
+	OneRequest              int     `json:"one_request_connections"`
+	ConnectionCloseReplies  int     `json:"connection_close_responses"`
+	// Server-closed connections: the median time from the last data to
+	// the server's FIN (about 0: it closes after its response; long: an
+	// idle timeout).
+	MedianIdleBeforeServerClose *float64 `json:"median_idle_before_server_close_seconds"`
+	BytesToServer               uint64   `json:"bytes_to_server"`
+	BytesToClient               uint64   `json:"bytes_to_client"`
 }
 
 // Ranked is a label and how often it was seen.
@@ -208,8 +222,9 @@ func (e *Engine) Report(timeline bool) *Report {
 			if p.key.client != h.addr || p.twClientPk == 0 {
 				continue
 			}
-			pu := PortUsage{Server: p.key.server.String(), InUseAtEnd: p.portsInUse(), PeakTimeWait: p.twClientPk, RangeSize: rangeSize}
-			if rate := p.rate(); rate > 0 && p.twClient > 0 {
+			pu := PortUsage{Server: p.key.server.String(), InUseAtEnd: p.portsInUse(), PeakInUse: p.portsPeak,
+				PeakTimeWait: p.twClientPk, RangeSize: rangeSize, Exhausted: p.portsPeak >= rangeSize}
+			if rate := p.rate(); !pu.Exhausted && rate > 0 && p.twClient > 0 {
 				// Each new connection ties a port up for the TIME_WAIT length.
 				if free := rangeSize - pu.InUseAtEnd; free > 0 && rate*cfg.TimeWait.Seconds() > float64(rangeSize) {
 					pu.SecondsToExhaust = float64(free) / rate
@@ -247,6 +262,8 @@ func (e *Engine) Report(timeline bool) *Report {
 			Client: p.key.client.String(), Server: p.key.server.String(), Connections: p.conns,
 			RateMean: p.rate(), RatePeak: p.peakRate(), MedianLifetime: p.lifetimes.median(),
 			ConnectionClose: p.connClose, ObservedTimeWait: p.twPeak,
+			ClientTimeWaitPeak: p.twClientPk, ServerTimeWaitPeak: p.twServerPk,
+			OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose,
 			BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
 			Closers: map[string]int{},
 		}
@@ -263,9 +280,19 @@ func (e *Engine) Report(timeline bool) *Report {
 				pr.Closers[Closer(i).String()] = n
 			}
 		}
-		tw := p.closers[CloserClient] + p.closers[CloserServer] + 2*p.closers[CloserBoth]
+		if p.serverIdle.n > 0 {
+			m := p.serverIdle.median()
+			pr.MedianIdleBeforeServerClose = &m
+		}
 		if p.closedConns > 0 {
-			pr.PredictedTimeWait = pr.RateMean * cfg.TimeWait.Seconds() * float64(tw) / float64(p.closedConns)
+			// Each side holds TIME_WAIT for the connections it closes
+			// first (both after a simultaneous close); neither holds more
+			// than one socket per client port, so neither more than the
+			// port range.
+			perConn := pr.RateMean * cfg.TimeWait.Seconds() / float64(p.closedConns)
+			pr.PredictedClientTimeWait = min(perConn*float64(p.closers[CloserClient]+p.closers[CloserBoth]), float64(rangeSize))
+			pr.PredictedServerTimeWait = min(perConn*float64(p.closers[CloserServer]+p.closers[CloserBoth]), float64(rangeSize))
+			pr.PredictedTimeWait = pr.PredictedClientTimeWait + pr.PredictedServerTimeWait
 		}
 		r.Pairs = append(r.Pairs, pr)
 		for l, n := range p.labels {
@@ -354,6 +381,7 @@ func ranked(m map[string]int, n int) []Ranked {
 func (e *Engine) findings(r *Report) []string {
 	var f []string
 	tw := e.cfg.TimeWait.Seconds()
+	rangeSize := int(e.cfg.PortHi) - int(e.cfg.PortLo) + 1
 	for _, p := range r.Pairs {
 		closed := 0
 		for _, n := range p.Closers {
@@ -362,23 +390,8 @@ func (e *Engine) findings(r *Report) []string {
 		if closed < 10 {
 			continue
 		}
-		cs, ss := p.Closers["client"], p.Closers["server"]
-		switch {
-		case float64(cs) >= 0.8*float64(closed) && p.OneRequestShare >= 0.8:
-			f = append(f, fmt.Sprintf("%s closes %.0f%% of its connections to %s itself, %.0f%% of them after a single request, "+
-				"at %.1f new connections/s: keep-alive is off or connections are not reused, and %s holds about %.0f sockets in TIME_WAIT "+
-				"(rate × %.0f s). Fix on the client: reuse one http.Client/Transport for all requests, raise Transport.MaxIdleConnsPerHost "+
-				"to the request concurrency (the default is 2), and drain and close every response body.",
-				p.Client, pct(cs, closed), p.Server, p.OneRequestShare*100, p.RateMean, p.Client, p.RateMean*tw, tw))
-		case float64(ss) >= 0.8*float64(closed) && p.ConnectionClose >= ss/2 && p.OneRequestShare >= 0.8:
-			f = append(f, fmt.Sprintf("%s closes %.0f%% of the connections from %s, because the requests ask for \"Connection: close\" "+
-				"(%d of %d): the server holds the TIME_WAIT sockets (this pair peaks at %d) but the fix belongs to the client. In Go: do not set "+
-				"Transport.DisableKeepAlives or Request.Close, reuse one http.Client, and drain and close response bodies.",
-				p.Server, pct(ss, closed), p.Client, p.ConnectionClose, closed, p.ObservedTimeWait))
-		case float64(ss) >= 0.8*float64(closed) && p.OneRequestShare >= 0.8:
-			f = append(f, fmt.Sprintf("%s closes %.0f%% of the connections from %s after a single request: the server holds the "+
-				"TIME_WAIT sockets (peak %d). Check the server's idle timeout (http.Server.IdleTimeout) and whether the client "+
-				"reuses its connections.", p.Server, pct(ss, closed), p.Client, p.ObservedTimeWait))
+		if s := shortConnFinding(p, closed, tw, rangeSize); s != "" {
+			f = append(f, s)
 		}
 		if rst := p.Closers["rst"]; rst > 0 && float64(rst) >= 0.5*float64(closed) {
 			f = append(f, fmt.Sprintf("%d of %d connections from %s to %s end with RST (abortive close, e.g. SO_LINGER 0): "+
@@ -387,7 +400,12 @@ func (e *Engine) findings(r *Report) []string {
 	}
 	for _, h := range r.Hosts {
 		for _, pu := range h.Ports {
-			if pu.SecondsToExhaust > 0 {
+			switch {
+			case pu.Exhausted:
+				f = append(f, fmt.Sprintf("%s has tied up all %d of its ephemeral ports towards %s (%d at the peak): new "+
+					"connections to it fail (EADDRNOTAVAIL) until TIME_WAIT sockets expire. Reuse connections; tcp_tw_reuse "+
+					"(outgoing connections only, needs TCP timestamps) only treats the symptom.", h.Address, pu.RangeSize, pu.Server, pu.PeakInUse))
+			case pu.SecondsToExhaust > 0:
 				f = append(f, fmt.Sprintf("%s ties up its ephemeral ports towards %s faster than TIME_WAIT frees them: "+
 					"at the observed rate the %d ports run out in about %.0f s. Reuse connections; tcp_tw_reuse (outgoing "+
 					"connections only, needs TCP timestamps) only treats the symptom.", h.Address, pu.Server, pu.RangeSize, pu.SecondsToExhaust))
@@ -399,6 +417,69 @@ func (e *Engine) findings(r *Report) []string {
 			"number and timestamp were not newer); the clients see connect delays.", n))
 	}
 	return f
+}
+
+// shortConnFinding is the finding for a pair whose connections carry one
+// request each and leave TIME_WAIT behind, or "". It fires on what
+// matters, whichever side closes: Go's http.Client without keep-alive
+// races the server's close, so that both sides hold TIME_WAIT sockets
+// (about a fifth on the client). It names each side's TIME_WAIT sockets,
+// and the cause that the capture shows.
+func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) string {
+	cs, ss, both := p.Closers["client"], p.Closers["server"], p.Closers["both"]
+	if p.OneRequestShare < 0.8 || 2*(cs+ss+both) < closed {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s -> %s: %.0f%% of the connections carry a single request (%d of %d), at %.1f new connections/s, "+
+		"and each leaves a socket in TIME_WAIT for %.0f s on the side that closes first. ",
+		p.Client, p.Server, pct(p.OneRequest, closed), p.OneRequest, closed, p.RateMean, tw)
+	var holders []string
+	if p.ServerTimeWaitPeak > 0 {
+		holders = append(holders, fmt.Sprintf("the server %s holds %d (peak; it closed %d first), about %.0f at this rate",
+			p.Server, p.ServerTimeWaitPeak, ss+both, p.PredictedServerTimeWait))
+	}
+	if p.ClientTimeWaitPeak > 0 {
+		capped := ""
+		if p.PredictedClientTimeWait >= float64(rangeSize) {
+			capped = " (its whole port range)"
+		}
+		holders = append(holders, fmt.Sprintf("the client %s holds %d (peak; it closed %d first), about %.0f%s at this rate, each one of its ephemeral ports",
+			p.Client, p.ClientTimeWaitPeak, cs+both, p.PredictedClientTimeWait, capped))
+	}
+	fmt.Fprintf(&b, "TIME_WAIT: %s", strings.Join(holders, "; "))
+	if len(holders) == 2 && 5*min(cs, ss) >= cs+ss {
+		b.WriteString(" (both sides hold many: the client and the server race to close)")
+	}
+	b.WriteString(". ")
+	const clientFix = "In Go: do not set Transport.DisableKeepAlives or Request.Close, reuse one http.Client, and drain and close response bodies."
+	switch {
+	case 2*p.ConnectionClose >= closed:
+		fmt.Fprintf(&b, "The requests ask for \"Connection: close\" (%d of %d), so the fix belongs to the client. %s",
+			p.ConnectionClose, closed, clientFix)
+	case 2*p.ConnectionCloseReplies >= closed:
+		fmt.Fprintf(&b, "The server's responses say \"Connection: close\" (%d of %d) although the requests do not: keep-alive "+
+			"is off on the server, so the fix belongs to the server. In Go: do not call http.Server.SetKeepAlivesEnabled(false), "+
+			"and do not set \"Connection: close\" in handlers.", p.ConnectionCloseReplies, closed)
+	case ss > cs+both && p.MedianIdleBeforeServerClose != nil && *p.MedianIdleBeforeServerClose >= 1:
+		fmt.Fprintf(&b, "The server closes connections idle for %.1f s (median): its idle timeout (http.Server.IdleTimeout) is "+
+			"shorter than the client's pause between requests. Have the client reuse its connections sooner, or raise the "+
+			"server's idle timeout above the client's request interval.", *p.MedianIdleBeforeServerClose)
+	case ss > cs+both:
+		idle := ""
+		if p.MedianIdleBeforeServerClose != nil {
+			idle = fmt.Sprintf(" (median %.3f s after the last data)", *p.MedianIdleBeforeServerClose)
+		}
+		fmt.Fprintf(&b, "The server closes each connection right after its response%s, without a \"Connection: close\" "+
+			"the capture shows: keep-alive is off in the server or in a proxy in front of it (in Go: "+
+			"http.Server.SetKeepAlivesEnabled(false), or a handler that closes), not an idle timeout. Fix the server; "+
+			"if the client does not reuse connections either, fix it too. %s", idle, clientFix)
+	default:
+		b.WriteString("The client closes them itself: keep-alive is off or connections are not reused. Fix on the client: " +
+			"reuse one http.Client/Transport for all requests, raise Transport.MaxIdleConnsPerHost to the request " +
+			"concurrency (the default is 2), and drain and close every response body.")
+	}
+	return b.String()
 }
 
 func pct(a, b int) float64 {
@@ -425,7 +506,10 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  %-39s peak %6d at %s, %d at the end\n", h.Address, h.Peak, fmtTime(h.PeakTime), h.AtEnd)
 		for _, pu := range h.Ports {
 			ex := ""
-			if pu.SecondsToExhaust > 0 {
+			switch {
+			case pu.Exhausted:
+				ex = fmt.Sprintf(", all %d tied up at the peak: exhausted", pu.RangeSize)
+			case pu.SecondsToExhaust > 0:
 				ex = fmt.Sprintf(", exhausted in ~%.0f s at the observed rate", pu.SecondsToExhaust)
 			}
 			fmt.Fprintf(w, "    -> %-30s ports in use %d of %d (peak TIME_WAIT %d)%s\n", pu.Server, pu.InUseAtEnd, pu.RangeSize, pu.PeakTimeWait, ex)

@@ -192,3 +192,29 @@ func (r *reqTracker) firstHeaders(fh http2.FrameHeader, payload []byte) {
 		r.label = strings.TrimSpace(method + " " + path)
 	}
 }
+
+// responseSaysClose reports whether a server segment begins an HTTP/1.x
+// response whose header (as far as the segment holds it) has
+// "Connection: close": the server will close after it.
+func responseSaysClose(p []byte) bool {
+	if !bytes.HasPrefix(p, []byte("HTTP/1.")) {
+		return false
+	}
+	if i := bytes.Index(p, []byte("\r\n\r\n")); i >= 0 {
+		p = p[:i]
+	}
+	for len(p) > 0 {
+		var line []byte
+		line, p, _ = bytes.Cut(p, []byte("\r\n"))
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok || !bytes.EqualFold(bytes.TrimSpace(name), []byte("Connection")) {
+			continue
+		}
+		for _, tok := range bytes.Split(value, []byte(",")) {
+			if bytes.EqualFold(bytes.TrimSpace(tok), []byte("close")) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -136,8 +136,12 @@ type pair struct {
 	twServer    int
 	twPeak      int // both sides' TIME_WAIT sockets of this pair
 	twPeakTime  time.Time
-	twClientPk  int // the client's own, which tie up its ports
+	twClientPk  int    // the client's own, which tie up its ports
+	twServerPk  int    // the server's own for this pair
+	respClose   int    // connections whose HTTP/1.x response said "Connection: close"
+	serverIdle  sample // server-closed connections: seconds from the last data to the server's FIN
 	clientPorts int
+	portsPeak   int            // most client ports tied up towards the server at once
 	labels      map[string]int // first request of short connections
 	agents      map[string]int
 	withReq     int
@@ -177,6 +181,7 @@ func (p *pair) connStarted(t time.Time) {
 		p.firstSyn = t
 	}
 	p.lastSyn = t
+	p.portsPeak = max(p.portsPeak, p.portsInUse())
 	sec := t.Unix()
 	if p.secCached && sec == p.sec {
 		p.secCount++
@@ -205,6 +210,9 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 	if c.rolesKnown && p.open > 0 {
 		p.open--
 	}
+	// A connection's TIME_WAIT socket starts with its last segment: it
+	// holds the port once, not as well as the open connection.
+	p.portsPeak = max(p.portsPeak, p.portsInUse())
 	p.lifetimes.add(t.Sub(c.start).Seconds())
 	p.requests += c.req.count
 	p.closers[c.closer]++
@@ -212,6 +220,12 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 	p.bytes[1] += c.bytes[1]
 	if c.req.connClose {
 		p.connClose++
+	}
+	if c.respClose {
+		p.respClose++
+	}
+	if c.closer == CloserServer && c.rolesKnown {
+		p.serverIdle.add(c.idleAtFIN.Seconds())
 	}
 	p.lastClose = t
 	if knownOneRequest(c) {
@@ -242,6 +256,7 @@ func (p *pair) twChange(t time.Time, delta int, byClient bool) {
 		p.twPeak, p.twPeakTime = n, t
 	}
 	p.twClientPk = max(p.twClientPk, p.twClient)
+	p.twServerPk = max(p.twServerPk, p.twServer)
 }
 
 // portsInUse counts the client's ports tied up towards the server: open

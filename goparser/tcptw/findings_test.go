@@ -1,0 +1,119 @@
+package tcptw
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// storm scripts n connections of one HTTP/1.1 request each, 20 ms apart.
+// closer(i) says who sends the first FIN of connection i (0 client, 1
+// server); idle is the pause between the response and that FIN.
+func storm(e *Engine, n int, req, resp string, closer func(i int) int, idle time.Duration) {
+	for i := range n {
+		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+		f.at(time.Duration(i) * 20 * time.Millisecond).handshake()
+		f.send(0, false, true, false, false, len(req))
+		e.conns.get(f.ep[0], srv).req.clientPayload([]byte(req))
+		f.send(1, false, true, false, false, 0)
+		// The response, with its payload for the Connection header.
+		seg := f.lastSeg
+		seg.Src, seg.Dst, seg.Seq, seg.Ack = srv, f.ep[0], f.seq[1], f.seq[0]
+		seg.PayloadLen, seg.Payload = len(resp), []byte(resp)
+		f.seq[1] += uint32(len(resp))
+		e.Segment(f.t, &seg)
+		f.send(0, false, true, false, false, 0)
+		f.t = f.t.Add(idle)
+		d := closer(i)
+		f.send(d, false, true, true, false, 0)
+		f.send(1-d, false, true, true, false, 0)
+		f.send(d, false, true, false, false, 0)
+	}
+}
+
+const (
+	reqClose  = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nUser-Agent: Go-http-client/1.1\r\n\r\n"
+	reqPlain  = "GET /orders HTTP/1.1\r\nHost: x\r\nUser-Agent: Go-http-client/1.1\r\n\r\n"
+	respClose = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+	respPlain = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+)
+
+// TestFindingsWhoeverCloses: one request per connection gives a finding
+// whichever side closes, naming each side's own TIME_WAIT sockets, and
+// the cause the capture shows.
+func TestFindingsWhoeverCloses(t *testing.T) {
+	raceClose := func(i int) int { // Go's client without keep-alive races the server: a fifth on the client
+		if i%5 == 0 {
+			return 0
+		}
+		return 1
+	}
+	server := func(int) int { return 1 }
+	for _, tc := range []struct {
+		name       string
+		req, resp  string
+		closer     func(int) int
+		idle       time.Duration
+		want, not  []string
+		srvPeak    int
+		clientPeak int
+	}{
+		{"DisableKeepAlives, racing the server", reqClose, respClose, raceClose, 0,
+			[]string{"100% of the connections carry a single request (50 of 50)", "10.0.0.2:80 holds 40", "10.0.0.1 holds 10",
+				"both sides hold many", "\"Connection: close\" (50 of 50)", "fix belongs to the client", "DisableKeepAlives"},
+			[]string{"IdleTimeout"}, 40, 10},
+		{"SetKeepAlivesEnabled(false) on the server", reqPlain, respClose, raceClose, 0,
+			[]string{"server's responses say \"Connection: close\" (50 of 50)", "fix belongs to the server", "SetKeepAlivesEnabled(false)"},
+			[]string{"IdleTimeout", "fix belongs to the client"}, 40, 10},
+		{"server closes right after its response", reqPlain, respPlain, server, time.Millisecond,
+			[]string{"holds 50 (peak; it closed 50 first)", "right after its response", "not an idle timeout"},
+			[]string{"IdleTimeout", "both sides"}, 50, 0},
+		{"server closes idle connections", reqPlain, respPlain, server, 5 * time.Second,
+			[]string{"idle for 5.0 s", "http.Server.IdleTimeout"},
+			[]string{"right after"}, 50, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{})
+			storm(e, 50, tc.req, tc.resp, tc.closer, tc.idle)
+			r := e.Report(false)
+			p := r.Pairs[0]
+			if p.ServerTimeWaitPeak != tc.srvPeak || p.ClientTimeWaitPeak != tc.clientPeak {
+				t.Errorf("TIME_WAIT peaks: server %d client %d, want %d and %d", p.ServerTimeWaitPeak, p.ClientTimeWaitPeak, tc.srvPeak, tc.clientPeak)
+			}
+			if len(r.Findings) != 1 {
+				t.Fatalf("findings %q", r.Findings)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.Findings[0], w) {
+					t.Errorf("finding lacks %q: %s", w, r.Findings[0])
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(r.Findings[0], w) {
+					t.Errorf("finding has %q: %s", w, r.Findings[0])
+				}
+			}
+		})
+	}
+}
+
+// TestPortRangeExhausted: a client that ties up every port of its range
+// is told so, and no prediction exceeds the range.
+func TestPortRangeExhausted(t *testing.T) {
+	e := New(Config{PortLo: 40000, PortHi: 40009})
+	storm(e, 10, reqPlain, respPlain, func(int) int { return 0 }, 0)
+	r := e.Report(false)
+	pu := r.Hosts[0].Ports[0]
+	if !pu.Exhausted || pu.PeakInUse != 10 || pu.RangeSize != 10 {
+		t.Errorf("port usage %+v", pu)
+	}
+	if p := r.Pairs[0]; p.PredictedClientTimeWait > 10 || p.PredictedTimeWait > 10 {
+		t.Errorf("predicted %.0f (client %.0f) with 10 ports", p.PredictedTimeWait, p.PredictedClientTimeWait)
+	}
+	var text strings.Builder
+	r.WriteText(&text)
+	if !strings.Contains(text.String(), "has tied up all 10 of its ephemeral ports") || !strings.Contains(text.String(), "exhausted") {
+		t.Errorf("no exhaustion warning:\n%s", text.String())
+	}
+}
