@@ -348,6 +348,23 @@ func TestReportRatesAndCounts(t *testing.T) {
 	if mean, peak := rate(burst...); mean > float64(peak) || peak < 20 {
 		t.Errorf("40 SYNs in 0.2 s: %.2f/s, peak %d/s: the mean above the peak", mean, peak)
 	}
+	// 100 SYNs in 0.99 s across a second boundary: 100/s, not the 72 of
+	// the busier calendar second.
+	burst = burst[:0]
+	for i := range 100 {
+		burst = append(burst, 500*time.Millisecond+time.Duration(i)*10*time.Millisecond)
+	}
+	if mean, peak := rate(burst...); peak != 100 || mean != 99 {
+		t.Errorf("100 SYNs in 0.99 s: %.2f/s (peak %d/s), want 99 and 100", mean, peak)
+	}
+	// 200/s for 1.5 s: the busiest second holds 200.
+	burst = burst[:0]
+	for i := range 300 {
+		burst = append(burst, 300*time.Millisecond+time.Duration(i)*5*time.Millisecond)
+	}
+	if _, peak := rate(burst...); peak != 200 {
+		t.Errorf("200/s: peak %d/s, want 200", peak)
+	}
 	var steady []time.Duration
 	for i := range 41 {
 		steady = append(steady, time.Duration(i)*100*time.Millisecond)

@@ -260,7 +260,7 @@ func (e *Engine) Report(timeline bool) *Report {
 		}
 		pr := PairReport{
 			Client: p.key.client.String(), Server: p.key.server.String(), Connections: p.conns,
-			RateMean: p.rate(), RatePeak: p.peakRate(), MedianLifetime: p.lifetimes.median(),
+			RateMean: p.rate(), RatePeak: p.busiestSecond(), MedianLifetime: p.lifetimes.median(),
 			ConnectionClose: p.connClose, ObservedTimeWait: p.twPeak,
 			ClientTimeWaitPeak: p.twClientPk, ServerTimeWaitPeak: p.twServerPk,
 			OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose,
@@ -340,24 +340,17 @@ func (e *Engine) Report(timeline bool) *Report {
 // rate is the pair's new connections per second: the connections after
 // the first over the time from the first SYN to the last (n SYNs make n-1
 // gaps), over at least a second so that a burst of two connections does
-// not read as hundreds a second, and never above the busiest second of
-// capture (peakRate), which a burst shorter than a second can straddle.
+// not read as hundreds a second, and never above the busiest one-second
+// window of capture (busiestSecond).
 func (p *pair) rate() float64 {
 	if p.conns < 2 {
 		return 0 // one connection has no rate
 	}
 	r := float64(p.conns-1) / max(p.lastSyn.Sub(p.firstSyn).Seconds(), 1)
-	return min(r, float64(p.peakRate()))
+	return min(r, float64(p.busiestSecond()))
 }
 
-func (p *pair) peakRate() int {
-	p.flushSecond()
-	peak := 0
-	for _, n := range p.perSecond {
-		peak = max(peak, n)
-	}
-	return peak
-}
+func (p *pair) busiestSecond() int { return p.peakRate }
 
 func ranked(m map[string]int, n int) []Ranked {
 	out := make([]Ranked, 0, len(m))

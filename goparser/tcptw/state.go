@@ -116,12 +116,11 @@ type pair struct {
 	hosts       [2]*hostState // the client's and the server's, once looked up
 	conns       int
 	closedConns int
-	perSecond   map[int64]int // new connections per second of capture
-	// Connections of second sec not yet added to perSecond (which holds
-	// the key): most follow another in the same second.
-	sec         int64
-	secCount    int
-	secCached   bool
+	// SYN times (ns) of the last second, for the busiest one-second
+	// window of capture: window[head:] are within a second of the last.
+	window      []int64
+	head        int
+	peakRate    int
 	firstSyn    time.Time
 	lastSyn     time.Time
 	lifetimes   sample
@@ -154,7 +153,7 @@ func (e *Engine) pair(client netip.Addr, server netip.AddrPort) *pair {
 	mk := pairMapKey{client: client, server: server.Addr(), port: server.Port()}
 	p := e.pairs[mk]
 	if p == nil {
-		p = &pair{key: pairKey{client, server}, idx: uint32(len(e.pairList)), perSecond: make(map[int64]int), labels: make(map[string]int), agents: make(map[string]int)}
+		p = &pair{key: pairKey{client, server}, idx: uint32(len(e.pairList)), labels: make(map[string]int), agents: make(map[string]int)}
 		e.pairs[mk] = p
 		e.pairList = append(e.pairList, p)
 	}
@@ -182,25 +181,25 @@ func (p *pair) connStarted(t time.Time) {
 	}
 	p.lastSyn = t
 	p.portsPeak = max(p.portsPeak, p.portsInUse())
-	sec := t.Unix()
-	if p.secCached && sec == p.sec {
-		p.secCount++
-		return
-	}
-	p.flushSecond()
-	if len(p.perSecond) < 1<<20 {
-		p.perSecond[sec]++
-		// Further connections in this second would be counted as long as
-		// the map has room, and its size does not change meanwhile.
-		p.sec, p.secCached = sec, len(p.perSecond) < 1<<20
-	}
+	p.slide(t.UnixNano())
 }
 
-func (p *pair) flushSecond() {
-	if p.secCached {
-		p.perSecond[p.sec] += p.secCount
-		p.secCount, p.secCached = 0, false
+// slide adds a SYN at ns to the one-second window and keeps the most
+// SYNs any window (t-1 s, t] held: two SYNs a second apart are 1/s, and a
+// burst that straddles a calendar second counts whole.
+func (p *pair) slide(ns int64) {
+	if n := len(p.window); n > 0 && ns < p.window[n-1] {
+		p.window, p.head = p.window[:0], 0 // the clock stepped back (appended files)
 	}
+	for p.head < len(p.window) && p.window[p.head] <= ns-int64(time.Second) {
+		p.head++
+	}
+	if p.head > 1024 && p.head > len(p.window)/2 {
+		p.window = append(p.window[:0], p.window[p.head:]...)
+		p.head = 0
+	}
+	p.window = append(p.window, ns)
+	p.peakRate = max(p.peakRate, len(p.window)-p.head)
 }
 
 func (p *pair) requestSeen() { p.withReq++ }
