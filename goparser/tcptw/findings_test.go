@@ -117,3 +117,25 @@ func TestPortRangeExhausted(t *testing.T) {
 		t.Errorf("no exhaustion warning:\n%s", text.String())
 	}
 }
+
+// TestShortConnectionRequestsPerClient: the requests behind short
+// connections name their client and server, and count only connections
+// that left TIME_WAIT: another client's RST-closed requests (no
+// TIME_WAIT) do not outrank the storm's.
+func TestShortConnectionRequestsPerClient(t *testing.T) {
+	e := New(Config{})
+	storm(e, 20, "GET /a/storm HTTP/1.1\r\nHost: x\r\n\r\n", respPlain, func(int) int { return 0 }, 0)
+	other := netip.MustParseAddr("10.0.0.3")
+	for i := range 30 {
+		f := newFlow(e, netip.AddrPortFrom(other, uint16(41000+i)), srv, 5000)
+		f.at(time.Duration(i) * 10 * time.Millisecond).handshake()
+		f.send(0, false, true, false, false, 30)
+		e.conns.get(f.ep[0], srv).req.clientPayload([]byte("GET /b/rst HTTP/1.1\r\nHost: x\r\n\r\n"))
+		f.send(1, false, true, false, false, 100)
+		f.send(0, false, true, false, true, 0) // SO_LINGER 0
+	}
+	r := e.Report(false)
+	if len(r.Requests) != 1 || r.Requests[0] != (Ranked{"GET /a/storm", 20, "10.0.0.1", "10.0.0.2:80"}) {
+		t.Fatalf("requests behind short connections: %+v", r.Requests)
+	}
+}

@@ -177,8 +177,10 @@ type PairReport struct {
 
 // Ranked is a label and how often it was seen.
 type Ranked struct {
-	Label string `json:"label"`
-	Count int    `json:"count"`
+	Label  string `json:"label"`
+	Count  int    `json:"count"`
+	Client string `json:"client"` // the client host and the server that saw it
+	Server string `json:"server"`
 }
 
 // Report builds the report at the end of the capture. With timeline, each
@@ -253,7 +255,9 @@ func (e *Engine) Report(timeline bool) *Report {
 		return r.Hosts[i].Address < r.Hosts[j].Address
 	})
 
-	labels, agents := map[string]int{}, map[string]int{}
+	// Labels stay with their client and server: the point is which client
+	// and which code path make the short connections.
+	var labels, agents []Ranked
 	for _, p := range e.pairs {
 		if p.conns == 0 && p.closedConns == 0 {
 			continue
@@ -296,10 +300,10 @@ func (e *Engine) Report(timeline bool) *Report {
 		}
 		r.Pairs = append(r.Pairs, pr)
 		for l, n := range p.labels {
-			labels[l] += n
+			labels = append(labels, Ranked{l, n, pr.Client, pr.Server})
 		}
 		for a, n := range p.agents {
-			agents[a] += n
+			agents = append(agents, Ranked{a, n, pr.Client, pr.Server})
 		}
 	}
 	sort.Slice(r.Pairs, func(i, j int) bool {
@@ -352,16 +356,16 @@ func (p *pair) rate() float64 {
 
 func (p *pair) busiestSecond() int { return p.peakRate }
 
-func ranked(m map[string]int, n int) []Ranked {
-	out := make([]Ranked, 0, len(m))
-	for l, c := range m {
-		out = append(out, Ranked{l, c})
-	}
+func ranked(out []Ranked, n int) []Ranked {
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
+		a, b := out[i], out[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
 		}
-		return out[i].Label < out[j].Label
+		if a.Label != b.Label {
+			return a.Label < b.Label
+		}
+		return a.Client+" "+a.Server < b.Client+" "+b.Server
 	})
 	if len(out) > n {
 		out = out[:n]
@@ -529,10 +533,10 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nRequests behind short connections\n")
 	for _, q := range r.Requests {
-		fmt.Fprintf(w, "  %8d  %s\n", q.Count, q.Label)
+		fmt.Fprintf(w, "  %8d  %s  (%s -> %s)\n", q.Count, q.Label, q.Client, q.Server)
 	}
 	for _, a := range r.Agents {
-		fmt.Fprintf(w, "  %8d  User-Agent: %s\n", a.Count, a.Label)
+		fmt.Fprintf(w, "  %8d  User-Agent: %s  (%s -> %s)\n", a.Count, a.Label, a.Client, a.Server)
 	}
 	fmt.Fprintf(w, "\nFindings\n")
 	if len(r.Findings) == 0 {

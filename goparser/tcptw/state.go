@@ -229,6 +229,10 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 	p.lastClose = t
 	if knownOneRequest(c) {
 		p.oneRequest++
+	}
+	// The requests behind short connections: those that left a TIME_WAIT
+	// socket (an RST leaves none).
+	if knownOneRequest(c) && c.closer != CloserRST {
 		if c.req.label != "" && (len(p.labels) < maxLabels || p.labels[c.req.label] > 0) {
 			p.labels[c.req.label]++
 		}
