@@ -57,6 +57,17 @@ var (
 	xShortConn = Proto.Expert(schema.Expert{Abbrev: "tcptw.one_request", Text: "Connection closed after one request", Group: schema.GroupSequence, Severity: schema.Note})
 )
 
+const (
+	// Expert texts are constant per kind (or per holder, for tcptw.enter):
+	// -z expert and Wireshark's Expert Information group items by text,
+	// so a number in it would make a group per value. The numbers are in
+	// the fields.
+	textReuseAccepted = "SYN on a 4-tuple in TIME_WAIT: accepted (sequence number or timestamp newer, RFC 6191, or tcp_tw_reuse)"
+	textReuseRefused  = "SYN on a 4-tuple in TIME_WAIT: refused (sequence number and timestamp not newer, RFC 6191)"
+	textPorts         = "80% or more of the client's ephemeral ports tied up towards this server (tcptw.ports_in_use of tcptw.port_range)"
+	textOneRequest    = "Connection closed after one request: a connection per request leaves a TIME_WAIT socket per request at the side that closes first (tcptw.holder)"
+)
+
 // Dissector feeds the engine from Wireshark's postdissector, one frame at
 // a time, and writes the packet's items.
 type Dissector struct {
@@ -262,23 +273,23 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 		w.Add(fReuseSince, 0, 0, tree.Duration(r.Since), "", tm)
 		w.Add(fReuseOK, 0, 0, tree.Bool(r.Accepted), "", gen)
 		w.Add(fReuseHolder, 0, 0, tree.Str(r.Holder.String()), "", gen)
-		verdict := "accepted"
-		if !r.Accepted {
-			verdict = "refused: sequence number and timestamp not newer (RFC 6191)"
+		if r.Accepted {
+			w.Expert(xReuse, textReuseAccepted)
+		} else {
+			w.Expert(xReuse, textReuseRefused)
 		}
-		w.Expert(xReuse, fmt.Sprintf("SYN on a 4-tuple that %s has held in TIME_WAIT for %.3f s: %s", r.Holder, r.Since.Seconds(), verdict))
 		w.End()
 	}
 	if v.SynRetry > 0 {
 		w.Add(fSynRetry, 0, 0, tree.Int(int64(v.SynRetry)), "", gen)
-		w.Expert(xSynRetry, fmt.Sprintf("SYN retransmission %d", v.SynRetry))
+		w.Expert(xSynRetry, "SYN retransmitted (tcptw.syn_retry counts them)")
 	}
 	if v.Duration > 0 {
 		w.Add(fDuration, 0, 0, tree.Duration(v.Duration), "", tm)
 	}
 	w.Add(fRequests, 0, 0, tree.Int(int64(v.Requests)), "", gen)
 	if oneRequestClose(v) {
-		w.Expert(xShortConn, fmt.Sprintf("connection closed after %d request(s): its port is tied up for the TIME_WAIT length", v.Requests))
+		w.Expert(xShortConn, textOneRequest)
 	}
 	if v.FinToSyn >= 0 {
 		w.Add(fFinToSyn, 0, 0, tree.Duration(v.FinToSyn), "", tm)
@@ -287,7 +298,7 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 		w.Add(fPortsInUse, 0, 0, tree.Int(int64(v.PortsInUse)), "", gen)
 		w.Add(fPortRange, 0, 0, tree.Int(int64(v.PortRange)), "", gen)
 		if v.PortsInUse*10 >= v.PortRange*8 {
-			w.Expert(xPorts, fmt.Sprintf("%d of %d ephemeral ports tied up towards this server", v.PortsInUse, v.PortRange))
+			w.Expert(xPorts, textPorts)
 		}
 	}
 	w.End()
