@@ -168,6 +168,10 @@ type conn struct {
 	closed     bool
 	tw         [2]uint32 // TIME_WAIT records started by this connection, index + 1
 	twCheck    bool      // the tuple had a TIME_WAIT socket when this connection began
+	// refused: the SYN hit a TIME_WAIT socket that refused it (answered
+	// with an ACK). The client's RST to that ACK does not end the attempt:
+	// its kernel resends the same SYN, a retransmission.
+	refused bool
 	req        reqTracker
 	respClose  bool          // an HTTP/1.x response said "Connection: close"
 	lastData   time.Time     // the last segment with payload, either way
@@ -508,7 +512,7 @@ func (e *Engine) syn(c *conn, t time.Time, s *tcpdecode.Segment, v *Verdict) *co
 		e.event(t, EventSYNRetry, c.ep[0], c.ep[1], "")
 		return c
 	}
-	reuse := false
+	reuse, refused := false, false
 	tk := e.twKeyOf(s.Src, s.Dst)
 	hadTW := e.hasTW(tk)
 	if hadTW {
@@ -524,6 +528,8 @@ func (e *Engine) syn(c *conn, t time.Time, s *tcpdecode.Segment, v *Verdict) *co
 			e.event(t, reuseKind(accepted), s.Src, s.Dst, s.Dst.String())
 			if accepted {
 				e.endTW(i, t)
+			} else {
+				refused = true
 			}
 		}
 		// The sender itself holds the tuple: the kernel let it reuse the
@@ -539,6 +545,7 @@ func (e *Engine) syn(c *conn, t time.Time, s *tcpdecode.Segment, v *Verdict) *co
 	_ = reuse
 	nc := e.newConn(s.Src, s.Dst, true, hadTW, t)
 	nc.synSeq = s.Seq
+	nc.refused = refused
 	if c != nil && c.pair == nc.pair && !c.closed {
 		// An earlier attempt on this tuple that never completed.
 		e.rep.failedConnects++
@@ -575,6 +582,12 @@ func (e *Engine) toTimeWait(tw uint32, t time.Time, s *tcpdecode.Segment, v *Ver
 // closing follows FINs, their acknowledgements and RSTs.
 func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v *Verdict) {
 	if s.RST {
+		if c.refused && !c.synAck && d == 0 {
+			// The client's answer to the ACK of the TIME_WAIT socket
+			// that refused its SYN (toTimeWait saw it reach that
+			// socket): the connect goes on, with the same SYN again.
+			return
+		}
 		if !c.synAck && c.rolesKnown && d == 1 {
 			e.rep.failedConnects++
 			e.event(t, EventConnectRefused, c.ep[0], c.ep[1], "")

@@ -440,3 +440,52 @@ func TestOneRequestNeedsAKnownCount(t *testing.T) {
 		t.Fatalf("one request each: share %.2f, findings %q, verdict %+v", r.Pairs[0].OneRequestShare, r.Findings, v)
 	}
 }
+
+// TestRefusedSYNResent: a SYN refused by the server's TIME_WAIT socket
+// (answered with an ACK), the client's RST to that ACK (which kills the
+// socket), and the same SYN again: one connection attempt with a
+// retransmitted SYN, not an extra connection closed by RST.
+func TestRefusedSYNResent(t *testing.T) {
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.noTS = true
+	f.handshake()
+	f.send(0, false, true, false, false, 100)
+	f.send(1, false, true, true, false, 10) // the server answers and closes
+	f.send(0, false, true, true, false, 0)
+	if v := f.send(1, false, true, false, false, 0); !v.TWStarted || v.Holder != srv {
+		t.Fatalf("server TIME_WAIT: %+v", v)
+	}
+	// The same client port again, with an older sequence number: refused.
+	g := newFlow(e, cli, srv, 10)
+	g.noTS = true
+	v := g.at(2*time.Second).send(0, true, false, false, false, 0)
+	if v.Reuse == nil || v.Reuse.Accepted {
+		t.Fatalf("reuse %+v", v.Reuse)
+	}
+	// The TIME_WAIT socket's ACK, and the client's RST to it.
+	ack := tcpdecode.Segment{Src: srv, Dst: cli, Seq: f.seq[1], Ack: f.seq[0], ACK: true}
+	e.Segment(g.t, &ack)
+	rst := tcpdecode.Segment{Src: cli, Dst: srv, Seq: f.seq[0], RST: true}
+	if v := *e.Segment(g.t, &rst); !v.Assassinated || v.Closer == CloserRST {
+		t.Fatalf("RST to the ACK: %+v", v)
+	}
+	// The same SYN 12 ms later: a retransmission, then the connection.
+	g.seq[0]--
+	if v := g.at(2*time.Second + 12*time.Millisecond).send(0, true, false, false, false, 0); v.SynRetry != 1 || v.Reuse != nil {
+		t.Fatalf("the SYN again: %+v", v)
+	}
+	g.send(1, true, true, false, false, 0)
+	g.send(0, false, true, false, false, 100)
+	g.send(1, false, true, true, false, 10)
+	g.send(0, false, true, true, false, 0)
+	g.send(1, false, true, false, false, 0)
+	r := e.Report(false)
+	s := r.Summary
+	if s.Connections != 2 || s.Complete != 2 || s.Closes["rst"] != 0 || s.Closes["server"] != 2 || s.SYNRetries != 1 || s.ReusesRefused != 1 || s.OpenAtEnd != 0 {
+		t.Fatalf("summary %+v", s)
+	}
+	if r.Counts[string(EventAbortiveClose)] != 0 {
+		t.Fatalf("events %v", r.Counts)
+	}
+}
