@@ -171,12 +171,12 @@ type conn struct {
 	// refused: the SYN hit a TIME_WAIT socket that refused it (answered
 	// with an ACK). The client's RST to that ACK does not end the attempt:
 	// its kernel resends the same SYN, a retransmission.
-	refused bool
-	req        reqTracker
-	respClose  bool          // an HTTP/1.x response said "Connection: close"
-	lastData   time.Time     // the last segment with payload, either way
-	idleAtFIN  time.Duration // from lastData to the first FIN
-	pair       *pair
+	refused   bool
+	req       reqTracker
+	respClose bool          // an HTTP/1.x response said "Connection: close"
+	lastData  time.Time     // the last segment with payload, either way
+	idleAtFIN time.Duration // from lastData to the first FIN
+	pair      *pair
 	// copies: the last two segments of each direction that carried
 	// data or a SYN, FIN or RST (see segSig).
 	copies   [2][2]segSig
@@ -272,8 +272,9 @@ type Engine struct {
 	hosts    map[netip.Addr]*hostState
 	hostList []*hostState // by hostState.idx
 	pairs    map[pairMapKey]*pair
-	pairList []*pair // by pair.idx
-	spare    []*conn // closed connections, for reuse
+	pairList []*pair                  // by pair.idx
+	servers  map[netip.AddrPort]int32 // serverScore
+	spare    []*conn                  // closed connections, for reuse
 	reqs     reqCache
 	nextID   uint64
 	now      time.Time
@@ -293,6 +294,7 @@ func New(cfg Config) *Engine {
 		addrIDs: make(map[netip.Addr]uint32),
 		hosts:   make(map[netip.Addr]*hostState),
 		pairs:   make(map[pairMapKey]*pair),
+		servers: make(map[netip.AddrPort]int32),
 	}
 }
 
@@ -398,10 +400,17 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 		client, server := s.Src, s.Dst
 		if s.SYN && s.ACK {
 			client, server = s.Dst, s.Src
-		} else if e.looksLikeServerPort(s.Src.Port(), s.Dst.Port()) {
+		} else if e.looksLikeServer(s.Src, s.Dst) {
 			client, server = s.Dst, s.Src
 		}
+		if !(s.SYN && s.ACK) {
+			e.seenMidStream(client, server)
+		}
 		c = e.newConn(client, server, s.SYN && s.ACK, true, t)
+	} else if !c.rolesKnown && (s.FIN || s.RST) && !c.fin[0] && !c.fin[1] && e.serverScore(c.ep[0]) > e.serverScore(c.ep[1]) {
+		// Begun before the capture, and the guess of its first packet
+		// was wrong: later connections showed which endpoint serves.
+		e.swapRoles(c)
 	}
 	c.last = t
 	d := c.side(s.Src)
@@ -494,6 +503,64 @@ func (e *Engine) finalCopy(s *tcpdecode.Segment, g *segSig) bool {
 	return false
 }
 
+// serverScore says how much an endpoint looks like a server: SYNs sent
+// to it count much, and every other tuple begun before the capture that
+// it is part of counts one (a server's endpoint is in many, a client's
+// ephemeral port in few).
+func (e *Engine) serverScore(ap netip.AddrPort) int32 { return e.servers[ap] }
+
+const (
+	synScore    = 1 << 16
+	maxServers  = 1 << 16 // endpoints scored; the scores start over beyond
+	maxSrvScore = 1 << 30
+)
+
+func (e *Engine) score(ap netip.AddrPort, n int32) {
+	if len(e.servers) >= maxServers {
+		if _, ok := e.servers[ap]; !ok {
+			clear(e.servers)
+		}
+	}
+	e.servers[ap] = min(e.servers[ap]+n, maxSrvScore)
+}
+
+func (e *Engine) seenMidStream(client, server netip.AddrPort) {
+	e.score(client, 1)
+	e.score(server, 1)
+}
+
+// looksLikeServer guesses, for a connection begun before the capture,
+// whether src is its server: the endpoint seen as a server before, else
+// by the ports.
+func (e *Engine) looksLikeServer(src, dst netip.AddrPort) bool {
+	if a, b := e.serverScore(src), e.serverScore(dst); a != b {
+		return a > b
+	}
+	return e.looksLikeServerPort(src.Port(), dst.Port())
+}
+
+// swapRoles turns a connection begun before the capture around: its
+// client becomes its server. Nothing has been counted for its pair yet
+// (that happens when it closes), and its requests were the wrong side's.
+func (e *Engine) swapRoles(c *conn) {
+	c.ep[0], c.ep[1] = c.ep[1], c.ep[0]
+	c.bytes[0], c.bytes[1] = c.bytes[1], c.bytes[0]
+	c.nxt[0], c.nxt[1] = c.nxt[1], c.nxt[0]
+	c.nxtOK[0], c.nxtOK[1] = c.nxtOK[1], c.nxtOK[0]
+	c.ts[0], c.ts[1] = c.ts[1], c.ts[0]
+	c.tsOK[0], c.tsOK[1] = c.tsOK[1], c.tsOK[0]
+	c.fin[0], c.fin[1] = c.fin[1], c.fin[0]
+	c.finSeq[0], c.finSeq[1] = c.finSeq[1], c.finSeq[0]
+	c.finAcked[0], c.finAcked[1] = c.finAcked[1], c.finAcked[0]
+	c.ackedPeer[0], c.ackedPeer[1] = c.ackedPeer[1], c.ackedPeer[0]
+	c.tw[0], c.tw[1] = c.tw[1], c.tw[0]
+	c.copies[0], c.copies[1] = c.copies[1], c.copies[0]
+	c.copyNext[0], c.copyNext[1] = c.copyNext[1], c.copyNext[0]
+	c.req = reqTracker{cache: &e.reqs}
+	c.respClose = false
+	c.pair = e.pair(c.ep[0].Addr(), c.ep[1])
+}
+
 func (e *Engine) looksLikeServerPort(src, dst uint16) bool {
 	inRange := func(p uint16) bool { return p >= e.cfg.PortLo && p <= e.cfg.PortHi }
 	if inRange(src) != inRange(dst) {
@@ -543,6 +610,9 @@ func (e *Engine) syn(c *conn, t time.Time, s *tcpdecode.Segment, v *Verdict) *co
 		}
 	}
 	_ = reuse
+	if e.servers[s.Dst] < synScore {
+		e.score(s.Dst, synScore)
+	}
 	nc := e.newConn(s.Src, s.Dst, true, hadTW, t)
 	nc.synSeq = s.Seq
 	nc.refused = refused

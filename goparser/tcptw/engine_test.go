@@ -2,6 +2,7 @@ package tcptw
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -472,7 +473,7 @@ func TestRefusedSYNResent(t *testing.T) {
 	}
 	// The same SYN 12 ms later: a retransmission, then the connection.
 	g.seq[0]--
-	if v := g.at(2*time.Second + 12*time.Millisecond).send(0, true, false, false, false, 0); v.SynRetry != 1 || v.Reuse != nil {
+	if v := g.at(2*time.Second+12*time.Millisecond).send(0, true, false, false, false, 0); v.SynRetry != 1 || v.Reuse != nil {
 		t.Fatalf("the SYN again: %+v", v)
 	}
 	g.send(1, true, true, false, false, 0)
@@ -487,5 +488,52 @@ func TestRefusedSYNResent(t *testing.T) {
 	}
 	if r.Counts[string(EventAbortiveClose)] != 0 {
 		t.Fatalf("events %v", r.Counts)
+	}
+}
+
+// TestBegunBeforeTheCapture: connections whose handshake the capture
+// lacks. Their server port is inside the ephemeral range, so the ports
+// alone would take the client's lower port for the server; the endpoint
+// that the other connections share is the server. Their lifetimes are
+// unknown: no median of them, and "n/a" when no other connection closed.
+func TestBegunBeforeTheCapture(t *testing.T) {
+	e := New(Config{PortLo: 19780, PortHi: 19799})
+	server := netip.MustParseAddrPort("10.0.0.2:19799")
+	for i := range 10 {
+		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(19780+i)), server, 1000)
+		f.at(time.Duration(i) * 10 * time.Millisecond)
+		f.send(0, false, true, false, false, 0) // a keep-alive ACK
+	}
+	for i := range 10 {
+		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(19780+i)), server, 1001)
+		f.at(time.Second + time.Duration(i)*10*time.Millisecond)
+		f.send(0, false, true, true, false, 0) // the client closes
+		f.send(1, false, true, true, false, 0)
+		if v := f.send(0, false, true, false, false, 0); !v.TWStarted || v.Holder.Addr() != cli.Addr() || v.Closer != CloserClient {
+			t.Fatalf("connection %d: %+v", i, v)
+		}
+	}
+	r := e.Report(false)
+	if len(r.Pairs) != 1 {
+		t.Fatalf("pairs %+v", r.Pairs)
+	}
+	p := r.Pairs[0]
+	if p.Client != "10.0.0.1" || p.Server != server.String() || p.Closers["client"] != 10 || p.Partial != 10 || p.MedianLifetime != nil {
+		t.Fatalf("pair %+v", p)
+	}
+	var text strings.Builder
+	r.WriteText(&text)
+	if !strings.Contains(text.String(), "0 conns (and 10 begun before the capture), 0.0/s (peak 0/s), median life n/a, n/a req/conn") {
+		t.Fatalf("report:\n%s", text.String())
+	}
+	// One connection seen from its handshake, 2 s long, next to them: its
+	// lifetime is the median, not theirs.
+	f := newFlow(e, netip.AddrPortFrom(cli.Addr(), 19790), server, 5000)
+	f.at(2 * time.Second).handshake()
+	f.at(4*time.Second).send(0, false, true, true, false, 0)
+	f.send(1, false, true, true, false, 0)
+	f.send(0, false, true, false, false, 0)
+	if m := e.Report(false).Pairs[0].MedianLifetime; m == nil || *m != 2 {
+		t.Fatalf("median life %v, want 2 s", m)
 	}
 }

@@ -149,9 +149,10 @@ type PairReport struct {
 	Client            string         `json:"client"`
 	Server            string         `json:"server"`
 	Connections       int            `json:"connections"`
+	Partial           int            `json:"partial_connections"` // closed, begun before the capture (not in connections)
 	RateMean          float64        `json:"new_conns_per_second_mean"`
 	RatePeak          int            `json:"new_conns_per_second_peak"`
-	MedianLifetime    float64        `json:"median_lifetime_seconds"`
+	MedianLifetime    *float64       `json:"median_lifetime_seconds"` // null: no connection seen from its start closed
 	RequestsPerConn   float64        `json:"requests_per_connection"`
 	OneRequestShare   float64        `json:"one_request_share"`
 	Closers           map[string]int `json:"closers"`
@@ -264,20 +265,26 @@ func (e *Engine) Report(timeline bool) *Report {
 		}
 		pr := PairReport{
 			Client: p.key.client.String(), Server: p.key.server.String(), Connections: p.conns,
-			RateMean: p.rate(), RatePeak: p.busiestSecond(), MedianLifetime: p.lifetimes.median(),
+			Partial:  p.partialClosed,
+			RateMean: p.rate(), RatePeak: p.busiestSecond(),
 			ConnectionClose: p.connClose, ObservedTimeWait: p.twPeak,
 			ClientTimeWaitPeak: p.twClientPk, ServerTimeWaitPeak: p.twServerPk,
 			OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose,
 			BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
 			Closers: map[string]int{},
 		}
+		if p.lifetimes.n > 0 {
+			m := p.lifetimes.median()
+			pr.MedianLifetime = &m
+		}
 		if p.finToSyn.n > 0 {
 			m := p.finToSyn.median()
 			pr.MedianFinToSyn = &m
 		}
-		if p.closedConns > 0 {
-			pr.RequestsPerConn = float64(p.requests) / float64(p.closedConns)
-			pr.OneRequestShare = float64(p.oneRequest) / float64(p.closedConns)
+		if n := p.closedConns - p.partialClosed; n > 0 {
+			// Of the connections seen from the handshake.
+			pr.RequestsPerConn = float64(p.requests) / float64(n)
+			pr.OneRequestShare = float64(p.oneRequest) / float64(n)
 		}
 		for i, n := range p.closers {
 			if i > 0 && n > 0 {
@@ -424,9 +431,10 @@ func (e *Engine) findings(r *Report) []string {
 // and the cause that the capture shows.
 func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) string {
 	cs, ss, both := p.Closers["client"], p.Closers["server"], p.Closers["both"]
-	if p.OneRequestShare < 0.8 || 2*(cs+ss+both) < closed {
+	if p.OneRequestShare < 0.8 || 2*(cs+ss+both) < closed || closed-p.Partial < 10 {
 		return ""
 	}
+	closed -= p.Partial // the requests of the others are unknown
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s -> %s: %.0f%% of the connections carry a single request (%d of %d), at %.1f new connections/s, "+
 		"and each leaves a socket in TIME_WAIT for %.0f s on the side that closes first. ",
@@ -518,8 +526,20 @@ func (r *Report) WriteText(w io.Writer) {
 		if p.MedianFinToSyn != nil {
 			gap = fmt.Sprintf("%.3f s", *p.MedianFinToSyn)
 		}
-		fmt.Fprintf(w, "  %s -> %s: %d conns, %.1f/s (peak %d/s), median life %.3f s, %.1f req/conn, %d/%d bytes out/in, closes %s, FIN->SYN median %s, TIME_WAIT predicted %.0f observed peak %d\n",
-			p.Client, p.Server, p.Connections, p.RateMean, p.RatePeak, p.MedianLifetime, p.RequestsPerConn,
+		life := "n/a"
+		if p.MedianLifetime != nil {
+			life = fmt.Sprintf("%.3f s", *p.MedianLifetime)
+		}
+		conns := fmt.Sprintf("%d conns", p.Connections)
+		if p.Partial > 0 {
+			conns += fmt.Sprintf(" (and %d begun before the capture)", p.Partial)
+		}
+		reqs := "n/a"
+		if p.MedianLifetime != nil {
+			reqs = fmt.Sprintf("%.1f", p.RequestsPerConn)
+		}
+		fmt.Fprintf(w, "  %s -> %s: %s, %.1f/s (peak %d/s), median life %s, %s req/conn, %d/%d bytes out/in, closes %s, FIN->SYN median %s, TIME_WAIT predicted %.0f observed peak %d\n",
+			p.Client, p.Server, conns, p.RateMean, p.RatePeak, life, reqs,
 			p.BytesToServer, p.BytesToClient, closersText(p.Closers), gap, p.PredictedTimeWait, p.ObservedTimeWait)
 	}
 	fmt.Fprintf(w, "\nEvents\n")

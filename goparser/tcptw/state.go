@@ -111,11 +111,12 @@ type pairKey struct {
 
 // pair aggregates the connections of one client host to one server.
 type pair struct {
-	key         pairKey
-	idx         uint32        // in Engine.pairList
-	hosts       [2]*hostState // the client's and the server's, once looked up
-	conns       int
-	closedConns int
+	key           pairKey
+	idx           uint32        // in Engine.pairList
+	hosts         [2]*hostState // the client's and the server's, once looked up
+	conns         int
+	closedConns   int
+	partialClosed int // of closedConns, begun before the capture
 	// SYN times (ns) of the last second, for the busiest one-second
 	// window of capture: window[head:] are within a second of the last.
 	window      []int64
@@ -212,8 +213,14 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 	// A connection's TIME_WAIT socket starts with its last segment: it
 	// holds the port once, not as well as the open connection.
 	p.portsPeak = max(p.portsPeak, p.portsInUse())
-	p.lifetimes.add(t.Sub(c.start).Seconds())
-	p.requests += c.req.count
+	if c.rolesKnown {
+		// A connection begun before the capture has no known start, nor
+		// a known number of requests.
+		p.lifetimes.add(t.Sub(c.start).Seconds())
+		p.requests += c.req.count
+	} else {
+		p.partialClosed++
+	}
 	p.closers[c.closer]++
 	p.bytes[0] += c.bytes[0]
 	p.bytes[1] += c.bytes[1]
