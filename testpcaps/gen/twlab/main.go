@@ -13,8 +13,11 @@
 //
 // Client modes: close (the client closes after reading the response),
 // nokeepalive (Go http.Client with DisableKeepAlives: it sends
-// "Connection: close", so the server closes first), linger0 (SO_LINGER 0:
-// RST), keepalive (one reused connection), connect (connect and close).
+// "Connection: close", so the server closes first; the client's Close
+// waits for the server's FIN), nokeepalive-race (the same without the
+// wait: the client and the server race to close, as they do in
+// production), linger0 (SO_LINGER 0: RST), keepalive (one reused
+// connection), connect (connect and close).
 package main
 
 import (
@@ -138,6 +141,8 @@ func client(addr, path, mode string, n int, every, timeout time.Duration) {
 	switch mode {
 	case "nokeepalive":
 		hc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: lateClose}}
+	case "nokeepalive-race":
+		hc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	case "keepalive":
 		hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	}
@@ -155,7 +160,7 @@ func client(addr, path, mode string, n int, every, timeout time.Duration) {
 			if c, err = net.DialTimeout("tcp", addr, timeout); err == nil {
 				c.Close()
 			}
-		case "nokeepalive", "keepalive":
+		case "nokeepalive", "nokeepalive-race", "keepalive":
 			var resp *http.Response
 			r, _ := http.NewRequest("GET", "http://"+addr+path, nil)
 			r.Header.Set("User-Agent", "twlab-probe/1.0")
