@@ -480,9 +480,10 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"http.Server.SetKeepAlivesEnabled(false), or a handler that closes), not an idle timeout. Fix the server; "+
 			"if the client does not reuse connections either, fix it too. %s", idle, clientFix)
 	default:
-		b.WriteString("The client closes them itself: keep-alive is off or connections are not reused. Fix on the client: " +
-			"reuse one http.Client/Transport for all requests, raise Transport.MaxIdleConnsPerHost to the request " +
-			"concurrency (the default is 2), and drain and close every response body.")
+		fmt.Fprintf(&b, "The client closes %d of them itself: keep-alive is off or connections are not reused (a new "+
+			"http.Client or Transport per request). Fix on the client: reuse one http.Client/Transport for all requests, "+
+			"raise Transport.MaxIdleConnsPerHost to the request concurrency (the default is 2), and drain and close every "+
+			"response body.", cs+both)
 	}
 	return b.String()
 }
