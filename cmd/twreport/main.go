@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -145,6 +146,12 @@ func feed(eng *tcptw.Engine, name string, prog *progress) error {
 		return err
 	}
 	defer f.Close()
+	if m, ok := mapFile(f, size); ok {
+		defer m.unmap()
+		if src, ok := newPcapMapped(m.b); ok {
+			return feedMapped(eng, name, prog, src, size)
+		}
+	}
 	cr := &countingReader{r: f}
 	br := bufio.NewReaderSize(cr, 1<<20)
 	magic, err := br.Peek(4)
@@ -177,6 +184,29 @@ func feed(eng *tcptw.Engine, name string, prog *progress) error {
 	} else if src, err = newPcapSource(br); err != nil {
 		return err
 	}
+	return feedRecords(eng, name, prog, src, func() int64 { return cr.n }, size)
+}
+
+// feedMapped is feedRecords for a mapped file. One truncated while it is
+// read faults (SIGBUS) where read(2) would have seen it end: that is an
+// error, not a crash.
+func feedMapped(eng *tcptw.Engine, name string, prog *progress, src *pcapRecords, size int64) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			// A memory fault's panic says where (debug.SetPanicOnFault).
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			err = fmt.Errorf("%s changed while it was read (truncated?)", name)
+		}
+	}()
+	return feedRecords(eng, name, prog, src, func() int64 { return int64(src.off) }, size)
+}
+
+// feedRecords hands the engine every TCP segment of src; at reports how
+// far into the file (of size octets) src has read.
+func feedRecords(eng *tcptw.Engine, name string, prog *progress, src packetSource, at func() int64, size int64) error {
 	dec := tcpdecode.New()
 	var ci captureInfo
 	var seg tcpdecode.Segment
@@ -193,7 +223,7 @@ func feed(eng *tcptw.Engine, name string, prog *progress) error {
 			return err
 		}
 		if n%65536 == 0 {
-			prog.update(name, cr.n, size)
+			prog.update(name, at(), size)
 		}
 		if dec.Decode(ci.link, data, &seg) != nil {
 			continue

@@ -29,24 +29,48 @@ type pcapRecords struct {
 // pcapgo's limit on records read into the reader's own buffer.
 const eagerReadMax = 262144
 
+// newPcapMapped reads a plain pcap file's records out of its mapping
+// (mapPcap), without copying it through read(2); ok is false for other
+// files.
+func newPcapMapped(b []byte) (src *pcapRecords, ok bool) {
+	var p pcapRecords
+	if !p.header(b) {
+		return nil, false
+	}
+	p.win, p.off = b, 24
+	return &p, true
+}
+
+// header reads a pcap file header (version 2.4) into p.
+func (p *pcapRecords) header(h []byte) bool {
+	if len(h) < 24 {
+		return false
+	}
+	switch binary.LittleEndian.Uint32(h[0:4]) {
+	case 0xA1B2C3D4:
+		p.order, p.nsFactor = binary.LittleEndian, 1000
+	case 0xA1B23C4D:
+		p.order, p.nsFactor = binary.LittleEndian, 1
+	case 0xD4C3B2A1:
+		p.order, p.nsFactor = binary.BigEndian, 1000
+	case 0x4D3CB2A1:
+		p.order, p.nsFactor = binary.BigEndian, 1
+	default:
+		return false
+	}
+	if p.order.Uint16(h[4:6]) != 2 || p.order.Uint16(h[6:8]) != 4 {
+		return false
+	}
+	p.snaplen = p.order.Uint32(h[16:20])
+	p.link = layers.LinkType(p.order.Uint32(h[20:24]))
+	return true
+}
+
 func newPcapSource(br *bufio.Reader) (packetSource, error) {
-	h, err := br.Peek(24)
-	if err == nil {
+	if h, err := br.Peek(24); err == nil && br.Size() >= 16+eagerReadMax {
 		var p pcapRecords
-		switch binary.LittleEndian.Uint32(h[0:4]) {
-		case 0xA1B2C3D4:
-			p.order, p.nsFactor = binary.LittleEndian, 1000
-		case 0xA1B23C4D:
-			p.order, p.nsFactor = binary.LittleEndian, 1
-		case 0xD4C3B2A1:
-			p.order, p.nsFactor = binary.BigEndian, 1000
-		case 0x4D3CB2A1:
-			p.order, p.nsFactor = binary.BigEndian, 1
-		}
-		if p.order != nil && p.order.Uint16(h[4:6]) == 2 && p.order.Uint16(h[6:8]) == 4 && br.Size() >= 16+eagerReadMax {
+		if p.header(h) {
 			p.br = br
-			p.snaplen = p.order.Uint32(h[16:20])
-			p.link = layers.LinkType(p.order.Uint32(h[20:24]))
 			p.win, _ = br.Peek(br.Buffered())
 			p.off = 24
 			return &p, nil
@@ -78,7 +102,7 @@ func (p *pcapRecords) Read(ci *captureInfo) ([]byte, error) {
 	if caplen > length {
 		return nil, fmt.Errorf("capture length exceeds original packet length: %d > %d", caplen, length)
 	}
-	if caplen > eagerReadMax {
+	if caplen > eagerReadMax && p.br != nil {
 		// Rare (a snap length over 256 KiB): pcapgo's way, which copies.
 		if _, err := p.br.Discard(p.off + 16); err != nil {
 			return nil, err
@@ -107,6 +131,10 @@ func (p *pcapRecords) Read(ci *captureInfo) ([]byte, error) {
 // available in win, returning how many there are when the input ends
 // before.
 func (p *pcapRecords) refill(n int) (int, error) {
+	if p.br == nil {
+		// A mapped file: win is all of it.
+		return len(p.win) - p.off, io.EOF
+	}
 	if _, err := p.br.Discard(p.off); err != nil {
 		return 0, err
 	}

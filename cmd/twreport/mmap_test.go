@@ -1,0 +1,123 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/gotcpdump/gotcpdump/goparser/tcptw"
+)
+
+// writeSYNs writes a pcap of n SYNs from distinct client ports.
+func writeSYNs(t *testing.T, n int) string {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "syns.pcap")
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Unix(1_700_000_000, 0)
+	for i := range n {
+		eth := &layers.Ethernet{SrcMAC: make([]byte, 6), DstMAC: make([]byte, 6), EthernetType: layers.EthernetTypeIPv4}
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: []byte{10, 0, 0, 1}, DstIP: []byte{10, 0, 0, 2}}
+		tcp := &layers.TCP{SrcPort: layers.TCPPort(40000 + i), DstPort: 8080, SYN: true, Seq: uint32(i), Window: 64240}
+		_ = tcp.SetNetworkLayerForChecksum(ip)
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp); err != nil {
+			t.Fatal(err)
+		}
+		b := buf.Bytes()
+		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(b), Length: len(b)}
+		if err := w.WritePacket(ci, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// TestMappedFileTruncated: a capture cut short while twreport reads it
+// out of its mapping (a ring of -C/-W files being overwritten) is an
+// error, where a read past the end of the mapping would have crashed it
+// with SIGBUS.
+func TestMappedFileTruncated(t *testing.T) {
+	name := writeSYNs(t, 20000)
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	m, ok := mapFile(f, st.Size())
+	if !ok {
+		t.Fatal("not mapped")
+	}
+	defer m.unmap()
+	src, ok := newPcapMapped(m.b)
+	if !ok {
+		t.Fatal("not a pcap")
+	}
+	if err := os.Truncate(name, 4096); err != nil {
+		t.Fatal(err)
+	}
+	eng := tcptw.New(tcptw.Config{})
+	err = feedMapped(eng, name, &progress{w: io.Discard}, src, st.Size())
+	if err == nil || !strings.Contains(err.Error(), "changed while it was read") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestMappedAsRead: the mapped and the read paths give the same report.
+func TestMappedAsRead(t *testing.T) {
+	name := writeSYNs(t, 3000)
+	report := func(viaMap bool) string {
+		eng := tcptw.New(tcptw.Config{})
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		st, _ := f.Stat()
+		if viaMap {
+			m, ok := mapFile(f, st.Size())
+			if !ok {
+				t.Fatal("not mapped")
+			}
+			defer m.unmap()
+			src, _ := newPcapMapped(m.b)
+			if err := feedMapped(eng, name, &progress{w: io.Discard}, src, st.Size()); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := feed(eng, "-", &progress{w: io.Discard}); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		eng.Report(false).WriteText(&b)
+		return b.String()
+	}
+	stdin := os.Stdin
+	t.Cleanup(func() { os.Stdin = stdin })
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	os.Stdin = f // "-": read, not mapped
+	read := report(false)
+	if mapped := report(true); mapped != read || !strings.Contains(read, "3000") {
+		t.Errorf("mapped:\n%s\nread:\n%s", mapped, read)
+	}
+}
