@@ -366,6 +366,7 @@ func TestGogrpcFailedCalls(t *testing.T) {
 		"/demo.Fail/BigStatus":   {8, ""},
 		"/demo.Fail/Slow":        {4, "RST_STREAM CANCEL at its grpc-timeout"},
 		"/demo.Fail/Cancel":      {1, "RST_STREAM CANCEL"},
+		"/demo.Fail/Details":     {3, ""},
 		"/demo.Fail/Unavailable": {14, `HTTP status 503 Service Unavailable, content-type "text/plain; charset=utf-8"`},
 		"/demo.Fail/NotFound":    {12, `HTTP status 404 Not Found, content-type "text/plain; charset=utf-8"`},
 		"/demo.Fail/NoTrailers":  {13, "stream ended without trailers"},
@@ -422,10 +423,24 @@ func TestGogrpcFailedCalls(t *testing.T) {
 	}
 	calls := tshark(t, pluginEnv, "-q", "-r", file, "-z", "gogrpc,calls")
 	for path, w := range want {
-		name := []string{"OK", "Canceled", "Unknown", "", "DeadlineExceeded", "", "", "", "ResourceExhausted", "", "", "", "Unimplemented", "Internal", "Unavailable"}[w.code]
+		name := []string{"OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "", "", "", "ResourceExhausted", "", "", "", "Unimplemented", "Internal", "Unavailable"}[w.code]
 		if !regexp.MustCompile(regexp.QuoteMeta(path) + `\s+1\s.*\[` + name + `=1\]`).MatchString(calls) {
 			t.Errorf("-z gogrpc,calls has no %s ended %s:\n%s", path, name, calls)
 		}
+	}
+	// grpc-status-details-bin: google.rpc error details, decoded with
+	// their types from the descriptor sets, raw without them.
+	details := func(args ...string) string {
+		return tshark(t, pluginEnv, append([]string{"-r", file, "-Y", `gogrpc.path == "/demo.Fail/Details" && gogrpc.status`, "-T", "fields",
+			"-e", "gogrpc.status_detail.type_url", "-e", "gogrpc.json", "-e", "gogrpc.pb.string"}, args...)...)
+	}
+	typed := details("-o", "gogrpc.descriptor_sets:"+pcap("grpc_health.pb"))
+	if want := "type.googleapis.com/google.rpc.BadRequest,type.googleapis.com/google.rpc.RetryInfo\t" +
+		`{"fieldViolations":[{"field":"name","description":"must not be empty"}]},{"retryDelay":"1.500s"}` + "\t\n"; typed != want {
+		t.Errorf("typed details:\n%q\nwant\n%q", typed, want)
+	}
+	if raw := details(); !strings.Contains(raw, "\t\tname,must not be empty") {
+		t.Errorf("raw details: %q", raw)
 	}
 	one := tshark(t, pluginEnv, "-r", file, "-O", "gogrpc")
 	if two := withoutFragmentLinks(tshark(t, pluginEnv, "-2", "-r", file, "-O", "gogrpc")); one != two {

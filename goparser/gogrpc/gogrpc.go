@@ -360,7 +360,7 @@ func WriteRequest(w tree.Writer, off, n int, call Call, fields func(name string)
 // WriteStatus writes how the call ended: its status from a trailers
 // block (or a trailers-only response), or as ReadStatus or ResetStatus
 // found it.
-func WriteStatus(w tree.Writer, off, n int, call Call, s Status, summary func(tree.Writer)) {
+func WriteStatus(w tree.Writer, off, n int, call Call, s Status, reg *pbschema.Registry, summary func(tree.Writer)) {
 	const gen = tree.FlagGenerated
 	var label [128]byte
 	w.BeginBytes(Proto.Item, off, n, tree.FromBytes, append(append(call.appendLabel(label[:0]), " status "...), s.Code.String()...), 0)
@@ -378,7 +378,7 @@ func WriteStatus(w tree.Writer, off, n int, call Call, s Status, summary func(tr
 		w.Add(fStatusMsg, off, n, tree.Str(s.Message), "", 0)
 	}
 	if s.Details != "" {
-		writeDetails(w, off, n, s.Details)
+		writeDetails(w, off, n, s.Details, reg)
 	}
 	if summary != nil {
 		summary(w)
@@ -397,8 +397,10 @@ func WriteStatus(w tree.Writer, off, n int, call Call, s Status, summary func(tr
 }
 
 // writeDetails decodes grpc-status-details-bin: a base64 (padded or not)
-// google.rpc.Status whose details are Any messages.
-func writeDetails(w tree.Writer, off, n int, v string) {
+// google.rpc.Status whose details are Any messages, decoded with their
+// types when the descriptor sets have them (google.rpc.BadRequest …),
+// raw otherwise.
+func writeDetails(w tree.Writer, off, n int, v string, reg *pbschema.Registry) {
 	const gen = tree.FlagGenerated
 	raw, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(v, "="))
 	var st spb.Status
@@ -412,7 +414,11 @@ func writeDetails(w tree.Writer, off, n int, v string) {
 	w.Begin(fDetails, off, n, tree.Str(fmt.Sprintf("code %v, %q, %d details", codes.Code(st.Code), st.Message, len(st.Details))), "", gen)
 	for _, d := range st.Details {
 		w.Begin(fDetailType, off, n, tree.Str(d.TypeUrl), "", gen)
-		if fields, ok := grpcmsg.DecodeRaw(d.Value, 0); ok {
+		md, typed := reg.AnyType(d.TypeUrl)
+		if typed {
+			typed = writeTypedAs(w, off, n, d.Value, md, "status detail", reg, 0)
+		}
+		if fields, ok := grpcmsg.DecodeRaw(d.Value, 0); ok && !typed {
 			writeFields(w, off, n, fields, 0)
 		}
 		w.End()

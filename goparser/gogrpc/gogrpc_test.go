@@ -28,7 +28,7 @@ func TestStatusDetails(t *testing.T) {
 	if !ok {
 		t.Fatal("no status")
 	}
-	WriteStatus(tree.Writer{E: &e}, 0, 10, Call{Path: "/a.B/C"}, st, nil)
+	WriteStatus(tree.Writer{E: &e}, 0, 10, Call{Path: "/a.B/C"}, st, nil, nil)
 	out, err := e.Bytes()
 	if err != nil {
 		t.Fatal(err)

@@ -33,9 +33,16 @@ func writeTyped(w tree.Writer, off, n int, payload []byte, path string, request 
 	if request {
 		md = req
 	}
+	return writeTypedAs(w, off, n, payload, md, direction(request), reg, depth)
+}
+
+// writeTypedAs decodes payload as md (what names the message in expert
+// infos) and writes its type, fields and JSON; false when it does not
+// decode, with an expert note.
+func writeTypedAs(w tree.Writer, off, n int, payload []byte, md protoreflect.MessageDescriptor, what string, reg *pbschema.Registry, depth int) bool {
 	msg, err := reg.DecodeDepth(md, payload, depth)
 	if err != nil {
-		w.Expert(xSchema, fmt.Sprintf("%s does not decode as %s: %v", direction(request), md.FullName(), err))
+		w.Expert(xSchema, fmt.Sprintf("%s does not decode as %s: %v", what, md.FullName(), err))
 		return false
 	}
 	const gen = tree.FlagGenerated
@@ -45,7 +52,7 @@ func writeTyped(w tree.Writer, off, n int, payload []byte, path string, request 
 		// Valid protobuf (a newer schema's fields), but also what a
 		// message of another type, or a field of another wire type,
 		// decodes to: shown raw rather than dropped.
-		w.Expert(xUnknown, fmt.Sprintf("%s: %d octets of fields that %s does not declare, or declares with another wire type", direction(request), unknown, md.FullName()))
+		w.Expert(xUnknown, fmt.Sprintf("%s: %d octets of fields that %s does not declare, or declares with another wire type", what, unknown, md.FullName()))
 	}
 	if js, err := reg.JSON(msg); err == nil {
 		w.Add(fJSON, off, n, tree.Str(js), "", gen)

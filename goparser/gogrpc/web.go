@@ -113,7 +113,7 @@ func (wc *WebCalls) Decode(w tree.Writer, in WebBody, reg *pbschema.Registry, li
 		}
 		if m.Trailer {
 			s, _ := ReadStatus(WebTrailers(m.Data), true, true)
-			WriteStatus(w, m.Off, m.N, c.call, s, func(w tree.Writer) {
+			WriteStatus(w, m.Off, m.N, c.call, s, reg, func(w tree.Writer) {
 				WriteSummary(w, m.Off, m.N, &c.progress, in.Time)
 			})
 			if !c.progress.Ended {

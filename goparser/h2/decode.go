@@ -947,7 +947,7 @@ func (d *Decoder) grpcEnd(st *stream, off, n int, s gogrpc.Status) {
 	if st.progress.Ended && s.From != "" {
 		return
 	}
-	gogrpc.WriteStatus(d.w, off, n, st.call, s, func(w tree.Writer) {
+	gogrpc.WriteStatus(d.w, off, n, st.call, s, d.schema, func(w tree.Writer) {
 		gogrpc.WriteSummary(w, off, n, &st.progress, d.now)
 	})
 	if !st.progress.Ended {

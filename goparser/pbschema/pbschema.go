@@ -127,6 +127,17 @@ func (r *Registry) message(name string) (protoreflect.MessageDescriptor, error) 
 	return md, nil
 }
 
+// AnyType returns the message type that an Any's type URL
+// ("type.googleapis.com/google.rpc.BadRequest") names, if the sets have
+// it.
+func (r *Registry) AnyType(url string) (protoreflect.MessageDescriptor, bool) {
+	if r == nil {
+		return nil, false
+	}
+	md, err := r.message(url[strings.LastIndexByte(url, '/')+1:])
+	return md, err == nil
+}
+
 // Types returns the request and response types of a method path
 // ("/pkg.Service/Method").
 func (r *Registry) Types(path string) (req, resp protoreflect.MessageDescriptor, ok bool) {

@@ -4,7 +4,9 @@
 // --descriptor_set_out would write it for health.proto, followed by
 // testpcaps.v1.HealthBatch (grpc_health_batch.proto: a client-streaming
 // and a bidirectional method, and their HealthReport message), built here
-// as protoc builds it from grpc_health_batch.proto.
+// as protoc builds it from grpc_health_batch.proto, and the google.rpc
+// error details (google/rpc/error_details.proto, from the descriptor
+// compiled into genproto) that grpc-status-details-bin carries.
 //
 //	go run ./testpcaps/gen/descset > testpcaps/grpc_health.pb
 package main
@@ -13,6 +15,7 @@ import (
 	"log"
 	"os"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -44,6 +47,7 @@ func main() {
 		log.Fatal(err)
 	}
 	set.File = append(set.File, batch)
+	add(errdetails.File_google_rpc_error_details_proto)
 
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(set)
 	if err != nil {

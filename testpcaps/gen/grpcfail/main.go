@@ -1,7 +1,8 @@
 // Command grpcfail makes grpc-go calls that fail in the ways an analyst
 // meets in production, for the gogrpc tests: against a grpc-go server, a
 // status whose message is too long for one HEADERS frame (it goes on in a
-// CONTINUATION), a deadline that runs out and a call the client cancels;
+// CONTINUATION), a deadline that runs out, a call the client cancels and
+// a status with google.rpc error details;
 // against a net/http server standing in for a proxy or a broken server,
 // an HTTP 503 and 404 without gRPC, a response ended without trailers,
 // trailers without grpc-status and a grpc-status that is not a number.
@@ -20,11 +21,13 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -39,6 +42,7 @@ var calls = []struct {
 	{"/demo.Fail/BigStatus", false, codes.ResourceExhausted},
 	{"/demo.Fail/Slow", false, codes.DeadlineExceeded},
 	{"/demo.Fail/Cancel", false, codes.Canceled},
+	{"/demo.Fail/Details", false, codes.InvalidArgument},
 	{"/demo.Fail/Unavailable", true, codes.Unavailable},
 	{"/demo.Fail/NotFound", true, codes.Unimplemented},
 	{"/demo.Fail/NoTrailers", true, codes.Internal},
@@ -118,6 +122,14 @@ func serve(_ any, ss grpc.ServerStream) error {
 	switch method {
 	case "/demo.Fail/BigStatus":
 		return status.Error(codes.ResourceExhausted, bigMessage)
+	case "/demo.Fail/Details":
+		st, err := status.New(codes.InvalidArgument, "bad request").WithDetails(
+			&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "name", Description: "must not be empty"}}},
+			&errdetails.RetryInfo{RetryDelay: durationpb.New(1500 * time.Millisecond)})
+		if err != nil {
+			return err
+		}
+		return st.Err()
 	case "/demo.Fail/Slow", "/demo.Fail/Cancel":
 		// Past the client's deadline or cancel, which then resets the
 		// stream: its status is the client's, never sent.
