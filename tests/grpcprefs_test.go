@@ -1,31 +1,9 @@
 package tests
 
 import (
-	"bytes"
-	"os/exec"
 	"strings"
 	"testing"
 )
-
-// tsharkStderr runs tshark and returns its stdout and its stderr (without
-// the warning about running as root); a non-zero exit or a Lua error fails
-// the test.
-func tsharkStderr(t *testing.T, env []string, args ...string) (string, string) {
-	t.Helper()
-	cmd := exec.Command("tshark", args...)
-	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	errText := strings.TrimSpace(strings.ReplaceAll(stderr.String(), `Running as user "root" and group "root". This could be dangerous.`, ""))
-	if err != nil {
-		t.Fatalf("tshark %s: %v\n%s", strings.Join(args, " "), err, errText)
-	}
-	if strings.Contains(stdout.String(), "Lua Error:") || strings.Contains(errText, "Lua Error:") {
-		t.Fatalf("tshark %s printed a Lua Error:\n%s%s", strings.Join(args, " "), grepLines(stdout.String(), "Lua Error:"), errText)
-	}
-	return stdout.String(), errText
-}
 
 // TestGogrpcBadPreferenceEntry: a wrong entry in a gogrpc preference (a
 // port entry that is not PORT=PATH, a type that no set has, a descriptor

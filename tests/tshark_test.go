@@ -70,25 +70,34 @@ func run(m *testing.M) int {
 }
 
 // tshark runs tshark and returns its stdout. Any "Lua Error" in stdout or
-// stderr, or a non-zero exit, fails the test.
+// stderr, any other output on stderr, or a non-zero exit, fails the test.
 func tshark(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	out, errText := tsharkStderr(t, env, args...)
+	if errText != "" {
+		t.Fatalf("tshark %s wrote to stderr:\n%s", strings.Join(args, " "), errText)
+	}
+	return out
+}
+
+// tsharkStderr runs tshark and returns its stdout and its stderr (without
+// the warning about running as root); a non-zero exit or a Lua error fails
+// the test.
+func tsharkStderr(t *testing.T, env []string, args ...string) (string, string) {
 	t.Helper()
 	cmd := exec.Command("tshark", args...)
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	errText := strings.ReplaceAll(stderr.String(), `Running as user "root" and group "root". This could be dangerous.`, "")
+	errText := strings.TrimSpace(strings.ReplaceAll(stderr.String(), `Running as user "root" and group "root". This could be dangerous.`, ""))
 	if err != nil {
 		t.Fatalf("tshark %s: %v\n%s", strings.Join(args, " "), err, errText)
 	}
 	if strings.Contains(stdout.String(), "Lua Error:") || strings.Contains(errText, "Lua Error:") {
 		t.Fatalf("tshark %s printed a Lua Error:\n%s%s", strings.Join(args, " "), grepLines(stdout.String(), "Lua Error:"), errText)
 	}
-	if s := strings.TrimSpace(errText); s != "" {
-		t.Fatalf("tshark %s wrote to stderr:\n%s", strings.Join(args, " "), s)
-	}
-	return stdout.String()
+	return stdout.String(), errText
 }
 
 func grepLines(s, sub string) string {
