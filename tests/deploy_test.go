@@ -70,6 +70,8 @@ func TestDeployFiles(t *testing.T) {
 					Spec     struct {
 						HostNetwork bool `yaml:"hostNetwork"`
 						Containers  []struct {
+							Image           string
+							PullPolicy      string `yaml:"imagePullPolicy"`
 							Args            []string
 							SecurityContext struct {
 								Capabilities struct{ Add, Drop []string }
@@ -93,6 +95,11 @@ func TestDeployFiles(t *testing.T) {
 		c := tmpl.Spec.Containers[0]
 		if fmt.Sprint(c.SecurityContext.Capabilities.Add) != "[NET_RAW]" || fmt.Sprint(c.SecurityContext.Capabilities.Drop) != "[ALL]" {
 			t.Errorf("capabilities %+v", c.SecurityContext.Capabilities)
+		}
+		// Kubernetes pulls a :latest image Always unless told otherwise,
+		// and one built on the nodes is in no registry.
+		if strings.HasSuffix(c.Image, ":latest") && c.PullPolicy != "IfNotPresent" && c.PullPolicy != "Never" {
+			t.Errorf("image %s with pull policy %q", c.Image, c.PullPolicy)
 		}
 		if c.Resources.Limits["memory"] == "" || c.Resources.Limits["cpu"] == "" {
 			t.Errorf("no resource limits: %v", c.Resources.Limits)
