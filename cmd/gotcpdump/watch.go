@@ -99,11 +99,10 @@ func watch(args []string, stderr io.Writer) int {
 	lo, hi := sockdiag.EphemeralRange()
 	log.Info("watching", "threshold", threshold, "rearm_below", int(float64(threshold)**rearm), "interval", *interval, "dir", *dir, "metrics_addr", metrics)
 	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		busy      bool
-		armed     = true
-		lastStart time.Time
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		busy bool
+		trig = newTrigger(threshold, *rearm, *cooldown)
 	)
 	tick := time.NewTicker(*interval)
 	defer tick.Stop()
@@ -118,15 +117,14 @@ func watch(args []string, stderr io.Writer) int {
 			m.observe(n, ports)
 		}
 		mu.Lock()
-		if !armed && n < int(float64(threshold)**rearm) {
-			armed = true
+		start, rearmed := trig.sample(n, err == nil, busy, time.Now())
+		if rearmed {
 			log.Info("re-armed", "time_wait", n)
 		}
-		start := err == nil && armed && n >= threshold && !busy && (lastStart.IsZero() || time.Since(lastStart) >= *cooldown)
 		if start {
-			busy, armed, lastStart = true, false, time.Now()
+			busy = true
 		}
-		m.armed.Set(b2f(armed))
+		m.armed.Set(b2f(trig.armed))
 		mu.Unlock()
 		if start {
 			f := *filter
@@ -170,6 +168,44 @@ func watch(args []string, stderr io.Writer) int {
 		case <-tick.C:
 		}
 	}
+}
+
+// trigger decides when a TIME_WAIT count starts a capture. armed is true
+// exactly when a count at the threshold would start one: at first, and
+// after a capture once the count has fallen below the re-arm level, at
+// least cooldown has passed since that capture started, and it has ended.
+type trigger struct {
+	threshold, rearmBelow int
+	cooldown              time.Duration
+	armed                 bool
+	fell                  bool // the count fell below rearmBelow since the last start
+	lastStart             time.Time
+}
+
+func newTrigger(threshold int, rearm float64, cooldown time.Duration) *trigger {
+	return &trigger{threshold: threshold, rearmBelow: int(float64(threshold) * rearm), cooldown: cooldown, armed: true}
+}
+
+// sample takes a count n (ok: the sampling worked) at now, with busy
+// telling whether a capture runs, and reports whether it starts a
+// capture and whether the trigger re-armed at this sample.
+func (t *trigger) sample(n int, ok, busy bool, now time.Time) (start, rearmed bool) {
+	if !ok {
+		return false, false
+	}
+	if !t.armed {
+		if n < t.rearmBelow {
+			t.fell = true
+		}
+		if t.fell && !busy && now.Sub(t.lastStart) >= t.cooldown {
+			t.armed, rearmed = true, true
+		}
+	}
+	if t.armed && !busy && n >= t.threshold {
+		t.armed, t.fell, t.lastStart = false, false, now
+		return true, rearmed
+	}
+	return false, rearmed
 }
 
 // checkWatch refuses values with which watch would not do what it says:
@@ -258,7 +294,7 @@ func newWatchMetrics(threshold int) *watchMetrics {
 		reg:       prometheus.NewRegistry(),
 		tw:        g("gotcpdump_time_wait_sockets", "TCP sockets in TIME_WAIT in this network namespace."),
 		capturing: g("gotcpdump_capturing", "1 while a triggered capture runs."),
-		armed:     g("gotcpdump_trigger_armed", "1 when a TIME_WAIT count at the threshold starts a capture; 0 until the count falls below the re-arm level."),
+		armed:     g("gotcpdump_trigger_armed", "1 when a TIME_WAIT count at the threshold starts a capture; 0 after a capture until it has ended, the count has fallen below the re-arm level and the cooldown has passed."),
 		byPort: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gotcpdump_time_wait_sockets_by_port",
 			Help: "TCP sockets in TIME_WAIT by service port; role is client when this host's ephemeral ports are tied up, server when it served the connections. The largest 20 groups; port=\"other\" holds the rest."},
 			[]string{"port", "role"}),
