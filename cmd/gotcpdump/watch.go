@@ -112,7 +112,10 @@ func watch(args []string, stderr io.Writer) int {
 			log.Error("sampling TIME_WAIT sockets", "err", err)
 		}
 		n := len(tws)
-		ports := sockdiag.ByPort(tws, lo, hi)
+		// A port with a listener is a service port even inside the
+		// ephemeral range; without the dump, the range alone decides.
+		listening, _ := sockdiag.DumpListening()
+		ports := sockdiag.ByPort(tws, listening, lo, hi)
 		if err == nil {
 			m.observe(n, ports)
 		}

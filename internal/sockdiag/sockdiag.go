@@ -27,7 +27,8 @@ type TimeWait struct {
 }
 
 const (
-	tcpTimeWait = 6 // TCP_TIME_WAIT
+	tcpTimeWait = 6  // TCP_TIME_WAIT
+	tcpListen   = 10 // TCP_LISTEN
 
 	// struct inet_diag_req_v2 and struct inet_diag_msg (linux/inet_diag.h)
 	reqLen  = 56
@@ -41,7 +42,26 @@ var ErrShort = errors.New("sockdiag: short inet_diag message")
 
 // DumpTimeWait lists the TIME_WAIT sockets of the current network
 // namespace, IPv4 and IPv6.
-func DumpTimeWait() ([]TimeWait, error) {
+func DumpTimeWait() ([]TimeWait, error) { return dump(tcpTimeWait) }
+
+// DumpListening lists the local ports with a listening TCP socket in the
+// current network namespace, IPv4 and IPv6: the ports this host serves,
+// wherever they lie.
+func DumpListening() (map[uint16]bool, error) {
+	socks, err := dump(tcpListen)
+	if err != nil {
+		return nil, err
+	}
+	ports := make(map[uint16]bool, len(socks))
+	for _, s := range socks {
+		ports[s.Local.Port()] = true
+	}
+	return ports, nil
+}
+
+// dump lists the TCP sockets in state, IPv4 and IPv6, with a dump that
+// the kernel filters to that state.
+func dump(state uint) ([]TimeWait, error) {
 	c, err := netlink.Dial(unix.NETLINK_SOCK_DIAG, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sockdiag: %w", err)
@@ -51,7 +71,7 @@ func DumpTimeWait() ([]TimeWait, error) {
 	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		req := make([]byte, reqLen)
 		req[0], req[1] = family, unix.IPPROTO_TCP
-		binary.NativeEndian.PutUint32(req[4:], 1<<tcpTimeWait)
+		binary.NativeEndian.PutUint32(req[4:], 1<<state)
 		msgs, err := c.Execute(netlink.Message{
 			Header: netlink.Header{Type: unix.SOCK_DIAG_BY_FAMILY, Flags: netlink.Request | netlink.Dump},
 			Data:   req,
@@ -98,17 +118,19 @@ type PortCount struct {
 	Count  int
 }
 
-// ByPort groups sockets by their service port: the local port when it
+// ByPort groups sockets by their service port: the local port when a
+// socket listens on it (listening, as DumpListening gives: a server port
+// may lie inside the ephemeral range, as gRPC's 50051 does) or when it
 // lies outside the ephemeral range lo-hi (this host served the
 // connection), the remote port otherwise. Largest groups first.
-func ByPort(tws []TimeWait, lo, hi uint16) []PortCount {
+func ByPort(tws []TimeWait, listening map[uint16]bool, lo, hi uint16) []PortCount {
 	type k struct {
 		port   uint16
 		client bool
 	}
 	counts := map[k]int{}
 	for _, tw := range tws {
-		if p := tw.Local.Port(); p < lo || p > hi {
+		if p := tw.Local.Port(); listening[p] || p < lo || p > hi {
 			counts[k{p, false}]++
 		} else {
 			counts[k{tw.Remote.Port(), true}]++

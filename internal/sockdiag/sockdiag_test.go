@@ -2,6 +2,7 @@ package sockdiag
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -66,7 +67,7 @@ func TestDumpTimeWait(t *testing.T) {
 		t.Errorf("/proc/net/tcp has %d in TIME_WAIT, the dump %d", n, len(tws))
 	}
 	var ours PortCount
-	for _, pc := range ByPort(tws, 1, 65535) {
+	for _, pc := range ByPort(tws, nil, 1, 65535) {
 		if pc.Port == srv.Port() {
 			ours = pc
 		}
@@ -102,9 +103,63 @@ func TestByPort(t *testing.T) {
 		{Local: ap("10.0.0.1:8080"), Remote: ap("10.0.0.2:40002")},
 		{Local: ap("10.0.0.1:40003"), Remote: ap("10.0.0.3:443")}, // we were the client
 	}
-	got := ByPort(tws, 32768, 60999)
+	got := ByPort(tws, nil, 32768, 60999)
 	want := []PortCount{{8080, false, 2}, {443, true, 1}}
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("ByPort = %+v, want %+v", got, want)
+	}
+	// A server port inside the ephemeral range (gRPC's 50051): its
+	// listening socket makes it the service port, not the peers' ports.
+	tws = []TimeWait{
+		{Local: ap("10.0.0.1:50051"), Remote: ap("10.0.0.2:40001")},
+		{Local: ap("10.0.0.1:50051"), Remote: ap("10.0.0.2:40002")},
+		{Local: ap("10.0.0.1:50051"), Remote: ap("10.0.0.4:40001")},
+		{Local: ap("10.0.0.1:40003"), Remote: ap("10.0.0.3:443")},
+	}
+	got = ByPort(tws, map[uint16]bool{50051: true, 22: true}, 32768, 60999)
+	want = []PortCount{{50051, false, 3}, {443, true, 1}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("ByPort with listeners = %+v, want %+v", got, want)
+	}
+}
+
+// TestDumpListening: a listener inside the ephemeral range, IPv4 and
+// IPv6, is in the kernel's dump of listening sockets; a connected
+// socket's port is not.
+func TestDumpListening(t *testing.T) {
+	var ports []uint16
+	for _, network := range []string{"tcp4", "tcp6"} {
+		addr := "127.0.0.1:0"
+		if network == "tcp6" {
+			addr = "[::1]:0"
+		}
+		ln, err := net.Listen(network, addr)
+		if err != nil {
+			if network == "tcp6" {
+				t.Logf("no IPv6: %v", err)
+				continue
+			}
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, netip.MustParseAddrPort(ln.Addr().String()).Port())
+	}
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	client := netip.MustParseAddrPort(c.LocalAddr().String()).Port()
+	got, err := DumpListening()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ports {
+		if !got[p] {
+			t.Errorf("listening port %d not in the dump (%d ports)", p, len(got))
+		}
+	}
+	if got[client] {
+		t.Errorf("the client port %d is in the dump of listeners", client)
 	}
 }
