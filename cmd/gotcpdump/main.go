@@ -56,8 +56,10 @@ type options struct {
 	length                                         time.Duration // -t, or watch's --capture
 	maxMB                                          int64
 	pcapng, list, promisc, noEBPF                  bool
-	unbuffered                                     bool // -U: each batch reaches the file when read
-	quiet                                          int  // -n, -q, -v...: accepted, see parse
+	unbuffered                                     bool              // -U: each batch reaches the file when read
+	parts                                          bool              // watch: -C's files as NAME-001.pcapng... (WriterConfig.Parts)
+	rotated                                        func(name string) // watch: called after each rotation, before -z's command
+	quiet                                          int               // -n, -q, -v...: accepted, see parse
 }
 
 // noop counts a tcpdump flag that changes only how tcpdump prints
@@ -357,7 +359,9 @@ type result struct {
 	captured          int
 	bytes             int64
 	received, dropped uint64
-	file              string
+	file              string // the first file
+	files             int    // files opened, the first included
+	last              string // the last file
 }
 
 // stopOnSignal returns a channel that closes at SIGINT, SIGTERM or SIGHUP
@@ -447,7 +451,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	}
 	w, err := capture.NewWriter(capture.WriterConfig{Name: o.write, PcapNG: o.pcapng, LinkType: src.LinkType(),
 		Snaplen: o.snaplen, Iface: o.iface, Filter: filter, Rotate: time.Duration(o.rotate) * time.Second,
-		MaxBytes: o.maxMB * 1_000_000, Files: o.files, Rotated: postRotate(o.postRotate, stderr)})
+		MaxBytes: o.maxMB * 1_000_000, Files: o.files, Parts: o.parts, Rotated: rotatedHooks(o.rotated, postRotate(o.postRotate, stderr))})
 	if err != nil {
 		return r, setupError{fmt.Errorf("cannot write the capture: %w", err)}
 	}
@@ -492,8 +496,27 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		// those it handed to a full disk too).
 		r.captured -= w.Lost()
 	}
+	r.files, r.last = w.Opened, w.Current
 	status.clear()
 	return r, loopErr
+}
+
+// rotatedHooks calls each non-nil hook in turn; nil if there is none.
+func rotatedHooks(hooks ...func(string)) func(string) {
+	var hs []func(string)
+	for _, h := range hooks {
+		if h != nil {
+			hs = append(hs, h)
+		}
+	}
+	if len(hs) == 0 {
+		return nil
+	}
+	return func(name string) {
+		for _, h := range hs {
+			h(name)
+		}
+	}
 }
 
 // postRotate returns what runs tcpdump's -z command on each file that a

@@ -134,13 +134,16 @@ func watch(args []string, stderr io.Writer) int {
 			if f == "" {
 				f = stormFilter(ports)
 			}
+			// The parts of a capture (--file-mb) are NAME-001.pcapng,
+			// NAME-002.pcapng...: timewait-*.pcapng matches them all, and
+			// they sort in the order written.
 			name := filepath.Join(*dir, "timewait-"+time.Now().Format("20060102-150405")+".pcapng")
-			log.Info("trigger", "time_wait", n, "threshold", threshold, "top_ports", topPorts(ports, 5), "filter", f, "file", name, "duration", *length)
+			log.Info("trigger", "time_wait", n, "threshold", threshold, "top_ports", topPorts(ports, 5), "filter", f, "file", capture.PartName(name, 1), "duration", *length)
 			m.captures.Inc()
 			m.capturing.Set(1)
 			m.lastCapture.SetToCurrentTime()
 			o := &options{iface: *iface, write: name, pcapng: true, snaplen: *snaplen, bufferKiB: 32768,
-				engine: *engine, filter: f, length: *length, maxMB: *fileMB}
+				engine: *engine, filter: f, length: *length, maxMB: *fileMB, parts: true}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -148,11 +151,19 @@ func watch(args []string, stderr io.Writer) int {
 				m.packets.Add(float64(r.captured))
 				m.bytes.Add(float64(r.bytes))
 				m.drops.Add(float64(r.dropped))
+				first := r.file
+				if first == "" { // it failed before the first file
+					first = capture.PartName(name, 1)
+				}
+				files := []any{"file", first, "files", r.files}
+				if r.files > 1 {
+					files = append(files, "last", r.last)
+				}
 				if err != nil {
 					m.errorsTotal.Inc()
-					log.Error("capture failed", "file", name, "err", err)
+					log.Error("capture failed", append(files, "err", err)...)
 				} else {
-					log.Info("capture done", "file", name, "packets", r.captured, "bytes", r.bytes, "dropped", r.dropped)
+					log.Info("capture done", append(files, "packets", r.captured, "bytes", r.bytes, "dropped", r.dropped)...)
 				}
 				enforceCap(*dir, *maxMB*1_000_000)
 				m.capturing.Set(0)
@@ -356,7 +367,12 @@ func enforceCap(dir string, max int64) {
 		files = append(files, file{filepath.Join(dir, e.Name()), info.Size(), info.ModTime()})
 		total += info.Size()
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].mod.Before(files[j].mod) })
+	sort.Slice(files, func(i, j int) bool {
+		if !files[i].mod.Equal(files[j].mod) {
+			return files[i].mod.Before(files[j].mod)
+		}
+		return files[i].path < files[j].path // parts of one capture closed within a tick of the clock
+	})
 	for i := 0; total > max && i < len(files)-1; i++ { // keep the newest
 		if os.Remove(files[i].path) == nil {
 			total -= files[i].size

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -32,6 +34,12 @@ type WriterConfig struct {
 	Rotate   time.Duration
 	MaxBytes int64
 	Files    int
+	// Parts names -C's files NAME-001.EXT, NAME-002.EXT... (the number,
+	// from 1 and of at least three digits, before the extension of the
+	// -w name), the first file included, so that they keep the
+	// extension and sort in the order written (gotcpdump watch), instead
+	// of tcpdump's number after the whole name.
+	Parts bool
 	// Rotated, if set, is called with the name of each file that a
 	// rotation closed whole (not the last file, which Close closes), as
 	// tcpdump runs its -z command.
@@ -55,6 +63,10 @@ type Writer struct {
 	regular bool  // the current file is a regular file (see Direct)
 	base    int64 // where the writes begin in it: 0 but for -w - into a file (>>)
 	Current string
+	// First is the name of the first file, and Opened counts the files
+	// opened (rotations and the first).
+	First  string
+	Opened int
 	// Packets given for the current file, and a point up to which the
 	// file held everything given: its offset and the packets before it.
 	// Lost reads the file back from there.
@@ -81,6 +93,9 @@ func (w *Writer) fileName() string {
 	if w.cfg.Rotate > 0 {
 		name = strftime.Format(name, w.period)
 	}
+	if w.cfg.MaxBytes > 0 && w.cfg.Parts {
+		return PartName(name, w.seq+1)
+	}
 	if w.cfg.MaxBytes > 0 {
 		width := 0
 		if w.cfg.Files > 1 {
@@ -91,6 +106,16 @@ func (w *Writer) fileName() string {
 		}
 	}
 	return name
+}
+
+// PartName is the name of part n (from 1) of a capture written as parts
+// (WriterConfig.Parts): NAME-001.EXT for NAME.EXT.
+func PartName(name string, n int) string {
+	ext := filepath.Ext(name)
+	if strings.ContainsRune(ext, os.PathSeparator) {
+		ext = ""
+	}
+	return fmt.Sprintf("%s-%03d%s", strings.TrimSuffix(name, ext), n, ext)
 }
 
 func (w *Writer) open() error {
@@ -111,6 +136,10 @@ func (w *Writer) open() error {
 		}
 		w.f = f
 	}
+	if w.Opened == 0 {
+		w.First = w.Current
+	}
+	w.Opened++
 	st, err := w.f.Stat()
 	w.regular = err == nil && st.Mode().IsRegular()
 	w.cw = &countWriter{f: w.f}

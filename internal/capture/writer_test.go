@@ -140,6 +140,75 @@ func TestFileNames(t *testing.T) {
 	if got := w.fileName(); got != "ring.pcap1" {
 		t.Errorf("second -C file %q, want ring.pcap1", got)
 	}
+	// Parts (watch): the number goes before the extension, from 001 on
+	// the first file, so that the parts keep .pcapng and sort in order.
+	for seq, want := range map[int]string{0: "d/tw-1.pcapng.d/timewait-x-001.pcapng", 9: "d/tw-1.pcapng.d/timewait-x-010.pcapng", 999: "d/tw-1.pcapng.d/timewait-x-1000.pcapng"} {
+		w := &Writer{cfg: WriterConfig{Name: "d/tw-1.pcapng.d/timewait-x.pcapng", MaxBytes: 1, Parts: true}, seq: seq}
+		if got := w.fileName(); got != want {
+			t.Errorf("part %d: %q, want %q", seq, got, want)
+		}
+	}
+	w = &Writer{cfg: WriterConfig{Name: "dir.x/noext", MaxBytes: 1, Parts: true}, seq: 1}
+	if got := w.fileName(); got != "dir.x/noext-002" {
+		t.Errorf("part without an extension: %q", got)
+	}
+}
+
+// TestParts: watch's parts keep the extension, sort in the order
+// written, and the writer tells the first file and how many it opened;
+// Rotated is called with each part a rotation closed.
+func TestParts(t *testing.T) {
+	dir := t.TempDir()
+	var rotated []string
+	w, err := NewWriter(WriterConfig{Name: filepath.Join(dir, "timewait-20261206-120000.pcapng"), PcapNG: true, LinkType: layers.LinkTypeEthernet,
+		Snaplen: 65535, MaxBytes: 1000, Parts: true, Rotated: func(name string) { rotated = append(rotated, name) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_700_000_000, 0)
+	for i := 0; i < 120; i++ { // 120 × 132 octets: 16 files
+		ci, d := packet(now.Add(time.Duration(i)*time.Millisecond), 100)
+		if err := w.Write(&ci, d, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(Stats{}); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "timewait-*.pcapng"))
+	all, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(names) < 10 || len(names) != len(all) || len(names) != w.Opened {
+		t.Fatalf("%d files match timewait-*.pcapng of %d, %d opened: %v", len(names), len(all), w.Opened, all)
+	}
+	if w.First != names[0] || filepath.Base(names[0]) != "timewait-20261206-120000-001.pcapng" {
+		t.Errorf("first %q, files %v", w.First, names)
+	}
+	if len(rotated) != len(names)-1 || rotated[len(rotated)-1] != names[len(names)-2] {
+		t.Errorf("rotated %v, files %v", rotated, names)
+	}
+	// In glob order, the packets' times go up.
+	var last time.Time
+	for _, n := range names {
+		f, err := os.Open(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			_, ci, err := r.ReadPacketData()
+			if err != nil {
+				break
+			}
+			if ci.Timestamp.Before(last) {
+				t.Fatalf("%s: a packet at %v after one at %v in an earlier file", n, ci.Timestamp, last)
+			}
+			last = ci.Timestamp
+		}
+		f.Close()
+	}
 }
 
 // TestPeriodsOnWholeSeconds: -G periods begin on whole seconds, as
