@@ -143,7 +143,11 @@ func watch(args []string, stderr io.Writer) int {
 			m.capturing.Set(1)
 			m.lastCapture.SetToCurrentTime()
 			o := &options{iface: *iface, write: name, pcapng: true, snaplen: *snaplen, bufferKiB: 32768,
-				engine: *engine, filter: f, length: *length, maxMB: *fileMB, parts: true}
+				engine: *engine, filter: f, length: *length, maxMB: *fileMB, parts: true,
+				// The cap holds at each new part too, not only at the
+				// next sample: between two, a fast capture writes
+				// many parts.
+				rotated: func(string) { enforceCap(*dir, *maxMB*1_000_000) }}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

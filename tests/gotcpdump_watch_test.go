@@ -1,0 +1,147 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gotcpdump/gotcpdump/internal/syncbuf"
+)
+
+// dirSize is the size of the regular files in dir.
+func dirSize(dir string) int64 {
+	entries, _ := os.ReadDir(dir)
+	var n int64
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+	}
+	return n
+}
+
+// TestGotcpdumpWatchParts: a capture of many --file-mb parts names them
+// timewait-…-001.pcapng, -002.pcapng…, which the documented glob matches
+// in the order written; "capture done" names the first and the last
+// part and their number; and --max-mb holds at every new part, not only
+// at the next sample: the directory never holds more than --max-mb and
+// one part.
+func TestGotcpdumpWatchParts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root for network namespaces (make test runs as root)")
+	}
+	dir := t.TempDir()
+	bin, lab := goBuild(t, dir, "./cmd/gotcpdump"), goBuild(t, dir, "./testpcaps/gen/twlab")
+	l := newLab(t, 70)
+	l.start(l.srvNS, lab, "server", "-listen", l.srvIP.String()+":8080")
+	l.start(l.srvNS, lab, "sink", "-listen", l.srvIP.String()+":8081")
+	l.waitListening(l.srvNS, l.srvIP.String()+":8080", l.srvIP.String()+":8081")
+	// A few client-closed connections: TIME_WAIT in the client's
+	// namespace, at the threshold of 1.
+	if o, err := exec.Command("ip", "netns", "exec", l.cliNS, lab, "client", "-addr", l.srvIP.String()+":8080", "-mode", "close", "-n", "3", "-every", "10ms").CombinedOutput(); err != nil {
+		t.Fatalf("client: %v\n%s", err, o)
+	}
+	out := filepath.Join(dir, "captures")
+	const maxMB, fileMB = 2, 1
+	var errOut syncbuf.Buffer
+	w := exec.Command("ip", "netns", "exec", l.cliNS, bin, "watch", "-i", l.cliIf, "--tw-threshold", "1", "--interval", "1s",
+		"--capture", "4s", "--cooldown", "1h", "--file-mb", strconv.Itoa(fileMB), "--max-mb", strconv.Itoa(maxMB),
+		"--dir", out, "--metrics-addr", "", "-s", "65535", "tcp port 8081")
+	w.Stderr = &errOut
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = w.Process.Signal(syscall.SIGTERM)
+		_ = w.Wait()
+	}()
+	waitOutput(t, &errOut, 10*time.Second, "msg=trigger")
+	time.Sleep(300 * time.Millisecond) // the capture opens after the trigger's line
+	// 10 MB in 64 KiB writes every 10 ms, about 1.6 s: many parts
+	// between two samples.
+	bulk := exec.Command("ip", "netns", "exec", l.cliNS, "python3", "-c", `
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 8081))
+b = b"x" * 65536
+for _ in range(160):
+    s.sendall(b)
+    time.sleep(0.01)
+s.close()`, l.srvIP.String())
+	bulkDone := make(chan error, 1)
+	go func() { bulkDone <- bulk.Run() }()
+	var largest int64
+sampling:
+	for {
+		largest = max(largest, dirSize(out))
+		select {
+		case err := <-bulkDone:
+			if err != nil {
+				t.Fatalf("bulk sender: %v", err)
+			}
+			break sampling
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	waitOutput(t, &errOut, 15*time.Second, `msg="capture done"`, `msg="capture failed"`)
+	log := errOut.String()
+	if strings.Contains(log, `msg="capture failed"`) {
+		t.Fatalf("the capture failed:\n%s", log)
+	}
+	// One part is at most --file-mb and a packet past it.
+	if limit := int64(maxMB+fileMB)*1_000_000 + 1<<17; largest > limit {
+		t.Errorf("the directory held %d bytes during the capture, more than --max-mb %d and a part of %d MB", largest, maxMB, fileMB)
+	}
+	t.Logf("the directory held at most %d bytes", largest)
+
+	files, _ := filepath.Glob(filepath.Join(out, "*"))
+	parts, _ := filepath.Glob(filepath.Join(out, "timewait-*.pcapng"))
+	if len(files) < 2 || len(parts) != len(files) {
+		t.Fatalf("files %v; the glob timewait-*.pcapng matches %v", files, parts)
+	}
+	name := regexp.MustCompile(`^timewait-\d{8}-\d{6}-(\d{3,})\.pcapng$`)
+	var nums []int
+	for _, f := range parts {
+		m := name.FindStringSubmatch(filepath.Base(f))
+		if m == nil {
+			t.Fatalf("part %s is not named timewait-YYYYMMDD-HHMMSS-NNN.pcapng", f)
+		}
+		n, _ := strconv.Atoi(m[1])
+		nums = append(nums, n)
+	}
+	if !sort.IntsAreSorted(nums) || nums[len(nums)-1]-nums[0] != len(nums)-1 {
+		t.Errorf("the glob's order is not the parts' order: %v", parts)
+	}
+	done := regexp.MustCompile(`msg="capture done" file=(\S+) files=(\d+) last=(\S+) `).FindStringSubmatch(log)
+	if done == nil {
+		t.Fatalf("capture done does not name the parts:\n%s", log)
+	}
+	if n, _ := strconv.Atoi(done[2]); n != nums[len(nums)-1] || done[3] != parts[len(parts)-1] || !strings.HasSuffix(done[1], "-001.pcapng") {
+		t.Errorf("capture done says first %s, %s parts, last %s; the directory holds %v", done[1], done[2], done[3], parts)
+	}
+	if !strings.Contains(log, "file="+done[1]+" duration=") {
+		t.Errorf("the trigger does not name the first part %s:\n%s", done[1], log)
+	}
+	// The parts read in glob order are one capture: each begins after
+	// the one before it ends.
+	var prevEnd float64
+	for _, p := range parts {
+		out, err := exec.Command("capinfos", "-T", "-r", "-S", "-a", "-e", p).Output()
+		if err != nil {
+			t.Fatalf("capinfos %s: %v", p, err)
+		}
+		f := strings.Split(strings.TrimSpace(string(out)), "\t")
+		start, _ := strconv.ParseFloat(f[len(f)-2], 64)
+		end, _ := strconv.ParseFloat(f[len(f)-1], 64)
+		if start < prevEnd {
+			t.Errorf("%s begins at %f, before the part before it ends (%f)", p, start, prevEnd)
+		}
+		prevEnd = end
+	}
+}
