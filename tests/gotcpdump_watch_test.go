@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,5 +144,97 @@ sampling:
 			t.Errorf("%s begins at %f, before the part before it ends (%f)", p, start, prevEnd)
 		}
 		prevEnd = end
+	}
+}
+
+// TestGotcpdumpIfaceGone: an interface that goes down and comes back
+// leaves the capture running (both engines, as tcpdump), and one that
+// is deleted ends it at once with libpcap's "The interface disappeared"
+// and exit status 1, with the engine afpacket too.
+func TestGotcpdumpIfaceGone(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root for network namespaces (make test runs as root)")
+	}
+	dir := t.TempDir()
+	bin := goBuild(t, dir, "./cmd/gotcpdump")
+	l := newLab(t, 71)
+	type run struct {
+		engine string
+		cmd    *exec.Cmd
+		err    syncbuf.Buffer
+		done   chan error
+	}
+	var runs []*run
+	for _, engine := range []string{"pcap", "afpacket"} {
+		r := &run{engine: engine, done: make(chan error, 1)}
+		r.cmd = exec.Command("ip", "netns", "exec", l.cliNS, bin, "--engine", engine, "-i", l.cliIf, "-w", filepath.Join(dir, engine+".pcap"), "udp port 19899")
+		r.cmd.Stderr = &r.err
+		if err := r.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = r.cmd.Process.Kill()
+			<-r.done
+		}()
+		go func() { r.done <- r.cmd.Wait() }()
+		runs = append(runs, r)
+	}
+	for _, r := range runs {
+		waitOutput(t, &r.err, 10*time.Second, "listening on")
+	}
+	ip := func(args ...string) {
+		if out, err := exec.Command("ip", append([]string{"-n", l.cliNS}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v\n%s", args, err, out)
+		}
+	}
+	// Two datagrams (no ping on every machine).
+	ping := func() {
+		if out, err := exec.Command("ip", "netns", "exec", l.cliNS, "python3", "-c",
+			`import socket, sys; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b"x", (sys.argv[1], 19899)) for _ in range(2)]`,
+			l.srvIP.String()).CombinedOutput(); err != nil {
+			t.Fatalf("sending: %v\n%s", err, out)
+		}
+	}
+	ping()
+	ip("link", "set", l.cliIf, "down")
+	time.Sleep(500 * time.Millisecond)
+	ip("link", "set", l.cliIf, "up")
+	time.Sleep(500 * time.Millisecond)
+	ping()
+	// The kernel hands over a ring's block after BlockTimeout (100 ms):
+	// a packet still in an open block when the interface goes is lost,
+	// with libpcap as with tcpdump.
+	time.Sleep(500 * time.Millisecond)
+	for _, r := range runs {
+		select {
+		case err := <-r.done:
+			r.done <- err
+			t.Fatalf("%s: the capture ended when the interface went down and came back (%v):\n%s", r.engine, err, r.err.String())
+		default:
+		}
+	}
+	ip("link", "del", l.cliIf)
+	gone := time.Now()
+	for _, r := range runs {
+		select {
+		case err := <-r.done:
+			r.done <- err
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(r.err.String(), "The interface disappeared") {
+				t.Errorf("%s: exit %v after the interface was deleted, want 1 and \"The interface disappeared\":\n%s", r.engine, err, r.err.String())
+			}
+			if !strings.Contains(r.err.String(), "packets captured") {
+				t.Errorf("%s: no counts:\n%s", r.engine, r.err.String())
+			}
+		case <-time.After(3*time.Second - time.Since(gone)):
+			t.Errorf("%s: still capturing 3 s after the interface was deleted:\n%s", r.engine, r.err.String())
+		}
+	}
+	for _, r := range runs {
+		// The datagrams before and after the interface went down.
+		out := tshark(t, plainEnv, "-r", filepath.Join(dir, r.engine+".pcap"), "-Y", "udp.dstport == 19899")
+		if n := strings.Count(out, "\n"); n != 4 {
+			t.Errorf("%s: %d datagrams in the capture, want 4:\n%s", r.engine, n, r.err.String())
+		}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"reflect"
+	"syscall"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -12,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcap"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 )
 
 // afSource is an AF_PACKET TPACKET_V3 ring, read without copies.
@@ -20,6 +23,7 @@ type afSource struct {
 	ring     *ringWait
 	snaplen  int
 	loopback bool
+	ifindex  int
 	// gopacket accumulates the kernel's counters; these are their values
 	// when the real filter went in.
 	baseRecv, baseDrop uint64
@@ -57,7 +61,7 @@ func openAFPacket(c Config) (Source, error) {
 		tp.Close()
 		return nil, err
 	}
-	s := &afSource{tp: tp, ring: ring, snaplen: c.Snaplen, loopback: ifc.Flags&net.FlagLoopback != 0}
+	s := &afSource{tp: tp, ring: ring, snaplen: c.Snaplen, loopback: ifc.Flags&net.FlagLoopback != 0, ifindex: ifc.Index}
 	// The socket is bound before a filter can be attached: reject
 	// everything, drain what slipped in, then attach the real filter.
 	if err := tp.SetBPF([]bpf.RawInstruction{{Op: 0x06, K: 0}}); err != nil { // ret #0
@@ -131,10 +135,12 @@ func (s *afSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 			s.ring.got()
 			return data, nil
 		}
-		if !errors.Is(err, afpacket.ErrTimeout) {
-			if errors.Is(err, afpacket.ErrPoll) {
-				return nil, ErrTimeout
+		if errors.Is(err, afpacket.ErrPoll) {
+			// POLLERR: the socket has an error to report.
+			if err := s.socketError(); err != nil {
+				return nil, err
 			}
+		} else if !errors.Is(err, afpacket.ErrTimeout) {
 			return data, err
 		}
 		if deadline.IsZero() {
@@ -144,6 +150,32 @@ func (s *afSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 			return nil, ErrTimeout
 		}
 	}
+}
+
+// ErrIfaceGone means the interface captured on was deleted (or moved to
+// another network namespace), in libpcap's words, which tcpdump prints.
+var ErrIfaceGone = errors.New("capture: The interface disappeared")
+
+// socketError reads (and so clears) the error that made the socket
+// report POLLERR, as libpcap does. ENETDOWN comes when the interface goes
+// down, and when it is deleted: the first is no error (the kernel takes
+// the socket back when the interface comes up), the second ends the
+// capture, as libpcap's "The interface disappeared".
+func (s *afSource) socketError() error {
+	e, err := unix.GetsockoptInt(int(s.ring.fd), unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return fmt.Errorf("capture: reading the socket's error: %w", err)
+	}
+	switch {
+	case e == 0:
+		return nil
+	case syscall.Errno(e) == unix.ENETDOWN:
+		if _, err := net.InterfaceByIndex(s.ifindex); err != nil {
+			return ErrIfaceGone
+		}
+		return nil
+	}
+	return fmt.Errorf("capture: %w", os.NewSyscallError("packet socket", syscall.Errno(e)))
 }
 
 func (s *afSource) LinkType() layers.LinkType { return layers.LinkTypeEthernet }
