@@ -238,3 +238,66 @@ func TestGotcpdumpIfaceGone(t *testing.T) {
 		}
 	}
 }
+
+// TestGotcpdumpWatchUnwritableDir: a --dir that watch's user cannot
+// create files in (here nobody with CAP_NET_RAW, as the systemd unit
+// runs it, and a directory of root's) stops watch at startup with exit
+// status 2, as the other setup errors, not at the first trigger.
+func TestGotcpdumpWatchUnwritableDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root to run as nobody (make test runs as root)")
+	}
+	bin := goBuild(t, t.TempDir(), "./cmd/gotcpdump")
+	// nobody must reach the binary and the directory's parent.
+	pub, err := os.MkdirTemp("", "gotcpdump-watch-dir-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(pub)
+	for _, d := range []string{pub, filepath.Join(pub, "captures")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		_ = os.Chmod(d, 0o755)
+	}
+	exe := filepath.Join(pub, "gotcpdump")
+	if out, err := exec.Command("cp", bin, exe).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	notDir := filepath.Join(pub, "file")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		argv []string
+		dir  string
+	}{
+		{"nobody, root's directory", []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=+net_raw",
+			"--ambient-caps=+net_raw", "--bounding-set=-all,+net_raw", exe}, filepath.Join(pub, "captures")},
+		{"a path through a file", []string{exe}, filepath.Join(notDir, "captures")},
+	} {
+		cmd := exec.Command(c.argv[0], append(c.argv[1:], "watch", "-i", "lo", "--tw-threshold", "1", "--dir", c.dir, "--metrics-addr", "")...)
+		var stderr syncbuf.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), "--dir") {
+				t.Errorf("%s: %v, want exit status 2 naming --dir:\n%s", c.name, err, stderr.String())
+			}
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("%s: watch started with a --dir it cannot write:\n%s", c.name, stderr.String())
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(pub, "captures")); len(entries) != 0 {
+		t.Errorf("files left in the directory: %v", entries)
+	}
+}

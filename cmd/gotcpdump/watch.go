@@ -77,9 +77,9 @@ func watch(args []string, stderr io.Writer) int {
 		return 2
 	}
 	src.Close()
-	if err := os.MkdirAll(*dir, 0o700); err != nil {
-		log.Error("captures directory", "err", err)
-		return 1
+	if err := writableDir(*dir); err != nil {
+		fmt.Fprintln(stderr, "gotcpdump watch:", err)
+		return 2
 	}
 	m := newWatchMetrics(threshold)
 	if metrics != "" {
@@ -186,6 +186,21 @@ func watch(args []string, stderr io.Writer) int {
 		case <-tick.C:
 		}
 	}
+}
+
+// writableDir creates dir (mode 0700) if missing and checks that a file
+// can be created in it, as this process's user: otherwise the first
+// trigger would find out, and spend the storm's capture on the error.
+func writableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("--dir: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".gotcpdump-check-")
+	if err != nil {
+		return fmt.Errorf("--dir %s: cannot create captures there: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // trigger decides when a TIME_WAIT count starts a capture. armed is true
