@@ -123,26 +123,16 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		fs.Var(noop{&o.quiet}, n, "accepted for tcpdump command lines; no effect, as gotcpdump prints no packets")
 	}
 	flags, filter := tcpdumpArgs(fs, args)
-	if err := fs.Parse(flags); err != nil {
+	err := fs.Parse(flags)
+	if err != nil {
 		return nil, err
 	}
 	if err := o.check(); err != nil {
 		return nil, err
 	}
 	o.length = time.Duration(o.duration) * time.Second
-	if rest := strings.Join(append(fs.Args(), filter...), " "); rest != "" {
-		if o.filter != "" {
-			o.filter = "(" + o.filter + ") and (" + rest + ")"
-		} else {
-			o.filter = rest
-		}
-	}
-	if o.filterFile != "" {
-		b, err := os.ReadFile(o.filterFile)
-		if err != nil {
-			return nil, err
-		}
-		o.filter = filterFromFile(string(b))
+	if o.filter, err = joinFilter(o.filter, append(fs.Args(), filter...), o.filterFile); err != nil {
+		return nil, err
 	}
 	if !o.list && o.write == "" {
 		return nil, errors.New("-w FILE is required (gotcpdump writes captures; use tcpdump to print packets)")
@@ -151,6 +141,58 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		o.pcapng = true
 	}
 	return o, nil
+}
+
+// joinFilter is the capture filter of a command line, as tcpdump takes
+// it: the words after the flags (or between them) joined, and with -f,
+// both; a -F file replaces them.
+func joinFilter(flag string, words []string, file string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", err
+		}
+		return filterFromFile(string(b)), nil
+	}
+	rest := strings.Join(words, " ")
+	switch {
+	case rest == "":
+		return flag, nil
+	case flag == "":
+		return rest, nil
+	}
+	return "(" + flag + ") and (" + rest + ")", nil
+}
+
+// checkSnaplen refuses what tcpdump's -s refuses, and gives 0 tcpdump's
+// meaning (the largest snapshot, 262144 octets).
+func checkSnaplen(n int) (int, error) {
+	switch {
+	case n < 0:
+		return n, fmt.Errorf("-s %d: must not be negative", n)
+	case n == 0:
+		return 262144, nil
+	case n > 262144:
+		// libpcap's MAXIMUM_SNAPLEN, which tcpdump refuses to pass.
+		return n, fmt.Errorf("-s %d: at most 262144", n)
+	}
+	return n, nil
+}
+
+// ifaceByNumber takes -i 2 as the second interface of -D, as tcpdump
+// does (unless an interface has that name).
+func ifaceByNumber(iface string) string {
+	n, err := strconv.Atoi(iface)
+	if err != nil || n <= 0 {
+		return iface
+	}
+	if _, err := capture.IfIndex(iface); err == nil {
+		return iface
+	}
+	if names, err := interfaces(); err == nil && n <= len(names) {
+		return names[n-1]
+	}
+	return iface
 }
 
 // tcpdumpArgs splits a command line into flags that Go's flag package
@@ -255,14 +297,9 @@ func (o *options) check() error {
 	default:
 		return fmt.Errorf("-Q %s: want in, out or inout", o.direction)
 	}
-	if o.snaplen == 0 {
-		o.snaplen = 262144
-	}
-	if o.snaplen > 262144 {
-		// libpcap's MAXIMUM_SNAPLEN, which tcpdump refuses to pass.
-		return fmt.Errorf("-s %d: at most 262144", o.snaplen)
-	}
-	return nil
+	var err error
+	o.snaplen, err = checkSnaplen(o.snaplen)
+	return err
 }
 
 func run(args []string, stderr io.Writer) int {
@@ -288,15 +325,7 @@ func run(args []string, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if n, err := strconv.Atoi(o.iface); err == nil && n > 0 {
-		// -i 2, a number from -D, as tcpdump takes it (unless an
-		// interface has that name).
-		if _, err := capture.IfIndex(o.iface); err != nil {
-			if names, err := interfaces(); err == nil && n <= len(names) {
-				o.iface = names[n-1]
-			}
-		}
-	}
+	o.iface = ifaceByNumber(o.iface)
 	if os.Getenv("GOMAXPROCS") == "" {
 		// A capture is one goroutine's work. With a second processor the
 		// runtime hands that goroutine to another thread at each of its

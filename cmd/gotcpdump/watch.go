@@ -29,66 +29,43 @@ import (
 //
 //	gotcpdump watch --tw-threshold 10000 --dir /var/lib/gotcpdump --metrics-addr :9870 [capture flags] [filter]
 func watch(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("gotcpdump watch", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var threshold int
-	fs.IntVar(&threshold, "tw-threshold", 10000, "start a capture when TIME_WAIT sockets reach this many")
-	fs.IntVar(&threshold, "threshold", 10000, "same as --tw-threshold")
-	rearm := fs.Float64("rearm", 0.8, "re-arm the trigger once TIME_WAIT falls below this fraction of the threshold")
-	interval := fs.Duration("interval", time.Second, "how often to sample TIME_WAIT sockets")
-	length := fs.Duration("capture", time.Minute, "length of each capture")
-	cooldown := fs.Duration("cooldown", 5*time.Minute, "minimum time between the starts of two captures")
-	dir := fs.String("dir", "/var/lib/gotcpdump", "directory for the captures (created with mode 0700)")
-	maxMB := fs.Int64("max-mb", 1024, "size cap of the directory in MB; the oldest captures go first")
-	fileMB := fs.Int64("file-mb", 100, "start a new file when the current one exceeds MB million bytes")
-	var metrics string
-	fs.StringVar(&metrics, "metrics-addr", ":9870", "address for Prometheus /metrics (empty: none)")
-	fs.StringVar(&metrics, "metrics", ":9870", "same as --metrics-addr")
-	iface := fs.String("i", "any", "interface to capture on")
-	// 512 bytes keep the headers and the requests' first lines, which is
-	// what TIME_WAIT analysis reads, at a fraction of whole packets.
-	snaplen := fs.Int("s", 512, "bytes of each packet to keep")
-	engine := fs.String("engine", "pcap", "capture engine: pcap or afpacket")
-	filter := fs.String("f", "", "capture filter (libpcap syntax; also taken from trailing arguments); default: TCP on the storm's ports")
-	if err := fs.Parse(args); err != nil {
+	w, err := parseWatch(args, stderr)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(stderr, "gotcpdump watch:", err)
+		}
 		return 2
 	}
-	if rest := strings.Join(fs.Args(), " "); rest != "" {
-		*filter = rest
-	}
-	if err := checkWatch(threshold, *rearm, *interval, *length, *cooldown, *maxMB, *fileMB, *snaplen); err != nil {
-		fmt.Fprintln(stderr, "gotcpdump watch:", err)
-		return 2
-	}
+	w.iface = ifaceByNumber(w.iface)
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	// The interface, the filter and the privileges are checked now: a
 	// watch that could not capture would otherwise find out at the
 	// trigger, when the capture is needed.
-	probe := *filter
+	probe := w.filter
 	if probe == "" {
 		probe = stormFilter(nil)
 	}
-	src, err := capture.Open(capture.Config{Interface: *iface, Snaplen: *snaplen, BufferKiB: 1024, Filter: probe, Engine: *engine})
+	src, err := capture.Open(capture.Config{Interface: w.iface, Snaplen: w.snaplen, BufferKiB: 1024, Filter: probe, Engine: w.engine})
 	if err != nil {
 		fmt.Fprintln(stderr, "gotcpdump watch:", err)
 		return 2
 	}
 	src.Close()
-	if err := writableDir(*dir); err != nil {
+	if err := writableDir(w.dir); err != nil {
 		fmt.Fprintln(stderr, "gotcpdump watch:", err)
 		return 2
 	}
-	m := newWatchMetrics(threshold)
-	if metrics != "" {
+	m := newWatchMetrics(w.threshold)
+	if w.metrics != "" {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
-		srv := &http.Server{Addr: metrics, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		ln, err := net.Listen("tcp", metrics)
+		srv := &http.Server{Addr: w.metrics, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		ln, err := net.Listen("tcp", w.metrics)
 		if err != nil {
-			log.Error("metrics listener", "addr", metrics, "err", err)
+			log.Error("metrics listener", "addr", w.metrics, "err", err)
 			return 2
 		}
 		go func() { _ = srv.Serve(ln) }()
@@ -97,14 +74,14 @@ func watch(args []string, stderr io.Writer) int {
 
 	stop := stopOnSignal(false)
 	lo, hi := sockdiag.EphemeralRange()
-	log.Info("watching", "threshold", threshold, "rearm_below", int(float64(threshold)**rearm), "interval", *interval, "dir", *dir, "metrics_addr", metrics)
+	log.Info("watching", "threshold", w.threshold, "rearm_below", int(float64(w.threshold)*w.rearm), "interval", w.interval, "dir", w.dir, "metrics_addr", w.metrics)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		busy bool
-		trig = newTrigger(threshold, *rearm, *cooldown)
+		trig = newTrigger(w.threshold, w.rearm, w.cooldown)
 	)
-	tick := time.NewTicker(*interval)
+	tick := time.NewTicker(w.interval)
 	defer tick.Stop()
 	for {
 		tws, err := sockdiag.DumpTimeWait()
@@ -130,24 +107,24 @@ func watch(args []string, stderr io.Writer) int {
 		m.armed.Set(b2f(trig.armed))
 		mu.Unlock()
 		if start {
-			f := *filter
+			f := w.filter
 			if f == "" {
 				f = stormFilter(ports)
 			}
 			// The parts of a capture (--file-mb) are NAME-001.pcapng,
 			// NAME-002.pcapng...: timewait-*.pcapng matches them all, and
 			// they sort in the order written.
-			name := filepath.Join(*dir, "timewait-"+time.Now().Format("20060102-150405")+".pcapng")
-			log.Info("trigger", "time_wait", n, "threshold", threshold, "top_ports", topPorts(ports, 5), "filter", f, "file", capture.PartName(name, 1), "duration", *length)
+			name := filepath.Join(w.dir, "timewait-"+time.Now().Format("20060102-150405")+".pcapng")
+			log.Info("trigger", "time_wait", n, "threshold", w.threshold, "top_ports", topPorts(ports, 5), "filter", f, "file", capture.PartName(name, 1), "duration", w.length)
 			m.captures.Inc()
 			m.capturing.Set(1)
 			m.lastCapture.SetToCurrentTime()
-			o := &options{iface: *iface, write: name, pcapng: true, snaplen: *snaplen, bufferKiB: 32768,
-				engine: *engine, filter: f, length: *length, maxMB: *fileMB, parts: true,
+			o := &options{iface: w.iface, write: name, pcapng: true, snaplen: w.snaplen, bufferKiB: 32768,
+				engine: w.engine, filter: f, length: w.length, maxMB: w.fileMB, parts: true,
 				// The cap holds at each new part too, not only at the
 				// next sample: between two, a fast capture writes
 				// many parts.
-				rotated: func(string) { enforceCap(*dir, *maxMB*1_000_000) }}
+				rotated: func(string) { enforceCap(w.dir, w.maxMB*1_000_000) }}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -169,14 +146,14 @@ func watch(args []string, stderr io.Writer) int {
 				} else {
 					log.Info("capture done", append(files, "packets", r.captured, "bytes", r.bytes, "dropped", r.dropped)...)
 				}
-				enforceCap(*dir, *maxMB*1_000_000)
+				enforceCap(w.dir, w.maxMB*1_000_000)
 				m.capturing.Set(0)
 				mu.Lock()
 				busy = false
 				mu.Unlock()
 			}()
 		} else if busy {
-			enforceCap(*dir, *maxMB*1_000_000)
+			enforceCap(w.dir, w.maxMB*1_000_000)
 		}
 		select {
 		case <-stop:
@@ -241,10 +218,72 @@ func (t *trigger) sample(n int, ok, busy bool, now time.Time) (start, rearmed bo
 	return false, rearmed
 }
 
+// watchOptions is watch's command line.
+type watchOptions struct {
+	threshold                         int
+	rearm                             float64
+	interval, length, cooldown        time.Duration
+	dir, metrics                      string
+	maxMB, fileMB                     int64
+	iface, engine, filter, filterFile string
+	snaplen                           int
+}
+
+// errUsage is a command-line error the flag package has printed.
+var errUsage = errors.New("usage")
+
+// parseWatch reads watch's command line. -i, -s, -f, -F, --engine and the
+// filter words are taken as in capture mode (tcpdumpArgs): -s0, -ieth0,
+// -s 0 for the largest snapshot, -i 2 for -D's second interface (see
+// ifaceByNumber), and flags after the filter.
+func parseWatch(args []string, stderr io.Writer) (*watchOptions, error) {
+	w := &watchOptions{}
+	fs := flag.NewFlagSet("gotcpdump watch", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&w.threshold, "tw-threshold", 10000, "start a capture when TIME_WAIT sockets reach this many")
+	fs.IntVar(&w.threshold, "threshold", 10000, "same as --tw-threshold")
+	fs.Float64Var(&w.rearm, "rearm", 0.8, "re-arm the trigger once TIME_WAIT has fallen below this fraction of the threshold (and the cooldown has passed)")
+	fs.DurationVar(&w.interval, "interval", time.Second, "how often to sample TIME_WAIT sockets")
+	fs.DurationVar(&w.length, "capture", time.Minute, "length of each capture")
+	fs.DurationVar(&w.cooldown, "cooldown", 5*time.Minute, "minimum time between the starts of two captures")
+	fs.StringVar(&w.dir, "dir", "/var/lib/gotcpdump", "directory for the captures (created with mode 0700)")
+	fs.Int64Var(&w.maxMB, "max-mb", 1024, "size cap of the directory in MB; the oldest captures go first")
+	fs.Int64Var(&w.fileMB, "file-mb", 100, "start a new part (NAME-002.pcapng...) when the current one exceeds MB million bytes")
+	fs.StringVar(&w.metrics, "metrics-addr", ":9870", "address for Prometheus /metrics (empty: none)")
+	fs.StringVar(&w.metrics, "metrics", ":9870", "same as --metrics-addr")
+	fs.StringVar(&w.iface, "i", "any", "interface to capture on (a number: that of -D's list)")
+	fs.StringVar(&w.iface, "interface", "any", "same as -i")
+	// 512 bytes keep the headers and the requests' first lines, which is
+	// what TIME_WAIT analysis reads, at a fraction of whole packets.
+	fs.IntVar(&w.snaplen, "s", 512, "bytes of each packet to keep (0: 262144)")
+	fs.StringVar(&w.engine, "engine", "pcap", "capture engine: pcap or afpacket")
+	fs.StringVar(&w.filter, "f", "", "capture filter (libpcap syntax; also taken from trailing arguments); default: TCP on the storm's ports")
+	fs.StringVar(&w.filter, "filter", "", "same as -f")
+	fs.StringVar(&w.filterFile, "F", "", "read the capture filter from FILE")
+	flags, words := tcpdumpArgs(fs, args)
+	if err := fs.Parse(flags); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, errUsage
+	}
+	var err error
+	if w.filter, err = joinFilter(w.filter, append(fs.Args(), words...), w.filterFile); err != nil {
+		return nil, err
+	}
+	if w.snaplen, err = checkSnaplen(w.snaplen); err != nil {
+		return nil, err
+	}
+	if err := checkWatch(w.threshold, w.rearm, w.interval, w.length, w.cooldown, w.maxMB, w.fileMB); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
 // checkWatch refuses values with which watch would not do what it says:
 // a ticker needs a positive interval, and a capture of no length would
 // never stop.
-func checkWatch(threshold int, rearm float64, interval, length, cooldown time.Duration, maxMB, fileMB int64, snaplen int) error {
+func checkWatch(threshold int, rearm float64, interval, length, cooldown time.Duration, maxMB, fileMB int64) error {
 	switch {
 	case threshold <= 0:
 		return fmt.Errorf("--tw-threshold %d: want a positive count", threshold)
@@ -258,8 +297,6 @@ func checkWatch(threshold int, rearm float64, interval, length, cooldown time.Du
 		return fmt.Errorf("--cooldown %v: want a duration of 0 or more", cooldown)
 	case maxMB <= 0 || fileMB <= 0:
 		return fmt.Errorf("--max-mb %d, --file-mb %d: want positive sizes", maxMB, fileMB)
-	case snaplen <= 0:
-		return fmt.Errorf("-s %d: want a positive length", snaplen)
 	}
 	return nil
 }

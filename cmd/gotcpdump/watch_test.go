@@ -1,6 +1,10 @@
 package main
 
 import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,5 +54,63 @@ func TestTriggerCooldown(t *testing.T) {
 	}
 	if _, rearm := tr.sample(10, true, false, t0.Add(2*time.Second)); !rearm || !tr.armed {
 		t.Error("not re-armed after the capture with no cooldown")
+	}
+}
+
+// TestWatchCommandLines: watch takes -i, -s, -f, -F and the filter as
+// capture mode does (tcpdump's forms), with its own default snap length.
+func TestWatchCommandLines(t *testing.T) {
+	for _, c := range []struct {
+		args, iface, filter string
+		snaplen             int
+	}{
+		{"", "any", "", 512},
+		{"-s 0", "any", "", 262144},
+		{"-s0", "any", "", 262144},
+		{"-s 128 -ieth0", "eth0", "", 128},
+		{"-i 1", "1", "", 512}, // a number of -D's, resolved when watch starts (ifaceByNumber)
+		{"--interface=eth1 --filter=udp", "eth1", "udp", 512},
+		{"tcp port 1 -i eth0", "eth0", "tcp port 1", 512},
+		{"--dir /tmp/x tcp port 1 -s 0 --tw-threshold 5 and host db", "any", "tcp port 1 and host db", 262144},
+		{"-f tcp port 8080", "any", "(tcp) and (port 8080)", 512},
+		{"--tw-threshold 5 -- -i", "any", "-i", 512},
+	} {
+		w, err := parseWatch(strings.Fields(c.args), io.Discard)
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		if w.iface != c.iface || w.filter != c.filter || w.snaplen != c.snaplen {
+			t.Errorf("%q: -i %q, filter %q, -s %d; want %q, %q, %d", c.args, w.iface, w.filter, w.snaplen, c.iface, c.filter, c.snaplen)
+		}
+	}
+	w, err := parseWatch(strings.Fields("--dir /tmp/x --tw-threshold 5 tcp -i eth0 --capture 3s"), io.Discard)
+	if err != nil || w.dir != "/tmp/x" || w.threshold != 5 || w.length != 3*time.Second {
+		t.Errorf("watch's own flags around the filter: %+v, %v", w, err)
+	}
+	f := filepath.Join(t.TempDir(), "filter")
+	if err := os.WriteFile(f, []byte("tcp port 80 # web\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := parseWatch([]string{"-F", f}, io.Discard); err != nil || w.filter != "tcp port 80" {
+		t.Errorf("-F: %+v, %v", w, err)
+	}
+	for _, c := range []struct{ args, err string }{
+		{"-s -1", "-s -1: must not be negative"},
+		{"-s 300000", "-s 300000: at most 262144"},
+		{"--tw-threshold 0", "--tw-threshold 0"},
+		{"-j", "usage"},
+	} {
+		if _, err := parseWatch(strings.Fields(c.args), io.Discard); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%q: %v, want %q", c.args, err, c.err)
+		}
+	}
+	// -i 1 is -D's first interface, as in capture mode.
+	names, err := interfaces()
+	if err != nil || len(names) == 0 {
+		t.Skip("no interfaces listed")
+	}
+	if got := ifaceByNumber("1"); got != names[0] {
+		t.Errorf("-i 1 is %q, want -D's first, %q", got, names[0])
 	}
 }
