@@ -49,6 +49,11 @@ type loop struct {
 	flushed time.Time
 	// filesDone: a -G capture ended after its -W files.
 	filesDone bool
+	// The kernel's counts when the loop began to stop, and the packets
+	// read after it that arrived after the stop time (see stats).
+	atStop    struct{ recv, drop uint64 }
+	atStopOK  bool
+	afterStop uint64
 }
 
 // flushEvery bounds how long a packet waits in the writer's buffer while
@@ -87,6 +92,28 @@ var errStop = errors.New("stop")
 
 func (l *loop) startStop(at time.Time) {
 	l.stopAt, l.drainUntil = at, time.Now().Add(capture.BlockTimeout+200*time.Millisecond)
+	// The drain reads on, and the kernel counts what keeps arriving:
+	// "received by filter" is of the packets before the stop, as
+	// tcpdump's, whose loop ends at the stop.
+	var err error
+	l.atStop.recv, l.atStop.drop, err = l.src.Stats()
+	l.atStopOK = err == nil
+}
+
+// stats are the kernel's counts for the capture: read now, less the
+// packets read after the stop that came after it (or, with packets left
+// unread, as read when the loop began to stop, whichever is fewer; both
+// count every packet before the stop).
+func (l *loop) stats() (recv, drop uint64, err error) {
+	recv, drop, err = l.src.Stats()
+	if l.stopAt.IsZero() || !l.atStopOK {
+		return recv, drop, err
+	}
+	if err != nil {
+		return l.atStop.recv, l.atStop.drop, nil
+	}
+	recv -= min(recv, l.afterStop)
+	return min(recv, l.atStop.recv), min(drop, l.atStop.drop), nil
 }
 
 // idle handles a read that found nothing: flush, and start stopping if
@@ -118,7 +145,11 @@ func (l *loop) check(t time.Time) bool {
 			l.startStop(l.deadline)
 		}
 	}
-	return l.stopAt.IsZero() || !t.After(l.stopAt)
+	if l.stopAt.IsZero() || !t.After(l.stopAt) {
+		return true
+	}
+	l.afterStop++
+	return false
 }
 
 func (l *loop) writeErr(err error) error {

@@ -22,6 +22,28 @@ type batchSource struct {
 	batches [][]byte
 	cur     []byte
 	dry     func() // called when the batches run out
+	// taking, if set, is called before a batch is first handed out, with
+	// its index; handed counts the packets handed out, which Stats gives
+	// as received by filter.
+	taking       func(i int)
+	taken        int
+	handed, recv uint64
+}
+
+// take is called before batch b, the next, is first handed out.
+func (s *batchSource) take(b []byte) {
+	if s.taking != nil {
+		s.taking(s.taken)
+	}
+	s.taken++
+	for off := 0; off < len(b); {
+		h, err := capture.Record(b[off:])
+		if err != nil {
+			return
+		}
+		off += h.Size
+		s.recv++ // arrived: the kernel counts it
+	}
 }
 
 func (s *batchSource) timeout() error {
@@ -41,6 +63,7 @@ func (s *batchSource) ReadRecords() ([]byte, int, int64, error) {
 		return nil, 0, 0, s.timeout()
 	}
 	b := s.batches[0]
+	s.take(b)
 	s.batches = s.batches[1:]
 	n, octets := 0, int64(0)
 	for off := 0; off < len(b); {
@@ -60,6 +83,7 @@ func (s *batchSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 		if len(s.batches) == 0 {
 			return nil, s.timeout()
 		}
+		s.take(s.batches[0])
 		s.cur, s.batches = s.batches[0], s.batches[1:]
 	}
 	h, err := capture.Record(s.cur)
@@ -73,7 +97,7 @@ func (s *batchSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 }
 
 func (s *batchSource) LinkType() layers.LinkType      { return layers.LinkTypeEthernet }
-func (s *batchSource) Stats() (uint64, uint64, error) { return 0, 0, nil }
+func (s *batchSource) Stats() (uint64, uint64, error) { return s.recv, 0, nil }
 func (s *batchSource) SetFilter(string) error         { return nil }
 func (s *batchSource) Close()                         {}
 
@@ -85,7 +109,7 @@ func (p packetSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 	return p.s.ReadPacket(ci)
 }
 func (p packetSource) LinkType() layers.LinkType      { return p.s.LinkType() }
-func (p packetSource) Stats() (uint64, uint64, error) { return 0, 0, nil }
+func (p packetSource) Stats() (uint64, uint64, error) { return p.s.Stats() }
 func (p packetSource) SetFilter(string) error         { return nil }
 func (p packetSource) Close()                         {}
 
@@ -263,5 +287,44 @@ func TestLoopRotationByTime(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestLoopReceivedAtStop: after a stop (SIGINT), "received by filter" is
+// of the packets that came before it, as tcpdump's, not of those the
+// kernel went on counting while the loop drained the ring: 4 batches
+// before the stop, 4 after it, read and dropped by the drain.
+func TestLoopReceivedAtStop(t *testing.T) {
+	now := time.Now()
+	batches := append(testBatches(now.Add(-time.Second), time.Millisecond)[:4], testBatches(now.Add(time.Hour), time.Millisecond)[4:]...)
+	for _, mode := range []string{"packets", "batches"} {
+		s := &batchSource{batches: append([][]byte(nil), batches...)}
+		var src capture.Source = s
+		if mode == "packets" {
+			src = packetSource{s}
+		}
+		w, err := capture.NewWriter(capture.WriterConfig{Name: filepath.Join(t.TempDir(), "x.pcap"), LinkType: layers.LinkTypeEthernet, Snaplen: 65535})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r result
+		l := &loop{o: &options{}, src: src, w: w, status: newStatus(io.Discard), stderr: io.Discard, r: &r}
+		s.taking = func(i int) {
+			if i == 4 {
+				l.stop() // the signal, as the fifth batch arrives
+			}
+		}
+		s.dry = func() { l.stop() }
+		if err := l.run(); err != nil && err != errStop {
+			t.Fatal(err)
+		}
+		recv, _, err := l.stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.captured != 28 || recv != 28 || s.recv != 56 {
+			t.Errorf("%s: %d captured, %d received by filter (the kernel counted %d); want 28 and 28", mode, r.captured, recv, s.recv)
+		}
+		_ = w.Close(capture.Stats{})
 	}
 }

@@ -516,7 +516,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	if errors.Is(loopErr, errStop) || gone(loopErr) {
 		loopErr = nil
 	}
-	r.received, r.dropped, _ = src.Stats()
+	r.received, r.dropped, _ = l.stats()
 	if err := w.Close(capture.Stats{Received: r.received, Dropped: r.dropped, Start: start, End: time.Now()}); err != nil && loopErr == nil && !gone(err) {
 		loopErr = fmt.Errorf("writing: %w", err)
 	}
