@@ -428,6 +428,12 @@ func TestGogrpcFailedCalls(t *testing.T) {
 			t.Errorf("-z gogrpc,calls has no %s ended %s:\n%s", path, name, calls)
 		}
 	}
+	// The bodies of responses that are not gRPC (the 503's and 404's
+	// text) hold no messages; the only message that ends early is none.
+	if out := tshark(t, pluginEnv, "-r", file, "-Y", `gogrpc.message_incomplete or (gogrpc.direction == "response" and gogrpc.message_length and (gogrpc.path contains "Unavailable" or gogrpc.path contains "NotFound"))`,
+		"-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"); out != "" {
+		t.Errorf("messages read from bodies that are not gRPC:\n%s", out)
+	}
 	// grpc-status-details-bin: google.rpc error details, decoded with
 	// their types from the descriptor sets, raw without them.
 	details := func(args ...string) string {

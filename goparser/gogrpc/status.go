@@ -8,6 +8,9 @@ import (
 
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc/codes"
+
+	"github.com/gotcpdump/gotcpdump/goparser/schema"
+	"github.com/gotcpdump/gotcpdump/goparser/tree"
 )
 
 // Status is how a call ended, as its client sees it.
@@ -18,6 +21,9 @@ type Status struct {
 	// From says how Code was found when the server sent no grpc-status
 	// the client takes ("" when it did): an HTTP status, a reset.
 	From string
+	// NotGRPC: the response is not gRPC (no gRPC content-type), so its
+	// body holds no messages.
+	NotGRPC bool
 }
 
 // ReadStatus reads how a block of the response ends the call, as grpc-go's
@@ -42,7 +48,7 @@ func ReadStatus(fields func(name string) (string, bool), end, whole bool) (s Sta
 			n, err := strconv.Atoi(hs)
 			switch {
 			case err != nil:
-				return Status{Code: codes.Internal, From: fmt.Sprintf("malformed :status %q", hs)}, true
+				return Status{Code: codes.Internal, From: fmt.Sprintf("malformed :status %q", hs), NotGRPC: true}, true
 			case n >= 100 && n < 200:
 				return s, false // a final response follows
 			}
@@ -54,7 +60,7 @@ func ReadStatus(fields func(name string) (string, bool), end, whole bool) (s Sta
 			if hasCT {
 				from = fmt.Sprintf("HTTP status %d %s, content-type %q", n, http.StatusText(n), ct)
 			}
-			return Status{Code: code, From: from}, true
+			return Status{Code: code, From: from, NotGRPC: true}, true
 		}
 	}
 	v, has := fields("grpc-status")
@@ -140,4 +146,15 @@ func decodeMessage(m string) string {
 		b = append(b, m[i])
 	}
 	return string(b)
+}
+
+// WriteProblem writes an expert info about a call's messages under an
+// item of the call's own (a packet's gogrpc items are top-level, and an
+// expert info needs one to attach to).
+func WriteProblem(w tree.Writer, off, n int, call Call, x schema.ExpertID, msg string) {
+	var label [128]byte
+	w.BeginBytes(Proto.Item, off, n, tree.FromBytes, append(call.appendLabel(label[:0]), " messages"...), 0)
+	w.Add(fPath, off, n, tree.Str(call.Path), "", tree.FlagGenerated)
+	w.Expert(x, msg)
+	w.End()
 }

@@ -21,13 +21,13 @@ func TestReadStatus(t *testing.T) {
 		{"response headers", map[string]string{":status": "200", "content-type": "application/grpc+proto"}, false, true, Status{}, false},
 		{"informational", map[string]string{":status": "100"}, false, true, Status{}, false},
 		{"gRPC-Web", map[string]string{":status": "200", "content-type": "application/grpc-web+proto"}, false, true, Status{}, false},
-		{"proxy 503", map[string]string{":status": "503", "content-type": "text/plain"}, true, true, Status{Code: codes.Unavailable, From: `HTTP status 503 Service Unavailable, content-type "text/plain"`}, true},
+		{"proxy 503", map[string]string{":status": "503", "content-type": "text/plain"}, true, true, Status{Code: codes.Unavailable, From: `HTTP status 503 Service Unavailable, content-type "text/plain"`, NotGRPC: true}, true},
 		// With a gRPC content-type, grpc-go takes grpc-status alone.
 		{"503 with grpc-status", map[string]string{":status": "503", "content-type": "application/grpc", "grpc-status": "8"}, true, true, Status{Code: codes.ResourceExhausted}, true},
-		{"404", map[string]string{":status": "404"}, false, true, Status{Code: codes.Unimplemented, From: "HTTP status 404 Not Found, no content-type"}, true},
-		{"418", map[string]string{":status": "418"}, true, true, Status{Code: codes.Unknown, From: "HTTP status 418 I'm a teapot, no content-type"}, true},
-		{"html 200", map[string]string{":status": "200", "content-type": "text/html"}, false, true, Status{Code: codes.Unknown, From: `HTTP status 200 OK, content-type "text/html"`}, true},
-		{"malformed :status", map[string]string{":status": "2x0"}, false, true, Status{Code: codes.Internal, From: `malformed :status "2x0"`}, true},
+		{"404", map[string]string{":status": "404"}, false, true, Status{Code: codes.Unimplemented, From: "HTTP status 404 Not Found, no content-type", NotGRPC: true}, true},
+		{"418", map[string]string{":status": "418"}, true, true, Status{Code: codes.Unknown, From: "HTTP status 418 I'm a teapot, no content-type", NotGRPC: true}, true},
+		{"html 200", map[string]string{":status": "200", "content-type": "text/html"}, false, true, Status{Code: codes.Unknown, From: `HTTP status 200 OK, content-type "text/html"`, NotGRPC: true}, true},
+		{"malformed :status", map[string]string{":status": "2x0"}, false, true, Status{Code: codes.Internal, From: `malformed :status "2x0"`, NotGRPC: true}, true},
 		{"malformed grpc-status", map[string]string{"grpc-status": " 3"}, true, true, Status{Code: codes.Unknown, From: `malformed grpc-status " 3"`}, true},
 		{"no grpc-status", map[string]string{"x": "y"}, true, true, Status{Code: codes.Unknown, From: "trailers without grpc-status"}, true},
 		// Fields lost with HPACK entries from before the capture decide

@@ -883,7 +883,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 		// Reset before its status: the call ends as grpc-go reports it.
 		d.grpcEnd(st, off, frameHeaderLen+int(fh.Length), gogrpc.ResetStatus(rst.ErrCode, st.progress.Timeout, d.now.Sub(st.progress.Start)))
 	}
-	if df, ok := f.(*http2.DataFrame); ok && st.grpc && !st.msgsCut[dir] {
+	if df, ok := f.(*http2.DataFrame); ok && st.grpc && !st.msgsCut[dir] && !(st.respPlain && dir != st.reqDir) {
 		base := off + frameHeaderLen
 		if fh.Flags.Has(http2.FlagDataPadded) {
 			base++
@@ -897,7 +897,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 			// gRPC-Web-Text: the messages are in the base64 text.
 			var err error
 			if d.text, err = st.b64[dir].Decode(d.text[:0], payload); err != nil {
-				d.w.Expert(gogrpc.XWebText, fmt.Sprintf("stream %d: %v; the rest of this direction is not decoded", fh.StreamID, err))
+				gogrpc.WriteProblem(d.w, off, frameHeaderLen+int(fh.Length), st.call, gogrpc.XWebText, fmt.Sprintf("stream %d: %v; the rest of this direction is not decoded", fh.StreamID, err))
 				return
 			}
 			payload = d.text
@@ -921,11 +921,11 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir, d.schema, d.grpcLimits)
 		}
 		if seen, length, ok := st.msgs[dir].Pending(); ok && df.StreamEnded() {
+			msg := fmt.Sprintf("stream %d ended after %d of the %d octets of a message (its prefix included)", fh.StreamID, seen, length)
 			if length == 0 {
-				d.w.Expert(gogrpc.XIncomplete, fmt.Sprintf("stream %d ended after %d octets of a message's 5-octet prefix", fh.StreamID, seen))
-			} else {
-				d.w.Expert(gogrpc.XIncomplete, fmt.Sprintf("stream %d ended after %d of the %d octets of a message (its prefix included)", fh.StreamID, seen, length))
+				msg = fmt.Sprintf("stream %d ended after %d octets of a message's 5-octet prefix", fh.StreamID, seen)
 			}
+			gogrpc.WriteProblem(d.w, off, frameHeaderLen+int(fh.Length), st.call, gogrpc.XIncomplete, msg)
 		}
 		if df.StreamEnded() && dir != st.reqDir && !st.progress.Ended {
 			d.grpcEnd(st, off, frameHeaderLen+int(fh.Length), gogrpc.EndedWithoutTrailers)
@@ -937,6 +937,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 // trailers frame) ends the call, if it does (gogrpc.ReadStatus).
 func (d *Decoder) grpcStatus(st *stream, off, n int, get func(string) (string, bool), end, whole bool) {
 	if s, ok := gogrpc.ReadStatus(get, end, whole); ok {
+		st.respPlain = st.respPlain || s.NotGRPC
 		d.grpcEnd(st, off, n, s)
 	}
 }
