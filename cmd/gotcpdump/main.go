@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"os/user"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,7 +56,7 @@ type options struct {
 	rotate, duration                               int
 	length                                         time.Duration // -t, or watch's --capture
 	maxMB                                          int64
-	pcapng, list, promisc, noEBPF                  bool
+	pcapng, list, promisc, noEBPF, version         bool
 	unbuffered                                     bool              // -U: each batch reaches the file when read
 	parts                                          bool              // watch: -C's files as NAME-001.pcapng... (WriterConfig.Parts)
 	rotated                                        func(name string) // watch: called after each rotation, before -z's command
@@ -111,6 +112,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Int64Var(&o.maxMB, "C", 0, "start a new file when the current one exceeds MB million bytes")
 	fs.BoolVar(&o.pcapng, "pcapng", false, "write pcapng even if the name does not end in .pcapng")
 	fs.BoolVar(&o.list, "D", false, "list the interfaces and exit")
+	fs.BoolVar(&o.version, "version", false, "print gotcpdump's and libpcap's versions and exit, as tcpdump --version")
 	fs.BoolVar(&o.promisc, "promisc", false, "put the interface in promiscuous mode")
 	fs.Var(&o.pids, "p", "capture the TCP connections of process PID (repeatable; also a list, as $(pgrep -f NAME) gives)")
 	fs.Var(&o.pids, "pid", "same as -p")
@@ -134,7 +136,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if o.filter, err = joinFilter(o.filter, append(fs.Args(), filter...), o.filterFile); err != nil {
 		return nil, err
 	}
-	if !o.list && o.write == "" {
+	if !o.list && !o.version && o.write == "" {
 		return nil, errors.New("-w FILE is required (gotcpdump writes captures; use tcpdump to print packets)")
 	}
 	if strings.HasSuffix(o.write, ".pcapng") {
@@ -313,6 +315,10 @@ func run(args []string, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, "gotcpdump:", err)
 		return 2
+	}
+	if o.version {
+		fmt.Print(versions())
+		return 0
 	}
 	if o.list {
 		names, err := interfaces()
@@ -656,4 +662,28 @@ func (s *status) clear() {
 	if s.on {
 		fmt.Fprint(s.w, "\r\033[K")
 	}
+}
+
+// versions is what --version prints: gotcpdump's version (its module's,
+// or the commit it was built from), libpcap's, and Go's.
+func versions() string {
+	v := "(unknown)"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		var rev, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value[:min(len(s.Value), 12)]
+			case "vcs.modified":
+				if s.Value == "true" {
+					modified = ", modified"
+				}
+			}
+		}
+		if rev != "" {
+			v += " (" + rev + modified + ")"
+		}
+	}
+	return fmt.Sprintf("gotcpdump version %s\n%s\n%s\n", v, pcap.Version(), runtime.Version())
 }

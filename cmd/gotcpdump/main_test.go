@@ -35,6 +35,8 @@ func TestTcpdumpCommandLines(t *testing.T) {
 		{"-G60 -W3 -C1 -B4096 -ZUSER -w x.pcap", options{write: "x.pcap", snaplen: 262144, rotate: 60, files: 3, maxMB: 1, bufferKiB: 4096, user: "USER"}, ""},
 		{"-Q in -w x.pcap", options{write: "x.pcap", snaplen: 262144, direction: "in"}, ""},
 		{"--direction=OUT -w x.pcap", options{write: "x.pcap", snaplen: 262144, direction: "out"}, ""},
+		// As tcpdump --version: no -w needed.
+		{"--version", options{snaplen: 262144, version: true}, ""},
 		// Printing flags of a runbook's tcpdump -w command.
 		{"-nnvvXSs 1514 -i eth0 -w x.pcap", options{iface: "eth0", write: "x.pcap", snaplen: 1514, quiet: 6}, ""},
 		{"-lAeKNx -w x.pcap -z gzip -C 1", options{write: "x.pcap", snaplen: 262144, quiet: 6, postRotate: "gzip", maxMB: 1}, ""},
@@ -131,5 +133,13 @@ func TestListedInterfaces(t *testing.T) {
 		if marked := strings.Contains(listNote(n), "not a network interface"); marked != (err != nil && n != "any") {
 			t.Errorf("-D lists %q as %q; its index: %v", n, listNote(n), err)
 		}
+	}
+}
+
+func TestVersions(t *testing.T) {
+	v := versions()
+	if lines := strings.Split(strings.TrimSpace(v), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[0], "gotcpdump version ") ||
+		!strings.HasPrefix(lines[1], "libpcap version 1.") || !strings.HasPrefix(lines[2], "go1.") {
+		t.Errorf("--version printed %q", v)
 	}
 }
