@@ -4,7 +4,6 @@
 package gogrpc
 
 import (
-	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -402,7 +401,7 @@ func WriteStatus(w tree.Writer, off, n int, call Call, s Status, reg *pbschema.R
 // raw otherwise.
 func writeDetails(w tree.Writer, off, n int, v string, reg *pbschema.Registry) {
 	const gen = tree.FlagGenerated
-	raw, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(v, "="))
+	raw, err := decodeBin(v)
 	var st spb.Status
 	if err == nil {
 		err = proto.Unmarshal(raw, &st)

@@ -1,13 +1,17 @@
 package gogrpc
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/net/http2"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gotcpdump/gotcpdump/goparser/schema"
 	"github.com/gotcpdump/gotcpdump/goparser/tree"
@@ -36,8 +40,10 @@ type Status struct {
 //     http-grpc-status-mapping.md; UNKNOWN for others, 200 too), a
 //     malformed one INTERNAL. With a gRPC content-type the HTTP status
 //     does not count.
-//   - A grpc-status that is not a number is UNKNOWN, as are trailers
-//     that end the stream without one.
+//   - Only a block that ends the stream carries the status: a
+//     grpc-status that is not a 32-bit number is UNKNOWN, as are
+//     trailers without one; grpc-status-details-bin whose code is not
+//     grpc-status's, or that is not base64, is INTERNAL.
 func ReadStatus(fields func(name string) (string, bool), end, whole bool) (s Status, ok bool) {
 	s.Message, _ = fields("grpc-message")
 	s.Message = decodeMessage(s.Message)
@@ -63,19 +69,39 @@ func ReadStatus(fields func(name string) (string, bool), end, whole bool) (s Sta
 			return Status{Code: code, From: from, NotGRPC: true}, true
 		}
 	}
+	if !end {
+		return s, false // response headers: grpc-go ignores a grpc-status there
+	}
 	v, has := fields("grpc-status")
-	if has {
-		code, err := strconv.ParseUint(v, 10, 32)
-		if err != nil {
-			return Status{Code: codes.Unknown, From: fmt.Sprintf("malformed grpc-status %q", v)}, true
+	if !has {
+		if whole {
+			return Status{Code: codes.Unknown, From: "trailers without grpc-status"}, true
 		}
-		s.Code = codes.Code(code)
-		return s, true
+		return s, false
 	}
-	if end && whole {
-		return Status{Code: codes.Unknown, From: "trailers without grpc-status"}, true
+	// As grpc-go: a signed 32-bit number, taken as unsigned.
+	code, err := strconv.ParseInt(v, 10, 32)
+	if err != nil {
+		return Status{Code: codes.Unknown, From: fmt.Sprintf("malformed grpc-status %q", v)}, true
 	}
-	return s, false
+	s.Code = codes.Code(uint32(code))
+	if s.Details != "" {
+		raw, err := decodeBin(s.Details)
+		var st spb.Status
+		switch {
+		case err != nil:
+			return Status{Code: codes.Internal, From: "malformed grpc-status-details-bin: " + err.Error()}, true
+		case proto.Unmarshal(raw, &st) == nil && codes.Code(uint32(st.Code)) != s.Code:
+			s.From = fmt.Sprintf("grpc-status-details-bin says %v, grpc-status %v", codes.Code(uint32(st.Code)), s.Code)
+			s.Code = codes.Internal
+		}
+	}
+	return s, true
+}
+
+// decodeBin decodes a -bin header's value: base64, padded or not.
+func decodeBin(v string) ([]byte, error) {
+	return base64.RawStdEncoding.DecodeString(strings.TrimRight(v, "="))
 }
 
 // httpCodes maps HTTP statuses to the codes a gRPC client reports for them
@@ -112,6 +138,10 @@ func ResetStatus(code http2.ErrCode, timeout, elapsed time.Duration) Status {
 		s.Code = codes.ResourceExhausted
 	case http2.ErrCodeInadequateSecurity:
 		s.Code = codes.PermissionDenied
+	default:
+		if code > http2.ErrCodeHTTP11Required {
+			s.Code = codes.Unknown // not in grpc-go's table
+		}
 	}
 	return s
 }

@@ -1,14 +1,21 @@
 package gogrpc
 
 import (
+	"encoding/base64"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestReadStatus(t *testing.T) {
+	details := func(code codes.Code) string {
+		b, _ := proto.Marshal(&spb.Status{Code: int32(code)})
+		return base64.RawStdEncoding.EncodeToString(b)
+	}
 	for _, tc := range []struct {
 		name       string
 		fields     map[string]string
@@ -29,6 +36,13 @@ func TestReadStatus(t *testing.T) {
 		{"html 200", map[string]string{":status": "200", "content-type": "text/html"}, false, true, Status{Code: codes.Unknown, From: `HTTP status 200 OK, content-type "text/html"`, NotGRPC: true}, true},
 		{"malformed :status", map[string]string{":status": "2x0"}, false, true, Status{Code: codes.Internal, From: `malformed :status "2x0"`, NotGRPC: true}, true},
 		{"malformed grpc-status", map[string]string{"grpc-status": " 3"}, true, true, Status{Code: codes.Unknown, From: `malformed grpc-status " 3"`}, true},
+		// grpc-go's strconv.ParseInt(v, 10, 32), then uint32.
+		{"signed grpc-status", map[string]string{"grpc-status": "+3"}, true, true, Status{Code: codes.InvalidArgument}, true},
+		{"grpc-status past int32", map[string]string{"grpc-status": "4294967295"}, true, true, Status{Code: codes.Unknown, From: `malformed grpc-status "4294967295"`}, true},
+		{"grpc-status in response headers", map[string]string{":status": "200", "content-type": "application/grpc", "grpc-status": "0"}, false, true, Status{}, false},
+		{"details agree", map[string]string{"grpc-status": "5", "grpc-status-details-bin": details(5)}, true, true, Status{Code: codes.NotFound, Details: details(5)}, true},
+		{"details disagree", map[string]string{"grpc-status": "5", "grpc-status-details-bin": details(3)}, true, true, Status{Code: codes.Internal, Details: details(3), From: "grpc-status-details-bin says InvalidArgument, grpc-status NotFound"}, true},
+		{"details not base64", map[string]string{"grpc-status": "5", "grpc-status-details-bin": "%%"}, true, true, Status{Code: codes.Internal, From: "malformed grpc-status-details-bin: illegal base64 data at input byte 0"}, true},
 		{"no grpc-status", map[string]string{"x": "y"}, true, true, Status{Code: codes.Unknown, From: "trailers without grpc-status"}, true},
 		// Fields lost with HPACK entries from before the capture decide
 		// nothing.
@@ -63,6 +77,8 @@ func TestResetStatus(t *testing.T) {
 		{http2.ErrCodeInadequateSecurity, 0, 0, codes.PermissionDenied},
 		{http2.ErrCodeNo, 0, 0, codes.Internal},
 		{http2.ErrCodeProtocol, 0, 0, codes.Internal},
+		{http2.ErrCodeHTTP11Required, 0, 0, codes.Internal},
+		{http2.ErrCodeHTTP11Required + 1, 0, 0, codes.Unknown},
 	} {
 		if got := ResetStatus(tc.code, tc.timeout, tc.elapsed); got.Code != tc.want {
 			t.Errorf("%v after %v (timeout %v): %v, want %v", tc.code, tc.elapsed, tc.timeout, got.Code, tc.want)

@@ -942,19 +942,18 @@ func (d *Decoder) grpcStatus(st *stream, off, n int, get func(string) (string, b
 	}
 }
 
-// grpcEnd writes a call's status, with its summary, and counts the call
-// once. After the call ended, only a status the server sent is shown.
+// grpcEnd writes a call's status, with its summary, and counts the call,
+// once: a client takes no second status (trailers after the HTTP status
+// of a response that is not gRPC decided it, a reset after trailers).
 func (d *Decoder) grpcEnd(st *stream, off, n int, s gogrpc.Status) {
-	if st.progress.Ended && s.From != "" {
+	if st.progress.Ended {
 		return
 	}
 	gogrpc.WriteStatus(d.w, off, n, st.call, s, d.schema, func(w tree.Writer) {
 		gogrpc.WriteSummary(w, off, n, &st.progress, d.now)
 	})
-	if !st.progress.Ended {
-		st.progress.Ended = true
-		d.calls.Add(st.call.Path, s.Code, d.now.Sub(st.progress.Start))
-	}
+	st.progress.Ended = true
+	d.calls.Add(st.call.Path, s.Code, d.now.Sub(st.progress.Start))
 }
 
 // grpcWithoutHeaders takes a stream whose request HEADERS were never
