@@ -366,6 +366,20 @@ func TestReportRatesAndCounts(t *testing.T) {
 	if _, peak := rate(burst...); peak != 200 {
 		t.Errorf("200/s: peak %d/s, want 200", peak)
 	}
+	// 100 SYNs in 0.5 s, every other one stamped 1 µs before the one
+	// before it (ports through different queues): 100 in the second,
+	// not a window cleared at each step back.
+	burst = burst[:0]
+	for i := range 100 {
+		at := time.Duration(i) * 5 * time.Millisecond
+		if i%2 == 1 {
+			at = burst[i-1] - time.Microsecond
+		}
+		burst = append(burst, at)
+	}
+	if _, peak := rate(burst...); peak != 100 {
+		t.Errorf("100 SYNs slightly out of order: peak %d/s, want 100", peak)
+	}
 	var steady []time.Duration
 	for i := range 41 {
 		steady = append(steady, time.Duration(i)*100*time.Millisecond)

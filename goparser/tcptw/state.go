@@ -2,6 +2,7 @@ package tcptw
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 )
@@ -190,7 +191,17 @@ func (p *pair) connStarted(t time.Time) {
 // burst that straddles a calendar second counts whole.
 func (p *pair) slide(ns int64) {
 	if n := len(p.window); n > 0 && ns < p.window[n-1] {
-		p.window, p.head = p.window[:0], 0 // the clock stepped back (appended files)
+		if ns < p.window[n-1]-int64(time.Second) {
+			p.window, p.head = p.window[:0], 0 // the clock stepped back (appended files)
+		} else {
+			// A little out of order (SYNs of different ports through
+			// different queues, or merged captures): in its place.
+			i := p.head + sort.Search(n-p.head, func(i int) bool { return p.window[p.head+i] > ns })
+			p.window = slices.Insert(p.window, i, ns)
+			ns = p.window[len(p.window)-1]
+			p.peakRate = max(p.peakRate, p.inWindow(ns))
+			return
+		}
 	}
 	for p.head < len(p.window) && p.window[p.head] <= ns-int64(time.Second) {
 		p.head++
@@ -201,6 +212,14 @@ func (p *pair) slide(ns int64) {
 	}
 	p.window = append(p.window, ns)
 	p.peakRate = max(p.peakRate, len(p.window)-p.head)
+}
+
+// inWindow counts the SYNs in (ns-1 s, ns].
+func (p *pair) inWindow(ns int64) int {
+	for p.head < len(p.window) && p.window[p.head] <= ns-int64(time.Second) {
+		p.head++
+	}
+	return len(p.window) - p.head
 }
 
 func (p *pair) requestSeen() { p.withReq++ }
