@@ -356,6 +356,9 @@ func (e *Engine) evict() {
 	for c := range e.conns.all {
 		if !c.last.After(cut) {
 			e.conns.remove(c.ep[0], c.ep[1], c)
+			if c.pair != nil {
+				c.pair.connGone(c)
+			}
 			e.rep.evicted++
 			e.verdict.Evicted++
 		}
@@ -612,6 +615,11 @@ func (e *Engine) syn(c *conn, t time.Time, s *tcpdecode.Segment, v *Verdict) *co
 	_ = reuse
 	if e.servers[s.Dst] < synScore {
 		e.score(s.Dst, synScore)
+	}
+	if c != nil && !c.closed && c.pair != nil {
+		// The new connection takes the tuple: the old one's port is
+		// counted in use once, by the new one.
+		c.pair.connGone(c)
 	}
 	nc := e.newConn(s.Src, s.Dst, true, hadTW, t)
 	nc.synSeq = s.Seq

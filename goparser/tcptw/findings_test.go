@@ -121,6 +121,34 @@ func TestPortRangeExhausted(t *testing.T) {
 	}
 }
 
+// TestUnansweredAttemptsDoNotExhaust: a client that closed one connection
+// (one port in TIME_WAIT) and then retries a dead backend, a SYN every 5
+// minutes from the ports of its 10-port range in turn, never answered,
+// has not tied up its range: attempts replaced on their tuple free their
+// count, and without TIME_WAIT holding half the range there is no
+// exhaustion to report.
+func TestUnansweredAttemptsDoNotExhaust(t *testing.T) {
+	e := New(Config{PortLo: 40000, PortHi: 40009})
+	storm(e, 1, reqPlain, respPlain, func(int) int { return 0 }, 0)
+	for i := range 25 {
+		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40001+i%9)), srv, 7000+uint32(i))
+		f.at(time.Duration(i+1)*5*time.Minute).send(0, true, false, false, false, 0)
+	}
+	r := e.Report(false)
+	for _, h := range r.Hosts {
+		for _, pu := range h.Ports {
+			if pu.Exhausted || pu.PeakInUse > 10 || pu.InUseAtEnd > 10 {
+				t.Errorf("port usage %+v", pu)
+			}
+		}
+	}
+	var text strings.Builder
+	r.WriteText(&text)
+	if strings.Contains(text.String(), "tied up all") {
+		t.Errorf("an exhaustion finding for unanswered attempts:\n%s", text.String())
+	}
+}
+
 // TestShortConnectionRequestsPerClient: the requests behind short
 // connections name their client and server, and count only connections
 // that left TIME_WAIT: another client's RST-closed requests (no

@@ -225,8 +225,12 @@ func (e *Engine) Report(timeline bool) *Report {
 			if p.key.client != h.addr || p.twClientPk == 0 {
 				continue
 			}
-			pu := PortUsage{Server: p.key.server.String(), InUseAtEnd: p.portsInUse(), PeakInUse: p.portsPeak,
-				PeakTimeWait: p.twClientPk, RangeSize: rangeSize, Exhausted: p.portsPeak >= rangeSize}
+			// Exhausted when every port was tied up and TIME_WAIT held at
+			// least half of them: attempts that no one answered (a client
+			// retrying a dead backend) tie ports up for a connect timeout
+			// only, and the range may be wider than the one configured.
+			pu := PortUsage{Server: p.key.server.String(), InUseAtEnd: min(p.portsInUse(), rangeSize), PeakInUse: min(p.portsPeak, rangeSize),
+				PeakTimeWait: p.twClientPk, RangeSize: rangeSize, Exhausted: p.portsPeak >= rangeSize && 2*p.twClientPk >= rangeSize}
 			if rate := p.rate(); !pu.Exhausted && rate > 0 && p.twClient > 0 {
 				// Each new connection ties a port up for the TIME_WAIT length.
 				if free := rangeSize - pu.InUseAtEnd; free > 0 && rate*cfg.TimeWait.Seconds() > float64(rangeSize) {

@@ -186,6 +186,14 @@ func (p *pair) connStarted(t time.Time) {
 	p.slide(t.UnixNano())
 }
 
+// connGone forgets an open connection that left without closing: an
+// attempt replaced by a new SYN on its tuple, or one evicted.
+func (p *pair) connGone(c *conn) {
+	if c.rolesKnown && p.open > 0 {
+		p.open--
+	}
+}
+
 // slide adds a SYN at ns to the one-second window and keeps the most
 // SYNs any window (t-1 s, t] held: two SYNs a second apart are 1/s, and a
 // burst that straddles a calendar second counts whole.
