@@ -514,17 +514,35 @@ func (e *Engine) serverScore(ap netip.AddrPort) int32 { return e.servers[ap] }
 
 const (
 	synScore    = 1 << 16
-	maxServers  = 1 << 16 // endpoints scored; the scores start over beyond
+	maxServers  = 1 << 16 // endpoints scored; the least telling go beyond
 	maxSrvScore = 1 << 30
 )
 
 func (e *Engine) score(ap netip.AddrPort, n int32) {
 	if len(e.servers) >= maxServers {
 		if _, ok := e.servers[ap]; !ok {
-			clear(e.servers)
+			e.forgetScores()
 		}
 	}
 	e.servers[ap] = min(e.servers[ap]+n, maxSrvScore)
+}
+
+// forgetScores makes room among the scored endpoints, keeping those that
+// tell the most: a capture that begins on a busy server meets thousands
+// of clients' ephemeral endpoints, each in one connection, which must
+// not push out the servers that SYNs named. It drops the endpoints seen
+// once, then those no SYN named, then all.
+func (e *Engine) forgetScores() {
+	for _, below := range []int32{2, synScore, maxSrvScore + 1} {
+		for ap, sc := range e.servers {
+			if sc < below {
+				delete(e.servers, ap)
+			}
+		}
+		if len(e.servers) < maxServers*3/4 {
+			return
+		}
+	}
 }
 
 func (e *Engine) seenMidStream(client, server netip.AddrPort) {

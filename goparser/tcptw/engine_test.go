@@ -551,3 +551,21 @@ func TestBegunBeforeTheCapture(t *testing.T) {
 		t.Fatalf("median life %v, want 2 s", m)
 	}
 }
+
+// TestScoresKeepServers: a capture that begins on a busy server meets
+// more clients' endpoints, each in one connection begun before it, than
+// the engine scores; the server that a SYN named keeps its score.
+func TestScoresKeepServers(t *testing.T) {
+	e := New(Config{})
+	e.score(srv, synScore)
+	for i := range maxServers + 5000 {
+		ip := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
+		e.score(netip.AddrPortFrom(ip, uint16(40000+i%20000)), 1)
+	}
+	if got := e.serverScore(srv); got < synScore {
+		t.Errorf("the server's score %d after %d other endpoints", got, maxServers+5000)
+	}
+	if len(e.servers) > maxServers {
+		t.Errorf("%d endpoints scored, at most %d", len(e.servers), maxServers)
+	}
+}
