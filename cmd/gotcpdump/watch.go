@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -402,8 +403,15 @@ func (m *watchMetrics) observe(n int, ports []sockdiag.PortCount) {
 	}
 }
 
+// capMu keeps enforceCap to one caller at a time: the capture's rotation
+// hook and the sampling loop both call it, and two walks of the same
+// listing would each delete files to make room.
+var capMu sync.Mutex
+
 // enforceCap deletes the oldest captures until the directory fits.
 func enforceCap(dir string, max int64) {
+	capMu.Lock()
+	defer capMu.Unlock()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
@@ -430,7 +438,7 @@ func enforceCap(dir string, max int64) {
 		return files[i].path < files[j].path // parts of one capture closed within a tick of the clock
 	})
 	for i := 0; total > max && i < len(files)-1; i++ { // keep the newest
-		if os.Remove(files[i].path) == nil {
+		if err := os.Remove(files[i].path); err == nil || errors.Is(err, fs.ErrNotExist) {
 			total -= files[i].size
 		}
 	}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -112,5 +114,32 @@ func TestWatchCommandLines(t *testing.T) {
 	}
 	if got := ifaceByNumber("1"); got != names[0] {
 		t.Errorf("-i 1 is %q, want -D's first, %q", got, names[0])
+	}
+}
+
+// TestEnforceCapConcurrent: the rotation hook and the sampling loop may
+// hold the directory to --max-mb at the same time; together they delete
+// only what one would.
+func TestEnforceCapConcurrent(t *testing.T) {
+	for range 20 {
+		dir := t.TempDir()
+		base := time.Now().Add(-time.Hour)
+		for i := range 10 {
+			name := filepath.Join(dir, fmt.Sprintf("timewait-20261206-120000-%03d.pcapng", i+1))
+			if err := os.WriteFile(name, make([]byte, 1000), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_ = os.Chtimes(name, base.Add(time.Duration(i)*time.Second), base.Add(time.Duration(i)*time.Second))
+		}
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() { defer wg.Done(); enforceCap(dir, 5500) }()
+		}
+		wg.Wait()
+		left, _ := filepath.Glob(filepath.Join(dir, "timewait-*"))
+		if len(left) != 5 || filepath.Base(left[0]) != "timewait-20261206-120000-006.pcapng" {
+			t.Fatalf("left %q, want the newest 5", left)
+		}
 	}
 }
