@@ -92,7 +92,7 @@ func TestGogrpcWeb(t *testing.T) {
 		"18446 Check 5 unknown service", // a Watch after a message: in the trailers frame (base64)
 		"18447 Check 0 ", "18447 Watch 0 ",
 		"18447 Watch 5 unknown service", // trailers frame
-		"18447 Check 5 unknown service", // HTTP/2 HEADERS, END_STREAM
+		"18447 Check 5 unknown service", // trailers-only: in the HTTP/2 response HEADERS (then an empty DATA ends the stream)
 	}
 	if strings.Join(calls, "\n") != strings.Join(wantCalls, "\n") {
 		t.Errorf("statuses (server port, method, status, message):\n%s\nwant\n%s", strings.Join(calls, "\n"), strings.Join(wantCalls, "\n"))

@@ -40,7 +40,8 @@ type Status struct {
 //     http-grpc-status-mapping.md; UNKNOWN for others, 200 too), a
 //     malformed one INTERNAL. With a gRPC content-type the HTTP status
 //     does not count.
-//   - Only a block that ends the stream carries the status: a
+//   - Only a block that ends the stream carries the status (or, for
+//     gRPC-Web, the response headers of a trailers-only answer): a
 //     grpc-status that is not a 32-bit number is UNKNOWN, as are
 //     trailers without one; grpc-status-details-bin whose code is not
 //     grpc-status's, or that is not base64, is INTERNAL.
@@ -70,7 +71,13 @@ func ReadStatus(fields func(name string) (string, bool), end, whole bool) (s Sta
 		}
 	}
 	if !end {
-		return s, false // response headers: grpc-go ignores a grpc-status there
+		// Response headers: grpc-go ignores a grpc-status there. A
+		// gRPC-Web server answers trailers-only in its headers, and
+		// then ends the body (an empty DATA with END_STREAM).
+		ct, _ := fields("content-type")
+		if _, has := fields("grpc-status"); !has || !isWeb(ct) {
+			return s, false
+		}
 	}
 	v, has := fields("grpc-status")
 	if !has {
@@ -97,6 +104,12 @@ func ReadStatus(fields func(name string) (string, bool), end, whole bool) (s Sta
 		}
 	}
 	return s, true
+}
+
+// isWeb reports a gRPC-Web content-type.
+func isWeb(ct string) bool {
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	return strings.HasPrefix(ct, "application/grpc-web")
 }
 
 // decodeBin decodes a -bin header's value: base64, padded or not.

@@ -39,6 +39,7 @@ func TestReadStatus(t *testing.T) {
 		// grpc-go's strconv.ParseInt(v, 10, 32), then uint32.
 		{"signed grpc-status", map[string]string{"grpc-status": "+3"}, true, true, Status{Code: codes.InvalidArgument}, true},
 		{"grpc-status past int32", map[string]string{"grpc-status": "4294967295"}, true, true, Status{Code: codes.Unknown, From: `malformed grpc-status "4294967295"`}, true},
+		{"gRPC-Web trailers-only in the headers", map[string]string{":status": "200", "content-type": "application/grpc-web+proto", "grpc-status": "5", "grpc-message": "unknown service"}, false, true, Status{Code: codes.NotFound, Message: "unknown service"}, true},
 		{"grpc-status in response headers", map[string]string{":status": "200", "content-type": "application/grpc", "grpc-status": "0"}, false, true, Status{}, false},
 		{"details agree", map[string]string{"grpc-status": "5", "grpc-status-details-bin": details(5)}, true, true, Status{Code: codes.NotFound, Details: details(5)}, true},
 		{"details disagree", map[string]string{"grpc-status": "5", "grpc-status-details-bin": details(3)}, true, true, Status{Code: codes.Internal, Details: details(3), From: "grpc-status-details-bin says InvalidArgument, grpc-status NotFound"}, true},
