@@ -32,11 +32,7 @@ import (
 // with tcpdump, and checks that every file holds the same packets, is
 // readable by tshark, is mode 0600, and that the statistics are printed.
 func TestGotcpdumpAgainstTcpdump(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("needs root for network namespaces (make test runs as root)")
-	}
-	dir := t.TempDir()
-	bin, lab := goBuild(t, dir, "./cmd/gotcpdump"), goBuild(t, dir, "./testpcaps/gen/twlab")
+	dir, bin, lab := labTools(t, "network namespaces")
 	twlab = lab
 	l := newLab(t, 40)
 	l.start(l.srvNS, httpServer(l)...)
@@ -129,11 +125,7 @@ func TestGotcpdumpAgainstTcpdump(t *testing.T) {
 // TestGotcpdumpPid: with --pid, only the process's connections are
 // captured, and each packet's comment names the process.
 func TestGotcpdumpPid(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("needs root for network namespaces (make test runs as root)")
-	}
-	dir := t.TempDir()
-	bin, lab := goBuild(t, dir, "./cmd/gotcpdump"), goBuild(t, dir, "./testpcaps/gen/twlab")
+	dir, bin, lab := labTools(t, "network namespaces")
 	for _, c := range []struct {
 		name string
 		n    int
@@ -245,11 +237,7 @@ func sharedDir(t *testing.T) string {
 // from SYN to the last ACK, and not one packet of B's. The /proc fallback
 // (--no-ebpf) must warn that it misses connections, and does.
 func TestGotcpdumpPidHighRate(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("needs root for network namespaces and eBPF (make test runs as root)")
-	}
-	dir := t.TempDir()
-	bin, lab := goBuild(t, dir, "./cmd/gotcpdump"), goBuild(t, dir, "./testpcaps/gen/twlab")
+	dir, bin, lab := labTools(t, "network namespaces and eBPF")
 	l := newLab(t, 44)
 	l.sysctl(l.cliNS, "net.ipv4.ip_local_port_range=10000 65000")
 	l.start(l.srvNS, lab, "sink", "-listen", l.srvIP.String()+":8080")
@@ -407,11 +395,7 @@ func pidBurst(t *testing.T, l *lab, bin, lab, file string, extra ...string) burs
 // holds the storm's connections, and the metrics scrape as valid
 // Prometheus text that says so.
 func TestGotcpdumpWatch(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("needs root for network namespaces (make test runs as root)")
-	}
-	dir := t.TempDir()
-	bin, lab := goBuild(t, dir, "./cmd/gotcpdump"), goBuild(t, dir, "./testpcaps/gen/twlab")
+	dir, bin, lab := labTools(t, "network namespaces")
 	l := newLab(t, 42)
 	l.start(l.srvNS, lab, "server", "-listen", l.srvIP.String()+":8080")
 	out := filepath.Join(dir, "captures")
@@ -606,11 +590,7 @@ s.close()`)
 // files; rotated files add up to the packets sent; bad arguments and
 // missing privileges exit 2 with a clear message.
 func TestGotcpdumpFaults(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("needs root for network namespaces and mounts (make test runs as root)")
-	}
-	dir := t.TempDir()
-	bin, lab := goBuild(t, dir, "./cmd/gotcpdump"), goBuild(t, dir, "./testpcaps/gen/twlab")
+	dir, bin, lab := labTools(t, "network namespaces and mounts")
 	l := newLab(t, 43)
 	l.start(l.srvNS, lab, "server", "-listen", l.srvIP.String()+":8080")
 	traffic := func() {

@@ -35,11 +35,7 @@ func dirSize(dir string) int64 {
 // at the next sample: the directory never holds more than --max-mb and
 // one part.
 func TestGotcpdumpWatchParts(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("needs root for network namespaces (make test runs as root)")
-	}
-	dir := t.TempDir()
-	bin, lab := goBuild(t, dir, "./cmd/gotcpdump"), goBuild(t, dir, "./testpcaps/gen/twlab")
+	dir, bin, lab := labTools(t, "network namespaces")
 	l := newLab(t, 70)
 	l.start(l.srvNS, lab, "server", "-listen", l.srvIP.String()+":8080")
 	l.start(l.srvNS, lab, "sink", "-listen", l.srvIP.String()+":8081")

@@ -183,13 +183,20 @@ var twlab, gotcpdumpBin string
 // twlab and gotcpdump into a temporary directory, and returns it.
 func labBinaries(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("needs root for network namespaces (make test runs as root)")
-	}
-	dir := t.TempDir()
-	twlab = goBuild(t, dir, "./testpcaps/gen/twlab")
-	gotcpdumpBin = goBuild(t, dir, "./cmd/gotcpdump")
+	dir, bin, lab := labTools(t, "network namespaces")
+	gotcpdumpBin, twlab = bin, lab
 	return dir
+}
+
+// labTools builds gotcpdump and twlab into a temporary directory for a
+// test that needs root for what needs says.
+func labTools(t *testing.T, needs string) (dir, bin, lab string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatalf("needs root for %s (make test runs as root)", needs)
+	}
+	dir = t.TempDir()
+	return dir, goBuild(t, dir, "./cmd/gotcpdump"), goBuild(t, dir, "./testpcaps/gen/twlab")
 }
 
 func host(r *tcptw.Report, a netip.Addr) tcptw.HostReport {
