@@ -207,13 +207,12 @@ func (p *pair) slide(ns int64) {
 			i := p.head + sort.Search(n-p.head, func(i int) bool { return p.window[p.head+i] > ns })
 			p.window = slices.Insert(p.window, i, ns)
 			ns = p.window[len(p.window)-1]
-			p.peakRate = max(p.peakRate, p.inWindow(ns))
+			p.expire(ns)
+			p.peakRate = max(p.peakRate, len(p.window)-p.head)
 			return
 		}
 	}
-	for p.head < len(p.window) && p.window[p.head] <= ns-int64(time.Second) {
-		p.head++
-	}
+	p.expire(ns)
 	if p.head > 1024 && p.head > len(p.window)/2 {
 		p.window = append(p.window[:0], p.window[p.head:]...)
 		p.head = 0
@@ -222,12 +221,11 @@ func (p *pair) slide(ns int64) {
 	p.peakRate = max(p.peakRate, len(p.window)-p.head)
 }
 
-// inWindow counts the SYNs in (ns-1 s, ns].
-func (p *pair) inWindow(ns int64) int {
+// expire drops from the window the SYNs that (ns-1 s, ns] no longer holds.
+func (p *pair) expire(ns int64) {
 	for p.head < len(p.window) && p.window[p.head] <= ns-int64(time.Second) {
 		p.head++
 	}
-	return len(p.window) - p.head
 }
 
 func (p *pair) requestSeen() { p.withReq++ }
