@@ -115,16 +115,25 @@ func (c Call) appendLabel(b []byte) []byte {
 }
 
 // IsGRPC reports whether a content-type is gRPC's (application/grpc,
-// application/grpc+proto, …) or gRPC-Web's (application/grpc-web…), and
-// whether the body is gRPC-Web-Text, whose messages travel in base64.
+// application/grpc+proto, …) or gRPC-Web's (application/grpc-web,
+// application/grpc-web-text, each with an optional +format), and whether
+// the body is gRPC-Web-Text, whose messages travel in base64. Anything
+// else after "application/grpc" (application/grpc-json, say) is not
+// gRPC: grpc-go's client takes such a response as an HTTP error.
 func IsGRPC(contentType string) (grpc, text bool) {
 	ct, _, _ := strings.Cut(contentType, ";")
 	ct = strings.ToLower(strings.TrimSpace(ct))
 	rest, ok := strings.CutPrefix(ct, "application/grpc")
-	if !ok || (rest != "" && rest[0] != '+' && rest[0] != '-') {
+	if !ok {
 		return false, false
 	}
-	return true, strings.HasPrefix(rest, "-web-text")
+	if web, ok := strings.CutPrefix(rest, "-web"); ok {
+		rest, text = strings.CutPrefix(web, "-text")
+	}
+	if rest != "" && rest[0] != '+' {
+		return false, false
+	}
+	return true, text
 }
 
 // WebTrailers reads the trailers that gRPC-Web sends as the body's last

@@ -19,7 +19,13 @@ func TestIsGRPC(t *testing.T) {
 		"application/grpc-web+proto":           {true, false},
 		"Application/gRPC-Web-Text; charset=x": {true, true},
 		"application/grpc-web-text+proto":      {true, true},
+		"application/grpc-web-text":            {true, true},
+		"application/grpc; charset=utf-8":      {true, false},
 		"application/grpcx":                    {false, false},
+		"application/grpc-json":                {false, false},
+		"application/grpc-webx":                {false, false},
+		"application/grpc-web-textual":         {false, false},
+		"application/grpc-text":                {false, false},
 		"application/json":                     {false, false},
 	} {
 		if g, text := IsGRPC(ct); g != want[0] || text != want[1] {
