@@ -37,3 +37,19 @@ func BenchmarkStormSegment(b *testing.B) {
 		n += 10
 	}
 }
+
+// BenchmarkH2IdleCloseSegment measures the engine per segment on HTTP/2
+// connections of one request each that the server closes when idle (see
+// h2IdleClose), 18 segments a connection.
+func BenchmarkH2IdleCloseSegment(b *testing.B) {
+	e := New(Config{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n, c := 0, 0; n < b.N; c++ {
+		cl := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, 0, byte(c)}), uint16(32768+(c/256)%28000))
+		f := newFlow(e, cl, srv, uint32(c)*7919)
+		f.t = t0.Add(time.Duration(c) * 200 * time.Microsecond)
+		h2IdleClose(f, 0)
+		n += 18
+	}
+}

@@ -42,6 +42,7 @@ type reqCache struct {
 	m  map[string]reqInfo
 	rd bytes.Reader
 	br *bufio.Reader
+	fh bytes.Reader // frameHeader's
 }
 
 const (
@@ -70,6 +71,17 @@ func (c *reqCache) parse(p []byte) reqInfo {
 		c.m[string(p)] = info
 	}
 	return info
+}
+
+// frameHeader reads the HTTP/2 frame header that p begins with (9
+// octets at least) with x/net/http2. The engine's reader is reused: one
+// allocated per frame would be most of the cost of a segment.
+func (c *reqCache) frameHeader(p []byte) (http2.FrameHeader, error) {
+	if c == nil {
+		return http2.ReadFrameHeader(bytes.NewReader(p[:9]))
+	}
+	c.fh.Reset(p[:9])
+	return http2.ReadFrameHeader(&c.fh)
 }
 
 func readRequest(br *bufio.Reader) reqInfo {
@@ -134,7 +146,7 @@ func (r *reqTracker) h2Frames(p []byte) {
 	p = p[r.skip:]
 	r.skip = 0
 	for len(p) >= 9 {
-		fh, err := http2.ReadFrameHeader(bytes.NewReader(p[:9]))
+		fh, err := r.cache.frameHeader(p)
 		if err != nil {
 			return
 		}
