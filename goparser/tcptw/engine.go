@@ -174,8 +174,10 @@ type conn struct {
 	refused   bool
 	req       reqTracker
 	respClose bool          // an HTTP/1.x response said "Connection: close"
-	lastData  time.Time     // the last segment with payload, either way
+	lastData  time.Time     // the last segment with data, either way (not HTTP/2 connection management: h2Control)
 	idleAtFIN time.Duration // from lastData to the first FIN
+	h2At      [2]uint32     // where each direction's next HTTP/2 frame begins, if h2Sync (h2Control)
+	h2Sync    [2]bool
 	pair      *pair
 	// copies: the last two segments of each direction that carried
 	// data or a SYN, FIN or RST (see segSig).
@@ -432,6 +434,8 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	if s.SYN && s.ACK {
 		c.synAck = true
 	}
+	// The direction's first payload, right after its SYN.
+	start := s.PayloadLen > 0 && c.bytes[d] == 0 && c.synAck && c.nxtOK[d] && s.Seq == c.nxt[d]
 	c.bytes[d] += uint64(s.PayloadLen)
 	end := s.Seq + uint32(s.PayloadLen)
 	if s.SYN {
@@ -458,8 +462,13 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 		c.respClose = true
 	}
 
+	data := s.PayloadLen > 0
+	if data && (c.h2Sync[d] || start) && e.h2Control(c, d, s, start) {
+		data = false
+	}
+
 	if !c.closed {
-		e.closing(c, d, o, t, s, v)
+		e.closing(c, d, o, t, s, v, data)
 		if c.closed {
 			if sig.at == 0 {
 				sig = sigOf(t, s)
@@ -468,7 +477,7 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 			e.nFinals++
 		}
 	}
-	if s.PayloadLen > 0 {
+	if data {
 		c.lastData = t
 	}
 	e.fill(c, v)
@@ -578,6 +587,7 @@ func (e *Engine) swapRoles(c *conn) {
 	c.copies[0], c.copies[1] = c.copies[1], c.copies[0]
 	c.copyNext[0], c.copyNext[1] = c.copyNext[1], c.copyNext[0]
 	c.req = reqTracker{cache: &e.reqs}
+	c.h2Sync = [2]bool{}
 	c.respClose = false
 	c.pair = e.pair(c.ep[0].Addr(), c.ep[1])
 }
@@ -675,8 +685,9 @@ func (e *Engine) toTimeWait(tw uint32, t time.Time, s *tcpdecode.Segment, v *Ver
 	}
 }
 
-// closing follows FINs, their acknowledgements and RSTs.
-func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v *Verdict) {
+// closing follows FINs, their acknowledgements and RSTs. data: the
+// segment carries data (see conn.lastData).
+func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v *Verdict, data bool) {
 	if s.RST {
 		if c.refused && !c.synAck && d == 0 {
 			// The client's answer to the ACK of the TIME_WAIT socket
@@ -702,7 +713,7 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 			// How long the connection was idle when it was closed: 0
 			// when the FIN comes with data.
 			switch {
-			case s.PayloadLen > 0:
+			case data:
 			case !c.lastData.IsZero():
 				c.idleAtFIN = max(t.Sub(c.lastData), 0)
 			default:
