@@ -2,9 +2,9 @@
 // clients that close connections the ways real services do. The kernel
 // test (tests/timewait_kernel_test.go) runs it inside network namespaces.
 //
-//	twlab server   -listen ADDR [-backlog]      HTTP/1.1 keep-alive server (or a listener that never accepts)
-//	twlab client   -addr ADDR -n N -every D -mode MODE
-//	twlab gateway  -http ADDR -grpc ADDR        /healthz and a gRPC health service
+//	twlab server   -listen ADDR [-backlog] [-h2c] [-idle D]   HTTP/1.1 keep-alive server (or a listener that never accepts)
+//	twlab client   -addr ADDR -n N -every D -mode MODE [-ping D]
+//	twlab gateway  -http ADDR -grpc ADDR [-idle D]   /healthz and a gRPC health service
 //	twlab grpc     -addr ADDR -n N -every D     gRPC calls over one connection
 //	twlab stalesyn -addr ADDR                    see staleSYN
 //	twlab sink     -listen ADDR                  accepts, reads to EOF, closes
@@ -17,12 +17,25 @@
 // waits for the server's FIN), nokeepalive-race (the same without the
 // wait: the client and the server race to close, as they do in
 // production), linger0 (SO_LINGER 0: RST), keepalive (one reused
-// connection), connect (connect and close).
+// connection), h2c (HTTP/2 with prior knowledge through x/net/http2's
+// Transport, as services that talk cleartext HTTP/2 to each other do;
+// -ping sets its ReadIdleTimeout, the health-check PINGs of idle
+// connections), h2c-grpc (the same Transport makes gRPC health checks),
+// connect (connect and close).
+//
+// -idle sets the server's idle timeout (http.Server.IdleTimeout, 5
+// minutes unless set; for the gateway's gRPC server,
+// keepalive.ServerParameters.MaxConnectionIdle, none unless set); -h2c
+// has the server accept HTTP/2 with prior knowledge next to HTTP/1.1. A
+// client that pauses longer than the idle timeout between requests has
+// each idle connection closed by the server.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -39,10 +52,12 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 )
 
 func main() {
@@ -53,6 +68,8 @@ func main() {
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	listen := fs.String("listen", "", "address to listen on")
 	backlog := fs.Bool("backlog", false, "listen with a backlog of 1 and never accept")
+	idle := fs.Duration("idle", 0, "server, gateway: idle timeout")
+	h2c := fs.Bool("h2c", false, "server: accept HTTP/2 with prior knowledge too")
 	addr := fs.String("addr", "", "server address")
 	n := fs.Int("n", 10, "connections or calls")
 	every := fs.Duration("every", 100*time.Millisecond, "pause between connections")
@@ -65,6 +82,7 @@ func main() {
 	length := fs.Duration("for", 2*time.Second, "burst: how long")
 	await := fs.Bool("stdin", false, "burst: start when a line arrives on standard input")
 	size := fs.Int("size", 100, "udp: datagram size")
+	ping := fs.Duration("ping", 0, "client, h2c modes: health-check PING after this long without a frame (http2.Transport.ReadIdleTimeout)")
 	_ = fs.Parse(os.Args[2:])
 
 	switch os.Args[1] {
@@ -72,12 +90,12 @@ func main() {
 		if *backlog {
 			neverAccept(*listen)
 		}
-		serveHTTP(*listen)
+		serveHTTP(*listen, *idle, *h2c)
 	case "client":
-		client(*addr, *path, *mode, *n, *every, *timeout)
+		client(*addr, *path, *mode, *n, *every, *timeout, *ping)
 	case "gateway":
-		go serveGRPC(*grpcAddr)
-		serveHTTP(*httpAddr)
+		go serveGRPC(*grpcAddr, *idle)
+		serveHTTP(*httpAddr, *idle, false)
 	case "grpc":
 		grpcCalls(*addr, *n, *every)
 	case "stalesyn":
@@ -107,8 +125,16 @@ func handler() http.Handler {
 	return mux
 }
 
-func serveHTTP(addr string) {
-	srv := &http.Server{Addr: addr, Handler: handler(), IdleTimeout: 5 * time.Minute}
+func serveHTTP(addr string, idle time.Duration, h2c bool) {
+	if idle == 0 {
+		idle = 5 * time.Minute
+	}
+	srv := &http.Server{Addr: addr, Handler: handler(), IdleTimeout: idle}
+	if h2c {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+	}
 	log.Fatal(srv.ListenAndServe())
 }
 
@@ -135,7 +161,7 @@ func neverAccept(addr string) {
 	select {}
 }
 
-func client(addr, path, mode string, n int, every, timeout time.Duration) {
+func client(addr, path, mode string, n int, every, timeout, ping time.Duration) {
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: twlab-probe/1.0\r\n\r\n"
 	var hc *http.Client
 	switch mode {
@@ -145,6 +171,15 @@ func client(addr, path, mode string, n int, every, timeout time.Duration) {
 		hc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	case "keepalive":
 		hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	case "h2c", "h2c-grpc":
+		hc = &http.Client{Transport: &http2.Transport{
+			AllowHTTP:       true,
+			ReadIdleTimeout: ping,
+			DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, addr)
+			},
+		}}
 	}
 	failed := 0
 	for i := 0; i < n; i++ {
@@ -160,7 +195,7 @@ func client(addr, path, mode string, n int, every, timeout time.Duration) {
 			if c, err = net.DialTimeout("tcp", addr, timeout); err == nil {
 				c.Close()
 			}
-		case "nokeepalive", "nokeepalive-race", "keepalive":
+		case "nokeepalive", "nokeepalive-race", "keepalive", "h2c":
 			var resp *http.Response
 			r, _ := http.NewRequest("GET", "http://"+addr+path, nil)
 			r.Header.Set("User-Agent", "twlab-probe/1.0")
@@ -168,6 +203,8 @@ func client(addr, path, mode string, n int, every, timeout time.Duration) {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			}
+		case "h2c-grpc":
+			err = grpcOverHTTP2(hc, addr)
 		default:
 			log.Fatalf("unknown mode %q", mode)
 		}
@@ -179,6 +216,30 @@ func client(addr, path, mode string, n int, every, timeout time.Duration) {
 		hc.CloseIdleConnections()
 	}
 	fmt.Printf("done %d failed %d\n", n, failed)
+}
+
+// grpcOverHTTP2 makes a gRPC health check the way an HTTP/2 proxy in
+// front of a gRPC server does: a POST through an HTTP/2 Transport, which
+// answers a server's GOAWAY and PING and leaves the closing to the
+// server (grpc-go's own client closes at once when a GOAWAY comes).
+func grpcOverHTTP2(hc *http.Client, addr string) error {
+	// An empty HealthCheckRequest: uncompressed, length 0.
+	r, _ := http.NewRequest("POST", "http://"+addr+"/grpc.health.v1.Health/Check", bytes.NewReader(make([]byte, 5)))
+	r.Header.Set("Content-Type", "application/grpc")
+	r.Header.Set("TE", "trailers")
+	r.Header.Set("User-Agent", "twlab-probe/1.0")
+	resp, err := hc.Do(r)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if st := resp.Trailer.Get("Grpc-Status"); st != "0" {
+		return fmt.Errorf("grpc-status %q", st)
+	}
+	return nil
 }
 
 // lateClose dials connections whose Close waits for the server's FIN.
@@ -398,12 +459,16 @@ func sendUDP(addr string, n, size int) {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-func serveGRPC(addr string) {
+func serveGRPC(addr string, idle time.Duration) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		log.Fatal(err)
 	}
-	s := grpc.NewServer()
+	var opts []grpc.ServerOption
+	if idle > 0 {
+		opts = append(opts, grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: idle}))
+	}
+	s := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(s, health.NewServer())
 	log.Fatal(s.Serve(lis))
 }
