@@ -11,8 +11,13 @@
 # Usage: sudo ./generate.sh [SCENARIO...]
 # Without arguments every capture is made again. Scenarios: h2c
 # (h2c_go.pcap and h2c_go_midstream.pcap), h2c_loss, nghttp2, grpc_tls, grpc_gzip,
-# grpc_python, grpc_web, grpc_fail, not_h2_mix; e.g. "./generate.sh grpc_web" remakes
+# grpc_python, grpc_web, grpc_fail, not_h2_mix, tw_idle; e.g. "./generate.sh grpc_web" remakes
 # grpc_web.pcap only.
+#
+# tw_idle (tw_h2c_idle_timeout.pcap and tw_http1_idle_timeout.pcap) runs
+# their scenarios of tests/timewait_kernel_test.go, which make every
+# tw_*.pcap between network namespaces (about 100 s); it is not part of
+# the default set.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -442,12 +447,33 @@ gen_grpc_fail() {
 	require "$out" "HTTP 503" 'http2.header.value == "503"' "${FAIL[@]}"
 }
 
+# --- TIME_WAIT: servers that close idle connections ----------------------------
+# The TIME_WAIT captures come from the kernel test, which compares the
+# engine with the kernel while it captures and checks the report; -update
+# writes them. tw_h2c_idle_timeout.pcap: Go's h2c server with IdleTimeout
+# 1 s, x/net/http2's client with health-check PINGs every 400 ms of
+# silence; the server sends GOAWAY and closes 1 s later.
+gen_tw_idle() {
+	local out="$HERE/tw_h2c_idle_timeout.pcap"
+	echo "== tw_h2c_idle_timeout.pcap, tw_http1_idle_timeout.pcap (tests/timewait_kernel_test.go)"
+	if ! (cd "$MODROOT" && go test -count=1 ./tests -run 'TestTimeWaitAgainstKernel/^(h2c|http1)_idle_timeout$' -update -v) >"$WORK/tw_idle.log" 2>&1; then
+		cat "$WORK/tw_idle.log" >&2
+		die "the kernel test failed"
+	fi
+	grep -E 'compared with the kernel|wrote ' "$WORK/tw_idle.log" || true
+	TW=(-d "tcp.port==8080,http2")
+	require "$out" "GOAWAY" "http2.type == 7" "${TW[@]}"
+	require "$out" "PING" "http2.type == 6 && http2.flags.ack == 0" "${TW[@]}"
+	require "$out" "PING ACK" "http2.type == 6 && http2.flags.ack == 1" "${TW[@]}"
+	require "$HERE/tw_http1_idle_timeout.pcap" "HTTP/1.1 responses" "http.response"
+}
+
 SCENARIOS=(h2c h2c_loss nghttp2 grpc_tls grpc_gzip grpc_python grpc_web grpc_fail not_h2_mix)
 if (($# == 0)); then
 	set -- "${SCENARIOS[@]}"
 fi
 for s in "$@"; do
-	[[ " ${SCENARIOS[*]} " == *" $s "* ]] || die "unknown scenario $s (known: ${SCENARIOS[*]})"
+	[[ " ${SCENARIOS[*]} tw_idle " == *" $s "* ]] || die "unknown scenario $s (known: ${SCENARIOS[*]} tw_idle)"
 done
 
 echo "== building generators"

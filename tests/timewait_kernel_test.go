@@ -354,6 +354,54 @@ var scenarios = []scenario{
 			}
 		},
 	},
+	{
+		// Go's HTTP/1.1 server with IdleTimeout 1 s, a keep-alive client
+		// that pauses 1.5 s between requests: the server closes each
+		// idle connection, with nothing sent before its FIN.
+		name: "http1_idle_timeout",
+		server: func(l *lab) []string {
+			return []string{twlab, "server", "-listen", l.srvIP.String() + ":8080", "-idle", "1s"}
+		},
+		clients: httpClient("keepalive", 12, "1500ms"),
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			checkIdleTimeout(t, r, 1, 1.5)
+		},
+	},
+	{
+		// The same over h2c: Go's net/http server sends GOAWAY when its
+		// IdleTimeout (1 s) fires and closes 1 s later; x/net/http2's
+		// client, with health checks every 400 ms of silence
+		// (ReadIdleTimeout), pings the idle connection until then. The
+		// connections are idle for 2 s when the server closes them, not
+		// the 0.2 s since the last PING.
+		name: "h2c_idle_timeout",
+		server: func(l *lab) []string {
+			return []string{twlab, "server", "-listen", l.srvIP.String() + ":8080", "-h2c", "-idle", "1s"}
+		},
+		clients: func(l *lab) [][]string {
+			return [][]string{{twlab, "client", "-addr", l.srvIP.String() + ":8080", "-mode", "h2c", "-ping", "400ms", "-n", "12", "-every", "2500ms"}}
+		},
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			checkIdleTimeout(t, r, 2, 2.5)
+		},
+	},
+}
+
+// checkIdleTimeout checks a scenario whose server closes the client's
+// idle connections (all but the last, which the client closes as it
+// ends) idle for at least lo and less than hi seconds, and the finding
+// that blames the server's idle timeout.
+func checkIdleTimeout(t *testing.T, r *tcptw.Report, lo, hi float64) {
+	t.Helper()
+	if len(r.Pairs) != 1 || r.Pairs[0].Closers["server"] < 10 || r.Pairs[0].MedianIdleBeforeServerClose == nil {
+		t.Fatalf("pairs %+v", r.Pairs)
+	}
+	if idle := *r.Pairs[0].MedianIdleBeforeServerClose; idle < lo || idle >= hi {
+		t.Errorf("median idle before the server's close %.3f s, want %g to %g s", idle, lo, hi)
+	}
+	if !anyContains(r.Findings, "The server closes connections idle for", "http.Server.IdleTimeout") || anyContains(r.Findings, "keep-alive is off") {
+		t.Errorf("findings do not blame the server's idle timeout: %q", r.Findings)
+	}
 }
 
 func anyContains(list []string, subs ...string) bool {
@@ -477,7 +525,8 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 			maxKernel = max(maxKernel, k)
 		}
 	}
-	if (sc.name == "client_closes" || sc.name == "server_closes" || sc.name == "healthz_storm" || sc.name == "keepalive_off_race") && maxKernel == 0 {
+	if (sc.name == "client_closes" || sc.name == "server_closes" || sc.name == "healthz_storm" || sc.name == "keepalive_off_race" ||
+		strings.HasSuffix(sc.name, "_idle_timeout")) && maxKernel == 0 {
 		t.Error("the kernel never held a TIME_WAIT socket: the scenario did not run")
 	}
 	sc.check(t, r, l)
