@@ -24,7 +24,7 @@
 // 0.48 of tcpdump's CPU a packet at the maximum rate in 1.5 s runs, and
 // about as much as tcpdump over 5 s; docs/performance.md).
 //
-//	capbench -gotcpdump build/out/gotcpdump [-rates 50000,200000,0] [-any-rates 0] [-runs 5] [-secs 4] [-json FILE]
+//	capbench -gotcpdump build/out/gotcpdump [-rates 50000,200000,500000,0] [-any-rates 0] [-runs 5] [-secs 4] [-json FILE]
 //
 // A rate of 0 is the generator's maximum. The rates run with both tools
 // on the veth interface, then -any-rates on the "any" interface,
@@ -80,7 +80,7 @@ func main() {
 		select {}
 	}
 	bin := flag.String("gotcpdump", "build/out/gotcpdump", "gotcpdump binary")
-	ratesFlag := flag.String("rates", "50000,200000,0", "packets per second on the veth interface (0: as fast as the generator goes)")
+	ratesFlag := flag.String("rates", "50000,200000,500000,0", "packets per second on the veth interface (0: as fast as the generator goes)")
 	anyRatesFlag := flag.String("any-rates", "0", "packets per second on the any interface")
 	runs := flag.Int("runs", 5, "measured runs per tool and rate, after one warm-up each")
 	secs := flag.Float64("secs", 4, "seconds of traffic per run")
