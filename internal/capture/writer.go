@@ -25,8 +25,14 @@ import (
 // files a ring of that many (within each -G period), or ends a -G
 // capture after that many periods; alone it does nothing.
 type WriterConfig struct {
-	Name     string // "-" for standard output
-	PcapNG   bool
+	Name   string // "-" for standard output
+	PcapNG bool
+	// Micro writes microsecond time stamps, as tcpdump does by default
+	// and with --time-stamp-precision=micro: a pcap file of the
+	// microsecond magic (readers older than libpcap 1.5 read no other),
+	// or a pcapng file's times cut to the microsecond (pcapgo writes
+	// if_tsresol 9 only). Packets are then written one by one.
+	Micro    bool
 	LinkType layers.LinkType
 	Snaplen  int
 	Iface    string
@@ -165,7 +171,11 @@ func (w *Writer) open() error {
 			return err
 		}
 	} else {
-		w.pw = pcapgo.NewWriterNanos(out)
+		if w.cfg.Micro {
+			w.pw = pcapgo.NewWriter(out)
+		} else {
+			w.pw = pcapgo.NewWriterNanos(out)
+		}
 		if err := w.pw.WriteFileHeader(uint32(w.cfg.Snaplen), w.cfg.LinkType); err != nil {
 			return err
 		}
@@ -268,6 +278,9 @@ func (w *Writer) Write(ci *gopacket.CaptureInfo, data []byte, comment string) er
 	if w.nw != nil {
 		c := *ci
 		c.InterfaceIndex = 0 // the file's one interface, not the kernel's ifindex
+		if w.cfg.Micro {
+			c.Timestamp = c.Timestamp.Truncate(time.Microsecond)
+		}
 		opts := pcapgo.NgPacketOptions{}
 		if comment != "" {
 			opts.Comments = []string{comment}
@@ -314,8 +327,8 @@ func (w *Writer) newPeriod(t time.Time) bool {
 }
 
 // TakesRecords reports whether WriteRecords can be used: the file is
-// pcap (not pcapng).
-func (w *Writer) TakesRecords() bool { return w.pw != nil }
+// pcap (not pcapng) with nanosecond time stamps, as the records are.
+func (w *Writer) TakesRecords() bool { return w.pw != nil && !w.cfg.Micro }
 
 // WriteRecords writes packets that are already pcap file records
 // (little-endian, nanosecond timestamps: a batch of the libpcap engine),
@@ -382,7 +395,7 @@ func (w *Writer) give(recs []byte, packets int) (int, error) {
 // standard output and anything but a regular file; err is a failed flush.
 // Wrote counts what was written.
 func (w *Writer) Direct() (fd int, room int64, until time.Time, ok bool, err error) {
-	if w.pw == nil || w.closed || w.f == os.Stdout || !w.regular {
+	if !w.TakesRecords() || w.closed || w.f == os.Stdout || !w.regular {
 		return 0, 0, time.Time{}, false, nil
 	}
 	if err := w.flushed(w.bw.Flush()); err != nil {
