@@ -230,45 +230,9 @@ const batchBytes = 1 << 20
 const recSize = 16
 
 func openPcap(c Config, ifindex int) (Source, error) {
-	dev := c.Interface
-	if dev == "" {
-		dev = "any"
-	}
-	in, err := pcap.NewInactiveHandle(dev)
+	h, err := activate(c)
 	if err != nil {
 		return nil, err
-	}
-	defer in.CleanUp()
-	if err := in.SetSnapLen(c.Snaplen); err != nil {
-		return nil, err
-	}
-	if err := in.SetPromisc(c.Promisc); err != nil {
-		return nil, err
-	}
-	// With a timeout, libpcap uses a TPACKET_V3 ring whose blocks the
-	// kernel hands over when full or after the timeout.
-	if err := in.SetTimeout(BlockTimeout); err != nil {
-		return nil, err
-	}
-	if err := in.SetBufferSize(c.BufferKiB * 1024); err != nil {
-		return nil, err
-	}
-	h, err := in.Activate()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dev, err) // as tcpdump says it: "eth1: That device is not up"
-	}
-	if dev == "any" {
-		// Cooked headers v2, as tcpdump 4.99 asks for: each packet
-		// names the interface it came through (on a node, the pod's
-		// veth). Before the filter, which is compiled for the link
-		// type. A libpcap without v2 keeps v1.
-		_ = h.SetLinkType(layers.LinkTypeLinuxSLL2)
-	}
-	if d, ok := map[string]pcap.Direction{"in": pcap.DirectionIn, "out": pcap.DirectionOut}[c.Direction]; ok {
-		if err := h.SetDirection(d); err != nil {
-			h.Close()
-			return nil, fmt.Errorf("capture: -Q %s: %v", c.Direction, err)
-		}
 	}
 	// libpcap attaches the filter and flushes what arrived before it.
 	if c.Filter != "" {
@@ -304,6 +268,82 @@ func openPcap(c Config, ifindex int) (Source, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// activate opens c's interface through libpcap with c's snap length,
+// buffer, modes, time stamp precision, link type and direction, but no
+// filter: what openPcap captures on, -d compiles for and -L lists.
+func activate(c Config) (*pcap.Handle, error) {
+	dev := c.Interface
+	if dev == "" {
+		dev = "any"
+	}
+	in, err := pcap.NewInactiveHandle(dev)
+	if err != nil {
+		return nil, err
+	}
+	defer in.CleanUp()
+	if err := in.SetSnapLen(c.Snaplen); err != nil {
+		return nil, err
+	}
+	if err := in.SetPromisc(c.Promisc); err != nil {
+		return nil, err
+	}
+	// With a timeout, libpcap uses a TPACKET_V3 ring whose blocks the
+	// kernel hands over when full or after the timeout. In immediate
+	// mode it uses TPACKET_V2 and wakes the reader for each packet.
+	if err := in.SetTimeout(BlockTimeout); err != nil {
+		return nil, err
+	}
+	if c.Immediate {
+		if err := in.SetImmediateMode(true); err != nil {
+			return nil, err
+		}
+	}
+	if err := in.SetBufferSize(c.BufferKiB * 1024); err != nil {
+		return nil, err
+	}
+	if c.Nano {
+		// gopacket has no call for it. tcpdump's words if it fails.
+		p, err := pcapT(in)
+		if err != nil {
+			return nil, err
+		}
+		if st := C.pcap_set_tstamp_precision(p, C.PCAP_TSTAMP_PRECISION_NANO); st != 0 {
+			return nil, fmt.Errorf("%s: Can't set nanosecond time stamp precision: %s", dev, C.GoString(C.pcap_statustostr(st)))
+		}
+	}
+	h, err := in.Activate()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dev, err) // as tcpdump says it: "eth1: That device is not up"
+	}
+	switch {
+	case c.LinkType != "":
+		// As tcpdump -y; libpcap's words for a type the device lacks:
+		// "EN10MB is not one of the DLTs supported by this device".
+		dlt := pcap.DatalinkNameToVal(c.LinkType)
+		if dlt < 0 {
+			h.Close()
+			return nil, fmt.Errorf("invalid data link type %s", c.LinkType)
+		}
+		if err := h.SetLinkType(layers.LinkType(dlt)); err != nil {
+			h.Close()
+			return nil, err
+		}
+	case dev == "any":
+		// Cooked headers v2, as tcpdump 4.99 asks for: each packet
+		// names the interface it came through (on a node, the pod's
+		// veth). Before the filter, which is compiled for the link
+		// type. A libpcap without v2 keeps v1.
+		_ = h.SetLinkType(layers.LinkTypeLinuxSLL2)
+	}
+	if d, ok := map[string]pcap.Direction{"in": pcap.DirectionIn, "out": pcap.DirectionOut}[c.Direction]; ok {
+		if err := h.SetDirection(d); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("capture: -Q %s: %v", c.Direction, err)
+		}
+	}
+	return h, nil
 }
 
 // IfIndex is the kernel's index of the named interface, from one ioctl
@@ -346,9 +386,9 @@ func (s *pcapSource) newBatch(p *C.pcap_t) error {
 
 var errNoBatch = errors.New("capture: out of memory for a batch")
 
-// pcapT is the handle's pcap_t: gopacket does not export it, and the
-// batches read it directly.
-func pcapT(h *pcap.Handle) (*C.pcap_t, error) {
+// pcapT is the pcap_t of a gopacket *pcap.Handle or *pcap.InactiveHandle:
+// gopacket does not export it, and the batches read it directly.
+func pcapT(h any) (*C.pcap_t, error) {
 	field := reflect.ValueOf(h).Elem().FieldByName("cptr")
 	if !field.IsValid() || field.Kind() != reflect.Pointer || field.IsNil() {
 		return nil, errors.New("capture: this gopacket/pcap keeps no pcap_t where it used to")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcap"
 )
 
 // Source is an open capture.
@@ -66,6 +67,19 @@ type Config struct {
 	Engine    string // "pcap" (default) or "afpacket"
 	Promisc   bool
 	Direction string // "in", "out" or "inout" (""), as tcpdump's -Q: libpcap only
+	// LinkType is tcpdump's -y: a data link type's name (EN10MB,
+	// LINUX_SLL2...), set on the handle as libpcap's pcap_set_datalink;
+	// "" keeps the interface's (cooked v2 for any).
+	LinkType string
+	// Immediate is tcpdump's --immediate-mode: libpcap hands each packet
+	// over as it arrives, instead of a ring block at a time (libpcap
+	// only).
+	Immediate bool
+	// Nano requires nanosecond time stamps of libpcap, as tcpdump's
+	// --time-stamp-precision=nano, failing where it cannot give them.
+	// gopacket asks for them anyway, but falls back to microseconds
+	// silently. (AF_PACKET's are always nanoseconds.)
+	Nano bool
 }
 
 const pollInterval = 200 * time.Millisecond
@@ -76,20 +90,29 @@ const pollInterval = 200 * time.Millisecond
 // that stops must read on for this long to get the last packets.
 const BlockTimeout = 100 * time.Millisecond
 
+// ifIndex is the index of c's interface (0 for any), or why it cannot
+// be captured on.
+func ifIndex(c Config) (int, error) {
+	if c.Interface == "" || c.Interface == "any" {
+		return 0, nil
+	}
+	i, err := IfIndex(c.Interface)
+	if err != nil {
+		if isPcapDevice(c.Interface) {
+			return 0, fmt.Errorf("%w %q: libpcap's device, not a network interface; gotcpdump captures on network interfaces and any", ErrInterface, c.Interface)
+		}
+		return 0, fmt.Errorf("%w %q (gotcpdump -D lists them)", ErrInterface, c.Interface)
+	}
+	return i, nil
+}
+
 // Open starts a capture. libpcap is the default: its batches go to a
 // pcap file whole. The afpacket engine cannot give cooked headers for
 // "any", which always goes through libpcap.
 func Open(c Config) (Source, error) {
-	ifindex := 0 // "any" has none
-	if c.Interface != "" && c.Interface != "any" {
-		i, err := IfIndex(c.Interface)
-		if err != nil {
-			if isPcapDevice(c.Interface) {
-				return nil, fmt.Errorf("%w %q: libpcap's device, not a network interface; gotcpdump captures on network interfaces and any", ErrInterface, c.Interface)
-			}
-			return nil, fmt.Errorf("%w %q (gotcpdump -D lists them)", ErrInterface, c.Interface)
-		}
-		ifindex = i
+	ifindex, err := ifIndex(c)
+	if err != nil {
+		return nil, err
 	}
 	if c.Snaplen <= 0 {
 		c.Snaplen = 262144
@@ -103,6 +126,11 @@ func Open(c Config) (Source, error) {
 		return s, classify(err)
 	case c.Direction != "" && c.Direction != "inout":
 		return nil, fmt.Errorf("capture: -Q %s needs the pcap engine", c.Direction)
+	case c.Immediate:
+		return nil, errors.New("capture: --immediate-mode needs the pcap engine")
+	case c.LinkType != "" && pcap.DatalinkNameToVal(c.LinkType) != int(layers.LinkTypeEthernet):
+		// An AF_PACKET socket of type SOCK_RAW gives Ethernet only.
+		return nil, fmt.Errorf("%s is not one of the DLTs supported by this device (the afpacket engine's is EN10MB)", c.LinkType)
 	case c.Engine == "afpacket":
 		s, err := openAFPacket(c)
 		return s, classify(err)
