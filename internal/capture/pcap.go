@@ -188,6 +188,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"runtime"
@@ -220,6 +221,7 @@ type pcapSource struct {
 	off     int
 	end     int
 	mu      sync.Mutex // Interrupt, from another goroutine, against Close
+	file    bool       // a capture file (OpenFile): its end is io.EOF
 }
 
 // batchBytes is how much one batch holds, besides room for one more
@@ -446,6 +448,12 @@ func (s *pcapSource) next() error {
 		if err != nil {
 			return err
 		}
+		if s.file {
+			if !ok {
+				return io.EOF // libpcap reads a file to its end or a full batch
+			}
+			return nil
+		}
 		if ok {
 			s.ring.got()
 			runtime.Gosched() // see ringWait
@@ -563,7 +571,7 @@ var ErrNoRun = errors.New("capture: this source cannot run in C")
 // Run, ReadRecords and Close belong to one goroutine; only Interrupt may
 // come from another.
 func (s *pcapSource) Run(fd int, lim RunLimits) (RunResult, error) {
-	if s.b == nil || s.b.efd < 0 || s.off < s.end {
+	if s.b == nil || s.b.efd < 0 || s.off < s.end || s.file {
 		return RunResult{}, ErrNoRun
 	}
 	var until int64
