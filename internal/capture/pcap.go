@@ -35,6 +35,7 @@ struct gc_batch {
 	uint64_t run_packets, run_octets, run_written;
 	int err, pcap_status;
 	int stop; // atomic
+	int wake; // atomic: gc_wake asked gc_run to return once
 	int efd;  // an eventfd that wakes gc_run's poll, or -1
 };
 
@@ -122,7 +123,7 @@ static int gc_run(struct gc_batch *b, int fd, int ms, int64_t until_ns, uint64_t
 	b->run_packets = b->run_octets = b->run_written = 0;
 	int64_t end = gc_now_ms() + ms;
 	for (;;) {
-		if (__atomic_load_n(&b->stop, __ATOMIC_RELAXED)) {
+		if (__atomic_load_n(&b->stop, __ATOMIC_RELAXED) || __atomic_exchange_n(&b->wake, 0, __ATOMIC_RELAXED)) {
 			return GC_RUN_IDLE;
 		}
 		int st = gc_fill(b);
@@ -171,7 +172,22 @@ static int gc_run(struct gc_batch *b, int fd, int ms, int64_t until_ns, uint64_t
 			b->err = errno;
 			return GC_RUN_POLL_ERR;
 		}
+		if (fds[1].revents & POLLIN) {
+			// Reset the counter, which would wake every poll from now
+			// on: what woke this one is in stop or wake, set before.
+			uint64_t n;
+			ssize_t r = read(b->efd, &n, sizeof n);
+			(void)r; // EAGAIN: another read took it
+		}
 	}
+}
+
+// gc_wake makes gc_run return once, now or at its next call.
+static void gc_wake(struct gc_batch *b) {
+	__atomic_store_n(&b->wake, 1, __ATOMIC_RELAXED);
+	uint64_t one = 1;
+	ssize_t n = write(b->efd, &one, sizeof one);
+	(void)n;
 }
 
 // gc_interrupt makes gc_run return, now and from then on.
@@ -602,6 +618,17 @@ func (s *pcapSource) Interrupt() {
 	defer s.mu.Unlock()
 	if s.b != nil && s.b.efd >= 0 {
 		C.gc_interrupt(s.b)
+	}
+}
+
+// Wake makes a Run return now, or the next Run at once, without
+// stopping the ones after it (for SIGUSR1's counts). It may be called
+// from any goroutine, also after Close.
+func (s *pcapSource) Wake() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b != nil && s.b.efd >= 0 {
+		C.gc_wake(s.b)
 	}
 }
 
