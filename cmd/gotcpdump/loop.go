@@ -27,6 +27,9 @@ type runner interface {
 	Interrupt()
 }
 
+// waker is a runner whose Run can be made to return once (Wake).
+type waker interface{ Wake() }
+
 // loop reads packets from src into w until stopped, the count or the
 // duration is reached, or an error occurs.
 type loop struct {
@@ -44,6 +47,8 @@ type loop struct {
 	// The stop channel is read through a flag: a receive on every packet
 	// costs more than the rest of the loop.
 	stopping atomic.Bool
+	// infoDue: SIGUSR1 asked for the counts (see wantInfo).
+	infoDue atomic.Bool
 	// flushed is when the file last got what the writer buffers (see
 	// flushDue).
 	flushed time.Time
@@ -85,6 +90,37 @@ func (l *loop) stop() {
 	if rn, ok := l.src.(runner); ok {
 		rn.Interrupt()
 	}
+}
+
+// wantInfo asks the loop, from any goroutine, to print the counts on
+// standard error and go on, as tcpdump does at SIGUSR1. The loop prints
+// them itself, between batches: the counts are its own, and a Run in C
+// holds them until it returns, which Wake makes it do.
+func (l *loop) wantInfo() {
+	l.infoDue.Store(true)
+	if wk, ok := l.src.(waker); ok {
+		wk.Wake()
+	}
+}
+
+// info prints the counts if SIGUSR1 asked for them: tcpdump's line for
+// it, with the kernel's counts as they will be printed at the end.
+func (l *loop) info() {
+	if !l.infoDue.Swap(false) {
+		return
+	}
+	l.status.clear()
+	if l.o.read != "" {
+		fmt.Fprintf(l.stderr, "gotcpdump: %d %s captured\n", l.r.captured, packets(uint64(l.r.captured)))
+		return
+	}
+	recv, drop, err := l.stats()
+	if err != nil {
+		fmt.Fprintf(l.stderr, "gotcpdump: %d %s captured; the kernel's counts: %v\n", l.r.captured, packets(uint64(l.r.captured)), err)
+		return
+	}
+	fmt.Fprintf(l.stderr, "gotcpdump: %d %s captured, %d %s received by filter, %d %s dropped by kernel\n",
+		l.r.captured, packets(uint64(l.r.captured)), recv, packets(recv), drop, packets(drop))
 }
 
 // errStop ends the loop without an error.
@@ -174,6 +210,7 @@ func (l *loop) run() error {
 	var seg tcpdecode.Segment
 	var ci gopacket.CaptureInfo
 	for l.o.count == 0 || l.r.captured < l.o.count {
+		l.info()
 		if !l.stopAt.IsZero() && time.Now().After(l.drainUntil) {
 			return nil
 		}

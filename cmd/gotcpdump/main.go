@@ -61,6 +61,13 @@ type options struct {
 	parts                                          bool              // watch: -C's files as NAME-001.pcapng... (WriterConfig.Parts)
 	rotated                                        func(name string) // watch: called after each rotation, before -z's command
 	quiet                                          int               // -n, -q, -v...: accepted, see parse
+	dump                                           int               // -d, -dd, -ddd: print the filter's program
+	listLinks                                      bool              // -L
+	linkType                                       string            // -y
+	read                                           string            // -r
+	immediate                                      bool              // --immediate-mode
+	precision                                      string            // --time-stamp-precision (--nano): "", micro or nano
+	info                                           <-chan os.Signal  // SIGUSR1: print the counts (nil: never)
 }
 
 // noop counts a tcpdump flag that changes only how tcpdump prints
@@ -70,6 +77,14 @@ type noop struct{ n *int }
 func (f noop) String() string   { return "" }
 func (f noop) Set(string) error { *f.n++; return nil }
 func (f noop) IsBoolFlag() bool { return true }
+
+// nanoFlag is --nano, tcpdump's short form of
+// --time-stamp-precision=nano.
+type nanoFlag struct{ p *string }
+
+func (f nanoFlag) String() string   { return "" }
+func (f nanoFlag) Set(string) error { *f.p = "nano"; return nil }
+func (f nanoFlag) IsBoolFlag() bool { return true }
 
 // filterFromFile is the expression of a -F file: as tcpdump reads it,
 // with each '#' and the rest of its line a comment.
@@ -119,6 +134,14 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	str(&o.pname, "", "capture the TCP connections of the processes whose command line contains NAME", "pname")
 	fs.BoolVar(&o.noEBPF, "no-ebpf", false, "with -p/--pname: find the processes' connections by reading /proc (misses short connections) instead of with eBPF")
 	fs.BoolVar(&o.unbuffered, "U", false, "write each batch of packets to the file as it is read, not when the buffer fills or a second has passed")
+	fs.BoolVar(&o.immediate, "immediate-mode", false, "libpcap's immediate mode: each packet is read as it arrives, not a ring block at a time (with -U, it reaches the file at once)")
+	str(&o.precision, "", "micro: write microsecond time stamps (tcpdump's default pcap file); nano: fail unless libpcap gives nanoseconds (without it, nanoseconds where libpcap gives them)", "time-stamp-precision")
+	fs.Var(nanoFlag{&o.precision}, "nano", "same as --time-stamp-precision=nano")
+	fs.Var(noop{&o.dump}, "d", "print the capture filter's compiled BPF program as tcpdump -d does (-dd: as C, -ddd: as decimal numbers) and exit")
+	fs.BoolVar(&o.listLinks, "L", false, "list the interface's data link types, as tcpdump -L, and exit")
+	fs.BoolVar(&o.listLinks, "list-data-link-types", false, "same as -L")
+	str(&o.linkType, "", "capture with data link type TYPE (a name of -L's, e.g. LINUX_SLL on any), as tcpdump -y", "y")
+	str(&o.read, "", "read packets from the capture FILE (- for standard input) instead of an interface, keeping its link type and time stamp precision", "r")
 	// tcpdump's flags that only change how it prints packets (-n, -q,
 	// -v, -A, -e, -K, -l, -N, -S, -x, -X), which it ignores with -w too.
 	for _, n := range []string{"n", "q", "v", "A", "e", "K", "l", "N", "S", "x", "X"} {
@@ -136,7 +159,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if o.filter, err = joinFilter(o.filter, append(fs.Args(), filter...), o.filterFile); err != nil {
 		return nil, err
 	}
-	if !o.list && !o.version && o.write == "" {
+	if !o.list && !o.version && !o.listLinks && o.dump == 0 && o.write == "" {
 		return nil, errors.New("-w FILE is required (gotcpdump writes captures; use tcpdump to print packets)")
 	}
 	if strings.HasSuffix(o.write, ".pcapng") {
@@ -299,9 +322,39 @@ func (o *options) check() error {
 	default:
 		return fmt.Errorf("-Q %s: want in, out or inout", o.direction)
 	}
+	switch o.precision {
+	case "", "micro", "nano":
+	default:
+		return errors.New("unsupported time stamp precision") // tcpdump's words
+	}
+	if o.linkType != "" && pcap.DatalinkNameToVal(o.linkType) < 0 {
+		return fmt.Errorf("invalid data link type %s", o.linkType)
+	}
+	if o.read != "" {
+		// The other flags for interfaces are left alone, as tcpdump -r
+		// leaves them; these would mean something they cannot.
+		switch {
+		case len(o.pids) > 0 || o.pname != "":
+			return errors.New("-p/--pname: not with -r (a file's packets have no processes)")
+		case o.duration > 0:
+			return errors.New("-t: not with -r (the file is read to its end)")
+		case o.dump > 0 || o.listLinks:
+			return errors.New("-d and -L: for an interface, not with -r")
+		}
+	}
+	if o.dump > 0 && (len(o.pids) > 0 || o.pname != "") {
+		return errors.New("-d: not with -p/--pname (their ports change as the processes run)")
+	}
 	var err error
 	o.snaplen, err = checkSnaplen(o.snaplen)
 	return err
+}
+
+// config is the capture that o asks for, with filter.
+func (o *options) config(filter string) capture.Config {
+	return capture.Config{Interface: o.iface, Snaplen: o.snaplen, BufferKiB: o.bufferKiB,
+		Filter: filter, Engine: o.engine, Promisc: o.promisc, Direction: o.direction,
+		LinkType: o.linkType, Immediate: o.immediate, Nano: o.precision == "nano"}
 }
 
 func run(args []string, stderr io.Writer) int {
@@ -332,6 +385,30 @@ func run(args []string, stderr io.Writer) int {
 		return 0
 	}
 	o.iface = ifaceByNumber(o.iface)
+	if o.listLinks {
+		links, err := capture.DataLinks(o.config(""))
+		if err != nil {
+			fmt.Fprintln(stderr, "gotcpdump:", err)
+			return 1
+		}
+		// tcpdump's words, on standard error as tcpdump 4.99.3 prints
+		// them, less its "(printing not supported)": gotcpdump prints no
+		// packet of any type.
+		fmt.Fprintf(stderr, "Data link types for %s (use option -y to set):\n", o.iface)
+		for _, l := range links {
+			fmt.Fprintf(stderr, "  %s\n", l)
+		}
+		return 0
+	}
+	if o.dump > 0 {
+		prog, err := capture.Program(o.config(o.filter))
+		if err != nil {
+			fmt.Fprintln(stderr, "gotcpdump:", err)
+			return 1
+		}
+		fmt.Print(capture.FormatProgram(prog, o.dump))
+		return 0
+	}
 	if os.Getenv("GOMAXPROCS") == "" {
 		// A capture is one goroutine's work. With a second processor the
 		// runtime hands that goroutine to another thread at each of its
@@ -343,7 +420,14 @@ func run(args []string, stderr io.Writer) int {
 		runtime.GOMAXPROCS(1)
 	}
 	stop := stopOnSignal(o.write == "-")
-	r, err := session(o, stop, stderr, newStatus(stderr))
+	info := make(chan os.Signal, 1)
+	signal.Notify(info, syscall.SIGUSR1) // as tcpdump: print the counts and go on
+	o.info = info
+	st := newStatus(stderr)
+	if o.read != "" {
+		st = newStatus(io.Discard) // a file is read at once, and has no kernel counts
+	}
+	r, err := session(o, stop, stderr, st)
 	code := 0
 	if err != nil {
 		fmt.Fprintln(stderr, "gotcpdump:", err)
@@ -352,7 +436,7 @@ func run(args []string, stderr io.Writer) int {
 			code = 2 // nothing was captured: the command line or the host is wrong
 		}
 	}
-	if r.opened {
+	if r.opened && o.read == "" { // as tcpdump -r, which prints none
 		fmt.Fprintf(stderr, "%d %s captured\n%d %s received by filter\n%d %s dropped by kernel\n",
 			r.captured, packets(uint64(r.captured)), r.received, packets(r.received), r.dropped, packets(r.dropped))
 	}
@@ -458,8 +542,21 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		}
 		filter = combine(o.filter, match.Filter())
 	}
-	src, err := capture.Open(capture.Config{Interface: o.iface, Snaplen: o.snaplen, BufferKiB: o.bufferKiB,
-		Filter: filter, Engine: o.engine, Promisc: o.promisc, Direction: o.direction})
+	var src capture.Source
+	// The file's time stamps: microseconds with -r of a microsecond
+	// file or --time-stamp-precision=micro, as tcpdump writes them
+	// (the capture's nanoseconds cut, as libpcap cuts them); else
+	// nanoseconds.
+	micro := o.precision == "micro"
+	snaplen, iface := o.snaplen, o.iface
+	if o.read != "" {
+		var info capture.FileInfo
+		src, info, err = capture.OpenFile(o.read, filter)
+		micro = micro || o.precision == "" && !info.Nano
+		snaplen, iface = info.Snaplen, ""
+	} else {
+		src, err = capture.Open(o.config(filter))
+	}
 	if err != nil {
 		return r, setupError{err}
 	}
@@ -484,8 +581,8 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 			}
 		}
 	}
-	w, err := capture.NewWriter(capture.WriterConfig{Name: o.write, PcapNG: o.pcapng, LinkType: src.LinkType(),
-		Snaplen: o.snaplen, Iface: o.iface, Filter: filter, Rotate: time.Duration(o.rotate) * time.Second,
+	w, err := capture.NewWriter(capture.WriterConfig{Name: o.write, PcapNG: o.pcapng, Micro: micro, LinkType: src.LinkType(),
+		Snaplen: snaplen, Iface: iface, Filter: filter, Rotate: time.Duration(o.rotate) * time.Second,
 		MaxBytes: o.maxMB * 1_000_000, Files: o.files, Parts: o.parts, Rotated: rotatedHooks(o.rotated, postRotate(o.postRotate, stderr))})
 	if err != nil {
 		return r, setupError{fmt.Errorf("cannot write the capture: %w", err)}
@@ -493,8 +590,13 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	r.opened, r.file = true, w.Current
 	// tcpdump's words: scripts wait for "listening on" before they send.
 	lt := int(src.LinkType())
-	fmt.Fprintf(stderr, "gotcpdump: listening on %s, link-type %s (%s), snapshot length %d bytes\n",
-		o.iface, pcap.DatalinkValToName(lt), pcap.DatalinkValToDescription(lt), o.snaplen)
+	if o.read != "" {
+		fmt.Fprintf(stderr, "reading from file %s, link-type %s (%s), snapshot length %d\n",
+			o.read, pcap.DatalinkValToName(lt), pcap.DatalinkValToDescription(lt), snaplen)
+	} else {
+		fmt.Fprintf(stderr, "gotcpdump: listening on %s, link-type %s (%s), snapshot length %d bytes\n",
+			o.iface, pcap.DatalinkValToName(lt), pcap.DatalinkValToDescription(lt), o.snaplen)
+	}
 
 	start := time.Now()
 	var deadline time.Time
@@ -505,10 +607,16 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
-		select {
-		case <-stop:
-			l.stop()
-		case <-done:
+		for {
+			select {
+			case <-stop:
+				l.stop()
+				return
+			case <-o.info:
+				l.wantInfo()
+			case <-done:
+				return
+			}
 		}
 	}()
 	loopErr := l.run()
@@ -519,7 +627,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	// (tshark -c, head): the end of the capture, as for tcpdump, not a
 	// failure. Only a pipe or socket fails with EPIPE.
 	gone := func(err error) bool { return errors.Is(err, syscall.EPIPE) }
-	if errors.Is(loopErr, errStop) || gone(loopErr) {
+	if errors.Is(loopErr, errStop) || errors.Is(loopErr, io.EOF) || gone(loopErr) {
 		loopErr = nil
 	}
 	r.received, r.dropped, _ = l.stats()

@@ -40,6 +40,21 @@ func TestTcpdumpCommandLines(t *testing.T) {
 		// Printing flags of a runbook's tcpdump -w command.
 		{"-nnvvXSs 1514 -i eth0 -w x.pcap", options{iface: "eth0", write: "x.pcap", snaplen: 1514, quiet: 6}, ""},
 		{"-lAeKNx -w x.pcap -z gzip -C 1", options{write: "x.pcap", snaplen: 262144, quiet: 6, postRotate: "gzip", maxMB: 1}, ""},
+		// -d, -dd, -ddd and -L print and exit: no -w needed.
+		{"-d -i lo tcp port 80", options{iface: "lo", snaplen: 262144, dump: 1}, "tcp port 80"},
+		{"-dd -ilo", options{iface: "lo", snaplen: 262144, dump: 2}, ""},
+		{"-ddd -i any udp", options{snaplen: 262144, dump: 3}, "udp"},
+		{"-d -nd", options{snaplen: 262144, dump: 2, quiet: 1}, ""},
+		{"-L -i eth0", options{iface: "eth0", snaplen: 262144, listLinks: true}, ""},
+		{"--list-data-link-types", options{snaplen: 262144, listLinks: true}, ""},
+		{"-y LINUX_SLL -w x.pcap", options{write: "x.pcap", snaplen: 262144, linkType: "LINUX_SLL"}, ""},
+		{"-yEN10MB -i eth0 -d", options{iface: "eth0", snaplen: 262144, linkType: "EN10MB", dump: 1}, ""},
+		{"-r in.pcap -w out.pcap tcp port 443", options{write: "out.pcap", snaplen: 262144, read: "in.pcap"}, "tcp port 443"},
+		{"-r - -w - -c 10", options{write: "-", snaplen: 262144, read: "-", count: 10}, ""},
+		{"--time-stamp-precision=nano -w x.pcap", options{write: "x.pcap", snaplen: 262144, precision: "nano"}, ""},
+		{"--time-stamp-precision micro -w x.pcapng", options{write: "x.pcapng", snaplen: 262144, precision: "micro", pcapng: true}, ""},
+		{"--nano -w x.pcap", options{write: "x.pcap", snaplen: 262144, precision: "nano"}, ""},
+		{"--immediate-mode -Uw - udp", options{write: "-", snaplen: 262144, immediate: true, unbuffered: true}, "udp"},
 	} {
 		o, err := parse(strings.Fields(c.args), io.Discard)
 		if err != nil {
@@ -77,6 +92,13 @@ func TestTcpdumpCommandLines(t *testing.T) {
 		{"-j host -w x.pcap", "flag provided but not defined: -j"},
 		{"-Q sideways -w x.pcap", "-Q sideways: want in, out or inout"},
 		{"-i lo -w", "flag needs an argument: -w"},
+		{"--time-stamp-precision=pico -w x.pcap", "unsupported time stamp precision"},
+		{"-y FOO -w x.pcap", "invalid data link type FOO"},
+		{"-r in.pcap", "-w FILE is required"},
+		{"-r in.pcap -p 12 -w x.pcap", "-p/--pname: not with -r"},
+		{"-r in.pcap -t 5 -w x.pcap", "-t: not with -r"},
+		{"-r in.pcap -d", "-d and -L: for an interface, not with -r"},
+		{"-d --pname nginx", "-d: not with -p/--pname"},
 	} {
 		if _, err := parse(strings.Fields(c.args), io.Discard); err == nil || !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%s: %v, want %q", c.args, err, c.err)
