@@ -389,7 +389,7 @@ func run(args []string, stderr io.Writer) int {
 		links, err := capture.DataLinks(o.config(""))
 		if err != nil {
 			fmt.Fprintln(stderr, "gotcpdump:", err)
-			return 1
+			return 2 // as for a capture: the interface is wrong
 		}
 		// tcpdump's words, on standard error as tcpdump 4.99.3 prints
 		// them, less its "(printing not supported)": gotcpdump prints no
@@ -404,7 +404,7 @@ func run(args []string, stderr io.Writer) int {
 		prog, err := capture.Program(o.config(o.filter))
 		if err != nil {
 			fmt.Fprintln(stderr, "gotcpdump:", err)
-			return 1
+			return 2 // as for a capture: the filter or the interface is wrong
 		}
 		fmt.Print(capture.FormatProgram(prog, o.dump))
 		return 0
