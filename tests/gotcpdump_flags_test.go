@@ -139,6 +139,19 @@ func TestGotcpdumpReadsFiles(t *testing.T) {
 		}
 		a, _ := os.ReadFile(want)
 		b, _ := os.ReadFile(got)
+		// pcapng: the same packets, and no statistics block, as a
+		// file has no kernel's counts.
+		ng := filepath.Join(dir, "gotcpdump.pcapng")
+		if out, err := exec.Command(bin, "-r", want, "-w", ng).CombinedOutput(); err != nil {
+			t.Fatalf("%s: pcapng: %v\n%s", c.name, err, out)
+		}
+		if info, _ := exec.Command("capinfos", ng).CombinedOutput(); !strings.Contains(string(info), "Number of stat entries = 0") {
+			t.Errorf("%s: pcapng of a file read:\n%s", c.name, info)
+		}
+		if fields := "-T fields -e frame.time_epoch -e frame.len -e frame.cap_len"; tshark(t, plainEnv, append([]string{"-r", ng}, strings.Fields(fields)...)...) !=
+			tshark(t, plainEnv, append([]string{"-r", want}, strings.Fields(fields)...)...) {
+			t.Errorf("%s: the pcapng file's packets are not tcpdump's", c.name)
+		}
 		n := strings.Count(tshark(t, plainEnv, "-r", want), "\n")
 		if n < 10 || n > 90 || !bytes.Equal(a, b) {
 			t.Errorf("%s: tcpdump wrote %d octets (%d packets), gotcpdump %d, not the same", c.name, len(a), n, len(b))

@@ -631,7 +631,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		loopErr = nil
 	}
 	r.received, r.dropped, _ = l.stats()
-	if err := w.Close(capture.Stats{Received: r.received, Dropped: r.dropped, Start: start, End: time.Now()}); err != nil && loopErr == nil && !gone(err) {
+	if err := w.Close(capture.Stats{Received: r.received, Dropped: r.dropped, Start: start, End: time.Now(), None: o.read != ""}); err != nil && loopErr == nil && !gone(err) {
 		loopErr = fmt.Errorf("writing: %w", err)
 	}
 	if loopErr != nil {

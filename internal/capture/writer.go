@@ -515,6 +515,8 @@ func IsDone(err error) bool { return err == errRotationDone }
 type Stats struct {
 	Received, Dropped uint64
 	Start, End        time.Time
+	// None: there are no kernel's counts to write (a file read).
+	None bool
 }
 
 func (w *Writer) closeFile(st *Stats) error {
@@ -523,7 +525,7 @@ func (w *Writer) closeFile(st *Stats) error {
 	}
 	w.closed = true
 	if w.nw != nil {
-		if st != nil {
+		if st != nil && !st.None {
 			_ = w.nw.WriteInterfaceStats(0, pcapgo.NgInterfaceStatistics{
 				LastUpdate: st.End, StartTime: st.Start, EndTime: st.End,
 				PacketsReceived: st.Received, PacketsDropped: st.Dropped,
