@@ -297,3 +297,52 @@ func TestGotcpdumpWatchUnwritableDir(t *testing.T) {
 		t.Errorf("files left in the directory: %v", entries)
 	}
 }
+
+// TestGotcpdumpWatchStatusSignal: SIGUSR1 makes watch log where it
+// stands and go on watching, as it makes a capture print its counts; it
+// used to end the watch.
+func TestGotcpdumpWatchStatusSignal(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root to capture (make test runs as root)")
+	}
+	bin := goBuild(t, t.TempDir(), "./cmd/gotcpdump")
+	cmd := exec.Command(bin, "watch", "-i", "lo", "--tw-threshold", "1000000", "--interval", "1h",
+		"--dir", t.TempDir(), "--metrics-addr", "")
+	var stderr syncbuf.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-done
+	}()
+	waitOutput(t, &stderr, 10*time.Second, "msg=watching")
+	for i := 1; i <= 2; i++ {
+		if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(5 * time.Second); strings.Count(stderr.String(), "msg=status") < i; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no status line after SIGUSR1 %d:\n%s", i, stderr.String())
+			}
+		}
+	}
+	if !regexp.MustCompile(`msg=status time_wait=\d+ sampled=true threshold=1000000 armed=true capturing=false captures=0`).MatchString(stderr.String()) {
+		t.Errorf("status line:\n%s", stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		done <- err
+		if err != nil || !strings.Contains(stderr.String(), "msg=stopped") {
+			t.Errorf("watch ended with %v, want a clean stop:\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("watch did not stop at SIGTERM:\n%s", stderr.String())
+	}
+}

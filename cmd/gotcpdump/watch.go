@@ -10,11 +10,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,6 +76,12 @@ func watch(args []string, stderr io.Writer) int {
 	}
 
 	stop := stopOnSignal(false)
+	// SIGUSR1 logs where the watch stands, as it makes a capture print
+	// its counts; unhandled, it would end the watch.
+	info := make(chan os.Signal, 1)
+	signal.Notify(info, syscall.SIGUSR1)
+	defer signal.Stop(info)
+	captures := 0
 	lo, hi := sockdiag.EphemeralRange()
 	log.Info("watching", "threshold", w.threshold, "rearm_below", int(float64(w.threshold)*w.rearm), "interval", w.interval, "dir", w.dir, "metrics_addr", w.metrics)
 	var (
@@ -104,6 +112,7 @@ func watch(args []string, stderr io.Writer) int {
 		}
 		if start {
 			busy = true
+			captures++
 		}
 		m.armed.Set(b2f(trig.armed))
 		mu.Unlock()
@@ -156,12 +165,21 @@ func watch(args []string, stderr io.Writer) int {
 		} else if busy {
 			enforceCap(w.dir, w.maxMB*1_000_000)
 		}
-		select {
-		case <-stop:
-			wg.Wait()
-			log.Info("stopped")
-			return 0
-		case <-tick.C:
+	wait:
+		for {
+			select {
+			case <-stop:
+				wg.Wait()
+				log.Info("stopped")
+				return 0
+			case <-info:
+				mu.Lock()
+				log.Info("status", "time_wait", n, "sampled", err == nil, "threshold", w.threshold, "armed", trig.armed,
+					"capturing", busy, "captures", captures)
+				mu.Unlock()
+			case <-tick.C:
+				break wait
+			}
 		}
 	}
 }
