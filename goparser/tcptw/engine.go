@@ -178,7 +178,13 @@ type conn struct {
 	idleAtFIN time.Duration // from lastData to the first FIN
 	h2At      [2]uint32     // where each direction's next HTTP/2 frame begins, if h2Sync (h2Control)
 	h2Sync    [2]bool
-	pair      *pair
+	// goaway: the server sent GOAWAY (in a segment of connection
+	// management only) before any FIN, and the client has sent no
+	// request since: a client FIN now answers it. idleAtGoaway: from
+	// lastData to that GOAWAY.
+	goaway       bool
+	idleAtGoaway time.Duration
+	pair         *pair
 	// copies: the last two segments of each direction that carried
 	// data or a SYN, FIN or RST (see segSig).
 	copies   [2][2]segSig
@@ -453,8 +459,14 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	if d == 0 && s.PayloadLen > 0 && !c.fin[0] {
 		before := c.req.count
 		c.req.clientPayload(s.Payload)
-		if c.req.count > before && before == 0 && c.pair != nil {
-			c.pair.requestSeen()
+		if c.req.count > before {
+			// A request after the server's GOAWAY (it crossed the
+			// GOAWAY, or the client ignores it): a later close is not
+			// the answer to that GOAWAY.
+			c.goaway = false
+			if before == 0 && c.pair != nil {
+				c.pair.requestSeen()
+			}
 		}
 	}
 
@@ -463,8 +475,17 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	}
 
 	data := s.PayloadLen > 0
-	if data && (c.h2Sync[d] || start) && e.h2Control(c, d, s, start) {
-		data = false
+	if data && (c.h2Sync[d] || start) {
+		if ctl, goaway := e.h2Control(c, d, s, start); ctl {
+			data = false
+			// The server's first GOAWAY (grpc-go sends a second once
+			// its PING is acked) before either side closed: a GOAWAY
+			// after the client's FIN answers nothing.
+			if goaway && d == 1 && !c.goaway && !c.fin[0] && !c.fin[1] {
+				c.goaway = true
+				c.idleAtGoaway = c.idleSince(t)
+			}
+		}
 	}
 
 	if !c.closed {
@@ -588,6 +609,7 @@ func (e *Engine) swapRoles(c *conn) {
 	c.copyNext[0], c.copyNext[1] = c.copyNext[1], c.copyNext[0]
 	c.req = reqTracker{cache: &e.reqs}
 	c.h2Sync = [2]bool{}
+	c.goaway = false
 	c.respClose = false
 	c.pair = e.pair(c.ep[0].Addr(), c.ep[1])
 }
@@ -712,12 +734,8 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 		if !c.fin[o] {
 			// How long the connection was idle when it was closed: 0
 			// when the FIN comes with data.
-			switch {
-			case data:
-			case !c.lastData.IsZero():
-				c.idleAtFIN = max(t.Sub(c.lastData), 0)
-			default:
-				c.idleAtFIN = max(t.Sub(c.start), 0)
+			if !data {
+				c.idleAtFIN = c.idleSince(t)
 			}
 		}
 		c.fin[d] = true
@@ -748,6 +766,15 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 	if c.finAcked[0] && c.finAcked[1] {
 		e.finish(c, t)
 	}
+}
+
+// idleSince is how long the connection has been idle at t: since its
+// last data, or its start if it carried none.
+func (c *conn) idleSince(t time.Time) time.Duration {
+	if !c.lastData.IsZero() {
+		return max(t.Sub(c.lastData), 0)
+	}
+	return max(t.Sub(c.start), 0)
 }
 
 // finish records a closed connection and shrinks it to its TIME_WAIT

@@ -53,9 +53,10 @@ func connControl(fh http2.FrameHeader) bool {
 
 // h2Control reports whether segment s of direction d carries nothing but
 // connection-management frames (connControl) of a connection known to be
-// HTTP/2. start says that s is the first segment with payload of its
-// direction and begins right after the SYN: the first frame (after the
-// client's preface) begins there.
+// HTTP/2, and if so whether one of them is a GOAWAY (conn.goaway). start
+// says that s is the first segment with payload of its direction and
+// begins right after the SYN: the first frame (after the client's
+// preface) begins there.
 //
 // There is no reassembly: it follows where each direction's next frame
 // begins (conn.h2At) by sequence number. A segment that begins inside a
@@ -68,29 +69,29 @@ func connControl(fh http2.FrameHeader) bool {
 // The server's frames are followed from its first segment even before
 // the client's preface says that the connection is HTTP/2: a gRPC
 // server sends SETTINGS as it accepts, before the preface arrives.
-func (e *Engine) h2Control(c *conn, d int, s *tcpdecode.Segment, start bool) bool {
+func (e *Engine) h2Control(c *conn, d int, s *tcpdecode.Segment, start bool) (ctl, goaway bool) {
 	p := s.Payload
 	if !c.h2Sync[d] {
 		switch {
 		case !start:
-			return false
+			return false, false
 		case d == 0:
 			// reqTracker has seen this segment: it begins with the
 			// preface if the connection is HTTP/2.
 			if !c.req.h2 || !bytes.HasPrefix(p, []byte(http2.ClientPreface)) {
-				return false
+				return false, false
 			}
 			c.h2At[0] = s.Seq + uint32(len(http2.ClientPreface))
 		case c.req.h2 || c.bytes[0] == 0:
 			c.h2At[1] = s.Seq
 		default:
-			return false
+			return false, false
 		}
 		c.h2Sync[d] = true
 	} else if d == 1 && !c.req.h2 && c.bytes[0] > 0 {
 		// The client spoke first, and not HTTP/2.
 		c.h2Sync[1] = false
-		return false
+		return false, false
 	}
 	n := int64(s.PayloadLen)
 	off := int64(int32(c.h2At[d] - s.Seq))
@@ -98,26 +99,28 @@ func (e *Engine) h2Control(c *conn, d int, s *tcpdecode.Segment, start bool) boo
 	case off < 0:
 		// Octets before this segment are missing from the capture.
 		c.h2Sync[d] = false
-		return false
+		return false, false
 	case off >= n:
 		// Inside a frame, or an old retransmission.
-		return false
+		return false, false
 	}
-	ctl := off == 0 // else it begins with the end of a frame
+	ctl = off == 0 // else it begins with the end of a frame
 	for off < n {
 		if off+9 > int64(len(p)) {
 			c.h2Sync[d] = false
-			return false
+			return false, false
 		}
 		fh, err := e.reqs.frameHeader(p[off:])
 		if err != nil {
 			c.h2Sync[d] = false
-			return false
+			return false, false
 		}
 		ctl = ctl && connControl(fh)
+		goaway = goaway || fh.Type == http2.FrameGoAway
 		off += 9 + int64(fh.Length)
 	}
 	c.h2At[d] = s.Seq + uint32(off)
 	// A frame that goes on in the next segment is not known whole.
-	return ctl && off == n && c.req.h2
+	ctl = ctl && off == n && c.req.h2
+	return ctl, ctl && goaway
 }

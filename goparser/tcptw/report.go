@@ -174,6 +174,18 @@ type PairReport struct {
 	MedianIdleBeforeServerClose *float64 `json:"median_idle_before_server_close_seconds"`
 	BytesToServer               uint64   `json:"bytes_to_server"`
 	BytesToClient               uint64   `json:"bytes_to_client"`
+	// Of the closes counted as the client's (closers "client" and
+	// "both"), those that answer the server's GOAWAY: on HTTP/2 the
+	// client's FIN came after a server segment of connection management
+	// frames only, one of them a GOAWAY, with no request after it. The
+	// server ended these connections (an idle timeout, an age limit, a
+	// shutdown) although the client holds their TIME_WAIT sockets.
+	ClosedAfterGoaway int `json:"closed_after_goaway"`
+	// Of those, the median time from the last data to the server's first
+	// GOAWAY (connection management frames are not data): about the
+	// server's idle timeout, or little when the server ends connections
+	// by age or as it shuts down. null when there are none.
+	MedianIdleBeforeGoaway *float64 `json:"median_idle_before_goaway_seconds"`
 }
 
 // Ranked is a label and how often it was seen.
@@ -298,6 +310,11 @@ func (e *Engine) Report(timeline bool) *Report {
 		if p.serverIdle.n > 0 {
 			m := p.serverIdle.median()
 			pr.MedianIdleBeforeServerClose = &m
+		}
+		pr.ClosedAfterGoaway = p.goawayCloses
+		if p.goawayIdle.n > 0 {
+			m := p.goawayIdle.median()
+			pr.MedianIdleBeforeGoaway = &m
 		}
 		if p.closedConns > 0 {
 			// Each side holds TIME_WAIT for the connections it closes
@@ -462,6 +479,9 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	}
 	b.WriteString(". ")
 	const clientFix = "In Go: do not set Transport.DisableKeepAlives or Request.Close, reuse one http.Client, and drain and close response bodies."
+	// Most of the client's closes answer the server's GOAWAY: the server's doing.
+	g := p.ClosedAfterGoaway
+	goaway := g > 0 && 2*g >= cs+both
 	switch {
 	case 2*p.ConnectionClose >= closed:
 		fmt.Fprintf(&b, "The requests ask for \"Connection: close\" (%d of %d), so the fix belongs to the client. %s",
@@ -483,6 +503,23 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"the capture shows: keep-alive is off in the server or in a proxy in front of it (in Go: "+
 			"http.Server.SetKeepAlivesEnabled(false), or a handler that closes), not an idle timeout. Fix the server; "+
 			"if the client does not reuse connections either, fix it too. %s", idle, clientFix)
+	case goaway && p.MedianIdleBeforeGoaway != nil && *p.MedianIdleBeforeGoaway >= 1:
+		fmt.Fprintf(&b, "The server ends these connections, not the client: %d of the client's %d closes answer a GOAWAY "+
+			"that the server sent after the connection was idle for %.1f s (median, from the last data to the GOAWAY). The "+
+			"client then closes, so it holds the TIME_WAIT sockets although it reuses its connections: the server's idle "+
+			"timeout (grpc-go keepalive.ServerParameters.MaxConnectionIdle, http.Server.IdleTimeout) is shorter than the "+
+			"client's pause between calls. Raise it above the client's call interval, or have the client call more often.",
+			g, cs+both, *p.MedianIdleBeforeGoaway)
+	case goaway:
+		idle := ""
+		if p.MedianIdleBeforeGoaway != nil {
+			idle = fmt.Sprintf(" (median %.3f s after the last data)", *p.MedianIdleBeforeGoaway)
+		}
+		fmt.Fprintf(&b, "The server ends these connections, not the client: %d of the client's %d closes answer a GOAWAY "+
+			"that the server sent with little idle%s, not an idle timeout: it limits the connections' age (grpc-go "+
+			"keepalive.ServerParameters.MaxConnectionAge) or shuts down gracefully (restarts, grpc.Server.GracefulStop, "+
+			"http.Server.Shutdown). The client then closes, so it holds the TIME_WAIT sockets although it reuses its "+
+			"connections. Raise the server's connection age limit, or restart it less often.", g, cs+both, idle)
 	default:
 		fmt.Fprintf(&b, "The client closes %d of them itself: keep-alive is off or connections are not reused (a new "+
 			"http.Client or Transport per request). Fix on the client: reuse one http.Client/Transport for all requests, "+
@@ -543,9 +580,13 @@ func (r *Report) WriteText(w io.Writer) {
 		if p.MedianLifetime != nil {
 			reqs = fmt.Sprintf("%.1f", p.RequestsPerConn)
 		}
+		closes := closersText(p.Closers)
+		if p.ClosedAfterGoaway > 0 {
+			closes += fmt.Sprintf(" (%d after the server's GOAWAY)", p.ClosedAfterGoaway)
+		}
 		fmt.Fprintf(w, "  %s -> %s: %s, %.1f/s (peak %d/s), median life %s, %s req/conn, %d/%d bytes out/in, closes %s, FIN->SYN median %s, TIME_WAIT predicted %.0f observed peak %d\n",
 			p.Client, p.Server, conns, p.RateMean, p.RatePeak, life, reqs,
-			p.BytesToServer, p.BytesToClient, closersText(p.Closers), gap, p.PredictedTimeWait, p.ObservedTimeWait)
+			p.BytesToServer, p.BytesToClient, closes, gap, p.PredictedTimeWait, p.ObservedTimeWait)
 	}
 	fmt.Fprintf(w, "\nEvents\n")
 	kinds := make([]string, 0, len(r.Counts))

@@ -147,6 +147,12 @@ type pair struct {
 	agents      map[string]int
 	withReq     int
 	bytes       [2]uint64 // payload octets client→server, server→client, of closed connections
+
+	// Connections the client closed first (or at the same time as the
+	// server) in answer to the server's GOAWAY (conn.goaway), and their
+	// seconds from the last data to that GOAWAY.
+	goawayCloses int
+	goawayIdle   sample
 }
 
 const maxLabels = 10000
@@ -257,6 +263,10 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 	}
 	if c.closer == CloserServer && c.rolesKnown {
 		p.serverIdle.add(c.idleAtFIN.Seconds())
+	}
+	if c.goaway && (c.closer == CloserClient || c.closer == CloserBoth) && c.rolesKnown {
+		p.goawayCloses++
+		p.goawayIdle.add(c.idleAtGoaway.Seconds())
 	}
 	p.lastClose = t
 	if knownOneRequest(c) {

@@ -1,0 +1,164 @@
+package tcptw
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// goawayConn scripts a gRPC connection of one call, as grpc-go's server
+// (SETTINGS first) and client make it, whose response ends at 0; then
+// the case's segments come, 10 ms apart from idle on, and the side fin
+// closes first 10 ms after them, the other side 1 ms later.
+func goawayConn(f *flow, idle time.Duration, segs []h2Seg, fin int) {
+	f.handshake()
+	f.data(1, octSettings)
+	f.data(0, h2Preface)
+	f.data(0, h2Request)
+	f.data(1, h2Response)
+	f.send(0, false, true, false, false, 0)
+	start := f.t.Add(idle)
+	for i, sg := range segs {
+		f.t = start.Add(time.Duration(i) * 10 * time.Millisecond)
+		f.data(sg.d, sg.p)
+	}
+	f.t = start.Add(time.Duration(len(segs)) * 10 * time.Millisecond)
+	f.send(fin, false, true, true, false, 0)
+	f.t = f.t.Add(time.Millisecond)
+	f.send(1-fin, false, true, true, false, 0)
+	f.send(fin, false, true, false, false, 0)
+}
+
+// TestClosedAfterGoaway: a client FIN that answers the server's GOAWAY is
+// counted as such, with the idle from the last data to the GOAWAY; the
+// client still holds the TIME_WAIT socket.
+func TestClosedAfterGoaway(t *testing.T) {
+	cat := func(p ...[]byte) []byte { return bytes.Join(p, nil) }
+	grpcGo := cat(octGoAwayMax, octPing) // grpc-go's MaxConnectionIdle: GOAWAY and PING in one segment
+	cases := []struct {
+		name   string
+		segs   []h2Seg
+		fin    int     // who closes first
+		closer string  // the closer counted
+		n      int     // ClosedAfterGoaway
+		idle   float64 // MedianIdleBeforeGoaway, if n > 0
+	}{
+		{name: "grpc-go client answers MaxConnectionIdle", segs: []h2Seg{{d: 1, p: grpcGo}}, closer: "client", n: 1, idle: 1},
+		{name: "PINGs while idle are not data", segs: []h2Seg{{d: 0, p: octPing}, {d: 1, p: octPingAck}, {d: 1, p: grpcGo}, {d: 0, p: octPingAck}},
+			closer: "client", n: 1, idle: 1.02},
+		{name: "the second GOAWAY does not restart the idle", segs: []h2Seg{{d: 1, p: grpcGo}, {d: 0, p: octPingAck}, {d: 1, p: octGoAway}},
+			closer: "client", n: 1, idle: 1},
+		{name: "the client's own GOAWAY before its FIN", segs: []h2Seg{{d: 1, p: octGoAway}, {d: 0, p: octGoAway}}, closer: "client", n: 1, idle: 1},
+		{name: "DATA after the GOAWAY (a stream let finish)", segs: []h2Seg{{d: 1, p: octGoAway}, {d: 1, p: octData}}, closer: "client", n: 1, idle: 1},
+
+		{name: "a new request after the GOAWAY", segs: []h2Seg{{d: 1, p: octGoAway}, {d: 0, p: octHeaders3}}, closer: "client"},
+		{name: "GOAWAY with DATA", segs: []h2Seg{{d: 1, p: cat(octGoAway, octData)}}, closer: "client"},
+		{name: "no GOAWAY: a client that closes itself", segs: []h2Seg{{d: 0, p: octPing}, {d: 1, p: octPingAck}}, closer: "client"},
+		{name: "the client's GOAWAY", segs: []h2Seg{{d: 0, p: octGoAway}}, closer: "client"},
+		{name: "the server closes after its GOAWAY", segs: []h2Seg{{d: 1, p: octGoAway}}, fin: 1, closer: "server"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{})
+			f := newFlow(e, cli, srv, 1000)
+			goawayConn(f, time.Second, tc.segs, tc.fin)
+			p := e.Report(false).Pairs[0]
+			if p.Closers[tc.closer] != 1 || p.ClosedAfterGoaway != tc.n {
+				t.Fatalf("closers %v, closed after GOAWAY %d; want %s and %d", p.Closers, p.ClosedAfterGoaway, tc.closer, tc.n)
+			}
+			if tc.closer == "client" && (p.ClientTimeWaitPeak != 1 || p.ServerTimeWaitPeak != 0) {
+				t.Errorf("TIME_WAIT peaks: client %d server %d, want 1 and 0", p.ClientTimeWaitPeak, p.ServerTimeWaitPeak)
+			}
+			switch {
+			case tc.n == 0 && p.MedianIdleBeforeGoaway != nil:
+				t.Errorf("median idle before GOAWAY %.3f s, want none", *p.MedianIdleBeforeGoaway)
+			case tc.n > 0 && p.MedianIdleBeforeGoaway == nil:
+				t.Errorf("no median idle before GOAWAY")
+			case tc.n > 0 && (*p.MedianIdleBeforeGoaway < tc.idle-0.001 || *p.MedianIdleBeforeGoaway > tc.idle+0.001):
+				t.Errorf("median idle before GOAWAY %.3f s, want %.3f s", *p.MedianIdleBeforeGoaway, tc.idle)
+			}
+		})
+	}
+}
+
+// TestClosedAfterGoawayHTTP1: octets that read as a GOAWAY on an HTTP/1.1
+// connection are no GOAWAY.
+func TestClosedAfterGoawayHTTP1(t *testing.T) {
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.handshake()
+	f.data(0, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	f.data(1, []byte("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n"))
+	f.at(time.Second).data(1, octGoAway)
+	f.send(0, false, true, true, false, 0)
+	f.send(1, false, true, true, false, 0)
+	f.send(0, false, true, false, false, 0)
+	if p := e.Report(false).Pairs[0]; p.Closers["client"] != 1 || p.ClosedAfterGoaway != 0 {
+		t.Errorf("closers %v, closed after GOAWAY %d", p.Closers, p.ClosedAfterGoaway)
+	}
+}
+
+// TestFindingsGoaway: one-call connections that the client closes in
+// answer to the server's GOAWAY are blamed on the server: on its idle
+// timeout after a second or more of idle, else on an age limit or
+// restarts. Clients that close on their own are still told to reuse
+// their connections.
+func TestFindingsGoaway(t *testing.T) {
+	grpcGo := append(append([]byte{}, octGoAwayMax...), octPing...)
+	for _, tc := range []struct {
+		name      string
+		idle      time.Duration
+		goaway    func(i int) bool
+		want, not []string
+	}{
+		{"MaxConnectionIdle", 1500 * time.Millisecond, func(int) bool { return true },
+			[]string{"the client 10.0.0.1 holds 12 (peak; it closed 12 first)", "The server ends these connections, not the client",
+				"12 of the client's 12 closes answer a GOAWAY", "idle for 1.5 s (median, from the last data to the GOAWAY)",
+				"MaxConnectionIdle", "http.Server.IdleTimeout", "call interval"},
+			[]string{"keep-alive is off", "new http.Client or Transport per request", "MaxConnectionAge"}},
+		{"MaxConnectionAge", 200 * time.Millisecond, func(int) bool { return true },
+			[]string{"12 of the client's 12 closes answer a GOAWAY", "little idle (median 0.200 s after the last data)",
+				"MaxConnectionAge", "GracefulStop"},
+			[]string{"keep-alive is off", "MaxConnectionIdle"}},
+		{"most closes the client's own", 1500 * time.Millisecond, func(i int) bool { return i%3 == 0 },
+			[]string{"The client closes 12 of them itself", "new http.Client or Transport per request"},
+			[]string{"GOAWAY"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{})
+			for i := range 12 {
+				f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+				f.at(time.Duration(i) * 2 * time.Second)
+				var segs []h2Seg
+				if tc.goaway(i) {
+					segs = []h2Seg{{d: 1, p: grpcGo}}
+				} else {
+					segs = []h2Seg{{d: 0, p: octPing}, {d: 1, p: octPingAck}}
+				}
+				goawayConn(f, tc.idle, segs, 0)
+			}
+			r := e.Report(false)
+			if len(r.Findings) != 1 {
+				t.Fatalf("findings %q", r.Findings)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.Findings[0], w) {
+					t.Errorf("finding lacks %q: %s", w, r.Findings[0])
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(r.Findings[0], w) {
+					t.Errorf("finding has %q: %s", w, r.Findings[0])
+				}
+			}
+			var text strings.Builder
+			r.WriteText(&text)
+			if n := r.Pairs[0].ClosedAfterGoaway; n > 0 && !strings.Contains(text.String(), fmt.Sprintf("closes client 12 (%d after the server's GOAWAY)", n)) {
+				t.Errorf("pair line lacks the closes after GOAWAY:\n%s", text.String())
+			}
+		})
+	}
+}
