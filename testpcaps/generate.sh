@@ -14,10 +14,10 @@
 # grpc_python, grpc_web, grpc_fail, not_h2_mix, tw_idle; e.g. "./generate.sh grpc_web" remakes
 # grpc_web.pcap only.
 #
-# tw_idle (tw_h2c_idle_timeout.pcap and tw_http1_idle_timeout.pcap) runs
-# their scenarios of tests/timewait_kernel_test.go, which make every
-# tw_*.pcap between network namespaces (about 100 s); it is not part of
-# the default set.
+# tw_idle (tw_h2c_idle_timeout.pcap, tw_http1_idle_timeout.pcap and
+# tw_grpc_idle_timeout.pcap) runs their scenarios of
+# tests/timewait_kernel_test.go, which make every tw_*.pcap between
+# network namespaces (about 100 s); it is not part of the default set.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -455,8 +455,8 @@ gen_grpc_fail() {
 # silence; the server sends GOAWAY and closes 1 s later.
 gen_tw_idle() {
 	local out="$HERE/tw_h2c_idle_timeout.pcap"
-	echo "== tw_h2c_idle_timeout.pcap, tw_http1_idle_timeout.pcap (tests/timewait_kernel_test.go)"
-	if ! (cd "$MODROOT" && go test -count=1 ./tests -run 'TestTimeWaitAgainstKernel/^(h2c|http1)_idle_timeout$' -update -v) >"$WORK/tw_idle.log" 2>&1; then
+	echo "== tw_h2c_idle_timeout.pcap, tw_http1_idle_timeout.pcap, tw_grpc_idle_timeout.pcap (tests/timewait_kernel_test.go)"
+	if ! (cd "$MODROOT" && go test -count=1 ./tests -run 'TestTimeWaitAgainstKernel/^(h2c|http1|grpc)_idle_timeout$' -update -v) >"$WORK/tw_idle.log" 2>&1; then
 		cat "$WORK/tw_idle.log" >&2
 		die "the kernel test failed"
 	fi
@@ -466,6 +466,11 @@ gen_tw_idle() {
 	require "$out" "PING" "http2.type == 6 && http2.flags.ack == 0" "${TW[@]}"
 	require "$out" "PING ACK" "http2.type == 6 && http2.flags.ack == 1" "${TW[@]}"
 	require "$HERE/tw_http1_idle_timeout.pcap" "HTTP/1.1 responses" "http.response"
+	# grpc-go's MaxConnectionIdle: GOAWAY and PING in one segment, then
+	# the client's FIN.
+	local grpc="$HERE/tw_grpc_idle_timeout.pcap"
+	require "$grpc" "GOAWAY" "http2.type == 7" -d "tcp.port==9090,http2"
+	require "$grpc" "client FIN" "tcp.flags.fin == 1 && tcp.dstport == 9090"
 }
 
 SCENARIOS=(h2c h2c_loss nghttp2 grpc_tls grpc_gzip grpc_python grpc_web grpc_fail not_h2_mix)

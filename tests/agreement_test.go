@@ -114,6 +114,7 @@ var grpcCaptures = []grpcCapture{
 	{capture{"grpc_failures.pcap", []string{"-d", "tcp.port==18448,http2", "-d", "tcp.port==18449,http2"}}, []string{"18448", "18449"}, nil},
 	{capture{"tw_healthz_storm.pcap", []string{"-d", "tcp.port==9090,http2"}}, []string{"9090"}, nil},
 	{capture{"tw_healthz_keepalive.pcap", []string{"-d", "tcp.port==9090,http2"}}, []string{"9090"}, nil},
+	{capture{"tw_grpc_idle_timeout.pcap", []string{"-d", "tcp.port==9090,http2"}}, []string{"9090"}, nil},
 }
 
 // TestGogrpcAgreesWithBuiltinGRPC: on every gRPC capture, each message

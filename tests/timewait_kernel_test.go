@@ -385,6 +385,40 @@ var scenarios = []scenario{
 			checkIdleTimeout(t, r, 2, 2.5)
 		},
 	},
+	{
+		// grpc-go on both sides: the server's MaxConnectionIdle (1 s)
+		// sends GOAWAY (and PING) to idle connections, and grpc-go's
+		// client, which pauses 1.5 s between calls, closes each one at
+		// once, so the client holds the TIME_WAIT sockets. The finding
+		// must blame the server's idle timeout, not the client.
+		name: "grpc_idle_timeout",
+		server: func(l *lab) []string {
+			return []string{twlab, "gateway", "-http", l.srvIP.String() + ":8080", "-grpc", l.srvIP.String() + ":9090", "-idle", "1s"}
+		},
+		clients: func(l *lab) [][]string {
+			return [][]string{{twlab, "grpc", "-addr", l.srvIP.String() + ":9090", "-n", "12", "-every", "1500ms"}}
+		},
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			if len(r.Pairs) != 1 {
+				t.Fatalf("pairs %+v", r.Pairs)
+			}
+			p := r.Pairs[0]
+			cs := p.Closers["client"] + p.Closers["both"]
+			if cs < 10 || p.ClosedAfterGoaway != cs || p.Closers["server"] != 0 || p.MedianIdleBeforeGoaway == nil {
+				t.Fatalf("closers %v, closed after GOAWAY %d", p.Closers, p.ClosedAfterGoaway)
+			}
+			if host(r, l.cliIP).Peak != cs {
+				t.Errorf("client TIME_WAIT peak %d, want %d", host(r, l.cliIP).Peak, cs)
+			}
+			if idle := *p.MedianIdleBeforeGoaway; idle < 1 || idle >= 1.5 {
+				t.Errorf("median idle before the GOAWAY %.3f s, want 1 to 1.5 s", idle)
+			}
+			if !anyContains(r.Findings, "The server ends these connections, not the client", "answer a GOAWAY", "MaxConnectionIdle") ||
+				anyContains(r.Findings, "keep-alive is off") || anyContains(r.Findings, "new http.Client or Transport per request") {
+				t.Errorf("findings do not blame the server's idle timeout and GOAWAY: %q", r.Findings)
+			}
+		},
+	},
 }
 
 // checkIdleTimeout checks a scenario whose server closes the client's

@@ -28,7 +28,9 @@
 // keepalive.ServerParameters.MaxConnectionIdle, none unless set); -h2c
 // has the server accept HTTP/2 with prior knowledge next to HTTP/1.1. A
 // client that pauses longer than the idle timeout between requests has
-// each idle connection closed by the server.
+// each idle connection closed by the server; twlab grpc (grpc-go's
+// client) against the gateway's -idle closes each connection itself as
+// the server's GOAWAY comes, and dials again for its next call.
 package main
 
 import (
