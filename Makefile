@@ -200,7 +200,7 @@ bench: deps build
 	$(MAKE) --no-print-directory bench-tw
 
 # gotcpdump against tcpdump at rising packet rates on veth, then at the
-# generator's maximum on the any interface (about 6 minutes)
+# generator's maximum on the any interface (about 7 minutes)
 bench-capture: deps build
 	go build -o $(OUT)/capbench ./bench/capbench
 	$(OUT)/capbench -gotcpdump $(OUT)/gotcpdump -json bench/out/capture.json
