@@ -84,20 +84,27 @@ func TestFindingsWhoeverCloses(t *testing.T) {
 			if p.ServerTimeWaitPeak != tc.srvPeak || p.ClientTimeWaitPeak != tc.clientPeak {
 				t.Errorf("TIME_WAIT peaks: server %d client %d, want %d and %d", p.ServerTimeWaitPeak, p.ClientTimeWaitPeak, tc.srvPeak, tc.clientPeak)
 			}
-			if len(r.Findings) != 1 {
-				t.Fatalf("findings %q", r.Findings)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(r.Findings[0], w) {
-					t.Errorf("finding lacks %q: %s", w, r.Findings[0])
-				}
-			}
-			for _, w := range tc.not {
-				if strings.Contains(r.Findings[0], w) {
-					t.Errorf("finding has %q: %s", w, r.Findings[0])
-				}
-			}
+			checkOneFinding(t, r.Findings, tc.want, tc.not)
 		})
+	}
+}
+
+// checkOneFinding checks that there is one finding, that it says each of
+// want and none of not.
+func checkOneFinding(t *testing.T, findings, want, not []string) {
+	t.Helper()
+	if len(findings) != 1 {
+		t.Fatalf("findings %q", findings)
+	}
+	for _, w := range want {
+		if !strings.Contains(findings[0], w) {
+			t.Errorf("finding lacks %q: %s", w, findings[0])
+		}
+	}
+	for _, w := range not {
+		if strings.Contains(findings[0], w) {
+			t.Errorf("finding has %q: %s", w, findings[0])
+		}
 	}
 }
 

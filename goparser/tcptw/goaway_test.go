@@ -141,19 +141,7 @@ func TestFindingsGoaway(t *testing.T) {
 				goawayConn(f, tc.idle, segs, 0)
 			}
 			r := e.Report(false)
-			if len(r.Findings) != 1 {
-				t.Fatalf("findings %q", r.Findings)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(r.Findings[0], w) {
-					t.Errorf("finding lacks %q: %s", w, r.Findings[0])
-				}
-			}
-			for _, w := range tc.not {
-				if strings.Contains(r.Findings[0], w) {
-					t.Errorf("finding has %q: %s", w, r.Findings[0])
-				}
-			}
+			checkOneFinding(t, r.Findings, tc.want, tc.not)
 			var text strings.Builder
 			r.WriteText(&text)
 			if n := r.Pairs[0].ClosedAfterGoaway; n > 0 && !strings.Contains(text.String(), fmt.Sprintf("closes client 12 (%d after the server's GOAWAY)", n)) {

@@ -495,10 +495,7 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"shorter than the client's pause between requests. Have the client reuse its connections sooner, or raise the "+
 			"server's idle timeout above the client's request interval.", *p.MedianIdleBeforeServerClose)
 	case ss > cs+both:
-		idle := ""
-		if p.MedianIdleBeforeServerClose != nil {
-			idle = fmt.Sprintf(" (median %.3f s after the last data)", *p.MedianIdleBeforeServerClose)
-		}
+		idle := medianIdleNote(p.MedianIdleBeforeServerClose)
 		fmt.Fprintf(&b, "The server closes each connection right after its response%s, without a \"Connection: close\" "+
 			"the capture shows: keep-alive is off in the server or in a proxy in front of it (in Go: "+
 			"http.Server.SetKeepAlivesEnabled(false), or a handler that closes), not an idle timeout. Fix the server; "+
@@ -511,10 +508,7 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"client's pause between calls. Raise it above the client's call interval, or have the client call more often.",
 			g, cs+both, *p.MedianIdleBeforeGoaway)
 	case goaway:
-		idle := ""
-		if p.MedianIdleBeforeGoaway != nil {
-			idle = fmt.Sprintf(" (median %.3f s after the last data)", *p.MedianIdleBeforeGoaway)
-		}
+		idle := medianIdleNote(p.MedianIdleBeforeGoaway)
 		fmt.Fprintf(&b, "The server ends these connections, not the client: %d of the client's %d closes answer a GOAWAY "+
 			"that the server sent with little idle%s, not an idle timeout: it limits the connections' age (grpc-go "+
 			"keepalive.ServerParameters.MaxConnectionAge) or shuts down gracefully (restarts, grpc.Server.GracefulStop, "+
@@ -527,6 +521,15 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"response body.", cs+both)
 	}
 	return b.String()
+}
+
+// medianIdleNote is " (median N s after the last data)", or "" when
+// there is no median.
+func medianIdleNote(median *float64) string {
+	if median == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (median %.3f s after the last data)", *median)
 }
 
 func pct(a, b int) float64 {
