@@ -441,12 +441,33 @@ func (s *pcapSource) fill() (bool, error) {
 	if s.b == nil {
 		return false, errClosed
 	}
+	if s.file {
+		return s.fillFile()
+	}
 	status := C.gc_fill(s.b)
 	s.off, s.end = 0, int(s.b.used)
 	if status < 0 && status != C.PCAP_ERROR_BREAK {
 		if s.end > 0 {
 			return true, nil // the error comes again after these packets
 		}
+		return false, fmt.Errorf("capture: %v", s.h.Error())
+	}
+	return s.end > 0, nil
+}
+
+// fillFile reads a batch of a capture file; it returns false at the
+// file's end. A batch that filled ends in pcap_breakloop, whose flag
+// libpcap's file reader leaves set when it has handed over packets: the
+// next pcap_dispatch clears it and returns PCAP_ERROR_BREAK without
+// reading, which is no end of file (taken for one, every -r stopped
+// after its first batch).
+func (s *pcapSource) fillFile() (bool, error) {
+	status := C.gc_fill(s.b)
+	if status == C.PCAP_ERROR_BREAK && s.b.used == 0 {
+		status = C.gc_fill(s.b)
+	}
+	s.off, s.end = 0, int(s.b.used)
+	if status < 0 && status != C.PCAP_ERROR_BREAK && s.end == 0 {
 		return false, fmt.Errorf("capture: %v", s.h.Error())
 	}
 	return s.end > 0, nil

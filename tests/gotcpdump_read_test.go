@@ -1,0 +1,209 @@
+package tests
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// repeatCapture writes to name the packets of the pcap file in, n times
+// over, each copy after the last in time: a capture of several MiB for
+// the tests, made from a small one.
+func repeatCapture(t *testing.T, in, name string, n int) {
+	t.Helper()
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type packet struct {
+		ci   gopacket.CaptureInfo
+		data []byte
+	}
+	var packets []packet
+	for {
+		data, ci, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		packets = append(packets, packet{ci, data})
+	}
+	span := packets[len(packets)-1].ci.Timestamp.Sub(packets[0].ci.Timestamp) + time.Second
+	out, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	w := pcapgo.NewWriter(out) // microseconds, as tcpdump writes them
+	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		for _, p := range packets {
+			ci := p.ci
+			ci.Timestamp = ci.Timestamp.Add(time.Duration(i) * span)
+			if err := w.WritePacket(ci, p.data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// capturePackets counts the packets of a pcap or pcapng file and the
+// octets of them it holds.
+func capturePackets(t *testing.T, name string) (packets int, octets int64) {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var r interface {
+		ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	}
+	if strings.HasSuffix(name, ".pcapng") {
+		r, err = pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	} else {
+		r, err = pcapgo.NewReader(f)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	for {
+		data, _, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return packets, octets
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		packets++
+		octets += int64(len(data))
+	}
+}
+
+// runBoth runs tcpdump and gotcpdump with the same arguments (in which
+// OUT stands for each one's -w name, in its own directory), standard
+// input from the file stdin if not empty, and returns the directories.
+func runBoth(t *testing.T, dir, bin, stdin string, args ...string) (tcpdumpDir, gotcpdumpDir string) {
+	t.Helper()
+	tcpdumpDir, gotcpdumpDir = filepath.Join(dir, "by-tcpdump"), filepath.Join(dir, "by-gotcpdump")
+	for _, d := range []string{tcpdumpDir, gotcpdumpDir} {
+		if err := os.RemoveAll(d); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ prog, dir string }{{"tcpdump", tcpdumpDir}, {bin, gotcpdumpDir}} {
+		var a []string
+		if c.prog == "tcpdump" {
+			a = append(a, "-Z", "root") // its -C files, in a directory of root's
+		}
+		for _, s := range args {
+			a = append(a, strings.ReplaceAll(s, "OUT", filepath.Join(c.dir, "out")))
+		}
+		cmd := exec.Command(c.prog, a...)
+		if stdin != "" {
+			f, err := os.Open(stdin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			cmd.Stdin = f
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %q: %v\n%s", filepath.Base(c.prog), a, err, out)
+		}
+	}
+	return tcpdumpDir, gotcpdumpDir
+}
+
+// filesIn lists the names in dir, sorted.
+func filesIn(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
+// TestGotcpdumpReadsLargeFiles: gotcpdump -r of a file of several MiB
+// writes every packet, as tcpdump -r does: to pcap (the same octets),
+// pcapng, from standard input, with -c, -C and -s. The reader's batches
+// are of 1 MiB; every -r once ended after the first.
+func TestGotcpdumpReadsLargeFiles(t *testing.T) {
+	dir, bin := rootTools(t)
+	big := filepath.Join(dir, "big.pcap")
+	repeatCapture(t, filepath.Join(root, "testpcaps", "h2c_loss.pcap"), big, 16)
+	if st, err := os.Stat(big); err != nil || st.Size() < 6<<20 {
+		t.Fatalf("the input: %v %v", st, err)
+	}
+	total, _ := capturePackets(t, big)
+	filter := "tcp"
+	for _, c := range []struct {
+		name, stdin string
+		args        []string
+	}{
+		{"pcap", "", []string{"-r", big, "-w", "OUT", filter}},
+		{"standard input", big, []string{"-r", "-", "-w", "OUT", filter}},
+		{"-c", "", []string{"-r", big, "-c", "5000", "-w", "OUT", filter}},
+		{"-s", "", []string{"-r", big, "-s", "100", "-w", "OUT", filter}},
+		{"-C", "", []string{"-r", big, "-C", "2", "-w", "OUT", filter}},
+	} {
+		td, gd := runBoth(t, dir, bin, c.stdin, c.args...)
+		names := filesIn(t, td)
+		if got := filesIn(t, gd); strings.Join(got, " ") != strings.Join(names, " ") {
+			t.Errorf("%s: files %q, tcpdump's %q", c.name, got, names)
+			continue
+		}
+		all := 0
+		for _, n := range names {
+			want, _ := os.ReadFile(filepath.Join(td, n))
+			got, _ := os.ReadFile(filepath.Join(gd, n))
+			wantPackets, wantOctets := capturePackets(t, filepath.Join(td, n))
+			gotPackets, gotOctets := capturePackets(t, filepath.Join(gd, n))
+			all += wantPackets
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s: %s: %d packets (%d octets), tcpdump's %d (%d)", c.name, n, gotPackets, gotOctets, wantPackets, wantOctets)
+			}
+		}
+		if all < 5000 {
+			t.Errorf("%s: tcpdump wrote %d packets of %d", c.name, all, total)
+		}
+	}
+	// pcapng: the same packets.
+	td, gd := runBoth(t, dir, bin, "", "-r", big, "-w", "OUT", filter)
+	ng := filepath.Join(gd, "out.pcapng")
+	if out, err := exec.Command(bin, "-r", big, "-w", ng, filter).CombinedOutput(); err != nil {
+		t.Fatalf("pcapng: %v\n%s", err, out)
+	}
+	wantPackets, wantOctets := capturePackets(t, filepath.Join(td, "out"))
+	if gotPackets, gotOctets := capturePackets(t, ng); gotPackets != wantPackets || gotOctets != wantOctets {
+		t.Errorf("pcapng: %d packets (%d octets), tcpdump's %d (%d)", gotPackets, gotOctets, wantPackets, wantOctets)
+	}
+}
