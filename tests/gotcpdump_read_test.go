@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -205,5 +206,97 @@ func TestGotcpdumpReadsLargeFiles(t *testing.T) {
 	wantPackets, wantOctets := capturePackets(t, filepath.Join(td, "out"))
 	if gotPackets, gotOctets := capturePackets(t, ng); gotPackets != wantPackets || gotOctets != wantOctets {
 		t.Errorf("pcapng: %d packets (%d octets), tcpdump's %d (%d)", gotPackets, gotOctets, wantPackets, wantOctets)
+	}
+}
+
+// TestGotcpdumpReadsTruncatedFiles: a -r file cut short fails with
+// libpcap's words, as tcpdump's does, after the packets before the cut
+// are written (exit 1, as a capture that fails while running); a file
+// whose header is cut cannot be opened (exit 2, nothing read).
+func TestGotcpdumpReadsTruncatedFiles(t *testing.T) {
+	dir, bin := rootTools(t)
+	in := filepath.Join(root, "testpcaps", "h2c_go.pcap")
+	ng := filepath.Join(dir, "in.pcapng")
+	if out, err := exec.Command("editcap", "-F", "pcapng", in, ng).CombinedOutput(); err != nil {
+		t.Fatalf("editcap: %v\n%s", err, out)
+	}
+	// Where the 60th packet's record begins, and its captured length.
+	at, caplen := int64(24), 0
+	{
+		f, err := os.Open(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := pcapgo.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 60; i++ {
+			data, _, err := r.ReadPacketData()
+			if err != nil {
+				t.Fatal(err)
+			}
+			at += 16 + int64(len(data))
+			caplen = len(data)
+		}
+		at -= 16 + int64(caplen)
+		f.Close()
+	}
+	for _, c := range []struct {
+		name, in string
+		size     int64
+		code     int
+		says     string // libpcap's words, after "truncated "
+	}{
+		{"pcap, in a record's header", in, at + 4, 1, "dump file; tried to read 16 header bytes, only got 4"},
+		{"pcap, in a packet", in, at + 20, 1, fmt.Sprintf("dump file; tried to read %d captured bytes, only got 4", caplen)},
+		{"pcap, in the file header", in, 10, 2, "dump file; tried to read 24 file header bytes, only got"},
+		{"pcapng, in a block", ng, 100_000, 1, "pcapng dump file; tried to read"},
+	} {
+		b, err := os.ReadFile(c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cut := filepath.Join(dir, "cut"+filepath.Ext(c.in))
+		if err := os.WriteFile(cut, b[:c.size], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var msgs [2]string
+		var codes [2]int
+		for i, prog := range []string{"tcpdump", bin} {
+			out := filepath.Join(dir, filepath.Base(prog)+".pcap")
+			_ = os.Remove(out)
+			var errOut bytes.Buffer
+			cmd := exec.Command(prog, "-r", cut, "-w", out)
+			cmd.Stderr = &errOut
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				codes[i] = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+			msgs[i] = lines[len(lines)-1]
+		}
+		// tcpdump: "tcpdump: pcap_loop: truncated dump file; ...";
+		// gotcpdump names the file.
+		word := func(s string) string { _, w, _ := strings.Cut(s, "truncated "); return w }
+		if codes[1] != c.code || codes[0] == 0 || !strings.HasPrefix(word(msgs[0]), c.says) || word(msgs[1]) != word(msgs[0]) ||
+			!strings.HasPrefix(msgs[1], "gotcpdump: "+cut+": truncated ") {
+			t.Errorf("%s: exit %d, %q; tcpdump: exit %d, %q", c.name, codes[1], msgs[1], codes[0], msgs[0])
+		}
+		if c.code == 2 {
+			if _, err := os.Stat(filepath.Join(dir, "gotcpdump.pcap")); err == nil {
+				t.Errorf("%s: a file was written", c.name)
+			}
+			continue
+		}
+		// tcpdump cuts the file's nanoseconds: the same packets.
+		wantPackets, wantOctets := capturePackets(t, filepath.Join(dir, "tcpdump.pcap"))
+		gotPackets, gotOctets := capturePackets(t, filepath.Join(dir, "gotcpdump.pcap"))
+		if wantPackets < 50 || gotPackets != wantPackets || gotOctets != wantOctets {
+			t.Errorf("%s: gotcpdump wrote %d packets (%d octets), tcpdump %d (%d)", c.name, gotPackets, gotOctets, wantPackets, wantOctets)
+		}
 	}
 }

@@ -81,7 +81,7 @@ func OpenFile(name, filter string) (Source, FileInfo, error) {
 		h.Close()
 		return nil, info, err
 	}
-	s := &pcapSource{h: h, file: true}
+	s := &pcapSource{h: h, file: true, name: name}
 	if err := s.newBatch(p); err != nil {
 		s.Close()
 		return nil, info, err

@@ -238,6 +238,8 @@ type pcapSource struct {
 	end     int
 	mu      sync.Mutex // Interrupt, from another goroutine, against Close
 	file    bool       // a capture file (OpenFile): its end is io.EOF
+	name    string     // the file's, for its errors
+	fileErr error      // the file's read error, once its packets before it are read
 }
 
 // batchBytes is how much one batch holds, besides room for one more
@@ -460,15 +462,24 @@ func (s *pcapSource) fill() (bool, error) {
 // libpcap's file reader leaves set when it has handed over packets: the
 // next pcap_dispatch clears it and returns PCAP_ERROR_BREAK without
 // reading, which is no end of file (taken for one, every -r stopped
-// after its first batch).
+// after its first batch). A read error (a truncated file) comes after
+// the packets before it, in the batch, and is kept: libpcap reports it
+// once, and the next read would find the end of the file.
 func (s *pcapSource) fillFile() (bool, error) {
+	if s.fileErr != nil {
+		s.off, s.end = 0, 0
+		return false, s.fileErr
+	}
 	status := C.gc_fill(s.b)
 	if status == C.PCAP_ERROR_BREAK && s.b.used == 0 {
 		status = C.gc_fill(s.b)
 	}
 	s.off, s.end = 0, int(s.b.used)
-	if status < 0 && status != C.PCAP_ERROR_BREAK && s.end == 0 {
-		return false, fmt.Errorf("capture: %v", s.h.Error())
+	if status < 0 && status != C.PCAP_ERROR_BREAK {
+		s.fileErr = fmt.Errorf("%s: %v", s.name, s.h.Error()) // libpcap's words, as tcpdump prints them
+		if s.end == 0 {
+			return false, s.fileErr
+		}
 	}
 	return s.end > 0, nil
 }
