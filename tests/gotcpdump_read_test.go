@@ -300,3 +300,75 @@ func TestGotcpdumpReadsTruncatedFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestGotcpdumpReadsFilesByPacketTimes: -r with -G splits the file by
+// its packets' times, as the writer rotates by them, and names each
+// file from the time its period began: the first, from the first
+// packet's, not from the clock (a capture of days ago, read today).
+func TestGotcpdumpReadsFilesByPacketTimes(t *testing.T) {
+	dir, bin := rootTools(t)
+	f, err := os.Open(filepath.Join(root, "testpcaps", "h2c_go.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "old.pcap")
+	out, err := os.Create(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriterNanos(out)
+	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
+		t.Fatal(err)
+	}
+	// 60 packets 700 ms apart, from a time of 2021, with a gap of a
+	// minute after the 30th.
+	t0 := time.Date(2021, 3, 4, 5, 6, 7, 500_000_000, time.Local)
+	var times []time.Time
+	for i := 0; i < 60; i++ {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ci.Timestamp = t0.Add(time.Duration(i) * 700 * time.Millisecond)
+		if i >= 30 {
+			ci.Timestamp = ci.Timestamp.Add(time.Minute)
+		}
+		times = append(times, ci.Timestamp)
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The files expected: a period begins at the first packet at least
+	// -G after the last period's start, on its whole second.
+	const layout = "20060102-150405"
+	want := map[string]int{}
+	var period time.Time
+	for _, at := range times {
+		if period.IsZero() || at.Sub(period) >= 10*time.Second {
+			period = at.Truncate(time.Second)
+		}
+		want["g-"+period.Format(layout)+".pcap"]++
+	}
+	rd := filepath.Join(dir, "rotated")
+	if err := os.Mkdir(rd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "-r", in, "-G", "10", "-w", filepath.Join(rd, "g-%Y%m%d-%H%M%S.pcap")).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	got := map[string]int{}
+	for _, name := range filesIn(t, rd) {
+		got[name], _ = capturePackets(t, filepath.Join(rd, name))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) != 6 {
+		t.Errorf("files and their packets: %v, want %v", got, want)
+	}
+}

@@ -581,7 +581,14 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 			}
 		}
 	}
-	w, err := capture.NewWriter(capture.WriterConfig{Name: o.write, PcapNG: o.pcapng, Micro: micro, LinkType: src.LinkType(),
+	var first time.Time // with -G, the first period's start: now, or the file's first packet's time
+	if nt, ok := src.(interface{ NextTime() (time.Time, bool) }); ok && o.rotate > 0 {
+		// -r -G splits the file by its packets' times (the writer
+		// rotates by them): the first file too, not the clock's. A file
+		// with no packet (or a read error at the first) keeps the clock.
+		first, _ = nt.NextTime()
+	}
+	w, err := capture.NewWriter(capture.WriterConfig{Start: first, Name: o.write, PcapNG: o.pcapng, Micro: micro, LinkType: src.LinkType(),
 		Snaplen: snaplen, Iface: iface, Filter: filter, Rotate: time.Duration(o.rotate) * time.Second,
 		MaxBytes: o.maxMB * 1_000_000, Files: o.files, Parts: o.parts, Rotated: rotatedHooks(o.rotated, postRotate(o.postRotate, stderr))})
 	if err != nil {

@@ -72,15 +72,18 @@ static void gc_put(u_char *user, const struct pcap_pkthdr *h, const u_char *data
 	}
 }
 
-// gc_fill moves what the ring holds (the handle is non-blocking) into
-// the batch, up to full octets, and returns pcap_dispatch's result.
-static int gc_fill(struct gc_batch *b) {
+// gc_fill_n moves what the ring holds (the handle is non-blocking) into
+// the batch, up to full octets or cnt packets (-1: no limit), and
+// returns pcap_dispatch's result.
+static int gc_fill_n(struct gc_batch *b, int cnt) {
 	b->used = 0;
 	b->packets = 0;
 	b->octets = 0;
 	b->last_ns = 0;
-	return pcap_dispatch(b->p, -1, gc_put, (u_char *)b);
+	return pcap_dispatch(b->p, cnt, gc_put, (u_char *)b);
 }
+
+static int gc_fill(struct gc_batch *b) { return gc_fill_n(b, -1); }
 
 enum { GC_RUN_IDLE, GC_RUN_LEFT, GC_RUN_WRITE_ERR, GC_RUN_READ_ERR, GC_RUN_POLL_ERR };
 
@@ -444,7 +447,7 @@ func (s *pcapSource) fill() (bool, error) {
 		return false, errClosed
 	}
 	if s.file {
-		return s.fillFile()
+		return s.fillFile(-1)
 	}
 	status := C.gc_fill(s.b)
 	s.off, s.end = 0, int(s.b.used)
@@ -465,14 +468,15 @@ func (s *pcapSource) fill() (bool, error) {
 // after its first batch). A read error (a truncated file) comes after
 // the packets before it, in the batch, and is kept: libpcap reports it
 // once, and the next read would find the end of the file.
-func (s *pcapSource) fillFile() (bool, error) {
+// It reads cnt packets at most (-1: a batch).
+func (s *pcapSource) fillFile(cnt int) (bool, error) {
 	if s.fileErr != nil {
 		s.off, s.end = 0, 0
 		return false, s.fileErr
 	}
-	status := C.gc_fill(s.b)
+	status := C.gc_fill_n(s.b, C.int(cnt))
 	if status == C.PCAP_ERROR_BREAK && s.b.used == 0 {
-		status = C.gc_fill(s.b)
+		status = C.gc_fill_n(s.b, C.int(cnt))
 	}
 	s.off, s.end = 0, int(s.b.used)
 	if status < 0 && status != C.PCAP_ERROR_BREAK {
@@ -482,6 +486,26 @@ func (s *pcapSource) fillFile() (bool, error) {
 		}
 	}
 	return s.end > 0, nil
+}
+
+// NextTime is the time of a capture file's next packet, which is left
+// to be read; ok is false at the end of the file or at a read error,
+// which the next read returns. The packet is read alone, so that a
+// pipe is not waited on for a whole batch.
+func (s *pcapSource) NextTime() (t time.Time, ok bool) {
+	if !s.file || s.b == nil {
+		return t, false
+	}
+	if s.off >= s.end {
+		if ok, err := s.fillFile(1); !ok || err != nil {
+			return t, false
+		}
+	}
+	h, err := Record(s.buf[s.off:s.end])
+	if err != nil {
+		return t, false
+	}
+	return h.Time, true
 }
 
 // next makes sure the batch holds a record, reading the ring (and

@@ -50,6 +50,9 @@ type WriterConfig struct {
 	// rotation closed whole (not the last file, which Close closes), as
 	// tcpdump runs its -z command.
 	Rotated func(name string)
+	// Start is when the first -G period begins (zero: now); a file
+	// read (-r) is split by its packets' times, from its first.
+	Start time.Time
 }
 
 // Writer writes packets, rotating files as configured. Files are created
@@ -84,7 +87,11 @@ type Writer struct {
 // NewWriter opens the first file.
 func NewWriter(cfg WriterConfig) (*Writer, error) {
 	// -G periods start on whole seconds, as tcpdump's from time(NULL).
-	w := &Writer{cfg: cfg, period: time.Now().Truncate(time.Second)}
+	start := cfg.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	w := &Writer{cfg: cfg, period: start.Truncate(time.Second)}
 	return w, w.open()
 }
 
