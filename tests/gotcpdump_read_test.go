@@ -8,13 +8,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/gotcpdump/gotcpdump/internal/syncbuf"
 )
 
 // repeatCapture writes to name the packets of the pcap file in, n times
@@ -370,5 +375,92 @@ func TestGotcpdumpReadsFilesByPacketTimes(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) != 6 {
 		t.Errorf("files and their packets: %v, want %v", got, want)
+	}
+}
+
+// TestGotcpdumpReadsFilesCountsAtSIGUSR1: SIGUSR1 while -r reads a pipe
+// that has stopped giving prints at once the count of packets given to
+// the file so far (those of the batch read), and the reading goes on to
+// the end.
+func TestGotcpdumpReadsFilesCountsAtSIGUSR1(t *testing.T) {
+	dir, bin := rootTools(t)
+	big := filepath.Join(dir, "big.pcap")
+	repeatCapture(t, filepath.Join(root, "testpcaps", "h2c_loss.pcap"), big, 4)
+	data, err := os.ReadFile(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.pcap")
+	cmd := exec.Command(bin, "-r", "-", "-w", out)
+	var errOut syncbuf.Buffer
+	cmd.Stderr = &errOut
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	// More than a batch (1 MiB), then nothing for a while.
+	first := 1536 << 10
+	if len(data) <= first {
+		t.Fatalf("the input is of %d octets", len(data))
+	}
+	if _, err := in.Write(data[:first]); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if st, err := os.Stat(out); err == nil && st.Size() > 900_000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first batch was not written; stderr:\n%s", errOut.String())
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the reader waits for the pipe
+	if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`gotcpdump: (\d+) packets captured\n`)
+	var m []string
+	for deadline := time.Now().Add(2 * time.Second); m == nil; time.Sleep(20 * time.Millisecond) {
+		if m = line.FindStringSubmatch(errOut.String()); m == nil && time.Now().After(deadline) {
+			t.Fatalf("no count at SIGUSR1; stderr:\n%s", errOut.String())
+		}
+	}
+	n, _ := strconv.Atoi(m[1])
+	// At most the packets sent whole; at least those in the file (the
+	// rest in the writer's buffer).
+	sent := filepath.Join(dir, "sent.pcap")
+	if err := os.WriteFile(sent, data[:first], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Whole packets, of a file that may end in a cut one.
+	whole := func(name string) int {
+		n := 0
+		if f, err := os.Open(name); err == nil {
+			r, err := pcapgo.NewReader(f)
+			for err == nil {
+				if _, _, err = r.ReadPacketData(); err == nil {
+					n++
+				}
+			}
+			f.Close()
+		}
+		return n
+	}
+	if inFile, sentWhole := whole(out), whole(sent); n < inFile || n > sentWhole || n < 500 {
+		t.Errorf("SIGUSR1: %d packets captured; the file held %d, %d were sent", n, inFile, sentWhole)
+	}
+	if _, err := in.Write(data[first:]); err != nil {
+		t.Fatal(err)
+	}
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v; stderr:\n%s", err, errOut.String())
+	}
+	if got, _ := capturePackets(t, out); got != 4*374 {
+		t.Errorf("%d packets written, want %d", got, 4*374)
 	}
 }

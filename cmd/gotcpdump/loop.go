@@ -49,6 +49,9 @@ type loop struct {
 	stopping atomic.Bool
 	// infoDue: SIGUSR1 asked for the counts (see wantInfo).
 	infoDue atomic.Bool
+	// given: with -r, the packets given to the files so far, for
+	// SIGUSR1's count (see wantInfo).
+	given atomic.Int64
 	// flushed is when the file last got what the writer buffers (see
 	// flushDue).
 	flushed time.Time
@@ -93,10 +96,19 @@ func (l *loop) stop() {
 }
 
 // wantInfo asks the loop, from any goroutine, to print the counts on
-// standard error and go on, as tcpdump does at SIGUSR1. The loop prints
-// them itself, between batches: the counts are its own, and a Run in C
-// holds them until it returns, which Wake makes it do.
+// standard error and go on, as tcpdump does at SIGUSR1. Capturing, the
+// loop prints them itself, between batches: the counts are its own, and
+// a Run in C holds them until it returns, which Wake makes it do.
 func (l *loop) wantInfo() {
+	if l.o.read != "" {
+		// Reading a file, the loop waits in libpcap until a batch fills
+		// or the file ends (from a slow pipe, for as long as it lasts):
+		// the count is printed at once, of the packets given to the
+		// files so far. A file has no kernel's counts.
+		n := uint64(l.given.Load())
+		fmt.Fprintf(l.stderr, "gotcpdump: %d %s captured\n", n, packets(n))
+		return
+	}
 	l.infoDue.Store(true)
 	if wk, ok := l.src.(waker); ok {
 		wk.Wake()
@@ -110,10 +122,6 @@ func (l *loop) info() {
 		return
 	}
 	l.status.clear()
-	if l.o.read != "" {
-		fmt.Fprintf(l.stderr, "gotcpdump: %d %s captured\n", l.r.captured, packets(uint64(l.r.captured)))
-		return
-	}
 	recv, drop, err := l.stats()
 	if err != nil {
 		fmt.Fprintf(l.stderr, "gotcpdump: %d %s captured; the kernel's counts: %v\n", l.r.captured, packets(uint64(l.r.captured)), err)
@@ -232,7 +240,9 @@ func (l *loop) run() error {
 		if batches {
 			recs, packets, octets, err := rs.ReadRecords()
 			if err == nil {
-				if err = l.records(recs, packets, octets); err == nil {
+				err = l.records(recs, packets, octets)
+				l.given.Store(int64(l.r.captured))
+				if err == nil {
 					err = l.flushDue(time.Now())
 				}
 			} else if errors.Is(err, capture.ErrTimeout) {
@@ -280,6 +290,7 @@ func (l *loop) run() error {
 		// the flush fails, session counts what the file holds).
 		l.r.captured++
 		l.r.bytes += int64(ci.Length)
+		l.given.Store(int64(l.r.captured))
 		// The packet's time stands for the clock's, which a call per
 		// packet would cost.
 		if err := l.flushDue(ci.Timestamp); err != nil {
