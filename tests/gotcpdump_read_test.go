@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/gotcpdump/gotcpdump/internal/syncbuf"
@@ -462,5 +463,54 @@ func TestGotcpdumpReadsFilesCountsAtSIGUSR1(t *testing.T) {
 	}
 	if got, _ := capturePackets(t, out); got != 4*374 {
 		t.Errorf("%d packets written, want %d", got, 4*374)
+	}
+}
+
+// TestGotcpdumpPrintsFileProgramsAsTcpdump: -d, -dd and -ddd with -r
+// print what tcpdump prints, byte for byte: the filter compiled for the
+// file's link type and snapshot length.
+func TestGotcpdumpPrintsFileProgramsAsTcpdump(t *testing.T) {
+	dir, bin := rootTools(t)
+	// A cooked v2 file of snapshot length 128, with no packets.
+	sll2 := filepath.Join(dir, "sll2.pcap")
+	f, err := os.Create(sll2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pcapgo.NewWriter(f).WriteFileHeader(128, layers.LinkTypeLinuxSLL2); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	ng := filepath.Join(dir, "in.pcapng")
+	if out, err := exec.Command("editcap", "-F", "pcapng", filepath.Join(root, "testpcaps", "h2c_go.pcap"), ng).CombinedOutput(); err != nil {
+		t.Fatalf("editcap: %v\n%s", err, out)
+	}
+	run := func(name string, args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		c := exec.Command(name, args...)
+		c.Stdout, c.Stderr = &out, &errOut
+		err := c.Run()
+		if err != nil {
+			err = fmt.Errorf("%v: %s", err, errOut.String())
+		}
+		return out.String(), err
+	}
+	for _, file := range []string{filepath.Join(root, "testpcaps", "h2c_go.pcap"), ng, sll2} {
+		for _, filter := range []string{"tcp port 443", "", "udp and host 10.1.2.3"} {
+			for _, d := range []string{"-d", "-dd", "-ddd"} {
+				args := []string{d, "-r", file, filter}
+				want, err := run("tcpdump", args...)
+				if err != nil || want == "" {
+					t.Fatalf("tcpdump %q: %v", args, err)
+				}
+				if got, err := run(bin, args...); err != nil || got != want {
+					t.Errorf("gotcpdump %q: %v\n%s\ntcpdump:\n%s", args, err, got, want)
+				}
+			}
+		}
+	}
+	// A bad filter, as for an interface: exit 2.
+	if _, err := run(bin, "-d", "-r", sll2, "tcp port"); err == nil || !strings.Contains(err.Error(), "exit status 2") || !strings.Contains(err.Error(), "syntax error") {
+		t.Errorf("a bad filter: %v", err)
 	}
 }

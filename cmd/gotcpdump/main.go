@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/pcap"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/gotcpdump/gotcpdump/internal/capture"
@@ -338,8 +339,8 @@ func (o *options) check() error {
 			return errors.New("-p/--pname: not with -r (a file's packets have no processes)")
 		case o.duration > 0:
 			return errors.New("-t: not with -r (the file is read to its end)")
-		case o.dump > 0 || o.listLinks:
-			return errors.New("-d and -L: for an interface, not with -r")
+		case o.listLinks:
+			return errors.New("-L: for an interface, not with -r")
 		}
 	}
 	if o.dump > 0 && (len(o.pids) > 0 || o.pname != "") {
@@ -401,7 +402,12 @@ func run(args []string, stderr io.Writer) int {
 		return 0
 	}
 	if o.dump > 0 {
-		prog, err := capture.Program(o.config(o.filter))
+		program := func() ([]bpf.RawInstruction, error) { return capture.Program(o.config(o.filter)) }
+		if o.read != "" {
+			// As tcpdump -d -r: for the file's link type and snap length.
+			program = func() ([]bpf.RawInstruction, error) { return capture.FileProgram(o.read, o.filter) }
+		}
+		prog, err := program()
 		if err != nil {
 			fmt.Fprintln(stderr, "gotcpdump:", err)
 			return 2 // as for a capture: the filter or the interface is wrong

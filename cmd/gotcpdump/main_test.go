@@ -97,7 +97,7 @@ func TestTcpdumpCommandLines(t *testing.T) {
 		{"-r in.pcap", "-w FILE is required"},
 		{"-r in.pcap -p 12 -w x.pcap", "-p/--pname: not with -r"},
 		{"-r in.pcap -t 5 -w x.pcap", "-t: not with -r"},
-		{"-r in.pcap -d", "-d and -L: for an interface, not with -r"},
+		{"-r in.pcap -L", "-L: for an interface, not with -r"},
 		{"-d --pname nginx", "-d: not with -p/--pname"},
 	} {
 		if _, err := parse(strings.Fields(c.args), io.Discard); err == nil || !strings.Contains(err.Error(), c.err) {

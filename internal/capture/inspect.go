@@ -23,6 +23,7 @@ import (
 	"unsafe"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcap"
 	"golang.org/x/net/bpf"
 )
 
@@ -59,15 +60,32 @@ func Program(c Config) ([]bpf.RawInstruction, error) {
 		return nil, classify(err)
 	}
 	defer h.Close()
-	ins, err := h.CompileBPFFilter(c.Filter)
+	return compileOn(h, c.Filter)
+}
+
+// compileOn compiles filter with libpcap for the open handle h.
+func compileOn(h *pcap.Handle, filter string) ([]bpf.RawInstruction, error) {
+	ins, err := h.CompileBPFFilter(filter)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: %v", ErrFilter, c.Filter, err)
+		return nil, fmt.Errorf("%w %q: %v", ErrFilter, filter, err)
 	}
 	prog := make([]bpf.RawInstruction, len(ins))
 	for i, in := range ins {
 		prog[i] = bpf.RawInstruction{Op: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
 	}
 	return prog, nil
+}
+
+// FileProgram is the program that filter compiles to for the capture
+// file name ("-": standard input), for its link type and snap length,
+// as tcpdump -d -r prints it.
+func FileProgram(name, filter string) ([]bpf.RawInstruction, error) {
+	src, _, err := OpenFile(name, "")
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	return compileOn(src.(*pcapSource).h, filter)
 }
 
 // FormatProgram writes prog as tcpdump -d (level 1), -dd (2) and -ddd
