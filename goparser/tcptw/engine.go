@@ -181,8 +181,12 @@ type conn struct {
 	// goaway: the server sent GOAWAY (in a segment of connection
 	// management only) before any FIN, and the client has sent no
 	// request since: a client FIN now answers it. idleAtGoaway: from
-	// lastData to that GOAWAY.
+	// lastData to that GOAWAY. clientGoaway: the client sent GOAWAY
+	// before the server's first, and before any FIN: the client began
+	// the shutdown, and a server GOAWAY after it is the answer (Go's
+	// server answers a client's GOAWAY with its own), not the cause.
 	goaway       bool
+	clientGoaway bool
 	idleAtGoaway time.Duration
 	pair         *pair
 	// copies: the last two segments of each direction that carried
@@ -480,8 +484,13 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 			data = false
 			// The server's first GOAWAY (grpc-go sends a second once
 			// its PING is acked) before either side closed: a GOAWAY
-			// after the client's FIN answers nothing.
-			if goaway && d == 1 && !c.goaway && !c.fin[0] && !c.fin[1] {
+			// after the client's FIN answers nothing, and one after the
+			// client's own GOAWAY answers that.
+			switch {
+			case !goaway || c.fin[0] || c.fin[1]:
+			case d == 0 && !c.goaway:
+				c.clientGoaway = true
+			case d == 1 && !c.goaway && !c.clientGoaway:
 				c.goaway = true
 				c.idleAtGoaway = c.idleSince(t)
 			}
@@ -610,6 +619,7 @@ func (e *Engine) swapRoles(c *conn) {
 	c.req = reqTracker{cache: &e.reqs}
 	c.h2Sync = [2]bool{}
 	c.goaway = false
+	c.clientGoaway = false
 	c.respClose = false
 	c.pair = e.pair(c.ep[0].Addr(), c.ep[1])
 }

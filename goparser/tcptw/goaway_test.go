@@ -34,7 +34,8 @@ func goawayConn(f *flow, idle time.Duration, segs []h2Seg, fin int) {
 
 // TestClosedAfterGoaway: a client FIN that answers the server's GOAWAY is
 // counted as such, with the idle from the last data to the GOAWAY; the
-// client still holds the TIME_WAIT socket.
+// client still holds the TIME_WAIT socket. A server GOAWAY that follows
+// the client's own answers it: the client ended the connection.
 func TestClosedAfterGoaway(t *testing.T) {
 	cat := func(p ...[]byte) []byte { return bytes.Join(p, nil) }
 	grpcGo := cat(octGoAwayMax, octPing) // grpc-go's MaxConnectionIdle: GOAWAY and PING in one segment
@@ -59,6 +60,16 @@ func TestClosedAfterGoaway(t *testing.T) {
 		{name: "no GOAWAY: a client that closes itself", segs: []h2Seg{{d: 0, p: octPing}, {d: 1, p: octPingAck}}, closer: "client"},
 		{name: "the client's GOAWAY", segs: []h2Seg{{d: 0, p: octGoAway}}, closer: "client"},
 		{name: "the server closes after its GOAWAY", segs: []h2Seg{{d: 1, p: octGoAway}}, fin: 1, closer: "server"},
+		// The client shuts down first (Node's session.close(), Go's
+		// client closing an idle connection): Go's server answers the
+		// client's GOAWAY with its own, which the client's FIN follows.
+		{name: "the server's GOAWAY answers the client's", segs: []h2Seg{{d: 0, p: octGoAway}, {d: 1, p: octGoAway}}, closer: "client"},
+		{name: "the server's GOAWAY and PING answer the client's", segs: []h2Seg{{d: 0, p: octGoAway}, {d: 1, p: grpcGo}, {d: 0, p: octPingAck}, {d: 1, p: octGoAway}},
+			closer: "client"},
+		{name: "the client's GOAWAY, a stream let finish, the server's", segs: []h2Seg{{d: 0, p: octGoAway}, {d: 1, p: octData}, {d: 1, p: octGoAway}},
+			closer: "client"},
+		{name: "the server's GOAWAY first, then both again", segs: []h2Seg{{d: 1, p: octGoAway}, {d: 0, p: octGoAway}, {d: 1, p: octGoAway}},
+			closer: "client", n: 1, idle: 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,20 +123,24 @@ func TestFindingsGoaway(t *testing.T) {
 		name      string
 		idle      time.Duration
 		goaway    func(i int) bool
+		clientGo  bool // the client's GOAWAY comes before the server's
 		want, not []string
 	}{
-		{"MaxConnectionIdle", 1500 * time.Millisecond, func(int) bool { return true },
+		{"MaxConnectionIdle", 1500 * time.Millisecond, func(int) bool { return true }, false,
 			[]string{"the client 10.0.0.1 holds 12 (peak; it closed 12 first)", "The server ends these connections, not the client",
 				"12 of the client's 12 closes answer a GOAWAY", "idle for 1.5 s (median, from the last data to the GOAWAY)",
 				"MaxConnectionIdle", "http.Server.IdleTimeout", "call interval"},
 			[]string{"keep-alive is off", "new http.Client or Transport per request", "MaxConnectionAge"}},
-		{"MaxConnectionAge", 200 * time.Millisecond, func(int) bool { return true },
+		{"MaxConnectionAge", 200 * time.Millisecond, func(int) bool { return true }, false,
 			[]string{"12 of the client's 12 closes answer a GOAWAY", "little idle (median 0.200 s after the last data)",
 				"MaxConnectionAge", "GracefulStop"},
 			[]string{"keep-alive is off", "MaxConnectionIdle"}},
-		{"most closes the client's own", 1500 * time.Millisecond, func(i int) bool { return i%3 == 0 },
+		{"most closes the client's own", 1500 * time.Millisecond, func(i int) bool { return i%3 == 0 }, false,
 			[]string{"The client closes 12 of them itself", "new http.Client or Transport per request"},
 			[]string{"GOAWAY"}},
+		{"the client's GOAWAY first", 200 * time.Millisecond, func(int) bool { return true }, true,
+			[]string{"The client closes 12 of them itself", "new http.Client or Transport per request"},
+			[]string{"GOAWAY", "The server ends these connections"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := New(Config{})
@@ -133,9 +148,12 @@ func TestFindingsGoaway(t *testing.T) {
 				f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
 				f.at(time.Duration(i) * 2 * time.Second)
 				var segs []h2Seg
-				if tc.goaway(i) {
+				switch {
+				case tc.goaway(i) && tc.clientGo:
+					segs = []h2Seg{{d: 0, p: octGoAway}, {d: 1, p: grpcGo}}
+				case tc.goaway(i):
 					segs = []h2Seg{{d: 1, p: grpcGo}}
-				} else {
+				default:
 					segs = []h2Seg{{d: 0, p: octPing}, {d: 1, p: octPingAck}}
 				}
 				goawayConn(f, tc.idle, segs, 0)

@@ -177,8 +177,10 @@ type PairReport struct {
 	// Of the closes counted as the client's (closers "client" and
 	// "both"), those that answer the server's GOAWAY: on HTTP/2 the
 	// client's FIN came after a server segment of connection management
-	// frames only, one of them a GOAWAY, with no request after it. The
-	// server ended these connections (an idle timeout, an age limit, a
+	// frames only, one of them a GOAWAY, with no request after it and
+	// no GOAWAY of the client's before it (a server's GOAWAY that
+	// follows the client's answers it: Go's server does). The server
+	// ended these connections (an idle timeout, an age limit, a
 	// shutdown) although the client holds their TIME_WAIT sockets.
 	ClosedAfterGoaway int `json:"closed_after_goaway"`
 	// Of those, the median time from the last data to the server's first
