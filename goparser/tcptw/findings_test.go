@@ -50,6 +50,7 @@ func TestFindingsWhoeverCloses(t *testing.T) {
 		return 1
 	}
 	server := func(int) int { return 1 }
+	client := func(int) int { return 0 }
 	for _, tc := range []struct {
 		name       string
 		req, resp  string
@@ -75,6 +76,15 @@ func TestFindingsWhoeverCloses(t *testing.T) {
 		{"server closes idle connections", reqPlain, respPlain, server, 5 * time.Second,
 			[]string{"idle for 5.0 s", "http.Server.IdleTimeout"},
 			[]string{"right after"}, 50, 0},
+		// One Transport whose IdleConnTimeout is shorter than the pause
+		// between requests: each connection is closed by the client, idle.
+		{"client closes idle connections", reqPlain, respPlain, client, 1500 * time.Millisecond,
+			[]string{"The client closes 50 of them itself, after they were idle for 1.5 s", "Transport.IdleConnTimeout",
+				"shorter than its pause between requests"},
+			[]string{"MaxIdleConnsPerHost", "new http.Client or Transport per request", "IdleTimeout)"}, 0, 50},
+		{"client closes right after the response", reqPlain, respPlain, client, 5 * time.Millisecond,
+			[]string{"The client closes 50 of them itself", "new http.Client or Transport per request", "MaxIdleConnsPerHost"},
+			[]string{"IdleConnTimeout", "idle for"}, 0, 50},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := New(Config{})

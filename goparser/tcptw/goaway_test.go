@@ -115,8 +115,9 @@ func TestClosedAfterGoawayHTTP1(t *testing.T) {
 // TestFindingsGoaway: one-call connections that the client closes in
 // answer to the server's GOAWAY are blamed on the server: on its idle
 // timeout after a second or more of idle, else on an age limit or
-// restarts. Clients that close on their own are still told to reuse
-// their connections.
+// restarts. Clients that close on their own are told of their own idle
+// timeout when they closed idle connections, else to reuse their
+// connections.
 func TestFindingsGoaway(t *testing.T) {
 	grpcGo := append(append([]byte{}, octGoAwayMax...), octPing...)
 	for _, tc := range []struct {
@@ -135,9 +136,12 @@ func TestFindingsGoaway(t *testing.T) {
 			[]string{"12 of the client's 12 closes answer a GOAWAY", "little idle (median 0.200 s after the last data)",
 				"MaxConnectionAge", "GracefulStop"},
 			[]string{"keep-alive is off", "MaxConnectionIdle"}},
-		{"most closes the client's own", 1500 * time.Millisecond, func(i int) bool { return i%3 == 0 }, false,
+		{"most closes the client's own, idle", 1500 * time.Millisecond, func(i int) bool { return i%3 == 0 }, false,
+			[]string{"The client closes 12 of them itself, after they were idle for 1.5 s", "IdleConnTimeout"},
+			[]string{"GOAWAY", "new http.Client or Transport per request"}},
+		{"most closes the client's own, right after the call", 200 * time.Millisecond, func(i int) bool { return i%3 == 0 }, false,
 			[]string{"The client closes 12 of them itself", "new http.Client or Transport per request"},
-			[]string{"GOAWAY"}},
+			[]string{"GOAWAY", "IdleConnTimeout"}},
 		{"the client's GOAWAY first", 200 * time.Millisecond, func(int) bool { return true }, true,
 			[]string{"The client closes 12 of them itself", "new http.Client or Transport per request"},
 			[]string{"GOAWAY", "The server ends these connections"}},

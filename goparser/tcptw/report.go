@@ -172,6 +172,12 @@ type PairReport struct {
 	// the server's FIN (about 0: it closes after its response; long: an
 	// idle timeout).
 	MedianIdleBeforeServerClose *float64 `json:"median_idle_before_server_close_seconds"`
+	// Client-closed connections (closer "client"): the median time from
+	// the last data to the client's FIN, connection management frames of
+	// HTTP/2 not counted as data (about 0: it closes after the response,
+	// no keep-alive; a second or more: its own idle timeout, shorter than
+	// its pause between requests). null when there are none.
+	MedianIdleBeforeClientClose *float64 `json:"median_idle_before_client_close_seconds"`
 	BytesToServer               uint64   `json:"bytes_to_server"`
 	BytesToClient               uint64   `json:"bytes_to_client"`
 	// Of the closes counted as the client's (closers "client" and
@@ -312,6 +318,10 @@ func (e *Engine) Report(timeline bool) *Report {
 		if p.serverIdle.n > 0 {
 			m := p.serverIdle.median()
 			pr.MedianIdleBeforeServerClose = &m
+		}
+		if p.clientIdle.n > 0 {
+			m := p.clientIdle.median()
+			pr.MedianIdleBeforeClientClose = &m
 		}
 		pr.ClosedAfterGoaway = p.goawayCloses
 		if p.goawayIdle.n > 0 {
@@ -516,6 +526,15 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"keepalive.ServerParameters.MaxConnectionAge) or shuts down gracefully (restarts, grpc.Server.GracefulStop, "+
 			"http.Server.Shutdown). The client then closes, so it holds the TIME_WAIT sockets although it reuses its "+
 			"connections. Raise the server's connection age limit, or restart it less often.", g, cs+both, idle)
+	case 2*cs > closed && p.MedianIdleBeforeClientClose != nil && *p.MedianIdleBeforeClientClose >= 1:
+		// The client does reuse its connections, but they sit idle
+		// longer than its own idle timeout between requests: more
+		// idle connections per host would change nothing.
+		fmt.Fprintf(&b, "The client closes %d of them itself, after they were idle for %.1f s (median, from the last data "+
+			"to its FIN): its idle timeout (Go: http.Transport.IdleConnTimeout; grpc-go: grpc.WithIdleTimeout, 30 min by "+
+			"default) is shorter than its pause between requests, so each request finds no idle connection to reuse. Raise "+
+			"the client's idle timeout above its request interval, or have it send requests more often.",
+			cs+both, *p.MedianIdleBeforeClientClose)
 	default:
 		fmt.Fprintf(&b, "The client closes %d of them itself: keep-alive is off or connections are not reused (a new "+
 			"http.Client or Transport per request). Fix on the client: reuse one http.Client/Transport for all requests, "+

@@ -141,6 +141,7 @@ type pair struct {
 	twServerPk  int    // the server's own for this pair
 	respClose   int    // connections whose HTTP/1.x response said "Connection: close"
 	serverIdle  sample // server-closed connections: seconds from the last data to the server's FIN
+	clientIdle  sample // client-closed connections: seconds from the last data to the client's FIN
 	clientPorts int
 	portsPeak   int            // most client ports tied up towards the server at once
 	labels      map[string]int // first request of short connections
@@ -263,6 +264,9 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 	}
 	if c.closer == CloserServer && c.rolesKnown {
 		p.serverIdle.add(c.idleAtFIN.Seconds())
+	}
+	if c.closer == CloserClient && c.rolesKnown {
+		p.clientIdle.add(c.idleAtFIN.Seconds())
 	}
 	if c.goaway && (c.closer == CloserClient || c.closer == CloserBoth) && c.rolesKnown {
 		p.goawayCloses++
