@@ -414,7 +414,9 @@ func ranked(out []Ranked, n int) []Ranked {
 }
 
 // findings turns the numbers into advice. The fixes are those that work
-// for Go's net/http, and they name the side to change.
+// for Go's net/http, with the settings of grpc-go and of gRPC's C core
+// (and the languages built on it, Python's among them) where the cause
+// is a gRPC setting, and they name the side to change.
 func (e *Engine) findings(r *Report) []string {
 	var f []string
 	tw := e.cfg.TimeWait.Seconds()
@@ -503,9 +505,10 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"is off on the server, so the fix belongs to the server. In Go: do not call http.Server.SetKeepAlivesEnabled(false), "+
 			"and do not set \"Connection: close\" in handlers.", p.ConnectionCloseReplies, closed)
 	case ss > cs+both && p.MedianIdleBeforeServerClose != nil && *p.MedianIdleBeforeServerClose >= 1:
-		fmt.Fprintf(&b, "The server closes connections idle for %.1f s (median): its idle timeout (http.Server.IdleTimeout) is "+
-			"shorter than the client's pause between requests. Have the client reuse its connections sooner, or raise the "+
-			"server's idle timeout above the client's request interval.", *p.MedianIdleBeforeServerClose)
+		fmt.Fprintf(&b, "The server closes connections idle for %.1f s (median): its idle timeout (http.Server.IdleTimeout; "+
+			"grpc-go: keepalive.ServerParameters.MaxConnectionIdle; gRPC C core and Python: grpc.max_connection_idle_ms) is shorter than the client's pause between requests. Have "+
+			"the client reuse its connections sooner, or raise the server's idle timeout above the client's request interval.",
+			*p.MedianIdleBeforeServerClose)
 	case ss > cs+both:
 		idle := medianIdleNote(p.MedianIdleBeforeServerClose)
 		fmt.Fprintf(&b, "The server closes each connection right after its response%s, without a \"Connection: close\" "+
@@ -516,24 +519,27 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		fmt.Fprintf(&b, "The server ends these connections, not the client: %d of the client's %d closes answer a GOAWAY "+
 			"that the server sent after the connection was idle for %.1f s (median, from the last data to the GOAWAY). The "+
 			"client then closes, so it holds the TIME_WAIT sockets although it reuses its connections: the server's idle "+
-			"timeout (grpc-go keepalive.ServerParameters.MaxConnectionIdle, http.Server.IdleTimeout) is shorter than the "+
-			"client's pause between calls. Raise it above the client's call interval, or have the client call more often.",
+			"timeout (grpc-go keepalive.ServerParameters.MaxConnectionIdle, http.Server.IdleTimeout; gRPC C core and Python: "+
+			"grpc.max_connection_idle_ms) is shorter than the client's pause between calls. Raise it above the client's "+
+			"call interval, or have the client call more often.",
 			g, cs+both, *p.MedianIdleBeforeGoaway)
 	case goaway:
 		idle := medianIdleNote(p.MedianIdleBeforeGoaway)
 		fmt.Fprintf(&b, "The server ends these connections, not the client: %d of the client's %d closes answer a GOAWAY "+
 			"that the server sent with little idle%s, not an idle timeout: it limits the connections' age (grpc-go "+
-			"keepalive.ServerParameters.MaxConnectionAge) or shuts down gracefully (restarts, grpc.Server.GracefulStop, "+
-			"http.Server.Shutdown). The client then closes, so it holds the TIME_WAIT sockets although it reuses its "+
-			"connections. Raise the server's connection age limit, or restart it less often.", g, cs+both, idle)
+			"keepalive.ServerParameters.MaxConnectionAge; gRPC C core and Python: grpc.max_connection_age_ms) or shuts "+
+			"down gracefully (restarts, grpc.Server.GracefulStop, http.Server.Shutdown). The client then closes, so it "+
+			"holds the TIME_WAIT sockets although it reuses its connections. Raise the server's connection age limit, or "+
+			"restart it less often.", g, cs+both, idle)
 	case 2*cs > closed && p.MedianIdleBeforeClientClose != nil && *p.MedianIdleBeforeClientClose >= 1:
 		// The client does reuse its connections, but they sit idle
 		// longer than its own idle timeout between requests: more
 		// idle connections per host would change nothing.
 		fmt.Fprintf(&b, "The client closes %d of them itself, after they were idle for %.1f s (median, from the last data "+
 			"to its FIN): its idle timeout (Go: http.Transport.IdleConnTimeout; grpc-go: grpc.WithIdleTimeout, 30 min by "+
-			"default) is shorter than its pause between requests, so each request finds no idle connection to reuse. Raise "+
-			"the client's idle timeout above its request interval, or have it send requests more often.",
+			"default; gRPC C core and Python: grpc.client_idle_timeout_ms) is shorter than its pause between requests, so "+
+			"each request finds no idle connection to reuse. Raise the client's idle timeout above its request interval, "+
+			"or have it send requests more often.",
 			cs+both, *p.MedianIdleBeforeClientClose)
 	default:
 		fmt.Fprintf(&b, "The client closes %d of them itself: keep-alive is off or connections are not reused (a new "+
