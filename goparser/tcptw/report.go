@@ -176,7 +176,8 @@ type PairReport struct {
 	// the last data to the client's FIN, connection management frames of
 	// HTTP/2 not counted as data (about 0: it closes after the response,
 	// no keep-alive; a second or more: its own idle timeout, shorter than
-	// its pause between requests). null when there are none.
+	// its pause between requests). Past 64 such connections, the median
+	// of a fair sample of 64. null when there are none.
 	MedianIdleBeforeClientClose *float64 `json:"median_idle_before_client_close_seconds"`
 	BytesToServer               uint64   `json:"bytes_to_server"`
 	BytesToClient               uint64   `json:"bytes_to_client"`

@@ -46,3 +46,19 @@ func TestSampleMedianAfterCap(t *testing.T) {
 		}
 	}
 }
+
+// TestClientIdleSampleBounded: the client's idle sample keeps
+// clientIdleCap values however many connections the client closes, and
+// its median stays that of the values seen.
+func TestClientIdleSampleBounded(t *testing.T) {
+	var s sample
+	for i := range 10000 {
+		s.addUpTo(1+float64(i%3)/10, clientIdleCap) // 1.0, 1.1, 1.2 s
+	}
+	if s.n != 10000 || len(s.vals) != clientIdleCap || cap(s.vals) != clientIdleCap {
+		t.Errorf("n %d, %d values (capacity %d), want 10000 and %d", s.n, len(s.vals), cap(s.vals), clientIdleCap)
+	}
+	if m := s.median(); m < 1 || m > 1.2 {
+		t.Errorf("median %.3f", m)
+	}
+}
