@@ -187,3 +187,32 @@ func TestShortConnectionRequestsPerClient(t *testing.T) {
 		t.Fatalf("requests behind short connections: %+v", r.Requests)
 	}
 }
+
+// TestFindingsClientHoldsUnusedConnections: a client that opens a
+// connection per call, all before any closes (Python's grpc, a channel
+// per call kept 4 s and closed), closes idle connections but has no
+// idle timeout to blame: it does not reuse them.
+func TestFindingsClientHoldsUnusedConnections(t *testing.T) {
+	e := New(Config{})
+	var flows []*flow
+	for i := range 20 {
+		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+		f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
+		f.data(0, []byte(reqPlain))
+		f.data(1, []byte(respPlain))
+		f.send(0, false, true, false, false, 0)
+		flows = append(flows, f)
+	}
+	for i, f := range flows {
+		f.at(4*time.Second + time.Duration(i)*50*time.Millisecond)
+		f.send(0, false, true, true, false, 0)
+		f.send(1, false, true, true, false, 0)
+		f.send(0, false, true, false, false, 0)
+	}
+	r := e.Report(false)
+	if m := r.Pairs[0].MedianIdleBeforeClientClose; m == nil || *m < 3.9 || *m > 4.1 {
+		t.Errorf("median idle before the client's close %v, want 4 s", m)
+	}
+	checkOneFinding(t, r.Findings, []string{"The client closes 20 of them itself: keep-alive is off", "new http.Client or Transport per request"},
+		[]string{"IdleConnTimeout"})
+}

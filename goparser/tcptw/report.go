@@ -195,6 +195,9 @@ type PairReport struct {
 	// server's idle timeout, or little when the server ends connections
 	// by age or as it shuts down. null when there are none.
 	MedianIdleBeforeGoaway *float64 `json:"median_idle_before_goaway_seconds"`
+	// afterClose: of Connections, those begun after a connection of the
+	// pair closed (see shortConnFinding).
+	afterClose int
 }
 
 // Ranked is a label and how often it was seen.
@@ -296,7 +299,7 @@ func (e *Engine) Report(timeline bool) *Report {
 			ClientTimeWaitPeak: p.twClientPk, ServerTimeWaitPeak: p.twServerPk,
 			OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose,
 			BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
-			Closers: map[string]int{},
+			Closers: map[string]int{}, afterClose: p.finToSyn.n,
 		}
 		if p.lifetimes.n > 0 {
 			m := p.lifetimes.median()
@@ -532,10 +535,15 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"down gracefully (restarts, grpc.Server.GracefulStop, http.Server.Shutdown). The client then closes, so it "+
 			"holds the TIME_WAIT sockets although it reuses its connections. Raise the server's connection age limit, or "+
 			"restart it less often.", g, cs+both, idle)
-	case 2*cs > closed && p.MedianIdleBeforeClientClose != nil && *p.MedianIdleBeforeClientClose >= 1:
+	case 2*cs > closed && p.MedianIdleBeforeClientClose != nil && *p.MedianIdleBeforeClientClose >= 1 &&
+		2*p.afterClose >= p.Connections:
 		// The client does reuse its connections, but they sit idle
 		// longer than its own idle timeout between requests: more
-		// idle connections per host would change nothing.
+		// idle connections per host would change nothing. Its new
+		// connections replace those it closed, so most come after a
+		// close; clients that opened them all before any closed (a
+		// channel or Transport per call, each kept a while and then
+		// closed) do not reuse them, whatever the idle.
 		fmt.Fprintf(&b, "The client closes %d of them itself, after they were idle for %.1f s (median, from the last data "+
 			"to its FIN): its idle timeout (Go: http.Transport.IdleConnTimeout; grpc-go: grpc.WithIdleTimeout, 30 min by "+
 			"default; gRPC C core and Python: grpc.client_idle_timeout_ms) is shorter than its pause between requests, so "+
