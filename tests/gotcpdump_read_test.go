@@ -23,12 +23,17 @@ import (
 	"github.com/gotcpdump/gotcpdump/internal/syncbuf"
 )
 
-// repeatCapture writes to name the packets of the pcap file in, n times
-// over, each copy after the last in time: a capture of several MiB for
-// the tests, made from a small one.
-func repeatCapture(t *testing.T, in, name string, n int) {
+// pcapPacket is a packet of a pcap file, read whole by readPcap.
+type pcapPacket struct {
+	ci   gopacket.CaptureInfo
+	data []byte
+}
+
+// readPcap reads every packet of a pcap file, and its snap length and
+// link type.
+func readPcap(t *testing.T, name string) (packets []pcapPacket, snaplen uint32, link layers.LinkType) {
 	t.Helper()
-	f, err := os.Open(in)
+	f, err := os.Open(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,21 +42,24 @@ func repeatCapture(t *testing.T, in, name string, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type packet struct {
-		ci   gopacket.CaptureInfo
-		data []byte
-	}
-	var packets []packet
 	for {
 		data, ci, err := r.ReadPacketData()
 		if errors.Is(err, io.EOF) {
-			break
+			return packets, r.Snaplen(), r.LinkType()
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		packets = append(packets, packet{ci, data})
+		packets = append(packets, pcapPacket{ci, data})
 	}
+}
+
+// repeatCapture writes to name the packets of the pcap file in, n times
+// over, each copy after the last in time: a capture of several MiB for
+// the tests, made from a small one.
+func repeatCapture(t *testing.T, in, name string, n int) {
+	t.Helper()
+	packets, snaplen, link := readPcap(t, in)
 	span := packets[len(packets)-1].ci.Timestamp.Sub(packets[0].ci.Timestamp) + time.Second
 	out, err := os.Create(name)
 	if err != nil {
@@ -59,7 +67,7 @@ func repeatCapture(t *testing.T, in, name string, n int) {
 	}
 	defer out.Close()
 	w := pcapgo.NewWriter(out) // microseconds, as tcpdump writes them
-	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
+	if err := w.WriteFileHeader(snaplen, link); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < n; i++ {
@@ -313,33 +321,22 @@ func TestGotcpdumpReadsTruncatedFiles(t *testing.T) {
 // packet's, not from the clock (a capture of days ago, read today).
 func TestGotcpdumpReadsFilesByPacketTimes(t *testing.T) {
 	dir, bin := rootTools(t)
-	f, err := os.Open(filepath.Join(root, "testpcaps", "h2c_go.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	packets, snaplen, link := readPcap(t, filepath.Join(root, "testpcaps", "h2c_go.pcap"))
 	in := filepath.Join(dir, "old.pcap")
 	out, err := os.Create(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := pcapgo.NewWriterNanos(out)
-	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
+	if err := w.WriteFileHeader(snaplen, link); err != nil {
 		t.Fatal(err)
 	}
 	// 60 packets 700 ms apart, from a time of 2021, with a gap of a
 	// minute after the 30th.
 	t0 := time.Date(2021, 3, 4, 5, 6, 7, 500_000_000, time.Local)
 	var times []time.Time
-	for i := 0; i < 60; i++ {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, p := range packets[:60] {
+		ci, data := p.ci, p.data
 		ci.Timestamp = t0.Add(time.Duration(i) * 700 * time.Millisecond)
 		if i >= 30 {
 			ci.Timestamp = ci.Timestamp.Add(time.Minute)

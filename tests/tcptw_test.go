@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
@@ -234,30 +232,7 @@ func TestTcptwBatchBoundaries(t *testing.T) {
 		batchHeader      = 24 // GP_BATCH_HEADER
 	)
 	counter := gpcount(t)
-	in, err := os.Open(pcap("tw_healthz_storm.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	r, err := pcapgo.NewReader(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type frame struct {
-		ci   gopacket.CaptureInfo
-		data []byte
-	}
-	var frames []frame
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		frames = append(frames, frame{ci, data})
-	}
+	frames, _, link := readPcap(t, pcap("tw_healthz_storm.pcap"))
 	// 81 copies of 818 frames are 66,258 frames, of 116 octets a frame in
 	// a batch on average (7.3 MiB for 65,536). With 400 octets after each
 	// IP packet (an Ethernet trailer, which neither reads) a batch is full
@@ -277,7 +252,7 @@ func TestTcptwBatchBoundaries(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := pcapgo.NewWriterNanos(out)
-			if err := w.WriteFileHeader(65536, r.LinkType()); err != nil {
+			if err := w.WriteFileHeader(65536, link); err != nil {
 				t.Fatal(err)
 			}
 			// The batches the limits make: each ends before the frame
