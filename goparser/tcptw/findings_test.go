@@ -216,3 +216,41 @@ func TestFindingsClientHoldsUnusedConnections(t *testing.T) {
 	checkOneFinding(t, r.Findings, []string{"The client closes 20 of them itself: keep-alive is off", "new http.Client or Transport per request"},
 		[]string{"IdleConnTimeout"})
 }
+
+// TestFindingsClientOpensBesideIdleConnections: a new Transport per
+// request, each closing its connection after 1 s idle (IdleConnTimeout),
+// a request every 300 ms. Connections close all along, so most begin
+// after a close, but each begins while others sit idle: the client may
+// not reuse them, and an idle timeout alone is not the diagnosis (the
+// same traffic comes from workers with a Transport each).
+func TestFindingsClientOpensBesideIdleConnections(t *testing.T) {
+	e := New(Config{})
+	var flows []*flow
+	for i := range 33 {
+		// Connection i opens at i*300 ms; connection i-3, opened 900
+		// ms before, closes 110 ms later, 1.01 s after its response.
+		start := time.Duration(i) * 300 * time.Millisecond
+		if i < 30 {
+			f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+			f.at(start).handshake()
+			f.data(0, []byte(reqPlain))
+			f.data(1, []byte(respPlain))
+			f.send(0, false, true, false, false, 0)
+			flows = append(flows, f)
+		}
+		if i >= 3 {
+			f := flows[i-3]
+			f.at(start + 110*time.Millisecond)
+			f.send(0, false, true, true, false, 0)
+			f.send(1, false, true, true, false, 0)
+			f.send(0, false, true, false, false, 0)
+		}
+	}
+	r := e.Report(false)
+	if m := r.Pairs[0].MedianIdleBeforeClientClose; m == nil || *m < 0.99 || *m > 1.02 {
+		t.Errorf("median idle before the client's close %v, want 1 s", m)
+	}
+	checkOneFinding(t, r.Findings, []string{"The client closes 30 of them itself, after they were idle for 1.0 s",
+		"began 29 of its 30 connections while others of its own", "new http.Client or Transport per request",
+		"IdleConnTimeout", "Share one http.Client/Transport"}, []string{"so each request finds no idle connection"})
+}

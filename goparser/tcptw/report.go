@@ -196,8 +196,9 @@ type PairReport struct {
 	// by age or as it shuts down. null when there are none.
 	MedianIdleBeforeGoaway *float64 `json:"median_idle_before_goaway_seconds"`
 	// afterClose: of Connections, those begun after a connection of the
-	// pair closed (see shortConnFinding).
-	afterClose int
+	// pair closed; beside: those begun while another was open (see
+	// shortConnFinding).
+	afterClose, beside int
 }
 
 // Ranked is a label and how often it was seen.
@@ -299,7 +300,7 @@ func (e *Engine) Report(timeline bool) *Report {
 			ClientTimeWaitPeak: p.twClientPk, ServerTimeWaitPeak: p.twServerPk,
 			OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose,
 			BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
-			Closers: map[string]int{}, afterClose: p.finToSyn.n,
+			Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside,
 		}
 		if p.lifetimes.n > 0 {
 			m := p.lifetimes.median()
@@ -536,20 +537,32 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"holds the TIME_WAIT sockets although it reuses its connections. Raise the server's connection age limit, or "+
 			"restart it less often.", g, cs+both, idle)
 	case 2*cs > closed && p.MedianIdleBeforeClientClose != nil && *p.MedianIdleBeforeClientClose >= 1 &&
-		2*p.afterClose >= p.Connections:
+		2*p.afterClose >= p.Connections && 2*p.beside < p.Connections:
 		// The client does reuse its connections, but they sit idle
 		// longer than its own idle timeout between requests: more
 		// idle connections per host would change nothing. Its new
 		// connections replace those it closed, so most come after a
-		// close; clients that opened them all before any closed (a
-		// channel or Transport per call, each kept a while and then
-		// closed) do not reuse them, whatever the idle.
+		// close, and with none of its others open (else the next case).
 		fmt.Fprintf(&b, "The client closes %d of them itself, after they were idle for %.1f s (median, from the last data "+
 			"to its FIN): its idle timeout (Go: http.Transport.IdleConnTimeout; grpc-go: grpc.WithIdleTimeout, 30 min by "+
 			"default; gRPC C core and Python: grpc.client_idle_timeout_ms) is shorter than its pause between requests, so "+
 			"each request finds no idle connection to reuse. Raise the client's idle timeout above its request interval, "+
 			"or have it send requests more often.",
 			cs+both, *p.MedianIdleBeforeClientClose)
+	case 2*cs > closed && p.MedianIdleBeforeClientClose != nil && *p.MedianIdleBeforeClientClose >= 1 &&
+		2*p.afterClose >= p.Connections:
+		// Idle connections closed by the client, but most new ones begun
+		// beside others of its own: a Transport per request whose idle
+		// timeout closes each, or workers with a Transport each and
+		// pauses longer than its idle timeout. TCP alone cannot tell
+		// them apart; one fix covers both.
+		fmt.Fprintf(&b, "The client closes %d of them itself, after they were idle for %.1f s (median, from the last data "+
+			"to its FIN), and began %d of its %d connections while others of its own to this server were open: either it "+
+			"makes a new http.Client or Transport per request (or per worker), whose idle timeout then closes each "+
+			"connection, or its idle timeout (Go: http.Transport.IdleConnTimeout; gRPC C core and Python: "+
+			"grpc.client_idle_timeout_ms) is shorter than its pause between requests. Share one http.Client/Transport "+
+			"among all requests, and raise its idle timeout above the pause between requests.",
+			cs+both, *p.MedianIdleBeforeClientClose, p.beside, p.Connections)
 	default:
 		fmt.Fprintf(&b, "The client closes %d of them itself: keep-alive is off or connections are not reused (a new "+
 			"http.Client or Transport per request). Fix on the client: reuse one http.Client/Transport for all requests, "+

@@ -133,6 +133,7 @@ type pair struct {
 	connClose   int // closes after an HTTP/1.x "Connection: close" request
 	lastClose   time.Time
 	open        int
+	beside      int // connections begun while another of the pair was open
 	twClient    int // TIME_WAIT sockets the client holds for this pair
 	twServer    int
 	twPeak      int // both sides' TIME_WAIT sockets of this pair
@@ -184,6 +185,9 @@ func (e *Engine) pairHost(p *pair, side int) *hostState {
 
 func (p *pair) connStarted(t time.Time) {
 	p.conns++
+	if p.open > 0 {
+		p.beside++
+	}
 	p.open++
 	if p.firstSyn.IsZero() {
 		p.firstSyn = t
