@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -509,5 +510,77 @@ func TestGotcpdumpPrintsFileProgramsAsTcpdump(t *testing.T) {
 	// A bad filter, as for an interface: exit 2.
 	if _, err := run(bin, "-d", "-r", sll2, "tcp port"); err == nil || !strings.Contains(err.Error(), "exit status 2") || !strings.Contains(err.Error(), "syntax error") {
 		t.Errorf("a bad filter: %v", err)
+	}
+}
+
+// TestGotcpdumpReadsSlowPipes: from a pipe that brings a few packets and
+// then nothing (ssh host tcpdump -U -w - | gotcpdump -U -r - …), the
+// packets reach the file with -U while the pipe stays open, and -c stops
+// at its count: reading waited for 64 KiB before the header, and then
+// for a MiB of packets.
+func TestGotcpdumpReadsSlowPipes(t *testing.T) {
+	dir, bin := rootTools(t)
+	data, err := os.ReadFile(filepath.Join(root, "testpcaps", "h2c_go.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file header and the first 5 records.
+	end := 24
+	for range 5 {
+		end += 16 + int(binary.LittleEndian.Uint32(data[end+8:]))
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		exit bool // ends with the pipe still open
+	}{
+		{"-U", []string{"-U"}, false},
+		{"-c 5", []string{"-c", "5"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "")+".pcap")
+			cmd := exec.Command(bin, append(c.args, "-r", "-", "-w", out)...)
+			var errOut syncbuf.Buffer
+			cmd.Stderr = &errOut
+			in, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			defer func() { _ = cmd.Process.Kill(); in.Close(); <-done }()
+			if _, err := in.Write(data[:end]); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			if c.exit {
+				select {
+				case err := <-done:
+					done <- err
+					if err != nil {
+						t.Fatalf("%v:\n%s", err, errOut.String())
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatalf("still reading the open pipe after its 5 packets:\n%s", errOut.String())
+				}
+			} else {
+				for {
+					// The file header and the 5 records, as they came.
+					if st, err := os.Stat(out); err == nil && st.Size() >= int64(end) {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("the packets are not in the file while the pipe stays open:\n%s", errOut.String())
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+			if n, _ := capturePackets(t, out); n != 5 {
+				t.Errorf("%d packets in the file, want 5", n)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package capture
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -45,11 +46,12 @@ func OpenFile(name, filter string) (Source, FileInfo, error) {
 	// libpcap reads the file as it is and scales its time stamps to
 	// nanoseconds: its own precision is read here, from the head.
 	br := bufio.NewReaderSize(f, 64<<10)
-	head, _ := br.Peek(64 << 10)
-	info.Nano = fileNano(head)
+	info.Nano = fileNano(fileHead(br))
 	var h *pcap.Handle
 	var err error
+	regular := false
 	if st, serr := f.Stat(); serr == nil && st.Mode().IsRegular() {
+		regular = true
 		if _, err = f.Seek(0, io.SeekStart); err == nil {
 			h, err = pcap.OpenOfflineFile(f)
 		}
@@ -81,13 +83,50 @@ func OpenFile(name, filter string) (Source, FileInfo, error) {
 		h.Close()
 		return nil, info, err
 	}
-	s := &pcapSource{h: h, file: true, name: name}
+	// From a pipe, each packet as it comes (ssh host tcpdump -U -w - |
+	// gotcpdump -r -): a batch would wait for a MiB of them.
+	s := &pcapSource{h: h, file: true, pipe: !regular, name: name}
 	if err := s.newBatch(p); err != nil {
 		s.Close()
 		return nil, info, err
 	}
 	info.Snaplen = int(s.b.snap)
 	return s, info, nil
+}
+
+// fileHead peeks at the head of a capture file: a pcap file's header, or
+// a pcapng file's section header and first interface description, which
+// give its time stamps' precision. It asks for no more, so that a pipe
+// that brings packets slowly is not waited on.
+func fileHead(br *bufio.Reader) []byte {
+	magic, err := br.Peek(4)
+	if err != nil {
+		return magic
+	}
+	if !bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
+		head, _ := br.Peek(24)
+		return head
+	}
+	// pcapng: blocks of type, length, body, length; the section
+	// header's byte-order magic says how lengths are written.
+	n := 0
+	for range 2 {
+		b, err := br.Peek(n + 12)
+		if err != nil {
+			return b
+		}
+		order := binary.ByteOrder(binary.LittleEndian)
+		if bo, _ := br.Peek(12); bytes.Equal(bo[8:12], []byte{0x1a, 0x2b, 0x3c, 0x4d}) {
+			order = binary.BigEndian
+		}
+		size := int(order.Uint32(b[n+4 : n+8]))
+		if size < 12 || n+size > br.Size() {
+			return b
+		}
+		n += size
+	}
+	head, _ := br.Peek(n)
+	return head
 }
 
 // fileNano tells from the head of a capture file whether its time stamps

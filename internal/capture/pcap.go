@@ -241,6 +241,7 @@ type pcapSource struct {
 	end     int
 	mu      sync.Mutex // Interrupt, from another goroutine, against Close
 	file    bool       // a capture file (OpenFile): its end is io.EOF
+	pipe    bool       // a capture file from a pipe: read a packet at a time
 	name    string     // the file's, for its errors
 	fileErr error      // the file's read error, once its packets before it are read
 }
@@ -447,7 +448,11 @@ func (s *pcapSource) fill() (bool, error) {
 		return false, errClosed
 	}
 	if s.file {
-		return s.fillFile(-1)
+		cnt := -1
+		if s.pipe {
+			cnt = 1
+		}
+		return s.fillFile(cnt)
 	}
 	status := C.gc_fill(s.b)
 	s.off, s.end = 0, int(s.b.used)
