@@ -301,14 +301,9 @@ func (e *Engine) Report(timeline bool) *Report {
 			OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose,
 			BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
 			Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside,
-		}
-		if p.lifetimes.n > 0 {
-			m := p.lifetimes.median()
-			pr.MedianLifetime = &m
-		}
-		if p.finToSyn.n > 0 {
-			m := p.finToSyn.median()
-			pr.MedianFinToSyn = &m
+			MedianLifetime: p.lifetimes.medianOrNil(), MedianFinToSyn: p.finToSyn.medianOrNil(),
+			MedianIdleBeforeServerClose: p.serverIdle.medianOrNil(), MedianIdleBeforeClientClose: p.clientIdle.medianOrNil(),
+			ClosedAfterGoaway: p.goawayCloses, MedianIdleBeforeGoaway: p.goawayIdle.medianOrNil(),
 		}
 		if n := p.closedConns - p.partialClosed; n > 0 {
 			// Of the connections seen from the handshake.
@@ -319,19 +314,6 @@ func (e *Engine) Report(timeline bool) *Report {
 			if i > 0 && n > 0 {
 				pr.Closers[Closer(i).String()] = n
 			}
-		}
-		if p.serverIdle.n > 0 {
-			m := p.serverIdle.median()
-			pr.MedianIdleBeforeServerClose = &m
-		}
-		if p.clientIdle.n > 0 {
-			m := p.clientIdle.median()
-			pr.MedianIdleBeforeClientClose = &m
-		}
-		pr.ClosedAfterGoaway = p.goawayCloses
-		if p.goawayIdle.n > 0 {
-			m := p.goawayIdle.median()
-			pr.MedianIdleBeforeGoaway = &m
 		}
 		if p.closedConns > 0 {
 			// Each side holds TIME_WAIT for the connections it closes
@@ -501,6 +483,10 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	// Most of the client's closes answer the server's GOAWAY: the server's doing.
 	g := p.ClosedAfterGoaway
 	goaway := g > 0 && 2*g >= cs+both
+	// The client closes most connections itself after a second or more
+	// idle, and begins most after one closed.
+	clientIdle := 2*cs > closed && p.MedianIdleBeforeClientClose != nil && *p.MedianIdleBeforeClientClose >= 1 &&
+		2*p.afterClose >= p.Connections
 	switch {
 	case 2*p.ConnectionClose >= closed:
 		fmt.Fprintf(&b, "The requests ask for \"Connection: close\" (%d of %d), so the fix belongs to the client. %s",
@@ -536,8 +522,7 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"down gracefully (restarts, grpc.Server.GracefulStop, http.Server.Shutdown). The client then closes, so it "+
 			"holds the TIME_WAIT sockets although it reuses its connections. Raise the server's connection age limit, or "+
 			"restart it less often.", g, cs+both, idle)
-	case 2*cs > closed && p.MedianIdleBeforeClientClose != nil && *p.MedianIdleBeforeClientClose >= 1 &&
-		2*p.afterClose >= p.Connections && 2*p.beside < p.Connections:
+	case clientIdle && 2*p.beside < p.Connections:
 		// The client does reuse its connections, but they sit idle
 		// longer than its own idle timeout between requests: more
 		// idle connections per host would change nothing. Its new
@@ -549,8 +534,7 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"each request finds no idle connection to reuse. Raise the client's idle timeout above its request interval, "+
 			"or have it send requests more often.",
 			cs+both, *p.MedianIdleBeforeClientClose)
-	case 2*cs > closed && p.MedianIdleBeforeClientClose != nil && *p.MedianIdleBeforeClientClose >= 1 &&
-		2*p.afterClose >= p.Connections:
+	case clientIdle:
 		// Idle connections closed by the client, but most new ones begun
 		// beside others of its own: a Transport per request whose idle
 		// timeout closes each, or workers with a Transport each and

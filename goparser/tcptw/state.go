@@ -362,6 +362,16 @@ func splitmix64(x uint64) uint64 {
 	return x ^ x>>31
 }
 
+// medianOrNil is the median, or nil (the report's null) for a sample
+// that has seen no value.
+func (s *sample) medianOrNil() *float64 {
+	if s.n == 0 {
+		return nil
+	}
+	m := s.median()
+	return &m
+}
+
 func (s *sample) median() float64 {
 	if len(s.vals) == 0 {
 		return 0
