@@ -35,12 +35,7 @@ func Program(c Config) ([]bpf.RawInstruction, error) {
 	if _, err := ifIndex(c); err != nil {
 		return nil, err
 	}
-	if c.Snaplen <= 0 {
-		c.Snaplen = 262144
-	}
-	if c.BufferKiB <= 0 {
-		c.BufferKiB = 32 * 1024
-	}
+	c = c.withDefaults()
 	if c.Engine == "afpacket" && c.Interface != "any" && c.Interface != "" {
 		ifc, err := net.InterfaceByName(c.Interface)
 		if err != nil {
@@ -115,12 +110,10 @@ func FormatProgram(prog []bpf.RawInstruction, level int) string {
 // does, each as "NAME (description)", or "DLT n" for a type libpcap has
 // no name for.
 func DataLinks(c Config) ([]string, error) {
-	if c.BufferKiB <= 0 {
-		c.BufferKiB = 32 * 1024
-	}
 	if _, err := ifIndex(c); err != nil {
 		return nil, err
 	}
+	c = c.withDefaults()
 	c.LinkType = "" // all of them
 	h, err := activate(c)
 	if err != nil {

@@ -106,6 +106,18 @@ func ifIndex(c Config) (int, error) {
 	return i, nil
 }
 
+// withDefaults is c with tcpdump's snap length and gotcpdump's buffer
+// where c gives none.
+func (c Config) withDefaults() Config {
+	if c.Snaplen <= 0 {
+		c.Snaplen = 262144
+	}
+	if c.BufferKiB <= 0 {
+		c.BufferKiB = 32 * 1024
+	}
+	return c
+}
+
 // Open starts a capture. libpcap is the default: its batches go to a
 // pcap file whole. The afpacket engine cannot give cooked headers for
 // "any", which always goes through libpcap.
@@ -114,12 +126,7 @@ func Open(c Config) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Snaplen <= 0 {
-		c.Snaplen = 262144
-	}
-	if c.BufferKiB <= 0 {
-		c.BufferKiB = 32 * 1024
-	}
+	c = c.withDefaults()
 	switch {
 	case c.Engine == "" || c.Engine == "pcap" || c.Interface == "any" || c.Interface == "":
 		s, err := openPcap(c, ifindex)
