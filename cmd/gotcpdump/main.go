@@ -402,12 +402,14 @@ func run(args []string, stderr io.Writer) int {
 		return 0
 	}
 	if o.dump > 0 {
-		program := func() ([]bpf.RawInstruction, error) { return capture.Program(o.config(o.filter)) }
+		var prog []bpf.RawInstruction
+		var err error
 		if o.read != "" {
 			// As tcpdump -d -r: for the file's link type and snap length.
-			program = func() ([]bpf.RawInstruction, error) { return capture.FileProgram(o.read, o.filter) }
+			prog, err = capture.FileProgram(o.read, o.filter)
+		} else {
+			prog, err = capture.Program(o.config(o.filter))
 		}
-		prog, err := program()
 		if err != nil {
 			fmt.Fprintln(stderr, "gotcpdump:", err)
 			return 2 // as for a capture: the filter or the interface is wrong
