@@ -172,3 +172,78 @@ func TestFindingsGoaway(t *testing.T) {
 		})
 	}
 }
+
+// goServerClose scripts a connection of one request, as Go's HTTP/2
+// server ends it: the client pings it while idle, the server sends
+// GOAWAY (if goaway) idle after the response and closes 1 s later (its
+// goAwayTimeout).
+func goServerClose(f *flow, idle time.Duration, goaway bool) {
+	h2Start(f)
+	f.send(0, false, true, false, false, 0)
+	f.t = f.t.Add(idle / 2)
+	f.data(0, h2Ping)
+	f.data(1, h2PingAck)
+	f.t = f.t.Add(idle - idle/2)
+	if goaway {
+		f.data(1, h2GoAway)
+	}
+	f.t = f.t.Add(time.Second)
+	f.send(1, false, true, true, false, 0)
+	f.send(0, false, true, true, false, 0)
+	f.send(1, false, true, false, false, 0)
+}
+
+// TestFindingsServerGoaway: when most of the server's closes follow its
+// GOAWAY, the finding quotes the idle from the last data to the GOAWAY,
+// the idle timeout to change (Go's HTTP/2 server closes 1 s after it),
+// not the idle at the FIN, which the report keeps. A GOAWAY right after
+// the response is no idle timeout.
+func TestFindingsServerGoaway(t *testing.T) {
+	all := func(int) bool { return true }
+	for _, tc := range []struct {
+		name      string
+		idle      time.Duration
+		goaway    func(i int) bool
+		fin, ga   float64 // the report's medians: idle at the FIN, at the GOAWAY (-1: none)
+		want, not []string
+	}{
+		{"IdleTimeout 1 s", time.Second, all, 2, 1,
+			[]string{"The server closes connections idle for 1.0 s (median, from the last data to its GOAWAY)", "http.Server.IdleTimeout"},
+			[]string{"2.0 s", "right after"}},
+		{"IdleTimeout 3 s", 3 * time.Second, all, 4, 3,
+			[]string{"The server closes connections idle for 3.0 s (median, from the last data to its GOAWAY)"}, []string{"4.0 s"}},
+		{"GOAWAY on few of the closes", time.Second, func(i int) bool { return i%4 == 0 }, 2, 1,
+			[]string{"The server closes connections idle for 2.0 s (median):"}, []string{"GOAWAY"}},
+		{"no GOAWAY", time.Second, func(int) bool { return false }, 2, -1,
+			[]string{"The server closes connections idle for 2.0 s (median):"}, []string{"GOAWAY"}},
+		// Go's server with keep-alives off sends GOAWAY after the
+		// response, and closes 1 s later.
+		{"GOAWAY right after the response", 0, all, 1, 0,
+			[]string{"right after its response (median 0.000 s, from the last data to its GOAWAY)", "not an idle timeout"},
+			[]string{"idle for"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{})
+			for i := range 12 {
+				f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+				f.at(time.Duration(i) * 5 * time.Second)
+				goServerClose(f, tc.idle, tc.goaway(i))
+			}
+			r := e.Report(false)
+			p := r.Pairs[0]
+			if p.Closers["server"] != 12 {
+				t.Fatalf("closers %v", p.Closers)
+			}
+			if m := p.MedianIdleBeforeServerClose; m == nil || *m < tc.fin-0.001 || *m > tc.fin+0.001 {
+				t.Errorf("median idle before the server's FIN %v, want %.0f s", m, tc.fin)
+			}
+			switch m := p.MedianIdleBeforeServerGoaway; {
+			case tc.ga < 0 && m != nil:
+				t.Errorf("median idle before the server's GOAWAY %.3f s, want none", *m)
+			case tc.ga >= 0 && (m == nil || *m < tc.ga-0.001 || *m > tc.ga+0.001):
+				t.Errorf("median idle before the server's GOAWAY %v, want %.0f s", m, tc.ga)
+			}
+			checkOneFinding(t, r.Findings, tc.want, tc.not)
+		})
+	}
+}

@@ -195,10 +195,18 @@ type PairReport struct {
 	// server's idle timeout, or little when the server ends connections
 	// by age or as it shuts down. null when there are none.
 	MedianIdleBeforeGoaway *float64 `json:"median_idle_before_goaway_seconds"`
+	// Of the server's closes (closer "server"), those whose server sent
+	// GOAWAY first (in a segment of connection management frames, with no
+	// request after it): the median time from the last data to that
+	// GOAWAY. Go's HTTP/2 server sends GOAWAY when its IdleTimeout fires
+	// and closes 1 s later, so this, not the idle at the FIN, is its idle
+	// timeout. null when there are none.
+	MedianIdleBeforeServerGoaway *float64 `json:"median_idle_before_server_goaway_seconds"`
 	// afterClose: of Connections, those begun after a connection of the
 	// pair closed; beside: those begun while another was open (see
-	// shortConnFinding).
-	afterClose, beside int
+	// shortConnFinding); serverGoaway: the server's closes after its
+	// GOAWAY.
+	afterClose, beside, serverGoaway int
 }
 
 // Ranked is a label and how often it was seen.
@@ -304,6 +312,9 @@ func (e *Engine) Report(timeline bool) *Report {
 			MedianLifetime: p.lifetimes.medianOrNil(), MedianFinToSyn: p.finToSyn.medianOrNil(),
 			MedianIdleBeforeServerClose: p.serverIdle.medianOrNil(), MedianIdleBeforeClientClose: p.clientIdle.medianOrNil(),
 			ClosedAfterGoaway: p.goawayCloses, MedianIdleBeforeGoaway: p.goawayIdle.medianOrNil(),
+		}
+		if g := p.serverGoaway; g != nil {
+			pr.serverGoaway, pr.MedianIdleBeforeServerGoaway = g.n, g.medianOrNil()
 		}
 		if n := p.closedConns - p.partialClosed; n > 0 {
 			// Of the connections seen from the handshake.
@@ -487,6 +498,14 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	// idle, and begins most after one closed.
 	clientIdle := 2*cs > closed && p.MedianIdleBeforeClientClose != nil && *p.MedianIdleBeforeClientClose >= 1 &&
 		2*p.afterClose >= p.Connections
+	// The server's idle when it ended its connections: at its FIN, or at
+	// its GOAWAY when most of its closes came after one (Go's HTTP/2
+	// server closes 1 s after the GOAWAY of its idle timeout: the idle at
+	// the FIN is the timeout plus that second).
+	serverIdle, serverIdleTo := p.MedianIdleBeforeServerClose, ""
+	if p.serverGoaway > 0 && 2*p.serverGoaway >= ss {
+		serverIdle, serverIdleTo = p.MedianIdleBeforeServerGoaway, ", from the last data to its GOAWAY"
+	}
 	switch {
 	case 2*p.ConnectionClose >= closed:
 		fmt.Fprintf(&b, "The requests ask for \"Connection: close\" (%d of %d), so the fix belongs to the client. %s",
@@ -495,13 +514,13 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		fmt.Fprintf(&b, "The server's responses say \"Connection: close\" (%d of %d) although the requests do not: keep-alive "+
 			"is off on the server, so the fix belongs to the server. In Go: do not call http.Server.SetKeepAlivesEnabled(false), "+
 			"and do not set \"Connection: close\" in handlers.", p.ConnectionCloseReplies, closed)
-	case ss > cs+both && p.MedianIdleBeforeServerClose != nil && *p.MedianIdleBeforeServerClose >= 1:
-		fmt.Fprintf(&b, "The server closes connections idle for %.1f s (median): its idle timeout (http.Server.IdleTimeout; "+
+	case ss > cs+both && serverIdle != nil && *serverIdle >= 1:
+		fmt.Fprintf(&b, "The server closes connections idle for %.1f s (median%s): its idle timeout (http.Server.IdleTimeout; "+
 			"grpc-go: keepalive.ServerParameters.MaxConnectionIdle; gRPC C core and Python: grpc.max_connection_idle_ms) is shorter than the client's pause between requests. Have "+
 			"the client reuse its connections sooner, or raise the server's idle timeout above the client's request interval.",
-			*p.MedianIdleBeforeServerClose)
+			*serverIdle, serverIdleTo)
 	case ss > cs+both:
-		idle := medianIdleNote(p.MedianIdleBeforeServerClose)
+		idle := medianIdleNote(serverIdle, serverIdleTo)
 		fmt.Fprintf(&b, "The server closes each connection right after its response%s, without a \"Connection: close\" "+
 			"the capture shows: keep-alive is off in the server or in a proxy in front of it (in Go: "+
 			"http.Server.SetKeepAlivesEnabled(false), or a handler that closes), not an idle timeout. Fix the server; "+
@@ -515,7 +534,7 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"call interval, or have the client call more often.",
 			g, cs+both, *p.MedianIdleBeforeGoaway)
 	case goaway:
-		idle := medianIdleNote(p.MedianIdleBeforeGoaway)
+		idle := medianIdleNote(p.MedianIdleBeforeGoaway, "")
 		fmt.Fprintf(&b, "The server ends these connections, not the client: %d of the client's %d closes answer a GOAWAY "+
 			"that the server sent with little idle%s, not an idle timeout: it limits the connections' age (grpc-go "+
 			"keepalive.ServerParameters.MaxConnectionAge; gRPC C core and Python: grpc.max_connection_age_ms) or shuts "+
@@ -556,11 +575,15 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	return b.String()
 }
 
-// medianIdleNote is " (median N s after the last data)", or "" when
-// there is no median.
-func medianIdleNote(median *float64) string {
-	if median == nil {
+// medianIdleNote is " (median N s after the last data)", or with to
+// ", from the last data to X" " (median N s, from the last data to X)",
+// or "" when there is no median.
+func medianIdleNote(median *float64, to string) string {
+	switch {
+	case median == nil:
 		return ""
+	case to != "":
+		return fmt.Sprintf(" (median %.3f s%s)", *median, to)
 	}
 	return fmt.Sprintf(" (median %.3f s after the last data)", *median)
 }

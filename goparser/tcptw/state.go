@@ -155,6 +155,12 @@ type pair struct {
 	// seconds from the last data to that GOAWAY.
 	goawayCloses int
 	goawayIdle   sample
+	// Server-closed connections whose server sent GOAWAY before its FIN
+	// (conn.goaway): seconds from the last data to that GOAWAY, the idle
+	// timeout of Go's HTTP/2 server, which closes 1 s after it. A
+	// pointer, made at the first: a pair stays in its size class, and
+	// pairs without HTTP/2 server closes pay 8 octets.
+	serverGoaway *sample
 }
 
 const maxLabels = 10000
@@ -268,6 +274,12 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 	}
 	if c.closer == CloserServer && c.rolesKnown {
 		p.serverIdle.add(c.idleAtFIN.Seconds())
+		if c.goaway {
+			if p.serverGoaway == nil {
+				p.serverGoaway = new(sample)
+			}
+			p.serverGoaway.add(c.idleAtGoaway.Seconds())
+		}
 	}
 	if c.closer == CloserClient && c.rolesKnown {
 		p.clientIdle.addUpTo(c.idleAtFIN.Seconds(), clientIdleCap)
