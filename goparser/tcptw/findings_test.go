@@ -1,10 +1,15 @@
 package tcptw
 
 import (
+	"bytes"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // storm scripts n connections of one HTTP/1.1 request each, 20 ms apart.
@@ -253,4 +258,100 @@ func TestFindingsClientOpensBesideIdleConnections(t *testing.T) {
 	checkOneFinding(t, r.Findings, []string{"The client closes 30 of them itself, after they were idle for 1.0 s",
 		"began 29 of its 30 connections while others of its own", "new http.Client or Transport per request",
 		"IdleConnTimeout", "Share one http.Client/Transport"}, []string{"so each request finds no idle connection"})
+}
+
+// h2CallWith is a gRPC client's first segment after its preface: the
+// HEADERS of a call on stream 1 with User-Agent ua (none if empty), and
+// its one DATA frame.
+func h2CallWith(ua string) []byte {
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range []hpack.HeaderField{{Name: ":method", Value: "POST"}, {Name: ":scheme", Value: "http"},
+		{Name: ":path", Value: "/grpc.health.v1.Health/Check"}, {Name: ":authority", Value: "x"},
+		{Name: "content-type", Value: "application/grpc"}, {Name: "user-agent", Value: ua}} {
+		if f.Value != "" {
+			enc.WriteField(f)
+		}
+	}
+	return h2Frames(func(fr *http2.Framer) {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true})
+		fr.WriteData(1, true, make([]byte, 5))
+	}, false)
+}
+
+// TestFindingsClientLibrary: a client that makes a connection per request
+// is told how to reuse one in the terms of the library that most of its
+// requests' User-Agents name, over HTTP/1.1 and HTTP/2; another client,
+// or none named, is told in general terms, then Go's.
+func TestFindingsClientLibrary(t *testing.T) {
+	const (
+		goUA     = "Go-http-client/1.1"
+		grpcGo   = "grpc-go/1.85.0"
+		grpcPy   = "grpc-python/1.51.1 grpc-c/29.0.0 (linux; chttp2)"
+		grpcRuby = "grpc-ruby/1.60.0 grpc-c/37.0.0 (linux; chttp2)"
+		curl     = "curl/8.5.0"
+	)
+	goFix := []string{"In Go: do not set Transport.DisableKeepAlives", "MaxIdleConnsPerHost"}
+	grpcGoFix := []string{"new grpc.ClientConn per call", "create one grpc.ClientConn (grpc.NewClient)", "do not Close it after each call"}
+	coreFix := []string{"new channel per call", "create one channel (Python: grpc.insecure_channel or grpc.secure_channel)"}
+	generic := []string{"new client per request", "Keep keep-alive on and share one client (one connection pool) among all requests. In Go:"}
+	cat := func(l ...[]string) []string { return slices.Concat(l...) }
+	for _, tc := range []struct {
+		name      string
+		h2        bool
+		close     bool // the requests ask for Connection: close
+		ua        func(i int) string
+		want, not []string
+	}{
+		{"Go net/http", false, false, func(int) string { return goUA }, cat(goFix, []string{"new http.Client or Transport per request"}),
+			[]string{"grpc", "Keep keep-alive on", "channel"}},
+		{"grpc-go", true, false, func(int) string { return grpcGo }, grpcGoFix, []string{"http.Client", "MaxIdleConnsPerHost", "channel"}},
+		{"grpc-python", true, false, func(int) string { return grpcPy }, coreFix, []string{"http.Client", "MaxIdleConnsPerHost", "ClientConn"}},
+		{"grpc-ruby", true, false, func(int) string { return grpcRuby }, coreFix, []string{"http.Client", "ClientConn"}},
+		{"grpc-go behind an application's token", true, false, func(int) string { return "billing/2.1 " + grpcGo }, grpcGoFix, []string{"http.Client"}},
+		{"mostly grpc-go", true, false, func(i int) string { return map[bool]string{true: goUA, false: grpcGo}[i%3 == 0] }, grpcGoFix, []string{"http.Client"}},
+		{"curl", false, false, func(int) string { return curl }, cat(generic, goFix), []string{"grpc", "channel"}},
+		{"no User-Agent, HTTP/2", true, false, func(int) string { return "" }, cat(generic, goFix), []string{"grpc", "channel"}},
+		{"half Go, half grpc-go", true, false, func(i int) string { return map[bool]string{true: goUA, false: grpcGo}[i%2 == 0] },
+			cat(generic, goFix), []string{"grpc.NewClient"}},
+		{"Connection: close from curl", false, true, func(int) string { return curl },
+			cat([]string{"\"Connection: close\" (12 of 12), so the fix belongs to the client. Keep keep-alive on"}, goFix), []string{"grpc"}},
+		{"Connection: close from Go", false, true, func(int) string { return goUA },
+			cat([]string{"so the fix belongs to the client. In Go:"}, goFix), []string{"Keep keep-alive on"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{})
+			for i := range 12 {
+				f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+				f.at(time.Duration(i) * 100 * time.Millisecond).handshake()
+				ua := tc.ua(i)
+				if tc.h2 {
+					f.data(0, h2Preface)
+					f.data(1, h2Settings)
+					f.data(0, h2CallWith(ua))
+					f.data(1, h2Response)
+				} else {
+					req := "GET /orders HTTP/1.1\r\nHost: x\r\n"
+					if ua != "" {
+						req += "User-Agent: " + ua + "\r\n"
+					}
+					if tc.close {
+						req += "Connection: close\r\n"
+					}
+					f.data(0, []byte(req+"\r\n"))
+					f.data(1, []byte(respPlain))
+				}
+				f.send(0, false, true, false, false, 0)
+				f.t = f.t.Add(5 * time.Millisecond)
+				f.send(0, false, true, true, false, 0)
+				f.send(1, false, true, true, false, 0)
+				f.send(0, false, true, false, false, 0)
+			}
+			r := e.Report(false)
+			if p := r.Pairs[0]; p.OneRequest != 12 || p.Closers["client"] != 12 {
+				t.Fatalf("one-request connections %d, closers %v", p.OneRequest, p.Closers)
+			}
+			checkOneFinding(t, r.Findings, tc.want, tc.not)
+		})
+	}
 }

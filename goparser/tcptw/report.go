@@ -205,8 +205,9 @@ type PairReport struct {
 	// afterClose: of Connections, those begun after a connection of the
 	// pair closed; beside: those begun while another was open (see
 	// shortConnFinding); serverGoaway: the server's closes after its
-	// GOAWAY.
-	afterClose, beside, serverGoaway int
+	// GOAWAY; client: the client library that the User-Agents of its
+	// one-request connections name (pair.agents), an index in clientFixes.
+	afterClose, beside, serverGoaway, client int
 }
 
 // Ranked is a label and how often it was seen.
@@ -313,6 +314,7 @@ func (e *Engine) Report(timeline bool) *Report {
 			MedianIdleBeforeServerClose: p.serverIdle.medianOrNil(), MedianIdleBeforeClientClose: p.clientIdle.medianOrNil(),
 			ClosedAfterGoaway: p.goawayCloses, MedianIdleBeforeGoaway: p.goawayIdle.medianOrNil(),
 		}
+		pr.client = clientOf(p.agents)
 		if g := p.serverGoaway; g != nil {
 			pr.serverGoaway, pr.MedianIdleBeforeServerGoaway = g.n, g.medianOrNil()
 		}
@@ -414,7 +416,9 @@ func ranked(out []Ranked, n int) []Ranked {
 // findings turns the numbers into advice. The fixes are those that work
 // for Go's net/http, with the settings of grpc-go and of gRPC's C core
 // (and the languages built on it, Python's among them) where the cause
-// is a gRPC setting, and they name the side to change.
+// is a gRPC setting, and they name the side to change. A client that
+// does not reuse its connections is told how in the terms of the library
+// its User-Agents name (clientFixes).
 func (e *Engine) findings(r *Report) []string {
 	var f []string
 	tw := e.cfg.TimeWait.Seconds()
@@ -490,7 +494,7 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		b.WriteString(" (both sides hold many: the client and the server race to close)")
 	}
 	b.WriteString(". ")
-	const clientFix = "In Go: do not set Transport.DisableKeepAlives or Request.Close, reuse one http.Client, and drain and close response bodies."
+	client := clientFixes[p.client]
 	// Most of the client's closes answer the server's GOAWAY: the server's doing.
 	g := p.ClosedAfterGoaway
 	goaway := g > 0 && 2*g >= cs+both
@@ -509,7 +513,7 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	switch {
 	case 2*p.ConnectionClose >= closed:
 		fmt.Fprintf(&b, "The requests ask for \"Connection: close\" (%d of %d), so the fix belongs to the client. %s",
-			p.ConnectionClose, closed, clientFix)
+			p.ConnectionClose, closed, client.fix)
 	case 2*p.ConnectionCloseReplies >= closed:
 		fmt.Fprintf(&b, "The server's responses say \"Connection: close\" (%d of %d) although the requests do not: keep-alive "+
 			"is off on the server, so the fix belongs to the server. In Go: do not call http.Server.SetKeepAlivesEnabled(false), "+
@@ -524,7 +528,7 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		fmt.Fprintf(&b, "The server closes each connection right after its response%s, without a \"Connection: close\" "+
 			"the capture shows: keep-alive is off in the server or in a proxy in front of it (in Go: "+
 			"http.Server.SetKeepAlivesEnabled(false), or a handler that closes), not an idle timeout. Fix the server; "+
-			"if the client does not reuse connections either, fix it too. %s", idle, clientFix)
+			"if the client does not reuse connections either, fix it too. %s", idle, client.fix)
 	case goaway && p.MedianIdleBeforeGoaway != nil && *p.MedianIdleBeforeGoaway >= 1:
 		fmt.Fprintf(&b, "The server ends these connections, not the client: %d of the client's %d closes answer a GOAWAY "+
 			"that the server sent after the connection was idle for %.1f s (median, from the last data to the GOAWAY). The "+
@@ -567,12 +571,57 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"among all requests, and raise its idle timeout above the pause between requests.",
 			cs+both, *p.MedianIdleBeforeClientClose, p.beside, p.Connections)
 	default:
-		fmt.Fprintf(&b, "The client closes %d of them itself: keep-alive is off or connections are not reused (a new "+
-			"http.Client or Transport per request). Fix on the client: reuse one http.Client/Transport for all requests, "+
-			"raise Transport.MaxIdleConnsPerHost to the request concurrency (the default is 2), and drain and close every "+
-			"response body.", cs+both)
+		fmt.Fprintf(&b, "The client closes %d of them itself: keep-alive is off or connections are not reused (%s), "+
+			"so the fix belongs to the client. %s", cs+both, client.perRequest, client.fix)
 	}
 	return b.String()
+}
+
+// clientFixes is how the client libraries that the User-Agents name make
+// a connection per request (perRequest), and how they reuse one (fix).
+// A library is named by a product token of the header that begins with
+// token: gRPC's C core adds its own to those of the languages built on
+// it ("grpc-python/1.51.1 grpc-c/29.0.0 (linux; chttp2)"). The last
+// entry, without a token, is for other clients and for none named.
+var clientFixes = [...]struct{ token, perRequest, fix string }{
+	{"Go-http-client/", "a new http.Client or Transport per request", goFix},
+	{"grpc-go/", "a new grpc.ClientConn per call", "In grpc-go: create one grpc.ClientConn (grpc.NewClient) and " +
+		"share it among all calls instead of dialing per call, and do not Close it after each call."},
+	{"grpc-c/", "a new channel per call", "In gRPC's C core and the languages built on it (Python, Ruby, PHP and others): " +
+		"create one channel (Python: grpc.insecure_channel or grpc.secure_channel) and use it for all calls instead of " +
+		"a channel per call."},
+	{"", "a new client per request; in Go, a new http.Client or Transport per request", "Keep keep-alive on and share " +
+		"one client (one connection pool) among all requests. " + goFix},
+}
+
+const goFix = "In Go: do not set Transport.DisableKeepAlives or Request.Close, reuse one http.Client/Transport for all " +
+	"requests, raise Transport.MaxIdleConnsPerHost to the request concurrency (the default is 2), and drain and close " +
+	"every response body."
+
+// clientOf is the index in clientFixes of the library that most of the
+// requests with a User-Agent name (agents counts requests per
+// User-Agent), else of its last entry.
+func clientOf(agents map[string]int) int {
+	other := len(clientFixes) - 1
+	var n [len(clientFixes)]int
+	total := 0
+	for ua, c := range agents {
+		k := other
+		for i, f := range clientFixes[:other] {
+			if strings.HasPrefix(ua, f.token) || strings.Contains(ua, " "+f.token) {
+				k = i
+				break
+			}
+		}
+		n[k] += c
+		total += c
+	}
+	for k, c := range n[:other] {
+		if 2*c > total {
+			return k
+		}
+	}
+	return other
 }
 
 // medianIdleNote is " (median N s after the last data)", or with to
