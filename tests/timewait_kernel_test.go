@@ -373,7 +373,8 @@ var scenarios = []scenario{
 		// client, with health checks every 400 ms of silence
 		// (ReadIdleTimeout), pings the idle connection until then. The
 		// connections are idle for 2 s when the server closes them, not
-		// the 0.2 s since the last PING.
+		// the 0.2 s since the last PING; the finding quotes the 1 s at
+		// the GOAWAY, the server's setting.
 		name: "h2c_idle_timeout",
 		server: func(l *lab) []string {
 			return []string{twlab, "server", "-listen", l.srvIP.String() + ":8080", "-h2c", "-idle", "1s"}
@@ -383,6 +384,12 @@ var scenarios = []scenario{
 		},
 		check: func(t *testing.T, r *tcptw.Report, l *lab) {
 			checkIdleTimeout(t, r, 2, 2.5)
+			p := r.Pairs[0]
+			if g := p.MedianIdleBeforeServerGoaway; g == nil || *g < 1 || *g >= 1.5 {
+				t.Errorf("median idle before the server's GOAWAY %v, want 1 to 1.5 s", g)
+			} else if want := fmt.Sprintf("idle for %.1f s (median, from the last data to its GOAWAY)", *g); !anyContains(r.Findings, want) {
+				t.Errorf("findings do not quote the idle at the GOAWAY (%q): %q", want, r.Findings)
+			}
 		},
 	},
 	{
