@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -86,6 +87,76 @@ func TestGotcpdumpPrintsProgramsAsTcpdump(t *testing.T) {
 	// tcpdump's words for a link type the interface lacks.
 	if _, err := run(bin, "-d", "-i", "lo", "-y", "LINUX_SLL2", "tcp"); err == nil || !strings.Contains(err.Error(), "gotcpdump: LINUX_SLL2 is not one of the DLTs supported by this device") {
 		t.Errorf("-y LINUX_SLL2 on lo: %v", err)
+	}
+}
+
+// TestGotcpdumpErrorsAsTcpdump: the command lines that tcpdump refuses,
+// with -d, -L, -y or a capture (a bad filter, interface, link type or
+// flag, a -r file that cannot be opened), exit with tcpdump's status (1),
+// which scripts test, and say it in tcpdump's words after "gotcpdump: "
+// (where gotcpdump has its own words, only the status is compared); it
+// writes no file.
+func TestGotcpdumpErrorsAsTcpdump(t *testing.T) {
+	dir, bin := rootTools(t)
+	file := filepath.Join(root, "testpcaps", "h2c_go.pcap")
+	for _, c := range []struct {
+		args  []string // OUT: each one's -w file
+		words bool     // tcpdump's message is in gotcpdump's
+	}{
+		{[]string{"-d", "-i", "lo", "tcp port"}, true},
+		{[]string{"-dd", "-i", "lo", "tcp port"}, true},
+		{[]string{"-ddd", "-i", "any", "tcp port"}, true},
+		{[]string{"-d", "-r", file, "tcp port"}, true},
+		{[]string{"-d", "-i", "nosuch0", "tcp"}, true},
+		{[]string{"-d", "-i", "lo", "-y", "LINUX_SLL2", "tcp"}, true},
+		{[]string{"-d", "-i", "lo", "-y", "NOSUCHDLT", "tcp"}, true},
+		{[]string{"-L", "-i", "nosuch0"}, true},
+		{[]string{"-i", "nosuch0", "-w", "OUT"}, true},
+		{[]string{"-i", "lo", "-w", "OUT", "tcp port"}, true},
+		{[]string{"-i", "lo", "-y", "LINUX_SLL2", "-w", "OUT"}, true},
+		{[]string{"-i", "lo", "-y", "NOSUCHDLT", "-w", "OUT"}, true},
+		{[]string{"-r", filepath.Join(dir, "nosuch.pcap"), "-w", "OUT"}, true},
+		{[]string{"-i", "lo", "-s", "-1", "-w", "OUT"}, false},
+		{[]string{"-i", "lo", "-Z", "no-such-user", "-w", "OUT"}, false},
+		{[]string{"-i", "lo", "--no-such-flag", "-w", "OUT"}, false},
+	} {
+		var codes [2]int
+		var says [2]string
+		for i, prog := range []string{"tcpdump", bin} {
+			name := filepath.Base(prog)
+			out := filepath.Join(dir, name+".pcap")
+			var args []string
+			for _, a := range c.args {
+				args = append(args, strings.ReplaceAll(a, "OUT", out))
+			}
+			var errOut bytes.Buffer
+			cmd := exec.Command(prog, args...)
+			cmd.Stderr = &errOut
+			done := time.AfterFunc(20*time.Second, func() { _ = cmd.Process.Kill() })
+			err := cmd.Run()
+			done.Stop()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("%s %q: %v, want a failure\n%s", name, args, err, errOut.String())
+			}
+			codes[i] = ee.ExitCode()
+			// The error: the last line that names the program (tcpdump
+			// -i any says "data link type LINUX_SLL2" before it; -i
+			// nosuch0 gives its words again on a line after it).
+			for _, l := range strings.Split(errOut.String(), "\n") {
+				if w, ok := strings.CutPrefix(l, name+": "); ok {
+					says[i] = w
+				}
+			}
+			// (tcpdump -Z no-such-user has created its file by then.)
+			if _, err := os.Stat(out); prog == bin && !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s %q wrote %s (%v)", name, args, out, err)
+			}
+			os.Remove(out)
+		}
+		if codes[1] != codes[0] || says[1] == "" || c.words && (says[0] == "" || !strings.Contains(strings.ToLower(says[1]), strings.ToLower(says[0]))) {
+			t.Errorf("gotcpdump %q: exit %d, %q; tcpdump: exit %d, %q", c.args, codes[1], says[1], codes[0], says[0])
+		}
 	}
 }
 

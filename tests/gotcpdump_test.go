@@ -588,7 +588,8 @@ s.close()`)
 // file whose complete packets read; -w - streams to a pipe; -Z drops root
 // and every capability; SIGTERM and SIGINT under load leave readable
 // files; rotated files add up to the packets sent; bad arguments and
-// missing privileges exit 2 with a clear message.
+// missing privileges exit 1, as in tcpdump (watch: 2), with a clear
+// message.
 func TestGotcpdumpFaults(t *testing.T) {
 	dir, bin, lab := labTools(t, "network namespaces and mounts")
 	l := newLab(t, 43)
@@ -895,8 +896,8 @@ func TestGotcpdumpFaults(t *testing.T) {
 		c.Stderr = &errOut2
 		err = c.Run()
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(errOut2.String(), "permission denied") {
-			t.Errorf("-Z nobody into a directory only root may write in: %v, stderr %q; want exit 2, permission denied", err, errOut2.String())
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut2.String(), "permission denied") {
+			t.Errorf("-Z nobody into a directory only root may write in: %v, stderr %q; want exit 1, permission denied", err, errOut2.String())
 		}
 	})
 
@@ -1142,14 +1143,14 @@ func TestGotcpdumpFaults(t *testing.T) {
 		}
 	})
 
-	t.Run("bad arguments exit 2", func(t *testing.T) {
+	t.Run("bad arguments exit 1", func(t *testing.T) {
 		gone := exec.Command("true")
 		_ = gone.Run()
 		for _, tc := range []struct {
 			args []string
 			msg  string
 		}{
-			{[]string{"-i", "nosuchif0", "-w", filepath.Join(dir, "x.pcap")}, `no such interface "nosuchif0"`},
+			{[]string{"-i", "nosuchif0", "-w", filepath.Join(dir, "x.pcap")}, `nosuchif0: No such device exists`},
 			{[]string{"-i", "lo", "-w", filepath.Join(dir, "x.pcap"), "tcp porrt 80"}, `bad filter "tcp porrt 80"`},
 			{[]string{"-i", "lo", "--engine", "afpacket", "-w", filepath.Join(dir, "x.pcap"), "-f", "tcp porrt 80"}, `bad filter "tcp porrt 80"`},
 			{[]string{"-i", "lo", "-w", filepath.Join(dir, "x.pcap"), "-p", strconv.Itoa(gone.Process.Pid)}, "no process " + strconv.Itoa(gone.Process.Pid)},
@@ -1160,7 +1161,7 @@ func TestGotcpdumpFaults(t *testing.T) {
 			{[]string{"-i", "lo"}, "-w FILE is required"},
 			// watch checks at start what it would otherwise find out at
 			// its first trigger.
-			{[]string{"watch", "-i", "nosuchif0", "--dir", filepath.Join(dir, "w")}, `no such interface "nosuchif0"`},
+			{[]string{"watch", "-i", "nosuchif0", "--dir", filepath.Join(dir, "w")}, `nosuchif0: No such device exists`},
 			{[]string{"watch", "-i", "lo", "--dir", filepath.Join(dir, "w"), "tcp porrt 80"}, `bad filter "tcp porrt 80"`},
 			{[]string{"watch", "-i", "lo", "--dir", filepath.Join(dir, "w"), "--interval", "0s"}, "--interval 0s: want a positive duration"},
 			{[]string{"watch", "-i", "lo", "--dir", filepath.Join(dir, "w"), "--capture", "0s"}, "--capture 0s: want a positive duration"},
@@ -1170,8 +1171,12 @@ func TestGotcpdumpFaults(t *testing.T) {
 			c.Stderr = &errOut
 			err := c.Run()
 			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(errOut.String(), tc.msg) || strings.Contains(errOut.String(), "goroutine") {
-				t.Errorf("gotcpdump %s: %v, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), err, errOut.String(), tc.msg)
+			code := 1 // tcpdump's
+			if tc.args[0] == "watch" {
+				code = 2
+			}
+			if !errors.As(err, &ee) || ee.ExitCode() != code || !strings.Contains(errOut.String(), tc.msg) || strings.Contains(errOut.String(), "goroutine") {
+				t.Errorf("gotcpdump %s: %v, stderr %q; want exit %d and %q", strings.Join(tc.args, " "), err, errOut.String(), code, tc.msg)
 			}
 		}
 		// An interface that is down, named as tcpdump names it ("v0: That
@@ -1188,8 +1193,8 @@ func TestGotcpdumpFaults(t *testing.T) {
 		down := exec.Command("ip", "netns", "exec", ns, bin, "-i", "down0", "-w", filepath.Join(dir, "x.pcap"))
 		down.Stderr = &downErr
 		var downExit *exec.ExitError
-		if err := down.Run(); !errors.As(err, &downExit) || downExit.ExitCode() != 2 || !strings.Contains(downErr.String(), "gotcpdump: down0: ") {
-			t.Errorf("an interface that is down: %v, stderr %q; want exit 2 and the interface named", err, downErr.String())
+		if err := down.Run(); !errors.As(err, &downExit) || downExit.ExitCode() != 1 || !strings.Contains(downErr.String(), "gotcpdump: down0: ") {
+			t.Errorf("an interface that is down: %v, stderr %q; want exit 1 and the interface named", err, downErr.String())
 		}
 		// A wrapper's command line holds the name too (sudo, timeout, sh
 		// -c): it is not the process asked for.
@@ -1197,8 +1202,8 @@ func TestGotcpdumpFaults(t *testing.T) {
 		c := exec.Command("timeout", "20", bin, "-i", "lo", "-w", filepath.Join(dir, "x.pcap"), "--pname", "no-such-process-name")
 		c.Stderr = &errOut
 		var ee *exec.ExitError
-		if err := c.Run(); !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(errOut.String(), `no process matches "no-such-process-name"`) {
-			t.Errorf("under timeout, --pname of no process: %v, stderr %q; want exit 2, no process matches", err, errOut.String())
+		if err := c.Run(); !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut.String(), `no process matches "no-such-process-name"`) {
+			t.Errorf("under timeout, --pname of no process: %v, stderr %q; want exit 1, no process matches", err, errOut.String())
 		}
 		// None of them started a capture, so none made a file.
 		if _, err := os.Stat(filepath.Join(dir, "x.pcap")); !errors.Is(err, os.ErrNotExist) {
@@ -1213,8 +1218,8 @@ func TestGotcpdumpFaults(t *testing.T) {
 		c.Stderr = &errOut
 		err := c.Run()
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(errOut.String(), "CAP_NET_RAW") || strings.Contains(errOut.String(), "goroutine") {
-			t.Errorf("unprivileged: %v, stderr %q; want exit 2 naming CAP_NET_RAW", err, errOut.String())
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut.String(), "CAP_NET_RAW") || strings.Contains(errOut.String(), "goroutine") {
+			t.Errorf("unprivileged: %v, stderr %q; want exit 1 naming CAP_NET_RAW", err, errOut.String())
 		}
 		os.Remove("/tmp/gotcpdump-unpriv.pcap")
 

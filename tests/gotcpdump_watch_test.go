@@ -238,7 +238,7 @@ func TestGotcpdumpIfaceGone(t *testing.T) {
 // TestGotcpdumpWatchUnwritableDir: a --dir that watch's user cannot
 // create files in (here nobody with CAP_NET_RAW, as the systemd unit
 // runs it, and a directory of root's) stops watch at startup with exit
-// status 2, as the other setup errors, not at the first trigger.
+// status 2, as its other setup errors, not at the first trigger.
 func TestGotcpdumpWatchUnwritableDir(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root to run as nobody (make test runs as root)")

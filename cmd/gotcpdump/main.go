@@ -358,6 +358,11 @@ func (o *options) config(filter string) capture.Config {
 		LinkType: o.linkType, Immediate: o.immediate, Nano: o.precision == "nano"}
 }
 
+// run is gotcpdump's main: it returns the exit status, tcpdump's for
+// the same outcome, as scripts test it: 0, or 1 for any error, whether
+// the capture could not start (a bad flag, filter, interface or -y, also
+// with -d and -L) or failed while running. (watch, which tcpdump has no
+// counterpart of, keeps 2 for a watch that cannot start.)
 func run(args []string, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "watch" {
 		return watch(args[1:], stderr)
@@ -368,7 +373,7 @@ func run(args []string, stderr io.Writer) int {
 			return 0
 		}
 		fmt.Fprintln(stderr, "gotcpdump:", err)
-		return 2
+		return 1
 	}
 	if o.version {
 		fmt.Print(versions())
@@ -390,7 +395,7 @@ func run(args []string, stderr io.Writer) int {
 		links, err := capture.DataLinks(o.config(""))
 		if err != nil {
 			fmt.Fprintln(stderr, "gotcpdump:", err)
-			return 2 // as for a capture: the interface is wrong
+			return 1
 		}
 		// tcpdump's words, on standard error as tcpdump 4.99.3 prints
 		// them, less its "(printing not supported)": gotcpdump prints no
@@ -412,7 +417,7 @@ func run(args []string, stderr io.Writer) int {
 		}
 		if err != nil {
 			fmt.Fprintln(stderr, "gotcpdump:", err)
-			return 2 // as for a capture: the filter or the interface is wrong
+			return 1
 		}
 		fmt.Print(capture.FormatProgram(prog, o.dump))
 		return 0
@@ -440,9 +445,6 @@ func run(args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "gotcpdump:", err)
 		code = 1
-		if errors.As(err, new(setupError)) {
-			code = 2 // nothing was captured: the command line or the host is wrong
-		}
 	}
 	if r.opened && o.read == "" { // as tcpdump -r, which prints none
 		fmt.Fprintf(stderr, "%d %s captured\n%d %s received by filter\n%d %s dropped by kernel\n",
@@ -516,12 +518,6 @@ func stopOnSignal(pipe bool) <-chan struct{} {
 	return stop
 }
 
-// setupError is an error that stops a capture before it starts: a bad
-// filter, interface, process or output path, or missing privileges.
-type setupError struct{ error }
-
-func (e setupError) Unwrap() error { return e.error }
-
 // session captures with options o until stop is closed, the count or the
 // duration is reached, or an error occurs; the file is always closed.
 func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status) (result, error) {
@@ -532,12 +528,12 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		// leaves no file behind.
 		var err error
 		if as, err = user.Lookup(o.user); err != nil {
-			return r, setupError{err}
+			return r, err
 		}
 	}
 	procs, err := processes(o)
 	if err != nil {
-		return r, setupError{err}
+		return r, err
 	}
 	var match *capture.ProcMatcher
 	filter := o.filter
@@ -566,7 +562,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		src, err = capture.Open(o.config(filter))
 	}
 	if err != nil {
-		return r, setupError{err}
+		return r, err
 	}
 	defer src.Close()
 	if as != nil {
@@ -574,7 +570,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		// they are the user's, and a -C ring or -G rotation can reopen
 		// them after the drop.
 		if err := dropPrivileges(as); err != nil {
-			return r, setupError{err}
+			return r, err
 		}
 		// /proc/PID/fd is for the process's user and root: the matcher
 		// keeps what it read before the drop.
@@ -600,7 +596,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		Snaplen: snaplen, Iface: iface, Filter: filter, Rotate: time.Duration(o.rotate) * time.Second,
 		MaxBytes: o.maxMB * 1_000_000, Files: o.files, Parts: o.parts, Rotated: rotatedHooks(o.rotated, postRotate(o.postRotate, stderr))})
 	if err != nil {
-		return r, setupError{fmt.Errorf("cannot write the capture: %w", err)}
+		return r, fmt.Errorf("cannot write the capture: %w", err)
 	}
 	r.opened, r.file = true, w.Current
 	// tcpdump's words: scripts wait for "listening on" before they send.

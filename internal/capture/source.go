@@ -41,7 +41,7 @@ var ErrTimeout = errors.New("capture: timeout")
 // with the details.
 var (
 	ErrFilter     = errors.New("bad filter")
-	ErrInterface  = errors.New("no such interface")
+	ErrInterface  = errors.New("No such device exists") // libpcap's words, which tcpdump prints
 	ErrPermission = errors.New("capturing needs CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode); run as root or grant them with setcap cap_net_raw,cap_net_admin+ep")
 )
 
@@ -99,9 +99,10 @@ func ifIndex(c Config) (int, error) {
 	i, err := IfIndex(c.Interface)
 	if err != nil {
 		if isPcapDevice(c.Interface) {
-			return 0, fmt.Errorf("%w %q: libpcap's device, not a network interface; gotcpdump captures on network interfaces and any", ErrInterface, c.Interface)
+			return 0, fmt.Errorf("%s: libpcap's device, not a network interface; gotcpdump captures on network interfaces and any", c.Interface)
 		}
-		return 0, fmt.Errorf("%w %q (gotcpdump -D lists them)", ErrInterface, c.Interface)
+		// As tcpdump says it ("tcpdump: eth9: No such device exists").
+		return 0, fmt.Errorf("%s: %w (gotcpdump -D lists them)", c.Interface, ErrInterface)
 	}
 	return i, nil
 }
