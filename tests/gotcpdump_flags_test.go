@@ -162,8 +162,8 @@ func TestGotcpdumpErrorsAsTcpdump(t *testing.T) {
 
 // TestGotcpdumpReadsFiles: gotcpdump -r IN -w OUT FILTER writes what
 // tcpdump -r IN -w OUT FILTER writes, byte for byte, from a nanosecond
-// capture (tcpdump with --nano, as gotcpdump keeps the file's precision),
-// from the microsecond file tcpdump writes, and from standard input.
+// capture (both with --nano), from the microsecond file tcpdump writes,
+// and from standard input.
 func TestGotcpdumpReadsFiles(t *testing.T) {
 	dir, bin := rootTools(t)
 	in := filepath.Join(root, "testpcaps", "grpc_failures.pcap")
@@ -174,7 +174,7 @@ func TestGotcpdumpReadsFiles(t *testing.T) {
 	filter := "tcp and (tcp[tcpflags] & tcp-push != 0 or len > 300)"
 	for _, c := range []struct {
 		name, in string
-		tcpdump  []string
+		flags    []string // for both
 		stdin    bool
 	}{
 		{"nanoseconds", in, []string{"--nano"}, false},
@@ -182,7 +182,7 @@ func TestGotcpdumpReadsFiles(t *testing.T) {
 		{"standard input", micro, nil, true},
 	} {
 		want, got := filepath.Join(dir, "tcpdump.pcap"), filepath.Join(dir, "gotcpdump.pcap")
-		args := append(append([]string{}, c.tcpdump...), "-r", c.in, "-w", want, filter)
+		args := append(append([]string{}, c.flags...), "-r", c.in, "-w", want, filter)
 		if out, err := exec.Command("tcpdump", args...).CombinedOutput(); err != nil {
 			t.Fatalf("tcpdump: %v\n%s", err, out)
 		}
@@ -190,7 +190,7 @@ func TestGotcpdumpReadsFiles(t *testing.T) {
 		if c.stdin {
 			r = "-"
 		}
-		cmd := exec.Command(bin, "-r", r, "-w", got, filter)
+		cmd := exec.Command(bin, append(append([]string{}, c.flags...), "-r", r, "-w", got, filter)...)
 		var errOut bytes.Buffer
 		cmd.Stderr = &errOut
 		if c.stdin {
@@ -213,7 +213,7 @@ func TestGotcpdumpReadsFiles(t *testing.T) {
 		// pcapng: the same packets, and no statistics block, as a
 		// file has no kernel's counts.
 		ng := filepath.Join(dir, "gotcpdump.pcapng")
-		if out, err := exec.Command(bin, "-r", want, "-w", ng).CombinedOutput(); err != nil {
+		if out, err := exec.Command(bin, append(append([]string{}, c.flags...), "-r", want, "-w", ng)...).CombinedOutput(); err != nil {
 			t.Fatalf("%s: pcapng: %v\n%s", c.name, err, out)
 		}
 		if info, _ := exec.Command("capinfos", ng).CombinedOutput(); !strings.Contains(string(info), "Number of stat entries = 0") {

@@ -224,6 +224,82 @@ func TestGotcpdumpReadsLargeFiles(t *testing.T) {
 	}
 }
 
+// TestGotcpdumpReadsNanosecondFiles: from a nanosecond file, pcap or
+// pcapng, gotcpdump -r writes what tcpdump -r writes, byte for byte: a
+// microsecond pcap file, the times cut to the microsecond, unless
+// --nano (or --time-stamp-precision=nano) is given, and then a
+// nanosecond one; with a filter and -c, and from standard input too.
+// A pcapng file holds the same times as tcpdump's microsecond file.
+func TestGotcpdumpReadsNanosecondFiles(t *testing.T) {
+	dir, bin := rootTools(t)
+	packets, snaplen, link := readPcap(t, filepath.Join(root, "testpcaps", "h2c_go.pcap"))
+	in := filepath.Join(dir, "nano.pcap")
+	f, err := os.Create(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriterNanos(f)
+	if err := w.WriteFileHeader(snaplen, link); err != nil {
+		t.Fatal(err)
+	}
+	// Times that a cut to the microsecond changes, and that rounding
+	// would change otherwise: .xxxxxx501 to .xxxxxx999.
+	t0 := time.Date(2025, 6, 7, 8, 9, 10, 501, time.UTC)
+	for i, p := range packets {
+		ci := p.ci
+		ci.Timestamp = t0.Add(time.Duration(i)*1234*time.Microsecond + time.Duration(i%499))
+		if err := w.WritePacket(ci, p.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ng := filepath.Join(dir, "nano.pcapng")
+	if out, err := exec.Command("editcap", "-F", "pcapng", in, ng).CombinedOutput(); err != nil {
+		t.Fatalf("editcap: %v\n%s", err, out)
+	}
+	microMagic := []byte{0xd4, 0xc3, 0xb2, 0xa1} // pcap, little-endian
+	for _, c := range []struct {
+		name, stdin string
+		args        []string
+		micro       bool
+	}{
+		{"pcap", "", []string{"-r", in, "-w", "OUT"}, true},
+		{"pcap, a filter and -c", "", []string{"-r", in, "-c", "40", "-w", "OUT", "tcp[tcpflags] & tcp-push != 0"}, true},
+		{"standard input", in, []string{"-r", "-", "-w", "OUT"}, true},
+		{"pcapng", "", []string{"-r", ng, "-w", "OUT"}, true},
+		{"--time-stamp-precision=micro", "", []string{"--time-stamp-precision=micro", "-r", in, "-w", "OUT"}, true},
+		{"--nano", "", []string{"--nano", "-r", in, "-w", "OUT"}, false},
+		{"--time-stamp-precision=nano, standard input", in, []string{"--time-stamp-precision=nano", "-r", "-", "-w", "OUT"}, false},
+		{"pcapng, --nano", "", []string{"--nano", "-r", ng, "-w", "OUT"}, false},
+	} {
+		td, gd := runBoth(t, dir, bin, c.stdin, c.args...)
+		want, _ := os.ReadFile(filepath.Join(td, "out"))
+		got, _ := os.ReadFile(filepath.Join(gd, "out"))
+		if n, _ := capturePackets(t, filepath.Join(td, "out")); n < 20 || bytes.HasPrefix(want, microMagic) != c.micro {
+			t.Fatalf("%s: tcpdump wrote %d packets, a file of the magic %x", c.name, n, want[:4])
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: gotcpdump wrote %d octets, of the magic %x; tcpdump %d, %x", c.name, len(got), got[:min(4, len(got))], len(want), want[:4])
+		}
+	}
+	// pcapng: the times of tcpdump's microsecond file (in a file of
+	// if_tsresol 9, whose times tshark prints in 9 digits).
+	td, _ := runBoth(t, dir, bin, "", "-r", in, "-w", "OUT")
+	out := filepath.Join(dir, "out.pcapng")
+	if b, err := exec.Command(bin, "-r", in, "-w", out).CombinedOutput(); err != nil {
+		t.Fatalf("pcapng: %v\n%s", err, b)
+	}
+	times := func(file string) string {
+		return tshark(t, plainEnv, "-r", file, "-T", "fields", "-e", "frame.time_epoch")
+	}
+	digits6 := func(s string) string { return strings.ReplaceAll(s, "000\n", "\n") }
+	if want, got := digits6(times(filepath.Join(td, "out"))), digits6(times(out)); got != want || want == digits6(times(in)) {
+		t.Errorf("pcapng: times differ from tcpdump's:\n%s", firstDiff(want, got))
+	}
+}
+
 // TestGotcpdumpReadsTruncatedFiles: a -r file cut short fails with
 // libpcap's words and exit 1, as tcpdump's does, after the packets
 // before the cut are written; a file whose header is cut cannot be

@@ -136,13 +136,13 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.noEBPF, "no-ebpf", false, "with -p/--pname: find the processes' connections by reading /proc (misses short connections) instead of with eBPF")
 	fs.BoolVar(&o.unbuffered, "U", false, "write each batch of packets to the file as it is read, not when the buffer fills or a second has passed")
 	fs.BoolVar(&o.immediate, "immediate-mode", false, "libpcap's immediate mode: each packet is read as it arrives, not a ring block at a time (with -U, it reaches the file at once)")
-	str(&o.precision, "", "micro: write microsecond time stamps (tcpdump's default pcap file); nano: fail unless libpcap gives nanoseconds (without it, nanoseconds where libpcap gives them)", "time-stamp-precision")
+	str(&o.precision, "", "micro: write microsecond time stamps (tcpdump's default pcap file); nano: fail unless libpcap gives nanoseconds (without it, nanoseconds where libpcap gives them, and microseconds with -r, as tcpdump)", "time-stamp-precision")
 	fs.Var(nanoFlag{&o.precision}, "nano", "same as --time-stamp-precision=nano")
 	fs.Var(noop{&o.dump}, "d", "print the capture filter's compiled BPF program as tcpdump -d does (-dd: as C, -ddd: as decimal numbers) and exit")
 	fs.BoolVar(&o.listLinks, "L", false, "list the interface's data link types, as tcpdump -L, and exit")
 	fs.BoolVar(&o.listLinks, "list-data-link-types", false, "same as -L")
 	str(&o.linkType, "", "capture with data link type TYPE (a name of -L's, e.g. LINUX_SLL on any), as tcpdump -y", "y")
-	str(&o.read, "", "read packets from the capture FILE (- for standard input) instead of an interface, keeping its link type and time stamp precision", "r")
+	str(&o.read, "", "read packets from the capture FILE (- for standard input) instead of an interface, keeping its link type; its time stamps are cut to microseconds unless --nano is given, as tcpdump -r cuts them", "r")
 	// tcpdump's flags that only change how it prints packets (-n, -q,
 	// -v, -A, -e, -K, -l, -N, -S, -x, -X), which it ignores with -w too.
 	for _, n := range []string{"n", "q", "v", "A", "e", "K", "l", "N", "S", "x", "X"} {
@@ -547,16 +547,17 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		filter = combine(o.filter, match.Filter())
 	}
 	var src capture.Source
-	// The file's time stamps: microseconds with -r of a microsecond
-	// file or --time-stamp-precision=micro, as tcpdump writes them
-	// (the capture's nanoseconds cut, as libpcap cuts them); else
+	// The file's time stamps: microseconds with
+	// --time-stamp-precision=micro, and with -r unless =nano, as
+	// tcpdump writes them (the nanoseconds cut, as libpcap cuts them:
+	// tcpdump -r opens any file at microseconds without --nano); else
 	// nanoseconds.
 	micro := o.precision == "micro"
 	snaplen, iface := o.snaplen, o.iface
 	if o.read != "" {
 		var info capture.FileInfo
 		src, info, err = capture.OpenFile(o.read, filter)
-		micro = micro || o.precision == "" && !info.Nano
+		micro = o.precision != "nano"
 		snaplen, iface = info.Snaplen, ""
 	} else {
 		src, err = capture.Open(o.config(filter))
