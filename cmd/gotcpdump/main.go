@@ -153,6 +153,21 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if err != nil {
 		return nil, err
 	}
+	// 0 is these flags' default (no limit), but tcpdump refuses it when
+	// given, as it refuses less: a script's computed "-c 0" must not
+	// capture forever.
+	named := map[string]struct {
+		what string
+		v    int64
+	}{"c": {"packet count", int64(o.count)}, "C": {"file size", o.maxMB}, "W": {"number of output files", int64(o.files)}}
+	fs.Visit(func(f *flag.Flag) {
+		if n, ok := named[f.Name]; ok && n.v <= 0 && err == nil {
+			err = fmt.Errorf("invalid %s %d", n.what, n.v) // tcpdump's words
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
 	if err := o.check(); err != nil {
 		return nil, err
 	}

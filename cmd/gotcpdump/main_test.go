@@ -86,7 +86,10 @@ func TestTcpdumpCommandLines(t *testing.T) {
 	for _, c := range []struct{ args, err string }{
 		{"-s -1 -w x.pcap", "-s -1: must not be negative"},
 		{"-s 300000 -w x.pcap", "-s 300000: at most 262144"},
-		{"-c -5 -w x.pcap", "-c -5: must not be negative"},
+		{"-c -5 -w x.pcap", "invalid packet count -5"},
+		{"-c 0 -w x.pcap", "invalid packet count 0"},
+		{"-C 0 -w x.pcap", "invalid file size 0"},
+		{"-W 0 -C 1 -w x.pcap", "invalid number of output files 0"},
 		{"-G -3 -w x.pcap", "-G -3: must not be negative"},
 		{"-B 0 -w x.pcap", "-B 0: want a positive size"},
 		{"-j host -w x.pcap", "flag provided but not defined: -j"},
