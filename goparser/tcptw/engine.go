@@ -180,12 +180,16 @@ type conn struct {
 	h2Sync    [2]bool
 	// goaway: the server sent GOAWAY (in a segment of connection
 	// management only) before any FIN, and the client has sent no
-	// request since: a client FIN now answers it. idleAtGoaway: from
-	// lastData to that GOAWAY. clientGoaway: the client sent GOAWAY
+	// request since: a client FIN now answers it. srvGoaway: the server
+	// sent one, whatever came after. idleAtGoaway: from lastData to the
+	// server's first GOAWAY, its idle timeout: a call that crosses it
+	// (grpc-go sends a second GOAWAY later) makes the last data newer,
+	// not the timeout shorter. clientGoaway: the client sent GOAWAY
 	// before the server's first, and before any FIN: the client began
 	// the shutdown, and a server GOAWAY after it is the answer (Go's
 	// server answers a client's GOAWAY with its own), not the cause.
 	goaway       bool
+	srvGoaway    bool
 	clientGoaway bool
 	idleAtGoaway time.Duration
 	pair         *pair
@@ -482,17 +486,20 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	if data && (c.h2Sync[d] || start) {
 		if ctl, goaway := e.h2Control(c, d, s, start); ctl {
 			data = false
-			// The server's first GOAWAY (grpc-go sends a second once
-			// its PING is acked) before either side closed: a GOAWAY
-			// after the client's FIN answers nothing, and one after the
-			// client's own GOAWAY answers that.
+			// The server's GOAWAYs (grpc-go sends a second once its
+			// PING is acked) before either side closed: a GOAWAY after
+			// the client's FIN answers nothing, and one after the
+			// client's own GOAWAY answers that. The idle is the first's.
 			switch {
 			case !goaway || c.fin[0] || c.fin[1]:
-			case d == 0 && !c.goaway:
+			case d == 0 && !c.srvGoaway:
 				c.clientGoaway = true
-			case d == 1 && !c.goaway && !c.clientGoaway:
+			case d == 1 && !c.clientGoaway:
 				c.goaway = true
-				c.idleAtGoaway = c.idleSince(t)
+				if !c.srvGoaway {
+					c.srvGoaway = true
+					c.idleAtGoaway = c.idleSince(t)
+				}
 			}
 		}
 	}
@@ -619,6 +626,7 @@ func (e *Engine) swapRoles(c *conn) {
 	c.req = reqTracker{cache: &e.reqs}
 	c.h2Sync = [2]bool{}
 	c.goaway = false
+	c.srvGoaway = false
 	c.clientGoaway = false
 	c.respClose = false
 	c.pair = e.pair(c.ep[0].Addr(), c.ep[1])

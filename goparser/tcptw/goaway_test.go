@@ -52,6 +52,11 @@ func TestClosedAfterGoaway(t *testing.T) {
 			closer: "client", n: 1, idle: 1.02},
 		{name: "the second GOAWAY does not restart the idle", segs: []h2Seg{{d: 1, p: grpcGo}, {d: 0, p: octPingAck}, {d: 1, p: octGoAway}},
 			closer: "client", n: 1, idle: 1},
+		// grpc-python calls once more after grpc-go's first GOAWAY (of
+		// MaxConnectionIdle), and closes after its second: the idle
+		// timeout is the idle at the first.
+		{name: "a call between the two GOAWAYs", segs: []h2Seg{{d: 1, p: grpcGo}, {d: 0, p: octHeaders3}, {d: 1, p: octData}, {d: 0, p: octPingAck},
+			{d: 1, p: octGoAway}}, closer: "client", n: 1, idle: 1},
 		{name: "the client's own GOAWAY before its FIN", segs: []h2Seg{{d: 1, p: octGoAway}, {d: 0, p: octGoAway}}, closer: "client", n: 1, idle: 1},
 		{name: "DATA after the GOAWAY (a stream let finish)", segs: []h2Seg{{d: 1, p: octGoAway}, {d: 1, p: octData}}, closer: "client", n: 1, idle: 1},
 
