@@ -499,6 +499,9 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 				if !c.srvGoaway {
 					c.srvGoaway = true
 					c.idleAtGoaway = c.idleSince(t)
+					if c.rolesKnown && c.pair != nil {
+						c.pair.goingAway++
+					}
 				}
 			}
 		}

@@ -260,6 +260,92 @@ func TestFindingsClientOpensBesideIdleConnections(t *testing.T) {
 		"IdleConnTimeout", "Share one http.Client/Transport"}, []string{"so each request finds no idle connection"})
 }
 
+// TestFindingsServerClosesUnusedConnections: a new Transport per request,
+// a request every 100 ms, against a server whose idle timeout (1 s)
+// closes each connection the client leaves idle. The server closes, idle,
+// but each connection began beside ten others of the client's own: the
+// client does not reuse them, and a longer server timeout would change
+// nothing but who holds TIME_WAIT. A client that pauses longer than the
+// server's timeout, one connection at a time, is still told of the
+// server's idle timeout; over HTTP/2 too, where Go's server sends GOAWAY
+// at its timeout and closes a second later, so that the client's next
+// connection begins beside the one going away.
+func TestFindingsServerClosesUnusedConnections(t *testing.T) {
+	perRequest := []string{"but the client began 29 of its 30 connections while others of its own",
+		"new http.Client or Transport per request", "The fix belongs to the client.", "reuse one http.Client/Transport",
+		"only decides which side holds the TIME_WAIT sockets"}
+	sequential := []string{": its idle timeout (http.Server.IdleTimeout", "raise the server's idle timeout above the client's request interval"}
+	for _, tc := range []struct {
+		name      string
+		h2        bool
+		every     time.Duration // between new connections
+		want, not []string
+	}{
+		{"a Transport per request", false, 100 * time.Millisecond,
+			append([]string{"The server closes connections idle for 1.0 s (median), but"}, perRequest...), sequential},
+		{"one connection at a time", false, 1500 * time.Millisecond,
+			append([]string{"The server closes connections idle for 1.0 s (median):"}, sequential...), perRequest},
+		{"a Transport per request, HTTP/2", true, 100 * time.Millisecond,
+			append([]string{"idle for 1.0 s (median, from the last data to its GOAWAY), but"}, perRequest...), sequential},
+		{"the next connection beside one going away, HTTP/2", true, 1500 * time.Millisecond,
+			append([]string{"idle for 1.0 s (median, from the last data to its GOAWAY):"}, sequential...), perRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{})
+			// Connection i opens at i*every. 1 s after its response, the
+			// server closes it, or over HTTP/2 sends GOAWAY and closes 1 s
+			// later; each step in time order with the others'.
+			type step struct {
+				at    time.Duration
+				f     *flow
+				close bool
+			}
+			var steps []step
+			run := func(until time.Duration) {
+				slices.SortStableFunc(steps, func(a, b step) int { return int(a.at - b.at) })
+				for len(steps) > 0 && steps[0].at <= until {
+					sp := steps[0]
+					steps = steps[1:]
+					sp.f.at(sp.at)
+					if !sp.close {
+						sp.f.data(1, h2GoAway)
+						continue
+					}
+					sp.f.send(1, false, true, true, false, 0)
+					sp.f.send(0, false, true, true, false, 0)
+					sp.f.send(1, false, true, false, false, 0)
+				}
+			}
+			for i := range 30 {
+				start := time.Duration(i) * tc.every
+				run(start)
+				f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+				f.at(start)
+				if tc.h2 {
+					h2Start(f)
+				} else {
+					f.handshake()
+					f.data(0, []byte(reqPlain))
+					f.data(1, []byte(respPlain))
+				}
+				f.send(0, false, true, false, false, 0)
+				idle := f.t.Sub(t0) + time.Second
+				if tc.h2 {
+					steps = append(steps, step{idle, f, false}, step{idle + time.Second, f, true})
+				} else {
+					steps = append(steps, step{idle, f, true})
+				}
+			}
+			run(time.Hour)
+			r := e.Report(false)
+			if p := r.Pairs[0]; p.Closers["server"] != 30 || p.OneRequest != 30 {
+				t.Fatalf("closers %v, one-request connections %d", p.Closers, p.OneRequest)
+			}
+			checkOneFinding(t, r.Findings, tc.want, tc.not)
+		})
+	}
+}
+
 // h2CallWith is a gRPC client's first segment after its preface: the
 // HEADERS of a call on stream 1 with User-Agent ua (none if empty), and
 // its one DATA frame.

@@ -203,8 +203,8 @@ type PairReport struct {
 	// timeout. null when there are none.
 	MedianIdleBeforeServerGoaway *float64 `json:"median_idle_before_server_goaway_seconds"`
 	// afterClose: of Connections, those begun after a connection of the
-	// pair closed; beside: those begun while another was open (see
-	// shortConnFinding); serverGoaway: the server's closes after its
+	// pair closed; beside: those begun while another was open, not going
+	// away (see pair.beside); serverGoaway: the server's closes after its
 	// GOAWAY; client: the client library that the User-Agents of its
 	// one-request connections name (pair.agents), an index in clientFixes.
 	afterClose, beside, serverGoaway, client int
@@ -518,7 +518,24 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		fmt.Fprintf(&b, "The server's responses say \"Connection: close\" (%d of %d) although the requests do not: keep-alive "+
 			"is off on the server, so the fix belongs to the server. In Go: do not call http.Server.SetKeepAlivesEnabled(false), "+
 			"and do not set \"Connection: close\" in handlers.", p.ConnectionCloseReplies, closed)
+	case ss > cs+both && serverIdle != nil && *serverIdle >= 1 && 2*p.beside >= p.Connections:
+		// The server's idle timeout ends the connections, but most
+		// began while others of the client's own were open: it does
+		// not reuse them (a client, Transport or channel per request),
+		// and each sits idle until the server's timeout. A longer
+		// timeout would only keep more open, and once the client's own
+		// idle timeout (Go's: 90 s) fires first, the TIME_WAIT sockets
+		// move to the client.
+		fmt.Fprintf(&b, "The server closes connections idle for %.1f s (median%s), but the client began %d of its %d "+
+			"connections while others of its own to this server were open: it opens a new connection per request (%s) "+
+			"and leaves the idle ones unused until the server's idle timeout closes them. The fix belongs to the client. "+
+			"%s The server's idle timeout only decides which side holds the TIME_WAIT sockets: a longer one leaves more "+
+			"idle connections open, and the client's own idle timeout closes them instead. (If several workers share one "+
+			"client and each pauses longer than the server's idle timeout, raise that timeout above the pause.)",
+			*serverIdle, serverIdleTo, p.beside, p.Connections, client.perRequest, client.fix)
 	case ss > cs+both && serverIdle != nil && *serverIdle >= 1:
+		// One connection at a time, each closed by the server before the
+		// next request: the client's pause is longer than the timeout.
 		fmt.Fprintf(&b, "The server closes connections idle for %.1f s (median%s): its idle timeout (http.Server.IdleTimeout; "+
 			"grpc-go: keepalive.ServerParameters.MaxConnectionIdle; gRPC C core and Python: grpc.max_connection_idle_ms) is shorter than the client's pause between requests. Have "+
 			"the client reuse its connections sooner, or raise the server's idle timeout above the client's request interval.",

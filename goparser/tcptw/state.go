@@ -114,6 +114,7 @@ type pairKey struct {
 type pair struct {
 	key           pairKey
 	idx           uint32        // in Engine.pairList
+	goingAway     int32         // of the open connections, those the server sent GOAWAY on (conn.srvGoaway)
 	hosts         [2]*hostState // the client's and the server's, once looked up
 	conns         int
 	closedConns   int
@@ -133,7 +134,7 @@ type pair struct {
 	connClose   int // closes after an HTTP/1.x "Connection: close" request
 	lastClose   time.Time
 	open        int
-	beside      int // connections begun while another of the pair was open
+	beside      int // connections begun while another of the pair was open, not going away (connStarted)
 	twClient    int // TIME_WAIT sockets the client holds for this pair
 	twServer    int
 	twPeak      int // both sides' TIME_WAIT sockets of this pair
@@ -191,7 +192,11 @@ func (e *Engine) pairHost(p *pair, side int) *hostState {
 
 func (p *pair) connStarted(t time.Time) {
 	p.conns++
-	if p.open > 0 {
+	// Beside another connection of the client's that it could have
+	// used: one the server sent GOAWAY on cannot be, and Go's server
+	// closes it only a second after, so a client that reuses its
+	// connections opens its next one beside it.
+	if p.open > int(p.goingAway) {
 		p.beside++
 	}
 	p.open++
@@ -208,6 +213,14 @@ func (p *pair) connStarted(t time.Time) {
 func (p *pair) connGone(c *conn) {
 	if c.rolesKnown && p.open > 0 {
 		p.open--
+		p.goneAway(c)
+	}
+}
+
+// goneAway forgets an open connection that the server sent GOAWAY on.
+func (p *pair) goneAway(c *conn) {
+	if c.srvGoaway && p.goingAway > 0 {
+		p.goingAway--
 	}
 }
 
@@ -251,6 +264,7 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 	p.closedConns++
 	if c.rolesKnown && p.open > 0 {
 		p.open--
+		p.goneAway(c)
 	}
 	// A connection's TIME_WAIT socket starts with its last segment: it
 	// holds the port once, not as well as the open connection.
