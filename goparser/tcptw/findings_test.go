@@ -367,8 +367,11 @@ func h2CallWith(ua string) []byte {
 
 // TestFindingsClientLibrary: a client that makes a connection per request
 // is told how to reuse one in the terms of the library that most of its
-// requests' User-Agents name, over HTTP/1.1 and HTTP/2; another client,
-// or none named, is told in general terms, then Go's.
+// requests' User-Agents name, over HTTP/1.1 and HTTP/2, and a gRPC
+// client not of keep-alive (gRPC's keepalive is pings); gRPC calls that
+// no one library made most of (grpc-java, a mix, none named), in the
+// terms of gRPC's libraries; another client, or none named, in general
+// terms, then Go's.
 func TestFindingsClientLibrary(t *testing.T) {
 	const (
 		goUA     = "Go-http-client/1.1"
@@ -381,6 +384,11 @@ func TestFindingsClientLibrary(t *testing.T) {
 	grpcGoFix := []string{"new grpc.ClientConn per call", "create one grpc.ClientConn (grpc.NewClient)", "do not Close it after each call"}
 	coreFix := []string{"new channel per call", "create one channel (Python: grpc.insecure_channel or grpc.secure_channel)"}
 	generic := []string{"new client per request", "Keep keep-alive on and share one client (one connection pool) among all requests. In Go:"}
+	// gRPC calls that no one library made most of: advice for gRPC's
+	// libraries, none of it about keep-alive (gRPC's are pings).
+	grpcAny := []string{"it does not reuse its connections (a new channel or ClientConn per call)",
+		"Create one channel per server and share it among all calls", "grpc.NewClient", "grpc.insecure_channel", "one ManagedChannel"}
+	notHTTP := []string{"http.Client", "MaxIdleConnsPerHost", "keep-alive"}
 	cat := func(l ...[]string) []string { return slices.Concat(l...) }
 	for _, tc := range []struct {
 		name      string
@@ -391,14 +399,18 @@ func TestFindingsClientLibrary(t *testing.T) {
 	}{
 		{"Go net/http", false, false, func(int) string { return goUA }, cat(goFix, []string{"new http.Client or Transport per request"}),
 			[]string{"grpc", "Keep keep-alive on", "channel"}},
-		{"grpc-go", true, false, func(int) string { return grpcGo }, grpcGoFix, []string{"http.Client", "MaxIdleConnsPerHost", "channel"}},
-		{"grpc-python", true, false, func(int) string { return grpcPy }, coreFix, []string{"http.Client", "MaxIdleConnsPerHost", "ClientConn"}},
-		{"grpc-ruby", true, false, func(int) string { return grpcRuby }, coreFix, []string{"http.Client", "ClientConn"}},
+		{"grpc-go", true, false, func(int) string { return grpcGo }, grpcGoFix, cat(notHTTP, []string{"channel"})},
+		{"grpc-python", true, false, func(int) string { return grpcPy }, coreFix, cat(notHTTP, []string{"ClientConn"})},
+		{"grpc-ruby", true, false, func(int) string { return grpcRuby }, coreFix, cat(notHTTP, []string{"ClientConn"})},
+		{"grpc-java", true, false, func(int) string { return "grpc-java-netty/1.60.0" }, grpcAny, notHTTP},
+		{"half grpc-go, half grpc-python", true, false, func(i int) string { return map[bool]string{true: grpcPy, false: grpcGo}[i%2 == 0] },
+			grpcAny, notHTTP},
+		{"gRPC without a User-Agent", true, false, func(int) string { return "" }, grpcAny, notHTTP},
 		{"grpc-go behind an application's token", true, false, func(int) string { return "billing/2.1 " + grpcGo }, grpcGoFix, []string{"http.Client"}},
 		{"mostly grpc-go", true, false, func(i int) string { return map[bool]string{true: goUA, false: grpcGo}[i%3 == 0] }, grpcGoFix, []string{"http.Client"}},
 		{"curl", false, false, func(int) string { return curl }, cat(generic, goFix), []string{"grpc", "channel"}},
-		{"no User-Agent, HTTP/2", true, false, func(int) string { return "" }, cat(generic, goFix), []string{"grpc", "channel"}},
-		{"half Go, half grpc-go", true, false, func(i int) string { return map[bool]string{true: goUA, false: grpcGo}[i%2 == 0] },
+		{"no User-Agent", false, false, func(int) string { return "" }, cat(generic, goFix), []string{"grpc", "channel"}},
+		{"half Go, half grpc-go, HTTP/1.1", false, false, func(i int) string { return map[bool]string{true: goUA, false: grpcGo}[i%2 == 0] },
 			cat(generic, goFix), []string{"grpc.NewClient"}},
 		{"Connection: close from curl", false, true, func(int) string { return curl },
 			cat([]string{"\"Connection: close\" (12 of 12), so the fix belongs to the client. Keep keep-alive on"}, goFix), []string{"grpc"}},

@@ -314,7 +314,7 @@ func (e *Engine) Report(timeline bool) *Report {
 			MedianIdleBeforeServerClose: p.serverIdle.medianOrNil(), MedianIdleBeforeClientClose: p.clientIdle.medianOrNil(),
 			ClosedAfterGoaway: p.goawayCloses, MedianIdleBeforeGoaway: p.goawayIdle.medianOrNil(),
 		}
-		pr.client = clientOf(p.agents)
+		pr.client = clientOf(p.agents, grpcCalls(p.labels))
 		if g := p.serverGoaway; g != nil {
 			pr.serverGoaway, pr.MedianIdleBeforeServerGoaway = g.n, g.medianOrNil()
 		}
@@ -587,6 +587,9 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"grpc.client_idle_timeout_ms) is shorter than its pause between requests. Share one http.Client/Transport "+
 			"among all requests, and raise its idle timeout above the pause between requests.",
 			cs+both, *p.MedianIdleBeforeClientClose, p.beside, p.Connections)
+	case client.grpc:
+		fmt.Fprintf(&b, "The client closes %d of them itself: it does not reuse its connections (%s), "+
+			"so the fix belongs to the client. %s", cs+both, client.perRequest, client.fix)
 	default:
 		fmt.Fprintf(&b, "The client closes %d of them itself: keep-alive is off or connections are not reused (%s), "+
 			"so the fix belongs to the client. %s", cs+both, client.perRequest, client.fix)
@@ -595,21 +598,36 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 }
 
 // clientFixes is how the client libraries that the User-Agents name make
-// a connection per request (perRequest), and how they reuse one (fix).
-// A library is named by a product token of the header that begins with
-// token: gRPC's C core adds its own to those of the languages built on
-// it ("grpc-python/1.51.1 grpc-c/29.0.0 (linux; chttp2)"). The last
-// entry, without a token, is for other clients and for none named.
-var clientFixes = [...]struct{ token, perRequest, fix string }{
-	{"Go-http-client/", "a new http.Client or Transport per request", goFix},
+// a connection per request (perRequest), and how they reuse one (fix);
+// grpc: a gRPC library, whose "keepalive" means pings, so that its
+// advice does not speak of keep-alive. A library is named by a product
+// token of the header that begins with token: gRPC's C core adds its own
+// to those of the languages built on it ("grpc-python/1.51.1
+// grpc-c/29.0.0 (linux; chttp2)"). The last two entries, without a
+// token, are for gRPC calls that no one library made most of (grpc-java,
+// or a mix), and for other clients and for none named.
+var clientFixes = [...]struct {
+	token, perRequest, fix string
+	grpc                   bool
+}{
+	{"Go-http-client/", "a new http.Client or Transport per request", goFix, false},
 	{"grpc-go/", "a new grpc.ClientConn per call", "In grpc-go: create one grpc.ClientConn (grpc.NewClient) and " +
-		"share it among all calls instead of dialing per call, and do not Close it after each call."},
+		"share it among all calls instead of dialing per call, and do not Close it after each call.", true},
 	{"grpc-c/", "a new channel per call", "In gRPC's C core and the languages built on it (Python, Ruby, PHP and others): " +
 		"create one channel (Python: grpc.insecure_channel or grpc.secure_channel) and use it for all calls instead of " +
-		"a channel per call."},
+		"a channel per call.", true},
+	{"", "a new channel or ClientConn per call", "Create one channel per server and share it among all calls instead of " +
+		"one per call: in grpc-go one grpc.ClientConn (grpc.NewClient), not Closed after each call; in gRPC's C core and " +
+		"Python one grpc.insecure_channel or grpc.secure_channel; in Java one ManagedChannel.", true},
 	{"", "a new client per request; in Go, a new http.Client or Transport per request", "Keep keep-alive on and share " +
-		"one client (one connection pool) among all requests. " + goFix},
+		"one client (one connection pool) among all requests. " + goFix, false},
 }
+
+// The entries of clientFixes without a token.
+const (
+	grpcClient  = len(clientFixes) - 2
+	otherClient = len(clientFixes) - 1
+)
 
 const goFix = "In Go: do not set Transport.DisableKeepAlives or Request.Close, reuse one http.Client/Transport for all " +
 	"requests, raise Transport.MaxIdleConnsPerHost to the request concurrency (the default is 2), and drain and close " +
@@ -617,14 +635,14 @@ const goFix = "In Go: do not set Transport.DisableKeepAlives or Request.Close, r
 
 // clientOf is the index in clientFixes of the library that most of the
 // requests with a User-Agent name (agents counts requests per
-// User-Agent), else of its last entry.
-func clientOf(agents map[string]int) int {
-	other := len(clientFixes) - 1
-	var n [len(clientFixes)]int
+// User-Agent); else, if most requests are gRPC calls (grpc), of its
+// entry for gRPC; else of its last entry.
+func clientOf(agents map[string]int, grpc bool) int {
+	var n [grpcClient + 1]int
 	total := 0
 	for ua, c := range agents {
-		k := other
-		for i, f := range clientFixes[:other] {
+		k := grpcClient // a library the table does not know
+		for i, f := range clientFixes[:grpcClient] {
 			if strings.HasPrefix(ua, f.token) || strings.Contains(ua, " "+f.token) {
 				k = i
 				break
@@ -633,12 +651,29 @@ func clientOf(agents map[string]int) int {
 		n[k] += c
 		total += c
 	}
-	for k, c := range n[:other] {
+	for k, c := range n[:grpcClient] {
 		if 2*c > total {
 			return k
 		}
 	}
-	return other
+	if grpc {
+		return grpcClient
+	}
+	return otherClient
+}
+
+// grpcCalls reports whether most of the first requests of a pair's short
+// connections are gRPC calls: their labels (pair.labels) are "gRPC " and
+// the method, so the count costs nothing per connection.
+func grpcCalls(labels map[string]int) bool {
+	g, total := 0, 0
+	for l, n := range labels {
+		if strings.HasPrefix(l, "gRPC ") {
+			g += n
+		}
+		total += n
+	}
+	return 2*g > total
 }
 
 // medianIdleNote is " (median N s after the last data)", or with to
