@@ -100,6 +100,27 @@ func TestClosedAfterGoaway(t *testing.T) {
 	}
 }
 
+// TestPairLineGoawayNote: the text report notes the client's closes after
+// the server's GOAWAY beside the client's count, not after the server's.
+func TestPairLineGoawayNote(t *testing.T) {
+	e := New(Config{})
+	grpcGo := bytes.Join([][]byte{octGoAwayMax, octPing}, nil)
+	for i := range 5 {
+		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+		f.at(time.Duration(i) * 2 * time.Second)
+		if i < 2 {
+			goawayConn(f, time.Second, []h2Seg{{d: 1, p: grpcGo}}, 0)
+		} else {
+			goawayConn(f, time.Second, nil, 1)
+		}
+	}
+	var text strings.Builder
+	e.Report(false).WriteText(&text)
+	if want := "closes client 2 (2 after the server's GOAWAY), server 3, FIN->SYN"; !strings.Contains(text.String(), want) {
+		t.Errorf("pair line lacks %q:\n%s", want, text.String())
+	}
+}
+
 // TestClosedAfterGoawayHTTP1: octets that read as a GOAWAY on an HTTP/1.1
 // connection are no GOAWAY.
 func TestClosedAfterGoawayHTTP1(t *testing.T) {

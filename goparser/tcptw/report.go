@@ -740,10 +740,7 @@ func (r *Report) WriteText(w io.Writer) {
 		if p.MedianLifetime != nil {
 			reqs = fmt.Sprintf("%.1f", p.RequestsPerConn)
 		}
-		closes := closersText(p.Closers)
-		if p.ClosedAfterGoaway > 0 {
-			closes += fmt.Sprintf(" (%d after the server's GOAWAY)", p.ClosedAfterGoaway)
-		}
+		closes := closersText(p.Closers, p.ClosedAfterGoaway)
 		fmt.Fprintf(w, "  %s -> %s: %s, %.1f/s (peak %d/s), median life %s, %s req/conn, %d/%d bytes out/in, closes %s, FIN->SYN median %s, TIME_WAIT predicted %.0f observed peak %d\n",
 			p.Client, p.Server, conns, p.RateMean, p.RatePeak, life, reqs,
 			p.BytesToServer, p.BytesToClient, closes, gap, p.PredictedTimeWait, p.ObservedTimeWait)
@@ -777,11 +774,22 @@ func fmtTime(t float64) string {
 	return time.Unix(0, int64(t*1e9)).UTC().Format("2006-01-02 15:04:05.000")
 }
 
-func closersText(m map[string]int) string {
+// closersText lists the closes by closer. afterGoaway, of the client's
+// (closers "client" and "both"), is noted beside the client's count, or
+// beside the simultaneous closes when the client has none of its own.
+func closersText(m map[string]int, afterGoaway int) string {
+	note := "client"
+	if m["client"] == 0 {
+		note = "both"
+	}
 	var parts []string
 	for _, k := range []string{"client", "server", "both", "rst"} {
 		if m[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+			part := fmt.Sprintf("%s %d", k, m[k])
+			if k == note && afterGoaway > 0 {
+				part += fmt.Sprintf(" (%d after the server's GOAWAY)", afterGoaway)
+			}
+			parts = append(parts, part)
 		}
 	}
 	if len(parts) == 0 {
