@@ -156,7 +156,8 @@ func TestFindingsGoaway(t *testing.T) {
 		{"MaxConnectionIdle", 1500 * time.Millisecond, func(int) bool { return true }, false,
 			[]string{"the client 10.0.0.1 holds 12 (peak; it closed 12 first)", "The server ends these connections, not the client",
 				"12 of the client's 12 closes answer a GOAWAY", "idle for 1.5 s (median, from the last data to the GOAWAY)",
-				"MaxConnectionIdle", "http.Server.IdleTimeout", "grpc.max_connection_idle_ms", "call interval"},
+				"MaxConnectionIdle", "http.Server.IdleTimeout", "h2c.NewHandler or http2.ConfigureServer: http2.Server.IdleTimeout",
+				"grpc.max_connection_idle_ms", "call interval"},
 			[]string{"keep-alive is off", "new http.Client or Transport per request", "MaxConnectionAge"}},
 		{"MaxConnectionAge", 200 * time.Millisecond, func(int) bool { return true }, false,
 			[]string{"12 of the client's 12 closes answer a GOAWAY", "little idle (median 0.200 s after the last data)",
@@ -234,14 +235,15 @@ func TestFindingsServerGoaway(t *testing.T) {
 		want, not []string
 	}{
 		{"IdleTimeout 1 s", time.Second, all, 2, 1,
-			[]string{"The server closes connections idle for 1.0 s (median, from the last data to its GOAWAY)", "http.Server.IdleTimeout"},
+			[]string{"The server closes connections idle for 1.0 s (median, from the last data to its GOAWAY)", "http.Server.IdleTimeout",
+				"h2c.NewHandler or http2.ConfigureServer: http2.Server.IdleTimeout"},
 			[]string{"2.0 s", "right after"}},
 		{"IdleTimeout 3 s", 3 * time.Second, all, 4, 3,
 			[]string{"The server closes connections idle for 3.0 s (median, from the last data to its GOAWAY)"}, []string{"4.0 s"}},
 		{"GOAWAY on few of the closes", time.Second, func(i int) bool { return i%4 == 0 }, 2, 1,
 			[]string{"The server closes connections idle for 2.0 s (median):"}, []string{"GOAWAY"}},
 		{"no GOAWAY", time.Second, func(int) bool { return false }, 2, -1,
-			[]string{"The server closes connections idle for 2.0 s (median):"}, []string{"GOAWAY"}},
+			[]string{"The server closes connections idle for 2.0 s (median):", "http.Server.IdleTimeout"}, []string{"GOAWAY", "http2.Server"}},
 		// Go's server with keep-alives off sends GOAWAY after the
 		// response, and closes 1 s later.
 		{"GOAWAY right after the response", 0, all, 1, 0,

@@ -506,9 +506,9 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	// its GOAWAY when most of its closes came after one (Go's HTTP/2
 	// server closes 1 s after the GOAWAY of its idle timeout: the idle at
 	// the FIN is the timeout plus that second).
-	serverIdle, serverIdleTo := p.MedianIdleBeforeServerClose, ""
+	serverIdle, serverIdleTo, goIdle := p.MedianIdleBeforeServerClose, "", "http.Server.IdleTimeout"
 	if p.serverGoaway > 0 && 2*p.serverGoaway >= ss {
-		serverIdle, serverIdleTo = p.MedianIdleBeforeServerGoaway, ", from the last data to its GOAWAY"
+		serverIdle, serverIdleTo, goIdle = p.MedianIdleBeforeServerGoaway, ", from the last data to its GOAWAY", goH2Idle
 	}
 	switch {
 	case 2*p.ConnectionClose >= closed:
@@ -536,10 +536,10 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	case ss > cs+both && serverIdle != nil && *serverIdle >= 1:
 		// One connection at a time, each closed by the server before the
 		// next request: the client's pause is longer than the timeout.
-		fmt.Fprintf(&b, "The server closes connections idle for %.1f s (median%s): its idle timeout (http.Server.IdleTimeout; "+
+		fmt.Fprintf(&b, "The server closes connections idle for %.1f s (median%s): its idle timeout (%s; "+
 			"grpc-go: keepalive.ServerParameters.MaxConnectionIdle; gRPC C core and Python: grpc.max_connection_idle_ms) is shorter than the client's pause between requests. Have "+
 			"the client reuse its connections sooner, or raise the server's idle timeout above the client's request interval.",
-			*serverIdle, serverIdleTo)
+			*serverIdle, serverIdleTo, goIdle)
 	case ss > cs+both:
 		idle := medianIdleNote(serverIdle, serverIdleTo)
 		fmt.Fprintf(&b, "The server closes each connection right after its response%s, without a \"Connection: close\" "+
@@ -550,10 +550,10 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		fmt.Fprintf(&b, "The server ends these connections, not the client: %d of the client's %d closes answer a GOAWAY "+
 			"that the server sent after the connection was idle for %.1f s (median, from the last data to the GOAWAY). The "+
 			"client then closes, so it holds the TIME_WAIT sockets although it reuses its connections: the server's idle "+
-			"timeout (grpc-go keepalive.ServerParameters.MaxConnectionIdle, http.Server.IdleTimeout; gRPC C core and Python: "+
+			"timeout (grpc-go keepalive.ServerParameters.MaxConnectionIdle, %s; gRPC C core and Python: "+
 			"grpc.max_connection_idle_ms) is shorter than the client's pause between calls. Raise it above the client's "+
 			"call interval, or have the client call more often.",
-			g, cs+both, *p.MedianIdleBeforeGoaway)
+			g, cs+both, *p.MedianIdleBeforeGoaway, goH2Idle)
 	case goaway:
 		idle := medianIdleNote(p.MedianIdleBeforeGoaway, "")
 		fmt.Fprintf(&b, "The server ends these connections, not the client: %d of the client's %d closes answer a GOAWAY "+
@@ -628,6 +628,12 @@ const (
 	grpcClient  = len(clientFixes) - 2
 	otherClient = len(clientFixes) - 1
 )
+
+// goH2Idle names the idle timeouts of Go's HTTP/2 servers, which send
+// GOAWAY when it fires: net/http's own, and x/net/http2's, which a
+// server made with h2c.NewHandler goes by (http.Server.IdleTimeout did
+// not make one send GOAWAY).
+const goH2Idle = "http.Server.IdleTimeout; x/net/http2, as with h2c.NewHandler or http2.ConfigureServer: http2.Server.IdleTimeout"
 
 const goFix = "In Go: do not set Transport.DisableKeepAlives or Request.Close, reuse one http.Client/Transport for all " +
 	"requests, raise Transport.MaxIdleConnsPerHost to the request concurrency (the default is 2), and drain and close " +
