@@ -222,6 +222,48 @@ func TestFindingsClientHoldsUnusedConnections(t *testing.T) {
 		[]string{"IdleConnTimeout"})
 }
 
+// TestFindingsRaceOrClients: both sides hold many TIME_WAIT sockets. One
+// kind of client (Go's without keep-alive) races the server; two (Go's,
+// whose requests ask the server to close, and curl, which closes itself)
+// may each close its own way, which the finding does not call a race.
+func TestFindingsRaceOrClients(t *testing.T) {
+	const curlReq = "GET /orders HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8.5.0\r\n\r\n"
+	for _, tc := range []struct {
+		name      string
+		curl      bool // every other request is curl's, closed by curl
+		want, not string
+	}{
+		{"one client", false, "(both sides hold many: the client and the server race to close)", "different ways"},
+		{"two clients", true, "(both sides hold many: they race to close, or its clients close in different ways)", "the client and the server race"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{})
+			storm(e, 20, reqClose, respClose, func(i int) int {
+				if tc.curl {
+					return 1 // Go's requests: the server closes
+				}
+				return i % 2 // one client whose closes race the server's
+			}, 0)
+			if tc.curl {
+				for i := range 20 {
+					f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(41000+i)), srv, 1000)
+					f.at(time.Second + time.Duration(i)*20*time.Millisecond).handshake()
+					f.data(0, []byte(curlReq))
+					f.data(1, []byte(respPlain))
+					f.send(0, false, true, true, false, 0)
+					f.send(1, false, true, true, false, 0)
+					f.send(0, false, true, false, false, 0)
+				}
+			}
+			r := e.Report(false)
+			if p := r.Pairs[0]; p.ClientTimeWaitPeak == 0 || p.ServerTimeWaitPeak == 0 {
+				t.Fatalf("TIME_WAIT peaks: client %d server %d", p.ClientTimeWaitPeak, p.ServerTimeWaitPeak)
+			}
+			checkOneFinding(t, r.Findings, []string{tc.want}, []string{tc.not})
+		})
+	}
+}
+
 // TestFindingsClientOpensBesideIdleConnections: a new Transport per
 // request, each closing its connection after 1 s idle (IdleConnTimeout),
 // a request every 300 ms. Connections close all along, so most begin

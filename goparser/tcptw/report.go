@@ -208,6 +208,9 @@ type PairReport struct {
 	// GOAWAY; client: the client library that the User-Agents of its
 	// one-request connections name (pair.agents), an index in clientFixes.
 	afterClose, beside, serverGoaway, client int
+	// oneAgent: one User-Agent names all the requests of those
+	// connections: one kind of client.
+	oneAgent bool
 }
 
 // Ranked is a label and how often it was seen.
@@ -314,7 +317,7 @@ func (e *Engine) Report(timeline bool) *Report {
 			MedianIdleBeforeServerClose: p.serverIdle.medianOrNil(), MedianIdleBeforeClientClose: p.clientIdle.medianOrNil(),
 			ClosedAfterGoaway: p.goawayCloses, MedianIdleBeforeGoaway: p.goawayIdle.medianOrNil(),
 		}
-		pr.client = clientOf(p.agents, grpcCalls(p.labels))
+		pr.client, pr.oneAgent = clientOf(p.agents, grpcCalls(p.labels)), len(p.agents) == 1
 		if g := p.serverGoaway; g != nil {
 			pr.serverGoaway, pr.MedianIdleBeforeServerGoaway = g.n, g.medianOrNil()
 		}
@@ -491,7 +494,15 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	}
 	fmt.Fprintf(&b, "TIME_WAIT: %s", strings.Join(holders, "; "))
 	if len(holders) == 2 && 5*min(cs, ss) >= cs+ss {
-		b.WriteString(" (both sides hold many: the client and the server race to close)")
+		// A race when one kind of client made the requests (Go's
+		// without keep-alive races the server); with several, each may
+		// close its own way (one asks the server to close, another
+		// closes itself).
+		if p.oneAgent {
+			b.WriteString(" (both sides hold many: the client and the server race to close)")
+		} else {
+			b.WriteString(" (both sides hold many: they race to close, or its clients close in different ways)")
+		}
 	}
 	b.WriteString(". ")
 	client := clientFixes[p.client]
