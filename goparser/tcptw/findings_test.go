@@ -451,6 +451,8 @@ func TestFindingsClientLibrary(t *testing.T) {
 		{"grpc-go behind an application's token", true, false, func(int) string { return "billing/2.1 " + grpcGo }, grpcGoFix, []string{"http.Client"}},
 		{"mostly grpc-go", true, false, func(i int) string { return map[bool]string{true: goUA, false: grpcGo}[i%3 == 0] }, grpcGoFix, []string{"http.Client"}},
 		{"curl", false, false, func(int) string { return curl }, cat(generic, goFix), []string{"grpc", "channel"}},
+		{"Python requests", false, false, func(int) string { return "python-requests/2.28.1" },
+			[]string{"requests.get and the like without a Session", "make one requests.Session"}, []string{"grpc", "In Go", "Keep keep-alive on"}},
 		{"no User-Agent", false, false, func(int) string { return "" }, cat(generic, goFix), []string{"grpc", "channel"}},
 		{"half Go, half grpc-go, HTTP/1.1", false, false, func(i int) string { return map[bool]string{true: goUA, false: grpcGo}[i%2 == 0] },
 			cat(generic, goFix), []string{"grpc.NewClient"}},
