@@ -149,7 +149,7 @@ func feed(eng *tcptw.Engine, name string, prog *progress) error {
 	if m, ok := mapFile(f, size); ok {
 		defer m.unmap()
 		if src, ok := newPcapMapped(m.b); ok {
-			return feedMapped(eng, name, prog, src, size)
+			return feedMapped(eng, name, prog, src, size, m.release)
 		}
 	}
 	cr := &countingReader{r: f}
@@ -187,10 +187,11 @@ func feed(eng *tcptw.Engine, name string, prog *progress) error {
 	return feedRecords(eng, name, prog, src, func() int64 { return cr.n }, size)
 }
 
-// feedMapped is feedRecords for a mapped file. One truncated while it is
-// read faults (SIGBUS) where read(2) would have seen it end: that is an
-// error, not a crash.
-func feedMapped(eng *tcptw.Engine, name string, prog *progress, src *pcapRecords, size int64) (err error) {
+// feedMapped is feedRecords for a mapped file, telling release how far
+// it has read as it tells the progress bar (every 65,536 packets). One
+// truncated while it is read faults (SIGBUS) where read(2) would have
+// seen it end: that is an error, not a crash.
+func feedMapped(eng *tcptw.Engine, name string, prog *progress, src *pcapRecords, size int64, release func(off int)) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -201,7 +202,10 @@ func feedMapped(eng *tcptw.Engine, name string, prog *progress, src *pcapRecords
 			err = fmt.Errorf("%s changed while it was read (truncated?)", name)
 		}
 	}()
-	return feedRecords(eng, name, prog, src, func() int64 { return int64(src.off) }, size)
+	return feedRecords(eng, name, prog, src, func() int64 {
+		release(src.off)
+		return int64(src.off)
+	}, size)
 }
 
 // feedRecords hands the engine every TCP segment of src; at reports how

@@ -4,9 +4,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -74,7 +76,7 @@ func TestMappedFileTruncated(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := tcptw.New(tcptw.Config{})
-	err = feedMapped(eng, name, &progress{w: io.Discard}, src, st.Size())
+	err = feedMapped(eng, name, &progress{w: io.Discard}, src, st.Size(), m.release)
 	if err == nil || !strings.Contains(err.Error(), "changed while it was read") {
 		t.Fatalf("got %v", err)
 	}
@@ -98,7 +100,7 @@ func TestMappedAsRead(t *testing.T) {
 			}
 			defer m.unmap()
 			src, _ := newPcapMapped(m.b)
-			if err := feedMapped(eng, name, &progress{w: io.Discard}, src, st.Size()); err != nil {
+			if err := feedMapped(eng, name, &progress{w: io.Discard}, src, st.Size(), m.release); err != nil {
 				t.Fatal(err)
 			}
 		} else if err := feed(eng, "-", &progress{w: io.Discard}); err != nil {
@@ -120,4 +122,60 @@ func TestMappedAsRead(t *testing.T) {
 	if mapped := report(true); mapped != read || !strings.Contains(read, "3000") {
 		t.Errorf("mapped:\n%s\nread:\n%s", mapped, read)
 	}
+}
+
+// TestMappedFileReleased: what feedMapped has read of a mapped file
+// leaves the process's memory as it goes (the mapping's RSS in
+// /proc/self/smaps), where it all stayed, and the report is unchanged.
+func TestMappedFileReleased(t *testing.T) {
+	name := writeSYNs(t, 200000)
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	m, ok := mapFile(f, st.Size())
+	if !ok {
+		t.Fatal("not mapped")
+	}
+	defer m.unmap()
+	m.step = 1 << 20
+	src, _ := newPcapMapped(m.b)
+	eng := tcptw.New(tcptw.Config{})
+	if err := feedMapped(eng, name, &progress{w: io.Discard}, src, st.Size(), m.release); err != nil {
+		t.Fatal(err)
+	}
+	rss := mappingRSS(t, uintptr(unsafe.Pointer(&m.b[0])))
+	if rss > st.Size()/2 {
+		t.Errorf("%d of the file's %d octets still count in RSS", rss, st.Size())
+	}
+	if n := eng.Report(false).Summary.Packets; n != 200000 {
+		t.Errorf("%d packets, want 200000", n)
+	}
+}
+
+// mappingRSS is the RSS of the mapping that begins at addr.
+func mappingRSS(t *testing.T, addr uintptr) int64 {
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Skip(err)
+	}
+	in := false
+	for _, l := range strings.Split(string(b), "\n") {
+		if start, _, ok := strings.Cut(l, "-"); ok && !strings.Contains(start, " ") && !strings.HasSuffix(start, ":") {
+			v, err := strconv.ParseUint(start, 16, 64)
+			in = err == nil && uintptr(v) == addr
+			continue
+		}
+		if kb, ok := strings.CutPrefix(l, "Rss:"); in && ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(l, err)
+			}
+			return n << 10
+		}
+	}
+	t.Fatalf("no mapping at %#x in /proc/self/smaps", addr)
+	return 0
 }
