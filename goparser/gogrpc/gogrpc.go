@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 	"unsafe"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -76,6 +75,7 @@ var (
 	xNoEncoding    = Proto.Expert(schema.Expert{Abbrev: "gogrpc.encoding_missing", Text: "Compressed message, but the headers name no grpc-encoding", Group: schema.GroupProtocol, Severity: schema.Error})
 	xEncodingGuess = Proto.Expert(schema.Expert{Abbrev: "gogrpc.encoding_assumed", Text: "grpc-encoding not captured: taken from the message's magic number", Group: schema.GroupAssumption, Severity: schema.Note})
 	xUnknown       = Proto.Expert(schema.Expert{Abbrev: "gogrpc.unknown_fields", Text: "Fields not in the message's schema", Group: schema.GroupProtocol, Severity: schema.Note})
+	xFieldsCut     = Proto.Expert(schema.Expert{Abbrev: "gogrpc.pb.fields_cut", Text: "More protobuf fields than are decoded", Group: schema.GroupUndecoded, Severity: schema.Note})
 	xAssumed       = Proto.Expert(schema.Expert{Abbrev: "gogrpc.assumed", Text: "Taken for gRPC by its DATA: the stream's content-type was not captured", Group: schema.GroupAssumption, Severity: schema.Note})
 	// XIncomplete is for a stream that ends inside a message.
 	XIncomplete = Proto.Expert(schema.Expert{Abbrev: "gogrpc.message_incomplete", Text: "Stream ended inside a message", Group: schema.GroupMalformed, Severity: schema.Warn})
@@ -292,8 +292,11 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 	// An empty message is a valid one (every field at its default), which
 	// a schema can still name and render as {}.
 	if decoded && !writeTyped(w, off, n, payload, call.Path, request, reg, lim.MaxDepth) && m.Length > 0 {
-		if fields, ok := grpcmsg.DecodeRawDepth(payload, lim.MaxDepth); ok {
+		if fields, cut, ok := grpcmsg.DecodeRawLimits(payload, lim.MaxDepth, 0); ok {
 			writeFields(w, off, n, fields, 0)
+			if cut {
+				w.Expert(xFieldsCut, fmt.Sprintf("decoding without a schema stopped after %d fields (nested ones included); the message data holds the rest", grpcmsg.MaxFields))
+			}
 		}
 	}
 	w.End()
@@ -310,7 +313,7 @@ func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, depth int) {
 			label = strconv.AppendUint(append(label, ": "...), f.Varint, 10)
 		case f.Type == protowire.Fixed32Type || f.Type == protowire.Fixed64Type:
 			label = strconv.AppendUint(append(label, ": "...), f.Fixed, 10)
-		case f.Nested == nil && utf8.Valid(f.Bytes):
+		case f.Text:
 			// A view of the bytes, not a copy: AppendQuote keeps nothing.
 			label = strconv.AppendQuote(append(label, ": "...), unsafe.String(unsafe.SliceData(f.Bytes), len(f.Bytes)))
 		case f.Nested == nil:
@@ -327,7 +330,7 @@ func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, depth int) {
 		case protowire.BytesType:
 			if f.Nested != nil {
 				writeFields(w, off, n, f.Nested, depth+1)
-			} else if utf8.Valid(f.Bytes) {
+			} else if f.Text {
 				w.Add(fPBString, off, n, tree.Str(string(f.Bytes)), "", gen)
 			} else {
 				w.Add(fPBBytes, off, n, tree.Bytes(f.Bytes), "", gen)

@@ -119,3 +119,34 @@ func TestEncodingNotInHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestRawFieldsCut: a message of more fields than grpcmsg.MaxFields shows
+// the first ones and a note; a long string is one string field.
+func TestRawFieldsCut(t *testing.T) {
+	var many []byte
+	for i := 0; i < grpcmsg.MaxFields+10; i++ {
+		many = append(many, 0x08, 0x01) // field 1, varint 1
+	}
+	text := append([]byte{0x0a, 0x80, 0x80, 0x01}, bytes.Repeat([]byte("x"), 16384)...)
+	for _, c := range []struct {
+		name string
+		msg  []byte
+		cut  bool
+	}{{"many fields", many, true}, {"long string", text, false}} {
+		var e result.Encoder
+		var xs []tree.ExpertRecord
+		WriteMessage(tree.Writer{E: &e, X: &xs}, 0, grpcmsg.Message{Length: uint32(len(c.msg)), Data: c.msg, Parts: 1, N: 5 + len(c.msg)},
+			Call{Path: "/a.B/C"}, true, nil, Limits{})
+		out, err := e.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cut := len(xs) == 1 && xs[0].ID == xFieldsCut
+		if cut != c.cut || (!c.cut && len(xs) > 0) {
+			t.Errorf("%s: experts %+v", c.name, xs)
+		}
+		if !c.cut && bytes.Contains(out, []byte("15 (varint)")) {
+			t.Errorf("%s: the string decoded as a message", c.name)
+		}
+	}
+}

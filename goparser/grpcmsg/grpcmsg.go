@@ -6,6 +6,7 @@ package grpcmsg
 
 import (
 	"encoding/binary"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -171,29 +172,57 @@ type Field struct {
 	Fixed  uint64
 	Bytes  []byte
 	Nested []Field // Bytes parsed as a message, when they parse
+	// Text: Bytes are valid UTF-8 (and not taken for a message), to show
+	// as a string.
+	Text bool
 }
 
 // MaxDepth bounds nested decoding by DecodeRaw.
 const MaxDepth = 16
 
+// MaxFields caps the fields built for one message, nested ones and those
+// of bytes tried as a message included: a 4 MiB message of one-octet
+// varints would otherwise be millions of fields, built and shown.
+const MaxFields = 4096
+
 // DecodeRaw decodes b as a protobuf message without a schema. It reports
 // false when b is not a well-formed message. Nested messages are followed
 // to MaxDepth levels below depth.
 func DecodeRaw(b []byte, depth int) ([]Field, bool) {
-	return decodeRaw(b, depth, MaxDepth)
+	d := rawDecoder{max: MaxDepth, budget: MaxFields}
+	return d.decode(b, depth)
 }
 
-// DecodeRawDepth is DecodeRaw from the top with another nesting limit.
-func DecodeRawDepth(b []byte, max int) ([]Field, bool) {
-	if max <= 0 {
-		max = MaxDepth
+// DecodeRawLimits decodes b from the top with a nesting limit (0: no
+// nested messages) and a cap on the fields built (MaxFields when 0 or
+// less). cut reports that the cap stopped the decoding: fields holds the
+// first ones, and ok still says whether the rest of each level is
+// well-formed.
+func DecodeRawLimits(b []byte, maxDepth, maxFields int) (fields []Field, cut, ok bool) {
+	if maxFields <= 0 {
+		maxFields = MaxFields
 	}
-	return decodeRaw(b, 0, max)
+	d := rawDecoder{max: max(maxDepth, 0), budget: maxFields}
+	fields, ok = d.decode(b, 0)
+	return fields, d.cut, ok
 }
 
-func decodeRaw(b []byte, depth, max int) ([]Field, bool) {
+type rawDecoder struct {
+	max    int  // nesting limit
+	budget int  // fields that may still be built
+	cut    bool // the budget ran out
+}
+
+func (d *rawDecoder) decode(b []byte, depth int) ([]Field, bool) {
 	var fields []Field
 	for len(b) > 0 {
+		if d.budget <= 0 {
+			// Check the rest without building it, so that ok still
+			// tells a message from bytes that are not one.
+			d.cut = true
+			return fields, wellFormed(b)
+		}
+		d.budget--
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 || num <= 0 {
 			return nil, false
@@ -211,10 +240,8 @@ func decodeRaw(b []byte, depth, max int) ([]Field, bool) {
 			f.Fixed, n = protowire.ConsumeFixed64(b)
 		case protowire.BytesType:
 			f.Bytes, n = protowire.ConsumeBytes(b)
-			if n >= 0 && depth < max && len(f.Bytes) > 0 {
-				if nested, ok := decodeRaw(f.Bytes, depth+1, max); ok {
-					f.Nested = nested
-				}
+			if n >= 0 {
+				d.bytes(&f, depth)
 			}
 		default:
 			return nil, false // groups are long deprecated; treat as not a message
@@ -226,4 +253,67 @@ func decodeRaw(b []byte, depth, max int) ([]Field, bool) {
 		fields = append(fields, f)
 	}
 	return fields, true
+}
+
+// bytes decides how a length-delimited field shows: as text, as a nested
+// message, as a string, or as bytes.
+func (d *rawDecoder) bytes(f *Field, depth int) {
+	if Printable(f.Bytes) {
+		// Text parses as a message too often ("xxxx" is field 15, a
+		// varint, 4,096 times over): take it for what it looks like.
+		f.Text = true
+		return
+	}
+	if depth < d.max && len(f.Bytes) > 0 && d.budget > 0 {
+		if nested, ok := d.decode(f.Bytes, depth+1); ok {
+			f.Nested = nested
+			return
+		}
+	}
+	f.Text = utf8.Valid(f.Bytes)
+}
+
+// Printable reports whether b is text to show as a string rather than try
+// as a message: valid UTF-8 without control characters other than tab,
+// CR and LF, and not starting with one of those three, which as octets
+// are the tags of field 1 (fixed64, length-delimited, fixed32), the way
+// most nested messages start.
+func Printable(b []byte) bool {
+	if len(b) == 0 || b[0] < 0x20 {
+		return false
+	}
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if (r == utf8.RuneError && n == 1) || r < 0xa0 { // invalid, or a C1 control
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// wellFormed reports whether b is a sequence of whole fields (groups
+// excepted, as decode treats them), without looking inside any.
+func wellFormed(b []byte) bool {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || num <= 0 || typ == protowire.StartGroupType || typ == protowire.EndGroupType {
+			return false
+		}
+		b = b[n:]
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
 }

@@ -301,3 +301,81 @@ func TestPending(t *testing.T) {
 		t.Error("pending after the message completed")
 	}
 }
+
+// TestDecodeRawBytes checks how length-delimited fields are taken, over
+// exact octets.
+func TestDecodeRawBytes(t *testing.T) {
+	long := append([]byte{0x0a, 0x80, 0x80, 0x01}, bytes.Repeat([]byte("x"), 16384)...)
+	for _, c := range []struct {
+		name   string
+		in     []byte
+		text   bool
+		nested int // fields of the nested message, -1: none
+	}{
+		// "xxxx…" parses as field 15 (0x78, varint) again and again.
+		{"printable text", long, true, -1},
+		{"text with tab and newline", []byte{0x0a, 0x05, 'a', '\t', 'b', '\n', 'c'}, true, -1},
+		{"message in a field", []byte{0x0a, 0x05, 0x0a, 0x03, 'a', 'b', 'c'}, false, 1},
+		// Printable, but 0x0a 0x0a is field 1 with 10 octets: how most
+		// nested messages start, so it is tried as one.
+		{"message starting with a newline", append([]byte{0x0a, 0x0c, 0x0a, 0x0a}, "helloworld"...), false, 1},
+		{"binary, not a message", []byte{0x0a, 0x03, 0xff, 0xfe, 0x00}, false, -1},
+		{"text with a control character, not a message", []byte{0x0a, 0x03, 'a', 0x1b, 'b'}, true, -1},
+		{"C1 control", []byte{0x0a, 0x03, 0xc2, 0x85, 'b'}, true, -1},
+	} {
+		f, ok := DecodeRaw(c.in, 0)
+		if !ok || len(f) != 1 {
+			t.Errorf("%s: %v %+v", c.name, ok, f)
+			continue
+		}
+		got := -1
+		if f[0].Nested != nil {
+			got = len(f[0].Nested)
+		}
+		if f[0].Text != c.text || got != c.nested {
+			t.Errorf("%s: text %v nested %d, want %v %d", c.name, f[0].Text, got, c.text, c.nested)
+		}
+	}
+}
+
+// TestDecodeRawCap checks that a message of many fields builds no more
+// than the cap, says so, and is still told from one that is malformed.
+func TestDecodeRawCap(t *testing.T) {
+	var b []byte
+	for i := 0; i < 3*MaxFields; i++ {
+		b = protowire.AppendTag(b, 1, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(i))
+	}
+	f, cut, ok := DecodeRawLimits(b, 16, 0)
+	if !ok || !cut || len(f) != MaxFields || f[MaxFields-1].Varint != MaxFields-1 {
+		t.Fatalf("ok %v cut %v, %d fields", ok, cut, len(f))
+	}
+	if _, cut, ok := DecodeRawLimits(append(b, 0xff), 16, 0); ok || !cut {
+		t.Fatalf("malformed after the cap: ok %v cut %v", ok, cut)
+	}
+	// Nested fields count: 40 fields of 100 varints each.
+	var inner, outer []byte
+	for i := 0; i < 100; i++ {
+		inner = protowire.AppendTag(inner, 2, protowire.VarintType)
+		inner = protowire.AppendVarint(inner, 0)
+	}
+	for i := 0; i < 40; i++ {
+		outer = protowire.AppendTag(outer, 1, protowire.BytesType)
+		outer = protowire.AppendBytes(outer, inner)
+	}
+	f, cut, ok = DecodeRawLimits(outer, 16, 1000)
+	if n := countFields(f); !ok || !cut || n > 1000 {
+		t.Fatalf("nested: ok %v cut %v, %d fields", ok, cut, n)
+	}
+	if f, cut, ok := DecodeRawLimits(outer, 16, 0); !ok || cut || countFields(f) != 40*101 {
+		t.Fatalf("under the cap: ok %v cut %v, %d fields", ok, cut, countFields(f))
+	}
+}
+
+func countFields(f []Field) int {
+	n := len(f)
+	for _, x := range f {
+		n += countFields(x.Nested)
+	}
+	return n
+}
