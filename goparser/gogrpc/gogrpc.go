@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -314,8 +315,7 @@ func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, depth int) {
 		case f.Type == protowire.Fixed32Type || f.Type == protowire.Fixed64Type:
 			label = strconv.AppendUint(append(label, ": "...), f.Fixed, 10)
 		case f.Text:
-			// A view of the bytes, not a copy: AppendQuote keeps nothing.
-			label = strconv.AppendQuote(append(label, ": "...), unsafe.String(unsafe.SliceData(f.Bytes), len(f.Bytes)))
+			label = appendQuoted(append(label, ": "...), f.Bytes)
 		case f.Nested == nil:
 			label = append(strconv.AppendInt(append(label, ": "...), int64(len(f.Bytes)), 10), " octets"...)
 		}
@@ -331,13 +331,39 @@ func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, depth int) {
 			if f.Nested != nil {
 				writeFields(w, off, n, f.Nested, depth+1)
 			} else if f.Text {
-				w.Add(fPBString, off, n, tree.Str(string(f.Bytes)), "", gen)
+				// The whole string, for filters; a view of the bytes, not
+				// a copy: the encoder copies it.
+				w.Add(fPBString, off, n, tree.Str(unsafe.String(unsafe.SliceData(f.Bytes), len(f.Bytes))), "", gen)
 			} else {
 				w.Add(fPBBytes, off, n, tree.Bytes(f.Bytes), "", gen)
 			}
 		}
 		w.End()
 	}
+}
+
+// labelText is how many octets of a string a label quotes: Wireshark
+// cuts a label at 240 octets (ITEM_LABEL_LENGTH), so quoting more of a
+// long string is work that nobody sees.
+const labelText = 160
+
+// appendQuoted appends s quoted, its first labelText octets (cut at a
+// rune's start) and an ellipsis and its length when it is longer.
+func appendQuoted(label, s []byte) []byte {
+	total := len(s)
+	if total > labelText {
+		i := labelText
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s = s[:i]
+	}
+	// A view of the bytes, not a copy: AppendQuote keeps nothing.
+	label = strconv.AppendQuote(label, unsafe.String(unsafe.SliceData(s), len(s)))
+	if total > len(s) {
+		label = append(strconv.AppendInt(append(label, "… ("...), int64(total), 10), " octets)"...)
+	}
+	return label
 }
 
 // WriteRequest writes the call as its request HEADERS open it: the

@@ -150,3 +150,27 @@ func TestRawFieldsCut(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelQuotesWhatShows: a label quotes the start of a long string, as
+// much as Wireshark shows, then gives its length; the value stays whole.
+func TestLabelQuotesWhatShows(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"abc", `"abc"`},
+		{strings.Repeat("x", labelText), `"` + strings.Repeat("x", labelText) + `"`},
+		{strings.Repeat("x", 16384), `"` + strings.Repeat("x", labelText) + `"… (16384 octets)`},
+		// Not cut inside a rune: é is 2 octets, the 160th starts none.
+		{"a" + strings.Repeat("é", 100), `"a` + strings.Repeat("é", 79) + `"… (201 octets)`},
+	} {
+		if got := string(appendQuoted(nil, []byte(c.in))); got != c.want {
+			t.Errorf("%.20q…: got %s", c.in, got)
+		}
+	}
+	long := strings.Repeat("y", 5000)
+	msg := append([]byte{0x0a, 0x88, 0x27}, long...)
+	var e result.Encoder
+	WriteMessage(tree.Writer{E: &e}, 0, grpcmsg.Message{Length: uint32(len(msg)), Data: msg, Parts: 1, N: 5 + len(msg)}, Call{}, true, nil, Limits{})
+	out, _ := e.Bytes()
+	if bytes.Count(out, []byte(long)) != 1 || !bytes.Contains(out, []byte(`"… (5000 octets)`)) {
+		t.Errorf("want the whole string once (the value) and a short label")
+	}
+}
