@@ -116,7 +116,7 @@ static int first_pass_prints(proto_tree *tree) {
 
 static int call_stream(struct call *c) {
     packet_info *pinfo = c->pinfo;
-    int64_t args[8], consumed, wanted, status;
+    int64_t args[9], consumed, wanted, status;
     size_t outlen = 0;
     int st;
     unsigned len;
@@ -148,7 +148,9 @@ static int call_stream(struct call *c) {
         args[6] = goshim_no_later_pass(first_pass_prints(c->tree));
         /* Octets a snap length cut off: Go looks for the next frame after them. */
         args[7] = (int64_t)tvb_reported_length(c->tvb) - (int64_t)len;
-        st = goshim_call(c->op, args, 8, key, k, len ? tvb_get_ptr(c->tvb, 0, (int)len) : NULL, len, &outlen);
+        /* No tree: with no later pass either, nothing will read the items. */
+        args[8] = c->tree != NULL;
+        st = goshim_call(c->op, args, 9, key, k, len ? tvb_get_ptr(c->tvb, 0, (int)len) : NULL, len, &outlen);
     } else {
         args[0] = c->op;
         args[1] = pinfo_u32(pinfo, PINFO_NUM);

@@ -233,6 +233,8 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		if len(a) > 7 && a[7] > 0 {
 			in.Missing = int(min(a[7], math.MaxInt32))
 		}
+		// Items nobody will see are not worth making.
+		in.NoTree = noLaterPass && len(a) > 8 && a[8] == 0
 		state.h2.GRPCCalls().Frame = in.Frame
 		if decodeH2(e, in) != h2.StatusNotMine {
 			keep, kept = keepKey(op, a, 4)

@@ -160,6 +160,12 @@ type Limits struct {
 	MaxDecompressed int // octets a compressed message may inflate to
 	MaxRatio        int // how many times its compressed size a message may inflate to
 	MaxDepth        int // protobuf nesting followed (raw and typed)
+	// NoTree: nothing shows or filters on this packet's items (no tree,
+	// and no later pass to render a kept result). A message is then not
+	// decoded without a schema, nor copied as a data source: nothing of
+	// that would reach an output. Typed decoding still runs for its
+	// expert infos.
+	NoTree bool
 }
 
 // WithDefaults fills the unset limits.
@@ -278,7 +284,7 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 			}
 		}
 	}
-	if m.Length > 0 {
+	if m.Length > 0 && !lim.NoTree {
 		if m.Parts == 1 && !m.Encoded && n == grpcmsg.PrefixLen+int(m.Length) {
 			w.Add(fData, off+grpcmsg.PrefixLen, int(m.Length), tree.FromBytes, "", 0)
 		} else {
@@ -287,12 +293,12 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 			w.Add(fData, 0, len(m.Data), tree.Bytes(m.Data), "Reassembled gRPC message", tree.FlagDataSource)
 		}
 	}
-	if m.Compressed && decoded && len(payload) > 0 {
+	if m.Compressed && decoded && len(payload) > 0 && !lim.NoTree {
 		w.Add(fInflatedData, 0, len(payload), tree.Bytes(payload), "Decompressed gRPC message", tree.FlagDataSource)
 	}
 	// An empty message is a valid one (every field at its default), which
 	// a schema can still name and render as {}.
-	if decoded && !writeTyped(w, off, n, payload, call.Path, request, reg, lim.MaxDepth) && m.Length > 0 {
+	if decoded && !writeTyped(w, off, n, payload, call.Path, request, reg, lim.MaxDepth) && m.Length > 0 && !lim.NoTree {
 		if fields, cut, ok := grpcmsg.DecodeRawLimits(payload, lim.MaxDepth, 0); ok {
 			writeFields(w, off, n, fields, 0)
 			if cut {

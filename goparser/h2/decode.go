@@ -60,6 +60,10 @@ type Input struct {
 	// Frame is the capture frame number (0: unknown), which gRPC messages
 	// that span frames list.
 	Frame uint32
+	// NoTree: nothing will show or filter on the items (no tree, and no
+	// later pass to render a kept result): gRPC messages are not decoded
+	// into fields (gogrpc.Limits.NoTree).
+	NoTree bool
 }
 
 // Link says that capture frame Part carried a piece of a gRPC message
@@ -110,6 +114,7 @@ type Decoder struct {
 	grpcPorts     map[uint16]string // server port -> method path, for streams without HEADERS
 	grpcLimits    gogrpc.Limits
 	grpcOff       bool // gogrpc is disabled: no gRPC on HTTP/2 either
+	noTree        bool // Input.NoTree
 }
 
 // GRPCCalls returns the gRPC calls seen so far, per method.
@@ -205,6 +210,7 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	d.missing = max(in.Missing, 0)
 	d.now = in.Time
 	d.frameNum = in.Frame
+	d.noTree = in.NoTree
 	d.links = d.links[:0]
 
 	e.BeginArray()
@@ -918,7 +924,9 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 			}
 			st.progress.Messages[side]++
 			st.progress.Bytes[side] += int64(m.Length)
-			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir, d.schema, d.grpcLimits)
+			lim := d.grpcLimits
+			lim.NoTree = d.noTree
+			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir, d.schema, lim)
 		}
 		if seen, length, ok := st.msgs[dir].Pending(); ok && df.StreamEnded() {
 			msg := fmt.Sprintf("stream %d ended after %d of the %d octets of a message (its prefix included)", fh.StreamID, seen, length)
