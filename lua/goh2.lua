@@ -161,7 +161,8 @@ gogrpc.prefs.max_message = Pref.uint("Max message size", 4194304,
     "Octets of a message kept while it is reassembled (gRPC's default limit); a longer one is shown truncated")
 gogrpc.prefs.max_decompressed = Pref.uint("Max decompressed size", 4194304, "A message that inflates further is refused as a decompression bomb")
 gogrpc.prefs.max_ratio = Pref.uint("Max decompression ratio", 1000, "A message that inflates to more times its compressed size is refused")
-gogrpc.prefs.max_depth = Pref.uint("Max protobuf nesting", 64, "Nested messages followed, with or without a schema")
+gogrpc.prefs.max_depth = Pref.uint("Max protobuf nesting", 64,
+    "Nested messages followed, with or without a schema; 0: without a schema, no bytes are tried as a message")
 -- Go leaves out the entries of the preferences that are wrong (a port
 -- entry that is not PORT=PATH, a type the sets lack, a set it cannot read)
 -- and applies the rest: dissection goes on. Each problem is reported once,

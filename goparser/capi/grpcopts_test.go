@@ -61,6 +61,11 @@ func TestGRPCOptionsDropOnlyBadEntries(t *testing.T) {
 		t.Errorf("limits %+v", state.glimits)
 	}
 
+	// The preference's 0 is no nesting, not the default.
+	if _, st := call(opGRPCOpts, []int64{1000, 2000, 30, 0, 1}, "\n\n", nil, dst); st != statusOK || state.glimits.MaxDepth != -1 {
+		t.Errorf("max depth 0: status %d, limits %+v", st, state.glimits)
+	}
+
 	// Nothing wrong: no problems. Only an unreadable set: no schema.
 	for _, c := range []struct{ key, want string }{
 		{"\n\n18444=", ""},

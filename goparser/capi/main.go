@@ -344,6 +344,9 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		var lim gogrpc.Limits
 		if len(a) >= 4 {
 			lim = gogrpc.Limits{MaxMessage: int(a[0]), MaxDecompressed: int(a[1]), MaxRatio: int(a[2]), MaxDepth: int(a[3])}
+			if lim.MaxDepth == 0 {
+				lim.MaxDepth = -1 // the preference's 0: no nesting, not the default
+			}
 		}
 		state.schema, state.gports, state.glimits = reg, ports, lim
 		state.h2.SetSchema(reg)

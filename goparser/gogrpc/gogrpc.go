@@ -159,7 +159,10 @@ type Limits struct {
 	MaxMessage      int // octets kept per message while it is reassembled (gRPC's default limit: 4 MiB)
 	MaxDecompressed int // octets a compressed message may inflate to
 	MaxRatio        int // how many times its compressed size a message may inflate to
-	MaxDepth        int // protobuf nesting followed (raw and typed)
+	// MaxDepth is the protobuf nesting followed (raw and typed); below 0,
+	// none: decoding without a schema tries no bytes as a message (typed
+	// decoding cannot do without nesting, and keeps the default).
+	MaxDepth int
 	// NoTree: nothing shows or filters on this packet's items (no tree,
 	// and no later pass to render a kept result). A message is then not
 	// decoded without a schema, nor copied as a data source: nothing of
@@ -179,7 +182,7 @@ func (l Limits) WithDefaults() Limits {
 	if l.MaxRatio <= 0 {
 		l.MaxRatio = 1000
 	}
-	if l.MaxDepth <= 0 {
+	if l.MaxDepth == 0 {
 		l.MaxDepth = 64
 	}
 	return l

@@ -174,3 +174,20 @@ func TestLabelQuotesWhatShows(t *testing.T) {
 		t.Errorf("want the whole string once (the value) and a short label")
 	}
 }
+
+// TestMaxDepthNone: a MaxDepth below 0 (gogrpc.max_depth 0) tries no bytes
+// as a message; 0 is the default, which does.
+func TestMaxDepthNone(t *testing.T) {
+	msg := []byte{0x0a, 0x05, 0x0a, 0x03, 'a', 'b', 'c'}
+	for _, c := range []struct {
+		depth  int
+		nested bool
+	}{{0, true}, {1, true}, {-1, false}} {
+		var e result.Encoder
+		WriteMessage(tree.Writer{E: &e}, 0, grpcmsg.Message{Length: uint32(len(msg)), Data: msg, Parts: 1, N: 5 + len(msg)}, Call{}, true, nil, Limits{MaxDepth: c.depth})
+		out, _ := e.Bytes()
+		if got := bytes.Contains(out, []byte(`"abc"`)); got != c.nested {
+			t.Errorf("MaxDepth %d: nested %v", c.depth, got)
+		}
+	}
+}
