@@ -3,10 +3,12 @@
 package testpcaps
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
@@ -32,16 +34,25 @@ func Names() []string {
 	return paths
 }
 
-// FileFrames is Frames for a capture anywhere.
+// FileFrames is Frames for a capture anywhere, pcap or pcapng (whatever
+// its name says: h2c_go_midstream.pcap is pcapng).
 func FileFrames(path string, max int) ([][]byte, layers.LinkType, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		return nil, 0, err
+	var r interface {
+		ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+		LinkType() layers.LinkType
+	}
+	if r, err = pcapgo.NewReader(f); err != nil {
+		if _, serr := f.Seek(0, io.SeekStart); serr != nil {
+			return nil, 0, err
+		}
+		if r, err = pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions); err != nil {
+			return nil, 0, err
+		}
 	}
 	var out [][]byte
 	for max == 0 || len(out) < max {
