@@ -91,11 +91,15 @@ type half struct {
 	blocks int  // header blocks started
 	skip   int  // while unsynced: octets until a candidate frame boundary
 	rd     bytes.Reader
-	fr     *http2.Framer
-	hdec   *hpack.Decoder
-	fields []hpack.HeaderField // fields emitted for the current block
-	listSz uint32
-	capped bool
+	fr     *http2.Framer // nil until a frame is read, and again while idle (conn.release)
+	// frBlock mirrors the Framer's own state: its last frame header was a
+	// HEADERS or CONTINUATION without END_HEADERS, so the next must be a
+	// CONTINUATION. A Framer that holds it cannot be replaced by a new one.
+	frBlock bool
+	hdec    *hpack.Decoder
+	fields  []hpack.HeaderField // fields emitted for the current block
+	listSz  uint32
+	capped  bool
 
 	// wasSynced: the direction has been in step. Out of step again (a
 	// segment missing from the capture, an oversized frame, a frame cut
@@ -203,7 +207,6 @@ func (c *conn) frameCut(dir int, fh http2.FrameHeader) {
 
 func newHalf(o *Options) *half {
 	h := &half{maxFrame: defaultMaxFrame, initWindow: initialWindow, connWindow: initialWindow}
-	h.newFramer()
 	h.o = o
 	h.freshHPACK()
 	return h
@@ -212,6 +215,31 @@ func newHalf(o *Options) *half {
 func (h *half) newFramer() {
 	h.fr = http2.NewFramer(io.Discard, &h.rd)
 	h.fr.SetReuseFrames()
+	h.frBlock = false
+}
+
+// release drops what a connection with no open stream keeps only to go
+// faster: each direction's Framer, whose read buffer stays as large as the
+// largest frame it read (16 KiB and more for DATA), the header fields of
+// its last block and the stream that block was on. A capture of many short
+// connections kept them all until goh2.max_conns evicted them. They are
+// made again by the next frame. The HPACK decoders stay: their dynamic
+// tables are state the next header block needs.
+func (c *conn) release() {
+	if len(c.streams) > 0 {
+		return
+	}
+	c.streams = nil // a map keeps the room of the most streams it held
+	for _, h := range c.half {
+		if !h.frBlock {
+			h.fr = nil
+		}
+		if !h.block.active {
+			h.fields = nil
+			h.block.st = nil
+		}
+		h.rd.Reset(nil)
+	}
 }
 
 func (h *half) freshHPACK() {
@@ -327,6 +355,9 @@ func (c *conn) stream(id uint32, tick uint64, o *Options) (*stream, bool) {
 		evicted = true
 	}
 	st := &stream{lastUse: tick}
+	if c.streams == nil {
+		c.streams = make(map[uint32]*stream)
+	}
 	// A sender's stream window starts at the INITIAL_WINDOW_SIZE its peer
 	// advertised.
 	st.window[0] = c.half[1].initWindow

@@ -115,6 +115,7 @@ type Decoder struct {
 	grpcLimits    gogrpc.Limits
 	grpcOff       bool // gogrpc is disabled: no gRPC on HTTP/2 either
 	noTree        bool // Input.NoTree
+	keepIdle      bool // never release idle connections (tests compare)
 }
 
 // GRPCCalls returns the gRPC calls seen so far, per method.
@@ -218,6 +219,9 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	consumedSlot, needSlot := e.IntSlot(), e.IntSlot()
 	e.BeginArray()
 	consumed, need := d.decodeDir(c, dir, in.Data)
+	if !d.keepIdle {
+		c.release()
+	}
 	e.End()
 	e.PatchInt(consumedSlot, int64(consumed))
 	e.PatchInt(needSlot, int64(need))
@@ -235,7 +239,7 @@ func (d *Decoder) newConn(id string) *conn {
 	if len(d.conns) >= d.opts.MaxConns {
 		d.evictConns()
 	}
-	c := &conn{streams: make(map[uint32]*stream), clientDir: -1}
+	c := &conn{clientDir: -1}
 	c.half[0] = newHalf(&d.opts)
 	c.half[1] = newHalf(&d.opts)
 	c.half[1].dirIndex = 1
@@ -751,6 +755,9 @@ func (d *Decoder) frame(c *conn, dir int, data []byte, off int, fh http2.FrameHe
 	total := frameHeaderLen + int(fh.Length)
 	raw := data[off : off+total]
 	h.rd.Reset(raw)
+	if h.fr == nil {
+		h.newFramer()
+	}
 
 	// A Go peer reads with its advertised SETTINGS_MAX_FRAME_SIZE. When the
 	// capture missed the SETTINGS, the size is unknown: do not judge it.
@@ -760,6 +767,12 @@ func (d *Decoder) frame(c *conn, dir int, data []byte, off int, fh http2.FrameHe
 		h.fr.SetMaxReadFrameSize(1<<24 - 1)
 	}
 	hdr, err := h.fr.ReadFrameHeader()
+	if err == nil {
+		// The Framer checked the order of this header and noted whether
+		// a CONTINUATION must follow; a length past its limit skipped
+		// that, and an order error left it (or resets the Framer below).
+		h.frBlock = (fh.Type == http2.FrameHeaders || fh.Type == http2.FrameContinuation) && !fh.Flags.Has(http2.FlagHeadersEndHeaders)
+	}
 	if errors.Is(err, http2.ErrFrameTooLarge) {
 		d.fx.add(xFrameSize, "frame length %d exceeds the receiver's SETTINGS_MAX_FRAME_SIZE %d (RFC 9113 §4.2)", fh.Length, peer.maxFrame)
 	} else if err != nil {
