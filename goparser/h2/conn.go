@@ -81,6 +81,7 @@ type conn struct {
 	// grpcReqDir is 1 + the direction of the gRPC requests seen on this
 	// connection (0: none yet).
 	grpcReqDir int
+	idle       bool // in Decoder.idle, to be released
 }
 
 // half is the state of one direction: what its sender sent and what the
@@ -240,6 +241,11 @@ func (c *conn) release() {
 		}
 		h.rd.Reset(nil)
 	}
+}
+
+// holds reports whether release would drop anything.
+func (c *conn) holds() bool {
+	return c.streams != nil || c.half[0].fr != nil || c.half[1].fr != nil || c.half[0].fields != nil || c.half[1].fields != nil
 }
 
 func (h *half) freshHPACK() {

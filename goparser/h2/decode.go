@@ -116,6 +116,14 @@ type Decoder struct {
 	grpcOff       bool // gogrpc is disabled: no gRPC on HTTP/2 either
 	noTree        bool // Input.NoTree
 	keepIdle      bool // never release idle connections (tests compare)
+	// idle holds the last idleKeep connections found with no open stream
+	// (a ring, next is the oldest): each is released when it drops out,
+	// unless a stream opened meanwhile. Connections that are idle only
+	// between requests keep their Framers: making them again for every
+	// request cost allocations.
+	idle     []*conn
+	idleNext int
+	idleKeep int
 }
 
 // GRPCCalls returns the gRPC calls seen so far, per method.
@@ -140,9 +148,10 @@ func (d *Decoder) SetSchema(r *pbschema.Registry) { d.schema = r }
 // New returns a Decoder with the given limits.
 func New(o Options) *Decoder {
 	return &Decoder{
-		opts:    o.withDefaults(),
-		conns:   make(map[string]*conn),
-		rejects: make(map[string]uint8),
+		opts:     o.withDefaults(),
+		conns:    make(map[string]*conn),
+		rejects:  make(map[string]uint8),
+		idleKeep: 64,
 	}
 }
 
@@ -220,7 +229,7 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	e.BeginArray()
 	consumed, need := d.decodeDir(c, dir, in.Data)
 	if !d.keepIdle {
-		c.release()
+		d.idleConn(c)
 	}
 	e.End()
 	e.PatchInt(consumedSlot, int64(consumed))
@@ -245,6 +254,30 @@ func (d *Decoder) newConn(id string) *conn {
 	c.half[1].dirIndex = 1
 	d.conns[id] = c
 	return c
+}
+
+// idleConn queues c for release if it has no open stream, and releases
+// the connection it pushes out of the queue.
+func (d *Decoder) idleConn(c *conn) {
+	if c.idle || len(c.streams) > 0 || !c.holds() {
+		return
+	}
+	if d.idleKeep <= 0 {
+		c.release()
+		return
+	}
+	if d.idle == nil {
+		d.idle = make([]*conn, d.idleKeep)
+	}
+	old := d.idle[d.idleNext]
+	d.idle[d.idleNext], c.idle = c, true
+	d.idleNext = (d.idleNext + 1) % len(d.idle)
+	if old != nil {
+		// Gone from d.conns perhaps (evicted, forgotten): released all
+		// the same, as it is no longer referenced.
+		old.idle = false
+		old.release()
+	}
 }
 
 // evictConns drops the least recently used eighth of the connections.
