@@ -281,8 +281,10 @@ const placeholderPrefix = "\x00?"
 // primeMidstream fills the HPACK dynamic table with one stand-in entry per
 // possible unseen entry (newest first, as HPACK indexes them). Later
 // insertions push them to the old end just as they push the real unseen
-// entries, so references keep resolving to the right stand-in.
-func (h *half) primeMidstream() {
+// entries, so references keep resolving to the right stand-in. The
+// entries are encoded into scratch, which the decoder may keep (see
+// Decoder.frag).
+func (h *half) primeMidstream(scratch *[]byte) {
 	const n = defaultTableSize / 32 // the most entries a 4096-octet table holds
 	fields := make([]hpack.HeaderField, 0, n)
 	size := uint32(0)
@@ -301,7 +303,8 @@ func (h *half) primeMidstream() {
 	}
 	h.hdec.SetAllowedMaxDynamicTableSize(defaultTableSize + size)
 	h.hdec.SetEmitEnabled(false)
-	_, _ = h.hdec.Write(buf.Bytes())
+	*scratch = append((*scratch)[:0], buf.Bytes()...)
+	_, _ = h.hdec.Write(*scratch)
 	_ = h.hdec.Close()
 	h.hdec.SetEmitEnabled(true)
 	h.hdec.SetAllowedMaxDynamicTableSize(defaultTableSize)

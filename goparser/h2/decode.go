@@ -109,13 +109,18 @@ type Decoder struct {
 	frameNum      uint32
 	links         []Link
 	text          []byte // gRPC-Web-Text decoded, reused
-	calls         gogrpc.Stats
-	schema        *pbschema.Registry
-	grpcPorts     map[uint16]string // server port -> method path, for streams without HEADERS
-	grpcLimits    gogrpc.Limits
-	grpcOff       bool // gogrpc is disabled: no gRPC on HTTP/2 either
-	noTree        bool // Input.NoTree
-	keepIdle      bool // never release idle connections (tests compare)
+	// frag holds what an HPACK decoder is given to decode. A decoder keeps
+	// the slice it was last given (hpack.Decoder.buf), and a fragment
+	// inside a Framer's read buffer kept that buffer (16 KiB and more
+	// once DATA went through it) alive as long as the connection.
+	frag       []byte
+	calls      gogrpc.Stats
+	schema     *pbschema.Registry
+	grpcPorts  map[uint16]string // server port -> method path, for streams without HEADERS
+	grpcLimits gogrpc.Limits
+	grpcOff    bool // gogrpc is disabled: no gRPC on HTTP/2 either
+	noTree     bool // Input.NoTree
+	keepIdle   bool // never release idle connections (tests compare)
 	// idle holds the last idleKeep connections found with no open stream
 	// (a ring, next is the oldest): each is released when it drops out,
 	// unless a stream opened meanwhile. Connections that are idle only
@@ -503,7 +508,7 @@ func (d *Decoder) synced(h *half) {
 	h.synced, h.wasSynced, h.lostNoted, h.cutOff = true, true, false, false
 	h.skip = 0
 	if h.blocks == 0 && !h.primed {
-		h.primeMidstream()
+		h.primeMidstream(&d.frag)
 	}
 }
 
@@ -1347,7 +1352,8 @@ func (d *Decoder) blockFragment(h *half, frag []byte, end bool, fs *frameState) 
 	fs.inBlock = true
 	start := len(h.fields)
 	if !h.block.failed && len(frag) > 0 {
-		if _, err := h.hdec.Write(frag); err != nil {
+		d.frag = append(d.frag[:0], frag...)
+		if _, err := h.hdec.Write(d.frag); err != nil {
 			h.block.failed = true
 			h.block.err = hpackError(err)
 			fs.hpackErr = h.block.err

@@ -16,7 +16,8 @@ import (
 
 // shortConn returns the client's and the server's octets of a connection
 // with one request and one response, each with a DATA frame of the
-// largest default size: a Framer keeps a read buffer that large.
+// largest default size: a Framer keeps a read buffer that large. The
+// response ends with trailers.
 func shortConn() (cl, sv [][]byte) {
 	c, s := newPeer(), newPeer()
 	c.buf.WriteString(http2.ClientPreface)
@@ -31,7 +32,9 @@ func shortConn() (cl, sv [][]byte) {
 	must(c.fr.WriteData(1, true, make([]byte, defaultMaxFrame)))
 	cl = append(cl, c.take())
 	must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndHeaders: true, BlockFragment: s.block(":status", "200")}))
-	must(s.fr.WriteData(1, true, make([]byte, defaultMaxFrame)))
+	must(s.fr.WriteData(1, false, make([]byte, defaultMaxFrame)))
+	// Trailers: a header block read into the buffer that DATA grew.
+	must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndHeaders: true, EndStream: true, BlockFragment: s.block("x-status", "0")}))
 	sv = append(sv, s.take())
 	return cl, sv
 }
