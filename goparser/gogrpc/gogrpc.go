@@ -165,9 +165,9 @@ type Limits struct {
 	MaxDepth int
 	// NoTree: nothing shows or filters on this packet's items (no tree,
 	// and no later pass to render a kept result). A message is then not
-	// decoded without a schema, nor copied as a data source: nothing of
-	// that would reach an output. Typed decoding still runs for its
-	// expert infos.
+	// decoded without a schema: nothing of that would reach an output.
+	// Its data sources stay (tshark -x prints them without a tree), and
+	// typed decoding still runs for its expert infos.
 	NoTree bool
 }
 
@@ -287,7 +287,7 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 			}
 		}
 	}
-	if m.Length > 0 && !lim.NoTree {
+	if m.Length > 0 {
 		if m.Parts == 1 && !m.Encoded && n == grpcmsg.PrefixLen+int(m.Length) {
 			w.Add(fData, off+grpcmsg.PrefixLen, int(m.Length), tree.FromBytes, "", 0)
 		} else {
@@ -296,7 +296,7 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 			w.Add(fData, 0, len(m.Data), tree.Bytes(m.Data), "Reassembled gRPC message", tree.FlagDataSource)
 		}
 	}
-	if m.Compressed && decoded && len(payload) > 0 && !lim.NoTree {
+	if m.Compressed && decoded && len(payload) > 0 {
 		w.Add(fInflatedData, 0, len(payload), tree.Bytes(payload), "Decompressed gRPC message", tree.FlagDataSource)
 	}
 	// An empty message is a valid one (every field at its default), which
