@@ -57,26 +57,12 @@ func writeSYNs(t *testing.T, n int) string {
 // with SIGBUS.
 func TestMappedFileTruncated(t *testing.T) {
 	name := writeSYNs(t, 20000)
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	m, ok := mapFile(f, st.Size())
-	if !ok {
-		t.Fatal("not mapped")
-	}
-	defer m.unmap()
-	src, ok := newPcapMapped(m.b)
-	if !ok {
-		t.Fatal("not a pcap")
-	}
+	m, src, size := mapped(t, name)
 	if err := os.Truncate(name, 4096); err != nil {
 		t.Fatal(err)
 	}
 	eng := tcptw.New(tcptw.Config{})
-	err = feedMapped(eng, name, &progress{w: io.Discard}, src, st.Size(), m.release)
+	err := feedMapped(eng, name, &progress{w: io.Discard}, src, size, m.release)
 	if err == nil || !strings.Contains(err.Error(), "changed while it was read") {
 		t.Fatalf("got %v", err)
 	}
@@ -128,31 +114,41 @@ func TestMappedAsRead(t *testing.T) {
 // leaves the process's memory as it goes (the mapping's RSS in
 // /proc/self/smaps), where it all stayed, and the report is unchanged.
 func TestMappedFileReleased(t *testing.T) {
-	name := writeSYNs(t, 200000)
+	m, src, size := mapped(t, writeSYNs(t, 200000))
+	m.step = 1 << 20
+	eng := tcptw.New(tcptw.Config{})
+	if err := feedMapped(eng, "syns.pcap", &progress{w: io.Discard}, src, size, m.release); err != nil {
+		t.Fatal(err)
+	}
+	rss := mappingRSS(t, uintptr(unsafe.Pointer(&m.b[0])))
+	if rss > size/2 {
+		t.Errorf("%d of the file's %d octets still count in RSS", rss, size)
+	}
+	if n := eng.Report(false).Summary.Packets; n != 200000 {
+		t.Errorf("%d packets, want 200000", n)
+	}
+}
+
+// mapped maps the pcap file name for the test, and reads it from the
+// mapping.
+func mapped(t *testing.T, name string) (*mapping, *pcapRecords, int64) {
+	t.Helper()
 	f, err := os.Open(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer f.Close() // the mapping outlives the descriptor
 	st, _ := f.Stat()
 	m, ok := mapFile(f, st.Size())
 	if !ok {
 		t.Fatal("not mapped")
 	}
-	defer m.unmap()
-	m.step = 1 << 20
-	src, _ := newPcapMapped(m.b)
-	eng := tcptw.New(tcptw.Config{})
-	if err := feedMapped(eng, name, &progress{w: io.Discard}, src, st.Size(), m.release); err != nil {
-		t.Fatal(err)
+	t.Cleanup(m.unmap)
+	src, ok := newPcapMapped(m.b)
+	if !ok {
+		t.Fatal("not a pcap")
 	}
-	rss := mappingRSS(t, uintptr(unsafe.Pointer(&m.b[0])))
-	if rss > st.Size()/2 {
-		t.Errorf("%d of the file's %d octets still count in RSS", rss, st.Size())
-	}
-	if n := eng.Report(false).Summary.Packets; n != 200000 {
-		t.Errorf("%d packets, want 200000", n)
-	}
+	return m, src, st.Size()
 }
 
 // mappingRSS is the RSS of the mapping that begins at addr.
