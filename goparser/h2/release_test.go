@@ -149,6 +149,19 @@ func (p *pair) decode(in Input) []byte {
 	return got
 }
 
+// open starts a connection: the client's preface and SETTINGS, the
+// server's SETTINGS and its ACK.
+func (p *pair) open() (c, s *peer) {
+	c, s = newPeer(), newPeer()
+	c.buf.WriteString(http2.ClientPreface)
+	must(c.fr.WriteSettings())
+	p.decode(Input{Src: client, Dst: server, Data: c.take()})
+	must(s.fr.WriteSettings())
+	must(s.fr.WriteSettingsAck())
+	p.decode(Input{Src: server, Dst: client, Data: s.take()})
+	return c, s
+}
+
 func (p *pair) conn() *conn {
 	for _, c := range p.d.conns {
 		return c
@@ -162,13 +175,7 @@ func (p *pair) conn() *conn {
 // must decode as on a connection that kept everything.
 func TestReleasedConnectionGoesOn(t *testing.T) {
 	p := newPair(t, Options{})
-	c, s := newPeer(), newPeer()
-	c.buf.WriteString(http2.ClientPreface)
-	must(c.fr.WriteSettings())
-	p.decode(Input{Src: client, Dst: server, Data: c.take()})
-	must(s.fr.WriteSettings())
-	must(s.fr.WriteSettingsAck())
-	p.decode(Input{Src: server, Dst: client, Data: s.take()})
+	c, s := p.open()
 	must(c.fr.WriteSettingsAck())
 	req := []string{":method", "GET", ":scheme", "http", ":path", "/a", ":authority", "example.com", "x-token", strings.Repeat("t", 300)}
 	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndHeaders: true, EndStream: true, BlockFragment: c.block(req...)}))
@@ -215,13 +222,7 @@ func TestReleasedConnectionGoesOn(t *testing.T) {
 // frame that is not.
 func TestReleaseKeepsFramerInsideBlock(t *testing.T) {
 	p := newPair(t, Options{})
-	c, s := newPeer(), newPeer()
-	c.buf.WriteString(http2.ClientPreface)
-	must(c.fr.WriteSettings())
-	p.decode(Input{Src: client, Dst: server, Data: c.take()})
-	must(s.fr.WriteSettings())
-	must(s.fr.WriteSettingsAck())
-	p.decode(Input{Src: server, Dst: client, Data: s.take()})
+	c, s := p.open()
 	block := c.block(":method", "GET", ":scheme", "http", ":path", "/a", ":authority", "example.com")
 	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndStream: true, BlockFragment: block}))
 	p.decode(Input{Src: client, Dst: server, Data: c.take()})
