@@ -62,23 +62,38 @@ func repeatCapture(t *testing.T, in, name string, n int) {
 	t.Helper()
 	packets, snaplen, link := readPcap(t, in)
 	span := packets[len(packets)-1].ci.Timestamp.Sub(packets[0].ci.Timestamp) + time.Second
-	out, err := os.Create(name)
+	var all []pcapPacket
+	for i := 0; i < n; i++ {
+		for _, p := range packets {
+			p.ci.Timestamp = p.ci.Timestamp.Add(time.Duration(i) * span)
+			all = append(all, p)
+		}
+	}
+	writePcap(t, name, false, snaplen, link, all) // microseconds, as tcpdump writes them
+}
+
+// writePcap writes packets to a pcap file of nanosecond or microsecond
+// time stamps.
+func writePcap(t *testing.T, name string, nano bool, snaplen uint32, link layers.LinkType, packets []pcapPacket) {
+	t.Helper()
+	f, err := os.Create(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer out.Close()
-	w := pcapgo.NewWriter(out) // microseconds, as tcpdump writes them
+	w := pcapgo.NewWriter(f)
+	if nano {
+		w = pcapgo.NewWriterNanos(f)
+	}
 	if err := w.WriteFileHeader(snaplen, link); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < n; i++ {
-		for _, p := range packets {
-			ci := p.ci
-			ci.Timestamp = ci.Timestamp.Add(time.Duration(i) * span)
-			if err := w.WritePacket(ci, p.data); err != nil {
-				t.Fatal(err)
-			}
+	for _, p := range packets {
+		if err := w.WritePacket(p.ci, p.data); err != nil {
+			t.Fatal(err)
 		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -234,27 +249,13 @@ func TestGotcpdumpReadsNanosecondFiles(t *testing.T) {
 	dir, bin := rootTools(t)
 	packets, snaplen, link := readPcap(t, filepath.Join(root, "testpcaps", "h2c_go.pcap"))
 	in := filepath.Join(dir, "nano.pcap")
-	f, err := os.Create(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pcapgo.NewWriterNanos(f)
-	if err := w.WriteFileHeader(snaplen, link); err != nil {
-		t.Fatal(err)
-	}
 	// Times that a cut to the microsecond changes, and that rounding
 	// would change otherwise: .xxxxxx501 to .xxxxxx999.
 	t0 := time.Date(2025, 6, 7, 8, 9, 10, 501, time.UTC)
-	for i, p := range packets {
-		ci := p.ci
-		ci.Timestamp = t0.Add(time.Duration(i)*1234*time.Microsecond + time.Duration(i%499))
-		if err := w.WritePacket(ci, p.data); err != nil {
-			t.Fatal(err)
-		}
+	for i := range packets {
+		packets[i].ci.Timestamp = t0.Add(time.Duration(i)*1234*time.Microsecond + time.Duration(i%499))
 	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writePcap(t, in, true, snaplen, link, packets)
 	ng := filepath.Join(dir, "nano.pcapng")
 	if out, err := exec.Command("editcap", "-F", "pcapng", in, ng).CombinedOutput(); err != nil {
 		t.Fatalf("editcap: %v\n%s", err, out)
@@ -400,32 +401,20 @@ func TestGotcpdumpReadsFilesByPacketTimes(t *testing.T) {
 	dir, bin := rootTools(t)
 	packets, snaplen, link := readPcap(t, filepath.Join(root, "testpcaps", "h2c_go.pcap"))
 	in := filepath.Join(dir, "old.pcap")
-	out, err := os.Create(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pcapgo.NewWriterNanos(out)
-	if err := w.WriteFileHeader(snaplen, link); err != nil {
-		t.Fatal(err)
-	}
 	// 60 packets 700 ms apart, from a time of 2021, with a gap of a
 	// minute after the 30th.
 	t0 := time.Date(2021, 3, 4, 5, 6, 7, 500_000_000, time.Local)
+	packets = packets[:60]
 	var times []time.Time
-	for i, p := range packets[:60] {
-		ci, data := p.ci, p.data
-		ci.Timestamp = t0.Add(time.Duration(i) * 700 * time.Millisecond)
+	for i := range packets {
+		at := t0.Add(time.Duration(i) * 700 * time.Millisecond)
 		if i >= 30 {
-			ci.Timestamp = ci.Timestamp.Add(time.Minute)
+			at = at.Add(time.Minute)
 		}
-		times = append(times, ci.Timestamp)
-		if err := w.WritePacket(ci, data); err != nil {
-			t.Fatal(err)
-		}
+		packets[i].ci.Timestamp = at
+		times = append(times, at)
 	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writePcap(t, in, true, snaplen, link, packets)
 	// The files expected: a period begins at the first packet at least
 	// -G after the last period's start, on its whole second.
 	const layout = "20060102-150405"
