@@ -258,7 +258,7 @@ func (d *rawDecoder) decode(b []byte, depth int) ([]Field, bool) {
 // bytes decides how a length-delimited field shows: as text, as a nested
 // message, as a string, or as bytes.
 func (d *rawDecoder) bytes(f *Field, depth int) {
-	if Printable(f.Bytes) {
+	if printable(f.Bytes) {
 		// Text parses as a message too often ("xxxx" is field 15, a
 		// varint, 4,096 times over): take it for what it looks like.
 		f.Text = true
@@ -273,12 +273,12 @@ func (d *rawDecoder) bytes(f *Field, depth int) {
 	f.Text = utf8.Valid(f.Bytes)
 }
 
-// Printable reports whether b is text to show as a string rather than try
+// printable reports whether b is text to show as a string rather than try
 // as a message: valid UTF-8 without control characters other than tab,
 // CR and LF, and not starting with one of those three, which as octets
 // are the tags of field 1 (fixed64, length-delimited, fixed32), the way
 // most nested messages start.
-func Printable(b []byte) bool {
+func printable(b []byte) bool {
 	if len(b) == 0 || b[0] < 0x20 {
 		return false
 	}
