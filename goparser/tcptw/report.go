@@ -682,12 +682,12 @@ func clientOf(agents map[string]int, grpc bool) int {
 }
 
 // grpcCalls reports whether most of the first requests of a pair's short
-// connections are gRPC calls: their labels (pair.labels) are "gRPC " and
-// the method, so the count costs nothing per connection.
+// connections are gRPC calls: their labels (pair.labels) are grpcLabel
+// and the method, so the count costs nothing per connection.
 func grpcCalls(labels map[string]int) bool {
 	g, total := 0, 0
 	for l, n := range labels {
-		if strings.HasPrefix(l, "gRPC ") {
+		if strings.HasPrefix(l, grpcLabel) {
 			g += n
 		}
 		total += n

@@ -27,6 +27,10 @@ type reqTracker struct {
 	cache      *reqCache // the engine's; nil parses every request
 }
 
+// grpcLabel begins the label of a gRPC call; the report tells a pair's
+// gRPC calls by it (grpcCalls).
+const grpcLabel = "gRPC "
+
 // reqInfo is what the tracker takes from an HTTP/1.x request.
 type reqInfo struct {
 	ok        bool // http.ReadRequest accepted the segment
@@ -199,7 +203,7 @@ func (r *reqTracker) firstHeaders(fh http2.FrameHeader, payload []byte) {
 		return
 	}
 	if r.grpc {
-		r.label = "gRPC " + path
+		r.label = grpcLabel + path
 	} else {
 		r.label = strings.TrimSpace(method + " " + path)
 	}
