@@ -217,6 +217,16 @@ static void push_scalar(lua_State *L, const struct value *v) {
     case TAG_STRING:
         lua_pushlstring(L, v->s, v->n);
         break;
+    case TAG_REF:
+        /* {base, offset, length}: only render() has the bytes. */
+        lua_createtable(L, 3, 0);
+        lua_pushinteger(L, (lua_Integer)v->ref_base);
+        lua_rawseti(L, -2, 1);
+        lua_pushinteger(L, (lua_Integer)v->i);
+        lua_rawseti(L, -2, 2);
+        lua_pushinteger(L, (lua_Integer)v->n);
+        lua_rawseti(L, -2, 3);
+        break;
 #if LUA_VERSION_NUM < 503
     case TAG_INT64:
         /* Lua 5.2 has no 64-bit integers. Wireshark 4.4's Lua 5.4 refuses

@@ -196,7 +196,7 @@ static int read_chunk(struct reader *r, struct value *v) {
 
 /* The bits octet of an item. */
 enum { ITEM_KIND = 0x07, ITEM_TEXT = 0x08, ITEM_CHILDREN = 0x10 };
-enum { ITEM_NIL, ITEM_FALSE, ITEM_TRUE, ITEM_INT, ITEM_FLOAT, ITEM_STRING };
+enum { ITEM_NIL, ITEM_FALSE, ITEM_TRUE, ITEM_INT, ITEM_FLOAT, ITEM_STRING, ITEM_REF };
 
 int goshim_read_item(struct reader *r, struct item *it) {
     uint8_t bits;
@@ -206,7 +206,7 @@ int goshim_read_item(struct reader *r, struct item *it) {
         return 0;
     bits = r->p[1];
     r->p += 2;
-    if ((bits & ~(ITEM_KIND | ITEM_TEXT | ITEM_CHILDREN)) || (bits & ITEM_KIND) > ITEM_STRING)
+    if ((bits & ~(ITEM_KIND | ITEM_TEXT | ITEM_CHILDREN)) || (bits & ITEM_KIND) > ITEM_REF)
         return 0;
     if (!read_varint(r, &it->field) || !read_uvarint(r, &off) || !read_uvarint(r, &len) || !read_uvarint(r, &flags) ||
         flags > INT64_MAX)
@@ -241,6 +241,17 @@ int goshim_read_item(struct reader *r, struct item *it) {
         if (!read_chunk(r, v))
             return 0;
         break;
+    case ITEM_REF: {
+        uint64_t base, roff, rlen;
+        if (!read_uvarint(r, &base) || !read_uvarint(r, &roff) || !read_uvarint(r, &rlen) || base > REF_SOURCE ||
+            roff > INT64_MAX || rlen > UINT32_MAX)
+            return 0;
+        v->tag = TAG_REF;
+        v->ref_base = (uint8_t)base;
+        v->i = (int64_t)roff;
+        v->n = (uint32_t)rlen;
+        break;
+    }
     }
     it->text.tag = TAG_NIL;
     if ((bits & ITEM_TEXT) && !read_chunk(r, &it->text))
@@ -331,6 +342,7 @@ struct render {
     size_t cap;
     int fields_only; /* the tree is tshark 4.0's for -T fields (tshark_args.c) */
     unsigned call;   /* counts the calls, for wanted()'s answers */
+    tvbuff_t *source; /* the last data source added, for TAG_REF values */
 };
 
 /* Items added, and left out below the top for want of a reader, since the
@@ -481,6 +493,24 @@ static proto_item *add_value(struct render *c, proto_tree *tree, const struct fi
     return NULL;
 }
 
+/* Makes a reference (TAG_REF) the string it points at: octets of tvb,
+ * which the item's range is in, or of the last data source. */
+static int resolve_ref(struct render *c, tvbuff_t *tvb, struct value *v) {
+    tvbuff_t *in = v->ref_base == REF_SOURCE ? c->source : tvb;
+    const uint8_t *p = (const uint8_t *)"";
+    unsigned have;
+    if (!in || !tvb_get_ptr || !tvb_captured_length)
+        return 0;
+    have = tvb_captured_length(in);
+    if (v->i < 0 || (uint64_t)v->i > have || v->n > have - (uint64_t)v->i)
+        return 0;
+    if (v->n && !(p = tvb_get_ptr(in, (int)v->i, (int)v->n)))
+        return 0;
+    v->tag = TAG_STRING;
+    v->s = (const char *)p;
+    return 1;
+}
+
 /* Renders count items at the cursor under tree (whose item is pitem, where
  * expert infos go), with ranges into tvb. */
 static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, tvbuff_t *tvb, uint32_t count,
@@ -569,12 +599,15 @@ static int render_items(struct render *c, proto_tree *tree, proto_item *pitem, t
             if (!(name = cstr(c, &text)))
                 return fail(c, "out of memory", NULL);
             add_new_data_source(c->pinfo, ctvb, name);
+            c->source = ctvb;
             item = proto_tree_add_item(tree, f->hf, ctvb, 0, (int)v.n, ENC_NA);
         } else {
             if (off < 0 || len < 0 || off + len > (int64_t)tvb_captured_length(tvb))
                 return fail(c, "range out of bounds for field", f);
             if (v.tag == TAG_NIL && f->type == F_FRAMENUM)
                 return fail(c, "a frame number needs a value", f);
+            if (v.tag == TAG_REF && !resolve_ref(c, tvb, &v))
+                return fail(c, "string reference out of bounds", f);
             if (v.tag != TAG_NIL && !value_fits(f, &v, (int)flags))
                 return fail(c, "value of the wrong kind for field", f);
             /* No tree (tshark -x, -z conv,tcp), or one that nothing
@@ -657,6 +690,7 @@ int goshim_render_items(packet_info *pinfo, proto_tree *tree, proto_item *pitem,
     if (++c.call == 0) /* 0 is a field's "never asked" */
         c.call = 1;
     c.fields_only = tree && proto_tree_set_visible && goshim_fields_only() && goshim_tree_visible(tree);
+    c.source = NULL;
     if (nfields == 0) {
         *err = "bind() the schema first";
         return 0;

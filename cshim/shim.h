@@ -25,7 +25,13 @@ enum {
     TAG_UINT8 = 9,
     TAG_UINT16 = 10,
     TAG_ITEM = 11,
+    /* Not on the wire as a value: an item's string by reference
+     * (result.ItemRef), base in ref_base, offset in i, length in n. */
+    TAG_REF = 0x80,
 };
+
+/* The bases of a reference (result.RefBase). */
+enum { REF_RANGE, REF_SOURCE };
 
 struct reader {
     const uint8_t *p, *end;
@@ -53,6 +59,7 @@ int goshim_call(int op, int64_t *args, int nargs, const char *key, size_t keylen
  * strings. */
 struct value {
     uint8_t tag;
+    uint8_t ref_base;
     int64_t i;
     double f;
     const char *s;
@@ -64,7 +71,7 @@ struct value {
 int goshim_read_value(struct reader *r, struct value *v);
 
 /* A tree item (goparser/result/item.go): its value is TAG_NIL, TAG_FALSE,
- * TAG_TRUE, TAG_INT64, TAG_FLOAT64 or TAG_STRING, its text TAG_NIL or
+ * TAG_TRUE, TAG_INT64, TAG_FLOAT64, TAG_STRING or TAG_REF, its text TAG_NIL or
  * TAG_STRING; children is how many items follow as its children. */
 struct item {
     int64_t field, off, len, flags;

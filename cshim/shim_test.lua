@@ -139,7 +139,10 @@ check("item varints", neg[1] == 1 and neg[2] == 200 and neg[3] == 0 and neg[4] =
     table.concat({ tostring(neg[1]), tostring(neg[2]), tostring(neg[4]), tostring(neg[6]) }, " "))
 local xi = g.decode("\11\8\1\0\0\0\1m")
 check("expert item", xi[1] == -1 and xi[4] == nil and xi[5] == "m")
-for _, bad in ipairs({ "\11\32\0\0\0\0", "\11\6\0\0\0\0", "\11\0\6\2", "\11\8\1\0\0\0\5m", "\11\16\0\0\0\0\1\0\0" }) do
+local ref = g.decode("\11\6\2\5\172\2\0\1\200\1\3")
+check("ref item", ref[1] == 1 and ref[2] == 5 and ref[3] == 300 and type(ref[4]) == "table" and ref[4][1] == 1
+    and ref[4][2] == 200 and ref[4][3] == 3 and ref[5] == nil)
+for _, bad in ipairs({ "\11\32\0\0\0\0", "\11\7\0\0\0\0", "\11\6\0\0\0\0", "\11\6\0\0\0\0\2\0\0", "\11\0\6\2", "\11\8\1\0\0\0\5m", "\11\16\0\0\0\0\1\0\0" }) do
     check("damaged item refused", not pcall(g.decode, bad), bad:byte(2))
 end
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gotcpdump/gotcpdump/goparser/result"
 	"github.com/gotcpdump/gotcpdump/goparser/schema"
+	"github.com/gotcpdump/gotcpdump/goparser/tree"
 )
 
 const (
@@ -63,7 +64,39 @@ func decodeInput(t testing.TB, d *Decoder, in Input) out {
 		t.Fatalf("status %v in result, %v returned", o.status, st)
 	}
 	checkInvariants(t, o, len(data))
+	resolveRefs(t, o.pdus, data)
 	return o
+}
+
+// resolveRefs replaces each string that a result gives by reference
+// (result.Ref) with its octets, as the renderer does: from the input, or
+// from the last data source before it, which must hold them.
+func resolveRefs(t testing.TB, items []any, data []byte) {
+	t.Helper()
+	var source []byte
+	var walk func(items []any)
+	walk = func(items []any) {
+		for _, it := range items {
+			a := it.([]any)
+			if a[5].(int64)&int64(tree.FlagDataSource) != 0 {
+				source = []byte(a[3].(string))
+			}
+			if r, ok := a[3].(result.Ref); ok {
+				in := data
+				if r.Base == result.RefSource {
+					in = source
+				}
+				if in == nil || r.Off < 0 || r.Len < 0 || r.Off+r.Len > int64(len(in)) {
+					t.Fatalf("a string of %d octets at %d of %d (base %d)", r.Len, r.Off, len(in), r.Base)
+				}
+				a[3] = string(in[r.Off : r.Off+r.Len])
+			}
+			if len(a) > 6 {
+				walk(a[6].([]any))
+			}
+		}
+	}
+	walk(items)
 }
 
 // checkInvariants holds for every result: ranges lie inside the input,

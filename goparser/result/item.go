@@ -20,7 +20,8 @@ import (
 // expert info's is negative); offset and length, never negative in a
 // valid item, are uvarints of their two's complement, as flags are; an
 // int value is a zigzag varint, a float 8 octets, a string a
-// uvarint length and its octets, as is the text. Children are a u32
+// uvarint length and its octets, as is the text; a reference (ItemRef) is
+// three uvarints: its base, offset and length. Children are a u32
 // count, patched in by End, and that many values. Decode returns an item
 // as {field, offset, length, value, text, flags [, {child…}]}, the arrays
 // that items were before they had a form of their own.
@@ -35,9 +36,27 @@ const (
 	ItemInt
 	ItemFloat
 	ItemString
+	// ItemRef is a string whose octets the renderer already has (Item.Ref):
+	// a long one then travels, and is kept for later passes, once.
+	ItemRef
 )
 
-var itemValueKindNames = [...]string{"nil", "false", "true", "int", "float", "string"}
+var itemValueKindNames = [...]string{"nil", "false", "true", "int", "float", "string", "ref"}
+
+// RefBase says which bytes a Ref points into.
+type RefBase uint8
+
+const (
+	RefRange  RefBase = iota // the bytes that the item's own range is in
+	RefSource                // the last data source added before the item (tree.FlagDataSource)
+)
+
+// Ref is an ItemRef's value: Len octets at Off of the bytes Base names,
+// taken as a UTF-8 string.
+type Ref struct {
+	Base     RefBase
+	Off, Len int64
+}
 
 func (k ItemValueKind) String() string {
 	if int(k) < len(itemValueKindNames) {
@@ -54,7 +73,7 @@ const (
 )
 
 // Item is a tree item's head. For ItemString, Str or, when it is empty,
-// Bytes is the value; the text is Text or, when it is empty, TextBytes (an
+// Bytes is the value, for ItemRef Ref; the text is Text or, when it is empty, TextBytes (an
 // empty text is none).
 type Item struct {
 	Field, Offset, Length int64
@@ -64,6 +83,7 @@ type Item struct {
 	Float                 float64
 	Str                   string
 	Bytes                 []byte
+	Ref                   Ref
 	Text                  string
 	TextBytes             []byte
 }
@@ -91,6 +111,10 @@ func (e *Encoder) Item(it *Item, children bool) {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(it.Float))
 	case ItemString:
 		b = appendChunk(b, it.Str, it.Bytes)
+	case ItemRef:
+		b = appendUvarint(b, uint64(it.Ref.Base))
+		b = appendUvarint(b, uint64(it.Ref.Off))
+		b = appendUvarint(b, uint64(it.Ref.Len))
 	}
 	if text {
 		b = appendChunk(b, it.Text, it.TextBytes)
@@ -133,7 +157,7 @@ func decodeItem(b []byte, depth int) (any, []byte, error) {
 		return nil, nil, ErrTruncated
 	}
 	bits := b[0]
-	if bits&^itemKnownBits != 0 || ItemValueKind(bits&itemKindMask) > ItemString {
+	if bits&^itemKnownBits != 0 || ItemValueKind(bits&itemKindMask) > ItemRef {
 		return nil, nil, errItem
 	}
 	b = b[1:]
@@ -171,6 +195,17 @@ func decodeItem(b []byte, depth int) (any, []byte, error) {
 		if value, b, err = chunk(b); err != nil {
 			return nil, nil, err
 		}
+	case ItemRef:
+		var ref [3]uint64 // base, offset, length
+		for i := range ref {
+			if ref[i], b, err = varint(binary.Uvarint, b); err != nil {
+				return nil, nil, err
+			}
+		}
+		if ref[0] > uint64(RefSource) || ref[1] > math.MaxInt64 || ref[2] > math.MaxInt64 {
+			return nil, nil, errItem
+		}
+		value = Ref{RefBase(ref[0]), int64(ref[1]), int64(ref[2])}
 	}
 	var text any
 	if bits&itemHasText != 0 {

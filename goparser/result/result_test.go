@@ -43,6 +43,9 @@ func TestEncodeExactBytes(t *testing.T) {
 		{"int item", func(e *Encoder) {
 			e.Item(&Item{Field: 1, Offset: 200, Flags: 3, Kind: ItemInt, Int: -2}, false)
 		}, []byte{0x0b, 0x03, 2, 0xc8, 0x01, 0, 3, 3}},
+		{"ref item", func(e *Encoder) {
+			e.Item(&Item{Field: 1, Offset: 5, Length: 300, Kind: ItemRef, Ref: Ref{RefSource, 200, 3}}, false)
+		}, []byte{0x0b, 0x06, 2, 5, 0xac, 0x02, 0, 1, 0xc8, 0x01, 3}},
 		{"float item", func(e *Encoder) { e.Item(&Item{Kind: ItemFloat, Float: 1}, false) },
 			[]byte{0x0b, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f}},
 		{"item with children", func(e *Encoder) {
@@ -112,11 +115,13 @@ func TestItemDecodes(t *testing.T) {
 	e.Item(&Item{Field: -3, Offset: 70000, Length: 5, Flags: 9, Kind: ItemString, Str: "v", Text: "text"}, true)
 	e.Item(&Item{Field: 4, Kind: ItemInt, Int: math.MinInt64}, false)
 	e.Item(&Item{Field: 5, Kind: ItemFalse, TextBytes: []byte("x")}, false)
+	e.Item(&Item{Field: 6, Kind: ItemRef, Ref: Ref{RefRange, 1 << 40, 7}}, false)
 	e.End()
 	v, b := decodeWhole(t, &e)
 	want := []any{int64(-3), int64(70000), int64(5), "v", "text", int64(9), []any{
 		[]any{int64(4), int64(0), int64(0), int64(math.MinInt64), nil, int64(0)},
 		[]any{int64(5), int64(0), int64(0), false, "x", int64(0)},
+		[]any{int64(6), int64(0), int64(0), Ref{RefRange, 1 << 40, 7}, nil, int64(0)},
 	}}
 	if !reflect.DeepEqual(v, want) {
 		t.Fatalf("got %#v, want %#v", v, want)
@@ -127,8 +132,9 @@ func TestItemDecodes(t *testing.T) {
 		}
 	}
 	for _, bad := range [][]byte{
-		{0x0b, 0x20, 0, 0, 0, 0}, // unknown bit
-		{0x0b, 0x06, 0, 0, 0, 0}, // unknown value kind
+		{0x0b, 0x20, 0, 0, 0, 0},          // unknown bit
+		{0x0b, 0x07, 0, 0, 0, 0},          // unknown value kind
+		{0x0b, 0x06, 0, 0, 0, 0, 2, 0, 0}, // unknown ref base
 		{0x0b, 0x00, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, // flags above MaxInt64
 		{0x0b, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0}, // field of 70 bits
 	} {

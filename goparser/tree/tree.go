@@ -42,6 +42,7 @@ const (
 	KindBytes
 	KindFloat
 	KindBool
+	KindRef // a string that Wireshark has the octets of: B, at I>>1 of base I&1 (At)
 )
 
 // Value is the explicit value of an item, held without an interface so
@@ -62,6 +63,16 @@ func Uint(v uint64) Value   { return Value{Kind: KindInt, I: int64(v)} }
 func Str(s string) Value    { return Value{Kind: KindString, S: s} }
 func Bytes(b []byte) Value  { return Value{Kind: KindBytes, B: b} }
 func Float(f float64) Value { return Value{Kind: KindFloat, F: f} }
+
+// At is the string b, found at off of the bytes that the item's range is
+// in (result.RefRange) or of the last data source added before it
+// (result.RefSource). Where those bytes hold the value (a protobuf string
+// in a message), At saves carrying and keeping it a second time. (Base
+// and offset share I: Value is copied for every item, and a field more
+// made goh2's gRPC decoding measurably slower.)
+func At(base result.RefBase, off int, b []byte) Value {
+	return Value{Kind: KindRef, I: int64(off)<<1 | int64(base&1), B: b}
+}
 
 // Time and Duration are values for time fields, with FlagTime. They are
 // whole nanoseconds: seconds in a float64 lose the nanoseconds of a date.
@@ -144,6 +155,8 @@ func head(it *result.Item, f schema.FieldID, off, length int, v *Value, fl Flags
 		it.Kind, it.Str = result.ItemString, v.S
 	case KindBytes:
 		it.Kind, it.Bytes = result.ItemString, v.B
+	case KindRef:
+		it.Kind, it.Ref = result.ItemRef, result.Ref{Base: result.RefBase(v.I & 1), Off: v.I >> 1, Len: int64(len(v.B))}
 	case KindFloat:
 		it.Kind, it.Float = result.ItemFloat, v.F
 	case KindBool:
