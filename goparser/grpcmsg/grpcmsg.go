@@ -171,6 +171,9 @@ type Field struct {
 	Varint uint64
 	Fixed  uint64
 	Bytes  []byte
+	// Off is where Bytes start in the octets given to DecodeRaw or
+	// DecodeRawLimits, so that a string can be shown from those octets.
+	Off    int
 	Nested []Field // Bytes parsed as a message, when they parse
 	// Text: Bytes are valid UTF-8 (and not taken for a message), to show
 	// as a string.
@@ -190,7 +193,7 @@ const MaxFields = 4096
 // to MaxDepth levels below depth.
 func DecodeRaw(b []byte, depth int) ([]Field, bool) {
 	d := rawDecoder{max: MaxDepth, budget: MaxFields}
-	return d.decode(b, depth)
+	return d.decode(b, depth, 0)
 }
 
 // DecodeRawLimits decodes b from the top with a nesting limit (0: no
@@ -203,7 +206,7 @@ func DecodeRawLimits(b []byte, maxDepth, maxFields int) (fields []Field, cut, ok
 		maxFields = MaxFields
 	}
 	d := rawDecoder{max: max(maxDepth, 0), budget: maxFields}
-	fields, ok = d.decode(b, 0)
+	fields, ok = d.decode(b, 0, 0)
 	return fields, d.cut, ok
 }
 
@@ -213,8 +216,10 @@ type rawDecoder struct {
 	cut    bool // the budget ran out
 }
 
-func (d *rawDecoder) decode(b []byte, depth int) ([]Field, bool) {
+// decode decodes b, which starts at off of the top message.
+func (d *rawDecoder) decode(b []byte, depth, off int) ([]Field, bool) {
 	var fields []Field
+	end := off + len(b)
 	for len(b) > 0 {
 		if d.budget <= 0 {
 			// Check the rest without building it, so that ok still
@@ -241,6 +246,7 @@ func (d *rawDecoder) decode(b []byte, depth int) ([]Field, bool) {
 		case protowire.BytesType:
 			f.Bytes, n = protowire.ConsumeBytes(b)
 			if n >= 0 {
+				f.Off = end - len(b) + n - len(f.Bytes)
 				d.bytes(&f, depth)
 			}
 		default:
@@ -265,7 +271,7 @@ func (d *rawDecoder) bytes(f *Field, depth int) {
 		return
 	}
 	if depth < d.max && len(f.Bytes) > 0 && d.budget > 0 {
-		if nested, ok := d.decode(f.Bytes, depth+1); ok {
+		if nested, ok := d.decode(f.Bytes, depth+1, f.Off); ok {
 			f.Nested = nested
 			return
 		}

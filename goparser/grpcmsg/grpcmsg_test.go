@@ -112,6 +112,10 @@ func TestDecodeRaw(t *testing.T) {
 	if !ok || len(f) != 3 || string(f[0].Bytes) != "svc" || len(f[1].Nested) != 1 || f[1].Nested[0].Varint != 150 || f[2].Fixed != 7 {
 		t.Fatalf("%v %+v", ok, f)
 	}
+	// Tag and length octets before each: "svc" at 2, inner at 7.
+	if f[0].Off != 2 || f[1].Off != 7 {
+		t.Fatalf("offsets %d and %d, want 2 and 7", f[0].Off, f[1].Off)
+	}
 	if _, ok := DecodeRaw([]byte{0xff, 0xff}, 0); ok {
 		t.Fatal("garbage decoded")
 	}
@@ -370,6 +374,29 @@ func TestDecodeRawCap(t *testing.T) {
 	if f, cut, ok := DecodeRawLimits(outer, 16, 0); !ok || cut || countFields(f) != 40*101 {
 		t.Fatalf("under the cap: ok %v cut %v, %d fields", ok, cut, countFields(f))
 	}
+}
+
+// FuzzDecodeRawOffsets checks that each field's Off locates its Bytes in
+// the message, at every level of nesting: strings are shown from there.
+func FuzzDecodeRawOffsets(f *testing.F) {
+	f.Add([]byte{0x0a, 0x05, 0x0a, 0x03, 'a', 'b', 'c', 0x12, 0x01, 'z'})
+	f.Add(append([]byte{0x0a, 0x0c, 0x0a, 0x0a}, "helloworld"...))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		fields, _, _ := DecodeRawLimits(msg, MaxDepth, 0)
+		var check func([]Field)
+		check = func(fs []Field) {
+			for _, x := range fs {
+				if x.Type != protowire.BytesType {
+					continue
+				}
+				if x.Off < 0 || x.Off+len(x.Bytes) > len(msg) || (len(x.Bytes) > 0 && &msg[x.Off] != &x.Bytes[0]) {
+					t.Fatalf("field %d: %d octets at %d, not where they are in %d", x.Number, len(x.Bytes), x.Off, len(msg))
+				}
+				check(x.Nested)
+			}
+		}
+		check(fields)
+	})
 }
 
 func countFields(f []Field) int {
