@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -37,7 +38,7 @@ func FuzzTypedMessage(f *testing.F) {
 			e.BeginArray()
 			if !writeTyped(w, 0, len(payload), payload, "/grpc.health.v1.Health/Check", request, reg, 64) && len(payload) > 0 {
 				if fields, ok := grpcmsg.DecodeRaw(payload, 0); ok {
-					writeFields(w, 0, len(payload), fields, 0)
+					writeFields(w, 0, len(payload), fields, fieldBytes{ok: true, base: result.RefRange}, 0)
 				}
 			}
 			e.End()
@@ -56,12 +57,24 @@ func FuzzTypedMessage(f *testing.F) {
 		if len(items) > maxTypedItems+2 {
 			t.Fatalf("%d items, budget %d", len(items), maxTypedItems)
 		}
-		for _, it := range items {
-			x := it.([]any)
-			if x[0] == int64(fJSON) && !json.Valid([]byte(x[3].(string))) {
-				t.Fatalf("gogrpc.json is not JSON: %q", x[3])
+		var walk func([]any)
+		walk = func(items []any) {
+			for _, it := range items {
+				x := it.([]any)
+				if x[0] == int64(fJSON) && !json.Valid([]byte(x[3].(string))) {
+					t.Fatalf("gogrpc.json is not JSON: %q", x[3])
+				}
+				// A string shown from the message's octets is one of them.
+				if r, ok := x[3].(result.Ref); ok && (r.Base != result.RefRange || r.Off < 0 || r.Len < 0 ||
+					r.Off+r.Len > int64(len(payload)) || !utf8.Valid(payload[r.Off:r.Off+r.Len])) {
+					t.Fatalf("string at %+v of a %d-octet message", r, len(payload))
+				}
+				if len(x) > 6 {
+					walk(x[6].([]any))
+				}
 			}
 		}
+		walk(items)
 		if string(run()) != string(b) {
 			t.Fatal("the same message gave different results")
 		}

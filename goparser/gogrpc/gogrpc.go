@@ -17,6 +17,7 @@ import (
 
 	"github.com/gotcpdump/gotcpdump/goparser/grpcmsg"
 	"github.com/gotcpdump/gotcpdump/goparser/pbschema"
+	"github.com/gotcpdump/gotcpdump/goparser/result"
 	"github.com/gotcpdump/gotcpdump/goparser/schema"
 	"github.com/gotcpdump/gotcpdump/goparser/tree"
 )
@@ -287,9 +288,13 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 			}
 		}
 	}
+	// Where Wireshark has the payload's octets, for strings shown from
+	// there: in the frame, or in the data source added for it.
+	at := fieldBytes{ok: true, base: result.RefSource}
 	if m.Length > 0 {
 		if m.Parts == 1 && !m.Encoded && n == grpcmsg.PrefixLen+int(m.Length) {
 			w.Add(fData, off+grpcmsg.PrefixLen, int(m.Length), tree.FromBytes, "", 0)
+			at = fieldBytes{ok: true, base: result.RefRange, off: off + grpcmsg.PrefixLen}
 		} else {
 			// Reassembled from several DATA frames: the message gets a
 			// data source of its own, as Wireshark's reassembly does.
@@ -298,12 +303,13 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 	}
 	if m.Compressed && decoded && len(payload) > 0 {
 		w.Add(fInflatedData, 0, len(payload), tree.Bytes(payload), "Decompressed gRPC message", tree.FlagDataSource)
+		at = fieldBytes{ok: true, base: result.RefSource}
 	}
 	// An empty message is a valid one (every field at its default), which
 	// a schema can still name and render as {}.
 	if decoded && !writeTyped(w, off, n, payload, call.Path, request, reg, lim.MaxDepth) && m.Length > 0 && !lim.NoTree {
 		if fields, cut, ok := grpcmsg.DecodeRawLimits(payload, lim.MaxDepth, 0); ok {
-			writeFields(w, off, n, fields, 0)
+			writeFields(w, off, n, fields, at, 0)
 			if cut {
 				w.Expert(xFieldsCut, fmt.Sprintf("decoding without a schema stopped after %d fields (nested ones included); the message data holds the rest", grpcmsg.MaxFields))
 			}
@@ -312,7 +318,17 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 	w.End()
 }
 
-func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, depth int) {
+// fieldBytes says where Wireshark has the octets that fields were decoded
+// from: a string is then shown from them (tree.At) instead of carried,
+// and kept for later passes, beside them. ok is false where it has not
+// (a status detail decoded from a header's base64).
+type fieldBytes struct {
+	ok   bool
+	base result.RefBase
+	off  int // of the decoded octets in base's bytes
+}
+
+func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, at fieldBytes, depth int) {
 	const gen = tree.FlagGenerated
 	var buf [256]byte
 	for _, f := range fields {
@@ -338,10 +354,12 @@ func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, depth int) {
 			w.Add(fPBInt, off, n, tree.Uint(f.Fixed), "", gen)
 		case protowire.BytesType:
 			if f.Nested != nil {
-				writeFields(w, off, n, f.Nested, depth+1)
+				writeFields(w, off, n, f.Nested, at, depth+1)
+			} else if f.Text && at.ok {
+				// The whole string, for filters.
+				w.Add(fPBString, off, n, tree.At(at.base, at.off+f.Off, f.Bytes), "", gen)
 			} else if f.Text {
-				// The whole string, for filters; a view of the bytes, not
-				// a copy: the encoder copies it.
+				// A view of the bytes, not a copy: the encoder copies it.
 				w.Add(fPBString, off, n, tree.Str(unsafe.String(unsafe.SliceData(f.Bytes), len(f.Bytes))), "", gen)
 			} else {
 				w.Add(fPBBytes, off, n, tree.Bytes(f.Bytes), "", gen)
@@ -465,7 +483,7 @@ func writeDetails(w tree.Writer, off, n int, v string, reg *pbschema.Registry) {
 			typed = writeTypedAs(w, off, n, d.Value, md, "status detail", reg, 0)
 		}
 		if fields, ok := grpcmsg.DecodeRaw(d.Value, 0); ok && !typed {
-			writeFields(w, off, n, fields, 0)
+			writeFields(w, off, n, fields, fieldBytes{}, 0)
 		}
 		w.End()
 	}

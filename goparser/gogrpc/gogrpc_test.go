@@ -165,13 +165,56 @@ func TestLabelQuotesWhatShows(t *testing.T) {
 			t.Errorf("%.20q…: got %s", c.in, got)
 		}
 	}
+}
+
+// TestStringShownFromTheMessage: a string's value is a reference to the
+// message's octets, in the frame or in the message's data source, so that
+// a result carries (and keeps, for later passes) the string at most once.
+func TestStringShownFromTheMessage(t *testing.T) {
 	long := strings.Repeat("y", 5000)
 	msg := append([]byte{0x0a, 0x88, 0x27}, long...)
-	var e result.Encoder
-	WriteMessage(tree.Writer{E: &e}, 0, grpcmsg.Message{Length: uint32(len(msg)), Data: msg, Parts: 1, N: 5 + len(msg)}, Call{}, true, nil, Limits{})
-	out, _ := e.Bytes()
-	if bytes.Count(out, []byte(long)) != 1 || !bytes.Contains(out, []byte(`"… (5000 octets)`)) {
-		t.Errorf("want the whole string once (the value) and a short label")
+	for _, c := range []struct {
+		name   string
+		parts  int
+		copies int // of the string in the result
+		want   result.Ref
+	}{
+		// In one DATA frame, at 100 of the frame: after the 5-octet
+		// prefix and the field's 3 octets of tag and length.
+		{"in the frame", 1, 0, result.Ref{Base: result.RefRange, Off: 108, Len: 5000}},
+		// Reassembled: in the data source, which holds it once.
+		{"reassembled", 2, 1, result.Ref{Base: result.RefSource, Off: 3, Len: 5000}},
+	} {
+		var e result.Encoder
+		e.BeginArray()
+		WriteMessage(tree.Writer{E: &e}, 100, grpcmsg.Message{Length: uint32(len(msg)), Data: msg, Parts: c.parts, N: 5 + len(msg)}, Call{}, true, nil, Limits{})
+		e.End()
+		out, _ := e.Bytes()
+		if n := bytes.Count(out, []byte(long)); n != c.copies || !bytes.Contains(out, []byte(`"… (5000 octets)`)) {
+			t.Errorf("%s: the string %d times in the result, want %d, and a short label", c.name, n, c.copies)
+		}
+		v, _, err := result.Decode(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var refs []result.Ref
+		var walk func([]any)
+		walk = func(items []any) {
+			for _, it := range items {
+				x := it.([]any)
+				if x[0] == int64(fPBString) {
+					r, _ := x[3].(result.Ref) // zero when a copy
+					refs = append(refs, r)
+				}
+				if len(x) > 6 {
+					walk(x[6].([]any))
+				}
+			}
+		}
+		walk(v.([]any))
+		if len(refs) != 1 || refs[0] != c.want {
+			t.Errorf("%s: strings %+v, want %+v", c.name, refs, c.want)
+		}
 	}
 }
 

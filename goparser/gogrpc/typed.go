@@ -80,7 +80,7 @@ func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pb
 		*budget--
 		w.Begin(fTyped, off, n, tree.FromBytes, fmt.Sprintf("[fields not in the schema: %d octets]", len(u)), fl)
 		if fields, ok := grpcmsg.DecodeRaw(u, 0); ok {
-			writeFields(w, off, n, fields, 0)
+			writeFields(w, off, n, fields, fieldBytes{}, 0)
 		}
 		w.End()
 	}()

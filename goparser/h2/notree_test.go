@@ -30,7 +30,7 @@ func TestGRPCNoTree(t *testing.T) {
 			t.Errorf("no tree %v: message data %v, want the reassembled message", noTree, got)
 		}
 		strs, ints := o.values("gogrpc.pb.string"), o.values("gogrpc.pb.int")
-		if noTree != (len(strs) == 0 && len(ints) == 0) {
+		if noTree != (len(strs) == 0 && len(ints) == 0) || (!noTree && !slices.Equal(strs, []any{"hello"})) {
 			t.Errorf("no tree %v: strings %v, integers %v", noTree, strs, ints)
 		}
 		if x := o.experts(); len(x) != 0 {
