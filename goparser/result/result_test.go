@@ -44,7 +44,7 @@ func TestEncodeExactBytes(t *testing.T) {
 			e.Item(&Item{Field: 1, Offset: 200, Flags: 3, Kind: ItemInt, Int: -2}, false)
 		}, []byte{0x0b, 0x03, 2, 0xc8, 0x01, 0, 3, 3}},
 		{"ref item", func(e *Encoder) {
-			e.Item(&Item{Field: 1, Offset: 5, Length: 300, Kind: ItemRef, Ref: Ref{RefSource, 200, 3}}, false)
+			e.Item(&Item{Field: 1, Offset: 5, Length: 300, Kind: ItemRef, Int: 200<<1 | int64(RefSource), Bytes: []byte("abc")}, false)
 		}, []byte{0x0b, 0x06, 2, 5, 0xac, 0x02, 0, 1, 0xc8, 0x01, 3}},
 		{"float item", func(e *Encoder) { e.Item(&Item{Kind: ItemFloat, Float: 1}, false) },
 			[]byte{0x0b, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f}},
@@ -115,7 +115,7 @@ func TestItemDecodes(t *testing.T) {
 	e.Item(&Item{Field: -3, Offset: 70000, Length: 5, Flags: 9, Kind: ItemString, Str: "v", Text: "text"}, true)
 	e.Item(&Item{Field: 4, Kind: ItemInt, Int: math.MinInt64}, false)
 	e.Item(&Item{Field: 5, Kind: ItemFalse, TextBytes: []byte("x")}, false)
-	e.Item(&Item{Field: 6, Kind: ItemRef, Ref: Ref{RefRange, 1 << 40, 7}}, false)
+	e.Item(&Item{Field: 6, Kind: ItemRef, Int: 1 << 41, Bytes: make([]byte, 7)}, false)
 	e.End()
 	v, b := decodeWhole(t, &e)
 	want := []any{int64(-3), int64(70000), int64(5), "v", "text", int64(9), []any{
