@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -460,5 +461,17 @@ func TestTwreportGzip(t *testing.T) {
 		if got, err := exec.Command(bin, gz).CombinedOutput(); err != nil || string(got) != string(want) {
 			t.Errorf("%s: %v\n%s", filepath.Base(gz), err, firstDiff(string(want), string(got)))
 		}
+	}
+}
+
+// TestTcptwExpertGroupsByHost: -z expert (and Wireshark's Expert
+// Information dialog) groups by message, so "enters TIME_WAIT" names the
+// holding host, not its socket: the client of tw_client_closes.pcap holds
+// all 40 sockets, each on a port of its own, and gets one group.
+func TestTcptwExpertGroupsByHost(t *testing.T) {
+	out := tshark(t, pluginEnv, "-r", pcap("tw_client_closes.pcap"), "-q", "-z", "expert")
+	groups := regexp.MustCompile(`(?m)^\s*(\d+)\s+\S+\s+TCPTW\s+(.*) enters TIME_WAIT$`).FindAllStringSubmatch(out, -1)
+	if len(groups) != 1 || groups[0][1] != "40" || groups[0][2] != "10.251.1.1" {
+		t.Fatalf("enters TIME_WAIT groups %q, want 40 for 10.251.1.1:\n%s", groups, out)
 	}
 }

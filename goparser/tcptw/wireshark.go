@@ -259,7 +259,7 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 		w.Add(fTWEnter, 0, 0, tree.Bool(true), "", gen)
 		// The text names the host only, so that -z expert groups the
 		// sockets by holder; the time and the count are fields.
-		w.Expert(xEnter, v.Holder.String()+" enters TIME_WAIT")
+		w.Expert(xEnter, v.Holder.Addr().String()+" enters TIME_WAIT")
 	}
 	if v.TWRestarted {
 		w.Add(fTWRestart, 0, 0, tree.Bool(true), "", gen)

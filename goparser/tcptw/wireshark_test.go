@@ -37,6 +37,20 @@ func TestExpertTextsConstant(t *testing.T) {
 			t.Errorf("expert %d: %d texts over 50 packets, want %d: %v", id, n, want, texts[id])
 		}
 	}
+	// A client's sockets each have a port of their own: one text for the
+	// host, or a storm is as many groups as connections.
+	for i := 1; i <= 50; i++ {
+		v := Verdict{Conn: uint64(100 + i), RolesKnown: true, Closer: CloserClient, TWStarted: true,
+			Holder: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(40000+i))}
+		var e result.Encoder
+		var xs []tree.ExpertRecord
+		d.render(&v, tree.Writer{E: &e, X: &xs})
+		for _, x := range xs {
+			if x.ID == xEnter && x.Msg != "10.0.0.1 enters TIME_WAIT" {
+				t.Fatalf("client socket %v: %q", v.Holder, x.Msg)
+			}
+		}
+	}
 	for text := range texts[xShortConn] {
 		if strings.Contains(text, "port is tied up") {
 			t.Errorf("one_request says the port is tied up, although the server holds TIME_WAIT: %q", text)
