@@ -3,20 +3,28 @@
 // filters to that state, as ss -tan state time-wait does. Reading
 // /proc/net/tcp instead would make the kernel format every socket of the
 // host as text.
+//
+// A storm holds tens of thousands of sockets and a watch samples them
+// every second, so the dump is read from a raw netlink socket into one
+// buffer and counted as it is read (Counter): materialising a message,
+// then a TimeWait, for every socket made the garbage collector cost more
+// than the kernel's walk of its socket table.
 package sockdiag
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+	"unsafe"
 
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -35,79 +43,28 @@ const (
 	msgLen  = 72
 	sockID  = 4 // offset of the inet_diag_sockid in both
 	expires = 52
+
+	// A dump's datagrams are at most 32 KiB (netlink_recvmsg caps what it
+	// learns of the reader's buffer there); a larger buffer never truncates.
+	bufLen = 64 << 10
+	// recvTimeout bounds a read of a kernel that does not answer.
+	recvTimeout = 5 * time.Second
+	// maxInterrupted is how many dumps in a row may be interrupted
+	// (NLM_F_DUMP_INTR) before a sample settles for the last one.
+	maxInterrupted = 3
 )
 
-// ErrShort means the kernel sent a message shorter than inet_diag_msg.
-var ErrShort = errors.New("sockdiag: short inet_diag message")
-
-// DumpTimeWait lists the TIME_WAIT sockets of the current network
-// namespace, IPv4 and IPv6.
-func DumpTimeWait() ([]TimeWait, error) { return dump(tcpTimeWait) }
-
-// DumpListening lists the local ports with a listening TCP socket in the
-// current network namespace, IPv4 and IPv6: the ports this host serves,
-// wherever they lie.
-func DumpListening() (map[uint16]bool, error) {
-	socks, err := dump(tcpListen)
-	if err != nil {
-		return nil, err
-	}
-	ports := make(map[uint16]bool, len(socks))
-	for _, s := range socks {
-		ports[s.Local.Port()] = true
-	}
-	return ports, nil
-}
-
-// dump lists the TCP sockets in state, IPv4 and IPv6, with a dump that
-// the kernel filters to that state.
-func dump(state uint) ([]TimeWait, error) {
-	c, err := netlink.Dial(unix.NETLINK_SOCK_DIAG, nil)
-	if err != nil {
-		return nil, fmt.Errorf("sockdiag: %w", err)
-	}
-	defer c.Close()
-	var out []TimeWait
-	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		req := make([]byte, reqLen)
-		req[0], req[1] = family, unix.IPPROTO_TCP
-		binary.NativeEndian.PutUint32(req[4:], 1<<state)
-		msgs, err := c.Execute(netlink.Message{
-			Header: netlink.Header{Type: unix.SOCK_DIAG_BY_FAMILY, Flags: netlink.Request | netlink.Dump},
-			Data:   req,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("sockdiag: dumping family %d: %w", family, err)
-		}
-		for _, m := range msgs {
-			tw, err := parse(m.Data)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, tw)
-		}
-	}
-	return out, nil
-}
-
-func parse(b []byte) (TimeWait, error) {
-	if len(b) < msgLen {
-		return TimeWait{}, ErrShort
-	}
-	id := b[sockID:]
-	sport, dport := binary.BigEndian.Uint16(id[0:]), binary.BigEndian.Uint16(id[2:])
-	var src, dst netip.Addr
-	if b[0] == unix.AF_INET {
-		src, dst = netip.AddrFrom4([4]byte(id[4:8])), netip.AddrFrom4([4]byte(id[20:24]))
-	} else {
-		src, dst = netip.AddrFrom16([16]byte(id[4:20])).Unmap(), netip.AddrFrom16([16]byte(id[20:36])).Unmap()
-	}
-	return TimeWait{
-		Local:  netip.AddrPortFrom(src, sport),
-		Remote: netip.AddrPortFrom(dst, dport),
-		Left:   time.Duration(binary.NativeEndian.Uint32(b[expires:])) * time.Millisecond,
-	}, nil
-}
+var (
+	// ErrShort means the kernel sent a message shorter than its header
+	// or than inet_diag_msg.
+	ErrShort = errors.New("sockdiag: short netlink message")
+	// ErrTruncated means a datagram did not fit the receive buffer: the
+	// rest of the dump is lost.
+	ErrTruncated = errors.New("sockdiag: netlink datagram truncated")
+	// ErrSequence means a message answered another request than the
+	// one sent.
+	ErrSequence = errors.New("sockdiag: netlink reply out of sequence")
+)
 
 // PortCount is the number of TIME_WAIT sockets of one service port.
 type PortCount struct {
@@ -118,35 +75,285 @@ type PortCount struct {
 	Count  int
 }
 
+// Counter samples the TIME_WAIT sockets of the network namespace it was
+// first used in, grouped by service port as ByPort groups them. It keeps
+// its netlink socket, buffer and maps from one sample to the next, so
+// that a sample allocates nothing however many sockets it counts. A
+// Counter is not safe for concurrent use.
+type Counter struct {
+	fd        int // NETLINK_SOCK_DIAG socket; -1: the next sample opens one
+	seq       uint32
+	req       [unix.NLMSG_HDRLEN + reqLen]byte
+	buf       []byte
+	listening map[uint16]bool
+	counts    map[portKey]int
+	ports     []PortCount
+}
+
+type portKey struct {
+	port   uint16
+	client bool
+}
+
+// NewCounter returns a Counter; its socket is opened by the first sample.
+func NewCounter() *Counter {
+	return &Counter{fd: -1, buf: make([]byte, bufLen), listening: map[uint16]bool{}, counts: map[portKey]int{}}
+}
+
+// Close closes the Counter's socket; a later sample opens another.
+func (c *Counter) Close() error {
+	if c.fd < 0 {
+		return nil
+	}
+	err := unix.Close(c.fd)
+	c.fd = -1
+	return err
+}
+
+// Sample counts the TIME_WAIT sockets, IPv4 and IPv6, and groups them by
+// service port as ByPort does with the listening ports and the ephemeral
+// range lo-hi; when the listeners cannot be dumped, the range alone
+// decides. ports is only valid until the next sample. On an error, n is
+// 0 and ports empty.
+func (c *Counter) Sample(lo, hi uint16) (n int, ports []PortCount, err error) {
+	// The listeners come first: a socket is counted as it is read, and
+	// its group depends on them.
+	clear(c.listening)
+	if _, err := c.dump(tcpListen, func(m []byte) { c.listening[localPort(m)] = true }); err != nil {
+		clear(c.listening)
+	}
+	for try := 1; ; try++ {
+		n = 0
+		clear(c.counts)
+		intr, err := c.dump(tcpTimeWait, func(m []byte) {
+			n++
+			c.counts[service(localPort(m), remotePort(m), c.listening, lo, hi)]++
+		})
+		if err != nil {
+			return 0, c.ports[:0], err
+		}
+		// The socket table changed under an interrupted dump, which may
+		// then miss or repeat sockets: another is likely whole.
+		if !intr || try == maxInterrupted {
+			break
+		}
+	}
+	c.ports = appendSorted(c.ports[:0], c.counts)
+	return n, c.ports, nil
+}
+
+// DumpTimeWait lists the TIME_WAIT sockets of the current network
+// namespace, IPv4 and IPv6.
+func DumpTimeWait() ([]TimeWait, error) {
+	c := NewCounter()
+	defer c.Close()
+	var out []TimeWait
+	_, err := c.dump(tcpTimeWait, func(m []byte) { out = append(out, parse(m)) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DumpListening lists the local ports with a listening TCP socket in the
+// current network namespace, IPv4 and IPv6: the ports this host serves,
+// wherever they lie.
+func DumpListening() (map[uint16]bool, error) {
+	c := NewCounter()
+	defer c.Close()
+	ports := map[uint16]bool{}
+	if _, err := c.dump(tcpListen, func(m []byte) { ports[localPort(m)] = true }); err != nil {
+		return nil, err
+	}
+	return ports, nil
+}
+
+// dump asks the kernel for the TCP sockets in state, IPv4 then IPv6, and
+// calls fn with each inet_diag_msg (at least msgLen bytes, valid only
+// during the call). intr reports that a dump was interrupted. After an
+// error the socket is closed: unread datagrams of the broken dump would
+// otherwise be read as the next one's.
+func (c *Counter) dump(state uint, fn func(msg []byte)) (intr bool, err error) {
+	if c.fd < 0 {
+		if err := c.open(); err != nil {
+			return false, fmt.Errorf("sockdiag: %w", err)
+		}
+	}
+	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		i, err := c.dumpFamily(family, state, fn)
+		if err != nil {
+			c.Close()
+			return false, fmt.Errorf("sockdiag: dumping family %d: %w", family, err)
+		}
+		intr = intr || i
+	}
+	return intr, nil
+}
+
+func (c *Counter) open() error {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return err
+	}
+	tv := unix.NsecToTimeval(recvTimeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	c.fd = fd
+	return nil
+}
+
+// dumpFamily sends one dump request (nlmsghdr and inet_diag_req_v2) and
+// walks the messages of each datagram of the answer until NLMSG_DONE.
+func (c *Counter) dumpFamily(family uint8, state uint, fn func([]byte)) (intr bool, err error) {
+	c.seq++
+	req := c.req[:]
+	clear(req)
+	binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
+	binary.NativeEndian.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
+	binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	binary.NativeEndian.PutUint32(req[8:], c.seq)
+	r := req[unix.NLMSG_HDRLEN:]
+	r[0], r[1] = family, unix.IPPROTO_TCP
+	binary.NativeEndian.PutUint32(r[4:], 1<<state)
+	// An unconnected netlink socket writes to the kernel.
+	if _, err := unix.Write(c.fd, req); err != nil {
+		return false, err
+	}
+	for {
+		n, err := c.recv()
+		if err != nil {
+			return false, err
+		}
+		if n > len(c.buf) {
+			c.buf = make([]byte, n) // for the next dump; this one is lost
+			return false, ErrTruncated
+		}
+		for b := c.buf[:n]; len(b) > 0; {
+			if len(b) < unix.NLMSG_HDRLEN {
+				return false, ErrShort
+			}
+			l := int(binary.NativeEndian.Uint32(b[0:]))
+			typ := binary.NativeEndian.Uint16(b[4:])
+			flags := binary.NativeEndian.Uint16(b[6:])
+			if l < unix.NLMSG_HDRLEN || l > len(b) {
+				return false, ErrShort
+			}
+			if binary.NativeEndian.Uint32(b[8:]) != c.seq {
+				return false, ErrSequence
+			}
+			intr = intr || flags&unix.NLM_F_DUMP_INTR != 0
+			body := b[unix.NLMSG_HDRLEN:l]
+			switch typ {
+			case unix.SOCK_DIAG_BY_FAMILY:
+				if len(body) < msgLen {
+					return false, ErrShort
+				}
+				fn(body)
+			case unix.NLMSG_DONE, unix.NLMSG_ERROR:
+				// Both carry an int: 0, or a negative errno (an error
+				// with 0 is an acknowledgement, not sent to a dump).
+				if len(body) < 4 {
+					if typ == unix.NLMSG_DONE {
+						return intr, nil
+					}
+					return false, ErrShort
+				}
+				if e := int32(binary.NativeEndian.Uint32(body)); e < 0 {
+					return false, syscall.Errno(-e)
+				}
+				if typ == unix.NLMSG_DONE {
+					return intr, nil
+				}
+			}
+			b = b[min(len(b), (l+unix.NLMSG_ALIGNTO-1)&^(unix.NLMSG_ALIGNTO-1)):]
+		}
+	}
+}
+
+// recv reads one datagram into c.buf and returns its full length, larger
+// than the buffer if it was truncated (MSG_TRUNC). It calls recvfrom(2)
+// itself because unix.Recvfrom allocates the sender's address at every
+// call.
+func (c *Counter) recv() (int, error) {
+	for {
+		n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(c.buf))),
+			uintptr(len(c.buf)), unix.MSG_TRUNC, 0, 0)
+		switch errno {
+		case 0:
+			return int(n), nil
+		case unix.EINTR: // with SO_RCVTIMEO set, even under SA_RESTART
+			continue
+		case unix.EAGAIN:
+			return 0, fmt.Errorf("no answer in %v: %w", recvTimeout, errno)
+		}
+		return 0, errno
+	}
+}
+
+func localPort(m []byte) uint16  { return binary.BigEndian.Uint16(m[sockID:]) }
+func remotePort(m []byte) uint16 { return binary.BigEndian.Uint16(m[sockID+2:]) }
+
+func parse(b []byte) TimeWait {
+	id := b[sockID:]
+	var src, dst netip.Addr
+	if b[0] == unix.AF_INET {
+		src, dst = netip.AddrFrom4([4]byte(id[4:8])), netip.AddrFrom4([4]byte(id[20:24]))
+	} else {
+		src, dst = netip.AddrFrom16([16]byte(id[4:20])).Unmap(), netip.AddrFrom16([16]byte(id[20:36])).Unmap()
+	}
+	return TimeWait{
+		Local:  netip.AddrPortFrom(src, localPort(b)),
+		Remote: netip.AddrPortFrom(dst, remotePort(b)),
+		Left:   time.Duration(binary.NativeEndian.Uint32(b[expires:])) * time.Millisecond,
+	}
+}
+
 // ByPort groups sockets by their service port: the local port when a
 // socket listens on it (listening, as DumpListening gives: a server port
 // may lie inside the ephemeral range, as gRPC's 50051 does) or when it
 // lies outside the ephemeral range lo-hi (this host served the
 // connection), the remote port otherwise. Largest groups first.
 func ByPort(tws []TimeWait, listening map[uint16]bool, lo, hi uint16) []PortCount {
-	type k struct {
-		port   uint16
-		client bool
-	}
-	counts := map[k]int{}
+	counts := map[portKey]int{}
 	for _, tw := range tws {
-		if p := tw.Local.Port(); listening[p] || p < lo || p > hi {
-			counts[k{p, false}]++
-		} else {
-			counts[k{tw.Remote.Port(), true}]++
-		}
+		counts[service(tw.Local.Port(), tw.Remote.Port(), listening, lo, hi)]++
 	}
-	out := make([]PortCount, 0, len(counts))
-	for key, n := range counts {
-		out = append(out, PortCount{key.port, key.client, n})
+	return appendSorted(make([]PortCount, 0, len(counts)), counts)
+}
+
+// service is ByPort's rule for one socket.
+func service(local, remote uint16, listening map[uint16]bool, lo, hi uint16) portKey {
+	if listening[local] || local < lo || local > hi {
+		return portKey{local, false}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
+	return portKey{remote, true}
+}
+
+// appendSorted appends the groups to out, largest first, then by port,
+// server before client.
+func appendSorted(out []PortCount, counts map[portKey]int) []PortCount {
+	for k, n := range counts {
+		out = append(out, PortCount{k.port, k.client, n})
+	}
+	slices.SortFunc(out, func(a, b PortCount) int {
+		if c := cmp.Compare(b.Count, a.Count); c != 0 {
+			return c
 		}
-		return out[i].Port < out[j].Port
+		if c := cmp.Compare(a.Port, b.Port); c != 0 {
+			return c
+		}
+		return cmp.Compare(b2i(a.Client), b2i(b.Client))
 	})
 	return out
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // EphemeralRange reads net.ipv4.ip_local_port_range of the current
