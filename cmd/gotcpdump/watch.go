@@ -92,16 +92,17 @@ func watch(args []string, stderr io.Writer) int {
 	)
 	tick := time.NewTicker(w.interval)
 	defer tick.Stop()
+	// One counter for every sample: it keeps its socket and buffers, so
+	// that a storm of sockets costs the kernel's dump and little more.
+	counter := sockdiag.NewCounter()
+	defer counter.Close()
 	for {
-		tws, err := sockdiag.DumpTimeWait()
+		// A port with a listener is a service port even inside the
+		// ephemeral range; without the listeners, the range alone decides.
+		n, ports, err := counter.Sample(lo, hi)
 		if err != nil {
 			log.Error("sampling TIME_WAIT sockets", "err", err)
 		}
-		n := len(tws)
-		// A port with a listener is a service port even inside the
-		// ephemeral range; without the dump, the range alone decides.
-		listening, _ := sockdiag.DumpListening()
-		ports := sockdiag.ByPort(tws, listening, lo, hi)
 		if err == nil {
 			m.observe(n, ports)
 		}
