@@ -68,7 +68,12 @@ func watch(args []string, stderr io.Writer) int {
 		srv := &http.Server{Addr: w.metrics, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		ln, err := net.Listen("tcp", w.metrics)
 		if err != nil {
-			log.Error("metrics listener", "addr", w.metrics, "err", err)
+			lo, hi := sockdiag.EphemeralRange()
+			if hint := reservedPortHint(w.metrics, err, lo, hi); hint != "" {
+				log.Error("metrics listener", "addr", w.metrics, "err", err, "hint", hint)
+			} else {
+				log.Error("metrics listener", "addr", w.metrics, "err", err)
+			}
 			return 2
 		}
 		go func() { _ = srv.Serve(ln) }()
@@ -461,4 +466,17 @@ func enforceCap(dir string, max int64) {
 			total -= files[i].size
 		}
 	}
+}
+
+// reservedPortHint explains an address in use whose port lies in the
+// ephemeral range lo-hi: on a host that widened the range against a
+// TIME_WAIT storm, a client socket may hold it, and waiting will not
+// help while the storm lasts. "" otherwise.
+func reservedPortHint(addr string, err error, lo, hi uint16) string {
+	_, ps, splitErr := net.SplitHostPort(addr)
+	p, convErr := strconv.ParseUint(ps, 10, 16)
+	if !errors.Is(err, syscall.EADDRINUSE) || splitErr != nil || convErr != nil || uint16(p) < lo || uint16(p) > hi {
+		return ""
+	}
+	return fmt.Sprintf("port %d lies in net.ipv4.ip_local_port_range (%d-%d), where client connections may hold it; reserve it: sysctl -w net.ipv4.ip_local_reserved_ports=%d", p, lo, hi, p)
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -140,6 +143,27 @@ func TestEnforceCapConcurrent(t *testing.T) {
 		left, _ := filepath.Glob(filepath.Join(dir, "timewait-*"))
 		if len(left) != 5 || filepath.Base(left[0]) != "timewait-20261206-120000-006.pcapng" {
 			t.Fatalf("left %q, want the newest 5", left)
+		}
+	}
+}
+
+func TestReservedPortHint(t *testing.T) {
+	inUse := &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}
+	for _, c := range []struct {
+		addr   string
+		err    error
+		lo, hi uint16
+		hint   bool
+	}{
+		{":9870", inUse, 1024, 65000, true},
+		{"127.0.0.1:9870", inUse, 1024, 65000, true},
+		{":9870", inUse, 32768, 60999, false},              // outside the range: something else holds it
+		{":9870", errors.New("other"), 1024, 65000, false}, // not in use
+		{"[::1]:x", inUse, 1024, 65000, false},
+	} {
+		h := reservedPortHint(c.addr, c.err, c.lo, c.hi)
+		if (h != "") != c.hint || (c.hint && !strings.Contains(h, "ip_local_reserved_ports=9870")) {
+			t.Errorf("%s %v %d-%d: %q", c.addr, c.err, c.lo, c.hi, h)
 		}
 	}
 }
