@@ -649,3 +649,68 @@ func TestGotcpdumpReadsSlowPipes(t *testing.T) {
 		})
 	}
 }
+
+// TestGotcpdumpWritesPcapngInBatches: reading a microsecond file,
+// gotcpdump -r --nano writes pcapng from the libpcap engine's batches of
+// blocks, whole; without --nano (the times cut to microseconds, which
+// they are already) packet by packet through pcapgo. The files are the
+// same, byte for byte, also with -c and -C, and capinfos and tshark read
+// them.
+func TestGotcpdumpWritesPcapngInBatches(t *testing.T) {
+	dir, bin := rootTools(t)
+	big := filepath.Join(dir, "big.pcap")
+	repeatCapture(t, filepath.Join(root, "testpcaps", "h2c_loss.pcap"), big, 16) // several batches
+	total, _ := capturePackets(t, big)
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"whole", nil},
+		{"-c", []string{"-c", "5001"}},
+		{"-C", []string{"-C", "2"}},
+		{"-s", []string{"-s", "101"}},
+	} {
+		var files [2][]string
+		for i, precision := range []string{"micro", "nano"} {
+			out := filepath.Join(dir, c.name+"-"+precision)
+			if err := os.Mkdir(out, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			args := append([]string{"-r", big, "--time-stamp-precision=" + precision, "-w", filepath.Join(out, "x.pcapng")}, c.args...)
+			if o, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+				t.Fatalf("%q: %v\n%s", args, err, o)
+			}
+			for _, n := range filesIn(t, out) {
+				files[i] = append(files[i], filepath.Join(out, n))
+			}
+		}
+		if len(files[0]) != len(files[1]) || c.name == "-C" && len(files[0]) < 3 {
+			t.Fatalf("%s: files %q packet by packet, %q in batches", c.name, files[0], files[1])
+		}
+		packets := 0
+		for i, one := range files[0] {
+			want, _ := os.ReadFile(one)
+			got, _ := os.ReadFile(files[1][i])
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s: %s: %d octets in batches, %d packet by packet", c.name, filepath.Base(one), len(got), len(want))
+			}
+			// -C's x.pcapng1...: capturePackets goes by the name.
+			ng := files[1][i] + ".pcapng"
+			if err := os.Link(files[1][i], ng); err != nil {
+				t.Fatal(err)
+			}
+			n, _ := capturePackets(t, ng)
+			packets += n
+			info, err := exec.Command("capinfos", "-M", "-c", "-t", ng).CombinedOutput()
+			if err != nil || !strings.Contains(string(info), fmt.Sprintf("Number of packets:   %d\n", n)) || !strings.Contains(string(info), "pcapng") {
+				t.Errorf("%s: capinfos: %v\n%s", c.name, err, info)
+			}
+			if frames := strings.Count(tshark(t, plainEnv, "-r", ng, "-T", "fields", "-e", "frame.number"), "\n"); frames != n {
+				t.Errorf("%s: tshark reads %d packets of %d", c.name, frames, n)
+			}
+		}
+		if want := map[string]int{"-c": 5001}[c.name]; want == 0 && packets != total || want > 0 && packets != want {
+			t.Errorf("%s: %d packets of %d", c.name, packets, total)
+		}
+	}
+}

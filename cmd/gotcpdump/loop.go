@@ -14,10 +14,11 @@ import (
 	"github.com/gotcpdump/gotcpdump/internal/capture"
 )
 
-// recordSource is a capture that can hand over whole batches of pcap
-// file records (the libpcap engine).
+// recordSource is a capture that can hand over whole batches of records
+// laid out as the file holds them (the libpcap engine).
 type recordSource interface {
 	ReadRecords() (recs []byte, packets int, octets int64, err error)
+	SetLayout(capture.Layout) bool
 }
 
 // runner is a capture that can run its steady state in C, writing
@@ -208,7 +209,7 @@ func (l *loop) writeErr(err error) error {
 // asked.
 func (l *loop) run() error {
 	rs, batches := l.src.(recordSource)
-	batches = batches && l.match == nil && l.w.TakesRecords()
+	batches = batches && l.match == nil && l.w.TakesRecords() && rs.SetLayout(l.w.Layout())
 	rn, direct := l.src.(runner)
 	direct = direct && batches
 	var dec *tcpdecode.Decoder // for --pid only
@@ -345,7 +346,7 @@ func (l *loop) runC(rn runner) (left, ok bool, err error) {
 	return res.Left, true, nil
 }
 
-// records writes a batch of pcap records (packets of them, of octets on
+// records writes a batch of records (packets of them, of octets on
 // the wire, if known), keeping what the per-packet path would: none past
 // the stop time or the count. The records are read one by one only when
 // a stop, a deadline or the count could drop some.
@@ -358,7 +359,7 @@ func (l *loop) records(recs []byte, packets int, octets int64) error {
 		off, run = len(recs), packets // nothing to read one by one
 	}
 	for off < len(recs) {
-		h, err := capture.Record(recs[off:])
+		h, err := l.w.Layout().Record(recs[off:])
 		if err != nil {
 			return err
 		}
@@ -398,7 +399,7 @@ func (l *loop) flush(run []byte, packets int) error {
 		return nil
 	}
 	for off := 0; off < len(run); {
-		h, rerr := capture.Record(run[off:])
+		h, rerr := l.w.Layout().Record(run[off:])
 		if rerr != nil {
 			break
 		}

@@ -16,10 +16,11 @@ import (
 	"github.com/gotcpdump/gotcpdump/internal/capture"
 )
 
-// batchSource hands out batches of pcap records, as the libpcap engine
-// does, then times out.
+// batchSource hands out batches of pcap records, or of pcapng blocks
+// (SetLayout), as the libpcap engine does, then times out.
 type batchSource struct {
 	batches [][]byte
+	layout  capture.Layout
 	cur     []byte
 	dry     func() // called when the batches run out
 	// taking, if set, is called before a batch is first handed out, with
@@ -28,6 +29,8 @@ type batchSource struct {
 	taking       func(i int)
 	taken        int
 	handed, recv uint64
+	readPackets  int // ReadPacket's calls
+	ran          int // batches that Run wrote
 }
 
 // take is called before batch b, the next, is first handed out.
@@ -37,13 +40,43 @@ func (s *batchSource) take(b []byte) {
 	}
 	s.taken++
 	for off := 0; off < len(b); {
-		h, err := capture.Record(b[off:])
+		h, err := s.layout.Record(b[off:])
 		if err != nil {
 			return
 		}
 		off += h.Size
 		s.recv++ // arrived: the kernel counts it
 	}
+}
+
+// SetLayout lays the batches out anew, as pcapgo writes the blocks.
+func (s *batchSource) SetLayout(l capture.Layout) bool {
+	if l == s.layout {
+		return true
+	}
+	if l != capture.NgBlocks || s.taken > 0 {
+		return false
+	}
+	for i, recs := range s.batches {
+		var b []byte
+		for off := 0; off < len(recs); {
+			h, err := capture.PcapRecords.Record(recs[off:])
+			if err != nil {
+				panic(err)
+			}
+			pad := (4 - h.Captured&3) & 3
+			size, ns := 32+h.Captured+pad, h.Time.UnixNano()
+			for _, v := range []uint32{6, uint32(size), 0, uint32(ns >> 32), uint32(ns), uint32(h.Captured), uint32(h.Length)} {
+				b = binary.LittleEndian.AppendUint32(b, v)
+			}
+			b = append(append(b, recs[off+h.Data:off+h.Size]...), make([]byte, pad)...)
+			b = binary.LittleEndian.AppendUint32(b, uint32(size))
+			off += h.Size
+		}
+		s.batches[i] = b
+	}
+	s.layout = l
+	return true
 }
 
 func (s *batchSource) timeout() error {
@@ -67,7 +100,7 @@ func (s *batchSource) ReadRecords() ([]byte, int, int64, error) {
 	s.batches = s.batches[1:]
 	n, octets := 0, int64(0)
 	for off := 0; off < len(b); {
-		h, err := capture.Record(b[off:])
+		h, err := s.layout.Record(b[off:])
 		if err != nil {
 			return nil, 0, 0, err
 		}
@@ -79,6 +112,7 @@ func (s *batchSource) ReadRecords() ([]byte, int, int64, error) {
 }
 
 func (s *batchSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
+	s.readPackets++
 	if len(s.cur) == 0 {
 		if len(s.batches) == 0 {
 			return nil, s.timeout()
@@ -86,12 +120,12 @@ func (s *batchSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 		s.take(s.batches[0])
 		s.cur, s.batches = s.batches[0], s.batches[1:]
 	}
-	h, err := capture.Record(s.cur)
+	h, err := s.layout.Record(s.cur)
 	if err != nil {
 		return nil, err
 	}
-	ci.Timestamp, ci.CaptureLength, ci.Length = h.Time, h.Size-16, h.Length
-	data := s.cur[16:h.Size]
+	ci.Timestamp, ci.CaptureLength, ci.Length = h.Time, h.Captured, h.Length
+	data := s.cur[h.Data : h.Data+h.Captured]
 	s.cur = s.cur[h.Size:]
 	return data, nil
 }
@@ -127,7 +161,7 @@ func (s runSource) Run(fd int, lim capture.RunLimits) (capture.RunResult, error)
 		b := s.batches[0]
 		n, octets, last := 0, int64(0), time.Time{}
 		for off := 0; off < len(b); {
-			h, err := capture.Record(b[off:])
+			h, err := s.layout.Record(b[off:])
 			if err != nil {
 				return r, err
 			}
@@ -145,6 +179,7 @@ func (s runSource) Run(fd int, lim capture.RunLimits) (capture.RunResult, error)
 			return r, os.NewSyscallError("write", err)
 		}
 		s.batches = s.batches[1:]
+		s.ran++
 		r.Packets, r.Octets, r.Written = r.Packets+n, r.Octets+octets, r.Written+int64(len(b))
 	}
 	if len(s.batches) == 0 {
@@ -192,6 +227,13 @@ func loopFiles(t *testing.T, batches [][]byte, mode string, o *options, deadline
 	}
 	if mode == "run" && interrupts == 0 && (stopping || dry) {
 		t.Fatal("the loop stopped without interrupting the source")
+	}
+	if mode != "packets" && s.readPackets > 0 {
+		t.Fatalf("%s: the loop read packets one by one", mode)
+	}
+	// With no limit, Run writes every batch but the last.
+	if mode == "run" && s.ran < len(batches)-1 && o.count == 0 && deadline.IsZero() && !stopping && cfg.MaxBytes == 0 && cfg.Rotate == 0 {
+		t.Fatalf("Run wrote %d batches of %d", s.ran, len(batches))
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))
 	var b []byte
@@ -247,17 +289,20 @@ func TestLoopBatchesAsPackets(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// -C 700 rotates every 9 or 10 packets; -C 50 after each, so that
 			// a file is past its size when the source runs again.
-			for _, maxBytes := range []int64{0, 700, 50} {
-				cfg := capture.WriterConfig{Name: "x.pcap", MaxBytes: maxBytes}
-				o := &options{count: tc.count}
-				one, f1 := loopFiles(t, batches, "packets", o, tc.deadline, tc.stopping, cfg)
-				if one.captured != tc.want {
-					t.Fatalf("-C %d: one by one %+v; want %d packets", maxBytes, one, tc.want)
-				}
-				for _, mode := range []string{"batches", "run"} {
-					all, f2 := loopFiles(t, batches, mode, o, tc.deadline, tc.stopping, cfg)
-					if all != one || !bytes.Equal(f1, f2) {
-						t.Fatalf("-C %d: one by one %+v, %d octets; %s %+v, %d octets", maxBytes, one, len(f1), mode, all, len(f2))
+			// pcapng too, its parts named as watch's --file-mb names them.
+			for _, cfg := range []capture.WriterConfig{{Name: "x.pcap"}, {Name: "x.pcapng", PcapNG: true}, {Name: "x.pcapng", PcapNG: true, Parts: true}} {
+				for _, maxBytes := range []int64{0, 700, 50} {
+					cfg.MaxBytes = maxBytes
+					o := &options{count: tc.count}
+					one, f1 := loopFiles(t, batches, "packets", o, tc.deadline, tc.stopping, cfg)
+					if one.captured != tc.want {
+						t.Fatalf("%s -C %d: one by one %+v; want %d packets", cfg.Name, maxBytes, one, tc.want)
+					}
+					for _, mode := range []string{"batches", "run"} {
+						all, f2 := loopFiles(t, batches, mode, o, tc.deadline, tc.stopping, cfg)
+						if all != one || !bytes.Equal(f1, f2) {
+							t.Fatalf("%s -C %d: one by one %+v, %d octets; %s %+v, %d octets", cfg.Name, maxBytes, one, len(f1), mode, all, len(f2))
+						}
 					}
 				}
 			}
@@ -270,20 +315,22 @@ func TestLoopBatchesAsPackets(t *testing.T) {
 // 10 s ahead, a quarter past a whole second: the first one starts a
 // period, on that whole second, in every loop, and the rotations after
 // it fall between the same packets, wherever the clock was when each
-// loop opened its first file (which stays empty).
+// loop opened its first file (which stays empty). pcap and pcapng.
 func TestLoopRotationByTime(t *testing.T) {
 	batches := testBatches(time.Now().Add(10*time.Second).Truncate(time.Second).Add(250*time.Millisecond), 500*time.Millisecond)
 	for _, rot := range []time.Duration{time.Second, 3 * time.Second} {
 		for _, maxBytes := range []int64{0, 700} {
-			cfg := capture.WriterConfig{Name: "x-%s.pcap", Rotate: rot, MaxBytes: maxBytes}
-			one, f1 := loopFiles(t, batches, "packets", &options{}, time.Time{}, false, cfg)
-			if n := bytes.Count(f1, []byte("\nfile\n")); one.captured != 56 || n < int(28*time.Second/rot)-1 {
-				t.Fatalf("-G %v -C %d: %+v in %d files", rot, maxBytes, one, n)
-			}
-			for _, mode := range []string{"batches", "run"} {
-				all, f2 := loopFiles(t, batches, mode, &options{}, time.Time{}, false, cfg)
-				if all != one || !bytes.Equal(f1, f2) {
-					t.Errorf("-G %v -C %d: one by one %+v, %d octets; %s %+v, %d octets", rot, maxBytes, one, len(f1), mode, all, len(f2))
+			for _, ng := range []bool{false, true} {
+				cfg := capture.WriterConfig{Name: "x-%s.pcap", Rotate: rot, MaxBytes: maxBytes, PcapNG: ng}
+				one, f1 := loopFiles(t, batches, "packets", &options{}, time.Time{}, false, cfg)
+				if n := bytes.Count(f1, []byte("\nfile\n")); one.captured != 56 || n < int(28*time.Second/rot)-1 {
+					t.Fatalf("-G %v -C %d pcapng %v: %+v in %d files", rot, maxBytes, ng, one, n)
+				}
+				for _, mode := range []string{"batches", "run"} {
+					all, f2 := loopFiles(t, batches, mode, &options{}, time.Time{}, false, cfg)
+					if all != one || !bytes.Equal(f1, f2) {
+						t.Errorf("-G %v -C %d pcapng %v: one by one %+v, %d octets; %s %+v, %d octets", rot, maxBytes, ng, one, len(f1), mode, all, len(f2))
+					}
 				}
 			}
 		}

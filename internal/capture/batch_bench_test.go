@@ -36,7 +36,7 @@ func TestRecordsAfterPackets(t *testing.T) {
 	if err != nil || off != 3*(recSize+106) || len(recs) != s.end-off || packets != 0 || octets != 0 {
 		t.Fatalf("after 3 packets (offset %d): %d octets, %d packets of %d, %v", off, len(recs), packets, octets, err)
 	}
-	if h, err := Record(recs); err != nil || h.Size != recSize+106 || h.Time.Nanosecond() != 3000 {
+	if h, err := PcapRecords.Record(recs); err != nil || h.Size != recSize+106 || h.Time.Nanosecond() != 3000 {
 		t.Fatalf("first record: %+v, %v", h, err)
 	}
 }

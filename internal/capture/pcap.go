@@ -16,8 +16,9 @@ package capture
 #include <string.h>
 
 // A batch is a run of pcap file records (little-endian, nanosecond
-// timestamps), as gotcpdump writes them: the file takes a batch whole,
-// in writes of at most piece octets (writePiece in writer.go says why).
+// timestamps) or, when ng is set, of pcapng enhanced packet blocks, as
+// gotcpdump writes them: the file takes a batch whole, in writes of at
+// most piece octets (writePiece in writer.go says why).
 struct gc_batch {
 	pcap_t *p;
 	unsigned char *buf;
@@ -28,6 +29,7 @@ struct gc_batch {
 	uint64_t packets, octets; // in the batch, and their lengths on the wire
 	uint32_t snap;
 	uint32_t nano;    // 1 if libpcap gives nanoseconds, else microseconds
+	uint32_t ng;      // 1: enhanced packet blocks (Layout NgBlocks)
 	uint64_t overrun; // packets that found no room (see gc_put)
 	int64_t last_ns;  // the batch's latest packet time, ns since 1970
 	// gc_run's state: its totals, the failed write's errno or the
@@ -39,6 +41,13 @@ struct gc_batch {
 	int efd;  // an eventfd that wakes gc_run's poll, or -1
 };
 
+// gc_size is the size of a record or block of n octets of packet.
+static size_t gc_size(const struct gc_batch *b, uint32_t n) {
+	// An enhanced packet block: its fields, the packet padded to 32
+	// bits, and the block's length again.
+	return b->ng ? 28 + (((size_t)n + 3) & ~(size_t)3) + 4 : 16 + (size_t)n;
+}
+
 // gc_put stores one packet. libpcap checks pcap_breakloop after every
 // packet it hands over, so a batch ends past full by at most one packet
 // of the snap length, for which buf has room; were a packet ever to
@@ -46,25 +55,37 @@ struct gc_batch {
 static void gc_put(u_char *user, const struct pcap_pkthdr *h, const u_char *data) {
 	struct gc_batch *b = (struct gc_batch *)user;
 	uint32_t n = h->caplen < b->snap ? h->caplen : b->snap;
-	if (b->cap - b->used < 16 + (size_t)n) {
+	size_t size = gc_size(b, n);
+	if (b->cap - b->used < size) {
 		b->overrun++;
 		pcap_breakloop(b->p);
 		return;
 	}
-	uint32_t rec[4] = {
-		htole32((uint32_t)h->ts.tv_sec),
-		htole32((uint32_t)(b->nano ? h->ts.tv_usec : h->ts.tv_usec * 1000)),
-		htole32(n),
-		htole32(h->len),
-	};
+	uint32_t frac = (uint32_t)(b->nano ? h->ts.tv_usec : h->ts.tv_usec * 1000);
+	int64_t ns = (int64_t)h->ts.tv_sec * 1000000000 + frac;
 	unsigned char *r = b->buf + b->used;
-	memcpy(r, rec, sizeof rec);
-	memcpy(r + sizeof rec, data, n);
-	int64_t ns = (int64_t)h->ts.tv_sec * 1000000000 + (b->nano ? h->ts.tv_usec : h->ts.tv_usec * 1000);
+	if (b->ng) {
+		// As pcapgo's NgWriter writes it for the file's one interface
+		// (if_tsresol 9) and no options: the time in nanoseconds, high
+		// word first, zeros to pad the packet.
+		uint32_t blk[7] = {
+			htole32(6), htole32((uint32_t)size), 0,
+			htole32((uint32_t)((uint64_t)ns >> 32)), htole32((uint32_t)ns),
+			htole32(n), htole32(h->len),
+		};
+		memcpy(r, blk, sizeof blk);
+		memcpy(r + sizeof blk, data, n);
+		memset(r + sizeof blk + n, 0, size - 4 - sizeof blk - n);
+		memcpy(r + size - 4, &blk[1], 4);
+	} else {
+		uint32_t rec[4] = {htole32((uint32_t)h->ts.tv_sec), htole32(frac), htole32(n), htole32(h->len)};
+		memcpy(r, rec, sizeof rec);
+		memcpy(r + sizeof rec, data, n);
+	}
 	if (ns > b->last_ns) {
 		b->last_ns = ns;
 	}
-	b->used += sizeof rec + n;
+	b->used += size;
 	b->packets++;
 	b->octets += h->len;
 	if (b->used >= b->full) {
@@ -91,11 +112,11 @@ enum { GC_RUN_IDLE, GC_RUN_LEFT, GC_RUN_WRITE_ERR, GC_RUN_READ_ERR, GC_RUN_POLL_
 // octets gave the file: its records whole, so that after a failed write
 // (a full disk) the count is of the packets the file holds.
 static void gc_count_written(struct gc_batch *b, size_t off) {
-	for (size_t at = 0; at + 16 <= off;) {
+	for (size_t at = 0; at + (b->ng ? 28 : 16) <= off;) {
 		uint32_t caplen, len;
-		memcpy(&caplen, b->buf + at + 8, 4);
-		memcpy(&len, b->buf + at + 12, 4);
-		size_t size = 16 + (size_t)le32toh(caplen);
+		memcpy(&caplen, b->buf + at + (b->ng ? 20 : 8), 4);
+		memcpy(&len, b->buf + at + (b->ng ? 24 : 12), 4);
+		size_t size = gc_size(b, le32toh(caplen));
 		if (at + size > off) {
 			break;
 		}
@@ -224,19 +245,20 @@ import (
 
 // pcapSource reads libpcap's ring a batch at a time: one cgo call
 // (pcap_dispatch) copies every packet the ring holds, up to batchBytes,
-// into a buffer as pcap file records, which a pcap file takes whole
-// (ReadRecords) or ReadPacket hands out one by one. Through gopacket's
-// ZeroCopyReadPacketData each packet was a cgo call and a lock, and the
-// handle had to be in immediate mode (TPACKET_V2, a wake-up a packet) to
-// be read promptly: 8 times tcpdump's CPU, with drops at 200,000 packets
-// a second where tcpdump had none. gopacket still opens, filters, counts
-// and closes the handle.
+// into a buffer as pcap file records or pcapng blocks (SetLayout), which
+// a file takes whole (ReadRecords) or ReadPacket hands out one by one.
+// Through gopacket's ZeroCopyReadPacketData each packet was a cgo call
+// and a lock, and the handle had to be in immediate mode (TPACKET_V2, a
+// wake-up a packet) to be read promptly: 8 times tcpdump's CPU, with
+// drops at 200,000 packets a second where tcpdump had none. gopacket
+// still opens, filters, counts and closes the handle.
 type pcapSource struct {
 	h       *pcap.Handle
 	ring    *ringWait
 	ifindex int
 	b       *C.struct_gc_batch // and its buffer, in C memory
 	buf     []byte             // the batch: records from off to end not yet read
+	layout  Layout             // the batch's, and the next's
 	off     int
 	end     int
 	mu      sync.Mutex // Interrupt, from another goroutine, against Close
@@ -250,8 +272,13 @@ type pcapSource struct {
 // packet of the snap length.
 const batchBytes = 1 << 20
 
-// recSize is the size of a pcap record header.
-const recSize = 16
+// recSize is the size of a pcap record header; blockRoom the most that
+// an enhanced packet block adds to a packet (gc_size): its fields (28
+// octets), padding and trailer.
+const (
+	recSize   = 16
+	blockRoom = 28 + 3 + 4
+)
 
 func openPcap(c Config, ifindex int) (Source, error) {
 	h, err := activate(c)
@@ -390,7 +417,7 @@ func IfIndex(name string) (int, error) {
 // newBatch sets up the batch that reads p, in C memory.
 func (s *pcapSource) newBatch(p *C.pcap_t) error {
 	snap := uint32(C.pcap_snapshot(p))
-	size := batchBytes + recSize + int(snap)
+	size := batchBytes + blockRoom + int(snap)
 	if s.b = (*C.struct_gc_batch)(C.calloc(1, C.sizeof_struct_gc_batch)); s.b == nil {
 		return errNoBatch
 	}
@@ -440,6 +467,20 @@ func openSavefile(name string, full int) (*pcapSource, error) {
 	}
 	s.b.full = C.size_t(full)
 	return s, nil
+}
+
+// SetLayout sets how the batches lay their packets out from the next
+// on (PcapRecords to begin with), as the file that takes them holds
+// them. It reports false, and changes nothing, while records of the
+// other layout are unread (a file's first packet, read by NextTime):
+// the caller then reads packet by packet.
+func (s *pcapSource) SetLayout(l Layout) bool {
+	if s.b == nil || (s.off < s.end && l != s.layout) {
+		return false
+	}
+	s.layout = l
+	s.b.ng = C.uint32_t(l)
+	return true
 }
 
 // fill reads a batch; it returns false when the ring held nothing.
@@ -506,7 +547,7 @@ func (s *pcapSource) NextTime() (t time.Time, ok bool) {
 			return t, false
 		}
 	}
-	h, err := Record(s.buf[s.off:s.end])
+	h, err := s.layout.Record(s.buf[s.off:s.end])
 	if err != nil {
 		return t, false
 	}
@@ -549,6 +590,16 @@ func (s *pcapSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 	if err := s.next(); err != nil {
 		return nil, err
 	}
+	if s.layout != PcapRecords {
+		h, err := s.layout.Record(s.buf[s.off:s.end])
+		if err != nil {
+			return nil, err
+		}
+		*ci = gopacket.CaptureInfo{Timestamp: h.Time, CaptureLength: h.Captured, Length: h.Length, InterfaceIndex: s.ifindex}
+		data := s.buf[s.off+h.Data : s.off+h.Data+h.Captured : s.off+h.Data+h.Captured]
+		s.off += h.Size
+		return data, nil
+	}
 	// The header is read here rather than through Record: copying
 	// Record's result into ci stalls on the wide loads (BenchmarkBatchToFile
 	// 57-59 ns a packet against 44-51). gc_put wrote the record whole.
@@ -564,10 +615,10 @@ func (s *pcapSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 	return data, nil
 }
 
-// ReadRecords returns the packets of a batch not yet read, as pcap file
-// records valid until the next read or Close, with their number and
-// their lengths on the wire; those are zero if ReadPacket has read part
-// of the batch.
+// ReadRecords returns the packets of a batch not yet read, as records
+// of the source's layout valid until the next read or Close, with their
+// number and their lengths on the wire; those are zero if ReadPacket has
+// read part of the batch.
 func (s *pcapSource) ReadRecords() (recs []byte, packets int, octets int64, err error) {
 	if err := s.next(); err != nil {
 		return nil, 0, 0, err
@@ -635,16 +686,16 @@ type RunResult struct {
 // ErrNoRun means Run is not offered; ReadRecords is.
 var ErrNoRun = errors.New("capture: this source cannot run in C")
 
-// Run reads batches and writes each whole to fd (a pcap file open for
-// writing, after its header and records), all in one cgo call, until
-// lim.Timeout passes, Interrupt is called, a batch may pass a limit or
-// an error. A capture's steady state then costs what tcpdump's does: in
-// Go, a goroutine that reads and writes in turn keeps the runtime's
-// monitor (sysmon) waking every 10 ms, and every system call or cgo call
-// after an idle stretch starts it polling every 20 µs for a while, which
-// took a fifth of gotcpdump's CPU at 50,000 packets a second. A write
-// error is an *os.SyscallError; of the failed batch, the records that
-// reached the file whole are counted.
+// Run reads batches and writes each whole to fd (a file of the source's
+// layout open for writing, after its header and records), all in one cgo
+// call, until lim.Timeout passes, Interrupt is called, a batch may pass
+// a limit or an error. A capture's steady state then costs what
+// tcpdump's does: in Go, a goroutine that reads and writes in turn keeps
+// the runtime's monitor (sysmon) waking every 10 ms, and every system
+// call or cgo call after an idle stretch starts it polling every 20 µs
+// for a while, which took a fifth of gotcpdump's CPU at 50,000 packets a
+// second. A write error is an *os.SyscallError; of the failed batch, the
+// records that reached the file whole are counted.
 // Run, ReadRecords and Close belong to one goroutine; only Interrupt may
 // come from another.
 func (s *pcapSource) Run(fd int, lim RunLimits) (RunResult, error) {

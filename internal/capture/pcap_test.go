@@ -1,7 +1,9 @@
 package capture
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -67,7 +69,7 @@ func TestBatchEndsAtFull(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := Record(recs)
+		h, err := PcapRecords.Record(recs)
 		if err != nil || packets != 1 || h.Size != len(recs) || octets != int64(h.Size-recSize) || time.Since(h.Time) > time.Minute {
 			t.Fatalf("batch %d: %d octets, %d packets of %d octets at %v (%v); want one packet", got, len(recs), packets, octets, h.Time, err)
 		}
@@ -119,7 +121,7 @@ func TestRun(t *testing.T) {
 		}
 		var octets int64
 		for off, i := 0, 0; off < len(b); i++ {
-			h, err := Record(b[off:])
+			h, err := PcapRecords.Record(b[off:])
 			if err != nil || h.Length != 14+20+8+64+i%200 || h.Time.Before(start.Add(-time.Second)) || time.Since(h.Time) > time.Minute {
 				t.Fatalf("record %d: %+v, %v", i, h, err)
 			}
@@ -195,8 +197,15 @@ func TestRun(t *testing.T) {
 
 // TestRunLimits: Run leaves to ReadRecords exactly the first batch that
 // may pass a limit, at the limits' edges, on a file of packets with
-// known times and sizes (one packet a batch unless whole is set).
+// known times and sizes (one packet a batch unless whole is set), laid
+// out as pcap records or pcapng blocks.
 func TestRunLimits(t *testing.T) {
+	for _, layout := range []Layout{PcapRecords, NgBlocks} {
+		t.Run([]string{"pcap", "pcapng"}[layout], func(t *testing.T) { testRunLimits(t, layout) })
+	}
+}
+
+func testRunLimits(t *testing.T, layout Layout) {
 	base := time.Unix(1_700_000_000, 0)
 	times := []time.Duration{0, 10 * time.Millisecond, 20 * time.Millisecond, 30 * time.Millisecond}
 	sizes := []int{60, 70, 80, 90}
@@ -220,7 +229,12 @@ func TestRunLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rec := func(i int) int64 { return int64(recSize + sizes[i]) }
+	rec := func(i int) int64 {
+		if layout == NgBlocks {
+			return int64(32 + (sizes[i]+3)&^3)
+		}
+		return int64(recSize + sizes[i])
+	}
 	for _, tc := range []struct {
 		name    string
 		times   []time.Duration // default: times
@@ -255,6 +269,7 @@ func TestRunLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
+			s.SetLayout(layout)
 			out, err := os.Create(filepath.Join(t.TempDir(), "out"))
 			if err != nil {
 				t.Fatal(err)
@@ -277,7 +292,7 @@ func TestRunLimits(t *testing.T) {
 				return
 			}
 			recs, packets, _, err := s.ReadRecords()
-			if h, herr := Record(recs); err != nil || herr != nil || h.Size != int(rec(tc.written)) || !h.Time.Equal(base.Add(ts[tc.written])) {
+			if h, herr := layout.Record(recs); err != nil || herr != nil || h.Size != int(rec(tc.written)) || !h.Time.Equal(base.Add(ts[tc.written])) {
 				t.Fatalf("the batch left: %d packets, %+v, %v %v", packets, h, err, herr)
 			}
 		})
@@ -299,6 +314,120 @@ func TestIfIndex(t *testing.T) {
 	for _, name := range []string{"nosuchif0", "", "any", "an-interface-name-longer-than-IFNAMSIZ"} {
 		if i, err := IfIndex(name); err == nil {
 			t.Errorf("IfIndex(%q) = %d, want an error", name, i)
+		}
+	}
+}
+
+// TestBlocksAsPackets: the batches of pcapng blocks that gc_put lays out,
+// written whole (WriteRecords) or by Run, make the file, byte for byte,
+// that the same packets read one by one and written through pcapgo's
+// NgWriter (Write) make, statistics block included: packets of every
+// padding, some cut short of their length, at nanosecond times, in
+// batches of about 1000 octets.
+func TestBlocksAsPackets(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.pcap")
+	f, err := os.Create(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := pcapgo.NewWriterNanos(f)
+	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Unix(1_700_000_000, 123_456_789)
+	const n = 300
+	for i := 0; i < n; i++ {
+		data := make([]byte, i*7%131)
+		for j := range data {
+			data[j] = byte(i + j)
+		}
+		ci := gopacket.CaptureInfo{Timestamp: base.Add(time.Duration(i) * 1_000_003), CaptureLength: len(data), Length: len(data) + i%3*100}
+		if err := pw.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	write := func(mode string) []byte {
+		t.Helper()
+		s, err := openSavefile(in, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		name := filepath.Join(dir, mode+".pcapng")
+		w, err := NewWriter(WriterConfig{Name: name, PcapNG: true, LinkType: layers.LinkTypeEthernet, Snaplen: 65535, Iface: "eth0", Filter: "tcp"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.file = mode != "run" // read to io.EOF; Run reads only a capture
+		if mode != "packets" && (!s.SetLayout(w.Layout()) || w.Layout() != NgBlocks) {
+			t.Fatal("the source does not take the layout")
+		}
+		got := 0
+		switch mode {
+		case "packets":
+			var ci gopacket.CaptureInfo
+			for ; ; got++ {
+				data, err := s.ReadPacket(&ci)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Write(&ci, data, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case "batches":
+			for {
+				recs, packets, _, err := s.ReadRecords()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.WriteRecords(recs, packets); err != nil {
+					t.Fatal(err)
+				}
+				got += packets
+			}
+		case "run":
+			fd, _, _, ok, err := w.Direct()
+			if !ok || err != nil {
+				t.Fatalf("Direct: %v %v", ok, err)
+			}
+			r, err := s.Run(fd, RunLimits{Timeout: 50 * time.Millisecond})
+			if err != nil || r.Left {
+				t.Fatalf("%+v, %v", r, err)
+			}
+			w.Wrote(r.Written, r.Packets)
+			got = r.Packets
+		}
+		if got != n {
+			t.Fatalf("%s: %d packets of %d", mode, got, n)
+		}
+		if err := w.Close(Stats{Received: n, Dropped: 1, Start: base, End: base.Add(time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	want := write("packets")
+	for _, mode := range []string{"batches", "run"} {
+		if got := write(mode); !bytes.Equal(got, want) {
+			at := 0
+			for at < min(len(got), len(want)) && got[at] == want[at] {
+				at++
+			}
+			t.Errorf("%s: %d octets, one by one %d; they differ from octet %d", mode, len(got), len(want), at)
 		}
 	}
 }

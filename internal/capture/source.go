@@ -1,8 +1,8 @@
 // Package capture reads packets from a network interface, through
-// libpcap (gopacket/pcap, read a ring-full at a time into pcap records)
-// or an AF_PACKET TPACKET_V3 ring (gopacket/afpacket), with a BPF filter
-// compiled by libpcap and run in the kernel, and writes them to pcap or
-// pcapng files.
+// libpcap (gopacket/pcap, read a ring-full at a time into pcap records or
+// pcapng blocks) or an AF_PACKET TPACKET_V3 ring (gopacket/afpacket),
+// with a BPF filter compiled by libpcap and run in the kernel, and writes
+// them to pcap or pcapng files.
 package capture
 
 import (

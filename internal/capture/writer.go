@@ -333,20 +333,29 @@ func (w *Writer) newPeriod(t time.Time) bool {
 	return w.cfg.Rotate > 0 && t.Sub(w.period) >= w.cfg.Rotate
 }
 
-// TakesRecords reports whether WriteRecords can be used: the file is
-// pcap (not pcapng) with nanosecond time stamps, as the records are.
-func (w *Writer) TakesRecords() bool { return w.pw != nil && !w.cfg.Micro }
+// TakesRecords reports whether WriteRecords can be used: the file has
+// nanosecond time stamps, as the records do.
+func (w *Writer) TakesRecords() bool { return !w.cfg.Micro }
 
-// WriteRecords writes packets that are already pcap file records
-// (little-endian, nanosecond timestamps: a batch of the libpcap engine),
-// rotating files between records as Write does, and returns the octets
-// of recs given to the files (all but after an error).
+// Layout is the layout of the records WriteRecords takes: the packets
+// as the file holds them.
+func (w *Writer) Layout() Layout {
+	if w.nw != nil {
+		return NgBlocks
+	}
+	return PcapRecords
+}
+
+// WriteRecords writes packets that are already records of the file's
+// Layout (a batch of the libpcap engine), rotating files between records
+// as Write does, and returns the octets of recs given to the files (all
+// but after an error).
 func (w *Writer) WriteRecords(recs []byte, packets int) (int, error) {
 	start := 0
 	if w.cfg.Rotate > 0 || w.cfg.MaxBytes > 0 {
 		n := 0 // records from start to off
 		for off := 0; off < len(recs); {
-			h, err := Record(recs[off:])
+			h, err := w.Layout().Record(recs[off:])
 			if err != nil {
 				return start, err
 			}
@@ -378,7 +387,7 @@ func (w *Writer) give(recs []byte, packets int) (int, error) {
 	if err != nil {
 		w.failed = true
 		for off := 0; off < n; {
-			h, rerr := Record(recs[off:])
+			h, rerr := w.Layout().Record(recs[off:])
 			if rerr != nil {
 				break
 			}
@@ -398,14 +407,14 @@ func (w *Writer) give(recs []byte, packets int) (int, error) {
 // written past the Writer (the libpcap source's Run), once what the
 // Writer buffers is flushed, with the file's limits: the octets it takes
 // before it rotates (0: no limit) and the packet time from which the
-// next file takes the packets (zero: never). ok is false for pcapng,
-// standard output and anything but a regular file; err is a failed flush.
+// next file takes the packets (zero: never). ok is false for standard
+// output and anything but a regular file; err is a failed flush.
 // Wrote counts what was written.
 func (w *Writer) Direct() (fd int, room int64, until time.Time, ok bool, err error) {
 	if !w.TakesRecords() || w.closed || w.f == os.Stdout || !w.regular {
 		return 0, 0, time.Time{}, false, nil
 	}
-	if err := w.flushed(w.bw.Flush()); err != nil {
+	if err := w.Flush(); err != nil {
 		return 0, 0, time.Time{}, false, err
 	}
 	if w.cfg.MaxBytes > 0 {
@@ -430,6 +439,12 @@ func (w *Writer) Wrote(n int64, packets int) {
 // capture fails. It returns the octets of recs given to the buffer or
 // the file.
 func (w *Writer) writeRecords(recs []byte) (int, error) {
+	// pcapgo's NgWriter buffers too: what it holds goes first.
+	if w.nw != nil {
+		if err := w.nw.Flush(); err != nil {
+			return 0, err
+		}
+	}
 	w.written += int64(len(recs))
 	if len(recs) < writePiece {
 		return w.bw.Write(recs)
@@ -461,31 +476,60 @@ func (w *Writer) writeRecords(recs []byte) (int, error) {
 // calls.
 const writePiece = 64 << 10
 
-// RecordHeader is what a pcap file record says of its packet.
+// Layout is how a batch lays its packets out, as a file holds them.
+type Layout uint8
+
+const (
+	// PcapRecords are pcap file records: little-endian, nanosecond time
+	// stamps.
+	PcapRecords Layout = iota
+	// NgBlocks are pcapng enhanced packet blocks as the Writer's pcapng
+	// files hold them: little-endian, of interface 0, with nanosecond
+	// time stamps and no options.
+	NgBlocks
+)
+
+// RecordHeader is what a record says of its packet.
 type RecordHeader struct {
-	Size   int // octets of the record: the header and the captured bytes
-	Length int // octets on the wire
-	Time   time.Time
+	Size     int // octets of the record: the header, the captured bytes and the rest
+	Data     int // where in the record the captured bytes start
+	Captured int // octets captured
+	Length   int // octets on the wire
+	Time     time.Time
 }
 
-// Record reads the header of the pcap file record at the start of recs
-// (as WriteRecords takes them).
-func Record(recs []byte) (RecordHeader, error) {
+// Record reads the header of the record of layout l at the start of
+// recs (as WriteRecords takes them).
+func (l Layout) Record(recs []byte) (RecordHeader, error) {
+	le := binary.LittleEndian
+	if l == NgBlocks {
+		if len(recs) < 32 {
+			return RecordHeader{}, errRecord
+		}
+		size, caplen := le.Uint32(recs[4:]), le.Uint32(recs[20:])
+		if le.Uint32(recs) != 6 || uint64(size) > uint64(len(recs)) || uint64(caplen)+32 > uint64(size) {
+			return RecordHeader{}, errRecord
+		}
+		ns := int64(le.Uint32(recs[12:]))<<32 | int64(le.Uint32(recs[16:]))
+		return RecordHeader{Size: int(size), Data: 28, Captured: int(caplen), Length: int(le.Uint32(recs[24:])), Time: time.Unix(0, ns)}, nil
+	}
 	if len(recs) < recSize {
 		return RecordHeader{}, errRecord
 	}
-	caplen := binary.LittleEndian.Uint32(recs[8:])
+	caplen := le.Uint32(recs[8:])
 	if uint64(caplen) > uint64(len(recs)-recSize) {
 		return RecordHeader{}, errRecord
 	}
 	return RecordHeader{
-		Size:   recSize + int(caplen),
-		Length: int(binary.LittleEndian.Uint32(recs[12:])),
-		Time:   time.Unix(int64(binary.LittleEndian.Uint32(recs)), int64(binary.LittleEndian.Uint32(recs[4:]))),
+		Size:     recSize + int(caplen),
+		Data:     recSize,
+		Captured: int(caplen),
+		Length:   int(le.Uint32(recs[12:])),
+		Time:     time.Unix(int64(le.Uint32(recs)), int64(le.Uint32(recs[4:]))),
 	}, nil
 }
 
-var errRecord = errors.New("capture: a pcap record runs past the end of its batch")
+var errRecord = errors.New("capture: a record runs past the end of its batch")
 
 func (w *Writer) rotate(t time.Time) error {
 	if err := w.closeFile(nil); err != nil {

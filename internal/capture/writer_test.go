@@ -299,9 +299,40 @@ func records(cis []gopacket.CaptureInfo) []byte {
 	return b
 }
 
+// blocks lays out the packets of pcap records as pcapng enhanced packet
+// blocks, as WriteRecords takes them for pcapng and pcapgo writes them.
+func blocks(recs []byte) []byte {
+	var b []byte
+	for off := 0; off < len(recs); {
+		h, err := PcapRecords.Record(recs[off:])
+		if err != nil {
+			panic(err)
+		}
+		pad := (4 - h.Captured&3) & 3
+		size, ns := 32+h.Captured+pad, h.Time.UnixNano()
+		for _, v := range []uint32{6, uint32(size), 0, uint32(ns >> 32), uint32(ns), uint32(h.Captured), uint32(h.Length)} {
+			b = binary.LittleEndian.AppendUint32(b, v)
+		}
+		b = append(append(b, recs[off+h.Data:off+h.Size]...), make([]byte, pad)...)
+		b = binary.LittleEndian.AppendUint32(b, uint32(size))
+		off += h.Size
+	}
+	return b
+}
+
+// laidOut lays packets out as WriteRecords takes them for a pcap file or
+// a pcapng one.
+func laidOut(pcapng bool, cis []gopacket.CaptureInfo) []byte {
+	if pcapng {
+		return blocks(records(cis))
+	}
+	return records(cis)
+}
+
 // TestWriteRecordsAsWrite: whole batches of records make the same files
 // as the same packets written one by one, rotation included, and a -G
-// capture that ends after -W files ends at the same packet.
+// capture that ends after -W files ends at the same packet: pcap, and
+// pcapng (the files' blocks as pcapgo writes them, byte for byte).
 func TestWriteRecordsAsWrite(t *testing.T) {
 	start := time.Now()
 	var cis []gopacket.CaptureInfo
@@ -319,8 +350,15 @@ func TestWriteRecordsAsWrite(t *testing.T) {
 		{"-C -W ring", WriterConfig{MaxBytes: 1000, Files: 3}},
 		{"-G", WriterConfig{Rotate: time.Second}}, // one name: each file replaces the last, as in tcpdump
 		{"-G -W ends", WriterConfig{Rotate: time.Second, Files: 3}},
+		{"pcapng", WriterConfig{PcapNG: true}},
+		{"pcapng -C", WriterConfig{PcapNG: true, MaxBytes: 1000}},
+		{"pcapng -C -W ring", WriterConfig{PcapNG: true, MaxBytes: 1000, Files: 3}},
+		{"pcapng parts", WriterConfig{PcapNG: true, MaxBytes: 1000, Parts: true}},
+		{"pcapng -G", WriterConfig{PcapNG: true, Rotate: time.Second}},
+		{"pcapng -G -W ends", WriterConfig{PcapNG: true, Rotate: time.Second, Files: 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			records := func(cis []gopacket.CaptureInfo) []byte { return laidOut(tc.cfg.PcapNG, cis) }
 			write := func(dir string, batches bool) (int, error) {
 				cfg := tc.cfg
 				cfg.Name, cfg.LinkType, cfg.Snaplen = filepath.Join(dir, "cap"), layers.LinkTypeEthernet, 65535
@@ -331,7 +369,8 @@ func TestWriteRecordsAsWrite(t *testing.T) {
 				// Both writers open their first file at the same time, or
 				// -G could rotate at different packets.
 				w.period = start
-				defer w.Close(Stats{})
+				// With the statistics block, as a capture ends.
+				defer w.Close(Stats{Received: 70, Dropped: 3, Start: start, End: start.Add(time.Minute)})
 				recs := records(cis)
 				if batches {
 					// Batches of 1, 2, 3... records.
@@ -349,7 +388,12 @@ func TestWriteRecordsAsWrite(t *testing.T) {
 					return len(recs), nil
 				}
 				for i := range cis {
-					if err := w.Write(&cis[i], recs[len(records(cis[:i]))+16:len(records(cis[:i+1]))], ""); err != nil {
+					h, err := w.Layout().Record(recs[len(records(cis[:i])):])
+					if err != nil {
+						t.Fatal(err)
+					}
+					at := len(records(cis[:i])) + h.Data
+					if err := w.Write(&cis[i], recs[at:at+h.Captured], ""); err != nil {
 						return len(records(cis[:i])), err
 					}
 				}
@@ -441,6 +485,8 @@ func TestLostAfterFailedWrite(t *testing.T) {
 		{"pcapng packets", true, 0},
 		{"pcap small batches", false, 5},
 		{"pcap large batches", false, 100},
+		{"pcapng small batches", true, 5},
+		{"pcapng large batches", true, 100},
 	} {
 		for _, limit := range []uint64{100_000, 150_013, 262_144 + 700} {
 			t.Run(fmt.Sprintf("%s, %d octets", tc.name, limit), func(t *testing.T) {
@@ -469,11 +515,15 @@ func TestLostAfterFailedWrite(t *testing.T) {
 					for j := 0; j < tc.batch; j++ {
 						cis = append(cis, gopacket.CaptureInfo{Timestamp: at.Add(time.Duration(i*tc.batch + j)), CaptureLength: 1000 + j%7, Length: 1000 + j%7})
 					}
-					recs := records(cis)
+					recs := laidOut(tc.pcapng, cis)
 					var n int
 					n, err = w.WriteRecords(recs, tc.batch)
-					for off := 0; off < n; off += 16 + int(binary.LittleEndian.Uint32(recs[off+8:])) {
-						given++
+					for off := 0; off < n; given++ {
+						h, herr := w.Layout().Record(recs[off:])
+						if herr != nil {
+							t.Fatal(herr)
+						}
+						off += h.Size
 					}
 				}
 				if err == nil {
