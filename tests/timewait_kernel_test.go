@@ -341,8 +341,12 @@ var scenarios = []scenario{
 		server:  httpServer,
 		clients: httpClient("nokeepalive-race", 60, "50ms"),
 		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			// Nearly every connection leaves a TIME_WAIT socket on one
+			// side: in the race, a close can now and then meet data not
+			// yet read and end in a reset, which leaves none (59 of 60
+			// once, the engine agreeing with the kernel at every sample).
 			cp, sp := host(r, l.cliIP).Peak, host(r, l.srvIP).Peak
-			if sp == 0 || cp+sp < 60 || r.Pairs[0].OneRequestShare != 1 {
+			if sp == 0 || cp+sp < 57 || r.Pairs[0].OneRequestShare != 1 {
 				t.Errorf("client peak %d, server peak %d, one-request share %.2f", cp, sp, r.Pairs[0].OneRequestShare)
 			}
 			want := []string{l.cliIP.String(), "Connection: close", "fix belongs to the client", fmt.Sprintf("the server %s:8080 holds %d", l.srvIP, sp)}
