@@ -16,7 +16,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -28,21 +27,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TimeWait is one socket in TIME_WAIT.
-type TimeWait struct {
-	Local, Remote netip.AddrPort
-	Left          time.Duration // until the kernel reaps it
-}
-
 const (
 	tcpTimeWait = 6  // TCP_TIME_WAIT
 	tcpListen   = 10 // TCP_LISTEN
 
 	// struct inet_diag_req_v2 and struct inet_diag_msg (linux/inet_diag.h)
-	reqLen  = 56
-	msgLen  = 72
-	sockID  = 4 // offset of the inet_diag_sockid in both
-	expires = 52
+	reqLen = 56
+	msgLen = 72
+	sockID = 4 // offset of the inet_diag_sockid in both
 
 	// A dump's datagrams are at most 32 KiB (netlink_recvmsg caps what it
 	// learns of the reader's buffer there); a larger buffer never truncates.
@@ -76,7 +68,7 @@ type PortCount struct {
 }
 
 // Counter samples the TIME_WAIT sockets of the network namespace it was
-// first used in, grouped by service port as ByPort groups them. It keeps
+// first used in, grouped by service port (service). It keeps
 // its netlink socket, buffer and maps from one sample to the next, so
 // that a sample allocates nothing however many sockets it counts. A
 // Counter is not safe for concurrent use.
@@ -111,9 +103,9 @@ func (c *Counter) Close() error {
 }
 
 // Sample counts the TIME_WAIT sockets, IPv4 and IPv6, and groups them by
-// service port as ByPort does with the listening ports and the ephemeral
-// range lo-hi; when the listeners cannot be dumped, the range alone
-// decides. ports is only valid until the next sample. On an error, n is
+// service port, largest groups first, with the listening ports and the
+// ephemeral range lo-hi; when the listeners cannot be dumped, the range
+// alone decides. ports is only valid until the next sample. On an error, n is
 // 0 and ports empty.
 func (c *Counter) Sample(lo, hi uint16) (n int, ports []PortCount, err error) {
 	// The listeners come first: a socket is counted as it is read, and
@@ -140,32 +132,6 @@ func (c *Counter) Sample(lo, hi uint16) (n int, ports []PortCount, err error) {
 	}
 	c.ports = appendSorted(c.ports[:0], c.counts)
 	return n, c.ports, nil
-}
-
-// DumpTimeWait lists the TIME_WAIT sockets of the current network
-// namespace, IPv4 and IPv6.
-func DumpTimeWait() ([]TimeWait, error) {
-	c := NewCounter()
-	defer c.Close()
-	var out []TimeWait
-	_, err := c.dump(tcpTimeWait, func(m []byte) { out = append(out, parse(m)) })
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// DumpListening lists the local ports with a listening TCP socket in the
-// current network namespace, IPv4 and IPv6: the ports this host serves,
-// wherever they lie.
-func DumpListening() (map[uint16]bool, error) {
-	c := NewCounter()
-	defer c.Close()
-	ports := map[uint16]bool{}
-	if _, err := c.dump(tcpListen, func(m []byte) { ports[localPort(m)] = true }); err != nil {
-		return nil, err
-	}
-	return ports, nil
 }
 
 // dump asks the kernel for the TCP sockets in state, IPv4 then IPv6, and
@@ -295,35 +261,11 @@ func (c *Counter) recv() (int, error) {
 func localPort(m []byte) uint16  { return binary.BigEndian.Uint16(m[sockID:]) }
 func remotePort(m []byte) uint16 { return binary.BigEndian.Uint16(m[sockID+2:]) }
 
-func parse(b []byte) TimeWait {
-	id := b[sockID:]
-	var src, dst netip.Addr
-	if b[0] == unix.AF_INET {
-		src, dst = netip.AddrFrom4([4]byte(id[4:8])), netip.AddrFrom4([4]byte(id[20:24]))
-	} else {
-		src, dst = netip.AddrFrom16([16]byte(id[4:20])).Unmap(), netip.AddrFrom16([16]byte(id[20:36])).Unmap()
-	}
-	return TimeWait{
-		Local:  netip.AddrPortFrom(src, localPort(b)),
-		Remote: netip.AddrPortFrom(dst, remotePort(b)),
-		Left:   time.Duration(binary.NativeEndian.Uint32(b[expires:])) * time.Millisecond,
-	}
-}
-
-// ByPort groups sockets by their service port: the local port when a
-// socket listens on it (listening, as DumpListening gives: a server port
-// may lie inside the ephemeral range, as gRPC's 50051 does) or when it
-// lies outside the ephemeral range lo-hi (this host served the
-// connection), the remote port otherwise. Largest groups first.
-func ByPort(tws []TimeWait, listening map[uint16]bool, lo, hi uint16) []PortCount {
-	counts := map[portKey]int{}
-	for _, tw := range tws {
-		counts[service(tw.Local.Port(), tw.Remote.Port(), listening, lo, hi)]++
-	}
-	return appendSorted(make([]PortCount, 0, len(counts)), counts)
-}
-
-// service is ByPort's rule for one socket.
+// service is the group of one socket: its service port, which is the
+// local port when a socket listens on it (a server port may lie inside
+// the ephemeral range, as gRPC's 50051 does) or when it lies outside the
+// ephemeral range lo-hi (this host served the connection), the remote
+// port otherwise.
 func service(local, remote uint16, listening map[uint16]bool, lo, hi uint16) portKey {
 	if listening[local] || local < lo || local > hi {
 		return portKey{local, false}
