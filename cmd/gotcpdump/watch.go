@@ -68,12 +68,12 @@ func watch(args []string, stderr io.Writer) int {
 		srv := &http.Server{Addr: w.metrics, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		ln, err := net.Listen("tcp", w.metrics)
 		if err != nil {
+			attrs := []any{"addr", w.metrics, "err", err}
 			lo, hi := sockdiag.EphemeralRange()
 			if hint := reservedPortHint(w.metrics, err, lo, hi); hint != "" {
-				log.Error("metrics listener", "addr", w.metrics, "err", err, "hint", hint)
-			} else {
-				log.Error("metrics listener", "addr", w.metrics, "err", err)
+				attrs = append(attrs, "hint", hint)
 			}
+			log.Error("metrics listener", attrs...)
 			return 2
 		}
 		go func() { _ = srv.Serve(ln) }()
