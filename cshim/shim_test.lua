@@ -159,13 +159,15 @@ local function after_items(count)
     return g.rest()
 end
 
--- Go keeps the result of frame 5, ordinal 1; fetch (op 7) returns it
--- after the connection has moved on, and knows nothing of frame 6.
+-- Go keeps the result of frame 5, ordinal 1; fetch (op 7) of the same
+-- payload returns it after the connection has moved on, and nothing for
+-- other octets at that frame.
 g.run(1, "\0\0\8\6\0\0\0\0\0" .. string.rep("z", 8), pends, 0, 0, 0, 0, 6, 1)
-check("fetch finds a kept result", g.run(7, "", "", 1, 5, 1) == true and after_items(g.result(4)[4]) == want[5])
-check("fetch of another ordinal", g.run(7, "", "", 1, 5, 2) == false)
+check("fetch finds a kept result", g.run(7, pdata, "", 1, 5, 1) == true and after_items(g.result(4)[4]) == want[5])
+check("fetch of other octets", g.run(7, pdata:sub(2), "", 1, 5, 1) == false)
+check("fetch of frame 6", g.run(7, pdata, "", 1, 6, 1) == false)
 g.reset()
-check("reset forgets kept results", g.run(7, "", "", 1, 5, 1) == false)
+check("reset forgets kept results", g.run(7, pdata, "", 1, 5, 1) == false)
 local rr, rmsg = g.run(99)
 check("run: errors as nil and a message", rr == nil and rmsg:match("unknown op"), rmsg)
 

@@ -155,7 +155,8 @@ static int call_stream(struct call *c) {
         args[0] = c->op;
         args[1] = pinfo_u32(pinfo, PINFO_NUM);
         args[2] = seen.ordinal;
-        st = goshim_call(GP_OP_FETCH, args, 3, "", 0, NULL, 0, &outlen);
+        /* The payload: Go renders only a result decoded from these octets. */
+        st = goshim_call(GP_OP_FETCH, args, 3, "", 0, len ? tvb_get_ptr(c->tvb, 0, (int)len) : NULL, len, &outlen);
         if (st == GP_NOT_FOUND)
             return CALL_OK; /* not ours on the first pass either */
     }

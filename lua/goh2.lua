@@ -57,7 +57,8 @@ local function lua_dissect(tvb, pinfo, tree, heuristic)
             sec, nsec, num, ord, 0, tvb:reported_len() - tvb:len())
     else
         -- Later passes show what the first pass found: Go kept it.
-        ok, msg = shim.run(common.OP_FETCH, "", "", common.OP_H2, num, ord)
+        -- Go renders only a result decoded from these octets.
+        ok, msg = shim.run(common.OP_FETCH, tvb:raw(), "", common.OP_H2, num, ord)
         if ok == false then
             return 0 -- not ours on the first pass either
         end
@@ -207,7 +208,7 @@ function gogrpc.dissector(tvb, pinfo, tree)
         local sec, nsec = common.split_time(pinfo.abs_ts)
         ok, msg = shim.run(common.OP_GRPC_WEB, tvb:raw(), key, 0, sec, nsec, num, ord)
     else
-        ok, msg = shim.run(common.OP_FETCH, "", "", common.OP_GRPC_WEB, num, ord)
+        ok, msg = shim.run(common.OP_FETCH, tvb:raw(), "", common.OP_GRPC_WEB, num, ord)
         if ok == false then
             return 0
         end

@@ -19,7 +19,7 @@
 #define GP_OP_TCPTW_OPTIONS 4 /* args: TIME_WAIT ms, port low, port high, max conns */
 #define GP_OP_TCPTW_REPORT 5  /* args: json(0/1), timeline(0/1): the report as a string */
 #define GP_OP_GRPC_CALLS 6    /* no args: the gRPC calls table as a string. Args [1]: from now on keep each call with the frame it ended in (until the process ends). Args [2]; key: a display filter; data: frame numbers separated by ',': the table of the kept calls that ended in those frames, titled with the filter */
-#define GP_OP_FETCH 7         /* args: op (GP_OP_H2, GP_OP_TCPTW or GP_OP_GRPC_WEB), frame, ordinal [, items, as GP_OP_TCPTW's]: the result kept for them */
+#define GP_OP_FETCH 7         /* args: op (GP_OP_H2, GP_OP_TCPTW or GP_OP_GRPC_WEB), frame, ordinal [, items, as GP_OP_TCPTW's]: the result kept for them. For GP_OP_H2 and GP_OP_GRPC_WEB, data is the call's payload, and only a result decoded from the same octets is found (that ordinal's, or another of the frame's): a later pass may be handed other octets than the first (TCP segments out of order) */
 #define GP_OP_GRPC_OPTIONS 8  /* args [max message, max decompressed, max ratio, max depth [, gRPC on HTTP/2 (0/1)]]; key: "descriptor set paths, ':'-separated\nPATH=REQ[,RESP];...\nPORT=PATH;...": gRPC types, ports, limits. Entries that are wrong are left out and the rest applied; the result is a string of the problems, one a line ("" for none) */
 #define GP_OP_GRPC_WEB 9      /* args: 0 (reserved), seconds, nanoseconds [, frame, ordinal]; key: "src addr port\ndst addr port\ncontent type"; data: an HTTP/1.1 body of gRPC-Web. Result: {0, {items}, {experts}} */
 /* GP_OP_TCPTW_BATCH: args [no later pass(0/1)]; data: frames that GP_OP_TCPTW would have

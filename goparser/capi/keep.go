@@ -1,6 +1,11 @@
 package main
 
-import "github.com/klauspost/compress/zstd"
+import (
+	"encoding/binary"
+	"hash/crc32"
+
+	"github.com/klauspost/compress/zstd"
+)
 
 // keptResults holds results for later passes over a frame (see
 // goparser.h). A tshark run keeps one for every frame of a capture, so
@@ -20,6 +25,7 @@ type keptResults struct {
 	zenc    *zstd.Encoder
 	zdec    *zstd.Decoder
 	scratch []byte // a compressed result's last decompression
+	joined  []byte // a large result behind its fingerprint, to compress
 }
 
 // compressAbove is the size above which a result is kept compressed with
@@ -46,12 +52,75 @@ type span struct {
 	chunk, off, n uint32
 }
 
-func (k *keptResults) put(key keptKey, b []byte) {
-	if int(key.op) > maxKeptOp || len(b) == 0 || uint64(len(b)) >= compressedBit {
+// A payload's fingerprint: its length and CRC-32C. A result of a stream
+// op (GP_OP_H2, GP_OP_GRPC_WEB) is kept behind the fingerprint of the
+// payload it was decoded from, because a later pass may be handed other
+// octets at the same frame and ordinal: with tcp.reassemble_out_of_order
+// off, segments that came out of order are reassembled on the second pass
+// along with data that the first pass saw only later, and the first
+// pass's items, laid on those octets, would point past them or at
+// others.
+const fingerprintLen = 8
+
+func fingerprint(payload []byte) [fingerprintLen]byte {
+	var f [fingerprintLen]byte
+	binary.LittleEndian.PutUint32(f[:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(f[4:], crc32.Checksum(payload, castagnoli))
+	return f
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// fingerprinted reports whether op's results are kept behind their
+// payload's fingerprint.
+func fingerprinted(op uint8) bool { return op == opH2 || op == opGRPCWeb }
+
+// putPayload keeps b, the result of decoding payload, for key.
+func (k *keptResults) putPayload(key keptKey, payload, b []byte) {
+	f := fingerprint(payload)
+	k.putAfter(key, f[:], b)
+}
+
+// getPayload returns the result kept for key's frame that was decoded
+// from the same octets as payload: key's own, or, when the calls of a
+// later pass over the frame fall differently (a reassembled PDU before
+// the rest of a segment, or not), another ordinal's. It reports
+// whether a result was kept for key at all, or one was found.
+func (k *keptResults) getPayload(key keptKey, payload []byte) (b []byte, found keptKey, kept bool) {
+	want := fingerprint(payload)
+	b, kept = k.get(key)
+	if kept && len(b) >= fingerprintLen && [fingerprintLen]byte(b) == want {
+		return b[fingerprintLen:], key, true
+	}
+	for ord := uint16(1); ord <= maxOrdinalSearched; ord++ {
+		other := keptKey{key.op, key.frame, ord}
+		if ord == key.ord {
+			continue
+		}
+		if o, ok := k.get(other); ok && len(o) >= fingerprintLen && [fingerprintLen]byte(o) == want {
+			return o[fingerprintLen:], other, true
+		}
+	}
+	return nil, keptKey{}, kept
+}
+
+// maxOrdinalSearched bounds the search of getPayload: a frame's calls are
+// a reassembled PDU or two and the rest of its segment.
+const maxOrdinalSearched = 8
+
+func (k *keptResults) put(key keptKey, b []byte) { k.putAfter(key, nil, b) }
+
+// putAfter keeps prefix and b, one after the other, for key.
+func (k *keptResults) putAfter(key keptKey, prefix, b []byte) {
+	if int(key.op) > maxKeptOp || len(b) == 0 || uint64(len(prefix)+len(b)) >= compressedBit {
 		return
 	}
 	var flag uint32
-	if len(b) > compressAbove {
+	if len(prefix)+len(b) > compressAbove {
+		if len(prefix) > 0 {
+			k.joined = append(append(k.joined[:0], prefix...), b...)
+			prefix, b = nil, k.joined
+		}
 		if k.zenc == nil {
 			k.zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 		}
@@ -59,14 +128,15 @@ func (k *keptResults) put(key keptKey, b []byte) {
 			b, flag, k.scratch = z, compressedBit, z
 		}
 	}
+	n := len(prefix) + len(b)
 	last := len(k.chunks) - 1
-	if last < 0 || len(k.chunks[last])+len(b) > cap(k.chunks[last]) {
-		k.chunks = append(k.chunks, make([]byte, 0, max(keptChunk, len(b))))
+	if last < 0 || len(k.chunks[last])+n > cap(k.chunks[last]) {
+		k.chunks = append(k.chunks, make([]byte, 0, max(keptChunk, n)))
 		last++
 	}
 	c := k.chunks[last]
-	s := span{uint32(last), uint32(len(c)), uint32(len(b)) | flag}
-	k.chunks[last] = append(c, b...)
+	s := span{uint32(last), uint32(len(c)), uint32(n) | flag}
+	k.chunks[last] = append(append(c, prefix...), b...)
 	if key.ord != 1 {
 		if k.others == nil {
 			k.others = make(map[keptKey]span)

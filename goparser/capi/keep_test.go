@@ -105,3 +105,41 @@ func TestKeptResultsCompressed(t *testing.T) {
 		}
 	}
 }
+
+// TestKeptPayloads: a stream op's result is found only for the octets it
+// was decoded from, at its own ordinal or, when a later pass's calls over
+// the frame fall differently, at another; large results too, which are
+// kept compressed behind the fingerprint.
+func TestKeptPayloads(t *testing.T) {
+	var k keptResults
+	x, y := []byte("the whole segment"), []byte("a reassembled PDU")
+	big := bytes.Repeat([]byte("items "), 2*compressAbove)
+	k.putPayload(keptKey{opH2, 10, 1}, x, []byte("result of x"))
+	k.putPayload(keptKey{opH2, 10, 2}, y, []byte("result of y"))
+	k.putPayload(keptKey{opGRPCWeb, 11, 1}, x, big)
+	for _, c := range []struct {
+		key     keptKey
+		payload []byte
+		want    string
+		wantOrd uint16
+		kept    bool
+	}{
+		{keptKey{opH2, 10, 1}, x, "result of x", 1, true},
+		{keptKey{opH2, 10, 2}, y, "result of y", 2, true},
+		{keptKey{opH2, 10, 1}, y, "result of y", 2, true}, // the calls fell the other way
+		{keptKey{opH2, 10, 3}, x, "result of x", 1, true},
+		{keptKey{opH2, 10, 1}, []byte("the whole segmenT"), "", 0, true},
+		{keptKey{opH2, 12, 1}, x, "", 0, false},
+		{keptKey{opGRPCWeb, 11, 1}, x, string(big), 1, true},
+		{keptKey{opGRPCWeb, 11, 1}, y, "", 0, true},
+	} {
+		b, found, kept := k.getPayload(c.key, c.payload)
+		if string(b) != c.want || kept != c.kept || (b != nil && found.ord != c.wantOrd) {
+			t.Errorf("%+v with %q: got %d octets from ordinal %d (kept %v), want %d from %d (kept %v)",
+				c.key, c.payload, len(b), found.ord, kept, len(c.want), c.wantOrd, c.kept)
+		}
+	}
+	if n := k.chunks[len(k.chunks)-1]; len(n) > len(big)/10 {
+		t.Errorf("the large result takes %d octets: not compressed", len(n))
+	}
+}

@@ -287,7 +287,22 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 			return fail(dst, "goparser: fetch needs 3 arguments")
 		}
 		k, _ := keepKey(int(a[0]), a, 1)
-		b, ok := state.kept.get(k)
+		var b []byte
+		var ok bool
+		if fingerprinted(k.op) {
+			var found keptKey
+			var kept bool
+			b, found, kept = state.kept.getPayload(k, data)
+			if ok = b != nil; ok {
+				k = found
+			} else if kept {
+				// The first pass decoded other octets here: its items
+				// would not fit these (see fingerprint).
+				return 0, statusNotFound
+			}
+		} else {
+			b, ok = state.kept.get(k)
+		}
 		if !ok {
 			if state.kept.skipped(k) {
 				return fail(dst, fmt.Sprintf("goparser: the result of frame %d was not kept: no later pass "+
@@ -422,7 +437,11 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		return fail(dst, "goparser: "+err.Error())
 	}
 	if kept {
-		state.kept.put(keep, b)
+		if fingerprinted(keep.op) {
+			state.kept.putPayload(keep, data, b)
+		} else {
+			state.kept.put(keep, b)
+		}
 	}
 	return deliver(b, dst)
 }

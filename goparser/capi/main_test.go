@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,25 +81,31 @@ func TestKeptResults(t *testing.T) {
 	if _, st := call(opH2, []int64{1, 0, 1, 0, 9, 1}, "c 1\nd 2", []byte("GET / HTTP/1.1\r\n\r\n"), dst); st != statusOK {
 		t.Fatalf("status %d", st)
 	}
+	other := bytes.Clone(preface)
+	other[len(other)-1] = 1
 	for _, c := range []struct {
-		args []int64
-		want int
+		args    []int64
+		payload []byte
+		want    int
 	}{
-		{[]int64{opH2, 7, 1}, statusOK},
-		{[]int64{opH2, 7, 2}, statusNotFound},    // another ordinal
-		{[]int64{opH2, 9, 1}, statusNotFound},    // not HTTP/2: not kept
-		{[]int64{opTCPTW, 7, 1}, statusNotFound}, // another protocol
+		{[]int64{opH2, 7, 1}, preface, statusOK},
+		{[]int64{opH2, 7, 2}, preface, statusOK},           // another ordinal, the same octets
+		{[]int64{opH2, 7, 1}, other, statusNotFound},       // the same length, other octets
+		{[]int64{opH2, 7, 1}, preface[1:], statusNotFound}, // fewer octets
+		{[]int64{opH2, 7, 1}, nil, statusNotFound},         // none
+		{[]int64{opH2, 9, 1}, preface, statusNotFound},     // not HTTP/2: not kept
+		{[]int64{opTCPTW, 7, 1}, preface, statusNotFound},  // another protocol
 	} {
-		m, st := call(opFetch, c.args, "", nil, dst)
+		m, st := call(opFetch, c.args, "", c.payload, dst)
 		if st != c.want {
-			t.Errorf("fetch %v: status %d, want %d", c.args, st, c.want)
+			t.Errorf("fetch %v of %d octets: status %d, want %d", c.args, len(c.payload), st, c.want)
 		}
 		if st == statusOK && string(dst[:m]) != string(first) {
 			t.Errorf("fetch %v: the result differs from the first pass's", c.args)
 		}
 	}
 	gp_reset()
-	if _, st := call(opFetch, []int64{opH2, 7, 1}, "", nil, dst); st != statusNotFound {
+	if _, st := call(opFetch, []int64{opH2, 7, 1}, "", preface, dst); st != statusNotFound {
 		t.Errorf("after a reset: status %d", st)
 	}
 
