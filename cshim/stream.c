@@ -96,6 +96,9 @@ struct call {
     proto_tree *tree;
     proto_item *pitem;
     int heuristic;
+    /* TCP's sequence number of the payload's first octet, when has_seq */
+    int has_seq;
+    uint32_t seq;
     /* out */
     int taken;          /* octets taken, 0: not this protocol's */
     struct reader links; /* at the links array, when has_links */
@@ -116,7 +119,7 @@ static int first_pass_prints(proto_tree *tree) {
 
 static int call_stream(struct call *c) {
     packet_info *pinfo = c->pinfo;
-    int64_t args[9], consumed, wanted, status;
+    int64_t args[11], consumed, wanted, status;
     size_t outlen = 0;
     int st;
     unsigned len;
@@ -150,7 +153,9 @@ static int call_stream(struct call *c) {
         args[7] = (int64_t)tvb_reported_length(c->tvb) - (int64_t)len;
         /* No tree: with no later pass either, nothing will read the items. */
         args[8] = c->tree != NULL;
-        st = goshim_call(c->op, args, 9, key, k, len ? tvb_get_ptr(c->tvb, 0, (int)len) : NULL, len, &outlen);
+        args[9] = c->has_seq;
+        args[10] = c->seq;
+        st = goshim_call(c->op, args, 11, key, k, len ? tvb_get_ptr(c->tvb, 0, (int)len) : NULL, len, &outlen);
     } else {
         args[0] = c->op;
         args[1] = pinfo_u32(pinfo, PINFO_NUM);
@@ -252,6 +257,8 @@ static int l_stream(lua_State *L) {
     lp = *(struct lua_pinfo **)luaL_checkudata(L, 4, "Pinfo");
     ti = *(struct lua_treeitem **)luaL_checkudata(L, 5, "TreeItem");
     c.heuristic = lua_toboolean(L, 6);
+    c.has_seq = 0; /* Lua is not given TCP's data */
+    c.seq = 0;
     if (!tvb || !tvb->ws_tvb || !lp || !lp->ws_pinfo || !ti)
         return luaL_error(L, "goshim.stream: bad arguments");
     c.tvb = tvb->ws_tvb;
@@ -331,9 +338,14 @@ static void conv_links(proto_tree *tree, tvbuff_t *tvb, struct reader links) {
 
 static int conv_dissect(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
     struct call c;
-    (void)data;
+    const struct tcpinfo *ti = data;
     if (!conv.bound)
         return 0;
+    /* TCP hands its conversation dissectors a struct tcpinfo, whose seq is
+     * the payload's first octet (of a reassembled PDU too); its end, nxtseq,
+     * is that of the segment, which holds at least the payload. */
+    c.has_seq = ti && ti->nxtseq - ti->seq >= tvb_captured_length(tvb);
+    c.seq = c.has_seq ? ti->seq : 0;
     c.op = conv.op;
     c.column = conv.column;
     c.tvb = tvb;

@@ -129,6 +129,14 @@ extern void conversation_set_dissector(conversation_t *, dissector_handle_t) WEA
 
 /* Where packet_info and frame_data keep what the shim uses, and the
  * column numbers, in one Wireshark version (layout.c). */
+/* The leading members of what TCP passes its subdissectors as data
+ * (struct tcpinfo, epan/dissectors/packet-tcp.h, the same from 3.x to 4.4;
+ * its later members changed type). */
+struct tcpinfo {
+    uint32_t seq;    /* the payload's first octet */
+    uint32_t nxtseq; /* the octet after the segment */
+};
+
 struct pinfo_layout {
     int major, minor;
     size_t fd, ptype, srcport, destport; /* in packet_info */

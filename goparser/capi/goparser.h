@@ -13,7 +13,7 @@
 
 /* gp_call operations. */
 #define GP_OP_SCHEMA 0     /* no args: the fields and experts of every protocol */
-#define GP_OP_H2 1         /* args: heuristic(0/1) [, no reassembly(0/1) [, seconds, nanoseconds [, frame, ordinal [, no later pass(0/1) [, octets missing after data (a snap length cut the packet) [, tree(0/1; default 1: 0 with no later pass leaves gRPC messages undecoded)]]]]]]; key: "src addr port\ndst addr port"; data: TCP payload */
+#define GP_OP_H2 1         /* args: heuristic(0/1) [, no reassembly(0/1) [, seconds, nanoseconds [, frame, ordinal [, no later pass(0/1) [, octets missing after data (a snap length cut the packet) [, tree(0/1; default 1: 0 with no later pass leaves gRPC messages undecoded) [, has sequence number(0/1), TCP sequence number of data's first octet]]]]]]]; key: "src addr port\ndst addr port"; data: TCP payload */
 #define GP_OP_H2_OPTIONS 2 /* args: max conns, max streams, max header list, max table, max CONTINUATION, max frame */
 #define GP_OP_TCPTW 3      /* args: seconds, nanoseconds, frame (0: keep nothing), ordinal, src port, dst port [, items (default 1; 0: expert infos only) [, no later pass(0/1)]]; no key; data: whole frame */
 #define GP_OP_TCPTW_OPTIONS 4 /* args: TIME_WAIT ms, port low, port high, max conns */

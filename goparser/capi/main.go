@@ -235,6 +235,9 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 		}
 		// Items nobody will see are not worth making.
 		in.NoTree = noLaterPass && len(a) > 8 && a[8] == 0
+		if len(a) > 10 && a[9] != 0 {
+			in.Seq, in.HasSeq = uint32(a[10]), true
+		}
 		state.h2.GRPCCalls().Frame = in.Frame
 		if decodeH2(e, in) != h2.StatusNotMine {
 			keep, kept = keepKey(op, a, 4)

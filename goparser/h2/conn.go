@@ -114,6 +114,10 @@ type half struct {
 	// frame askedFH (-1: of a frame header) than it had.
 	asked   int
 	askedFH http2.FrameHeader
+	// nextSeq is the TCP sequence number of the octet expected next, when
+	// seqKnown (see Input.Seq).
+	nextSeq  uint32
+	seqKnown bool
 	// blocksLost: frames of this direction were lost (a gap, or a cut with
 	// TCP reassembly off), header blocks among them perhaps: its HPACK
 	// table may no longer be the peer's.

@@ -64,6 +64,13 @@ type Input struct {
 	// later pass to render a kept result): gRPC messages are not decoded
 	// into fields (gogrpc.Limits.NoTree).
 	NoTree bool
+	// Seq, when HasSeq, is the TCP sequence number of Data's first octet.
+	// With tcp.reassemble_out_of_order off (Wireshark's default),
+	// Wireshark's TCP hands on a segment that follows a gap, and later
+	// the one that came out of order, as if each continued the stream;
+	// the sequence numbers tell them apart.
+	Seq    uint32
+	HasSeq bool
 }
 
 // Link says that capture frame Part carried a piece of a gRPC message
@@ -232,7 +239,20 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	e.Int(int64(StatusOK))
 	consumedSlot, needSlot := e.IntSlot(), e.IntSlot()
 	e.BeginArray()
-	consumed, need := d.decodeDir(c, dir, in.Data)
+	var consumed, need int
+	if d.inSequence(c, dir, in) {
+		consumed, need = d.decodeDir(c, dir, in.Data)
+		if in.HasSeq {
+			h := c.half[dir]
+			h.nextSeq, h.seqKnown = in.Seq+uint32(consumed), true
+			if need == 0 {
+				// The octets a snap length cut off come next in the stream.
+				h.nextSeq = in.Seq + uint32(len(in.Data)+d.missing)
+			}
+		}
+	} else {
+		consumed = len(in.Data)
+	}
 	if !d.keepIdle {
 		d.idleConn(c)
 	}
@@ -247,6 +267,42 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	tree.EncodeExperts(e, d.experts)
 	e.End()
 	return StatusOK
+}
+
+// inSequence checks in's place in its direction's stream against the
+// octets expected next, and reports whether to decode it. Octets that
+// were skipped (a gap) put the direction out of step, as a gap found by
+// its contents does; octets from before the expected ones (a segment
+// that came out of order, after what followed it was decoded, or a
+// retransmission) are shown as such and not decoded again, which would
+// decode frames twice or take the middle of one for a frame header.
+func (d *Decoder) inSequence(c *conn, dir int, in Input) bool {
+	h := c.half[dir]
+	if !in.HasSeq {
+		h.seqKnown = false // the next sequence number starts afresh
+		return true
+	}
+	if !h.seqKnown {
+		return true
+	}
+	ahead := int64(int32(in.Seq - h.nextSeq))
+	switch {
+	case ahead == 0:
+		return true
+	case ahead < 0 && -ahead >= int64(len(in.Data)+d.missing):
+		// One message for all, so that -z expert groups them.
+		d.outside(0, len(in.Data), ": out of order", "[out of order]", xOutOfOrder,
+			"octets from before the ones expected next: a TCP segment out of order or retransmitted, handed on because tcp.reassemble_out_of_order is off; not decoded")
+		return false
+	}
+	// Octets skipped, or some seen before and some not (a retransmission
+	// cut differently): decoding resumes at the next frame boundary found.
+	if h.synced {
+		h.synced = false
+	}
+	h.asked, h.skip, h.cutOff, h.restLost = 0, 0, false, false
+	c.framesLost(dir)
+	return true
 }
 
 func (d *Decoder) newConn(id string) *conn {
@@ -1757,7 +1813,9 @@ func (d *Decoder) headers(h *half, o, n, frameOff int, fs frameState) {
 				noted = true
 			}
 		}
-		if !nameUnknown {
+		if !nameUnknown && !h.blocksLost {
+			// After frames were lost, a field may come from a table entry
+			// that is no longer the peer's: its rules are not checked.
 			d.headerChecks(f, &h.block.regular)
 			if typed, ok := typedHeader(f.Name); ok && !valueUnknown {
 				if typed == fStatus {

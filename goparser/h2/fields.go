@@ -138,7 +138,7 @@ var (
 	xProtocol   = Proto.Expert(schema.Expert{Abbrev: "goh2.protocol_error", Text: "HTTP/2 protocol error", Group: schema.GroupProtocol, Severity: schema.Error})
 	xFrameSize  = Proto.Expert(schema.Expert{Abbrev: "goh2.frame_size_error", Text: "HTTP/2 frame size error", Group: schema.GroupMalformed, Severity: schema.Error})
 	xHPACK      = Proto.Expert(schema.Expert{Abbrev: "goh2.compression_error", Text: "HPACK decoding error", Group: schema.GroupMalformed, Severity: schema.Error})
-	xUnknownIdx = Proto.Expert(schema.Expert{Abbrev: "goh2.hpack.unknown_index", Text: "Header fields refer to dynamic table entries that were never captured (the capture began mid-connection)", Group: schema.GroupUndecoded, Severity: schema.Note})
+	xUnknownIdx = Proto.Expert(schema.Expert{Abbrev: "goh2.hpack.unknown_index", Text: "Header fields refer to dynamic table entries that were never captured (the capture began mid-connection, or lost frames that added them)", Group: schema.GroupUndecoded, Severity: schema.Note})
 	xHeaderName = Proto.Expert(schema.Expert{Abbrev: "goh2.header.invalid", Text: "Malformed header field", Group: schema.GroupProtocol, Severity: schema.Error})
 	xBlocked    = Proto.Expert(schema.Expert{Abbrev: "goh2.flow.blocked", Text: "Sender's flow-control window is exhausted", Group: schema.GroupSequence, Severity: schema.Warn})
 	xFlowError  = Proto.Expert(schema.Expert{Abbrev: "goh2.flow.error", Text: "Flow-control violation", Group: schema.GroupProtocol, Severity: schema.Error})
@@ -148,6 +148,7 @@ var (
 	xRstOK      = Proto.Expert(schema.Expert{Abbrev: "goh2.rst_stream.no_error", Text: "Stream closed with NO_ERROR", Group: schema.GroupSequence, Severity: schema.Chat})
 	xUnsynced   = Proto.Expert(schema.Expert{Abbrev: "goh2.unsynced", Text: "Bytes before the first complete frame", Group: schema.GroupUndecoded, Severity: schema.Note})
 	xTableLost  = Proto.Expert(schema.Expert{Abbrev: "goh2.hpack.table_lost", Text: "HPACK decoding failed after frames of this direction were lost: its table is no longer the peer's", Group: schema.GroupSequence, Severity: schema.Warn})
+	xOutOfOrder = Proto.Expert(schema.Expert{Abbrev: "goh2.out_of_order", Text: "Octets from before the ones expected next (a TCP segment out of order or retransmitted): not decoded", Group: schema.GroupSequence, Severity: schema.Note})
 	xLost       = Proto.Expert(schema.Expert{Abbrev: "goh2.framing_lost", Text: "HTTP/2 framing lost: bytes where a frame header was due are not one (a TCP segment missing from the capture?)", Group: schema.GroupSequence, Severity: schema.Warn})
 	// Raised by the Lua side when a call into Go reports an error.
 	_      = Proto.Expert(schema.Expert{Abbrev: "goh2.internal_error", Text: "The Go decoder failed on this packet", Group: schema.GroupMalformed, Severity: schema.Error})
