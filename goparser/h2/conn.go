@@ -118,6 +118,9 @@ type half struct {
 	// seqKnown (see Input.Seq).
 	nextSeq  uint32
 	seqKnown bool
+	// contLost: frames were lost since the last HEADERS, or the
+	// direction's start was not seen (see Decoder.contLost).
+	contLost bool
 	// blocksLost: frames of this direction were lost (a gap, or a cut with
 	// TCP reassembly off), header blocks among them perhaps: its HPACK
 	// table may no longer be the peer's.
@@ -180,6 +183,7 @@ type stream struct {
 func (c *conn) framesLost(dir int) {
 	h := c.half[dir]
 	h.blocksLost = true
+	h.contLost = true
 	h.maxFrameSeen = false
 	c.sawStart = false // windows no longer known
 	// DATA frames among them: each stream's gRPC messages in this
@@ -211,7 +215,9 @@ func (c *conn) frameCut(dir int, fh http2.FrameHeader) {
 }
 
 func newHalf(o *Options) *half {
-	h := &half{maxFrame: defaultMaxFrame, initWindow: initialWindow, connWindow: initialWindow}
+	// Until the connection's start is seen, a CONTINUATION may be of a
+	// block that began before the capture.
+	h := &half{maxFrame: defaultMaxFrame, initWindow: initialWindow, connWindow: initialWindow, contLost: true}
 	h.o = o
 	h.freshHPACK()
 	return h

@@ -111,11 +111,14 @@ type Decoder struct {
 	// them, perhaps cut by a snap length).
 	peerUnclaimed bool
 	resetFramer   bool
-	weight        uint8
-	now           time.Time
-	frameNum      uint32
-	links         []Link
-	text          []byte // gRPC-Web-Text decoded, reused
+	// contLost: the frame's direction lost frames since its last HEADERS,
+	// so a CONTINUATION may belong to a block whose HEADERS was lost.
+	contLost bool
+	weight   uint8
+	now      time.Time
+	frameNum uint32
+	links    []Link
+	text     []byte // gRPC-Web-Text decoded, reused
 	// frag holds what an HPACK decoder is given to decode. A decoder keeps
 	// the slice it was last given (hpack.Decoder.buf), and a fragment
 	// inside a Framer's read buffer kept that buffer (16 KiB and more
@@ -296,11 +299,15 @@ func (d *Decoder) inSequence(c *conn, dir int, in Input) bool {
 		return false
 	}
 	// Octets skipped, or some seen before and some not (a retransmission
-	// cut differently): decoding resumes at the next frame boundary found.
-	if h.synced {
-		h.synced = false
-	}
+	// cut differently): decoding resumes at the next frame boundary found,
+	// and a header block open before the gap ended in it.
+	h.synced = false
 	h.asked, h.skip, h.cutOff, h.restLost = 0, 0, false, false
+	h.fr = nil
+	if h.block.active {
+		_ = h.hdec.Close()
+		h.block.active = false
+	}
 	c.framesLost(dir)
 	return true
 }
@@ -525,7 +532,7 @@ func (d *Decoder) sync(c *conn, dir int, data []byte) (int, bool) {
 	h := c.half[dir]
 	switch {
 	case startsWithPreface(data):
-		h.synced, h.wasSynced = true, true
+		h.synced, h.wasSynced, h.contLost = true, true, false
 		c.sawStart = true
 		c.clientDir = dir
 		c.half[0].maxFrameSeen = true
@@ -549,7 +556,7 @@ func (d *Decoder) sync(c *conn, dir int, data []byte) (int, bool) {
 		return len(clientPreface) - len(data), false
 	case c.sawStart && dir != c.clientDir && !h.wasSynced:
 		// The server's first frame follows the client's preface.
-		h.synced, h.wasSynced = true, true
+		h.synced, h.wasSynced, h.contLost = true, true, false
 		return 0, true
 	case h.skip == 0 && frameRun(&d.hdr, data, false, strictMaxLen):
 		d.synced(h)
@@ -831,6 +838,11 @@ func (d *Decoder) framerError(fr *http2.Framer, fh http2.FrameHeader, payload []
 	if strings.HasPrefix(detail, "got ") || strings.HasPrefix(detail, "unexpected CONTINUATION") {
 		sec = "§6.10" // header block sequencing
 		d.resetFramer = true
+		if d.contLost && fh.Type == http2.FrameContinuation {
+			// Not the peer's error: its HEADERS went with the lost frames.
+			d.fx.add(xTableLost, "CONTINUATION for stream %d of a header block whose HEADERS was lost with frames of this direction: not decoded", fh.StreamID)
+			return
+		}
 	}
 	id := xProtocol
 	switch code {
@@ -846,6 +858,10 @@ func (d *Decoder) framerError(fr *http2.Framer, fh http2.FrameHeader, payload []
 func (d *Decoder) frame(c *conn, dir int, data []byte, off int, fh http2.FrameHeader) {
 	h, peer := c.half[dir], c.half[1-dir]
 	d.fx = d.fx[:0]
+	if fh.Type == http2.FrameHeaders {
+		h.contLost = false
+	}
+	d.contLost = h.contLost
 	total := frameHeaderLen + int(fh.Length)
 	raw := data[off : off+total]
 	h.rd.Reset(raw)
@@ -905,6 +921,10 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 	if st == nil {
 		return
 	}
+	// After frames were lost a block may decode without an unknown
+	// reference and still not be what the peer sent (a reference to an
+	// entry that moved): it is not taken as whole.
+	blockWhole := fs.whole() && !c.half[dir].blocksLost
 	if df, ok := f.(*http2.DataFrame); ok && !st.grpc && !st.sawMethod {
 		d.grpcWithoutHeaders(c, dir, st, df.Data(), df.StreamEnded())
 	}
@@ -919,7 +939,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 		}
 		if m, ok := get(":method"); ok && m != "" {
 			ct, ctKnown := get("content-type")
-			whole := fs.whole()
+			whole := blockWhole
 			if !ctKnown && !whole && m == "POST" {
 				// The content-type may be one of the fields that refer to
 				// HPACK entries the capture does not have: the first DATA
@@ -970,8 +990,8 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 				if enc, ok := get("grpc-encoding"); ok {
 					st.call.Encoding[1] = enc
 				}
-				st.call.Whole[1] = fs.whole()
-				d.grpcStatus(st, off, frameHeaderLen+int(fh.Length), get, st.ended[dir], fs.whole())
+				st.call.Whole[1] = blockWhole
+				d.grpcStatus(st, off, frameHeaderLen+int(fh.Length), get, st.ended[dir], blockWhole)
 			}
 		} else if st.grpc && st.call.Assumed && dir != st.reqDir && ct != "" && !isGRPCType(ct) {
 			// Taken for gRPC by its request's DATA, answered as something
@@ -984,12 +1004,12 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 			if _, ok := get(":status"); ok {
 				// The response's headers (trailers have no status): what
 				// they say of its messages' encoding is all there is.
-				st.call.Whole[1] = fs.whole()
+				st.call.Whole[1] = blockWhole
 			}
 			if _, text := gogrpc.IsGRPC(ct); ct != "" {
 				st.call.Text[1] = text
 			}
-			d.grpcStatus(st, off, frameHeaderLen+int(fh.Length), get, st.ended[dir], fs.whole())
+			d.grpcStatus(st, off, frameHeaderLen+int(fh.Length), get, st.ended[dir], blockWhole)
 		}
 	}
 	if rst, ok := f.(*http2.RSTStreamFrame); ok && st.grpc && !st.progress.Ended {
