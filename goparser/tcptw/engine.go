@@ -415,6 +415,9 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	if s.SYN && !s.ACK && !s.RST {
 		c = e.syn(c, t, s, v)
 	} else if c == nil {
+		if !s.SYN && e.late(t, s, v) {
+			return v
+		}
 		// Mid-stream: guess the client from the ports.
 		client, server := s.Src, s.Dst
 		if s.SYN && s.ACK {
@@ -726,6 +729,60 @@ func (e *Engine) toTimeWait(tw uint32, t time.Time, s *tcpdecode.Segment, v *Ver
 		v.TWRestarted = true
 		e.rep.twRestarts++
 	}
+}
+
+// late handles a segment other than a SYN on a tuple without an open
+// connection, whose last connection left a socket in TIME_WAIT: a late
+// segment of that connection (a duplicate ACK or retransmission the path
+// delayed or repeated, the closed peer's RST in answer to one), not one
+// begun before the capture. It reports whether the tuple had such a
+// socket.
+func (e *Engine) late(t time.Time, s *tcpdecode.Segment, v *Verdict) bool {
+	k := e.twKeyOf(s.Src, s.Dst)
+	// The tuple's sockets, one per holder: the first holder's, and the
+	// second's after a simultaneous close. Copied, as an RST may end one.
+	type held struct {
+		idx    uint32
+		holder netip.AddrPort
+		host   uint32
+	}
+	var socks [2]held
+	n := 0
+	if i, ok := e.tws.get(e, k); ok {
+		socks[n] = held{i, e.holder(e.tw.at(i)), e.tw.at(i).host}
+		n++
+	}
+	if i, ok := e.tws2[k]; ok {
+		socks[n] = held{i, e.holder(e.tw.at(i)), e.tw.at(i).host}
+		n++
+	}
+	if n == 0 {
+		return false
+	}
+	r := e.tw.at(socks[0].idx)
+	client, _ := e.endpoints(r)
+	v.Conn = e.connID(r)
+	v.FromClient = s.Src == client
+	v.RolesKnown = r.flags&twRolesKnown != 0
+	v.Closer = r.closer()
+	v.TWStart = r.start()
+	for _, h := range socks[:n] {
+		if h.holder == s.Dst {
+			e.toTimeWait(h.idx, t, s, v)
+		}
+	}
+	v.Holder = socks[0].holder
+	if n == 2 {
+		v.Holder2 = socks[1].holder
+	}
+	v.Population = e.hostList[socks[0].host].count
+	if r := e.tw.at(socks[0].idx); r.active() {
+		v.TWUntil, v.TWActive = r.until(), true
+	} else {
+		// Ended by this RST.
+		v.TWUntil = t
+	}
+	return true
 }
 
 // closing follows FINs, their acknowledgements and RSTs. data: the

@@ -64,19 +64,40 @@ type twRec struct {
 	tsRecent             uint32
 	pair                 uint32 // index in Engine.pairList
 	host                 uint32 // the holder's, index in Engine.hostList
-	next                 uint32 // free list: the next free slot + 1
-	port                 uint16 // the client's
-	flags                uint8
+	// link: while the slot is free, the next free slot + 1 (the free
+	// list); while it is in use, the low 32 bits of the connection's id
+	// (Engine.connID), for the late segments of that connection.
+	link  uint32
+	port  uint16 // the client's
+	flags uint8
 }
 
 const (
-	twActive   = 1 << iota
-	twTSOK     // tsRecent is valid
-	twByClient // the client holds it (its ephemeral port is tied up)
-	twServer   // the holder is the connection's server side (ep[1])
+	twActive     = 1 << iota
+	twTSOK       // tsRecent is valid
+	twByClient   // the client holds it (its ephemeral port is tied up)
+	twServer     // the holder is the connection's server side (ep[1])
+	twRolesKnown // the connection was seen from its handshake
+	twBoth       // a simultaneous close: the peer holds one too
 )
 
 func (r *twRec) active() bool { return r.flags&twActive != 0 }
+
+// closer is how the record's connection ended.
+func (r *twRec) closer() Closer {
+	switch {
+	case r.flags&twBoth != 0:
+		return CloserBoth
+	case r.flags&twServer != 0:
+		return CloserServer
+	}
+	return CloserClient
+}
+
+// connID is the id of the connection that left the record: the newest
+// id with its low 32 bits (fewer than 2^32 connections begin within a
+// TIME_WAIT period).
+func (e *Engine) connID(r *twRec) uint64 { return e.nextID - uint64(uint32(e.nextID)-r.link) }
 
 // endpoints returns the connection's ep[0] and ep[1].
 func (e *Engine) endpoints(r *twRec) (netip.AddrPort, netip.AddrPort) {
@@ -111,7 +132,7 @@ func (s *twStore) at(i uint32) *twRec {
 func (s *twStore) alloc() uint32 {
 	if s.free != 0 {
 		i := s.free - 1
-		s.free = s.at(i).next
+		s.free = s.at(i).link
 		return i
 	}
 	if s.n>>twChunkBits == uint32(len(s.chunks)) {
@@ -122,7 +143,7 @@ func (s *twStore) alloc() uint32 {
 }
 
 func (s *twStore) release(i uint32) {
-	*s.at(i) = twRec{next: s.free}
+	*s.at(i) = twRec{link: s.free}
 	s.free = i + 1
 }
 
@@ -269,11 +290,18 @@ func (e *Engine) startTW(c *conn, s int, t time.Time) {
 		tsRecent: c.ts[o],
 		pair:     c.pair.idx,
 		host:     host.idx,
+		link:     uint32(c.id),
 		port:     c.ep[0].Port(),
 		flags:    twActive,
 	}
 	if c.tsOK[o] {
 		r.flags |= twTSOK
+	}
+	if c.rolesKnown {
+		r.flags |= twRolesKnown
+	}
+	if c.closer == CloserBoth {
+		r.flags |= twBoth
 	}
 	byClient := c.rolesKnown && s == 0
 	if byClient {

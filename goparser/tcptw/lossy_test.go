@@ -1,0 +1,161 @@
+package tcptw
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
+)
+
+// pkt is one segment of a scripted connection: from the client (0) or
+// the server (1), its flags (S, A, F, R, P), and its sequence and
+// acknowledgement numbers relative to each side's ISN, as Wireshark
+// shows them. at is the time since the previous segment.
+type pkt struct {
+	at       time.Duration
+	from     int
+	flags    string
+	seq, ack uint32
+	n        int
+}
+
+// isn are the initial sequence numbers of the client and the server.
+var isn = [2]uint32{1000, 900000}
+
+func (p pkt) segment() tcpdecode.Segment {
+	src, dst := cli, srv
+	if p.from == 1 {
+		src, dst = srv, cli
+	}
+	s := tcpdecode.Segment{Src: src, Dst: dst, Seq: isn[p.from] + p.seq, PayloadLen: p.n,
+		SYN: strings.Contains(p.flags, "S"), ACK: strings.Contains(p.flags, "A"),
+		FIN: strings.Contains(p.flags, "F"), RST: strings.Contains(p.flags, "R")}
+	if s.ACK {
+		s.Ack = isn[1-p.from] + p.ack
+	}
+	return s
+}
+
+// play feeds the segments to e, from t0 on, and returns their verdicts.
+func play(e *Engine, pkts []pkt) []Verdict {
+	t := t0
+	var vs []Verdict
+	for _, p := range pkts {
+		t = t.Add(p.at)
+		s := p.segment()
+		vs = append(vs, *e.Segment(t, &s))
+	}
+	return vs
+}
+
+// exchange is a connection up to the close: a handshake, a 122-octet
+// request, a 138-octet response, and the client's ACK of it.
+var exchange = []pkt{
+	{0, 0, "S", 0, 0, 0},
+	{100 * time.Microsecond, 1, "SA", 0, 1, 0},
+	{20 * time.Microsecond, 0, "A", 1, 1, 0},
+	{200 * time.Microsecond, 0, "PA", 1, 1, 122},
+	{200 * time.Microsecond, 1, "A", 1, 123, 0},
+	{10 * time.Microsecond, 1, "PA", 1, 123, 138},
+	{10 * time.Microsecond, 0, "A", 123, 139, 0},
+}
+
+func script(close ...pkt) []pkt { return append(append([]pkt(nil), exchange...), close...) }
+
+const rto = 200 * time.Millisecond
+
+// TestLateSegmentsAfterTimeWait: a segment other than a SYN on a tuple
+// whose connection closed and left a socket in TIME_WAIT belongs to that
+// connection (a duplicate or retransmission the path delayed, the closed
+// peer's RST to it): it does not begin another, begun before the
+// capture. After the TIME_WAIT period it does.
+func TestLateSegmentsAfterTimeWait(t *testing.T) {
+	serverCloses := []pkt{
+		{50 * time.Microsecond, 1, "FA", 139, 123, 0},
+		{30 * time.Microsecond, 0, "A", 123, 140, 0},
+		{50 * time.Microsecond, 0, "FA", 123, 140, 0},
+		{30 * time.Microsecond, 1, "A", 140, 124, 0}, // the server enters TIME_WAIT
+	}
+	clientCloses := []pkt{
+		{50 * time.Microsecond, 0, "FA", 123, 139, 0},
+		{50 * time.Microsecond, 1, "FA", 139, 124, 0},
+		{50 * time.Microsecond, 0, "A", 124, 140, 0}, // the client enters TIME_WAIT
+	}
+	crossed := []pkt{
+		{50 * time.Microsecond, 0, "FA", 123, 139, 0},
+		{10 * time.Microsecond, 1, "FA", 139, 123, 0},
+		{50 * time.Microsecond, 0, "A", 124, 140, 0},
+		{10 * time.Microsecond, 1, "A", 140, 124, 0},
+	}
+	for _, tc := range []struct {
+		name  string
+		close []pkt
+		late  []pkt
+		// want: per late segment, "same" (the closed connection's),
+		// "new"; then the report's connections, partial ones, open
+		// ones, TIME_WAIT restarts and RSTs in TIME_WAIT.
+		want                            []string
+		conns, partial, open, restarts  int
+		assassinations, holders, closer int
+	}{
+		{
+			// tw_phantom_partial.pcap: the server's duplicate ACK, and
+			// the client's RST to it, which ends the server's socket.
+			"server holds, its duplicate ACK, client RST", serverCloses, []pkt{
+				{10 * time.Millisecond, 1, "A", 140, 124, 0},
+				{50 * time.Microsecond, 0, "R", 124, 0, 0},
+			}, []string{"same", "same"}, 1, 0, 0, 0, 1, 1, int(CloserServer)},
+		{
+			// The server's FIN again (its ACK of the client's FIN was
+			// lost): the client's socket starts its 60 s again.
+			"client holds, server FIN resent", clientCloses, []pkt{
+				{rto, 1, "FA", 139, 124, 0},
+				{50 * time.Microsecond, 0, "A", 124, 140, 0},
+			}, []string{"same", "same"}, 1, 0, 0, 1, 0, 1, int(CloserClient)},
+		{
+			"both hold, a duplicate ACK", crossed, []pkt{
+				{10 * time.Millisecond, 0, "A", 124, 140, 0},
+			}, []string{"same"}, 1, 0, 0, 1, 0, 2, int(CloserBoth)},
+		{
+			// 61 s later the socket is gone: the segment is of a
+			// connection the capture did not see begin.
+			"after the TIME_WAIT period", serverCloses, []pkt{
+				{61 * time.Second, 1, "A", 140, 124, 0},
+			}, []string{"new"}, 2, 1, 1, 0, 0, 1, int(CloserServer)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{})
+			vs := play(e, script(tc.close...))
+			closed := vs[len(vs)-1]
+			if !closed.TWStarted {
+				t.Fatalf("the close did not start TIME_WAIT: %+v", closed)
+			}
+			t1 := t0
+			for _, p := range script(tc.close...) {
+				t1 = t1.Add(p.at)
+			}
+			for i, p := range tc.late {
+				t1 = t1.Add(p.at)
+				s := p.segment()
+				v := *e.Segment(t1, &s)
+				same := v.Conn == closed.Conn
+				if same != (tc.want[i] == "same") {
+					t.Fatalf("late segment %d: conn %d, the closed one %d, want %s", i, v.Conn, closed.Conn, tc.want[i])
+				}
+				if same && (v.Closer != Closer(tc.closer) || v.Holder != closed.Holder || v.Holder2 != closed.Holder2 || !v.RolesKnown || v.FromClient != (p.from == 0)) {
+					t.Fatalf("late segment %d: %+v, after the close %+v", i, v, closed)
+				}
+			}
+			r := e.Report(false)
+			got := fmt.Sprintf("%d conns, %d partial, %d open, %d restarts, %d RSTs in TIME_WAIT, %d TIME_WAIT sockets",
+				r.Summary.Connections, r.Summary.Partial, r.Summary.OpenAtEnd, r.Summary.Restarts, r.Counts["rst_in_time_wait"], r.Summary.TimeWaitTotal)
+			want := fmt.Sprintf("%d conns, %d partial, %d open, %d restarts, %d RSTs in TIME_WAIT, %d TIME_WAIT sockets",
+				tc.conns, tc.partial, tc.open, tc.restarts, tc.assassinations, tc.holders)
+			if got != want {
+				t.Fatalf("%s, want %s", got, want)
+			}
+		})
+	}
+}
