@@ -168,6 +168,14 @@ type conn struct {
 	closed     bool
 	tw         [2]uint32 // TIME_WAIT records started by this connection, index + 1
 	twCheck    bool      // the tuple had a TIME_WAIT socket when this connection began
+	// For a simultaneous close whose second FIN the capture lost
+	// (closing): ackSeq is the sequence number of this side's first
+	// segment that acknowledged the peer's FIN, ackFirst that the peer
+	// had sent nothing again since its FIN by then, and resent that this
+	// side sent data or a FIN again after its FIN.
+	ackSeq   [2]uint32
+	ackFirst [2]bool
+	resent   [2]bool
 	// refused: the SYN hit a TIME_WAIT socket that refused it (answered
 	// with an ACK). The client's RST to that ACK does not end the attempt:
 	// its kernel resends the same SYN, a retransmission.
@@ -626,6 +634,9 @@ func (e *Engine) swapRoles(c *conn) {
 	c.finSeq[0], c.finSeq[1] = c.finSeq[1], c.finSeq[0]
 	c.finAcked[0], c.finAcked[1] = c.finAcked[1], c.finAcked[0]
 	c.ackedPeer[0], c.ackedPeer[1] = c.ackedPeer[1], c.ackedPeer[0]
+	c.ackSeq[0], c.ackSeq[1] = c.ackSeq[1], c.ackSeq[0]
+	c.ackFirst[0], c.ackFirst[1] = c.ackFirst[1], c.ackFirst[0]
+	c.resent[0], c.resent[1] = c.resent[1], c.resent[0]
 	c.tw[0], c.tw[1] = c.tw[1], c.tw[0]
 	c.copies[0], c.copies[1] = c.copies[1], c.copies[0]
 	c.copyNext[0], c.copyNext[1] = c.copyNext[1], c.copyNext[0]
@@ -808,6 +819,9 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 		e.finish(c, t)
 		return
 	}
+	if c.fin[d] && (s.FIN || s.PayloadLen > 0) {
+		c.resent[d] = true
+	}
 	if s.FIN && !c.fin[d] {
 		if !c.fin[o] {
 			// How long the connection was idle when it was closed: 0
@@ -828,9 +842,25 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 		case c.fin[o] && !(s.ACK && !seqAfter(c.finSeq[o]+1, s.Ack)):
 			// This FIN was sent before its sender saw the peer's FIN.
 			c.closer = CloserBoth
+		case c.fin[o] && c.ackFirst[d] && c.ackSeq[d] == c.finSeq[d]+1:
+			// A FIN seen late (a retransmission: the first was lost
+			// before the capture), which this side's first
+			// acknowledgement of the peer's FIN had already counted:
+			// it had sent its FIN before the peer's reached it, and
+			// went from FIN_WAIT_1 to CLOSING. A passive closer whose
+			// FIN+ACK was lost acknowledges the peer's FIN as FIN + 1
+			// too (from LAST_ACK), but only in answer to something the
+			// peer sent again: its retransmitted FIN, or data. (Or to
+			// an older segment of the peer's that a reordering path
+			// delivered after its FIN: taken for a simultaneous close,
+			// it needs a loss and a reordering together.)
+			c.closer = CloserBoth
 		}
 	}
 	if s.ACK && c.fin[o] && !seqAfter(c.finSeq[o]+1, s.Ack) {
+		if !c.ackedPeer[d] {
+			c.ackSeq[d], c.ackFirst[d] = s.Seq, !c.resent[o]
+		}
 		c.ackedPeer[d] = true
 		c.finAcked[o] = true
 	}

@@ -66,6 +66,126 @@ func script(close ...pkt) []pkt { return append(append([]pkt(nil), exchange...),
 
 const rto = 200 * time.Millisecond
 
+// TestCloseWithLosses: who holds TIME_WAIT when segments of the close
+// were lost before the capture point (a capture at the client, so that
+// every segment the client sent is in it). The kernel puts a side into
+// TIME_WAIT when it sent its FIN before it received the peer's: its
+// first acknowledgement of the peer's FIN then already counts its own
+// FIN (sequence number FIN + 1), even when that FIN was lost and is seen
+// only as a retransmission. A passive closer answers with FIN + 1 too,
+// from LAST_ACK, once its FIN+ACK was lost, but only to a segment the
+// peer sent again.
+func TestCloseWithLosses(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		close   []pkt
+		closer  Closer
+		holders string // the hosts holding TIME_WAIT at the end
+	}{
+		{"client closes", []pkt{
+			{50 * time.Microsecond, 0, "FA", 123, 139, 0},
+			{50 * time.Microsecond, 1, "FA", 139, 124, 0},
+			{50 * time.Microsecond, 0, "A", 124, 140, 0},
+		}, CloserClient, "10.0.0.1"},
+		{"FINs cross", []pkt{
+			{50 * time.Microsecond, 0, "FA", 123, 139, 0},
+			{10 * time.Microsecond, 1, "FA", 139, 123, 0},
+			{50 * time.Microsecond, 0, "A", 124, 140, 0},
+			{10 * time.Microsecond, 1, "A", 140, 124, 0},
+		}, CloserBoth, "10.0.0.1 10.0.0.2"},
+		{
+			// tw_lost_server_fin.pcap: the server's FIN (139) was lost;
+			// its ACK of the client's FIN counts it (140); it resends
+			// the FIN after its retransmission timeout.
+			"server FIN lost, FINs crossed", []pkt{
+				{50 * time.Microsecond, 0, "FA", 123, 139, 0},
+				{30 * time.Microsecond, 1, "A", 140, 124, 0},
+				{rto, 1, "FA", 139, 124, 0},
+				{50 * time.Microsecond, 0, "A", 124, 140, 0},
+			}, CloserBoth, "10.0.0.1 10.0.0.2"},
+		{
+			// The same seen from the server (a capture there): the
+			// client's FIN was lost, its ACK of the server's FIN counts
+			// it.
+			"client FIN lost, FINs crossed", []pkt{
+				{50 * time.Microsecond, 1, "FA", 139, 123, 0},
+				{30 * time.Microsecond, 0, "A", 124, 140, 0},
+				{rto, 0, "FA", 123, 140, 0},
+				{50 * time.Microsecond, 1, "A", 140, 124, 0},
+			}, CloserBoth, "10.0.0.1 10.0.0.2"},
+		{
+			// The server acknowledged the client's FIN before it closed
+			// (139), then its FIN was lost and resent.
+			"passive close, server FIN lost", []pkt{
+				{50 * time.Microsecond, 0, "FA", 123, 139, 0},
+				{30 * time.Microsecond, 1, "A", 139, 124, 0},
+				{rto, 1, "FA", 139, 124, 0},
+				{50 * time.Microsecond, 0, "A", 124, 140, 0},
+			}, CloserClient, "10.0.0.1"},
+		{
+			// The server's FIN+ACK, its first acknowledgement of the
+			// client's FIN, was lost. The client resends its FIN, and
+			// the server, in LAST_ACK, answers it with 140: it did not
+			// send its FIN first.
+			"passive close, server FIN+ACK lost, client FIN resent", []pkt{
+				{50 * time.Microsecond, 0, "FA", 123, 139, 0},
+				{rto, 0, "FA", 123, 139, 0},
+				{30 * time.Microsecond, 1, "A", 140, 124, 0},
+				{rto, 1, "FA", 139, 124, 0},
+				{50 * time.Microsecond, 0, "A", 124, 140, 0},
+			}, CloserClient, "10.0.0.1"},
+		{
+			// The same, with the server's FIN resent first.
+			"passive close, server FIN+ACK lost, server FIN resent first", []pkt{
+				{50 * time.Microsecond, 0, "FA", 123, 139, 0},
+				{rto, 0, "FA", 123, 139, 0},
+				{rto / 2, 1, "FA", 139, 124, 0},
+				{30 * time.Microsecond, 1, "A", 140, 124, 0},
+				{50 * time.Microsecond, 0, "A", 124, 140, 0},
+			}, CloserClient, "10.0.0.1"},
+		{
+			// The server's ACK of the request and its FIN+ACK were lost;
+			// the client resends the request, the server answers it
+			// (a duplicate) with 140.
+			"passive close, server FIN+ACK lost, client data resent", []pkt{
+				{50 * time.Microsecond, 0, "FA", 123, 139, 0},
+				{rto, 0, "PA", 1, 139, 122},
+				{30 * time.Microsecond, 1, "A", 140, 124, 0},
+				{rto, 1, "FA", 139, 124, 0},
+				{50 * time.Microsecond, 0, "A", 124, 140, 0},
+			}, CloserClient, "10.0.0.1"},
+		{
+			// The server closes first; the client's FIN+ACK was lost
+			// and the server resends its FIN: the client answers from
+			// LAST_ACK.
+			"server closes, client FIN+ACK lost", []pkt{
+				{50 * time.Microsecond, 1, "FA", 139, 123, 0},
+				{rto, 1, "FA", 139, 123, 0},
+				{30 * time.Microsecond, 0, "A", 124, 140, 0},
+				{rto, 0, "FA", 123, 140, 0},
+				{50 * time.Microsecond, 1, "A", 140, 124, 0},
+			}, CloserServer, "10.0.0.2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{})
+			vs := play(e, script(tc.close...))
+			last := vs[len(vs)-1]
+			r := e.Report(false)
+			var holders []string
+			for _, h := range r.Hosts {
+				if h.Peak > 0 {
+					holders = append(holders, h.Address)
+				}
+			}
+			got := strings.Join(holders, " ")
+			if last.Closer != tc.closer || got != tc.holders || r.Summary.Connections != 1 || r.Summary.OpenAtEnd != 0 {
+				t.Fatalf("closer %v, holders %q, %d connections, %d open; want %v, %q, 1, 0",
+					last.Closer, got, r.Summary.Connections, r.Summary.OpenAtEnd, tc.closer, tc.holders)
+			}
+		})
+	}
+}
+
 // TestLateSegmentsAfterTimeWait: a segment other than a SYN on a tuple
 // whose connection closed and left a socket in TIME_WAIT belongs to that
 // connection (a duplicate or retransmission the path delayed, the closed
