@@ -21,6 +21,7 @@ pkgs=(
   jq                # the README's recipes pipe JSON into it (TestReadmeRecipes)
   iproute2          # ip netns and ss: the tests' network namespaces
   procps            # sysctl inside the namespaces
+  nftables          # nft: the lossy path of the TIME_WAIT kernel scenarios
   systemd           # systemd-analyze verify checks deploy/systemd
   wireshark-qt      # the GUI test, under Xvfb
   xvfb

@@ -23,19 +23,7 @@ import (
 func TestCopiesOnTwoInterfaces(t *testing.T) {
 	dir := labBinaries(t)
 	l := newLab(t, 40)
-	srvIf := strings.Replace(l.cliIf, "vc", "vs", 1)
-	br := strings.Replace(l.cliIf, "vc", "br", 1)
-	for _, args := range [][]string{
-		{"-n", l.srvNS, "addr", "del", l.srvIP.String() + "/24", "dev", srvIf},
-		{"-n", l.srvNS, "link", "add", br, "type", "bridge"},
-		{"-n", l.srvNS, "link", "set", srvIf, "master", br},
-		{"-n", l.srvNS, "addr", "add", l.srvIP.String() + "/24", "dev", br},
-		{"-n", l.srvNS, "link", "set", br, "up"},
-	} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
+	br := l.bridge()
 	type capture struct {
 		file string
 		cmd  *exec.Cmd
