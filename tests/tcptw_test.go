@@ -57,8 +57,9 @@ func TestTcptwAgreesWithTwreport(t *testing.T) {
 			if err := json.Unmarshal(js, &r); err != nil {
 				t.Fatal(err)
 			}
-			// The per-packet fields: the holder's population peaks where
-			// the report says, and the per-packet events add up.
+			// The per-packet fields: each holder's population (both
+			// after a simultaneous close, in the holders' order) peaks
+			// where the report says, and the per-packet events add up.
 			peak := map[string]int{}
 			rows := tshark(t, pluginEnv, "-r", c, "-Y", "tcptw.population", "-T", "fields", "-e", "tcptw.holder", "-e", "tcptw.population")
 			for _, line := range strings.Split(strings.TrimSpace(rows), "\n") {
@@ -66,9 +67,12 @@ func TestTcptwAgreesWithTwreport(t *testing.T) {
 				if len(f) != 2 || f[0] == "" {
 					continue
 				}
-				host := f[0][:strings.LastIndex(strings.Split(f[0], ",")[0], ":")]
-				n, _ := strconv.Atoi(strings.Split(f[1], ",")[0])
-				peak[host] = max(peak[host], n)
+				holders, pops := strings.Split(f[0], ","), strings.Split(f[1], ",")
+				for i := range min(len(holders), len(pops)) {
+					host := holders[i][:strings.LastIndex(holders[i], ":")]
+					n, _ := strconv.Atoi(pops[i])
+					peak[host] = max(peak[host], n)
+				}
 			}
 			for _, h := range r.Hosts {
 				if peak[h.Address] != h.Peak {

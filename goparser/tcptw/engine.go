@@ -783,10 +783,10 @@ func (e *Engine) late(t time.Time, s *tcpdecode.Segment, v *Verdict) bool {
 		}
 	}
 	v.Holder = socks[0].holder
-	if n == 2 {
-		v.Holder2 = socks[1].holder
-	}
 	v.Population = e.hostList[socks[0].host].count
+	if n == 2 {
+		v.Holder2, v.Population2 = socks[1].holder, e.hostList[socks[1].host].count
+	}
 	if r := e.tw.at(socks[0].idx); r.active() {
 		v.TWUntil, v.TWActive = r.until(), true
 	} else {
@@ -913,6 +913,7 @@ func (e *Engine) fill(c *conn, v *Verdict) {
 		// TIME_WAIT, before any socket can expire.
 		if v.Holder.IsValid() {
 			v.Holder2 = c.ep[x]
+			v.Population2 = e.hostList[e.tw.at(c.tw[x]-1).host].count
 			continue
 		}
 		tw := e.tw.at(c.tw[x] - 1)

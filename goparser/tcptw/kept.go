@@ -12,7 +12,7 @@ import (
 // first passes (tshark without -V, -T fields or a filter on tcptw) want
 // no items at all. Later passes render the items from it.
 //
-//	flags (uvarint) | conn | closer | ints… | [holder] [holder2]
+//	flags (uvarint) | conn | closer | ints… | [holder] [holder2 population2]
 //	[tw start, tw until] [reuse since, reuse holder]
 //
 // Integers are varints; addresses are netip.AddrPort's binary form after
@@ -71,6 +71,7 @@ func appendVerdict(b []byte, v *Verdict) []byte {
 	}
 	if fl&kHolder2 != 0 {
 		b = appendAddrPort(b, v.Holder2)
+		b = binary.AppendVarint(b, int64(v.Population2))
 	}
 	if fl&kTW != 0 {
 		b = binary.AppendVarint(b, v.TWStart.UnixNano())
@@ -165,6 +166,7 @@ func readVerdict(b []byte, v *Verdict, reuse *Reuse) error {
 	}
 	if fl&kHolder2 != 0 {
 		v.Holder2 = r.addrPort()
+		v.Population2 = int(r.varint())
 	}
 	if fl&kTW != 0 {
 		v.TWStart = time.Unix(0, r.varint())

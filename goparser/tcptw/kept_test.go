@@ -18,7 +18,7 @@ func TestKeptVerdictRoundTrip(t *testing.T) {
 		{Conn: 1 << 40, FromClient: true, RolesKnown: true, Closer: CloserBoth,
 			Holder: netip.MustParseAddrPort("10.0.0.1:80"), Holder2: netip.MustParseAddrPort("[2001:db8::1]:43210"),
 			TWStart: t0, TWUntil: t0.Add(time.Minute), TWActive: true, TWStarted: true, TWRestarted: true, Assassinated: true,
-			Population: 65000, SynRetry: 3, Duration: 1500 * time.Millisecond, Requests: 1, FinToSyn: -1,
+			Population: 65000, Population2: 3, SynRetry: 3, Duration: 1500 * time.Millisecond, Requests: 1, FinToSyn: -1,
 			PortsInUse: 28000, PortRange: 28232, Evicted: 7,
 			Reuse: &Reuse{Since: 59 * time.Second, Accepted: true, Holder: netip.MustParseAddrPort("[fe80::1%eth0]:8080")}},
 		{Closer: CloserRST, Reuse: &Reuse{Holder: netip.MustParseAddrPort("192.0.2.1:1")}, FinToSyn: 5 * time.Millisecond},

@@ -22,6 +22,7 @@ type Verdict struct {
 	TWRestarted  bool // this packet restarted a TIME_WAIT timer
 	Assassinated bool // this RST killed a TIME_WAIT socket
 	Population   int  // TIME_WAIT sockets of the holder's host now; -1 when no holder
+	Population2  int  // the same of Holder2's host, when there is one
 	SynRetry     int  // retransmission number of this SYN
 	Reuse        *Reuse
 	Duration     time.Duration // connection age at a closing packet

@@ -31,7 +31,7 @@ var (
 	fHolder      = Proto.Field(tf("tcptw.holder", "TIME_WAIT holder", schema.String, "Endpoint that holds (or will hold) TIME_WAIT"))
 	fTWStart     = Proto.Field(tf("tcptw.tw_start", "TIME_WAIT since", schema.AbsTime, ""))
 	fTWUntil     = Proto.Field(tf("tcptw.tw_until", "TIME_WAIT until", schema.AbsTime, "Expiry, as restarted by later segments"))
-	fPopulation  = Proto.Field(tf("tcptw.population", "Holder's TIME_WAIT sockets", schema.Uint32, "Estimated TIME_WAIT sockets of the holder's host at this packet's time"))
+	fPopulation  = Proto.Field(tf("tcptw.population", "Holder's TIME_WAIT sockets", schema.Uint32, "Estimated TIME_WAIT sockets of the holder's host at this packet's time (one per holder after a simultaneous close)"))
 	fTWEnter     = Proto.Field(tf("tcptw.tw_enter", "Enters TIME_WAIT", schema.Bool, ""))
 	fTWRestart   = Proto.Field(tf("tcptw.tw_restart", "Restarts TIME_WAIT", schema.Bool, "A segment reached the TIME_WAIT socket and restarted its 60 s"))
 	fAssassin    = Proto.Field(tf("tcptw.assassination", "Kills TIME_WAIT (RST)", schema.Bool, ""))
@@ -249,6 +249,10 @@ func (d *Dissector) render(v *Verdict, w tree.Writer) {
 		}
 		if v.Population >= 0 {
 			w.Add(fPopulation, 0, 0, tree.Int(int64(v.Population)), "", gen)
+			if v.Holder2.IsValid() {
+				// In the holders' order: each holder's host's count.
+				w.Add(fPopulation, 0, 0, tree.Int(int64(v.Population2)), "", gen)
+			}
 		}
 	}
 	if !v.TWStart.IsZero() {
