@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotcpdump/gotcpdump/goparser/internal/testpcaps"
 	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 )
 
@@ -275,6 +276,54 @@ func TestLateSegmentsAfterTimeWait(t *testing.T) {
 				tc.conns, tc.partial, tc.open, tc.restarts, tc.assassinations, tc.holders)
 			if got != want {
 				t.Fatalf("%s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// TestLossyCaptures: two captures at the client of a path that lost and
+// reordered segments (a relay between network namespaces).
+func TestLossyCaptures(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want string
+	}{
+		// A simultaneous close twice, the server's FIN (139) lost each
+		// time: its ACK 140 of the client's FIN, its FIN 200 ms later.
+		// The kernel had both sides in TIME_WAIT.
+		{"tw_lost_server_fin.pcap", "2 conns, 0 partial, 0 open; closes client 0 server 0 both 2; TIME_WAIT 10.77.0.1 2, 10.77.0.2 2"},
+		// The server closes first and holds TIME_WAIT; a duplicate of
+		// its last ACK comes 10 ms later, and the client, closed,
+		// answers with a RST, which ends the server's socket.
+		{"tw_late_ack_rst.pcap", "1 conns, 0 partial, 0 open; closes client 0 server 1 both 0; TIME_WAIT 10.77.0.2 1"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			frames, lt, err := testpcaps.Frames(tc.file, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := New(Config{})
+			dec := tcpdecode.New()
+			ts := t0
+			for _, fr := range frames {
+				ts = ts.Add(10 * time.Millisecond)
+				var s tcpdecode.Segment
+				if err := dec.Decode(lt, fr, &s); err != nil {
+					t.Fatal(err)
+				}
+				e.Segment(ts, &s)
+			}
+			r := e.Report(false)
+			got := fmt.Sprintf("%d conns, %d partial, %d open; closes client %d server %d both %d; TIME_WAIT",
+				r.Summary.Connections, r.Summary.Partial, r.Summary.OpenAtEnd, r.Summary.Closes["client"], r.Summary.Closes["server"], r.Summary.Closes["both"])
+			for i, h := range r.Hosts {
+				if i > 0 {
+					got += ","
+				}
+				got += fmt.Sprintf(" %s %d", h.Address, h.Peak)
+			}
+			if got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
 			}
 		})
 	}
