@@ -52,21 +52,34 @@ type span struct {
 	chunk, off, n uint32
 }
 
-// A payload's fingerprint: its length and CRC-32C. A result of a stream
-// op (GP_OP_H2, GP_OP_GRPC_WEB) is kept behind the fingerprint of the
-// payload it was decoded from, because a later pass may be handed other
-// octets at the same frame and ordinal: with tcp.reassemble_out_of_order
-// off, segments that came out of order are reassembled on the second pass
-// along with data that the first pass saw only later, and the first
-// pass's items, laid on those octets, would point past them or at
-// others.
+// A payload's fingerprint: the length and CRC-32C of the octets its
+// result's items lie in. A result of a stream op (GP_OP_H2,
+// GP_OP_GRPC_WEB) is kept behind the fingerprint of what it was decoded
+// from, because a later pass may be handed other octets at the same frame
+// and ordinal: with tcp.reassemble_out_of_order off, segments that came
+// out of order are reassembled on the second pass along with data that
+// the first pass saw only later, and the first pass's items, laid on
+// those octets, would point past them or at others. Only the octets the
+// decoder took count: a PDU it asked more for (a frame header cut by the
+// segment's end, DESEGMENT_ONE_MORE_SEGMENT) comes again on a later pass
+// as far as it took, without the next segment's octets.
 const fingerprintLen = 8
 
-func fingerprint(payload []byte) [fingerprintLen]byte {
+func fingerprint(taken []byte) [fingerprintLen]byte {
 	var f [fingerprintLen]byte
-	binary.LittleEndian.PutUint32(f[:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(f[4:], crc32.Checksum(payload, castagnoli))
+	binary.LittleEndian.PutUint32(f[:], uint32(len(taken)))
+	binary.LittleEndian.PutUint32(f[4:], crc32.Checksum(taken, castagnoli))
 	return f
+}
+
+// fits reports whether a result kept behind fingerprint f (its first
+// fingerprintLen octets) was decoded from octets that payload begins with.
+func fits(f, payload []byte) bool {
+	if len(f) < fingerprintLen {
+		return false
+	}
+	n := binary.LittleEndian.Uint32(f)
+	return uint64(n) <= uint64(len(payload)) && [fingerprintLen]byte(f) == fingerprint(payload[:n])
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -75,21 +88,21 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // payload's fingerprint.
 func fingerprinted(op uint8) bool { return op == opH2 || op == opGRPCWeb }
 
-// putPayload keeps b, the result of decoding payload, for key.
-func (k *keptResults) putPayload(key keptKey, payload, b []byte) {
-	f := fingerprint(payload)
+// putPayload keeps b, the result of decoding payload, whose items lie in
+// taken (payload's first octets), for key.
+func (k *keptResults) putPayload(key keptKey, taken, b []byte) {
+	f := fingerprint(taken)
 	k.putAfter(key, f[:], b)
 }
 
 // getPayload returns the result kept for key's frame that was decoded
-// from the same octets as payload: key's own, or, when the calls of a
-// later pass over the frame fall differently (a reassembled PDU before
-// the rest of a segment, or not), another ordinal's. It reports
+// from the octets that payload begins with: key's own, or, when the calls
+// of a later pass over the frame fall differently (a reassembled PDU
+// before the rest of a segment, or not), another ordinal's. It reports
 // whether a result was kept for key at all, or one was found.
 func (k *keptResults) getPayload(key keptKey, payload []byte) (b []byte, found keptKey, kept bool) {
-	want := fingerprint(payload)
 	b, kept = k.get(key)
-	if kept && len(b) >= fingerprintLen && [fingerprintLen]byte(b) == want {
+	if kept && fits(b, payload) {
 		return b[fingerprintLen:], key, true
 	}
 	for ord := uint16(1); ord <= maxOrdinalSearched; ord++ {
@@ -97,7 +110,7 @@ func (k *keptResults) getPayload(key keptKey, payload []byte) (b []byte, found k
 		if ord == key.ord {
 			continue
 		}
-		if o, ok := k.get(other); ok && len(o) >= fingerprintLen && [fingerprintLen]byte(o) == want {
+		if o, ok := k.get(other); ok && fits(o, payload) {
 			return o[fingerprintLen:], other, true
 		}
 	}

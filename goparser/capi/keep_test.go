@@ -117,6 +117,9 @@ func TestKeptPayloads(t *testing.T) {
 	k.putPayload(keptKey{opH2, 10, 1}, x, []byte("result of x"))
 	k.putPayload(keptKey{opH2, 10, 2}, y, []byte("result of y"))
 	k.putPayload(keptKey{opGRPCWeb, 11, 1}, x, big)
+	// A PDU the decoder took in part: a later pass hands it as far as
+	// the decoder took.
+	k.putPayload(keptKey{opH2, 13, 1}, x[:9], []byte("result of a part"))
 	for _, c := range []struct {
 		key     keptKey
 		payload []byte
@@ -132,6 +135,9 @@ func TestKeptPayloads(t *testing.T) {
 		{keptKey{opH2, 12, 1}, x, "", 0, false},
 		{keptKey{opGRPCWeb, 11, 1}, x, string(big), 1, true},
 		{keptKey{opGRPCWeb, 11, 1}, y, "", 0, true},
+		{keptKey{opH2, 13, 1}, x[:9], "result of a part", 1, true},
+		{keptKey{opH2, 13, 1}, x, "result of a part", 1, true},
+		{keptKey{opH2, 13, 1}, x[:8], "", 0, true},
 	} {
 		b, found, kept := k.getPayload(c.key, c.payload)
 		if string(b) != c.want || kept != c.kept || (b != nil && found.ord != c.wantOrd) {

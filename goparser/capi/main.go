@@ -441,7 +441,11 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 	}
 	if kept {
 		if fingerprinted(keep.op) {
-			state.kept.putPayload(keep, data, b)
+			taken := data
+			if keep.op == opH2 {
+				taken = data[:min(max(state.h2.Consumed(), 0), len(data))]
+			}
+			state.kept.putPayload(keep, taken, b)
 		} else {
 			state.kept.put(keep, b)
 		}

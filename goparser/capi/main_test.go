@@ -104,6 +104,16 @@ func TestKeptResults(t *testing.T) {
 			t.Errorf("fetch %v: the result differs from the first pass's", c.args)
 		}
 	}
+	// A payload taken in part (a frame header cut by its end): a later
+	// pass hands the PDU as far as the decoder took it.
+	part := append(bytes.Clone(preface), 0, 0, 8)
+	reset()
+	if _, st := call(opH2, []int64{1, 0, 1, 0, 10, 1}, "a 1\nb 2", part, dst); st != statusOK {
+		t.Fatalf("status %d", st)
+	}
+	if _, st := call(opFetch, []int64{opH2, 10, 1}, "", preface, dst); st != statusOK {
+		t.Errorf("fetch of the octets taken from a payload taken in part: status %d", st)
+	}
 	gp_reset()
 	if _, st := call(opFetch, []int64{opH2, 7, 1}, "", preface, dst); st != statusNotFound {
 		t.Errorf("after a reset: status %d", st)

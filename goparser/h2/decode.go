@@ -111,6 +111,7 @@ type Decoder struct {
 	// them, perhaps cut by a snap length).
 	peerUnclaimed bool
 	resetFramer   bool
+	consumed      int // the last Decode's consumed octets (Consumed)
 	// contLost: the frame's direction lost frames since its last HEADERS,
 	// so a CONTINUATION may belong to a block whose HEADERS was lost.
 	contLost bool
@@ -189,6 +190,7 @@ func (d *Decoder) Links() []Link { return d.links }
 // that build no tree.
 func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	d.tick++
+	d.consumed = 0
 	// The key is looked up from a stack buffer and becomes a string only
 	// for a new connection: one allocation a packet less.
 	var kb [128]byte
@@ -256,6 +258,7 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	} else {
 		consumed = len(in.Data)
 	}
+	d.consumed = consumed
 	if !d.keepIdle {
 		d.idleConn(c)
 	}
@@ -281,6 +284,12 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 // decode frames twice or take the middle of one for a frame header.
 func (d *Decoder) inSequence(c *conn, dir int, in Input) bool {
 	h := c.half[dir]
+	if startsWithPreface(in.Data) {
+		// A connection's start, perhaps on a 4-tuple that an earlier one
+		// used (whose direction was out of step, so no new conn was
+		// made): both directions' sequence numbers start afresh.
+		c.half[0].seqKnown, c.half[1].seqKnown = false, false
+	}
 	if !in.HasSeq {
 		h.seqKnown = false // the next sequence number starts afresh
 		return true
