@@ -321,6 +321,10 @@ func (d *Decoder) inSequence(c *conn, dir int, in Input) bool {
 	return true
 }
 
+// Consumed returns how many octets of its data the last Decode took: the
+// result's items lie within them.
+func (d *Decoder) Consumed() int { return d.consumed }
+
 func (d *Decoder) newConn(id string) *conn {
 	if len(d.conns) >= d.opts.MaxConns {
 		d.evictConns()

@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -111,5 +112,38 @@ func TestSequenceWithReassembly(t *testing.T) {
 	o = decodeInput(t, d, Input{Src: client, Dst: server, Data: z, Seq: isn + uint32(len(a)+len(b)), HasSeq: true})
 	if o.info != "HEADERS[5]: GET /" || len(o.experts()) != 0 {
 		t.Fatalf("next segment: %q, experts %q", o.info, o.experts())
+	}
+}
+
+// TestSequenceOnAReusedTuple: a new connection on the 4-tuple of one
+// whose client direction was out of step (so the preface finds the old
+// conn) starts its sequence numbers afresh, whether its preface came with
+// one (the C conversation dissector) or without (the Lua heuristic).
+func TestSequenceOnAReusedTuple(t *testing.T) {
+	for _, luaPreface := range []bool{false, true} {
+		d := New(Options{})
+		c, s := newPeer(), newPeer()
+		c.buf.WriteString(http2.ClientPreface)
+		must(c.fr.WriteSettings())
+		p := c.take()
+		decodeInput(t, d, Input{Src: client, Dst: server, Data: p, Seq: 1, HasSeq: true})
+		must(s.fr.WriteSettings())
+		must(s.fr.WriteSettingsAck())
+		sp := s.take()
+		decodeInput(t, d, Input{Src: server, Dst: client, Data: sp, Seq: 1, HasSeq: true})
+		// A gap in the client's direction, into the middle of a frame.
+		decodeInput(t, d, Input{Src: client, Dst: server, Data: bytes.Repeat([]byte{0xff}, 1000), Seq: 5000, HasSeq: true})
+
+		c2, s2 := newPeer(), newPeer()
+		c2.buf.WriteString(http2.ClientPreface)
+		must(c2.fr.WriteSettings())
+		o := decodeInput(t, d, Input{Src: client, Dst: server, Data: c2.take(), Seq: 1, HasSeq: !luaPreface, Heuristic: luaPreface})
+		if o.info != "Magic, SETTINGS" {
+			t.Errorf("preface via Lua %v: %q", luaPreface, o.info)
+		}
+		must(s2.fr.WriteSettings())
+		if o := decodeInput(t, d, Input{Src: server, Dst: client, Data: s2.take(), Seq: 1, HasSeq: true}); o.info != "SETTINGS" {
+			t.Errorf("preface via Lua %v: the server's SETTINGS: %q", luaPreface, o.info)
+		}
 	}
 }
