@@ -3,6 +3,7 @@ package tests
 import (
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,5 +73,52 @@ func TestReorderedSegments(t *testing.T) {
 				t.Errorf("with tcp.reassemble_out_of_order goh2 decodes %d frames, without %d", n, ours)
 			}
 		})
+	}
+}
+
+// TestRecutSegments: the cleartext captures with every TCP data segment
+// cut into pieces of at most 30 or 100 octets (testpcaps/gen/recut), so
+// that frame headers and header blocks fall across segments anywhere.
+// A later pass must show what the first did: TCP hands a PDU that the
+// decoder took in part again as far as it took it. With pieces of up to
+// 100 octets goh2 and gogrpc must find what they find in the capture as
+// it was, by the same expert infos.
+func TestRecutSegments(t *testing.T) {
+	dir := t.TempDir()
+	recut := goBuild(t, dir, "./testpcaps/gen/recut")
+	experts := func(file string) string {
+		out := tshark(t, pluginEnv, "-r", file, "-q", "-z", "expert")
+		var lines []string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "GOH2") || strings.Contains(l, "GOGRPC") {
+				lines = append(lines, strings.TrimSpace(l))
+			}
+		}
+		slices.Sort(lines)
+		return strings.Join(lines, "\n")
+	}
+	for _, c := range h2Captures {
+		if c.decode == nil || c.file == "h2c_go_midstream.pcap" {
+			continue // TLS; a part of h2c_go.pcap
+		}
+		for _, cut := range []struct{ max, seed string }{{"30", "1"}, {"100", "2"}} {
+			t.Run(c.file+"/"+cut.max, func(t *testing.T) {
+				file := filepath.Join(dir, cut.max+"-"+c.file)
+				if out, err := exec.Command(recut, "-in", pcap(c.file), "-out", file, "-max", cut.max, "-seed", cut.seed).CombinedOutput(); err != nil {
+					t.Fatalf("recut: %v\n%s", err, out)
+				}
+				fields := []string{"-r", file, "-T", "fields", "-e", "frame.number", "-e", "goh2.type", "-e", "goh2.length",
+					"-e", "goh2.header.value", "-e", "gogrpc.message_length", "-e", "_ws.expert.message"}
+				one, two := tshark(t, pluginEnv, fields...), tshark(t, pluginEnv, append([]string{"-2"}, fields...)...)
+				if one != two {
+					t.Errorf("tshark -2 differs from single pass:\n%s", firstDiff(one, two))
+				}
+				if cut.max == "100" {
+					if got, want := experts(file), experts(pcap(c.file)); got != want {
+						t.Errorf("expert infos differ from the capture's as it was:\n%s", firstDiff(got, want))
+					}
+				}
+			})
+		}
 	}
 }
