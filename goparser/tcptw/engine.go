@@ -770,6 +770,20 @@ func (e *Engine) late(t time.Time, s *tcpdecode.Segment, v *Verdict) bool {
 	if n == 0 {
 		return false
 	}
+	// A late segment carries the closed connection's numbers: towards a
+	// holder, near what it expects next; from a holder, acknowledging
+	// about that. A new connection on the tuple whose handshake the
+	// capture missed has numbers of its own (a fresh ISN).
+	fits := false
+	for _, h := range socks[:n] {
+		next := e.tw.at(h.idx).rcvNxt
+		if (h.holder == s.Dst && near(s.Seq, next)) || (h.holder == s.Src && s.ACK && near(s.Ack, next)) {
+			fits = true
+		}
+	}
+	if !fits {
+		return false
+	}
 	r := e.tw.at(socks[0].idx)
 	client, _ := e.endpoints(r)
 	v.Conn = e.connID(r)
@@ -795,6 +809,18 @@ func (e *Engine) late(t time.Time, s *tcpdecode.Segment, v *Verdict) bool {
 	}
 	return true
 }
+
+// near reports whether sequence numbers a and b are within lateWindow of
+// each other.
+func near(a, b uint32) bool {
+	d := int32(a - b)
+	return d >= -lateWindow && d <= lateWindow
+}
+
+// lateWindow is how far from a TIME_WAIT socket's numbers a late segment
+// of its connection may be: more than any window in flight, and a 2^-11
+// chance for a random ISN.
+const lateWindow = 1 << 20
 
 // closing follows FINs, their acknowledgements and RSTs. data: the
 // segment carries data (see conn.lastData).

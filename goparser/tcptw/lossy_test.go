@@ -193,6 +193,7 @@ func TestCloseWithLosses(t *testing.T) {
 // peer's RST to it): it does not begin another, begun before the
 // capture. After the TIME_WAIT period it does.
 func TestLateSegmentsAfterTimeWait(t *testing.T) {
+	const far = 50_000_000
 	serverCloses := []pkt{
 		{50 * time.Microsecond, 1, "FA", 139, 123, 0},
 		{30 * time.Microsecond, 0, "A", 123, 140, 0},
@@ -239,6 +240,20 @@ func TestLateSegmentsAfterTimeWait(t *testing.T) {
 			"both hold, a duplicate ACK", crossed, []pkt{
 				{10 * time.Millisecond, 0, "A", 124, 140, 0},
 			}, []string{"same"}, 1, 0, 0, 1, 0, 2, int(CloserBoth)},
+		{
+			// A new connection on the tuple 5 s later whose handshake the
+			// capture missed: numbers far from the closed one's (a fresh
+			// ISN), so not its late segments; the server closes it. Its
+			// segments to the client still restart the client's socket:
+			// unseen, the reuse that ended it cannot be known.
+			"client holds, a new connection begun unseen", clientCloses, []pkt{
+				{5 * time.Second, 0, "PA", far + 1, far + 1, 100},
+				{time.Millisecond, 1, "PA", far + 1, far + 101, 200},
+				{time.Millisecond, 0, "A", far + 101, far + 201, 0},
+				{time.Millisecond, 1, "FA", far + 201, far + 101, 0},
+				{time.Millisecond, 0, "FA", far + 101, far + 202, 0},
+				{time.Millisecond, 1, "A", far + 202, far + 102, 0},
+			}, []string{"new", "new", "new", "new", "new", "new"}, 2, 1, 0, 3, 0, 2, int(CloserClient)},
 		{
 			// 61 s later the socket is gone: the segment is of a
 			// connection the capture did not see begin.
