@@ -45,18 +45,24 @@ func TestTwoPassEqualsOnePass(t *testing.T) {
 }
 
 // fetchScript fetches, at the end of a tshark run, what goh2 kept of the
-// first and the last frame it claimed, as a later pass would.
+// first and the last frame it claimed, as a later pass would: with the
+// frame's TCP payload, from which a kept result must have been decoded
+// (both frames' are one segment each, taken whole).
 const fetchScript = `
 local first, last
+local payloads = {}
+local tcp_payload = Field.new("tcp.payload")
 local tap = Listener.new("frame", "goh2")
 function tap.packet(pinfo)
     first = first or pinfo.number
     last = pinfo.number
+    local p = tcp_payload()
+    payloads[pinfo.number] = p and p.range:raw() or ""
 end
 function tap.draw()
     local c = package.loaded["gotcpdump.common"]
     for _, f in ipairs({ first, last }) do
-        local ok, msg = c.shim.run(c.OP_FETCH, "", "", c.OP_H2, f, 1)
+        local ok, msg = c.shim.run(c.OP_FETCH, payloads[f], "", c.OP_H2, f, 1)
         print("fetch " .. tostring(ok) .. " " .. tostring(msg))
     end
 end
