@@ -245,7 +245,7 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	consumedSlot, needSlot := e.IntSlot(), e.IntSlot()
 	e.BeginArray()
 	var consumed, need int
-	if d.inSequence(c, dir, in) {
+	if d.inSequence(c, dir, in, preface) {
 		consumed, need = d.decodeDir(c, dir, in.Data)
 		if in.HasSeq {
 			h := c.half[dir]
@@ -282,9 +282,10 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 // that came out of order, after what followed it was decoded, or a
 // retransmission) are shown as such and not decoded again, which would
 // decode frames twice or take the middle of one for a frame header.
-func (d *Decoder) inSequence(c *conn, dir int, in Input) bool {
+// preface: in's data begins with the client's connection preface.
+func (d *Decoder) inSequence(c *conn, dir int, in Input, preface bool) bool {
 	h := c.half[dir]
-	if startsWithPreface(in.Data) {
+	if preface {
 		// A connection's start, perhaps on a 4-tuple that an earlier one
 		// used (whose direction was out of step, so no new conn was
 		// made): both directions' sequence numbers start afresh.
