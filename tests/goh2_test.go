@@ -293,6 +293,13 @@ func TestNghttp2Features(t *testing.T) {
 	}
 }
 
+// countFrames counts the HTTP/2 frames that proto (goh2 or http2)
+// decodes in file, with extra arguments such as Decode As.
+func countFrames(t *testing.T, env []string, file, proto string, extra ...string) int {
+	out := tshark(t, env, append([]string{"-r", file, "-Y", proto, "-T", "fields", "-e", proto + ".type"}, extra...)...)
+	return len(strings.FieldsFunc(out, func(r rune) bool { return r == ',' || r == '\n' }))
+}
+
 // builtinHTTP2Frames lists the numbers of the frames that Wireshark's own
 // http2 dissector decodes, with extra arguments such as Decode As.
 func builtinHTTP2Frames(t *testing.T, file string, extra ...string) []string {
@@ -415,8 +422,7 @@ func TestLostSegmentsCapture(t *testing.T) {
 		t.Errorf("frames read from inside other frames:\n%s", bad)
 	}
 	count := func(env []string, proto string, args ...string) int {
-		out := tshark(t, env, append([]string{"-r", pcap("h2c_loss.pcap"), "-Y", proto, "-T", "fields", "-e", proto + ".type"}, args...)...)
-		return len(strings.FieldsFunc(out, func(r rune) bool { return r == ',' || r == '\n' }))
+		return countFrames(t, env, pcap("h2c_loss.pcap"), proto, args...)
 	}
 	ours, builtin := count(pluginEnv, "goh2"), count(plainEnv, "http2", "-d", "tcp.port==18082,http2")
 	if ours < builtin {

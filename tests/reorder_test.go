@@ -37,8 +37,7 @@ func TestReorderedSegments(t *testing.T) {
 				t.Fatalf("reorder: %v\n%s", err, out)
 			}
 			count := func(env []string, proto string, extra ...string) int {
-				out := tshark(t, env, append([]string{"-r", file, "-Y", proto, "-T", "fields", "-e", proto + ".type"}, extra...)...)
-				return len(strings.FieldsFunc(out, func(r rune) bool { return r == ',' || r == '\n' }))
+				return countFrames(t, env, file, proto, extra...)
 			}
 			// Wireshark's grpc fails an assertion on these captures (its
 			// stream's headers went with the segments TCP did not hand on);
