@@ -15,6 +15,7 @@ import (
 // stream id, type, flags, length) tuples must match, and so must the
 // decoded header names and values wherever both decode them.
 func TestAgreementWithBuiltinHTTP2(t *testing.T) {
+	t.Parallel()
 	for _, c := range h2Captures {
 		t.Run(c.file, func(t *testing.T) {
 			tuple := []string{"streamid", "type", "flags", "length"}
@@ -137,6 +138,7 @@ var grpcCaptures = []grpcCapture{
 // that a trailers-only response carries in the HTTP/1.1 response headers is
 // no message for either (TestGogrpcWeb checks it).
 func TestGogrpcAgreesWithBuiltinGRPC(t *testing.T) {
+	t.Parallel()
 	for _, c := range grpcCaptures {
 		t.Run(c.file, func(t *testing.T) {
 			builtin := fieldRows(t, plainEnv, pcap(c.file), c.decode, "grpc",
@@ -237,6 +239,7 @@ func TestGogrpcAgreesWithBuiltinGRPC(t *testing.T) {
 // plugin or Wireshark's grpc dissector finds gRPC must be in grpcCaptures,
 // so that TestGogrpcAgreesWithBuiltinGRPC compares it.
 func TestEveryGRPCCaptureCompared(t *testing.T) {
+	t.Parallel()
 	listed := map[string]bool{}
 	for _, c := range grpcCaptures {
 		listed[c.file] = true

@@ -13,6 +13,7 @@ import (
 // filter that does not compile, or another word than FILTER after
 // "calls", is reported and prints no table.
 func TestGogrpcCallsFilter(t *testing.T) {
+	t.Parallel()
 	web := []string{"-d", "tcp.port==18447,goh2", "-o", "gogrpc.ports:18446=/grpc.health.v1.Health/Check"}
 	for _, c := range []struct {
 		file  string

@@ -26,6 +26,7 @@ import (
 // temporary directory, so no mount outlives the command however the test
 // ends. Where overlayfs cannot be used the chroot is copied instead.
 func TestDeb(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("TestDeb needs root: it makes a chroot and installs the package into it with dpkg -i")
 	}

@@ -32,6 +32,7 @@ func withoutFragmentLinks(out string) string {
 // second pass each earlier frame links to it (gogrpc.reassembled_in),
 // both ways consistently; a single pass shows no link to a later frame.
 func TestGogrpcFragmentLinks(t *testing.T) {
+	t.Parallel()
 	files, _ := filepath.Glob(pcap("grpc*.pcap*"))
 	total := 0
 	for _, file := range files {

@@ -20,6 +20,7 @@ import (
 // lengths and flags are compared with Wireshark's grpc dissector in
 // TestGogrpcAgreesWithBuiltinGRPC.)
 func TestGogrpcDecodesGzipAndStatuses(t *testing.T) {
+	t.Parallel()
 	// gzip messages are decompressed and decoded; the 150 KB request is
 	// reassembled from the DATA frames it spans.
 	gz := tshark(t, pluginEnv, "-r", pcap("grpc_h2c_gzip.pcap"), "-Y", "gogrpc.compressed_flag == 1", "-T", "fields",
@@ -70,6 +71,7 @@ func TestGogrpcDecodesGzipAndStatuses(t *testing.T) {
 // gen/grpcgzip and gen/pygrpc), in order, per method and direction. A call
 // answered only by trailers has no message.
 func TestGogrpcTypedDecoding(t *testing.T) {
+	t.Parallel()
 	const (
 		check, watch = "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"
 		report, each = "/testpcaps.v1.HealthBatch/Report", "/testpcaps.v1.HealthBatch/CheckEach"
@@ -221,6 +223,7 @@ func typedMessages(t *testing.T, file string) map[string][]string {
 // gogrpc.ports preference names the server's method, and the messages
 // then decode with their types again.
 func TestGogrpcWithoutHeaders(t *testing.T) {
+	t.Parallel()
 	full := pcap("grpc_h2c_gzip.pcap")
 	req := strings.Fields(tshark(t, pluginEnv, "-r", full, "-Y", `gogrpc.path == "/grpc.health.v1.Health/Watch" && gogrpc.direction == "request"`,
 		"-T", "fields", "-e", "frame.number"))
@@ -250,6 +253,7 @@ func TestGogrpcWithoutHeaders(t *testing.T) {
 // have; their DATA makes them gRPC, and the gzip messages inflate by their
 // magic number, to what the whole capture shows for the same frames.
 func TestGogrpcMidConnection(t *testing.T) {
+	t.Parallel()
 	full := pcap("grpc_h2c_gzip.pcap")
 	ended := strings.Fields(tshark(t, pluginEnv, "-r", full, "-Y", "gogrpc.status", "-T", "fields", "-e", "frame.number"))
 	if len(ended) == 0 {
@@ -292,6 +296,7 @@ func TestGogrpcMidConnection(t *testing.T) {
 // on HTTP/2 either, which goh2 decodes itself, and changes nothing of
 // goh2's frames.
 func TestDisabledGogrpc(t *testing.T) {
+	t.Parallel()
 	off := []string{"--disable-protocol", "gogrpc"}
 	for _, file := range []string{"grpc_python.pcap", "grpc_h2c_gzip.pcap"} {
 		t.Run(file, func(t *testing.T) {
@@ -323,6 +328,7 @@ func TestDisabledGogrpc(t *testing.T) {
 // expert's Protocol column, the Expert Information dialog), on the C
 // path and the Lua one.
 func TestGogrpcExpertsFiledUnderGogrpc(t *testing.T) {
+	t.Parallel()
 	luaEnv := append(append([]string(nil), pluginEnv...), "GOTCPDUMP_LUA_DISSECTOR=1")
 	for _, env := range [][]string{pluginEnv, luaEnv} {
 		out := tshark(t, env, "-q", "-r", pcap("grpc_h2c_gzip.pcap"), "-z", "expert")
@@ -357,6 +363,7 @@ func TestGogrpcExpertsFiledUnderGogrpc(t *testing.T) {
 // status, the missing trailers or grpc-status. Every call has its summary
 // and is counted in -z gogrpc,calls.
 func TestGogrpcFailedCalls(t *testing.T) {
+	t.Parallel()
 	file := pcap("grpc_failures.pcap")
 	want := map[string]struct {
 		code int
@@ -460,6 +467,7 @@ func TestGogrpcFailedCalls(t *testing.T) {
 // the call decodes from that request on, as it does when the server
 // speaks first (TestGogrpcWithoutHeaders).
 func TestGogrpcPortsClientSpeaksFirst(t *testing.T) {
+	t.Parallel()
 	const each = "/testpcaps.v1.HealthBatch/CheckEach"
 	full := pcap("grpc_python.pcap")
 	req := strings.Fields(tshark(t, pluginEnv, "-r", full, "-Y", `gogrpc.path == "`+each+`" && gogrpc.direction == "request" && gogrpc.message_length`,
@@ -488,6 +496,7 @@ func TestGogrpcPortsClientSpeaksFirst(t *testing.T) {
 // an enum) and the response's status (a varint where HealthCheckRequest
 // has a string) are shown raw, with an expert note.
 func TestGogrpcUnknownFields(t *testing.T) {
+	t.Parallel()
 	out := tshark(t, pluginEnv, "-r", pcap("grpc_h2c_gzip.pcap"), "-d", "tcp.port==18444,goh2",
 		"-o", "gogrpc.descriptor_sets:"+pcap("grpc_health.pb"),
 		"-o", "gogrpc.method_types:/grpc.health.v1.Health/Check=grpc.health.v1.HealthCheckResponse,grpc.health.v1.HealthCheckRequest",

@@ -15,6 +15,7 @@ import (
 // TestTwoPassEqualsOnePass: Wireshark dissects packets again on later
 // passes; goh2 must show exactly what it showed on the first.
 func TestTwoPassEqualsOnePass(t *testing.T) {
+	t.Parallel()
 	for _, c := range h2Captures {
 		t.Run(c.file, func(t *testing.T) {
 			// gogrpc too, with the test services' schema: the typed
@@ -76,6 +77,7 @@ end
 // the dissector would show, and not a silent "not ours". The last frame
 // shows that the shim puts the tree's visibility back after reading it.
 func TestResultsKeptForLaterPasses(t *testing.T) {
+	t.Parallel()
 	script := filepath.Join(t.TempDir(), "fetch.lua")
 	if err := os.WriteFile(script, []byte(fetchScript), 0o644); err != nil {
 		t.Fatal(err)
@@ -138,6 +140,7 @@ register_postdissector(p)
 // protocol, and not only in the expert tap: an expert info put on the
 // tree a dissector is given is on no item, and tshark -V showed nothing.
 func TestFailedShowsInTree(t *testing.T) {
+	t.Parallel()
 	script := filepath.Join(t.TempDir(), "failed.lua")
 	if err := os.WriteFile(script, []byte(failedScript), 0o644); err != nil {
 		t.Fatal(err)
@@ -159,6 +162,7 @@ func TestFailedShowsInTree(t *testing.T) {
 // reassembled messages) must be the same either way, and the expert
 // infos those of a visible tree (-T fields).
 func TestWithoutATree(t *testing.T) {
+	t.Parallel()
 	frameNumber := regexp.MustCompile(`(?m)^[0-9]+\n`)
 	for _, c := range h2Captures {
 		t.Run(c.file, func(t *testing.T) {
@@ -228,6 +232,7 @@ func fmtInt(i int) string {
 // TestWhatAnAnalystSees checks the Info column, expert infos and decoded
 // features on the Go h2c capture, whose traffic the generator scripted.
 func TestWhatAnAnalystSees(t *testing.T) {
+	t.Parallel()
 	info := tshark(t, pluginEnv, "-r", pcap("h2c_go.pcap"), "-Y", "goh2", "-T", "fields", "-e", "_ws.col.Info")
 	for _, want := range []string{
 		"Magic, SETTINGS, WINDOW_UPDATE",
@@ -278,6 +283,7 @@ func TestWhatAnAnalystSees(t *testing.T) {
 }
 
 func TestNghttp2Features(t *testing.T) {
+	t.Parallel()
 	out := tshark(t, pluginEnv, "-r", pcap("nghttp2_push_padding.pcap"), "-Y", "goh2", "-T", "fields",
 		"-e", "goh2.push_promise.promised_stream_id", "-e", "goh2.padding", "-e", "goh2.stream_dependency", "-e", "goh2.headers.weight")
 	if !strings.Contains(out, "2") {
@@ -307,6 +313,7 @@ func builtinHTTP2Frames(t *testing.T, file string, extra ...string) []string {
 }
 
 func TestMidConnectionCapture(t *testing.T) {
+	t.Parallel()
 	// The heuristic finds the connection without Decode As, in every
 	// packet where the built-in http2 (told the port) finds HTTP/2 but
 	// the first: a lone DATA frame, which alone cannot tell HTTP/2 from
@@ -337,6 +344,7 @@ func TestMidConnectionCapture(t *testing.T) {
 }
 
 func TestFieldsListed(t *testing.T) {
+	t.Parallel()
 	out := tshark(t, pluginEnv, "-G", "fields")
 	for _, f := range []string{"goh2.streamid", "goh2.type", "goh2.flags", "goh2.length", "goh2.header.name", "goh2.header.value",
 		"goh2.settings.id", "goh2.method", "goh2.path", "goh2.status", "goh2.authority", "goh2.content_type",
@@ -365,6 +373,7 @@ func TestFieldsListed(t *testing.T) {
 // TestDetection: heuristics find h2c without Decode As; they can be
 // switched off, and then the port preference and Decode As still work.
 func TestDetection(t *testing.T) {
+	t.Parallel()
 	count := func(args ...string) int {
 		out := tshark(t, pluginEnv, append([]string{"-r", pcap("h2c_go.pcap"), "-Y", "goh2"}, args...)...)
 		return strings.Count(out, "\n")
@@ -387,6 +396,7 @@ func TestDetection(t *testing.T) {
 // TestTLSALPN: decrypted TLS with ALPN h2 goes to goh2, or to the built-in
 // http2 when the preference says so.
 func TestTLSALPN(t *testing.T) {
+	t.Parallel()
 	want := len(builtinHTTP2Frames(t, "grpc_tls_keylog.pcapng"))
 	ours := tshark(t, pluginEnv, "-r", pcap("grpc_tls_keylog.pcapng"), "-Y", "goh2")
 	if n := strings.Count(ours, "\n"); n != want || n < 10 {
@@ -407,6 +417,7 @@ func TestTLSALPN(t *testing.T) {
 // types), and decoding resumed after the last gap; and likewise with TCP
 // reassembly off.
 func TestLostSegmentsCapture(t *testing.T) {
+	t.Parallel()
 	gaps := strings.Fields(tshark(t, plainEnv, "-r", pcap("h2c_loss.pcap"),
 		"-Y", "tcp.analysis.lost_segment && tcp.srcport == 18082", "-T", "fields", "-e", "frame.number"))
 	if len(gaps) != 5 {
@@ -456,6 +467,7 @@ func TestLostSegmentsCapture(t *testing.T) {
 // TestHeuristicsLeaveOtherTrafficAlone: HTTP/1.1, TLS, SSH and random
 // bytes are not claimed.
 func TestHeuristicsLeaveOtherTrafficAlone(t *testing.T) {
+	t.Parallel()
 	file := pcap("not_h2_mix.pcap")
 	if _, err := os.Stat(file); err != nil {
 		t.Fatal(err)
@@ -476,6 +488,7 @@ func TestHeuristicsLeaveOtherTrafficAlone(t *testing.T) {
 // written into Wireshark's field_info, whose layout the shim checks first
 // (it sets no flag on a layout it does not know).
 func TestGeneratedItemsShowAsSuch(t *testing.T) {
+	t.Parallel()
 	out := tshark(t, pluginEnv, "-r", pcap("h2c_go.pcap"), "-O", "goh2")
 	generated := regexp.MustCompile(`(?m)^\s+\[Header Count: \d+\]$`).FindAllString(out, -1)
 	all := regexp.MustCompile(`(?m)^\s+\[?Header Count: `).FindAllString(out, -1)
@@ -495,6 +508,7 @@ func TestGeneratedItemsShowAsSuch(t *testing.T) {
 // pinfo.abs_ts is a double, which loses up to a few hundred nanoseconds
 // of a date.
 func TestGoh2LuaFallback(t *testing.T) {
+	t.Parallel()
 	luaEnv := append(append([]string(nil), pluginEnv...), "GOTCPDUMP_LUA_DISSECTOR=1")
 	durations := regexp.MustCompile(`(Call duration: )[0-9.]+`)
 	for _, c := range append(append([]capture(nil), h2Captures...), capture{"not_h2_mix.pcap", nil}) {
@@ -555,6 +569,7 @@ func TestGoh2LuaFallback(t *testing.T) {
 // more data, and once for each of its calls in the frame. From C goh2 is
 // listed once, and not on a segment of a PDU, as Wireshark's http2 is.
 func TestGoh2ConversationInC(t *testing.T) {
+	t.Parallel()
 	luaEnv := append(append([]string(nil), pluginEnv...), "GOTCPDUMP_LUA_CONVERSATION=1")
 	// The protocols' lines, pdml's header (it has the time), and the
 	// _ws.lua.fake items, with the wrapper pdml puts them in.
@@ -666,6 +681,7 @@ func wiresharkVersion(t *testing.T) (major, minor int) {
 // that was captured whole decodes as in the full capture, no frame is
 // read from inside another, and the gRPC calls are all found.
 func TestSnapLengthCapture(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	luaEnv := append(append([]string(nil), pluginEnv...), "GOTCPDUMP_LUA_DISSECTOR=1")
 	frames := []string{"goh2.type", "goh2.streamid", "goh2.length"}

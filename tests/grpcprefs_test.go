@@ -11,6 +11,7 @@ import (
 // still applies: the calls table, the statuses, and the types of the
 // readable set.
 func TestGogrpcBadPreferenceEntry(t *testing.T) {
+	t.Parallel()
 	file := pcap("grpc_python.pcap")
 	set := pcap("grpc_health.pb")
 	calls := tshark(t, pluginEnv, "-q", "-r", file, "-z", "gogrpc,calls")

@@ -22,6 +22,7 @@ import (
 // headers, no body) never reaches a media type's dissector: gogrpc shows
 // nothing there, and Wireshark's http shows the grpc-status header.
 func TestGogrpcWeb(t *testing.T) {
+	t.Parallel()
 	const (
 		greeter    = `{"service":"demo.Greeter"}`
 		unknown    = `{"service":"no.such.Service"}`
@@ -128,6 +129,7 @@ func TestGogrpcWeb(t *testing.T) {
 // core left uncompressed under grpc-encoding: gzip. The messages themselves
 // are checked in TestGogrpcTypedDecoding.
 func TestGogrpcPython(t *testing.T) {
+	t.Parallel()
 	file := pcap("grpc_python.pcap")
 	sum := tshark(t, pluginEnv, "-q", "-r", file, "-z", "gogrpc,calls")
 	for _, re := range []string{

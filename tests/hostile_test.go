@@ -24,6 +24,7 @@ import (
 // every tree item. HOSTILE_N sets the corpus size (make test: 60, make
 // fuzz: 1000).
 func TestHostileCaptures(t *testing.T) {
+	t.Parallel()
 	n := 60
 	if v, err := strconv.Atoi(os.Getenv("HOSTILE_N")); err == nil && v > 0 {
 		n = v
@@ -51,6 +52,8 @@ func TestHostileCaptures(t *testing.T) {
 	}
 	once := func(file string, args ...string) run {
 		r := run{name: filepath.Base(file) + " " + strings.Join(args, " ")}
+		cores <- struct{}{} // as runLimited, for the timeout below
+		defer func() { <-cores }()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*limit)
 		defer cancel()
 		c := exec.CommandContext(ctx, "tshark", append(append([]string{"-r", file}, prefs...), args...)...)
@@ -137,6 +140,7 @@ func lastLine(s string) string {
 // info, and dissection goes on. The limits are preferences; some are
 // lowered here to be hit by small captures.
 func TestLimitsReportExperts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	gen := goBuild(t, dir, "./testpcaps/gen/hostile")
 	corpus := filepath.Join(dir, "corpus")

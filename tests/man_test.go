@@ -18,6 +18,7 @@ import (
 // lists is one gotcpdump watch registers; and groff renders the pages
 // without a warning (-ww), as does man, at the width of a terminal.
 func TestManPages(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	gotcpdump := goBuild(t, dir, "./cmd/gotcpdump")
 	twreport := goBuild(t, dir, "./cmd/twreport")

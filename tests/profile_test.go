@@ -13,6 +13,7 @@ import (
 // color RSTs and failed gRPC calls, and every display filter of the
 // coloring rules and I/O graphs compiles with the plugin's fields.
 func TestProfile(t *testing.T) {
+	t.Parallel()
 	home := strings.TrimPrefix(pluginEnv[0], "HOME=")
 	profDir := filepath.Join(home, ".config", "wireshark", "profiles", "gotcpdump")
 	if err := os.MkdirAll(profDir, 0o755); err != nil {

@@ -38,6 +38,7 @@ var refName = regexp.MustCompile(`\b(?:goh2|gogrpc|tcptw)(?:\.[a-z0-9_]+)+`)
 //
 // rewrites the generated tables (review the diff).
 func TestReadmeReference(t *testing.T) {
+	t.Parallel()
 	ref := pluginReference(t)
 	blocks := ref.blocks()
 

@@ -121,6 +121,7 @@ func matchElided(got, want []string) bool {
 // commands in order, with the plugin installed and build/out on the PATH,
 // and compares the output of each that the README shows output for.
 func TestReadmeRecipes(t *testing.T) {
+	t.Parallel()
 	recipes := readmeRecipes(t)
 	shown := 0
 	for _, r := range recipes {
@@ -157,6 +158,7 @@ func TestReadmeRecipes(t *testing.T) {
 }
 
 func TestMatchElided(t *testing.T) {
+	t.Parallel()
 	got := []string{"a", "b", "c", "d", "e"}
 	for _, c := range []struct {
 		want string

@@ -18,6 +18,7 @@ import (
 // come next), and show the same on a second pass. With the preference on
 // it must decode what Wireshark's http2 decodes.
 func TestReorderedSegments(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	reorder := goBuild(t, dir, "./testpcaps/gen/reorder")
 	for _, c := range []struct {
@@ -83,6 +84,7 @@ func TestReorderedSegments(t *testing.T) {
 // 100 octets goh2 and gogrpc must find what they find in the capture as
 // it was, by the same expert infos.
 func TestRecutSegments(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	recut := goBuild(t, dir, "./testpcaps/gen/recut")
 	experts := func(file string) string {

@@ -26,6 +26,7 @@ import (
 // run one engine, each decoding the frames itself; on the same files they
 // must give the same answers.
 func TestTcptwAgreesWithTwreport(t *testing.T) {
+	t.Parallel()
 	bin := filepath.Join(root, "build", "out", "twreport")
 	caps, _ := filepath.Glob(filepath.Join(root, "testpcaps", "tw_*.pcap"))
 	for _, c := range caps {
@@ -112,6 +113,7 @@ func TestTcptwAgreesWithTwreport(t *testing.T) {
 // left out of the fields: Lua has the frame time as a float, so their last
 // digits may differ.
 func TestTcptwLuaFallback(t *testing.T) {
+	t.Parallel()
 	luaEnv := append(append([]string(nil), pluginEnv...), "GOTCPDUMP_LUA_POSTDISSECTOR=1")
 	only := []string{"--disable-protocol", "goh2", "--disable-protocol", "gogrpc"}
 	fields := []string{"-T", "fields", "-e", "frame.number", "-e", "tcptw.conn", "-e", "tcptw.closer", "-e", "tcptw.holder",
@@ -230,6 +232,7 @@ func TestTcptwSegmentInsideICMP(t *testing.T) {
 // expert infos wanted), and the calls into Go (counted by
 // testdata/gpcount.c) must be the batches those limits make.
 func TestTcptwBatchBoundaries(t *testing.T) {
+	t.Parallel()
 	const (
 		opTCPTW, opBatch = 3, 10 // GP_OP_TCPTW, GP_OP_TCPTW_BATCH
 		batchFrames      = 65536
@@ -367,6 +370,7 @@ func gpcount(t *testing.T) func(args ...string) (string, map[int][2]int) {
 // TestTcptwBadPreferences: a port range or TIME_WAIT length that
 // twreport refuses is reported once, and the default used.
 func TestTcptwBadPreferences(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ pref, msg, header string }{
 		{"tcptw.port_range:60000-1000", `port range "60000-1000" is not LOW-HIGH`, "ports 32768-60999"},
 		{"tcptw.port_range:foo", `port range "foo" is not LOW-HIGH`, "ports 32768-60999"},
@@ -392,6 +396,7 @@ func TestTcptwBadPreferences(t *testing.T) {
 // header only, a pcapng with a section header only, or one with an
 // interface as well) give the empty report, as tshark's.
 func TestTwreportEmptyCaptures(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(root, "build", "out", "twreport")
 	src := pcap("tw_client_closes.pcap")
@@ -438,6 +443,7 @@ func TestTwreportEmptyCaptures(t *testing.T) {
 // TestTwreportGzip: gzipped captures, pcap and pcapng (-z gzip makes
 // both), give the report of the plain file.
 func TestTwreportGzip(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(root, "build", "out", "twreport")
 	src := pcap("tw_healthz_storm.pcap")
@@ -473,6 +479,7 @@ func TestTwreportGzip(t *testing.T) {
 // holding host, not its socket: the client of tw_client_closes.pcap holds
 // all 40 sockets, each on a port of its own, and gets one group.
 func TestTcptwExpertGroupsByHost(t *testing.T) {
+	t.Parallel()
 	out := tshark(t, pluginEnv, "-r", pcap("tw_client_closes.pcap"), "-q", "-z", "expert")
 	groups := regexp.MustCompile(`(?m)^\s*(\d+)\s+\S+\s+TCPTW\s+(.*) enters TIME_WAIT$`).FindAllStringSubmatch(out, -1)
 	if len(groups) != 1 || groups[0][1] != "40" || groups[0][2] != "10.251.1.1" {

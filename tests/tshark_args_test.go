@@ -58,6 +58,7 @@ var statsLine = regexp.MustCompile(`(?m)^goshim\.stats added ([0-9]+) left_out (
 // every field. On 4.0 the items must really be left out with -T fields
 // and kept with -V; on 4.4 the tree of -T fields is invisible anyway.
 func TestTsharkArgs(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	plugins := filepath.Join(home, ".local", "lib", "wireshark", "plugins")
 	if err := os.CopyFS(filepath.Join(plugins, "gotcpdump"), os.DirFS(filepath.Join(strings.TrimPrefix(pluginEnv[0], "HOME="), ".local", "lib", "wireshark", "plugins", "gotcpdump"))); err != nil {
@@ -153,6 +154,7 @@ func TestTsharkArgs(t *testing.T) {
 // running tshark: with one missing, the shim understands nothing; with an
 // arity wrong, it misreads every option after it, and may miss a -2.
 func TestTsharkOptionTables(t *testing.T) {
+	t.Parallel()
 	minor := skipUnlessArgsRead(t)
 	probe := filepath.Join(root, "build", "out", "getopt_probe.so")
 	if _, err := os.Stat(probe); err != nil {
@@ -206,6 +208,7 @@ func TestTsharkOptionTables(t *testing.T) {
 // which alone would pass for tshark's single pass; on 4.0 and 4.4 the
 // command line says -2, and the results are kept for the second pass.
 func TestTsharkArgsTwoPassesVisible(t *testing.T) {
+	t.Parallel()
 	skipUnlessArgsRead(t)
 	readers := filepath.Join(t.TempDir(), "readers.lua")
 	if err := os.WriteFile(readers, []byte(readersScript), 0o644); err != nil {

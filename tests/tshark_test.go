@@ -3,6 +3,11 @@
 // test fixtures, every run gets a temporary HOME (so the user's plugins
 // and preferences are never read or touched) and TZ=UTC.
 //
+// The tests that only read captures call t.Parallel, and runLimited
+// keeps as many tshark processes running as there are cores: each uses
+// one. The tests that capture live traffic, time what they run or start
+// the GUI stay sequential, and so run alone, before the others.
+//
 // The plugin is taken from build/out and lua/: run `make build` first
 // (`make test` does).
 package tests
@@ -89,7 +94,7 @@ func tsharkStderr(t *testing.T, env []string, args ...string) (string, string) {
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err := runLimited(cmd)
 	errText := strings.TrimSpace(strings.ReplaceAll(stderr.String(), `Running as user "root" and group "root". This could be dangerous.`, ""))
 	if err != nil {
 		t.Fatalf("tshark %s: %v\n%s", strings.Join(args, " "), err, errText)
@@ -98,6 +103,16 @@ func tsharkStderr(t *testing.T, env []string, args ...string) (string, string) {
 		t.Fatalf("tshark %s printed a Lua Error:\n%s%s", strings.Join(args, " "), grepLines(stdout.String(), "Lua Error:"), errText)
 	}
 	return stdout.String(), errText
+}
+
+// cores holds a token for each tshark running: at most one per core.
+var cores = make(chan struct{}, runtime.NumCPU())
+
+// runLimited runs cmd once a core is free.
+func runLimited(cmd *exec.Cmd) error {
+	cores <- struct{}{}
+	defer func() { <-cores }()
+	return cmd.Run()
 }
 
 func grepLines(s, sub string) string {

@@ -31,6 +31,7 @@ f:close()
 // that version with the Lua it is built with, so that a run meant for
 // another Wireshark cannot pass on the host's.
 func TestWiresharkVersion(t *testing.T) {
+	t.Parallel()
 	v := strings.Join(strings.Fields(tshark(t, plainEnv, "-v")), " ")
 	m := regexp.MustCompile(`^TShark \(Wireshark\) (\d+\.\d+)\.\d+`).FindStringSubmatch(v)
 	lua := regexp.MustCompile(`with Lua (\d+\.\d+)`).FindStringSubmatch(v)
