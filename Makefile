@@ -183,10 +183,11 @@ $(OUT)/getopt_probe.so: cshim/getopt_probe.c
 	@mkdir -p $(OUT)
 	$(CC) $(CFLAGS) $(SHIM_CFLAGS) -shared -o $@ $< -ldl
 
-# -parallel: only TestTimeWaitAgainstKernel's scenarios run in parallel;
-# each mostly waits out its TIME_WAIT sockets, so all of them at once.
+# -parallel: every parallel test at once. TestTimeWaitAgainstKernel's
+# scenarios mostly wait out their TIME_WAIT sockets, meanwhile the tests
+# that read captures take turns on the cores (tests/tshark_test.go).
 test-tshark: build $(TEST_PROGS)
-	go test -count=1 -v -parallel 16 -timeout 15m ./tests/...
+	go test -count=1 -v -parallel 64 -timeout 15m ./tests/...
 
 # The tshark tests again, on Wireshark 4.4 with Lua 5.4: the tshark of a
 # Debian 13 chroot (build/chroot.sh, cached in build/chroot/; build/ws44.sh).

@@ -6,7 +6,8 @@
 // The tests that only read captures call t.Parallel, and runLimited
 // keeps as many tshark processes running as there are cores: each uses
 // one. The tests that capture live traffic, time what they run or start
-// the GUI stay sequential, and so run alone, before the others.
+// the GUI stay sequential, and so run alone, before the others; only the
+// kernel's TIME_WAIT scenarios, which mostly wait, run alongside them.
 //
 // The plugin is taken from build/out and lua/: run `make build` first
 // (`make test` does).
