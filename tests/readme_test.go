@@ -38,7 +38,7 @@ var refName = regexp.MustCompile(`\b(?:goh2|gogrpc|tcptw)(?:\.[a-z0-9_]+)+`)
 //
 // rewrites the generated tables (review the diff).
 func TestReadmeReference(t *testing.T) {
-	t.Parallel()
+	parallelUnlessUpdating(t)
 	ref := pluginReference(t)
 	blocks := ref.blocks()
 

@@ -564,7 +564,7 @@ func anyContains(list []string, subs ...string) bool {
 // timers and the capture's timestamps, which the comparison uses, do not
 // depend on how busy the cores are.
 func TestTimeWaitAgainstKernel(t *testing.T) {
-	t.Parallel()
+	parallelUnlessUpdating(t)
 	dir := labBinaries(t)
 	for i, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {

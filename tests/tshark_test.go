@@ -116,6 +116,16 @@ func runLimited(cmd *exec.Cmd) error {
 	return cmd.Run()
 }
 
+// parallelUnlessUpdating is t.Parallel for a test that rewrites committed
+// files under -update: updating, it runs alone, before the tests that
+// read those files, in source order (the kernel's captures before
+// TestTwreportGolden's reports of them).
+func parallelUnlessUpdating(t *testing.T) {
+	if !*update {
+		t.Parallel()
+	}
+}
+
 func grepLines(s, sub string) string {
 	var out []string
 	for _, l := range strings.Split(s, "\n") {

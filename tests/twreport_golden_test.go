@@ -13,7 +13,7 @@ import (
 // compares its text report with testpcaps/golden (go test -update
 // rewrites them; review the diff).
 func TestTwreportGolden(t *testing.T) {
-	t.Parallel()
+	parallelUnlessUpdating(t)
 	bin := goBuild(t, t.TempDir(), "./cmd/twreport")
 	caps, _ := filepath.Glob(filepath.Join(root, "testpcaps", "tw_*.pcap"))
 	if len(caps) < 7 {
