@@ -131,7 +131,7 @@ func TestReadmeRecipes(t *testing.T) {
 		c.Env = append(c.Env, pluginEnv[2:]...)
 		var stdout, stderr bytes.Buffer
 		c.Stdout, c.Stderr = &stdout, &stderr
-		err := c.Run()
+		err := runLimited(c) // one command: a tshark, editcap or twreport
 		if strings.Contains(stdout.String()+stderr.String(), "Lua Error") {
 			t.Errorf("README.md:%d: %s\nprinted a Lua Error:\n%s%s", r.line, r.command, stdout.String(), stderr.String())
 		}

@@ -380,7 +380,7 @@ func TestTcptwBadPreferences(t *testing.T) {
 		cmd.Env = pluginEnv
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
+		if err := runLimited(cmd); err != nil {
 			t.Fatalf("-o %s: %v\n%s", tc.pref, err, stderr.String())
 		}
 		if n := strings.Count(stderr.String(), tc.msg); n != 1 {
