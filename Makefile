@@ -183,11 +183,14 @@ $(OUT)/getopt_probe.so: cshim/getopt_probe.c
 	@mkdir -p $(OUT)
 	$(CC) $(CFLAGS) $(SHIM_CFLAGS) -shared -o $@ $< -ldl
 
-# -parallel: every parallel test at once. TestTimeWaitAgainstKernel's
-# scenarios mostly wait out their TIME_WAIT sockets, meanwhile the tests
-# that read captures take turns on the cores (tests/tshark_test.go).
+# -parallel: every parallel test at once (about 70 with the scenarios).
+# TestTimeWaitAgainstKernel's scenarios mostly wait out their TIME_WAIT
+# sockets, meanwhile the tests that read captures take turns on the cores
+# (tests/tshark_test.go). TestDeb's chroot is made first, alone: the first
+# time, that takes minutes of debootstrap.
 test-tshark: build $(TEST_PROGS)
-	go test -count=1 -v -parallel 64 -timeout 15m ./tests/...
+	build/chroot.sh
+	go test -count=1 -v -parallel 128 -timeout 15m ./tests/...
 
 # The tshark tests again, on Wireshark 4.4 with Lua 5.4: the tshark of a
 # Debian 13 chroot (build/chroot.sh, cached in build/chroot/; build/ws44.sh).
