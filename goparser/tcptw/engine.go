@@ -307,6 +307,7 @@ type Engine struct {
 	verdict  Verdict
 	finals   [8]finalSeg // the last segments that finished connections
 	nFinals  int
+	resets   resets // the last connections that RSTs ended
 }
 
 // New returns an Engine.
@@ -423,7 +424,7 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	if s.SYN && !s.ACK && !s.RST {
 		c = e.syn(c, t, s, v)
 	} else if c == nil {
-		if !s.SYN && e.late(t, s, v) {
+		if (!s.SYN && e.late(t, s, v)) || e.afterReset(t, s, v) {
 			return v
 		}
 		// Mid-stream: guess the client from the ports.
@@ -669,6 +670,7 @@ func (e *Engine) syn(c *conn, t time.Time, s *tcpdecode.Segment, v *Verdict) *co
 	}
 	reuse, refused := false, false
 	tk := e.twKeyOf(s.Src, s.Dst)
+	e.resets.forget(tk)
 	hadTW := e.hasTW(tk)
 	if hadTW {
 		// The receiver (server) holds the tuple in TIME_WAIT: RFC 6191.
@@ -842,6 +844,7 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 		} else {
 			e.event(t, EventRSTAfterFIN, s.Src, s.Dst, "")
 		}
+		e.resets.add(e.twKeyOf(c.ep[0], c.ep[1]), c, t)
 		e.finish(c, t)
 		return
 	}

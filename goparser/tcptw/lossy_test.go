@@ -296,6 +296,109 @@ func TestLateSegmentsAfterTimeWait(t *testing.T) {
 	}
 }
 
+// TestLateSegmentsAfterReset: segments of a connection that an RST ended,
+// which leaves no TIME_WAIT socket, are still that connection's: what was
+// in flight, a peer's retransmission when the RST was lost, and the
+// closed side's RSTs in answer. Numbers of their own (a connection begun
+// unseen) or a TIME_WAIT length later, they begin another connection.
+func TestLateSegmentsAfterReset(t *testing.T) {
+	const far = 50_000_000
+	reset := pkt{50 * time.Microsecond, 0, "RA", 123, 139, 0} // the client aborts (SO_LINGER 0)
+	for _, tc := range []struct {
+		name                 string
+		late                 []pkt
+		want                 []string // per late segment: "same" or "new"
+		conns, partial, open int
+	}{
+		{"data in flight, and the RST in answer", []pkt{
+			{time.Millisecond, 1, "PA", 139, 123, 100},
+			{50 * time.Microsecond, 0, "R", 123, 0, 0},
+		}, []string{"same", "same"}, 1, 0, 0},
+		{"the RST lost: the server resends", []pkt{
+			{rto, 1, "PA", 139, 123, 100},
+			{50 * time.Microsecond, 0, "R", 123, 0, 0},
+			{2 * rto, 1, "PA", 139, 123, 100},
+		}, []string{"same", "same", "same"}, 1, 0, 0},
+		{"the client's late ACK", []pkt{
+			{time.Millisecond, 0, "A", 123, 139, 0},
+		}, []string{"same"}, 1, 0, 0},
+		// lossy_linger0: the SYN was resent, and the server's SYN-ACK to
+		// the second comes after the reset.
+		{"the server's SYN-ACK to a resent SYN", []pkt{
+			{100 * time.Microsecond, 1, "SA", 0, 1, 0},
+			{10 * time.Microsecond, 0, "R", 1, 0, 0},
+		}, []string{"same", "same"}, 1, 0, 0},
+		{"a connection begun unseen", []pkt{
+			{5 * time.Second, 0, "PA", far + 1, far + 1, 100},
+			{time.Millisecond, 1, "A", far + 1, far + 101, 0},
+		}, []string{"new", "new"}, 2, 1, 1},
+		{"a TIME_WAIT length later", []pkt{
+			{61 * time.Second, 1, "PA", 139, 123, 100},
+		}, []string{"new"}, 2, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{})
+			vs := play(e, script(reset))
+			closed := vs[len(vs)-1]
+			t1 := t0
+			for _, p := range script(reset) {
+				t1 = t1.Add(p.at)
+			}
+			for i, p := range tc.late {
+				t1 = t1.Add(p.at)
+				s := p.segment()
+				v := *e.Segment(t1, &s)
+				same := v.Conn == closed.Conn
+				if same != (tc.want[i] == "same") {
+					t.Fatalf("late segment %d: conn %d, the closed one %d, want %s", i, v.Conn, closed.Conn, tc.want[i])
+				}
+				if same && (v.Closer != CloserRST || !v.RolesKnown || v.FromClient != (p.from == 0)) {
+					t.Fatalf("late segment %d: %+v, after the close %+v", i, v, closed)
+				}
+			}
+			r := e.Report(false)
+			got := fmt.Sprintf("%d conns, %d partial, %d open", r.Summary.Connections, r.Summary.Partial, r.Summary.OpenAtEnd)
+			if want := fmt.Sprintf("%d conns, %d partial, %d open", tc.conns, tc.partial, tc.open); got != want {
+				t.Fatalf("%s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// TestResetsBounded: the oldest reset connections are forgotten first,
+// and a new connection on a tuple drops its reset one.
+func TestResetsBounded(t *testing.T) {
+	var r resets
+	c := &conn{}
+	for i := range resetSlots + 10 {
+		c.id = uint64(i)
+		r.add(twKey{uint64(i), 0}, c, t0)
+	}
+	if len(r.slot) != resetSlots {
+		t.Fatalf("%d remembered, want %d", len(r.slot), resetSlots)
+	}
+	if _, ok := r.slot[twKey{9, 0}]; ok {
+		t.Error("the oldest is still remembered")
+	}
+	if i, ok := r.slot[twKey{10, 0}]; !ok || r.ring[i].id != 10 {
+		t.Error("the oldest kept is not")
+	}
+	// The same tuple again takes a new slot; the old one is not deleted
+	// with the slot's next use.
+	c.id = 1000
+	r.add(twKey{20, 0}, c, t0)
+	for range resetSlots - 1 {
+		r.add(twKey{1 << 40, 0}, c, t0)
+	}
+	if i, ok := r.slot[twKey{20, 0}]; !ok || r.ring[i].id != 1000 {
+		t.Error("a tuple reset twice lost its latest connection")
+	}
+	r.forget(twKey{20, 0})
+	if _, ok := r.slot[twKey{20, 0}]; ok {
+		t.Error("forget did not")
+	}
+}
+
 // TestLossyCaptures: two captures at the client of a path that lost and
 // reordered segments (a relay between network namespaces).
 func TestLossyCaptures(t *testing.T) {
@@ -311,6 +414,10 @@ func TestLossyCaptures(t *testing.T) {
 		// its last ACK comes 10 ms later, and the client, closed,
 		// answers with a RST, which ends the server's socket.
 		{"tw_late_ack_rst.pcap", "1 conns, 0 partial, 0 open; closes client 0 server 1 both 0; TIME_WAIT 10.77.0.2 1"},
+		// Three connections the client resets, and segments of each
+		// after the RST: the response again, a SYN-ACK to a resent SYN,
+		// a late ACK; the client answers each with an RST.
+		{"tw_late_after_rst.pcap", "3 conns, 0 partial, 0 open; closes client 0 server 0 both 0; TIME_WAIT"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			frames, lt, err := testpcaps.Frames(tc.file, 0)
