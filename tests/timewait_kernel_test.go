@@ -479,14 +479,11 @@ var scenarios = []scenario{
 		// hold TIME_WAIT. Resent FINs and ACKs of the close reach
 		// sockets already in TIME_WAIT: segments of the closed
 		// connections, not new ones.
-		name: "lossy_race",
-		lossRules: `table bridge loss {
-	chain out { type filter hook output priority 0; tcp sport 8080 numgen random mod 20 == 0 drop; }
-	chain in { type filter hook input priority 0; tcp dport 8080 numgen random mod 20 == 0 drop; }
-}`,
-		scratch: true,
-		lag:     time.Second,
-		server:  httpServer,
+		name:      "lossy_race",
+		lossRules: lose1in20,
+		scratch:   true,
+		lag:       time.Second,
+		server:    httpServer,
 		clients: func(l *lab) [][]string {
 			var c [][]string
 			for i := 0; i < 4; i++ {
@@ -507,10 +504,68 @@ var scenarios = []scenario{
 			}
 		},
 	},
+	{
+		// Clients that abort with an RST across the same path: segments
+		// in flight, or resent when the RST was lost, reach the client
+		// after it, and its kernel answers each with another RST. They
+		// belong to the connection that was reset.
+		name:      "lossy_linger0",
+		lossRules: lose1in20,
+		scratch:   true,
+		lag:       time.Second,
+		server:    httpServer,
+		clients: func(l *lab) [][]string {
+			var c [][]string
+			for i := 0; i < 4; i++ {
+				c = append(c, httpClient("linger0", 60, "20ms")(l)...)
+			}
+			return c
+		},
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			late := afterRST(t, l.capFile)
+			t.Logf("closes %v, %d segments after an RST, %d connections (%d partial), %d open at the end",
+				r.Summary.Closes, late, r.Summary.Connections, r.Summary.Partial, r.Summary.OpenAtEnd)
+			if late == 0 {
+				t.Errorf("no segment after an RST: the losses did not reach the resets")
+			}
+			// One connection a request: none from late segments.
+			if r.Summary.Connections != 240 || r.Summary.Partial != 0 || r.Summary.OpenAtEnd != 0 {
+				t.Errorf("%d connections for 240 requests, %d begun before the capture, %d open at the end",
+					r.Summary.Connections, r.Summary.Partial, r.Summary.OpenAtEnd)
+			}
+		},
+	},
 }
 
 // serverFINsResent counts the FINs of a capture's server (port 8080)
 // sent again: the first was lost, or went unacknowledged.
+// lose1in20 drops one segment in 20 each way between client and server.
+const lose1in20 = `table bridge loss {
+	chain out { type filter hook output priority 0; tcp sport 8080 numgen random mod 20 == 0 drop; }
+	chain in { type filter hook input priority 0; tcp dport 8080 numgen random mod 20 == 0 drop; }
+}`
+
+// afterRST counts the segments other than SYNs that a capture holds on a
+// 4-tuple after an RST on it.
+func afterRST(t *testing.T, file string) int {
+	n, reset := 0, map[[2]netip.AddrPort]bool{}
+	eachSegment(t, file, func(_ time.Time, s *tcpdecode.Segment) {
+		k := [2]netip.AddrPort{s.Src, s.Dst}
+		if s.Dst.Port() == 8080 {
+			k = [2]netip.AddrPort{s.Dst, s.Src}
+		}
+		switch {
+		case s.SYN:
+			delete(reset, k)
+		case reset[k]:
+			n++
+		case s.RST:
+			reset[k] = true
+		}
+	})
+	return n
+}
+
 func serverFINsResent(t *testing.T, file string) int {
 	n, seen := 0, map[[2]netip.AddrPort]uint32{}
 	eachSegment(t, file, func(_ time.Time, s *tcpdecode.Segment) {
@@ -674,7 +729,7 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 		}
 	}
 	if (sc.name == "client_closes" || sc.name == "server_closes" || sc.name == "healthz_storm" || sc.name == "keepalive_off_race" ||
-		strings.HasSuffix(sc.name, "_idle_timeout") || sc.lossRules != "") && maxKernel == 0 {
+		strings.HasSuffix(sc.name, "_idle_timeout") || sc.name == "lossy_race") && maxKernel == 0 {
 		t.Error("the kernel never held a TIME_WAIT socket: the scenario did not run")
 	}
 	sc.check(t, r, l)
