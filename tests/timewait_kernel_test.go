@@ -484,13 +484,7 @@ var scenarios = []scenario{
 		scratch:   true,
 		lag:       time.Second,
 		server:    httpServer,
-		clients: func(l *lab) [][]string {
-			var c [][]string
-			for i := 0; i < 4; i++ {
-				c = append(c, httpClient("nokeepalive-race", 60, "20ms")(l)...)
-			}
-			return c
-		},
+		clients:   fourClients("nokeepalive-race"),
 		check: func(t *testing.T, r *tcptw.Report, l *lab) {
 			resent := serverFINsResent(t, l.capFile)
 			t.Logf("closes %v, %d server FINs resent, %d connections (%d partial), %d open at the end",
@@ -514,13 +508,7 @@ var scenarios = []scenario{
 		scratch:   true,
 		lag:       time.Second,
 		server:    httpServer,
-		clients: func(l *lab) [][]string {
-			var c [][]string
-			for i := 0; i < 4; i++ {
-				c = append(c, httpClient("linger0", 60, "20ms")(l)...)
-			}
-			return c
-		},
+		clients:   fourClients("linger0"),
 		check: func(t *testing.T, r *tcptw.Report, l *lab) {
 			late := afterRST(t, l.capFile)
 			t.Logf("closes %v, %d segments after an RST, %d connections (%d partial), %d open at the end",
@@ -539,6 +527,17 @@ var scenarios = []scenario{
 
 // serverFINsResent counts the FINs of a capture's server (port 8080)
 // sent again: the first was lost, or went unacknowledged.
+// fourClients is four clients of 60 requests 20 ms apart each.
+func fourClients(mode string) func(l *lab) [][]string {
+	return func(l *lab) [][]string {
+		var c [][]string
+		for i := 0; i < 4; i++ {
+			c = append(c, httpClient(mode, 60, "20ms")(l)...)
+		}
+		return c
+	}
+}
+
 // lose1in20 drops one segment in 20 each way between client and server.
 const lose1in20 = `table bridge loss {
 	chain out { type filter hook output priority 0; tcp sport 8080 numgen random mod 20 == 0 drop; }

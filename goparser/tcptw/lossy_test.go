@@ -263,27 +263,13 @@ func TestLateSegmentsAfterTimeWait(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := New(Config{})
-			vs := play(e, script(tc.close...))
-			closed := vs[len(vs)-1]
+			closed, t1 := closeConn(e, tc.close)
 			if !closed.TWStarted {
 				t.Fatalf("the close did not start TIME_WAIT: %+v", closed)
 			}
-			t1 := t0
-			for _, p := range script(tc.close...) {
-				t1 = t1.Add(p.at)
-			}
-			for i, p := range tc.late {
-				t1 = t1.Add(p.at)
-				s := p.segment()
-				v := *e.Segment(t1, &s)
-				same := v.Conn == closed.Conn
-				if same != (tc.want[i] == "same") {
-					t.Fatalf("late segment %d: conn %d, the closed one %d, want %s", i, v.Conn, closed.Conn, tc.want[i])
-				}
-				if same && (v.Closer != Closer(tc.closer) || v.Holder != closed.Holder || v.Holder2 != closed.Holder2 || !v.RolesKnown || v.FromClient != (p.from == 0)) {
-					t.Fatalf("late segment %d: %+v, after the close %+v", i, v, closed)
-				}
-			}
+			checkLate(t, e, closed, t1, tc.late, tc.want, func(v *Verdict, p pkt) bool {
+				return v.Closer == Closer(tc.closer) && v.Holder == closed.Holder && v.Holder2 == closed.Holder2 && v.RolesKnown && v.FromClient == (p.from == 0)
+			})
 			r := e.Report(false)
 			got := fmt.Sprintf("%d conns, %d partial, %d open, %d restarts, %d RSTs in TIME_WAIT, %d TIME_WAIT sockets",
 				r.Summary.Connections, r.Summary.Partial, r.Summary.OpenAtEnd, r.Summary.Restarts, r.Counts["rst_in_time_wait"], r.Summary.TimeWaitTotal)
@@ -293,6 +279,35 @@ func TestLateSegmentsAfterTimeWait(t *testing.T) {
 				t.Fatalf("%s, want %s", got, want)
 			}
 		})
+	}
+}
+
+// closeConn plays the exchange and then close, and returns the verdict
+// of close's last segment and its time.
+func closeConn(e *Engine, close []pkt) (Verdict, time.Time) {
+	vs := play(e, script(close...))
+	t := t0
+	for _, p := range script(close...) {
+		t = t.Add(p.at)
+	}
+	return vs[len(vs)-1], t
+}
+
+// checkLate plays late segments from t on: each must be the closed
+// connection's (want "same"), with a verdict that fits, or another's.
+func checkLate(t *testing.T, e *Engine, closed Verdict, at time.Time, late []pkt, want []string, fits func(v *Verdict, p pkt) bool) {
+	t.Helper()
+	for i, p := range late {
+		at = at.Add(p.at)
+		s := p.segment()
+		v := *e.Segment(at, &s)
+		same := v.Conn == closed.Conn
+		if same != (want[i] == "same") {
+			t.Fatalf("late segment %d: conn %d, the closed one %d, want %s", i, v.Conn, closed.Conn, want[i])
+		}
+		if same && !fits(&v, p) {
+			t.Fatalf("late segment %d: %+v, after the close %+v", i, v, closed)
+		}
 	}
 }
 
@@ -338,24 +353,10 @@ func TestLateSegmentsAfterReset(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := New(Config{})
-			vs := play(e, script(reset))
-			closed := vs[len(vs)-1]
-			t1 := t0
-			for _, p := range script(reset) {
-				t1 = t1.Add(p.at)
-			}
-			for i, p := range tc.late {
-				t1 = t1.Add(p.at)
-				s := p.segment()
-				v := *e.Segment(t1, &s)
-				same := v.Conn == closed.Conn
-				if same != (tc.want[i] == "same") {
-					t.Fatalf("late segment %d: conn %d, the closed one %d, want %s", i, v.Conn, closed.Conn, tc.want[i])
-				}
-				if same && (v.Closer != CloserRST || !v.RolesKnown || v.FromClient != (p.from == 0)) {
-					t.Fatalf("late segment %d: %+v, after the close %+v", i, v, closed)
-				}
-			}
+			closed, t1 := closeConn(e, []pkt{reset})
+			checkLate(t, e, closed, t1, tc.late, tc.want, func(v *Verdict, p pkt) bool {
+				return v.Closer == CloserRST && v.RolesKnown && v.FromClient == (p.from == 0)
+			})
 			r := e.Report(false)
 			got := fmt.Sprintf("%d conns, %d partial, %d open", r.Summary.Connections, r.Summary.Partial, r.Summary.OpenAtEnd)
 			if want := fmt.Sprintf("%d conns, %d partial, %d open", tc.conns, tc.partial, tc.open); got != want {
