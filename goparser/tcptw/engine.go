@@ -424,7 +424,7 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	if s.SYN && !s.ACK && !s.RST {
 		c = e.syn(c, t, s, v)
 	} else if c == nil {
-		if (!s.SYN && e.late(t, s, v)) || e.afterReset(t, s, v) {
+		if e.late(t, s, v) || e.afterReset(t, s, v) {
 			return v
 		}
 		// Mid-stream: guess the client from the ports.
@@ -747,9 +747,9 @@ func (e *Engine) toTimeWait(tw uint32, t time.Time, s *tcpdecode.Segment, v *Ver
 // late handles a segment other than a SYN on a tuple without an open
 // connection, whose last connection left a socket in TIME_WAIT: a late
 // segment of that connection (a duplicate ACK or retransmission the path
-// delayed or repeated, the closed peer's RST in answer to one), not one
-// begun before the capture. It reports whether the tuple had such a
-// socket.
+// delayed or repeated, a SYN-ACK to a resent SYN, the closed peer's RST
+// in answer to one), not one begun before the capture. It reports
+// whether the tuple had such a socket.
 func (e *Engine) late(t time.Time, s *tcpdecode.Segment, v *Verdict) bool {
 	k := e.twKeyOf(s.Src, s.Dst)
 	// The tuple's sockets, one per holder: the first holder's, and the

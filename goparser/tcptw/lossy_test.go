@@ -237,6 +237,13 @@ func TestLateSegmentsAfterTimeWait(t *testing.T) {
 				{50 * time.Microsecond, 0, "A", 124, 140, 0},
 			}, []string{"same", "same"}, 1, 0, 0, 1, 0, 1, int(CloserClient)},
 		{
+			// The server's SYN-ACK to a resent SYN, after the
+			// connection its first one began has closed: it restarts
+			// the client's socket, as any segment but an RST does.
+			"client holds, a late SYN-ACK", clientCloses, []pkt{
+				{rto, 1, "SA", 0, 1, 0},
+			}, []string{"same"}, 1, 0, 0, 1, 0, 1, int(CloserClient)},
+		{
 			"both hold, a duplicate ACK", crossed, []pkt{
 				{10 * time.Millisecond, 0, "A", 124, 140, 0},
 			}, []string{"same"}, 1, 0, 0, 1, 0, 2, int(CloserBoth)},
