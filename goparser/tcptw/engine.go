@@ -424,7 +424,7 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	if s.SYN && !s.ACK && !s.RST {
 		c = e.syn(c, t, s, v)
 	} else if c == nil {
-		if e.late(t, s, v) || e.afterReset(t, s, v) {
+		if k := e.twKeyOf(s.Src, s.Dst); e.late(k, t, s, v) || e.afterReset(k, t, s, v) {
 			return v
 		}
 		// Mid-stream: guess the client from the ports.
@@ -749,9 +749,8 @@ func (e *Engine) toTimeWait(tw uint32, t time.Time, s *tcpdecode.Segment, v *Ver
 // segment of that connection (a duplicate ACK or retransmission the path
 // delayed or repeated, a SYN-ACK to a resent SYN, the closed peer's RST
 // in answer to one), not one begun before the capture. It reports
-// whether the tuple had such a socket.
-func (e *Engine) late(t time.Time, s *tcpdecode.Segment, v *Verdict) bool {
-	k := e.twKeyOf(s.Src, s.Dst)
+// whether the tuple (k) had such a socket.
+func (e *Engine) late(k twKey, t time.Time, s *tcpdecode.Segment, v *Verdict) bool {
 	// The tuple's sockets, one per holder: the first holder's, and the
 	// second's after a simultaneous close. Copied, as an RST may end one.
 	type held struct {

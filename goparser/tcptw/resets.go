@@ -63,17 +63,13 @@ func (r *resets) forget(k twKey) {
 	}
 }
 
-// afterReset handles a segment other than a SYN on a tuple without an
+// afterReset handles a segment other than a SYN on a tuple (k) without an
 // open connection or a TIME_WAIT socket, whose last connection an RST
 // ended no longer than a TIME_WAIT length ago: if its numbers carry on
 // that connection's, it is a late segment of it, which it reports. A
 // SYN-ACK can be one too: the server's answer to a resent SYN, after
 // the connection that its first SYN-ACK began was reset.
-func (e *Engine) afterReset(t time.Time, s *tcpdecode.Segment, v *Verdict) bool {
-	if e.resets.slot == nil {
-		return false
-	}
-	k := e.twKeyOf(s.Src, s.Dst)
+func (e *Engine) afterReset(k twKey, t time.Time, s *tcpdecode.Segment, v *Verdict) bool {
 	i, ok := e.resets.slot[k]
 	if !ok {
 		return false
