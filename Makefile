@@ -183,11 +183,11 @@ $(OUT)/getopt_probe.so: cshim/getopt_probe.c
 	@mkdir -p $(OUT)
 	$(CC) $(CFLAGS) $(SHIM_CFLAGS) -shared -o $@ $< -ldl
 
-# -parallel: every parallel test at once (about 70 with the scenarios).
-# TestTimeWaitAgainstKernel's scenarios mostly wait out their TIME_WAIT
-# sockets, meanwhile the tests that read captures take turns on the cores
-# (tests/tshark_test.go). TestDeb's chroot is made first, alone: the first
-# time, that takes minutes of debootstrap.
+# -parallel: every parallel test at once: TestTimeWaitAgainstKernel's
+# scenarios (run before the others, alone: they mostly wait out their
+# TIME_WAIT sockets), then the tests that read captures, which take turns
+# on the cores (tests/tshark_test.go). TestDeb's chroot is made first,
+# alone: the first time, that takes minutes of debootstrap.
 test-tshark: build $(TEST_PROGS)
 	build/chroot.sh
 	go test -count=1 -v -parallel 128 -timeout 15m ./tests/...

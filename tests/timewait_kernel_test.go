@@ -617,11 +617,11 @@ func anyContains(list []string, subs ...string) bool {
 // namespaces, counts the kernel's TIME_WAIT sockets in each every 200 ms,
 // and checks every count against the engine's estimate from the capture.
 //
-// The scenarios run alongside the tests that read captures: the kernel's
-// timers and the capture's timestamps, which the comparison uses, do not
-// depend on how busy the cores are.
+// The scenarios run before the tests that read captures, not alongside:
+// with both cores busy, lossy_race's server once held 3 more TIME_WAIT
+// sockets than the estimate (the close races it measures shift with CPU
+// load).
 func TestTimeWaitAgainstKernel(t *testing.T) {
-	parallelUnlessUpdating(t)
 	dir := labBinaries(t)
 	for i, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {

@@ -6,8 +6,8 @@
 // The tests that only read captures call t.Parallel, and runLimited
 // keeps as many tshark processes running as there are cores: each uses
 // one. The tests that capture live traffic, time what they run or start
-// the GUI stay sequential, and so run alone, before the others; only the
-// kernel's TIME_WAIT scenarios, which mostly wait, run alongside them.
+// the GUI stay sequential, and so run alone, before the others, as do
+// the kernel's TIME_WAIT scenarios.
 //
 // The plugin is taken from build/out and lua/: run `make build` first
 // (`make test` does).
@@ -118,8 +118,8 @@ func runLimited(cmd *exec.Cmd) error {
 
 // parallelUnlessUpdating is t.Parallel for a test that rewrites committed
 // files under -update: updating, it runs alone, before the tests that
-// read those files, in source order (the kernel's captures before
-// TestTwreportGolden's reports of them).
+// read those files, in source order (after the kernel's captures, which
+// TestTwreportGolden reports on).
 func parallelUnlessUpdating(t *testing.T) {
 	if !*update {
 		t.Parallel()
