@@ -2,6 +2,7 @@ package tcptw
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -382,13 +383,13 @@ func TestResetsBounded(t *testing.T) {
 		c.id = uint64(i)
 		r.add(twKey{uint64(i), 0}, c, t0)
 	}
-	if len(r.slot) != resetSlots {
-		t.Fatalf("%d remembered, want %d", len(r.slot), resetSlots)
+	if r.n != resetSlots {
+		t.Fatalf("%d remembered, want %d", r.n, resetSlots)
 	}
-	if _, ok := r.slot[twKey{9, 0}]; ok {
+	if _, ok := r.get(twKey{9, 0}); ok {
 		t.Error("the oldest is still remembered")
 	}
-	if i, ok := r.slot[twKey{10, 0}]; !ok || r.ring[i].id != 10 {
+	if i, ok := r.get(twKey{10, 0}); !ok || r.ring[i].id != 10 {
 		t.Error("the oldest kept is not")
 	}
 	// The same tuple again takes a new slot; the old one is not deleted
@@ -398,12 +399,53 @@ func TestResetsBounded(t *testing.T) {
 	for range resetSlots - 1 {
 		r.add(twKey{1 << 40, 0}, c, t0)
 	}
-	if i, ok := r.slot[twKey{20, 0}]; !ok || r.ring[i].id != 1000 {
+	if i, ok := r.get(twKey{20, 0}); !ok || r.ring[i].id != 1000 {
 		t.Error("a tuple reset twice lost its latest connection")
 	}
 	r.forget(twKey{20, 0})
-	if _, ok := r.slot[twKey{20, 0}]; ok {
+	if _, ok := r.get(twKey{20, 0}); ok {
 		t.Error("forget did not")
+	}
+}
+
+// TestResetsIndex: the index agrees with a map kept alongside, through
+// resets that wrap the ring and forgets, over few tuples (long probe
+// runs, their holes closed by drop) and many.
+func TestResetsIndex(t *testing.T) {
+	for _, tuples := range []int{50, 3 * resetSlots} {
+		var r resets
+		want := map[twKey]uint64{} // tuple → id of its remembered reset
+		slotOf := map[int]twKey{}  // ring slot → tuple, to model eviction
+		rng := rand.New(rand.NewPCG(1, uint64(tuples)))
+		c := &conn{}
+		for step := range 20 * resetSlots {
+			k := twKey{uint64(rng.IntN(tuples)), 7}
+			if rng.IntN(4) == 0 {
+				r.forget(k)
+				delete(want, k)
+				continue
+			}
+			if old, ok := slotOf[r.next]; ok && r.used == resetSlots {
+				if id, ok := want[old]; ok && r.ring[r.next].id == id {
+					delete(want, old)
+				}
+			}
+			slotOf[r.next] = k
+			c.id = uint64(step)
+			r.add(k, c, t0)
+			want[k] = c.id
+			if r.n != len(want) {
+				t.Fatalf("%d tuples, step %d: %d in the index, want %d", tuples, step, r.n, len(want))
+			}
+		}
+		for i := range tuples {
+			k := twKey{uint64(i), 7}
+			n, ok := r.get(k)
+			id, wantOK := want[k]
+			if ok != wantOK || ok && r.ring[n].id != id {
+				t.Fatalf("%d tuples: tuple %d: found %v (id %d), want %v (id %d)", tuples, i, ok, r.ring[n].id, wantOK, id)
+			}
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package tcptw
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"time"
 
@@ -20,11 +21,20 @@ const resetSlots = 4096
 // capture. The oldest is forgotten first; a slot is used for at most a
 // TIME_WAIT length.
 type resets struct {
-	slot  map[twKey]int32
-	ring  []resetConn // made on the first reset
+	// index maps a tuple to its slot in ring (slot + 1, under a 32-bit
+	// tag of its hash; 0: empty): a fixed table at most half full, with
+	// linear probing. Every SYN forgets and every reset adds, and with a
+	// Go map and maphash a storm's twreport ran 5.8% more instructions
+	// than before it remembered resets; with this, 2.4%.
+	index []uint64
+	n     int         // tuples in index
+	seed  [2]uint64   // random, so that a capture cannot make collisions
+	ring  []resetConn // made on the first reset, with index
 	next  int
-	count int
+	used  int // slots of ring used
 }
+
+const resetIndexSlots = 2 * resetSlots
 
 type resetConn struct {
 	key        twKey
@@ -37,29 +47,91 @@ type resetConn struct {
 	at         time.Time
 }
 
+// tag hashes k: two multiplications, each folded, keyed by seed.
+func (r *resets) tag(k twKey) uint32 {
+	h := (k.lo ^ r.seed[0]) * 0x9e3779b97f4a7c15
+	h = (h ^ h>>32 ^ k.hi ^ r.seed[1]) * 0xd6e8feb86659fd93
+	return uint32(h ^ h>>32)
+}
+
+// find returns the index slot of k, or of the first empty slot in its
+// probe sequence.
+func (r *resets) find(k twKey, tag uint32) (int, bool) {
+	const mask = resetIndexSlots - 1
+	for i := int(tag) & mask; ; i = (i + 1) & mask {
+		s := r.index[i]
+		if s == 0 {
+			return i, false
+		}
+		if uint32(s>>32) == tag && r.ring[uint32(s)-1].key == k {
+			return i, true
+		}
+	}
+}
+
+// get returns k's slot in ring.
+func (r *resets) get(k twKey) (int, bool) {
+	if r.n == 0 {
+		return 0, false
+	}
+	i, ok := r.find(k, r.tag(k))
+	return int(uint32(r.index[i])) - 1, ok
+}
+
 // add remembers c, which an RST ended at t.
 func (r *resets) add(k twKey, c *conn, t time.Time) {
 	if r.ring == nil {
 		r.ring = make([]resetConn, resetSlots)
-		r.slot = make(map[twKey]int32)
+		r.index = make([]uint64, resetIndexSlots)
+		r.seed = [2]uint64{rand.Uint64(), rand.Uint64()}
 	}
-	i := r.next
-	if r.count == resetSlots {
-		if old := r.ring[i].key; r.slot[old] == int32(i) {
-			delete(r.slot, old)
+	n := r.next
+	if r.used == resetSlots {
+		// The oldest goes, unless its tuple was forgotten or reset again.
+		old := r.ring[n].key
+		if i, ok := r.find(old, r.tag(old)); ok && int(uint32(r.index[i]))-1 == n {
+			r.drop(i)
 		}
 	} else {
-		r.count++
+		r.used++
 	}
-	r.ring[i] = resetConn{key: k, id: c.id, client: c.ep[0], nxt: c.nxt, nxtOK: c.nxtOK, rolesKnown: c.rolesKnown, closer: c.closer, at: t}
-	r.slot[k] = int32(i)
-	r.next = (i + 1) % resetSlots
+	tag := r.tag(k)
+	i, ok := r.find(k, tag)
+	if ok {
+		// The tuple's earlier reset: its ring slot stays until reused.
+		r.drop(i)
+		i, _ = r.find(k, tag)
+	}
+	r.ring[n] = resetConn{key: k, id: c.id, client: c.ep[0], nxt: c.nxt, nxtOK: c.nxtOK, rolesKnown: c.rolesKnown, closer: c.closer, at: t}
+	r.index[i] = uint64(tag)<<32 | uint64(n+1)
+	r.n++
+	r.next = (n + 1) % resetSlots
+}
+
+// drop empties index slot i. Then it moves up the entries after i that
+// may not stay beyond the hole, so that probe sequences need no
+// tombstones.
+func (r *resets) drop(i int) {
+	const mask = resetIndexSlots - 1
+	r.n--
+	for j := (i + 1) & mask; r.index[j] != 0; j = (j + 1) & mask {
+		home := int(r.index[j]>>32) & mask
+		// j's entry may move to i when i lies cyclically in [home, j).
+		if (j-home)&mask >= (j-i)&mask {
+			r.index[i] = r.index[j]
+			i = j
+		}
+	}
+	r.index[i] = 0
 }
 
 // forget drops the tuple's connection: a new one has begun on it.
 func (r *resets) forget(k twKey) {
-	if r.slot != nil {
-		delete(r.slot, k)
+	if r.n == 0 {
+		return
+	}
+	if i, ok := r.find(k, r.tag(k)); ok {
+		r.drop(i)
 	}
 }
 
@@ -70,7 +142,7 @@ func (r *resets) forget(k twKey) {
 // SYN-ACK can be one too: the server's answer to a resent SYN, after
 // the connection that its first SYN-ACK began was reset.
 func (e *Engine) afterReset(k twKey, t time.Time, s *tcpdecode.Segment, v *Verdict) bool {
-	i, ok := e.resets.slot[k]
+	i, ok := e.resets.get(k)
 	if !ok {
 		return false
 	}
