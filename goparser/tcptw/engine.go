@@ -81,17 +81,16 @@ func keyOf(a, b netip.AddrPort) tupleKey {
 }
 
 // connTable maps a tuple to its open connection. A tuple of two IPv4
-// endpoints (nearly all) is keyed by their endpoint codes: 16 octets
-// without pointers, which a map hashes and compares in a third of the
-// time that tupleKey's 56 take. Other tuples are keyed by tupleKey: codes
-// would intern their addresses for good.
+// endpoints (nearly all) is keyed by their endpoint codes in a connMap.
+// Other tuples are in a Go map, keyed by tupleKey: codes would intern
+// their addresses for good.
 type connTable struct {
-	v4    map[twKey]*conn
+	v4    connMap
 	other map[tupleKey]*conn
 }
 
 func newConnTable() connTable {
-	return connTable{v4: make(map[twKey]*conn), other: make(map[tupleKey]*conn)}
+	return connTable{other: make(map[tupleKey]*conn)}
 }
 
 func key4(a, b netip.AddrPort) (twKey, bool) {
@@ -103,14 +102,14 @@ func key4(a, b netip.AddrPort) (twKey, bool) {
 
 func (t *connTable) get(a, b netip.AddrPort) *conn {
 	if k, ok := key4(a, b); ok {
-		return t.v4[k]
+		return t.v4.get(k)
 	}
 	return t.other[keyOf(a, b)]
 }
 
 func (t *connTable) put(a, b netip.AddrPort, c *conn) {
 	if k, ok := key4(a, b); ok {
-		t.v4[k] = c
+		t.v4.put(k, c)
 		return
 	}
 	t.other[keyOf(a, b)] = c
@@ -119,9 +118,7 @@ func (t *connTable) put(a, b netip.AddrPort, c *conn) {
 // remove forgets the tuple's connection if it is c.
 func (t *connTable) remove(a, b netip.AddrPort, c *conn) {
 	if k, ok := key4(a, b); ok {
-		if t.v4[k] == c {
-			delete(t.v4, k)
-		}
+		t.v4.remove(k, c)
 		return
 	}
 	if k := keyOf(a, b); t.other[k] == c {
@@ -129,11 +126,12 @@ func (t *connTable) remove(a, b netip.AddrPort, c *conn) {
 	}
 }
 
-func (t *connTable) len() int { return len(t.v4) + len(t.other) }
+func (t *connTable) len() int { return t.v4.n + len(t.other) }
 
-// all yields every open connection; it may delete the one it yields.
+// all yields every open connection. The caller must not add or remove
+// any meanwhile.
 func (t *connTable) all(yield func(*conn) bool) {
-	for _, c := range t.v4 {
+	for c := range t.v4.all {
 		if !yield(c) {
 			return
 		}
@@ -378,15 +376,19 @@ func (e *Engine) evict() {
 		times = append(times, c.last.UnixNano())
 	}
 	cut := time.Unix(0, evict.Cutoff(times, n))
+	var gone []*conn
 	for c := range e.conns.all {
 		if !c.last.After(cut) {
-			e.conns.remove(c.ep[0], c.ep[1], c)
-			if c.pair != nil {
-				c.pair.connGone(c)
-			}
-			e.rep.evicted++
-			e.verdict.Evicted++
+			gone = append(gone, c)
 		}
+	}
+	for _, c := range gone {
+		e.conns.remove(c.ep[0], c.ep[1], c)
+		if c.pair != nil {
+			c.pair.connGone(c)
+		}
+		e.rep.evicted++
+		e.verdict.Evicted++
 	}
 }
 

@@ -2,7 +2,6 @@ package tcptw
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"net/netip"
 	"time"
 )
@@ -383,17 +382,17 @@ func (e *Engine) hasTW(k twKey) bool {
 type twIndex struct {
 	slots []uint64 // 0: empty
 	n     int
-	seed  maphash.Seed // random, so that a capture cannot be made to collide
+	seed  tupleSeed
 }
 
 const twIndexMinSlots = 1 << 10
 
 func (x *twIndex) tag(k twKey) uint32 {
 	if x.slots == nil {
-		x.seed = maphash.MakeSeed()
+		x.seed = newTupleSeed()
 		x.slots = make([]uint64, twIndexMinSlots)
 	}
-	return uint32(maphash.Comparable(x.seed, k))
+	return uint32(x.seed.hash(k))
 }
 
 // find returns the slot of k, or of the first empty slot in its probe
