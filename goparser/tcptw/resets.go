@@ -102,21 +102,10 @@ func (r *resets) add(k twKey, c *conn, t time.Time) {
 	r.next = (n + 1) % resetSlots
 }
 
-// drop empties index slot i. Then it moves up the entries after i that
-// may not stay beyond the hole, so that probe sequences need no
-// tombstones.
+// drop empties index slot i.
 func (r *resets) drop(i int) {
-	const mask = resetIndexSlots - 1
 	r.n--
-	for j := (i + 1) & mask; r.index[j] != 0; j = (j + 1) & mask {
-		home := int(r.index[j]>>32) & mask
-		// j's entry may move to i when i lies cyclically in [home, j).
-		if (j-home)&mask >= (j-i)&mask {
-			r.index[i] = r.index[j]
-			i = j
-		}
-	}
-	r.index[i] = 0
+	emptySlot(r.index, i)
 }
 
 // forget drops the tuple's connection: a new one has begun on it.

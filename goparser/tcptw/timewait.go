@@ -469,17 +469,24 @@ func (x *twIndex) del(e *Engine, k twKey, rec uint32) bool {
 		return false
 	}
 	x.n--
-	// Backward shift: move up the entries after i that may not stay
-	// beyond a hole, so that probe sequences need no tombstones.
-	mask := len(x.slots) - 1
-	for j := (i + 1) & mask; x.slots[j] != 0; j = (j + 1) & mask {
-		home := int(x.slots[j]>>32) & mask
+	emptySlot(x.slots, i)
+	return true
+}
+
+// emptySlot empties slot i of a table of tagged slots (a tag of the
+// key's hash in the top 32 bits, whose low bits are the slot the key
+// probes first; 0: empty) with linear probing. Backward shift: it moves
+// up the entries after i that may not stay beyond the hole, so that
+// probe sequences need no tombstones.
+func emptySlot(slots []uint64, i int) {
+	mask := len(slots) - 1
+	for j := (i + 1) & mask; slots[j] != 0; j = (j + 1) & mask {
+		home := int(slots[j]>>32) & mask
 		// j's entry may move to i when i lies cyclically in [home, j).
 		if (j-home)&mask >= (j-i)&mask {
-			x.slots[i] = x.slots[j]
+			slots[i] = slots[j]
 			i = j
 		}
 	}
-	x.slots[i] = 0
-	return true
+	slots[i] = 0
 }
