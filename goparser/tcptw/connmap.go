@@ -1,6 +1,9 @@
 package tcptw
 
-import "math/rand/v2"
+import (
+	"math/bits"
+	"math/rand/v2"
+)
 
 // tupleSeed keys tupleSeed.hash. It is random, so that a capture cannot
 // be made of tuples that collide.
@@ -10,11 +13,14 @@ func newTupleSeed() tupleSeed { return tupleSeed{rand.Uint64(), rand.Uint64()} }
 
 // hash mixes both endpoint codes of k: two multiplications, each folded.
 // Every segment looks its tuple up, and Go's maps spent more time hashing
-// (aeshash through the generic path) than looking up.
+// (aeshash through the generic path) than looking up. The second product
+// is of 128 bits, so that every bit of k reaches the low bits that pick
+// a slot: with a 64-bit one, the top bits of k.hi (an address's) did not,
+// and tuples differing only there collided whatever the seed.
 func (s tupleSeed) hash(k twKey) uint64 {
 	h := (k.lo ^ s[0]) * 0x9e3779b97f4a7c15
-	h = (h ^ h>>32 ^ k.hi ^ s[1]) * 0xd6e8feb86659fd93
-	return h ^ h>>32
+	hi, lo := bits.Mul64(h^h>>32^k.hi^s[1], 0xd6e8feb86659fd93)
+	return hi ^ lo
 }
 
 // connMap maps the tuples of two IPv4 endpoints to their open

@@ -409,11 +409,13 @@ func TestResetsBounded(t *testing.T) {
 }
 
 // TestResetsIndex: the index agrees with a map kept alongside, through
-// resets that wrap the ring and forgets, over few tuples (long probe
-// runs, their holes closed by drop) and many.
+// resets that wrap the ring, tuples reset again, and forgets, over few
+// tuples and many (the ring's 4,096 slots in use, the index half full).
 func TestResetsIndex(t *testing.T) {
 	for _, tuples := range []int{50, 3 * resetSlots} {
-		var r resets
+		r := resets{seed: tupleSeed{1, uint64(tuples)}}
+		r.ring = make([]resetConn, resetSlots)
+		r.index = make([]uint64, resetIndexSlots)
 		want := map[twKey]uint64{} // tuple → id of its remembered reset
 		slotOf := map[int]twKey{}  // ring slot → tuple, to model eviction
 		rng := rand.New(rand.NewPCG(1, uint64(tuples)))
