@@ -91,14 +91,13 @@ func (r *resets) add(k twKey, c *conn, t time.Time) {
 	}
 	tag := r.tag(k)
 	i, ok := r.find(k, tag)
-	if ok {
-		// The tuple's earlier reset: its ring slot stays until reused.
-		r.drop(i)
-		i, _ = r.find(k, tag)
-	}
+	// If the tuple was reset before, this replaces it; the earlier ring
+	// slot stays until reused.
 	r.ring[n] = resetConn{key: k, id: c.id, client: c.ep[0], nxt: c.nxt, nxtOK: c.nxtOK, rolesKnown: c.rolesKnown, closer: c.closer, at: t}
 	r.index[i] = uint64(tag)<<32 | uint64(n+1)
-	r.n++
+	if !ok {
+		r.n++
+	}
 	r.next = (n + 1) % resetSlots
 }
 
