@@ -20,8 +20,10 @@
 package tcptw
 
 import (
+	"cmp"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/gotcpdump/gotcpdump/goparser/internal/evict"
@@ -382,6 +384,8 @@ func (e *Engine) evict() {
 			gone = append(gone, c)
 		}
 	}
+	// In the order they began, not the table's, which follows its seed.
+	slices.SortFunc(gone, func(a, b *conn) int { return cmp.Compare(a.id, b.id) })
 	for _, c := range gone {
 		e.conns.remove(c.ep[0], c.ep[1], c)
 		if c.pair != nil {
@@ -709,6 +713,11 @@ func (e *Engine) syn(c *conn, t time.Time, s *tcpdecode.Segment, v *Verdict) *co
 		// The new connection takes the tuple: the old one's port is
 		// counted in use once, by the new one.
 		c.pair.connGone(c)
+	}
+	if c != nil {
+		// Out of the table first, so that newConn's eviction cannot
+		// count it gone again.
+		e.conns.remove(c.ep[0], c.ep[1], c)
 	}
 	nc := e.newConn(s.Src, s.Dst, true, hadTW, t)
 	nc.synSeq = s.Seq

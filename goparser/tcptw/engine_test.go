@@ -258,6 +258,27 @@ func TestOpenConnectionsBounded(t *testing.T) {
 	}
 }
 
+// TestNewConnectionOnAFullTable: a SYN that takes over the tuple of an
+// open connection, with the table at its limit, counts that connection
+// gone once: it was counted twice when the eviction picked it too.
+func TestNewConnectionOnAFullTable(t *testing.T) {
+	e := New(Config{MaxConns: 8})
+	var first *flow
+	for i := range 8 {
+		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1)
+		f.at(time.Duration(i) * time.Millisecond).handshake()
+		if i == 0 {
+			first = f
+		}
+	}
+	first.seq[0] += 1 << 30 // a new ISN: not a retransmission
+	first.at(100*time.Millisecond).send(0, true, false, false, false, 0)
+	p := e.conns.get(first.ep[0], srv).pair
+	if p.open != e.conns.len() {
+		t.Fatalf("the pair counts %d open connections; %d are tracked", p.open, e.conns.len())
+	}
+}
+
 // TestSecondCopies: a segment captured twice within 1 ms changes nothing
 // the second time, whatever it carries; a retransmission still counts.
 func TestSecondCopies(t *testing.T) {
