@@ -293,9 +293,10 @@ func TestLateSegmentsAfterTimeWait(t *testing.T) {
 // closeConn plays the exchange and then close, and returns the verdict
 // of close's last segment and its time.
 func closeConn(e *Engine, close []pkt) (Verdict, time.Time) {
-	vs := play(e, script(close...))
+	sc := script(close...)
+	vs := play(e, sc)
 	t := t0
-	for _, p := range script(close...) {
+	for _, p := range sc {
 		t = t.Add(p.at)
 	}
 	return vs[len(vs)-1], t
