@@ -1143,6 +1143,28 @@ func TestGotcpdumpFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("afpacket on any", func(t *testing.T) {
+		// libpcap captures "any" (the afpacket engine has no cooked
+		// headers), and the user is told.
+		var errOut bytes.Buffer
+		c := exec.Command(bin, "-i", "any", "--engine", "afpacket", "-t", "1", "-w", filepath.Join(dir, "any.pcap"), "-f", "udp port 9")
+		c.Stderr = &errOut
+		if err := c.Run(); err != nil {
+			t.Fatalf("%v: %s", err, errOut.String())
+		}
+		for _, want := range []string{"gotcpdump: warning: --engine afpacket cannot capture on any", "link-type LINUX_SLL2"} {
+			if !strings.Contains(errOut.String(), want) {
+				t.Errorf("stderr has no %q:\n%s", want, errOut.String())
+			}
+		}
+		errOut.Reset()
+		c = exec.Command(bin, "-i", "lo", "--engine", "afpacket", "-t", "1", "-w", filepath.Join(dir, "lo.pcap"), "-f", "udp port 9")
+		c.Stderr = &errOut
+		if err := c.Run(); err != nil || strings.Contains(errOut.String(), "warning") {
+			t.Errorf("afpacket on lo: %v, stderr:\n%s", err, errOut.String())
+		}
+	})
+
 	t.Run("bad arguments exit 1", func(t *testing.T) {
 		gone := exec.Command("true")
 		_ = gone.Run()

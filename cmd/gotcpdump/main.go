@@ -366,6 +366,9 @@ func (o *options) check() error {
 	return err
 }
 
+// engineOverridden is the warning for --engine afpacket on any.
+const engineOverridden = "--engine afpacket cannot capture on any (it has no cooked headers): capturing through libpcap"
+
 // config is the capture that o asks for, with filter.
 func (o *options) config(filter string) capture.Config {
 	return capture.Config{Interface: o.iface, Snaplen: o.snaplen, BufferKiB: o.bufferKiB,
@@ -575,7 +578,11 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		micro = o.precision != "nano"
 		snaplen, iface = info.Snaplen, ""
 	} else {
-		src, err = capture.Open(o.config(filter))
+		cfg := o.config(filter)
+		if cfg.EngineOverridden() {
+			fmt.Fprintln(stderr, "gotcpdump: warning:", engineOverridden)
+		}
+		src, err = capture.Open(cfg)
 	}
 	if err != nil {
 		return r, err

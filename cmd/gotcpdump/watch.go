@@ -51,10 +51,14 @@ func watch(args []string, stderr io.Writer) int {
 	if probe == "" {
 		probe = stormFilter(nil)
 	}
-	src, err := capture.Open(capture.Config{Interface: w.iface, Snaplen: w.snaplen, BufferKiB: 1024, Filter: probe, Engine: w.engine})
+	cfg := capture.Config{Interface: w.iface, Snaplen: w.snaplen, BufferKiB: 1024, Filter: probe, Engine: w.engine}
+	src, err := capture.Open(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "gotcpdump watch:", err)
 		return 2
+	}
+	if cfg.EngineOverridden() {
+		log.Warn(engineOverridden)
 	}
 	src.Close()
 	if err := writableDir(w.dir); err != nil {

@@ -431,3 +431,23 @@ func TestBlocksAsPackets(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineOverridden: only the afpacket engine on "any" (named or the
+// default) is captured through libpcap instead of the engine asked for.
+func TestEngineOverridden(t *testing.T) {
+	for _, tc := range []struct {
+		c    Config
+		want bool
+	}{
+		{Config{Interface: "any", Engine: "afpacket"}, true},
+		{Config{Engine: "afpacket"}, true},
+		{Config{Interface: "lo", Engine: "afpacket"}, false},
+		{Config{Interface: "any", Engine: "pcap"}, false},
+		{Config{Interface: "any"}, false},
+		{Config{Interface: "eth0"}, false},
+	} {
+		if got := tc.c.EngineOverridden(); got != tc.want {
+			t.Errorf("%+v: EngineOverridden() = %v, want %v", tc.c, got, tc.want)
+		}
+	}
+}

@@ -119,6 +119,13 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+func (c Config) anyIface() bool { return c.Interface == "any" || c.Interface == "" }
+
+// EngineOverridden reports whether c asks for the afpacket engine on
+// "any", which Open captures through libpcap instead: the caller tells
+// the user, who would otherwise believe the engine was used.
+func (c Config) EngineOverridden() bool { return c.Engine == "afpacket" && c.anyIface() }
+
 // Open starts a capture. libpcap is the default: its batches go to a
 // pcap file whole. The afpacket engine cannot give cooked headers for
 // "any", which always goes through libpcap.
@@ -129,7 +136,7 @@ func Open(c Config) (Source, error) {
 	}
 	c = c.withDefaults()
 	switch {
-	case c.Engine == "" || c.Engine == "pcap" || c.Interface == "any" || c.Interface == "":
+	case c.Engine == "" || c.Engine == "pcap" || c.anyIface():
 		s, err := openPcap(c, ifindex)
 		return s, classify(err)
 	case c.Direction != "" && c.Direction != "inout":
