@@ -15,14 +15,18 @@ import (
 
 // Segment is what the TIME_WAIT engine needs of one TCP segment.
 type Segment struct {
-	Src, Dst   netip.AddrPort
-	Seq, Ack   uint32
-	SYN, ACK   bool
-	FIN, RST   bool
-	Window     uint16
-	HasTS      bool
-	TSval      uint32
-	TSecr      uint32
+	Src, Dst netip.AddrPort
+	Seq, Ack uint32
+	SYN, ACK bool
+	FIN, RST bool
+	Window   uint16
+	HasTS    bool
+	TSval    uint32
+	TSecr    uint32
+	SACKPerm bool // SACK-permitted (on a SYN)
+	// DSACK: the ACK reports a duplicate segment (RFC 2883): the first
+	// SACK block lies below the cumulative ACK, or inside the second.
+	DSACK      bool
 	Payload    []byte // aliases the frame; valid until the next Decode
 	PayloadLen int    // TCP payload octets on the wire, even if truncated
 }
@@ -146,11 +150,7 @@ func (d *Decoder) decodeLayers(lt layers.LinkType, frame []byte, s *Segment) err
 	s.SYN, s.ACK, s.FIN, s.RST = t.SYN, t.ACK, t.FIN, t.RST
 	s.Window = t.Window
 	for _, o := range t.Options {
-		if o.OptionType == layers.TCPOptionKindTimestamps && len(o.OptionData) == 8 {
-			s.HasTS = true
-			s.TSval = uint32(o.OptionData[0])<<24 | uint32(o.OptionData[1])<<16 | uint32(o.OptionData[2])<<8 | uint32(o.OptionData[3])
-			s.TSecr = uint32(o.OptionData[4])<<24 | uint32(o.OptionData[5])<<16 | uint32(o.OptionData[6])<<8 | uint32(o.OptionData[7])
-		}
+		s.option(o.OptionType, o.OptionData)
 	}
 	s.Payload = t.Payload
 	// IP total length minus the TCP header; falls back to what was
@@ -160,6 +160,31 @@ func (d *Decoder) decodeLayers(lt layers.LinkType, frame []byte, s *Segment) err
 		s.PayloadLen = len(s.Payload)
 	}
 	return nil
+}
+
+// option reads one TCP option's data into s. The ACK flag and number
+// must be in s already.
+func (s *Segment) option(kind layers.TCPOptionKind, data []byte) {
+	switch kind {
+	case layers.TCPOptionKindTimestamps:
+		if len(data) == 8 {
+			s.HasTS = true
+			s.TSval = binary.BigEndian.Uint32(data[0:4])
+			s.TSecr = binary.BigEndian.Uint32(data[4:8])
+		}
+	case layers.TCPOptionKindSACKPermitted:
+		s.SACKPerm = true
+	case layers.TCPOptionKindSACK:
+		if len(data) < 8 || len(data)%8 != 0 {
+			return
+		}
+		left, right := binary.BigEndian.Uint32(data[0:4]), binary.BigEndian.Uint32(data[4:8])
+		s.DSACK = s.ACK && int32(left-s.Ack) < 0
+		if len(data) >= 16 && !s.DSACK {
+			left2, right2 := binary.BigEndian.Uint32(data[8:12]), binary.BigEndian.Uint32(data[12:16])
+			s.DSACK = s.ACK && int32(left-left2) >= 0 && int32(right2-right) >= 0
+		}
+	}
 }
 
 // decodeEthernetIPv4TCP is Decode's path for the frames of nearly every
@@ -201,6 +226,9 @@ func decodeEthernetIPv4TCP(frame []byte, s *Segment) bool {
 	if hl < 20 || hl > len(tcp) {
 		return false
 	}
+	// The ACK before the options: option reads it.
+	s.Ack = binary.BigEndian.Uint32(tcp[8:12])
+	s.ACK = tcp[13]&0x10 != 0
 	for o := tcp[20:hl]; len(o) > 0; {
 		switch o[0] {
 		case 0: // end of options
@@ -215,17 +243,12 @@ func decodeEthernetIPv4TCP(frame []byte, s *Segment) bool {
 		if len(o) < 2 || o[1] < 2 || int(o[1]) > len(o) {
 			break // parsing stops here, as the layer's does
 		}
-		if o[0] == uint8(layers.TCPOptionKindTimestamps) && o[1] == 10 {
-			s.HasTS = true
-			s.TSval = binary.BigEndian.Uint32(o[2:6])
-			s.TSecr = binary.BigEndian.Uint32(o[6:10])
-		}
+		s.option(layers.TCPOptionKind(o[0]), o[2:o[1]])
 		o = o[o[1]:]
 	}
 	s.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(tcp[0:2]))
 	s.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(tcp[2:4]))
 	s.Seq = binary.BigEndian.Uint32(tcp[4:8])
-	s.Ack = binary.BigEndian.Uint32(tcp[8:12])
 	flags := tcp[13]
 	s.FIN, s.SYN, s.RST, s.ACK = flags&0x01 != 0, flags&0x02 != 0, flags&0x04 != 0, flags&0x10 != 0
 	s.Window = binary.BigEndian.Uint16(tcp[14:16])

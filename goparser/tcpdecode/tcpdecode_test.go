@@ -200,3 +200,72 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestSACKOptions decodes SACK-permitted and SACK options over exact
+// bytes, through the fast path (Ethernet) and the layers (raw IPv4).
+func TestSACKOptions(t *testing.T) {
+	sack := func(blocks ...uint32) []byte {
+		o := []byte{1, 1, 5, byte(2 + 4*len(blocks))}
+		for _, b := range blocks {
+			o = binary.BigEndian.AppendUint32(o, b)
+		}
+		return o
+	}
+	tests := []struct {
+		name      string
+		flags     byte // TCP flags octet
+		ack       uint32
+		opts      []byte
+		perm, dup bool
+	}{
+		{"syn sack-permitted", 0x02, 0, []byte{2, 4, 5, 180, 4, 2, 1, 1}, true, false},
+		{"syn-ack sack-permitted", 0x12, 1, []byte{4, 2, 1, 1}, true, false},
+		{"duplicate FIN below the ack", 0x10, 122, sack(121, 122), false, true},
+		{"block above the ack", 0x10, 122, sack(130, 140), false, false},
+		{"block ending at the ack", 0x10, 122, sack(100, 122), false, true},
+		{"block starting at the ack", 0x10, 122, sack(122, 130), false, false},
+		{"first inside second", 0x10, 122, sack(130, 135, 128, 140), false, true},
+		{"first beside second", 0x10, 122, sack(130, 135, 140, 150), false, false},
+		{"first overlapping second", 0x10, 122, sack(130, 145, 128, 140), false, false},
+		{"below the ack across the wrap", 0x10, 5, sack(0xfffffff0, 0xfffffff8), false, true},
+		{"above the ack across the wrap", 0x10, 0xfffffff0, sack(3, 9), false, false},
+		{"without the ACK flag", 0x00, 122, sack(121, 122), false, false},
+		{"short block", 0x10, 122, []byte{1, 1, 5, 6, 0, 0, 0, 121}, false, false},
+	}
+	d := New()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if len(tt.opts)%4 != 0 {
+				t.Fatalf("options of %d octets", len(tt.opts))
+			}
+			tcp := make([]byte, 20, 20+len(tt.opts))
+			binary.BigEndian.PutUint16(tcp[0:], 8080)
+			binary.BigEndian.PutUint16(tcp[2:], 40000)
+			binary.BigEndian.PutUint32(tcp[4:], 139)
+			binary.BigEndian.PutUint32(tcp[8:], tt.ack)
+			tcp[12] = byte(20+len(tt.opts)) / 4 << 4
+			tcp[13] = tt.flags
+			binary.BigEndian.PutUint16(tcp[14:], 512)
+			tcp = append(tcp, tt.opts...)
+			ip := []byte{0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1}
+			binary.BigEndian.PutUint16(ip[2:], uint16(len(ip)+len(tcp)))
+			ip = append(ip, tcp...)
+			eth := append([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00}, ip...)
+			for _, f := range []struct {
+				lt    layers.LinkType
+				frame []byte
+			}{{layers.LinkTypeEthernet, eth}, {layers.LinkTypeRaw, ip}} {
+				var s Segment
+				if err := d.Decode(f.lt, f.frame, &s); err != nil {
+					t.Fatalf("%v: %v", f.lt, err)
+				}
+				if s.SACKPerm != tt.perm || s.DSACK != tt.dup {
+					t.Errorf("%v: SACK-permitted %v, D-SACK %v; want %v, %v", f.lt, s.SACKPerm, s.DSACK, tt.perm, tt.dup)
+				}
+			}
+			if !agree(t, d, eth) {
+				t.Error("the fast path did not take the frame")
+			}
+		})
+	}
+}
