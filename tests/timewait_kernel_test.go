@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -166,8 +168,19 @@ func (l *lab) start(ns string, args ...string) *exec.Cmd {
 
 // timeWait counts the namespace's sockets in TIME_WAIT (state 06).
 func (l *lab) timeWait(ns string) int {
+	return l.timeWaitSockets(ns, nil)
+}
+
+// twSocket is a TIME_WAIT socket: its own address, then its peer's.
+type twSocket [2]netip.AddrPort
+
+// timeWaitSockets counts the namespace's sockets in TIME_WAIT and, when
+// seen is not nil, adds each IPv4 one to it with the time it was first
+// seen.
+func (l *lab) timeWaitSockets(ns string, seen map[twSocket]time.Time) int {
 	pid := l.sleepers[ns].Process.Pid
 	n := 0
+	now := time.Now()
 	for _, f := range []string{"tcp", "tcp6"} {
 		fh, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, f))
 		if err != nil {
@@ -175,13 +188,35 @@ func (l *lab) timeWait(ns string) int {
 		}
 		sc := bufio.NewScanner(fh)
 		for sc.Scan() {
-			if fields := strings.Fields(sc.Text()); len(fields) > 3 && fields[3] == "06" {
-				n++
+			fields := strings.Fields(sc.Text())
+			if len(fields) <= 3 || fields[3] != "06" {
+				continue
+			}
+			n++
+			if seen == nil || f != "tcp" {
+				continue
+			}
+			k := twSocket{procAddr(fields[1]), procAddr(fields[2])}
+			if _, ok := seen[k]; !ok {
+				seen[k] = now
 			}
 		}
 		fh.Close()
 	}
 	return n
+}
+
+// procAddr parses an IPv4 address and port of /proc/net/tcp: the address
+// as a 32-bit word in hex, in this machine's byte order (little-endian:
+// the tests run on x86-64 and arm64), the port in hex.
+func procAddr(s string) netip.AddrPort {
+	a, p, _ := strings.Cut(s, ":")
+	w, err1 := strconv.ParseUint(a, 16, 32)
+	port, err2 := strconv.ParseUint(p, 16, 16)
+	if err1 != nil || err2 != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(w), byte(w >> 8), byte(w >> 16), byte(w >> 24)}), uint16(port))
 }
 
 type sample struct {
@@ -653,6 +688,7 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 
 	var mu sync.Mutex
 	var samples []sample
+	kernelTW := map[twSocket]time.Time{} // the sampler's until wg.Wait
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -662,8 +698,8 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 		defer tick.Stop()
 		for {
 			s := sample{before: time.Now(), count: map[netip.Addr]int{}}
-			s.count[l.cliIP] = l.timeWait(l.cliNS)
-			s.count[l.srvIP] = l.timeWait(l.srvNS)
+			s.count[l.cliIP] = l.timeWaitSockets(l.cliNS, kernelTW)
+			s.count[l.srvIP] = l.timeWaitSockets(l.srvNS, kernelTW)
 			s.after = time.Now()
 			mu.Lock()
 			samples = append(samples, s)
@@ -696,7 +732,7 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 		t.Fatalf("gotcpdump dropped packets: %s", dumpErr.String())
 	}
 
-	eng := analyse(t, capFile)
+	eng, engineTW := analyseTW(t, capFile)
 	eng.Advance(end)
 	r := eng.Report(true)
 
@@ -714,6 +750,10 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 	}
 	t.Logf("%s: %d samples of 2 namespaces compared with the kernel, %d failed; client peak %d, server peak %d",
 		sc.name, len(samples), failed, host(r, l.cliIP).Peak, host(r, l.srvIP).Peak)
+	if failed > 0 {
+		logTWDiff(t, kernelTW, engineTW, sc.lag)
+		keepCapture(t, capFile)
+	}
 	maxKernel := 0
 	for _, s := range samples {
 		for _, k := range s.count {
@@ -755,9 +795,78 @@ func eachSegment(t *testing.T, file string, fn func(ts time.Time, s *tcpdecode.S
 }
 
 func analyse(t *testing.T, file string) *tcptw.Engine {
-	eng := tcptw.New(tcptw.Config{})
-	eachSegment(t, file, func(ts time.Time, s *tcpdecode.Segment) { eng.Segment(ts, s) })
+	eng, _ := analyseTW(t, file)
 	return eng
+}
+
+// analyseTW is analyse that also returns when the engine put each
+// socket into TIME_WAIT, first.
+func analyseTW(t *testing.T, file string) (*tcptw.Engine, map[twSocket]time.Time) {
+	eng := tcptw.New(tcptw.Config{})
+	started := map[twSocket]time.Time{}
+	eachSegment(t, file, func(ts time.Time, s *tcpdecode.Segment) {
+		v := eng.Segment(ts, s)
+		if v == nil || !v.TWStarted {
+			return
+		}
+		for _, h := range []netip.AddrPort{v.Holder, v.Holder2} {
+			if !h.IsValid() {
+				continue
+			}
+			k := twSocket{s.Src, s.Dst}
+			if h != s.Src {
+				k = twSocket{s.Dst, s.Src}
+			}
+			if _, ok := started[k]; !ok {
+				started[k] = ts
+			}
+		}
+	})
+	return eng, started
+}
+
+// keepCapture copies a failed scenario's capture into $KEEP_CAPTURES,
+// when it names a directory: the scenarios that lose segments at random
+// fail rarely, and each run's capture is new.
+func keepCapture(t *testing.T, file string) {
+	dir := os.Getenv("KEEP_CAPTURES")
+	if dir == "" {
+		return
+	}
+	b, err := os.ReadFile(file)
+	if err == nil {
+		dst := filepath.Join(dir, time.Now().Format("150405-")+filepath.Base(file))
+		if err = os.WriteFile(dst, b, 0o644); err == nil {
+			t.Logf("capture kept as %s", dst)
+		}
+	}
+	if err != nil {
+		t.Logf("capture not kept: %v", err)
+	}
+}
+
+// logTWDiff names, for a failed comparison, the sockets the kernel held
+// in TIME_WAIT that the engine never did, those the engine did that the
+// kernel never held, and those the kernel held more than lag before the
+// engine: a failure says which connections to look for in the capture.
+func logTWDiff(t *testing.T, kernel, engine map[twSocket]time.Time, lag time.Duration) {
+	t.Helper()
+	var lines []string
+	for k, at := range kernel {
+		switch e, ok := engine[k]; {
+		case !ok:
+			lines = append(lines, fmt.Sprintf("%s-%s: kernel from %s, never the engine", k[0], k[1], at.Format("15:04:05.000")))
+		case e.Sub(at) > lag:
+			lines = append(lines, fmt.Sprintf("%s-%s: kernel from %s, engine from %s", k[0], k[1], at.Format("15:04:05.000"), e.Format("15:04:05.000")))
+		}
+	}
+	for k, at := range engine {
+		if _, ok := kernel[k]; !ok {
+			lines = append(lines, fmt.Sprintf("%s-%s: engine from %s, never the kernel", k[0], k[1], at.Format("15:04:05.000")))
+		}
+	}
+	sort.Strings(lines)
+	t.Logf("TIME_WAIT sockets that differ (%d):\n%s", len(lines), strings.Join(lines, "\n"))
 }
 
 // synCounts counts the SYNs (without ACK) of a capture and the distinct
