@@ -170,12 +170,16 @@ type conn struct {
 	twCheck    bool      // the tuple had a TIME_WAIT socket when this connection began
 	// For a simultaneous close whose second FIN the capture lost
 	// (closing): ackSeq is the sequence number of this side's first
-	// segment that acknowledged the peer's FIN, ackFirst that the peer
-	// had sent nothing again since its FIN by then, and resent that this
-	// side sent data or a FIN again after its FIN.
+	// segment that acknowledged the peer's FIN, ackFirst that it answered
+	// the FIN's first arrival (the peer had sent nothing again since its
+	// FIN by then, or the segment reports no duplicate where D-SACKs are
+	// expected: sack), and resent that this side sent data or a FIN
+	// again after its FIN.
 	ackSeq   [2]uint32
 	ackFirst [2]bool
 	resent   [2]bool
+	// sackSYN: the SYN offered SACK; sack: the SYN-ACK too.
+	sackSYN, sack bool
 	// refused: the SYN hit a TIME_WAIT socket that refused it (answered
 	// with an ACK). The client's RST to that ACK does not end the attempt:
 	// its kernel resends the same SYN, a retransmission.
@@ -465,6 +469,7 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 
 	if s.SYN && s.ACK {
 		c.synAck = true
+		c.sack = c.sackSYN && s.SACKPerm
 	}
 	// The direction's first payload, right after its SYN.
 	start := s.PayloadLen > 0 && c.bytes[d] == 0 && c.synAck && c.nxtOK[d] && s.Seq == c.nxt[d]
@@ -721,6 +726,7 @@ func (e *Engine) syn(c *conn, t time.Time, s *tcpdecode.Segment, v *Verdict) *co
 	}
 	nc := e.newConn(s.Src, s.Dst, true, hadTW, t)
 	nc.synSeq = s.Seq
+	nc.sackSYN = s.SACKPerm
 	nc.refused = refused
 	if c != nil && c.pair == nc.pair && !c.closed {
 		// An earlier attempt on this tuple that never completed.
@@ -898,7 +904,12 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 	}
 	if s.ACK && c.fin[o] && !seqAfter(c.finSeq[o]+1, s.Ack) {
 		if !c.ackedPeer[d] {
-			c.ackSeq[d], c.ackFirst[d] = s.Seq, !c.resent[o]
+			// After the peer resent its FIN, this may answer the
+			// copy: a receiver that negotiated SACK reports that
+			// duplicate with a D-SACK (RFC 2883; Linux does unless
+			// tcp_dsack=0). Without one, the first copy was lost
+			// and this answers the FIN's first arrival.
+			c.ackSeq[d], c.ackFirst[d] = s.Seq, !c.resent[o] || (c.sack && !s.DSACK)
 		}
 		c.ackedPeer[d] = true
 		c.finAcked[o] = true

@@ -12,7 +12,8 @@ import (
 )
 
 // pkt is one segment of a scripted connection: from the client (0) or
-// the server (1), its flags (S, A, F, R, P), and its sequence and
+// the server (1), its flags (S, A, F, R, P; K for SACK-permitted, D for
+// a D-SACK block), and its sequence and
 // acknowledgement numbers relative to each side's ISN, as Wireshark
 // shows them. at is the time since the previous segment.
 type pkt struct {
@@ -33,7 +34,8 @@ func (p pkt) segment() tcpdecode.Segment {
 	}
 	s := tcpdecode.Segment{Src: src, Dst: dst, Seq: isn[p.from] + p.seq, PayloadLen: p.n,
 		SYN: strings.Contains(p.flags, "S"), ACK: strings.Contains(p.flags, "A"),
-		FIN: strings.Contains(p.flags, "F"), RST: strings.Contains(p.flags, "R")}
+		FIN: strings.Contains(p.flags, "F"), RST: strings.Contains(p.flags, "R"),
+		SACKPerm: strings.Contains(p.flags, "K"), DSACK: strings.Contains(p.flags, "D")}
 	if s.ACK {
 		s.Ack = isn[1-p.from] + p.ack
 	}
@@ -169,21 +171,68 @@ func TestCloseWithLosses(t *testing.T) {
 			}, CloserServer, "10.0.0.2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := New(Config{})
-			vs := play(e, script(tc.close...))
-			last := vs[len(vs)-1]
-			r := e.Report(false)
-			var holders []string
-			for _, h := range r.Hosts {
-				if h.Peak > 0 {
-					holders = append(holders, h.Address)
-				}
-			}
-			got := strings.Join(holders, " ")
-			if last.Closer != tc.closer || got != tc.holders || r.Summary.Connections != 1 || r.Summary.OpenAtEnd != 0 {
-				t.Fatalf("closer %v, holders %q, %d connections, %d open; want %v, %q, 1, 0",
-					last.Closer, got, r.Summary.Connections, r.Summary.OpenAtEnd, tc.closer, tc.holders)
-			}
+			checkClose(t, script(tc.close...), tc.closer, tc.holders)
+		})
+	}
+}
+
+// checkClose plays a connection and checks its closer, the hosts that
+// held TIME_WAIT, and that it is the only connection, closed.
+func checkClose(t *testing.T, pkts []pkt, closer Closer, holders string) {
+	t.Helper()
+	e := New(Config{})
+	vs := play(e, pkts)
+	last := vs[len(vs)-1]
+	r := e.Report(false)
+	var held []string
+	for _, h := range r.Hosts {
+		if h.Peak > 0 {
+			held = append(held, h.Address)
+		}
+	}
+	got := strings.Join(held, " ")
+	if last.Closer != closer || got != holders || r.Summary.Connections != 1 || r.Summary.OpenAtEnd != 0 {
+		t.Fatalf("closer %v, holders %q, %d connections, %d open; want %v, %q, 1, 0",
+			last.Closer, got, r.Summary.Connections, r.Summary.OpenAtEnd, closer, holders)
+	}
+}
+
+// TestCloseWithLossesDSACK: where both sides negotiated SACK, the answer
+// to a resent FIN tells whether it had the first copy: Linux reports a
+// duplicate with a D-SACK. lossy_race: the client's FIN was lost after
+// the capture, the server's FIN before it, and the server's ACK of the
+// resent FIN, its first, counts its own FIN (140) and has no D-SACK:
+// both closed at once. The same ACK with a D-SACK is the passive
+// closer's answer from LAST_ACK to a copy, its FIN+ACK lost; and without
+// SACK, nothing tells the two apart, and the likelier (one loss, not
+// two) is taken.
+func TestCloseWithLossesDSACK(t *testing.T) {
+	withSACK := func(close []pkt) []pkt {
+		p := script(close...)
+		p[0].flags, p[1].flags = "SK", "SAK"
+		return p
+	}
+	lost := func(ack string) []pkt {
+		return []pkt{
+			{50 * time.Microsecond, 0, "FA", 123, 139, 0},
+			{rto, 0, "FA", 123, 139, 0},
+			{30 * time.Microsecond, 1, ack, 140, 124, 0},
+			{10 * time.Microsecond, 1, "FA", 139, 124, 0},
+			{50 * time.Microsecond, 0, "A", 124, 140, 0},
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		pkts    []pkt
+		closer  Closer
+		holders string
+	}{
+		{"SACK, no D-SACK: FINs crossed", withSACK(lost("A")), CloserBoth, "10.0.0.1 10.0.0.2"},
+		{"SACK, D-SACK: passive close", withSACK(lost("AD")), CloserClient, "10.0.0.1"},
+		{"no SACK: the likelier passive close", script(lost("A")...), CloserClient, "10.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkClose(t, tc.pkts, tc.closer, tc.holders)
 		})
 	}
 }
