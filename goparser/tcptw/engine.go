@@ -180,6 +180,10 @@ type conn struct {
 	resent   [2]bool
 	// sackSYN: the SYN offered SACK; sack: the SYN-ACK too.
 	sackSYN, sack bool
+	// pureAck: when this side's first acknowledgement of the peer's FIN
+	// was a segment without FIN or data, sent before the peer resent
+	// anything, its time (Unix nanoseconds); 0 otherwise.
+	pureAck [2]int64
 	// refused: the SYN hit a TIME_WAIT socket that refused it (answered
 	// with an ACK). The client's RST to that ACK does not end the attempt:
 	// its kernel resends the same SYN, a retransmission.
@@ -648,6 +652,7 @@ func (e *Engine) swapRoles(c *conn) {
 	c.ackedPeer[0], c.ackedPeer[1] = c.ackedPeer[1], c.ackedPeer[0]
 	c.ackSeq[0], c.ackSeq[1] = c.ackSeq[1], c.ackSeq[0]
 	c.ackFirst[0], c.ackFirst[1] = c.ackFirst[1], c.ackFirst[0]
+	c.pureAck[0], c.pureAck[1] = c.pureAck[1], c.pureAck[0]
 	c.resent[0], c.resent[1] = c.resent[1], c.resent[0]
 	c.tw[0], c.tw[1] = c.tw[1], c.tw[0]
 	c.copies[0], c.copies[1] = c.copies[1], c.copies[0]
@@ -867,7 +872,8 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 	if c.fin[d] && (s.FIN || s.PayloadLen > 0) {
 		c.resent[d] = true
 	}
-	if s.FIN && !c.fin[d] {
+	newFIN := s.FIN && !c.fin[d]
+	if newFIN {
 		if !c.fin[o] {
 			// How long the connection was idle when it was closed: 0
 			// when the FIN comes with data.
@@ -900,9 +906,28 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 			// delivered after its FIN: taken for a simultaneous close,
 			// it needs a loss and a reordering together.)
 			c.closer = CloserBoth
+		case c.fin[o] && c.pureAck[d] != 0 && c.ackSeq[d] == s.Seq && t.UnixNano()-c.pureAck[d] <= deferredFIN.Nanoseconds() &&
+			c.pair != nil && e.pairHost(c.pair, d).delaysFINAck:
+			// A FIN right behind this side's ACK of the peer's FIN,
+			// which did not count it: the side had closed (FIN_WAIT_1)
+			// with its FIN not yet sent when the peer's arrived, and
+			// Linux answers that at once, going to CLOSING; in
+			// CLOSE_WAIT it delays that ACK (delayed-ACK mode after a
+			// FIN), so that it rides on the FIN when the application
+			// closes. A host that was seen to do so (delaysFINAck).
+			c.closer = CloserBoth
 		}
 	}
 	if s.ACK && c.fin[o] && !seqAfter(c.finSeq[o]+1, s.Ack) {
+		if !c.ackedPeer[d] && c.pair != nil && newFIN && !c.resent[o] {
+			// The FIN carries the first acknowledgement of the
+			// peer's: a passive closer that waited for its
+			// application's close to acknowledge the peer's FIN.
+			e.pairHost(c.pair, d).delaysFINAck = true
+		}
+		if !c.ackedPeer[d] && !s.FIN && s.PayloadLen == 0 && !c.resent[o] {
+			c.pureAck[d] = t.UnixNano()
+		}
 		if !c.ackedPeer[d] {
 			// After the peer resent its FIN, this may answer the
 			// copy: a receiver that negotiated SACK reports that
@@ -925,6 +950,12 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 		e.finish(c, t)
 	}
 }
+
+// deferredFIN is how soon after a side's ACK of the peer's FIN its own
+// FIN must follow for both to count as one answer (see closing): a FIN
+// sent from the same softirq comes microseconds after; a delayed ACK
+// waits 40 ms at least.
+const deferredFIN = time.Millisecond
 
 // idleSince is how long the connection has been idle at t: since its
 // last data, or its start if it carried none.

@@ -3,6 +3,7 @@ package tcptw
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -27,10 +28,13 @@ type pkt struct {
 // isn are the initial sequence numbers of the client and the server.
 var isn = [2]uint32{1000, 900000}
 
-func (p pkt) segment() tcpdecode.Segment {
-	src, dst := cli, srv
+func (p pkt) segment() tcpdecode.Segment { return p.segmentOf(cli) }
+
+// segmentOf is the segment of a connection of the given client.
+func (p pkt) segmentOf(client netip.AddrPort) tcpdecode.Segment {
+	src, dst := client, srv
 	if p.from == 1 {
-		src, dst = srv, cli
+		src, dst = srv, client
 	}
 	s := tcpdecode.Segment{Src: src, Dst: dst, Seq: isn[p.from] + p.seq, PayloadLen: p.n,
 		SYN: strings.Contains(p.flags, "S"), ACK: strings.Contains(p.flags, "A"),
@@ -43,12 +47,15 @@ func (p pkt) segment() tcpdecode.Segment {
 }
 
 // play feeds the segments to e, from t0 on, and returns their verdicts.
-func play(e *Engine, pkts []pkt) []Verdict {
-	t := t0
+func play(e *Engine, pkts []pkt) []Verdict { return playConn(e, cli, t0, pkts) }
+
+// playConn is play for a connection of the given client, from start.
+func playConn(e *Engine, client netip.AddrPort, start time.Time, pkts []pkt) []Verdict {
+	t := start
 	var vs []Verdict
 	for _, p := range pkts {
 		t = t.Add(p.at)
-		s := p.segment()
+		s := p.segmentOf(client)
 		vs = append(vs, *e.Segment(t, &s))
 	}
 	return vs
@@ -233,6 +240,60 @@ func TestCloseWithLossesDSACK(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkClose(t, tc.pkts, tc.closer, tc.holders)
+		})
+	}
+}
+
+// TestDeferredFIN: a server that had closed, its FIN not yet sent, when
+// the client's FIN arrived acknowledges the client's FIN at once without
+// counting its own (Linux, FIN_WAIT_1 to CLOSING), and its FIN follows
+// microseconds later: both hold TIME_WAIT (lossy_race, twice in a run).
+// In CLOSE_WAIT the same host delays that ACK until its FIN carries it,
+// as its other connections show; without seeing that, or with the FIN
+// later than a softirq's microseconds, the close is the client's.
+func TestDeferredFIN(t *testing.T) {
+	passive := script(
+		pkt{50 * time.Microsecond, 0, "FA", 123, 139, 0},
+		pkt{50 * time.Microsecond, 1, "FA", 139, 124, 0},
+		pkt{50 * time.Microsecond, 0, "A", 124, 140, 0},
+	)
+	deferred := func(gap time.Duration) []pkt {
+		return script(
+			pkt{50 * time.Microsecond, 0, "FA", 123, 139, 0},
+			pkt{20 * time.Microsecond, 1, "A", 139, 124, 0},
+			pkt{gap, 1, "FA", 139, 124, 0},
+			pkt{10 * time.Microsecond, 0, "A", 124, 140, 0},
+		)
+	}
+	other := netip.MustParseAddrPort("10.0.0.1:40001")
+	for _, tc := range []struct {
+		name   string
+		seen   bool // the server's passive close on another connection first
+		gap    time.Duration
+		closer Closer
+		server int // the server's TIME_WAIT sockets at the end
+	}{
+		{"after a passive close, FIN 2 µs behind", true, 2 * time.Microsecond, CloserBoth, 1},
+		{"nothing seen before", false, 2 * time.Microsecond, CloserClient, 0},
+		{"after a passive close, FIN 50 ms behind", true, 50 * time.Millisecond, CloserClient, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{})
+			if tc.seen {
+				if v := playConn(e, other, t0, passive); v[len(v)-1].Closer != CloserClient {
+					t.Fatalf("the passive close: closer %v", v[len(v)-1].Closer)
+				}
+			}
+			vs := playConn(e, cli, t0.Add(time.Second), deferred(tc.gap))
+			server := 0
+			for _, h := range e.Report(false).Hosts {
+				if h.Address == srv.Addr().String() {
+					server = h.AtEnd
+				}
+			}
+			if c := vs[len(vs)-1].Closer; c != tc.closer || server != tc.server {
+				t.Errorf("closer %v, server's TIME_WAIT sockets %d; want %v, %d", c, server, tc.closer, tc.server)
+			}
 		})
 	}
 }

@@ -51,6 +51,9 @@ type hostState struct {
 	peakTime  time.Time
 	timeline  []point
 	maxPoints int
+	// delaysFINAck: the host was seen to acknowledge a peer's FIN first
+	// with its own FIN, as Linux does in CLOSE_WAIT (see closing).
+	delaysFINAck bool
 }
 
 // point is a change point of a population: a time as Unix seconds and
