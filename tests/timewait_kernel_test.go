@@ -299,7 +299,7 @@ var scenarios = []scenario{
 		clients: httpClient("nokeepalive", 40, "100ms"),
 		check: func(t *testing.T, r *tcptw.Report, l *lab) {
 			if r.Summary.Closes["server"] != 40 || host(r, l.srvIP).Peak != 40 {
-				t.Errorf("closes %v, server peak %d", r.Summary.Closes, host(r, l.srvIP).Peak)
+				t.Errorf("closes %v, server peak %d; summary %+v", r.Summary.Closes, host(r, l.srvIP).Peak, r.Summary)
 			}
 			if !anyContains(r.Findings, "Connection: close", "fix belongs to the client") {
 				t.Errorf("findings do not send the fix to the client: %q", r.Findings)
@@ -732,14 +732,21 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 		t.Fatalf("gotcpdump dropped packets: %s", dumpErr.String())
 	}
 
-	eng, engineTW := analyseTW(t, capFile)
+	eng, engineTW, undecided := analyseTW(t, capFile)
 	eng.Advance(end)
 	r := eng.Report(true)
 
 	failed := 0
 	for _, s := range samples {
 		for addr, k := range s.count {
-			if !matches(host(r, addr).Timeline, s, k, sc.lag) {
+			// The sockets of undecided closes (closeSeen.undecided)
+			// that the kernel held: whichever way each went is right.
+			lo, hi := allowance(kernelTW, undecided, addr, s)
+			ok := false
+			for n := lo; n <= hi && !ok; n++ {
+				ok = matches(host(r, addr).Timeline, s, k-n, sc.lag)
+			}
+			if !ok {
 				if failed < 10 {
 					t.Errorf("%s at %s: kernel %d, estimate %d..%d in the window", addr, s.after.Format("15:04:05.000"), k,
 						estimate(host(r, addr).Timeline, s.before.Add(-reapSlack)), estimate(host(r, addr).Timeline, s.after.Add(sc.lag)))
@@ -750,9 +757,17 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 	}
 	t.Logf("%s: %d samples of 2 namespaces compared with the kernel, %d failed; client peak %d, server peak %d",
 		sc.name, len(samples), failed, host(r, l.cliIP).Peak, host(r, l.srvIP).Peak)
+	if len(undecided) > 0 {
+		held := 0
+		for k := range undecided {
+			if _, ok := kernelTW[k]; ok {
+				held++
+			}
+		}
+		t.Logf("%d undecided closes, %d of them FINs crossed (the server held TIME_WAIT)", len(undecided), held)
+	}
 	if failed > 0 {
 		logTWDiff(t, kernelTW, engineTW, sc.lag)
-		keepCapture(t, capFile)
 	}
 	maxKernel := 0
 	for _, s := range samples {
@@ -765,6 +780,9 @@ func runScenario(t *testing.T, n int, sc scenario, dir string) {
 		t.Error("the kernel never held a TIME_WAIT socket: the scenario did not run")
 	}
 	sc.check(t, r, l)
+	if t.Failed() {
+		keepCapture(t, capFile)
+	}
 	if *update && !sc.scratch {
 		saveGolden(t, sc.name, capFile)
 	}
@@ -795,18 +813,31 @@ func eachSegment(t *testing.T, file string, fn func(ts time.Time, s *tcpdecode.S
 }
 
 func analyse(t *testing.T, file string) *tcptw.Engine {
-	eng, _ := analyseTW(t, file)
+	eng, _, _ := analyseTW(t, file)
 	return eng
 }
 
 // analyseTW is analyse that also returns when the engine put each
-// socket into TIME_WAIT, first.
-func analyseTW(t *testing.T, file string) (*tcptw.Engine, map[twSocket]time.Time) {
+// socket into TIME_WAIT, first, and the servers' sockets of undecided
+// closes.
+func analyseTW(t *testing.T, file string) (*tcptw.Engine, map[twSocket]time.Time, map[twSocket]bool) {
 	eng := tcptw.New(tcptw.Config{})
 	started := map[twSocket]time.Time{}
+	closes := map[uint64]*closeSeen{}
 	eachSegment(t, file, func(ts time.Time, s *tcpdecode.Segment) {
 		v := eng.Segment(ts, s)
-		if v == nil || !v.TWStarted {
+		if v == nil {
+			return
+		}
+		if v.RolesKnown && !v.Copy {
+			c := closes[v.Conn]
+			if c == nil {
+				c = &closeSeen{}
+				closes[v.Conn] = c
+			}
+			c.segment(ts, s, v)
+		}
+		if !v.TWStarted {
 			return
 		}
 		for _, h := range []netip.AddrPort{v.Holder, v.Holder2} {
@@ -822,7 +853,68 @@ func analyseTW(t *testing.T, file string) (*tcptw.Engine, map[twSocket]time.Time
 			}
 		}
 	})
-	return eng, started
+	undecided := map[twSocket]bool{}
+	for _, c := range closes {
+		if c.undecided() {
+			undecided[c.server] = true
+		}
+	}
+	return eng, started, undecided
+}
+
+// closeSeen follows the close of one connection, seen at the client, for
+// undecided.
+type closeSeen struct {
+	server       twSocket // the server's socket
+	finAt, ackAt time.Time
+	finSeq       uint32
+	fin, ack     bool
+	closer       tcptw.Closer
+}
+
+func (c *closeSeen) segment(ts time.Time, s *tcpdecode.Segment, v *tcptw.Verdict) {
+	c.closer = v.Closer
+	switch {
+	case v.FromClient && s.FIN && !c.fin:
+		c.fin, c.finAt, c.finSeq = true, ts, s.Seq+uint32(s.PayloadLen)
+		c.server = twSocket{s.Dst, s.Src}
+	case !v.FromClient && c.fin && !c.ack && s.ACK && s.Ack == c.finSeq+1:
+		c.ack, c.ackAt = true, ts
+	}
+}
+
+// undecided: the client closed first, the engine says alone, and the
+// server's first acknowledgement of the client's FIN came a
+// retransmission timeout (200 ms at least) after it: a segment of the
+// server's was lost before the capture. Its FIN+ACK, in a passive close
+// (the server does not hold TIME_WAIT), or its FIN and then its ACK of
+// the client's FIN, FINs crossed (it does). The capture shows the same
+// segments; the engine takes the first, one loss, not two. Both happen:
+// lossy_race has a few such closes a run, and the server held TIME_WAIT
+// after 1 of 9 in six runs, after 2 of 4 in another.
+func (c *closeSeen) undecided() bool {
+	return c.closer == tcptw.CloserClient && c.ack && c.ackAt.Sub(c.finAt) >= 200*time.Millisecond
+}
+
+// allowance is how many of the undecided servers' sockets of a host the
+// kernel held surely (lo) and perhaps (hi) during a sample: it had held
+// them since it first showed them, and for 60 s at least, reaped up to
+// reapSlack later.
+func allowance(kernel map[twSocket]time.Time, undecided map[twSocket]bool, addr netip.Addr, s sample) (lo, hi int) {
+	for k := range undecided {
+		at, ok := kernel[k]
+		if !ok || k[0].Addr() != addr || at.After(s.after) {
+			continue
+		}
+		switch end := at.Add(60*time.Second - 200*time.Millisecond); {
+		case !end.Before(s.after):
+			lo++
+			hi++
+		case end.Add(reapSlack + 200*time.Millisecond).After(s.before):
+			hi++
+		}
+	}
+	return lo, hi
 }
 
 // keepCapture copies a failed scenario's capture into $KEEP_CAPTURES,
