@@ -869,6 +869,9 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 		e.finish(c, t)
 		return
 	}
+	if s.DSACK && c.pair != nil {
+		e.pairHost(c.pair, d).sendsDSACK = true
+	}
 	if c.fin[d] && (s.FIN || s.PayloadLen > 0) {
 		c.resent[d] = true
 	}
@@ -930,11 +933,12 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 		}
 		if !c.ackedPeer[d] {
 			// After the peer resent its FIN, this may answer the
-			// copy: a receiver that negotiated SACK reports that
-			// duplicate with a D-SACK (RFC 2883; Linux does unless
-			// tcp_dsack=0). Without one, the first copy was lost
-			// and this answers the FIN's first arrival.
-			c.ackSeq[d], c.ackFirst[d] = s.Seq, !c.resent[o] || (c.sack && !s.DSACK)
+			// copy: a receiver that negotiated SACK and sends
+			// D-SACKs (RFC 2883; Linux unless tcp_dsack=0, but not
+			// every stack, so only a host seen sending one) reports
+			// that duplicate with one. Without one, the first copy
+			// was lost and this answers the FIN's first arrival.
+			c.ackSeq[d], c.ackFirst[d] = s.Seq, !c.resent[o] || (c.sack && !s.DSACK && c.pair != nil && e.pairHost(c.pair, d).sendsDSACK)
 		}
 		c.ackedPeer[d] = true
 		c.finAcked[o] = true

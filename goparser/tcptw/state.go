@@ -54,6 +54,8 @@ type hostState struct {
 	// delaysFINAck: the host was seen to acknowledge a peer's FIN first
 	// with its own FIN, as Linux does in CLOSE_WAIT (see closing).
 	delaysFINAck bool
+	// sendsDSACK: the host was seen to send a D-SACK.
+	sendsDSACK bool
 }
 
 // point is a change point of a population: a time as Unix seconds and
