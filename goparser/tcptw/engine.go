@@ -184,9 +184,11 @@ type conn struct {
 	// was a segment without FIN or data, sent before the peer resent
 	// anything, its time (Unix nanoseconds); 0 otherwise.
 	pureAck [2]int64
-	// refused: the SYN hit a TIME_WAIT socket that refused it (answered
-	// with an ACK). The client's RST to that ACK does not end the attempt:
-	// its kernel resends the same SYN, a retransmission.
+	// refused: the SYN hit a socket of an earlier connection on the
+	// tuple that answered it with an ACK: a TIME_WAIT socket that refused
+	// it, or one whose peer's RST was lost (RFC 5961's challenge ACK).
+	// The client's RST to that ACK does not end the attempt: its kernel
+	// resends the same SYN, a retransmission.
 	refused   bool
 	req       reqTracker
 	respClose bool          // an HTTP/1.x response said "Connection: close"
@@ -848,11 +850,16 @@ const lateWindow = 1 << 20
 // closing follows FINs, their acknowledgements and RSTs. data: the
 // segment carries data (see conn.lastData).
 func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v *Verdict, data bool) {
+	if d == 1 && !c.synAck && c.rolesKnown && s.ACK && !s.SYN && !s.RST && s.Ack != c.synSeq+1 {
+		// The server answers the SYN with an ACK of something else:
+		// an earlier connection's socket is still there.
+		c.refused = true
+	}
 	if s.RST {
 		if c.refused && !c.synAck && d == 0 {
-			// The client's answer to the ACK of the TIME_WAIT socket
-			// that refused its SYN (toTimeWait saw it reach that
-			// socket): the connect goes on, with the same SYN again.
+			// The client's answer to the ACK of the socket that
+			// refused its SYN (toTimeWait saw a TIME_WAIT one reach
+			// it): the connect goes on, with the same SYN again.
 			return
 		}
 		if !c.synAck && c.rolesKnown && d == 1 {

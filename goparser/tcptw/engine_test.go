@@ -526,6 +526,48 @@ func TestRefusedSYNResent(t *testing.T) {
 	}
 }
 
+// TestSYNToHalfOpenSocket: a client aborts with an RST that is lost
+// (lossy_linger0), so the server's socket stays; the client's next
+// connection on the same port reaches it, which answers the SYN with an
+// ACK of the old connection (RFC 5961), the client resets it, and sends
+// the same SYN again, and again once that RST was lost too: one
+// connection attempt with two retransmitted SYNs, not three connections.
+func TestSYNToHalfOpenSocket(t *testing.T) {
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.handshake()
+	f.send(0, false, true, false, false, 100)
+	f.send(1, false, true, false, false, 10)
+	f.send(0, false, true, false, true, 0) // the abort, lost after the capture
+	g := newFlow(e, cli, srv, 5_000_000)
+	for i := 0; i < 3; i++ {
+		g.at(time.Duration(i+1) * time.Second)
+		v := g.send(0, true, false, false, false, 0)
+		g.seq[0]--
+		if v.SynRetry != i {
+			t.Fatalf("SYN %d: retry %d", i, v.SynRetry)
+		}
+		if i == 2 {
+			break
+		}
+		ack := tcpdecode.Segment{Src: srv, Dst: cli, Seq: f.seq[1], Ack: f.seq[0], ACK: true}
+		e.Segment(g.t, &ack)
+		rst := tcpdecode.Segment{Src: cli, Dst: srv, Seq: f.seq[0], RST: true}
+		if v := *e.Segment(g.t, &rst); v.Closer == CloserRST {
+			t.Fatalf("the RST to the ACK closed the attempt: %+v", v)
+		}
+	}
+	g.seq[0]++
+	g.send(1, true, true, false, false, 0)
+	g.send(0, false, true, false, false, 100)
+	g.send(1, false, true, false, false, 10)
+	g.send(0, false, true, false, true, 0)
+	s := e.Report(false).Summary
+	if s.Connections != 2 || s.Complete != 2 || s.Closes["rst"] != 2 || s.SYNRetries != 2 || s.FailedConnects != 0 || s.OpenAtEnd != 0 {
+		t.Fatalf("summary %+v", s)
+	}
+}
+
 // TestBegunBeforeTheCapture: connections whose handshake the capture
 // lacks. Their server port is inside the ephemeral range, so the ports
 // alone would take the client's lower port for the server; the endpoint
