@@ -227,6 +227,8 @@ func TestSACKOptions(t *testing.T) {
 		{"first inside second", 0x10, 122, sack(130, 135, 128, 140), false, true},
 		{"first beside second", 0x10, 122, sack(130, 135, 140, 150), false, false},
 		{"first overlapping second", 0x10, 122, sack(130, 145, 128, 140), false, false},
+		{"duplicate below the ack, then a SACK block", 0x10, 122, sack(100, 110, 130, 140), false, true},
+		{"first inside second across the wrap", 0x10, 0xfffffff0, sack(0xfffffff8, 4, 0xfffffff4, 8), false, true},
 		{"below the ack across the wrap", 0x10, 5, sack(0xfffffff0, 0xfffffff8), false, true},
 		{"above the ack across the wrap", 0x10, 0xfffffff0, sack(3, 9), false, false},
 		{"without the ACK flag", 0x00, 122, sack(121, 122), false, false},

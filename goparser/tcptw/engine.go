@@ -182,8 +182,13 @@ type conn struct {
 	sackSYN, sack bool
 	// pureAck: when this side's first acknowledgement of the peer's FIN
 	// was a segment without FIN or data, sent before the peer resent
-	// anything, its time (Unix nanoseconds); 0 otherwise.
+	// anything, and the FIN was bare, its time (Unix nanoseconds); 0
+	// otherwise. bareFIN: this side's FIN carried no data, and the peer
+	// had acknowledged everything before it (lastAck: the peer's last
+	// acknowledgement number, from its last segment with ACK).
 	pureAck [2]int64
+	lastAck [2]uint32
+	bareFIN [2]bool
 	// refused: the SYN hit a socket of an earlier connection on the
 	// tuple that answered it with an ACK: a TIME_WAIT socket that refused
 	// it, or one whose peer's RST was lost (RFC 5961's challenge ACK).
@@ -655,6 +660,8 @@ func (e *Engine) swapRoles(c *conn) {
 	c.ackSeq[0], c.ackSeq[1] = c.ackSeq[1], c.ackSeq[0]
 	c.ackFirst[0], c.ackFirst[1] = c.ackFirst[1], c.ackFirst[0]
 	c.pureAck[0], c.pureAck[1] = c.pureAck[1], c.pureAck[0]
+	c.lastAck[0], c.lastAck[1] = c.lastAck[1], c.lastAck[0]
+	c.bareFIN[0], c.bareFIN[1] = c.bareFIN[1], c.bareFIN[0]
 	c.resent[0], c.resent[1] = c.resent[1], c.resent[0]
 	c.tw[0], c.tw[1] = c.tw[1], c.tw[0]
 	c.copies[0], c.copies[1] = c.copies[1], c.copies[0]
@@ -850,9 +857,11 @@ const lateWindow = 1 << 20
 // closing follows FINs, their acknowledgements and RSTs. data: the
 // segment carries data (see conn.lastData).
 func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v *Verdict, data bool) {
-	if d == 1 && !c.synAck && c.rolesKnown && s.ACK && !s.SYN && !s.RST && s.Ack != c.synSeq+1 {
-		// The server answers the SYN with an ACK of something else:
-		// an earlier connection's socket is still there.
+	if d == 1 && !c.synAck && c.rolesKnown && s.ACK && !s.SYN && !s.RST && (seqAfter(c.synSeq+1, s.Ack) || seqAfter(s.Ack, c.nxt[0])) {
+		// The server answers the SYN with an ACK of nothing the
+		// client sent: an earlier connection's socket is still there.
+		// (An ACK within what the client sent follows a SYN-ACK the
+		// capture missed.)
 		c.refused = true
 	}
 	if s.RST {
@@ -879,11 +888,15 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 	if s.DSACK && c.pair != nil {
 		e.pairHost(c.pair, d).sendsDSACK = true
 	}
+	if s.ACK {
+		c.lastAck[d] = s.Ack // read only for the other side below
+	}
 	if c.fin[d] && (s.FIN || s.PayloadLen > 0) {
 		c.resent[d] = true
 	}
 	newFIN := s.FIN && !c.fin[d]
 	if newFIN {
+		c.bareFIN[d] = s.PayloadLen == 0 && c.lastAck[o] == s.Seq
 		if !c.fin[o] {
 			// How long the connection was idle when it was closed: 0
 			// when the FIN comes with data.
@@ -916,15 +929,19 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 			// delivered after its FIN: taken for a simultaneous close,
 			// it needs a loss and a reordering together.)
 			c.closer = CloserBoth
-		case c.fin[o] && c.pureAck[d] != 0 && c.ackSeq[d] == s.Seq && t.UnixNano()-c.pureAck[d] <= deferredFIN.Nanoseconds() &&
+		case c.fin[o] && c.pureAck[d] != 0 && c.ackSeq[d] == s.Seq && t.UnixNano() >= c.pureAck[d] && t.UnixNano()-c.pureAck[d] <= deferredFIN.Nanoseconds() &&
 			c.pair != nil && e.pairHost(c.pair, d).delaysFINAck:
-			// A FIN right behind this side's ACK of the peer's FIN,
-			// which did not count it: the side had closed (FIN_WAIT_1)
-			// with its FIN not yet sent when the peer's arrived, and
-			// Linux answers that at once, going to CLOSING; in
-			// CLOSE_WAIT it delays that ACK (delayed-ACK mode after a
-			// FIN), so that it rides on the FIN when the application
-			// closes. A host that was seen to do so (delaysFINAck).
+			// A FIN right behind this side's ACK of the peer's bare
+			// FIN, which did not count it: the side had closed
+			// (FIN_WAIT_1) with its FIN not yet sent when the peer's
+			// arrived, and Linux answers that at once, going to
+			// CLOSING; in CLOSE_WAIT it delays the ACK of a bare FIN
+			// with nothing else to acknowledge (delayed-ACK mode
+			// after a FIN), so that it rides on the FIN when the
+			// application closes: a host seen doing so
+			// (delaysFINAck, per address: hosts behind one NAT
+			// address count as one). Not so with quick ACKs forced
+			// (TCP_QUICKACK, a route's quickack).
 			c.closer = CloserBoth
 		}
 	}
@@ -935,16 +952,18 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 			// application's close to acknowledge the peer's FIN.
 			e.pairHost(c.pair, d).delaysFINAck = true
 		}
-		if !c.ackedPeer[d] && !s.FIN && s.PayloadLen == 0 && !c.resent[o] {
+		if !c.ackedPeer[d] && !s.FIN && s.PayloadLen == 0 && !c.resent[o] && c.bareFIN[o] {
 			c.pureAck[d] = t.UnixNano()
 		}
 		if !c.ackedPeer[d] {
 			// After the peer resent its FIN, this may answer the
-			// copy: a receiver that negotiated SACK and sends
-			// D-SACKs (RFC 2883; Linux unless tcp_dsack=0, but not
-			// every stack, so only a host seen sending one) reports
-			// that duplicate with one. Without one, the first copy
-			// was lost and this answers the FIN's first arrival.
+			// copy (from LAST_ACK, or from CLOSING after FINs that
+			// crossed: the same segments). A receiver that
+			// negotiated SACK and sends D-SACKs (RFC 2883; Linux
+			// unless tcp_dsack=0, but not every stack, so only a
+			// host seen sending one) reports that duplicate with
+			// one. Without one, the first copy was lost and this
+			// answers the FIN's first arrival.
 			c.ackSeq[d], c.ackFirst[d] = s.Seq, !c.resent[o] || (c.sack && !s.DSACK && c.pair != nil && e.pairHost(c.pair, d).sendsDSACK)
 		}
 		c.ackedPeer[d] = true
@@ -963,9 +982,9 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 }
 
 // deferredFIN is how soon after a side's ACK of the peer's FIN its own
-// FIN must follow for both to count as one answer (see closing): a FIN
-// sent from the same softirq comes microseconds after; a delayed ACK
-// waits 40 ms at least.
+// FIN must follow for both to count as one answer (see closing): the
+// kernel sends a FIN it held back microseconds after that ACK (1-2 µs in
+// lossy_race), or when TCP small queues or pacing release it.
 const deferredFIN = time.Millisecond
 
 // idleSince is how long the connection has been idle at t: since its

@@ -568,6 +568,25 @@ func TestSYNToHalfOpenSocket(t *testing.T) {
 	}
 }
 
+// TestSYNAckMissed: a connection whose SYN-ACK the capture lacks. The
+// server's ACKs of the client's data are not an earlier socket's answer
+// to the SYN (TestSYNToHalfOpenSocket): the client's RST ends it.
+func TestSYNAckMissed(t *testing.T) {
+	e := New(Config{})
+	f := newFlow(e, cli, srv, 1000)
+	f.send(0, true, false, false, false, 0)
+	f.seq[1]++ // the SYN-ACK, not captured
+	f.send(0, false, true, false, false, 0)
+	f.send(0, false, true, false, false, 100)
+	f.send(1, false, true, false, false, 10)
+	if v := f.send(0, false, true, false, true, 0); v.Closer != CloserRST {
+		t.Fatalf("the client's RST: %+v", v)
+	}
+	if s := e.Report(false).Summary; s.Connections != 1 || s.Closes["rst"] != 1 || s.OpenAtEnd != 0 {
+		t.Fatalf("summary %+v", s)
+	}
+}
+
 // TestBegunBeforeTheCapture: connections whose handshake the capture
 // lacks. Their server port is inside the ephemeral range, so the ports
 // alone would take the client's lower port for the server; the endpoint

@@ -273,17 +273,37 @@ func TestDeferredFIN(t *testing.T) {
 			pkt{10 * time.Microsecond, 0, "A", 124, 140, 0},
 		)
 	}
+	// The client's FIN comes with data, which Linux acknowledges at
+	// once in CLOSE_WAIT too (the application reads it), and a
+	// passive close's FIN can follow as closely.
+	withData := script(
+		pkt{50 * time.Microsecond, 0, "FPA", 123, 139, 10},
+		pkt{20 * time.Microsecond, 1, "A", 139, 134, 0},
+		pkt{2 * time.Microsecond, 1, "FA", 139, 134, 0},
+		pkt{10 * time.Microsecond, 0, "A", 134, 140, 0},
+	)
+	// Data between the ACK and the FIN: the ACK did not come from
+	// FIN_WAIT_1.
+	dataBetween := script(
+		pkt{50 * time.Microsecond, 0, "FA", 123, 139, 0},
+		pkt{20 * time.Microsecond, 1, "A", 139, 124, 0},
+		pkt{1 * time.Microsecond, 1, "PA", 139, 124, 5},
+		pkt{1 * time.Microsecond, 1, "FA", 144, 124, 0},
+		pkt{10 * time.Microsecond, 0, "A", 124, 145, 0},
+	)
 	other := netip.MustParseAddrPort("10.0.0.1:40001")
 	for _, tc := range []struct {
 		name   string
 		seen   bool // the server's passive close on another connection first
-		gap    time.Duration
+		pkts   []pkt
 		closer Closer
 		server int // the server's TIME_WAIT sockets at the end
 	}{
-		{"after a passive close, FIN 2 µs behind", true, 2 * time.Microsecond, CloserBoth, 1},
-		{"nothing seen before", false, 2 * time.Microsecond, CloserClient, 0},
-		{"after a passive close, FIN 50 ms behind", true, 50 * time.Millisecond, CloserClient, 0},
+		{"after a passive close, FIN 2 µs behind", true, deferred(2 * time.Microsecond), CloserBoth, 1},
+		{"nothing seen before", false, deferred(2 * time.Microsecond), CloserClient, 0},
+		{"after a passive close, FIN 50 ms behind", true, deferred(50 * time.Millisecond), CloserClient, 0},
+		{"after a passive close, the client's FIN with data", true, withData, CloserClient, 0},
+		{"after a passive close, data between", true, dataBetween, CloserClient, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := New(Config{})
@@ -292,7 +312,7 @@ func TestDeferredFIN(t *testing.T) {
 					t.Fatalf("the passive close: closer %v", v[len(v)-1].Closer)
 				}
 			}
-			vs := playConn(e, cli, t0.Add(time.Second), deferred(tc.gap))
+			vs := playConn(e, cli, t0.Add(time.Second), tc.pkts)
 			server := 0
 			for _, h := range e.Report(false).Hosts {
 				if h.Address == srv.Addr().String() {
