@@ -226,9 +226,11 @@ func decodeEthernetIPv4TCP(frame []byte, s *Segment) bool {
 	if hl < 20 || hl > len(tcp) {
 		return false
 	}
-	// The ACK before the options: option reads it.
+	// The header before the options: option reads the ACK.
+	s.Seq = binary.BigEndian.Uint32(tcp[4:8])
 	s.Ack = binary.BigEndian.Uint32(tcp[8:12])
-	s.ACK = tcp[13]&0x10 != 0
+	flags := tcp[13]
+	s.FIN, s.SYN, s.RST, s.ACK = flags&0x01 != 0, flags&0x02 != 0, flags&0x04 != 0, flags&0x10 != 0
 	for o := tcp[20:hl]; len(o) > 0; {
 		switch o[0] {
 		case 0: // end of options
@@ -248,9 +250,6 @@ func decodeEthernetIPv4TCP(frame []byte, s *Segment) bool {
 	}
 	s.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(tcp[0:2]))
 	s.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(tcp[2:4]))
-	s.Seq = binary.BigEndian.Uint32(tcp[4:8])
-	flags := tcp[13]
-	s.FIN, s.SYN, s.RST, s.ACK = flags&0x01 != 0, flags&0x02 != 0, flags&0x04 != 0, flags&0x10 != 0
 	s.Window = binary.BigEndian.Uint16(tcp[14:16])
 	s.Payload = tcp[hl:]
 	s.PayloadLen = int(ipLen) - 20 - hl
