@@ -885,7 +885,7 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 		e.finish(c, t)
 		return
 	}
-	if s.DSACK && c.pair != nil {
+	if s.DSACK {
 		e.pairHost(c.pair, d).sendsDSACK = true
 	}
 	if s.ACK {
@@ -930,7 +930,7 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 			// it needs a loss and a reordering together.)
 			c.closer = CloserBoth
 		case c.fin[o] && c.pureAck[d] != 0 && c.ackSeq[d] == s.Seq && t.UnixNano() >= c.pureAck[d] && t.UnixNano()-c.pureAck[d] <= deferredFIN.Nanoseconds() &&
-			c.pair != nil && e.pairHost(c.pair, d).delaysFINAck:
+			e.pairHost(c.pair, d).delaysFINAck:
 			// A FIN right behind this side's ACK of the peer's bare
 			// FIN, which did not count it: the side had closed
 			// (FIN_WAIT_1) with its FIN not yet sent when the peer's
@@ -946,7 +946,7 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 		}
 	}
 	if s.ACK && c.fin[o] && !seqAfter(c.finSeq[o]+1, s.Ack) {
-		if !c.ackedPeer[d] && c.pair != nil && newFIN && !c.resent[o] {
+		if !c.ackedPeer[d] && newFIN && !c.resent[o] {
 			// The FIN carries the first acknowledgement of the
 			// peer's: a passive closer that waited for its
 			// application's close to acknowledge the peer's FIN.
@@ -964,7 +964,7 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 			// host seen sending one) reports that duplicate with
 			// one. Without one, the first copy was lost and this
 			// answers the FIN's first arrival.
-			c.ackSeq[d], c.ackFirst[d] = s.Seq, !c.resent[o] || (c.sack && !s.DSACK && c.pair != nil && e.pairHost(c.pair, d).sendsDSACK)
+			c.ackSeq[d], c.ackFirst[d] = s.Seq, !c.resent[o] || (c.sack && !s.DSACK && e.pairHost(c.pair, d).sendsDSACK)
 		}
 		c.ackedPeer[d] = true
 		c.finAcked[o] = true
