@@ -298,7 +298,11 @@ var scenarios = []scenario{
 		server:  httpServer,
 		clients: httpClient("nokeepalive", 40, "100ms"),
 		check: func(t *testing.T, r *tcptw.Report, l *lab) {
-			if r.Summary.Closes["server"] != 40 || host(r, l.srvIP).Peak != 40 {
+			// The client's kernel may pick a port again whose tuple the
+			// server still holds in TIME_WAIT (its own socket is gone);
+			// the server accepts the SYN and drops that socket, so its
+			// peak is 40 less the reuses (1 run in about 30).
+			if r.Summary.Closes["server"] != 40 || host(r, l.srvIP).Peak+r.Summary.ReusesAccepted != 40 {
 				t.Errorf("closes %v, server peak %d; summary %+v", r.Summary.Closes, host(r, l.srvIP).Peak, r.Summary)
 			}
 			if !anyContains(r.Findings, "Connection: close", "fix belongs to the client") {
@@ -380,11 +384,11 @@ var scenarios = []scenario{
 				t.Errorf("requests %+v agents %+v", r.Requests, r.Agents)
 			}
 			// The gateway closes after each response, so it holds the
-			// storm's TIME_WAIT sockets: 60 in nearly every run, 59 in
-			// one make test, which agreed with the kernel's count at
-			// every sample (the comparison above).
-			if p := host(r, l.srvIP).Peak; !anyContains(r.Findings, l.cliIP.String(), "Connection: close") || p < 57 || p > 60 {
-				t.Errorf("findings %q, gateway peak %d, want 57 to 60", r.Findings, p)
+			// storm's TIME_WAIT sockets: 60, less those that a client's
+			// SYN on a reused port ended (see server_closes).
+			p, reused := host(r, l.srvIP).Peak, r.Summary.ReusesAccepted
+			if !anyContains(r.Findings, l.cliIP.String(), "Connection: close") || p+reused != 60 {
+				t.Errorf("findings %q, gateway peak %d with %d tuples reused, want 60 together", r.Findings, p, reused)
 			}
 		},
 	},
@@ -416,12 +420,12 @@ var scenarios = []scenario{
 		clients: httpClient("nokeepalive-race", 60, "50ms"),
 		check: func(t *testing.T, r *tcptw.Report, l *lab) {
 			// Nearly every connection leaves a TIME_WAIT socket on one
-			// side: once, 59 of 60 did (peaks 10 and 49), the engine
-			// agreeing with the kernel at every sample; a connection of
-			// the race that ends in a reset leaves none.
-			cp, sp := host(r, l.cliIP).Peak, host(r, l.srvIP).Peak
-			if sp == 0 || cp+sp < 57 || r.Pairs[0].OneRequestShare != 1 {
-				t.Errorf("client peak %d, server peak %d, one-request share %.2f", cp, sp, r.Pairs[0].OneRequestShare)
+			// side (a connection of the race that ends in a reset leaves
+			// none); a SYN on a reused port ends one of the server's
+			// (see server_closes): once, peaks 10 and 46 with 5 reuses.
+			cp, sp, reused := host(r, l.cliIP).Peak, host(r, l.srvIP).Peak, r.Summary.ReusesAccepted
+			if sp == 0 || cp+sp+reused < 57 || r.Pairs[0].OneRequestShare != 1 {
+				t.Errorf("client peak %d, server peak %d, %d tuples reused, one-request share %.2f", cp, sp, reused, r.Pairs[0].OneRequestShare)
 			}
 			want := []string{l.cliIP.String(), "Connection: close", "fix belongs to the client", fmt.Sprintf("the server %s:8080 holds %d", l.srvIP, sp)}
 			if cp > 0 {
