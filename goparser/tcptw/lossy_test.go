@@ -497,6 +497,22 @@ func TestLateSegmentsAfterReset(t *testing.T) {
 		{"a TIME_WAIT length later", []pkt{
 			{61 * time.Second, 1, "PA", 139, 123, 100},
 		}, []string{"new"}, 2, 1, 1},
+		// lossy_linger0: Go's server probes its half-open socket every
+		// 15 s (a keep-alive: one octet before its next), and loss ate
+		// the client's answers; the window runs from the last segment.
+		{"the RST lost: keep-alive probes answered, the last 60.3 s after it", []pkt{
+			{15 * time.Second, 1, "A", 138, 123, 0},
+			{20 * time.Microsecond, 0, "R", 123, 0, 0},
+			{30 * time.Second, 1, "A", 138, 123, 0},
+			{20 * time.Microsecond, 0, "R", 123, 0, 0},
+			{15300 * time.Millisecond, 1, "A", 138, 123, 0},
+			{20 * time.Microsecond, 0, "R", 123, 0, 0},
+		}, []string{"same", "same", "same", "same", "same", "same"}, 1, 0, 0},
+		{"a TIME_WAIT length after the last late segment", []pkt{
+			{15 * time.Second, 1, "A", 138, 123, 0},
+			{20 * time.Microsecond, 0, "R", 123, 0, 0},
+			{61 * time.Second, 1, "A", 138, 123, 0},
+		}, []string{"same", "same", "new"}, 2, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := New(Config{})

@@ -17,8 +17,8 @@ const resetSlots = 4096
 // that were in flight when the RST was sent, retransmissions of a peer
 // whose RST was lost, and the closed side's RSTs in answer to them. On a
 // lossy path these would otherwise open connections begun before the
-// capture. The oldest is forgotten first; a slot is used for at most a
-// TIME_WAIT length.
+// capture. The oldest is forgotten first; a slot serves while the
+// connection's late segments come less than a TIME_WAIT length apart.
 type resets struct {
 	// index maps a tuple to its slot in ring (slot + 1, under a 32-bit
 	// tag of its hash; 0: empty): a fixed table at most half full, with
@@ -43,7 +43,7 @@ type resetConn struct {
 	nxtOK      [2]bool
 	rolesKnown bool
 	closer     Closer
-	at         time.Time
+	at         time.Time // the RST, then the last late segment
 }
 
 func (r *resets) tag(k twKey) uint32 { return uint32(r.seed.hash(k)) }
@@ -119,10 +119,11 @@ func (r *resets) forget(k twKey) {
 
 // afterReset handles a segment other than a SYN on a tuple (k) without an
 // open connection or a TIME_WAIT socket, whose last connection an RST
-// ended no longer than a TIME_WAIT length ago: if its numbers carry on
-// that connection's, it is a late segment of it, which it reports. A
-// SYN-ACK can be one too: the server's answer to a resent SYN, after
-// the connection that its first SYN-ACK began was reset.
+// ended, that connection's last segment no longer than a TIME_WAIT
+// length ago: if its numbers carry on that connection's, it is a late
+// segment of it, which it reports. A SYN-ACK can be one too: the
+// server's answer to a resent SYN, after the connection that its first
+// SYN-ACK began was reset.
 func (e *Engine) afterReset(k twKey, t time.Time, s *tcpdecode.Segment, v *Verdict) bool {
 	i, ok := e.resets.get(k)
 	if !ok {
@@ -141,6 +142,12 @@ func (e *Engine) afterReset(k twKey, t time.Time, s *tcpdecode.Segment, v *Verdi
 	// of about what the peer had sent.
 	if !(r.nxtOK[d] && near(s.Seq, r.nxt[d])) && !(s.ACK && r.nxtOK[1-d] && near(s.Ack, r.nxt[1-d])) {
 		return false
+	}
+	// A peer whose RST was lost keeps its socket, resending or probing
+	// it (Go's keep-alive: every 15 s) until one of the answering RSTs
+	// arrives: the window runs from the connection's last segment.
+	if t.After(r.at) {
+		r.at = t
 	}
 	v.Conn = r.id
 	v.FromClient = d == 0
