@@ -302,7 +302,7 @@ var scenarios = []scenario{
 			// server still holds in TIME_WAIT (its own socket is gone);
 			// the server accepts the SYN and drops that socket, so its
 			// peak is 40 less the reuses. (A peak of 39 with one client
-			// close, once in about 20 runs, was twlab exiting before the
+			// close, about 1 run in 30, was twlab exiting before the
 			// Transport had closed its last connection; it now waits.)
 			if r.Summary.Closes["server"] != 40 || host(r, l.srvIP).Peak+r.Summary.ReusesAccepted != 40 {
 				t.Errorf("closes %v, server peak %d; summary %+v", r.Summary.Closes, host(r, l.srvIP).Peak, r.Summary)

@@ -269,7 +269,7 @@ func lateClose(ctx context.Context, network, addr string) (net.Conn, error) {
 // lateOpen counts lateClose's connections not closed yet. The Transport
 // closes a connection in a goroutine of its own after the body was read,
 // so the client waits for them before it exits: an exit would close the
-// last one first (once in about 30 runs, the server 1 ms slower).
+// last one first (about 1 run in 30, the server 1 ms slower).
 var lateOpen sync.WaitGroup
 
 type slowCloser struct {
