@@ -644,7 +644,9 @@ func TestGotcpdumpFaults(t *testing.T) {
 	}
 
 	// countsWhatWasWritten checks that the count printed at exit is of the
-	// packets the files hold whole (the last one may end in a cut record).
+	// packets the files hold whole, and that a named file ends after its
+	// last whole record, not "cut short in the middle of a packet" (-w -
+	// into a file may).
 	countsWhatWasWritten := func(t *testing.T, errOut *syncbuf.Buffer, files []string) {
 		whole := 0
 		for _, f := range files {
@@ -666,6 +668,9 @@ func TestGotcpdumpFaults(t *testing.T) {
 				}
 			}
 			in.Close()
+			if err != io.EOF && filepath.Base(f) != "stdout.pcap" {
+				t.Errorf("%s ends with %v after %d packets, not at the end of a record", f, err, whole)
+			}
 		}
 		if !strings.Contains(errOut.String(), "\n"+strconv.Itoa(whole)+" packets captured") {
 			t.Errorf("the files hold %d whole packets; stderr:\n%s", whole, errOut.String())

@@ -332,8 +332,8 @@ func (l *loop) runC(rn runner) (left, ok bool, err error) {
 	res, err := rn.Run(fd, lim)
 	l.r.captured += res.Packets
 	l.r.bytes += res.Octets
-	l.w.Wrote(res.Written, res.Packets)
 	var se *os.SyscallError
+	l.w.Wrote(res.Written, res.Packets, errors.As(err, &se))
 	switch {
 	case errors.Is(err, capture.ErrNoRun):
 		return false, false, nil

@@ -405,7 +405,7 @@ func TestBlocksAsPackets(t *testing.T) {
 			if err != nil || r.Left {
 				t.Fatalf("%+v, %v", r, err)
 			}
-			w.Wrote(r.Written, r.Packets)
+			w.Wrote(r.Written, r.Packets, false)
 			got = r.Packets
 		}
 		if got != n {

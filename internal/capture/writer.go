@@ -226,7 +226,9 @@ func (w *Writer) flushed(err error) error {
 // the current file it does not hold whole, by reading it back from the
 // last point where it held everything given (standard output too, when
 // it is a file). When the file cannot be read back (a pipe), every
-// packet given after that point counts as lost.
+// packet given after that point counts as lost. A named file is then cut
+// after its last whole record: a full disk leaves part of one written,
+// and readers would find the file "cut short in the middle of a packet".
 func (w *Writer) Lost() int {
 	given := w.records - w.markRecords
 	if !w.regular {
@@ -241,36 +243,56 @@ func (w *Writer) Lost() int {
 		return given
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(io.NewSectionReader(f, w.base+w.mark, w.cw.n-w.mark), 64<<10)
+	// To the file's end: what a failed write in C (Direct) left of a
+	// record is not counted in cw.n.
+	size := w.base + w.cw.n
+	if st, err := f.Stat(); err == nil {
+		size = max(size, st.Size())
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(f, w.base+w.mark, size-w.base-w.mark), 64<<10)
 	// A pcap record's header, or a pcapng block's type and length.
 	hdr := make([]byte, 16)
 	whole := 0
-	for whole < given {
+	var end int64 // the offset after the last whole record
+	// To the end: after the packets, pcapng's statistics block at close
+	// may be the record that the disk cut.
+	short := false
+	for {
 		var rest int
+		var length int64 // the record's, header included
 		packet := true
+		h := hdr
 		if w.nw != nil {
-			if _, err := io.ReadFull(r, hdr[:8]); err != nil {
-				break
-			}
+			h = hdr[:8]
+		}
+		if _, err := io.ReadFull(r, h); err != nil {
+			short = err == io.ErrUnexpectedEOF // io.EOF: the file ends between records
+			break
+		}
+		if w.nw != nil {
 			size := binary.LittleEndian.Uint32(hdr[4:])
 			if size < 12 {
 				break
 			}
-			rest = int(size) - 8
+			rest, length = int(size)-8, int64(size)
 			packet = binary.LittleEndian.Uint32(hdr) == 6 // an enhanced packet block
 		} else {
-			if _, err := io.ReadFull(r, hdr); err != nil {
-				break
-			}
 			rest = int(binary.LittleEndian.Uint32(hdr[8:]))
+			length = int64(len(hdr) + rest)
 		}
 		if n, _ := r.Discard(rest); n < rest {
+			short = true
 			break
 		}
+		end += length
 		if packet {
 			whole++
 		}
 	}
+	if short && w.f != os.Stdout {
+		_ = os.Truncate(name, w.base+w.mark+end)
+	}
+	whole = min(whole, given)
 	return given - whole
 }
 
@@ -427,11 +449,14 @@ func (w *Writer) Direct() (fd int, room int64, until time.Time, ok bool, err err
 }
 
 // Wrote counts octets of records written through Direct's descriptor,
-// and the packets among them that the file holds whole.
-func (w *Writer) Wrote(n int64, packets int) {
+// and the packets among them that the file holds whole; failed: the
+// last write failed, and may have left part of a record (Lost reads the
+// file back from the last mark).
+func (w *Writer) Wrote(n int64, packets int, failed bool) {
 	w.written += n
 	w.cw.n += n
 	w.records += packets
+	w.failed = w.failed || failed
 	w.flushed(nil)
 }
 

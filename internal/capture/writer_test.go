@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -560,7 +561,37 @@ func TestLostAfterFailedWrite(t *testing.T) {
 				if lost := w.Lost(); given-lost != whole {
 					t.Errorf("%d packets given, %d lost by Lost: %d, but the file holds %d whole", given, lost, given-lost, whole)
 				}
+				// Lost cut the file after its last whole record: a reader
+				// meets a clean end there, not one in a packet.
+				if n, err := readAll(w.Current, tc.pcapng); n != whole || err != io.EOF {
+					t.Errorf("after Lost the file holds %d packets and ends with %v; want %d and EOF", n, err, whole)
+				}
 			})
+		}
+	}
+}
+
+// readAll counts a file's packets and returns the error that ended them.
+func readAll(name string, pcapng bool) (int, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var r interface {
+		ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	}
+	if pcapng {
+		r, err = pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	} else {
+		r, err = pcapgo.NewReader(f)
+	}
+	if err != nil {
+		return 0, err
+	}
+	for n := 0; ; n++ {
+		if _, _, err := r.ReadPacketData(); err != nil {
+			return n, err
 		}
 	}
 }
