@@ -32,17 +32,42 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
+// usageError is a command line that the flag package refused; run
+// follows its message with a line of usage.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+const (
+	usageLine      = "usage: gotcpdump [-i interface] -w file [flags] [expression] (gotcpdump -h: every flag)"
+	watchUsageLine = "usage: gotcpdump watch [--tw-threshold N] [--dir DIR] [flags] [expression] (gotcpdump watch -h: every flag)"
+)
+
 // pidList collects repeated -p/--pid flags.
 type pidList []int
 
 func (p *pidList) String() string { return fmt.Sprint([]int(*p)) }
 func (p *pidList) Set(v string) error {
-	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
+	fields := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
+	if len(fields) == 0 {
+		// "$(pgrep -f NAME)" that matched nothing: capturing every
+		// process's traffic instead would be the opposite of what was
+		// asked, on a production host.
+		return errors.New("no PID given (did the command that lists them find no process?)")
+	}
+	for _, f := range fields {
 		n, err := strconv.Atoi(f)
-		if err != nil || n <= 0 {
+		switch {
+		case err == nil && n > 0:
+			*p = append(*p, n)
+		case strings.HasPrefix(f, "-") || err != nil && !strings.ContainsAny(f, "0123456789"):
+			// -p -i eth0, or -pni eth0: tcpdump's -p (no promiscuous
+			// mode, which is gotcpdump's default), or an unquoted
+			// $(pgrep ...) that printed nothing.
+			return fmt.Errorf("bad PID %q (-p takes process IDs; promiscuous mode is off unless --promisc)", f)
+		default:
 			return fmt.Errorf("bad PID %q", f)
 		}
-		*p = append(*p, n)
 	}
 	return nil
 }
@@ -100,7 +125,10 @@ func filterFromFile(s string) string {
 func parse(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("gotcpdump", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package would print a bad flag's error and then all the
+	// flags, and run the error again: run prints it once, with a line of
+	// usage, as tcpdump does; -h prints the flags.
+	fs.SetOutput(io.Discard)
 	str := func(p *string, def, usage string, names ...string) {
 		for _, n := range names {
 			fs.StringVar(p, n, def, usage)
@@ -150,8 +178,12 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	}
 	flags, filter := tcpdumpArgs(fs, args)
 	err := fs.Parse(flags)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stderr)
+		fs.Usage()
+	}
 	if err != nil {
-		return nil, err
+		return nil, usageError{err}
 	}
 	// 0 is these flags' default (no limit), but tcpdump refuses it when
 	// given, as it refuses less: a script's computed "-c 0" must not
@@ -163,6 +195,10 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Visit(func(f *flag.Flag) {
 		if n, ok := named[f.Name]; ok && n.v <= 0 && err == nil {
 			err = fmt.Errorf("invalid %s %d", n.what, n.v) // tcpdump's words
+		}
+		// An empty name would mean no --pname at all: every process.
+		if f.Name == "pname" && strings.TrimSpace(o.pname) == "" && err == nil {
+			err = errors.New("--pname: no name given")
 		}
 	})
 	if err != nil {
@@ -343,6 +379,9 @@ func (o *options) check() error {
 	default:
 		return errors.New("unsupported time stamp precision") // tcpdump's words
 	}
+	if err := capture.CheckEngine(o.engine); err != nil {
+		return fmt.Errorf("--engine: %w", err)
+	}
 	if o.linkType != "" && pcap.DatalinkNameToVal(o.linkType) < 0 {
 		return fmt.Errorf("invalid data link type %s", o.linkType)
 	}
@@ -391,6 +430,9 @@ func run(args []string, stderr io.Writer) int {
 			return 0
 		}
 		fmt.Fprintln(stderr, "gotcpdump:", err)
+		if errors.As(err, new(usageError)) {
+			fmt.Fprintln(stderr, usageLine)
+		}
 		return 1
 	}
 	if o.version {

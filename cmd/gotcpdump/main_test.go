@@ -102,9 +102,63 @@ func TestTcpdumpCommandLines(t *testing.T) {
 		{"-r in.pcap -t 5 -w x.pcap", "-t: not with -r"},
 		{"-r in.pcap -L", "-L: for an interface, not with -r"},
 		{"-d --pname nginx", "-d: not with -p/--pname"},
+		// The default interface, any, captures through libpcap whatever
+		// the engine: the name is checked all the same.
+		{"--engine afpaket -w x.pcap", `--engine: unknown engine "afpaket"`},
+		{"-d --engine bogus tcp", `--engine: unknown engine "bogus"`},
+		// tcpdump's -p (no promiscuous mode), or an unquoted $(pgrep)
+		// that printed nothing.
+		{"-p -i eth0 -w x.pcap", `bad PID "-i" (-p takes process IDs; promiscuous mode is off unless --promisc)`},
+		{"-pni eth0 -w x.pcap", `bad PID "ni" (-p takes`},
+		{"-p 12x -w x.pcap", `bad PID "12x"`},
 	} {
 		if _, err := parse(strings.Fields(c.args), io.Discard); err == nil || !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%s: %v, want %q", c.args, err, c.err)
+		}
+	}
+	// A quoted "$(pgrep -f NAME)" that matched nothing: without a
+	// process to follow, gotcpdump would capture everyone's traffic.
+	for _, args := range [][]string{
+		{"-p", "", "-w", "x.pcap"},
+		{"-p", " ", "-w", "x.pcap"},
+		{"-p", ",", "-w", "x.pcap"},
+		{"--pid=", "-w", "x.pcap"},
+		{"-w", "x.pcap", "-p", "\n"},
+	} {
+		if _, err := parse(args, io.Discard); err == nil || !strings.Contains(err.Error(), "no PID given") {
+			t.Errorf("%q: %v, want no PID given", args, err)
+		}
+	}
+	for _, args := range [][]string{{"--pname", "", "-w", "x.pcap"}, {"--pname= ", "-w", "x.pcap"}} {
+		if _, err := parse(args, io.Discard); err == nil || !strings.Contains(err.Error(), "--pname: no name given") {
+			t.Errorf("%q: %v, want --pname: no name given", args, err)
+		}
+	}
+}
+
+// TestUsageErrors: a bad flag is told once, with a line of usage, as
+// tcpdump tells it, not followed by every flag; -h lists them all.
+func TestUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		usage string
+		code  int
+	}{
+		{[]string{"--no-such-flag", "-w", "x.pcap"}, usageLine, 1},
+		{[]string{"watch", "--no-such-flag"}, watchUsageLine, 2},
+	} {
+		var errOut bytes.Buffer
+		code := run(c.args, &errOut)
+		want := "flag provided but not defined: -no-such-flag"
+		if code != c.code || strings.Count(errOut.String(), want) != 1 || !strings.HasSuffix(errOut.String(), "\n"+c.usage+"\n") ||
+			strings.Count(errOut.String(), "\n") != 2 {
+			t.Errorf("%q: exit %d, printed %q; want %d, the error once and %q", c.args, code, errOut.String(), c.code, c.usage)
+		}
+	}
+	for _, args := range [][]string{{"-h"}, {"watch", "--help"}} {
+		var errOut bytes.Buffer
+		if code := run(args, &errOut); code != 0 || !strings.Contains(errOut.String(), "-i string") {
+			t.Errorf("%q: exit %d, printed %q; want 0 and the flags", args, code, errOut.String())
 		}
 	}
 }

@@ -37,8 +37,9 @@ func watch(args []string, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		if !errors.Is(err, errUsage) {
-			fmt.Fprintln(stderr, "gotcpdump watch:", err)
+		fmt.Fprintln(stderr, "gotcpdump watch:", err)
+		if errors.As(err, new(usageError)) {
+			fmt.Fprintln(stderr, watchUsageLine)
 		}
 		return 2
 	}
@@ -258,8 +259,28 @@ type watchOptions struct {
 	snaplen                           int
 }
 
-// errUsage is a command-line error the flag package has printed.
-var errUsage = errors.New("usage")
+// duration is a flag.Duration whose error, for a number without a unit
+// (--capture 60), says so: the flag package says only "parse error".
+type duration struct{ d *time.Duration }
+
+func (v duration) String() string {
+	if v.d == nil {
+		return "0s"
+	}
+	return v.d.String()
+}
+
+func (v duration) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		if _, e := strconv.ParseFloat(s, 64); e == nil {
+			return fmt.Errorf("a duration needs a unit, as in %ss or %sm", s, s)
+		}
+		return errors.New("want a duration such as 30s, 5m or 1h")
+	}
+	*v.d = d
+	return nil
+}
 
 // parseWatch reads watch's command line. -i, -s, -f, -F, --engine and the
 // filter words are taken as in capture mode (tcpdumpArgs): -s0, -ieth0,
@@ -268,13 +289,14 @@ var errUsage = errors.New("usage")
 func parseWatch(args []string, stderr io.Writer) (*watchOptions, error) {
 	w := &watchOptions{}
 	fs := flag.NewFlagSet("gotcpdump watch", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // as in parse: the error once, by watch
 	fs.IntVar(&w.threshold, "tw-threshold", 10000, "start a capture when TIME_WAIT sockets reach this many")
 	fs.IntVar(&w.threshold, "threshold", 10000, "same as --tw-threshold")
 	fs.Float64Var(&w.rearm, "rearm", 0.8, "re-arm the trigger once TIME_WAIT has fallen below this fraction of the threshold (and the cooldown has passed)")
-	fs.DurationVar(&w.interval, "interval", time.Second, "how often to sample TIME_WAIT sockets")
-	fs.DurationVar(&w.length, "capture", time.Minute, "length of each capture")
-	fs.DurationVar(&w.cooldown, "cooldown", 5*time.Minute, "minimum time between the starts of two captures")
+	w.interval, w.length, w.cooldown = time.Second, time.Minute, 5*time.Minute
+	fs.Var(duration{&w.interval}, "interval", "how often to sample TIME_WAIT sockets, a `duration` (500ms, 1s)")
+	fs.Var(duration{&w.length}, "capture", "length of each capture, a `duration` (30s, 2m)")
+	fs.Var(duration{&w.cooldown}, "cooldown", "minimum time between the starts of two captures, a `duration` (0s: none)")
 	fs.StringVar(&w.dir, "dir", "/var/lib/gotcpdump", "directory for the captures (created with mode 0700)")
 	fs.Int64Var(&w.maxMB, "max-mb", 1024, "size cap of the directory in MB; the oldest captures go first")
 	fs.Int64Var(&w.fileMB, "file-mb", 100, "start a new part (NAME-002.pcapng...) when the current one exceeds MB million bytes")
@@ -292,9 +314,10 @@ func parseWatch(args []string, stderr io.Writer) (*watchOptions, error) {
 	flags, words := tcpdumpArgs(fs, args)
 	if err := fs.Parse(flags); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
+			fs.SetOutput(stderr)
+			fs.Usage()
 		}
-		return nil, errUsage
+		return nil, usageError{err}
 	}
 	var err error
 	if w.filter, err = joinFilter(w.filter, append(fs.Args(), words...), w.filterFile); err != nil {
@@ -302,6 +325,9 @@ func parseWatch(args []string, stderr io.Writer) (*watchOptions, error) {
 	}
 	if w.snaplen, err = checkSnaplen(w.snaplen); err != nil {
 		return nil, err
+	}
+	if err := capture.CheckEngine(w.engine); err != nil {
+		return nil, fmt.Errorf("--engine: %w", err)
 	}
 	if err := checkWatch(w.threshold, w.rearm, w.interval, w.length, w.cooldown, w.maxMB, w.fileMB); err != nil {
 		return nil, err

@@ -104,7 +104,12 @@ func TestWatchCommandLines(t *testing.T) {
 		{"-s -1", "-s -1: must not be negative"},
 		{"-s 300000", "-s 300000: at most 262144"},
 		{"--tw-threshold 0", "--tw-threshold 0"},
-		{"-j", "usage"},
+		{"-j", "flag provided but not defined: -j"},
+		// Any engine captures on "any" through libpcap: a misspelt one
+		// in a unit file would pass unnoticed there.
+		{"--engine afpaket", `--engine: unknown engine "afpaket"`},
+		{"--capture 60", "a duration needs a unit, as in 60s or 60m"},
+		{"--interval 1x", "want a duration such as 30s"},
 	} {
 		if _, err := parseWatch(strings.Fields(c.args), io.Discard); err == nil || !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%q: %v, want %q", c.args, err, c.err)

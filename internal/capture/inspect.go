@@ -32,6 +32,9 @@ import (
 // type, snap length and the kernel's VLAN handling), or for the afpacket
 // engine as that engine builds it. It is what tcpdump -d shows.
 func Program(c Config) ([]bpf.RawInstruction, error) {
+	if err := CheckEngine(c.Engine); err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
 	if _, err := ifIndex(c); err != nil {
 		return nil, err
 	}

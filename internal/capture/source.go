@@ -126,10 +126,24 @@ func (c Config) anyIface() bool { return c.Interface == "any" || c.Interface == 
 // the user, who would otherwise believe the engine was used.
 func (c Config) EngineOverridden() bool { return c.Engine == "afpacket" && c.anyIface() }
 
+// CheckEngine refuses an engine name that Open would not take. Open
+// captures on "any" through libpcap whatever the engine, so a misspelt
+// name there would otherwise pass unnoticed, until the interface changed.
+func CheckEngine(name string) error {
+	switch name {
+	case "", "pcap", "afpacket":
+		return nil
+	}
+	return fmt.Errorf("unknown engine %q (pcap or afpacket)", name)
+}
+
 // Open starts a capture. libpcap is the default: its batches go to a
 // pcap file whole. The afpacket engine cannot give cooked headers for
 // "any", which always goes through libpcap.
 func Open(c Config) (Source, error) {
+	if err := CheckEngine(c.Engine); err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
 	ifindex, err := ifIndex(c)
 	if err != nil {
 		return nil, err
@@ -146,9 +160,8 @@ func Open(c Config) (Source, error) {
 	case c.LinkType != "" && pcap.DatalinkNameToVal(c.LinkType) != int(layers.LinkTypeEthernet):
 		// An AF_PACKET socket of type SOCK_RAW gives Ethernet only.
 		return nil, fmt.Errorf("%s is not one of the DLTs supported by this device (the afpacket engine's is EN10MB)", c.LinkType)
-	case c.Engine == "afpacket":
+	default:
 		s, err := openAFPacket(c)
 		return s, classify(err)
 	}
-	return nil, fmt.Errorf("capture: unknown engine %q (pcap or afpacket)", c.Engine)
 }
