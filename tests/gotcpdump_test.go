@@ -895,14 +895,44 @@ func TestGotcpdumpFaults(t *testing.T) {
 			t.Fatalf("%d packets", n)
 		}
 		ownedByNobody(t, file)
-		// Where nobody may not write, the capture does not start.
+
+		// In a directory only root may write in, as tcpdump: a single
+		// file is opened before the drop and given to nobody (tcpdump's,
+		// on the same traffic, too); -C's files are created after it, so
+		// that the ring can reopen them, and the capture does not start.
+		ours, theirs := filepath.Join(dir, "root-only.pcap"), filepath.Join(dir, "root-only-tcpdump.pcap")
+		c, errOut = capture("-w", ours, "-Z", "nobody", "-c", "10")
+		var tcpdumpErr syncbuf.Buffer
+		td := exec.Command("ip", "netns", "exec", l.cliNS, "tcpdump", "-i", l.cliIf, "-w", theirs, "-Z", "nobody", "-c", "10")
+		td.Stderr = &tcpdumpErr
+		if err := td.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = td.Process.Kill() })
+		waitOutput(t, &tcpdumpErr, 15*time.Second, "listening on")
+		traffic()
+		if err := c.Wait(); err != nil {
+			t.Fatalf("-Z nobody, one file where only root may write: %v\n%s", err, errOut.String())
+		}
+		if err := td.Wait(); err != nil {
+			t.Fatalf("tcpdump -Z nobody, one file where only root may write: %v\n%s", err, tcpdumpErr.String())
+		}
+		ownedByNobody(t, ours)
+		if st, err := os.Stat(theirs); err != nil || st.Sys().(*syscall.Stat_t).Uid != 65534 {
+			t.Errorf("tcpdump -Z nobody's file: %v, not nobody's", err)
+		}
+		for _, f := range []string{ours, theirs} {
+			if n := strings.Count(tshark(t, plainEnv, "-r", f), "\n"); n != 10 {
+				t.Errorf("%s: %d packets, want 10", f, n)
+			}
+		}
 		var errOut2 bytes.Buffer
-		c = exec.Command("ip", "netns", "exec", l.cliNS, bin, "-i", l.cliIf, "-w", filepath.Join(dir, "root-only.pcap"), "-Z", "nobody", "-c", "1")
+		c = exec.Command("ip", "netns", "exec", l.cliNS, bin, "-i", l.cliIf, "-w", filepath.Join(dir, "root-only-ring.pcap"), "-Z", "nobody", "-C", "1", "-W", "2", "-c", "1")
 		c.Stderr = &errOut2
 		err = c.Run()
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut2.String(), "permission denied") {
-			t.Errorf("-Z nobody into a directory only root may write in: %v, stderr %q; want exit 1, permission denied", err, errOut2.String())
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut2.String(), "permission denied (as nobody, with -C or -G)") {
+			t.Errorf("-Z nobody -C 1 into a directory only root may write in: %v, stderr %q; want exit 1, permission denied", err, errOut2.String())
 		}
 	})
 

@@ -630,12 +630,9 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		return r, err
 	}
 	defer src.Close()
-	if as != nil {
-		// As tcpdump does: the capture is open, the files are not, so
-		// they are the user's, and a -C ring or -G rotation can reopen
-		// them after the drop.
+	drop := func() error {
 		if err := dropPrivileges(as); err != nil {
-			return r, err
+			return err
 		}
 		// /proc/PID/fd is for the process's user and root: the matcher
 		// keeps what it read before the drop.
@@ -649,6 +646,18 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 					o.user, p.PID, p.PID, more)
 			}
 		}
+		return nil
+	}
+	// As tcpdump does: a single file is opened before the drop (in a
+	// directory that only root may write to, or over root's file of an
+	// earlier run) and given to the user; with -C or -G the files are
+	// opened after it, as the user's, so that the rotation can reopen
+	// them.
+	dropFirst := as != nil && (o.rotate > 0 || o.maxMB > 0)
+	if dropFirst {
+		if err := drop(); err != nil {
+			return r, err
+		}
 	}
 	var first time.Time // with -G, the first period's start: now, or the file's first packet's time
 	if nt, ok := src.(interface{ NextTime() (time.Time, bool) }); ok && o.rotate > 0 {
@@ -661,7 +670,21 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		Snaplen: snaplen, Iface: iface, Filter: filter, Rotate: time.Duration(o.rotate) * time.Second,
 		MaxBytes: o.maxMB * 1_000_000, Files: o.files, Parts: o.parts, Rotated: rotatedHooks(o.rotated, postRotate(o.postRotate, stderr))})
 	if err != nil {
+		if dropFirst {
+			err = fmt.Errorf("%w (as %s, with -C or -G)", err, o.user)
+		}
 		return r, fmt.Errorf("cannot write the capture: %w", err)
+	}
+	if as != nil && !dropFirst {
+		uid, gid := ids(as)
+		if err := w.Chown(uid, gid); err != nil {
+			w.Close(capture.Stats{})
+			return r, fmt.Errorf("cannot give the capture to %s: %w", o.user, err)
+		}
+		if err := drop(); err != nil {
+			w.Close(capture.Stats{})
+			return r, err
+		}
 	}
 	r.opened, r.file = true, w.Current
 	// tcpdump's words: scripts wait for "listening on" before they send.
@@ -805,9 +828,14 @@ func combine(user, procs string) string {
 	return "(" + user + ") and (" + procs + ")"
 }
 
+func ids(u *user.User) (uid, gid int) {
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	return uid, gid
+}
+
 func dropPrivileges(u *user.User) error {
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
+	uid, gid := ids(u)
 	if err := syscall.Setgroups(nil); err != nil {
 		return err
 	}

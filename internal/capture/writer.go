@@ -131,6 +131,16 @@ func PartName(name string, n int) string {
 	return fmt.Sprintf("%s-%03d%s", strings.TrimSuffix(name, ext), n, ext)
 }
 
+// Chown gives the current file (not standard output) to uid and gid:
+// the file that -Z opened before dropping privileges is the user's, as
+// tcpdump's is.
+func (w *Writer) Chown(uid, gid int) error {
+	if w.cfg.Name == "-" {
+		return nil
+	}
+	return w.f.Chown(uid, gid)
+}
+
 func (w *Writer) open() error {
 	w.closed = false
 	var out io.Writer
