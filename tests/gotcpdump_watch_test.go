@@ -122,6 +122,12 @@ sampling:
 	if n, _ := strconv.Atoi(done[2]); n != nums[len(nums)-1] || done[3] != parts[len(parts)-1] || !strings.HasSuffix(done[1], "-001.pcapng") {
 		t.Errorf("capture done says first %s, %s parts, last %s; the directory holds %v", done[1], done[2], done[3], parts)
 	}
+	// --max-mb removed the capture's first parts: the line says so, and
+	// where what is left begins.
+	if pruned := regexp.MustCompile(` pruned=(\d+) first_kept=(\S+) `).FindStringSubmatch(log); nums[0] > 1 &&
+		(pruned == nil || pruned[1] != strconv.Itoa(nums[0]-1) || pruned[2] != parts[0]) {
+		t.Errorf("the directory holds %v, from part %d: capture done says %q", parts, nums[0], pruned)
+	}
 	if !strings.Contains(log, "file="+done[1]+" duration=") {
 		t.Errorf("the trigger does not name the first part %s:\n%s", done[1], log)
 	}

@@ -157,9 +157,16 @@ func watch(args []string, stderr io.Writer) int {
 				if first == "" { // it failed before the first file
 					first = capture.PartName(name, 1)
 				}
+				enforceCap(w.dir, w.maxMB*1_000_000)
 				files := []any{"file", first, "files", r.files}
 				if r.files > 1 {
 					files = append(files, "last", r.last)
+					// file names the capture, as the trigger did; when
+					// --max-mb made room by removing its first parts,
+					// the operator must know where it now begins.
+					if kept, pruned := keptFrom(name, r.files); pruned > 0 {
+						files = append(files, "pruned", pruned, "first_kept", kept)
+					}
 				}
 				if err != nil {
 					m.errorsTotal.Inc()
@@ -167,7 +174,6 @@ func watch(args []string, stderr io.Writer) int {
 				} else {
 					log.Info("capture done", append(files, "packets", r.captured, "bytes", r.bytes, "dropped", r.dropped)...)
 				}
-				enforceCap(w.dir, w.maxMB*1_000_000)
 				m.capturing.Set(0)
 				mu.Lock()
 				busy = false
@@ -257,6 +263,17 @@ type watchOptions struct {
 	maxMB, fileMB                     int64
 	iface, engine, filter, filterFile string
 	snaplen                           int
+}
+
+// keptFrom is the first of the n parts of capture name that are still
+// there, and how many parts before it the directory's cap removed.
+func keptFrom(name string, n int) (string, int) {
+	for i := 1; i < n; i++ {
+		if _, err := os.Lstat(capture.PartName(name, i)); err == nil {
+			return capture.PartName(name, i), i - 1
+		}
+	}
+	return capture.PartName(name, n), n - 1
 }
 
 // duration is a flag.Duration whose error, for a number without a unit

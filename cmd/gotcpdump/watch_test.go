@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gotcpdump/gotcpdump/internal/capture"
 )
 
 // TestTriggerCooldown: after a capture the trigger re-arms only once the
@@ -122,6 +124,31 @@ func TestWatchCommandLines(t *testing.T) {
 	}
 	if got := ifaceByNumber("1"); got != names[0] {
 		t.Errorf("-i 1 is %q, want -D's first, %q", got, names[0])
+	}
+}
+
+// TestKeptFrom: where a capture begins once the cap has removed parts.
+func TestKeptFrom(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "timewait-20261207-120000.pcapng")
+	for i := 3; i <= 5; i++ {
+		if err := os.WriteFile(capture.PartName(name, i), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		n, pruned int
+		kept      string
+	}{{5, 2, "-003.pcapng"}, {2, 1, "-002.pcapng"}} {
+		kept, pruned := keptFrom(name, c.n)
+		if pruned != c.pruned || !strings.HasSuffix(kept, c.kept) {
+			t.Errorf("%d parts, the first 2 removed: first kept %s, %d pruned; want %s, %d", c.n, kept, pruned, c.kept, c.pruned)
+		}
+	}
+	if err := os.WriteFile(capture.PartName(name, 1), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if kept, pruned := keptFrom(name, 5); pruned != 0 || kept != capture.PartName(name, 1) {
+		t.Errorf("with part 1 there: %s, %d pruned", kept, pruned)
 	}
 }
 
