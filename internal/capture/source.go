@@ -42,7 +42,7 @@ var ErrTimeout = errors.New("capture: timeout")
 var (
 	ErrFilter     = errors.New("bad filter")
 	ErrInterface  = errors.New("No such device exists") // libpcap's words, which tcpdump prints
-	ErrPermission = errors.New("capturing needs CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode); run as root or grant them with setcap cap_net_raw,cap_net_admin+ep")
+	ErrPermission = errors.New("capturing needs CAP_NET_RAW (promiscuous mode needs no more); run as root or grant it with setcap cap_net_raw+ep")
 )
 
 // classify wraps an error of opening a capture in the sentinel that
