@@ -104,13 +104,13 @@ func (f noop) String() string   { return "" }
 func (f noop) Set(string) error { *f.n++; return nil }
 func (f noop) IsBoolFlag() bool { return true }
 
-// nanoFlag is --nano, tcpdump's short form of
-// --time-stamp-precision=nano.
-type nanoFlag struct{ p *string }
+// precisionFlag is --micro or --nano, tcpdump's short forms of
+// --time-stamp-precision=micro and =nano.
+type precisionFlag struct{ p, v *string }
 
-func (f nanoFlag) String() string   { return "" }
-func (f nanoFlag) Set(string) error { *f.p = "nano"; return nil }
-func (f nanoFlag) IsBoolFlag() bool { return true }
+func (f precisionFlag) String() string   { return "" }
+func (f precisionFlag) Set(string) error { *f.p = *f.v; return nil }
+func (f precisionFlag) IsBoolFlag() bool { return true }
 
 // filterFromFile is the expression of a -F file: as tcpdump reads it,
 // with each '#' and the rest of its line a comment.
@@ -165,7 +165,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.unbuffered, "U", false, "write each batch of packets to the file as it is read, not when the buffer fills or a second has passed")
 	fs.BoolVar(&o.immediate, "immediate-mode", false, "libpcap's immediate mode: each packet is read as it arrives, not a ring block at a time (with -U, it reaches the file at once)")
 	str(&o.precision, "", "micro: write microsecond time stamps (tcpdump's default pcap file); nano: fail unless libpcap gives nanoseconds (without it, nanoseconds where libpcap gives them, and microseconds with -r, as tcpdump)", "time-stamp-precision")
-	fs.Var(nanoFlag{&o.precision}, "nano", "same as --time-stamp-precision=nano")
+	for _, v := range []string{"micro", "nano"} {
+		fs.Var(precisionFlag{&o.precision, &v}, v, "same as --time-stamp-precision="+v)
+	}
 	fs.Var(noop{&o.dump}, "d", "print the capture filter's compiled BPF program as tcpdump -d does (-dd: as C, -ddd: as decimal numbers) and exit")
 	fs.BoolVar(&o.listLinks, "L", false, "list the interface's data link types, as tcpdump -L, and exit")
 	fs.BoolVar(&o.listLinks, "list-data-link-types", false, "same as -L")

@@ -54,6 +54,7 @@ func TestTcpdumpCommandLines(t *testing.T) {
 		{"--time-stamp-precision=nano -w x.pcap", options{write: "x.pcap", snaplen: 262144, precision: "nano"}, ""},
 		{"--time-stamp-precision micro -w x.pcapng", options{write: "x.pcapng", snaplen: 262144, precision: "micro", pcapng: true}, ""},
 		{"--nano -w x.pcap", options{write: "x.pcap", snaplen: 262144, precision: "nano"}, ""},
+		{"--micro -w x.pcap", options{write: "x.pcap", snaplen: 262144, precision: "micro"}, ""},
 		{"--immediate-mode -Uw - udp", options{write: "-", snaplen: 262144, immediate: true, unbuffered: true}, "udp"},
 	} {
 		o, err := parse(strings.Fields(c.args), io.Discard)
