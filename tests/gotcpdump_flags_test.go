@@ -33,6 +33,53 @@ func rootTools(t *testing.T) (dir, bin string) {
 	return dir, goBuild(t, dir, "./cmd/gotcpdump")
 }
 
+// TestGotcpdumpListsInterfacesAsTcpdump: -D prints tcpdump -D's lines
+// (number, name, description, status flags), the devices that are not
+// network interfaces followed by a note that gotcpdump does not capture
+// on them. A network namespace of its own (interfaces come and go in the
+// host's while tests run), with a veth pair of which one end is up: up
+// and disconnected, and down and disconnected.
+func TestGotcpdumpListsInterfacesAsTcpdump(t *testing.T) {
+	_, bin := rootTools(t)
+	ns := fmt.Sprintf("gtdl%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	defer exec.Command("ip", "netns", "del", ns).Run()
+	for _, args := range [][]string{
+		{"link", "add", "gtdla", "type", "veth", "peer", "name", "gtdlb"},
+		{"link", "set", "gtdla", "up"},
+		{"link", "set", "lo", "up"},
+	} {
+		if out, err := exec.Command("ip", append([]string{"-n", ns}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	list := func(prog string) []string {
+		out, err := exec.Command("ip", "netns", "exec", ns, prog, "-D").Output()
+		if err != nil {
+			t.Fatalf("%s -D: %v", prog, err)
+		}
+		return strings.Split(strings.TrimSpace(string(out)), "\n")
+	}
+	theirs, ours := list("tcpdump"), list(bin)
+	if len(ours) != len(theirs) {
+		t.Fatalf("gotcpdump -D:\n%s\ntcpdump -D:\n%s", strings.Join(ours, "\n"), strings.Join(theirs, "\n"))
+	}
+	const note = " (not a network interface: gotcpdump does not capture on it)"
+	for i := range theirs {
+		if strings.TrimSuffix(ours[i], note) != theirs[i] {
+			t.Errorf("line %d: gotcpdump %q, tcpdump %q", i+1, ours[i], theirs[i])
+		}
+	}
+	joined := strings.Join(theirs, "\n")
+	for _, want := range []string{".lo [Up, Running, Loopback]", ".gtdla [Up, Disconnected]", ".gtdlb [none, Disconnected]"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("tcpdump -D lacks %q (the test's set-up?):\n%s", want, joined)
+		}
+	}
+}
+
 // TestGotcpdumpPrintsProgramsAsTcpdump: -d, -dd and -ddd print what
 // tcpdump prints for the same interface, link type and filter, byte for
 // byte, and -L lists the link types as tcpdump -L does.

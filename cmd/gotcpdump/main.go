@@ -442,13 +442,13 @@ func run(args []string, stderr io.Writer) int {
 		return 0
 	}
 	if o.list {
-		names, err := interfaces()
+		devs, err := capture.DeviceList()
 		if err != nil {
 			fmt.Fprintln(stderr, "gotcpdump:", err)
 			return 1
 		}
-		for i, n := range names {
-			fmt.Printf("%d.%s%s\n", i+1, n, listNote(n))
+		for i, d := range devs {
+			fmt.Printf("%d.%s%s\n", i+1, d.Name, listNote(d))
 		}
 		return 0
 	}
@@ -531,17 +531,22 @@ func packets(n uint64) string {
 // marks those -i does not take.
 func interfaces() ([]string, error) { return capture.Devices() }
 
-// listNote is what -D says after a device's name: "any", and the devices
-// that are not network interfaces (nflog, nfqueue, D-Bus and Bluetooth
-// monitors), whose packets are not IP over a link, and which -i refuses.
-func listNote(name string) string {
-	if name == "any" {
-		return " (Pseudo-device that captures on all interfaces)"
+// listNote is what -D says after a device's name: tcpdump's description
+// and status, and for the devices that are not network interfaces
+// (nflog, nfqueue, D-Bus and Bluetooth monitors), whose packets are not
+// IP over a link and which -i refuses, a note that says so.
+func listNote(d capture.Device) string {
+	var b strings.Builder
+	if d.Description != "" {
+		fmt.Fprintf(&b, " (%s)", d.Description)
 	}
-	if _, err := capture.IfIndex(name); err != nil {
-		return " (not a network interface: gotcpdump does not capture on it)"
+	if st := d.Status(); st != "" {
+		fmt.Fprintf(&b, " [%s]", st)
 	}
-	return ""
+	if _, err := capture.IfIndex(d.Name); err != nil && d.Name != "any" {
+		b.WriteString(" (not a network interface: gotcpdump does not capture on it)")
+	}
+	return b.String()
 }
 
 // result is what one capture session did.

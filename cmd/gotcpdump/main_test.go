@@ -201,18 +201,47 @@ func TestPostRotate(t *testing.T) {
 // and marks those that -i refuses (nflog, nfqueue, D-Bus or Bluetooth
 // monitors), as the others open.
 func TestListedInterfaces(t *testing.T) {
-	names, err := interfaces()
+	devs, err := capture.DeviceList()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(names) == 0 {
+	if len(devs) == 0 {
 		t.Fatal("-D lists nothing")
 	}
-	for _, n := range names {
-		_, err := capture.IfIndex(n)
-		if marked := strings.Contains(listNote(n), "not a network interface"); marked != (err != nil && n != "any") {
-			t.Errorf("-D lists %q as %q; its index: %v", n, listNote(n), err)
+	for _, d := range devs {
+		_, err := capture.IfIndex(d.Name)
+		if marked := strings.Contains(listNote(d), "not a network interface"); marked != (err != nil && d.Name != "any") {
+			t.Errorf("-D lists %q as %q; its index: %v", d.Name, listNote(d), err)
 		}
+	}
+}
+
+// TestDeviceStatus: -D's brackets, as tcpdump 4.99 prints libpcap's
+// flags (PCAP_IF_*: loopback 1, up 2, running 4, wireless 8, the
+// connection status in 0x30).
+func TestDeviceStatus(t *testing.T) {
+	for _, c := range []struct {
+		flags uint32
+		want  string
+	}{
+		{0x0, ""}, // no flag, not even a connection status: no brackets
+		{0x2 | 0x4 | 0x10, "Up, Running, Connected"},
+		{0x2 | 0x4 | 0x30, "Up, Running"},
+		{0x1 | 0x2 | 0x4 | 0x30, "Up, Running, Loopback"},
+		{0x30, "none"},
+		{0x2 | 0x20, "Up, Disconnected"},
+		{0x2 | 0x4, "Up, Running, Connection status unknown"},
+		{0x8 | 0x30, "Wireless"},
+		{0x2 | 0x8 | 0x10, "Up, Wireless, Associated"},
+		{0x8 | 0x20, "Wireless, Not associated"},
+		{0x8, "Wireless, Association status unknown"},
+	} {
+		if got := (capture.Device{Flags: c.flags}).Status(); got != c.want {
+			t.Errorf("flags %#x: %q, want %q", c.flags, got, c.want)
+		}
+	}
+	if got := listNote(capture.Device{Name: "any", Description: "Pseudo-device that captures on all interfaces", Flags: 0x36}); got != " (Pseudo-device that captures on all interfaces) [Up, Running]" {
+		t.Errorf("any: %q", got)
 	}
 }
 

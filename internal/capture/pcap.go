@@ -233,6 +233,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -748,7 +749,7 @@ func (s *pcapSource) Wake() {
 // tcpdump -D): network interfaces, any, and devices that are not network
 // interfaces (nflog, nfqueue, D-Bus and Bluetooth monitors).
 func Devices() ([]string, error) {
-	devs, err := pcap.FindAllDevs()
+	devs, err := DeviceList()
 	if err != nil {
 		return nil, err
 	}
@@ -757,6 +758,55 @@ func Devices() ([]string, error) {
 		names = append(names, d.Name)
 	}
 	return names, nil
+}
+
+// Device is one of libpcap's devices, as tcpdump -D lists it.
+type Device struct {
+	Name, Description string
+	Flags             uint32 // libpcap's PCAP_IF_*
+}
+
+// DeviceList returns libpcap's devices in its order.
+func DeviceList() ([]Device, error) {
+	devs, err := pcap.FindAllDevs()
+	if err != nil {
+		return nil, err
+	}
+	list := make([]Device, 0, len(devs))
+	for _, d := range devs {
+		list = append(list, Device{Name: d.Name, Description: d.Description, Flags: d.Flags})
+	}
+	return list, nil
+}
+
+// Status is what tcpdump -D prints of d's flags between brackets ("Up,
+// Running, Connected", or "none"), or "" where it prints no brackets.
+func (d Device) Status() string {
+	if d.Flags == 0 {
+		return ""
+	}
+	var s []string
+	for _, f := range []struct {
+		bit  uint32
+		name string
+	}{{C.PCAP_IF_UP, "Up"}, {C.PCAP_IF_RUNNING, "Running"}, {C.PCAP_IF_LOOPBACK, "Loopback"}, {C.PCAP_IF_WIRELESS, "Wireless"}} {
+		if d.Flags&f.bit != 0 {
+			s = append(s, f.name)
+		}
+	}
+	if len(s) == 0 {
+		s = append(s, "none")
+	}
+	wireless := d.Flags&C.PCAP_IF_WIRELESS != 0
+	switch d.Flags & C.PCAP_IF_CONNECTION_STATUS {
+	case C.PCAP_IF_CONNECTION_STATUS_UNKNOWN:
+		s = append(s, map[bool]string{false: "Connection status unknown", true: "Association status unknown"}[wireless])
+	case C.PCAP_IF_CONNECTION_STATUS_CONNECTED:
+		s = append(s, map[bool]string{false: "Connected", true: "Associated"}[wireless])
+	case C.PCAP_IF_CONNECTION_STATUS_DISCONNECTED:
+		s = append(s, map[bool]string{false: "Disconnected", true: "Not associated"}[wireless])
+	}
+	return strings.Join(s, ", ")
 }
 
 // isPcapDevice reports whether libpcap lists a device of that name.
