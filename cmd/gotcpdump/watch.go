@@ -316,7 +316,7 @@ func parseWatch(args []string, stderr io.Writer) (*watchOptions, error) {
 	fs.Var(duration{&w.cooldown}, "cooldown", "minimum time between the starts of two captures, a `duration` (0s: none)")
 	fs.StringVar(&w.dir, "dir", "/var/lib/gotcpdump", "directory for the captures (created with mode 0700)")
 	fs.Int64Var(&w.maxMB, "max-mb", 1024, "size cap of the directory in MB; the oldest captures go first")
-	fs.Int64Var(&w.fileMB, "file-mb", 100, "start a new part (NAME-002.pcapng...) when the current one exceeds MB million bytes")
+	fs.Int64Var(&w.fileMB, "file-mb", 100, "start a new part (NAME-002.pcapng...) when the current one exceeds MB million bytes (at most --max-mb, to which the default falls)")
 	fs.StringVar(&w.metrics, "metrics-addr", ":9870", "address for Prometheus /metrics (empty: none)")
 	fs.StringVar(&w.metrics, "metrics", ":9870", "same as --metrics-addr")
 	fs.StringVar(&w.iface, "i", "any", "interface to capture on (a number: that of -D's list)")
@@ -348,6 +348,16 @@ func parseWatch(args []string, stderr io.Writer) (*watchOptions, error) {
 	}
 	if err := checkWatch(w.threshold, w.rearm, w.interval, w.length, w.cooldown, w.maxMB, w.fileMB); err != nil {
 		return nil, err
+	}
+	// A part larger than the cap would hold the directory at twice it;
+	// the default part follows a smaller cap, a part asked for is refused.
+	if w.fileMB > w.maxMB {
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "file-mb" })
+		if given {
+			return nil, fmt.Errorf("--file-mb %d: larger than --max-mb %d", w.fileMB, w.maxMB)
+		}
+		w.fileMB = w.maxMB
 	}
 	return w, nil
 }

@@ -91,6 +91,14 @@ func TestWatchCommandLines(t *testing.T) {
 			t.Errorf("%q: -i %q, filter %q, -s %d; want %q, %q, %d", c.args, w.iface, w.filter, w.snaplen, c.iface, c.filter, c.snaplen)
 		}
 	}
+	// The default part (100 MB) falls to a smaller cap.
+	for args, want := range map[string]int64{"--max-mb 10": 10, "--max-mb 500": 100, "--max-mb 10 --file-mb 10": 10} {
+		if w, err := parseWatch(strings.Fields(args), io.Discard); err != nil {
+			t.Errorf("%s: %v", args, err)
+		} else if w.fileMB != want {
+			t.Errorf("%s: --file-mb %d, want %d", args, w.fileMB, want)
+		}
+	}
 	w, err := parseWatch(strings.Fields("--dir /tmp/x --tw-threshold 5 tcp -i eth0 --capture 3s"), io.Discard)
 	if err != nil || w.dir != "/tmp/x" || w.threshold != 5 || w.length != 3*time.Second {
 		t.Errorf("watch's own flags around the filter: %+v, %v", w, err)
@@ -112,6 +120,7 @@ func TestWatchCommandLines(t *testing.T) {
 		{"--engine afpaket", `--engine: unknown engine "afpaket"`},
 		{"--capture 60", "a duration needs a unit, as in 60s or 60m"},
 		{"--interval 1x", "want a duration such as 30s"},
+		{"--max-mb 10 --file-mb 100", "--file-mb 100: larger than --max-mb 10"},
 	} {
 		if _, err := parseWatch(strings.Fields(c.args), io.Discard); err == nil || !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%q: %v, want %q", c.args, err, c.err)
