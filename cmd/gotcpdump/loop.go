@@ -260,6 +260,9 @@ func (l *loop) run() error {
 				fmt.Fprintln(l.stderr, "gotcpdump: updating the filter:", err)
 			}
 		}
+		if l.match != nil {
+			l.warnExited()
+		}
 		data, err := l.src.ReadPacket(&ci)
 		if err != nil && errors.Is(err, capture.ErrTimeout) {
 			if err := l.idle(); err != nil {
@@ -410,4 +413,18 @@ func (l *loop) flush(run []byte, packets int) error {
 		off += h.Size
 	}
 	return l.writeErr(err)
+}
+
+// warnExited says which followed processes have exited: a service
+// restarted under a new PID would otherwise leave a capture of nothing,
+// silently.
+func (l *loop) warnExited() {
+	gone, left := l.match.Exited()
+	for i, p := range gone {
+		more := ""
+		if left == 0 && i == len(gone)-1 {
+			more = "; no process is left to follow"
+		}
+		fmt.Fprintf(l.stderr, "gotcpdump: warning: process %d (%s) has exited: its connections from now on are not captured%s\n", p.PID, p.Comm, more)
+	}
 }

@@ -31,6 +31,11 @@ type ProcMatcher struct {
 	miss   map[tuple]struct{}  // 4-tuples known to belong to nobody (eBPF mode)
 	ports  map[uint16]Proc     // polling mode: the processes' local ports, for the kernel filter
 	last   time.Time
+	// started holds the start time of each process still running (a
+	// PID is reused: the two name one process); exited, those that
+	// polls found gone since Exited last told.
+	started map[int]uint64
+	exited  []Proc
 }
 
 type tuple struct{ local, remote netip.AddrPort }
@@ -55,11 +60,14 @@ const (
 // non-nil warning comes with a usable matcher and says why it polls /proc
 // instead of using eBPF. useEBPF false goes straight to /proc.
 func NewProcMatcher(procs []Proc, useEBPF bool) (m *ProcMatcher, warning error) {
-	m = &ProcMatcher{byPID: make(map[int]Proc), procs: procs}
+	m = &ProcMatcher{byPID: make(map[int]Proc), procs: procs, started: make(map[int]uint64)}
 	pids := make([]int, len(procs))
 	for i, p := range procs {
 		m.byPID[p.PID] = p
 		pids[i] = p.PID
+		if st, ok := startTime(p.PID); ok {
+			m.started[p.PID] = st
+		}
 	}
 	var owner *sockowner.Tracker
 	err := errors.New("turned off")
@@ -119,8 +127,25 @@ func (m *ProcMatcher) Poll(now time.Time) bool {
 	return m.poll(now)
 }
 
+// Exited returns the processes that have exited since it was last
+// called, and how many of the processes are left: a capture that follows
+// none any more, or not the one restarted under a new PID, says so.
+func (m *ProcMatcher) Exited() (gone []Proc, left int) {
+	if len(m.exited) == 0 {
+		return nil, len(m.started)
+	}
+	gone, m.exited = m.exited, nil
+	return gone, len(m.started)
+}
+
 func (m *ProcMatcher) poll(now time.Time) bool {
 	m.last = now
+	for pid, st := range m.started {
+		if now, ok := startTime(pid); !ok || now != st {
+			delete(m.started, pid)
+			m.exited = append(m.exited, m.byPID[pid])
+		}
+	}
 	before := m.Filter()
 	listen := make(map[uint16][]listener)
 	socks, unreadable := Sockets(m.procs)

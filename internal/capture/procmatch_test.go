@@ -3,7 +3,9 @@ package capture
 import (
 	"net/netip"
 	"os"
+	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 )
@@ -93,5 +95,42 @@ func TestLocalAddrsParsing(t *testing.T) {
 	// LocalAddrs leaves gotcpdump's own namespace to its interfaces.
 	if own := LocalAddrs([]Proc{{PID: os.Getpid()}}); len(own) != 0 {
 		t.Errorf("LocalAddrs of this process's namespace: %v, want none", own)
+	}
+}
+
+// TestProcMatcherExited: a followed process that exits is told once,
+// with how many are left; one still running is not.
+func TestProcMatcherExited(t *testing.T) {
+	start := func() (*exec.Cmd, Proc) {
+		c := exec.Command("sleep", "60")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+		p, err := NewProc(c.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, p
+	}
+	c1, p1 := start()
+	_, p2 := start()
+	m, _ := NewProcMatcher([]Proc{p1, p2}, false)
+	defer m.Close()
+	if gone, left := m.Exited(); len(gone) != 0 || left != 2 {
+		t.Fatalf("before any exit: %v gone, %d left", gone, left)
+	}
+	_ = c1.Process.Kill()
+	_ = c1.Wait() // reaped: /proc/PID is gone
+	m.poll(time.Now())
+	if gone, left := m.Exited(); len(gone) != 1 || gone[0] != p1 || left != 1 {
+		t.Errorf("after %v exited: %v gone, %d left", p1, gone, left)
+	}
+	m.poll(time.Now())
+	if gone, left := m.Exited(); len(gone) != 0 || left != 1 {
+		t.Errorf("told twice: %v gone, %d left", gone, left)
+	}
+	if st, ok := startTime(os.Getpid()); !ok || st == 0 {
+		t.Errorf("startTime of this process: %d, %v", st, ok)
 	}
 }
