@@ -159,6 +159,7 @@ func TestGotcpdumpErrorsAsTcpdump(t *testing.T) {
 		{[]string{"-d", "-i", "lo", "-y", "NOSUCHDLT", "tcp"}, true},
 		{[]string{"-L", "-i", "nosuch0"}, true},
 		{[]string{"-i", "nosuch0", "-w", "OUT"}, true},
+		{[]string{"-i", "9999", "-w", "OUT"}, true}, // past -D's list: "Invalid adapter index"
 		{[]string{"-i", "lo", "-w", "OUT", "tcp port"}, true},
 		{[]string{"-i", "lo", "-y", "LINUX_SLL2", "-w", "OUT"}, true},
 		{[]string{"-i", "lo", "-y", "NOSUCHDLT", "-w", "OUT"}, true},

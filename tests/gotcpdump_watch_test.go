@@ -199,6 +199,13 @@ func TestGotcpdumpIfaceGone(t *testing.T) {
 	}
 	ping()
 	ip("link", "set", l.cliIf, "down")
+	// A capture that starts on it now fails, in tcpdump's words.
+	for _, prog := range []string{"tcpdump", bin} {
+		out, err := exec.Command("ip", "netns", "exec", l.cliNS, prog, "-i", l.cliIf, "-w", filepath.Join(dir, "down.pcap"), "-c", "1").CombinedOutput()
+		if want := filepath.Base(prog) + ": " + l.cliIf + ": That device is not up"; err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("%s on a down interface: %v, %q; want %q", prog, err, out, want)
+		}
+	}
 	time.Sleep(500 * time.Millisecond)
 	ip("link", "set", l.cliIf, "up")
 	time.Sleep(500 * time.Millisecond)

@@ -367,7 +367,12 @@ func activate(c Config) (*pcap.Handle, error) {
 	}
 	h, err := in.Activate()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dev, err) // as tcpdump says it: "eth1: That device is not up"
+		// As tcpdump says it: "eth1: That device is not up", in
+		// libpcap's words, where gopacket has its own.
+		if err.Error() == "Interface Not Up" {
+			err = errors.New(C.GoString(C.pcap_statustostr(C.PCAP_ERROR_IFACE_NOT_UP)))
+		}
+		return nil, fmt.Errorf("%s: %w", dev, err)
 	}
 	switch {
 	case c.LinkType != "":

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,6 +101,11 @@ func ifIndex(c Config) (int, error) {
 	if err != nil {
 		if isPcapDevice(c.Interface) {
 			return 0, fmt.Errorf("%s: libpcap's device, not a network interface; gotcpdump captures on network interfaces and any", c.Interface)
+		}
+		// -i N past -D's list (gotcpdump's caller maps the others to
+		// names), in tcpdump's words.
+		if n, err := strconv.Atoi(c.Interface); err == nil && n >= 0 && !strings.HasPrefix(c.Interface, "+") {
+			return 0, errors.New("Invalid adapter index (gotcpdump -D lists the interfaces)")
 		}
 		// As tcpdump says it ("tcpdump: eth9: No such device exists").
 		return 0, fmt.Errorf("%s: %w (gotcpdump -D lists them)", c.Interface, ErrInterface)
