@@ -699,6 +699,17 @@ func TestGotcpdumpFaults(t *testing.T) {
 			endsOnFullDisk(t, c, errOut)
 			countsWhatWasWritten(t, errOut, []string{file})
 		}
+		// As nobody (-Z), in a directory only root may enter: the file,
+		// opened before the drop, is read back and cut through its own
+		// descriptor.
+		mnt := smallDisk(t, "diskZ", "1m,mode=0700")
+		file := filepath.Join(mnt, "full.pcapng")
+		c, errOut := capture("-w", file, "-Z", "nobody", "udp port 9999")
+		if out, err := exec.Command("ip", "netns", "exec", l.cliNS, lab, "udp", "-addr", l.srvIP.String()+":9999", "-n", "2000", "-size", "1000").CombinedOutput(); err != nil {
+			t.Fatalf("udp: %v %s", err, out)
+		}
+		endsOnFullDisk(t, c, errOut)
+		countsWhatWasWritten(t, errOut, []string{file})
 	})
 
 	t.Run("full disk while rotating", func(t *testing.T) {

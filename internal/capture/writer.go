@@ -82,6 +82,12 @@ type Writer struct {
 	records, markRecords int
 	mark                 int64
 	failed               bool // a write to the current file failed: no more marks
+	// readWrite: the current file was opened for reading too, so that it
+	// can be read back through its own descriptor after a failed write
+	// (after -Z, its directory may be closed to the user); lost is what
+	// that read found, when known.
+	readWrite, lostKnown bool
+	lost                 int
 }
 
 // NewWriter opens the first file.
@@ -153,11 +159,18 @@ func (w *Writer) open() error {
 		}
 	} else {
 		w.Current = w.fileName()
-		f, err := os.OpenFile(w.Current, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		// A new or regular file is opened for reading too; a FIFO is
+		// not, which would hold a reader's end open and make writes
+		// succeed with no reader.
+		flag := os.O_WRONLY
+		if st, err := os.Stat(w.Current); err != nil || st.Mode().IsRegular() {
+			flag = os.O_RDWR
+		}
+		f, err := os.OpenFile(w.Current, os.O_CREATE|os.O_TRUNC|flag, 0o600)
 		if err != nil {
 			return err
 		}
-		w.f = f
+		w.f, w.readWrite = f, flag == os.O_RDWR
 	}
 	if w.Opened == 0 {
 		w.First = w.Current
@@ -166,7 +179,7 @@ func (w *Writer) open() error {
 	st, err := w.f.Stat()
 	w.regular = err == nil && st.Mode().IsRegular()
 	w.cw = &countWriter{f: w.f}
-	w.records, w.mark, w.markRecords, w.failed = 0, 0, 0, false
+	w.records, w.mark, w.markRecords, w.failed, w.lostKnown = 0, 0, 0, false, false
 	w.bw = bufio.NewWriterSize(w.cw, writePiece)
 	out = w.bw
 	if w.cfg.PcapNG {
@@ -236,11 +249,13 @@ func (w *Writer) flushed(err error) error {
 // the current file it does not hold whole, by reading it back from the
 // last point where it held everything given (standard output too, when
 // it is a file). When the file cannot be read back (a pipe), every
-// packet given after that point counts as lost. A named file is then cut
-// after its last whole record: a full disk leaves part of one written,
-// and readers would find the file "cut short in the middle of a packet".
+// packet given after that point counts as lost. A named file has been
+// cut after its last whole record when it was closed (readBack).
 func (w *Writer) Lost() int {
 	given := w.records - w.markRecords
+	if w.lostKnown {
+		return w.lost
+	}
 	if !w.regular {
 		return given
 	}
@@ -253,6 +268,15 @@ func (w *Writer) Lost() int {
 		return given
 	}
 	defer f.Close()
+	return w.readBack(f, false)
+}
+
+// readBack counts the packets given since the mark that f holds whole,
+// and returns how many it lacks; with cut, it truncates f after its last
+// whole record: a full disk leaves part of one written, and readers would
+// find the file "cut short in the middle of a packet".
+func (w *Writer) readBack(f *os.File, cut bool) int {
+	given := w.records - w.markRecords
 	// To the file's end: what a failed write in C (Direct) left of a
 	// record is not counted in cw.n.
 	size := w.base + w.cw.n
@@ -299,8 +323,8 @@ func (w *Writer) Lost() int {
 			whole++
 		}
 	}
-	if short && w.f != os.Stdout {
-		_ = os.Truncate(name, w.base+w.mark+end)
+	if short && cut {
+		_ = f.Truncate(w.base + w.mark + end)
 	}
 	whole = min(whole, given)
 	return given - whole
@@ -610,6 +634,7 @@ func (w *Writer) closeFile(st *Stats) error {
 		return nil // rotation closed it last and opened no other
 	}
 	w.closed = true
+	var err error
 	if w.nw != nil {
 		if st != nil && !st.None {
 			_ = w.nw.WriteInterfaceStats(0, pcapgo.NgInterfaceStatistics{
@@ -617,23 +642,26 @@ func (w *Writer) closeFile(st *Stats) error {
 				PacketsReceived: st.Received, PacketsDropped: st.Dropped,
 			})
 		}
-		if err := w.nw.Flush(); err != nil {
-			return w.flushed(err)
-		}
+		err = w.flushed(w.nw.Flush())
 	}
-	if err := w.flushed(w.bw.Flush()); err != nil {
+	if err == nil {
+		err = w.flushed(w.bw.Flush())
+	}
+	if w.f == os.Stdout {
 		return err
 	}
-	if w.f != os.Stdout {
-		// No fsync, as tcpdump does none: at a rotation it held up the
-		// capture loop while the kernel wrote the whole file out (about
-		// 20 ms for 50 MB here, far longer on a busy disk, while the
-		// ring fills), and its CPU, 0.05 ms a megabyte, was the
-		// capture's. The kernel's writeback takes it to disk, as it
-		// does tcpdump's.
-		return w.f.Close()
+	if w.failed && w.readWrite {
+		w.lost, w.lostKnown = w.readBack(w.f, true), true
 	}
-	return nil
+	// No fsync, as tcpdump does none: at a rotation it held up the
+	// capture loop while the kernel wrote the whole file out (about 20 ms
+	// for 50 MB here, far longer on a busy disk, while the ring fills),
+	// and its CPU, 0.05 ms a megabyte, was the capture's. The kernel's
+	// writeback takes it to disk, as it does tcpdump's.
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Flush pushes buffered packets to the file.
