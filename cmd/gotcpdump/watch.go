@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -93,7 +94,7 @@ func watch(args []string, stderr io.Writer) int {
 	defer signal.Stop(info)
 	captures := 0
 	lo, hi := sockdiag.EphemeralRange()
-	log.Info("watching", "threshold", w.threshold, "rearm_below", int(float64(w.threshold)*w.rearm), "interval", w.interval, "dir", w.dir, "metrics_addr", w.metrics)
+	log.Info("watching", "threshold", w.threshold, "rearm_below", rearmBelow(w.threshold, w.rearm), "interval", w.interval, "dir", w.dir, "metrics_addr", w.metrics)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -228,8 +229,15 @@ type trigger struct {
 	lastStart             time.Time
 }
 
+// rearmBelow is the count below which the trigger re-arms: below
+// threshold×rearm, so the smallest count above or at it (a count is
+// whole). Truncating made a threshold of 1 re-arm below 0, never.
+func rearmBelow(threshold int, rearm float64) int {
+	return max(1, int(math.Ceil(float64(threshold)*rearm-1e-9)))
+}
+
 func newTrigger(threshold int, rearm float64, cooldown time.Duration) *trigger {
-	return &trigger{threshold: threshold, rearmBelow: int(float64(threshold) * rearm), cooldown: cooldown, armed: true}
+	return &trigger{threshold: threshold, rearmBelow: rearmBelow(threshold, rearm), cooldown: cooldown, armed: true}
 }
 
 // sample takes a count n (ok: the sampling worked) at now, with busy

@@ -136,6 +136,28 @@ func TestWatchCommandLines(t *testing.T) {
 	}
 }
 
+// TestRearmBelow: the trigger re-arms once the count is below
+// threshold×rearm; a threshold of 1 re-arms at 0.
+func TestRearmBelow(t *testing.T) {
+	for _, c := range []struct {
+		threshold int
+		rearm     float64
+		want      int
+	}{{1, 0.8, 1}, {10000, 0.8, 8000}, {5, 0.5, 3}, {3, 1, 3}, {2, 0.1, 1}, {100, 0.29, 29}} {
+		if got := rearmBelow(c.threshold, c.rearm); got != c.want {
+			t.Errorf("threshold %d, rearm %v: below %d, want %d", c.threshold, c.rearm, got, c.want)
+		}
+	}
+	tr := newTrigger(1, 0.8, 0)
+	now := time.Now()
+	if start, _ := tr.sample(1, true, false, now); !start {
+		t.Fatal("a threshold of 1 did not trigger at 1")
+	}
+	if _, rearmed := tr.sample(0, true, false, now.Add(time.Second)); !rearmed {
+		t.Error("a threshold of 1 did not re-arm at 0")
+	}
+}
+
 // TestKeptFrom: where a capture begins once the cap has removed parts.
 func TestKeptFrom(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "timewait-20261207-120000.pcapng")
