@@ -20,6 +20,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/gopacket/gopacket/pcap"
 	"golang.org/x/net/bpf"
@@ -48,7 +49,7 @@ type pidList []int
 
 func (p *pidList) String() string { return fmt.Sprint([]int(*p)) }
 func (p *pidList) Set(v string) error {
-	fields := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
+	fields := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 	if len(fields) == 0 {
 		// "$(pgrep -f NAME)" that matched nothing: capturing every
 		// process's traffic instead would be the opposite of what was
@@ -108,8 +109,14 @@ func (f noop) IsBoolFlag() bool { return true }
 // --time-stamp-precision=micro and =nano.
 type precisionFlag struct{ p, v *string }
 
-func (f precisionFlag) String() string   { return "" }
-func (f precisionFlag) Set(string) error { *f.p = *f.v; return nil }
+func (f precisionFlag) String() string { return "" }
+func (f precisionFlag) Set(v string) error {
+	if v != "true" { // --micro=false: tcpdump takes no value either
+		return errors.New("takes no value")
+	}
+	*f.p = *f.v
+	return nil
+}
 func (f precisionFlag) IsBoolFlag() bool { return true }
 
 // filterFromFile is the expression of a -F file: as tcpdump reads it,
@@ -241,6 +248,18 @@ func joinFilter(flag string, words []string, file string) (string, error) {
 		return rest, nil
 	}
 	return "(" + flag + ") and (" + rest + ")", nil
+}
+
+// checkEngine refuses an unknown --engine, and an empty one (an unset
+// variable in a unit file), which the library would take as pcap.
+func checkEngine(name string) error {
+	if name == "" {
+		return errors.New("--engine: no engine given (pcap or afpacket)")
+	}
+	if err := capture.CheckEngine(name); err != nil {
+		return fmt.Errorf("--engine: %w", err)
+	}
+	return nil
 }
 
 // checkSnaplen refuses what tcpdump's -s refuses, and gives 0 tcpdump's
@@ -381,8 +400,8 @@ func (o *options) check() error {
 	default:
 		return errors.New("unsupported time stamp precision") // tcpdump's words
 	}
-	if err := capture.CheckEngine(o.engine); err != nil {
-		return fmt.Errorf("--engine: %w", err)
+	if err := checkEngine(o.engine); err != nil {
+		return err
 	}
 	if o.linkType != "" && pcap.DatalinkNameToVal(o.linkType) < 0 {
 		return fmt.Errorf("invalid data link type %s", o.linkType)

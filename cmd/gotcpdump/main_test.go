@@ -112,6 +112,9 @@ func TestTcpdumpCommandLines(t *testing.T) {
 		{"-p -i eth0 -w x.pcap", `bad PID "-i" (-p takes process IDs; promiscuous mode is off unless --promisc)`},
 		{"-pni eth0 -w x.pcap", `bad PID "ni" (-p takes`},
 		{"-p 12x -w x.pcap", `bad PID "12x"`},
+		{"--engine= -w x.pcap", "--engine: no engine given"},
+		{"--micro=false -w x.pcap", "takes no value"},
+		{"--nano=false -w x.pcap", "takes no value"},
 	} {
 		if _, err := parse(strings.Fields(c.args), io.Discard); err == nil || !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%s: %v, want %q", c.args, err, c.err)
@@ -129,6 +132,10 @@ func TestTcpdumpCommandLines(t *testing.T) {
 		if _, err := parse(args, io.Discard); err == nil || !strings.Contains(err.Error(), "no PID given") {
 			t.Errorf("%q: %v, want no PID given", args, err)
 		}
+	}
+	// A list separated by tabs too (a pasted column).
+	if o, err := parse([]string{"-p", "12\t34", "-w", "x.pcap"}, io.Discard); err != nil || !reflect.DeepEqual(o.pids, pidList{12, 34}) {
+		t.Errorf("-p with a tab: %v, %v", o, err)
 	}
 	for _, args := range [][]string{{"--pname", "", "-w", "x.pcap"}, {"--pname= ", "-w", "x.pcap"}} {
 		if _, err := parse(args, io.Discard); err == nil || !strings.Contains(err.Error(), "--pname: no name given") {

@@ -299,7 +299,7 @@ func (v duration) Set(s string) error {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		if _, e := strconv.ParseFloat(s, 64); e == nil {
-			return fmt.Errorf("a duration needs a unit, as in %ss or %sm", s, s)
+			return fmt.Errorf("a duration needs a unit, as in %sms, %ss or %sm", s, s, s)
 		}
 		return errors.New("want a duration such as 30s, 5m or 1h")
 	}
@@ -351,8 +351,8 @@ func parseWatch(args []string, stderr io.Writer) (*watchOptions, error) {
 	if w.snaplen, err = checkSnaplen(w.snaplen); err != nil {
 		return nil, err
 	}
-	if err := capture.CheckEngine(w.engine); err != nil {
-		return nil, fmt.Errorf("--engine: %w", err)
+	if err := checkEngine(w.engine); err != nil {
+		return nil, err
 	}
 	if err := checkWatch(w.threshold, w.rearm, w.interval, w.length, w.cooldown, w.maxMB, w.fileMB); err != nil {
 		return nil, err

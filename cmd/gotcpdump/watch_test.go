@@ -118,7 +118,8 @@ func TestWatchCommandLines(t *testing.T) {
 		// Any engine captures on "any" through libpcap: a misspelt one
 		// in a unit file would pass unnoticed there.
 		{"--engine afpaket", `--engine: unknown engine "afpaket"`},
-		{"--capture 60", "a duration needs a unit, as in 60s or 60m"},
+		{"--capture 60", "a duration needs a unit, as in 60ms, 60s or 60m"},
+		{"--engine=", "--engine: no engine given"},
 		{"--interval 1x", "want a duration such as 30s"},
 		{"--max-mb 10 --file-mb 100", "--file-mb 100: larger than --max-mb 10"},
 	} {
