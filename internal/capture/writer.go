@@ -137,11 +137,11 @@ func PartName(name string, n int) string {
 	return fmt.Sprintf("%s-%03d%s", strings.TrimSuffix(name, ext), n, ext)
 }
 
-// Chown gives the current file (not standard output) to uid and gid:
-// the file that -Z opened before dropping privileges is the user's, as
-// tcpdump's is.
+// Chown gives the current file to uid and gid: the file that -Z opened
+// before dropping privileges is the user's, as tcpdump's is. Only a
+// regular file: not standard output, a FIFO or /dev/null.
 func (w *Writer) Chown(uid, gid int) error {
-	if w.cfg.Name == "-" {
+	if w.cfg.Name == "-" || !w.regular {
 		return nil
 	}
 	return w.f.Chown(uid, gid)

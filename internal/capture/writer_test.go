@@ -656,3 +656,40 @@ func TestBrokenPipe(t *testing.T) {
 		w.Close(Stats{})
 	}
 }
+
+// TestChownOnlyRegularFiles: -Z gives the file it opened before the drop
+// to the user, but never a FIFO or a device (-w /dev/null) it wrote to.
+func TestChownOnlyRegularFiles(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if r, err := os.Open(fifo); err == nil {
+			_, _ = io.Copy(io.Discard, r)
+			r.Close()
+		}
+	}()
+	for _, name := range []string{filepath.Join(dir, "x.pcap"), fifo} {
+		w, err := NewWriter(WriterConfig{Name: name, LinkType: layers.LinkTypeEthernet, Snaplen: 65535})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Chown(65534, 65534); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		_ = w.Close(Stats{})
+		st, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid := st.Sys().(*syscall.Stat_t).Uid
+		if regular := st.Mode().IsRegular(); regular != (uid == 65534) {
+			t.Errorf("%s (regular %v): owner %d after Chown", name, regular, uid)
+		}
+	}
+}
