@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -167,6 +168,11 @@ func (w *Writer) open() error {
 			flag = os.O_RDWR
 		}
 		f, err := os.OpenFile(w.Current, os.O_CREATE|os.O_TRUNC|flag, 0o600)
+		if errors.Is(err, fs.ErrPermission) && flag == os.O_RDWR {
+			// A file this user may write but not read: as before.
+			flag = os.O_WRONLY
+			f, err = os.OpenFile(w.Current, os.O_CREATE|os.O_TRUNC|flag, 0o600)
+		}
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -691,5 +692,31 @@ func TestChownOnlyRegularFiles(t *testing.T) {
 		if regular := st.Mode().IsRegular(); regular != (uid == 65534) {
 			t.Errorf("%s (regular %v): owner %d after Chown", name, regular, uid)
 		}
+	}
+}
+
+// TestWriteOnlyFile: a file its user may write but not read is written
+// as before (opened for writing only), not refused.
+func TestWriteOnlyFile(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// Root reads any file: the test runs again as nobody.
+		c := exec.Command("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", os.Args[0], "-test.run=^TestWriteOnlyFile$", "-test.v")
+		c.Dir = "/"
+		out, err := c.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestWriteOnlyFile") {
+			t.Errorf("as nobody: %v\n%s", err, out)
+		}
+		return
+	}
+	name := filepath.Join(t.TempDir(), "x.pcap")
+	if err := os.WriteFile(name, nil, 0o200); err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWriter(WriterConfig{Name: name, LinkType: layers.LinkTypeEthernet, Snaplen: 65535})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(Stats{}); err != nil {
+		t.Fatal(err)
 	}
 }
