@@ -913,3 +913,39 @@ func TestGRPCStreamEndsInsideAMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadersNotUTF8: octets that are not UTF-8, which HTTP/2 allows in
+// header values (and a grpc-message carries percent-encoded), are shown
+// as U+FFFD, one for each such octet, in values, labels and the Info
+// column, as Wireshark's UTF-8 strings are.
+func TestHeadersNotUTF8(t *testing.T) {
+	d, c, s := started(t)
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndHeaders: true, BlockFragment: c.block(
+		":method", "POST", ":scheme", "http", ":path", "/p\xe9", ":authority", "a",
+		"content-type", "application/grpc", "x-raw", "a\xff\xfeb", "x-ok", "caf\u00e9")}))
+	o := decodeOnce(t, d, client, server, c.take(), false)
+	if got, want := o.values("goh2.header.value")[3:], []any{"a", "application/grpc", "a\ufffd\ufffdb", "caf\u00e9"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("values %q, want %q", got, want)
+	}
+	if got := o.values("goh2.path"); len(got) != 1 || got[0] != "/p\ufffd" {
+		t.Errorf("goh2.path %q", got)
+	}
+	if want := "HEADERS[1]: POST /p\ufffd"; o.info != want {
+		t.Errorf("info %q, want %q", o.info, want)
+	}
+	var labels []string
+	for _, it := range o.items() {
+		if it.abbrev == "goh2.header" {
+			labels = append(labels, it.text)
+		}
+	}
+	if len(labels) != 7 || labels[5] != ": x-raw: a\ufffd\ufffdb" {
+		t.Errorf("labels %q", labels)
+	}
+	must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndHeaders: true, EndStream: true, BlockFragment: s.block(
+		":status", "200", "content-type", "application/grpc", "grpc-status", "13", "grpc-message", "bad%FF%FEbyte\xff")}))
+	o = decodeOnce(t, d, server, client, s.take(), false)
+	if got := o.values("gogrpc.status_message"); len(got) != 1 || got[0] != "bad\ufffd\ufffdbyte\ufffd" {
+		t.Errorf("gogrpc.status_message %q", got)
+	}
+}

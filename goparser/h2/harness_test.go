@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -65,7 +66,35 @@ func decodeInput(t testing.TB, d *Decoder, in Input) out {
 	}
 	checkInvariants(t, o, len(data))
 	resolveRefs(t, o.pdus, data)
+	checkUTF8(t, o)
 	return o
+}
+
+// checkUTF8 holds for every result: the Info column, labels, expert
+// messages and string values are UTF-8, which tshark's JSON, EK and PDML
+// output need, whatever octets the peers sent.
+func checkUTF8(t testing.TB, o out) {
+	t.Helper()
+	if !utf8.ValidString(o.info) {
+		t.Fatalf("Info column %q is not UTF-8", o.info)
+	}
+	var walk func(items []any)
+	walk = func(items []any) {
+		for _, it := range items {
+			a := it.([]any)
+			f := a[0].(int64)
+			if s, ok := a[4].(string); ok && !utf8.ValidString(s) {
+				t.Fatalf("text %q of item %d is not UTF-8", s, f)
+			}
+			if s, ok := a[3].(string); ok && f >= 0 && schema.Lookup(schema.FieldID(f)).Type == schema.String && !utf8.ValidString(s) {
+				t.Fatalf("%s %q is not UTF-8", schema.Lookup(schema.FieldID(f)).Abbrev, s)
+			}
+			if len(a) > 6 {
+				walk(a[6].([]any))
+			}
+		}
+	}
+	walk(o.pdus)
 }
 
 // resolveRefs replaces each string that a result gives by reference

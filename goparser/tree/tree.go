@@ -13,6 +13,7 @@ package tree
 import (
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gotcpdump/gotcpdump/goparser/result"
 	"github.com/gotcpdump/gotcpdump/goparser/schema"
@@ -125,6 +126,7 @@ func (w Writer) Begin(f schema.FieldID, off, length int, v Value, text string, f
 	var it result.Item
 	head(&it, f, off, length, &v, fl)
 	it.Text = text
+	validText(&it, v.Kind)
 	w.E.Item(&it, true)
 }
 
@@ -138,6 +140,7 @@ func (w Writer) BeginBytes(f schema.FieldID, off, length int, v Value, text []by
 	var it result.Item
 	head(&it, f, off, length, &v, fl)
 	it.TextBytes = text
+	validText(&it, v.Kind)
 	w.E.Item(&it, true)
 }
 
@@ -182,6 +185,7 @@ func (w Writer) Add(f schema.FieldID, off, length int, v Value, text string, fl 
 	var it result.Item
 	head(&it, f, off, length, &v, fl)
 	it.Text = text
+	validText(&it, v.Kind)
 	w.E.Item(&it, false)
 }
 
@@ -189,11 +193,57 @@ func (w Writer) Add(f schema.FieldID, off, length int, v Value, text string, fl 
 // characters in msg (a peer's grpc-message may hold a newline) are
 // escaped: -z expert prints one line per message.
 func (w Writer) Expert(x schema.ExpertID, msg string) {
-	msg = escapeControls(msg)
+	msg = ValidUTF8(escapeControls(msg))
 	w.E.Item(&result.Item{Field: -(int64(x) + 1), Text: msg}, false)
 	if w.X != nil {
 		*w.X = append(*w.X, ExpertRecord{x, msg})
 	}
+}
+
+// validText makes an item's string value (k is its Value's kind) and its
+// text valid UTF-8. Wireshark copies a string into its tree as it is
+// given, and a peer's octets that are not UTF-8 (an HTTP/2 header value
+// may hold any but NUL, CR and LF) then make tshark's JSON, EK and PDML
+// output unreadable.
+func validText(it *result.Item, k Kind) {
+	switch {
+	case k == KindString && !utf8.ValidString(it.Str):
+		it.Str = ValidUTF8(it.Str)
+	case k == KindRef && !utf8.Valid(it.Bytes):
+		// Wireshark's octets are not the string to show: carry it.
+		it.Kind, it.Int, it.Str, it.Bytes = result.ItemString, 0, string(AppendValidUTF8(nil, it.Bytes)), nil
+	}
+	if !utf8.ValidString(it.Text) {
+		it.Text = ValidUTF8(it.Text)
+	}
+	if !utf8.Valid(it.TextBytes) {
+		it.TextBytes = AppendValidUTF8(nil, it.TextBytes)
+	}
+}
+
+// ValidUTF8 returns s with each octet that starts no valid UTF-8 sequence
+// replaced by U+FFFD, as Wireshark's ENC_UTF_8 shows it; s itself,
+// without allocating, when it is valid.
+func ValidUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return string(AppendValidUTF8(nil, []byte(s)))
+}
+
+// AppendValidUTF8 appends b to dst with each octet that starts no valid
+// UTF-8 sequence replaced by U+FFFD.
+func AppendValidUTF8(dst, b []byte) []byte {
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n == 1 {
+			dst = utf8.AppendRune(dst, utf8.RuneError)
+		} else {
+			dst = append(dst, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return dst
 }
 
 // escapeControls writes C0 controls and DEL as Go escapes (\n, \x01),
