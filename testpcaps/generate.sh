@@ -2,7 +2,7 @@
 # Regenerates every HTTP/2 and gRPC capture in this directory from live
 # loopback traffic, and not_h2_mix.pcap, other TCP protocols that HTTP/2
 # heuristics must not claim. Must run as root (gotcpdump on lo). Needs go,
-# tshark, editcap, capinfos, nghttp, nghttpd, ssh, ssh-keygen and sshd
+# tshark, editcap, capinfos, nghttp, nghttpd, curl, ssh, ssh-keygen and sshd
 # (openssh-client, openssh-server), python3-grpcio and python3-protobuf
 # (for /usr/bin/python3), and libpcap-dev to build gotcpdump.
 #
@@ -11,7 +11,7 @@
 # Usage: sudo ./generate.sh [SCENARIO...]
 # Without arguments every capture is made again. Scenarios: h2c
 # (h2c_go.pcap and h2c_go_midstream.pcap), h2c_loss, nghttp2, grpc_tls, grpc_gzip,
-# grpc_python, grpc_web, grpc_fail, not_h2_mix, tw_idle; e.g. "./generate.sh grpc_web" remakes
+# grpc_python, grpc_web, grpc_fail, not_utf8, not_h2_mix, tw_idle; e.g. "./generate.sh grpc_web" remakes
 # grpc_web.pcap only.
 #
 # tw_idle (tw_h2c_idle_timeout.pcap, tw_http1_idle_timeout.pcap and
@@ -35,6 +35,9 @@ GRPC_WEB_H1_PORT=18446
 GRPC_WEB_H2C_PORT=18447
 GRPC_FAIL_PORT=18448
 GRPC_FAIL_PROXY_PORT=18449
+NOT_UTF8_H2_PORT=18096
+NOT_UTF8_GRPC_PORT=18097
+NOT_UTF8_H2C_PORT=18098
 NOTH2_HTTP_PORT=18090
 NOTH2_TLS_PORT=18091
 NOTH2_RAW_PORT=18092
@@ -62,7 +65,7 @@ die() {
 }
 
 [[ $EUID -eq 0 ]] || die "must run as root to capture on lo"
-for tool in go tshark editcap capinfos nghttp nghttpd ss ssh ssh-keygen; do
+for tool in go tshark editcap capinfos nghttp nghttpd curl ss ssh ssh-keygen; do
 	command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 
@@ -447,6 +450,38 @@ gen_grpc_fail() {
 	require "$out" "HTTP 503" 'http2.header.value == "503"' "${FAIL[@]}"
 }
 
+# --- Header octets that are not UTF-8 -------------------------------------------
+# h2_not_utf8.pcap: curl sends nghttpd a header whose value holds octets
+# that are not UTF-8 (HTTP/2 allows any but NUL, CR and LF); grpc-go calls
+# get status messages with an "é" from a grpc-go server and with
+# percent-encoded octets that are not UTF-8 from a net/http server
+# (gen/notutf8).
+gen_not_utf8() {
+	local out="$HERE/h2_not_utf8.pcap" docroot="$WORK/not-utf8-htdocs" nghttpd_pid
+	echo "== h2_not_utf8.pcap (ports $NOT_UTF8_H2_PORT $NOT_UTF8_GRPC_PORT $NOT_UTF8_H2C_PORT)"
+	port_free "$NOT_UTF8_H2_PORT"
+	port_free "$NOT_UTF8_GRPC_PORT"
+	port_free "$NOT_UTF8_H2C_PORT"
+	mkdir -p "$docroot"
+	printf 'hello\n' >"$docroot/index.html"
+	nghttpd --no-tls -a 127.0.0.1 -d "$docroot" "$NOT_UTF8_H2_PORT" >"$WORK/nghttpd.not-utf8.log" 2>&1 &
+	nghttpd_pid=$!
+	PIDS+=("$nghttpd_pid")
+	wait_port "$nghttpd_pid" "$NOT_UTF8_H2_PORT"
+	start_capture "$WORK/not-utf8.pcap" "$NOT_UTF8_H2_PORT" "tcp port $NOT_UTF8_H2_PORT or tcp port $NOT_UTF8_GRPC_PORT or tcp port $NOT_UTF8_H2C_PORT"
+	curl -sS --http2-prior-knowledge -o /dev/null -H $'x-raw: a\xff\xfeb' "http://127.0.0.1:$NOT_UTF8_H2_PORT/index.html"
+	"$WORK/notutf8" -grpc "127.0.0.1:$NOT_UTF8_GRPC_PORT" -h2c "127.0.0.1:$NOT_UTF8_H2C_PORT"
+	stop_capture "$NOT_UTF8_H2_PORT"
+	kill "$nghttpd_pid"
+	wait "$nghttpd_pid" || true
+	forget_pid "$nghttpd_pid"
+	cp "$WORK/not-utf8.pcap" "$out"
+	local decode=(-d "tcp.port==$NOT_UTF8_H2_PORT,http2" -d "tcp.port==$NOT_UTF8_GRPC_PORT,http2" -d "tcp.port==$NOT_UTF8_H2C_PORT,http2")
+	require "$out" "x-raw header" 'http2.header.name == "x-raw"' "${decode[@]}"
+	require "$out" "grpc-message with é" 'http2.header.value contains "caf%C3%A9"' "${decode[@]}"
+	require "$out" "grpc-message with %FF" 'http2.header.value contains "%FF%FE"' "${decode[@]}"
+}
+
 # --- TIME_WAIT: servers that close idle connections ----------------------------
 # The TIME_WAIT captures come from the kernel test, which compares the
 # engine with the kernel while it captures and checks the report; -update
@@ -473,7 +508,7 @@ gen_tw_idle() {
 	require "$grpc" "client FIN" "tcp.flags.fin == 1 && tcp.dstport == 9090"
 }
 
-SCENARIOS=(h2c h2c_loss nghttp2 grpc_tls grpc_gzip grpc_python grpc_web grpc_fail not_h2_mix)
+SCENARIOS=(h2c h2c_loss nghttp2 grpc_tls grpc_gzip grpc_python grpc_web grpc_fail not_utf8 not_h2_mix)
 if (($# == 0)); then
 	set -- "${SCENARIOS[@]}"
 fi
@@ -485,14 +520,14 @@ echo "== building generators"
 (cd "$MODROOT" && go build -o "$WORK/gotcpdump" ./cmd/gotcpdump && go build -o "$WORK/h2c" ./testpcaps/gen/h2c && go build -o "$WORK/grpctls" ./testpcaps/gen/grpctls &&
 	go build -o "$WORK/noth2" ./testpcaps/gen/noth2 && go build -o "$WORK/grpcgzip" ./testpcaps/gen/grpcgzip &&
 	go build -o "$WORK/grpcweb" ./testpcaps/gen/grpcweb && go build -o "$WORK/grpcfail" ./testpcaps/gen/grpcfail &&
-	go build -o "$WORK/cutgaps" ./testpcaps/gen/cutgaps)
+	go build -o "$WORK/cutgaps" ./testpcaps/gen/cutgaps && go build -o "$WORK/notutf8" ./testpcaps/gen/notutf8)
 
 for s in "$@"; do
 	"gen_$s"
 done
 
 echo "== done"
-for f in h2c_go.pcap h2c_go_midstream.pcap h2c_loss.pcap nghttp2_push_padding.pcap grpc_tls_keylog.pcapng grpc_h2c_gzip.pcap grpc_python.pcap grpc_web.pcap grpc_failures.pcap not_h2_mix.pcap; do
+for f in h2c_go.pcap h2c_go_midstream.pcap h2c_loss.pcap nghttp2_push_padding.pcap grpc_tls_keylog.pcapng grpc_h2c_gzip.pcap grpc_python.pcap grpc_web.pcap grpc_failures.pcap h2_not_utf8.pcap not_h2_mix.pcap; do
 	[[ -e $HERE/$f ]] || continue
 	printf '  %-28s %5d packets %8d bytes\n' "$f" "$(packets "$HERE/$f")" "$(stat -c %s "$HERE/$f")"
 done

@@ -113,6 +113,7 @@ var grpcCaptures = []grpcCapture{
 	{capture{"grpc_python.pcap", []string{"-d", "tcp.port==18445,http2"}}, []string{"18445"}, nil},
 	{capture{"grpc_web.pcap", []string{"-d", "tcp.port==18447,http2"}}, []string{"18446", "18447"}, []string{"18446"}},
 	{capture{"grpc_failures.pcap", []string{"-d", "tcp.port==18448,http2", "-d", "tcp.port==18449,http2"}}, []string{"18448", "18449"}, nil},
+	{capture{"h2_not_utf8.pcap", []string{"-d", "tcp.port==18097,http2", "-d", "tcp.port==18098,http2"}}, []string{"18097", "18098"}, nil},
 	{capture{"tw_healthz_storm.pcap", []string{"-d", "tcp.port==9090,http2"}}, []string{"9090"}, nil},
 	{capture{"tw_healthz_keepalive.pcap", []string{"-d", "tcp.port==9090,http2"}}, []string{"9090"}, nil},
 	{capture{"tw_grpc_idle_timeout.pcap", []string{"-d", "tcp.port==9090,http2"}}, []string{"9090"}, nil},
