@@ -129,6 +129,21 @@ goh2:register_heuristic("tls", function(tvb, pinfo, tree)
     return dissect(tvb, pinfo, tree, true) ~= 0
 end)
 
+-- TLS hands a connection that negotiated ALPN h2 to that table's entry
+-- alone, and Wireshark calls no disabled dissector: with goh2 disabled
+-- (--disable-protocol goh2, Analyze > Enabled Protocols) the entry goes
+-- back to the built-in http2, else the connection would be shown as data.
+-- Wireshark says what is enabled only at init, which a change of the
+-- enabled protocols brings too.
+local alpn = DissectorTable.get("tls.alpn")
+local function apply_alpn()
+    if goh2.prefs.tls_alpn and shim.enabled("goh2") then
+        alpn:add("h2", goh2)
+    else
+        alpn:add("h2", Dissector.get("http2"))
+    end
+end
+
 local tcp_port = DissectorTable.get("tcp.port")
 local registered_ports
 local function apply_prefs()
@@ -139,12 +154,7 @@ local function apply_prefs()
     if registered_ports ~= "" then
         tcp_port:add(registered_ports, goh2)
     end
-    local alpn = DissectorTable.get("tls.alpn")
-    if goh2.prefs.tls_alpn then
-        alpn:add("h2", goh2)
-    else
-        alpn:add("h2", Dissector.get("http2"))
-    end
+    apply_alpn()
 end
 tcp_port:add_for_decode_as(goh2)
 goh2.prefs_changed = apply_prefs
@@ -258,6 +268,7 @@ function goh2.init()
     call(common.OP_H2_OPTIONS, "", "", p.max_conns, p.max_streams, p.max_header_list, p.max_table,
         p.max_continuation, p.max_frame)
     shim.reset()
+    apply_alpn()
     apply_grpc_prefs()
 end
 

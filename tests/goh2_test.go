@@ -408,6 +408,31 @@ func TestTLSALPN(t *testing.T) {
 	}
 }
 
+// TestDisabledGoh2: with goh2 disabled (--disable-protocol goh2, or
+// unticking it under Analyze > Enabled Protocols) decrypted TLS with ALPN
+// h2 goes to the built-in http2, as without the plugin, and not to data;
+// enabled, it goes to goh2.
+func TestDisabledGoh2(t *testing.T) {
+	t.Parallel()
+	file := pcap("grpc_tls_keylog.pcapng")
+	off := []string{"--disable-protocol", "goh2"}
+	fields := []string{"-r", file, "-T", "fields", "-e", "frame.number", "-e", "_ws.col.Protocol", "-e", "http2.streamid", "-e", "http2.type", "-e", "grpc.message_length"}
+	want := tshark(t, plainEnv, fields...)
+	if n := strings.Count(want, "HTTP2"); n < 10 {
+		t.Fatalf("Wireshark alone finds HTTP/2 in %d packets", n)
+	}
+	if got := tshark(t, pluginEnv, append(fields, off...)...); got != want {
+		t.Errorf("goh2 disabled, the capture is not shown as by Wireshark alone:\n%s", firstDiff(want, got))
+	}
+	if got := tshark(t, pluginEnv, append([]string{"-r", file, "-Y", "goh2 || data"}, off...)...); strings.TrimSpace(got) != "" {
+		t.Errorf("goh2 disabled, packets with goh2 or data:\n%s", got)
+	}
+	on := strings.Fields(tshark(t, pluginEnv, "-r", file, "-Y", "goh2 && !http2", "-T", "fields", "-e", "frame.number"))
+	if len(on) != len(builtinHTTP2Frames(t, "grpc_tls_keylog.pcapng")) {
+		t.Errorf("goh2 enabled, it decodes packets %v", on)
+	}
+}
+
 // TestLostSegmentsCapture: h2c_loss.pcap lacks five of the server's
 // segments, each holding a frame boundary (testpcaps/generate.sh), so
 // Wireshark's TCP hands on the next segment as if the stream went on, in
