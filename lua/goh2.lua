@@ -239,22 +239,36 @@ end
 -- grpc leaves that table for them, as in 4.0.
 local has_streaming, streaming = pcall(DissectorTable.get, "streaming_content_type")
 local streaming_taken = {}
+-- The media types' own dissectors, given back when gogrpc does not take
+-- the types: 4.4's grpc has one handle for gRPC-Web and one for
+-- gRPC-Web-Text, and no one has application/grpc-web+json.
+local media = DissectorTable.get("media_type")
+local media_builtin = {}
+for _, t in ipairs(WEB_TYPES) do
+    local d = media:get_dissector(t)
+    if d and tostring(d) ~= "GOGRPC" then
+        media_builtin[t] = d
+    end
+end
+-- Disabled (--disable-protocol gogrpc), gogrpc would not be called, and
+-- http would show the bodies as media: grpc gets its entries back.
 local function apply_grpc_prefs()
     apply_grpc_options()
-    local media = DissectorTable.get("media_type")
-    local builtin = Dissector.get("grpc")
+    local take = gogrpc.prefs.web_http1 and shim.enabled("gogrpc")
     for _, t in ipairs(WEB_TYPES) do
-        if gogrpc.prefs.web_http1 then
+        if take then
             media:add(t, gogrpc)
-        elseif builtin then
-            media:add(t, builtin)
+        elseif media_builtin[t] then
+            media:add(t, media_builtin[t])
+        else
+            media:remove(t, gogrpc)
         end
         if has_streaming and streaming then
             local d = streaming:get_dissector(t)
-            if gogrpc.prefs.web_http1 and d then
+            if take and d then
                 streaming:remove(t, d)
                 streaming_taken[t] = d
-            elseif not gogrpc.prefs.web_http1 and streaming_taken[t] then
+            elseif not take and streaming_taken[t] then
                 streaming:add(t, streaming_taken[t])
                 streaming_taken[t] = nil
             end

@@ -171,3 +171,28 @@ func flatten(m map[string][]string) []string {
 	}
 	return out
 }
+
+// TestDisabledGogrpcWeb: with gogrpc disabled (--disable-protocol gogrpc,
+// or unticking it under Analyze > Enabled Protocols) Wireshark's http
+// hands gRPC-Web bodies over HTTP/1.1 to its own grpc, as without the
+// plugin, and not to a dissector that is not called (the bodies would be
+// left as media); so it does with -o gogrpc.web_http1:FALSE.
+func TestDisabledGogrpcWeb(t *testing.T) {
+	t.Parallel()
+	fields := []string{"-r", pcap("grpc_web.pcap"), "-Y", "tcp.port == 18446 && http",
+		"-T", "fields", "-e", "frame.number", "-e", "_ws.col.Protocol", "-e", "grpc.message_length", "-e", "grpc.frame_type"}
+	want := tshark(t, plainEnv, fields...)
+	if n := strings.Count(want, "GRPC-Web"); n < 5 {
+		t.Fatalf("Wireshark alone finds gRPC-Web in %d packets", n)
+	}
+	if got := tshark(t, pluginEnv, append(fields, "--disable-protocol", "gogrpc")...); got != want {
+		t.Errorf("gogrpc disabled, HTTP/1.1 is not shown as by Wireshark alone:\n%s", firstDiff(want, got))
+	}
+	// So does the preference, with 4.4's own gRPC-Web handles.
+	if got := tshark(t, pluginEnv, append(fields, "-o", "gogrpc.web_http1:FALSE")...); got != want {
+		t.Errorf("gogrpc.web_http1 off, HTTP/1.1 is not shown as by Wireshark alone:\n%s", firstDiff(want, got))
+	}
+	if got := tshark(t, pluginEnv, fields...); !strings.Contains(got, "GOGRPC-Web") {
+		t.Errorf("gogrpc enabled, no gRPC-Web of its own:\n%s", got)
+	}
+}
