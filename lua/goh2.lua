@@ -144,16 +144,52 @@ local function apply_alpn()
     end
 end
 
+-- The ports of goh2.ports go to goh2 while it is enabled. The dissectors
+-- they had (http's, on 80 or 8080) get them back when goh2 is disabled or
+-- the preference changes: TCP would not call a disabled goh2 and try only
+-- heuristics on them. A port whose entry is no longer goh2's (Decode As
+-- changed it since) is left as it is.
 local tcp_port = DissectorTable.get("tcp.port")
-local registered_ports
+local taken_ports, port_owners = "", {}
+local function each_port(range, f)
+    for part in range:gmatch("[^,%s]+") do
+        local lo, hi = part:match("^(%d+)%-(%d+)$")
+        lo = tonumber(lo or part)
+        if lo then
+            for port = lo, math.min(tonumber(hi) or lo, 65535) do
+                f(port)
+            end
+        end
+    end
+end
+local function apply_ports()
+    local want = shim.enabled("goh2") and goh2.prefs.ports or ""
+    if want == taken_ports then
+        return
+    end
+    each_port(taken_ports, function(port)
+        local d = tcp_port:get_dissector(port)
+        if d and tostring(d) == "GOH2" then
+            if port_owners[port] then
+                tcp_port:add(port, port_owners[port])
+            else
+                tcp_port:remove(port, goh2)
+            end
+        end
+    end)
+    port_owners = {}
+    each_port(want, function(port)
+        local d = tcp_port:get_dissector(port)
+        if d and tostring(d) ~= "GOH2" then
+            port_owners[port] = d
+        end
+        tcp_port:add(port, goh2)
+    end)
+    taken_ports = want
+end
+
 local function apply_prefs()
-    if registered_ports then
-        tcp_port:remove(registered_ports, goh2)
-    end
-    registered_ports = goh2.prefs.ports
-    if registered_ports ~= "" then
-        tcp_port:add(registered_ports, goh2)
-    end
+    apply_ports()
     apply_alpn()
 end
 tcp_port:add_for_decode_as(goh2)
@@ -282,6 +318,7 @@ function goh2.init()
     call(common.OP_H2_OPTIONS, "", "", p.max_conns, p.max_streams, p.max_header_list, p.max_table,
         p.max_continuation, p.max_frame)
     shim.reset()
+    apply_ports()
     apply_alpn()
     apply_grpc_prefs()
 end

@@ -410,8 +410,9 @@ func TestTLSALPN(t *testing.T) {
 
 // TestDisabledGoh2: with goh2 disabled (--disable-protocol goh2, or
 // unticking it under Analyze > Enabled Protocols) decrypted TLS with ALPN
-// h2 goes to the built-in http2, as without the plugin, and not to data;
-// enabled, it goes to goh2.
+// h2 goes to the built-in http2, as without the plugin, and not to data,
+// and so do the ports of goh2.ports that built-in dissectors had; enabled,
+// they go to goh2.
 func TestDisabledGoh2(t *testing.T) {
 	t.Parallel()
 	file := pcap("grpc_tls_keylog.pcapng")
@@ -430,6 +431,21 @@ func TestDisabledGoh2(t *testing.T) {
 	on := strings.Fields(tshark(t, pluginEnv, "-r", file, "-Y", "goh2 && !http2", "-T", "fields", "-e", "frame.number"))
 	if len(on) != len(builtinHTTP2Frames(t, "grpc_tls_keylog.pcapng")) {
 		t.Errorf("goh2 enabled, it decodes packets %v", on)
+	}
+
+	// A port of goh2.ports that a built-in dissector had goes back to it:
+	// here http's, which hands a prior-knowledge preface to http2.
+	http := []string{"-r", pcap("h2c_go.pcap"), "-o", "http.tcp.port:18080", "-T", "fields", "-e", "frame.number", "-e", "_ws.col.Protocol", "-e", "http2.streamid", "-e", "http2.type"}
+	ports := append([]string{"-o", "goh2.ports:18080", "--disable-heuristic", "goh2_tcp"}, http...)
+	want = tshark(t, plainEnv, http...)
+	if n := strings.Count(want, "HTTP2"); n < 50 {
+		t.Fatalf("Wireshark alone with http on 18080 finds HTTP/2 in %d packets", n)
+	}
+	if got := tshark(t, pluginEnv, append(ports, off...)...); got != want {
+		t.Errorf("goh2 disabled, its port is not shown as by Wireshark alone:\n%s", firstDiff(want, got))
+	}
+	if got := tshark(t, pluginEnv, ports...); strings.Count(got, "GOH2") != strings.Count(want, "HTTP2") {
+		t.Errorf("goh2 enabled, its port goes to goh2 in %d packets, want %d", strings.Count(got, "GOH2"), strings.Count(want, "HTTP2"))
 	}
 }
 
