@@ -302,7 +302,10 @@ func (e *Engine) startTW(c *conn, s int, t time.Time) {
 	if c.closer == CloserBoth {
 		r.flags |= twBoth
 	}
-	byClient := c.rolesKnown && s == 0
+	// ep[0] is the client of c.pair whether the handshake was seen or
+	// the roles were inferred (newConn, swapRoles): the pair's closes
+	// count it so, and so must its TIME_WAIT sockets.
+	byClient := s == 0
 	if byClient {
 		r.flags |= twByClient
 	}

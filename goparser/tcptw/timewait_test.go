@@ -1,11 +1,18 @@
 package tcptw
 
 import (
+	"io"
 	"math/rand/v2"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 )
 
 // TestTwIndexAgainstMap runs random inserts, overwrites and deletes
@@ -132,5 +139,76 @@ func TestNthIsSortedIndex(t *testing.T) {
 				t.Fatalf("n %d k %d: %v, want %v", n, k, got, s[k])
 			}
 		}
+	}
+}
+
+// TestHolderBegunBeforeTheCapture: real connections, every second one
+// with its handshake cut from the capture, as when a capture begins while
+// they are open. The side that closes first holds TIME_WAIT whether the
+// handshake was seen or not: the report's split between client and
+// server agrees with each packet's holder.
+func TestHolderBegunBeforeTheCapture(t *testing.T) {
+	for _, tc := range []struct {
+		file                string
+		clientHeld, srvHeld int
+	}{
+		{"tw_client_closes.pcap", 40, 0},
+		{"tw_server_closes.pcap", 0, 40},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			f, err := os.Open(filepath.Join("..", "..", "testpcaps", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			r, err := pcapgo.NewReader(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := New(Config{})
+			dec := tcpdecode.New()
+			syns := 0
+			cut := map[netip.AddrPort]bool{} // clients whose handshake is cut
+			held := map[bool]int{}           // by the pair's client?
+			for {
+				data, ci, err := r.ReadPacketData()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				var s tcpdecode.Segment
+				if err := dec.Decode(r.LinkType(), data, &s); err != nil {
+					t.Fatal(err)
+				}
+				if s.SYN && !s.ACK {
+					syns++
+					if syns%2 == 0 {
+						cut[s.Src] = true
+					}
+				}
+				if s.SYN && (cut[s.Src] || cut[s.Dst]) {
+					continue
+				}
+				v := e.Segment(ci.Timestamp, &s)
+				if v.TWStarted {
+					held[v.Holder.Port() != 8080]++
+				}
+			}
+			rep := e.Report(false)
+			if rep.Summary.Partial != 20 || held[true] != tc.clientHeld || held[false] != tc.srvHeld {
+				t.Fatalf("%d partial, holders: client %d server %d; want 20 partial, client %d server %d",
+					rep.Summary.Partial, held[true], held[false], tc.clientHeld, tc.srvHeld)
+			}
+			if len(rep.Pairs) != 1 {
+				t.Fatalf("pairs %+v", rep.Pairs)
+			}
+			// Within 4 s no socket expires: the peaks are the counts.
+			if p := rep.Pairs[0]; p.ClientTimeWaitPeak != tc.clientHeld || p.ServerTimeWaitPeak != tc.srvHeld {
+				t.Fatalf("report: client holds %d, server %d; the packets: client %d, server %d",
+					p.ClientTimeWaitPeak, p.ServerTimeWaitPeak, tc.clientHeld, tc.srvHeld)
+			}
+		})
 	}
 }
