@@ -67,7 +67,7 @@ func TestCopiesOnTwoInterfaces(t *testing.T) {
 		t.Fatalf("the bridge's capture: %d connections (%d partial), want 30 complete", brR.Connections, brR.Partial)
 	}
 	for _, s := range []*tcptw.Summary{&anyR, &brR} {
-		s.Start, s.End, s.Seconds, s.Packets, s.Copies = 0, 0, 0, 0, 0
+		s.Start, s.End, s.Seconds, s.Packets, s.Copies = nil, nil, 0, 0, 0
 	}
 	if got, want := jsonOf(t, anyR), jsonOf(t, brR); got != want {
 		t.Errorf("-i any, summary:\n%s\nthe bridge alone:\n%s", got, want)

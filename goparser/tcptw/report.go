@@ -101,8 +101,8 @@ type Report struct {
 
 // Summary is the capture-wide summary.
 type Summary struct {
-	Start          float64        `json:"start"`
-	End            float64        `json:"end"`
+	Start          *float64       `json:"start"` // null: no TCP packet, no span
+	End            *float64       `json:"end"`
 	Seconds        float64        `json:"seconds"`
 	Packets        int            `json:"tcp_packets"`
 	Connections    int            `json:"connections"`
@@ -229,8 +229,11 @@ func (e *Engine) Report(timeline bool) *Report {
 	e.expire(e.now)
 	r := &Report{Counts: map[string]int{}}
 	s := &r.Summary
-	s.Start, s.End = unix(e.first), unix(e.now)
-	s.Seconds = e.now.Sub(e.first).Seconds()
+	if !e.first.IsZero() {
+		start, end := unix(e.first), unix(e.now)
+		s.Start, s.End = &start, &end
+		s.Seconds = e.now.Sub(e.first).Seconds()
+	}
 	s.Packets = e.rep.packets
 	s.Copies = e.rep.copies
 	s.Connections = e.rep.conns
