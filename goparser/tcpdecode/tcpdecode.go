@@ -34,6 +34,11 @@ type Segment struct {
 // ErrNotTCP is returned for frames that carry no TCP segment.
 var ErrNotTCP = errors.New("tcpdecode: not a TCP segment")
 
+// ErrShort is returned for a TCP segment whose fixed 20-octet header the
+// capture's snap length cut: nothing of it can be used. Src and Dst are
+// set when the ports were captured.
+var ErrShort = errors.New("tcpdecode: TCP header cut short by the snap length")
+
 // ErrLinkType is returned for link types the decoder does not handle.
 var ErrLinkType = errors.New("tcpdecode: unsupported link type")
 
@@ -125,23 +130,34 @@ func (d *Decoder) decodeLayers(lt layers.LinkType, frame []byte, s *Segment) err
 	// Errors after the TCP layer (truncated payloads) do not matter.
 	_ = p.DecodeLayers(frame, &d.decoded)
 	var src, dst netip.Addr
-	sawTCP := false
+	var ipPayload []byte // the last IP layer's
+	sawTCP, carriesTCP := false, false
 	for _, t := range d.decoded {
 		switch t {
 		case layers.LayerTypeIPv4:
 			src, _ = netip.AddrFromSlice(d.ip4.SrcIP.To4())
 			dst, _ = netip.AddrFromSlice(d.ip4.DstIP.To4())
 			s.PayloadLen = int(d.ip4.Length) - int(d.ip4.IHL)*4
+			ipPayload, carriesTCP = d.ip4.Payload, d.ip4.NextLayerType() == layers.LayerTypeTCP
 		case layers.LayerTypeIPv6:
 			src, _ = netip.AddrFromSlice(d.ip6.SrcIP.To16())
 			dst, _ = netip.AddrFromSlice(d.ip6.DstIP.To16())
 			s.PayloadLen = int(d.ip6.Length)
+			ipPayload, carriesTCP = d.ip6.Payload, d.ip6.NextLayerType() == layers.LayerTypeTCP
 		case layers.LayerTypeTCP:
 			sawTCP = true
 		}
 	}
-	if !sawTCP || !src.IsValid() {
+	if !src.IsValid() {
 		return ErrNotTCP
+	}
+	if !sawTCP {
+		if !carriesTCP {
+			return ErrNotTCP
+		}
+		// The TCP layer refuses a header whose options the snap length
+		// cut, or that is cut itself.
+		return d.cutHeader(ipPayload, src, dst, s)
 	}
 	t := &d.tcp
 	s.Src = netip.AddrPortFrom(src, uint16(t.SrcPort))
@@ -185,6 +201,60 @@ func (s *Segment) option(kind layers.TCPOptionKind, data []byte) {
 			s.DSACK = s.ACK && int32(left-left2) >= 0 && int32(right2-right) >= 0
 		}
 	}
+}
+
+// options reads the TCP options in o into s, as the TCP layer does; it
+// stops at an MPTCP option, whose rules the layer's decoding follows, and
+// returns false there.
+func (s *Segment) options(o []byte) bool {
+	for len(o) > 0 {
+		switch o[0] {
+		case 0: // end of options
+			return true
+		case 1: // no-operation
+			o = o[1:]
+			continue
+		case uint8(layers.TCPOptionKindMultipathTCP):
+			return false
+		}
+		if len(o) < 2 || o[1] < 2 || int(o[1]) > len(o) {
+			return true // parsing stops here, as the layer's does
+		}
+		s.option(layers.TCPOptionKind(o[0]), o[2:o[1]])
+		o = o[o[1]:]
+	}
+	return true
+}
+
+// cutHeader decodes a TCP header that the layer refused, of which tcp is
+// what the capture holds. One whose options the snap length cut still has
+// the fixed 20 octets: ports, numbers, flags and window, which tcpdump and
+// Wireshark show too, with the options that were captured whole (the
+// rest are unknown). s holds the IP layer's payload length.
+func (d *Decoder) cutHeader(tcp []byte, src, dst netip.Addr, s *Segment) error {
+	if len(tcp) >= 4 {
+		s.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(tcp[0:2]))
+		s.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(tcp[2:4]))
+	}
+	if len(tcp) < 20 {
+		return ErrShort
+	}
+	// The layer reads the fixed header before it finds the options cut.
+	t := &d.tcp
+	_ = t.DecodeFromBytes(tcp, gopacket.NilDecodeFeedback)
+	hl := int(t.DataOffset) * 4
+	if hl < 20 || hl <= len(tcp) {
+		return ErrNotTCP // not cut: malformed
+	}
+	s.Seq, s.Ack = t.Seq, t.Ack
+	s.SYN, s.ACK, s.FIN, s.RST = t.SYN, t.ACK, t.FIN, t.RST
+	s.Window = t.Window
+	s.options(tcp[20:]) // those before an MPTCP option
+	s.PayloadLen -= hl
+	if s.PayloadLen < 0 || s.PayloadLen > 1<<20 {
+		s.PayloadLen = 0
+	}
+	return nil
 }
 
 // decodeEthernetIPv4TCP is Decode's path for the frames of nearly every
@@ -231,22 +301,8 @@ func decodeEthernetIPv4TCP(frame []byte, s *Segment) bool {
 	s.Ack = binary.BigEndian.Uint32(tcp[8:12])
 	flags := tcp[13]
 	s.FIN, s.SYN, s.RST, s.ACK = flags&0x01 != 0, flags&0x02 != 0, flags&0x04 != 0, flags&0x10 != 0
-	for o := tcp[20:hl]; len(o) > 0; {
-		switch o[0] {
-		case 0: // end of options
-			o = nil
-			continue
-		case 1: // no-operation
-			o = o[1:]
-			continue
-		case uint8(layers.TCPOptionKindMultipathTCP):
-			return false
-		}
-		if len(o) < 2 || o[1] < 2 || int(o[1]) > len(o) {
-			break // parsing stops here, as the layer's does
-		}
-		s.option(layers.TCPOptionKind(o[0]), o[2:o[1]])
-		o = o[o[1]:]
+	if !s.options(tcp[20:hl]) {
+		return false
 	}
 	s.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(tcp[0:2]))
 	s.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(tcp[2:4]))

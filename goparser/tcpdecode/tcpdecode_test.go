@@ -271,3 +271,57 @@ func TestSACKOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestCutHeader: a segment cut by the snap length inside its TCP options
+// still has its fixed header, and the options captured whole; cut inside
+// the fixed header, it is ErrShort, with the ports if they were captured.
+func TestCutHeader(t *testing.T) {
+	// A Linux SYN's options: MSS, SACK permitted, timestamps, NOP,
+	// window scale; 40 octets of header.
+	opts := []byte{2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9, 1, 3, 3, 7}
+	hdr := []byte{0x9c, 0x40, 0x1f, 0x90, 0, 0, 0x03, 0xe8, 0, 0, 0, 0, 0xa0, 0x02, 0xfa, 0xf0, 0, 0, 0, 0}
+	ipHdr := []byte{0x45, 0, 0, 60, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2}
+	frame := append(append(append([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00}, ipHdr...), hdr...), opts...)
+	full := Segment{Src: netip.MustParseAddrPort("10.0.0.1:40000"), Dst: netip.MustParseAddrPort("10.0.0.2:8080"),
+		Seq: 1000, SYN: true, Window: 64240}
+	ports := Segment{Src: full.Src, Dst: full.Dst}
+	withOpts := func(perm, ts bool) Segment {
+		s := full
+		s.SACKPerm = perm
+		if ts {
+			s.HasTS, s.TSval, s.TSecr = true, 7, 9
+		}
+		return s
+	}
+	tests := []struct {
+		snap int // octets of the frame captured
+		want Segment
+		err  error
+	}{
+		{74, withOpts(true, true), nil}, // whole
+		{73, withOpts(true, true), nil}, // the window scale cut
+		{70, withOpts(true, true), nil},
+		{69, withOpts(true, false), nil}, // the timestamps cut
+		{60, withOpts(true, false), nil},
+		{59, withOpts(false, false), nil}, // SACK permitted cut
+		{54, full, nil},                   // the fixed header alone
+		{53, ports, ErrShort},
+		{38, ports, ErrShort},
+		{37, Segment{}, ErrShort},
+		{34, Segment{}, ErrShort}, // the IP header alone
+	}
+	d := New()
+	for _, tt := range tests {
+		var s Segment
+		err := d.Decode(layers.LinkTypeEthernet, frame[:tt.snap], &s)
+		if tt.err != nil {
+			s = Segment{Src: s.Src, Dst: s.Dst}
+		}
+		if len(s.Payload) == 0 {
+			s.Payload = nil // none captured, and none sent
+		}
+		if err != tt.err || !reflect.DeepEqual(s, tt.want) {
+			t.Errorf("cut at %d: %v, %+v\nwant %v, %+v", tt.snap, err, s, tt.err, tt.want)
+		}
+	}
+}
