@@ -229,7 +229,10 @@ func feedRecords(eng *tcptw.Engine, name string, prog *progress, src packetSourc
 		if n%65536 == 0 {
 			prog.update(name, at(), size)
 		}
-		if dec.Decode(ci.link, data, &seg) != nil {
+		if err := dec.Decode(ci.link, data, &seg); err != nil {
+			if errors.Is(err, tcpdecode.ErrShort) {
+				eng.ShortFrame()
+			}
 			continue
 		}
 		eng.Segment(ci.ts, &seg)

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +110,97 @@ func TestNoTCPPackets(t *testing.T) {
 			}
 			if want := "\n  span 0.000 s, 0 TCP packets, 0 connections (0 complete, 0 partial), 0 open at the end\n"; !strings.Contains(text, want) {
 				t.Errorf("text report:\n%s\nwant the line%s", text, want)
+			}
+		})
+	}
+}
+
+// closedConns returns n connections that the client closes, its SYN and
+// the SYN-ACK with Linux's options (40 octets of TCP header), the other
+// segments with timestamps (32).
+func closedConns(n int) [][]gopacket.SerializableLayer {
+	ts := func(v uint32) layers.TCPOption {
+		return layers.TCPOption{OptionType: layers.TCPOptionKindTimestamps, OptionLength: 10, OptionData: []byte{0, 0, 0, byte(v), 0, 0, 0, 1}}
+	}
+	nop := layers.TCPOption{OptionType: layers.TCPOptionKindNop}
+	synOpts := []layers.TCPOption{
+		{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{5, 180}},
+		{OptionType: layers.TCPOptionKindSACKPermitted, OptionLength: 2},
+		ts(1), nop,
+		{OptionType: layers.TCPOptionKindWindowScale, OptionLength: 3, OptionData: []byte{7}},
+	}
+	var out [][]gopacket.SerializableLayer
+	for i := range n {
+		cs, ss := uint32(1000*i), uint32(500000+1000*i)
+		for _, g := range []struct {
+			back          bool
+			syn, ack, fin bool
+			seq, ackNo    uint32
+		}{
+			{false, true, false, false, cs, 0},
+			{true, true, true, false, ss, cs + 1},
+			{false, false, true, false, cs + 1, ss + 1},
+			{false, false, true, true, cs + 1, ss + 1},
+			{true, false, true, true, ss + 1, cs + 2},
+			{false, false, true, false, cs + 2, ss + 2},
+		} {
+			eth, ip := ipv4(layers.IPProtocolTCP, g.back)
+			tcp := &layers.TCP{SrcPort: layers.TCPPort(40000 + i), DstPort: 8080, Seq: g.seq, Ack: g.ackNo,
+				SYN: g.syn, ACK: g.ack, FIN: g.fin, Window: 502, Options: []layers.TCPOption{nop, nop, ts(2)}}
+			if g.back {
+				tcp.SrcPort, tcp.DstPort = tcp.DstPort, tcp.SrcPort
+			}
+			if g.syn {
+				tcp.Options = synOpts
+			}
+			_ = tcp.SetNetworkLayerForChecksum(ip)
+			out = append(out, []gopacket.SerializableLayer{eth, ip, tcp})
+		}
+	}
+	return out
+}
+
+// TestSnapLength: a capture whose snap length cuts the TCP options gives
+// the report of the whole frames (the fixed header holds what the engine
+// needs); one that cuts the fixed header gives a warning that counts
+// those frames and blames the snap length, in the text and the JSON.
+func TestSnapLength(t *testing.T) {
+	frames := closedConns(12)
+	whole, _ := report(t, writePcap(t, 262144, frames))
+	if n := whole["summary"].(map[string]any)["time_wait_sockets"]; n != 12.0 {
+		t.Fatalf("the whole capture: %v TIME_WAIT sockets, want 12", n)
+	}
+	for _, tc := range []struct {
+		snap  int
+		short float64
+	}{
+		{66, 0}, // the SYNs' options cut
+		{54, 0}, // every segment's options cut
+		{53, 72},
+		{40, 72},
+	} {
+		t.Run(fmt.Sprint(tc.snap), func(t *testing.T) {
+			r, text := report(t, writePcap(t, tc.snap, frames))
+			sum := r["summary"].(map[string]any)
+			warnings := r["warnings"].([]any)
+			if tc.short == 0 {
+				if !reflect.DeepEqual(r, whole) {
+					t.Fatalf("cut at %d:\n%v\nwhole:\n%v", tc.snap, r, whole)
+				}
+				if len(warnings) != 0 || strings.Contains(text, "Warnings") {
+					t.Fatalf("warnings %v, text:\n%s", warnings, text)
+				}
+				return
+			}
+			if sum["tcp_frames_too_short"] != tc.short || sum["tcp_packets"] != 0.0 {
+				t.Fatalf("summary %v", sum)
+			}
+			want := fmt.Sprintf("%.0f TCP frames were too short to use and are left out: the capture's snap length", tc.short)
+			if len(warnings) != 1 || !strings.HasPrefix(warnings[0].(string), want) {
+				t.Fatalf("warnings %q, want one beginning %q", warnings, want)
+			}
+			if !strings.Contains(text, "\nWarnings\n  - "+want) {
+				t.Fatalf("text report:\n%s\nwant a warning beginning %q", text, want)
 			}
 		})
 	}

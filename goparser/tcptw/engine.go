@@ -351,6 +351,11 @@ func (e *Engine) Advance(t time.Time) {
 	e.expire(t)
 }
 
+// ShortFrame counts a TCP frame that the capture's snap length cut inside
+// the fixed TCP header (tcpdecode.ErrShort): the report warns of them, as
+// a capture of nothing else would otherwise read as one without TCP.
+func (e *Engine) ShortFrame() { e.rep.short++ }
+
 func seqAfter(a, b uint32) bool { return int32(a-b) > 0 }
 
 // newConn starts tracking a connection. mayHaveTW is false when the

@@ -55,6 +55,7 @@ type reportState struct {
 	rstInTW        int
 	evicted        int
 	copies         int // second copies of segments, ignored
+	short          int // TCP frames cut inside the fixed header (ShortFrame)
 	events         []Event
 	eventCounts    map[EventKind]int
 }
@@ -97,6 +98,9 @@ type Report struct {
 	Requests []Ranked       `json:"short_connection_requests"`
 	Agents   []Ranked       `json:"short_connection_user_agents"`
 	Findings []string       `json:"findings"`
+	// What makes the report less than the capture: frames it could not
+	// use.
+	Warnings []string `json:"warnings"`
 }
 
 // Summary is the capture-wide summary.
@@ -121,6 +125,7 @@ type Summary struct {
 	SYNRetries     int            `json:"syn_retransmissions"`
 	FailedConnects int            `json:"failed_connects"`
 	Copies         int            `json:"second_copies,omitempty"` // segments captured twice, ignored
+	TooShort       int            `json:"tcp_frames_too_short,omitempty"`
 }
 
 // HostReport is one host that held TIME_WAIT sockets.
@@ -236,6 +241,7 @@ func (e *Engine) Report(timeline bool) *Report {
 	}
 	s.Packets = e.rep.packets
 	s.Copies = e.rep.copies
+	s.TooShort = e.rep.short
 	s.Connections = e.rep.conns
 	s.Partial = e.rep.partial
 	s.Complete = e.rep.complete
@@ -365,6 +371,12 @@ func (e *Engine) Report(timeline bool) *Report {
 		r.Counts[string(k)] = n
 	}
 	r.Findings = e.findings(r)
+	r.Warnings = []string{}
+	if n := s.TooShort; n > 0 {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%d TCP frames were too short to use and are left out: the capture's snap length "+
+			"cut them inside the first 20 octets of the TCP header. Capture with a larger snap length (-s 512 keeps the headers "+
+			"and the requests).", n))
+	}
 	// Empty lists are [] in the JSON, not null: pipelines iterate them.
 	if r.Hosts == nil {
 		r.Hosts = []HostReport{}
@@ -722,6 +734,12 @@ func pct(a, b int) float64 {
 func (r *Report) WriteText(w io.Writer) {
 	s := r.Summary
 	fmt.Fprintf(w, "TIME_WAIT report (TIME_WAIT %g s, ports %d-%d)\n", s.TimeWaitLen, s.PortRange[0], s.PortRange[1])
+	if len(r.Warnings) > 0 {
+		fmt.Fprintf(w, "\nWarnings\n")
+		for _, m := range r.Warnings {
+			fmt.Fprintf(w, "  - %s\n", m)
+		}
+	}
 	fmt.Fprintf(w, "\nSummary\n  span %.3f s, %d TCP packets, %d connections (%d complete, %d partial), %d open at the end\n",
 		s.Seconds, s.Packets, s.Connections, s.Complete, s.Partial, s.OpenAtEnd)
 	fmt.Fprintf(w, "  closes: client %d, server %d, simultaneous %d, RST %d\n", s.Closes["client"], s.Closes["server"], s.Closes["both"], s.Closes["rst"])

@@ -1,6 +1,7 @@
 package tcptw
 
 import (
+	"errors"
 	"fmt"
 	"time"
 	"unsafe"
@@ -124,7 +125,10 @@ func (d *Dissector) Track(ts time.Time, srcPort, dstPort uint16, frame []byte) [
 // the verdict is nil for a frame that is not a segment the engine decodes.
 func (d *Dissector) track(ts time.Time, srcPort, dstPort uint16, frame []byte) *Verdict {
 	d.srcPort, d.dstPort = srcPort, dstPort
-	if !d.segment(frame, &d.seg) {
+	if ok, short := d.segment(frame, &d.seg); !ok {
+		if short {
+			d.Engine.ShortFrame()
+		}
 		d.kept = append(d.kept[:0], keptNotMine)
 		return nil
 	}
@@ -172,23 +176,28 @@ func (d *Dissector) write(v *Verdict, e *result.Encoder, items bool) {
 	e.End()
 }
 
-func (d *Dissector) segment(frame []byte, s *tcpdecode.Segment) bool {
-	try := func(lt layers.LinkType) bool {
-		return d.dec.Decode(lt, frame, s) == nil && s.Src.Port() == d.srcPort && s.Dst.Port() == d.dstPort
+// segment decodes the frame's segment; short: it is not one because the
+// snap length cut its TCP header (tcpdecode.ErrShort), whose ports are
+// the ones Wireshark saw.
+func (d *Dissector) segment(frame []byte, s *tcpdecode.Segment) (ok, short bool) {
+	try := func(lt layers.LinkType) (bool, bool) {
+		err := d.dec.Decode(lt, frame, s)
+		ports := s.Src.Port() == d.srcPort && s.Dst.Port() == d.dstPort
+		return err == nil && ports, errors.Is(err, tcpdecode.ErrShort) && ports
 	}
-	if try(d.link) {
-		return true
+	if ok, short = try(d.link); ok || short {
+		return ok, short
 	}
 	for _, lt := range linkTypes {
 		if lt == d.link {
 			continue
 		}
-		if try(lt) {
+		if ok, short = try(lt); ok || short {
 			d.link = lt
-			return true
+			return ok, short
 		}
 	}
-	return false
+	return false, false
 }
 
 // text returns the scratch text as a string without copying it: only for

@@ -57,3 +57,20 @@ func TestExpertTextsConstant(t *testing.T) {
 		}
 	}
 }
+
+// TestDissectorShortFrames: tshark's report counts the frames whose TCP
+// header the snap length cut, as twreport's does; a frame whose options
+// alone were cut is a segment.
+func TestDissectorShortFrames(t *testing.T) {
+	frame := []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00, // Ethernet
+		0x45, 0, 0, 52, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, // IPv4
+		0x9c, 0x40, 0x1f, 0x90, 0, 0, 0x03, 0xe8, 0, 0, 0, 1, 0x80, 0x10, 0x01, 0xf6, 0, 0, 0, 0, // TCP, 32 octets
+		1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9}
+	d := NewDissector(Config{})
+	for i, snap := range []int{40, 53, 54, 60, 66} {
+		d.Track(t0.Add(time.Duration(i)*time.Millisecond), 40000, 8080, frame[:snap])
+	}
+	if s := d.Engine.Report(false).Summary; s.TooShort != 2 || s.Packets != 3 {
+		t.Fatalf("%d frames too short, %d packets; want 2 and 3", s.TooShort, s.Packets)
+	}
+}
