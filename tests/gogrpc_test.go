@@ -528,3 +528,57 @@ func TestGogrpcUnknownFields(t *testing.T) {
 		t.Errorf("no expert note for the unknown fields:\n%s", x)
 	}
 }
+
+// TestGogrpcMessagesLostInAGap: a segment left out of a real capture takes
+// gRPC messages with it. gogrpc says so once for the stream, resumes at
+// the next DATA frame that starts with a message (grpc_python.pcap, the
+// client-streaming Report call losing its second message), or decodes no
+// more of that direction when none does (grpc_h2c_gzip.pcap, whose 150 KB
+// request loses a segment from its middle). Every other message is
+// decoded as in the whole capture, the call's counts say they are of the
+// decoded messages only, and a second pass shows the same.
+func TestGogrpcMessagesLostInAGap(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		file, frame, stream string
+		resumed             bool
+		lost                string // the message left out, as messages lists it
+	}{
+		{"grpc_python.pcap", "31", "9", true, "9 request 75"},
+		{"grpc_h2c_gzip.pcap", "25", "7", false, "7 request 150004"},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			cut := filepath.Join(t.TempDir(), "cut.pcap")
+			if out, err := exec.Command("editcap", pcap(c.file), cut, c.frame).CombinedOutput(); err != nil {
+				t.Fatalf("editcap: %v %s", err, out)
+			}
+			messages := func(file string, args ...string) []string {
+				out := tshark(t, pluginEnv, append([]string{"-r", file, "-Y", "gogrpc.message_length", "-T", "fields",
+					"-E", "occurrence=l", "-e", "goh2.streamid", "-e", "gogrpc.direction", "-e", "gogrpc.message_length"}, args...)...)
+				return strings.Split(strings.TrimSpace(strings.ReplaceAll(out, "\t", " ")), "\n")
+			}
+			want := messages(pcap(c.file))
+			i := slices.Index(want, c.lost)
+			if i < 0 {
+				t.Fatalf("no message %q in %s: %q", c.lost, c.file, want)
+			}
+			want = slices.Delete(want, i, i+1)
+			if got := messages(cut); !slices.Equal(got, want) {
+				t.Errorf("messages:\n%q\nwant\n%q", got, want)
+			}
+			if got := messages(cut, "-2"); !slices.Equal(got, want) {
+				t.Errorf("messages with -2:\n%q\nwant\n%q", got, want)
+			}
+			experts := tshark(t, pluginEnv, "-q", "-r", cut, "-z", "expert")
+			lost := "stream " + c.stream + ": frames of this direction were lost"
+			if strings.Count(experts, "frames of this direction were lost") != 1 || !strings.Contains(experts, lost) ||
+				strings.Contains(experts, "decoding resumes") != c.resumed || strings.Contains(experts, " ended after ") {
+				t.Errorf("gogrpc's expert infos (resumed: %v):\n%s", c.resumed, experts)
+			}
+			summary := tshark(t, pluginEnv, "-r", cut, "-Y", "gogrpc.call.request_messages && goh2.streamid == "+c.stream, "-O", "gogrpc")
+			if !strings.Contains(summary, "(decoded only: others were lost with frames missing from the capture)") {
+				t.Errorf("the call's summary:\n%s", summary)
+			}
+		})
+	}
+}

@@ -53,6 +53,9 @@ type Progress struct {
 	Messages [2]int        // request, response
 	Bytes    [2]int64
 	Ended    bool
+	// Lost: messages of that direction went undecoded with frames lost
+	// from the capture, so its counts are only of those decoded.
+	Lost [2]bool
 }
 
 // WriteSummary writes the per-call summary on the packet that ends it.
@@ -67,10 +70,18 @@ func WriteSummary(w tree.Writer, off, n int, p *Progress, now time.Time) {
 		w.Add(fTimeout, off, n, tree.Duration(p.Timeout), "", tm)
 		w.Add(fExceeded, off, n, tree.Bool(d > p.Timeout), "", gen)
 	}
-	w.Add(fReqMsgs, off, n, tree.Int(int64(p.Messages[0])), "", gen)
-	w.Add(fRespMsgs, off, n, tree.Int(int64(p.Messages[1])), "", gen)
-	w.Add(fReqBytes, off, n, tree.Int(p.Bytes[0]), "", gen)
-	w.Add(fRspBytes, off, n, tree.Int(p.Bytes[1]), "", gen)
+	w.Add(fReqMsgs, off, n, tree.Int(int64(p.Messages[0])), lostText(p.Lost[0]), gen)
+	w.Add(fRespMsgs, off, n, tree.Int(int64(p.Messages[1])), lostText(p.Lost[1]), gen)
+	w.Add(fReqBytes, off, n, tree.Int(p.Bytes[0]), lostText(p.Lost[0]), gen)
+	w.Add(fRspBytes, off, n, tree.Int(p.Bytes[1]), lostText(p.Lost[1]), gen)
+}
+
+// lostText is the label's note on a count that lost messages left short.
+func lostText(lost bool) string {
+	if lost {
+		return " (decoded only: others were lost with frames missing from the capture)"
+	}
+	return ""
 }
 
 // Stats aggregates finished calls per method, for -z gogrpc,calls.

@@ -81,6 +81,11 @@ var (
 	xAssumed       = Proto.Expert(schema.Expert{Abbrev: "gogrpc.assumed", Text: "Taken for gRPC by its DATA: the stream's content-type was not captured", Group: schema.GroupAssumption, Severity: schema.Note})
 	// XIncomplete is for a stream that ends inside a message.
 	XIncomplete = Proto.Expert(schema.Expert{Abbrev: "gogrpc.message_incomplete", Text: "Stream ended inside a message", Group: schema.GroupMalformed, Severity: schema.Warn})
+	// XMessagesLost is for a stream direction whose messages are out of
+	// step: frames of it were lost from the capture or cut.
+	XMessagesLost = Proto.Expert(schema.Expert{Abbrev: "gogrpc.messages_lost", Text: "gRPC messages lost with frames missing from the capture", Group: schema.GroupSequence, Severity: schema.Warn})
+	// XResumed is for the DATA frame where decoding resumes after that.
+	XResumed = Proto.Expert(schema.Expert{Abbrev: "gogrpc.resumed", Text: "DATA after lost frames taken to start a gRPC message", Group: schema.GroupAssumption, Severity: schema.Note})
 	// XWebText is for gRPC-Web-Text that does not decode as base64.
 	XWebText = Proto.Expert(schema.Expert{Abbrev: "gogrpc.web_text_invalid", Text: "gRPC-Web-Text body is not base64", Group: schema.GroupMalformed, Severity: schema.Error})
 	xStatus  = Proto.Expert(schema.Expert{Abbrev: "gogrpc.status.error", Text: "gRPC call failed", Group: schema.GroupResponse, Severity: schema.Warn})

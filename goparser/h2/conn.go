@@ -170,6 +170,7 @@ type stream struct {
 	call        gogrpc.Call
 	msgs        [2]grpcmsg.Reassembler
 	msgsCut     [2]bool                 // a DATA frame of this direction was cut: its messages are out of step
+	msgsLost    [2]bool                 // msgsCut was reported
 	respPlain   bool                    // the response is not gRPC (a proxy's 503 text/plain): its body is no messages
 	b64         [2]grpcmsg.Base64Stream // gRPC-Web-Text, per direction
 	progress    gogrpc.Progress

@@ -1034,7 +1034,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 		// Reset before its status: the call ends as grpc-go reports it.
 		d.grpcEnd(st, off, frameHeaderLen+int(fh.Length), gogrpc.ResetStatus(rst.ErrCode, st.progress.Timeout, d.now.Sub(st.progress.Start)))
 	}
-	if df, ok := f.(*http2.DataFrame); ok && st.grpc && !st.msgsCut[dir] && !(st.respPlain && dir != st.reqDir) {
+	if df, ok := f.(*http2.DataFrame); ok && st.grpc && !(st.respPlain && dir != st.reqDir) && d.grpcInStep(st, dir, off, fh, df) {
 		base := off + frameHeaderLen
 		if fh.Flags.Has(http2.FlagDataPadded) {
 			base++
@@ -1107,6 +1107,48 @@ func (d *Decoder) grpcEnd(st *stream, off, n int, s gogrpc.Status) {
 	})
 	st.progress.Ended = true
 	d.calls.Add(st.call.Path, s.Code, d.now.Sub(st.progress.Start))
+}
+
+// grpcInStep reports whether the gRPC messages of st's direction dir can
+// be read from df. After frames of it were lost or cut (msgsCut) they
+// cannot, which is reported once, until a DATA frame reads as messages
+// from its first octet (grpc-go starts every message in a DATA frame of
+// its own): decoding resumes there, with a note.
+func (d *Decoder) grpcInStep(st *stream, dir, off int, fh http2.FrameHeader, df *http2.DataFrame) bool {
+	if !st.msgsCut[dir] {
+		return true
+	}
+	side := 1
+	if dir == st.reqDir {
+		side = 0
+	}
+	n := frameHeaderLen + int(fh.Length)
+	if !st.msgsLost[dir] {
+		st.msgsLost[dir], st.progress.Lost[side] = true, true
+		msg := fmt.Sprintf("stream %d: frames of this direction were lost (segments missing from the capture, or cut): its gRPC messages are out of step until a DATA frame starts with one", fh.StreamID)
+		if seen, length, ok := st.msgs[dir].Pending(); ok {
+			msg += fmt.Sprintf("; %d of the %d octets of a message (its prefix included) were seen", seen, length)
+		}
+		gogrpc.WriteProblem(d.w, off, n, st.call, gogrpc.XMessagesLost, msg)
+	}
+	if st.call.Text[side] || !grpcResumes(df.Data(), df.StreamEnded()) {
+		return false
+	}
+	st.msgsCut[dir], st.msgsLost[dir] = false, false
+	st.msgs[dir] = grpcmsg.Reassembler{Max: st.msgs[dir].Max}
+	gogrpc.WriteProblem(d.w, off, n, st.call, gogrpc.XResumed, fmt.Sprintf("stream %d: this DATA frame reads as gRPC messages from its first octet: decoding resumes", fh.StreamID))
+	return true
+}
+
+// grpcResumes reports whether a DATA payload after lost frames can be
+// taken to start with a message: it reads as messages end to end
+// (grpcMessages), the first of which is not empty unless it is all of p;
+// zeros from inside a message read as empty messages.
+func grpcResumes(p []byte, end bool) bool {
+	if len(p) < grpcmsg.PrefixLen || binary.BigEndian.Uint32(p[1:grpcmsg.PrefixLen]) == 0 && len(p) > grpcmsg.PrefixLen {
+		return false
+	}
+	return grpcMessages(p, end)
 }
 
 // grpcWithoutHeaders takes a stream whose request HEADERS were never

@@ -949,3 +949,57 @@ func TestHeadersNotUTF8(t *testing.T) {
 		t.Errorf("gogrpc.status_message %q", got)
 	}
 }
+
+// TestGRPCMessagesLostAfterGap: a gap in the capture took the middle of a
+// request message and the next frame boundary. The stream's messages are
+// out of step: one warning says so, with what was seen of the message;
+// the next DATA frame that reads as a message from its first octet
+// resumes decoding, with a note; and the call's counts say they are of
+// the messages decoded only.
+func TestGRPCMessagesLostAfterGap(t *testing.T) {
+	d, c, s := started(t)
+	must(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndHeaders: true,
+		BlockFragment: c.block(":method", "POST", ":path", "/grpc.health.v1.Health/Check", "content-type", "application/grpc")}))
+	decodeOnce(t, d, client, server, c.take(), false)
+	body := bytes.Repeat([]byte{0xa5}, 3000)
+	must(c.fr.WriteData(1, false, append([]byte{0, 0, 0, 0x23, 0x28}, body...))) // a message of 9000 octets
+	must(c.fr.WriteData(1, false, body))
+	must(c.fr.WriteData(1, false, body))
+	must(c.fr.WriteData(1, false, []byte{0, 0, 0, 0, 2, 0x08, 0x01})) // a message of 2 octets
+	must(c.fr.WriteData(1, true, []byte{0, 0, 0, 0, 2, 0x08, 0x02}))
+	stream := c.take() // DATA at 0, 3014, 6023, 9032 and 9048
+
+	o := decodeOnce(t, d, client, server, stream[:3014], false)
+	if len(o.values("gogrpc.message_length")) != 0 || len(o.experts()) != 0 {
+		t.Fatalf("before the gap: messages %v, experts %q", o.values("gogrpc.message_length"), o.experts())
+	}
+	// Missing: 4000-6999, the third DATA frame's header among them.
+	o = decodeOnce(t, d, client, server, stream[3014:4000], false)
+	o = decodeOnce(t, d, client, server, stream[7000:9032], false)
+	if !o.hasExpert("goh2.framing_lost", "") {
+		t.Fatalf("after the gap: experts %q", o.experts())
+	}
+	o = decodeOnce(t, d, client, server, stream[9032:], false)
+	if !o.hasExpert("gogrpc.messages_lost", "stream 1: frames of this direction were lost") ||
+		!o.hasExpert("gogrpc.messages_lost", "; 3005 of the 9005 octets of a message (its prefix included) were seen") {
+		t.Errorf("lost: experts %q", o.experts())
+	}
+	if !o.hasExpert("gogrpc.resumed", "stream 1") || o.hasExpert("gogrpc.message_incomplete", "") {
+		t.Errorf("resumed: experts %q", o.experts())
+	}
+	if got := o.values("gogrpc.message_length"); fmt.Sprint(got) != "[2 2]" {
+		t.Errorf("messages after the gap %v, want [2 2]", got)
+	}
+	must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndHeaders: true, EndStream: true,
+		BlockFragment: s.block(":status", "200", "content-type", "application/grpc", "grpc-status", "0")}))
+	o = decodeOnce(t, d, server, client, s.take(), false)
+	var counts []string
+	for _, it := range o.items() {
+		if it.abbrev == "gogrpc.call.request_messages" || it.abbrev == "gogrpc.call.response_messages" {
+			counts = append(counts, fmt.Sprint(it.value, it.text))
+		}
+	}
+	if want := "[2 (decoded only: others were lost with frames missing from the capture) 0]"; fmt.Sprint(counts) != want {
+		t.Errorf("counts %q, want %q", counts, want)
+	}
+}
