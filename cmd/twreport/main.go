@@ -61,18 +61,27 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *twSeconds <= 0 {
-		return errors.New("--tw-seconds must be positive")
+	// NaN passes any comparison, and what rounds to no nanosecond or
+	// overflows a Duration would have left the engine's default of 60 s.
+	if !(*twSeconds >= 1e-3 && *twSeconds <= 86400) {
+		return errors.New("--tw-seconds must be from 0.001 to 86400")
 	}
 	eng := tcptw.New(tcptw.Config{TimeWait: time.Duration(*twSeconds * float64(time.Second)), PortLo: lo, PortHi: hi})
 	prog := newProgress(stderr)
+	var dropped uint64
 	for _, name := range fs.Args() {
-		if err := feed(eng, name, prog); err != nil {
+		n, err := feed(eng, name, prog)
+		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		dropped += n
 	}
 	prog.done()
 	rep := eng.Report(*timeline)
+	if dropped > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("The capture dropped %d packets (its pcapng interface statistics, as gotcpdump and dumpcap "+
+			"write them): connections and closes among them are missing, and counts may be short", dropped))
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -140,51 +149,63 @@ func open(name string) (io.ReadCloser, int64, error) {
 	return f, st.Size(), nil
 }
 
-func feed(eng *tcptw.Engine, name string, prog *progress) error {
+// feed reads one file into eng. It returns the packets the capture
+// dropped, by the last statistics of each of a pcapng file's interfaces
+// (a pcap file has none).
+func feed(eng *tcptw.Engine, name string, prog *progress) (dropped uint64, err error) {
 	f, size, err := open(name)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer f.Close()
 	if m, ok := mapFile(f, size); ok {
 		defer m.unmap()
 		if src, ok := newPcapMapped(m.b); ok {
-			return feedMapped(eng, name, prog, src, size, m.release)
+			return 0, feedMapped(eng, name, prog, src, size, m.release)
 		}
 	}
 	cr := &countingReader{r: f}
 	br := bufio.NewReaderSize(cr, 1<<20)
 	magic, err := br.Peek(4)
 	if err != nil {
-		return fmt.Errorf("not a capture file: %w", err)
+		return 0, fmt.Errorf("not a capture file: %w", err)
 	}
 	if magic[0] == 0x1f && magic[1] == 0x8b {
 		// Gzipped, pcap or pcapng (tcpdump's and gotcpdump's -z gzip
 		// makes both).
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		defer gz.Close()
 		br = bufio.NewReaderSize(gz, 1<<20)
 		if magic, err = br.Peek(4); err != nil {
-			return fmt.Errorf("not a capture file: %w", err)
+			return 0, fmt.Errorf("not a capture file: %w", err)
 		}
 	}
 	var src packetSource
+	drops := map[int]uint64{} // by interface: its statistics are counts since the capture began
 	if string(magic) == "\x0a\x0d\x0d\x0a" {
-		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
+		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{StatisticsCallback: func(intf int, st pcapgo.NgInterfaceStatistics) {
+			if st.PacketsDropped != pcapgo.NgNoValue64 {
+				drops[intf] = st.PacketsDropped
+			}
+		}})
 		if errors.Is(err, io.EOF) {
-			return nil // a section header and nothing else: no packets, as tshark reads it
+			return 0, nil // a section header and nothing else: no packets, as tshark reads it
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
 		src = ngSource{r}
 	} else if src, err = newPcapSource(br); err != nil {
-		return err
+		return 0, err
 	}
-	return feedRecords(eng, name, prog, src, func() int64 { return cr.n }, size)
+	err = feedRecords(eng, name, prog, src, func() int64 { return cr.n }, size)
+	for _, n := range drops {
+		dropped += n
+	}
+	return dropped, err
 }
 
 // feedMapped is feedRecords for a mapped file, telling release how far

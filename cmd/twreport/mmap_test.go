@@ -89,7 +89,7 @@ func TestMappedAsRead(t *testing.T) {
 			if err := feedMapped(eng, name, &progress{w: io.Discard}, src, st.Size(), m.release); err != nil {
 				t.Fatal(err)
 			}
-		} else if err := feed(eng, "-", &progress{w: io.Discard}); err != nil {
+		} else if _, err := feed(eng, "-", &progress{w: io.Discard}); err != nil {
 			t.Fatal(err)
 		}
 		var b strings.Builder
