@@ -136,12 +136,17 @@ end)
 -- Wireshark says what is enabled only at init, which a change of the
 -- enabled protocols brings too.
 local alpn = DissectorTable.get("tls.alpn")
+-- Likewise http's table of protocols that an HTTP/1.1 Upgrade switches to:
+-- h2c there is HTTP/2 after a 101 (curl --http2 on an http:// URL).
+local upgrade = DissectorTable.get("http.upgrade")
 local function apply_alpn()
-    if goh2.prefs.tls_alpn and shim.enabled("goh2") then
+    local enabled = shim.enabled("goh2")
+    if goh2.prefs.tls_alpn and enabled then
         alpn:add("h2", goh2)
     else
         alpn:add("h2", Dissector.get("http2"))
     end
+    upgrade:add("h2c", enabled and goh2 or Dissector.get("http2"))
 end
 
 -- The ports of goh2.ports go to goh2 while it is enabled. The dissectors

@@ -11,7 +11,7 @@
 # Usage: sudo ./generate.sh [SCENARIO...]
 # Without arguments every capture is made again. Scenarios: h2c
 # (h2c_go.pcap and h2c_go_midstream.pcap), h2c_loss, nghttp2, grpc_tls, grpc_gzip,
-# grpc_python, grpc_web, grpc_fail, not_utf8, not_h2_mix, tw_idle; e.g. "./generate.sh grpc_web" remakes
+# grpc_python, grpc_web, grpc_fail, not_utf8, h2c_upgrade, not_h2_mix, tw_idle; e.g. "./generate.sh grpc_web" remakes
 # grpc_web.pcap only.
 #
 # tw_idle (tw_h2c_idle_timeout.pcap, tw_http1_idle_timeout.pcap and
@@ -38,6 +38,7 @@ GRPC_FAIL_PROXY_PORT=18449
 NOT_UTF8_H2_PORT=18096
 NOT_UTF8_GRPC_PORT=18097
 NOT_UTF8_H2C_PORT=18098
+H2C_UPGRADE_PORT=18099
 NOTH2_HTTP_PORT=18090
 NOTH2_TLS_PORT=18091
 NOTH2_RAW_PORT=18092
@@ -482,6 +483,24 @@ gen_not_utf8() {
 	require "$out" "grpc-message with %FF" 'http2.header.value contains "%FF%FE"' "${decode[@]}"
 }
 
+# --- HTTP/1.1 Upgrade to h2c ------------------------------------------------------
+# h2c_upgrade.pcap: curl --http2 on http:// URLs asks x/net's h2c handler
+# to upgrade: the first request goes as HTTP/1.1 with "Upgrade: h2c", the
+# 101 and the rest of the connection are HTTP/2 (gen/h2cupgrade).
+gen_h2c_upgrade() {
+	local out="$HERE/h2c_upgrade.pcap"
+	echo "== h2c_upgrade.pcap (port $H2C_UPGRADE_PORT)"
+	port_free "$H2C_UPGRADE_PORT"
+	start_capture "$WORK/h2c-upgrade.pcap" "$H2C_UPGRADE_PORT"
+	"$WORK/h2cupgrade" -addr "127.0.0.1:$H2C_UPGRADE_PORT"
+	stop_capture "$H2C_UPGRADE_PORT"
+	cp "$WORK/h2c-upgrade.pcap" "$out"
+	local decode=(-d "tcp.port==$H2C_UPGRADE_PORT,http")
+	require "$out" "HTTP/1.1 Upgrade: h2c" 'http.upgrade == "h2c"' "${decode[@]}"
+	require "$out" "101 Switching Protocols" "http.response.code == 101" "${decode[@]}"
+	require "$out" "HTTP/2 after the 101" "http2.type == 1" "${decode[@]}"
+}
+
 # --- TIME_WAIT: servers that close idle connections ----------------------------
 # The TIME_WAIT captures come from the kernel test, which compares the
 # engine with the kernel while it captures and checks the report; -update
@@ -508,7 +527,7 @@ gen_tw_idle() {
 	require "$grpc" "client FIN" "tcp.flags.fin == 1 && tcp.dstport == 9090"
 }
 
-SCENARIOS=(h2c h2c_loss nghttp2 grpc_tls grpc_gzip grpc_python grpc_web grpc_fail not_utf8 not_h2_mix)
+SCENARIOS=(h2c h2c_loss nghttp2 grpc_tls grpc_gzip grpc_python grpc_web grpc_fail not_utf8 h2c_upgrade not_h2_mix)
 if (($# == 0)); then
 	set -- "${SCENARIOS[@]}"
 fi
@@ -520,14 +539,15 @@ echo "== building generators"
 (cd "$MODROOT" && go build -o "$WORK/gotcpdump" ./cmd/gotcpdump && go build -o "$WORK/h2c" ./testpcaps/gen/h2c && go build -o "$WORK/grpctls" ./testpcaps/gen/grpctls &&
 	go build -o "$WORK/noth2" ./testpcaps/gen/noth2 && go build -o "$WORK/grpcgzip" ./testpcaps/gen/grpcgzip &&
 	go build -o "$WORK/grpcweb" ./testpcaps/gen/grpcweb && go build -o "$WORK/grpcfail" ./testpcaps/gen/grpcfail &&
-	go build -o "$WORK/cutgaps" ./testpcaps/gen/cutgaps && go build -o "$WORK/notutf8" ./testpcaps/gen/notutf8)
+	go build -o "$WORK/cutgaps" ./testpcaps/gen/cutgaps && go build -o "$WORK/notutf8" ./testpcaps/gen/notutf8 &&
+	go build -o "$WORK/h2cupgrade" ./testpcaps/gen/h2cupgrade)
 
 for s in "$@"; do
 	"gen_$s"
 done
 
 echo "== done"
-for f in h2c_go.pcap h2c_go_midstream.pcap h2c_loss.pcap nghttp2_push_padding.pcap grpc_tls_keylog.pcapng grpc_h2c_gzip.pcap grpc_python.pcap grpc_web.pcap grpc_failures.pcap h2_not_utf8.pcap not_h2_mix.pcap; do
+for f in h2c_go.pcap h2c_go_midstream.pcap h2c_loss.pcap nghttp2_push_padding.pcap grpc_tls_keylog.pcapng grpc_h2c_gzip.pcap grpc_python.pcap grpc_web.pcap grpc_failures.pcap h2_not_utf8.pcap h2c_upgrade.pcap not_h2_mix.pcap; do
 	[[ -e $HERE/$f ]] || continue
 	printf '  %-28s %5d packets %8d bytes\n' "$f" "$(packets "$HERE/$f")" "$(stat -c %s "$HERE/$f")"
 done

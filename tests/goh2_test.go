@@ -176,8 +176,9 @@ func TestWithoutATree(t *testing.T) {
 					continue
 				}
 				// gogrpc's are filed under it (grpc_python.pcap has only a
-				// call's status).
-				if !strings.Contains(none, "GOH2") && !strings.Contains(none, "GOGRPC") {
+				// call's status; curl and x/net's h2c handler in
+				// h2c_upgrade.pcap give goh2 nothing to note).
+				if !strings.Contains(none, "GOH2") && !strings.Contains(none, "GOGRPC") && c.file != "h2c_upgrade.pcap" {
 					t.Errorf("no goh2 or gogrpc expert info without a tree:\n%s", none)
 				}
 				visible := frameNumber.ReplaceAllString(tshark(t, pluginEnv, "-r", pcap(c.file), "-T", "fields", "-e", "frame.number", "-z", "expert"), "")
@@ -447,6 +448,20 @@ func TestDisabledGoh2(t *testing.T) {
 	if got := tshark(t, pluginEnv, ports...); strings.Count(got, "GOH2") != strings.Count(want, "HTTP2") {
 		t.Errorf("goh2 enabled, its port goes to goh2 in %d packets, want %d", strings.Count(got, "GOH2"), strings.Count(want, "HTTP2"))
 	}
+
+	// HTTP/2 after an HTTP/1.1 Upgrade: http hands it to goh2, or to
+	// http2 with goh2 disabled.
+	upgrade := []string{"-r", pcap("h2c_upgrade.pcap"), "-d", "tcp.port==18099,http", "-T", "fields", "-e", "frame.number", "-e", "_ws.col.Protocol", "-e", "http2.streamid", "-e", "http2.type"}
+	want = tshark(t, plainEnv, upgrade...)
+	if n := strings.Count(want, "HTTP2"); n < 5 {
+		t.Fatalf("Wireshark alone finds HTTP/2 after the Upgrade in %d packets", n)
+	}
+	if got := tshark(t, pluginEnv, append(upgrade, off...)...); got != want {
+		t.Errorf("goh2 disabled, the upgraded connection is not shown as by Wireshark alone:\n%s", firstDiff(want, got))
+	}
+	if got := tshark(t, pluginEnv, upgrade...); strings.Count(got, "GOH2") != strings.Count(want, "HTTP2") || !strings.Contains(got, "\tHTTP\t") {
+		t.Errorf("goh2 enabled, the upgraded connection goes to goh2 in %d packets, want %d:\n%s", strings.Count(got, "GOH2"), strings.Count(want, "HTTP2"), got)
+	}
 }
 
 // TestLostSegmentsCapture: h2c_loss.pcap lacks five of the server's
@@ -655,8 +670,10 @@ func TestGoh2ConversationInC(t *testing.T) {
 				}
 				// Which path ran: the Lua heuristic's calls add _ws.lua.fake
 				// either way, the Lua dissector's only from Lua. (In
-				// decrypted TLS the heuristic makes every call.)
-				if args[len(args)-1] != "pdml" || c.file == "not_h2_mix.pcap" || c.file == "grpc_tls_keylog.pcapng" {
+				// decrypted TLS the heuristic makes every call; after an
+				// HTTP/1.1 Upgrade, http makes goh2's Lua dissector the
+				// connection's.)
+				if args[len(args)-1] != "pdml" || c.file == "not_h2_mix.pcap" || c.file == "grpc_tls_keylog.pcapng" || c.file == "h2c_upgrade.pcap" {
 					continue
 				}
 				fromC := strings.Count(rawC, `"_ws.lua.fake"`)

@@ -164,6 +164,7 @@ var h2Captures = []capture{
 	{"grpc_web.pcap", []string{"-d", "tcp.port==18447,http2"}}, // and gRPC-Web over HTTP/1.1 on 18446
 	{"grpc_failures.pcap", []string{"-d", "tcp.port==18448,http2", "-d", "tcp.port==18449,http2"}},
 	{"h2_not_utf8.pcap", []string{"-d", "tcp.port==18096,http2", "-d", "tcp.port==18097,http2", "-d", "tcp.port==18098,http2"}},
+	{"h2c_upgrade.pcap", []string{"-d", "tcp.port==18099,http"}}, // HTTP/2 after http's 101
 }
 
 // fieldRows runs tshark -T fields and returns one row per packet, keyed by
