@@ -497,3 +497,45 @@ func TestFindingsClientLibrary(t *testing.T) {
 		})
 	}
 }
+
+// TestFindingsFleetToOneServer: 20 clients, 8 one-request connections
+// each to one server whose responses say "Connection: close". No pair
+// has the 10 connections of a finding of its own, but the server holds
+// 160 TIME_WAIT sockets: the finding is the server's, over its clients.
+// A client with enough connections of its own keeps its finding, and its
+// connections are not counted again in the server's.
+func TestFindingsFleetToOneServer(t *testing.T) {
+	for _, big := range []bool{false, true} {
+		e := New(Config{})
+		for c := range 20 {
+			client := netip.AddrFrom4([4]byte{10, 0, 1, byte(c + 1)})
+			n := 8
+			if big && c == 0 {
+				n = 30
+			}
+			for i := range n {
+				f := newFlow(e, netip.AddrPortFrom(client, uint16(40000+i)), srv, 1000)
+				f.at(time.Duration(i)*100*time.Millisecond + time.Duration(c)*time.Millisecond).handshake()
+				f.data(0, []byte(reqPlain))
+				f.data(1, []byte(respClose))
+				f.send(0, false, true, false, false, 0)
+				f.send(1, false, true, true, false, 0)
+				f.send(0, false, true, true, false, 0)
+				f.send(1, false, true, false, false, 0)
+			}
+		}
+		r := e.Report(false)
+		if !big {
+			checkOneFinding(t, r.Findings, []string{"20 clients (10.0.1.1, 10.0.1.2, 10.0.1.3 and 17 more) -> 10.0.0.2:80: ",
+				"single request (160 of 160)", "the server 10.0.0.2:80 holds 160 (peak; it closed 160 first)",
+				"The server's responses say \"Connection: close\" (160 of 160)", "fix belongs to the server"},
+				[]string{"the clients hold"})
+			continue
+		}
+		if len(r.Findings) != 2 || !strings.HasPrefix(r.Findings[0], "10.0.1.1 -> 10.0.0.2:80: ") ||
+			!strings.HasPrefix(r.Findings[1], "19 clients (10.0.1.2, 10.0.1.3, 10.0.1.4 and 16 more) -> 10.0.0.2:80: ") ||
+			!strings.Contains(r.Findings[1], "(152 of 152)") {
+			t.Errorf("findings with a client of 30 connections:\n%s", strings.Join(r.Findings, "\n"))
+		}
+	}
+}

@@ -216,6 +216,9 @@ type PairReport struct {
 	// oneAgent: one User-Agent names all the requests of those
 	// connections: one kind of client.
 	oneAgent bool
+	// clients: for the merged pairs of a server's clients
+	// (serverFindings), how many clients; 0 for one pair.
+	clients int
 }
 
 // Ranked is a label and how often it was seen.
@@ -313,43 +316,7 @@ func (e *Engine) Report(timeline bool) *Report {
 		if p.conns == 0 && p.closedConns == 0 {
 			continue
 		}
-		pr := PairReport{
-			Client: p.key.client.String(), Server: p.key.server.String(), Connections: p.conns,
-			Partial:  p.partialClosed,
-			RateMean: p.rate(), RatePeak: p.busiestSecond(),
-			ConnectionClose: p.connClose, ObservedTimeWait: p.twPeak,
-			ClientTimeWaitPeak: p.twClientPk, ServerTimeWaitPeak: p.twServerPk,
-			OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose,
-			BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
-			Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside,
-			MedianLifetime: p.lifetimes.medianOrNil(), MedianFinToSyn: p.finToSyn.medianOrNil(),
-			MedianIdleBeforeServerClose: p.serverIdle.medianOrNil(), MedianIdleBeforeClientClose: p.clientIdle.medianOrNil(),
-			ClosedAfterGoaway: p.goawayCloses, MedianIdleBeforeGoaway: p.goawayIdle.medianOrNil(),
-		}
-		pr.client, pr.oneAgent = clientOf(p.agents, grpcCalls(p.labels)), len(p.agents) == 1
-		if g := p.serverGoaway; g != nil {
-			pr.serverGoaway, pr.MedianIdleBeforeServerGoaway = g.n, g.medianOrNil()
-		}
-		if n := p.closedConns - p.partialClosed; n > 0 {
-			// Of the connections seen from the handshake.
-			pr.RequestsPerConn = float64(p.requests) / float64(n)
-			pr.OneRequestShare = float64(p.oneRequest) / float64(n)
-		}
-		for i, n := range p.closers {
-			if i > 0 && n > 0 {
-				pr.Closers[Closer(i).String()] = n
-			}
-		}
-		if p.closedConns > 0 {
-			// Each side holds TIME_WAIT for the connections it closes
-			// first (both after a simultaneous close); neither holds more
-			// than one socket per client port, so neither more than the
-			// port range.
-			perConn := pr.RateMean * cfg.TimeWait.Seconds() / float64(p.closedConns)
-			pr.PredictedClientTimeWait = min(perConn*float64(p.closers[CloserClient]+p.closers[CloserBoth]), float64(rangeSize))
-			pr.PredictedServerTimeWait = min(perConn*float64(p.closers[CloserServer]+p.closers[CloserBoth]), float64(rangeSize))
-			pr.PredictedTimeWait = pr.PredictedClientTimeWait + pr.PredictedServerTimeWait
-		}
+		pr := e.pairReport(p, 1)
 		r.Pairs = append(r.Pairs, pr)
 		for l, n := range p.labels {
 			labels = append(labels, Ranked{l, n, pr.Client, pr.Server})
@@ -399,6 +366,52 @@ func (e *Engine) Report(timeline bool) *Report {
 	return r
 }
 
+// pairReport is the report of a pair, or of several merged into one
+// (mergePairs) for the clients of a server, whose TIME_WAIT sockets each
+// hold a port of their own client: clients range sizes in all.
+func (e *Engine) pairReport(p *pair, clients int) PairReport {
+	cfg := e.cfg
+	rangeSize := int(cfg.PortHi) - int(cfg.PortLo) + 1
+	pr := PairReport{
+		Client: p.key.client.String(), Server: p.key.server.String(), Connections: p.conns,
+		Partial:  p.partialClosed,
+		RateMean: p.rate(), RatePeak: p.busiestSecond(),
+		ConnectionClose: p.connClose, ObservedTimeWait: p.twPeak,
+		ClientTimeWaitPeak: p.twClientPk, ServerTimeWaitPeak: p.twServerPk,
+		OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose,
+		BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
+		Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside,
+		MedianLifetime: p.lifetimes.medianOrNil(), MedianFinToSyn: p.finToSyn.medianOrNil(),
+		MedianIdleBeforeServerClose: p.serverIdle.medianOrNil(), MedianIdleBeforeClientClose: p.clientIdle.medianOrNil(),
+		ClosedAfterGoaway: p.goawayCloses, MedianIdleBeforeGoaway: p.goawayIdle.medianOrNil(),
+	}
+	pr.client, pr.oneAgent = clientOf(p.agents, grpcCalls(p.labels)), len(p.agents) == 1
+	if g := p.serverGoaway; g != nil {
+		pr.serverGoaway, pr.MedianIdleBeforeServerGoaway = g.n, g.medianOrNil()
+	}
+	if n := p.closedConns - p.partialClosed; n > 0 {
+		// Of the connections seen from the handshake.
+		pr.RequestsPerConn = float64(p.requests) / float64(n)
+		pr.OneRequestShare = float64(p.oneRequest) / float64(n)
+	}
+	for i, n := range p.closers {
+		if i > 0 && n > 0 {
+			pr.Closers[Closer(i).String()] = n
+		}
+	}
+	if p.closedConns > 0 {
+		// Each side holds TIME_WAIT for the connections it closes
+		// first (both after a simultaneous close); neither holds more
+		// than one socket per client port, so neither more than the
+		// port range of each client.
+		perConn := pr.RateMean * cfg.TimeWait.Seconds() / float64(p.closedConns)
+		pr.PredictedClientTimeWait = min(perConn*float64(p.closers[CloserClient]+p.closers[CloserBoth]), float64(rangeSize*clients))
+		pr.PredictedServerTimeWait = min(perConn*float64(p.closers[CloserServer]+p.closers[CloserBoth]), float64(rangeSize*clients))
+		pr.PredictedTimeWait = pr.PredictedClientTimeWait + pr.PredictedServerTimeWait
+	}
+	return pr
+}
+
 // rate is the pair's new connections per second: the connections after
 // the first over the time from the first SYN to the last (n SYNs make n-1
 // gaps), over at least a second so that a burst of two connections does
@@ -441,22 +454,22 @@ func (e *Engine) findings(r *Report) []string {
 	var f []string
 	tw := e.cfg.TimeWait.Seconds()
 	rangeSize := int(e.cfg.PortHi) - int(e.cfg.PortLo) + 1
+	found := map[string]bool{} // the pairs with a finding on their short connections
 	for _, p := range r.Pairs {
-		closed := 0
-		for _, n := range p.Closers {
-			closed += n
-		}
+		closed := closedOf(p)
 		if closed < 10 {
 			continue
 		}
 		if s := shortConnFinding(p, closed, tw, rangeSize); s != "" {
 			f = append(f, s)
+			found[p.Client+" "+p.Server] = true
 		}
 		if rst := p.Closers["rst"]; rst > 0 && float64(rst) >= 0.5*float64(closed) {
 			f = append(f, fmt.Sprintf("%d of %d connections from %s to %s end with RST (abortive close, e.g. SO_LINGER 0): "+
 				"they leave no TIME_WAIT, but unsent data is lost and the peer sees errors.", rst, closed, p.Client, p.Server))
 		}
 	}
+	f = append(f, e.serverFindings(found, tw, rangeSize)...)
 	for _, h := range r.Hosts {
 		for _, pu := range h.Ports {
 			switch {
@@ -478,6 +491,76 @@ func (e *Engine) findings(r *Report) []string {
 	return f
 }
 
+func closedOf(p PairReport) int {
+	closed := 0
+	for _, n := range p.Closers {
+		closed += n
+	}
+	return closed
+}
+
+// serverFindings are the findings on short connections per server, for
+// the clients whose pairs have none of their own (found): a fleet of
+// clients, each with a few connections to one service, makes as many
+// TIME_WAIT sockets as one client with all of them, and the cause and
+// the fix are the same for each of the fleet's clients.
+func (e *Engine) serverFindings(found map[string]bool, tw float64, rangeSize int) []string {
+	groups := map[netip.AddrPort][]*pair{}
+	var servers []netip.AddrPort
+	for _, p := range e.pairList {
+		if (p.conns == 0 && p.closedConns == 0) || found[p.key.client.String()+" "+p.key.server.String()] {
+			continue
+		}
+		if groups[p.key.server] == nil {
+			servers = append(servers, p.key.server)
+		}
+		groups[p.key.server] = append(groups[p.key.server], p)
+	}
+	type merged struct {
+		pr     PairReport
+		closed int
+	}
+	var ms []merged
+	for _, s := range servers {
+		g := groups[s]
+		if len(g) < 2 {
+			continue // one client: its pair's findings say it all
+		}
+		sort.Slice(g, func(i, j int) bool {
+			if g[i].conns != g[j].conns {
+				return g[i].conns > g[j].conns
+			}
+			return g[i].key.client.Less(g[j].key.client)
+		})
+		pr := e.pairReport(mergePairs(g), len(g))
+		pr.clients = len(g)
+		// Each client's peak came at its own time: their sum may be more
+		// than the server ever held at once, its host's peak.
+		pr.ServerTimeWaitPeak = min(pr.ServerTimeWaitPeak, e.pairHost(g[0], 1).peak)
+		var names []string
+		for _, p := range g[:min(len(g), 3)] {
+			names = append(names, p.key.client.String())
+		}
+		more := ""
+		if len(g) > 3 {
+			more = fmt.Sprintf(" and %d more", len(g)-3)
+		}
+		pr.Client = fmt.Sprintf("%d clients (%s%s)", len(g), strings.Join(names, ", "), more)
+		ms = append(ms, merged{pr, closedOf(pr)})
+	}
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].pr.Connections > ms[j].pr.Connections })
+	var f []string
+	for _, m := range ms {
+		if m.closed < 10 {
+			continue
+		}
+		if s := shortConnFinding(m.pr, m.closed, tw, rangeSize); s != "" {
+			f = append(f, s)
+		}
+	}
+	return f
+}
+
 // shortConnFinding is the finding for a pair whose connections carry one
 // request each and leave TIME_WAIT behind, or "". It fires on what
 // matters, whichever side closes: Go's http.Client without keep-alive
@@ -491,15 +574,28 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	}
 	closed -= p.Partial // the requests of the others are unknown
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s -> %s: %.0f%% of the connections carry a single request (%d of %d), at %.1f new connections/s, "+
-		"and each leaves a socket in TIME_WAIT for %.0f s on the side that closes first. ",
-		p.Client, p.Server, pct(p.OneRequest, closed), p.OneRequest, closed, p.RateMean, tw)
+	if p.clients > 1 {
+		fmt.Fprintf(&b, "%s -> %s: no one client makes enough connections for a finding of its own, but together ",
+			p.Client, p.Server)
+		fmt.Fprintf(&b, "%.0f%% of their connections to the server carry a single request (%d of %d), at %.1f new connections/s, "+
+			"and each leaves a socket in TIME_WAIT for %.0f s on the side that closes first. ",
+			pct(p.OneRequest, closed), p.OneRequest, closed, p.RateMean, tw)
+	} else {
+		fmt.Fprintf(&b, "%s -> %s: %.0f%% of the connections carry a single request (%d of %d), at %.1f new connections/s, "+
+			"and each leaves a socket in TIME_WAIT for %.0f s on the side that closes first. ",
+			p.Client, p.Server, pct(p.OneRequest, closed), p.OneRequest, closed, p.RateMean, tw)
+	}
 	var holders []string
 	if p.ServerTimeWaitPeak > 0 {
 		holders = append(holders, fmt.Sprintf("the server %s holds %d (peak; it closed %d first), about %.0f at this rate",
 			p.Server, p.ServerTimeWaitPeak, ss+both, p.PredictedServerTimeWait))
 	}
-	if p.ClientTimeWaitPeak > 0 {
+	switch {
+	case p.ClientTimeWaitPeak == 0:
+	case p.clients > 1:
+		holders = append(holders, fmt.Sprintf("the clients hold %d (the sum of each one's peak; they closed %d first), about %.0f at this rate, each on one of its client's ephemeral ports",
+			p.ClientTimeWaitPeak, cs+both, p.PredictedClientTimeWait))
+	default:
 		capped := ""
 		if p.PredictedClientTimeWait >= float64(rangeSize) {
 			capped = " (its whole port range)"
@@ -513,9 +609,12 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		// without keep-alive races the server); with several, each may
 		// close its own way (one asks the server to close, another
 		// closes itself).
-		if p.oneAgent {
+		switch {
+		case p.oneAgent && p.clients > 1:
+			b.WriteString(" (both sides hold many: the clients and the server race to close)")
+		case p.oneAgent:
 			b.WriteString(" (both sides hold many: the client and the server race to close)")
-		} else {
+		default:
 			b.WriteString(" (both sides hold many: they race to close, or its clients close in different ways)")
 		}
 	}

@@ -451,3 +451,60 @@ func nth(v []float64, k int) float64 {
 	}
 	return v[k]
 }
+
+// mergePairs is the pairs of several clients of one server as one, for
+// the server's findings: counts add up and samples join. Its rate is the
+// server's, over the time from the first SYN of any of them to the last,
+// never above the sum of their busiest seconds.
+func mergePairs(ps []*pair) *pair {
+	m := &pair{key: ps[0].key, labels: map[string]int{}, agents: map[string]int{}}
+	join := func(to, from *sample) {
+		to.n += from.n
+		to.sum += from.sum
+		to.vals = append(to.vals, from.vals...)
+	}
+	for _, p := range ps {
+		m.conns += p.conns
+		m.closedConns += p.closedConns
+		m.partialClosed += p.partialClosed
+		m.peakRate += p.peakRate
+		if !p.firstSyn.IsZero() && (m.firstSyn.IsZero() || p.firstSyn.Before(m.firstSyn)) {
+			m.firstSyn = p.firstSyn
+		}
+		if p.lastSyn.After(m.lastSyn) {
+			m.lastSyn = p.lastSyn
+		}
+		join(&m.lifetimes, &p.lifetimes)
+		join(&m.finToSyn, &p.finToSyn)
+		join(&m.serverIdle, &p.serverIdle)
+		join(&m.clientIdle, &p.clientIdle)
+		join(&m.goawayIdle, &p.goawayIdle)
+		if p.serverGoaway != nil {
+			if m.serverGoaway == nil {
+				m.serverGoaway = new(sample)
+			}
+			join(m.serverGoaway, p.serverGoaway)
+		}
+		m.requests += p.requests
+		m.oneRequest += p.oneRequest
+		for i, n := range p.closers {
+			m.closers[i] += n
+		}
+		m.connClose += p.connClose
+		m.respClose += p.respClose
+		m.beside += p.beside
+		m.twPeak += p.twPeak
+		m.twClientPk += p.twClientPk
+		m.twServerPk += p.twServerPk
+		m.goawayCloses += p.goawayCloses
+		m.bytes[0] += p.bytes[0]
+		m.bytes[1] += p.bytes[1]
+		for l, n := range p.labels {
+			m.labels[l] += n
+		}
+		for a, n := range p.agents {
+			m.agents[a] += n
+		}
+	}
+	return m
+}
