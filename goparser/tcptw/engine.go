@@ -154,6 +154,7 @@ type conn struct {
 	synSeq     uint32
 	synCount   int
 	synAck     bool
+	hsDone     bool // the client's ACK of the SYN-ACK was seen (pair.handshakeSeen)
 	bytes      [2]uint64
 	nxt        [2]uint32
 	nxtOK      [2]bool
@@ -486,6 +487,12 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	if s.SYN && s.ACK {
 		c.synAck = true
 		c.sack = c.sackSYN && s.SACKPerm
+	} else if d == 0 && c.synAck && !c.hsDone && s.ACK && c.rolesKnown && c.pair != nil {
+		// The client's ACK of the SYN-ACK: the time from the SYN is the
+		// round trip as the capture point sees it, which a client's
+		// close right after a response it waited for carries too.
+		c.hsDone = true
+		c.pair.handshakeSeen(t.Sub(c.start))
 	}
 	// The direction's first payload, right after its SYN.
 	start := s.PayloadLen > 0 && c.bytes[d] == 0 && c.synAck && c.nxtOK[d] && s.Seq == c.nxt[d]

@@ -87,6 +87,14 @@ func TestFindingsWhoeverCloses(t *testing.T) {
 			[]string{"The client closes 50 of them itself, after they were idle for 1.5 s", "Transport.IdleConnTimeout",
 				"shorter than its pause between requests"},
 			[]string{"MaxIdleConnsPerHost", "new http.Client or Transport per request", "IdleTimeout)"}, 0, 50},
+		// Idle timeouts under a second are idle timeouts too: a server's
+		// of 400 ms, a client's of 500 ms.
+		{"server closes connections idle 400 ms", reqPlain, respPlain, server, 400 * time.Millisecond,
+			[]string{"idle for 0.4 s", "http.Server.IdleTimeout"},
+			[]string{"right after", "SetKeepAlivesEnabled"}, 50, 0},
+		{"client closes connections idle 500 ms", reqPlain, respPlain, client, 500 * time.Millisecond,
+			[]string{"The client closes 50 of them itself, after they were idle for 0.5 s", "Transport.IdleConnTimeout"},
+			[]string{"keep-alive is off", "new http.Client or Transport per request"}, 0, 50},
 		{"client closes right after the response", reqPlain, respPlain, client, 5 * time.Millisecond,
 			[]string{"The client closes 50 of them itself", "new http.Client or Transport per request", "MaxIdleConnsPerHost"},
 			[]string{"IdleConnTimeout", "idle for"}, 0, 50},
@@ -538,4 +546,31 @@ func TestFindingsFleetToOneServer(t *testing.T) {
 			t.Errorf("findings with a client of 30 connections:\n%s", strings.Join(r.Findings, "\n"))
 		}
 	}
+}
+
+// TestFindingsClientClosesAfterRoundTrip: captured near the server, a
+// client without keep-alive closes a round trip (here 250 ms) after the
+// response it waited for; the handshake took as long, and the close is
+// not taken for the client's idle timeout.
+func TestFindingsClientClosesAfterRoundTrip(t *testing.T) {
+	const rtt = 250 * time.Millisecond
+	e := New(Config{})
+	for i := range 20 {
+		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+		f.at(time.Duration(i) * time.Second)
+		f.send(0, true, false, false, false, 0)
+		f.send(1, true, true, false, false, 0)
+		f.t = f.t.Add(rtt)
+		f.send(0, false, true, false, false, 0)
+		f.data(0, []byte(reqPlain))
+		f.data(1, []byte(respPlain))
+		f.t = f.t.Add(rtt + 10*time.Millisecond)
+		f.send(0, false, true, true, false, 0)
+		f.send(1, false, true, true, false, 0)
+		f.t = f.t.Add(rtt)
+		f.send(0, false, true, false, false, 0)
+	}
+	r := e.Report(false)
+	checkOneFinding(t, r.Findings, []string{"The client closes 20 of them itself: keep-alive is off", "new http.Client or Transport per request"},
+		[]string{"IdleConnTimeout", "idle for"})
 }

@@ -166,10 +166,10 @@ func TestFindingsGoaway(t *testing.T) {
 		{"most closes the client's own, idle", 1500 * time.Millisecond, func(i int) bool { return i%3 == 0 }, false,
 			[]string{"The client closes 12 of them itself, after they were idle for 1.5 s", "IdleConnTimeout"},
 			[]string{"GOAWAY", "new http.Client or Transport per request"}},
-		{"most closes the client's own, right after the call", 200 * time.Millisecond, func(i int) bool { return i%3 == 0 }, false,
+		{"most closes the client's own, right after the call", 5 * time.Millisecond, func(i int) bool { return i%3 == 0 }, false,
 			[]string{"The client closes 12 of them itself", "new http.Client or Transport per request"},
 			[]string{"GOAWAY", "IdleConnTimeout"}},
-		{"the client's GOAWAY first", 200 * time.Millisecond, func(int) bool { return true }, true,
+		{"the client's GOAWAY first", 5 * time.Millisecond, func(int) bool { return true }, true,
 			[]string{"The client closes 12 of them itself", "new http.Client or Transport per request"},
 			[]string{"GOAWAY", "The server ends these connections"}},
 	} {

@@ -180,7 +180,7 @@ type PairReport struct {
 	// Client-closed connections (closer "client"): the median time from
 	// the last data to the client's FIN, connection management frames of
 	// HTTP/2 not counted as data (about 0: it closes after the response,
-	// no keep-alive; a second or more: its own idle timeout, shorter than
+	// no keep-alive; 100 ms or more: its own idle timeout, shorter than
 	// its pause between requests). Past 64 such connections, the median
 	// of a fair sample of 64. null when there are none.
 	MedianIdleBeforeClientClose *float64 `json:"median_idle_before_client_close_seconds"`
@@ -216,6 +216,9 @@ type PairReport struct {
 	// oneAgent: one User-Agent names all the requests of those
 	// connections: one kind of client.
 	oneAgent bool
+	// handshake: the shortest time from a SYN to the client's ACK of
+	// the SYN-ACK (pair.handshake), in seconds.
+	handshake float64
 	// clients: for the merged pairs of a server's clients
 	// (serverFindings), how many clients; 0 for one pair.
 	clients int
@@ -386,6 +389,7 @@ func (e *Engine) pairReport(p *pair, clients int) PairReport {
 		ClosedAfterGoaway: p.goawayCloses, MedianIdleBeforeGoaway: p.goawayIdle.medianOrNil(),
 	}
 	pr.client, pr.oneAgent = clientOf(p.agents, grpcCalls(p.labels)), len(p.agents) == 1
+	pr.handshake = p.handshake.Seconds()
 	if g := p.serverGoaway; g != nil {
 		pr.serverGoaway, pr.MedianIdleBeforeServerGoaway = g.n, g.medianOrNil()
 	}
@@ -561,6 +565,14 @@ func (e *Engine) serverFindings(found map[string]bool, tw float64, rangeSize int
 	return f
 }
 
+// idleTimeoutMin is the shortest median idle, in seconds, from the last
+// data to a side's close, that is taken for an idle timeout: a side
+// without keep-alive closes right after the response, within a few
+// milliseconds of its last data (the client a round trip later, when the
+// capture is near the server), and an idle timeout, however short, leaves
+// the connection idle for hundreds of milliseconds or more.
+const idleTimeoutMin = 0.1
+
 // shortConnFinding is the finding for a pair whose connections carry one
 // request each and leave TIME_WAIT behind, or "". It fires on what
 // matters, whichever side closes: Go's http.Client without keep-alive
@@ -623,9 +635,12 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	// Most of the client's closes answer the server's GOAWAY: the server's doing.
 	g := p.ClosedAfterGoaway
 	goaway := g > 0 && 2*g >= cs+both
-	// The client closes most connections itself after a second or more
-	// idle, and begins most after one closed.
-	clientIdle := 2*cs > closed && p.MedianIdleBeforeClientClose != nil && *p.MedianIdleBeforeClientClose >= 1 &&
+	// The client closes most connections itself after an idle time (not
+	// right after the response), and begins most after one closed. A
+	// capture near the server sees the client's FIN a round trip after
+	// the response, which the handshake's time shows.
+	clientIdle := 2*cs > closed && p.MedianIdleBeforeClientClose != nil &&
+		*p.MedianIdleBeforeClientClose >= idleTimeoutMin+p.handshake &&
 		2*p.afterClose >= p.Connections
 	// The server's idle when it ended its connections: at its FIN, or at
 	// its GOAWAY when most of its closes came after one (Go's HTTP/2
@@ -643,7 +658,7 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		fmt.Fprintf(&b, "The server's responses say \"Connection: close\" (%d of %d) although the requests do not: keep-alive "+
 			"is off on the server, so the fix belongs to the server. In Go: do not call http.Server.SetKeepAlivesEnabled(false), "+
 			"and do not set \"Connection: close\" in handlers.", p.ConnectionCloseReplies, closed)
-	case ss > cs+both && serverIdle != nil && *serverIdle >= 1 && 2*p.beside >= p.Connections:
+	case ss > cs+both && serverIdle != nil && *serverIdle >= idleTimeoutMin && 2*p.beside >= p.Connections:
 		// The server's idle timeout ends the connections, but most
 		// began while others of the client's own were open: it does
 		// not reuse them (a client, Transport or channel per request),
@@ -658,7 +673,7 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"idle connections open, and the client's own idle timeout closes them instead. (If several workers share one "+
 			"client and each pauses longer than the server's idle timeout, raise that timeout above the pause.)",
 			*serverIdle, serverIdleTo, p.beside, p.Connections, client.perRequest, client.fix)
-	case ss > cs+both && serverIdle != nil && *serverIdle >= 1:
+	case ss > cs+both && serverIdle != nil && *serverIdle >= idleTimeoutMin:
 		// One connection at a time, each closed by the server before the
 		// next request: the client's pause is longer than the timeout.
 		fmt.Fprintf(&b, "The server closes connections idle for %.1f s (median%s): its idle timeout (%s; "+

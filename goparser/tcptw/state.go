@@ -140,8 +140,9 @@ type pair struct {
 	connClose   int // closes after an HTTP/1.x "Connection: close" request
 	lastClose   time.Time
 	open        int
-	beside      int // connections begun while another of the pair was open, not going away (connStarted)
-	twClient    int // TIME_WAIT sockets the client holds for this pair
+	beside      int           // connections begun while another of the pair was open, not going away (connStarted)
+	handshake   time.Duration // the shortest from a SYN to the client's ACK of the SYN-ACK: the round trip at the capture point (0: none)
+	twClient    int           // TIME_WAIT sockets the client holds for this pair
 	twServer    int
 	twPeak      int // both sides' TIME_WAIT sockets of this pair
 	twPeakTime  time.Time
@@ -212,6 +213,12 @@ func (p *pair) connStarted(t time.Time) {
 	p.lastSyn = t
 	p.portsPeak = max(p.portsPeak, p.portsInUse())
 	p.slide(t.UnixNano())
+}
+
+func (p *pair) handshakeSeen(d time.Duration) {
+	if d > 0 && (p.handshake == 0 || d < p.handshake) {
+		p.handshake = d
+	}
 }
 
 // connGone forgets an open connection that left without closing: an
@@ -493,6 +500,7 @@ func mergePairs(ps []*pair) *pair {
 		m.connClose += p.connClose
 		m.respClose += p.respClose
 		m.beside += p.beside
+		m.handshakeSeen(p.handshake)
 		m.twPeak += p.twPeak
 		m.twClientPk += p.twClientPk
 		m.twServerPk += p.twServerPk
