@@ -5,7 +5,8 @@
 //
 //	twreport [--json] [--timeline] [--tw-seconds 60] [--port-range 32768-60999] FILE...
 //
-// FILE "-" reads standard input.
+// FILE "-" reads standard input. Several files are read as one capture,
+// in the order of their first packets' times.
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +50,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	portRange := fs.String("port-range", "32768-60999", "ephemeral port range of the clients")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: twreport [flags] FILE... (pcap or pcapng; - for stdin)")
+		fmt.Fprintln(stderr, "Several files are read as one capture, in the order of their first packets' times.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -68,13 +71,28 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	eng := tcptw.New(tcptw.Config{TimeWait: time.Duration(*twSeconds * float64(time.Second)), PortLo: lo, PortHi: hi})
 	prog := newProgress(stderr)
+	var last time.Time // the latest of the files' last packets so far
 	var dropped uint64
-	for _, name := range fs.Args() {
-		n, err := feed(eng, name, prog)
+	for _, name := range inTimeOrder(fs.Args()) {
+		first, ok := time.Time{}, false
+		if name != "-" {
+			first, ok = firstPacketTime(name)
+		}
+		if ok && first.Before(last) {
+			// Files that overlap in time (captures on two interfaces at
+			// once) are read one after the other: each connection seen
+			// in both is counted twice, out of order.
+			fmt.Fprintf(stderr, "twreport: %s begins %.3f s before the end of the files read before it: files that overlap "+
+				"in time are read one after the other, not merged; merge them with mergecap first\n", name, last.Sub(first).Seconds())
+		}
+		read, err := feed(eng, name, prog)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		dropped += n
+		if read.last.After(last) {
+			last = read.last
+		}
+		dropped += read.dropped
 	}
 	prog.done()
 	rep := eng.Report(*timeline)
@@ -149,70 +167,137 @@ func open(name string) (io.ReadCloser, int64, error) {
 	return f, st.Size(), nil
 }
 
-// feed reads one file into eng. It returns the packets the capture
-// dropped, by the last statistics of each of a pcapng file's interfaces
-// (a pcap file has none).
-func feed(eng *tcptw.Engine, name string, prog *progress) (dropped uint64, err error) {
+// fileRead is what feed found of a file besides its segments.
+type fileRead struct {
+	last time.Time // its last packet's
+	// dropped: the packets the capture dropped, by the last statistics
+	// of each of a pcapng file's interfaces (a pcap file has none).
+	dropped uint64
+}
+
+// feed hands the engine the TCP segments of a capture file.
+func feed(eng *tcptw.Engine, name string, prog *progress) (read fileRead, err error) {
 	f, size, err := open(name)
 	if err != nil {
-		return 0, err
+		return read, err
 	}
 	defer f.Close()
 	if m, ok := mapFile(f, size); ok {
 		defer m.unmap()
 		if src, ok := newPcapMapped(m.b); ok {
-			return 0, feedMapped(eng, name, prog, src, size, m.release)
+			read.last, err = feedMapped(eng, name, prog, src, size, m.release)
+			return read, err
 		}
 	}
 	cr := &countingReader{r: f}
-	br := bufio.NewReaderSize(cr, 1<<20)
+	drops := map[int]uint64{} // by interface: its statistics count from the capture's start
+	src, closeSrc, err := sourceOf(cr, func(intf int, st pcapgo.NgInterfaceStatistics) {
+		if st.PacketsDropped != pcapgo.NgNoValue64 {
+			drops[intf] = st.PacketsDropped
+		}
+	})
+	if err != nil || src == nil {
+		return read, err
+	}
+	defer closeSrc()
+	read.last, err = feedRecords(eng, name, prog, src, func() int64 { return cr.n }, size)
+	for _, n := range drops {
+		read.dropped += n
+	}
+	return read, err
+}
+
+// sourceOf reads the header of a capture, pcap or pcapng, gzipped or not,
+// and returns its packets and what closes its decompressor. A pcapng
+// section header and nothing else is no source and no error: no packets,
+// as tshark reads it. stats, when not nil, is given each pcapng
+// interface statistics block read.
+func sourceOf(r io.Reader, stats func(int, pcapgo.NgInterfaceStatistics)) (packetSource, func(), error) {
+	nop := func() {}
+	br := bufio.NewReaderSize(r, 1<<20)
 	magic, err := br.Peek(4)
 	if err != nil {
-		return 0, fmt.Errorf("not a capture file: %w", err)
+		return nil, nop, fmt.Errorf("not a capture file: %w", err)
 	}
+	closeSrc := nop
 	if magic[0] == 0x1f && magic[1] == 0x8b {
 		// Gzipped, pcap or pcapng (tcpdump's and gotcpdump's -z gzip
 		// makes both).
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			return 0, err
+			return nil, nop, err
 		}
-		defer gz.Close()
+		closeSrc = func() { gz.Close() }
 		br = bufio.NewReaderSize(gz, 1<<20)
 		if magic, err = br.Peek(4); err != nil {
-			return 0, fmt.Errorf("not a capture file: %w", err)
+			closeSrc()
+			return nil, nop, fmt.Errorf("not a capture file: %w", err)
 		}
 	}
 	var src packetSource
-	drops := map[int]uint64{} // by interface: its statistics are counts since the capture began
 	if string(magic) == "\x0a\x0d\x0d\x0a" {
-		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{StatisticsCallback: func(intf int, st pcapgo.NgInterfaceStatistics) {
-			if st.PacketsDropped != pcapgo.NgNoValue64 {
-				drops[intf] = st.PacketsDropped
-			}
-		}})
+		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{StatisticsCallback: stats})
 		if errors.Is(err, io.EOF) {
-			return 0, nil // a section header and nothing else: no packets, as tshark reads it
+			closeSrc()
+			return nil, nop, nil
 		}
 		if err != nil {
-			return 0, err
+			closeSrc()
+			return nil, nop, err
 		}
 		src = ngSource{r}
 	} else if src, err = newPcapSource(br); err != nil {
-		return 0, err
+		closeSrc()
+		return nil, nop, err
 	}
-	err = feedRecords(eng, name, prog, src, func() int64 { return cr.n }, size)
-	for _, n := range drops {
-		dropped += n
+	return src, closeSrc, nil
+}
+
+// firstPacketTime is the time of a capture file's first packet; ok is
+// false for a file without packets or one that cannot be read (feed says
+// why when it reads it).
+func firstPacketTime(name string) (t time.Time, ok bool) {
+	f, err := os.Open(name)
+	if err != nil {
+		return t, false
 	}
-	return dropped, err
+	defer f.Close()
+	src, closeSrc, err := sourceOf(f, nil)
+	if err != nil || src == nil {
+		return t, false
+	}
+	defer closeSrc()
+	var ci captureInfo
+	if _, err := src.Read(&ci); err != nil {
+		return t, false
+	}
+	return ci.ts, true
+}
+
+// inTimeOrder sorts the capture files by the time of their first packet:
+// the files of a rotating capture (tcpdump -C or -G, gotcpdump's) in the
+// order they were written, however the shell sorted their names ("cap",
+// "cap1", "cap10", "cap2"). Standard input cannot be read twice: with
+// "-" among them, the files keep the order given. Files without packets
+// change nothing wherever they are read.
+func inTimeOrder(names []string) []string {
+	if slices.Contains(names, "-") {
+		return names
+	}
+	first := make(map[string]time.Time, len(names))
+	for _, n := range names {
+		first[n], _ = firstPacketTime(n)
+	}
+	out := slices.Clone(names)
+	slices.SortStableFunc(out, func(a, b string) int { return first[a].Compare(first[b]) })
+	return out
 }
 
 // feedMapped is feedRecords for a mapped file, telling release how far
 // it has read as it tells the progress bar (every 65,536 packets). One
 // truncated while it is read faults (SIGBUS) where read(2) would have
 // seen it end: that is an error, not a crash.
-func feedMapped(eng *tcptw.Engine, name string, prog *progress, src *pcapRecords, size int64, release func(off int)) (err error) {
+func feedMapped(eng *tcptw.Engine, name string, prog *progress, src *pcapRecords, size int64, release func(off int)) (last time.Time, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -229,24 +314,26 @@ func feedMapped(eng *tcptw.Engine, name string, prog *progress, src *pcapRecords
 	}, size)
 }
 
-// feedRecords hands the engine every TCP segment of src; at reports how
-// far into the file (of size octets) src has read.
-func feedRecords(eng *tcptw.Engine, name string, prog *progress, src packetSource, at func() int64, size int64) error {
+// feedRecords hands the engine every TCP segment of src, and returns the
+// time of its last packet; at reports how far into the file (of size
+// octets) src has read.
+func feedRecords(eng *tcptw.Engine, name string, prog *progress, src packetSource, at func() int64, size int64) (last time.Time, err error) {
 	dec := tcpdecode.New()
 	var ci captureInfo
 	var seg tcpdecode.Segment
 	for n := 0; ; n++ {
 		data, err := src.Read(&ci)
 		if err == io.EOF {
-			return nil
+			return last, nil
 		}
 		if err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				fmt.Fprintf(prog.w, "twreport: %s: truncated after %d packets\n", name, n)
-				return nil
+				return last, nil
 			}
-			return err
+			return last, err
 		}
+		last = ci.ts
 		if n%65536 == 0 {
 			prog.update(name, at(), size)
 		}

@@ -20,6 +20,13 @@ import (
 // as a capture with that snap length would hold it.
 func writePcap(t *testing.T, snap int, frames [][]gopacket.SerializableLayer) string {
 	t.Helper()
+	return writePcapFrom(t, snap, 0, frames)
+}
+
+// writePcapFrom is writePcap for frames that follow first others: the
+// first frame's time is first milliseconds after writePcap's.
+func writePcapFrom(t *testing.T, snap, first int, frames [][]gopacket.SerializableLayer) string {
+	t.Helper()
 	name := filepath.Join(t.TempDir(), "cap.pcap")
 	f, err := os.Create(name)
 	if err != nil {
@@ -36,7 +43,7 @@ func writePcap(t *testing.T, snap int, frames [][]gopacket.SerializableLayer) st
 			t.Fatal(err)
 		}
 		b := buf.Bytes()
-		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(i) * time.Millisecond), CaptureLength: min(len(b), snap), Length: len(b)}
+		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(first+i) * time.Millisecond), CaptureLength: min(len(b), snap), Length: len(b)}
 		if err := w.WritePacket(ci, b[:ci.CaptureLength]); err != nil {
 			t.Fatal(err)
 		}
@@ -203,5 +210,36 @@ func TestSnapLength(t *testing.T) {
 				t.Fatalf("text report:\n%s\nwant a warning beginning %q", text, want)
 			}
 		})
+	}
+}
+
+// TestFilesInTimeOrder: the files of a rotating capture, named in an
+// order other than their time's (a shell sorts "cap", "cap1", "cap10",
+// "cap2"), give the report of the files in time order; files that
+// overlap in time are read as given, with a warning.
+func TestFilesInTimeOrder(t *testing.T) {
+	frames := closedConns(30) // 180 frames, 1 ms apart; the cuts fall inside connections
+	a := writePcapFrom(t, 262144, 0, frames[:63])
+	b := writePcapFrom(t, 262144, 63, frames[63:123])
+	c := writePcapFrom(t, 262144, 123, frames[123:])
+	var want, stderr bytes.Buffer
+	if err := run([]string{"--json", a, b, c}, &want, &stderr); err != nil || stderr.Len() > 0 {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	for _, order := range [][]string{{c, a, b}, {a, c, b}, {b, a, c}} {
+		var got bytes.Buffer
+		if err := run(append([]string{"--json"}, order...), &got, &stderr); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() || stderr.Len() > 0 {
+			t.Errorf("files in the order %q:\n%s\nstderr %q\nwant\n%s", order, got.String(), stderr.String(), want.String())
+		}
+	}
+	var got bytes.Buffer
+	if err := run([]string{a, a}, &got, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if w := "begins 0.062 s before the end of the files read before it: files that overlap in time are read one after the other, not merged"; !strings.Contains(stderr.String(), w) {
+		t.Errorf("stderr %q, want %q", stderr.String(), w)
 	}
 }

@@ -62,7 +62,7 @@ func TestMappedFileTruncated(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := tcptw.New(tcptw.Config{})
-	err := feedMapped(eng, name, &progress{w: io.Discard}, src, size, m.release)
+	_, err := feedMapped(eng, name, &progress{w: io.Discard}, src, size, m.release)
 	if err == nil || !strings.Contains(err.Error(), "changed while it was read") {
 		t.Fatalf("got %v", err)
 	}
@@ -86,7 +86,7 @@ func TestMappedAsRead(t *testing.T) {
 			}
 			defer m.unmap()
 			src, _ := newPcapMapped(m.b)
-			if err := feedMapped(eng, name, &progress{w: io.Discard}, src, st.Size(), m.release); err != nil {
+			if _, err := feedMapped(eng, name, &progress{w: io.Discard}, src, st.Size(), m.release); err != nil {
 				t.Fatal(err)
 			}
 		} else if _, err := feed(eng, "-", &progress{w: io.Discard}); err != nil {
@@ -117,7 +117,7 @@ func TestMappedFileReleased(t *testing.T) {
 	m, src, size := mapped(t, writeSYNs(t, 200000))
 	m.step = 1 << 20
 	eng := tcptw.New(tcptw.Config{})
-	if err := feedMapped(eng, "syns.pcap", &progress{w: io.Discard}, src, size, m.release); err != nil {
+	if _, err := feedMapped(eng, "syns.pcap", &progress{w: io.Discard}, src, size, m.release); err != nil {
 		t.Fatal(err)
 	}
 	rss := mappingRSS(t, uintptr(unsafe.Pointer(&m.b[0])))
