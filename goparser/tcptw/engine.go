@@ -155,6 +155,7 @@ type conn struct {
 	synCount   int
 	synAck     bool
 	hsDone     bool // the client's ACK of the SYN-ACK was seen (pair.handshakeSeen)
+	idle       bool // no request outstanding, reusable: the server's data came last, no FIN nor server GOAWAY (pair.beside)
 	bytes      [2]uint64
 	nxt        [2]uint32
 	nxtOK      [2]bool
@@ -221,6 +222,20 @@ type conn struct {
 	// data or a SYN, FIN or RST (see segSig).
 	copies   [2][2]segSig
 	copyNext [2]uint8 // which of copies[d] remember overwrites
+}
+
+// setIdle marks the connection idle or not, and counts it in its pair's
+// idle connections.
+func (c *conn) setIdle(on bool) {
+	if c.idle == on || c.pair == nil {
+		return
+	}
+	c.idle = on
+	if on {
+		c.pair.idle++
+	} else {
+		c.pair.idle--
+	}
 }
 
 // segSig is what tells a second copy of a segment from a segment: a
@@ -545,9 +560,6 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 				if !c.srvGoaway {
 					c.srvGoaway = true
 					c.idleAtGoaway = c.idleSince(t)
-					if c.rolesKnown && c.pair != nil {
-						c.pair.goingAway++
-					}
 				}
 			}
 		}
@@ -565,6 +577,17 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	}
 	if data {
 		c.lastData = t
+	}
+	// Idle after the server's data (the response came) until the
+	// client's next; going away from the first FIN or the server's
+	// GOAWAY on.
+	if c.rolesKnown && !c.closed {
+		switch {
+		case c.fin[0] || c.fin[1] || c.srvGoaway:
+			c.setIdle(false)
+		case data:
+			c.setIdle(d == 1)
+		}
 	}
 	e.fill(c, v)
 	if tell {

@@ -574,3 +574,40 @@ func TestFindingsClientClosesAfterRoundTrip(t *testing.T) {
 	checkOneFinding(t, r.Findings, []string{"The client closes 20 of them itself: keep-alive is off", "new http.Client or Transport per request"},
 		[]string{"IdleConnTimeout", "idle for"})
 }
+
+// TestFindingsWorkersShareOneClient: two workers share one client
+// against a server whose idle timeout (1 s) is shorter than their pause
+// (1.5 s). Each round, the second worker's connection begins while the
+// first's is busy (in its handshake, or waiting for its response): the
+// client could not have used it, and it reuses what it can. The finding
+// is the server's idle timeout, not a connection per request.
+func TestFindingsWorkersShareOneClient(t *testing.T) {
+	e := New(Config{})
+	port := uint16(40000)
+	for round := range 10 {
+		start := time.Duration(round) * 1500 * time.Millisecond
+		var fs [2]*flow
+		for w := range fs {
+			fs[w] = newFlow(e, netip.AddrPortFrom(cli.Addr(), port), srv, 1000)
+			port++
+			fs[w].at(start + time.Duration(w)*time.Millisecond).handshake()
+			fs[w].data(0, []byte(reqPlain))
+		}
+		for w, f := range fs {
+			f.at(start+time.Duration(3+w)*time.Millisecond).data(1, []byte(respPlain))
+			f.send(0, false, true, false, false, 0)
+		}
+		for w, f := range fs {
+			f.at(start + time.Second + time.Duration(3+w)*time.Millisecond)
+			f.send(1, false, true, true, false, 0)
+			f.send(0, false, true, true, false, 0)
+			f.send(1, false, true, false, false, 0)
+		}
+	}
+	r := e.Report(false)
+	if p := r.Pairs[0]; p.Closers["server"] != 20 || p.beside != 0 {
+		t.Fatalf("closers %v, begun beside an idle connection %d", p.Closers, p.beside)
+	}
+	checkOneFinding(t, r.Findings, []string{"The server closes connections idle for 1.0 s (median): its idle timeout (http.Server.IdleTimeout"},
+		[]string{"new connection per request", "fix belongs to the client"})
+}

@@ -208,8 +208,8 @@ type PairReport struct {
 	// timeout. null when there are none.
 	MedianIdleBeforeServerGoaway *float64 `json:"median_idle_before_server_goaway_seconds"`
 	// afterClose: of Connections, those begun after a connection of the
-	// pair closed; beside: those begun while another was open, not going
-	// away (see pair.beside); serverGoaway: the server's closes after its
+	// pair closed; beside: those begun while another sat idle, one the
+	// client could have used (see pair.beside); serverGoaway: the server's closes after its
 	// GOAWAY; client: the client library that the User-Agents of its
 	// one-request connections name (pair.agents), an index in clientFixes.
 	afterClose, beside, serverGoaway, client int
@@ -660,14 +660,14 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"and do not set \"Connection: close\" in handlers.", p.ConnectionCloseReplies, closed)
 	case ss > cs+both && serverIdle != nil && *serverIdle >= idleTimeoutMin && 2*p.beside >= p.Connections:
 		// The server's idle timeout ends the connections, but most
-		// began while others of the client's own were open: it does
+		// began while others of the client's own sat idle: it does
 		// not reuse them (a client, Transport or channel per request),
 		// and each sits idle until the server's timeout. A longer
 		// timeout would only keep more open, and once the client's own
 		// idle timeout (Go's: 90 s) fires first, the TIME_WAIT sockets
 		// move to the client.
 		fmt.Fprintf(&b, "The server closes connections idle for %.1f s (median%s), but the client began %d of its %d "+
-			"connections while others of its own to this server were open: it opens a new connection per request (%s) "+
+			"connections while others of its own to this server sat idle: it opens a new connection per request (%s) "+
 			"and leaves the idle ones unused until the server's idle timeout closes them. The fix belongs to the client. "+
 			"%s The server's idle timeout only decides which side holds the TIME_WAIT sockets: a longer one leaves more "+
 			"idle connections open, and the client's own idle timeout closes them instead. (If several workers share one "+
@@ -721,7 +721,7 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		// pauses longer than its idle timeout. TCP alone cannot tell
 		// them apart; one fix covers both.
 		fmt.Fprintf(&b, "The client closes %d of them itself, after they were idle for %.1f s (median, from the last data "+
-			"to its FIN), and began %d of its %d connections while others of its own to this server were open: either it "+
+			"to its FIN), and began %d of its %d connections while others of its own to this server sat idle: either it "+
 			"makes a new http.Client or Transport per request (or per worker), whose idle timeout then closes each "+
 			"connection, or its idle timeout (Go: http.Transport.IdleConnTimeout; gRPC C core and Python: "+
 			"grpc.client_idle_timeout_ms) is shorter than its pause between requests. Share one http.Client/Transport "+

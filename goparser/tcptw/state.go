@@ -120,7 +120,7 @@ type pairKey struct {
 type pair struct {
 	key           pairKey
 	idx           uint32        // in Engine.pairList
-	goingAway     int32         // of the open connections, those the server sent GOAWAY on (conn.srvGoaway)
+	idle          int32         // of the open connections, those idle (conn.idle)
 	hosts         [2]*hostState // the client's and the server's, once looked up
 	conns         int
 	closedConns   int
@@ -200,10 +200,12 @@ func (e *Engine) pairHost(p *pair, side int) *hostState {
 func (p *pair) connStarted(t time.Time) {
 	p.conns++
 	// Beside another connection of the client's that it could have
-	// used: one the server sent GOAWAY on cannot be, and Go's server
-	// closes it only a second after, so a client that reuses its
-	// connections opens its next one beside it.
-	if p.open > int(p.goingAway) {
+	// used: an idle one (conn.idle). One still in its handshake or
+	// waiting for its response is busy, and a client that shares its
+	// connections among workers opens its next one beside it; so it does
+	// beside one the server sent GOAWAY on, which Go's server closes
+	// only a second after.
+	if p.idle > 0 {
 		p.beside++
 	}
 	p.open++
@@ -226,15 +228,8 @@ func (p *pair) handshakeSeen(d time.Duration) {
 func (p *pair) connGone(c *conn) {
 	if c.rolesKnown && p.open > 0 {
 		p.open--
-		p.goneAway(c)
 	}
-}
-
-// goneAway forgets an open connection that the server sent GOAWAY on.
-func (p *pair) goneAway(c *conn) {
-	if c.srvGoaway && p.goingAway > 0 {
-		p.goingAway--
-	}
+	c.setIdle(false)
 }
 
 // slide adds a SYN at ns to the one-second window and keeps the most
@@ -277,8 +272,8 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 	p.closedConns++
 	if c.rolesKnown && p.open > 0 {
 		p.open--
-		p.goneAway(c)
 	}
+	c.setIdle(false)
 	// A connection's TIME_WAIT socket starts with its last segment: it
 	// holds the port once, not as well as the open connection.
 	p.portsPeak = max(p.portsPeak, p.portsInUse())
