@@ -75,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var dropped uint64
 	for _, name := range inTimeOrder(fs.Args()) {
 		first, ok := time.Time{}, false
-		if name != "-" {
+		if regular(name) {
 			first, ok = firstPacketTime(name)
 		}
 		if ok && first.Before(last) {
@@ -274,15 +274,28 @@ func firstPacketTime(name string) (t time.Time, ok bool) {
 	return ci.ts, true
 }
 
+// regular reports whether name is a regular file, which can be read
+// twice (a file that cannot be opened is not: feed says why).
+func regular(name string) bool {
+	st, err := os.Stat(name)
+	return name != "-" && err == nil && st.Mode().IsRegular()
+}
+
 // inTimeOrder sorts the capture files by the time of their first packet:
 // the files of a rotating capture (tcpdump -C or -G, gotcpdump's) in the
 // order they were written, however the shell sorted their names ("cap",
-// "cap1", "cap10", "cap2"). Standard input cannot be read twice: with
-// "-" among them, the files keep the order given. Files without packets
+// "cap1", "cap10", "cap2"). Standard input, a pipe (<(zcat cap.gz)) or
+// another file that is not a regular one cannot be read twice: with one
+// among them, the files keep the order given. Files without packets
 // change nothing wherever they are read.
 func inTimeOrder(names []string) []string {
-	if slices.Contains(names, "-") {
+	if len(names) < 2 {
 		return names
+	}
+	for _, n := range names {
+		if !regular(n) {
+			return names
+		}
 	}
 	first := make(map[string]time.Time, len(names))
 	for _, n := range names {

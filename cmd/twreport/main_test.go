@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -241,5 +242,40 @@ func TestFilesInTimeOrder(t *testing.T) {
 	}
 	if w := "begins 0.062 s before the end of the files read before it: files that overlap in time are read one after the other, not merged"; !strings.Contains(stderr.String(), w) {
 		t.Errorf("stderr %q, want %q", stderr.String(), w)
+	}
+}
+
+// TestFilesFromPipes: a pipe (twreport <(zcat a.pcap.gz) b.pcap) cannot
+// be read twice, to find its first packet's time and then its packets:
+// with one among them, the files are read in the order given, whole.
+func TestFilesFromPipes(t *testing.T) {
+	frames := closedConns(30)
+	a := writePcapFrom(t, 262144, 0, frames[:63])
+	b := writePcapFrom(t, 262144, 63, frames[63:])
+	var want, stderr bytes.Buffer
+	if err := run([]string{"--json", a, b}, &want, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(t.TempDir(), "a.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		// Blocks until twreport opens the pipe; a second open would wait
+		// for a writer that never comes.
+		data, err := os.ReadFile(a)
+		if err == nil {
+			err = os.WriteFile(fifo, data, 0o600)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}()
+	var got bytes.Buffer
+	if err := run([]string{"--json", fifo, b}, &got, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Errorf("from a pipe:\n%s\nwant\n%s", got.String(), want.String())
 	}
 }
