@@ -62,3 +62,42 @@ func TestClientIdleSampleBounded(t *testing.T) {
 		t.Errorf("median %.3f", m)
 	}
 }
+
+// TestMergedPairsKeepASample: a server's clients merged for its finding
+// keep no more values than one pair may, and still represent them all,
+// with the totals of all. 300 clients of 40 connections each, of which
+// the first 100 lived 1 ms and the others 30 ms.
+func TestMergedPairsKeepASample(t *testing.T) {
+	var ps []*pair
+	for i := range 300 {
+		p := &pair{}
+		for range 40 {
+			if i < 100 {
+				p.lifetimes.add(0.001)
+			} else {
+				p.lifetimes.add(0.030)
+			}
+			p.clientIdle.addUpTo(0.5, clientIdleCap)
+		}
+		ps = append(ps, p)
+	}
+	m := mergePairs(ps)
+	if len(m.lifetimes.vals) != sampleCap || len(m.clientIdle.vals) != clientIdleCap {
+		t.Fatalf("%d and %d values kept, want at most %d and %d", len(m.lifetimes.vals), len(m.clientIdle.vals), sampleCap, clientIdleCap)
+	}
+	if m.lifetimes.n != 12000 || math.Abs(m.lifetimes.sum-(4000*0.001+8000*0.030)) > 1e-9 {
+		t.Fatalf("totals n %d sum %f", m.lifetimes.n, m.lifetimes.sum)
+	}
+	if med := m.lifetimes.median(); med != 0.030 {
+		t.Fatalf("median %.3f, want 0.030", med)
+	}
+	short := 0
+	for _, v := range m.lifetimes.vals {
+		if v == 0.001 {
+			short++
+		}
+	}
+	if f := float64(short) / sampleCap; math.Abs(f-1.0/3) > 0.03 {
+		t.Fatalf("%.3f of the merged sample from the first third of the connections", f)
+	}
+}
