@@ -150,7 +150,8 @@ func WebTrailers(block []byte) func(name string) (string, bool) {
 	for _, line := range strings.Split(string(block), "\n") {
 		name, value, ok := strings.Cut(strings.TrimRight(line, "\r"), ":")
 		if ok {
-			fields[strings.ToLower(strings.TrimSpace(name))] = strings.TrimSpace(value)
+			// Shown as UTF-8 (tree.ValidUTF8), as HTTP/2 header fields are.
+			fields[tree.ValidUTF8(strings.ToLower(strings.TrimSpace(name)))] = tree.ValidUTF8(strings.TrimSpace(value))
 		}
 	}
 	return func(name string) (string, bool) {

@@ -168,14 +168,16 @@ const deadlineSlack = 2 * time.Millisecond
 var EndedWithoutTrailers = Status{Code: codes.Internal, From: "stream ended without trailers"}
 
 // decodeMessage undoes grpc-message's percent-encoding as grpc-go does:
-// a % not followed by two hex digits stays as it is.
+// a % not followed by two hex digits stays as it is. Octets that are
+// not UTF-8, which other implementations encode, are shown as U+FFFD
+// (tree.ValidUTF8).
 func decodeMessage(m string) string {
 	i := 0
 	for i < len(m) && m[i] != '%' {
 		i++
 	}
 	if i == len(m) {
-		return m
+		return tree.ValidUTF8(m)
 	}
 	b := []byte(m[:i])
 	for ; i < len(m); i++ {
@@ -188,7 +190,7 @@ func decodeMessage(m string) string {
 		}
 		b = append(b, m[i])
 	}
-	return string(b)
+	return tree.ValidUTF8(string(b))
 }
 
 // WriteProblem writes an expert info about a call's messages under an

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gotcpdump/gotcpdump/goparser/gogrpc"
 	"github.com/gotcpdump/gotcpdump/goparser/grpcmsg"
+	"github.com/gotcpdump/gotcpdump/goparser/tree"
 )
 
 const (
@@ -281,6 +282,9 @@ func (h *half) emit(f hpack.HeaderField) {
 		h.capped = true
 		return
 	}
+	// A value may hold any octet but NUL, CR and LF: shown, and passed to
+	// gogrpc and the Info column, as UTF-8 (tree.ValidUTF8).
+	f.Name, f.Value = tree.ValidUTF8(f.Name), tree.ValidUTF8(f.Value)
 	h.fields = append(h.fields, f)
 }
 

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
@@ -266,12 +265,9 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	e.End()
 	e.PatchInt(consumedSlot, int64(consumed))
 	e.PatchInt(needSlot, int64(need))
-	switch {
-	case len(d.info) == 0:
+	if len(d.info) == 0 {
 		e.Nil()
-	case !utf8.Valid(d.info): // header values in the summaries
-		e.BytesValue(tree.AppendValidUTF8(nil, d.info))
-	default:
+	} else {
 		e.BytesValue(d.info)
 	}
 	tree.EncodeExperts(e, d.experts)

@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/gotcpdump/gotcpdump/goparser/tree"
 )
 
 // reqTracker counts the requests a client sends on one connection:
@@ -129,15 +131,15 @@ func (r *reqTracker) http1(p []byte) {
 			r.connClose = true
 		}
 		if r.count == 1 {
-			r.label = info.label
-			r.ua = info.ua
+			r.label = tree.ValidUTF8(info.label)
+			r.ua = tree.ValidUTF8(info.ua)
 		}
 		return
 	}
 	if r.count == 1 { // headers continue in a later segment
 		f := strings.Fields(string(line))
 		if len(f) >= 2 {
-			r.label = f[0] + " " + f[1]
+			r.label = tree.ValidUTF8(f[0] + " " + f[1])
 		}
 	}
 }
@@ -193,7 +195,7 @@ func (r *reqTracker) firstHeaders(fh http2.FrameHeader, payload []byte) {
 		case ":path":
 			path = f.Value
 		case "user-agent":
-			r.ua = f.Value
+			r.ua = tree.ValidUTF8(f.Value)
 		case "content-type":
 			r.grpc = strings.HasPrefix(f.Value, "application/grpc")
 		}
@@ -203,9 +205,9 @@ func (r *reqTracker) firstHeaders(fh http2.FrameHeader, payload []byte) {
 		return
 	}
 	if r.grpc {
-		r.label = grpcLabel + path
+		r.label = tree.ValidUTF8(grpcLabel + path)
 	} else {
-		r.label = strings.TrimSpace(method + " " + path)
+		r.label = tree.ValidUTF8(strings.TrimSpace(method + " " + path))
 	}
 }
 

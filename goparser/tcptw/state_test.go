@@ -1,8 +1,12 @@
 package tcptw
 
 import (
+	"bytes"
 	"math"
 	"testing"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // TestSampleMedianAfterCap: beyond sampleCap values the reservoir still
@@ -99,5 +103,35 @@ func TestMergedPairsKeepASample(t *testing.T) {
 	}
 	if f := float64(short) / sampleCap; math.Abs(f-1.0/3) > 0.03 {
 		t.Fatalf("%.3f of the merged sample from the first third of the connections", f)
+	}
+}
+
+// TestRequestLabelsNotUTF8: a request line or User-Agent with octets that
+// are not UTF-8, over HTTP/1.1 whole or cut, and over HTTP/2, gives labels
+// with U+FFFD, which the report's text, its JSON and Wireshark's tree
+// show as they are.
+func TestRequestLabelsNotUTF8(t *testing.T) {
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range []hpack.HeaderField{{Name: ":method", Value: "GET"}, {Name: ":path", Value: "/p\xe9"}, {Name: "user-agent", Value: "a\xffb"}} {
+		enc.WriteField(f)
+	}
+	h2 := h2Frames(func(fr *http2.Framer) {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true, EndStream: true})
+	}, true)
+	for _, c := range []struct {
+		name      string
+		payload   []byte
+		label, ua string
+	}{
+		{"HTTP/1.1", []byte("GET /p\xe9 HTTP/1.1\r\nHost: h\r\nUser-Agent: a\xffb\r\n\r\n"), "GET /p\ufffd", "a\ufffdb"},
+		{"HTTP/1.1 cut", []byte("GET /p\xe9 HTTP/1.1\r\nHost: h\r\n"), "GET /p\ufffd", ""},
+		{"HTTP/2", h2, "GET /p\ufffd", "a\ufffdb"},
+	} {
+		r := reqTracker{}
+		r.clientPayload(c.payload)
+		if r.label != c.label || r.ua != c.ua {
+			t.Errorf("%s: label %q, User-Agent %q; want %q, %q", c.name, r.label, r.ua, c.label, c.ua)
+		}
 	}
 }

@@ -126,7 +126,6 @@ func (w Writer) Begin(f schema.FieldID, off, length int, v Value, text string, f
 	var it result.Item
 	head(&it, f, off, length, &v, fl)
 	it.Text = text
-	validText(&it, v.Kind)
 	w.E.Item(&it, true)
 }
 
@@ -140,7 +139,6 @@ func (w Writer) BeginBytes(f schema.FieldID, off, length int, v Value, text []by
 	var it result.Item
 	head(&it, f, off, length, &v, fl)
 	it.TextBytes = text
-	validText(&it, v.Kind)
 	w.E.Item(&it, true)
 }
 
@@ -185,7 +183,6 @@ func (w Writer) Add(f schema.FieldID, off, length int, v Value, text string, fl 
 	var it result.Item
 	head(&it, f, off, length, &v, fl)
 	it.Text = text
-	validText(&it, v.Kind)
 	w.E.Item(&it, false)
 }
 
@@ -200,30 +197,14 @@ func (w Writer) Expert(x schema.ExpertID, msg string) {
 	}
 }
 
-// validText makes an item's string value (k is its Value's kind) and its
-// text valid UTF-8. Wireshark copies a string into its tree as it is
-// given, and a peer's octets that are not UTF-8 (an HTTP/2 header value
-// may hold any but NUL, CR and LF) then make tshark's JSON, EK and PDML
-// output unreadable.
-func validText(it *result.Item, k Kind) {
-	switch {
-	case k == KindString && !utf8.ValidString(it.Str):
-		it.Str = ValidUTF8(it.Str)
-	case k == KindRef && !utf8.Valid(it.Bytes):
-		// Wireshark's octets are not the string to show: carry it.
-		it.Kind, it.Int, it.Str, it.Bytes = result.ItemString, 0, string(AppendValidUTF8(nil, it.Bytes)), nil
-	}
-	if !utf8.ValidString(it.Text) {
-		it.Text = ValidUTF8(it.Text)
-	}
-	if !utf8.Valid(it.TextBytes) {
-		it.TextBytes = AppendValidUTF8(nil, it.TextBytes)
-	}
-}
-
 // ValidUTF8 returns s with each octet that starts no valid UTF-8 sequence
 // replaced by U+FFFD, as Wireshark's ENC_UTF_8 shows it; s itself,
-// without allocating, when it is valid.
+// without allocating, when it is valid. Wireshark copies a string into
+// its tree as it is given, and a peer's octets that are not UTF-8 (an
+// HTTP/2 header value may hold any but NUL, CR and LF) make tshark's
+// JSON, EK and PDML output unreadable: decoders pass the peers' strings
+// through it where they decode them, once, rather than the Writer every
+// item (which took 14% of goh2's time on gRPC).
 func ValidUTF8(s string) string {
 	if utf8.ValidString(s) {
 		return s
