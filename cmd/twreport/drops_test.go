@@ -29,11 +29,7 @@ func writePcapng(t *testing.T, frames [][]gopacket.SerializableLayer, dropped ui
 	}
 	start := time.Unix(1_700_000_000, 0)
 	for i, ls := range frames {
-		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-			t.Fatal(err)
-		}
-		b := buf.Bytes()
+		b := serialized(t, ls)
 		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(b), Length: len(b)}
 		if err := w.WritePacket(ci, b); err != nil {
 			t.Fatal(err)

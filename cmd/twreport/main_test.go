@@ -39,11 +39,7 @@ func writePcapFrom(t *testing.T, snap, first int, frames [][]gopacket.Serializab
 	}
 	start := time.Unix(1_700_000_000, 0)
 	for i, ls := range frames {
-		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-			t.Fatal(err)
-		}
-		b := buf.Bytes()
+		b := serialized(t, ls)
 		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(first+i) * time.Millisecond), CaptureLength: min(len(b), snap), Length: len(b)}
 		if err := w.WritePacket(ci, b[:ci.CaptureLength]); err != nil {
 			t.Fatal(err)
@@ -53,6 +49,16 @@ func writePcapFrom(t *testing.T, snap, first int, frames [][]gopacket.Serializab
 		t.Fatal(err)
 	}
 	return name
+}
+
+// serialized is a frame's octets, with its lengths and checksums filled in.
+func serialized(t *testing.T, ls []gopacket.SerializableLayer) []byte {
+	t.Helper()
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // ipv4 returns Ethernet and IPv4 layers from 10.0.0.1 to 10.0.0.2, or

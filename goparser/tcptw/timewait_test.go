@@ -1,17 +1,13 @@
 package tcptw
 
 import (
-	"io"
 	"math/rand/v2"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/pcapgo"
-
+	"github.com/gotcpdump/gotcpdump/goparser/internal/testpcaps"
 	"github.com/gotcpdump/gotcpdump/goparser/tcpdecode"
 )
 
@@ -156,12 +152,7 @@ func TestHolderBegunBeforeTheCapture(t *testing.T) {
 		{"tw_server_closes.pcap", 0, 40},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			f, err := os.Open(filepath.Join("..", "..", "testpcaps", tc.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			r, err := pcapgo.NewReader(f)
+			packets, link, err := testpcaps.Packets(tc.file)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,16 +161,9 @@ func TestHolderBegunBeforeTheCapture(t *testing.T) {
 			syns := 0
 			cut := map[netip.AddrPort]bool{} // clients whose handshake is cut
 			held := map[bool]int{}           // by the pair's client?
-			for {
-				data, ci, err := r.ReadPacketData()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, pk := range packets {
 				var s tcpdecode.Segment
-				if err := dec.Decode(r.LinkType(), data, &s); err != nil {
+				if err := dec.Decode(link, pk.Data, &s); err != nil {
 					t.Fatal(err)
 				}
 				if s.SYN && !s.ACK {
@@ -191,7 +175,7 @@ func TestHolderBegunBeforeTheCapture(t *testing.T) {
 				if s.SYN && (cut[s.Src] || cut[s.Dst]) {
 					continue
 				}
-				v := e.Segment(ci.Timestamp, &s)
+				v := e.Segment(pk.Time, &s)
 				if v.TWStarted {
 					held[v.Holder.Port() != 8080]++
 				}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -34,9 +35,30 @@ func Names() []string {
 	return paths
 }
 
+// Packet is a frame and when it was captured.
+type Packet struct {
+	Data []byte
+	Time time.Time
+}
+
+// Packets returns every packet of a capture, with its time, and its link
+// type: for tests whose state follows the clock (TIME_WAIT).
+func Packets(name string) ([]Packet, layers.LinkType, error) {
+	return filePackets(filepath.Join(dir(), name), 0)
+}
+
 // FileFrames is Frames for a capture anywhere, pcap or pcapng (whatever
 // its name says: h2c_go_midstream.pcap is pcapng).
 func FileFrames(path string, max int) ([][]byte, layers.LinkType, error) {
+	ps, link, err := filePackets(path, max)
+	out := make([][]byte, len(ps))
+	for i, p := range ps {
+		out[i] = p.Data
+	}
+	return out, link, err
+}
+
+func filePackets(path string, max int) ([]Packet, layers.LinkType, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err
@@ -54,13 +76,13 @@ func FileFrames(path string, max int) ([][]byte, layers.LinkType, error) {
 			return nil, 0, err
 		}
 	}
-	var out [][]byte
+	var out []Packet
 	for max == 0 || len(out) < max {
-		data, _, err := r.ReadPacketData()
+		data, ci, err := r.ReadPacketData()
 		if err != nil {
 			break
 		}
-		out = append(out, data)
+		out = append(out, Packet{data, ci.Timestamp})
 	}
 	return out, r.LinkType(), nil
 }
