@@ -390,6 +390,9 @@ func (e *Engine) pairReport(p *pair, clients int) PairReport {
 	}
 	pr.client, pr.oneAgent = clientOf(p.agents, grpcCalls(p.labels)), len(p.agents) == 1
 	pr.handshake = p.handshake.Seconds()
+	if clients > 1 {
+		pr.clients = clients
+	}
 	if g := p.serverGoaway; g != nil {
 		pr.serverGoaway, pr.MedianIdleBeforeServerGoaway = g.n, g.medianOrNil()
 	}
@@ -537,7 +540,6 @@ func (e *Engine) serverFindings(found map[string]bool, tw float64, rangeSize int
 			return g[i].key.client.Less(g[j].key.client)
 		})
 		pr := e.pairReport(mergePairs(g), len(g))
-		pr.clients = len(g)
 		// Each client's peak came at its own time: their sum may be more
 		// than the server ever held at once, its host's peak.
 		pr.ServerTimeWaitPeak = min(pr.ServerTimeWaitPeak, e.pairHost(g[0], 1).peak)
@@ -586,17 +588,13 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	}
 	closed -= p.Partial // the requests of the others are unknown
 	var b strings.Builder
+	together, conns := "", "the connections"
 	if p.clients > 1 {
-		fmt.Fprintf(&b, "%s -> %s: no one client makes enough connections for a finding of its own, but together ",
-			p.Client, p.Server)
-		fmt.Fprintf(&b, "%.0f%% of their connections to the server carry a single request (%d of %d), at %.1f new connections/s, "+
-			"and each leaves a socket in TIME_WAIT for %.0f s on the side that closes first. ",
-			pct(p.OneRequest, closed), p.OneRequest, closed, p.RateMean, tw)
-	} else {
-		fmt.Fprintf(&b, "%s -> %s: %.0f%% of the connections carry a single request (%d of %d), at %.1f new connections/s, "+
-			"and each leaves a socket in TIME_WAIT for %.0f s on the side that closes first. ",
-			p.Client, p.Server, pct(p.OneRequest, closed), p.OneRequest, closed, p.RateMean, tw)
+		together, conns = "no one client makes enough connections for a finding of its own, but together ", "their connections to the server"
 	}
+	fmt.Fprintf(&b, "%s -> %s: %s%.0f%% of %s carry a single request (%d of %d), at %.1f new connections/s, "+
+		"and each leaves a socket in TIME_WAIT for %.0f s on the side that closes first. ",
+		p.Client, p.Server, together, pct(p.OneRequest, closed), conns, p.OneRequest, closed, p.RateMean, tw)
 	var holders []string
 	if p.ServerTimeWaitPeak > 0 {
 		holders = append(holders, fmt.Sprintf("the server %s holds %d (peak; it closed %d first), about %.0f at this rate",

@@ -140,7 +140,7 @@ type pair struct {
 	connClose   int // closes after an HTTP/1.x "Connection: close" request
 	lastClose   time.Time
 	open        int
-	beside      int           // connections begun while another of the pair was open, not going away (connStarted)
+	beside      int           // connections begun while another of the pair sat idle (connStarted)
 	handshake   time.Duration // the shortest from a SYN to the client's ACK of the SYN-ACK: the round trip at the capture point (0: none)
 	twClient    int           // TIME_WAIT sockets the client holds for this pair
 	twServer    int
