@@ -177,6 +177,15 @@ type stream struct {
 	progress    gogrpc.Progress
 }
 
+// side is 0 for the request's direction dir, 1 for the response's: the
+// index of a call's counts (gogrpc.Progress).
+func (st *stream) side(dir int) int {
+	if dir == st.reqDir {
+		return 0
+	}
+	return 1
+}
+
 // framesLost records that frames of direction dir went undecoded, lost
 // from the capture or cut by a segment's end with their headers: header
 // blocks among them may have changed its HPACK table, SETTINGS the frame

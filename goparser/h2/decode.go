@@ -1035,10 +1035,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 		if fh.Flags.Has(http2.FlagDataPadded) {
 			base++
 		}
-		side := 1
-		if dir == st.reqDir {
-			side = 0
-		}
+		side := st.side(dir)
 		payload := df.Data()
 		if st.call.Text[side] {
 			// gRPC-Web-Text: the messages are in the base64 text.
@@ -1114,10 +1111,7 @@ func (d *Decoder) grpcInStep(st *stream, dir, off int, fh http2.FrameHeader, df 
 	if !st.msgsCut[dir] {
 		return true
 	}
-	side := 1
-	if dir == st.reqDir {
-		side = 0
-	}
+	side := st.side(dir)
 	n := frameHeaderLen + int(fh.Length)
 	if !st.msgsLost[dir] {
 		st.msgsLost[dir], st.progress.Lost[side] = true, true

@@ -209,22 +209,12 @@ func ValidUTF8(s string) string {
 	if utf8.ValidString(s) {
 		return s
 	}
-	return string(AppendValidUTF8(nil, []byte(s)))
-}
-
-// AppendValidUTF8 appends b to dst with each octet that starts no valid
-// UTF-8 sequence replaced by U+FFFD.
-func AppendValidUTF8(dst, b []byte) []byte {
-	for len(b) > 0 {
-		r, n := utf8.DecodeRune(b)
-		if r == utf8.RuneError && n == 1 {
-			dst = utf8.AppendRune(dst, utf8.RuneError)
-		} else {
-			dst = append(dst, b[:n]...)
-		}
-		b = b[n:]
+	// Ranging over a string yields U+FFFD for each such octet.
+	b := make([]byte, 0, len(s)+8)
+	for _, r := range s {
+		b = utf8.AppendRune(b, r)
 	}
-	return dst
+	return string(b)
 }
 
 // escapeControls writes C0 controls and DEL as Go escapes (\n, \x01),
