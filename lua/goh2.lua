@@ -139,7 +139,7 @@ local alpn = DissectorTable.get("tls.alpn")
 -- Likewise http's table of protocols that an HTTP/1.1 Upgrade switches to:
 -- h2c there is HTTP/2 after a 101 (curl --http2 on an http:// URL).
 local upgrade = DissectorTable.get("http.upgrade")
-local function apply_alpn()
+local function apply_handoffs()
     local enabled = shim.enabled("goh2")
     if goh2.prefs.tls_alpn and enabled then
         alpn:add("h2", goh2)
@@ -195,7 +195,7 @@ end
 
 local function apply_prefs()
     apply_ports()
-    apply_alpn()
+    apply_handoffs()
 end
 tcp_port:add_for_decode_as(goh2)
 goh2.prefs_changed = apply_prefs
@@ -323,8 +323,7 @@ function goh2.init()
     call(common.OP_H2_OPTIONS, "", "", p.max_conns, p.max_streams, p.max_header_list, p.max_table,
         p.max_continuation, p.max_frame)
     shim.reset()
-    apply_ports()
-    apply_alpn()
+    apply_prefs()
     apply_grpc_prefs()
 end
 
