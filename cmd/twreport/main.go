@@ -73,17 +73,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	prog := newProgress(stderr)
 	var last time.Time // the latest of the files' last packets so far
 	var dropped uint64
-	for _, name := range inTimeOrder(fs.Args()) {
-		first, ok := time.Time{}, false
-		if regular(name) {
-			first, ok = firstPacketTime(name)
-		}
-		if ok && first.Before(last) {
+	for _, f := range inTimeOrder(fs.Args()) {
+		name := f.name
+		if f.known && f.first.Before(last) {
 			// Files that overlap in time (captures on two interfaces at
 			// once) are read one after the other: each connection seen
 			// in both is counted twice, out of order.
 			fmt.Fprintf(stderr, "twreport: %s begins %.3f s before the end of the files read before it: files that overlap "+
-				"in time are read one after the other, not merged; merge them with mergecap first\n", name, last.Sub(first).Seconds())
+				"in time are read one after the other, not merged; merge them with mergecap first\n", name, last.Sub(f.first).Seconds())
 		}
 		read, err := feed(eng, name, prog)
 		if err != nil {
@@ -281,29 +278,43 @@ func regular(name string) bool {
 	return name != "-" && err == nil && st.Mode().IsRegular()
 }
 
+// captureFile is a file to read, and its first packet's time when
+// known.
+type captureFile struct {
+	name  string
+	first time.Time
+	known bool
+}
+
 // inTimeOrder sorts the capture files by the time of their first packet:
 // the files of a rotating capture (tcpdump -C or -G, gotcpdump's) in the
 // order they were written, however the shell sorted their names ("cap",
 // "cap1", "cap10", "cap2"). Standard input, a pipe (<(zcat cap.gz)) or
 // another file that is not a regular one cannot be read twice: with one
 // among them, the files keep the order given. Files without packets
-// change nothing wherever they are read.
-func inTimeOrder(names []string) []string {
-	if len(names) < 2 {
-		return names
+// change nothing wherever they are read. The times of the regular files
+// are read here, once, for the warning of files that overlap; one file
+// is not read for them.
+func inTimeOrder(names []string) []captureFile {
+	files := make([]captureFile, len(names))
+	for i, n := range names {
+		files[i].name = n
 	}
-	for _, n := range names {
-		if !regular(n) {
-			return names
+	if len(files) < 2 {
+		return files
+	}
+	all := true
+	for i := range files {
+		if regular(files[i].name) {
+			files[i].first, files[i].known = firstPacketTime(files[i].name)
+		} else {
+			all = false
 		}
 	}
-	first := make(map[string]time.Time, len(names))
-	for _, n := range names {
-		first[n], _ = firstPacketTime(n)
+	if all {
+		slices.SortStableFunc(files, func(a, b captureFile) int { return a.first.Compare(b.first) })
 	}
-	out := slices.Clone(names)
-	slices.SortStableFunc(out, func(a, b string) int { return first[a].Compare(first[b]) })
-	return out
+	return files
 }
 
 // feedMapped is feedRecords for a mapped file, telling release how far
