@@ -87,8 +87,15 @@ local function report_text()
     return shim.decode(call(common.OP_TCPTW_REPORT, "", "", 0, 0))
 end
 
--- tshark -q -z tcptw,report prints the twreport report at the end.
-register_stat_cmd_arg("tcptw,report", function()
+-- tshark -q -z tcptw,report prints the twreport report at the end. It
+-- takes no argument: one given (a filter, "json") would be ignored
+-- without a word.
+local REPORT = "tcptw,report"
+register_stat_cmd_arg(REPORT, function(arg)
+    if arg ~= REPORT then
+        report_failure(("tcptw: -z %s: want -z %s (twreport --json gives the report as JSON)"):format(arg, REPORT))
+        return
+    end
     local tap = Listener.new("frame", "tcp")
     function tap.draw()
         io.write(report_text())

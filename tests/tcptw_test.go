@@ -392,6 +392,20 @@ func TestTcptwBadPreferences(t *testing.T) {
 	}
 }
 
+// TestTcptwReportArgument: -z tcptw,report takes no argument; one given
+// is refused with the form it wants, not ignored.
+func TestTcptwReportArgument(t *testing.T) {
+	t.Parallel()
+	file := pcap("tw_client_closes.pcap")
+	for _, z := range []string{"tcptw,report,json", "tcptw,report,tcp.port == 8080", "tcptw,reportx"} {
+		out, errText := tsharkStderr(t, pluginEnv, "-q", "-r", file, "-z", z)
+		msg := "tshark: tcptw: -z " + z + ": want -z tcptw,report (twreport --json"
+		if out != "" || !strings.HasPrefix(errText, msg) || strings.Count(errText, "\n") != 0 {
+			t.Errorf("-z %s: stdout\n%s\nstderr\n%s\nwant no report and %q", z, out, errText, msg)
+		}
+	}
+}
+
 // TestTwreportEmptyCaptures: captures without packets (a pcap with its
 // header only, a pcapng with a section header only, or one with an
 // interface as well) give the empty report, as tshark's.
