@@ -289,6 +289,24 @@ func TestGogrpcMidConnection(t *testing.T) {
 	if strings.Contains(experts, "not decompressed") {
 		t.Errorf("a message not decompressed:\n%s", experts)
 	}
+
+	// Every call that ends after the cut is in the calls table, or in its
+	// count of calls whose status (trailers that refer to HPACK entries
+	// not captured) cannot be read: none goes missing without a word.
+	table := tshark(t, pluginEnv, "-q", "-r", cut, "-z", "gogrpc,calls")
+	counted, notCounted := 0, 0
+	for _, line := range strings.Split(table, "\n") {
+		if f := strings.Fields(line); len(f) > 2 && strings.HasPrefix(f[0], "/") {
+			n, _ := strconv.Atoi(f[1])
+			counted += n
+		}
+		if _, err := fmt.Sscanf(line, "(%d more", &notCounted); err == nil && !strings.Contains(line, "ended with a status not captured: not counted") {
+			t.Errorf("the line %q", line)
+		}
+	}
+	if notCounted == 0 || counted+notCounted != len(ended)-1 {
+		t.Errorf("-z gogrpc,calls after the cut: %d calls counted and %d not; %d end after the cut:\n%s", counted, notCounted, len(ended)-1, table)
+	}
 }
 
 // TestDisabledGogrpc: --disable-protocol gogrpc (or unticking it under

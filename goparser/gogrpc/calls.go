@@ -98,6 +98,8 @@ type Stats struct {
 	Filter  string
 	ended   []endedCall
 	notKept int // calls past maxEnded
+	// noStatus: calls that ended with no status the capture holds.
+	noStatus int
 }
 
 // endedCall is a call that Stats kept with its last frame.
@@ -111,6 +113,9 @@ type endedCall struct {
 // maxEnded bounds the calls kept with their frames (32 octets each).
 const maxEnded = 4 << 20
 
+// otherMethods is the row of the calls of methods past the first 10,000.
+const otherMethods = "(other methods)"
+
 type methodStats struct {
 	calls   int
 	codes   map[codes.Code]int
@@ -118,6 +123,12 @@ type methodStats struct {
 }
 
 const maxLatencies = 100000
+
+// NoStatus records a call that ended without a status that can be read
+// (its trailers refer to HPACK entries the capture does not hold): it
+// has no code to be counted under, and the table says how many there
+// were, so that a capture begun mid-connection does not look complete.
+func (s *Stats) NoStatus() { s.noStatus++ }
 
 // Add records a finished call.
 func (s *Stats) Add(path string, code codes.Code, d time.Duration) {
@@ -134,7 +145,7 @@ func (s *Stats) Add(path string, code codes.Code, d time.Duration) {
 	m := s.methods[path]
 	if m == nil {
 		if len(s.methods) >= 10000 {
-			path = "(other methods)"
+			path = otherMethods
 			if m = s.methods[path]; m == nil {
 				m = &methodStats{codes: map[codes.Code]int{}}
 				s.methods[path] = m
@@ -187,7 +198,13 @@ func (s *Stats) WriteText(w io.Writer) {
 	for p := range s.methods {
 		paths = append(paths, p)
 	}
-	sort.Strings(paths)
+	// The rows of no one method ("" and otherMethods) come last.
+	sort.Slice(paths, func(i, j int) bool {
+		if a, b := paths[i] == "" || paths[i] == otherMethods, paths[j] == "" || paths[j] == otherMethods; a != b {
+			return b
+		}
+		return paths[i] < paths[j]
+	})
 	fmt.Fprintln(w, "gRPC calls")
 	if s.Filter != "" {
 		fmt.Fprintf(w, "Filter: %s\n", s.Filter)
@@ -203,8 +220,19 @@ func (s *Stats) WriteText(w io.Writer) {
 			cs = append(cs, fmt.Sprintf("%v=%d", c, n))
 		}
 		sort.Strings(cs)
-		fmt.Fprintf(w, "%-50s %7d %7d %10.3f %10.3f %10.3f  %v\n", p, m.calls, errs,
+		name := p
+		if name == "" {
+			name = "(method not known)"
+		}
+		fmt.Fprintf(w, "%-50s %7d %7d %10.3f %10.3f %10.3f  %v\n", name, m.calls, errs,
 			quantile(lat, 0.5)*1e3, quantile(lat, 0.99)*1e3, quantile(lat, 1)*1e3, cs)
+	}
+	if s.noStatus > 0 && s.Filter == "" {
+		calls := "calls"
+		if s.noStatus == 1 {
+			calls = "call"
+		}
+		fmt.Fprintf(w, "(%d more %s ended with a status not captured: not counted)\n", s.noStatus, calls)
 	}
 	if s.notKept > 0 && s.Filter != "" {
 		fmt.Fprintf(w, "(%d later calls not kept for the filter)\n", s.notKept)

@@ -62,6 +62,32 @@ func TestCallsTable(t *testing.T) {
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
+
+	// A call reset before its request's headers were seen has no method;
+	// calls whose status was not captured have no code and are counted
+	// apart (not in a table for a filter, which counts calls by the frame
+	// they ended in).
+	s.Add("", codes.Canceled, time.Millisecond)
+	s.NoStatus()
+	b.Reset()
+	s.WriteText(&b)
+	want += "(method not known)                                       1       1      1.000      1.000      1.000  [Canceled=1]\n" +
+		"(1 more call ended with a status not captured: not counted)\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	s.NoStatus()
+	b.Reset()
+	s.WriteText(&b)
+	if !strings.HasSuffix(b.String(), "\n(2 more calls ended with a status not captured: not counted)\n") {
+		t.Errorf("got\n%s", b.String())
+	}
+	s.Filter = "frame"
+	b.Reset()
+	s.WriteText(&b)
+	if strings.Contains(b.String(), "not counted") {
+		t.Errorf("with a filter:\n%s", b.String())
+	}
 }
 
 // TestStatsOf: with KeepFrames, the table of the calls that ended in some

@@ -1085,6 +1085,9 @@ func (d *Decoder) grpcStatus(st *stream, off, n int, get func(string) (string, b
 	if s, ok := gogrpc.ReadStatus(get, end, whole); ok {
 		st.respPlain = st.respPlain || s.NotGRPC
 		d.grpcEnd(st, off, n, s)
+	} else if end && !st.progress.Ended {
+		st.progress.Ended = true
+		d.calls.NoStatus()
 	}
 }
 
