@@ -42,6 +42,11 @@ const (
 	reqPlain  = "GET /orders HTTP/1.1\r\nHost: x\r\nUser-Agent: Go-http-client/1.1\r\n\r\n"
 	respClose = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
 	respPlain = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	// ApacheBench's requests: HTTP/1.0, which closes by default, and
+	// with -k, which keeps the connection.
+	reqHTTP10   = "GET /healthz HTTP/1.0\r\nHost: x\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n"
+	reqHTTP10KA = "GET /healthz HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: x\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n"
+	resp10      = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
 )
 
 // TestFindingsWhoeverCloses: one request per connection gives a finding
@@ -69,6 +74,14 @@ func TestFindingsWhoeverCloses(t *testing.T) {
 			[]string{"100% of the connections carry a single request (50 of 50)", "10.0.0.2:80 holds 40", "10.0.0.1 holds 10",
 				"both sides hold many", "\"Connection: close\" (50 of 50)", "fix belongs to the client", "DisableKeepAlives"},
 			[]string{"IdleTimeout"}, 40, 10},
+		// HTTP/1.0 asks for the close without a "Connection: close".
+		{"HTTP/1.0 without keep-alive", reqHTTP10, resp10, server, 0,
+			[]string{"The requests are HTTP/1.0 without \"Connection: keep-alive\", which asks the server to close after its response (50 of 50)",
+				"fix belongs to the client"},
+			[]string{"ask for \"Connection: close\""}, 50, 0},
+		{"HTTP/1.0 with keep-alive", reqHTTP10KA, resp10, server, time.Millisecond,
+			[]string{"right after its response"},
+			[]string{"HTTP/1.0", "The requests ask", "fix belongs to the client"}, 50, 0},
 		{"SetKeepAlivesEnabled(false) on the server", reqPlain, respClose, raceClose, 0,
 			[]string{"server's responses say \"Connection: close\" (50 of 50)", "fix belongs to the server", "SetKeepAlivesEnabled(false)"},
 			[]string{"IdleTimeout", "fix belongs to the client"}, 40, 10},

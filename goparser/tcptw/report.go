@@ -211,8 +211,10 @@ type PairReport struct {
 	// pair closed; beside: those begun while another sat idle, one the
 	// client could have used (see pair.beside); serverGoaway: the server's closes after its
 	// GOAWAY; client: the client library that the User-Agents of its
-	// one-request connections name (pair.agents), an index in clientFixes.
-	afterClose, beside, serverGoaway, client int
+	// one-request connections name (pair.agents), an index in clientFixes;
+	// http10: of ConnectionClose, the HTTP/1.0 requests without
+	// keep-alive.
+	afterClose, beside, serverGoaway, client, http10 int
 	// oneAgent: one User-Agent names all the requests of those
 	// connections: one kind of client.
 	oneAgent bool
@@ -383,7 +385,7 @@ func (e *Engine) pairReport(p *pair, clients int) PairReport {
 		ClientTimeWaitPeak: p.twClientPk, ServerTimeWaitPeak: p.twServerPk,
 		OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose,
 		BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
-		Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside,
+		Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside, http10: p.http10,
 		MedianLifetime: p.lifetimes.medianOrNil(), MedianFinToSyn: p.finToSyn.medianOrNil(),
 		MedianIdleBeforeServerClose: p.serverIdle.medianOrNil(), MedianIdleBeforeClientClose: p.clientIdle.medianOrNil(),
 		ClosedAfterGoaway: p.goawayCloses, MedianIdleBeforeGoaway: p.goawayIdle.medianOrNil(),
@@ -650,8 +652,17 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	}
 	switch {
 	case 2*p.ConnectionClose >= closed:
-		fmt.Fprintf(&b, "The requests ask for \"Connection: close\" (%d of %d), so the fix belongs to the client. %s",
-			p.ConnectionClose, closed, client.fix)
+		// HTTP/1.0 asks for a close by saying nothing: an analyst looking
+		// for the header would not find it.
+		asks := "ask for \"Connection: close\""
+		switch {
+		case p.http10 == p.ConnectionClose:
+			asks = "are HTTP/1.0 without \"Connection: keep-alive\", which asks the server to close after its response"
+		case p.http10 > 0:
+			asks = "ask for \"Connection: close\" or are HTTP/1.0 without keep-alive"
+		}
+		fmt.Fprintf(&b, "The requests %s (%d of %d), so the fix belongs to the client. %s",
+			asks, p.ConnectionClose, closed, client.fix)
 	case 2*p.ConnectionCloseReplies >= closed:
 		fmt.Fprintf(&b, "The server's responses say \"Connection: close\" (%d of %d) although the requests do not: keep-alive "+
 			"is off on the server, so the fix belongs to the server. In Go: do not call http.Server.SetKeepAlivesEnabled(false), "+

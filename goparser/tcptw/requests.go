@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
@@ -25,6 +26,7 @@ type reqTracker struct {
 	label      string // first request: "GET /healthz" or the gRPC method
 	ua         string
 	connClose  bool // an HTTP/1.x request asked for Connection: close
+	http10     bool // ... by being HTTP/1.0 without keep-alive
 	grpc       bool
 	cache      *reqCache // the engine's; nil parses every request
 }
@@ -35,8 +37,11 @@ const grpcLabel = "gRPC "
 
 // reqInfo is what the tracker takes from an HTTP/1.x request.
 type reqInfo struct {
-	ok        bool // http.ReadRequest accepted the segment
-	close     bool
+	ok    bool // http.ReadRequest accepted the segment
+	close bool
+	// http10: close because the request is HTTP/1.0 without keep-alive
+	// (ApacheBench's default), with no "Connection: close" to be seen.
+	http10    bool
 	label, ua string
 }
 
@@ -95,7 +100,8 @@ func readRequest(br *bufio.Reader) reqInfo {
 	if err != nil {
 		return reqInfo{}
 	}
-	return reqInfo{ok: true, close: req.Close, label: req.Method + " " + req.RequestURI, ua: req.UserAgent()}
+	http10 := req.Close && req.ProtoAtLeast(1, 0) && !req.ProtoAtLeast(1, 1) && !httpguts.HeaderValuesContainsToken(req.Header["Connection"], "close")
+	return reqInfo{ok: true, close: req.Close, http10: http10, label: req.Method + " " + req.RequestURI, ua: req.UserAgent()}
 }
 
 var methods = []string{"GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "}
@@ -129,6 +135,7 @@ func (r *reqTracker) http1(p []byte) {
 	if info := r.cache.parse(p); info.ok {
 		if info.close {
 			r.connClose = true
+			r.http10 = info.http10
 		}
 		if r.count == 1 {
 			r.label = tree.ValidUTF8(info.label)

@@ -138,6 +138,7 @@ type pair struct {
 	oneRequest  int
 	closers     [5]int
 	connClose   int // closes after an HTTP/1.x "Connection: close" request
+	http10      int // ... of which HTTP/1.0 without keep-alive
 	lastClose   time.Time
 	open        int
 	beside      int           // connections begun while another of the pair sat idle (connStarted)
@@ -290,6 +291,9 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 	p.bytes[1] += c.bytes[1]
 	if c.req.connClose {
 		p.connClose++
+		if c.req.http10 {
+			p.http10++
+		}
 	}
 	if c.respClose {
 		p.respClose++
@@ -509,6 +513,7 @@ func mergePairs(ps []*pair) *pair {
 			m.closers[i] += n
 		}
 		m.connClose += p.connClose
+		m.http10 += p.http10
 		m.respClose += p.respClose
 		m.beside += p.beside
 		m.handshakeSeen(p.handshake)
