@@ -915,6 +915,9 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 			e.event(t, EventAbortiveClose, s.Src, s.Dst, "")
 		} else {
 			e.event(t, EventRSTAfterFIN, s.Src, s.Dst, "")
+			if c.pair != nil {
+				c.pair.rstAfterFIN++
+			}
 		}
 		e.resets.add(e.twKeyOf(c.ep[0], c.ep[1]), c, t)
 		e.finish(c, t)

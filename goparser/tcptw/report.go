@@ -171,8 +171,17 @@ type PairReport struct {
 	PredictedServerTimeWait float64 `json:"predicted_server_time_wait"`
 	ClientTimeWaitPeak      int     `json:"client_time_wait_peak"`
 	ServerTimeWaitPeak      int     `json:"server_time_wait_peak"`
-	OneRequest              int     `json:"one_request_connections"`
-	ConnectionCloseReplies  int     `json:"connection_close_responses"`
+	// The TIME_WAIT sockets each side entered: fewer than the closes it
+	// made first when RSTs ended connections before (rst_after_fin).
+	ClientTimeWaitEntered int `json:"client_time_wait_entered"`
+	ServerTimeWaitEntered int `json:"server_time_wait_entered"`
+	RSTAfterFIN           int `json:"rst_after_fin"`
+	OneRequest            int `json:"one_request_connections"`
+	// Of the closed connections seen from the handshake, those whose
+	// client began with a TLS handshake: their requests are not seen
+	// (requests_per_connection and one_request_share count none).
+	TLS                    int `json:"tls_connections"`
+	ConnectionCloseReplies int `json:"connection_close_responses"`
 	// Server-closed connections: the median time from the last data to
 	// the server's FIN (about 0: it closes after its response; long: an
 	// idle timeout).
@@ -383,7 +392,8 @@ func (e *Engine) pairReport(p *pair, clients int) PairReport {
 		RateMean: p.rate(), RatePeak: p.busiestSecond(),
 		ConnectionClose: p.connClose, ObservedTimeWait: p.twPeak,
 		ClientTimeWaitPeak: p.twClientPk, ServerTimeWaitPeak: p.twServerPk,
-		OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose,
+		ClientTimeWaitEntered: p.twEntered[0], ServerTimeWaitEntered: p.twEntered[1], RSTAfterFIN: p.rstAfterFIN,
+		OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose, TLS: p.tls,
 		BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
 		Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside, http10: p.http10,
 		MedianLifetime: p.lifetimes.medianOrNil(), MedianFinToSyn: p.finToSyn.medianOrNil(),
@@ -410,12 +420,13 @@ func (e *Engine) pairReport(p *pair, clients int) PairReport {
 	}
 	if p.closedConns > 0 {
 		// Each side holds TIME_WAIT for the connections it closes
-		// first (both after a simultaneous close); neither holds more
-		// than one socket per client port, so neither more than the
-		// port range of each client.
+		// first (both after a simultaneous close), unless an RST ends
+		// the socket before it enters TIME_WAIT; neither holds more than
+		// one socket per client port, so neither more than the port
+		// range of each client.
 		perConn := pr.RateMean * cfg.TimeWait.Seconds() / float64(p.closedConns)
-		pr.PredictedClientTimeWait = min(perConn*float64(p.closers[CloserClient]+p.closers[CloserBoth]), float64(rangeSize*clients))
-		pr.PredictedServerTimeWait = min(perConn*float64(p.closers[CloserServer]+p.closers[CloserBoth]), float64(rangeSize*clients))
+		pr.PredictedClientTimeWait = min(perConn*float64(p.twEntered[0]), float64(rangeSize*clients))
+		pr.PredictedServerTimeWait = min(perConn*float64(p.twEntered[1]), float64(rangeSize*clients))
 		pr.PredictedTimeWait = pr.PredictedClientTimeWait + pr.PredictedServerTimeWait
 	}
 	return pr
@@ -585,22 +596,43 @@ const idleTimeoutMin = 0.1
 // and the cause that the capture shows.
 func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) string {
 	cs, ss, both := p.Closers["client"], p.Closers["server"], p.Closers["both"]
-	if p.OneRequestShare < 0.8 || 2*(cs+ss+both) < closed || closed-p.Partial < 10 {
+	if 2*(cs+ss+both) < closed || closed-p.Partial < 10 {
 		return ""
 	}
 	closed -= p.Partial // the requests of the others are unknown
+	tls := shortTLS(p, closed)
+	if p.OneRequestShare < 0.8 && !tls {
+		return ""
+	}
 	var b strings.Builder
 	together, conns := "", "the connections"
 	if p.clients > 1 {
 		together, conns = "no one client makes enough connections for a finding of its own, but together ", "their connections to the server"
 	}
-	fmt.Fprintf(&b, "%s -> %s: %s%.0f%% of %s carry a single request (%d of %d), at %.1f new connections/s, "+
-		"and each leaves a socket in TIME_WAIT for %.0f s on the side that closes first. ",
-		p.Client, p.Server, together, pct(p.OneRequest, closed), conns, p.OneRequest, closed, p.RateMean, tw)
+	leaves := fmt.Sprintf("each leaves a socket in TIME_WAIT for %.0f s on the side that closes first", tw)
+	if p.RSTAfterFIN > 0 {
+		leaves += ", unless an RST ends it"
+	}
+	if tls {
+		fmt.Fprintf(&b, "%s -> %s: %s%.0f%% of %s are TLS (%d of %d), whose requests the capture cannot show, and short: "+
+			"%.3f s (median) from the SYN to the close, at %.1f new connections/s, and %s. ",
+			p.Client, p.Server, together, pct(p.TLS, closed), conns, p.TLS, closed, *p.MedianLifetime, p.RateMean, leaves)
+	} else {
+		fmt.Fprintf(&b, "%s -> %s: %s%.0f%% of %s carry a single request (%d of %d), at %.1f new connections/s, "+
+			"and %s. ", p.Client, p.Server, together, pct(p.OneRequest, closed), conns, p.OneRequest, closed, p.RateMean, leaves)
+	}
 	var holders []string
+	// closedFirst is what a side's closes left: an RST after a FIN ends
+	// the closing side's socket before TIME_WAIT.
+	closedFirst := func(n, entered int) string {
+		if entered < n && p.RSTAfterFIN > 0 {
+			return fmt.Sprintf("it closed %d first, %d of them reaching TIME_WAIT: RSTs ended the others", n, entered)
+		}
+		return fmt.Sprintf("it closed %d first", n)
+	}
 	if p.ServerTimeWaitPeak > 0 {
-		holders = append(holders, fmt.Sprintf("the server %s holds %d (peak; it closed %d first), about %.0f at this rate",
-			p.Server, p.ServerTimeWaitPeak, ss+both, p.PredictedServerTimeWait))
+		holders = append(holders, fmt.Sprintf("the server %s holds %d (peak; %s), about %.0f at this rate",
+			p.Server, p.ServerTimeWaitPeak, closedFirst(ss+both, p.ServerTimeWaitEntered), p.PredictedServerTimeWait))
 	}
 	switch {
 	case p.ClientTimeWaitPeak == 0:
@@ -612,8 +644,8 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		if p.PredictedClientTimeWait >= float64(rangeSize) {
 			capped = " (its whole port range)"
 		}
-		holders = append(holders, fmt.Sprintf("the client %s holds %d (peak; it closed %d first), about %.0f%s at this rate, each one of its ephemeral ports",
-			p.Client, p.ClientTimeWaitPeak, cs+both, p.PredictedClientTimeWait, capped))
+		holders = append(holders, fmt.Sprintf("the client %s holds %d (peak; %s), about %.0f%s at this rate, each one of its ephemeral ports",
+			p.Client, p.ClientTimeWaitPeak, closedFirst(cs+both, p.ClientTimeWaitEntered), p.PredictedClientTimeWait, capped))
 	}
 	fmt.Fprintf(&b, "TIME_WAIT: %s", strings.Join(holders, "; "))
 	if len(holders) == 2 && 5*min(cs, ss) >= cs+ss {
@@ -632,6 +664,10 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	}
 	b.WriteString(". ")
 	client := clientFixes[p.client]
+	if tls {
+		b.WriteString(tlsCause(p, cs, ss, both, client.fix))
+		return b.String()
+	}
 	// Most of the client's closes answer the server's GOAWAY: the server's doing.
 	g := p.ClosedAfterGoaway
 	goaway := g > 0 && 2*g >= cs+both
@@ -744,6 +780,34 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"so the fix belongs to the client. %s", cs+both, client.perRequest, client.fix)
 	}
 	return b.String()
+}
+
+// tlsShortLife is the longest median lifetime, in seconds, of TLS
+// connections taken for a connection per request: their requests cannot
+// be counted, and a connection per request lasts one exchange, where one
+// of a pool lasts for many.
+const tlsShortLife = 1.0
+
+// shortTLS reports whether most of a pair's closed connections (closed,
+// seen from the handshake) are TLS, with no request seen, and short.
+func shortTLS(p PairReport, closed int) bool {
+	return p.OneRequest == 0 && 5*p.TLS >= 4*closed && p.MedianLifetime != nil && *p.MedianLifetime <= tlsShortLife
+}
+
+// tlsCause is the cause of short TLS connections, as far as TCP shows
+// it: which side closes. A "Connection: close" is inside TLS, and so is
+// an alert that goes before a FIN, so neither the request's header nor
+// the idle before the close can be read.
+func tlsCause(p PairReport, cs, ss, both int, fix string) string {
+	if ss > cs+both {
+		return fmt.Sprintf("The server closes most of them (%d of %d): keep-alive is off in the server or in a proxy in "+
+			"front of it, or the client asks for \"Connection: close\", which TLS hides from the capture. Check the server "+
+			"(in Go: http.Server.SetKeepAlivesEnabled(false), or a handler that closes), then the client (in Go: "+
+			"Transport.DisableKeepAlives, Request.Close, a new http.Client or Transport per request). Each new connection "+
+			"costs a TLS handshake as well.", ss, cs+ss+both)
+	}
+	return fmt.Sprintf("The client closes %d of them itself: keep-alive is off or connections are not reused (a new "+
+		"client per request), so the fix belongs to the client. %s Each new connection costs a TLS handshake as well.", cs+both, fix)
 }
 
 // clientFixes is how the client libraries that the User-Agents name make
@@ -899,12 +963,16 @@ func (r *Report) WriteText(w io.Writer) {
 		if p.Partial > 0 {
 			conns += fmt.Sprintf(" (and %d begun before the capture)", p.Partial)
 		}
-		reqs := "n/a"
-		if p.MedianLifetime != nil {
-			reqs = fmt.Sprintf("%.1f", p.RequestsPerConn)
+		reqs := "n/a req/conn"
+		switch {
+		case p.MedianLifetime == nil:
+		case p.TLS > 0 && p.RequestsPerConn == 0:
+			reqs = fmt.Sprintf("TLS %d (requests not seen)", p.TLS)
+		default:
+			reqs = fmt.Sprintf("%.1f req/conn", p.RequestsPerConn)
 		}
 		closes := closersText(p.Closers, p.ClosedAfterGoaway)
-		fmt.Fprintf(w, "  %s -> %s: %s, %.1f/s (peak %d/s), median life %s, %s req/conn, %d/%d bytes out/in, closes %s, FIN->SYN median %s, TIME_WAIT predicted %.0f observed peak %d\n",
+		fmt.Fprintf(w, "  %s -> %s: %s, %.1f/s (peak %d/s), median life %s, %s, %d/%d bytes out/in, closes %s, FIN->SYN median %s, TIME_WAIT predicted %.0f observed peak %d\n",
 			p.Client, p.Server, conns, p.RateMean, p.RatePeak, life, reqs,
 			p.BytesToServer, p.BytesToClient, closes, gap, p.PredictedTimeWait, p.ObservedTimeWait)
 	}

@@ -3,9 +3,11 @@ package tcptw
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"net/http"
 	"strings"
 
+	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -27,6 +29,7 @@ type reqTracker struct {
 	ua         string
 	connClose  bool // an HTTP/1.x request asked for Connection: close
 	http10     bool // ... by being HTTP/1.0 without keep-alive
+	tls        bool // the client's first segment began a TLS handshake: its requests cannot be seen
 	grpc       bool
 	cache      *reqCache // the engine's; nil parses every request
 }
@@ -104,10 +107,25 @@ func readRequest(br *bufio.Reader) reqInfo {
 	return reqInfo{ok: true, close: req.Close, http10: http10, label: req.Method + " " + req.RequestURI, ua: req.UserAgent()}
 }
 
+// tlsHandshake reports whether p begins with a TLS handshake record, as
+// the ClientHello that opens a TLS connection does: SSL 3.0 to TLS 1.3
+// (whose ClientHello says TLS 1.0 or 1.2 in its record).
+func tlsHandshake(p []byte) bool {
+	return len(p) >= 3 && layers.TLSType(p[0]) == layers.TLSHandshake &&
+		layers.TLSVersion(binary.BigEndian.Uint16(p[1:3])) >= 0x0300 && layers.TLSVersion(binary.BigEndian.Uint16(p[1:3])) <= 0x0304
+}
+
 var methods = []string{"GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "}
 
 func (r *reqTracker) clientPayload(p []byte) {
 	if len(p) == 0 {
+		return
+	}
+	if r.tls {
+		return
+	}
+	if !r.h2 && r.count == 0 && tlsHandshake(p) {
+		r.tls = true
 		return
 	}
 	if !r.h2 && r.count == 0 && bytes.HasPrefix(p, []byte(http2.ClientPreface)) {

@@ -127,31 +127,39 @@ type pair struct {
 	partialClosed int // of closedConns, begun before the capture
 	// SYN times (ns) of the last second, for the busiest one-second
 	// window of capture: window[head:] are within a second of the last.
-	window      []int64
-	head        int
-	peakRate    int
-	firstSyn    time.Time
-	lastSyn     time.Time
-	lifetimes   sample
-	finToSyn    sample
-	requests    int
-	oneRequest  int
-	closers     [5]int
-	connClose   int // closes after an HTTP/1.x "Connection: close" request
-	http10      int // ... of which HTTP/1.0 without keep-alive
-	lastClose   time.Time
-	open        int
-	beside      int           // connections begun while another of the pair sat idle (connStarted)
-	handshake   time.Duration // the shortest from a SYN to the client's ACK of the SYN-ACK: the round trip at the capture point (0: none)
-	twClient    int           // TIME_WAIT sockets the client holds for this pair
-	twServer    int
-	twPeak      int // both sides' TIME_WAIT sockets of this pair
-	twPeakTime  time.Time
-	twClientPk  int    // the client's own, which tie up its ports
-	twServerPk  int    // the server's own for this pair
+	window     []int64
+	head       int
+	peakRate   int
+	firstSyn   time.Time
+	lastSyn    time.Time
+	lifetimes  sample
+	finToSyn   sample
+	requests   int
+	oneRequest int
+	closers    [5]int
+	connClose  int // closes after an HTTP/1.x "Connection: close" request
+	http10     int // ... of which HTTP/1.0 without keep-alive
+	lastClose  time.Time
+	open       int
+	beside     int           // connections begun while another of the pair sat idle (connStarted)
+	handshake  time.Duration // the shortest from a SYN to the client's ACK of the SYN-ACK: the round trip at the capture point (0: none)
+	twClient   int           // TIME_WAIT sockets the client holds for this pair
+	twServer   int
+	twPeak     int // both sides' TIME_WAIT sockets of this pair
+	twPeakTime time.Time
+	twClientPk int // the client's own, which tie up its ports
+	twServerPk int // the server's own for this pair
+	// twEntered: the TIME_WAIT sockets the client [0] and the server
+	// [1] entered. A side that closed first enters none when an RST
+	// ends its socket first (a TLS client's close_notify reaching a
+	// server that has closed makes its kernel answer with one).
+	twEntered [2]int
+	// rstAfterFIN: connections that an RST ended after a FIN.
+	rstAfterFIN int
 	respClose   int    // connections whose HTTP/1.x response said "Connection: close"
 	serverIdle  sample // server-closed connections: seconds from the last data to the server's FIN
 	clientIdle  sample // client-closed connections: the same to the client's FIN, at most clientIdleCap
+	tls         int    // closed connections seen from the handshake that are TLS (reqTracker.tls)
 	clientPorts int
 	portsPeak   int            // most client ports tied up towards the server at once
 	labels      map[string]int // first request of short connections
@@ -310,6 +318,9 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 	if c.closer == CloserClient && c.rolesKnown {
 		p.clientIdle.addUpTo(c.idleAtFIN.Seconds(), clientIdleCap)
 	}
+	if c.rolesKnown && c.req.tls {
+		p.tls++
+	}
 	if c.goaway && (c.closer == CloserClient || c.closer == CloserBoth) && c.rolesKnown {
 		p.goawayCloses++
 		p.goawayIdle.add(c.idleAtGoaway.Seconds())
@@ -345,6 +356,11 @@ func (p *pair) twChange(t time.Time, delta int, byClient bool) {
 	}
 	if n := p.twClient + p.twServer; n > p.twPeak {
 		p.twPeak, p.twPeakTime = n, t
+	}
+	if delta > 0 && byClient {
+		p.twEntered[0]++
+	} else if delta > 0 {
+		p.twEntered[1]++
 	}
 	p.twClientPk = max(p.twClientPk, p.twClient)
 	p.twServerPk = max(p.twServerPk, p.twServer)
@@ -507,6 +523,7 @@ func mergePairs(ps []*pair) *pair {
 			}
 			m.serverGoaway.merge(p.serverGoaway, sampleCap, &offered[5])
 		}
+		m.tls += p.tls
 		m.requests += p.requests
 		m.oneRequest += p.oneRequest
 		for i, n := range p.closers {
@@ -520,6 +537,9 @@ func mergePairs(ps []*pair) *pair {
 		m.twPeak += p.twPeak
 		m.twClientPk += p.twClientPk
 		m.twServerPk += p.twServerPk
+		m.twEntered[0] += p.twEntered[0]
+		m.twEntered[1] += p.twEntered[1]
+		m.rstAfterFIN += p.rstAfterFIN
 		m.goawayCloses += p.goawayCloses
 		m.bytes[0] += p.bytes[0]
 		m.bytes[1] += p.bytes[1]

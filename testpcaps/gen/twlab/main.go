@@ -2,8 +2,8 @@
 // clients that close connections the ways real services do. The kernel
 // test (tests/timewait_kernel_test.go) runs it inside network namespaces.
 //
-//	twlab server   -listen ADDR [-backlog] [-h2c] [-idle D]   HTTP/1.1 keep-alive server (or a listener that never accepts)
-//	twlab client   -addr ADDR -n N -every D -mode MODE [-ping D]
+//	twlab server   -listen ADDR [-backlog] [-h2c] [-tls] [-idle D]   HTTP/1.1 keep-alive server (or a listener that never accepts)
+//	twlab client   -addr ADDR -n N -every D -mode MODE [-tls] [-ping D]
 //	twlab gateway  -http ADDR -grpc ADDR [-idle D]   /healthz and a gRPC health service
 //	twlab grpc     -addr ADDR -n N -every D     gRPC calls over one connection
 //	twlab stalesyn -addr ADDR                    see staleSYN
@@ -26,7 +26,10 @@
 // -idle sets the server's idle timeout (http.Server.IdleTimeout, 5
 // minutes unless set; for the gateway's gRPC server,
 // keepalive.ServerParameters.MaxConnectionIdle, none unless set); -h2c
-// has the server accept HTTP/2 with prior knowledge next to HTTP/1.1. A
+// has the server accept HTTP/2 with prior knowledge next to HTTP/1.1;
+// -tls has it serve HTTPS (HTTP/1.1 over TLS, net/http/httptest's
+// certificate) and the client's Go modes ask for https URLs, trusting
+// any certificate. A
 // client that pauses longer than the idle timeout between requests has
 // each idle connection closed by the server; twlab grpc (grpc-go's
 // client) against the gateway's -idle closes each connection itself as
@@ -36,6 +39,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"flag"
@@ -44,6 +48,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"strconv"
@@ -72,6 +77,7 @@ func main() {
 	backlog := fs.Bool("backlog", false, "listen with a backlog of 1 and never accept")
 	idle := fs.Duration("idle", 0, "server, gateway: idle timeout")
 	h2c := fs.Bool("h2c", false, "server: accept HTTP/2 with prior knowledge too")
+	useTLS := fs.Bool("tls", false, "server: serve HTTPS; client, Go modes: https")
 	addr := fs.String("addr", "", "server address")
 	n := fs.Int("n", 10, "connections or calls")
 	every := fs.Duration("every", 100*time.Millisecond, "pause between connections")
@@ -92,9 +98,12 @@ func main() {
 		if *backlog {
 			neverAccept(*listen)
 		}
+		if *useTLS {
+			serveHTTPS(*listen, *idle)
+		}
 		serveHTTP(*listen, *idle, *h2c)
 	case "client":
-		client(*addr, *path, *mode, *n, *every, *timeout, *ping)
+		client(*addr, *path, *mode, *n, *every, *timeout, *ping, *useTLS)
 	case "gateway":
 		go serveGRPC(*grpcAddr, *idle)
 		serveHTTP(*httpAddr, *idle, false)
@@ -140,6 +149,21 @@ func serveHTTP(addr string, idle time.Duration, h2c bool) {
 	log.Fatal(srv.ListenAndServe())
 }
 
+// serveHTTPS serves HTTP/1.1 over TLS with httptest's certificate for
+// 127.0.0.1 (the clients do not verify it).
+func serveHTTPS(addr string, idle time.Duration) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(handler())
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Config.IdleTimeout = cmp.Or(idle, 5*time.Minute)
+	srv.StartTLS()
+	select {}
+}
+
 // neverAccept listens with a backlog of one and never accepts, so that
 // further SYNs are dropped and clients retransmit them.
 func neverAccept(addr string) {
@@ -163,7 +187,7 @@ func neverAccept(addr string) {
 	select {}
 }
 
-func client(addr, path, mode string, n int, every, timeout, ping time.Duration) {
+func client(addr, path, mode string, n int, every, timeout, ping time.Duration, useTLS bool) {
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: twlab-probe/1.0\r\n\r\n"
 	var hc *http.Client
 	switch mode {
@@ -183,6 +207,11 @@ func client(addr, path, mode string, n int, every, timeout, ping time.Duration) 
 			},
 		}}
 	}
+	scheme := "http://"
+	if t, ok := hcTransport(hc); ok && useTLS {
+		scheme = "https://"
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	}
 	failed := 0
 	for i := 0; i < n; i++ {
 		if i > 0 {
@@ -199,7 +228,7 @@ func client(addr, path, mode string, n int, every, timeout, ping time.Duration) 
 			}
 		case "nokeepalive", "nokeepalive-race", "keepalive", "h2c":
 			var resp *http.Response
-			r, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+			r, _ := http.NewRequest("GET", scheme+addr+path, nil)
 			r.Header.Set("User-Agent", "twlab-probe/1.0")
 			if resp, err = hc.Do(r); err == nil {
 				io.Copy(io.Discard, resp.Body)
@@ -224,6 +253,15 @@ func client(addr, path, mode string, n int, every, timeout, ping time.Duration) 
 	case <-time.After(5 * time.Second): // each waits 2 s at most
 	}
 	fmt.Printf("done %d failed %d\n", n, failed)
+}
+
+// hcTransport is hc's net/http Transport, if it has one.
+func hcTransport(hc *http.Client) (*http.Transport, bool) {
+	if hc == nil {
+		return nil, false
+	}
+	t, ok := hc.Transport.(*http.Transport)
+	return t, ok
 }
 
 // grpcOverHTTP2 makes a gRPC health check the way an HTTP/2 proxy in
