@@ -336,8 +336,17 @@ type fieldBytes struct {
 
 func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, at fieldBytes, depth int) {
 	const gen = tree.FlagGenerated
+	if !room(w, 1) {
+		return
+	}
+	// Nested fields are items a level further down: where the result
+	// has no room for them, the bytes are shown instead.
+	nest := room(w, 2)
 	var buf [256]byte
 	for _, f := range fields {
+		if !nest {
+			f.Nested = nil
+		}
 		label := strconv.AppendInt(append(buf[:0], ' '), int64(f.Number), 10)
 		label = append(append(append(label, " ("...), wireTypes[uint64(f.Type)]...), ')')
 		switch {
@@ -373,6 +382,15 @@ func writeFields(w tree.Writer, off, n int, fields []grpcmsg.Field, at fieldByte
 		}
 		w.End()
 	}
+}
+
+// room tells whether levels more items with children can open under the
+// one open now: the result encoder refuses to nest deeper than
+// result.MaxDepth, and then loses the whole packet's result (the HTTP/2
+// frames around the message too). A message nested as deep as the
+// decoding limits allow, under the items that hold it, would reach that.
+func room(w tree.Writer, levels int) bool {
+	return w.ExpertsOnly || w.E.Depth()+levels <= result.MaxDepth
 }
 
 // labelText is how many octets of a string a label quotes: Wireshark

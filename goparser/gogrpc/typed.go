@@ -78,7 +78,12 @@ func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pb
 		}
 		unknown += len(u)
 		*budget--
-		w.Begin(fTyped, off, n, tree.FromBytes, fmt.Sprintf("[fields not in the schema: %d octets]", len(u)), fl)
+		label := fmt.Sprintf("[fields not in the schema: %d octets]", len(u))
+		if !room(w, 2) {
+			w.Add(fTyped, off, n, tree.FromBytes, label, fl)
+			return
+		}
+		w.Begin(fTyped, off, n, tree.FromBytes, label, fl)
 		if fields, ok := grpcmsg.DecodeRaw(u, 0); ok {
 			writeFields(w, off, n, fields, fieldBytes{}, 0)
 		}
@@ -182,6 +187,11 @@ func writeTypedValue(w tree.Writer, off, n int, label string, fd protoreflect.Fi
 				text = js
 			}
 			w.Add(fTyped, off, n, tree.FromBytes, label+": "+text, fl)
+			return len(sub.GetUnknown())
+		}
+		if !room(w, 2) {
+			// Too deep for the tree: its fields are in gogrpc.json.
+			w.Add(fTyped, off, n, tree.FromBytes, label+" ("+string(name)+"): nested too deep to show", fl)
 			return len(sub.GetUnknown())
 		}
 		w.Begin(fTyped, off, n, tree.FromBytes, label+" ("+string(name)+")", fl)
