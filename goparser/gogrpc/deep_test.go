@@ -38,7 +38,13 @@ func nodeSchema(t *testing.T) *pbschema.Registry {
 			Method: []*descriptorpb.MethodDescriptorProto{{Name: proto.String("Walk"), InputType: proto.String(".deep.Node"), OutputType: proto.String(".deep.Node")}},
 		}},
 	}
-	b, err := proto.Marshal(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{fd}})
+	return loadSet(t, fd)
+}
+
+// loadSet is a registry of files, written to a descriptor set.
+func loadSet(t *testing.T, files ...*descriptorpb.FileDescriptorProto) *pbschema.Registry {
+	t.Helper()
+	b, err := proto.Marshal(&descriptorpb.FileDescriptorSet{File: files})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,6 +76,7 @@ var (
 	xInflate       = Proto.Expert(schema.Expert{Abbrev: "gogrpc.decompression_failed", Text: "Message not decompressed", Group: schema.GroupMalformed, Severity: schema.Error})
 	xNoEncoding    = Proto.Expert(schema.Expert{Abbrev: "gogrpc.encoding_missing", Text: "Compressed message, but the headers name no grpc-encoding", Group: schema.GroupProtocol, Severity: schema.Error})
 	xEncodingGuess = Proto.Expert(schema.Expert{Abbrev: "gogrpc.encoding_assumed", Text: "grpc-encoding not captured: taken from the message's magic number", Group: schema.GroupAssumption, Severity: schema.Note})
+	xNoJSON        = Proto.Expert(schema.Expert{Abbrev: "gogrpc.json_failed", Text: "Message not rendered as JSON", Group: schema.GroupUndecoded, Severity: schema.Note})
 	xUnknown       = Proto.Expert(schema.Expert{Abbrev: "gogrpc.unknown_fields", Text: "Fields not in the message's schema", Group: schema.GroupProtocol, Severity: schema.Note})
 	xFieldsCut     = Proto.Expert(schema.Expert{Abbrev: "gogrpc.pb.fields_cut", Text: "More protobuf fields than are decoded", Group: schema.GroupUndecoded, Severity: schema.Note})
 	xAssumed       = Proto.Expert(schema.Expert{Abbrev: "gogrpc.assumed", Text: "Taken for gRPC by its DATA: the stream's content-type was not captured", Group: schema.GroupAssumption, Severity: schema.Note})

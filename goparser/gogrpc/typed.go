@@ -47,6 +47,9 @@ func writeTypedAs(w tree.Writer, off, n int, payload []byte, md protoreflect.Mes
 	}
 	const gen = tree.FlagGenerated
 	w.Add(fMsgType, off, n, tree.Str(string(md.FullName())), "", gen)
+	if err := pbschema.Missing(msg); err != nil {
+		w.Expert(xSchema, fmt.Sprintf("%s of type %s lacks a required field (protobuf libraries refuse it): %v", what, md.FullName(), err))
+	}
 	budget := maxTypedItems
 	if unknown := writeTypedFields(w, off, n, msg, reg, &budget); unknown > 0 {
 		// Valid protobuf (a newer schema's fields), but also what a
@@ -56,6 +59,8 @@ func writeTypedAs(w tree.Writer, off, n int, payload []byte, md protoreflect.Mes
 	}
 	if js, err := reg.JSON(msg); err == nil {
 		w.Add(fJSON, off, n, tree.Str(js), "", gen)
+	} else {
+		w.Expert(xNoJSON, fmt.Sprintf("%s of type %s has no gogrpc.json: %v", what, md.FullName(), err))
 	}
 	return true
 }
@@ -182,12 +187,12 @@ func writeTypedValue(w tree.Writer, off, n int, label string, fd protoreflect.Fi
 		sub := v.Message()
 		name := sub.Descriptor().FullName()
 		if wellKnown[name] {
-			text := string(name)
+			// One that protojson cannot render (an Any of a type the
+			// sets lack, a time out of range) shows its fields.
 			if js, err := reg.JSON(sub.Interface()); err == nil {
-				text = js
+				w.Add(fTyped, off, n, tree.FromBytes, label+": "+js, fl)
+				return len(sub.GetUnknown())
 			}
-			w.Add(fTyped, off, n, tree.FromBytes, label+": "+text, fl)
-			return len(sub.GetUnknown())
 		}
 		if !room(w, 2) {
 			// Too deep for the tree: its fields are in gogrpc.json.

@@ -163,7 +163,9 @@ func (r *Registry) Types(path string) (req, resp protoreflect.MessageDescriptor,
 	return md.Input(), md.Output(), true
 }
 
-// Decode unmarshals a message of type md.
+// Decode unmarshals a message of type md. A proto2 message that lacks a
+// required field decodes (protobuf libraries refuse it, but its fields
+// are still worth seeing): Missing tells.
 func (r *Registry) Decode(md protoreflect.MessageDescriptor, b []byte) (*dynamicpb.Message, error) {
 	return r.DecodeDepth(md, b, MaxDepth)
 }
@@ -174,17 +176,24 @@ func (r *Registry) DecodeDepth(md protoreflect.MessageDescriptor, b []byte, dept
 		depth = MaxDepth
 	}
 	m := dynamicpb.NewMessage(md)
-	opts := proto.UnmarshalOptions{Resolver: r.types, RecursionLimit: depth}
+	opts := proto.UnmarshalOptions{Resolver: r.types, RecursionLimit: depth, AllowPartial: true}
 	if err := opts.Unmarshal(b, m); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
+// Missing reports the required fields, in m and the messages in it, that
+// a proto2 message lacks: nil when it has them all.
+func Missing(m proto.Message) error {
+	return proto.CheckInitialized(m)
+}
+
 // JSON renders a message as one line of protojson, with Any resolved
-// from the descriptor sets.
+// from the descriptor sets. A required field it lacks is left out, as
+// any unset field.
 func (r *Registry) JSON(m proto.Message) (string, error) {
-	b, err := protojson.MarshalOptions{Resolver: r.types}.Marshal(m)
+	b, err := protojson.MarshalOptions{Resolver: r.types, AllowPartial: true}.Marshal(m)
 	if err != nil {
 		return "", err
 	}

@@ -1,0 +1,106 @@
+package gogrpc
+
+import (
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/gotcpdump/gotcpdump/goparser/grpcmsg"
+	"github.com/gotcpdump/gotcpdump/goparser/result"
+	"github.com/gotcpdump/gotcpdump/goparser/tree"
+)
+
+// TestTypedEdgeCases: valid messages that protobuf libraries or
+// protojson refuse still show their fields with their schema: a proto2
+// message without its required field (with a warning), and an Any of a
+// type the sets lack (its type URL and value, and a note for the missing
+// gogrpc.json).
+func TestTypedEdgeCases(t *testing.T) {
+	opt := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()
+	req := descriptorpb.FieldDescriptorProto_LABEL_REQUIRED.Enum()
+	fd := &descriptorpb.FileDescriptorProto{
+		Name:       proto.String("edge.proto"),
+		Package:    proto.String("edge"),
+		Syntax:     proto.String("proto2"),
+		Dependency: []string{"google/protobuf/any.proto"},
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String("Msg"),
+			Field: []*descriptorpb.FieldDescriptorProto{
+				{Name: proto.String("id"), Number: proto.Int32(1), Label: req, Type: descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum()},
+				{Name: proto.String("name"), Number: proto.Int32(2), Label: opt, Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum()},
+				{Name: proto.String("any"), Number: proto.Int32(3), Label: opt, Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: proto.String(".google.protobuf.Any")},
+			},
+		}},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name:   proto.String("S"),
+			Method: []*descriptorpb.MethodDescriptorProto{{Name: proto.String("Do"), InputType: proto.String(".edge.Msg"), OutputType: proto.String(".edge.Msg")}},
+		}},
+	}
+	reg := loadSet(t, protodesc.ToFileDescriptorProto(anypb.File_google_protobuf_any_proto), fd)
+	noID := protowire.AppendString(protowire.AppendTag(nil, 2, protowire.BytesType), "noid")
+	anyMsg := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "type.googleapis.com/other.Type")
+	anyMsg = protowire.AppendBytes(protowire.AppendTag(anyMsg, 2, protowire.BytesType), []byte{0x08, 0x2a})
+	withAny := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), 5)
+	withAny = protowire.AppendBytes(protowire.AppendTag(withAny, 3, protowire.BytesType), anyMsg)
+	for _, c := range []struct {
+		name       string
+		msg        []byte
+		want, lack []string
+	}{
+		{"required field missing", noID,
+			[]string{"edge.Msg", `name: \"noid\"`, `{"name":"noid"}`, "lacks a required field"}, []string{"does not decode"}},
+		{"Any of an unknown type", withAny,
+			[]string{"id: 5", "any (google.protobuf.Any)", `type_url: \"type.googleapis.com/other.Type\"`, "value: 082a", "has no gogrpc.json"},
+			[]string{"does not decode", "required"}},
+	} {
+		var e result.Encoder
+		var xs []tree.ExpertRecord
+		e.BeginArray()
+		WriteMessage(tree.Writer{E: &e, X: &xs}, 0, grpcmsg.Message{Length: uint32(len(c.msg)), Data: c.msg, Parts: 1, N: 5 + len(c.msg)},
+			Call{Path: "/edge.S/Do"}, true, reg, Limits{})
+		e.End()
+		out, err := e.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _, err := result.Decode(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		var walk func([]any)
+		walk = func(items []any) {
+			for _, it := range items {
+				x := it.([]any)
+				for _, y := range x[3:5] {
+					if s, ok := y.(string); ok {
+						b.WriteString(strings.ReplaceAll(s, `"`, `\"`) + "\n")
+					}
+				}
+				if len(x) > 6 {
+					walk(x[6].([]any))
+				}
+			}
+		}
+		walk(v.([]any))
+		for _, x := range xs {
+			b.WriteString(x.Msg + "\n")
+		}
+		s := b.String()
+		for _, w := range c.want {
+			if !strings.Contains(s, w) && !strings.Contains(s, strings.ReplaceAll(w, `"`, `\"`)) {
+				t.Errorf("%s: lacks %q in\n%s", c.name, w, s)
+			}
+		}
+		for _, l := range c.lack {
+			if strings.Contains(s, l) {
+				t.Errorf("%s: has %q in\n%s", c.name, l, s)
+			}
+		}
+	}
+}
