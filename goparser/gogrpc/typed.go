@@ -51,7 +51,11 @@ func writeTypedAs(w tree.Writer, off, n int, payload []byte, md protoreflect.Mes
 		w.Expert(xSchema, fmt.Sprintf("%s of type %s lacks a required field (protobuf libraries refuse it): %v", what, md.FullName(), err))
 	}
 	budget := maxTypedItems
-	if unknown := writeTypedFields(w, off, n, msg, reg, &budget); unknown > 0 {
+	unknown := writeTypedFields(w, off, n, msg, reg, &budget)
+	if budget < 0 {
+		w.Expert(xFieldsCut, fmt.Sprintf("%s: decoding with the schema stopped after %d items (nested ones included); gogrpc.json holds the whole message", what, maxTypedItems))
+	}
+	if unknown > 0 {
 		// Valid protobuf (a newer schema's fields), but also what a
 		// message of another type, or a field of another wire type,
 		// decodes to: shown raw rather than dropped.
@@ -78,10 +82,14 @@ func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pb
 	const fl = tree.FlagGenerated | tree.FlagReplaceText
 	defer func() {
 		u := m.GetUnknown()
-		if len(u) == 0 || *budget <= 0 {
+		if len(u) == 0 {
 			return
 		}
 		unknown += len(u)
+		if *budget <= 0 {
+			*budget = -1 // cut
+			return
+		}
 		*budget--
 		label := fmt.Sprintf("[fields not in the schema: %d octets]", len(u))
 		if !room(w, 2) {
@@ -105,6 +113,7 @@ func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pb
 	slices.SortFunc(fields, func(a, b typedField) int { return cmp.Compare(a.fd.Number(), b.fd.Number()) })
 	for _, f := range fields {
 		if *budget <= 0 {
+			*budget = -1 // cut
 			return
 		}
 		fd, v := f.fd, f.v
@@ -114,7 +123,11 @@ func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pb
 			l := v.List()
 			*budget--
 			w.Begin(fTyped, off, n, tree.FromBytes, fmt.Sprintf("%s: [%d elements]", name, l.Len()), fl)
-			for i := 0; i < l.Len() && *budget > 0; i++ {
+			for i := 0; i < l.Len(); i++ {
+				if *budget <= 0 {
+					*budget = -1 // cut
+					break
+				}
 				unknown += writeTypedValue(w, off, n, "["+strconv.Itoa(i)+"]", fd, l.Get(i), reg, budget)
 			}
 			w.End()
@@ -130,6 +143,7 @@ func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pb
 			slices.SortFunc(keys, compareKeys)
 			for _, k := range keys {
 				if *budget <= 0 {
+					*budget = -1 // cut
 					break
 				}
 				unknown += writeTypedValue(w, off, n, k.String(), fd.MapValue(), mp.Get(k), reg, budget)

@@ -19,7 +19,7 @@ import (
 // protojson refuse still show their fields with their schema: a proto2
 // message without its required field (with a warning), and an Any of a
 // type the sets lack (its type URL and value, and a note for the missing
-// gogrpc.json).
+// gogrpc.json); a message with more items than the tree shows says so.
 func TestTypedEdgeCases(t *testing.T) {
 	opt := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()
 	req := descriptorpb.FieldDescriptorProto_LABEL_REQUIRED.Enum()
@@ -34,6 +34,7 @@ func TestTypedEdgeCases(t *testing.T) {
 				{Name: proto.String("id"), Number: proto.Int32(1), Label: req, Type: descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum()},
 				{Name: proto.String("name"), Number: proto.Int32(2), Label: opt, Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum()},
 				{Name: proto.String("any"), Number: proto.Int32(3), Label: opt, Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: proto.String(".google.protobuf.Any")},
+				{Name: proto.String("nums"), Number: proto.Int32(4), Label: descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum(), Type: descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum()},
 			},
 		}},
 		Service: []*descriptorpb.ServiceDescriptorProto{{
@@ -47,6 +48,10 @@ func TestTypedEdgeCases(t *testing.T) {
 	anyMsg = protowire.AppendBytes(protowire.AppendTag(anyMsg, 2, protowire.BytesType), []byte{0x08, 0x2a})
 	withAny := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), 5)
 	withAny = protowire.AppendBytes(protowire.AppendTag(withAny, 3, protowire.BytesType), anyMsg)
+	many := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), 1)
+	for i := 0; i < maxTypedItems+10; i++ {
+		many = protowire.AppendVarint(protowire.AppendTag(many, 4, protowire.VarintType), 3)
+	}
 	for _, c := range []struct {
 		name       string
 		msg        []byte
@@ -57,6 +62,9 @@ func TestTypedEdgeCases(t *testing.T) {
 		{"Any of an unknown type", withAny,
 			[]string{"id: 5", "any (google.protobuf.Any)", `type_url: \"type.googleapis.com/other.Type\"`, "value: 082a", "has no gogrpc.json"},
 			[]string{"does not decode", "required"}},
+		{"more items than the budget", many,
+			[]string{"nums: [4106 elements]", "[4093]: 3", "stopped after 4096 items"}, []string{"[4094]: 3", "does not decode"}},
+		{"within the budget", withAny, nil, []string{"stopped after"}},
 	} {
 		var e result.Encoder
 		var xs []tree.ExpertRecord
