@@ -38,7 +38,8 @@ type Registry struct {
 }
 
 // Load reads FileDescriptorSet files. Files that several sets hold (a
-// shared import) are taken once. A set that cannot be read or parsed, or a
+// shared import) are taken once; a file that has the path of one taken
+// before but declares types it lacks is an error. A set that cannot be read or parsed, or a
 // file in it that does not build (an import missing), is skipped and named
 // in the error, which joins one error per problem: the Registry returned is
 // never nil and holds every other type.
@@ -58,6 +59,12 @@ func Load(paths []string) (*Registry, error) {
 		}
 		for _, fd := range set.File {
 			if _, err := r.files.FindFileByPath(fd.GetName()); err == nil {
+				// A shared import; but another file of the same name
+				// (two services' "api.proto") would lose its types.
+				if missing := missingNames(r.files, fd); len(missing) > 0 {
+					errs = append(errs, fmt.Errorf("pbschema: %s: %s is another file than the one of that name already loaded: not loaded, and %s not found",
+						p, fd.GetName(), strings.Join(missing, ", ")))
+				}
 				continue
 			}
 			f, err := protodesc.NewFile(fd, r.files)
@@ -72,6 +79,39 @@ func Load(paths []string) (*Registry, error) {
 	}
 	r.types = dynamicpb.NewTypes(r.files)
 	return r, errors.Join(errs...)
+}
+
+// missingNames lists the top-level messages, enums, services and
+// extensions that fd declares and files lacks (the first few).
+func missingNames(files *protoregistry.Files, fd *descriptorpb.FileDescriptorProto) []string {
+	pkg := fd.GetPackage()
+	var names []string
+	for _, m := range fd.GetMessageType() {
+		names = append(names, m.GetName())
+	}
+	for _, e := range fd.GetEnumType() {
+		names = append(names, e.GetName())
+	}
+	for _, sv := range fd.GetService() {
+		names = append(names, sv.GetName())
+	}
+	for _, x := range fd.GetExtension() {
+		names = append(names, x.GetName())
+	}
+	var missing []string
+	for _, n := range names {
+		if pkg != "" {
+			n = pkg + "." + n
+		}
+		if _, err := files.FindDescriptorByName(protoreflect.FullName(n)); err != nil {
+			if len(missing) == 3 {
+				missing = append(missing, "…")
+				break
+			}
+			missing = append(missing, n)
+		}
+	}
+	return missing
 }
 
 // Empty tells whether the registry gives no type at all.

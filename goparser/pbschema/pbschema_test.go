@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 func healthSet(t *testing.T) *Registry {
@@ -121,5 +123,42 @@ func TestSetMethodTypesKeepsTheGoodEntries(t *testing.T) {
 		if _, _, ok := r.Types(p); ok {
 			t.Errorf("%s set", p)
 		}
+	}
+}
+
+// TestSamePathOtherFile: a set whose file has the path of one already
+// loaded but declares other types (two services' "api.proto") is
+// reported, not dropped in silence; a shared import is not.
+func TestSamePathOtherFile(t *testing.T) {
+	file := func(pkg string) *descriptorpb.FileDescriptorProto {
+		return &descriptorpb.FileDescriptorProto{
+			Name:        proto.String("api.proto"),
+			Package:     proto.String(pkg),
+			Syntax:      proto.String("proto3"),
+			MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Req")}},
+		}
+	}
+	dir := t.TempDir()
+	write := func(name string, fd *descriptorpb.FileDescriptorProto) string {
+		b, err := proto.Marshal(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{fd}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a, a2, b := write("a.pb", file("a")), write("a2.pb", file("a")), write("b.pb", file("b"))
+	if _, err := Load([]string{a, a2}); err != nil {
+		t.Errorf("the same file twice: %v", err)
+	}
+	r, err := Load([]string{a, b})
+	if err == nil || !strings.Contains(err.Error(), "b.Req not found") {
+		t.Errorf("another api.proto: error %v", err)
+	}
+	if _, err := r.message("a.Req"); err != nil {
+		t.Error("the first api.proto's types lost")
 	}
 }
