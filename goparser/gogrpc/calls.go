@@ -30,7 +30,8 @@ const timeoutUnits = "HMSmun"
 
 var timeoutUnit = [len(timeoutUnits)]time.Duration{time.Hour, time.Minute, time.Second, time.Millisecond, time.Microsecond, time.Nanosecond}
 
-// ParseTimeout reads a grpc-timeout header value ("100m", "9998452u").
+// ParseTimeout reads a grpc-timeout header value ("100m", "9998452u"); one
+// longer than time.Duration holds is its largest value.
 func ParseTimeout(v string) (time.Duration, bool) {
 	if len(v) < 2 || len(v) > 9 {
 		return 0, false
@@ -42,6 +43,11 @@ func ParseTimeout(v string) (time.Duration, bool) {
 	u := strings.IndexByte(timeoutUnits, v[len(v)-1])
 	if u < 0 {
 		return 0, false
+	}
+	if unit := timeoutUnit[u]; n > math.MaxInt64/int64(unit) {
+		// Eight digits of hours go past time.Duration: as grpc-go, the
+		// longest one.
+		return math.MaxInt64, true
 	}
 	return time.Duration(n) * timeoutUnit[u], true
 }

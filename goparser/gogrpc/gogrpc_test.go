@@ -42,7 +42,7 @@ func TestStatusDetails(t *testing.T) {
 }
 
 func TestParseTimeout(t *testing.T) {
-	for v, want := range map[string]string{"100m": "100ms", "9998452u": "9.998452s", "1H": "1h0m0s", "2M": "2m0s", "5S": "5s", "7n": "7ns"} {
+	for v, want := range map[string]string{"100m": "100ms", "9998452u": "9.998452s", "1H": "1h0m0s", "2M": "2m0s", "5S": "5s", "7n": "7ns", "99999999H": "2562047h47m16.854775807s", "2562047H": "2562047h0m0s"} {
 		if d, ok := ParseTimeout(v); !ok || d.String() != want {
 			t.Errorf("%s: %v %v", v, d, ok)
 		}
