@@ -146,7 +146,7 @@ func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pb
 					*budget = -1 // cut
 					break
 				}
-				unknown += writeTypedValue(w, off, n, k.String(), fd.MapValue(), mp.Get(k), reg, budget)
+				unknown += writeTypedValue(w, off, n, keyLabel(fd.MapKey(), k), fd.MapValue(), mp.Get(k), reg, budget)
 			}
 			w.End()
 		default:
@@ -154,6 +154,16 @@ func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pb
 		}
 	}
 	return unknown
+}
+
+// keyLabel is how a map entry's label names its key: a string quoted, as
+// string values are (a key may hold a newline, a NUL or octets that are
+// not UTF-8, which a label must not carry as they are).
+func keyLabel(fd protoreflect.FieldDescriptor, k protoreflect.MapKey) string {
+	if fd.Kind() == protoreflect.StringKind {
+		return strconv.Quote(k.String())
+	}
+	return k.String()
 }
 
 // compareKeys orders map keys (bools, integers or strings, one kind per

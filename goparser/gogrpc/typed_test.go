@@ -112,3 +112,60 @@ func TestTypedEdgeCases(t *testing.T) {
 		}
 	}
 }
+
+// TestMapKeyLabel: a string map key is quoted in its entry's label, so
+// that a newline, a NUL or octets that are not UTF-8 in it (a proto2 map
+// does not check them) do not end up in the label as they are.
+func TestMapKeyLabel(t *testing.T) {
+	opt := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()
+	entry := &descriptorpb.DescriptorProto{
+		Name:    proto.String("MEntry"),
+		Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)},
+		Field: []*descriptorpb.FieldDescriptorProto{
+			{Name: proto.String("key"), Number: proto.Int32(1), Label: opt, Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum()},
+			{Name: proto.String("value"), Number: proto.Int32(2), Label: opt, Type: descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum()},
+		},
+	}
+	fd := &descriptorpb.FileDescriptorProto{
+		Name:    proto.String("maps.proto"),
+		Package: proto.String("maps"),
+		Syntax:  proto.String("proto2"),
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name:       proto.String("Msg"),
+			NestedType: []*descriptorpb.DescriptorProto{entry},
+			Field: []*descriptorpb.FieldDescriptorProto{
+				{Name: proto.String("m"), Number: proto.Int32(1), Label: descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum(),
+					Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: proto.String(".maps.Msg.MEntry")},
+			},
+		}},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name:   proto.String("S"),
+			Method: []*descriptorpb.MethodDescriptorProto{{Name: proto.String("Do"), InputType: proto.String(".maps.Msg"), OutputType: proto.String(".maps.Msg")}},
+		}},
+	}
+	reg := loadSet(t, fd)
+	var msg []byte
+	for _, k := range []string{"a\nb\x00c", "d\xffe"} {
+		e := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), k)
+		e = protowire.AppendVarint(protowire.AppendTag(e, 2, protowire.VarintType), 1)
+		msg = protowire.AppendBytes(protowire.AppendTag(msg, 1, protowire.BytesType), e)
+	}
+	var e result.Encoder
+	e.BeginArray()
+	WriteMessage(tree.Writer{E: &e}, 0, grpcmsg.Message{Length: uint32(len(msg)), Data: msg, Parts: 1, N: 5 + len(msg)},
+		Call{Path: "/maps.S/Do"}, true, reg, Limits{})
+	e.End()
+	out, err := e.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, want := range []string{`"a\nb\x00c": 1`, `"d\xffe": 1`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("result lacks %s", want)
+		}
+	}
+	if strings.Contains(s, "a\nb") || strings.Contains(s, "d\xffe") {
+		t.Error("a key as it is in a label")
+	}
+}
