@@ -88,7 +88,7 @@ func TestDeepMessageFitsResult(t *testing.T) {
 		{"raw at the limit", 64, nil, "octets"},
 		{"typed", 62, reg, "nested too deep to show"},
 		{"typed, unknown fields deep down", 60, reg, "fields not in the schema"},
-		{"beyond the schema's limit", 70, reg, "does not decode as deep.Node"},
+		{"beyond the schema's limit", 70, reg, "nests messages deeper than gogrpc.max_depth (64): not decoded as deep.Node"},
 	} {
 		msg := nested(c.levels)
 		var e result.Encoder
@@ -105,6 +105,9 @@ func TestDeepMessageFitsResult(t *testing.T) {
 		}
 		if !strings.Contains(string(out), c.want) {
 			t.Errorf("%s: result lacks %q", c.name, c.want)
+		}
+		if strings.Contains(string(out), "does not decode") {
+			t.Errorf("%s: taken for a schema mismatch", c.name)
 		}
 		if c.reg != nil && c.levels <= pbschema.MaxDepth && !strings.Contains(string(out), `"leaf"`) {
 			t.Errorf("%s: no JSON with the innermost field", c.name)

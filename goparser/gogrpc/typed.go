@@ -42,6 +42,14 @@ func writeTyped(w tree.Writer, off, n int, payload []byte, path string, request 
 func writeTypedAs(w tree.Writer, off, n int, payload []byte, md protoreflect.MessageDescriptor, what string, reg *pbschema.Registry, depth int) bool {
 	msg, err := reg.DecodeDepth(md, payload, depth)
 	if err != nil {
+		if strings.Contains(err.Error(), "exceeded maximum recursion depth") {
+			// Valid protobuf, deeper than the limit: not a mismatch.
+			if depth <= 0 {
+				depth = pbschema.MaxDepth
+			}
+			w.Expert(xFieldsCut, fmt.Sprintf("%s nests messages deeper than gogrpc.max_depth (%d): not decoded as %s", what, depth, md.FullName()))
+			return false
+		}
 		w.Expert(xSchema, fmt.Sprintf("%s does not decode as %s: %v", what, md.FullName(), err))
 		return false
 	}
