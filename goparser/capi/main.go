@@ -239,7 +239,15 @@ func call(op int, a []int64, key string, data []byte, dst []byte) (n int, status
 			in.Seq, in.HasSeq = uint32(a[10]), true
 		}
 		state.h2.GRPCCalls().Frame = in.Frame
-		if decodeH2(e, in) != h2.StatusNotMine {
+		st := decodeH2(e, in)
+		if _, err := e.Bytes(); err != nil && st != h2.StatusNotMine {
+			// The decoder's state has taken these octets (HPACK tables
+			// among it): failing here would have Wireshark offer them
+			// again, to goh2's heuristics too, and decode them twice.
+			// They are taken, with what went wrong and no items.
+			undecodable(e, err)
+		}
+		if st != h2.StatusNotMine {
 			keep, kept = keepKey(op, a, 4)
 			if kept && noLaterPass {
 				state.kept.skip(keep)
@@ -578,6 +586,21 @@ func deliver(b, dst []byte) (int, int) {
 		return len(b), statusNeedBuffer
 	}
 	return copy(dst, b), statusOK
+}
+
+// undecodable replaces a GP_OP_H2 result that could not be encoded with
+// one that takes the octets the decoder took, with the error.
+func undecodable(e *result.Encoder, err error) {
+	e.Reset()
+	e.BeginArray()
+	e.Int(int64(h2.StatusOK))
+	e.Int(int64(state.h2.Consumed()))
+	e.Int(int64(state.h2.Need()))
+	e.BeginArray()
+	e.End()
+	e.Nil()
+	tree.EncodeExperts(e, []tree.ExpertRecord{{ID: h2.XInternal, Msg: "goparser: " + err.Error() + "; this packet's frames are decoded but not shown"}})
+	e.End()
 }
 
 func decodeH2(e *result.Encoder, in h2.Input) h2.Status {

@@ -188,3 +188,36 @@ func TestNullPointers(t *testing.T) {
 		t.Errorf("no output buffer: status %d", st)
 	}
 }
+
+// TestUnencodableResultTakesOctets: a packet whose result cannot be
+// encoded after the decoder took it (its HPACK tables moved on) is
+// taken all the same, with the error, not failed: Wireshark would offer
+// the octets again and they would be decoded twice.
+func TestUnencodableResultTakesOctets(t *testing.T) {
+	reset()
+	saved := h2Decode
+	defer func() { h2Decode = saved }()
+	h2Decode = func(d *h2.Decoder, in h2.Input, e *result.Encoder) h2.Status {
+		st := d.Decode(in, e)
+		for range result.MaxDepth + 1 {
+			e.BeginArray()
+		}
+		return st
+	}
+	data := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+	dst := make([]byte, 4096)
+	n, st := call(opH2, []int64{1}, "a 1\nb 2", data, dst)
+	if st != statusOK {
+		t.Fatalf("status %d: %q", st, dst[:n])
+	}
+	v, rest, err := result.Decode(dst[:n])
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("result: %v, %d octets left", err, len(rest))
+	}
+	r := v.([]any)
+	experts := r[5].([]any)
+	if r[0] != int64(h2.StatusOK) || r[1] != int64(len(data)) || r[2] != int64(0) || len(r[3].([]any)) != 0 || len(experts) != 1 ||
+		!strings.Contains(experts[0].([]any)[1].(string), "nesting too deep; this packet's frames are decoded but not shown") {
+		t.Fatalf("result %v", r)
+	}
+}

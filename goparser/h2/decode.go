@@ -112,6 +112,7 @@ type Decoder struct {
 	peerUnclaimed bool
 	resetFramer   bool
 	consumed      int // the last Decode's consumed octets (Consumed)
+	need          int // and the octets it needed next (Need)
 	// contLost: the frame's direction lost frames since its last HEADERS,
 	// so a CONTINUATION may belong to a block whose HEADERS was lost.
 	contLost bool
@@ -190,7 +191,7 @@ func (d *Decoder) Links() []Link { return d.links }
 // that build no tree.
 func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	d.tick++
-	d.consumed = 0
+	d.consumed, d.need = 0, 0
 	// The key is looked up from a stack buffer and becomes a string only
 	// for a new connection: one allocation a packet less.
 	var kb [128]byte
@@ -258,7 +259,7 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	} else {
 		consumed = len(in.Data)
 	}
-	d.consumed = consumed
+	d.consumed, d.need = consumed, need
 	if !d.keepIdle {
 		d.idleConn(c)
 	}
@@ -325,6 +326,10 @@ func (d *Decoder) inSequence(c *conn, dir int, in Input, preface bool) bool {
 // Consumed returns how many octets of its data the last Decode took: the
 // result's items lie within them.
 func (d *Decoder) Consumed() int { return d.consumed }
+
+// Need returns how many more octets the last Decode needed at Consumed
+// (0: none; NeedOneMoreSegment when unknown).
+func (d *Decoder) Need() int { return d.need }
 
 func (d *Decoder) newConn(id string) *conn {
 	if len(d.conns) >= d.opts.MaxConns {

@@ -150,7 +150,8 @@ var (
 	xTableLost  = Proto.Expert(schema.Expert{Abbrev: "goh2.hpack.table_lost", Text: "HPACK decoding failed after frames of this direction were lost: its table is no longer the peer's", Group: schema.GroupSequence, Severity: schema.Warn})
 	xOutOfOrder = Proto.Expert(schema.Expert{Abbrev: "goh2.out_of_order", Text: "Octets from before the ones expected next (a TCP segment out of order or retransmitted): not decoded", Group: schema.GroupSequence, Severity: schema.Note})
 	xLost       = Proto.Expert(schema.Expert{Abbrev: "goh2.framing_lost", Text: "HTTP/2 framing lost: bytes where a frame header was due are not one (a TCP segment missing from the capture?)", Group: schema.GroupSequence, Severity: schema.Warn})
-	// Raised by the Lua side when a call into Go reports an error.
-	_      = Proto.Expert(schema.Expert{Abbrev: "goh2.internal_error", Text: "The Go decoder failed on this packet", Group: schema.GroupMalformed, Severity: schema.Error})
-	xLimit = Proto.Expert(schema.Expert{Abbrev: "goh2.limit", Text: "Decoder limit reached", Group: schema.GroupProtocol, Severity: schema.Warn})
+	// Raised by the Lua side when a call into Go reports an error, and
+	// by the library when a decoded packet's result cannot be encoded.
+	XInternal = Proto.Expert(schema.Expert{Abbrev: "goh2.internal_error", Text: "The Go decoder failed on this packet", Group: schema.GroupMalformed, Severity: schema.Error})
+	xLimit    = Proto.Expert(schema.Expert{Abbrev: "goh2.limit", Text: "Decoder limit reached", Group: schema.GroupProtocol, Severity: schema.Warn})
 )
