@@ -143,7 +143,9 @@ entries:
 		}
 		var pair [2]protoreflect.MessageDescriptor
 		for i, name := range []string{req, resp} {
-			d, err := r.message(strings.TrimSpace(name))
+			// ".pkg.Msg", as protoc and descriptors write a type
+			// by its full name, is the same type.
+			d, err := r.message(strings.TrimPrefix(strings.TrimSpace(name), "."))
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%w (in %q)", err, entry))
 				continue entries

@@ -62,6 +62,13 @@ func TestSetMethodTypes(t *testing.T) {
 	if _, resp, ok := r.Types("/x.Y/W"); !ok || resp.FullName() != "grpc.health.v1.HealthCheckResponse" {
 		t.Errorf("/x.Y/W: %v %v", resp, ok)
 	}
+	// A full name with its leading dot, as descriptors write it.
+	if err := r.SetMethodTypes("/x.Y/V=.grpc.health.v1.HealthCheckRequest,.grpc.health.v1.HealthCheckResponse"); err != nil {
+		t.Fatal(err)
+	}
+	if req, resp, ok := r.Types("/x.Y/V"); !ok || req.FullName() != "grpc.health.v1.HealthCheckRequest" || resp.FullName() != "grpc.health.v1.HealthCheckResponse" {
+		t.Errorf("/x.Y/V: %v %v %v", req, resp, ok)
+	}
 	for _, bad := range []string{"/a/b", "/a/b=no.Such", "/a/b=grpc.health.v1.Health"} {
 		if err := r.SetMethodTypes(bad); err == nil {
 			t.Errorf("%q accepted", bad)
