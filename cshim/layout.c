@@ -9,10 +9,10 @@
 #include "wireshark.h"
 
 static const struct pinfo_layout layouts[] = {
-    {.major = 4, .minor = 0, .fd = 56, .ptype = 256, .srcport = 260, .destport = 264, .visited_byte = 42,
+    {.major = 4, .minor = 0, .fd = 56, .flags = 252, .ptype = 256, .srcport = 260, .destport = 264, .visited_byte = 42,
      .visited_bit = 3, .src = 184, .dst = 208, .can_desegment = 304, .desegment_offset = 308,
      .desegment_len = 312, .curr_layer_num = 352, .col_protocol = 37, .col_info = 28},
-    {.major = 4, .minor = 4, .fd = 80, .ptype = 280, .srcport = 284, .destport = 288, .visited_byte = 49,
+    {.major = 4, .minor = 4, .fd = 80, .flags = 276, .ptype = 280, .srcport = 284, .destport = 288, .visited_byte = 49,
      .visited_bit = 3, .src = 208, .dst = 232, .can_desegment = 328, .desegment_offset = 332,
      .desegment_len = 336, .curr_layer_num = 376, .col_protocol = 34, .col_info = 25},
 };

@@ -22,6 +22,7 @@ int main(void) {
     int bit;
     printf("{.major = %d, .minor = %d, ", WIRESHARK_VERSION_MAJOR, WIRESHARK_VERSION_MINOR);
     OFF(fd);
+    OFF(flags);
     OFF(ptype);
     OFF(srcport);
     OFF(destport);

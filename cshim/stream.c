@@ -131,6 +131,11 @@ static int call_stream(struct call *c) {
 
     c->taken = 0;
     c->has_links = 0;
+    /* A segment that an ICMP error quotes is not the connection's next:
+     * decoded, it would move the connection's state (its HPACK table, the
+     * sequence number expected next) as if the peer had sent it again. */
+    if (pinfo_in_error_pkt(pinfo, layout))
+        return CALL_OK;
     begin_call(pinfo);
     len = tvb_captured_length(c->tvb);
     if (!pinfo_visited(pinfo, layout)) {

@@ -140,6 +140,7 @@ struct tcpinfo {
 struct pinfo_layout {
     int major, minor;
     size_t fd, ptype, srcport, destport; /* in packet_info */
+    size_t flags;                        /* struct { guint32 in_error_pkt:1; ... } */
     size_t visited_byte;                 /* in frame_data */
     unsigned visited_bit;
     size_t src, dst;                  /* address: int type, int len, const void *data */
@@ -164,6 +165,12 @@ static inline int pinfo_visited(const packet_info *pinfo, const struct pinfo_lay
     const uint8_t *fd;
     memcpy(&fd, (const uint8_t *)pinfo + l->fd, sizeof fd);
     return fd && (fd[l->visited_byte] >> l->visited_bit & 1);
+}
+
+/* Whether the dissection is inside an error packet (pinfo.in_error_pkt):
+ * a TCP segment that an ICMP error quotes, not one of the connection's. */
+static inline int pinfo_in_error_pkt(const packet_info *pinfo, const struct pinfo_layout *l) {
+    return pinfo_u32(pinfo, l->flags) & 1;
 }
 
 /* Makes name pinfo's current protocol (pinfo.current_proto, under which

@@ -46,6 +46,9 @@ local function add_links(tvb, tree, links)
 end
 
 local function lua_dissect(tvb, pinfo, tree, heuristic)
+    if pinfo.in_error_pkt then
+        return 0 -- quoted by an ICMP error: not the connection's next octets
+    end
     local num, ord = ordinals:begin(pinfo)
     local ok, msg
     if not pinfo.visited then
@@ -251,6 +254,9 @@ local WEB_TYPES = { "application/grpc-web", "application/grpc-web+proto", "appli
 -- bodies, and takes the method from gogrpc.ports.
 local web_ordinals = common.new_ordinals("gogrpc")
 function gogrpc.dissector(tvb, pinfo, tree)
+    if pinfo.in_error_pkt then
+        return 0 -- quoted by an ICMP error: not the connection's next body
+    end
     local num, ord = web_ordinals:begin(pinfo)
     local ok, msg
     if not pinfo.visited then
