@@ -177,7 +177,17 @@ type Limits struct {
 	// Its data sources stay (tshark -x prints them without a tree), and
 	// typed decoding still runs for its expert infos.
 	NoTree bool
+	// Inflated, when set, counts the octets that the messages of one
+	// packet have inflated to: once it reaches MaxInflatedPerPacket, the
+	// packet's further messages are not decompressed. MaxDecompressed
+	// bounds a message, but a packet may hold thousands of them.
+	Inflated *int
 }
+
+// MaxInflatedPerPacket bounds the octets that the messages of one packet
+// (Limits.Inflated) inflate to, with the last one's MaxDecompressed: each
+// goes into the packet's result as a data source.
+const MaxInflatedPerPacket = 64 << 20
 
 // WithDefaults fills the unset limits.
 func (l Limits) WithDefaults() Limits {
@@ -287,9 +297,15 @@ func WriteMessage(w tree.Writer, base int, m grpcmsg.Message, call Call, request
 			if m.Truncated {
 				// Cut at gogrpc.max_message (noted above): a compressed
 				// message's first octets do not inflate to its start.
+			} else if lim.Inflated != nil && *lim.Inflated >= MaxInflatedPerPacket {
+				w.Expert(xInflate, fmt.Sprintf("%s message of %d octets not decompressed: the messages before it in this packet inflated to %d octets (at most %d a packet)",
+					enc, m.Length, *lim.Inflated, MaxInflatedPerPacket))
 			} else if out, err := grpcmsg.Decompress(enc, m.Data, max); err != nil {
 				w.Expert(xInflate, fmt.Sprintf("%s message of %d octets not decompressed: %v", enc, m.Length, err))
 			} else {
+				if lim.Inflated != nil {
+					*lim.Inflated += len(out)
+				}
 				w.Add(fInflated, off, n, tree.Int(int64(len(out))), "", gen)
 				payload, decoded = out, !m.Truncated
 			}

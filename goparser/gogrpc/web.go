@@ -70,6 +70,8 @@ func (wc *WebCalls) Decode(w tree.Writer, in WebBody, reg *pbschema.Registry, li
 		}
 		body = wc.text
 	}
+	inflated := 0
+	lim.Inflated = &inflated
 	r := grpcmsg.Reassembler{Max: lim.WithDefaults().MaxMessage}
 	msgs := r.Feed(body)
 	hasTrailers := false

@@ -131,6 +131,7 @@ type Decoder struct {
 	grpcPorts  map[uint16]string // server port -> method path, for streams without HEADERS
 	grpcLimits gogrpc.Limits
 	grpcOff    bool // gogrpc is disabled: no gRPC on HTTP/2 either
+	inflated   int  // octets this Decode's gRPC messages inflated to (gogrpc.Limits.Inflated)
 	noTree     bool // Input.NoTree
 	keepIdle   bool // never release idle connections (tests compare)
 	// idle holds the last idleKeep connections found with no open stream
@@ -240,6 +241,7 @@ func (d *Decoder) Decode(in Input, e *result.Encoder) Status {
 	d.frameNum = in.Frame
 	d.noTree = in.NoTree
 	d.links = d.links[:0]
+	d.inflated = 0
 
 	e.BeginArray()
 	e.Int(int64(StatusOK))
@@ -1069,6 +1071,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 			st.progress.Bytes[side] += int64(m.Length)
 			lim := d.grpcLimits
 			lim.NoTree = d.noTree
+			lim.Inflated = &d.inflated
 			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir, d.schema, lim)
 		}
 		if seen, length, ok := st.msgs[dir].Pending(); ok && df.StreamEnded() {
