@@ -189,6 +189,16 @@ type Limits struct {
 // goes into the packet's result as a data source.
 const MaxInflatedPerPacket = 64 << 20
 
+// MaxItemsPerPacket bounds the octets of items that the gRPC messages of
+// one packet make, beyond one message's: a message is bounded, but a
+// 16 MiB DATA frame holds three million empty ones, or two thousand of
+// 4,096 fields each, whose items took half a gigabyte. The messages past
+// it are counted in one expert info (XNotShown) instead.
+const MaxItemsPerPacket = 64 << 20
+
+// XNotShown is for the messages of a packet past MaxItemsPerPacket.
+var XNotShown = xFieldsCut
+
 // WithDefaults fills the unset limits.
 func (l Limits) WithDefaults() Limits {
 	if l.MaxMessage <= 0 {

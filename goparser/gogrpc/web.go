@@ -1,6 +1,7 @@
 package gogrpc
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -109,6 +110,7 @@ func (wc *WebCalls) Decode(w tree.Writer, in WebBody, reg *pbschema.Registry, li
 		cn.open = nil
 	}
 	c.call.Text[side] = text
+	notShown := 0
 	for _, m := range msgs {
 		if text {
 			m.Encoded, m.Off, m.N = true, 0, len(in.Body)
@@ -128,7 +130,15 @@ func (wc *WebCalls) Decode(w tree.Writer, in WebBody, reg *pbschema.Registry, li
 		}
 		c.progress.Messages[side]++
 		c.progress.Bytes[side] += int64(m.Length)
+		if w.E != nil && w.E.Len() >= MaxItemsPerPacket {
+			notShown++
+			continue
+		}
 		WriteMessage(w, 0, m, c.call, request, reg, lim)
+	}
+	if notShown > 0 {
+		WriteProblem(w, 0, len(in.Body), c.call, XNotShown,
+			fmt.Sprintf("%d more gRPC-Web messages of this body not shown: its items reached %d octets", notShown, MaxItemsPerPacket))
 	}
 }
 

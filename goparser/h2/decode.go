@@ -1053,6 +1053,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 			}
 			payload = d.text
 		}
+		notShown := 0
 		for _, m := range st.msgs[dir].FeedFrame(payload, d.frameNum) {
 			for _, p := range m.Frames {
 				if p.Frame != d.frameNum {
@@ -1069,10 +1070,18 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 			}
 			st.progress.Messages[side]++
 			st.progress.Bytes[side] += int64(m.Length)
+			if d.w.E != nil && d.w.E.Len() >= gogrpc.MaxItemsPerPacket {
+				notShown++
+				continue
+			}
 			lim := d.grpcLimits
 			lim.NoTree = d.noTree
 			lim.Inflated = &d.inflated
 			gogrpc.WriteMessage(d.w, base, m, st.call, dir == st.reqDir, d.schema, lim)
+		}
+		if notShown > 0 {
+			gogrpc.WriteProblem(d.w, off, frameHeaderLen+int(fh.Length), st.call, gogrpc.XNotShown,
+				fmt.Sprintf("%d more gRPC messages of stream %d not shown: this packet's items reached %d octets", notShown, fh.StreamID, gogrpc.MaxItemsPerPacket))
 		}
 		if seen, length, ok := st.msgs[dir].Pending(); ok && df.StreamEnded() {
 			msg := fmt.Sprintf("stream %d ended after %d of the %d octets of a message (its prefix included)", fh.StreamID, seen, length)
