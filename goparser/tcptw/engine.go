@@ -36,6 +36,11 @@ type Config struct {
 	PortLo   uint16        // ephemeral port range (ip_local_port_range)
 	PortHi   uint16
 	MaxConns int // open connections tracked; the least recently active are dropped
+	// MaxPairs bounds the client -> server pairs followed one by one
+	// (default 65536): a SYN flood or a scan from random addresses makes
+	// a pair of nearly every SYN. Past it, the connections of new pairs
+	// are counted together, in one pair of "other clients".
+	MaxPairs int
 }
 
 func (c Config) withDefaults() Config {
@@ -47,6 +52,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = 1 << 20
+	}
+	if c.MaxPairs <= 0 {
+		c.MaxPairs = 1 << 16
 	}
 	return c
 }
@@ -327,18 +335,21 @@ type Engine struct {
 	hosts    map[netip.Addr]*hostState
 	hostList []*hostState // by hostState.idx
 	pairs    map[pairMapKey]*pair
-	pairList []*pair                  // by pair.idx
-	servers  map[netip.AddrPort]int32 // serverScore
-	spare    []*conn                  // closed connections, for reuse
-	reqs     reqCache
-	nextID   uint64
-	now      time.Time
-	first    time.Time
-	rep      reportState
-	verdict  Verdict
-	finals   [8]finalSeg // the last segments that finished connections
-	nFinals  int
-	resets   resets // the last connections that RSTs ended
+	pairList []*pair // by pair.idx
+	// others: the pair of the connections of pairs past MaxPairs, made
+	// at the first; its key's addresses are not valid ones.
+	others  *pair
+	servers map[netip.AddrPort]int32 // serverScore
+	spare   []*conn                  // closed connections, for reuse
+	reqs    reqCache
+	nextID  uint64
+	now     time.Time
+	first   time.Time
+	rep     reportState
+	verdict Verdict
+	finals  [8]finalSeg // the last segments that finished connections
+	nFinals int
+	resets  resets // the last connections that RSTs ended
 }
 
 // New returns an Engine.

@@ -2,6 +2,7 @@ package tcptw
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -623,4 +624,72 @@ func TestFindingsWorkersShareOneClient(t *testing.T) {
 	}
 	checkOneFinding(t, r.Findings, []string{"The server closes connections idle for 1.0 s (median): its idle timeout (http.Server.IdleTimeout"},
 		[]string{"new connection per request", "fix belongs to the client"})
+}
+
+// TestPairsPastMaxPairs: past Config.MaxPairs, the connections of new
+// client -> server pairs are counted together, in one pair of other
+// clients and its host of other hosts, with a warning and no finding
+// of their own: a SYN flood from random addresses made a pair of every
+// SYN (800 octets each, and a report line).
+func TestPairsPastMaxPairs(t *testing.T) {
+	e := New(Config{MaxPairs: 3})
+	for c := range 8 {
+		client := netip.AddrFrom4([4]byte{10, 0, 1, byte(c + 1)})
+		for i := range 12 {
+			f := newFlow(e, netip.AddrPortFrom(client, uint16(40000+i)), srv, 1000)
+			f.at(time.Duration(i)*100*time.Millisecond + time.Duration(c)*time.Millisecond).handshake()
+			f.data(0, []byte(reqPlain))
+			f.data(1, []byte(respClose))
+			f.send(0, false, true, false, false, 0)
+			f.send(1, false, true, true, false, 0)
+			f.send(0, false, true, true, false, 0)
+			f.send(1, false, true, false, false, 0)
+		}
+	}
+	if len(e.pairList) != 4 || len(e.pairs) != 3 {
+		t.Fatalf("%d pairs in the list, %d in the map; want 4 and 3", len(e.pairList), len(e.pairs))
+	}
+	r := e.Report(false)
+	var others *PairReport
+	for i := range r.Pairs {
+		if r.Pairs[i].Client == "other clients" {
+			others = &r.Pairs[i]
+		}
+	}
+	if others == nil || others.Server != "other servers" || others.Connections != 5*12 || len(r.Pairs) != 4 {
+		t.Fatalf("pairs %+v", r.Pairs)
+	}
+	if len(r.Findings) != 3 {
+		t.Errorf("want the 3 pairs' findings only:\n%s", strings.Join(r.Findings, "\n"))
+	}
+	for _, f := range r.Findings {
+		if strings.Contains(f, "other") {
+			t.Errorf("finding of the other pairs: %s", f)
+		}
+	}
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "More than 3 client -> server pairs") ||
+		!strings.Contains(r.Warnings[0], "the 60 connections of the later ones are counted together as other clients -> other servers") {
+		t.Errorf("warnings %q", r.Warnings)
+	}
+	var b bytes.Buffer
+	r.WriteText(&b)
+	if !strings.Contains(b.String(), "  other clients -> other servers: 60 conns") {
+		t.Errorf("report:\n%s", b.String())
+	}
+}
+
+// TestTextReportListsTheBusiestPairs: the text report lists the
+// maxTextPairs busiest pairs, and says how many more the JSON has.
+func TestTextReportListsTheBusiestPairs(t *testing.T) {
+	r := &Report{}
+	for i := range maxTextPairs + 5 {
+		r.Pairs = append(r.Pairs, PairReport{Client: fmt.Sprintf("c%d", i), Server: "s:1", Connections: maxTextPairs + 5 - i})
+	}
+	var b bytes.Buffer
+	r.WriteText(&b)
+	out := b.String()
+	if !strings.Contains(out, fmt.Sprintf("  c%d -> s:1: ", maxTextPairs-1)) || strings.Contains(out, fmt.Sprintf("  c%d -> ", maxTextPairs)) ||
+		!strings.Contains(out, "  ... and 5 more pairs with fewer connections (--json lists every pair)\n") {
+		t.Errorf("report:\n%s", out)
+	}
 }

@@ -224,6 +224,8 @@ type PairReport struct {
 	// http10: of ConnectionClose, the HTTP/1.0 requests without
 	// keep-alive.
 	afterClose, beside, serverGoaway, client, http10 int
+	// others: the pair of the connections of pairs past Config.MaxPairs.
+	others bool
 	// oneAgent: one User-Agent names all the requests of those
 	// connections: one kind of client.
 	oneAgent bool
@@ -278,16 +280,24 @@ func (e *Engine) Report(timeline bool) *Report {
 	s.SYNRetries, s.FailedConnects = e.rep.synRetries, e.rep.failedConnects
 	rangeSize := int(cfg.PortHi) - int(cfg.PortLo) + 1
 
+	// The pairs whose clients held TIME_WAIT sockets, by client: a fleet
+	// has thousands of each.
+	byClient := map[netip.Addr][]*pair{}
+	for _, p := range e.pairList {
+		if p.twClientPk > 0 && p != e.others {
+			byClient[p.key.client] = append(byClient[p.key.client], p)
+		}
+	}
 	for _, h := range e.hosts {
 		if h.peak == 0 {
 			continue
 		}
 		s.TimeWaitAtEnd += h.count
 		hr := HostReport{Address: h.addr.String(), Peak: h.peak, PeakTime: unix(h.peakTime), AtEnd: h.count}
-		for _, p := range e.pairs {
-			if p.key.client != h.addr || p.twClientPk == 0 {
-				continue
-			}
+		if !h.addr.IsValid() {
+			hr.Address = otherHosts // the hosts of the pairs past Config.MaxPairs
+		}
+		for _, p := range byClient[h.addr] {
 			// Exhausted when every port was tied up and TIME_WAIT held at
 			// least half of them: attempts that no one answered (a client
 			// retrying a dead backend) tie ports up for a connect timeout
@@ -326,7 +336,7 @@ func (e *Engine) Report(timeline bool) *Report {
 	// Labels stay with their client and server: the point is which client
 	// and which code path make the short connections.
 	var labels, agents []Ranked
-	for _, p := range e.pairs {
+	for _, p := range e.pairList {
 		if p.conns == 0 && p.closedConns == 0 {
 			continue
 		}
@@ -353,6 +363,11 @@ func (e *Engine) Report(timeline bool) *Report {
 	}
 	r.Findings = e.findings(r)
 	r.Warnings = []string{}
+	if o := e.others; o != nil {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("More than %d client -> server pairs (a SYN flood, or a scan, from many "+
+			"addresses?): the %d connections of the later ones are counted together as %s -> %s, with no findings, "+
+			"and their TIME_WAIT sockets as those of %s.", e.cfg.MaxPairs, o.conns+o.partialClosed, otherClients, otherServers, otherHosts))
+	}
 	if n := s.TooShort; n > 0 {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("%d TCP frames were too short to use and are left out: the capture's snap length "+
 			"cut them inside the first 20 octets of the TCP header. Capture with a larger snap length (-s 512 keeps the headers "+
@@ -399,6 +414,9 @@ func (e *Engine) pairReport(p *pair, clients int) PairReport {
 		MedianLifetime: p.lifetimes.medianOrNil(), MedianFinToSyn: p.finToSyn.medianOrNil(),
 		MedianIdleBeforeServerClose: p.serverIdle.medianOrNil(), MedianIdleBeforeClientClose: p.clientIdle.medianOrNil(),
 		ClosedAfterGoaway: p.goawayCloses, MedianIdleBeforeGoaway: p.goawayIdle.medianOrNil(),
+	}
+	if p == e.others {
+		pr.Client, pr.Server, pr.others = otherClients, otherServers, true
 	}
 	pr.client, pr.oneAgent = clientOf(p.agents, grpcCalls(p.labels)), len(p.agents) == 1
 	pr.handshake = p.handshake.Seconds()
@@ -477,7 +495,7 @@ func (e *Engine) findings(r *Report) []string {
 	found := map[string]bool{} // the pairs with a finding on their short connections
 	for _, p := range r.Pairs {
 		closed := closedOf(p)
-		if closed < 10 {
+		if closed < 10 || p.others {
 			continue
 		}
 		if s := shortConnFinding(p, closed, tw, rangeSize); s != "" {
@@ -528,7 +546,7 @@ func (e *Engine) serverFindings(found map[string]bool, tw float64, rangeSize int
 	groups := map[netip.AddrPort][]*pair{}
 	var servers []netip.AddrPort
 	for _, p := range e.pairList {
-		if (p.conns == 0 && p.closedConns == 0) || found[p.key.client.String()+" "+p.key.server.String()] {
+		if (p.conns == 0 && p.closedConns == 0) || p == e.others || found[p.key.client.String()+" "+p.key.server.String()] {
 			continue
 		}
 		if groups[p.key.server] == nil {
@@ -782,6 +800,17 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	return b.String()
 }
 
+// maxTextPairs bounds the pairs the text report lists.
+const maxTextPairs = 200
+
+// The names of the pair, and its hosts, of the connections of pairs past
+// Config.MaxPairs.
+const (
+	otherClients = "other clients"
+	otherServers = "other servers"
+	otherHosts   = "other hosts"
+)
+
 // tlsShortLife is the longest median lifetime, in seconds, of TLS
 // connections taken for a connection per request: their requests cannot
 // be counted, and a connection per request lasts one exchange, where one
@@ -950,7 +979,12 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "\nClient -> server\n")
-	for _, p := range r.Pairs {
+	for i, p := range r.Pairs {
+		if i == maxTextPairs {
+			// The busiest come first; a fleet, or a flood, has thousands.
+			fmt.Fprintf(w, "  ... and %d more pairs with fewer connections (--json lists every pair)\n", len(r.Pairs)-i)
+			break
+		}
 		gap := "n/a"
 		if p.MedianFinToSyn != nil {
 			gap = fmt.Sprintf("%.3f s", *p.MedianFinToSyn)

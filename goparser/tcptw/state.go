@@ -185,6 +185,13 @@ const maxLabels = 10000
 func (e *Engine) pair(client netip.Addr, server netip.AddrPort) *pair {
 	mk := pairMapKey{client: client, server: server.Addr(), port: server.Port()}
 	p := e.pairs[mk]
+	if p == nil && len(e.pairList) >= e.cfg.MaxPairs {
+		if e.others == nil {
+			e.others = &pair{idx: uint32(len(e.pairList)), labels: make(map[string]int), agents: make(map[string]int)}
+			e.pairList = append(e.pairList, e.others)
+		}
+		return e.others
+	}
 	if p == nil {
 		p = &pair{key: pairKey{client, server}, idx: uint32(len(e.pairList)), labels: make(map[string]int), agents: make(map[string]int)}
 		e.pairs[mk] = p
