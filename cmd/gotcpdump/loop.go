@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,14 @@ type loop struct {
 	atStop    struct{ recv, drop uint64 }
 	atStopOK  bool
 	afterStop uint64
+	// atDeadline: the kernel's counts when the clock reached -t's
+	// deadline (see deadlineReached).
+	atDeadline struct {
+		sync.Mutex
+		recv, drop uint64
+		ok         bool
+	}
+	checked uint64 // packets check has seen
 }
 
 // flushEvery bounds how long a packet waits in the writer's buffer while
@@ -143,6 +152,33 @@ func (l *loop) startStop(at time.Time) {
 	var err error
 	l.atStop.recv, l.atStop.drop, err = l.src.Stats()
 	l.atStopOK = err == nil
+	if at.Equal(l.deadline) {
+		// The packet that passed the deadline was read up to a block's
+		// timeout after it, and the kernel has counted those that came
+		// in the meantime: its counts at the deadline are the ones.
+		l.atDeadline.Lock()
+		if l.atDeadline.ok {
+			l.atStop.recv, l.atStop.drop, l.atStopOK = l.atDeadline.recv, l.atDeadline.drop, true
+		}
+		l.atDeadline.Unlock()
+	}
+}
+
+// deadlineReached reads the kernel's counts when the clock reaches the
+// deadline, from any goroutine, for startStop: a timer calls it, and the
+// loop when it finds the clock past the deadline first (the timer's
+// goroutine waits while the loop runs). The first counts are kept.
+func (l *loop) deadlineReached() {
+	l.atDeadline.Lock()
+	defer l.atDeadline.Unlock()
+	if l.atDeadline.ok {
+		return
+	}
+	recv, drop, err := l.src.Stats()
+	if err != nil {
+		return
+	}
+	l.atDeadline.recv, l.atDeadline.drop, l.atDeadline.ok = recv, drop, true
 }
 
 // stats are the kernel's counts for the capture: read now, less the
@@ -183,6 +219,12 @@ func (l *loop) idle() error {
 // check starts stopping when asked to or when a packet at t is past the
 // deadline, and reports whether that packet is kept.
 func (l *loop) check(t time.Time) bool {
+	if l.stopAt.IsZero() && !l.deadline.IsZero() {
+		// The clock, every 32 packets: see deadlineReached.
+		if l.checked++; l.checked%32 == 0 && time.Now().After(l.deadline) {
+			l.deadlineReached()
+		}
+	}
 	if l.stopAt.IsZero() {
 		if l.stopping.Load() {
 			l.startStop(time.Now())
@@ -208,6 +250,12 @@ func (l *loop) writeErr(err error) error {
 // run reads until the loop ends; its error is nil when it ended as
 // asked.
 func (l *loop) run() error {
+	if wk, ok := l.src.(interface{ WakeAt(time.Time) }); ok && !l.deadline.IsZero() {
+		// A read waiting for the ring returns at the deadline: the loop
+		// then reads the kernel's counts (idle), where the ring might
+		// hold the block of the packets after it for a block's timeout.
+		wk.WakeAt(l.deadline)
+	}
 	rs, batches := l.src.(recordSource)
 	batches = batches && l.match == nil && l.w.TakesRecords() && rs.SetLayout(l.w.Layout())
 	rn, direct := l.src.(runner)

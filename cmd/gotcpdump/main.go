@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode"
@@ -729,9 +730,21 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 		deadline = start.Add(o.length)
 	}
 	l := &loop{o: o, src: src, w: w, match: match, status: status, stderr: stderr, r: &r, deadline: deadline}
+	var atDeadline <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		atDeadline = t.C
+	}
 	done := make(chan struct{})
+	var watcher sync.WaitGroup
+	// Done before src.Close, deferred earlier: the goroutine reads the
+	// source's counts.
+	defer watcher.Wait()
 	defer close(done)
+	watcher.Add(1)
 	go func() {
+		defer watcher.Done()
 		for {
 			select {
 			case <-stop:
@@ -739,6 +752,8 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 				return
 			case <-o.info:
 				l.wantInfo()
+			case <-atDeadline:
+				l.deadlineReached()
 			case <-done:
 				return
 			}

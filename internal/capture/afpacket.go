@@ -144,7 +144,7 @@ func (s *afSource) ReadPacket(ci *gopacket.CaptureInfo) ([]byte, error) {
 			return data, err
 		}
 		if deadline.IsZero() {
-			deadline = time.Now().Add(pollInterval)
+			deadline = s.ring.until(time.Now())
 		}
 		if !s.ring.wait(deadline) {
 			return nil, ErrTimeout
@@ -179,6 +179,11 @@ func (s *afSource) socketError() error {
 }
 
 func (s *afSource) LinkType() layers.LinkType { return layers.LinkTypeEthernet }
+
+// WakeAt makes a read that waits for packets at t return ErrTimeout
+// then, not up to a poll interval later (-t's deadline). Not safe for
+// use during a read.
+func (s *afSource) WakeAt(t time.Time) { s.ring.wakeAt = t }
 
 func (s *afSource) cumulative() (uint64, uint64, error) {
 	_, v3, err := s.tp.SocketStats()

@@ -584,7 +584,7 @@ func (s *pcapSource) next() error {
 			return nil
 		}
 		if deadline.IsZero() {
-			deadline = time.Now().Add(pollInterval)
+			deadline = s.ring.until(time.Now())
 		}
 		if !s.ring.wait(deadline) {
 			return ErrTimeout
@@ -638,6 +638,15 @@ func (s *pcapSource) ReadRecords() (recs []byte, packets int, octets int64, err 
 }
 
 func (s *pcapSource) LinkType() layers.LinkType { return s.h.LinkType() }
+
+// WakeAt makes a read that waits for packets at t return ErrTimeout
+// then, not up to a poll interval later (-t's deadline). Not safe for
+// use during a read.
+func (s *pcapSource) WakeAt(t time.Time) {
+	if s.ring != nil {
+		s.ring.wakeAt = t
+	}
+}
 
 func (s *pcapSource) Stats() (uint64, uint64, error) {
 	st, err := s.h.Stats()

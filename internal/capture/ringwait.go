@@ -49,6 +49,18 @@ type ringWait struct {
 	// dry is when the ring was last found empty after a packet (zero
 	// while packets come).
 	dry time.Time
+	// wakeAt, if set, ends a wait that would go past it (WakeAt).
+	wakeAt time.Time
+}
+
+// until is the end of a wait that begins now: pollInterval from now, or
+// the wake time if it comes first.
+func (r *ringWait) until(now time.Time) time.Time {
+	d := now.Add(pollInterval)
+	if r.wakeAt.After(now) && r.wakeAt.Before(d) {
+		return r.wakeAt
+	}
+	return d
 }
 
 // idleAfter is how long the ring stays empty before the capture counts
