@@ -97,12 +97,19 @@ func (l *loop) flushDue(now time.Time) error {
 	return nil
 }
 
+// stopGrace is how long a stopped capture waits for the reader of a
+// pipe to take what is left: one that no longer reads (a stalled ssh,
+// a paused tshark) would hold it for ever, where tcpdump's write fails
+// at the signal.
+const stopGrace = 2 * time.Second
+
 // stop asks the loop to stop, from any goroutine.
 func (l *loop) stop() {
 	l.stopping.Store(true)
 	if rn, ok := l.src.(runner); ok {
 		rn.Interrupt()
 	}
+	l.w.Abandon(time.Now().Add(stopGrace))
 }
 
 // wantInfo asks the loop, from any goroutine, to print the counts on

@@ -767,11 +767,18 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	// (tshark -c, head): the end of the capture, as for tcpdump, not a
 	// failure. Only a pipe or socket fails with EPIPE.
 	gone := func(err error) bool { return errors.Is(err, syscall.EPIPE) }
+	// Stopped, a pipe whose reader took nothing more for stopGrace
+	// (Abandon): the end too, counted as for a reader gone.
+	abandoned := func(err error) bool { return l.stopping.Load() && errors.Is(err, os.ErrDeadlineExceeded) }
+	if abandoned(loopErr) {
+		fmt.Fprintf(stderr, "gotcpdump: %s: its reader took nothing for %v after the stop; the rest is not written\n", w.Current, stopGrace)
+		loopErr = nil
+	}
 	if errors.Is(loopErr, errStop) || errors.Is(loopErr, io.EOF) || gone(loopErr) {
 		loopErr = nil
 	}
 	r.received, r.dropped, _ = l.stats()
-	if err := w.Close(capture.Stats{Received: r.received, Dropped: r.dropped, Start: start, End: time.Now(), None: o.read != ""}); err != nil && loopErr == nil && !gone(err) {
+	if err := w.Close(capture.Stats{Received: r.received, Dropped: r.dropped, Start: start, End: time.Now(), None: o.read != ""}); err != nil && loopErr == nil && !gone(err) && !abandoned(err) {
 		loopErr = fmt.Errorf("writing: %w", err)
 	}
 	if loopErr != nil {

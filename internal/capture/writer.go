@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -89,6 +91,11 @@ type Writer struct {
 	// that read found, when known.
 	readWrite, lostKnown bool
 	lost                 int
+	// pipe is the current file when it is a pipe, FIFO or socket, in the
+	// runtime's poller, for Abandon; stdoutNonblock: standard output was
+	// made non-blocking for it, and is made blocking again at Close.
+	pipe           atomic.Pointer[os.File]
+	stdoutNonblock bool
 }
 
 // NewWriter opens the first file.
@@ -155,8 +162,19 @@ func (w *Writer) open() error {
 	if w.cfg.Name == "-" {
 		w.f = os.Stdout
 		w.Current = "-"
-		if st, err := w.f.Stat(); err == nil && st.Mode().IsRegular() {
+		st, err := w.f.Stat()
+		if err == nil && st.Mode().IsRegular() {
 			w.base = st.Size() // appended to, or 0
+		}
+		// A pipe's writes go through the runtime's poller, as those of
+		// a FIFO that OpenFile opens, so that Abandon can end one that
+		// its reader no longer takes (os.Stdout's block in write(2),
+		// which the runtime restarts after every signal).
+		if err == nil && st.Mode()&(fs.ModeNamedPipe|fs.ModeSocket) != 0 && !w.stdoutNonblock {
+			if syscall.SetNonblock(1, true) == nil {
+				w.stdoutNonblock = true
+				w.f = os.NewFile(1, "/dev/stdout")
+			}
 		}
 	} else {
 		w.Current = w.fileName()
@@ -184,6 +202,11 @@ func (w *Writer) open() error {
 	w.Opened++
 	st, err := w.f.Stat()
 	w.regular = err == nil && st.Mode().IsRegular()
+	if err == nil && st.Mode()&(fs.ModeNamedPipe|fs.ModeSocket) != 0 {
+		w.pipe.Store(w.f)
+	} else {
+		w.pipe.Store(nil)
+	}
 	w.cw = &countWriter{f: w.f}
 	w.records, w.mark, w.markRecords, w.failed, w.lostKnown = 0, 0, 0, false, false
 	w.bw = bufio.NewWriterSize(w.cw, writePiece)
@@ -266,7 +289,7 @@ func (w *Writer) Lost() int {
 		return given
 	}
 	name := w.Current
-	if w.f == os.Stdout {
+	if w.cfg.Name == "-" {
 		name = "/proc/self/fd/1" // a new open file description, for reading
 	}
 	f, err := os.Open(name)
@@ -473,7 +496,7 @@ func (w *Writer) give(recs []byte, packets int) (int, error) {
 // output and anything but a regular file; err is a failed flush.
 // Wrote counts what was written.
 func (w *Writer) Direct() (fd int, room int64, until time.Time, ok bool, err error) {
-	if !w.TakesRecords() || w.closed || w.f == os.Stdout || !w.regular {
+	if !w.TakesRecords() || w.closed || w.cfg.Name == "-" || !w.regular {
 		return 0, 0, time.Time{}, false, nil
 	}
 	if err := w.Flush(); err != nil {
@@ -653,7 +676,11 @@ func (w *Writer) closeFile(st *Stats) error {
 	if err == nil {
 		err = w.flushed(w.bw.Flush())
 	}
-	if w.f == os.Stdout {
+	if w.cfg.Name == "-" {
+		if w.stdoutNonblock {
+			// As it was: a shell may hand the pipe to the next command.
+			_ = syscall.SetNonblock(1, false)
+		}
 		return err
 	}
 	if w.failed && w.readWrite {
@@ -668,6 +695,17 @@ func (w *Writer) closeFile(st *Stats) error {
 		err = cerr
 	}
 	return err
+}
+
+// Abandon makes a write to a pipe, FIFO or socket that waits for its
+// reader fail at t with os.ErrDeadlineExceeded, and every write after
+// it: a capture asked to stop must not wait for a reader that no longer
+// reads. Other files are not waited on. It may be called from any
+// goroutine.
+func (w *Writer) Abandon(t time.Time) {
+	if f := w.pipe.Load(); f != nil {
+		_ = f.SetWriteDeadline(t)
+	}
 }
 
 // Flush pushes buffered packets to the file.

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// TestStopWithStalledReader: SIGINT stops a capture into a pipe whose
+// reader has stopped reading (a stalled ssh, a paused tshark), as it
+// stops tcpdump, instead of leaving it blocked in a write that the
+// runtime restarts after each signal: exit 0 with the counts, within
+// stopGrace and a little. The capture is a file read into -w -, large
+// enough to fill the pipe.
+func TestStopWithStalledReader(t *testing.T) {
+	if args := os.Getenv("GOTCPDUMP_TEST_RUN"); args != "" {
+		os.Exit(run(strings.Fields(args), os.Stderr))
+	}
+	in := filepath.Join(t.TempDir(), "in.pcap")
+	f, err := os.Create(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := pcapgo.NewWriter(f)
+	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 1000)
+	for i := 0; i < 4000; i++ {
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(1_700_000_000, int64(i)*1000), CaptureLength: len(data), Length: len(data)}
+		if err := pw.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close() // never read
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStopWithStalledReader$")
+	cmd.Env = append(os.Environ(), "GOTCPDUMP_TEST_RUN=-r "+in+" -w -")
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	time.Sleep(time.Second) // the pipe is full: the capture waits in a write
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			t.Fatalf("exit %d after SIGINT; stderr:\n%s", exit.ExitCode(), stderr.String())
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(stderr.String(), "its reader took nothing") {
+			t.Errorf("stderr does not say why the rest is not written:\n%s", stderr.String())
+		}
+	case <-time.After(stopGrace + 5*time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("still running %v after SIGINT, its reader stalled; stderr:\n%s", stopGrace+5*time.Second, stderr.String())
+	}
+}
