@@ -686,6 +686,27 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 			return r, err
 		}
 	}
+	fifoOpened := func() {}
+	if st, err := os.Stat(o.write); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
+		// Opening a FIFO for writing waits for a reader, in a system call
+		// that the runtime restarts after each signal: a stop before it
+		// opens ends gotcpdump there, as tcpdump's open is interrupted.
+		opened := make(chan struct{})
+		fifoOpened = sync.OnceFunc(func() { close(opened) })
+		defer fifoOpened()
+		go func() {
+			select {
+			case <-stop:
+				select {
+				case <-opened: // the loop stops
+				default:
+					fmt.Fprintf(stderr, "gotcpdump: %s: interrupted while waiting for the FIFO's reader\n", o.write)
+					os.Exit(1)
+				}
+			case <-opened:
+			}
+		}()
+	}
 	var first time.Time // with -G, the first period's start: now, or the file's first packet's time
 	if nt, ok := src.(interface{ NextTime() (time.Time, bool) }); ok && o.rotate > 0 {
 		// -r -G splits the file by its packets' times (the writer
@@ -696,6 +717,7 @@ func session(o *options, stop <-chan struct{}, stderr io.Writer, status *status)
 	w, err := capture.NewWriter(capture.WriterConfig{Start: first, Name: o.write, PcapNG: o.pcapng, Micro: micro, LinkType: src.LinkType(),
 		Snaplen: snaplen, Iface: iface, Filter: filter, Rotate: time.Duration(o.rotate) * time.Second,
 		MaxBytes: o.maxMB * 1_000_000, Files: o.files, Parts: o.parts, Rotated: rotatedHooks(o.rotated, postRotate(o.postRotate, stderr))})
+	fifoOpened()
 	if err != nil {
 		if dropFirst {
 			err = fmt.Errorf("%w (as %s, with -C or -G)", err, o.user)

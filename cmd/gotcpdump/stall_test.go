@@ -80,3 +80,55 @@ func TestStopWithStalledReader(t *testing.T) {
 		t.Fatalf("still running %v after SIGINT, its reader stalled; stderr:\n%s", stopGrace+5*time.Second, stderr.String())
 	}
 }
+
+// TestStopWaitingForFIFOReader: SIGINT ends gotcpdump while it waits
+// for a reader to open its -w FIFO (exit 1, as tcpdump's interrupted
+// open), instead of being ignored until one comes.
+func TestStopWaitingForFIFOReader(t *testing.T) {
+	if args := os.Getenv("GOTCPDUMP_TEST_RUN"); args != "" {
+		os.Exit(run(strings.Fields(args), os.Stderr))
+	}
+	dir := t.TempDir()
+	in, fifo := filepath.Join(dir, "in.pcap"), filepath.Join(dir, "fifo")
+	f, err := os.Create(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pcapgo.NewWriter(f).WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStopWaitingForFIFOReader$")
+	cmd.Env = append(os.Environ(), "GOTCPDUMP_TEST_RUN=-r "+in+" -w "+fifo)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Fatalf("%v after SIGINT; want exit 1; stderr:\n%s", err, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "interrupted while waiting for the FIFO's reader") {
+			t.Errorf("stderr:\n%s", stderr.String())
+		}
+	case <-time.After(5 * time.Second):
+		// A reader lets the open, and then gotcpdump, end.
+		if r, err := os.OpenFile(fifo, os.O_RDONLY, 0); err == nil {
+			defer r.Close()
+		}
+		<-done
+		t.Fatalf("still waiting for the FIFO's reader 5 s after SIGINT; stderr:\n%s", stderr.String())
+	}
+}
