@@ -132,3 +132,59 @@ func TestStopWaitingForFIFOReader(t *testing.T) {
 		t.Fatalf("still waiting for the FIFO's reader 5 s after SIGINT; stderr:\n%s", stderr.String())
 	}
 }
+
+// TestStopReadingStalledPipe: SIGINT stops gotcpdump -r - while the
+// program that feeds it stalls (as tcpdump -r - stops), writing the
+// packets that came before: exit 0, not a wait until the input ends.
+func TestStopReadingStalledPipe(t *testing.T) {
+	if args := os.Getenv("GOTCPDUMP_TEST_RUN"); args != "" {
+		os.Exit(run(strings.Fields(args), os.Stderr))
+	}
+	out := filepath.Join(t.TempDir(), "out.pcap")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close() // never closed before the end: the feeder stalls
+	pw := pcapgo.NewWriter(w)
+	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(1_700_000_000, int64(i)*1000), CaptureLength: 60, Length: 60}
+		if err := pw.WritePacket(ci, make([]byte, 60)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStopReadingStalledPipe$")
+	cmd.Env = append(os.Environ(), "GOTCPDUMP_TEST_RUN=-r - -w "+out)
+	var stderr bytes.Buffer
+	cmd.Stdin, cmd.Stderr = r, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	time.Sleep(time.Second)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%v after SIGINT; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(5 * time.Second):
+		w.Close() // the end of the input ends it
+		<-done
+		t.Fatalf("still reading its stalled input 5 s after SIGINT; stderr:\n%s", stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 24 + 10*(16+60); len(b) != want {
+		t.Errorf("%s: %d octets; want %d (the header and the 10 packets)", out, len(b), want)
+	}
+}

@@ -12,6 +12,7 @@ package capture
 #include <time.h>
 #include <unistd.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,6 +205,34 @@ static int gc_run(struct gc_batch *b, int fd, int ms, int64_t until_ns, uint64_t
 			(void)r; // EAGAIN: another read took it
 		}
 	}
+}
+
+// gc_file_wait waits up to ms for a capture file read from a pipe to
+// have data, in its stream's buffer or on its descriptor: 1 when it has
+// (or the descriptor has an error or end for the read to report), 0
+// after ms or at a wake, -1 when gc_interrupt stopped the capture.
+static int gc_file_wait(struct gc_batch *b, int ms) {
+	if (__atomic_load_n(&b->stop, __ATOMIC_RELAXED)) {
+		return -1;
+	}
+	FILE *fp = pcap_file(b->p);
+	if (fp == NULL || fp->_IO_read_ptr < fp->_IO_read_end) {
+		return 1;
+	}
+	struct pollfd fds[2] = {{.fd = fileno(fp), .events = POLLIN}, {.fd = b->efd, .events = POLLIN}};
+	int n = poll(fds, b->efd >= 0 ? 2 : 1, ms);
+	if (__atomic_load_n(&b->stop, __ATOMIC_RELAXED)) {
+		return -1;
+	}
+	if (n < 0) {
+		return errno == EINTR ? 0 : 1;
+	}
+	if (b->efd >= 0 && (fds[1].revents & POLLIN)) {
+		uint64_t v;
+		ssize_t r = read(b->efd, &v, sizeof v);
+		(void)r;
+	}
+	return fds[0].revents ? 1 : 0;
 }
 
 // gc_wake makes gc_run return once, now or at its next call.
@@ -568,6 +597,14 @@ func (s *pcapSource) next() error {
 	}
 	var deadline time.Time
 	for {
+		if s.pipe && s.b != nil {
+			// A pipe's writer may stall: wait for it here, where a stop
+			// (Interrupt) ends the wait, not in libpcap's read, which the
+			// runtime restarts after each signal.
+			if C.gc_file_wait(s.b, C.int(pollInterval.Milliseconds())) != 1 {
+				return ErrTimeout
+			}
+		}
 		ok, err := s.fill()
 		if err != nil {
 			return err
