@@ -61,23 +61,33 @@ func TestStopWithStalledReader(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
+	exited, err := exitWithin(cmd, stopGrace+5*time.Second, func() { _ = cmd.Process.Kill() })
+	if !exited {
+		t.Fatalf("still running %v after SIGINT, its reader stalled; stderr:\n%s", stopGrace+5*time.Second, stderr.String())
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		t.Fatalf("exit %d after SIGINT; stderr:\n%s", exit.ExitCode(), stderr.String())
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "its reader took nothing") {
+		t.Errorf("stderr does not say why the rest is not written:\n%s", stderr.String())
+	}
+}
+
+// exitWithin waits for cmd to exit, for d at most; then giveUp makes it
+// end, and exited is false.
+func exitWithin(cmd *exec.Cmd, d time.Duration, giveUp func()) (exited bool, err error) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			t.Fatalf("exit %d after SIGINT; stderr:\n%s", exit.ExitCode(), stderr.String())
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(stderr.String(), "its reader took nothing") {
-			t.Errorf("stderr does not say why the rest is not written:\n%s", stderr.String())
-		}
-	case <-time.After(stopGrace + 5*time.Second):
-		_ = cmd.Process.Kill()
+		return true, err
+	case <-time.After(d):
+		giveUp()
 		<-done
-		t.Fatalf("still running %v after SIGINT, its reader stalled; stderr:\n%s", stopGrace+5*time.Second, stderr.String())
+		return false, nil
 	}
 }
 
@@ -112,24 +122,21 @@ func TestStopWaitingForFIFOReader(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-			t.Fatalf("%v after SIGINT; want exit 1; stderr:\n%s", err, stderr.String())
-		}
-		if !strings.Contains(stderr.String(), "interrupted while waiting for the FIFO's reader") {
-			t.Errorf("stderr:\n%s", stderr.String())
-		}
-	case <-time.After(5 * time.Second):
+	exited, err := exitWithin(cmd, 5*time.Second, func() {
 		// A reader lets the open, and then gotcpdump, end.
 		if r, err := os.OpenFile(fifo, os.O_RDONLY, 0); err == nil {
-			defer r.Close()
+			r.Close()
 		}
-		<-done
+	})
+	if !exited {
 		t.Fatalf("still waiting for the FIFO's reader 5 s after SIGINT; stderr:\n%s", stderr.String())
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("%v after SIGINT; want exit 1; stderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "interrupted while waiting for the FIFO's reader") {
+		t.Errorf("stderr:\n%s", stderr.String())
 	}
 }
 
@@ -168,17 +175,12 @@ func TestStopReadingStalledPipe(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("%v after SIGINT; stderr:\n%s", err, stderr.String())
-		}
-	case <-time.After(5 * time.Second):
-		w.Close() // the end of the input ends it
-		<-done
+	exited, err := exitWithin(cmd, 5*time.Second, func() { w.Close() }) // the end of the input ends it
+	if !exited {
 		t.Fatalf("still reading its stalled input 5 s after SIGINT; stderr:\n%s", stderr.String())
+	}
+	if err != nil {
+		t.Fatalf("%v after SIGINT; stderr:\n%s", err, stderr.String())
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
