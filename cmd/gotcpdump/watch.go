@@ -126,6 +126,7 @@ func watch(args []string, stderr io.Writer) int {
 			busy = true
 			captures++
 		}
+		capturing := busy // the capture's goroutine clears it, under mu
 		m.armed.Set(b2f(trig.armed))
 		mu.Unlock()
 		if start {
@@ -180,7 +181,7 @@ func watch(args []string, stderr io.Writer) int {
 				busy = false
 				mu.Unlock()
 			}()
-		} else if busy {
+		} else if capturing {
 			enforceCap(w.dir, w.maxMB*1_000_000)
 		}
 	wait:
