@@ -436,6 +436,7 @@ type watchMetrics struct {
 	reg                      *prometheus.Registry
 	tw, capturing, armed     prometheus.Gauge
 	byPort                   *prometheus.GaugeVec
+	shown                    map[[2]string]bool // byPort's series of the last sample
 	captures, packets, bytes prometheus.Counter
 	drops, errorsTotal       prometheus.Counter
 	lastCapture              prometheus.Gauge
@@ -457,7 +458,7 @@ func newWatchMetrics(threshold int) *watchMetrics {
 		capturing: g("gotcpdump_capturing", "1 while a triggered capture runs."),
 		armed:     g("gotcpdump_trigger_armed", "1 when a TIME_WAIT count at the threshold starts a capture; 0 after a capture until it has ended, the count has fallen below the re-arm level and the cooldown has passed."),
 		byPort: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gotcpdump_time_wait_sockets_by_port",
-			Help: "TCP sockets in TIME_WAIT by service port; role is client when this host's ephemeral ports are tied up, server when it served the connections. The largest 20 groups; port=\"other\" holds the rest."},
+			Help: "TCP sockets in TIME_WAIT by service port; role is client when this host's ephemeral ports are tied up, server when it served the connections. The largest 20 groups; port=\"other\" holds the rest (role mixed when both)."},
 			[]string{"port", "role"}),
 		captures:    c("gotcpdump_captures_total", "Captures started because TIME_WAIT reached the threshold."),
 		packets:     c("gotcpdump_capture_packets_total", "Packets written by triggered captures."),
@@ -473,24 +474,52 @@ func newWatchMetrics(threshold int) *watchMetrics {
 	return m
 }
 
+// observe sets the gauges to a sample. The by-port series of the last
+// sample that this one lacks are deleted after the others are set, not
+// all before: a scrape in between would find none.
 func (m *watchMetrics) observe(n int, ports []sockdiag.PortCount) {
 	m.tw.Set(float64(n))
-	m.byPort.Reset()
-	other := 0
+	shown := make(map[[2]string]bool, min(len(ports), maxPortSeries+1))
+	set := func(port, role string, v int) {
+		m.byPort.WithLabelValues(port, role).Set(float64(v))
+		shown[[2]string{port, role}] = true
+	}
+	other, roles := 0, [2]bool{}
 	for i, p := range ports {
-		if i >= maxPortSeries {
-			other += p.Count
-			continue
-		}
 		role := "server"
 		if p.Client {
 			role = "client"
 		}
-		m.byPort.WithLabelValues(strconv.Itoa(int(p.Port)), role).Set(float64(p.Count))
+		if i >= maxPortSeries {
+			other += p.Count
+			roles[b2i(p.Client)] = true
+			continue
+		}
+		set(strconv.Itoa(int(p.Port)), role, p.Count)
 	}
 	if other > 0 {
-		m.byPort.WithLabelValues("other", "").Set(float64(other))
+		// The rest's role: theirs when they share one.
+		role := "mixed"
+		if !roles[1] {
+			role = "server"
+		} else if !roles[0] {
+			role = "client"
+		}
+		set("other", role, other)
 	}
+	for k := range m.shown {
+		if !shown[k] {
+			m.byPort.DeleteLabelValues(k[0], k[1])
+		}
+	}
+	m.shown = shown
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // capMu keeps enforceCap to one caller at a time: the capture's rotation
