@@ -137,7 +137,7 @@ func watch(args []string, stderr io.Writer) int {
 			// The parts of a capture (--file-mb) are NAME-001.pcapng,
 			// NAME-002.pcapng...: timewait-*.pcapng matches them all, and
 			// they sort in the order written.
-			name := filepath.Join(w.dir, "timewait-"+time.Now().Format("20060102-150405")+".pcapng")
+			name := captureName(w.dir, time.Now())
 			log.Info("trigger", "time_wait", n, "threshold", w.threshold, "top_ports", topPorts(ports, 5), "filter", f, "file", capture.PartName(name, 1), "duration", w.length)
 			m.captures.Inc()
 			m.capturing.Set(1)
@@ -520,6 +520,20 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// captureName names a capture by the second it starts, in dir: a
+// capture that starts in the second of the last one (--capture under a
+// second, --cooldown 0) takes the next free second, so as not to write
+// over that one's first part.
+func captureName(dir string, t time.Time) string {
+	for {
+		name := filepath.Join(dir, "timewait-"+t.Format("20060102-150405")+".pcapng")
+		if _, err := os.Lstat(capture.PartName(name, 1)); err != nil {
+			return name // free, or the capture will say why it is not
+		}
+		t = t.Add(time.Second)
+	}
 }
 
 // capMu keeps enforceCap to one caller at a time: the capture's rotation

@@ -231,3 +231,20 @@ func TestReservedPortHint(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureNameTakesAFreeSecond: a capture that starts in the second
+// of the last one does not write over that one's first part.
+func TestCaptureNameTakesAFreeSecond(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Date(2026, 12, 7, 23, 0, 5, 300e6, time.UTC)
+	first := captureName(dir, at)
+	if want := filepath.Join(dir, "timewait-20261207-230005.pcapng"); first != want {
+		t.Fatalf("%s; want %s", first, want)
+	}
+	if err := os.WriteFile(capture.PartName(first, 1), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := captureName(dir, at.Add(400*time.Millisecond)), filepath.Join(dir, "timewait-20261207-230006.pcapng"); got != want {
+		t.Errorf("in the same second: %s; want %s", got, want)
+	}
+}
