@@ -126,6 +126,11 @@ func writeTypedFields(w tree.Writer, off, n int, m protoreflect.Message, reg *pb
 		}
 		fd, v := f.fd, f.v
 		name := string(fd.Name())
+		if fd.IsExtension() {
+			// As protoc --decode and protojson name one: its bare name
+			// may be a field's of the message too.
+			name = "[" + string(fd.FullName()) + "]"
+		}
 		switch {
 		case fd.IsList():
 			l := v.List()

@@ -169,3 +169,47 @@ func TestMapKeyLabel(t *testing.T) {
 		t.Error("a key as it is in a label")
 	}
 }
+
+// TestExtensionLabel: a proto2 extension is labelled by its full name in
+// brackets, as protoc --decode and protojson show it, not by its bare
+// name, which the message's own field has too here.
+func TestExtensionLabel(t *testing.T) {
+	opt := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()
+	i32 := descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum()
+	fd := &descriptorpb.FileDescriptorProto{
+		Name:    proto.String("ext.proto"),
+		Package: proto.String("ext"),
+		Syntax:  proto.String("proto2"),
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name:           proto.String("Msg"),
+			Field:          []*descriptorpb.FieldDescriptorProto{{Name: proto.String("n"), Number: proto.Int32(1), Label: opt, Type: i32}},
+			ExtensionRange: []*descriptorpb.DescriptorProto_ExtensionRange{{Start: proto.Int32(100), End: proto.Int32(200)}},
+		}},
+		Extension: []*descriptorpb.FieldDescriptorProto{{Name: proto.String("n"), Number: proto.Int32(100), Label: opt, Type: i32, Extendee: proto.String(".ext.Msg")}},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name:   proto.String("S"),
+			Method: []*descriptorpb.MethodDescriptorProto{{Name: proto.String("Do"), InputType: proto.String(".ext.Msg"), OutputType: proto.String(".ext.Msg")}},
+		}},
+	}
+	reg := loadSet(t, fd)
+	msg := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), 7)
+	msg = protowire.AppendVarint(protowire.AppendTag(msg, 100, protowire.VarintType), 8)
+	var e result.Encoder
+	e.BeginArray()
+	WriteMessage(tree.Writer{E: &e}, 0, grpcmsg.Message{Length: uint32(len(msg)), Data: msg, Parts: 1, N: 5 + len(msg)},
+		Call{Path: "/ext.S/Do"}, true, reg, Limits{})
+	e.End()
+	out, err := e.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, want := range []string{"n: 7", "[ext.n]: 8"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("result lacks %q", want)
+		}
+	}
+	if strings.Contains(s, "n: 8") && !strings.Contains(s, "[ext.n]: 8") {
+		t.Error("the extension labelled by its bare name")
+	}
+}
