@@ -83,6 +83,19 @@ int goshim_call(int op, int64_t *args, int nargs, const char *key, size_t keylen
     return st;
 }
 
+/* A Lua number as an int64_t: NaN is 0 and values beyond the range are
+ * its ends (the cast of such a double is undefined in C). The arguments
+ * are numbers, not integers, as preferences may give fractions. */
+static int64_t number_arg(lua_Number x) {
+    if (x != x)
+        return 0;
+    if (x >= 9223372036854775807.0)
+        return INT64_MAX;
+    if (x <= -9223372036854775808.0)
+        return INT64_MIN;
+    return (int64_t)x;
+}
+
 /* Runs one gp_call with the Lua arguments (op, data, key, int...) and
  * leaves the result in goshim_buf. Returns the status and its length; -1 with a
  * message pushed when the result does not fit. */
@@ -99,7 +112,7 @@ static int run_call(lua_State *L, size_t *outlen) {
     if (nargs > MAX_ARGS)
         return luaL_error(L, "goshim.call: at most %d integer arguments", MAX_ARGS);
     for (i = 0; i < nargs; i++)
-        args[i] = (int64_t)luaL_checknumber(L, 4 + i);
+        args[i] = number_arg(luaL_checknumber(L, 4 + i));
     st = goshim_call(op, args, nargs, key, keylen, data, datalen, outlen);
     if (st == -1) {
         size_t n = *outlen;
