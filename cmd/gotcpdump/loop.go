@@ -214,7 +214,7 @@ func (l *loop) idle() error {
 		return fmt.Errorf("writing: %w", err)
 	}
 	l.flushed = time.Now()
-	l.status.update(l.r.captured, l.src, l.w.Current)
+	l.status.update(l.r.captured, l.r.bytes, l.src, l.w.Current)
 	if now := time.Now(); l.stopping.Load() {
 		l.startStop(now)
 	} else if !l.deadline.IsZero() && now.After(l.deadline) {
@@ -356,7 +356,7 @@ func (l *loop) run() error {
 			return err
 		}
 		if l.r.captured%4096 == 0 {
-			l.status.update(l.r.captured, l.src, l.w.Current)
+			l.status.update(l.r.captured, l.r.bytes, l.src, l.w.Current)
 		}
 	}
 	return nil
@@ -384,7 +384,7 @@ func (l *loop) runC(rn runner) (left, ok bool, err error) {
 		}
 		lim.Timeout = min(lim.Timeout, time.Until(l.deadline))
 	}
-	if l.status.on {
+	if l.status.live() {
 		lim.Timeout = min(lim.Timeout, time.Second)
 	}
 	res, err := rn.Run(fd, lim)
@@ -440,7 +440,7 @@ func (l *loop) records(recs []byte, packets int, octets int64) error {
 	if err := l.flush(recs[start:off], run); err != nil {
 		return err
 	}
-	l.status.update(l.r.captured, l.src, l.w.Current)
+	l.status.update(l.r.captured, l.r.bytes, l.src, l.w.Current)
 	return nil
 }
 

@@ -416,3 +416,32 @@ func TestLoopReceivedAtDeadline(t *testing.T) {
 		_ = w.Close(capture.Stats{})
 	}
 }
+
+// TestLoopProgress: a status with progress gets the counts as the
+// capture goes, batch by batch (watch's metrics move during a capture,
+// not only at its end), and they only grow, to the capture's own.
+func TestLoopProgress(t *testing.T) {
+	s := &batchSource{batches: testBatches(time.Now(), time.Millisecond)}
+	w, err := capture.NewWriter(capture.WriterConfig{Name: filepath.Join(t.TempDir(), "x.pcap"), LinkType: layers.LinkTypeEthernet, Snaplen: 65535})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(capture.Stats{})
+	var r result
+	var seen []int
+	st := newStatus(io.Discard)
+	st.progress = func(p int, o int64, d uint64) {
+		if len(seen) > 0 && p < seen[len(seen)-1] {
+			t.Errorf("packets went back from %d to %d", seen[len(seen)-1], p)
+		}
+		seen = append(seen, p)
+	}
+	l := &loop{o: &options{}, src: s, w: w, status: st, stderr: io.Discard, r: &r}
+	s.dry = func() { l.stop() }
+	if err := l.run(); err != nil && err != errStop {
+		t.Fatal(err)
+	}
+	if len(seen) < 8 || seen[0] == 0 || seen[0] >= r.captured || seen[len(seen)-1] != r.captured || r.captured != 56 {
+		t.Errorf("progress %v for %d packets captured; want one call a batch at least, growing to 56", seen, r.captured)
+	}
+}

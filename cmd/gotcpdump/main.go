@@ -915,11 +915,19 @@ func dropPrivileges(u *user.User) error {
 	return syscall.Setuid(uid)
 }
 
-// status draws a live line on stderr when it is a terminal.
+// status draws a live line on stderr when it is a terminal, and gives
+// the counts to progress, if set, as they go (watch's metrics).
 type status struct {
 	w  io.Writer
 	on bool
+	// progress is called on the capture's goroutine, about once a
+	// second or every batch, with the packets and octets captured so far
+	// and the kernel's drops.
+	progress func(packets int, octets int64, dropped uint64)
 }
+
+// live reports whether the counts are wanted as the capture goes.
+func (s *status) live() bool { return s.on || s.progress != nil }
 
 // newStatus turns the line on for a terminal only, as tcpdump's isatty:
 // /dev/null, where daemons' stderr often goes, is a character device too.
@@ -932,11 +940,17 @@ func newStatus(w io.Writer) *status {
 	return s
 }
 
-func (s *status) update(n int, src capture.Source, file string) {
-	if !s.on {
+func (s *status) update(n int, octets int64, src capture.Source, file string) {
+	if !s.live() {
 		return
 	}
 	recv, drop, _ := src.Stats()
+	if s.progress != nil {
+		s.progress(n, octets, drop)
+	}
+	if !s.on {
+		return
+	}
 	fmt.Fprintf(s.w, "\r%d packets captured, %d received by filter, %d dropped, file %s", n, recv, drop, file)
 }
 

@@ -61,3 +61,36 @@ func TestObserveByPort(t *testing.T) {
 		t.Errorf("fourth sample, the rest all clients: %s", got)
 	}
 }
+
+// TestCountsAdd: the capture counters grow by what each call adds, and
+// never go back: the drops read during a capture may be more than the
+// capture's own count at its end.
+func TestCountsAdd(t *testing.T) {
+	m := newWatchMetrics(10000)
+	var c counts
+	c.add(m, 100, 6400, 3)
+	c.add(m, 250, 16000, 5)
+	c.add(m, 250, 16000, 4) // the end: drops after the stop left out
+	for name, want := range map[string]float64{
+		"gotcpdump_capture_packets_total": 250, "gotcpdump_capture_bytes_total": 16000, "gotcpdump_capture_dropped_packets_total": 5,
+	} {
+		if got := counterValue(t, m, name); got != want {
+			t.Errorf("%s = %g; want %g", name, got, want)
+		}
+	}
+}
+
+func counterValue(t *testing.T, m *watchMetrics, name string) float64 {
+	t.Helper()
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}

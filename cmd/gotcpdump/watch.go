@@ -151,10 +151,14 @@ func watch(args []string, stderr io.Writer) int {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r, err := session(o, stop, io.Discard, newStatus(io.Discard))
-				m.packets.Add(float64(r.captured))
-				m.bytes.Add(float64(r.bytes))
-				m.drops.Add(float64(r.dropped))
+				// The counters move as the capture goes, not only at its
+				// end: a dashboard's rates and the drop alert would lag
+				// by --capture.
+				st := newStatus(io.Discard)
+				var sent counts
+				st.progress = func(p int, o int64, d uint64) { sent.add(m, p, o, d) }
+				r, err := session(o, stop, io.Discard, st)
+				sent.add(m, r.captured, r.bytes, r.dropped)
 				first := r.file
 				if first == "" { // it failed before the first file
 					first = capture.PartName(name, 1)
@@ -520,6 +524,32 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// counts are what a capture has added to the metrics so far.
+type counts struct {
+	packets int
+	octets  int64
+	dropped uint64
+}
+
+// add adds to the metrics what a capture's counts have grown by since
+// the last call. Each only grows: the kernel's drops read during the
+// capture may be more than the capture's own count at its end, which
+// leaves out those after the stop.
+func (c *counts) add(m *watchMetrics, packets int, octets int64, dropped uint64) {
+	if packets > c.packets {
+		m.packets.Add(float64(packets - c.packets))
+		c.packets = packets
+	}
+	if octets > c.octets {
+		m.bytes.Add(float64(octets - c.octets))
+		c.octets = octets
+	}
+	if dropped > c.dropped {
+		m.drops.Add(float64(dropped - c.dropped))
+		c.dropped = dropped
+	}
 }
 
 // captureName names a capture by the second it starts, in dir: a
