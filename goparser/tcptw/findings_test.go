@@ -693,3 +693,27 @@ func TestTextReportListsTheBusiestPairs(t *testing.T) {
 		t.Errorf("report:\n%s", out)
 	}
 }
+
+// TestFindingsTLSNoTimeWaitLeft: short TLS connections that the server
+// closes, each ended by the server's RST in answer to the client's
+// close_notify: neither side holds TIME_WAIT, and the finding says so.
+func TestFindingsTLSNoTimeWaitLeft(t *testing.T) {
+	e := New(Config{})
+	hello := []byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00}
+	for i := range 20 {
+		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+		f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
+		f.data(0, hello)
+		f.data(1, []byte{0x16, 0x03, 0x03, 0x00, 0x01, 0x02})
+		f.send(1, false, true, true, false, 0)
+		f.data(0, []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00})
+		f.send(1, false, false, false, true, 0)
+	}
+	r := e.Report(false)
+	p := r.Pairs[0]
+	if p.TLS != 20 || p.RSTAfterFIN != 20 || p.ServerTimeWaitEntered != 0 || p.ClientTimeWaitEntered != 0 || p.PredictedTimeWait != 0 {
+		t.Fatalf("pair %+v", p)
+	}
+	checkOneFinding(t, r.Findings, []string{"are TLS (20 of 20)", "TIME_WAIT: neither side held any: RSTs ended 20 of the connections after their FIN. ",
+		"The server closes most of them (20 of 20)"}, []string{"TIME_WAIT: ."})
+}

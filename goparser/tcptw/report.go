@@ -665,6 +665,14 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		holders = append(holders, fmt.Sprintf("the client %s holds %d (peak; %s), about %.0f%s at this rate, each one of its ephemeral ports",
 			p.Client, p.ClientTimeWaitPeak, closedFirst(cs+both, p.ClientTimeWaitEntered), p.PredictedClientTimeWait, capped))
 	}
+	if len(holders) == 0 {
+		// Every socket that would have held TIME_WAIT was ended first
+		// (an RST after the FIN, as over TLS), or none had yet.
+		holders = append(holders, "neither side held any in the capture")
+		if p.RSTAfterFIN > 0 {
+			holders[0] = fmt.Sprintf("neither side held any: RSTs ended %d of the connections after their FIN", p.RSTAfterFIN)
+		}
+	}
 	fmt.Fprintf(&b, "TIME_WAIT: %s", strings.Join(holders, "; "))
 	if len(holders) == 2 && 5*min(cs, ss) >= cs+ss {
 		// A race when one kind of client made the requests (Go's
