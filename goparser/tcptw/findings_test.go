@@ -717,3 +717,28 @@ func TestFindingsTLSNoTimeWaitLeft(t *testing.T) {
 	checkOneFinding(t, r.Findings, []string{"are TLS (20 of 20)", "TIME_WAIT: neither side held any: RSTs ended 20 of the connections after their FIN. ",
 		"The server closes most of them (20 of 20)"}, []string{"TIME_WAIT: ."})
 }
+
+// TestTextReportListsTheBusiestHosts: the text report lists the
+// maxTextPairs hosts that held the most TIME_WAIT sockets, and of each
+// as many servers.
+func TestTextReportListsTheBusiestHosts(t *testing.T) {
+	r := &Report{}
+	for i := range maxTextPairs + 3 {
+		h := HostReport{Address: fmt.Sprintf("h%d", i), Peak: maxTextPairs + 3 - i}
+		if i == 0 {
+			for j := range maxTextPairs + 2 {
+				h.Ports = append(h.Ports, PortUsage{Server: fmt.Sprintf("s%d:1", j), RangeSize: 10})
+			}
+		}
+		r.Hosts = append(r.Hosts, h)
+	}
+	var b bytes.Buffer
+	r.WriteText(&b)
+	out := b.String()
+	if !strings.Contains(out, fmt.Sprintf("  h%d ", maxTextPairs-1)) || strings.Contains(out, fmt.Sprintf("  h%d ", maxTextPairs)) ||
+		!strings.Contains(out, "  ... and 3 more hosts with fewer TIME_WAIT sockets (--json lists every host)\n") ||
+		!strings.Contains(out, fmt.Sprintf("    -> s%d:1 ", maxTextPairs-1)) || strings.Contains(out, fmt.Sprintf("    -> s%d:1 ", maxTextPairs)) ||
+		!strings.Contains(out, "    ... and 2 more servers (--json lists every one)\n") {
+		t.Errorf("report:\n%s", out)
+	}
+}

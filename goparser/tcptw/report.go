@@ -808,7 +808,8 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	return b.String()
 }
 
-// maxTextPairs bounds the pairs the text report lists.
+// maxTextPairs bounds the pairs the text report lists, and the hosts
+// that hold TIME_WAIT and the servers of each.
 const maxTextPairs = 200
 
 // The names of the pair, and its hosts, of the connections of pairs past
@@ -973,9 +974,19 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  second copies of segments with data, SYN, FIN or RST, not counted: %d (the same segment again within 1 ms: -i any captures each packet twice on a host with veth and bridges; a host also answers in-flight segments with identical RSTs)\n", s.Copies)
 	}
 	fmt.Fprintf(w, "\nTIME_WAIT holders\n")
-	for _, h := range r.Hosts {
+	for i, h := range r.Hosts {
+		if i == maxTextPairs {
+			// The most held come first; a flood of short connections
+			// from many addresses has tens of thousands.
+			fmt.Fprintf(w, "  ... and %d more hosts with fewer TIME_WAIT sockets (--json lists every host)\n", len(r.Hosts)-i)
+			break
+		}
 		fmt.Fprintf(w, "  %-39s peak %6d at %s, %d at the end\n", h.Address, h.Peak, fmtTime(h.PeakTime), h.AtEnd)
-		for _, pu := range h.Ports {
+		for j, pu := range h.Ports {
+			if j == maxTextPairs {
+				fmt.Fprintf(w, "    ... and %d more servers (--json lists every one)\n", len(h.Ports)-j)
+				break
+			}
 			ex := ""
 			switch {
 			case pu.Exhausted:
