@@ -742,3 +742,41 @@ func TestTextReportListsTheBusiestHosts(t *testing.T) {
 		t.Errorf("report:\n%s", out)
 	}
 }
+
+// TestFindingsTLSOneSideHoldsMost: over TLS, RSTs end most sockets of
+// the side that closes first; the client, which closed a third of the
+// connections, holds one TIME_WAIT socket and the server eight: both
+// hold some, but only the server many.
+func TestFindingsTLSOneSideHoldsMost(t *testing.T) {
+	e := New(Config{})
+	hello := []byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00}
+	for i := range 30 {
+		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+		f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
+		f.data(0, hello)
+		f.data(1, []byte{0x16, 0x03, 0x03, 0x00, 0x01, 0x02})
+		switch {
+		case i < 12: // the server closes; the client's close_notify meets its RST
+			f.send(1, false, true, true, false, 0)
+			f.data(0, []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00})
+			f.send(1, false, false, false, true, 0)
+		case i < 20: // the server closes, and holds TIME_WAIT
+			f.send(1, false, true, true, false, 0)
+			f.send(0, false, true, true, false, 0)
+			f.send(1, false, true, false, false, 0)
+		case i < 29: // the client closes, and the server's RST ends its socket
+			f.send(0, false, true, true, false, 0)
+			f.send(1, false, false, false, true, 0)
+		default: // the client closes, and holds TIME_WAIT
+			f.send(0, false, true, true, false, 0)
+			f.send(1, false, true, true, false, 0)
+			f.send(0, false, true, false, false, 0)
+		}
+	}
+	r := e.Report(false)
+	p := r.Pairs[0]
+	if p.ClientTimeWaitEntered != 1 || p.ServerTimeWaitEntered != 8 || p.Closers["client"] != 10 || p.Closers["server"] != 20 {
+		t.Fatalf("pair %+v", p)
+	}
+	checkOneFinding(t, r.Findings, []string{"the server 10.0.0.2:80 holds 8", "the client 10.0.0.1 holds 1"}, []string{"both sides hold many"})
+}

@@ -674,7 +674,10 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		}
 	}
 	fmt.Fprintf(&b, "TIME_WAIT: %s", strings.Join(holders, "; "))
-	if len(holders) == 2 && 5*min(cs, ss) >= cs+ss {
+	// Both hold many when neither entered less than a fifth of the
+	// sockets: the closes tell it unless RSTs ended the sockets of one
+	// side's (over TLS, most of them).
+	if ce, se := p.ClientTimeWaitEntered, p.ServerTimeWaitEntered; len(holders) == 2 && 5*min(ce, se) >= ce+se {
 		// A race when one kind of client made the requests (Go's
 		// without keep-alive races the server); with several, each may
 		// close its own way (one asks the server to close, another
