@@ -211,6 +211,10 @@ type conn struct {
 	idleAtFIN time.Duration // from lastData to the first FIN
 	h2At      [2]uint32     // where each direction's next HTTP/2 frame begins, if h2Sync (h2Control)
 	h2Sync    [2]bool
+	// afterAlert: the server's FIN came first, after the client's TLS
+	// alert (reqTracker.alertLast): its answer to the client's
+	// close_notify.
+	afterAlert bool
 	// goaway: the server sent GOAWAY (in a segment of connection
 	// management only) before any FIN, and the client has sent no
 	// request since: a client FIN now answers it. srvGoaway: the server
@@ -552,6 +556,9 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 
 	if d == 1 && s.PayloadLen > 0 && !c.respClose && c.req.count > 0 && responseSaysClose(s.Payload) {
 		c.respClose = true
+	}
+	if d == 1 && s.PayloadLen > 0 && c.req.tls && !c.fin[1] && !c.req.srvAlert && tlsAlert(s.Payload) {
+		c.req.srvAlert = true // the server began the close (a client's alert after it answers it)
 	}
 
 	data := s.PayloadLen > 0
@@ -961,6 +968,7 @@ func (e *Engine) closing(c *conn, d, o int, t time.Time, s *tcpdecode.Segment, v
 				c.closer = CloserClient
 			} else {
 				c.closer = CloserServer
+				c.afterAlert = c.req.tls && c.req.alertLast
 			}
 		case c.fin[o] && !(s.ACK && !seqAfter(c.finSeq[o]+1, s.Ack)):
 			// This FIN was sent before its sender saw the peer's FIN.

@@ -780,3 +780,46 @@ func TestFindingsTLSOneSideHoldsMost(t *testing.T) {
 	}
 	checkOneFinding(t, r.Findings, []string{"the server 10.0.0.2:80 holds 8", "the client 10.0.0.1 holds 1"}, []string{"both sides hold many"})
 }
+
+// TestFindingsTLSClientCloseNotify: a server that closes at once when
+// the client's close_notify comes (nginx does) sends the first FIN, but
+// the client ended the connection: the finding says so. A server that
+// sent its own close_notify first began the close itself.
+func TestFindingsTLSClientCloseNotify(t *testing.T) {
+	hello := []byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00}
+	alert12 := []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00}                  // TLS 1.2: an alert record
+	alert13 := append([]byte{0x17, 0x03, 0x03, 0x00, 0x13}, make([]byte, 19)...) // TLS 1.3: 19 octets of application data
+	reply := append([]byte{0x17, 0x03, 0x03, 0x00, 0x40}, make([]byte, 64)...)
+	for _, tc := range []struct {
+		name        string
+		serverFirst bool // the server sends its close_notify before the client's
+		alert       []byte
+		want, not   []string
+	}{
+		{"TLS 1.2, the client's close_notify", false, alert12,
+			[]string{"The server sends the first FIN of most of them (20 of 20), but 20 of those answer the client's TLS close_notify",
+				"the fix belongs to the client"}, []string{"keep-alive is off in the server"}},
+		{"TLS 1.3, the client's close_notify", false, alert13,
+			[]string{"but 20 of those answer the client's TLS close_notify"}, []string{"keep-alive is off in the server"}},
+		{"the server's close_notify first", true, alert13,
+			[]string{"The server closes most of them (20 of 20): keep-alive is off in the server"}, []string{"close_notify, which came"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{})
+			for i := range 20 {
+				f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+				f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
+				f.data(0, hello)
+				f.data(1, append(append([]byte(nil), reply...), reply...))
+				if tc.serverFirst {
+					f.data(1, tc.alert)
+				}
+				f.data(0, tc.alert)
+				f.send(1, false, true, true, false, 0)
+				f.send(0, false, true, true, false, 0)
+				f.send(1, false, true, false, false, 0)
+			}
+			checkOneFinding(t, e.Report(false).Findings, tc.want, tc.not)
+		})
+	}
+}

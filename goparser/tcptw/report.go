@@ -223,7 +223,9 @@ type PairReport struct {
 	// one-request connections name (pair.agents), an index in clientFixes;
 	// http10: of ConnectionClose, the HTTP/1.0 requests without
 	// keep-alive.
-	afterClose, beside, serverGoaway, client, http10 int
+	// afterAlert: of the server's closes of TLS connections, those that
+	// answered the client's close_notify (pair.afterAlert).
+	afterClose, beside, serverGoaway, client, http10, afterAlert int
 	// others: the pair of the connections of pairs past Config.MaxPairs.
 	others bool
 	// oneAgent: one User-Agent names all the requests of those
@@ -410,7 +412,7 @@ func (e *Engine) pairReport(p *pair, clients int) PairReport {
 		ClientTimeWaitEntered: p.twEntered[0], ServerTimeWaitEntered: p.twEntered[1], RSTAfterFIN: p.rstAfterFIN,
 		OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose, TLS: p.tls,
 		BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
-		Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside, http10: p.http10,
+		Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside, http10: p.http10, afterAlert: p.afterAlert,
 		MedianLifetime: p.lifetimes.medianOrNil(), MedianFinToSyn: p.finToSyn.medianOrNil(),
 		MedianIdleBeforeServerClose: p.serverIdle.medianOrNil(), MedianIdleBeforeClientClose: p.clientIdle.medianOrNil(),
 		ClosedAfterGoaway: p.goawayCloses, MedianIdleBeforeGoaway: p.goawayIdle.medianOrNil(),
@@ -840,6 +842,14 @@ func shortTLS(p PairReport, closed int) bool {
 // an alert that goes before a FIN, so neither the request's header nor
 // the idle before the close can be read.
 func tlsCause(p PairReport, cs, ss, both int, fix string) string {
+	if ss > cs+both && 2*p.afterAlert >= ss {
+		// The client ends them with its close_notify, and the server
+		// closes at once in answer (nginx does): its FIN comes first.
+		return fmt.Sprintf("The server sends the first FIN of most of them (%d of %d), but %d of those answer the client's "+
+			"TLS close_notify, which came just before: the client ends its connections, and the server closes in answer, "+
+			"so the fix belongs to the client: keep-alive is off or connections are not reused (a new client, or a new "+
+			"process, per request). %s Each new connection costs a TLS handshake as well.", ss, cs+ss+both, p.afterAlert, fix)
+	}
 	if ss > cs+both {
 		return fmt.Sprintf("The server closes most of them (%d of %d): keep-alive is off in the server or in a proxy in "+
 			"front of it, or the client asks for \"Connection: close\", which TLS hides from the capture. Check the server "+

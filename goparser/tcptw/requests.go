@@ -30,8 +30,13 @@ type reqTracker struct {
 	connClose  bool // an HTTP/1.x request asked for Connection: close
 	http10     bool // ... by being HTTP/1.0 without keep-alive
 	tls        bool // the client's first segment began a TLS handshake: its requests cannot be seen
-	grpc       bool
-	cache      *reqCache // the engine's; nil parses every request
+	// alertLast: over TLS, the client's last segment ended with an
+	// alert record (tlsAlert), as its close_notify does, and the server
+	// had sent none (srvAlert): the client began the close.
+	alertLast bool
+	srvAlert  bool
+	grpc      bool
+	cache     *reqCache // the engine's; nil parses every request
 }
 
 // grpcLabel begins the label of a gRPC call; the report tells a pair's
@@ -115,6 +120,27 @@ func tlsHandshake(p []byte) bool {
 		layers.TLSVersion(binary.BigEndian.Uint16(p[1:3])) >= 0x0300 && layers.TLSVersion(binary.BigEndian.Uint16(p[1:3])) <= 0x0304
 }
 
+// tlsAlert reports whether p ends with a TLS alert record, as a
+// close_notify does, read from its first record on: an alert up to TLS
+// 1.2; in TLS 1.3, whose alerts are encrypted as application data, a
+// record of 19 octets, those of an alert (2), its inner content type (1)
+// and a 16-octet AEAD tag, which no HTTP request or response, nor
+// HTTP/2 frame, fits in.
+func tlsAlert(p []byte) bool {
+	for len(p) >= 5 && p[0] >= byte(layers.TLSChangeCipherSpec) && p[0] <= byte(layers.TLSApplicationData) && p[1] == 3 {
+		n := 5 + int(binary.BigEndian.Uint16(p[3:5]))
+		switch {
+		case n < len(p):
+			p = p[n:]
+		case n > len(p):
+			return false
+		default:
+			return layers.TLSType(p[0]) == layers.TLSAlert || (layers.TLSType(p[0]) == layers.TLSApplicationData && n == 5+19)
+		}
+	}
+	return false
+}
+
 var methods = []string{"GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "}
 
 func (r *reqTracker) clientPayload(p []byte) {
@@ -122,6 +148,7 @@ func (r *reqTracker) clientPayload(p []byte) {
 		return
 	}
 	if r.tls {
+		r.alertLast = !r.srvAlert && tlsAlert(p)
 		return
 	}
 	if !r.h2 && r.count == 0 && tlsHandshake(p) {
