@@ -341,8 +341,11 @@ type Engine struct {
 	pairs    map[pairMapKey]*pair
 	pairList []*pair // by pair.idx
 	// others: the pair of the connections of pairs past MaxPairs, made
-	// at the first; its key's addresses are not valid ones.
+	// at the first; its key's addresses are not valid ones. rehomed:
+	// the pairs made past MaxPairs for connections that completed their
+	// handshake (rehome), at most MaxPairs too.
 	others  *pair
+	rehomed int
 	servers map[netip.AddrPort]int32 // serverScore
 	spare   []*conn                  // closed connections, for reuse
 	reqs    reqCache
@@ -522,6 +525,9 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 		// round trip as the capture point sees it, which a client's
 		// close right after a response it waited for carries too.
 		c.hsDone = true
+		if c.pair == e.others {
+			e.rehome(c)
+		}
 		c.pair.handshakeSeen(t.Sub(c.start))
 	}
 	// The direction's first payload, right after its SYN.

@@ -630,7 +630,9 @@ func TestFindingsWorkersShareOneClient(t *testing.T) {
 // client -> server pairs are counted together, in one pair of other
 // clients and its host of other hosts, with a warning and no finding
 // of their own: a SYN flood from random addresses made a pair of every
-// SYN (800 octets each, and a report line).
+// SYN (800 octets each, and a report line). Connections whose handshake
+// completes get pairs of their own, MaxPairs more at most: here those of
+// 3 of the 5 clients past the first 3.
 func TestPairsPastMaxPairs(t *testing.T) {
 	e := New(Config{MaxPairs: 3})
 	for c := range 8 {
@@ -646,8 +648,8 @@ func TestPairsPastMaxPairs(t *testing.T) {
 			f.send(1, false, true, false, false, 0)
 		}
 	}
-	if len(e.pairList) != 4 || len(e.pairs) != 3 {
-		t.Fatalf("%d pairs in the list, %d in the map; want 4 and 3", len(e.pairList), len(e.pairs))
+	if len(e.pairList) != 7 || len(e.pairs) != 6 {
+		t.Fatalf("%d pairs in the list, %d in the map; want 7 and 6", len(e.pairList), len(e.pairs))
 	}
 	r := e.Report(false)
 	var others *PairReport
@@ -656,11 +658,11 @@ func TestPairsPastMaxPairs(t *testing.T) {
 			others = &r.Pairs[i]
 		}
 	}
-	if others == nil || others.Server != "other servers" || others.Connections != 5*12 || len(r.Pairs) != 4 {
+	if others == nil || others.Server != "other servers" || others.Connections != 2*12 || len(r.Pairs) != 7 {
 		t.Fatalf("pairs %+v", r.Pairs)
 	}
-	if len(r.Findings) != 3 {
-		t.Errorf("want the 3 pairs' findings only:\n%s", strings.Join(r.Findings, "\n"))
+	if len(r.Findings) != 6 {
+		t.Errorf("want the 6 pairs' findings only:\n%s", strings.Join(r.Findings, "\n"))
 	}
 	for _, f := range r.Findings {
 		if strings.Contains(f, "other") {
@@ -668,12 +670,12 @@ func TestPairsPastMaxPairs(t *testing.T) {
 		}
 	}
 	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "More than 3 client -> server pairs") ||
-		!strings.Contains(r.Warnings[0], "the 60 connections of the later ones are counted together as other clients -> other servers") {
+		!strings.Contains(r.Warnings[0], "the 24 connections of the later ones are counted together as other clients -> other servers") {
 		t.Errorf("warnings %q", r.Warnings)
 	}
 	var b bytes.Buffer
 	r.WriteText(&b)
-	if !strings.Contains(b.String(), "  other clients -> other servers: 60 conns") {
+	if !strings.Contains(b.String(), "  other clients -> other servers: 24 conns") {
 		t.Errorf("report:\n%s", b.String())
 	}
 }
@@ -822,4 +824,22 @@ func TestFindingsTLSClientCloseNotify(t *testing.T) {
 			checkOneFinding(t, e.Report(false).Findings, tc.want, tc.not)
 		})
 	}
+}
+
+// TestFloodDoesNotHideAStorm: SYNs from spoofed addresses, which never
+// complete their handshake, fill MaxPairs; a client that comes after
+// them, with short connections whose handshakes complete, gets a pair
+// of its own and its finding, not a place among the other clients.
+func TestFloodDoesNotHideAStorm(t *testing.T) {
+	e := New(Config{MaxPairs: 3})
+	for c := range 10 {
+		f := newFlow(e, netip.AddrPortFrom(netip.AddrFrom4([4]byte{100, 64, 0, byte(c + 1)}), 40000), srv, 1000)
+		f.at(time.Duration(c)*time.Millisecond).send(0, true, false, false, false, 0)
+	}
+	storm(e, 12, reqPlain, respClose, func(int) int { return 1 }, 0)
+	if len(e.pairList) != 5 || e.others == nil || e.others.conns != 7 {
+		t.Fatalf("%d pairs, the other clients' with %d connections; want 5 and 7", len(e.pairList), e.others.conns)
+	}
+	r := e.Report(false)
+	checkOneFinding(t, r.Findings, []string{cli.Addr().String() + " -> " + srv.String() + ": 100% of the connections carry a single request (12 of 12)"}, nil)
 }

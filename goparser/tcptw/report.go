@@ -368,7 +368,8 @@ func (e *Engine) Report(timeline bool) *Report {
 	if o := e.others; o != nil {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("More than %d client -> server pairs (a SYN flood, or a scan, from many "+
 			"addresses?): the %d connections of the later ones are counted together as %s -> %s, with no findings, "+
-			"and their TIME_WAIT sockets as those of %s.", e.cfg.MaxPairs, o.conns+o.partialClosed, otherClients, otherServers, otherHosts))
+			"and their TIME_WAIT sockets as those of %s (a connection whose handshake completed has a pair of its own, "+
+			"for %d pairs more at most).", e.cfg.MaxPairs, o.conns+o.partialClosed, otherClients, otherServers, otherHosts, e.cfg.MaxPairs))
 	}
 	if n := s.TooShort; n > 0 {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("%d TCP frames were too short to use and are left out: the capture's snap length "+

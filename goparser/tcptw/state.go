@@ -201,6 +201,33 @@ func (e *Engine) pair(client netip.Addr, server netip.AddrPort) *pair {
 	return p
 }
 
+// rehome moves a connection counted in the other pairs to a pair of its
+// own when its handshake completes: a SYN flood from spoofed addresses,
+// whose handshakes never do, must not hide the clients that came after
+// it. Up to MaxPairs such pairs are made; the other pairs keep the SYN
+// in their rate and FIN-to-SYN gaps.
+func (e *Engine) rehome(c *conn) {
+	client, server := c.ep[0].Addr(), c.ep[1]
+	mk := pairMapKey{client: client, server: server.Addr(), port: server.Port()}
+	p := e.pairs[mk]
+	if p == nil {
+		if e.rehomed >= e.cfg.MaxPairs {
+			return
+		}
+		e.rehomed++
+		p = &pair{key: pairKey{client, server}, idx: uint32(len(e.pairList)), labels: make(map[string]int), agents: make(map[string]int)}
+		e.pairs[mk] = p
+		e.pairList = append(e.pairList, p)
+	}
+	o := e.others
+	o.conns--
+	if c.rolesKnown && o.open > 0 {
+		o.open--
+	}
+	c.pair = p
+	p.connStarted(c.start)
+}
+
 // pairHost returns the host state of the pair's client (side 0) or
 // server (side 1).
 func (e *Engine) pairHost(p *pair, side int) *hostState {
