@@ -600,3 +600,61 @@ func TestGogrpcMessagesLostInAGap(t *testing.T) {
 		})
 	}
 }
+
+// TestGogrpcCallsAcrossACut: a capture that begins inside a call, whose
+// request it lacks and whose trailers-only response refers to HPACK
+// entries it does not hold, before anything on the connection shows it
+// carries gRPC: the call is counted among those ended with a status not
+// captured once the connection does, so the table's calls add up to
+// those that end after the cut. (A call reset before any frame of it was
+// captured is not counted.)
+func TestGogrpcCallsAcrossACut(t *testing.T) {
+	t.Parallel()
+	full := pcap("grpc_failures.pcap")
+	var ends []int
+	for _, line := range strings.Split(strings.TrimSpace(tshark(t, pluginEnv, "-r", full, "-Y", "gogrpc.status", "-T", "fields", "-e", "frame.number", "-e", "gogrpc.status")), "\n") {
+		no, codes, _ := strings.Cut(line, "\t")
+		n, _ := strconv.Atoi(no)
+		for range strings.Split(codes, ",") {
+			ends = append(ends, n)
+		}
+	}
+	if len(ends) < 3 {
+		t.Fatalf("calls end in frames %v", ends)
+	}
+	// The cuts begin after the first call's end and before the second's:
+	// inside the second call, whose request was in an earlier frame.
+	for first := ends[0] + 1; first < ends[1]; first++ {
+		cut := filepath.Join(t.TempDir(), "cut.pcap")
+		if out, err := exec.Command("editcap", "-r", full, cut, strconv.Itoa(first)+"-1000000").CombinedOutput(); err != nil {
+			t.Fatalf("editcap: %v %s", err, out)
+		}
+		table := tshark(t, pluginEnv, "-q", "-r", cut, "-z", "gogrpc,calls")
+		got := 0
+		for _, line := range strings.Split(table, "\n") {
+			f := strings.Fields(line)
+			switch {
+			case len(f) > 2 && strings.HasPrefix(f[0], "/"):
+				n, _ := strconv.Atoi(f[1])
+				got += n
+			case strings.HasPrefix(line, "(method not known)") && len(f) > 3:
+				n, _ := strconv.Atoi(f[3])
+				got += n
+			case strings.HasPrefix(line, "("):
+				var n int
+				if _, err := fmt.Sscanf(line, "(%d more", &n); err == nil {
+					got += n
+				}
+			}
+		}
+		want := 0
+		for _, e := range ends {
+			if e >= first {
+				want++
+			}
+		}
+		if got != want {
+			t.Errorf("cut at frame %d: %d calls in -z gogrpc,calls; %d end after the cut:\n%s", first, got, want, table)
+		}
+	}
+}

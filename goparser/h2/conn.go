@@ -82,6 +82,11 @@ type conn struct {
 	// grpcReqDir is 1 + the direction of the gRPC requests seen on this
 	// connection (0: none yet).
 	grpcReqDir int
+	// unseenEnds: streams that ended, before the connection was known to
+	// carry gRPC, with a response block that the capture cannot decode
+	// whole and no request seen (calls begun before the capture): once
+	// it is known to, they are counted as calls with no status.
+	unseenEnds int
 	idle       bool // in Decoder.idle, to be released
 }
 

@@ -983,7 +983,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 				st.grpc, st.reqDir, st.call = true, dir, gogrpc.Call{Path: path, Encoding: [2]string{enc}, Text: [2]bool{text}}
 				st.call.Whole[0] = whole
 				d.grpcBuffers(st)
-				c.grpcReqDir = dir + 1
+				d.grpcConn(c, dir)
 				st.progress = gogrpc.Progress{Start: d.now}
 				if v, ok := get("grpc-timeout"); ok {
 					st.progress.Timeout, _ = gogrpc.ParseTimeout(v)
@@ -1013,6 +1013,12 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 				}
 				st.call.Whole[1] = blockWhole
 				d.grpcStatus(st, off, frameHeaderLen+int(fh.Length), get, st.ended[dir], blockWhole)
+			} else if _, resp := get(":status"); resp && ct == "" && st.ended[dir] && !blockWhole && !st.sawMethod && !st.hidden && !st.progress.Ended {
+				// A call begun before the capture may end so, its
+				// response referring to HPACK entries the capture does
+				// not hold: counted once the connection shows gRPC.
+				st.progress.Ended = true
+				d.unseenEnd(c)
 			}
 		} else if st.grpc && st.call.Assumed && dir != st.reqDir && ct != "" && !isGRPCType(ct) {
 			// Taken for gRPC by its request's DATA, answered as something
@@ -1093,6 +1099,25 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 		if df.StreamEnded() && dir != st.reqDir && !st.progress.Ended {
 			d.grpcEnd(st, off, frameHeaderLen+int(fh.Length), gogrpc.EndedWithoutTrailers)
 		}
+	}
+}
+
+// unseenEnd counts a call begun before the capture that ended without a
+// status the capture holds, once the connection shows gRPC.
+func (d *Decoder) unseenEnd(c *conn) {
+	if c.grpcReqDir > 0 {
+		d.calls.NoStatus()
+	} else {
+		c.unseenEnds++
+	}
+}
+
+// grpcConn notes that the connection carries gRPC requests in direction
+// reqDir, and counts the calls that ended before it was known to.
+func (d *Decoder) grpcConn(c *conn, reqDir int) {
+	c.grpcReqDir = reqDir + 1
+	for ; c.unseenEnds > 0; c.unseenEnds-- {
+		d.calls.NoStatus()
 	}
 }
 
@@ -1203,7 +1228,7 @@ func (d *Decoder) grpcWithoutHeaders(c *conn, dir int, st *stream, payload []byt
 			call.Path = st.call.Path
 		}
 		call.Encoding[0] = st.call.Encoding[0]
-		c.grpcReqDir = reqDir + 1
+		d.grpcConn(c, reqDir)
 	} else {
 		st.progress = gogrpc.Progress{Start: d.now}
 	}
