@@ -563,8 +563,11 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	if d == 1 && s.PayloadLen > 0 && !c.respClose && c.req.count > 0 && responseSaysClose(s.Payload) {
 		c.respClose = true
 	}
-	if d == 1 && s.PayloadLen > 0 && c.req.tls && !c.fin[1] && !c.req.srvAlert && tlsAlert(s.Payload) {
-		c.req.srvAlert = true // the server began the close (a client's alert after it answers it)
+	if d == 1 && s.PayloadLen > 0 && c.req.tls {
+		c.req.srvSpoke = true
+		if !c.fin[1] && !c.req.srvAlert && tlsAlert(s.Payload) {
+			c.req.srvAlert = true // the server began the close (a client's alert after it answers it)
+		}
 	}
 
 	data := s.PayloadLen > 0

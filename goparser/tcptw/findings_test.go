@@ -843,3 +843,39 @@ func TestFloodDoesNotHideAStorm(t *testing.T) {
 	r := e.Report(false)
 	checkOneFinding(t, r.Findings, []string{cli.Addr().String() + " -> " + srv.String() + ": 100% of the connections carry a single request (12 of 12)"}, nil)
 }
+
+// TestFindingsTLSReusedConnections: short TLS connections that each carry
+// many requests (a keep-alive client's batch) are reuse, not a connection
+// per request: the turns the client takes to send show it, and no
+// finding is made of them; one request each (TLS 1.2: the handshake's
+// two turns and the request's) gets one.
+func TestFindingsTLSReusedConnections(t *testing.T) {
+	hello := []byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00}
+	record := append([]byte{0x17, 0x03, 0x03, 0x00, 0x40}, make([]byte, 64)...)
+	for _, requests := range []int{1, 8} {
+		e := New(Config{})
+		for i := range 20 {
+			f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+			f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
+			f.data(0, hello)
+			f.data(1, record) // the server's flight
+			f.data(0, record) // the client's Finished
+			f.data(1, record) // the server's Finished
+			for range requests {
+				f.data(0, record)
+				f.data(1, record)
+			}
+			f.send(1, false, true, true, false, 0)
+			f.send(0, false, true, true, false, 0)
+			f.send(1, false, true, false, false, 0)
+		}
+		r := e.Report(false)
+		tls := false
+		for _, f := range r.Findings {
+			tls = tls || strings.Contains(f, "are TLS (20 of 20)")
+		}
+		if tls != (requests == 1) {
+			t.Errorf("%d requests a connection: findings %q", requests, r.Findings)
+		}
+	}
+}

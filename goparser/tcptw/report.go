@@ -225,7 +225,8 @@ type PairReport struct {
 	// keep-alive.
 	// afterAlert: of the server's closes of TLS connections, those that
 	// answered the client's close_notify (pair.afterAlert).
-	afterClose, beside, serverGoaway, client, http10, afterAlert int
+	// tlsFew: of TLS, those of a request or two (pair.tlsFew).
+	afterClose, beside, serverGoaway, client, http10, afterAlert, tlsFew int
 	// others: the pair of the connections of pairs past Config.MaxPairs.
 	others bool
 	// oneAgent: one User-Agent names all the requests of those
@@ -413,7 +414,7 @@ func (e *Engine) pairReport(p *pair, clients int) PairReport {
 		ClientTimeWaitEntered: p.twEntered[0], ServerTimeWaitEntered: p.twEntered[1], RSTAfterFIN: p.rstAfterFIN,
 		OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose, TLS: p.tls,
 		BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
-		Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside, http10: p.http10, afterAlert: p.afterAlert,
+		Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside, http10: p.http10, afterAlert: p.afterAlert, tlsFew: p.tlsFew,
 		MedianLifetime: p.lifetimes.medianOrNil(), MedianFinToSyn: p.finToSyn.medianOrNil(),
 		MedianIdleBeforeServerClose: p.serverIdle.medianOrNil(), MedianIdleBeforeClientClose: p.clientIdle.medianOrNil(),
 		ClosedAfterGoaway: p.goawayCloses, MedianIdleBeforeGoaway: p.goawayIdle.medianOrNil(),
@@ -835,8 +836,16 @@ const tlsShortLife = 1.0
 // shortTLS reports whether most of a pair's closed connections (closed,
 // seen from the handshake) are TLS, with no request seen, and short.
 func shortTLS(p PairReport, closed int) bool {
-	return p.OneRequest == 0 && 5*p.TLS >= 4*closed && p.MedianLifetime != nil && *p.MedianLifetime <= tlsShortLife
+	return p.OneRequest == 0 && 5*p.TLS >= 4*closed && 5*p.tlsFew >= 4*closed && p.MedianLifetime != nil && *p.MedianLifetime <= tlsShortLife
 }
+
+// tlsFewTurns is the most turns to send (reqTracker.turns) of a TLS
+// client that made one request, or two, on its connection: a handshake
+// takes two (TLS 1.3) or three (TLS 1.2, whose request waits for the
+// server's Finished). A client that reuses its connection takes one more
+// for each request, and a short connection of many requests is reuse,
+// not a connection per request.
+const tlsFewTurns = 3
 
 // tlsCause is the cause of short TLS connections, as far as TCP shows
 // it: which side closes. A "Connection: close" is inside TLS, and so is

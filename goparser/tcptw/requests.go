@@ -35,8 +35,14 @@ type reqTracker struct {
 	// had sent none (srvAlert): the client began the close.
 	alertLast bool
 	srvAlert  bool
-	grpc      bool
-	cache     *reqCache // the engine's; nil parses every request
+	// turns: over TLS, the client's turns to send, each after the
+	// server sent something (srvSpoke), alerts left out: 2 or 3 for a
+	// handshake and one request (TLS 1.3 sends the request with the
+	// client's Finished), one more for each further request.
+	turns    uint8
+	srvSpoke bool
+	grpc     bool
+	cache    *reqCache // the engine's; nil parses every request
 }
 
 // grpcLabel begins the label of a gRPC call; the report tells a pair's
@@ -148,11 +154,16 @@ func (r *reqTracker) clientPayload(p []byte) {
 		return
 	}
 	if r.tls {
-		r.alertLast = !r.srvAlert && tlsAlert(p)
+		alert := tlsAlert(p)
+		r.alertLast = !r.srvAlert && alert
+		if r.srvSpoke && !alert && r.turns < 255 {
+			r.turns++
+		}
+		r.srvSpoke = false
 		return
 	}
 	if !r.h2 && r.count == 0 && tlsHandshake(p) {
-		r.tls = true
+		r.tls, r.turns = true, 1
 		return
 	}
 	if !r.h2 && r.count == 0 && bytes.HasPrefix(p, []byte(http2.ClientPreface)) {

@@ -160,6 +160,7 @@ type pair struct {
 	serverIdle  sample // server-closed connections: seconds from the last data to the server's FIN
 	clientIdle  sample // client-closed connections: the same to the client's FIN, at most clientIdleCap
 	tls         int    // closed connections seen from the handshake that are TLS (reqTracker.tls)
+	tlsFew      int    // of those, with tlsFewTurns client turns or fewer: a request or two
 	afterAlert  int    // of the server's closes of those, the FINs that answered the client's close_notify (conn.afterAlert)
 	clientPorts int
 	portsPeak   int            // most client ports tied up towards the server at once
@@ -355,6 +356,9 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 	}
 	if c.rolesKnown && c.req.tls {
 		p.tls++
+		if c.req.turns <= tlsFewTurns {
+			p.tlsFew++
+		}
 		if c.closer == CloserServer && c.afterAlert {
 			p.afterAlert++
 		}
@@ -562,6 +566,7 @@ func mergePairs(ps []*pair) *pair {
 			m.serverGoaway.merge(p.serverGoaway, sampleCap, &offered[5])
 		}
 		m.tls += p.tls
+		m.tlsFew += p.tlsFew
 		m.afterAlert += p.afterAlert
 		m.requests += p.requests
 		m.oneRequest += p.oneRequest
