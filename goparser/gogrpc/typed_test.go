@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/gotcpdump/gotcpdump/goparser/grpcmsg"
+	"github.com/gotcpdump/gotcpdump/goparser/pbschema"
 	"github.com/gotcpdump/gotcpdump/goparser/result"
 	"github.com/gotcpdump/gotcpdump/goparser/tree"
 )
@@ -150,16 +151,7 @@ func TestMapKeyLabel(t *testing.T) {
 		e = protowire.AppendVarint(protowire.AppendTag(e, 2, protowire.VarintType), 1)
 		msg = protowire.AppendBytes(protowire.AppendTag(msg, 1, protowire.BytesType), e)
 	}
-	var e result.Encoder
-	e.BeginArray()
-	WriteMessage(tree.Writer{E: &e}, 0, grpcmsg.Message{Length: uint32(len(msg)), Data: msg, Parts: 1, N: 5 + len(msg)},
-		Call{Path: "/maps.S/Do"}, true, reg, Limits{})
-	e.End()
-	out, err := e.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(out)
+	s := requestResult(t, reg, "/maps.S/Do", msg)
 	for _, want := range []string{`"a\nb\x00c": 1`, `"d\xffe": 1`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("result lacks %s", want)
@@ -194,16 +186,7 @@ func TestExtensionLabel(t *testing.T) {
 	reg := loadSet(t, fd)
 	msg := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), 7)
 	msg = protowire.AppendVarint(protowire.AppendTag(msg, 100, protowire.VarintType), 8)
-	var e result.Encoder
-	e.BeginArray()
-	WriteMessage(tree.Writer{E: &e}, 0, grpcmsg.Message{Length: uint32(len(msg)), Data: msg, Parts: 1, N: 5 + len(msg)},
-		Call{Path: "/ext.S/Do"}, true, reg, Limits{})
-	e.End()
-	out, err := e.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(out)
+	s := requestResult(t, reg, "/ext.S/Do", msg)
 	for _, want := range []string{"n: 7", "[ext.n]: 8"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("result lacks %q", want)
@@ -212,4 +195,20 @@ func TestExtensionLabel(t *testing.T) {
 	if strings.Contains(s, "n: 8") && !strings.Contains(s, "[ext.n]: 8") {
 		t.Error("the extension labelled by its bare name")
 	}
+}
+
+// requestResult is the encoded result of msg, whole in one DATA frame,
+// as a request of the method path, decoded with reg.
+func requestResult(t *testing.T, reg *pbschema.Registry, path string, msg []byte) string {
+	t.Helper()
+	var e result.Encoder
+	e.BeginArray()
+	WriteMessage(tree.Writer{E: &e}, 0, grpcmsg.Message{Length: uint32(len(msg)), Data: msg, Parts: 1, N: 5 + len(msg)},
+		Call{Path: path}, true, reg, Limits{})
+	e.End()
+	out, err := e.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
 }
