@@ -696,16 +696,19 @@ func TestTextReportListsTheBusiestPairs(t *testing.T) {
 	}
 }
 
+// tlsHello is the start of a TLS ClientHello, as far as the engine reads
+// it: a handshake record.
+var tlsHello = []byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00}
+
 // TestFindingsTLSNoTimeWaitLeft: short TLS connections that the server
 // closes, each ended by the server's RST in answer to the client's
 // close_notify: neither side holds TIME_WAIT, and the finding says so.
 func TestFindingsTLSNoTimeWaitLeft(t *testing.T) {
 	e := New(Config{})
-	hello := []byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00}
 	for i := range 20 {
 		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
 		f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
-		f.data(0, hello)
+		f.data(0, tlsHello)
 		f.data(1, []byte{0x16, 0x03, 0x03, 0x00, 0x01, 0x02})
 		f.send(1, false, true, true, false, 0)
 		f.data(0, []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00})
@@ -751,11 +754,10 @@ func TestTextReportListsTheBusiestHosts(t *testing.T) {
 // hold some, but only the server many.
 func TestFindingsTLSOneSideHoldsMost(t *testing.T) {
 	e := New(Config{})
-	hello := []byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00}
 	for i := range 30 {
 		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
 		f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
-		f.data(0, hello)
+		f.data(0, tlsHello)
 		f.data(1, []byte{0x16, 0x03, 0x03, 0x00, 0x01, 0x02})
 		switch {
 		case i < 12: // the server closes; the client's close_notify meets its RST
@@ -788,7 +790,6 @@ func TestFindingsTLSOneSideHoldsMost(t *testing.T) {
 // the client ended the connection: the finding says so. A server that
 // sent its own close_notify first began the close itself.
 func TestFindingsTLSClientCloseNotify(t *testing.T) {
-	hello := []byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00}
 	alert12 := []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00}                  // TLS 1.2: an alert record
 	alert13 := append([]byte{0x17, 0x03, 0x03, 0x00, 0x13}, make([]byte, 19)...) // TLS 1.3: 19 octets of application data
 	reply := append([]byte{0x17, 0x03, 0x03, 0x00, 0x40}, make([]byte, 64)...)
@@ -811,7 +812,7 @@ func TestFindingsTLSClientCloseNotify(t *testing.T) {
 			for i := range 20 {
 				f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
 				f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
-				f.data(0, hello)
+				f.data(0, tlsHello)
 				f.data(1, append(append([]byte(nil), reply...), reply...))
 				if tc.serverFirst {
 					f.data(1, tc.alert)
@@ -850,14 +851,13 @@ func TestFloodDoesNotHideAStorm(t *testing.T) {
 // finding is made of them; one request each (TLS 1.2: the handshake's
 // two turns and the request's) gets one.
 func TestFindingsTLSReusedConnections(t *testing.T) {
-	hello := []byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00}
 	record := append([]byte{0x17, 0x03, 0x03, 0x00, 0x40}, make([]byte, 64)...)
 	for _, requests := range []int{1, 8} {
 		e := New(Config{})
 		for i := range 20 {
 			f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
 			f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
-			f.data(0, hello)
+			f.data(0, tlsHello)
 			f.data(1, record) // the server's flight
 			f.data(0, record) // the client's Finished
 			f.data(1, record) // the server's Finished
