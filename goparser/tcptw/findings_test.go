@@ -78,7 +78,7 @@ func TestFindingsWhoeverCloses(t *testing.T) {
 		// HTTP/1.0 asks for the close without a "Connection: close".
 		{"HTTP/1.0 without keep-alive", reqHTTP10, resp10, server, 0,
 			[]string{"The requests are HTTP/1.0 without \"Connection: keep-alive\", which asks the server to close after its response (50 of 50)",
-				"fix belongs to the client"},
+				"fix belongs to the client", "In ApacheBench: add -k"},
 			[]string{"ask for \"Connection: close\""}, 50, 0},
 		{"HTTP/1.0 with keep-alive", reqHTTP10KA, resp10, server, time.Millisecond,
 			[]string{"right after its response"},

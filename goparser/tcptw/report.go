@@ -887,6 +887,8 @@ var clientFixes = [...]struct {
 	{"Go-http-client/", "a new http.Client or Transport per request", goFix, false},
 	{"python-requests/", "requests.get and the like without a Session, each a connection of its own", "In Python's " +
 		"requests: make one requests.Session and send all requests through it, and read or close every response.", false},
+	{"ApacheBench/", "ab without -k, a connection per request", "In ApacheBench: add -k, which keeps the connections " +
+		"alive; without it every request has a connection of its own, and the TIME_WAIT sockets are the benchmark's doing.", false},
 	{"grpc-go/", "a new grpc.ClientConn per call", "In grpc-go: create one grpc.ClientConn (grpc.NewClient) and " +
 		"share it among all calls instead of dialing per call, and do not Close it after each call.", true},
 	{"grpc-c/", "a new channel per call", "In gRPC's C core and the languages built on it (Python, Ruby, PHP and others): " +
