@@ -122,8 +122,11 @@ func readRequest(br *bufio.Reader) reqInfo {
 // the ClientHello that opens a TLS connection does: SSL 3.0 to TLS 1.3
 // (whose ClientHello says TLS 1.0 or 1.2 in its record).
 func tlsHandshake(p []byte) bool {
-	return len(p) >= 3 && layers.TLSType(p[0]) == layers.TLSHandshake &&
-		layers.TLSVersion(binary.BigEndian.Uint16(p[1:3])) >= 0x0300 && layers.TLSVersion(binary.BigEndian.Uint16(p[1:3])) <= 0x0304
+	if len(p) < 3 || layers.TLSType(p[0]) != layers.TLSHandshake {
+		return false
+	}
+	v := layers.TLSVersion(binary.BigEndian.Uint16(p[1:3]))
+	return v >= 0x0300 && v <= 0x0304
 }
 
 // tlsAlert reports whether p ends with a TLS alert record, as a

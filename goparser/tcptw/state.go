@@ -189,16 +189,21 @@ func (e *Engine) pair(client netip.Addr, server netip.AddrPort) *pair {
 	p := e.pairs[mk]
 	if p == nil && len(e.pairList) >= e.cfg.MaxPairs {
 		if e.others == nil {
-			e.others = &pair{idx: uint32(len(e.pairList)), labels: make(map[string]int), agents: make(map[string]int)}
-			e.pairList = append(e.pairList, e.others)
+			e.others = e.addPair(pairKey{})
 		}
 		return e.others
 	}
 	if p == nil {
-		p = &pair{key: pairKey{client, server}, idx: uint32(len(e.pairList)), labels: make(map[string]int), agents: make(map[string]int)}
+		p = e.addPair(pairKey{client, server})
 		e.pairs[mk] = p
-		e.pairList = append(e.pairList, p)
 	}
+	return p
+}
+
+// addPair makes a pair and puts it in pairList.
+func (e *Engine) addPair(key pairKey) *pair {
+	p := &pair{key: key, idx: uint32(len(e.pairList)), labels: make(map[string]int), agents: make(map[string]int)}
+	e.pairList = append(e.pairList, p)
 	return p
 }
 
@@ -216,9 +221,8 @@ func (e *Engine) rehome(c *conn) {
 			return
 		}
 		e.rehomed++
-		p = &pair{key: pairKey{client, server}, idx: uint32(len(e.pairList)), labels: make(map[string]int), agents: make(map[string]int)}
+		p = e.addPair(pairKey{client, server})
 		e.pairs[mk] = p
-		e.pairList = append(e.pairList, p)
 	}
 	o := e.others
 	o.conns--
