@@ -130,11 +130,11 @@ type methodStats struct {
 
 const maxLatencies = 100000
 
-// NoStatus records a call that ended without a status that can be read
-// (its trailers refer to HPACK entries the capture does not hold): it
-// has no code to be counted under, and the table says how many there
+// NoStatus records n calls that ended without a status that can be read
+// (their trailers refer to HPACK entries the capture does not hold): they
+// have no code to be counted under, and the table says how many there
 // were, so that a capture begun mid-connection does not look complete.
-func (s *Stats) NoStatus() { s.noStatus++ }
+func (s *Stats) NoStatus(n int) { s.noStatus += n }
 
 // Add records a finished call.
 func (s *Stats) Add(path string, code codes.Code, d time.Duration) {

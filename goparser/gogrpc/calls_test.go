@@ -68,7 +68,7 @@ func TestCallsTable(t *testing.T) {
 	// apart (not in a table for a filter, which counts calls by the frame
 	// they ended in).
 	s.Add("", codes.Canceled, time.Millisecond)
-	s.NoStatus()
+	s.NoStatus(1)
 	b.Reset()
 	s.WriteText(&b)
 	want += "(method not known)                                       1       1      1.000      1.000      1.000  [Canceled=1]\n" +
@@ -76,7 +76,7 @@ func TestCallsTable(t *testing.T) {
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
-	s.NoStatus()
+	s.NoStatus(1)
 	b.Reset()
 	s.WriteText(&b)
 	if !strings.HasSuffix(b.String(), "\n(2 more calls ended with a status not captured: not counted)\n") {

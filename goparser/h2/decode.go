@@ -1106,7 +1106,7 @@ func (d *Decoder) grpc(c *conn, dir int, data []byte, off int, fh http2.FrameHea
 // status the capture holds, once the connection shows gRPC.
 func (d *Decoder) unseenEnd(c *conn) {
 	if c.grpcReqDir > 0 {
-		d.calls.NoStatus()
+		d.calls.NoStatus(1)
 	} else {
 		c.unseenEnds++
 	}
@@ -1116,9 +1116,8 @@ func (d *Decoder) unseenEnd(c *conn) {
 // reqDir, and counts the calls that ended before it was known to.
 func (d *Decoder) grpcConn(c *conn, reqDir int) {
 	c.grpcReqDir = reqDir + 1
-	for ; c.unseenEnds > 0; c.unseenEnds-- {
-		d.calls.NoStatus()
-	}
+	d.calls.NoStatus(c.unseenEnds)
+	c.unseenEnds = 0
 }
 
 // grpcStatus writes how a block of the response (HEADERS, or gRPC-Web's
@@ -1129,7 +1128,7 @@ func (d *Decoder) grpcStatus(st *stream, off, n int, get func(string) (string, b
 		d.grpcEnd(st, off, n, s)
 	} else if end && !st.progress.Ended {
 		st.progress.Ended = true
-		d.calls.NoStatus()
+		d.calls.NoStatus(1)
 	}
 }
 
