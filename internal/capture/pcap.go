@@ -292,10 +292,15 @@ type pcapSource struct {
 	off     int
 	end     int
 	mu      sync.Mutex // Interrupt, from another goroutine, against Close
-	file    bool       // a capture file (OpenFile): its end is io.EOF
-	pipe    bool       // a capture file from a pipe: read a packet at a time
-	name    string     // the file's, for its errors
-	fileErr error      // the file's read error, once its packets before it are read
+	// statsMu: libpcap's pcap_stats adds the kernel's counts, which
+	// reading clears, to the handle's without a lock, and the counts at
+	// -t's deadline are read from a timer's goroutine (as gopacket's
+	// afpacket locks its own).
+	statsMu sync.Mutex
+	file    bool   // a capture file (OpenFile): its end is io.EOF
+	pipe    bool   // a capture file from a pipe: read a packet at a time
+	name    string // the file's, for its errors
+	fileErr error  // the file's read error, once its packets before it are read
 }
 
 // batchBytes is how much one batch holds, besides room for one more
@@ -686,7 +691,9 @@ func (s *pcapSource) WakeAt(t time.Time) {
 }
 
 func (s *pcapSource) Stats() (uint64, uint64, error) {
+	s.statsMu.Lock()
 	st, err := s.h.Stats()
+	s.statsMu.Unlock()
 	if err != nil {
 		return 0, 0, err
 	}
