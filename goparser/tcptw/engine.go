@@ -207,7 +207,7 @@ type conn struct {
 	refused   bool
 	req       reqTracker
 	respClose bool          // an HTTP/1.x response said "Connection: close"
-	lastData  time.Time     // the last segment with data, either way (not HTTP/2 connection management: h2Control)
+	lastData  time.Time     // the last segment with data, either way (not HTTP/2 connection management, h2Control, nor TLS alerts)
 	idleAtFIN time.Duration // from lastData to the first FIN
 	h2At      [2]uint32     // where each direction's next HTTP/2 frame begins, if h2Sync (h2Control)
 	h2Sync    [2]bool
@@ -546,9 +546,12 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	if s.HasTS {
 		c.ts[d], c.tsOK[d] = s.TSval, true
 	}
+	// alert: over TLS, the segment ends with an alert record, as a
+	// close_notify does (tlsAlert).
+	alert := c.req.tls && s.PayloadLen > 0 && tlsAlert(s.Payload)
 	if d == 0 && s.PayloadLen > 0 && !c.fin[0] {
 		before := c.req.count
-		c.req.clientPayload(s.Payload)
+		c.req.clientPayload(s.Payload, alert)
 		if c.req.count > before {
 			// A request after the server's GOAWAY (it crossed the
 			// GOAWAY, or the client ignores it): a later close is not
@@ -565,12 +568,14 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	}
 	if d == 1 && s.PayloadLen > 0 && c.req.tls {
 		c.req.srvSpoke = true
-		if !c.fin[1] && !c.req.srvAlert && tlsAlert(s.Payload) {
+		if !c.fin[1] && alert {
 			c.req.srvAlert = true // the server began the close (a client's alert after it answers it)
 		}
 	}
 
-	data := s.PayloadLen > 0
+	// An alert is the close, not an exchange: a connection is as idle
+	// at its close as before its close_notify.
+	data := s.PayloadLen > 0 && !alert
 	if data && (c.h2Sync[d] || start) {
 		if ctl, goaway := e.h2Control(c, d, s, start); ctl {
 			data = false

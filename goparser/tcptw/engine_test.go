@@ -227,7 +227,7 @@ func TestFindingsForKeepAliveOff(t *testing.T) {
 		f := newFlow(e, c, srv, 1000)
 		f.at(time.Duration(i) * 100 * time.Millisecond).handshake()
 		f.send(0, false, true, false, false, 0)
-		f.e.conns.get(c, srv).req.clientPayload([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1\r\n\r\n"))
+		f.e.conns.get(c, srv).req.clientPayload([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1\r\n\r\n"), false)
 		f.send(1, false, true, false, false, 100)
 		f.send(0, false, true, true, false, 0)
 		f.send(1, false, true, true, false, 0)
@@ -451,7 +451,7 @@ func TestOneRequestNeedsAKnownCount(t *testing.T) {
 		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
 		f.at(time.Duration(i) * 100 * time.Millisecond)
 		f.send(0, false, true, false, false, 10)
-		e.conns.get(f.ep[0], srv).req.clientPayload([]byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"))
+		e.conns.get(f.ep[0], srv).req.clientPayload([]byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"), false)
 		f.send(1, false, true, false, false, 100)
 		if v := closeAll(e, f); !v.TWStarted || oneRequestClose(&v) {
 			t.Fatalf("begun before the capture, yet one_request: %+v", v)
@@ -468,7 +468,7 @@ func TestOneRequestNeedsAKnownCount(t *testing.T) {
 		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
 		f.at(time.Duration(i) * 100 * time.Millisecond).handshake()
 		f.send(0, false, true, false, false, 0)
-		e.conns.get(f.ep[0], srv).req.clientPayload([]byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"))
+		e.conns.get(f.ep[0], srv).req.clientPayload([]byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"), false)
 		f.send(1, false, true, false, false, 100)
 		v = closeAll(e, f)
 	}

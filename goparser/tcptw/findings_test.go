@@ -21,7 +21,7 @@ func storm(e *Engine, n int, req, resp string, closer func(i int) int, idle time
 		f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
 		f.at(time.Duration(i) * 20 * time.Millisecond).handshake()
 		f.send(0, false, true, false, false, len(req))
-		e.conns.get(f.ep[0], srv).req.clientPayload([]byte(req))
+		e.conns.get(f.ep[0], srv).req.clientPayload([]byte(req), false)
 		f.send(1, false, true, false, false, 0)
 		// The response, with its payload for the Connection header.
 		seg := f.lastSeg
@@ -205,7 +205,7 @@ func TestShortConnectionRequestsPerClient(t *testing.T) {
 		f := newFlow(e, netip.AddrPortFrom(other, uint16(41000+i)), srv, 5000)
 		f.at(time.Duration(i) * 10 * time.Millisecond).handshake()
 		f.send(0, false, true, false, false, 30)
-		e.conns.get(f.ep[0], srv).req.clientPayload([]byte("GET /b/rst HTTP/1.1\r\nHost: x\r\n\r\n"))
+		e.conns.get(f.ep[0], srv).req.clientPayload([]byte("GET /b/rst HTTP/1.1\r\nHost: x\r\n\r\n"), false)
 		f.send(1, false, true, false, false, 100)
 		f.send(0, false, true, false, true, 0) // SO_LINGER 0
 	}
@@ -877,5 +877,55 @@ func TestFindingsTLSReusedConnections(t *testing.T) {
 		if tls != (requests == 1) {
 			t.Errorf("%d requests a connection: findings %q", requests, r.Findings)
 		}
+	}
+}
+
+// TestFindingsTLSSlowResponses: TLS connections of one request each that
+// last 2 s, as a slow server's responses make them, are a connection per
+// request when the side that closes does so right after the response;
+// not when it waits for an idle timeout first. The close_notify that goes
+// before the FIN is the close, not data.
+func TestFindingsTLSSlowResponses(t *testing.T) {
+	alert := append([]byte{0x17, 0x03, 0x03, 0x00, 0x13}, make([]byte, 19)...) // a TLS 1.3 close_notify
+	record := append([]byte{0x17, 0x03, 0x03, 0x00, 0x40}, make([]byte, 64)...)
+	for _, tc := range []struct {
+		name   string
+		closer int           // 0 client, 1 server
+		idle   time.Duration // from the response to the closer's close_notify
+		want   bool
+	}{
+		{"the server closes at once", 1, 0, true},
+		{"the client closes at once", 0, 0, true},
+		{"the server's idle timeout", 1, 500 * time.Millisecond, false},
+		{"the client's idle timeout", 0, 500 * time.Millisecond, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{})
+			for i := range 20 {
+				f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+				f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
+				f.data(0, tlsHello)
+				f.data(1, record) // the server's flight
+				f.data(0, record) // the client's Finished and its request
+				f.t = f.t.Add(2 * time.Second)
+				f.data(1, record) // the response
+				f.t = f.t.Add(tc.idle)
+				f.data(tc.closer, alert)
+				f.send(tc.closer, false, true, true, false, 0)
+				f.send(1-tc.closer, false, true, true, false, 0)
+				f.send(tc.closer, false, true, false, false, 0)
+			}
+			r := e.Report(false)
+			if p := r.Pairs[0]; p.TLS != 20 || p.MedianLifetime == nil || *p.MedianLifetime < 2 {
+				t.Fatalf("pair %+v", p)
+			}
+			found := false
+			for _, f := range r.Findings {
+				found = found || strings.Contains(f, "are TLS (20 of 20), whose requests the capture cannot show, and each is closed as soon as its exchange ends: 0.000 s (median) from the last data to the close")
+			}
+			if found != tc.want {
+				t.Errorf("findings %q", r.Findings)
+			}
+		})
 	}
 }

@@ -635,11 +635,20 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	if p.RSTAfterFIN > 0 {
 		leaves += ", unless an RST ends it"
 	}
-	if tls {
+	switch {
+	case tls && *p.MedianLifetime <= tlsShortLife:
 		fmt.Fprintf(&b, "%s -> %s: %s%.0f%% of %s are TLS (%d of %d), whose requests the capture cannot show, and short: "+
 			"%.3f s (median) from the SYN to the close, at %.1f new connections/s, and %s. ",
 			p.Client, p.Server, together, pct(p.TLS, closed), conns, p.TLS, closed, *p.MedianLifetime, p.RateMean, leaves)
-	} else {
+	case tls:
+		// Slow responses: as long as a pool's connection, but of one
+		// exchange, closed as soon as it ended.
+		fmt.Fprintf(&b, "%s -> %s: %s%.0f%% of %s are TLS (%d of %d), whose requests the capture cannot show, and each "+
+			"is closed as soon as its exchange ends: %.3f s (median) from the last data to the close, after %.3f s from "+
+			"the SYN, at %.1f new connections/s, and %s. ",
+			p.Client, p.Server, together, pct(p.TLS, closed), conns, p.TLS, closed, *tlsClosedAtOnce(p), *p.MedianLifetime,
+			p.RateMean, leaves)
+	default:
 		fmt.Fprintf(&b, "%s -> %s: %s%.0f%% of %s carry a single request (%d of %d), at %.1f new connections/s, "+
 			"and %s. ", p.Client, p.Server, together, pct(p.OneRequest, closed), conns, p.OneRequest, closed, p.RateMean, leaves)
 	}
@@ -834,9 +843,31 @@ const (
 const tlsShortLife = 1.0
 
 // shortTLS reports whether most of a pair's closed connections (closed,
-// seen from the handshake) are TLS, with no request seen, and short.
+// seen from the handshake) are TLS, with no request seen, of a request
+// or two each, and over when it is: short, or closed at once after their
+// last data (a slow response's connection lasts as long as it does).
 func shortTLS(p PairReport, closed int) bool {
-	return p.OneRequest == 0 && 5*p.TLS >= 4*closed && 5*p.tlsFew >= 4*closed && p.MedianLifetime != nil && *p.MedianLifetime <= tlsShortLife
+	if p.OneRequest != 0 || 5*p.TLS < 4*closed || 5*p.tlsFew < 4*closed || p.MedianLifetime == nil {
+		return false
+	}
+	return *p.MedianLifetime <= tlsShortLife || tlsClosedAtOnce(p) != nil
+}
+
+// tlsClosedAtOnce is the median idle, in seconds, from the last data to
+// the first FIN of the side that closes most of a pair's connections, if
+// under idleTimeoutMin, else nil: closed at once, not by an idle
+// timeout. The idle runs to the close_notify before the FIN (the engine
+// takes no alert for data), and a FIN that answers the peer's
+// close_notify comes a round trip later, seen near the other side.
+func tlsClosedAtOnce(p PairReport) *float64 {
+	idle := p.MedianIdleBeforeClientClose
+	if cs, ss, both := p.Closers["client"], p.Closers["server"], p.Closers["both"]; ss > cs+both {
+		idle = p.MedianIdleBeforeServerClose
+	}
+	if idle == nil || *idle >= idleTimeoutMin+p.handshake {
+		return nil
+	}
+	return idle
 }
 
 // tlsFewTurns is the most turns to send (reqTracker.turns) of a TLS

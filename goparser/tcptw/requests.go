@@ -152,12 +152,13 @@ func tlsAlert(p []byte) bool {
 
 var methods = []string{"GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "}
 
-func (r *reqTracker) clientPayload(p []byte) {
+// clientPayload reads a segment of the client's. alert: over TLS, p ends
+// with an alert record (tlsAlert); the engine reads it for both sides.
+func (r *reqTracker) clientPayload(p []byte, alert bool) {
 	if len(p) == 0 {
 		return
 	}
 	if r.tls {
-		alert := tlsAlert(p)
 		r.alertLast = !r.srvAlert && alert
 		if r.srvSpoke && !alert && r.turns < 255 {
 			r.turns++

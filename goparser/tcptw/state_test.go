@@ -129,7 +129,7 @@ func TestRequestLabelsNotUTF8(t *testing.T) {
 		{"HTTP/2", h2, "GET /p\ufffd", "a\ufffdb"},
 	} {
 		r := reqTracker{}
-		r.clientPayload(c.payload)
+		r.clientPayload(c.payload, false)
 		if r.label != c.label || r.ua != c.ua {
 			t.Errorf("%s: label %q, User-Agent %q; want %q, %q", c.name, r.label, r.ua, c.label, c.ua)
 		}
