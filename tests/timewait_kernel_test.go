@@ -473,6 +473,56 @@ var scenarios = []scenario{
 		},
 	},
 	{
+		// HTTPS without keep-alive to a slow server (1.5 s a response):
+		// connections as long as a pool's would be, but each of one
+		// request, closed as soon as its response came. Four clients
+		// at once.
+		name: "tls_slow_keepalive_off",
+		server: func(l *lab) []string {
+			return []string{twlab, "server", "-tls", "-listen", l.srvIP.String() + ":8443"}
+		},
+		clients: func(l *lab) [][]string {
+			c := []string{twlab, "client", "-tls", "-addr", l.srvIP.String() + ":8443", "-mode", "nokeepalive-race", "-path", "/slow?delay=1500ms", "-n", "4", "-every", "50ms"}
+			return [][]string{c, c, c, c}
+		},
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			p := r.Pairs[0]
+			if len(r.Pairs) != 1 || p.TLS != 16 || p.MedianLifetime == nil || *p.MedianLifetime < 1.5 {
+				t.Fatalf("pairs %+v", r.Pairs)
+			}
+			want := []string{l.cliIP.String(), "100% of the connections are TLS (16 of 16)", "each is closed as soon as its exchange ends"}
+			if !anyContains(r.Findings, want...) {
+				t.Errorf("findings %q lack %q", r.Findings, want)
+			}
+		},
+	},
+	{
+		// HTTPS with keep-alive to the same slow server, whose idle
+		// timeout (300 ms) is shorter than the client's pause (1 s):
+		// each connection carries one request too, but is closed by
+		// the idle timeout, not at once, and is no connection per
+		// request. (Each client closes its last connection itself.) Go's
+		// server sends a close_notify before its FIN, which must not
+		// hide the idle.
+		name: "tls_slow_idle_close",
+		server: func(l *lab) []string {
+			return []string{twlab, "server", "-tls", "-idle", "300ms", "-listen", l.srvIP.String() + ":8443"}
+		},
+		clients: func(l *lab) [][]string {
+			c := []string{twlab, "client", "-tls", "-addr", l.srvIP.String() + ":8443", "-mode", "keepalive", "-path", "/slow?delay=1500ms", "-n", "4", "-every", "1s"}
+			return [][]string{c, c, c}
+		},
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			p := r.Pairs[0]
+			if len(r.Pairs) != 1 || p.TLS != 12 || 2*p.Closers["server"] < 12 || p.MedianIdleBeforeServerClose == nil || *p.MedianIdleBeforeServerClose < 0.3 {
+				t.Fatalf("pairs %+v", r.Pairs)
+			}
+			if anyContains(r.Findings, "are TLS") {
+				t.Errorf("findings %q", r.Findings)
+			}
+		},
+	},
+	{
 		// HTTPS with keep-alive: one connection carries the requests,
 		// and no finding is made of it.
 		name: "tls_keepalive",

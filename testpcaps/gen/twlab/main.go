@@ -29,7 +29,8 @@
 // has the server accept HTTP/2 with prior knowledge next to HTTP/1.1;
 // -tls has it serve HTTPS (HTTP/1.1 over TLS, net/http/httptest's
 // certificate) and the client's Go modes ask for https URLs, trusting
-// any certificate. A
+// any certificate. The server answers a request with "delay=D" in its
+// query (at most 10 s) after D, as a slow backend does. A
 // client that pauses longer than the idle timeout between requests has
 // each idle connection closed by the server; twlab grpc (grpc-go's
 // client) against the gateway's -idle closes each connection itself as
@@ -131,6 +132,10 @@ func main() {
 func handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// ?delay=1500ms: a slow backend.
+		if d, err := time.ParseDuration(r.URL.Query().Get("delay")); err == nil {
+			time.Sleep(min(d, 10*time.Second))
+		}
 		io.WriteString(w, "ok\n")
 	})
 	return mux
