@@ -882,22 +882,38 @@ func TestFindingsTLSReusedConnections(t *testing.T) {
 
 // TestFindingsTLSSlowResponses: TLS connections of one request each that
 // last 2 s, as a slow server's responses make them, are a connection per
-// request when the side that closes does so right after the response;
-// not when it waits for an idle timeout first. The close_notify that goes
-// before the FIN is the close, not data.
+// request when the side that closes does so right after the response,
+// and are closed by its idle timeout when it waits first: the finding
+// says which. The close_notify that goes before the FIN is the close,
+// not data.
 func TestFindingsTLSSlowResponses(t *testing.T) {
 	alert := append([]byte{0x17, 0x03, 0x03, 0x00, 0x13}, make([]byte, 19)...) // a TLS 1.3 close_notify
 	record := append([]byte{0x17, 0x03, 0x03, 0x00, 0x40}, make([]byte, 64)...)
+	const (
+		tls     = "are TLS (20 of 20), whose requests the capture cannot show, "
+		atOnce  = tls + "and each is closed as soon as its exchange ends: 0.000 s (median) from the last data to the close, after 2.000 s from the SYN"
+		fewReqs = tls + "of a request or two each (the client's turns to send)"
+	)
 	for _, tc := range []struct {
-		name   string
-		closer int           // 0 client, 1 server
-		idle   time.Duration // from the response to the closer's close_notify
-		want   bool
+		name      string
+		slow      time.Duration // from the request to the response
+		closer    int           // 0 client, 1 server
+		idle      time.Duration // from the response to the closer's close_notify
+		answer    bool          // the server's FIN answers the client's close_notify at once
+		want, not []string      // want nil: no finding
 	}{
-		{"the server closes at once", 1, 0, true},
-		{"the client closes at once", 0, 0, true},
-		{"the server's idle timeout", 1, 500 * time.Millisecond, false},
-		{"the client's idle timeout", 0, 500 * time.Millisecond, false},
+		{"the server closes at once", 2 * time.Second, 1, 0, false, []string{atOnce, "The server closes most of them (20 of 20)"}, nil},
+		{"the client closes at once", 2 * time.Second, 0, 0, false, []string{atOnce, "The client closes 20 of them itself: keep-alive is off"}, nil},
+		{"the server's idle timeout", 2 * time.Second, 1, 500 * time.Millisecond, false,
+			[]string{fewReqs, "The server closes connections idle for 0.5 s (median): its idle timeout"}, []string{"as soon as"}},
+		{"the client's idle timeout", 2 * time.Second, 0, 500 * time.Millisecond, false,
+			[]string{fewReqs, "The client closes 20 of them itself, after they were idle for 0.5 s"}, []string{"as soon as"}},
+		// Short, but idle before the close: a timeout too.
+		{"short, the server's idle timeout", 0, 1, 500 * time.Millisecond, false,
+			[]string{fewReqs, "The server closes connections idle for 0.5 s (median): its idle timeout"}, []string{"and short"}},
+		// The server's FIN answers the client's close_notify: the idle
+		// is the client's, which its FIN does not show.
+		{"the client's close_notify after an idle", 2 * time.Second, 0, 500 * time.Millisecond, true, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := New(Config{})
@@ -907,25 +923,29 @@ func TestFindingsTLSSlowResponses(t *testing.T) {
 				f.data(0, tlsHello)
 				f.data(1, record) // the server's flight
 				f.data(0, record) // the client's Finished and its request
-				f.t = f.t.Add(2 * time.Second)
+				f.t = f.t.Add(tc.slow)
 				f.data(1, record) // the response
 				f.t = f.t.Add(tc.idle)
 				f.data(tc.closer, alert)
-				f.send(tc.closer, false, true, true, false, 0)
-				f.send(1-tc.closer, false, true, true, false, 0)
-				f.send(tc.closer, false, true, false, false, 0)
+				first := tc.closer
+				if tc.answer {
+					first = 1
+				}
+				f.send(first, false, true, true, false, 0)
+				f.send(1-first, false, true, true, false, 0)
+				f.send(first, false, true, false, false, 0)
 			}
 			r := e.Report(false)
-			if p := r.Pairs[0]; p.TLS != 20 || p.MedianLifetime == nil || *p.MedianLifetime < 2 {
+			if p := r.Pairs[0]; p.TLS != 20 || p.MedianLifetime == nil || *p.MedianLifetime < tc.slow.Seconds() {
 				t.Fatalf("pair %+v", p)
 			}
-			found := false
-			for _, f := range r.Findings {
-				found = found || strings.Contains(f, "are TLS (20 of 20), whose requests the capture cannot show, and each is closed as soon as its exchange ends: 0.000 s (median) from the last data to the close")
+			if tc.want == nil {
+				if len(r.Findings) != 0 {
+					t.Fatalf("findings %q", r.Findings)
+				}
+				return
 			}
-			if found != tc.want {
-				t.Errorf("findings %q", r.Findings)
-			}
+			checkOneFinding(t, r.Findings, tc.want, tc.not)
 		})
 	}
 }

@@ -622,8 +622,38 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		return ""
 	}
 	closed -= p.Partial // the requests of the others are unknown
-	tls := shortTLS(p, closed)
-	if p.OneRequestShare < 0.8 && !tls {
+	// Most of the client's closes answer the server's GOAWAY: the server's doing.
+	g := p.ClosedAfterGoaway
+	goaway := g > 0 && 2*g >= cs+both
+	// The client closes most connections itself after an idle time (not
+	// right after the response), and begins most after one closed. A
+	// capture near the server sees the client's FIN a round trip after
+	// the response, which the handshake's time shows.
+	clientIdle := 2*cs > closed && p.MedianIdleBeforeClientClose != nil &&
+		*p.MedianIdleBeforeClientClose >= idleTimeoutMin+p.handshake &&
+		2*p.afterClose >= p.Connections
+	// The server's idle when it ended its connections: at its FIN, or at
+	// its GOAWAY when most of its closes came after one (Go's HTTP/2
+	// server closes 1 s after the GOAWAY of its idle timeout: the idle at
+	// the FIN is the timeout plus that second).
+	serverIdle, serverIdleTo, goIdle := p.MedianIdleBeforeServerClose, "", "http.Server.IdleTimeout"
+	if p.serverGoaway > 0 && 2*p.serverGoaway >= ss {
+		serverIdle, serverIdleTo, goIdle = p.MedianIdleBeforeServerGoaway, ", from the last data to its GOAWAY", goH2Idle
+	}
+	serverIdles := ss > cs+both && serverIdle != nil && *serverIdle >= idleTimeoutMin
+	// Over TLS, of a request or two each: closed at once after the last
+	// data, or short, is a connection per request (tls); closed after an
+	// idle time, a timeout's doing (tlsIdle, the idle causes below),
+	// unless the server's FINs answer the client's close_notify, whose
+	// idle no FIN of the client's shows.
+	tls, tlsIdle := false, false
+	if tlsFewRequests(p, closed) {
+		atOnce := tlsClosedAtOnce(p) != nil
+		answers := ss > cs+both && 2*p.afterAlert >= ss
+		tlsIdle = !atOnce && !answers && (serverIdles || clientIdle)
+		tls = !tlsIdle && (atOnce || *p.MedianLifetime <= tlsShortLife)
+	}
+	if p.OneRequestShare < 0.8 && !tls && !tlsIdle {
 		return ""
 	}
 	var b strings.Builder
@@ -640,6 +670,10 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		fmt.Fprintf(&b, "%s -> %s: %s%.0f%% of %s are TLS (%d of %d), whose requests the capture cannot show, and short: "+
 			"%.3f s (median) from the SYN to the close, at %.1f new connections/s, and %s. ",
 			p.Client, p.Server, together, pct(p.TLS, closed), conns, p.TLS, closed, *p.MedianLifetime, p.RateMean, leaves)
+	case tlsIdle:
+		fmt.Fprintf(&b, "%s -> %s: %s%.0f%% of %s are TLS (%d of %d), whose requests the capture cannot show, of a "+
+			"request or two each (the client's turns to send), at %.1f new connections/s, and %s. ",
+			p.Client, p.Server, together, pct(p.TLS, closed), conns, p.TLS, closed, p.RateMean, leaves)
 	case tls:
 		// Slow responses: as long as a pool's connection, but of one
 		// exchange, closed as soon as it ended.
@@ -710,24 +744,6 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		b.WriteString(tlsCause(p, cs, ss, both, client.fix))
 		return b.String()
 	}
-	// Most of the client's closes answer the server's GOAWAY: the server's doing.
-	g := p.ClosedAfterGoaway
-	goaway := g > 0 && 2*g >= cs+both
-	// The client closes most connections itself after an idle time (not
-	// right after the response), and begins most after one closed. A
-	// capture near the server sees the client's FIN a round trip after
-	// the response, which the handshake's time shows.
-	clientIdle := 2*cs > closed && p.MedianIdleBeforeClientClose != nil &&
-		*p.MedianIdleBeforeClientClose >= idleTimeoutMin+p.handshake &&
-		2*p.afterClose >= p.Connections
-	// The server's idle when it ended its connections: at its FIN, or at
-	// its GOAWAY when most of its closes came after one (Go's HTTP/2
-	// server closes 1 s after the GOAWAY of its idle timeout: the idle at
-	// the FIN is the timeout plus that second).
-	serverIdle, serverIdleTo, goIdle := p.MedianIdleBeforeServerClose, "", "http.Server.IdleTimeout"
-	if p.serverGoaway > 0 && 2*p.serverGoaway >= ss {
-		serverIdle, serverIdleTo, goIdle = p.MedianIdleBeforeServerGoaway, ", from the last data to its GOAWAY", goH2Idle
-	}
 	switch {
 	case 2*p.ConnectionClose >= closed:
 		// HTTP/1.0 asks for a close by saying nothing: an analyst looking
@@ -745,7 +761,7 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		fmt.Fprintf(&b, "The server's responses say \"Connection: close\" (%d of %d) although the requests do not: keep-alive "+
 			"is off on the server, so the fix belongs to the server. In Go: do not call http.Server.SetKeepAlivesEnabled(false), "+
 			"and do not set \"Connection: close\" in handlers.", p.ConnectionCloseReplies, closed)
-	case ss > cs+both && serverIdle != nil && *serverIdle >= idleTimeoutMin && 2*p.beside >= p.Connections:
+	case serverIdles && 2*p.beside >= p.Connections:
 		// The server's idle timeout ends the connections, but most
 		// began while others of the client's own sat idle: it does
 		// not reuse them (a client, Transport or channel per request),
@@ -760,7 +776,7 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"idle connections open, and the client's own idle timeout closes them instead. (If several workers share one "+
 			"client and each pauses longer than the server's idle timeout, raise that timeout above the pause.)",
 			*serverIdle, serverIdleTo, p.beside, p.Connections, client.perRequest, client.fix)
-	case ss > cs+both && serverIdle != nil && *serverIdle >= idleTimeoutMin:
+	case serverIdles:
 		// One connection at a time, each closed by the server before the
 		// next request: the client's pause is longer than the timeout.
 		fmt.Fprintf(&b, "The server closes connections idle for %.1f s (median%s): its idle timeout (%s; "+
@@ -842,15 +858,11 @@ const (
 // of a pool lasts for many.
 const tlsShortLife = 1.0
 
-// shortTLS reports whether most of a pair's closed connections (closed,
-// seen from the handshake) are TLS, with no request seen, of a request
-// or two each, and over when it is: short, or closed at once after their
-// last data (a slow response's connection lasts as long as it does).
-func shortTLS(p PairReport, closed int) bool {
-	if p.OneRequest != 0 || 5*p.TLS < 4*closed || 5*p.tlsFew < 4*closed || p.MedianLifetime == nil {
-		return false
-	}
-	return *p.MedianLifetime <= tlsShortLife || tlsClosedAtOnce(p) != nil
+// tlsFewRequests reports whether most of a pair's closed connections
+// (closed, seen from the handshake) are TLS, with no request seen, of a
+// request or two each (tlsFewTurns).
+func tlsFewRequests(p PairReport, closed int) bool {
+	return p.OneRequest == 0 && 5*p.TLS >= 4*closed && 5*p.tlsFew >= 4*closed && p.MedianLifetime != nil
 }
 
 // tlsClosedAtOnce is the median idle, in seconds, from the last data to
