@@ -547,8 +547,11 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 		c.ts[d], c.tsOK[d] = s.TSval, true
 	}
 	// alert: over TLS, the segment ends with an alert record, as a
-	// close_notify does (tlsAlert).
-	alert := c.req.tls && s.PayloadLen > 0 && tlsAlert(s.Payload)
+	// close_notify does; onlyAlerts: it holds nothing else (tlsAlert).
+	var alert, onlyAlerts bool
+	if c.req.tls && s.PayloadLen > 0 {
+		alert, onlyAlerts = tlsAlert(s.Payload)
+	}
 	if d == 0 && s.PayloadLen > 0 && !c.fin[0] {
 		before := c.req.count
 		c.req.clientPayload(s.Payload, alert)
@@ -574,8 +577,9 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	}
 
 	// An alert is the close, not an exchange: a connection is as idle
-	// at its close as before its close_notify.
-	data := s.PayloadLen > 0 && !alert
+	// at its close as before its close_notify (a response sent with it
+	// is data).
+	data := s.PayloadLen > 0 && !onlyAlerts
 	if data && (c.h2Sync[d] || start) {
 		if ctl, goaway := e.h2Control(c, d, s, start); ctl {
 			data = false

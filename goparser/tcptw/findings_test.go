@@ -898,11 +898,14 @@ func TestFindingsTLSSlowResponses(t *testing.T) {
 		name      string
 		slow      time.Duration // from the request to the response
 		closer    int           // 0 client, 1 server
-		idle      time.Duration // from the response to the closer's close_notify
+		idle      time.Duration // from the response to the closer's close_notify; < 0: sent with it
 		answer    bool          // the server's FIN answers the client's close_notify at once
 		want, not []string      // want nil: no finding
 	}{
 		{"the server closes at once", 2 * time.Second, 1, 0, false, []string{atOnce, "The server closes most of them (20 of 20)"}, nil},
+		// The close_notify in the response's segment: the response is
+		// the last data.
+		{"the server closes with the response", 2 * time.Second, 1, -1, false, []string{atOnce, "The server closes most of them (20 of 20)"}, nil},
 		{"the client closes at once", 2 * time.Second, 0, 0, false, []string{atOnce, "The client closes 20 of them itself: keep-alive is off"}, nil},
 		{"the server's idle timeout", 2 * time.Second, 1, 500 * time.Millisecond, false,
 			[]string{fewReqs, "The server closes connections idle for 0.5 s (median): its idle timeout"}, []string{"as soon as"}},
@@ -924,9 +927,13 @@ func TestFindingsTLSSlowResponses(t *testing.T) {
 				f.data(1, record) // the server's flight
 				f.data(0, record) // the client's Finished and its request
 				f.t = f.t.Add(tc.slow)
-				f.data(1, record) // the response
-				f.t = f.t.Add(tc.idle)
-				f.data(tc.closer, alert)
+				if tc.idle < 0 {
+					f.data(1, slices.Concat(record, alert)) // the response and the close_notify
+				} else {
+					f.data(1, record) // the response
+					f.t = f.t.Add(tc.idle)
+					f.data(tc.closer, alert)
+				}
 				first := tc.closer
 				if tc.answer {
 					first = 1

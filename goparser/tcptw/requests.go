@@ -130,24 +130,27 @@ func tlsHandshake(p []byte) bool {
 }
 
 // tlsAlert reports whether p ends with a TLS alert record, as a
-// close_notify does, read from its first record on: an alert up to TLS
-// 1.2; in TLS 1.3, whose alerts are encrypted as application data, a
-// record of 19 octets, those of an alert (2), its inner content type (1)
-// and a 16-octet AEAD tag, which no HTTP request or response, nor
-// HTTP/2 frame, fits in.
-func tlsAlert(p []byte) bool {
+// close_notify does, read from its first record on (last), and whether
+// it holds nothing else (only): an alert up to TLS 1.2; in TLS 1.3,
+// whose alerts are encrypted as application data, a record of 19
+// octets, those of an alert (2), its inner content type (1) and a
+// 16-octet AEAD tag, which no HTTP request or response, nor HTTP/2
+// frame, fits in.
+func tlsAlert(p []byte) (last, only bool) {
+	only = true
 	for len(p) >= 5 && p[0] >= byte(layers.TLSChangeCipherSpec) && p[0] <= byte(layers.TLSApplicationData) && p[1] == 3 {
 		n := 5 + int(binary.BigEndian.Uint16(p[3:5]))
-		switch {
-		case n < len(p):
-			p = p[n:]
-		case n > len(p):
-			return false
-		default:
-			return layers.TLSType(p[0]) == layers.TLSAlert || (layers.TLSType(p[0]) == layers.TLSApplicationData && n == 5+19)
+		if n > len(p) {
+			return false, false
 		}
+		alert := layers.TLSType(p[0]) == layers.TLSAlert || (layers.TLSType(p[0]) == layers.TLSApplicationData && n == 5+19)
+		if n == len(p) {
+			return alert, only && alert
+		}
+		only = only && alert
+		p = p[n:]
 	}
-	return false
+	return false, false
 }
 
 var methods = []string{"GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "}
