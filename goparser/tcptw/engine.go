@@ -206,8 +206,14 @@ type conn struct {
 	// resends the same SYN, a retransmission.
 	refused   bool
 	req       reqTracker
-	respClose bool          // an HTTP/1.x response said "Connection: close"
-	lastData  time.Time     // the last segment with data, either way (not HTTP/2 connection management, h2Control, nor TLS alerts)
+	respClose bool      // an HTTP/1.x response said "Connection: close"
+	lastData  time.Time // the last segment with data, either way (not HTTP/2 connection management, h2Control, nor TLS alerts)
+	// alertAt: over TLS, when each side last sent a segment of records
+	// that look like alerts alone (tlsAlert), at alertSeq, kept out of
+	// lastData: its close_notify, unless the side sends more after it,
+	// which makes it data (a TLS 1.3 record of 2 octets looks the same).
+	alertAt   [2]time.Time
+	alertSeq  [2]uint32
 	idleAtFIN time.Duration // from lastData to the first FIN
 	h2At      [2]uint32     // where each direction's next HTTP/2 frame begins, if h2Sync (h2Control)
 	h2Sync    [2]bool
@@ -579,7 +585,20 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	// An alert is the close, not an exchange: a connection is as idle
 	// at its close as before its close_notify (a response sent with it
 	// is data).
-	data := s.PayloadLen > 0 && !onlyAlerts
+	data := s.PayloadLen > 0
+	if data && c.req.tls {
+		if a := c.alertAt[d]; !a.IsZero() && s.Seq != c.alertSeq[d] {
+			// More after it (not the same again): it was data.
+			if a.After(c.lastData) {
+				c.lastData = a
+			}
+			c.alertAt[d] = time.Time{}
+		}
+		if onlyAlerts {
+			c.alertAt[d], c.alertSeq[d] = t, s.Seq
+			data = false
+		}
+	}
 	if data && (c.h2Sync[d] || start) {
 		if ctl, goaway := e.h2Control(c, d, s, start); ctl {
 			data = false

@@ -898,7 +898,7 @@ func TestFindingsTLSSlowResponses(t *testing.T) {
 		name      string
 		slow      time.Duration // from the request to the response
 		closer    int           // 0 client, 1 server
-		idle      time.Duration // from the response to the closer's close_notify; < 0: sent with it
+		idle      time.Duration // from the response to the closer's close_notify; -1: sent with it; -2: after a 2-octet body
 		answer    bool          // the server's FIN answers the client's close_notify at once
 		want, not []string      // want nil: no finding
 	}{
@@ -911,6 +911,10 @@ func TestFindingsTLSSlowResponses(t *testing.T) {
 			[]string{fewReqs, "The server closes connections idle for 0.5 s (median): its idle timeout"}, []string{"as soon as"}},
 		{"the client's idle timeout", 2 * time.Second, 0, 500 * time.Millisecond, false,
 			[]string{fewReqs, "The client closes 20 of them itself, after they were idle for 0.5 s"}, []string{"as soon as"}},
+		// The response's body, 2 octets, in a record of its own after the
+		// headers: the size of a TLS 1.3 alert, but data, as the
+		// close_notify after it shows.
+		{"the server closes after a 2-octet body", 2 * time.Second, 1, -2, false, []string{atOnce, "The server closes most of them (20 of 20)"}, nil},
 		// Short, but idle before the close: a timeout too.
 		{"short, the server's idle timeout", 0, 1, 500 * time.Millisecond, false,
 			[]string{fewReqs, "The server closes connections idle for 0.5 s (median): its idle timeout"}, []string{"and short"}},
@@ -927,9 +931,13 @@ func TestFindingsTLSSlowResponses(t *testing.T) {
 				f.data(1, record) // the server's flight
 				f.data(0, record) // the client's Finished and its request
 				f.t = f.t.Add(tc.slow)
-				if tc.idle < 0 {
+				switch {
+				case tc.idle == -2:
+					f.data(1, alert) // the body: 2 octets, as long as an alert
+					f.data(1, alert) // the close_notify
+				case tc.idle < 0:
 					f.data(1, slices.Concat(record, alert)) // the response and the close_notify
-				} else {
+				default:
 					f.data(1, record) // the response
 					f.t = f.t.Add(tc.idle)
 					f.data(tc.closer, alert)

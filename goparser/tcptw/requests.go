@@ -134,8 +134,9 @@ func tlsHandshake(p []byte) bool {
 // it holds nothing else (only): an alert up to TLS 1.2; in TLS 1.3,
 // whose alerts are encrypted as application data, a record of 19
 // octets, those of an alert (2), its inner content type (1) and a
-// 16-octet AEAD tag, which no HTTP request or response, nor HTTP/2
-// frame, fits in.
+// 16-octet AEAD tag, which an HTTP request, or a response's headers,
+// do not fit in (a body of 2 octets sent on its own does: the engine
+// takes a side's alert for data when the side sends more after it).
 func tlsAlert(p []byte) (last, only bool) {
 	only = true
 	for len(p) >= 5 && p[0] >= byte(layers.TLSChangeCipherSpec) && p[0] <= byte(layers.TLSApplicationData) && p[1] == 3 {
