@@ -700,6 +700,10 @@ func TestTextReportListsTheBusiestPairs(t *testing.T) {
 // it: a handshake record.
 var tlsHello = []byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00}
 
+// tlsRecord is a record of application data (or of TLS 1.3's encrypted
+// handshake), longer than an alert.
+var tlsRecord = append([]byte{0x17, 0x03, 0x03, 0x00, 0x40}, make([]byte, 64)...)
+
 // TestFindingsTLSNoTimeWaitLeft: short TLS connections that the server
 // closes, each ended by the server's RST in answer to the client's
 // close_notify: neither side holds TIME_WAIT, and the finding says so.
@@ -710,6 +714,7 @@ func TestFindingsTLSNoTimeWaitLeft(t *testing.T) {
 		f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
 		f.data(0, tlsHello)
 		f.data(1, []byte{0x16, 0x03, 0x03, 0x00, 0x01, 0x02})
+		f.data(0, tlsRecord) // the client's Finished and request
 		f.send(1, false, true, true, false, 0)
 		f.data(0, []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00})
 		f.send(1, false, false, false, true, 0)
@@ -759,6 +764,7 @@ func TestFindingsTLSOneSideHoldsMost(t *testing.T) {
 		f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
 		f.data(0, tlsHello)
 		f.data(1, []byte{0x16, 0x03, 0x03, 0x00, 0x01, 0x02})
+		f.data(0, tlsRecord) // the client's Finished and request
 		switch {
 		case i < 12: // the server closes; the client's close_notify meets its RST
 			f.send(1, false, true, true, false, 0)
@@ -814,6 +820,8 @@ func TestFindingsTLSClientCloseNotify(t *testing.T) {
 				f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
 				f.data(0, tlsHello)
 				f.data(1, append(append([]byte(nil), reply...), reply...))
+				f.data(0, tlsRecord) // the client's Finished and request
+				f.data(1, reply)     // the response
 				if tc.serverFirst {
 					f.data(1, tc.alert)
 				}
@@ -959,6 +967,49 @@ func TestFindingsTLSSlowResponses(t *testing.T) {
 					t.Fatalf("findings %q", r.Findings)
 				}
 				return
+			}
+			checkOneFinding(t, r.Findings, tc.want, tc.not)
+		})
+	}
+}
+
+// TestFindingsTLSHandshakesFailed: TLS connections whose client sends
+// nothing after its ClientHello but an alert (curl that does not trust
+// the server's certificate) carried no request: the finding says the
+// handshakes failed, not that keep-alive is off. One turn more, the
+// client's Finished and request, makes them connections per request.
+func TestFindingsTLSHandshakesFailed(t *testing.T) {
+	fatal12 := []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x30}                  // TLS 1.2: a fatal unknown_ca alert
+	alert13 := append([]byte{0x17, 0x03, 0x03, 0x00, 0x13}, make([]byte, 19)...) // TLS 1.3: encrypted
+	for _, tc := range []struct {
+		name      string
+		alert     []byte
+		request   bool
+		want, not []string
+	}{
+		{"TLS 1.2", fatal12, false, []string{"are TLS handshakes that failed (20 of 20)", "Fix the TLS setup"}, []string{"keep-alive"}},
+		{"TLS 1.3", alert13, false, []string{"are TLS handshakes that failed (20 of 20)", "Fix the TLS setup"}, []string{"keep-alive"}},
+		{"a request", alert13, true, []string{"are TLS (20 of 20)", "keep-alive is off"}, []string{"failed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(Config{})
+			for i := range 20 {
+				f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+				f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
+				f.data(0, tlsHello)
+				f.data(1, tlsRecord) // the server's flight
+				if tc.request {
+					f.data(0, tlsRecord)
+					f.data(1, tlsRecord)
+				}
+				f.data(0, tc.alert)
+				f.send(0, false, true, true, false, 0)
+				f.send(1, false, true, true, false, 0)
+				f.send(0, false, true, false, false, 0)
+			}
+			r := e.Report(false)
+			if p := r.Pairs[0]; p.TLS != 20 || p.TLSHandshakesFailed != map[bool]int{false: 20, true: 0}[tc.request] {
+				t.Fatalf("pair %+v", p)
 			}
 			checkOneFinding(t, r.Findings, tc.want, tc.not)
 		})

@@ -180,7 +180,11 @@ type PairReport struct {
 	// Of the closed connections seen from the handshake, those whose
 	// client began with a TLS handshake: their requests are not seen
 	// (requests_per_connection and one_request_share count none).
-	TLS                    int `json:"tls_connections"`
+	TLS int `json:"tls_connections"`
+	// Of those, the ones whose client sent nothing after its
+	// ClientHello but alerts: the handshake failed (an untrusted
+	// certificate, no common version or cipher), and no request went.
+	TLSHandshakesFailed    int `json:"tls_handshakes_failed"`
 	ConnectionCloseReplies int `json:"connection_close_responses"`
 	// Server-closed connections: the median time from the last data to
 	// the server's FIN (about 0: it closes after its response; long: an
@@ -412,7 +416,7 @@ func (e *Engine) pairReport(p *pair, clients int) PairReport {
 		ConnectionClose: p.connClose, ObservedTimeWait: p.twPeak,
 		ClientTimeWaitPeak: p.twClientPk, ServerTimeWaitPeak: p.twServerPk,
 		ClientTimeWaitEntered: p.twEntered[0], ServerTimeWaitEntered: p.twEntered[1], RSTAfterFIN: p.rstAfterFIN,
-		OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose, TLS: p.tls,
+		OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose, TLS: p.tls, TLSHandshakesFailed: p.tlsFailed,
 		BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
 		Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside, http10: p.http10, afterAlert: p.afterAlert, tlsFew: p.tlsFew,
 		MedianLifetime: p.lifetimes.medianOrNil(), MedianFinToSyn: p.finToSyn.medianOrNil(),
@@ -653,6 +657,11 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		tlsIdle = !atOnce && !answers && (serverIdles || clientIdle)
 		tls = !tlsIdle && (atOnce || *p.MedianLifetime <= tlsShortLife)
 	}
+	// Most are handshakes that failed: no request, whatever the timing.
+	tlsFailed := tlsFewRequests(p, closed) && 5*p.TLSHandshakesFailed >= 4*closed
+	if tlsFailed {
+		tls, tlsIdle = true, false
+	}
 	if p.OneRequestShare < 0.8 && !tls && !tlsIdle {
 		return ""
 	}
@@ -666,6 +675,10 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		leaves += ", unless an RST ends it"
 	}
 	switch {
+	case tlsFailed:
+		fmt.Fprintf(&b, "%s -> %s: %s%.0f%% of %s are TLS handshakes that failed (%d of %d): the client sent nothing "+
+			"after its ClientHello but alerts, at %.1f new connections/s, and %s. ",
+			p.Client, p.Server, together, pct(p.TLSHandshakesFailed, closed), conns, p.TLSHandshakesFailed, closed, p.RateMean, leaves)
 	case tls && *p.MedianLifetime <= tlsShortLife:
 		fmt.Fprintf(&b, "%s -> %s: %s%.0f%% of %s are TLS (%d of %d), whose requests the capture cannot show, and short: "+
 			"%.3f s (median) from the SYN to the close, at %.1f new connections/s, and %s. ",
@@ -740,6 +753,14 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	}
 	b.WriteString(". ")
 	client := clientFixes[p.client]
+	if tlsFailed {
+		b.WriteString("No request went on them: the client gives up on what the server sent in the handshake (a " +
+			"certificate it does not trust, expired or for another name; no TLS version or cipher suite in common) or " +
+			"the server refuses the client, and then connects again. Fix the TLS setup (the server's certificate chain " +
+			"and the client's trust store, then the versions and cipher suites each allows), and have the client back " +
+			"off between failed attempts.")
+		return b.String()
+	}
 	if tls {
 		b.WriteString(tlsCause(p, cs, ss, both, client.fix))
 		return b.String()
@@ -887,8 +908,21 @@ func tlsClosedAtOnce(p PairReport) *float64 {
 // takes two (TLS 1.3) or three (TLS 1.2, whose request waits for the
 // server's Finished). A client that reuses its connection takes one more
 // for each request, and a short connection of many requests is reuse,
-// not a connection per request.
+// not a connection per request. A client whose ClientHello offers
+// HTTP/2 (reqTracker.offersH2) may take two more: its preface and its
+// acknowledgement of the server's SETTINGS may each follow something the
+// server sent first (a TLS 1.3 session ticket, its SETTINGS): curl's
+// take four against nginx, five against Go's server.
 const tlsFewTurns = 3
+
+// fewTurns reports whether a TLS client took few turns to send
+// (tlsFewTurns).
+func (r *reqTracker) fewTurns() bool {
+	if r.offersH2 {
+		return r.turns <= tlsFewTurns+2
+	}
+	return r.turns <= tlsFewTurns
+}
 
 // tlsCause is the cause of short TLS connections, as far as TCP shows
 // it: which side closes. A "Connection: close" is inside TLS, and so is
@@ -1089,6 +1123,9 @@ func (r *Report) WriteText(w io.Writer) {
 		case p.MedianLifetime == nil:
 		case p.TLS > 0 && p.RequestsPerConn == 0:
 			reqs = fmt.Sprintf("TLS %d (requests not seen)", p.TLS)
+			if p.TLSHandshakesFailed > 0 {
+				reqs = fmt.Sprintf("TLS %d (requests not seen; %d failed handshakes)", p.TLS, p.TLSHandshakesFailed)
+			}
 		default:
 			reqs = fmt.Sprintf("%.1f req/conn", p.RequestsPerConn)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -41,6 +42,9 @@ type reqTracker struct {
 	// client's Finished), one more for each further request.
 	turns    uint8
 	srvSpoke bool
+	// offersH2: the ClientHello offers HTTP/2 (ALPN "h2", tlsOffersH2),
+	// whose SETTINGS acknowledgement takes a turn of its own.
+	offersH2 bool
 	grpc     bool
 	cache    *reqCache // the engine's; nil parses every request
 }
@@ -129,6 +133,46 @@ func tlsHandshake(p []byte) bool {
 	return v >= 0x0300 && v <= 0x0304
 }
 
+// tlsOffersH2 reports whether the ClientHello that p begins with offers
+// HTTP/2 by ALPN, as far as p holds it: a ClientHello with a large key
+// share (ML-KEM) may go on in the next segment, and ALPN usually comes
+// before the key share.
+func tlsOffersH2(p []byte) bool {
+	s := cryptobyte.String(p)
+	var msgType uint8
+	var sessionID, suites, compression cryptobyte.String
+	if !s.Skip(5) || !s.ReadUint8(&msgType) || msgType != uint8(layers.TLSHandshakeClientHello) ||
+		!s.Skip(3+2+32) || !s.ReadUint8LengthPrefixed(&sessionID) || !s.ReadUint16LengthPrefixed(&suites) ||
+		!s.ReadUint8LengthPrefixed(&compression) || !s.Skip(2) {
+		return false
+	}
+	for !s.Empty() {
+		var ext uint16
+		var body cryptobyte.String
+		if !s.ReadUint16(&ext) || !s.ReadUint16LengthPrefixed(&body) {
+			return false // cut by the segment's end
+		}
+		if ext != uint16(layers.TLSExtALPN) {
+			continue
+		}
+		var names cryptobyte.String
+		if !body.ReadUint16LengthPrefixed(&names) {
+			return false
+		}
+		for !names.Empty() {
+			var name cryptobyte.String
+			if !names.ReadUint8LengthPrefixed(&name) {
+				return false
+			}
+			if string(name) == "h2" {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}
+
 // tlsAlert reports whether p ends with a TLS alert record, as a
 // close_notify does, read from its first record on (last), and whether
 // it holds nothing else (only): an alert up to TLS 1.2; in TLS 1.3,
@@ -171,7 +215,7 @@ func (r *reqTracker) clientPayload(p []byte, alert bool) {
 		return
 	}
 	if !r.h2 && r.count == 0 && tlsHandshake(p) {
-		r.tls, r.turns = true, 1
+		r.tls, r.turns, r.offersH2 = true, 1, tlsOffersH2(p)
 		return
 	}
 	if !r.h2 && r.count == 0 && bytes.HasPrefix(p, []byte(http2.ClientPreface)) {

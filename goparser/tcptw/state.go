@@ -161,6 +161,7 @@ type pair struct {
 	clientIdle  sample // client-closed connections: the same to the client's FIN, at most clientIdleCap
 	tls         int    // closed connections seen from the handshake that are TLS (reqTracker.tls)
 	tlsFew      int    // of those, with tlsFewTurns client turns or fewer: a request or two
+	tlsFailed   int    // of those, whose client sent nothing after its ClientHello but alerts: the handshake failed
 	afterAlert  int    // of the server's closes of those, the FINs that answered the client's close_notify (conn.afterAlert)
 	clientPorts int
 	portsPeak   int            // most client ports tied up towards the server at once
@@ -360,8 +361,11 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 	}
 	if c.rolesKnown && c.req.tls {
 		p.tls++
-		if c.req.turns <= tlsFewTurns {
+		if c.req.fewTurns() {
 			p.tlsFew++
+		}
+		if c.req.turns <= 1 {
+			p.tlsFailed++
 		}
 		if c.closer == CloserServer && c.afterAlert {
 			p.afterAlert++
@@ -571,6 +575,7 @@ func mergePairs(ps []*pair) *pair {
 		}
 		m.tls += p.tls
 		m.tlsFew += p.tlsFew
+		m.tlsFailed += p.tlsFailed
 		m.afterAlert += p.afterAlert
 		m.requests += p.requests
 		m.oneRequest += p.oneRequest
