@@ -252,6 +252,11 @@ func httpClient(mode string, n int, every string) func(l *lab) [][]string {
 	}
 }
 
+// curlLoop runs curl n times, 50 ms apart, each a connection of its own.
+func curlLoop(n int, args string) []string {
+	return []string{"sh", "-c", fmt.Sprintf("for i in $(seq %d); do curl %s >/dev/null; sleep 0.05; done", n, args)}
+}
+
 var twlab, gotcpdumpBin string
 
 // labBinaries checks that the test may make network namespaces, builds
@@ -521,6 +526,50 @@ var scenarios = []scenario{
 				"The server closes connections idle for 0.3 s (median): its idle timeout"}
 			if !anyContains(r.Findings, want...) || anyContains(r.Findings, "as soon as") {
 				t.Errorf("findings %q, want %q", r.Findings, want)
+			}
+		},
+	},
+	{
+		// curl over HTTP/2 and TLS, a process (a connection) per
+		// request: with its preface and its SETTINGS acknowledgement,
+		// each waiting for something of the server's, curl takes five
+		// turns to send against Go's server, two more than HTTP/1.1.
+		name: "tls_h2_curl",
+		server: func(l *lab) []string {
+			return []string{twlab, "server", "-tls", "-h2c", "-listen", l.srvIP.String() + ":8443"}
+		},
+		clients: func(l *lab) [][]string {
+			return [][]string{curlLoop(20, "-sk --http2 https://"+l.srvIP.String()+":8443/healthz")}
+		},
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			p := r.Pairs[0]
+			if len(r.Pairs) != 1 || p.TLS != 20 || p.TLSHandshakesFailed != 0 {
+				t.Fatalf("pairs %+v", r.Pairs)
+			}
+			want := []string{l.cliIP.String(), "100% of the connections are TLS (20 of 20), whose requests the capture cannot show"}
+			if !anyContains(r.Findings, want...) {
+				t.Errorf("findings %q lack %q", r.Findings, want)
+			}
+		},
+	},
+	{
+		// curl that does not trust the server's certificate, run again
+		// and again: handshakes that fail, not requests.
+		name: "tls_handshake_failed",
+		server: func(l *lab) []string {
+			return []string{twlab, "server", "-tls", "-listen", l.srvIP.String() + ":8443"}
+		},
+		clients: func(l *lab) [][]string {
+			return [][]string{curlLoop(20, "-s https://"+l.srvIP.String()+":8443/healthz")}
+		},
+		check: func(t *testing.T, r *tcptw.Report, l *lab) {
+			p := r.Pairs[0]
+			if len(r.Pairs) != 1 || p.TLS != 20 || p.TLSHandshakesFailed != 20 {
+				t.Fatalf("pairs %+v", r.Pairs)
+			}
+			want := []string{l.cliIP.String(), "100% of the connections are TLS handshakes that failed (20 of 20)", "Fix the TLS setup"}
+			if !anyContains(r.Findings, want...) {
+				t.Errorf("findings %q lack %q", r.Findings, want)
 			}
 		},
 	},

@@ -28,7 +28,7 @@
 // keepalive.ServerParameters.MaxConnectionIdle, none unless set); -h2c
 // has the server accept HTTP/2 with prior knowledge next to HTTP/1.1;
 // -tls has it serve HTTPS (HTTP/1.1 over TLS, net/http/httptest's
-// certificate) and the client's Go modes ask for https URLs, trusting
+// certificate; with -h2c, HTTP/2 too, by ALPN) and the client's Go modes ask for https URLs, trusting
 // any certificate. The server answers a request with "delay=D" in its
 // query (at most 10 s) after D, as a slow backend does. A
 // client that pauses longer than the idle timeout between requests has
@@ -100,7 +100,7 @@ func main() {
 			neverAccept(*listen)
 		}
 		if *useTLS {
-			serveHTTPS(*listen, *idle)
+			serveHTTPS(*listen, *idle, *h2c)
 		}
 		serveHTTP(*listen, *idle, *h2c)
 	case "client":
@@ -156,7 +156,7 @@ func serveHTTP(addr string, idle time.Duration, h2c bool) {
 
 // serveHTTPS serves HTTP/1.1 over TLS with httptest's certificate for
 // 127.0.0.1 (the clients do not verify it).
-func serveHTTPS(addr string, idle time.Duration) {
+func serveHTTPS(addr string, idle time.Duration, h2 bool) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		log.Fatal(err)
@@ -165,6 +165,7 @@ func serveHTTPS(addr string, idle time.Duration) {
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Config.IdleTimeout = cmp.Or(idle, 5*time.Minute)
+	srv.EnableHTTP2 = h2
 	srv.StartTLS()
 	select {}
 }
