@@ -212,7 +212,8 @@ type conn struct {
 	// that look like alerts alone (tlsAlert), at alertSeq, kept out of
 	// lastData: its close_notify, unless the side sends more after it,
 	// which makes it data (a TLS 1.3 record of 2 octets looks the same).
-	alertAt   [2]time.Time
+	// In ns since 1970; 0: none.
+	alertAt   [2]int64
 	alertSeq  [2]uint32
 	idleAtFIN time.Duration // from lastData to the first FIN
 	h2At      [2]uint32     // where each direction's next HTTP/2 frame begins, if h2Sync (h2Control)
@@ -587,15 +588,15 @@ func (e *Engine) Segment(t time.Time, s *tcpdecode.Segment) *Verdict {
 	// is data).
 	data := s.PayloadLen > 0
 	if data && c.req.tls {
-		if a := c.alertAt[d]; !a.IsZero() && s.Seq != c.alertSeq[d] {
+		if a := c.alertAt[d]; a != 0 && s.Seq != c.alertSeq[d] {
 			// More after it (not the same again): it was data.
-			if a.After(c.lastData) {
-				c.lastData = a
+			if at := time.Unix(0, a); at.After(c.lastData) {
+				c.lastData = at
 			}
-			c.alertAt[d] = time.Time{}
+			c.alertAt[d] = 0
 		}
 		if onlyAlerts {
-			c.alertAt[d], c.alertSeq[d] = t, s.Seq
+			c.alertAt[d], c.alertSeq[d] = t.UnixNano(), s.Seq
 			data = false
 		}
 	}
