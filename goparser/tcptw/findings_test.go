@@ -990,6 +990,9 @@ func TestFindingsTLSHandshakesFailed(t *testing.T) {
 		{"TLS 1.2", fatal12, false, []string{"are TLS handshakes that failed (20 of 20)", "Fix the TLS setup"}, []string{"keep-alive"}},
 		{"TLS 1.3", alert13, false, []string{"are TLS handshakes that failed (20 of 20)", "Fix the TLS setup"}, []string{"keep-alive"}},
 		{"a request", alert13, true, []string{"are TLS (20 of 20)", "keep-alive is off"}, []string{"failed"}},
+		// After a HelloRetryRequest the client sends its ClientHello
+		// again: no turn of the handshake's past the first.
+		{"TLS 1.3 after a HelloRetryRequest", alert13, false, []string{"are TLS handshakes that failed (20 of 20)"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := New(Config{})
@@ -998,6 +1001,10 @@ func TestFindingsTLSHandshakesFailed(t *testing.T) {
 				f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
 				f.data(0, tlsHello)
 				f.data(1, tlsRecord) // the server's flight
+				if strings.Contains(tc.name, "HelloRetryRequest") {
+					f.data(0, slices.Concat([]byte{0x14, 0x03, 0x03, 0x00, 0x01, 0x01}, tlsHello)) // ChangeCipherSpec, the second ClientHello
+					f.data(1, tlsRecord)
+				}
 				if tc.request {
 					f.data(0, tlsRecord)
 					f.data(1, tlsRecord)
@@ -1013,5 +1020,33 @@ func TestFindingsTLSHandshakesFailed(t *testing.T) {
 			}
 			checkOneFinding(t, r.Findings, tc.want, tc.not)
 		})
+	}
+}
+
+// TestFindingsTLSH2IdleUnknown: over HTTP/2 an idle timeout's GOAWAY is
+// encrypted data right before the close, so a close at once after the
+// last data tells nothing when the clients offered h2: slow connections
+// closed so get no finding; short ones still do.
+func TestFindingsTLSH2IdleUnknown(t *testing.T) {
+	for _, slow := range []time.Duration{0, 2 * time.Second} {
+		e := New(Config{})
+		for i := range 20 {
+			f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+			f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
+			f.data(0, clientHello("h2", "http/1.1"))
+			f.data(1, tlsRecord) // the server's flight
+			f.data(0, tlsRecord) // the client's Finished and request
+			f.t = f.t.Add(slow)
+			f.data(1, tlsRecord) // the response, or a GOAWAY
+			f.send(1, false, true, true, false, 0)
+			f.send(0, false, true, true, false, 0)
+			f.send(1, false, true, false, false, 0)
+		}
+		r := e.Report(false)
+		if slow == 0 {
+			checkOneFinding(t, r.Findings, []string{"are TLS (20 of 20)", "and short"}, nil)
+		} else if len(r.Findings) != 0 {
+			t.Errorf("slow: findings %q", r.Findings)
+		}
 	}
 }

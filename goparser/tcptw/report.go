@@ -229,8 +229,9 @@ type PairReport struct {
 	// keep-alive.
 	// afterAlert: of the server's closes of TLS connections, those that
 	// answered the client's close_notify (pair.afterAlert).
-	// tlsFew: of TLS, those of a request or two (pair.tlsFew).
-	afterClose, beside, serverGoaway, client, http10, afterAlert, tlsFew int
+	// tlsFew: of TLS, those of a request or two (pair.tlsFew); tlsH2:
+	// those that offered HTTP/2.
+	afterClose, beside, serverGoaway, client, http10, afterAlert, tlsFew, tlsH2 int
 	// others: the pair of the connections of pairs past Config.MaxPairs.
 	others bool
 	// oneAgent: one User-Agent names all the requests of those
@@ -418,7 +419,7 @@ func (e *Engine) pairReport(p *pair, clients int) PairReport {
 		ClientTimeWaitEntered: p.twEntered[0], ServerTimeWaitEntered: p.twEntered[1], RSTAfterFIN: p.rstAfterFIN,
 		OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose, TLS: p.tls, TLSHandshakesFailed: p.tlsFailed,
 		BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
-		Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside, http10: p.http10, afterAlert: p.afterAlert, tlsFew: p.tlsFew,
+		Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside, http10: p.http10, afterAlert: p.afterAlert, tlsFew: p.tlsFew, tlsH2: p.tlsH2,
 		MedianLifetime: p.lifetimes.medianOrNil(), MedianFinToSyn: p.finToSyn.medianOrNil(),
 		MedianIdleBeforeServerClose: p.serverIdle.medianOrNil(), MedianIdleBeforeClientClose: p.clientIdle.medianOrNil(),
 		ClosedAfterGoaway: p.goawayCloses, MedianIdleBeforeGoaway: p.goawayIdle.medianOrNil(),
@@ -652,9 +653,15 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 	// idle no FIN of the client's shows.
 	tls, tlsIdle := false, false
 	if tlsFewRequests(p, closed) {
-		atOnce := tlsClosedAtOnce(p) != nil
+		// Over HTTP/2 an idle timeout's GOAWAY, encrypted, is data as
+		// far as the capture shows, right before the close (the server's,
+		// or the client's in answer): neither the idle before the close
+		// nor its coming at once tell the cause when most offered it.
+		// (Told by size, a GOAWAY is as long as a short response.)
+		idleKnown := 2*p.tlsH2 <= p.TLS
+		atOnce := idleKnown && tlsClosedAtOnce(p) != nil
 		answers := ss > cs+both && 2*p.afterAlert >= ss
-		tlsIdle = !atOnce && !answers && (serverIdles || clientIdle)
+		tlsIdle = idleKnown && !atOnce && !answers && (serverIdles || clientIdle)
 		tls = !tlsIdle && (atOnce || *p.MedianLifetime <= tlsShortLife)
 	}
 	// Most are handshakes that failed: no request, whatever the timing.

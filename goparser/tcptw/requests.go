@@ -173,6 +173,16 @@ func tlsOffersH2(p []byte) bool {
 	return false
 }
 
+// tlsRetriedHello reports whether p holds a ClientHello, after a
+// ChangeCipherSpec record or not, as a client's answer to a
+// HelloRetryRequest does (TLS 1.3 sends the record for middleboxes).
+func tlsRetriedHello(p []byte) bool {
+	if len(p) >= 6 && layers.TLSType(p[0]) == layers.TLSChangeCipherSpec && p[1] == 3 {
+		p = p[min(len(p), 5+int(binary.BigEndian.Uint16(p[3:5]))):]
+	}
+	return tlsHandshake(p) && len(p) > 5 && p[5] == byte(layers.TLSHandshakeClientHello)
+}
+
 // tlsAlert reports whether p ends with a TLS alert record, as a
 // close_notify does, read from its first record on (last), and whether
 // it holds nothing else (only): an alert up to TLS 1.2; in TLS 1.3,
@@ -208,7 +218,9 @@ func (r *reqTracker) clientPayload(p []byte, alert bool) {
 	}
 	if r.tls {
 		r.alertLast = !r.srvAlert && alert
-		if r.srvSpoke && !alert && r.turns < 255 {
+		// A second ClientHello, after the server's HelloRetryRequest,
+		// is the handshake's first turn again.
+		if r.srvSpoke && !alert && !tlsRetriedHello(p) && r.turns < 255 {
 			r.turns++
 		}
 		r.srvSpoke = false

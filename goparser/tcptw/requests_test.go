@@ -34,24 +34,27 @@ func TestTLSAlert(t *testing.T) {
 
 // TestTLSOffersH2: the ClientHello's ALPN offers h2, as far as the
 // segment holds it; an HTTP/2 client may take two turns more.
-func TestTLSOffersH2(t *testing.T) {
-	hello := func(protos ...string) []byte {
-		var alpn []byte
-		for _, p := range protos {
-			alpn = append(alpn, byte(len(p)))
-			alpn = append(alpn, p...)
-		}
-		ext := slices.Concat([]byte{0x00, 0x00, 0x00, 0x00}, // server_name, empty
-			[]byte{0x00, 0x10, 0x00, byte(len(alpn) + 2), 0x00, byte(len(alpn))}, alpn,
-			[]byte{0x00, 0x33, 0x00, 0x04, 1, 2, 3, 4}) // key_share
-		body := slices.Concat([]byte{0x03, 0x03}, make([]byte, 32), // version, random
-			[]byte{0x00},                   // session ID
-			[]byte{0x00, 0x02, 0x13, 0x01}, // cipher suites
-			[]byte{0x01, 0x00},             // compression
-			[]byte{0x00, byte(len(ext))}, ext)
-		msg := slices.Concat([]byte{0x01, 0x00, 0x00, byte(len(body))}, body)
-		return slices.Concat([]byte{0x16, 0x03, 0x01, 0x00, byte(len(msg))}, msg)
+// clientHello is a TLS ClientHello whose ALPN offers protos.
+func clientHello(protos ...string) []byte {
+	var alpn []byte
+	for _, p := range protos {
+		alpn = append(alpn, byte(len(p)))
+		alpn = append(alpn, p...)
 	}
+	ext := slices.Concat([]byte{0x00, 0x00, 0x00, 0x00}, // server_name, empty
+		[]byte{0x00, 0x10, 0x00, byte(len(alpn) + 2), 0x00, byte(len(alpn))}, alpn,
+		[]byte{0x00, 0x33, 0x00, 0x04, 1, 2, 3, 4}) // key_share
+	body := slices.Concat([]byte{0x03, 0x03}, make([]byte, 32), // version, random
+		[]byte{0x00},                   // session ID
+		[]byte{0x00, 0x02, 0x13, 0x01}, // cipher suites
+		[]byte{0x01, 0x00},             // compression
+		[]byte{0x00, byte(len(ext))}, ext)
+	msg := slices.Concat([]byte{0x01, 0x00, 0x00, byte(len(body))}, body)
+	return slices.Concat([]byte{0x16, 0x03, 0x01, 0x00, byte(len(msg))}, msg)
+}
+
+func TestTLSOffersH2(t *testing.T) {
+	hello := clientHello
 	full := hello("h2", "http/1.1")
 	alpnEnd := len(full) - 8 // the key share's extension follows ALPN's
 	for _, tc := range []struct {

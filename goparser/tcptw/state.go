@@ -161,6 +161,7 @@ type pair struct {
 	clientIdle  sample // client-closed connections: the same to the client's FIN, at most clientIdleCap
 	tls         int    // closed connections seen from the handshake that are TLS (reqTracker.tls)
 	tlsFew      int    // of those, with tlsFewTurns client turns or fewer: a request or two
+	tlsH2       int    // of those, whose ClientHello offered HTTP/2 (reqTracker.offersH2)
 	tlsFailed   int    // of those, whose client sent nothing after its ClientHello but alerts: the handshake failed
 	afterAlert  int    // of the server's closes of those, the FINs that answered the client's close_notify (conn.afterAlert)
 	clientPorts int
@@ -363,6 +364,9 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 		p.tls++
 		if c.req.fewTurns() {
 			p.tlsFew++
+		}
+		if c.req.offersH2 {
+			p.tlsH2++
 		}
 		if c.req.turns <= 1 {
 			p.tlsFailed++
@@ -575,6 +579,7 @@ func mergePairs(ps []*pair) *pair {
 		}
 		m.tls += p.tls
 		m.tlsFew += p.tlsFew
+		m.tlsH2 += p.tlsH2
 		m.tlsFailed += p.tlsFailed
 		m.afterAlert += p.afterAlert
 		m.requests += p.requests
