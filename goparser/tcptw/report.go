@@ -936,13 +936,18 @@ func (r *reqTracker) fewTurns() bool {
 // an alert that goes before a FIN, so neither the request's header nor
 // the idle before the close can be read.
 func tlsCause(p PairReport, cs, ss, both int, fix string) string {
+	// Over HTTP/2 one turn may carry many requests at once.
+	per := "per request"
+	if 2*p.tlsH2 > p.TLS {
+		per = "per request, or per batch of requests sent at once over HTTP/2"
+	}
 	if ss > cs+both && 2*p.afterAlert >= ss {
 		// The client ends them with its close_notify, and the server
 		// closes at once in answer (nginx does): its FIN comes first.
 		return fmt.Sprintf("The server sends the first FIN of most of them (%d of %d), but %d of those answer the client's "+
 			"TLS close_notify, which came just before: the client ends its connections, and the server closes in answer, "+
 			"so the fix belongs to the client: keep-alive is off or connections are not reused (a new client, or a new "+
-			"process, per request). %s Each new connection costs a TLS handshake as well.", ss, cs+ss+both, p.afterAlert, fix)
+			"process, %s). %s Each new connection costs a TLS handshake as well.", ss, cs+ss+both, p.afterAlert, per, fix)
 	}
 	if ss > cs+both {
 		return fmt.Sprintf("The server closes most of them (%d of %d): keep-alive is off in the server or in a proxy in "+
@@ -952,7 +957,7 @@ func tlsCause(p PairReport, cs, ss, both int, fix string) string {
 			"costs a TLS handshake as well.", ss, cs+ss+both)
 	}
 	return fmt.Sprintf("The client closes %d of them itself: keep-alive is off or connections are not reused (a new "+
-		"client per request), so the fix belongs to the client. %s Each new connection costs a TLS handshake as well.", cs+both, fix)
+		"client %s), so the fix belongs to the client. %s Each new connection costs a TLS handshake as well.", cs+both, per, fix)
 }
 
 // clientFixes is how the client libraries that the User-Agents name make
