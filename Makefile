@@ -144,10 +144,11 @@ test-lua: build $(OUT)/tshark_args_test
 # time runs out on a busy machine (go.dev/issue/75804, fixed in Go 1.27).
 FUZZ_TARGETS := ./goparser/h2:FuzzDecode ./goparser/grpcmsg:FuzzFeed ./goparser/grpcmsg:FuzzDecompress \
 	./goparser/tcptw:FuzzDissector ./goparser/gogrpc:FuzzTypedMessage ./goparser/result:FuzzDecode ./goparser/grpcmsg:FuzzBase64Stream \
-	./goparser/tcpdecode:FuzzDecode ./goparser/grpcmsg:FuzzDecodeRawOffsets
+	./goparser/tcpdecode:FuzzDecode ./goparser/grpcmsg:FuzzDecodeRawOffsets ./goparser/tcptw:FuzzTLSRecords
 FUZZ_SMOKE := ./goparser/h2:FuzzDecode:10000 ./goparser/grpcmsg:FuzzFeed:50000 ./goparser/grpcmsg:FuzzDecompress:50000 \
 	./goparser/tcptw:FuzzDissector:3000 ./goparser/gogrpc:FuzzTypedMessage:15000 ./goparser/result:FuzzDecode:100000 \
-	./goparser/grpcmsg:FuzzBase64Stream:80000 ./goparser/tcpdecode:FuzzDecode:50000 ./goparser/grpcmsg:FuzzDecodeRawOffsets:50000
+	./goparser/grpcmsg:FuzzBase64Stream:80000 ./goparser/tcpdecode:FuzzDecode:50000 ./goparser/grpcmsg:FuzzDecodeRawOffsets:50000 \
+	./goparser/tcptw:FuzzTLSRecords:50000
 FUZZTIME ?= 1m
 fuzz: build
 	@set -e; for t in $(FUZZ_TARGETS); do \

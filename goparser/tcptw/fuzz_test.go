@@ -49,6 +49,8 @@ func FuzzDissector(f *testing.F) {
 	f.Add(seedFrames(f, "tw_tuple_reuse.pcap", 60), uint8(0), uint8(200))
 	f.Add(seedFrames(f, "tw_syn_retries.pcap", 20), uint8(0), uint8(255))
 	f.Add(seedFrames(f, "tw_h2c_idle_timeout.pcap", 40), uint8(0), uint8(3))
+	f.Add(seedFrames(f, "tw_tls_h2_curl.pcap", 40), uint8(0), uint8(3))
+	f.Add(seedFrames(f, "tw_tls_handshake_failed.pcap", 40), uint8(0), uint8(3))
 	f.Add([]byte{}, uint8(5), uint8(1))
 	f.Fuzz(func(t *testing.T, data []byte, link, step uint8) {
 		run := func() string {

@@ -87,3 +87,23 @@ func TestTLSOffersH2(t *testing.T) {
 		t.Errorf("%d turns of an HTTP/1 client are few", r.turns)
 	}
 }
+
+// FuzzTLSRecords: the readers of TLS records in the client's and the
+// server's segments take any octets. Invariants: a segment of alerts
+// alone ends with one; a ClientHello that offers h2 still does with
+// octets after it.
+func FuzzTLSRecords(f *testing.F) {
+	f.Add(clientHello("h2", "http/1.1"))
+	f.Add(clientHello("http/1.1"))
+	f.Add(slices.Concat(tlsRecord, []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00}))
+	f.Add(slices.Concat([]byte{0x14, 0x03, 0x03, 0x00, 0x01, 0x01}, tlsHello))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		if last, only := tlsAlert(p); only && !last {
+			t.Fatalf("alerts alone, but not ending with one: %x", p)
+		}
+		if tlsOffersH2(p) && !tlsOffersH2(append(slices.Clip(p), 0xff, 0xff, 0xff)) {
+			t.Fatalf("h2 offered, but not with more after: %x", p)
+		}
+		tlsRetriedHello(p)
+	})
+}
