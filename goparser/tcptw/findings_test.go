@@ -1050,3 +1050,40 @@ func TestFindingsTLSH2IdleUnknown(t *testing.T) {
 		}
 	}
 }
+
+// TestFindingsTLSWithoutRequest: TLS connections whose client sends its
+// Finished and then only an alert (curl that finds the server's name
+// wrong once the handshake is done, or a health check of TLS alone)
+// carried no request: the finding says so, not that keep-alive is off.
+func TestFindingsTLSWithoutRequest(t *testing.T) {
+	finished := slices.Concat([]byte{0x14, 0x03, 0x03, 0x00, 0x01, 0x01, 0x17, 0x03, 0x03, 0x00, 0x35}, make([]byte, 53))
+	alert13 := append([]byte{0x17, 0x03, 0x03, 0x00, 0x13}, make([]byte, 19)...)
+	for _, request := range []bool{false, true} {
+		e := New(Config{})
+		for i := range 20 {
+			f := newFlow(e, netip.AddrPortFrom(cli.Addr(), uint16(40000+i)), srv, 1000)
+			f.at(time.Duration(i) * 50 * time.Millisecond).handshake()
+			f.data(0, tlsHello)
+			f.data(1, tlsRecord) // the server's flight
+			f.data(0, finished)
+			f.data(1, tlsRecord) // session tickets
+			if request {
+				f.data(0, tlsRecord)
+				f.data(1, tlsRecord)
+			}
+			f.data(0, alert13)
+			f.send(0, false, true, true, false, 0)
+			f.send(1, false, true, true, false, 0)
+			f.send(0, false, true, false, false, 0)
+		}
+		r := e.Report(false)
+		if p := r.Pairs[0]; p.TLS != 20 || p.TLSHandshakesFailed != 0 || (p.TLSWithoutRequest == 20) == request {
+			t.Fatalf("request %v: pair %+v", request, p)
+		}
+		if request {
+			checkOneFinding(t, r.Findings, []string{"are TLS (20 of 20)", "keep-alive is off"}, []string{"no request"})
+		} else {
+			checkOneFinding(t, r.Findings, []string{"are TLS connections that carried no request (20 of 20)", "health checks"}, []string{"keep-alive"})
+		}
+	}
+}

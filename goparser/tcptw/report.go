@@ -184,7 +184,12 @@ type PairReport struct {
 	// Of those, the ones whose client sent nothing after its
 	// ClientHello but alerts: the handshake failed (an untrusted
 	// certificate, no common version or cipher), and no request went.
-	TLSHandshakesFailed    int `json:"tls_handshakes_failed"`
+	TLSHandshakesFailed int `json:"tls_handshakes_failed"`
+	// Of the TLS connections, those whose client sent no application
+	// data after the handshake, only alerts: these failed handshakes, and
+	// handshakes that failed after they completed (the client's check of
+	// the name, a client certificate refused) or TLS health checks.
+	TLSWithoutRequest      int `json:"tls_without_request"`
 	ConnectionCloseReplies int `json:"connection_close_responses"`
 	// Server-closed connections: the median time from the last data to
 	// the server's FIN (about 0: it closes after its response; long: an
@@ -417,7 +422,7 @@ func (e *Engine) pairReport(p *pair, clients int) PairReport {
 		ConnectionClose: p.connClose, ObservedTimeWait: p.twPeak,
 		ClientTimeWaitPeak: p.twClientPk, ServerTimeWaitPeak: p.twServerPk,
 		ClientTimeWaitEntered: p.twEntered[0], ServerTimeWaitEntered: p.twEntered[1], RSTAfterFIN: p.rstAfterFIN,
-		OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose, TLS: p.tls, TLSHandshakesFailed: p.tlsFailed,
+		OneRequest: p.oneRequest, ConnectionCloseReplies: p.respClose, TLS: p.tls, TLSHandshakesFailed: p.tlsFailed, TLSWithoutRequest: p.tlsNoRequest,
 		BytesToServer: p.bytes[0], BytesToClient: p.bytes[1],
 		Closers: map[string]int{}, afterClose: p.finToSyn.n, beside: p.beside, http10: p.http10, afterAlert: p.afterAlert, tlsFew: p.tlsFew, tlsH2: p.tlsH2,
 		MedianLifetime: p.lifetimes.medianOrNil(), MedianFinToSyn: p.finToSyn.medianOrNil(),
@@ -664,9 +669,11 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		tlsIdle = idleKnown && !atOnce && !answers && (serverIdles || clientIdle)
 		tls = !tlsIdle && (atOnce || *p.MedianLifetime <= tlsShortLife)
 	}
-	// Most are handshakes that failed: no request, whatever the timing.
+	// Most are handshakes that failed, or carried no request at all:
+	// no request, whatever the timing.
 	tlsFailed := tlsFewRequests(p, closed) && 5*p.TLSHandshakesFailed >= 4*closed
-	if tlsFailed {
+	tlsNoRequest := !tlsFailed && tlsFewRequests(p, closed) && 5*p.TLSWithoutRequest >= 4*closed
+	if tlsFailed || tlsNoRequest {
 		tls, tlsIdle = true, false
 	}
 	if p.OneRequestShare < 0.8 && !tls && !tlsIdle {
@@ -686,6 +693,10 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 		fmt.Fprintf(&b, "%s -> %s: %s%.0f%% of %s are TLS handshakes that failed (%d of %d): the client sent nothing "+
 			"after its ClientHello but alerts, at %.1f new connections/s, and %s. ",
 			p.Client, p.Server, together, pct(p.TLSHandshakesFailed, closed), conns, p.TLSHandshakesFailed, closed, p.RateMean, leaves)
+	case tlsNoRequest:
+		fmt.Fprintf(&b, "%s -> %s: %s%.0f%% of %s are TLS connections that carried no request (%d of %d): the client "+
+			"sent nothing after the handshake but alerts, at %.1f new connections/s, and %s. ",
+			p.Client, p.Server, together, pct(p.TLSWithoutRequest, closed), conns, p.TLSWithoutRequest, closed, p.RateMean, leaves)
 	case tls && *p.MedianLifetime <= tlsShortLife:
 		fmt.Fprintf(&b, "%s -> %s: %s%.0f%% of %s are TLS (%d of %d), whose requests the capture cannot show, and short: "+
 			"%.3f s (median) from the SYN to the close, at %.1f new connections/s, and %s. ",
@@ -766,6 +777,13 @@ func shortConnFinding(p PairReport, closed int, tw float64, rangeSize int) strin
 			"the server refuses the client, and then connects again. Fix the TLS setup (the server's certificate chain " +
 			"and the client's trust store, then the versions and cipher suites each allows), and have the client back " +
 			"off between failed attempts.")
+		return b.String()
+	}
+	if tlsNoRequest {
+		b.WriteString("Either the handshakes failed once they were done (the client's check of the server's name, a " +
+			"client certificate that the server refused) or these are checks of TLS alone, a load balancer's or a " +
+			"monitor's health checks. Find what makes them: a check this frequent can run less often, or over one " +
+			"kept connection; a failing client needs its TLS setup fixed, and to back off between attempts.")
 		return b.String()
 	}
 	if tls {
@@ -1135,8 +1153,13 @@ func (r *Report) WriteText(w io.Writer) {
 		case p.MedianLifetime == nil:
 		case p.TLS > 0 && p.RequestsPerConn == 0:
 			reqs = fmt.Sprintf("TLS %d (requests not seen)", p.TLS)
-			if p.TLSHandshakesFailed > 0 {
+			switch {
+			case p.TLSWithoutRequest > p.TLSHandshakesFailed && p.TLSHandshakesFailed > 0:
+				reqs = fmt.Sprintf("TLS %d (requests not seen; %d without a request, %d of them failed handshakes)", p.TLS, p.TLSWithoutRequest, p.TLSHandshakesFailed)
+			case p.TLSHandshakesFailed > 0:
 				reqs = fmt.Sprintf("TLS %d (requests not seen; %d failed handshakes)", p.TLS, p.TLSHandshakesFailed)
+			case p.TLSWithoutRequest > 0:
+				reqs = fmt.Sprintf("TLS %d (requests not seen; %d without a request)", p.TLS, p.TLSWithoutRequest)
 			}
 		default:
 			reqs = fmt.Sprintf("%.1f req/conn", p.RequestsPerConn)

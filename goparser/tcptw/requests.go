@@ -45,8 +45,12 @@ type reqTracker struct {
 	// offersH2: the ClientHello offers HTTP/2 (ALPN "h2", tlsOffersH2),
 	// whose SETTINGS acknowledgement takes a turn of its own.
 	offersH2 bool
-	grpc     bool
-	cache    *reqCache // the engine's; nil parses every request
+	// requested: over TLS, the client sent application data, as a
+	// request is (tlsClientData); finished: it sent what looks like
+	// TLS 1.3's Finished, which is not.
+	requested, finished bool
+	grpc                bool
+	cache               *reqCache // the engine's; nil parses every request
 }
 
 // grpcLabel begins the label of a gRPC call; the report tells a pair's
@@ -208,6 +212,38 @@ func tlsAlert(p []byte) (last, only bool) {
 	return false, false
 }
 
+// tlsClientData sets requested when p, a client's segment after its
+// ClientHello, carries application data: a record of it other than an
+// alert (tlsAlert's 19 octets) and other than TLS 1.3's Finished, its
+// first, of 53 or 69 octets (SHA-256 or SHA-384 suites) behind a
+// ChangeCipherSpec record, as clients send it for middleboxes. TLS 1.2
+// sends its Finished as a handshake record. Octets that are not records
+// (one that began in an earlier segment) are taken for data.
+func (r *reqTracker) tlsClientData(p []byte) {
+	ccs := false
+	for len(p) > 0 {
+		if len(p) < 5 || p[0] < byte(layers.TLSChangeCipherSpec) || p[0] > byte(layers.TLSApplicationData) || p[1] != 3 {
+			r.requested = true
+			return
+		}
+		n := int(binary.BigEndian.Uint16(p[3:5]))
+		switch layers.TLSType(p[0]) {
+		case layers.TLSChangeCipherSpec:
+			ccs = true
+		case layers.TLSApplicationData:
+			switch {
+			case ccs && !r.finished && (n == 53 || n == 69):
+				r.finished = true
+			case n == 19:
+			default:
+				r.requested = true
+				return
+			}
+		}
+		p = p[min(5+n, len(p)):]
+	}
+}
+
 var methods = []string{"GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "}
 
 // clientPayload reads a segment of the client's. alert: over TLS, p ends
@@ -224,6 +260,9 @@ func (r *reqTracker) clientPayload(p []byte, alert bool) {
 			r.turns++
 		}
 		r.srvSpoke = false
+		if !r.requested {
+			r.tlsClientData(p)
+		}
 		return
 	}
 	if !r.h2 && r.count == 0 && tlsHandshake(p) {

@@ -105,5 +105,35 @@ func FuzzTLSRecords(f *testing.F) {
 			t.Fatalf("h2 offered, but not with more after: %x", p)
 		}
 		tlsRetriedHello(p)
+		(&reqTracker{tls: true}).tlsClientData(p)
 	})
+}
+
+func TestTLSClientData(t *testing.T) {
+	ccs := []byte{0x14, 0x03, 0x03, 0x00, 0x01, 0x01}
+	appData := func(n int) []byte { return append([]byte{0x17, 0x03, 0x03, byte(n >> 8), byte(n)}, make([]byte, n)...) }
+	alert13 := appData(19)
+	for _, tc := range []struct {
+		name      string
+		segments  [][]byte
+		requested bool
+	}{
+		{"TLS 1.3 Finished, SHA-256", [][]byte{slices.Concat(ccs, appData(53))}, false},
+		{"TLS 1.3 Finished, SHA-384, then an alert", [][]byte{slices.Concat(ccs, appData(69)), alert13}, false},
+		{"TLS 1.3 Finished and a request", [][]byte{slices.Concat(ccs, appData(53), appData(80))}, true},
+		{"TLS 1.3 Finished, then a request", [][]byte{slices.Concat(ccs, appData(53)), appData(80)}, true},
+		{"a second record of a Finished's size", [][]byte{slices.Concat(ccs, appData(53)), appData(53)}, true},
+		{"a Finished's size without ChangeCipherSpec", [][]byte{appData(53)}, true},
+		{"TLS 1.2: handshake records, ChangeCipherSpec, Finished", [][]byte{slices.Concat([]byte{0x16, 0x03, 0x03, 0x00, 0x02, 0x10, 0x00}, ccs, []byte{0x16, 0x03, 0x03, 0x00, 0x01, 0x00})}, false},
+		{"TLS 1.2, then a request", [][]byte{slices.Concat(ccs, []byte{0x16, 0x03, 0x03, 0x00, 0x01, 0x00}), appData(60)}, true},
+		{"not records", [][]byte{[]byte("the middle of a record")}, true},
+	} {
+		r := reqTracker{tls: true}
+		for _, p := range tc.segments {
+			r.clientPayload(p, false)
+		}
+		if r.requested != tc.requested {
+			t.Errorf("%s: requested %v, want %v", tc.name, r.requested, tc.requested)
+		}
+	}
 }

@@ -155,21 +155,22 @@ type pair struct {
 	// server that has closed makes its kernel answer with one).
 	twEntered [2]int
 	// rstAfterFIN: connections that an RST ended after a FIN.
-	rstAfterFIN int
-	respClose   int    // connections whose HTTP/1.x response said "Connection: close"
-	serverIdle  sample // server-closed connections: seconds from the last data to the server's FIN
-	clientIdle  sample // client-closed connections: the same to the client's FIN, at most clientIdleCap
-	tls         int    // closed connections seen from the handshake that are TLS (reqTracker.tls)
-	tlsFew      int    // of those, with tlsFewTurns client turns or fewer: a request or two
-	tlsH2       int    // of those, whose ClientHello offered HTTP/2 (reqTracker.offersH2)
-	tlsFailed   int    // of those, whose client sent nothing after its ClientHello but alerts: the handshake failed
-	afterAlert  int    // of the server's closes of those, the FINs that answered the client's close_notify (conn.afterAlert)
-	clientPorts int
-	portsPeak   int            // most client ports tied up towards the server at once
-	labels      map[string]int // first request of short connections
-	agents      map[string]int
-	withReq     int
-	bytes       [2]uint64 // payload octets client→server, server→client, of closed connections
+	rstAfterFIN  int
+	respClose    int    // connections whose HTTP/1.x response said "Connection: close"
+	serverIdle   sample // server-closed connections: seconds from the last data to the server's FIN
+	clientIdle   sample // client-closed connections: the same to the client's FIN, at most clientIdleCap
+	tls          int    // closed connections seen from the handshake that are TLS (reqTracker.tls)
+	tlsFew       int    // of those, with tlsFewTurns client turns or fewer: a request or two
+	tlsH2        int    // of those, whose ClientHello offered HTTP/2 (reqTracker.offersH2)
+	tlsNoRequest int    // of those, whose client sent no application data (reqTracker.requested), the failed among them
+	tlsFailed    int    // of those, whose client sent nothing after its ClientHello but alerts: the handshake failed
+	afterAlert   int    // of the server's closes of those, the FINs that answered the client's close_notify (conn.afterAlert)
+	clientPorts  int
+	portsPeak    int            // most client ports tied up towards the server at once
+	labels       map[string]int // first request of short connections
+	agents       map[string]int
+	withReq      int
+	bytes        [2]uint64 // payload octets client→server, server→client, of closed connections
 
 	// Connections the client closed first (or at the same time as the
 	// server) in answer to the server's GOAWAY (conn.goaway), and their
@@ -370,6 +371,9 @@ func (p *pair) connClosed(c *conn, t time.Time) {
 		}
 		if c.req.turns <= 1 {
 			p.tlsFailed++
+		}
+		if !c.req.requested {
+			p.tlsNoRequest++
 		}
 		if c.closer == CloserServer && c.afterAlert {
 			p.afterAlert++
@@ -581,6 +585,7 @@ func mergePairs(ps []*pair) *pair {
 		m.tlsFew += p.tlsFew
 		m.tlsH2 += p.tlsH2
 		m.tlsFailed += p.tlsFailed
+		m.tlsNoRequest += p.tlsNoRequest
 		m.afterAlert += p.afterAlert
 		m.requests += p.requests
 		m.oneRequest += p.oneRequest
